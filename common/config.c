@@ -1,0 +1,624 @@
+/* Config loading: YAML (libyaml's document API) -> hg_config.
+ *
+ * The schema is small and fixed, so the walker descends only into keys it knows;
+ * aliases that point back into the tree are therefore harmless, and a module list
+ * blown up by aliases is stopped by HG_MAX_MODULES. Every problem is reported with
+ * libyaml's mark of the offending node and the walk goes on, so one run shows them all.
+ * Relations between values (divisibility, tiling) are checked in validate.c. */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <yaml.h>
+
+#include "error.h"
+
+#define HG_MAX_MODULES 4096
+
+typedef struct walker {
+    yaml_document_t *doc;
+    hg_diags *diags;
+} walker;
+
+static hg_mark mark_of(const yaml_node_t *n)
+{
+    hg_mark m = { (int)n->start_mark.line + 1, (int)n->start_mark.column + 1 };
+    return m;
+}
+
+#define ERR_AT(w, node, ...) \
+    hg_diags_add((w)->diags, HG_DIAG_ERROR, mark_of(node).line, mark_of(node).col, __VA_ARGS__)
+
+static const char *node_kind(const yaml_node_t *n)
+{
+    switch (n->type) {
+    case YAML_SCALAR_NODE: return n->data.scalar.length ? "a scalar" : "nothing";
+    case YAML_SEQUENCE_NODE: return "a list";
+    case YAML_MAPPING_NODE: return "a mapping";
+    default: return "nothing";
+    }
+}
+
+static const char *scalar(const yaml_node_t *n)
+{
+    return (const char *)n->data.scalar.value;
+}
+
+/* Byte length of a scalar; YAML scalars may hold NULs ("\0" escapes). */
+static int scalar_is_cstr(const yaml_node_t *n)
+{
+    return strlen(scalar(n)) == n->data.scalar.length;
+}
+
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 32 || lb > 32)
+        return SIZE_MAX;
+    size_t row[33];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* keys is NULL-terminated. */
+static void unknown_key(walker *w, const yaml_node_t *key, const char *where,
+                        const char *const *keys)
+{
+    const char *best = NULL;
+    size_t best_d = SIZE_MAX;
+    for (size_t i = 0; keys[i]; i++) {
+        size_t d = edit_distance(scalar(key), keys[i]);
+        if (d < best_d) {
+            best_d = d;
+            best = keys[i];
+        }
+    }
+    size_t len = strlen(scalar(key));
+    if (best && best_d <= 2 && best_d < len)
+        ERR_AT(w, key, "unknown key '%.64s' in %s (did you mean '%s'?)", scalar(key), where, best);
+    else
+        ERR_AT(w, key, "unknown key '%.64s' in %s", scalar(key), where);
+}
+
+/* Parses a plain decimal integer into *v; reports and returns -1 otherwise. */
+static int parse_int(walker *w, const yaml_node_t *n, const char *what, long long lo,
+                     long long hi, hg_num *out)
+{
+    if (n->type != YAML_SCALAR_NODE || n->data.scalar.length == 0) {
+        ERR_AT(w, n, "%s: expected an integer, got %s", what, node_kind(n));
+        return -1;
+    }
+    const char *s = scalar(n);
+    if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) {
+        ERR_AT(w, n, "%s: expected an integer, got the quoted string \"%.32s\"", what, s);
+        return -1;
+    }
+    const char *p = s;
+    if (*p == '+' || *p == '-')
+        p++;
+    if (!*p || strspn(p, "0123456789") != strlen(p) || !scalar_is_cstr(n)) {
+        ERR_AT(w, n, "%s: expected an integer, got '%.32s'", what, s);
+        return -1;
+    }
+    errno = 0;
+    long long v = strtoll(s, NULL, 10);
+    if (errno == ERANGE) {
+        ERR_AT(w, n, "%s: %.32s overflows a 64-bit integer", what, s);
+        return -1;
+    }
+    if (v < lo) {
+        if (lo == 1)
+            ERR_AT(w, n, "%s must be a positive integer, got %lld", what, v);
+        else
+            ERR_AT(w, n, "%s must be at least %lld, got %lld", what, lo, v);
+        return -1;
+    }
+    if (v > hi) {
+        ERR_AT(w, n, "%s: %lld is too large (at most %lld)", what, v, hi);
+        return -1;
+    }
+    out->v = v;
+    out->at = mark_of(n);
+    return 0;
+}
+
+static int parse_bool(walker *w, const yaml_node_t *n, const char *what, int *out)
+{
+    static const char *const yes[] = { "true", "True", "TRUE", NULL };
+    static const char *const no[] = { "false", "False", "FALSE", NULL };
+    if (n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
+        for (size_t i = 0; yes[i]; i++)
+            if (strcmp(scalar(n), yes[i]) == 0)
+                return *out = 1, 0;
+        for (size_t i = 0; no[i]; i++)
+            if (strcmp(scalar(n), no[i]) == 0)
+                return *out = 0, 0;
+    }
+    if (n->type == YAML_SCALAR_NODE)
+        ERR_AT(w, n, "%s: expected true or false, got '%.32s'", what, scalar(n));
+    else
+        ERR_AT(w, n, "%s: expected true or false, got %s", what, node_kind(n));
+    return -1;
+}
+
+/* A string scalar: plain or quoted, no NULs. */
+static const char *string_value(walker *w, const yaml_node_t *n, const char *what)
+{
+    if (n->type != YAML_SCALAR_NODE || n->data.scalar.length == 0) {
+        ERR_AT(w, n, "%s: expected a string, got %s", what, node_kind(n));
+        return NULL;
+    }
+    if (!scalar_is_cstr(n)) {
+        ERR_AT(w, n, "%s: string holds a NUL character", what);
+        return NULL;
+    }
+    return scalar(n);
+}
+
+typedef void (*field_fn)(walker *w, const char *key, const yaml_node_t *value, void *ctx);
+
+/* Visits each key of a mapping once: rejects non-string keys, duplicate keys and
+ * keys not in `keys`, and calls fn for the rest. */
+static void walk_mapping(walker *w, const yaml_node_t *map, const char *where,
+                         const char *const *keys, field_fn fn, void *ctx)
+{
+    const yaml_node_pair_t *start = map->data.mapping.pairs.start;
+    const yaml_node_pair_t *top = map->data.mapping.pairs.top;
+    for (const yaml_node_pair_t *p = start; p < top; p++) {
+        const yaml_node_t *k = yaml_document_get_node(w->doc, p->key);
+        const yaml_node_t *v = yaml_document_get_node(w->doc, p->value);
+        if (!k || !v)
+            continue;
+        if (k->type != YAML_SCALAR_NODE || !scalar_is_cstr(k) || k->data.scalar.length == 0) {
+            ERR_AT(w, k, "keys in %s must be plain strings, got %s", where, node_kind(k));
+            continue;
+        }
+        const yaml_node_pair_t *dup = NULL;
+        for (const yaml_node_pair_t *q = start; q < p && !dup; q++) {
+            const yaml_node_t *k2 = yaml_document_get_node(w->doc, q->key);
+            if (k2 && k2->type == YAML_SCALAR_NODE && strcmp(scalar(k2), scalar(k)) == 0)
+                dup = q;
+        }
+        if (dup) {
+            hg_mark first = mark_of(yaml_document_get_node(w->doc, dup->key));
+            ERR_AT(w, k, "duplicate key '%.64s' in %s (first given at %d:%d)", scalar(k), where,
+                   first.line, first.col);
+            continue;
+        }
+        size_t i = 0;
+        while (keys[i] && strcmp(keys[i], scalar(k)) != 0)
+            i++;
+        if (!keys[i]) {
+            unknown_key(w, k, where, keys);
+            continue;
+        }
+        fn(w, keys[i], v, ctx);
+    }
+}
+
+static int expect_mapping(walker *w, const yaml_node_t *n, const char *what)
+{
+    if (n->type == YAML_MAPPING_NODE)
+        return 0;
+    ERR_AT(w, n, "%s: expected a mapping, got %s", what, node_kind(n));
+    return -1;
+}
+
+/* ---- modules ---- */
+
+typedef struct module_ctx {
+    hg_module_spec *m;
+    char where[96];
+    int has_name, has_role;
+} module_ctx;
+
+static const char *const moe_keys[] = { "num_experts", "ep", "expert_tp", NULL };
+
+static void moe_field(walker *w, const char *key, const yaml_node_t *v, void *ctx)
+{
+    hg_module_spec *m = ((module_ctx *)ctx)->m;
+    if (strcmp(key, "num_experts") == 0)
+        parse_int(w, v, "moe.num_experts", 1, HG_MAX_WORLD, &m->num_experts);
+    else if (strcmp(key, "ep") == 0)
+        parse_int(w, v, "moe.ep", 1, HG_MAX_WORLD, &m->ep);
+    else
+        parse_int(w, v, "moe.expert_tp", 1, HG_MAX_WORLD, &m->expert_tp);
+}
+
+static const char *const module_keys[] = { "name", "role", "tp", "cp", "pp", "dp", "size",
+                                           "offset", "moe", NULL };
+
+static int valid_name(const char *s)
+{
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
+        return 0;
+    return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
+           == strlen(s);
+}
+
+static void module_field(walker *w, const char *key, const yaml_node_t *v, void *vctx)
+{
+    module_ctx *ctx = vctx;
+    hg_module_spec *m = ctx->m;
+    if (strcmp(key, "name") == 0) {
+        const char *s = string_value(w, v, "name");
+        if (!s)
+            return;
+        if (strlen(s) > HG_NAME_MAX)
+            ERR_AT(w, v, "name: '%.32s...' is longer than %d characters", s, HG_NAME_MAX);
+        else if (!valid_name(s))
+            ERR_AT(w, v, "name: '%.64s' must start with a letter and hold only letters, "
+                   "digits, '_', '-' and '.'", s);
+        else {
+            snprintf(m->name, sizeof(m->name), "%s", s);
+            m->name_at = mark_of(v);
+            ctx->has_name = 1;
+        }
+    } else if (strcmp(key, "role") == 0) {
+        const char *s = string_value(w, v, "role");
+        if (!s)
+            return;
+        if (strcmp(s, "encoder") == 0)
+            m->role = HG_ROLE_ENCODER;
+        else if (strcmp(s, "language") == 0)
+            m->role = HG_ROLE_LANGUAGE;
+        else {
+            ERR_AT(w, v, "role: unknown role '%.32s' (expected encoder or language)", s);
+            return;
+        }
+        m->role_at = mark_of(v);
+        ctx->has_role = 1;
+    } else if (strcmp(key, "moe") == 0) {
+        if (expect_mapping(w, v, "moe") == 0) {
+            m->moe_at = mark_of(v);
+            walk_mapping(w, v, "moe", moe_keys, moe_field, ctx);
+        }
+    } else {
+        static const struct { const char *key; size_t off; long long lo; } nums[] = {
+            { "tp", offsetof(hg_module_spec, tp), 1 },
+            { "cp", offsetof(hg_module_spec, cp), 1 },
+            { "pp", offsetof(hg_module_spec, pp), 1 },
+            { "dp", offsetof(hg_module_spec, dp), 1 },
+            { "size", offsetof(hg_module_spec, size), 1 },
+            { "offset", offsetof(hg_module_spec, offset), 0 },
+        };
+        for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
+            if (strcmp(key, nums[i].key) == 0)
+                parse_int(w, v, key, nums[i].lo, HG_MAX_WORLD,
+                          (hg_num *)((char *)m + nums[i].off));
+    }
+}
+
+static void parse_modules(walker *w, const yaml_node_t *seq, hg_config *cfg)
+{
+    if (seq->type != YAML_SEQUENCE_NODE) {
+        ERR_AT(w, seq, "modules: expected a list of modules, got %s", node_kind(seq));
+        return;
+    }
+    cfg->modules_at = mark_of(seq);
+    size_t n = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+    if (n > HG_MAX_MODULES) {
+        ERR_AT(w, seq, "modules: %zu modules is more than the %d hgrid supports", n,
+               HG_MAX_MODULES);
+        return;
+    }
+    if (n == 0)
+        return; /* validate reports "no modules" */
+    cfg->modules = calloc(n, sizeof(*cfg->modules));
+    if (!cfg->modules) {
+        ERR_AT(w, seq, "out of memory");
+        return;
+    }
+    cfg->nmodules = n;
+    for (size_t i = 0; i < n; i++) {
+        const yaml_node_t *mn = yaml_document_get_node(w->doc, seq->data.sequence.items.start[i]);
+        hg_module_spec *m = &cfg->modules[i];
+        module_ctx ctx = { .m = m };
+        snprintf(ctx.where, sizeof(ctx.where), "module %zu", i + 1);
+        if (!mn)
+            continue;
+        m->at = mark_of(mn);
+        if (expect_mapping(w, mn, ctx.where) != 0)
+            continue;
+        walk_mapping(w, mn, ctx.where, module_keys, module_field, &ctx);
+        if (!ctx.has_name && !m->name_at.line)
+            ERR_AT(w, mn, "%s: missing required key 'name'", ctx.where);
+        if (!ctx.has_role && !m->role_at.line)
+            ERR_AT(w, mn, "%s: missing required key 'role'", ctx.where);
+    }
+}
+
+/* ---- batch, agent, root ---- */
+
+static const char *const batch_keys[] = { "micro_batch_size", "global_batch_size", NULL };
+
+static void batch_field(walker *w, const char *key, const yaml_node_t *v, void *ctx)
+{
+    hg_config *cfg = ctx;
+    if (strcmp(key, "micro_batch_size") == 0)
+        parse_int(w, v, "batch.micro_batch_size", 1, INT_MAX, &cfg->micro_batch_size);
+    else
+        parse_int(w, v, "batch.global_batch_size", 1, INT_MAX, &cfg->global_batch_size);
+}
+
+static const char *const agent_keys[] = { "backend", "init_timeout_s", "verify", NULL };
+
+static void agent_field(walker *w, const char *key, const yaml_node_t *v, void *ctx)
+{
+    hg_config *cfg = ctx;
+    if (strcmp(key, "backend") == 0) {
+        const char *s = string_value(w, v, "agent.backend");
+        if (!s)
+            return;
+        if (strcmp(s, "nccl") == 0)
+            cfg->backend = HG_BACKEND_NCCL;
+        else if (strcmp(s, "mpi") == 0)
+            cfg->backend = HG_BACKEND_MPI;
+        else {
+            ERR_AT(w, v, "agent.backend: unknown backend '%.32s' (expected nccl or mpi)", s);
+            return;
+        }
+        cfg->backend_at = mark_of(v);
+    } else if (strcmp(key, "init_timeout_s") == 0) {
+        parse_int(w, v, "agent.init_timeout_s", 1, 86400, &cfg->init_timeout_s);
+    } else if (parse_bool(w, v, "agent.verify", &cfg->verify) == 0) {
+        cfg->verify_at = mark_of(v);
+    }
+}
+
+static const char *const root_keys[] = { "version", "world_size", "modules", "batch", "agent",
+                                         NULL };
+
+static void root_field(walker *w, const char *key, const yaml_node_t *v, void *ctx)
+{
+    hg_config *cfg = ctx;
+    if (strcmp(key, "version") == 0) {
+        if (parse_int(w, v, "version", 1, INT_MAX, &cfg->version) == 0 && cfg->version.v != 1)
+            ERR_AT(w, v, "version: unsupported version %lld (this hgrid reads version 1)",
+                   cfg->version.v);
+    } else if (strcmp(key, "world_size") == 0) {
+        parse_int(w, v, "world_size", 1, HG_MAX_WORLD, &cfg->world_size);
+    } else if (strcmp(key, "modules") == 0) {
+        parse_modules(w, v, cfg);
+    } else if (strcmp(key, "batch") == 0) {
+        if (expect_mapping(w, v, "batch") == 0)
+            walk_mapping(w, v, "batch", batch_keys, batch_field, cfg);
+    } else if (expect_mapping(w, v, "agent") == 0) {
+        walk_mapping(w, v, "agent", agent_keys, agent_field, cfg);
+    }
+}
+
+/* Reports the first byte that is not well-formed UTF-8 (overlongs, surrogates and
+ * code points past U+10FFFF included); returns 0 when all is well. */
+static int check_utf8(const unsigned char *s, size_t len, hg_diags *diags)
+{
+    int line = 1, col = 1;
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = s[i];
+        size_t n;
+        unsigned cp;
+        if (c < 0x80) {
+            n = 1;
+            cp = c;
+        } else if ((c & 0xE0) == 0xC0) {
+            n = 2;
+            cp = c & 0x1F;
+        } else if ((c & 0xF0) == 0xE0) {
+            n = 3;
+            cp = c & 0x0F;
+        } else if ((c & 0xF8) == 0xF0) {
+            n = 4;
+            cp = c & 0x07;
+        } else {
+            goto bad;
+        }
+        if (i + n > len)
+            goto bad;
+        for (size_t k = 1; k < n; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                goto bad;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000)
+            || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            goto bad;
+        if (c == '\n') {
+            line++;
+            col = 1;
+        } else {
+            col++;
+        }
+        i += n;
+    }
+    return 0;
+bad:
+    hg_diags_add(diags, HG_DIAG_ERROR, line, col,
+                 "the file is not valid UTF-8 (byte 0x%02x at offset %zu)", s[i], i);
+    return -1;
+}
+
+static void defaults(hg_config *cfg)
+{
+    cfg->backend = HG_BACKEND_NCCL;
+    cfg->init_timeout_s.v = 120;
+    cfg->verify = 1;
+}
+
+static void module_defaults(hg_config *cfg)
+{
+    for (size_t i = 0; i < cfg->nmodules; i++) {
+        hg_module_spec *m = &cfg->modules[i];
+        hg_num *ones[] = { &m->tp, &m->cp, &m->pp, &m->ep, &m->expert_tp };
+        for (size_t k = 0; k < sizeof(ones) / sizeof(ones[0]); k++)
+            if (!ones[k]->at.line)
+                ones[k]->v = 1;
+    }
+}
+
+static void report_parser(const yaml_parser_t *p, hg_diags *diags)
+{
+    const yaml_mark_t *mk = &p->problem_mark;
+    const char *problem = p->problem ? p->problem : "malformed YAML";
+    if (p->error == YAML_MEMORY_ERROR) {
+        hg_diags_add(diags, HG_DIAG_ERROR, 0, 0, "out of memory while parsing YAML");
+    } else if (p->context) {
+        hg_diags_add(diags, HG_DIAG_ERROR, (int)mk->line + 1, (int)mk->column + 1,
+                     "%s %s (started at %d:%d)", problem, p->context,
+                     (int)p->context_mark.line + 1, (int)p->context_mark.column + 1);
+    } else {
+        hg_diags_add(diags, HG_DIAG_ERROR, (int)mk->line + 1, (int)mk->column + 1, "%s", problem);
+    }
+}
+
+int hg_config_parse(const char *bytes, size_t len, hg_config **out, hg_diags *diags)
+{
+    yaml_parser_t parser;
+    yaml_document_t doc, extra;
+    int have_doc = 0, rc = HG_ECONFIG;
+    hg_config *cfg = NULL;
+    size_t errors_before = hg_diags_errors(diags);
+
+    *out = NULL;
+    if (len == 0) {
+        hg_diags_add(diags, HG_DIAG_ERROR, 1, 1, "the file is empty");
+        return HG_ECONFIG;
+    }
+    if (len > HG_CONFIG_MAX_BYTES) {
+        hg_diags_add(diags, HG_DIAG_ERROR, 1, 1, "the file is %zu bytes, more than the %d allowed",
+                     len, HG_CONFIG_MAX_BYTES);
+        return HG_ECONFIG;
+    }
+    if (check_utf8((const unsigned char *)bytes, len, diags) != 0)
+        return HG_ECONFIG;
+
+    if (!yaml_parser_initialize(&parser)) {
+        hg_diags_add(diags, HG_DIAG_ERROR, 0, 0, "out of memory");
+        return HG_ENOMEM;
+    }
+    yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)bytes, len);
+    if (!yaml_parser_load(&parser, &doc)) {
+        report_parser(&parser, diags);
+        goto out;
+    }
+    have_doc = 1;
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if (!root) {
+        hg_diags_add(diags, HG_DIAG_ERROR, 1, 1, "the file holds no YAML document");
+        goto out;
+    }
+    /* A second document would be silently ignored by a plain load: refuse it. */
+    if (!yaml_parser_load(&parser, &extra)) {
+        report_parser(&parser, diags);
+        goto out;
+    }
+    if (yaml_document_get_root_node(&extra)) {
+        hg_diags_add(diags, HG_DIAG_ERROR, (int)extra.start_mark.line + 1,
+                     (int)extra.start_mark.column + 1,
+                     "more than one YAML document; a grid description is one document");
+        yaml_document_delete(&extra);
+        goto out;
+    }
+    yaml_document_delete(&extra);
+
+    cfg = calloc(1, sizeof(*cfg));
+    if (!cfg) {
+        rc = HG_ENOMEM;
+        goto out;
+    }
+    defaults(cfg);
+    walker w = { &doc, diags };
+    if (expect_mapping(&w, root, "the grid description") != 0)
+        goto out;
+    walk_mapping(&w, root, "the grid description", root_keys, root_field, cfg);
+    if (!cfg->version.at.line)
+        ERR_AT(&w, root, "missing required key 'version' (add 'version: 1')");
+    if (!cfg->modules_at.line)
+        ERR_AT(&w, root, "missing required key 'modules'");
+    module_defaults(cfg);
+    if (hg_diags_errors(diags) == errors_before) {
+        *out = cfg;
+        cfg = NULL;
+        rc = 0;
+    }
+out:
+    hg_config_free(cfg);
+    if (have_doc)
+        yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
+int hg_config_read_file(const char *path, char **bytes, size_t *len, hg_diags *diags)
+{
+    *bytes = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        hg_diags_add(diags, HG_DIAG_ERROR, 0, 0, "cannot open: %s", strerror(errno));
+        return HG_EIO;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        hg_diags_add(diags, HG_DIAG_ERROR, 0, 0, "is a directory, not a config file");
+        return HG_EIO;
+    }
+    /* Read one byte past the limit so an oversized file (or a pipe) is caught without
+     * trusting st_size. */
+    size_t cap = HG_CONFIG_MAX_BYTES + 1;
+    char *buf = malloc(cap + 1);
+    if (!buf) {
+        fclose(f);
+        hg_diags_add(diags, HG_DIAG_ERROR, 0, 0, "out of memory");
+        return HG_ENOMEM;
+    }
+    size_t n = fread(buf, 1, cap, f);
+    int failed = ferror(f);
+    fclose(f);
+    if (failed) {
+        free(buf);
+        hg_diags_add(diags, HG_DIAG_ERROR, 0, 0, "read error");
+        return HG_EIO;
+    }
+    if (n > HG_CONFIG_MAX_BYTES) {
+        free(buf);
+        hg_diags_add(diags, HG_DIAG_ERROR, 1, 1, "the file is larger than %d bytes",
+                     HG_CONFIG_MAX_BYTES);
+        return HG_ECONFIG;
+    }
+    buf[n] = '\0';
+    *bytes = buf;
+    *len = n;
+    return 0;
+}
+
+void hg_config_free(hg_config *cfg)
+{
+    if (!cfg)
+        return;
+    free(cfg->modules);
+    free(cfg);
+}

@@ -1,0 +1,62 @@
+/* The grid description: YAML bytes parsed (libyaml) into plain structs, exactly as
+ * written, with the position of every value so later checks can point at it. No rule
+ * that relates two values lives here; that is validate's job. */
+#ifndef HG_CONFIG_H
+#define HG_CONFIG_H
+
+#include <stddef.h>
+
+#include "diag.h"
+
+#define HG_NAME_MAX 63
+#define HG_CONFIG_MAX_BYTES (1024 * 1024)
+/* The largest job hgrid plans for; keeps every product of sizes inside int. */
+#define HG_MAX_WORLD (1 << 24)
+
+typedef struct hg_mark {
+    int line, col; /* 1-based; line == 0: the key was not given */
+} hg_mark;
+
+typedef struct hg_num {
+    long long v;
+    hg_mark at;
+} hg_num;
+
+typedef enum { HG_ROLE_ENCODER = 0, HG_ROLE_LANGUAGE = 1 } hg_role;
+typedef enum { HG_BACKEND_NCCL = 0, HG_BACKEND_MPI = 1 } hg_backend;
+
+typedef struct hg_module_spec {
+    char name[HG_NAME_MAX + 1];
+    hg_mark at; /* the module's mapping */
+    hg_mark name_at;
+    hg_role role;
+    hg_mark role_at;
+    hg_num tp, cp, pp, dp, size, offset;
+    hg_mark moe_at;
+    hg_num num_experts, ep, expert_tp;
+} hg_module_spec;
+
+typedef struct hg_config {
+    hg_num version;
+    hg_num world_size;
+    hg_mark modules_at;
+    hg_module_spec *modules;
+    size_t nmodules;
+    hg_num micro_batch_size, global_batch_size;
+    hg_backend backend;
+    hg_mark backend_at;
+    hg_num init_timeout_s; /* default 120 */
+    int verify;            /* default 1 */
+    hg_mark verify_at;
+} hg_config;
+
+/* Parses len bytes of YAML. Every problem goes to diags; returns 0 and sets *out only
+ * when there was none. */
+int hg_config_parse(const char *bytes, size_t len, hg_config **out, hg_diags *diags);
+
+/* Reads a whole config file (at most HG_CONFIG_MAX_BYTES) into a malloc'd buffer. */
+int hg_config_read_file(const char *path, char **bytes, size_t *len, hg_diags *diags);
+
+void hg_config_free(hg_config *cfg);
+
+#endif

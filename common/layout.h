@@ -1,0 +1,89 @@
+/* The layout: which ranks each module spans and every process group of every kind,
+ * with Megatron HyperCommGrid's membership and order. Dense view [tp, cp, dp, pp] and
+ * expert view [expert_tp, ep, expert_dp, pp] factor the same span, tp (expert_tp)
+ * fastest. Groups are computed on demand, never stored: the whole layout costs
+ * O(modules) memory, and one rank's plan O(kinds x group size). */
+#ifndef HG_LAYOUT_H
+#define HG_LAYOUT_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "diag.h"
+#include "error.h"
+#include "validate.h"
+
+/* Named and ordered as Megatron's ProcessGroupCollection fields (and the plan JSON). */
+typedef enum hg_kind {
+    HG_KIND_TP,
+    HG_KIND_CP,
+    HG_KIND_PP,
+    HG_KIND_DP,
+    HG_KIND_DP_CP,
+    HG_KIND_TP_CP,
+    HG_KIND_MP,
+    HG_KIND_TP_DP,
+    HG_KIND_TP_DP_CP,
+    HG_KIND_TP_CP_DP_PP,
+    HG_KIND_EP,
+    HG_KIND_EXPT_TP,
+    HG_KIND_EXPT_DP,
+    HG_KIND_TP_EP,
+    HG_KIND_TP_EP_PP,
+    HG_KIND_EMBD,     /* language module only */
+    HG_KIND_POS_EMBD, /* language module only */
+    HG_KIND_COUNT
+} hg_kind;
+
+const char *hg_kind_name(hg_kind kind);
+/* Returns the kind, or -1 for an unknown name. */
+int hg_kind_from_name(const char *name);
+/* Whether a module has groups of this kind at all (embd kinds: language only). */
+int hg_kind_applies(const hg_module *m, hg_kind kind);
+
+/* Group arithmetic on one module, O(1) or O(group size). Group g is in [0, count). */
+int hg_group_count(const hg_module *m, hg_kind kind);
+int hg_group_size(const hg_module *m, hg_kind kind, int group);
+/* Writes the members of group g, ascending, into members[0 .. size). */
+void hg_group_members(const hg_module *m, hg_kind kind, int group, int *members);
+
+typedef struct hg_layout hg_layout;
+
+/* Validates cfg and builds its layout; diagnostics as hg_validate. */
+int hg_layout_build(const hg_config *cfg, unsigned flags, hg_layout **out, hg_diags *diags);
+void hg_layout_free(hg_layout *l);
+int hg_layout_world_size(const hg_layout *l);
+size_t hg_layout_module_count(const hg_layout *l);
+const hg_module *hg_layout_module(const hg_layout *l, size_t i);
+/* Index of the module holding rank, or -1 when rank is outside [0, world). */
+int hg_layout_module_of(const hg_layout *l, int rank);
+
+typedef struct hg_coords {
+    int tp, cp, dp, pp;          /* dense view */
+    int expt_tp, ep, expt_dp;    /* expert view (pp shared) */
+} hg_coords;
+
+typedef struct hg_rank_group {
+    int index;          /* which group of its kind; -1: this rank is in none */
+    int size;
+    int pos;            /* this rank's position among members (its group rank) */
+    const int *members; /* ascending global ranks; owned by the plan */
+} hg_rank_group;
+
+/* Everything one rank needs about itself, computed without touching other modules'
+ * groups: what each agent builds communicators from. */
+typedef struct hg_rank_plan {
+    int rank;
+    int world_size;
+    int module_index;
+    hg_module module;
+    int module_rank; /* rank - module.offset */
+    hg_coords coords;
+    hg_rank_group groups[HG_KIND_COUNT];
+    int *storage;    /* members of every group, owned */
+} hg_rank_plan;
+
+int hg_rank_plan_build(const hg_layout *l, int rank, hg_rank_plan *out, hg_error *err);
+void hg_rank_plan_free(hg_rank_plan *p);
+
+#endif

@@ -1,0 +1,30 @@
+/* Validation: every rule relating the numbers of a parsed config (DESIGN.md rules
+ * 1-8), resolving what was left implicit (dp or size, offsets, expert_dp). Each
+ * message names the module, the numbers and the rule. */
+#ifndef HG_VALIDATE_H
+#define HG_VALIDATE_H
+
+#include "config.h"
+#include "diag.h"
+
+/* Rule 8 (layouts beyond what the MIMO runtime accepts) is an error, not a warning. */
+#define HG_VALIDATE_STRICT 1u
+
+/* One module with every size resolved. Plain data: the layout and the agent read it. */
+typedef struct hg_module {
+    char name[HG_NAME_MAX + 1];
+    hg_role role;
+    int offset, size;
+    int tp, cp, dp, pp;
+    int ep, expert_tp, expert_dp;
+    int num_experts; /* 0 when not given */
+} hg_module;
+
+/* Checks cfg; fills out[0 .. cfg->nmodules) and *world. Returns 0 when no error was
+ * reported (warnings allowed), HG_ECONFIG otherwise. */
+int hg_validate(const hg_config *cfg, unsigned flags, hg_module *out, int *world,
+                hg_diags *diags);
+
+const char *hg_role_name(hg_role role);
+
+#endif

@@ -1,0 +1,32 @@
+/* hgrid-launch's command line, parsed into one struct with no side effects, so every
+ * mode (dry-run, standalone launch, agent inside a job) starts from the same data. */
+#ifndef HG_CLI_H
+#define HG_CLI_H
+
+#include "dryrun.h"
+#include "error.h"
+
+typedef struct hg_cli {
+    int help, version, dry_run, verbose, strict;
+    hg_format format;
+    int rank;               /* --rank N, -1 when absent */
+    const char *backend;    /* --backend, NULL: the config's */
+    int timeout_s;          /* --timeout, 0: the config's */
+    const char *report;     /* --report FILE */
+    const char *hostfile;
+    int gpus_per_node;      /* 0: not given */
+    const char *mpirun;     /* --mpirun PATH, default "mpirun" */
+    const char **mpi_args;  /* --mpi-arg, repeatable; owned array, borrowed strings */
+    int nmpi_args;
+    const char **configs;   /* positional before "--"; owned array */
+    int nconfigs;
+    char **program;         /* after "--"; points into argv, NULL-terminated */
+    int nprogram;
+} hg_cli;
+
+/* Returns 0, or HG_EINVAL with err->msg saying what is wrong. */
+int hg_cli_parse(int argc, char **argv, hg_cli *cli, hg_error *err);
+void hg_cli_free(hg_cli *cli);
+void hg_cli_usage(FILE *out);
+
+#endif

@@ -1,0 +1,49 @@
+/* Helpers shared by the Check suites: parse YAML text and collect the diagnostics. */
+#ifndef HG_TESTUTIL_H
+#define HG_TESTUTIL_H
+
+#include <check.h>
+#include <string.h>
+
+#include "config.h"
+#include "diag.h"
+#include "layout.h"
+
+#define SRCDIR HG_SOURCE_DIR
+
+/* Whether any diagnostic equals want exactly. */
+static inline int diags_have(const hg_diags *d, const char *want)
+{
+    for (size_t i = 0; i < hg_diags_size(d); i++)
+        if (strcmp(hg_diags_text(d, i), want) == 0)
+            return 1;
+    return 0;
+}
+
+static inline void diags_dump(const hg_diags *d)
+{
+    for (size_t i = 0; i < hg_diags_size(d); i++)
+        fprintf(stderr, "  diag: %s\n", hg_diags_text(d, i));
+}
+
+#define ck_assert_diag(d, want)                                  \
+    do {                                                         \
+        if (!diags_have((d), (want)))                            \
+            diags_dump(d);                                       \
+        ck_assert_msg(diags_have((d), (want)), "missing diagnostic: %s", (want)); \
+    } while (0)
+
+/* Parses and validates text as file "t.yaml"; returns the layout or NULL. */
+static inline hg_layout *layout_of(const char *text, unsigned flags, hg_diags **d_out)
+{
+    hg_diags *d = hg_diags_new("t.yaml");
+    hg_config *cfg = NULL;
+    hg_layout *l = NULL;
+    if (hg_config_parse(text, strlen(text), &cfg, d) == 0)
+        hg_layout_build(cfg, flags, &l, d);
+    hg_config_free(cfg);
+    *d_out = d;
+    return l;
+}
+
+#endif
