@@ -28,9 +28,19 @@ static hg_mark pick(hg_mark a, hg_mark b, hg_mark c)
 static int resolve_module(const hg_module_spec *s, hg_module *out, hg_diags *d)
 {
     const char *n = s->name;
-    long long dense = s->tp.v * s->cp.v * s->pp.v; /* each <= 2^24: no overflow */
     long long size;
     int ok = 1;
+
+    /* Each factor is at most HG_MAX_WORLD = 2^24, so two multiply safely in 64 bits
+     * but three may not: a product past HG_MAX_WORLD stops before the third factor. */
+    long long dense = s->tp.v * s->cp.v;
+    if (dense > HG_MAX_WORLD || dense * s->pp.v > HG_MAX_WORLD) {
+        ERR(d, pick(s->pp.at, s->cp.at, pick(s->tp.at, s->at, s->at)),
+            "%s: tp*cp*pp = %lld*%lld*%lld is more than %d ranks", n, s->tp.v, s->cp.v,
+            s->pp.v, HG_MAX_WORLD);
+        return -1;
+    }
+    dense *= s->pp.v;
 
     if (!s->dp.at.line && !s->size.at.line) {
         ERR(d, s->at, "%s: give dp or size (the other is derived from tp*cp*pp)", n);
@@ -57,8 +67,13 @@ static int resolve_module(const hg_module_spec *s, hg_module *out, hg_diags *d)
         size = dense * s->dp.v;
     }
 
-    long long expert = s->expert_tp.v * s->ep.v * s->pp.v;
-    if (expert > size || size % expert != 0) {
+    long long expert = s->expert_tp.v * s->ep.v;
+    if (expert > HG_MAX_WORLD || expert * s->pp.v > HG_MAX_WORLD) {
+        ERR(d, pick(s->ep.at, s->expert_tp.at, pick(s->moe_at, s->pp.at, s->at)),
+            "%s: expert_tp*ep*pp = %lld*%lld*%lld is more than %d ranks", n, s->expert_tp.v,
+            s->ep.v, s->pp.v, HG_MAX_WORLD);
+        ok = 0;
+    } else if ((expert *= s->pp.v) > size || size % expert != 0) {
         ERR(d, pick(s->ep.at, s->expert_tp.at, pick(s->moe_at, s->pp.at, s->at)),
             "%s: size %lld is not divisible by expert_tp*ep*pp = %lld", n, size, expert);
         ok = 0;
