@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "dryrun.h"
+#include "launch.h"
 #include "validate.h"
 #include "version.h"
 
@@ -29,8 +30,7 @@ int main(int argc, char **argv)
         hg_dryrun_opts o = { cli.format, cli.rank, cli.strict ? HG_VALIDATE_STRICT : 0 };
         status = hg_dryrun(cli.configs, cli.nconfigs, &o, stdout, stderr);
     } else {
-        fprintf(stderr, "hgrid-launch: launching is not available in this build yet; use --dry-run\n");
-        status = 2;
+        status = hg_launch(&cli);
     }
     hg_cli_free(&cli);
     return status;
