@@ -178,11 +178,17 @@ static const char *string_value(walker *w, const yaml_node_t *n, const char *wha
 
 typedef void (*field_fn)(walker *w, const char *key, const yaml_node_t *value, void *ctx);
 
+/* The most keys any mapping of the schema has (a module: 9). */
+#define HG_MAX_KEYS 16
+
 /* Visits each key of a mapping once: rejects non-string keys, duplicate keys and
- * keys not in `keys`, and calls fn for the rest. */
+ * keys not in `keys`, and calls fn for the rest. Duplicates are looked for among the
+ * schema's keys only (every unknown key is an error anyway), so a hostile mapping of
+ * 100,000 distinct keys costs O(n * HG_MAX_KEYS), not O(n^2). */
 static void walk_mapping(walker *w, const yaml_node_t *map, const char *where,
                          const char *const *keys, field_fn fn, void *ctx)
 {
+    hg_mark seen[HG_MAX_KEYS] = { { 0, 0 } };
     const yaml_node_pair_t *start = map->data.mapping.pairs.start;
     const yaml_node_pair_t *top = map->data.mapping.pairs.top;
     for (const yaml_node_pair_t *p = start; p < top; p++) {
@@ -194,25 +200,19 @@ static void walk_mapping(walker *w, const yaml_node_t *map, const char *where,
             ERR_AT(w, k, "keys in %s must be plain strings, got %s", where, node_kind(k));
             continue;
         }
-        const yaml_node_pair_t *dup = NULL;
-        for (const yaml_node_pair_t *q = start; q < p && !dup; q++) {
-            const yaml_node_t *k2 = yaml_document_get_node(w->doc, q->key);
-            if (k2 && k2->type == YAML_SCALAR_NODE && strcmp(scalar(k2), scalar(k)) == 0)
-                dup = q;
-        }
-        if (dup) {
-            hg_mark first = mark_of(yaml_document_get_node(w->doc, dup->key));
-            ERR_AT(w, k, "duplicate key '%.64s' in %s (first given at %d:%d)", scalar(k), where,
-                   first.line, first.col);
-            continue;
-        }
         size_t i = 0;
         while (keys[i] && strcmp(keys[i], scalar(k)) != 0)
             i++;
-        if (!keys[i]) {
+        if (!keys[i] || i >= HG_MAX_KEYS) {
             unknown_key(w, k, where, keys);
             continue;
         }
+        if (seen[i].line) {
+            ERR_AT(w, k, "duplicate key '%.64s' in %s (first given at %d:%d)", scalar(k), where,
+                   seen[i].line, seen[i].col);
+            continue;
+        }
+        seen[i] = mark_of(k);
         fn(w, keys[i], v, ctx);
     }
 }
@@ -230,7 +230,7 @@ static int expect_mapping(walker *w, const yaml_node_t *n, const char *what)
 typedef struct module_ctx {
     hg_module_spec *m;
     char where[96];
-    int has_name, has_role;
+    int has_name, has_role; /* the key was given, even with a bad value */
 } module_ctx;
 
 static const char *const moe_keys[] = { "num_experts", "ep", "expert_tp", NULL };
@@ -262,6 +262,7 @@ static void module_field(walker *w, const char *key, const yaml_node_t *v, void 
     module_ctx *ctx = vctx;
     hg_module_spec *m = ctx->m;
     if (strcmp(key, "name") == 0) {
+        ctx->has_name = 1;
         const char *s = string_value(w, v, "name");
         if (!s)
             return;
@@ -273,9 +274,9 @@ static void module_field(walker *w, const char *key, const yaml_node_t *v, void 
         else {
             snprintf(m->name, sizeof(m->name), "%s", s);
             m->name_at = mark_of(v);
-            ctx->has_name = 1;
         }
     } else if (strcmp(key, "role") == 0) {
+        ctx->has_role = 1;
         const char *s = string_value(w, v, "role");
         if (!s)
             return;
@@ -288,7 +289,6 @@ static void module_field(walker *w, const char *key, const yaml_node_t *v, void 
             return;
         }
         m->role_at = mark_of(v);
-        ctx->has_role = 1;
     } else if (strcmp(key, "moe") == 0) {
         if (expect_mapping(w, v, "moe") == 0) {
             m->moe_at = mark_of(v);
@@ -342,9 +342,9 @@ static void parse_modules(walker *w, const yaml_node_t *seq, hg_config *cfg)
         if (expect_mapping(w, mn, ctx.where) != 0)
             continue;
         walk_mapping(w, mn, ctx.where, module_keys, module_field, &ctx);
-        if (!ctx.has_name && !m->name_at.line)
+        if (!ctx.has_name)
             ERR_AT(w, mn, "%s: missing required key 'name'", ctx.where);
-        if (!ctx.has_role && !m->role_at.line)
+        if (!ctx.has_role)
             ERR_AT(w, mn, "%s: missing required key 'role'", ctx.where);
     }
 }
@@ -390,16 +390,24 @@ static void agent_field(walker *w, const char *key, const yaml_node_t *v, void *
 static const char *const root_keys[] = { "version", "world_size", "modules", "batch", "agent",
                                          NULL };
 
-static void root_field(walker *w, const char *key, const yaml_node_t *v, void *ctx)
+typedef struct root_ctx {
+    hg_config *cfg;
+    int has_version, has_modules; /* the key was given, even with a bad value */
+} root_ctx;
+
+static void root_field(walker *w, const char *key, const yaml_node_t *v, void *vctx)
 {
-    hg_config *cfg = ctx;
+    root_ctx *ctx = vctx;
+    hg_config *cfg = ctx->cfg;
     if (strcmp(key, "version") == 0) {
+        ctx->has_version = 1;
         if (parse_int(w, v, "version", 1, INT_MAX, &cfg->version) == 0 && cfg->version.v != 1)
             ERR_AT(w, v, "version: unsupported version %lld (this hgrid reads version 1)",
                    cfg->version.v);
     } else if (strcmp(key, "world_size") == 0) {
         parse_int(w, v, "world_size", 1, HG_MAX_WORLD, &cfg->world_size);
     } else if (strcmp(key, "modules") == 0) {
+        ctx->has_modules = 1;
         parse_modules(w, v, cfg);
     } else if (strcmp(key, "batch") == 0) {
         if (expect_mapping(w, v, "batch") == 0)
@@ -477,12 +485,37 @@ static void module_defaults(hg_config *cfg)
     }
 }
 
-static void report_parser(const yaml_parser_t *p, hg_diags *diags)
+/* Line and column (1-based, counted in characters as libyaml's marks are) of byte
+ * offset off in valid UTF-8 text. */
+static hg_mark mark_at_offset(const unsigned char *s, size_t len, size_t off)
+{
+    hg_mark m = { 1, 1 };
+    for (size_t i = 0; i < off && i < len; i++) {
+        if (s[i] == '\n') {
+            m.line++;
+            m.col = 1;
+        } else if ((s[i] & 0xC0) != 0x80) {
+            m.col++;
+        }
+    }
+    return m;
+}
+
+static void report_parser(const yaml_parser_t *p, const char *bytes, size_t len,
+                          hg_diags *diags)
 {
     const yaml_mark_t *mk = &p->problem_mark;
     const char *problem = p->problem ? p->problem : "malformed YAML";
     if (p->error == YAML_MEMORY_ERROR) {
         hg_diags_add(diags, HG_DIAG_ERROR, 0, 0, "out of memory while parsing YAML");
+    } else if (p->error == YAML_READER_ERROR) {
+        /* The reader sets no mark, only the byte offset of the character it refused. */
+        hg_mark at = mark_at_offset((const unsigned char *)bytes, len, p->problem_offset);
+        if (p->problem_value >= 0)
+            hg_diags_add(diags, HG_DIAG_ERROR, at.line, at.col, "%s (U+%04X)", problem,
+                         (unsigned)p->problem_value);
+        else
+            hg_diags_add(diags, HG_DIAG_ERROR, at.line, at.col, "%s", problem);
     } else if (p->context) {
         hg_diags_add(diags, HG_DIAG_ERROR, (int)mk->line + 1, (int)mk->column + 1,
                      "%s %s (started at %d:%d)", problem, p->context,
@@ -512,6 +545,12 @@ int hg_config_parse(const char *bytes, size_t len, hg_config **out, hg_diags *di
     }
     if (check_utf8((const unsigned char *)bytes, len, diags) != 0)
         return HG_ECONFIG;
+    /* A UTF-8 byte order mark is allowed; with the encoding set, libyaml would read it
+     * as an indenting character and misplace every later key of the first line. */
+    if (len >= 3 && memcmp(bytes, "\xEF\xBB\xBF", 3) == 0) {
+        bytes += 3;
+        len -= 3;
+    }
 
     if (!yaml_parser_initialize(&parser)) {
         hg_diags_add(diags, HG_DIAG_ERROR, 0, 0, "out of memory");
@@ -520,7 +559,7 @@ int hg_config_parse(const char *bytes, size_t len, hg_config **out, hg_diags *di
     yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING);
     yaml_parser_set_input_string(&parser, (const unsigned char *)bytes, len);
     if (!yaml_parser_load(&parser, &doc)) {
-        report_parser(&parser, diags);
+        report_parser(&parser, bytes, len, diags);
         goto out;
     }
     have_doc = 1;
@@ -531,7 +570,7 @@ int hg_config_parse(const char *bytes, size_t len, hg_config **out, hg_diags *di
     }
     /* A second document would be silently ignored by a plain load: refuse it. */
     if (!yaml_parser_load(&parser, &extra)) {
-        report_parser(&parser, diags);
+        report_parser(&parser, bytes, len, diags);
         goto out;
     }
     if (yaml_document_get_root_node(&extra)) {
@@ -552,10 +591,11 @@ int hg_config_parse(const char *bytes, size_t len, hg_config **out, hg_diags *di
     walker w = { &doc, diags };
     if (expect_mapping(&w, root, "the grid description") != 0)
         goto out;
-    walk_mapping(&w, root, "the grid description", root_keys, root_field, cfg);
-    if (!cfg->version.at.line)
+    root_ctx rctx = { .cfg = cfg };
+    walk_mapping(&w, root, "the grid description", root_keys, root_field, &rctx);
+    if (!rctx.has_version)
         ERR_AT(&w, root, "missing required key 'version' (add 'version: 1')");
-    if (!cfg->modules_at.line)
+    if (!rctx.has_modules)
         ERR_AT(&w, root, "missing required key 'modules'");
     module_defaults(cfg);
     if (hg_diags_errors(diags) == errors_before) {
