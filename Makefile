@@ -33,7 +33,7 @@ LAUNCH_BIN := $(BUILD)/bin/hgrid-launch
 
 UNIT_TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 
-.PHONY: all check check-unit check-cli check-san install clean fuzz bench
+.PHONY: all check check-unit check-cli check-launch check-san install clean fuzz bench
 all: $(LAUNCH_BIN) $(UNIT_TESTS)
 
 $(BUILD)/%.o: %.c
@@ -62,11 +62,14 @@ check-unit: $(UNIT_TESTS)
 check-cli: $(LAUNCH_BIN)
 	HGRID_LAUNCH=$(CURDIR)/$(LAUNCH_BIN) bash tests/cli_test.sh
 
+check-launch: all
+	HGRID_LAUNCH=$(CURDIR)/$(LAUNCH_BIN) bash tests/launch_test.sh
+
 # The same tests under AddressSanitizer and UndefinedBehaviorSanitizer, in build-san/.
 check-san:
 	$(MAKE) SANITIZE=1 check-unit check-cli
 
-check: check-unit check-cli check-agent
+check: check-unit check-cli check-agent check-launch
 	$(MAKE) check-san
 
 fuzz:
