@@ -525,6 +525,44 @@ static void report_parser(const yaml_parser_t *p, const char *bytes, size_t len,
     }
 }
 
+/* libyaml's scanner revisits every open flow level on every token, so n nested '['
+ * or '{' cost O(n^2): a 1 MiB file of them takes minutes. A first pass over the
+ * tokens stops at HG_MAX_FLOW_DEPTH (the schema itself needs 3) long before that;
+ * the scanner looks ahead at most 1024 characters, so that pass stays cheap too.
+ * Syntax errors are left to the load, which reports them. */
+#define HG_MAX_FLOW_DEPTH 64
+
+static int check_flow_depth(const char *bytes, size_t len, hg_diags *diags)
+{
+    yaml_parser_t p;
+    yaml_token_t tok;
+    int depth = 0, rc = 0;
+    if (!yaml_parser_initialize(&p)) {
+        hg_diags_add(diags, HG_DIAG_ERROR, 0, 0, "out of memory");
+        return -1;
+    }
+    yaml_parser_set_encoding(&p, YAML_UTF8_ENCODING);
+    yaml_parser_set_input_string(&p, (const unsigned char *)bytes, len);
+    while (yaml_parser_scan(&p, &tok)) {
+        yaml_token_type_t type = tok.type;
+        if (type == YAML_FLOW_SEQUENCE_START_TOKEN || type == YAML_FLOW_MAPPING_START_TOKEN) {
+            if (++depth > HG_MAX_FLOW_DEPTH) {
+                hg_diags_add(diags, HG_DIAG_ERROR, (int)tok.start_mark.line + 1,
+                             (int)tok.start_mark.column + 1,
+                             "'[' and '{' are nested more than %d levels deep", HG_MAX_FLOW_DEPTH);
+                rc = -1;
+            }
+        } else if (type == YAML_FLOW_SEQUENCE_END_TOKEN || type == YAML_FLOW_MAPPING_END_TOKEN) {
+            depth--;
+        }
+        yaml_token_delete(&tok);
+        if (rc != 0 || type == YAML_STREAM_END_TOKEN)
+            break;
+    }
+    yaml_parser_delete(&p);
+    return rc;
+}
+
 int hg_config_parse(const char *bytes, size_t len, hg_config **out, hg_diags *diags)
 {
     yaml_parser_t parser;
@@ -551,6 +589,8 @@ int hg_config_parse(const char *bytes, size_t len, hg_config **out, hg_diags *di
         bytes += 3;
         len -= 3;
     }
+    if (check_flow_depth(bytes, len, diags) != 0)
+        return HG_ECONFIG;
 
     if (!yaml_parser_initialize(&parser)) {
         hg_diags_add(diags, HG_DIAG_ERROR, 0, 0, "out of memory");
