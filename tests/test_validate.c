@@ -1,0 +1,579 @@
+/* Validation (common/validate.c): each rule of DESIGN.md (1-8) with a good case, whose
+ * resolved numbers are checked, and a bad case, whose exact message and location are
+ * checked; rule 8 as a warning and, with HG_VALIDATE_STRICT, as an error. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "diag.h"
+#include "error.h"
+#include "layout.h"
+#include "testutil.h"
+#include "validate.h"
+
+/* Asserts the diagnostics are exactly want[] (NULL-terminated), in order. */
+static void check_diags(const hg_diags *d, const char *const *want)
+{
+    size_t n = 0;
+    while (want[n])
+        n++;
+    if (hg_diags_size(d) != n)
+        diags_dump(d);
+    ck_assert_uint_eq(hg_diags_size(d), n);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_str_eq(hg_diags_text(d, i), want[i]);
+}
+
+/* text must parse; validation must fail with exactly the given errors. */
+static void check_invalid(const char *text, unsigned flags, const char *const *want)
+{
+    hg_diags *d;
+    hg_layout *l = layout_of(text, flags, &d);
+    if (l)
+        diags_dump(d);
+    ck_assert_ptr_null(l);
+    check_diags(d, want);
+    size_t n = 0;
+    while (want[n])
+        n++;
+    ck_assert_uint_eq(hg_diags_errors(d), n);
+    hg_diags_free(d);
+}
+
+#define INVALID(text, ...) check_invalid((text), 0, (const char *const[]){ __VA_ARGS__, NULL })
+#define INVALID_STRICT(text, ...) \
+    check_invalid((text), HG_VALIDATE_STRICT, (const char *const[]){ __VA_ARGS__, NULL })
+
+/* text must validate with no diagnostic at all; returns the layout. */
+static hg_layout *valid(const char *text, unsigned flags)
+{
+    hg_diags *d;
+    hg_layout *l = layout_of(text, flags, &d);
+    if (!l || hg_diags_size(d))
+        diags_dump(d);
+    ck_assert_ptr_nonnull(l);
+    ck_assert_uint_eq(hg_diags_size(d), 0);
+    hg_diags_free(d);
+    return l;
+}
+
+/* Every resolved number of module i. */
+static void check_module(const hg_layout *l, size_t i, const char *name, hg_role role, int offset,
+                         int size, int tp, int cp, int dp, int pp, int ep, int expert_tp,
+                         int expert_dp, int num_experts)
+{
+    const hg_module *m = hg_layout_module(l, i);
+    ck_assert_ptr_nonnull(m);
+    ck_assert_str_eq(m->name, name);
+    ck_assert_int_eq(m->role, role);
+    ck_assert_int_eq(m->offset, offset);
+    ck_assert_int_eq(m->size, size);
+    ck_assert_int_eq(m->tp, tp);
+    ck_assert_int_eq(m->cp, cp);
+    ck_assert_int_eq(m->dp, dp);
+    ck_assert_int_eq(m->pp, pp);
+    ck_assert_int_eq(m->ep, ep);
+    ck_assert_int_eq(m->expert_tp, expert_tp);
+    ck_assert_int_eq(m->expert_dp, expert_dp);
+    ck_assert_int_eq(m->num_experts, num_experts);
+}
+
+#define LM "  - name: language\n    role: language\n"
+#define ENC "  - name: vision\n    role: encoder\n"
+
+/* ---- rule 1: modules, names, one language ---- */
+
+START_TEST(rule1_good)
+{
+    hg_layout *l = valid("version: 1\nmodules:\n" ENC "    dp: 2\n"
+                         "  - name: audio\n    role: encoder\n    dp: 2\n" LM "    dp: 4\n", 0);
+    ck_assert_uint_eq(hg_layout_module_count(l), 3);
+    ck_assert_int_eq(hg_layout_world_size(l), 8);
+    check_module(l, 0, "vision", HG_ROLE_ENCODER, 0, 2, 1, 1, 2, 1, 1, 1, 2, 0);
+    check_module(l, 1, "audio", HG_ROLE_ENCODER, 2, 2, 1, 1, 2, 1, 1, 1, 2, 0);
+    check_module(l, 2, "language", HG_ROLE_LANGUAGE, 4, 4, 1, 1, 4, 1, 1, 1, 4, 0);
+    ck_assert_ptr_null(hg_layout_module(l, 3));
+    hg_layout_free(l);
+}
+END_TEST
+
+START_TEST(rule1_no_modules)
+{
+    INVALID("version: 1\nmodules: []\n",
+            "t.yaml:2:10: error: modules: at least one module is required");
+}
+END_TEST
+
+START_TEST(rule1_duplicate_names)
+{
+    INVALID("version: 1\nmodules:\n"
+            "  - name: vision\n    role: encoder\n    dp: 1\n"   /* 3-5 */
+            "  - name: vision\n    role: encoder\n    dp: 1\n"   /* 6-8 */
+            LM "    dp: 2\n",
+            "t.yaml:6:11: error: duplicate module name 'vision' (first used at 3:11)");
+}
+END_TEST
+
+START_TEST(rule1_no_language)
+{
+    INVALID("version: 1\nmodules:\n" ENC "    dp: 2\n",
+            "t.yaml:3:3: error: modules: no module has role: language (exactly one is required)");
+}
+END_TEST
+
+START_TEST(rule1_two_languages)
+{
+    INVALID("version: 1\nmodules:\n" LM "    dp: 2\n"
+            "  - name: language2\n    role: language\n    dp: 2\n",
+            "t.yaml:7:11: error: language2: a second language module (the first is 'language'); "
+            "exactly one is allowed");
+}
+END_TEST
+
+/* ---- rule 2: size = tp*cp*pp*dp ---- */
+
+START_TEST(rule2_good_dp_and_size)
+{
+    /* dp given: size derived. */
+    hg_layout *l = valid("version: 1\nmodules:\n" LM "    tp: 2\n    cp: 3\n    pp: 4\n"
+                         "    dp: 5\n", 0);
+    check_module(l, 0, "language", HG_ROLE_LANGUAGE, 0, 120, 2, 3, 5, 4, 1, 1, 30, 0);
+    ck_assert_int_eq(hg_layout_world_size(l), 120);
+    hg_layout_free(l);
+    /* size given: dp derived. */
+    l = valid("version: 1\nmodules:\n" LM "    tp: 2\n    cp: 3\n    pp: 4\n    size: 48\n", 0);
+    check_module(l, 0, "language", HG_ROLE_LANGUAGE, 0, 48, 2, 3, 2, 4, 1, 1, 12, 0);
+    hg_layout_free(l);
+    /* both given and consistent. */
+    l = valid("version: 1\nmodules:\n" LM "    tp: 2\n    size: 8\n    dp: 4\n", 0);
+    check_module(l, 0, "language", HG_ROLE_LANGUAGE, 0, 8, 2, 1, 4, 1, 1, 1, 8, 0);
+    hg_layout_free(l);
+}
+END_TEST
+
+START_TEST(rule2_size_not_divisible)
+{
+    INVALID("version: 1\nmodules:\n" LM "    tp: 4\n    pp: 2\n    size: 12\n",
+            "t.yaml:7:11: error: language: size 12 is not divisible by tp*cp*pp = 8");
+    /* A size smaller than one model replica. */
+    INVALID("version: 1\nmodules:\n" LM "    tp: 8\n    size: 4\n",
+            "t.yaml:6:11: error: language: size 4 is not divisible by tp*cp*pp = 8");
+}
+END_TEST
+
+START_TEST(rule2_size_and_dp_disagree)
+{
+    INVALID("version: 1\nmodules:\n" LM "    tp: 2\n    dp: 2\n    size: 8\n",
+            "t.yaml:7:11: error: language: size 8 does not equal tp*cp*pp*dp = 4");
+}
+END_TEST
+
+START_TEST(rule2_neither_dp_nor_size)
+{
+    INVALID("version: 1\nmodules:\n" ENC "    tp: 2\n" LM "    dp: 1\n",
+            "t.yaml:3:5: error: vision: give dp or size (the other is derived from tp*cp*pp)");
+}
+END_TEST
+
+START_TEST(rule2_too_many_ranks)
+{
+    INVALID("version: 1\nmodules:\n" LM "    tp: 4096\n    cp: 4096\n    pp: 2\n    dp: 1\n",
+            "t.yaml:7:9: error: language: tp*cp*pp = 4096*4096*2 is more than 16777216 ranks");
+    INVALID("version: 1\nmodules:\n" LM "    tp: 16777216\n    cp: 16777216\n    pp: 16777216\n"
+            "    dp: 1\n",
+            "t.yaml:7:9: error: language: tp*cp*pp = 16777216*16777216*16777216 is more than "
+            "16777216 ranks");
+    INVALID("version: 1\nmodules:\n" LM "    tp: 4096\n    dp: 8192\n",
+            "t.yaml:6:9: error: language: tp*cp*pp*dp = 4096*1*1*8192 is more than 16777216 ranks");
+}
+END_TEST
+
+/* The largest world hgrid plans for is accepted. */
+START_TEST(rule2_max_world)
+{
+    hg_layout *l = valid("version: 1\nmodules:\n" LM "    tp: 8\n    pp: 16\n    size: 16777216\n", 0);
+    check_module(l, 0, "language", HG_ROLE_LANGUAGE, 0, 16777216, 8, 1, 131072, 16, 1, 1,
+                 1048576, 0);
+    hg_layout_free(l);
+}
+END_TEST
+
+/* ---- rule 3: the expert view ---- */
+
+START_TEST(rule3_good)
+{
+    hg_layout *l = valid("version: 1\nmodules:\n" LM "    tp: 2\n    pp: 2\n    dp: 6\n"
+                         "    moe:\n      ep: 3\n      expert_tp: 4\n", 0);
+    /* size 24 = expert_tp 4 * ep 3 * expert_dp 1 * pp 2 */
+    check_module(l, 0, "language", HG_ROLE_LANGUAGE, 0, 24, 2, 1, 6, 2, 3, 4, 1, 0);
+    hg_layout_free(l);
+}
+END_TEST
+
+/* The example of issue 2, to the column. */
+START_TEST(rule3_not_divisible)
+{
+    INVALID("version: 1\n"
+            "modules:\n"
+            "  - name: language\n"
+            "    role: language\n"
+            "    tp: 2\n"
+            "    size: 12\n"
+            "    moe:\n"
+            "      num_experts: 16\n"
+            "      ep: 8\n",
+            "t.yaml:9:11: error: language: size 12 is not divisible by expert_tp*ep*pp = 8");
+}
+END_TEST
+
+/* The location is ep, else expert_tp (with both at 1 the product is pp, which always
+ * divides the size). */
+START_TEST(rule3_locations)
+{
+    INVALID("version: 1\nmodules:\n" LM "    dp: 6\n    moe:\n      expert_tp: 4\n",
+            "t.yaml:7:18: error: language: size 6 is not divisible by expert_tp*ep*pp = 4");
+    /* expert_tp*ep*pp larger than the module */
+    INVALID("version: 1\nmodules:\n" LM "    dp: 2\n    moe: {ep: 4}\n",
+            "t.yaml:6:15: error: language: size 2 is not divisible by expert_tp*ep*pp = 4");
+}
+END_TEST
+
+START_TEST(rule3_too_many_ranks)
+{
+    INVALID("version: 1\nmodules:\n" LM "    dp: 1\n    pp: 2\n"
+            "    moe: {ep: 8388608, expert_tp: 4}\n",
+            "t.yaml:7:15: error: language: expert_tp*ep*pp = 4*8388608*2 is more than 16777216 ranks");
+}
+END_TEST
+
+/* ---- rule 4: num_experts % ep ---- */
+
+START_TEST(rule4_good)
+{
+    hg_layout *l = valid("version: 1\nmodules:\n" LM "    dp: 4\n"
+                         "    moe:\n      num_experts: 128\n      ep: 4\n", 0);
+    check_module(l, 0, "language", HG_ROLE_LANGUAGE, 0, 4, 1, 1, 4, 1, 4, 1, 1, 128);
+    hg_layout_free(l);
+}
+END_TEST
+
+START_TEST(rule4_bad)
+{
+    INVALID("version: 1\nmodules:\n" LM "    dp: 4\n"
+            "    moe:\n      num_experts: 6\n      ep: 4\n",
+            "t.yaml:7:20: error: language: num_experts 6 is not divisible by ep = 4");
+    /* Rules 3 and 4 are both reported. */
+    INVALID("version: 1\nmodules:\n" LM "    dp: 4\n"
+            "    moe:\n      num_experts: 7\n      ep: 8\n",
+            "t.yaml:8:11: error: language: size 4 is not divisible by expert_tp*ep*pp = 8",
+            "t.yaml:7:20: error: language: num_experts 7 is not divisible by ep = 8");
+}
+END_TEST
+
+/* ---- rule 5: spans tile [0, world) ---- */
+
+START_TEST(rule5_good_offsets_and_world_size)
+{
+    hg_layout *l = valid("version: 1\nworld_size: 20\nmodules:\n"
+                         ENC "    offset: 0\n    tp: 2\n    dp: 2\n"
+                         LM "    offset: 4\n    tp: 2\n    dp: 2\n    pp: 4\n", 0);
+    ck_assert_int_eq(hg_layout_world_size(l), 20);
+    check_module(l, 0, "vision", HG_ROLE_ENCODER, 0, 4, 2, 1, 2, 1, 1, 1, 4, 0);
+    check_module(l, 1, "language", HG_ROLE_LANGUAGE, 4, 16, 2, 1, 2, 4, 1, 1, 4, 0);
+    hg_layout_free(l);
+}
+END_TEST
+
+START_TEST(rule5_world_size_mismatch)
+{
+    INVALID("version: 1\nworld_size: 16\nmodules:\n" ENC "    dp: 4\n" LM "    dp: 8\n",
+            "t.yaml:2:13: error: world_size 16 does not equal the sum of module sizes, 12");
+}
+END_TEST
+
+START_TEST(rule5_offset_mismatch)
+{
+    INVALID("version: 1\nmodules:\n" ENC "    dp: 4\n" LM "    offset: 8\n    dp: 8\n",
+            "t.yaml:8:13: error: language: offset 8 does not match the tiling: modules are placed "
+            "in order with no gap, so it starts at rank 4");
+    INVALID("version: 1\nmodules:\n" ENC "    offset: 2\n    dp: 4\n" LM "    dp: 8\n",
+            "t.yaml:5:13: error: vision: offset 2 does not match the tiling: modules are placed "
+            "in order with no gap, so it starts at rank 0");
+}
+END_TEST
+
+START_TEST(rule5_world_too_large)
+{
+    INVALID("version: 1\nmodules:\n" ENC "    dp: 16777216\n" LM "    dp: 1\n",
+            "t.yaml:6:5: error: language: the modules so far need 16777217 ranks, more than 16777216");
+}
+END_TEST
+
+/* ---- rules 6 and 7: the batch ---- */
+
+START_TEST(rule6_7_good)
+{
+    /* mbs 2 * language dp 4 = 8 per step: encoder dps 8, 4, 2, 1 all divide it, and
+     * global 32 is 4 steps. */
+    hg_layout *l = valid("version: 1\nmodules:\n"
+                         "  - {name: e8, role: encoder, dp: 8}\n"
+                         "  - {name: e4, role: encoder, dp: 4}\n"
+                         "  - {name: e2, role: encoder, tp: 2, dp: 2}\n"
+                         "  - {name: e1, role: encoder, tp: 4, dp: 1}\n"
+                         LM "    tp: 2\n    dp: 4\n"
+                         "batch:\n  micro_batch_size: 2\n  global_batch_size: 32\n", 0);
+    ck_assert_int_eq(hg_layout_world_size(l), 8 + 4 + 4 + 4 + 8);
+    hg_layout_free(l);
+}
+END_TEST
+
+START_TEST(rule6_bad)
+{
+    INVALID("version: 1\nmodules:\n" ENC "    dp: 3\n" LM "    dp: 2\n"
+            "batch:\n  micro_batch_size: 1\n",
+            "t.yaml:5:9: error: vision: micro_batch_size*language dp = 1*2 = 2 is not divisible by "
+            "encoder dp = 3 (the encoder bridge fans out evenly)");
+    /* A size-only encoder: the location is the module. */
+    INVALID("version: 1\nmodules:\n" ENC "    size: 4\n" LM "    dp: 2\n"
+            "batch:\n  micro_batch_size: 1\n  global_batch_size: 8\n",
+            "t.yaml:3:5: error: vision: micro_batch_size*language dp = 1*2 = 2 is not divisible by "
+            "encoder dp = 4 (the encoder bridge fans out evenly)");
+}
+END_TEST
+
+/* micro_batch_size defaults to 1 in the rules when only global_batch_size is given. */
+START_TEST(rule6_default_micro_batch)
+{
+    INVALID("version: 1\nmodules:\n" ENC "    dp: 4\n" LM "    dp: 2\n"
+            "batch:\n  global_batch_size: 8\n",
+            "t.yaml:5:9: error: vision: micro_batch_size*language dp = 1*2 = 2 is not divisible by "
+            "encoder dp = 4 (the encoder bridge fans out evenly)");
+    hg_layout *l = valid("version: 1\nmodules:\n" ENC "    dp: 4\n" LM "    dp: 2\n"
+                         "batch:\n  micro_batch_size: 2\n  global_batch_size: 8\n", 0);
+    hg_layout_free(l);
+}
+END_TEST
+
+START_TEST(rule7_bad)
+{
+    INVALID("version: 1\nmodules:\n" LM "    dp: 4\n"
+            "batch:\n  micro_batch_size: 3\n  global_batch_size: 20\n",
+            "t.yaml:8:22: error: batch.global_batch_size 20 is not divisible by micro_batch_size*"
+            "language dp = 3*4 = 12");
+    /* Rules 6 and 7 together. */
+    INVALID("version: 1\nmodules:\n" ENC "    dp: 8\n" LM "    dp: 2\n"
+            "batch:\n  micro_batch_size: 2\n  global_batch_size: 6\n",
+            "t.yaml:5:9: error: vision: micro_batch_size*language dp = 2*2 = 4 is not divisible by "
+            "encoder dp = 8 (the encoder bridge fans out evenly)",
+            "t.yaml:11:22: error: batch.global_batch_size 6 is not divisible by micro_batch_size*"
+            "language dp = 2*2 = 4");
+}
+END_TEST
+
+/* Without a batch section rules 6 and 7 do not bind. */
+START_TEST(rule6_7_without_batch)
+{
+    hg_layout *l = valid("version: 1\nmodules:\n" ENC "    dp: 3\n" LM "    dp: 2\n", 0);
+    hg_layout_free(l);
+}
+END_TEST
+
+/* ---- rule 8: what the MIMO runtime accepts ---- */
+
+static const char lm_cp2_with_encoder[] =
+    "version: 1\nmodules:\n" ENC "    dp: 2\n" LM "    cp: 2\n    dp: 2\n";
+static const char encoder_pp2[] =
+    "version: 1\nmodules:\n" ENC "    pp: 2\n    dp: 2\n" LM "    dp: 2\n";
+static const char encoder_cp2_pp2[] =
+    "version: 1\nmodules:\n" ENC "    cp: 2\n    pp: 2\n    dp: 1\n" LM "    dp: 2\n";
+
+START_TEST(rule8_warns)
+{
+    hg_diags *d;
+    hg_layout *l = layout_of(lm_cp2_with_encoder, 0, &d);
+    ck_assert_ptr_nonnull(l);
+    ck_assert_uint_eq(hg_diags_errors(d), 0);
+    ck_assert_uint_eq(hg_diags_warnings(d), 1);
+    check_diags(d, (const char *const[]){
+                       "t.yaml:8:9: warning: language: cp=2 is beyond what the MIMO example "
+                       "runtime supports (language cp must be 1)", NULL });
+    check_module(l, 1, "language", HG_ROLE_LANGUAGE, 2, 4, 1, 2, 2, 1, 1, 1, 4, 0);
+    hg_layout_free(l);
+    hg_diags_free(d);
+
+    l = layout_of(encoder_pp2, 0, &d);
+    ck_assert_ptr_nonnull(l);
+    check_diags(d, (const char *const[]){
+                       "t.yaml:5:9: warning: vision: cp=1 pp=2 is beyond what the MIMO example "
+                       "runtime supports (encoder cp and pp must be 1)", NULL });
+    hg_layout_free(l);
+    hg_diags_free(d);
+
+    l = layout_of(encoder_cp2_pp2, 0, &d);
+    ck_assert_ptr_nonnull(l);
+    check_diags(d, (const char *const[]){
+                       "t.yaml:5:9: warning: vision: cp=2 pp=2 is beyond what the MIMO example "
+                       "runtime supports (encoder cp and pp must be 1)", NULL });
+    hg_layout_free(l);
+    hg_diags_free(d);
+}
+END_TEST
+
+START_TEST(rule8_strict_is_an_error)
+{
+    INVALID_STRICT(lm_cp2_with_encoder,
+                   "t.yaml:8:9: error: language: cp=2 is beyond what the MIMO example runtime "
+                   "supports (language cp must be 1)");
+    INVALID_STRICT(encoder_pp2,
+                   "t.yaml:5:9: error: vision: cp=1 pp=2 is beyond what the MIMO example runtime "
+                   "supports (encoder cp and pp must be 1)");
+    INVALID_STRICT(encoder_cp2_pp2,
+                   "t.yaml:5:9: error: vision: cp=2 pp=2 is beyond what the MIMO example runtime "
+                   "supports (encoder cp and pp must be 1)");
+}
+END_TEST
+
+/* The supported shapes, strict or not, say nothing: language pp and encoder tp/dp are
+ * fine, and a language model alone (not a MIMO layout) may use any cp. */
+START_TEST(rule8_good)
+{
+    hg_layout *l = valid("version: 1\nmodules:\n" ENC "    tp: 4\n    dp: 2\n"
+                         LM "    pp: 4\n    tp: 2\n    dp: 1\n", HG_VALIDATE_STRICT);
+    hg_layout_free(l);
+    l = valid("version: 1\nmodules:\n" LM "    cp: 4\n    pp: 2\n    dp: 1\n", HG_VALIDATE_STRICT);
+    check_module(l, 0, "language", HG_ROLE_LANGUAGE, 0, 8, 1, 4, 1, 2, 1, 1, 4, 0);
+    hg_layout_free(l);
+}
+END_TEST
+
+/* ---- several problems at once ---- */
+
+/* Every module's problems are reported; once one module's span is unknown the tiling
+ * and batch rules, which need every span, are not checked. */
+START_TEST(all_rule_errors_reported)
+{
+    INVALID("version: 1\n"                              /* 1 */
+            "world_size: 99\n"                          /* 2 */
+            "modules:\n"                                /* 3 */
+            "  - name: a\n    role: encoder\n    tp: 3\n    size: 4\n"            /* 4-7 */
+            "  - name: a\n    role: language\n    dp: 2\n    moe: {num_experts: 3, ep: 2}\n" /* 8-11 */
+            "  - name: c\n    role: language\n"          /* 12-13 */
+            "batch: {global_batch_size: 3}\n",
+            "t.yaml:7:11: error: a: size 4 is not divisible by tp*cp*pp = 3",
+            "t.yaml:8:11: error: duplicate module name 'a' (first used at 4:11)",
+            "t.yaml:11:24: error: a: num_experts 3 is not divisible by ep = 2",
+            "t.yaml:13:11: error: c: a second language module (the first is 'a'); exactly one is "
+            "allowed",
+            "t.yaml:12:5: error: c: give dp or size (the other is derived from tp*cp*pp)");
+}
+END_TEST
+
+/* With every span known, the tiling, world and batch rules are all reported, and a
+ * warning sits among the errors. */
+START_TEST(all_tiling_and_batch_errors_reported)
+{
+    hg_diags *d;
+    hg_layout *l = layout_of("version: 1\n"                                    /* 1 */
+                             "world_size: 10\n"                                /* 2 */
+                             "modules:\n"                                      /* 3 */
+                             "  - {name: v, role: encoder, offset: 1, dp: 3, pp: 2}\n" /* 4 */
+                             "  - {name: l, role: language, offset: 5, dp: 2}\n" /* 5 */
+                             "batch:\n  micro_batch_size: 1\n  global_batch_size: 3\n", 0, &d);
+    ck_assert_ptr_null(l);
+    check_diags(d, (const char *const[]){
+                       "t.yaml:4:38: error: v: offset 1 does not match the tiling: modules are "
+                       "placed in order with no gap, so it starts at rank 0",
+                       "t.yaml:5:39: error: l: offset 5 does not match the tiling: modules are "
+                       "placed in order with no gap, so it starts at rank 6",
+                       "t.yaml:2:13: error: world_size 10 does not equal the sum of module sizes, 8",
+                       "t.yaml:4:45: error: v: micro_batch_size*language dp = 1*2 = 2 is not "
+                       "divisible by encoder dp = 3 (the encoder bridge fans out evenly)",
+                       "t.yaml:8:22: error: batch.global_batch_size 3 is not divisible by "
+                       "micro_batch_size*language dp = 1*2 = 2",
+                       "t.yaml:4:52: warning: v: cp=1 pp=2 is beyond what the MIMO example "
+                       "runtime supports (encoder cp and pp must be 1)", NULL });
+    ck_assert_uint_eq(hg_diags_errors(d), 5);
+    ck_assert_uint_eq(hg_diags_warnings(d), 1);
+    hg_diags_free(d);
+}
+END_TEST
+
+/* hg_validate on its own: fills every module and the world, and counts only its own
+ * errors (earlier diagnostics in the list do not fail it). */
+START_TEST(validate_direct)
+{
+    const char *text = "version: 1\nmodules:\n" ENC "    dp: 2\n" LM "    tp: 2\n    size: 8\n";
+    hg_diags *d = hg_diags_new("t.yaml");
+    hg_diags_add(d, HG_DIAG_ERROR, 1, 1, "an earlier error");
+    hg_config *cfg = NULL;
+    ck_assert_int_eq(hg_config_parse(text, strlen(text), &cfg, d), 0);
+    hg_module mods[2];
+    int world = -1;
+    ck_assert_int_eq(hg_validate(cfg, 0, mods, &world, d), 0);
+    ck_assert_int_eq(world, 10);
+    ck_assert_int_eq(mods[1].offset, 2);
+    ck_assert_int_eq(mods[1].dp, 4);
+    ck_assert_uint_eq(hg_diags_errors(d), 1);
+    hg_config_free(cfg);
+    hg_diags_free(d);
+}
+END_TEST
+
+START_TEST(role_names)
+{
+    ck_assert_str_eq(hg_role_name(HG_ROLE_ENCODER), "encoder");
+    ck_assert_str_eq(hg_role_name(HG_ROLE_LANGUAGE), "language");
+}
+END_TEST
+
+static Suite *validate_suite(void)
+{
+    Suite *s = suite_create("validate");
+    TCase *tc = tcase_create("rules");
+    tcase_add_test(tc, rule1_good);
+    tcase_add_test(tc, rule1_no_modules);
+    tcase_add_test(tc, rule1_duplicate_names);
+    tcase_add_test(tc, rule1_no_language);
+    tcase_add_test(tc, rule1_two_languages);
+    tcase_add_test(tc, rule2_good_dp_and_size);
+    tcase_add_test(tc, rule2_size_not_divisible);
+    tcase_add_test(tc, rule2_size_and_dp_disagree);
+    tcase_add_test(tc, rule2_neither_dp_nor_size);
+    tcase_add_test(tc, rule2_too_many_ranks);
+    tcase_add_test(tc, rule2_max_world);
+    tcase_add_test(tc, rule3_good);
+    tcase_add_test(tc, rule3_not_divisible);
+    tcase_add_test(tc, rule3_locations);
+    tcase_add_test(tc, rule3_too_many_ranks);
+    tcase_add_test(tc, rule4_good);
+    tcase_add_test(tc, rule4_bad);
+    tcase_add_test(tc, rule5_good_offsets_and_world_size);
+    tcase_add_test(tc, rule5_world_size_mismatch);
+    tcase_add_test(tc, rule5_offset_mismatch);
+    tcase_add_test(tc, rule5_world_too_large);
+    tcase_add_test(tc, rule6_7_good);
+    tcase_add_test(tc, rule6_bad);
+    tcase_add_test(tc, rule6_default_micro_batch);
+    tcase_add_test(tc, rule7_bad);
+    tcase_add_test(tc, rule6_7_without_batch);
+    tcase_add_test(tc, rule8_warns);
+    tcase_add_test(tc, rule8_strict_is_an_error);
+    tcase_add_test(tc, rule8_good);
+    tcase_add_test(tc, all_rule_errors_reported);
+    tcase_add_test(tc, all_tiling_and_batch_errors_reported);
+    tcase_add_test(tc, validate_direct);
+    tcase_add_test(tc, role_names);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(validate_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
