@@ -1,0 +1,224 @@
+/* The agent's pre-flight, the same steps for hgrid-agent (exec handoff) and hg_init
+ * (in-process): bootstrap, plan, GPU binding, one agreement round, world and group
+ * communicators, verification, readiness. Each step runs only while this rank has not
+ * failed, but every rank reaches readiness, so the coordinator hears of every failure.
+ *
+ * One MPI_Allreduce after the local steps (plan, GPU) tells every rank whether any rank
+ * failed there, and which kinds need a split anywhere (groups.c): a rank that cannot
+ * bind its GPU makes the whole job skip NCCL init instead of leaving its peers waiting
+ * in ncclCommInitRank until the deadline.
+ *
+ * Test hooks, read here and documented in main.c: HGRID_TEST_FAIL_RANK,
+ * HGRID_TEST_ABORT_RANK, HGRID_TEST_HANG_RANK, HGRID_TEST_NO_SHARE. */
+#include "agent.h"
+
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Until the config says otherwise, the watchdog allows the config's own default. */
+#define HG_DEFAULT_TIMEOUT_S 120
+
+static int env_rank(const char *name)
+{
+    const char *v = getenv(name);
+    char *end;
+    long r;
+    if (!v || !*v)
+        return -1;
+    r = strtol(v, &end, 10);
+    return *end || r < 0 || r > INT_MAX ? -1 : (int)r;
+}
+
+void hg_agent_opts_default(hg_agent_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->backend = -1;
+    o->share = 1;
+}
+
+int hg_agent_exit_status(int rc)
+{
+    switch (rc) {
+    case 0:
+        return 0;
+    case HG_EINVAL:
+    case HG_ECONFIG:
+    case HG_EIO:
+        return 2;
+    default:
+        return 3;
+    }
+}
+
+static double watchdog_deadline(const hg_agent *a)
+{
+    return a->deadline + 2 * hg_report_grace(a);
+}
+
+static void enter(hg_agent *a, hg_phase p)
+{
+    a->phase = p;
+    hg_watchdog_phase(&a->wd, p);
+}
+
+/* Runs one timed step unless this rank has failed already; records where it failed. */
+static int step(hg_agent *a, hg_phase p, int (*fn)(hg_agent *, hg_error *), int rc, hg_error *own)
+{
+    double t;
+    if (rc != 0 || !fn)
+        return rc;
+    enter(a, p);
+    t = hg_now();
+    rc = fn(a, own);
+    a->times[p] += hg_now() - t;
+    if (rc != 0)
+        a->failed_phase = p;
+    return rc;
+}
+
+static int pick_backend(hg_agent *a, hg_error *err)
+{
+    if (a->backend == HG_BACKEND_MPI) {
+        a->ops = &hg_backend_mpi_ops;
+        return 0;
+    }
+#ifdef HG_HAVE_NCCL
+    (void)err;
+    a->ops = &hg_backend_nccl_ops;
+    return 0;
+#else
+    return hg_error_set(err, HG_EINVAL, "this hgrid was built without the NCCL backend (make "
+                        "NCCL=0); use --backend mpi or agent.backend: mpi");
+#endif
+}
+
+static int groups_step(hg_agent *a, hg_error *err)
+{
+    return a->ops->groups(a, err);
+}
+
+static int world_step(hg_agent *a, hg_error *err)
+{
+    return a->ops->world(a, err);
+}
+
+static int plan_step(hg_agent *a, hg_error *err)
+{
+    int rc = hg_rank_plan_build(a->layout, a->rank, &a->plan, err);
+    if (rc == 0) {
+        a->have_plan = 1;
+        hg_comm_plan_local(&a->plan, a->opts.share, &a->comms);
+    }
+    return rc;
+}
+
+/* Everyone learns whether anyone failed so far, and which kinds anyone splits. */
+static int agree(hg_agent *a, int rc, hg_error *own)
+{
+    int in[2] = { rc != 0, (int)a->comms.creates }, out[2] = { 0, 0 };
+    int mrc = MPI_Allreduce(in, out, 2, MPI_INT, MPI_BOR, a->ctrl);
+    if (mrc != MPI_SUCCESS) {
+        a->failed_phase = a->phase;
+        return hg_mpi_fail(own, mrc, a->rank, "MPI_Allreduce(pre-flight status)");
+    }
+    a->comms.splits = (unsigned)out[1];
+    if (rc == 0 && out[0]) {
+        a->failed_phase = a->phase;
+        return hg_error_set(own, HG_EPEER, "rank %d: skipped communicator init: another rank "
+                            "failed first", a->rank);
+    }
+    return rc;
+}
+
+int hg_agent_start(const hg_agent_opts *opts, hg_agent **out, hg_error *err)
+{
+    hg_agent *a = calloc(1, sizeof(*a));
+    hg_error own;
+    int rc;
+    double t;
+
+    *out = NULL;
+    hg_error_clear(&own);
+    if (!a)
+        return hg_error_set(err, HG_ENOMEM, "out of memory");
+    a->opts = *opts;
+    if (env_rank("HGRID_TEST_NO_SHARE") == 1)
+        a->opts.share = 0; /* rank 0's choice reaches every rank with the config */
+    a->t0 = hg_now();
+    a->ctrl = MPI_COMM_NULL;
+    a->rank = -1;
+    a->timeout_s = opts->timeout_s > 0 ? opts->timeout_s : HG_DEFAULT_TIMEOUT_S;
+    a->deadline = a->t0 + a->timeout_s;
+    if ((rc = hg_watchdog_start(&a->wd, watchdog_deadline(a), a->timeout_s, err)) != 0) {
+        free(a);
+        return rc;
+    }
+
+    enter(a, HG_PHASE_BOOTSTRAP);
+    if ((rc = hg_bootstrap(a, err)) != 0 || (rc = pick_backend(a, err)) != 0) {
+        /* Config problems are the same on every rank: all stop here, rank 0 has said why. */
+        if (rc != HG_ECONFIG && a->rank == 0)
+            fprintf(stderr, "hgrid: %s\n", err->msg);
+        goto fail;
+    }
+    a->deadline = a->t0 + a->timeout_s;
+    hg_watchdog_rearm(&a->wd, watchdog_deadline(a), a->timeout_s);
+
+    rc = step(a, HG_PHASE_BOOTSTRAP, plan_step, 0, &own);
+    a->times[HG_PHASE_BOOTSTRAP] = hg_now() - a->t0;
+
+    enter(a, HG_PHASE_GPU);
+    t = hg_now();
+    if (rc == 0 && env_rank("HGRID_TEST_FAIL_RANK") == a->rank) {
+        a->failed_phase = HG_PHASE_GPU;
+        rc = hg_error_set(&own, HG_EINVAL, "rank %d: injected pre-flight failure "
+                          "(HGRID_TEST_FAIL_RANK=%d)", a->rank, a->rank);
+    }
+    a->times[HG_PHASE_GPU] = hg_now() - t;
+    rc = step(a, HG_PHASE_GPU, a->ops->bind, rc, &own);
+    rc = agree(a, rc, &own);
+    rc = step(a, HG_PHASE_WORLD, world_step, rc, &own);
+    rc = step(a, HG_PHASE_GROUPS, groups_step, rc, &own);
+    if (a->verify)
+        rc = step(a, HG_PHASE_VERIFY, hg_verify, rc, &own);
+
+    if (env_rank("HGRID_TEST_ABORT_RANK") == a->rank) {
+        fprintf(stderr, "hgrid: rank %d: aborting (HGRID_TEST_ABORT_RANK)\n", a->rank);
+        abort();
+    }
+    if (env_rank("HGRID_TEST_HANG_RANK") == a->rank) {
+        fprintf(stderr, "hgrid: rank %d: hanging (HGRID_TEST_HANG_RANK)\n", a->rank);
+        for (;;)
+            pause();
+    }
+
+    enter(a, HG_PHASE_READINESS);
+    if ((rc = hg_readiness(a, rc != 0 ? &own : NULL, err)) != 0)
+        goto fail;
+    hg_watchdog_stop(&a->wd);
+    *out = a;
+    return 0;
+fail:
+    hg_agent_free(a, 1);
+    return rc;
+}
+
+void hg_agent_free(hg_agent *a, int failed)
+{
+    if (!a)
+        return;
+    hg_watchdog_stop(&a->wd);
+    if (a->ops && a->ops->release)
+        a->ops->release(a, failed);
+    if (a->have_plan)
+        hg_rank_plan_free(&a->plan);
+    hg_layout_free(a->layout);
+    if (a->ctrl != MPI_COMM_NULL)
+        MPI_Comm_free(&a->ctrl);
+    if (a->mpi_owned)
+        MPI_Finalize();
+    free(a);
+}

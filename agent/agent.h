@@ -1,0 +1,180 @@
+/* The agent's context and the steps it runs, shared by hgrid-agent (exec handoff) and
+ * libhgrid's hg_init (in-process). One struct, hg_agent, owns everything a rank holds
+ * between MPI_Init and the handoff; each step is a function over it. Internal: the
+ * public face is hgrid.h. */
+#ifndef HG_AGENT_H
+#define HG_AGENT_H
+
+#include <mpi.h>
+#include <stdatomic.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "error.h"
+#include "layout.h"
+
+/* Phases a rank passes through; the first HG_PHASE_TIMED are timed and reported. */
+typedef enum hg_phase {
+    HG_PHASE_BOOTSTRAP,
+    HG_PHASE_GPU,
+    HG_PHASE_WORLD,
+    HG_PHASE_GROUPS,
+    HG_PHASE_VERIFY,
+    HG_PHASE_READINESS,
+    HG_PHASE_HANDOFF
+} hg_phase;
+#define HG_PHASE_TIMED 5
+
+const char *hg_phase_name(hg_phase p);
+
+static inline double hg_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Slot 0 of a rank's communicators is the world; kinds map onto slots. */
+#define HG_SLOT_WORLD 0
+#define HG_MAX_SLOTS (HG_KIND_COUNT + 1)
+
+/* Which communicators one rank builds (groups.c). A kind whose group has the same
+ * members as an earlier kind's (or the world's) shares that slot instead of a split. */
+typedef struct hg_comm_plan {
+    int slot[HG_KIND_COUNT];        /* -1: this rank is in no group of the kind */
+    int nslots;                     /* distinct communicators, the world included */
+    int slot_kind[HG_MAX_SLOTS];    /* the kind that created each slot; -1: world */
+    unsigned creates;               /* bit k: this rank's split at kind k makes a slot */
+    unsigned splits;                /* bit k: some rank anywhere creates at kind k */
+} hg_comm_plan;
+
+/* Computes this rank's slots; share = 0 builds one communicator per kind. */
+void hg_comm_plan_local(const hg_rank_plan *p, int share, hg_comm_plan *out);
+/* The split color of this rank at kind k: the group's lowest member, unique across
+ * every group of the kind in the world; -1 when this rank makes no communicator there. */
+int hg_comm_plan_color(const hg_comm_plan *cp, const hg_rank_plan *p, hg_kind k);
+/* "language tp [4, 5]" (long member lists shortened), for messages. */
+void hg_group_describe(const hg_rank_plan *p, int slot_kind, char *buf, size_t len);
+
+typedef struct hg_watchdog {
+    pthread_t thread;
+    int running;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    double deadline; /* hg_now() seconds */
+    int timeout_s;   /* for the message */
+    int stop;
+    atomic_int rank; /* -1 until known */
+    atomic_int phase;
+} hg_watchdog;
+
+int hg_watchdog_start(hg_watchdog *w, double deadline, int timeout_s, hg_error *err);
+void hg_watchdog_rearm(hg_watchdog *w, double deadline, int timeout_s);
+void hg_watchdog_phase(hg_watchdog *w, hg_phase p);
+void hg_watchdog_stop(hg_watchdog *w);
+/* Prints the deadline line (`hgrid: rank R: readiness deadline of S s passed in phase
+ * P`, plus detail when given) and _exit(124), so the launcher tears the job down. */
+_Noreturn void hg_deadline_exit(int rank, int timeout_s, hg_phase phase, const char *detail);
+
+typedef struct hg_agent_opts {
+    const char *config_path;
+    int backend;     /* -1: the config's agent.backend */
+    int timeout_s;   /* 0: the config's agent.init_timeout_s */
+    const char *report_path;
+    int verbose;
+    int strict;
+    int share;       /* 1: identical memberships share a communicator (default) */
+    int exec_handoff;/* 1: rank 0 picks MASTER_PORT for the exec'd program */
+} hg_agent_opts;
+
+struct hg_backend_ops;
+
+/* What rank 0 decides after readiness and tells every rank. */
+typedef struct hg_decision {
+    int go;
+    int nfailed;
+    int master_port;
+    char master_addr[256];
+} hg_decision;
+
+typedef struct hg_agent {
+    hg_agent_opts opts;
+    double t0;          /* hg_now() when the agent started */
+    double deadline;    /* t0 + timeout: NCCL init and readiness are bounded by it */
+    int timeout_s;
+    int verify;
+    int backend;        /* hg_backend */
+    int mpi_owned;      /* this agent called MPI_Init, so it calls MPI_Finalize */
+    MPI_Comm ctrl;      /* a private duplicate of MPI_COMM_WORLD for the agent's own talk */
+    int rank, world;
+    int local_rank, local_size;
+    char host[256];
+    hg_layout *layout;
+    hg_rank_plan plan;
+    int have_plan;
+    hg_comm_plan comms;
+    const struct hg_backend_ops *ops;
+    void *be;           /* the backend's own state */
+    double times[HG_PHASE_TIMED];
+    hg_phase phase;
+    hg_phase failed_phase;
+    hg_decision decision;
+    hg_watchdog wd;
+} hg_agent;
+
+/* A backend builds the slot communicators of a.comms, runs the verification
+ * all-reduces and releases them. Every call is made by every rank in the same order. */
+typedef struct hg_backend_ops {
+    const char *name;
+    int (*bind)(hg_agent *a, hg_error *err);   /* GPU binding; NULL: none */
+    int (*world)(hg_agent *a, hg_error *err);
+    int (*groups)(hg_agent *a, hg_error *err);
+    /* sums[s] = the sum of `mine` over slot s's members, for every slot. */
+    int (*allreduce)(hg_agent *a, long long mine, long long *sums, hg_error *err);
+    /* The size of slot s's communicator and this rank's rank in it. */
+    int (*shape)(hg_agent *a, int slot, int *count, int *rank, hg_error *err);
+    /* Releases everything; abort = 1 when peers may be gone (no collective teardown). */
+    void (*release)(hg_agent *a, int abort);
+    /* The live communicator of a slot (a pointer to an MPI_Comm, or an ncclComm_t). */
+    void *(*comm)(const hg_agent *a, int slot);
+} hg_backend_ops;
+
+extern const hg_backend_ops hg_backend_mpi_ops;
+#ifdef HG_HAVE_NCCL
+extern const hg_backend_ops hg_backend_nccl_ops;
+#endif
+
+/* bootstrap.c: MPI up, local rank, rank 0's config bytes parsed on every rank, the
+ * world size checked and this rank's plan built. Rank 0 prints config diagnostics. */
+int hg_bootstrap(hg_agent *a, hg_error *err);
+
+/* verify.c: one all-reduce per communicator whose sum is known from the plan (each
+ * rank adds rank + 1), and every kind's communicator size and rank against the plan. */
+int hg_verify(hg_agent *a, hg_error *err);
+
+/* Fills err from an MPI return code; names the call and the rank. */
+int hg_mpi_fail(hg_error *err, int mrc, int rank, const char *call);
+
+/* readiness.c: every rank's record to rank 0, the summary and the collective go/no-go.
+ * Returns 0 on go; HG_EPEER (or this rank's own code) on no-go. own is this rank's
+ * outcome so far (0 or an error). */
+int hg_readiness(hg_agent *a, const hg_error *own, hg_error *err);
+/* How long past the deadline the coordinator still waits for records (ranks that ran
+ * out of time report just after it); the watchdog fires one more grace later. */
+double hg_report_grace(const hg_agent *a);
+
+/* agent.c: the whole pre-flight, as both modes run it, and the teardown. */
+void hg_agent_opts_default(hg_agent_opts *o);
+int hg_agent_start(const hg_agent_opts *opts, hg_agent **out, hg_error *err);
+/* Releases the communicators (failed = 1: abort them, nothing collective), and
+ * finalizes MPI when the agent initialized it. */
+void hg_agent_free(hg_agent *a, int failed);
+/* Exit status for a start() failure: 2 config/usage, 3 pre-flight, 124 deadline. */
+int hg_agent_exit_status(int rc);
+
+/* handoff.c: the exec-mode environment, the plan file, teardown and execvp. Returns
+ * only on failure (after printing why), with the status to exit with. */
+int hg_handoff_exec(hg_agent *a, char **argv);
+
+#endif

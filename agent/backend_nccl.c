@@ -1,0 +1,307 @@
+/* The NCCL backend: GPU binding, the world communicator and one ncclCommSplit per kind
+ * where some rank needs a new group, verified with one all-reduce per communicator.
+ *
+ * Every communicator is non-blocking (ncclConfig_t.blocking = 0): each call returns at
+ * once and the agent polls ncclCommGetAsyncError until it settles or the readiness
+ * deadline passes, then aborts the communicator (ncclCommAbort) and names the rank, the
+ * kind and the members in its error. That is what bounds NCCL init, where a blocking
+ * call would wait forever for a peer that never comes.
+ *
+ * Calls are made one at a time and each waits for the last: splits share the world's
+ * bootstrap and resources (splitShare = 1), so overlapping them is not safe, and all
+ * ranks issue them in hg_kind order, so the verification all-reduces (one CUDA stream
+ * per communicator) can never wait on each other in a cycle. */
+#include "agent.h"
+
+#include <cuda_runtime.h>
+#include <nccl.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct nccl_state {
+    ncclComm_t comm[HG_MAX_SLOTS];
+    cudaStream_t stream[HG_MAX_SLOTS];
+    long long *dev; /* [0]: this rank's contribution; [1 + s]: slot s's sum */
+    int device;
+} nccl_state;
+
+/* How long a clean teardown may wait for peers before aborting instead. */
+#define HG_TEARDOWN_S 30.0
+
+static int cuda_fail(hg_agent *a, hg_error *err, cudaError_t e, const char *call)
+{
+    return hg_error_set(err, HG_ECUDA, "rank %d on %s: %s: %s", a->rank, a->host, call,
+                        cudaGetErrorString(e));
+}
+
+static void backoff(unsigned *spins)
+{
+    /* Spin briefly (init steps take micro- to milliseconds), then stop burning the core
+     * that NCCL's own threads need. */
+    if (++*spins < 64) {
+        sched_yield();
+    } else {
+        struct timespec ts = { 0, *spins < 1024 ? 50000L : 500000L };
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Aborts a communicator whose operation failed or ran past the deadline and forgets it,
+ * so release() does not touch it again. */
+static void abort_slot(nccl_state *s, ncclComm_t *c)
+{
+    for (int i = 0; i < HG_MAX_SLOTS; i++)
+        if (s->comm[i] == *c)
+            s->comm[i] = NULL;
+    ncclCommAbort(*c);
+    *c = NULL;
+}
+
+/* Waits until c's last operation settles or the deadline passes. what: the call, for
+ * messages; slot_kind names the group (-1: world). */
+static int wait_comm(hg_agent *a, ncclComm_t *c, const char *what, int slot_kind, double deadline,
+                     hg_error *err)
+{
+    nccl_state *s = a->be;
+    unsigned spins = 0;
+    char group[256];
+    for (;;) {
+        ncclResult_t st = ncclSuccess;
+        ncclResult_t r = ncclCommGetAsyncError(*c, &st);
+        if (r == ncclSuccess && st == ncclSuccess)
+            return 0;
+        if (r != ncclSuccess || st != ncclInProgress) {
+            hg_group_describe(&a->plan, slot_kind, group, sizeof(group));
+            hg_error_set(err, HG_ENCCL, "rank %d on %s: %s for %s failed: %s (%s)", a->rank,
+                         a->host, what, group, ncclGetErrorString(r != ncclSuccess ? r : st),
+                         ncclGetLastError(*c));
+            abort_slot(s, c);
+            return HG_ENCCL;
+        }
+        if (hg_now() > deadline) {
+            hg_group_describe(&a->plan, slot_kind, group, sizeof(group));
+            abort_slot(s, c);
+            return hg_error_set(err, HG_ETIMEDOUT,
+                                "rank %d on %s: %s for %s did not complete within the %d s "
+                                "init timeout; communicator aborted",
+                                a->rank, a->host, what, group, a->timeout_s);
+        }
+        backoff(&spins);
+    }
+}
+
+static int nccl_fail(hg_agent *a, hg_error *err, ncclResult_t r, const char *call, int slot_kind)
+{
+    char group[256];
+    hg_group_describe(&a->plan, slot_kind, group, sizeof(group));
+    return hg_error_set(err, HG_ENCCL, "rank %d on %s: %s for %s: %s (%s)", a->rank, a->host,
+                        call, group, ncclGetErrorString(r), ncclGetLastError(NULL));
+}
+
+static int nccl_bind(hg_agent *a, hg_error *err)
+{
+    nccl_state *s = calloc(1, sizeof(*s));
+    int count = 0;
+    cudaError_t e;
+    if (!s)
+        return hg_error_set(err, HG_ENOMEM, "rank %d: out of memory", a->rank);
+    a->be = s;
+    s->device = -1;
+    if ((e = cudaGetDeviceCount(&count)) != cudaSuccess)
+        return cuda_fail(a, err, e, "cudaGetDeviceCount");
+    if (a->local_rank >= count) {
+        const char *vis = getenv("CUDA_VISIBLE_DEVICES");
+        return hg_error_set(err, HG_ECUDA,
+                            "rank %d on %s: local rank %d needs GPU %d, but only %d GPU%s visible "
+                            "(CUDA_VISIBLE_DEVICES=%s); start at most %d rank%s on this host",
+                            a->rank, a->host, a->local_rank, a->local_rank, count,
+                            count == 1 ? " is" : "s are", vis ? vis : "unset", count,
+                            count == 1 ? "" : "s");
+    }
+    if ((e = cudaSetDevice(a->local_rank)) != cudaSuccess)
+        return cuda_fail(a, err, e, "cudaSetDevice");
+    /* Create the context now, so its cost shows as "gpu" rather than inside NCCL init. */
+    if ((e = cudaFree(NULL)) != cudaSuccess)
+        return cuda_fail(a, err, e, "cudaFree(0) (context creation)");
+    s->device = a->local_rank;
+    return 0;
+}
+
+static ncclConfig_t comm_config(void)
+{
+    ncclConfig_t c = NCCL_CONFIG_INITIALIZER;
+    c.blocking = 0;
+    c.splitShare = 1;
+    return c;
+}
+
+static int nccl_world(hg_agent *a, hg_error *err)
+{
+    nccl_state *s = a->be;
+    ncclUniqueId id;
+    ncclConfig_t cfg = comm_config();
+    ncclResult_t r;
+    int mrc;
+    memset(&id, 0, sizeof(id));
+    if (a->rank == 0 && (r = ncclGetUniqueId(&id)) != ncclSuccess)
+        return nccl_fail(a, err, r, "ncclGetUniqueId", -1);
+    /* Rank 0 may have failed above; the others then wait here until the watchdog, and
+     * rank 0's record says why. */
+    if ((mrc = MPI_Bcast(&id, (int)sizeof(id), MPI_BYTE, 0, a->ctrl)) != MPI_SUCCESS)
+        return hg_mpi_fail(err, mrc, a->rank, "MPI_Bcast(ncclUniqueId)");
+    r = ncclCommInitRankConfig(&s->comm[HG_SLOT_WORLD], a->world, id, a->rank, &cfg);
+    if (r != ncclSuccess && r != ncclInProgress) {
+        if (s->comm[HG_SLOT_WORLD])
+            abort_slot(s, &s->comm[HG_SLOT_WORLD]);
+        return nccl_fail(a, err, r, "ncclCommInitRankConfig", -1);
+    }
+    return wait_comm(a, &s->comm[HG_SLOT_WORLD], "ncclCommInitRankConfig", -1, a->deadline, err);
+}
+
+static int nccl_groups(hg_agent *a, hg_error *err)
+{
+    nccl_state *s = a->be;
+    const hg_comm_plan *cp = &a->comms;
+    int rc;
+    for (int k = 0; k < HG_KIND_COUNT; k++) {
+        if (!(cp->splits & (1u << k)))
+            continue;
+        int color = hg_comm_plan_color(cp, &a->plan, (hg_kind)k);
+        int key = color < 0 ? 0 : a->plan.groups[k].pos;
+        ncclConfig_t cfg = comm_config();
+        ncclComm_t c = NULL;
+        ncclResult_t r = ncclCommSplit(s->comm[HG_SLOT_WORLD], color < 0 ? NCCL_SPLIT_NOCOLOR : color,
+                                       key, &c, &cfg);
+        if (r != ncclSuccess && r != ncclInProgress) {
+            if (c)
+                ncclCommAbort(c);
+            return nccl_fail(a, err, r, "ncclCommSplit", k);
+        }
+        /* The split runs as a job of the parent: the world settles when it is done, on
+         * ranks that pass no color too; then the new communicator settles itself. */
+        if ((rc = wait_comm(a, &s->comm[HG_SLOT_WORLD], "ncclCommSplit", k, a->deadline, err)) != 0) {
+            if (c)
+                ncclCommAbort(c);
+            return rc;
+        }
+        if (color < 0) {
+            if (c)
+                ncclCommAbort(c);
+            continue;
+        }
+        if (!c)
+            return hg_error_set(err, HG_ENCCL, "rank %d on %s: ncclCommSplit for kind %s returned "
+                                "no communicator", a->rank, a->host, hg_kind_name((hg_kind)k));
+        s->comm[cp->slot[k]] = c;
+        if ((rc = wait_comm(a, &s->comm[cp->slot[k]], "ncclCommSplit", k, a->deadline, err)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int nccl_allreduce(hg_agent *a, long long mine, long long *sums, hg_error *err)
+{
+    nccl_state *s = a->be;
+    int n = a->comms.nslots, rc;
+    cudaError_t e;
+    if ((e = cudaMalloc((void **)&s->dev, (size_t)(n + 1) * sizeof(long long))) != cudaSuccess)
+        return cuda_fail(a, err, e, "cudaMalloc");
+    if ((e = cudaMemcpy(s->dev, &mine, sizeof(mine), cudaMemcpyHostToDevice)) != cudaSuccess)
+        return cuda_fail(a, err, e, "cudaMemcpy");
+    for (int i = 0; i < n; i++) {
+        int kind = a->comms.slot_kind[i];
+        unsigned spins = 0;
+        if (!s->stream[i] && (e = cudaStreamCreateWithFlags(&s->stream[i], cudaStreamNonBlocking)) != cudaSuccess)
+            return cuda_fail(a, err, e, "cudaStreamCreate");
+        ncclResult_t r = ncclAllReduce(s->dev, s->dev + 1 + i, 1, ncclInt64, ncclSum, s->comm[i],
+                                       s->stream[i]);
+        if (r != ncclSuccess && r != ncclInProgress)
+            return nccl_fail(a, err, r, "ncclAllReduce", kind);
+        /* The first collective connects the peers (NCCL connects lazily). */
+        if ((rc = wait_comm(a, &s->comm[i], "ncclAllReduce", kind, a->deadline, err)) != 0)
+            return rc;
+        while ((e = cudaStreamQuery(s->stream[i])) == cudaErrorNotReady) {
+            if (hg_now() > a->deadline) {
+                char group[256];
+                hg_group_describe(&a->plan, kind, group, sizeof(group));
+                abort_slot(s, &s->comm[i]);
+                return hg_error_set(err, HG_ETIMEDOUT,
+                                    "rank %d on %s: ncclAllReduce for %s did not finish within the "
+                                    "%d s init timeout; communicator aborted",
+                                    a->rank, a->host, group, a->timeout_s);
+            }
+            backoff(&spins);
+        }
+        if (e != cudaSuccess)
+            return cuda_fail(a, err, e, "cudaStreamQuery (verification all-reduce)");
+    }
+    if ((e = cudaMemcpy(sums, s->dev + 1, (size_t)n * sizeof(long long), cudaMemcpyDeviceToHost))
+        != cudaSuccess)
+        return cuda_fail(a, err, e, "cudaMemcpy");
+    return 0;
+}
+
+static int nccl_shape(hg_agent *a, int slot, int *count, int *rank, hg_error *err)
+{
+    nccl_state *s = a->be;
+    ncclResult_t r;
+    if ((r = ncclCommCount(s->comm[slot], count)) != ncclSuccess)
+        return nccl_fail(a, err, r, "ncclCommCount", a->comms.slot_kind[slot]);
+    if ((r = ncclCommUserRank(s->comm[slot], rank)) != ncclSuccess)
+        return nccl_fail(a, err, r, "ncclCommUserRank", a->comms.slot_kind[slot]);
+    return 0;
+}
+
+static void nccl_release(hg_agent *a, int abort)
+{
+    nccl_state *s = a->be;
+    hg_error ignored;
+    if (!s)
+        return;
+    /* Children before the world they share resources with. A clean teardown finalizes
+     * each communicator (all members do, in one order) before destroying it; after a
+     * failure peers may be gone, so only the local abort is safe. */
+    for (int i = HG_MAX_SLOTS - 1; i >= 0; i--) {
+        if (!s->comm[i])
+            continue;
+        if (!abort) {
+            ncclResult_t r = ncclCommFinalize(s->comm[i]);
+            if ((r == ncclSuccess || r == ncclInProgress)
+                && wait_comm(a, &s->comm[i], "ncclCommFinalize", a->comms.slot_kind[i],
+                             hg_now() + HG_TEARDOWN_S, &ignored) == 0) {
+                ncclCommDestroy(s->comm[i]);
+                s->comm[i] = NULL;
+                continue;
+            }
+        }
+        if (s->comm[i]) {
+            ncclCommAbort(s->comm[i]);
+            s->comm[i] = NULL;
+        }
+    }
+    for (int i = 0; i < HG_MAX_SLOTS; i++)
+        if (s->stream[i])
+            cudaStreamDestroy(s->stream[i]);
+    if (s->dev)
+        cudaFree(s->dev);
+    free(s);
+    a->be = NULL;
+}
+
+static void *nccl_comm(const hg_agent *a, int slot)
+{
+    nccl_state *s = a->be;
+    return s && slot >= 0 && slot < HG_MAX_SLOTS ? (void *)s->comm[slot] : NULL;
+}
+
+const hg_backend_ops hg_backend_nccl_ops = {
+    .name = "nccl",
+    .bind = nccl_bind,
+    .world = nccl_world,
+    .groups = nccl_groups,
+    .allreduce = nccl_allreduce,
+    .shape = nccl_shape,
+    .release = nccl_release,
+    .comm = nccl_comm,
+};

@@ -1,0 +1,136 @@
+/* Bootstrap: MPI up, where this rank sits on its host, and the one grid description
+ * every rank agrees on. Rank 0 alone reads the config file and broadcasts its bytes
+ * together with its own command-line overrides, so a rank whose local copy differs (or
+ * is missing) cannot diverge: rank 0's bytes and options win. Every rank then parses
+ * and validates the same bytes; they reach the same verdict without another round trip,
+ * and rank 0 alone prints the diagnostics. Building this rank's plan and everything
+ * after it is the agent's (agent.c). */
+#include "agent.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "diag.h"
+
+/* What rank 0 broadcasts before the config bytes. */
+typedef struct cfg_header {
+    int64_t len;     /* config bytes that follow; -1: rank 0 could not read the file */
+    int32_t backend; /* rank 0's --backend, -1: none */
+    int32_t timeout_s; /* rank 0's --timeout, 0: none */
+    int32_t strict;
+    int32_t share;
+} cfg_header;
+
+int hg_mpi_fail(hg_error *err, int mrc, int rank, const char *call)
+{
+    char text[MPI_MAX_ERROR_STRING];
+    int n = 0;
+    if (MPI_Error_string(mrc, text, &n) != MPI_SUCCESS)
+        snprintf(text, sizeof(text), "MPI error %d", mrc);
+    return hg_error_set(err, HG_EMPI, "rank %d: %s: %s", rank, call, text);
+}
+
+#define MPI_TRY(call, what)                                 \
+    do {                                                    \
+        int mrc_ = (call);                                  \
+        if (mrc_ != MPI_SUCCESS) {                          \
+            rc = hg_mpi_fail(err, mrc_, a->rank, what);     \
+            goto out;                                       \
+        }                                                   \
+    } while (0)
+
+/* Rank 0: the file's bytes and its overrides into h; diagnostics into diags. */
+static char *read_on_root(hg_agent *a, cfg_header *h, hg_diags *diags)
+{
+    char *bytes = NULL;
+    size_t len = 0;
+    h->backend = a->opts.backend;
+    h->timeout_s = a->opts.timeout_s;
+    h->strict = a->opts.strict;
+    h->share = a->opts.share;
+    h->len = hg_config_read_file(a->opts.config_path, &bytes, &len, diags) == 0 ? (int64_t)len : -1;
+    return bytes;
+}
+
+int hg_bootstrap(hg_agent *a, hg_error *err)
+{
+    int rc = 0, initialized = 0;
+    MPI_Comm local = MPI_COMM_NULL;
+    char *bytes = NULL;
+    hg_config *cfg = NULL;
+    hg_diags *diags = NULL;
+    cfg_header h;
+    memset(&h, 0, sizeof(h));
+    a->rank = -1;
+
+    MPI_Initialized(&initialized);
+    if (!initialized) {
+        MPI_TRY(MPI_Init(NULL, NULL), "MPI_Init");
+        a->mpi_owned = 1;
+    }
+    MPI_TRY(MPI_Comm_dup(MPI_COMM_WORLD, &a->ctrl), "MPI_Comm_dup");
+    MPI_TRY(MPI_Comm_rank(a->ctrl, &a->rank), "MPI_Comm_rank");
+    MPI_TRY(MPI_Comm_size(a->ctrl, &a->world), "MPI_Comm_size");
+    atomic_store(&a->wd.rank, a->rank);
+    MPI_TRY(MPI_Comm_split_type(a->ctrl, MPI_COMM_TYPE_SHARED, a->rank, MPI_INFO_NULL, &local),
+            "MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)");
+    MPI_TRY(MPI_Comm_rank(local, &a->local_rank), "MPI_Comm_rank(local)");
+    MPI_TRY(MPI_Comm_size(local, &a->local_size), "MPI_Comm_size(local)");
+    if (gethostname(a->host, sizeof(a->host) - 1) != 0)
+        snprintf(a->host, sizeof(a->host), "unknown-host");
+
+    diags = hg_diags_new(a->opts.config_path);
+    if (!diags) {
+        rc = hg_error_set(err, HG_ENOMEM, "rank %d: out of memory", a->rank);
+        goto out;
+    }
+    if (a->rank == 0)
+        bytes = read_on_root(a, &h, diags);
+    MPI_TRY(MPI_Bcast(&h, (int)sizeof(h), MPI_BYTE, 0, a->ctrl), "MPI_Bcast(config header)");
+    if (h.len < 0) {
+        if (a->rank == 0)
+            hg_diags_print(diags, stderr);
+        rc = hg_error_set(err, HG_ECONFIG, "rank 0 could not read the config %s",
+                          a->opts.config_path);
+        goto out;
+    }
+    if (a->rank != 0 && !(bytes = malloc((size_t)h.len + 1))) {
+        rc = hg_error_set(err, HG_ENOMEM, "rank %d: out of memory for the config", a->rank);
+        goto out;
+    }
+    MPI_TRY(MPI_Bcast(bytes, (int)h.len, MPI_CHAR, 0, a->ctrl), "MPI_Bcast(config bytes)");
+    bytes[h.len] = '\0';
+
+    if (hg_config_parse(bytes, (size_t)h.len, &cfg, diags) == 0)
+        hg_layout_build(cfg, h.strict ? HG_VALIDATE_STRICT : 0, &a->layout, diags);
+    if (a->rank == 0)
+        hg_diags_print(diags, stderr); /* warnings too */
+    if (!a->layout) {
+        rc = hg_error_set(err, HG_ECONFIG, "%s: invalid config (%zu errors)", a->opts.config_path,
+                          hg_diags_errors(diags));
+        goto out;
+    }
+    if (hg_layout_world_size(a->layout) != a->world) {
+        rc = hg_error_set(err, HG_ECONFIG,
+                          "%s: the layout needs %d ranks (world_size), but the job has %d MPI ranks",
+                          a->opts.config_path, hg_layout_world_size(a->layout), a->world);
+        if (a->rank == 0)
+            fprintf(stderr, "hgrid: %s\n", err->msg);
+        goto out;
+    }
+    a->backend = h.backend >= 0 ? h.backend : (int)cfg->backend;
+    a->timeout_s = h.timeout_s > 0 ? h.timeout_s : (int)cfg->init_timeout_s.v;
+    a->verify = cfg->verify;
+    a->opts.share = h.share;
+    a->opts.strict = h.strict;
+out:
+    if (local != MPI_COMM_NULL)
+        MPI_Comm_free(&local);
+    hg_config_free(cfg);
+    hg_diags_free(diags);
+    free(bytes);
+    return rc;
+}

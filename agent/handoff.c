@@ -1,0 +1,104 @@
+/* Exec handoff: after go, the program gets the torchrun-compatible environment (RANK,
+ * WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT), hgrid's own
+ * (HGRID_MODULE, HGRID_ROLE, HGRID_MODULE_RANK/_SIZE, HGRID_{TP,CP,DP,PP,EP,EXPT_TP,
+ * EXPT_DP}_RANK/_SIZE) and HGRID_PLAN, the path of this rank's plan as JSON in a private
+ * temp file (mode 0600, left for the program: nothing outlives exec to remove it).
+ * The agent then releases its communicators, finalizes MPI and becomes the program
+ * (same pid, so mpirun and srun see the program's exit status as the rank's). */
+#include "agent.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "plan.h"
+#include "validate.h"
+
+static int set_int(const char *name, int v)
+{
+    char buf[24];
+    snprintf(buf, sizeof(buf), "%d", v);
+    return setenv(name, buf, 1);
+}
+
+static int write_plan(const hg_agent *a, char *path, size_t len, hg_error *err)
+{
+    const char *dir = getenv("TMPDIR");
+    FILE *f;
+    int fd, rc;
+    if (!dir || !*dir)
+        dir = "/tmp";
+    snprintf(path, len, "%s/hgrid-plan-rank%d-XXXXXX.json", dir, a->rank);
+    if ((fd = mkstemps(path, 5)) < 0)
+        return hg_error_set(err, HG_EIO, "rank %d: cannot create the plan file %s: %s", a->rank,
+                            path, strerror(errno));
+    if (!(f = fdopen(fd, "w"))) {
+        close(fd);
+        return hg_error_set(err, HG_EIO, "rank %d: fdopen %s: %s", a->rank, path, strerror(errno));
+    }
+    rc = hg_plan_write_rank_json(&a->plan, f, err);
+    if (fclose(f) != 0 && rc == 0)
+        rc = hg_error_set(err, HG_EIO, "rank %d: writing %s: %s", a->rank, path, strerror(errno));
+    return rc;
+}
+
+static int set_env(const hg_agent *a, const char *plan_path)
+{
+    const hg_rank_plan *p = &a->plan;
+    const hg_module *m = &p->module;
+    const hg_coords *c = &p->coords;
+    const struct {
+        const char *name;
+        int rank, size;
+    } dims[] = {
+        { "TP", c->tp, m->tp },           { "CP", c->cp, m->cp },
+        { "DP", c->dp, m->dp },           { "PP", c->pp, m->pp },
+        { "EP", c->ep, m->ep },           { "EXPT_TP", c->expt_tp, m->expert_tp },
+        { "EXPT_DP", c->expt_dp, m->expert_dp },
+    };
+    int bad = 0;
+    bad |= set_int("RANK", a->rank);
+    bad |= set_int("WORLD_SIZE", a->world);
+    bad |= set_int("LOCAL_RANK", a->local_rank);
+    bad |= set_int("LOCAL_WORLD_SIZE", a->local_size);
+    bad |= setenv("MASTER_ADDR", a->decision.master_addr, 1);
+    bad |= set_int("MASTER_PORT", a->decision.master_port);
+    bad |= setenv("HGRID_MODULE", m->name, 1);
+    bad |= setenv("HGRID_ROLE", hg_role_name(m->role), 1);
+    bad |= set_int("HGRID_MODULE_RANK", p->module_rank);
+    bad |= set_int("HGRID_MODULE_SIZE", m->size);
+    for (size_t i = 0; i < sizeof(dims) / sizeof(dims[0]); i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "HGRID_%s_RANK", dims[i].name);
+        bad |= set_int(name, dims[i].rank);
+        snprintf(name, sizeof(name), "HGRID_%s_SIZE", dims[i].name);
+        bad |= set_int(name, dims[i].size);
+    }
+    bad |= setenv("HGRID_PLAN", plan_path, 1);
+    return bad;
+}
+
+int hg_handoff_exec(hg_agent *a, char **argv)
+{
+    char plan_path[4096];
+    hg_error err;
+    int rank = a->rank;
+    hg_error_clear(&err);
+    hg_watchdog_phase(&a->wd, HG_PHASE_HANDOFF);
+    if (write_plan(a, plan_path, sizeof(plan_path), &err) != 0) {
+        fprintf(stderr, "hgrid-agent: %s\n", err.msg);
+        hg_agent_free(a, 1);
+        return 3;
+    }
+    if (set_env(a, plan_path) != 0) {
+        fprintf(stderr, "hgrid-agent: rank %d: setenv: %s\n", rank, strerror(errno));
+        hg_agent_free(a, 1);
+        return 3;
+    }
+    hg_agent_free(a, 0);
+    fflush(NULL);
+    execvp(argv[0], argv);
+    fprintf(stderr, "hgrid-agent: rank %d: cannot run %s: %s\n", rank, argv[0], strerror(errno));
+    return 127;
+}

@@ -1,0 +1,190 @@
+/* hgrid-agent: one per GPU, started by mpirun or srun (normally through hgrid-launch).
+ *
+ *   hgrid-agent [--backend nccl|mpi] [--timeout SECONDS] [--report FILE] [--verbose]
+ *               [--strict] [--in-process] CONFIG -- PROGRAM [ARGS...]
+ *
+ * Runs the pre-flight of DESIGN.md "Launch and the agents" (agent.c), then execs PROGRAM
+ * with the environment contract (handoff.c). Rank 0's config bytes and options win:
+ * other ranks never open CONFIG. With --in-process the agent does nothing itself: it
+ * execs PROGRAM at once, before MPI_Init, passing its options as HGRID_CONFIG,
+ * HGRID_BACKEND, HGRID_TIMEOUT, HGRID_REPORT, HGRID_VERBOSE and HGRID_STRICT, for a
+ * program that links libhgrid and calls hg_init() itself (hgrid.h; one can also start
+ * such a program under mpirun directly).
+ *
+ * Exit status: 0 or the program's own; 2 usage, invalid config or a world size that
+ * differs from the layout's; 3 a pre-flight failure on any rank (all ranks exit 3, rank
+ * 0 lists each failed rank and its reason); 124 the readiness deadline passed
+ * (agent.init_timeout_s or --timeout: NCCL init, or a rank that never reported);
+ * 127 PROGRAM could not be executed.
+ *
+ * Test hooks (environment; used by tests/agent_test.sh, harmless otherwise):
+ *   HGRID_TEST_FAIL_RANK=R   rank R fails pre-flight with an "injected" message;
+ *   HGRID_TEST_ABORT_RANK=R  rank R calls abort() just before readiness;
+ *   HGRID_TEST_HANG_RANK=R   rank R sleeps forever just before readiness;
+ *   HGRID_TEST_NO_SHARE=1    one communicator per kind even where members coincide
+ *                            (exercises ncclCommSplit on a single GPU). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "version.h"
+
+typedef struct agent_cli {
+    hg_agent_opts opts;
+    int help, version, in_process;
+    char **program; /* argv of PROGRAM, NULL-terminated */
+} agent_cli;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: hgrid-agent [--backend nccl|mpi] [--timeout SECONDS] [--report FILE]\n"
+            "                   [--verbose] [--strict] [--in-process] CONFIG -- PROGRAM [ARGS...]\n"
+            "       hgrid-agent --help | --version\n"
+            "\n"
+            "One agent per GPU, under mpirun or srun: builds and verifies this rank's NCCL (or\n"
+            "MPI) communicators from the grid description CONFIG, waits for every rank's go,\n"
+            "then execs PROGRAM with RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, HGRID_* and\n"
+            "HGRID_PLAN set.\n"
+            "\n"
+            "  --backend B     nccl (GPUs) or mpi (CPU groups); default: agent.backend\n"
+            "  --timeout S     readiness deadline in seconds; default: agent.init_timeout_s\n"
+            "  --report FILE   rank 0 writes every rank's readiness record as JSON\n"
+            "  --verbose       rank 0 prints each rank's record as it arrives\n"
+            "  --strict        layouts beyond what the MIMO runtime accepts are errors\n"
+            "  --in-process    exec PROGRAM at once; it calls hg_init() itself (hgrid.h)\n"
+            "\n"
+            "exit: 0 or PROGRAM's status; 2 usage/config; 3 pre-flight failed; 124 deadline;\n"
+            "127 PROGRAM not executable\n");
+}
+
+static int parse_positive(const char *s, int *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v <= 0 || v > 86400)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int parse(int argc, char **argv, agent_cli *cli)
+{
+    static const struct option longs[] = {
+        { "backend", required_argument, NULL, 'b' }, { "timeout", required_argument, NULL, 't' },
+        { "report", required_argument, NULL, 'r' },  { "verbose", no_argument, NULL, 'v' },
+        { "strict", no_argument, NULL, 's' },        { "in-process", no_argument, NULL, 'i' },
+        { "help", no_argument, NULL, 'h' },          { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
+    int c;
+    memset(cli, 0, sizeof(*cli));
+    hg_agent_opts_default(&cli->opts);
+    cli->opts.exec_handoff = 1;
+    opterr = 0;
+    /* "+": stop at CONFIG, so PROGRAM's own options are never taken for ours. */
+    while ((c = getopt_long(argc, argv, "+", longs, NULL)) != -1) {
+        switch (c) {
+        case 'b':
+            if (strcmp(optarg, "nccl") == 0)
+                cli->opts.backend = HG_BACKEND_NCCL;
+            else if (strcmp(optarg, "mpi") == 0)
+                cli->opts.backend = HG_BACKEND_MPI;
+            else {
+                fprintf(stderr, "hgrid-agent: --backend must be nccl or mpi, not '%s'\n", optarg);
+                return -1;
+            }
+            break;
+        case 't':
+            if (parse_positive(optarg, &cli->opts.timeout_s) != 0) {
+                fprintf(stderr, "hgrid-agent: --timeout must be a whole number of seconds in "
+                        "1..86400, not '%s'\n", optarg);
+                return -1;
+            }
+            break;
+        case 'r': cli->opts.report_path = optarg; break;
+        case 'v': cli->opts.verbose = 1; break;
+        case 's': cli->opts.strict = 1; break;
+        case 'i': cli->in_process = 1; break;
+        case 'h': cli->help = 1; return 0;
+        case 'V': cli->version = 1; return 0;
+        default:
+            fprintf(stderr, "hgrid-agent: unknown or incomplete option '%s'\n", argv[optind - 1]);
+            return -1;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "hgrid-agent: missing CONFIG\n");
+        return -1;
+    }
+    cli->opts.config_path = argv[optind++];
+    if (optind >= argc || strcmp(argv[optind], "--") != 0) {
+        fprintf(stderr, "hgrid-agent: expected '--' and a PROGRAM after CONFIG\n");
+        return -1;
+    }
+    if (++optind >= argc) {
+        fprintf(stderr, "hgrid-agent: missing PROGRAM after '--'\n");
+        return -1;
+    }
+    cli->program = argv + optind;
+    return 0;
+}
+
+/* --in-process: hand the options to the program's hg_init() and become the program. */
+static int exec_in_process(const agent_cli *cli)
+{
+    const hg_agent_opts *o = &cli->opts;
+    char num[24];
+    int bad = setenv("HGRID_CONFIG", o->config_path, 1);
+    if (o->backend >= 0)
+        bad |= setenv("HGRID_BACKEND", o->backend == HG_BACKEND_MPI ? "mpi" : "nccl", 1);
+    if (o->timeout_s > 0) {
+        snprintf(num, sizeof(num), "%d", o->timeout_s);
+        bad |= setenv("HGRID_TIMEOUT", num, 1);
+    }
+    if (o->report_path)
+        bad |= setenv("HGRID_REPORT", o->report_path, 1);
+    if (o->verbose)
+        bad |= setenv("HGRID_VERBOSE", "1", 1);
+    if (o->strict)
+        bad |= setenv("HGRID_STRICT", "1", 1);
+    if (bad) {
+        perror("hgrid-agent: setenv");
+        return 2;
+    }
+    execvp(cli->program[0], cli->program);
+    fprintf(stderr, "hgrid-agent: cannot run %s: %s\n", cli->program[0], strerror(errno));
+    return 127;
+}
+
+int main(int argc, char **argv)
+{
+    agent_cli cli;
+    hg_agent *a = NULL;
+    hg_error err;
+    int rc;
+
+    if (parse(argc, argv, &cli) != 0) {
+        usage(stderr);
+        return 2;
+    }
+    if (cli.help) {
+        usage(stdout);
+        return 0;
+    }
+    if (cli.version) {
+        printf("hgrid-agent %s\n", HG_VERSION);
+        return 0;
+    }
+    if (cli.in_process)
+        return exec_in_process(&cli);
+
+    hg_error_clear(&err);
+    if ((rc = hg_agent_start(&cli.opts, &a, &err)) != 0)
+        return hg_agent_exit_status(rc);
+    return hg_handoff_exec(a, cli.program);
+}

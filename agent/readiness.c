@@ -1,0 +1,337 @@
+/* Readiness: every rank's fixed-size record to the coordinator (rank 0), which prints
+ * progress as records arrive, then the summary or the list of failed ranks, writes the
+ * --report JSON, and broadcasts one decision, go or no-go, that every rank obeys.
+ *
+ * Progress lines are for the launcher: `hgrid-status: ready N/WORLD` as records arrive,
+ * `hgrid-status: failed rank R` for a failed one, and finally `hgrid-status: go` or
+ * `hgrid-status: no-go`. The coordinator receives with one MPI_ANY_SOURCE request at a
+ * time (O(1) requests at any scale) and polls it against the deadline. A rank that never
+ * reports (hung, or stuck in a collective with one that is) cannot be told no-go: the
+ * coordinator names the missing ranks and exits 124, and mpirun tears the job down. */
+#include "agent.h"
+
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+enum { REC_READY = 0, REC_FAILED = 1, REC_SKIPPED = 2, REC_MISSING = 3 };
+static const char *const status_names[] = { "ready", "failed", "skipped", "missing" };
+
+#define TAG_READY 7301
+
+/* Sent as bytes: agents of one job run one build on one kind of host. */
+typedef struct hg_record {
+    int32_t rank, status, code, phase, ncomms, local_rank;
+    double times[HG_PHASE_TIMED];
+    double elapsed;
+    char host[64];
+    char error[416];
+} hg_record;
+
+/* Past this many ranks, progress lines are throttled (the last one always shows). */
+#define PROGRESS_EVERY_RANK 256
+#define PROGRESS_INTERVAL_S 0.1
+
+typedef struct coordinator {
+    hg_agent *a;
+    hg_record *rec; /* world records, indexed by rank */
+    int arrived, ready, failed, skipped;
+    double last_line;
+    double elapsed;
+} coordinator;
+
+/* Truncating copy: a record has fixed-size text fields, and a cut message beats none. */
+static void copy_text(char *dst, size_t size, const char *src)
+{
+    size_t n = strnlen(src, size - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+static void fill_record(const hg_agent *a, const hg_error *own, hg_record *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->rank = a->rank;
+    r->status = !own ? REC_READY : own->code == HG_EPEER ? REC_SKIPPED : REC_FAILED;
+    r->code = own ? own->code : 0;
+    r->phase = own ? (int)a->failed_phase : (int)HG_PHASE_READINESS;
+    r->ncomms = own ? 0 : a->comms.nslots;
+    r->local_rank = a->local_rank;
+    memcpy(r->times, a->times, sizeof(r->times));
+    r->elapsed = hg_now() - a->t0;
+    copy_text(r->host, sizeof(r->host), a->host);
+    if (own)
+        copy_text(r->error, sizeof(r->error), own->msg);
+}
+
+static const char *module_of(const hg_agent *a, int rank)
+{
+    int mi = hg_layout_module_of(a->layout, rank);
+    return mi < 0 ? "?" : hg_layout_module(a->layout, (size_t)mi)->name;
+}
+
+static void progress(coordinator *c, const hg_record *r)
+{
+    hg_agent *a = c->a;
+    double now = hg_now();
+    c->arrived++;
+    if (r->status == REC_READY)
+        c->ready++;
+    else if (r->status == REC_FAILED)
+        c->failed++;
+    else
+        c->skipped++;
+    if (r->status == REC_FAILED)
+        fprintf(stderr, "hgrid-status: failed rank %d\n", r->rank);
+    if (a->opts.verbose)
+        fprintf(stderr, "hgrid: rank %d (%s) %s on %s, local rank %d, after %.2f s: bootstrap %.2f, "
+                "gpu %.2f, world %.2f, groups %.2f, verify %.2f; %d communicators\n",
+                r->rank, module_of(a, r->rank), status_names[r->status], r->host, r->local_rank,
+                r->elapsed, r->times[0], r->times[1], r->times[2], r->times[3], r->times[4],
+                r->ncomms);
+    if (r->status == REC_READY
+        && (a->opts.verbose || a->world <= PROGRESS_EVERY_RANK || c->ready == a->world
+            || now - c->last_line >= PROGRESS_INTERVAL_S)) {
+        fprintf(stderr, "hgrid-status: ready %d/%d\n", c->ready, a->world);
+        c->last_line = now;
+    }
+}
+
+static int receive_all(coordinator *c, double deadline, hg_error *err)
+{
+    hg_agent *a = c->a;
+    hg_record buf;
+    MPI_Request req = MPI_REQUEST_NULL;
+    unsigned spins = 0;
+    int mrc;
+    while (c->arrived < a->world) {
+        int flag = 0;
+        MPI_Status st;
+        if (req == MPI_REQUEST_NULL
+            && (mrc = MPI_Irecv(&buf, (int)sizeof(buf), MPI_BYTE, MPI_ANY_SOURCE, TAG_READY, a->ctrl, &req))
+                   != MPI_SUCCESS)
+            return hg_mpi_fail(err, mrc, a->rank, "MPI_Irecv(readiness record)");
+        if ((mrc = MPI_Test(&req, &flag, &st)) != MPI_SUCCESS)
+            return hg_mpi_fail(err, mrc, a->rank, "MPI_Test(readiness record)");
+        if (flag) {
+            int from = st.MPI_SOURCE;
+            buf.rank = from; /* the sender is who MPI says it is */
+            buf.status = buf.status < REC_READY || buf.status > REC_SKIPPED ? REC_FAILED : buf.status;
+            buf.host[sizeof(buf.host) - 1] = buf.error[sizeof(buf.error) - 1] = '\0';
+            if (c->rec[from].status == REC_MISSING) {
+                c->rec[from] = buf;
+                progress(c, &buf);
+            }
+            spins = 0;
+            continue;
+        }
+        if (hg_now() > deadline) {
+            MPI_Cancel(&req);
+            MPI_Request_free(&req);
+            return HG_ETIMEDOUT;
+        }
+        /* Oversubscribed hosts (CI) need the core more than the coordinator does. */
+        if (++spins > 100) {
+            struct timespec ts = { 0, spins < 2000 ? 20000L : 200000L };
+            nanosleep(&ts, NULL);
+        }
+    }
+    return 0;
+}
+
+static json_t *record_json(const hg_agent *a, const hg_record *r)
+{
+    json_t *times = json_object();
+    for (int p = 0; times && p < HG_PHASE_TIMED; p++)
+        json_object_set_new(times, hg_phase_name((hg_phase)p),
+                            r->status == REC_MISSING ? json_null() : json_real(r->times[p]));
+    return json_pack("{s:i, s:s, s:s, s:s, s:i, s:s, s:i, s:o, s:f, s:s?}", "rank", r->rank,
+                     "module", module_of(a, r->rank), "status", status_names[r->status], "host",
+                     r->host, "local_rank", r->local_rank, "phase",
+                     r->status == REC_MISSING ? "?" : hg_phase_name((hg_phase)r->phase),
+                     "communicators", r->ncomms, "times", times, "elapsed_s", r->elapsed, "error",
+                     r->error[0] ? r->error : NULL);
+}
+
+static void write_report(const coordinator *c, int go)
+{
+    const hg_agent *a = c->a;
+    json_t *ranks = json_array();
+    json_t *root = NULL;
+    for (int i = 0; ranks && i < a->world; i++)
+        if (json_array_append_new(ranks, record_json(a, &c->rec[i])) != 0)
+            break;
+    root = json_pack("{s:i, s:i, s:s, s:i, s:b, s:f, s:i, s:i, s:i, s:i, s:o}", "hgrid_ready", 1,
+                     "world_size", a->world, "backend", a->ops->name, "timeout_s", a->timeout_s,
+                     "go", go, "elapsed_s", c->elapsed, "ready", c->ready, "failed", c->failed,
+                     "skipped", c->skipped, "missing", a->world - c->arrived, "ranks", ranks);
+    if (!root || json_dump_file(root, a->opts.report_path, JSON_INDENT(1) | JSON_PRESERVE_ORDER) != 0)
+        fprintf(stderr, "hgrid: warning: cannot write the readiness report %s\n", a->opts.report_path);
+    json_decref(root);
+}
+
+static void print_summary(const coordinator *c)
+{
+    const hg_agent *a = c->a;
+    double worst[HG_PHASE_TIMED] = { 0 };
+    int lo = 1 << 30, hi = 0;
+    char comms[32];
+    for (int i = 0; i < a->world; i++) {
+        for (int p = 0; p < HG_PHASE_TIMED; p++)
+            if (c->rec[i].times[p] > worst[p])
+                worst[p] = c->rec[i].times[p];
+        lo = c->rec[i].ncomms < lo ? c->rec[i].ncomms : lo;
+        hi = c->rec[i].ncomms > hi ? c->rec[i].ncomms : hi;
+    }
+    if (lo == hi)
+        snprintf(comms, sizeof(comms), "%d", lo);
+    else
+        snprintf(comms, sizeof(comms), "%d-%d", lo, hi);
+    fprintf(stderr, "hgrid: %d/%d ranks ready in %.2f s (bootstrap %.2f, gpu %.2f, world %.2f, "
+            "groups %.2f, verify %.2f; %s communicators/rank, %s backend)\n",
+            c->ready, a->world, c->elapsed, worst[0], worst[1], worst[2], worst[3], worst[4], comms,
+            a->ops->name);
+}
+
+static void print_failures(const coordinator *c)
+{
+    const hg_agent *a = c->a;
+    for (int i = 0; i < a->world; i++) {
+        const hg_record *r = &c->rec[i];
+        if (r->status == REC_FAILED)
+            fprintf(stderr, "hgrid: rank %d (%s): %s [phase %s, host %s]\n", r->rank,
+                    module_of(a, r->rank), r->error, hg_phase_name((hg_phase)r->phase), r->host);
+    }
+    fprintf(stderr, "hgrid: no-go: pre-flight failed on %d of %d ranks (%d skipped, %d ready)\n",
+            c->failed, a->world, c->skipped, c->ready);
+}
+
+/* "3, 7-9": the missing ranks, shortened past a few dozen. */
+static void list_missing(const coordinator *c, char *buf, size_t len)
+{
+    size_t used = 0;
+    int shown = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < c->a->world && used < len; i++) {
+        if (c->rec[i].status != REC_MISSING)
+            continue;
+        int j = i;
+        while (j + 1 < c->a->world && c->rec[j + 1].status == REC_MISSING)
+            j++;
+        if (++shown > 32) {
+            snprintf(buf + used, len - used, ", ...");
+            return;
+        }
+        used += (size_t)(i == j ? snprintf(buf + used, len - used, "%s%d", used ? ", " : "", i)
+                                : snprintf(buf + used, len - used, "%s%d-%d", used ? ", " : "", i, j));
+        i = j;
+    }
+}
+
+static int free_port(void)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof(sa);
+    int port = 0, fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return 0;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_ANY);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0
+        && getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+        port = ntohs(sa.sin_port);
+    close(fd);
+    return port;
+}
+
+static int coordinate(hg_agent *a, const hg_record *mine, hg_error *err)
+{
+    coordinator c;
+    int rc;
+    memset(&c, 0, sizeof(c));
+    c.a = a;
+    c.rec = calloc((size_t)a->world, sizeof(hg_record));
+    if (!c.rec)
+        return hg_error_set(err, HG_ENOMEM, "rank 0: out of memory for %d readiness records", a->world);
+    for (int i = 0; i < a->world; i++) {
+        c.rec[i].rank = i;
+        c.rec[i].status = REC_MISSING;
+    }
+    c.rec[0] = *mine;
+    progress(&c, mine);
+    /* Ranks that ran out of init time themselves report right after the deadline; the
+     * grace lets their reasons arrive before the coordinator calls them missing. */
+    rc = receive_all(&c, a->deadline + hg_report_grace(a), err);
+    c.elapsed = hg_now() - a->t0;
+    if (rc == HG_ETIMEDOUT) {
+        char missing[512], detail[640];
+        list_missing(&c, missing, sizeof(missing));
+        snprintf(detail, sizeof(detail), "%d of %d ranks never reported (rank%s %s)",
+                 a->world - c.arrived, a->world, a->world - c.arrived == 1 ? "" : "s", missing);
+        print_failures(&c);
+        if (a->opts.report_path)
+            write_report(&c, 0);
+        fflush(stderr);
+        free(c.rec);
+        hg_deadline_exit(a->rank, a->timeout_s, HG_PHASE_READINESS, detail);
+    }
+    if (rc != 0) {
+        free(c.rec);
+        return rc;
+    }
+    a->decision.go = c.failed == 0 && c.skipped == 0;
+    a->decision.nfailed = c.failed;
+    if (a->decision.go)
+        print_summary(&c);
+    else
+        print_failures(&c);
+    fprintf(stderr, "hgrid-status: %s\n", a->decision.go ? "go" : "no-go");
+    if (a->opts.report_path)
+        write_report(&c, a->decision.go);
+    if (a->decision.go && a->opts.exec_handoff) {
+        snprintf(a->decision.master_addr, sizeof(a->decision.master_addr), "%s", a->host);
+        if (!(a->decision.master_port = free_port())) {
+            a->decision.master_port = 29500;
+            fprintf(stderr, "hgrid: warning: could not find a free port on %s; MASTER_PORT=29500\n",
+                    a->host);
+        }
+    }
+    free(c.rec);
+    return 0;
+}
+
+double hg_report_grace(const hg_agent *a)
+{
+    double g = a->timeout_s / 10.0;
+    return g < 1.0 ? 1.0 : g > 5.0 ? 5.0 : g;
+}
+
+int hg_readiness(hg_agent *a, const hg_error *own, hg_error *err)
+{
+    hg_record mine;
+    int rc = 0, mrc;
+    fill_record(a, own, &mine);
+    if (a->rank == 0) {
+        rc = coordinate(a, &mine, err);
+        if (rc != 0)
+            a->decision.go = 0; /* still tell the others, or they wait for the watchdog */
+    } else if ((mrc = MPI_Send(&mine, (int)sizeof(mine), MPI_BYTE, 0, TAG_READY, a->ctrl)) != MPI_SUCCESS) {
+        return hg_mpi_fail(err, mrc, a->rank, "MPI_Send(readiness record)");
+    }
+    if ((mrc = MPI_Bcast(&a->decision, (int)sizeof(a->decision), MPI_BYTE, 0, a->ctrl)) != MPI_SUCCESS)
+        return hg_mpi_fail(err, mrc, a->rank, "MPI_Bcast(go/no-go)");
+    if (rc != 0)
+        return rc;
+    if (a->decision.go)
+        return 0;
+    if (own)
+        return hg_error_set(err, own->code, "%s", own->msg);
+    return hg_error_set(err, HG_EPEER, "rank %d: no-go: pre-flight failed on %d rank%s", a->rank,
+                        a->decision.nfailed, a->decision.nfailed == 1 ? "" : "s");
+}

@@ -1,0 +1,132 @@
+/* Watchdog: the promise that no rank hangs. A thread sleeps on a condition variable
+ * until the readiness deadline; if the agent has not reached go/no-go by then, whatever
+ * it is blocked in (an MPI collective with a rank that never came, an NCCL call, a
+ * broadcast from a coordinator that died), the thread prints which phase it was stuck
+ * in and _exit(124)s, and mpirun or srun tears down the rest of the job. The main
+ * thread only publishes its rank and phase (atomics) and moves the deadline. */
+#include "agent.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const phase_names[] = {
+    [HG_PHASE_BOOTSTRAP] = "bootstrap", [HG_PHASE_GPU] = "gpu",
+    [HG_PHASE_WORLD] = "world",         [HG_PHASE_GROUPS] = "groups",
+    [HG_PHASE_VERIFY] = "verify",       [HG_PHASE_READINESS] = "readiness",
+    [HG_PHASE_HANDOFF] = "handoff",
+};
+
+const char *hg_phase_name(hg_phase p)
+{
+    return (unsigned)p <= HG_PHASE_HANDOFF ? phase_names[p] : "?";
+}
+
+_Noreturn void hg_deadline_exit(int rank, int timeout_s, hg_phase phase, const char *detail)
+{
+    char line[1400];
+    int n;
+    if (rank >= 0)
+        n = snprintf(line, sizeof(line), "hgrid: rank %d: readiness deadline of %d s passed in phase %s%s%s\n",
+                     rank, timeout_s, hg_phase_name(phase), detail ? ": " : "", detail ? detail : "");
+    else
+        n = snprintf(line, sizeof(line), "hgrid: rank ?: readiness deadline of %d s passed in phase %s%s%s\n",
+                     timeout_s, hg_phase_name(phase), detail ? ": " : "", detail ? detail : "");
+    if (n > (int)sizeof(line) - 1)
+        n = (int)sizeof(line) - 1;
+    /* One write(2): the line survives even if stdio holds a lock we interrupted. */
+    if (write(STDERR_FILENO, line, (size_t)n) < 0) {
+        /* nothing left to tell */
+    }
+    _exit(124);
+}
+
+static struct timespec to_timespec(double deadline)
+{
+    /* The condition variable runs on CLOCK_MONOTONIC, the clock hg_now() reads. */
+    struct timespec ts;
+    ts.tv_sec = (time_t)deadline;
+    ts.tv_nsec = (long)((deadline - (double)ts.tv_sec) * 1e9);
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
+static void *watch(void *arg)
+{
+    hg_watchdog *w = arg;
+    pthread_mutex_lock(&w->mu);
+    while (!w->stop) {
+        if (hg_now() >= w->deadline) {
+            int timeout_s = w->timeout_s;
+            pthread_mutex_unlock(&w->mu);
+            hg_deadline_exit(atomic_load(&w->rank), timeout_s, (hg_phase)atomic_load(&w->phase),
+                             NULL);
+        }
+        struct timespec ts = to_timespec(w->deadline);
+        pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+int hg_watchdog_start(hg_watchdog *w, double deadline, int timeout_s, hg_error *err)
+{
+    pthread_condattr_t attr;
+    int rc;
+    w->deadline = deadline;
+    w->timeout_s = timeout_s;
+    w->stop = 0;
+    w->running = 0;
+    atomic_init(&w->rank, -1);
+    atomic_init(&w->phase, HG_PHASE_BOOTSTRAP);
+    if ((rc = pthread_mutex_init(&w->mu, NULL)) != 0)
+        return hg_error_set(err, HG_ESYS, "pthread_mutex_init: %s", strerror(rc));
+    if ((rc = pthread_condattr_init(&attr)) != 0
+        || (rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)) != 0
+        || (rc = pthread_cond_init(&w->cv, &attr)) != 0) {
+        pthread_mutex_destroy(&w->mu);
+        return hg_error_set(err, HG_ESYS, "watchdog condition variable: %s", strerror(rc));
+    }
+    pthread_condattr_destroy(&attr);
+    if ((rc = pthread_create(&w->thread, NULL, watch, w)) != 0) {
+        pthread_cond_destroy(&w->cv);
+        pthread_mutex_destroy(&w->mu);
+        return hg_error_set(err, HG_ESYS, "pthread_create (watchdog): %s", strerror(rc));
+    }
+    w->running = 1;
+    return 0;
+}
+
+void hg_watchdog_rearm(hg_watchdog *w, double deadline, int timeout_s)
+{
+    if (!w->running)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->deadline = deadline;
+    w->timeout_s = timeout_s;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+void hg_watchdog_phase(hg_watchdog *w, hg_phase p)
+{
+    atomic_store(&w->phase, (int)p);
+}
+
+void hg_watchdog_stop(hg_watchdog *w)
+{
+    if (!w->running)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->stop = 1;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    w->running = 0;
+}

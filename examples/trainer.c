@@ -1,0 +1,142 @@
+/* Example in-process trainer: links libhgrid, calls hg_init() (the agent's whole
+ * pre-flight), then does one real all-reduce on every group kind of its rank, through
+ * the communicator hg_ctx hands out for that kind, and checks the result against the
+ * plan: each rank adds rank + 1, so the sum over the plan's members is known. Prints one
+ * line per kind; exits non-zero on any mismatch.
+ *
+ *   mpirun -np 8 hgrid-example-trainer [--backend nccl|mpi] [--timeout S] CONFIG
+ *   mpirun -np 8 hgrid-agent --in-process CONFIG -- hgrid-example-trainer
+ *
+ * Without CONFIG it takes HGRID_CONFIG (and the other HGRID_* options) from the
+ * environment, as hgrid-agent --in-process sets them. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hgrid.h"
+
+#ifdef HG_HAVE_NCCL
+#include <cuda_runtime.h>
+#include <nccl.h>
+#include <sched.h>
+
+/* One all-reduce of one int64 on a non-blocking NCCL communicator. */
+static int allreduce_nccl(ncclComm_t comm, long long mine, long long *sum)
+{
+    long long *dev = NULL;
+    cudaStream_t stream = NULL;
+    ncclResult_t r, st = ncclInProgress;
+    int rc = -1;
+    if (cudaMalloc((void **)&dev, 2 * sizeof(long long)) != cudaSuccess
+        || cudaStreamCreate(&stream) != cudaSuccess
+        || cudaMemcpy(dev, &mine, sizeof(mine), cudaMemcpyHostToDevice) != cudaSuccess)
+        goto out;
+    r = ncclAllReduce(dev, dev + 1, 1, ncclInt64, ncclSum, comm, stream);
+    if (r != ncclSuccess && r != ncclInProgress) {
+        fprintf(stderr, "trainer: ncclAllReduce: %s\n", ncclGetErrorString(r));
+        goto out;
+    }
+    /* hgrid's communicators are non-blocking: wait for the call to be enqueued. */
+    while (ncclCommGetAsyncError(comm, &st) == ncclSuccess && st == ncclInProgress)
+        sched_yield();
+    if (st != ncclSuccess) {
+        fprintf(stderr, "trainer: ncclAllReduce: %s\n", ncclGetErrorString(st));
+        goto out;
+    }
+    if (cudaStreamSynchronize(stream) != cudaSuccess
+        || cudaMemcpy(sum, dev + 1, sizeof(*sum), cudaMemcpyDeviceToHost) != cudaSuccess)
+        goto out;
+    rc = 0;
+out:
+    if (stream)
+        cudaStreamDestroy(stream);
+    cudaFree(dev);
+    return rc;
+}
+#endif
+
+static int allreduce(const hg_ctx *ctx, int kind, long long mine, long long *sum, int *member)
+{
+    *member = 0;
+#ifdef HG_HAVE_NCCL
+    if (hg_ctx_backend(ctx) == HG_BACKEND_NCCL) {
+        ncclComm_t c = hg_ctx_nccl_comm(ctx, kind);
+        if (!c)
+            return 0;
+        *member = 1;
+        return allreduce_nccl(c, mine, sum);
+    }
+#endif
+    MPI_Comm c = hg_ctx_mpi_comm(ctx, kind);
+    if (c == MPI_COMM_NULL)
+        return 0;
+    *member = 1;
+    return MPI_Allreduce(&mine, sum, 1, MPI_LONG_LONG, MPI_SUM, c) == MPI_SUCCESS ? 0 : -1;
+}
+
+static long long expected(const hg_rank_plan *p, int kind)
+{
+    long long sum = 0;
+    if (kind == HG_WORLD)
+        return (long long)p->world_size * (p->world_size + 1) / 2;
+    for (int i = 0; i < p->groups[kind].size; i++)
+        sum += p->groups[kind].members[i] + 1;
+    return sum;
+}
+
+int main(int argc, char **argv)
+{
+    hg_init_opts o;
+    hg_ctx *ctx = NULL;
+    hg_error err;
+    int rc, bad = 0;
+
+    hg_init_opts_from_env(&o);
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--backend") == 0 && i + 1 < argc) {
+            i++;
+            o.backend = strcmp(argv[i], "mpi") == 0 ? HG_BACKEND_MPI
+                        : strcmp(argv[i], "nccl") == 0 ? HG_BACKEND_NCCL : -2;
+        } else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
+            o.timeout_s = atoi(argv[++i]);
+        } else if (argv[i][0] != '-') {
+            o.config = argv[i];
+        } else {
+            fprintf(stderr, "usage: %s [--backend nccl|mpi] [--timeout S] [CONFIG]\n", argv[0]);
+            return 2;
+        }
+    }
+    hg_error_clear(&err);
+    if ((rc = hg_init(&o, &ctx, &err)) != 0) {
+        fprintf(stderr, "trainer: %s\n", err.msg);
+        return hg_exit_status(rc);
+    }
+
+    const hg_rank_plan *p = hg_ctx_plan(ctx);
+    for (int k = 0; k <= HG_WORLD; k++) {
+        const char *name = k == HG_WORLD ? "world" : hg_kind_name((hg_kind)k);
+        long long sum = 0, want = expected(p, k);
+        int member = 0;
+        if (k < HG_WORLD && !hg_kind_applies(&p->module, (hg_kind)k))
+            continue;
+        int in_plan = k == HG_WORLD || p->groups[k].index >= 0;
+        if (allreduce(ctx, k, (long long)p->rank + 1, &sum, &member) != 0) {
+            printf("trainer: rank %d %s %s: all-reduce failed\n", p->rank, p->module.name, name);
+            bad = 1;
+        } else if (member != in_plan) {
+            printf("trainer: rank %d %s %s: %s communicator, but the plan says %s\n", p->rank,
+                   p->module.name, name, member ? "has a" : "no", in_plan ? "member" : "not a member");
+            bad = 1;
+        } else if (!member) {
+            printf("trainer: rank %d %s %s: not a member\n", p->rank, p->module.name, name);
+        } else {
+            printf("trainer: rank %d %s %s: sum %lld expected %lld %s\n", p->rank, p->module.name,
+                   name, sum, want, sum == want ? "ok" : "MISMATCH");
+            bad |= sum != want;
+        }
+    }
+    printf("trainer: rank %d done: %d communicators, %s\n", p->rank, hg_ctx_communicators(ctx),
+           bad ? "FAILED" : "all kinds ok");
+    hg_finalize(ctx);
+    return bad;
+}
