@@ -1,0 +1,736 @@
+/* Layout (common/layout.c) and plan output (common/plan.c): every golden layout of
+ * tests/golden (groups computed by Megatron's own code) is reproduced exactly by the
+ * JSON plan; every rank's own plan agrees with the whole-layout groups; and the group
+ * arithmetic agrees with a brute-force reading of HyperCommGrid's definition on many
+ * shapes the goldens do not cover. */
+#include <check.h>
+#include <glob.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "diag.h"
+#include "error.h"
+#include "layout.h"
+#include "plan.h"
+#include "testutil.h"
+#include "validate.h"
+
+/* The golden YAML files, found when the suite is built. */
+static glob_t goldens;
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    char *buf = NULL;
+    size_t cap = 0, n = 0;
+    for (;;) {
+        if (n + 4096 + 1 > cap) {
+            cap = cap ? cap * 2 : 65536;
+            buf = realloc(buf, cap);
+            ck_assert_ptr_nonnull(buf);
+        }
+        size_t r = fread(buf + n, 1, cap - n - 1, f);
+        n += r;
+        if (r == 0)
+            break;
+    }
+    fclose(f);
+    buf[n] = '\0';
+    if (len)
+        *len = n;
+    return buf;
+}
+
+/* Builds the layout of a YAML file; it must validate without errors. */
+static hg_layout *layout_of_file(const char *path)
+{
+    size_t len;
+    char *text = slurp(path, &len);
+    hg_diags *d = hg_diags_new(path);
+    hg_config *cfg = NULL;
+    hg_layout *l = NULL;
+    if (hg_config_parse(text, len, &cfg, d) == 0)
+        hg_layout_build(cfg, 0, &l, d);
+    if (!l)
+        diags_dump(d);
+    ck_assert_msg(l != NULL, "%s does not validate", path);
+    ck_assert_uint_eq(hg_diags_errors(d), 0);
+    hg_config_free(cfg);
+    hg_diags_free(d);
+    free(text);
+    return l;
+}
+
+static hg_layout *layout_of_text(const char *text)
+{
+    hg_diags *d;
+    hg_layout *l = layout_of(text, 0, &d);
+    if (!l)
+        diags_dump(d);
+    ck_assert_ptr_nonnull(l);
+    hg_diags_free(d);
+    return l;
+}
+
+static char *plan_json(const hg_layout *l, size_t *len)
+{
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&buf, &n);
+    ck_assert_ptr_nonnull(f);
+    hg_error err;
+    hg_error_clear(&err);
+    int rc = hg_plan_write_json(l, f, &err);
+    ck_assert_msg(rc == 0, "hg_plan_write_json: %s", err.msg);
+    fclose(f);
+    if (len)
+        *len = n;
+    return buf;
+}
+
+static json_t *load_json(const char *path)
+{
+    json_error_t jerr;
+    json_t *j = json_load_file(path, 0, &jerr);
+    ck_assert_msg(j != NULL, "%s:%d: %s", path, jerr.line, jerr.text);
+    return j;
+}
+
+static char *golden_json_path(const char *yaml)
+{
+    char *p = strdup(yaml);
+    ck_assert_ptr_nonnull(p);
+    strcpy(p + strlen(p) - strlen("yaml"), "json");
+    return p;
+}
+
+/* Names the first difference between two group objects, for a readable failure. */
+static void explain_groups(const char *file, json_t *want, json_t *got)
+{
+    const char *mod;
+    json_t *wk;
+    json_object_foreach(want, mod, wk) {
+        json_t *gk = json_object_get(got, mod);
+        ck_assert_msg(gk != NULL, "%s: module %s has no groups in the plan", file, mod);
+        const char *kind;
+        json_t *wg;
+        json_object_foreach(wk, kind, wg) {
+            json_t *gg = json_object_get(gk, kind);
+            ck_assert_msg(gg != NULL, "%s: %s has no %s groups in the plan", file, mod, kind);
+            if (!json_equal(wg, gg)) {
+                char *a = json_dumps(wg, JSON_COMPACT), *b = json_dumps(gg, JSON_COMPACT);
+                ck_abort_msg("%s: %s %s groups differ:\n  golden %.400s\n  plan   %.400s", file,
+                             mod, kind, a, b);
+            }
+        }
+        ck_assert_msg(json_object_size(wk) == json_object_size(gk),
+                      "%s: %s has %zu group kinds in the plan, %zu in the golden file", file, mod,
+                      json_object_size(gk), json_object_size(wk));
+    }
+    ck_assert_msg(json_object_size(want) == json_object_size(got), "%s: module count differs",
+                  file);
+}
+
+/* ---- golden layouts ---- */
+
+START_TEST(golden_count)
+{
+    /* The six layouts of ../shared/golden, each turned into a YAML beside its JSON. */
+    ck_assert_uint_ge(goldens.gl_pathc, 6);
+}
+END_TEST
+
+START_TEST(golden_plan_json)
+{
+    const char *yaml = goldens.gl_pathv[_i];
+    char *jpath = golden_json_path(yaml);
+    json_t *want = load_json(jpath);
+    hg_layout *l = layout_of_file(yaml);
+
+    size_t len;
+    char *out = plan_json(l, &len);
+    json_error_t jerr;
+    json_t *got = json_loads(out, 0, &jerr);
+    ck_assert_msg(got != NULL, "%s: plan is not JSON: %s", yaml, jerr.text);
+
+    ck_assert_int_eq(json_integer_value(json_object_get(got, "hgrid_plan")), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(got, "world_size")),
+                     json_integer_value(json_object_get(want, "world_size")));
+    ck_assert_int_eq(hg_layout_world_size(l), json_integer_value(json_object_get(want, "world_size")));
+    ck_assert_msg(json_equal(json_object_get(got, "modules"), json_object_get(want, "modules")),
+                  "%s: modules differ", yaml);
+    explain_groups(yaml, json_object_get(want, "groups"), json_object_get(got, "groups"));
+    ck_assert(json_equal(json_object_get(got, "groups"), json_object_get(want, "groups")));
+    /* The plan has exactly these keys. */
+    ck_assert_uint_eq(json_object_size(got), 4);
+
+    /* Byte for byte: the golden files are compact JSON in the plan's key order, so from
+     * "world_size" on they are the plan's bytes (the plan ends with a newline). */
+    size_t glen;
+    char *gbytes = slurp(jpath, &glen);
+    const char *g = strstr(gbytes, "\"world_size\"");
+    const char *o = strstr(out, "\"world_size\"");
+    ck_assert_ptr_nonnull(g);
+    ck_assert_ptr_nonnull(o);
+    ck_assert_int_eq(strncmp(out, "{\"hgrid_plan\":1,\"world_size\":", 29), 0);
+    ck_assert_uint_eq(strlen(o), strlen(g) + 1);
+    ck_assert_int_eq(memcmp(o, g, strlen(g)), 0);
+    ck_assert_int_eq(out[len - 1], '\n');
+
+    /* The same bytes on a second run. */
+    size_t len2;
+    char *out2 = plan_json(l, &len2);
+    ck_assert_uint_eq(len, len2);
+    ck_assert_int_eq(memcmp(out, out2, len), 0);
+
+    free(out2);
+    free(gbytes);
+    free(out);
+    json_decref(got);
+    json_decref(want);
+    hg_layout_free(l);
+    free(jpath);
+}
+END_TEST
+
+/* Index of rank in a JSON list of ints, or -1. */
+static int index_in(json_t *list, int rank)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v)
+        if (json_integer_value(v) == rank)
+            return (int)i;
+    return -1;
+}
+
+/* Every rank's own plan, checked against the golden whole-layout groups: for each kind
+ * the rank's group is the golden group holding it, index = that group's place in the
+ * list and pos = the rank's place in the group; a rank in no group (a middle pipeline
+ * stage for embd) has index -1; kinds a module lacks are absent from the golden file. */
+START_TEST(golden_rank_plans)
+{
+    const char *yaml = goldens.gl_pathv[_i];
+    char *jpath = golden_json_path(yaml);
+    json_t *want = load_json(jpath);
+    hg_layout *l = layout_of_file(yaml);
+    json_t *mods = json_object_get(want, "modules");
+    json_t *groups = json_object_get(want, "groups");
+    int world = hg_layout_world_size(l);
+
+    for (int r = 0; r < world; r++) {
+        hg_rank_plan p;
+        hg_error err;
+        hg_error_clear(&err);
+        ck_assert_int_eq(hg_rank_plan_build(l, r, &p, &err), 0);
+        ck_assert_int_eq(p.rank, r);
+        ck_assert_int_eq(p.world_size, world);
+
+        /* The golden module holding r. */
+        size_t mi;
+        json_t *jm, *found = NULL;
+        json_array_foreach(mods, mi, jm) {
+            int off = (int)json_integer_value(json_object_get(jm, "offset"));
+            int size = (int)json_integer_value(json_object_get(jm, "size"));
+            if (r >= off && r < off + size) {
+                found = jm;
+                break;
+            }
+        }
+        ck_assert_ptr_nonnull(found);
+        ck_assert_int_eq(p.module_index, (int)mi);
+        ck_assert_int_eq(hg_layout_module_of(l, r), (int)mi);
+        const char *name = json_string_value(json_object_get(found, "name"));
+        ck_assert_str_eq(p.module.name, name);
+        ck_assert_int_eq(p.module_rank, r - (int)json_integer_value(json_object_get(found, "offset")));
+
+        /* Coordinates: the rank's number in both views, tp (expert_tp) fastest. */
+        const hg_module *m = &p.module;
+        const hg_coords *c = &p.coords;
+        ck_assert_int_eq(p.module_rank, c->tp + m->tp * (c->cp + m->cp * (c->dp + m->dp * c->pp)));
+        ck_assert_int_eq(p.module_rank,
+                         c->expt_tp + m->expert_tp * (c->ep + m->ep * (c->expt_dp + m->expert_dp * c->pp)));
+        ck_assert(c->tp < m->tp && c->cp < m->cp && c->dp < m->dp && c->pp < m->pp);
+        ck_assert(c->expt_tp < m->expert_tp && c->ep < m->ep && c->expt_dp < m->expert_dp);
+
+        json_t *mg = json_object_get(groups, name);
+        for (int k = 0; k < HG_KIND_COUNT; k++) {
+            const hg_rank_group *g = &p.groups[k];
+            json_t *list = json_object_get(mg, hg_kind_name((hg_kind)k));
+            if (!list) {
+                ck_assert_msg(!hg_kind_applies(m, (hg_kind)k), "%s: %s has %s", yaml, name,
+                              hg_kind_name((hg_kind)k));
+                ck_assert_int_eq(g->index, -1);
+                continue;
+            }
+            ck_assert(hg_kind_applies(m, (hg_kind)k));
+            int gi = -1, pos = -1;
+            size_t i;
+            json_t *grp;
+            json_array_foreach(list, i, grp) {
+                int at = index_in(grp, r);
+                if (at >= 0) {
+                    ck_assert_msg(gi < 0, "%s: rank %d in two %s groups", yaml, r,
+                                  hg_kind_name((hg_kind)k));
+                    gi = (int)i;
+                    pos = at;
+                }
+            }
+            ck_assert_msg(g->index == gi, "%s: rank %d %s: index %d, golden %d", yaml, r,
+                          hg_kind_name((hg_kind)k), g->index, gi);
+            if (gi < 0) {
+                ck_assert(k == HG_KIND_EMBD || k == HG_KIND_POS_EMBD);
+                continue;
+            }
+            json_t *members = json_array_get(list, (size_t)gi);
+            ck_assert_int_eq(g->pos, pos);
+            ck_assert_int_eq(g->size, (int)json_array_size(members));
+            for (int j = 0; j < g->size; j++)
+                ck_assert_int_eq(g->members[j], json_integer_value(json_array_get(members, (size_t)j)));
+        }
+        hg_rank_plan_free(&p);
+        ck_assert_ptr_null(p.storage);
+    }
+    json_decref(want);
+    hg_layout_free(l);
+    free(jpath);
+}
+END_TEST
+
+/* ---- brute force on shapes the goldens do not cover ---- */
+
+/* A group holds the ranks that agree on every dim outside the kind; members ascend;
+ * groups are ordered by their lowest member. Embedding groups: the first (embd: and
+ * last) rank of each pp group, pp groups in order. Compares with hg_group_*. */
+static void brute_force_check(const hg_module *m)
+{
+    static const unsigned masks[HG_KIND_COUNT][2] = {
+        /* { view (0 dense, 1 expert), dims mask over [d0, d1, d2, pp] } */
+        [HG_KIND_TP] = { 0, 1 }, [HG_KIND_CP] = { 0, 2 }, [HG_KIND_PP] = { 0, 8 },
+        [HG_KIND_DP] = { 0, 4 }, [HG_KIND_DP_CP] = { 0, 6 }, [HG_KIND_TP_CP] = { 0, 3 },
+        [HG_KIND_MP] = { 0, 9 }, [HG_KIND_TP_DP] = { 0, 5 }, [HG_KIND_TP_DP_CP] = { 0, 7 },
+        [HG_KIND_TP_CP_DP_PP] = { 0, 15 }, [HG_KIND_EP] = { 1, 2 }, [HG_KIND_EXPT_TP] = { 1, 1 },
+        [HG_KIND_EXPT_DP] = { 1, 4 }, [HG_KIND_TP_EP] = { 1, 3 }, [HG_KIND_TP_EP_PP] = { 1, 11 },
+        [HG_KIND_EMBD] = { 0, 8 }, [HG_KIND_POS_EMBD] = { 0, 8 },
+    };
+    int n = m->size;
+    int *key = malloc((size_t)n * sizeof(int));
+    int *seen = malloc((size_t)n * sizeof(int));
+    int *want = malloc((size_t)n * sizeof(int));
+    int *got = malloc((size_t)n * sizeof(int));
+    ck_assert(key && seen && want && got);
+    for (int k = 0; k < HG_KIND_COUNT; k++) {
+        int view = (int)masks[k][0];
+        unsigned mask = masks[k][1];
+        int dims[4] = { m->tp, m->cp, m->dp, m->pp };
+        if (view)
+            dims[0] = m->expert_tp, dims[1] = m->ep, dims[2] = m->expert_dp;
+        /* key: the coordinates outside the kind, as one number */
+        for (int r = 0; r < n; r++) {
+            int rest = r, kv = 0, mul = 1;
+            for (int i = 0; i < 4; i++) {
+                int c = rest % dims[i];
+                rest /= dims[i];
+                if (!(mask & (1u << i))) {
+                    kv += c * mul;
+                    mul *= dims[i];
+                }
+            }
+            key[r] = kv;
+            seen[r] = 0;
+        }
+        int groups = 0;
+        for (int r = 0; r < n; r++) {
+            if (seen[r])
+                continue;
+            /* r is the lowest member of the next group */
+            int size = 0;
+            for (int s = r; s < n; s++)
+                if (key[s] == key[r]) {
+                    seen[s] = 1;
+                    want[size++] = s + m->offset;
+                }
+            if (k == HG_KIND_EMBD) {
+                if (size > 1) {
+                    want[1] = want[size - 1];
+                    size = 2;
+                }
+            } else if (k == HG_KIND_POS_EMBD) {
+                size = 1;
+            }
+            ck_assert_int_eq(hg_group_size(m, (hg_kind)k, groups), size);
+            hg_group_members(m, (hg_kind)k, groups, got);
+            for (int j = 0; j < size; j++)
+                ck_assert_msg(got[j] == want[j],
+                              "shape tp%d cp%d dp%d pp%d ep%d etp%d: %s group %d member %d is %d, "
+                              "want %d", m->tp, m->cp, m->dp, m->pp, m->ep, m->expert_tp,
+                              hg_kind_name((hg_kind)k), groups, j, got[j], want[j]);
+            groups++;
+        }
+        ck_assert_int_eq(hg_group_count(m, (hg_kind)k), groups);
+    }
+    free(key);
+    free(seen);
+    free(want);
+    free(got);
+}
+
+START_TEST(brute_force_shapes)
+{
+    static const int vals[] = { 1, 2, 3, 4 };
+    int shapes = 0;
+    for (int a = 0; a < 4; a++)
+        for (int b = 0; b < 4; b++)
+            for (int c = 0; c < 4; c++)
+                for (int e = 0; e < 4; e++) {
+                    hg_module m = { .role = HG_ROLE_LANGUAGE, .offset = 7 };
+                    m.tp = vals[a], m.cp = vals[b], m.dp = vals[c], m.pp = vals[e];
+                    m.size = m.tp * m.cp * m.dp * m.pp;
+                    /* every expert factorization of size/pp */
+                    int per_stage = m.size / m.pp;
+                    for (int etp = 1; etp <= per_stage; etp++) {
+                        if (per_stage % etp)
+                            continue;
+                        for (int ep = 1; ep <= per_stage / etp; ep++) {
+                            if ((per_stage / etp) % ep)
+                                continue;
+                            m.expert_tp = etp;
+                            m.ep = ep;
+                            m.expert_dp = per_stage / (etp * ep);
+                            brute_force_check(&m);
+                            shapes++;
+                        }
+                    }
+                }
+    ck_assert_int_gt(shapes, 1000);
+}
+END_TEST
+
+/* Rank plans against the whole-layout groups on a layout with three modules, odd
+ * sizes and pp > 2 (embd holds the first and last stage; middle stages none). */
+START_TEST(rank_plans_match_groups)
+{
+    hg_layout *l = layout_of_text("version: 1\nmodules:\n"
+                                  "  - {name: a, role: encoder, tp: 3, dp: 1}\n"
+                                  "  - {name: b, role: encoder, dp: 5}\n"
+                                  "  - {name: lm, role: language, tp: 2, cp: 1, dp: 3, pp: 3, "
+                                  "moe: {ep: 3, expert_tp: 2}}\n");
+    ck_assert_int_eq(hg_layout_world_size(l), 3 + 5 + 18);
+    int members[64];
+    for (int r = 0; r < hg_layout_world_size(l); r++) {
+        hg_rank_plan p;
+        ck_assert_int_eq(hg_rank_plan_build(l, r, &p, NULL), 0);
+        const hg_module *m = hg_layout_module(l, (size_t)p.module_index);
+        for (int k = 0; k < HG_KIND_COUNT; k++) {
+            const hg_rank_group *g = &p.groups[k];
+            if (!hg_kind_applies(m, (hg_kind)k)) {
+                ck_assert_int_eq(g->index, -1);
+                continue;
+            }
+            int holder = -1, at = -1;
+            for (int gi = 0; gi < hg_group_count(m, (hg_kind)k); gi++) {
+                int size = hg_group_size(m, (hg_kind)k, gi);
+                hg_group_members(m, (hg_kind)k, gi, members);
+                for (int j = 0; j < size; j++)
+                    if (members[j] == r)
+                        holder = gi, at = j;
+            }
+            ck_assert_int_eq(g->index, holder);
+            if (holder < 0)
+                continue;
+            ck_assert_int_eq(g->pos, at);
+            ck_assert_int_eq(g->members[g->pos], r);
+        }
+        /* lm's middle stage (pp coordinate 1) holds no embedding; the ends do */
+        if (p.module_index == 2) {
+            int stage = p.coords.pp;
+            ck_assert_int_eq(p.groups[HG_KIND_EMBD].index >= 0, stage != 1);
+            ck_assert_int_eq(p.groups[HG_KIND_POS_EMBD].index >= 0, stage == 0);
+            if (stage == 2)
+                ck_assert_int_eq(p.groups[HG_KIND_EMBD].pos, 1);
+        }
+        hg_rank_plan_free(&p);
+    }
+    hg_layout_free(l);
+}
+END_TEST
+
+/* ---- module_of, rank plan errors, kinds ---- */
+
+START_TEST(module_of_boundaries)
+{
+    hg_layout *l = layout_of_file(SRCDIR "/tests/golden/vlm8_moe.yaml");
+    ck_assert_int_eq(hg_layout_module_of(l, -1), -1);
+    ck_assert_int_eq(hg_layout_module_of(l, 0), 0);
+    ck_assert_int_eq(hg_layout_module_of(l, 3), 0);
+    ck_assert_int_eq(hg_layout_module_of(l, 4), 1);
+    ck_assert_int_eq(hg_layout_module_of(l, 7), 1);
+    ck_assert_int_eq(hg_layout_module_of(l, 8), -1);
+    ck_assert_int_eq(hg_layout_module_of(l, 1 << 30), -1);
+    hg_layout_free(l);
+
+    /* Five modules of sizes 1, 2, 1, 3, 4: every rank against a linear scan. */
+    l = layout_of_text("version: 1\nmodules:\n"
+                       "  - {name: m0, role: encoder, dp: 1}\n"
+                       "  - {name: m1, role: encoder, dp: 2}\n"
+                       "  - {name: m2, role: encoder, dp: 1}\n"
+                       "  - {name: m3, role: encoder, dp: 3}\n"
+                       "  - {name: m4, role: language, tp: 2, dp: 2}\n");
+    static const int owner[] = { 0, 1, 1, 2, 3, 3, 3, 4, 4, 4, 4 };
+    ck_assert_int_eq(hg_layout_world_size(l), 11);
+    for (int r = 0; r < 11; r++)
+        ck_assert_int_eq(hg_layout_module_of(l, r), owner[r]);
+    ck_assert_int_eq(hg_layout_module_of(l, 11), -1);
+    ck_assert_int_eq(hg_layout_module(l, 4)->offset, 7);
+    hg_layout_free(l);
+
+    /* One module, one rank. */
+    l = layout_of_text("version: 1\nmodules:\n  - {name: lm, role: language, dp: 1}\n");
+    ck_assert_int_eq(hg_layout_module_of(l, 0), 0);
+    ck_assert_int_eq(hg_layout_module_of(l, 1), -1);
+    hg_layout_free(l);
+}
+END_TEST
+
+START_TEST(rank_plan_out_of_range)
+{
+    hg_layout *l = layout_of_file(SRCDIR "/tests/golden/vlm8_moe.yaml");
+    hg_rank_plan p;
+    hg_error err;
+    hg_error_clear(&err);
+    ck_assert_int_eq(hg_rank_plan_build(l, 8, &p, &err), HG_EINVAL);
+    ck_assert_int_eq(err.code, HG_EINVAL);
+    ck_assert_str_eq(err.msg, "rank 8 is outside the world [0, 8)");
+    ck_assert_ptr_null(p.storage);
+    hg_rank_plan_free(&p); /* harmless on a failed plan */
+    ck_assert_int_eq(hg_rank_plan_build(l, -1, &p, &err), HG_EINVAL);
+    ck_assert_str_eq(err.msg, "rank -1 is outside the world [0, 8)");
+    hg_rank_plan_free(NULL);
+    hg_layout_free(l);
+}
+END_TEST
+
+START_TEST(kind_names_round_trip)
+{
+    static const char *const names[HG_KIND_COUNT] = {
+        "tp", "cp", "pp", "dp", "dp_cp", "tp_cp", "mp", "tp_dp", "tp_dp_cp", "tp_cp_dp_pp",
+        "ep", "expt_tp", "expt_dp", "tp_ep", "tp_ep_pp", "embd", "pos_embd",
+    };
+    for (int k = 0; k < HG_KIND_COUNT; k++) {
+        ck_assert_str_eq(hg_kind_name((hg_kind)k), names[k]);
+        ck_assert_int_eq(hg_kind_from_name(names[k]), k);
+    }
+    ck_assert_int_eq(hg_kind_from_name("intra_dp_cp"), -1);
+    ck_assert_int_eq(hg_kind_from_name("TP"), -1);
+    ck_assert_int_eq(hg_kind_from_name(""), -1);
+    ck_assert_int_eq(hg_kind_from_name("tp "), -1);
+    ck_assert_str_eq(hg_kind_name(HG_KIND_COUNT), "?");
+    ck_assert_str_eq(hg_kind_name((hg_kind)-1), "?");
+}
+END_TEST
+
+START_TEST(kind_applies)
+{
+    hg_module enc = { .role = HG_ROLE_ENCODER }, lm = { .role = HG_ROLE_LANGUAGE };
+    for (int k = 0; k < HG_KIND_COUNT; k++) {
+        int embd = k == HG_KIND_EMBD || k == HG_KIND_POS_EMBD;
+        ck_assert_int_eq(hg_kind_applies(&enc, (hg_kind)k), !embd);
+        ck_assert_int_eq(hg_kind_applies(&lm, (hg_kind)k), 1);
+    }
+}
+END_TEST
+
+/* ---- plan output ---- */
+
+START_TEST(rank_json_vlm8_rank5)
+{
+    hg_layout *l = layout_of_file(SRCDIR "/tests/golden/vlm8_moe.yaml");
+    hg_rank_plan p;
+    ck_assert_int_eq(hg_rank_plan_build(l, 5, &p, NULL), 0);
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&buf, &n);
+    ck_assert_int_eq(hg_plan_write_rank_json(&p, f, NULL), 0);
+    fclose(f);
+    ck_assert_str_eq(buf,
+        "{\"hgrid_rank_plan\":1,\"world_size\":8,\"rank\":5,"
+        "\"module\":{\"name\":\"language\",\"role\":\"language\",\"offset\":4,\"size\":4,\"tp\":2,"
+        "\"cp\":1,\"dp\":2,\"pp\":1,\"ep\":4,\"expert_tp\":1,\"expert_dp\":1},\"module_rank\":1,"
+        "\"coords\":{\"tp\":1,\"cp\":0,\"dp\":0,\"pp\":0,\"ep\":1,\"expt_tp\":0,\"expt_dp\":0},"
+        "\"groups\":{\"tp\":{\"index\":0,\"rank\":1,\"members\":[4,5]},"
+        "\"cp\":{\"index\":1,\"rank\":0,\"members\":[5]},"
+        "\"pp\":{\"index\":1,\"rank\":0,\"members\":[5]},"
+        "\"dp\":{\"index\":1,\"rank\":0,\"members\":[5,7]},"
+        "\"dp_cp\":{\"index\":1,\"rank\":0,\"members\":[5,7]},"
+        "\"tp_cp\":{\"index\":0,\"rank\":1,\"members\":[4,5]},"
+        "\"mp\":{\"index\":0,\"rank\":1,\"members\":[4,5]},"
+        "\"tp_dp\":{\"index\":0,\"rank\":1,\"members\":[4,5,6,7]},"
+        "\"tp_dp_cp\":{\"index\":0,\"rank\":1,\"members\":[4,5,6,7]},"
+        "\"tp_cp_dp_pp\":{\"index\":0,\"rank\":1,\"members\":[4,5,6,7]},"
+        "\"ep\":{\"index\":0,\"rank\":1,\"members\":[4,5,6,7]},"
+        "\"expt_tp\":{\"index\":1,\"rank\":0,\"members\":[5]},"
+        "\"expt_dp\":{\"index\":1,\"rank\":0,\"members\":[5]},"
+        "\"tp_ep\":{\"index\":0,\"rank\":1,\"members\":[4,5,6,7]},"
+        "\"tp_ep_pp\":{\"index\":0,\"rank\":1,\"members\":[4,5,6,7]},"
+        "\"embd\":{\"index\":1,\"rank\":0,\"members\":[5]},"
+        "\"pos_embd\":{\"index\":1,\"rank\":0,\"members\":[5]}}}\n");
+    free(buf);
+    hg_rank_plan_free(&p);
+    hg_layout_free(l);
+}
+END_TEST
+
+/* A middle pipeline stage is in no embedding group: null in the rank JSON. An
+ * encoder has no embedding kinds at all. */
+START_TEST(rank_json_embd_null_and_absent)
+{
+    hg_layout *l = layout_of_file(SRCDIR "/tests/golden/enc4_llm_pp4_20.yaml");
+    hg_rank_plan p;
+    /* language: offset 4, tp2 dp2 pp4: rank 4 + 4*1 = 8 is stage 1 */
+    ck_assert_int_eq(hg_rank_plan_build(l, 8, &p, NULL), 0);
+    ck_assert_int_eq(p.coords.pp, 1);
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&buf, &n);
+    ck_assert_int_eq(hg_plan_write_rank_json(&p, f, NULL), 0);
+    fclose(f);
+    json_t *j = json_loads(buf, 0, NULL);
+    ck_assert_ptr_nonnull(j);
+    json_t *g = json_object_get(j, "groups");
+    ck_assert(json_is_null(json_object_get(g, "embd")));
+    ck_assert(json_is_null(json_object_get(g, "pos_embd")));
+    ck_assert_uint_eq(json_object_size(g), HG_KIND_COUNT);
+    json_decref(j);
+    free(buf);
+    hg_rank_plan_free(&p);
+
+    ck_assert_int_eq(hg_rank_plan_build(l, 0, &p, NULL), 0);
+    buf = NULL;
+    f = open_memstream(&buf, &n);
+    ck_assert_int_eq(hg_plan_write_rank_json(&p, f, NULL), 0);
+    fclose(f);
+    j = json_loads(buf, 0, NULL);
+    g = json_object_get(j, "groups");
+    ck_assert_ptr_null(json_object_get(g, "embd"));
+    ck_assert_uint_eq(json_object_size(g), HG_KIND_COUNT - 2);
+    json_decref(j);
+    free(buf);
+    hg_rank_plan_free(&p);
+    hg_layout_free(l);
+}
+END_TEST
+
+START_TEST(rank_table_vlm8_rank0)
+{
+    hg_layout *l = layout_of_file(SRCDIR "/tests/golden/vlm8_moe.yaml");
+    hg_rank_plan p;
+    ck_assert_int_eq(hg_rank_plan_build(l, 0, &p, NULL), 0);
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&buf, &n);
+    ck_assert_int_eq(hg_plan_write_rank_table(&p, f, NULL), 0);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(buf, "rank 0 of 8: module radio_encoder (encoder), module rank 0 of 4\n"));
+    ck_assert_ptr_nonnull(strstr(buf, "dense:  tp 0/2  cp 0/1  dp 0/2  pp 0/1\n"));
+    ck_assert_ptr_nonnull(strstr(buf, "expert: expt_tp 0/1  ep 0/1  expt_dp 0/4  pp 0/1\n"));
+    ck_assert_ptr_nonnull(strstr(buf, "\ndp                0     0  [0, 2]\n"));
+    ck_assert_ptr_nonnull(strstr(buf, "\nexpt_dp           0     0  [0, 1, 2, 3]\n"));
+    ck_assert_ptr_null(strstr(buf, "embd"));
+    free(buf);
+    hg_rank_plan_free(&p);
+    hg_layout_free(l);
+}
+END_TEST
+
+START_TEST(table_small_and_large)
+{
+    hg_layout *l = layout_of_file(SRCDIR "/tests/golden/vlm8_moe.yaml");
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&buf, &n);
+    ck_assert_int_eq(hg_plan_write_table(l, f, NULL), 0);
+    fclose(f);
+    ck_assert_int_eq(strncmp(buf, "hgrid plan: 8 ranks, 2 modules\n", 31), 0);
+    ck_assert_ptr_nonnull(strstr(buf, "\nlanguage             language 4-7                   4    2    1"
+                                      "     2    1     4         1         1\n"));
+    ck_assert_ptr_nonnull(strstr(buf, "\n7     language                1    0    1    0     3       0       0\n"));
+    free(buf);
+    hg_layout_free(l);
+
+    /* Over 64 ranks the per-rank list is summarised. */
+    l = layout_of_file(SRCDIR "/tests/golden/big128.yaml");
+    buf = NULL;
+    f = open_memstream(&buf, &n);
+    ck_assert_int_eq(hg_plan_write_table(l, f, NULL), 0);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(buf, "\n128 ranks: per-rank coordinates not listed (use --rank N for "
+                                      "one rank's view)\n"));
+    ck_assert_ptr_null(strstr(buf, "\n127 "));
+    free(buf);
+    hg_layout_free(l);
+}
+END_TEST
+
+/* Writing to a stream that fails is an I/O error, not a silent success. */
+START_TEST(plan_write_error)
+{
+    hg_layout *l = layout_of_file(SRCDIR "/tests/golden/big128.yaml");
+    FILE *f = fopen("/dev/full", "w");
+    if (!f)
+        return; /* no /dev/full here */
+    hg_error err;
+    hg_error_clear(&err);
+    ck_assert_int_eq(hg_plan_write_json(l, f, &err), HG_EIO);
+    ck_assert_int_eq(strncmp(err.msg, "writing the plan: ", 18), 0);
+    fclose(f);
+    hg_layout_free(l);
+}
+END_TEST
+
+static Suite *layout_suite(void)
+{
+    Suite *s = suite_create("layout");
+    TCase *golden = tcase_create("golden");
+    tcase_set_timeout(golden, 60);
+    tcase_add_test(golden, golden_count);
+    tcase_add_loop_test(golden, golden_plan_json, 0, (int)goldens.gl_pathc);
+    tcase_add_loop_test(golden, golden_rank_plans, 0, (int)goldens.gl_pathc);
+    suite_add_tcase(s, golden);
+
+    TCase *groups = tcase_create("groups");
+    tcase_set_timeout(groups, 60);
+    tcase_add_test(groups, brute_force_shapes);
+    tcase_add_test(groups, rank_plans_match_groups);
+    tcase_add_test(groups, module_of_boundaries);
+    tcase_add_test(groups, rank_plan_out_of_range);
+    tcase_add_test(groups, kind_names_round_trip);
+    tcase_add_test(groups, kind_applies);
+    suite_add_tcase(s, groups);
+
+    TCase *plan = tcase_create("plan");
+    tcase_add_test(plan, rank_json_vlm8_rank5);
+    tcase_add_test(plan, rank_json_embd_null_and_absent);
+    tcase_add_test(plan, rank_table_vlm8_rank0);
+    tcase_add_test(plan, table_small_and_large);
+    tcase_add_test(plan, plan_write_error);
+    suite_add_tcase(s, plan);
+    return s;
+}
+
+int main(void)
+{
+    if (glob(SRCDIR "/tests/golden/*.yaml", 0, NULL, &goldens) != 0) {
+        fprintf(stderr, "no golden layouts under %s/tests/golden\n", SRCDIR);
+        return EXIT_FAILURE;
+    }
+    SRunner *sr = srunner_create(layout_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    globfree(&goldens);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
