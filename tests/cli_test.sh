@@ -1,0 +1,402 @@
+#!/usr/bin/env bash
+# CLI tests of `hgrid-launch --dry-run`: exit codes, what goes to stdout and what to
+# stderr, the JSON plan against the golden layouts byte for byte, --rank, --strict,
+# several configs in one call, and every hostile file of tests/bad (its expected
+# diagnostic is listed in tests/bad/EXPECTED). Plain bash and coreutils (plus grep);
+# jq, where present, also parses the JSON.
+#
+#   HGRID_LAUNCH=build/bin/hgrid-launch bash tests/cli_test.sh
+#
+# The last line is `cli: N passed, M failed`; the exit status is non-zero when M > 0.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+L=${HGRID_LAUNCH:?set HGRID_LAUNCH to the hgrid-launch binary}
+case $L in /*) ;; *) L=$PWD/$L ;; esac
+
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+
+passed=0 failed=0 case_name= case_ok=1
+
+begin() { case_name=$1 case_ok=1; }
+fail() { case_ok=0; printf 'FAIL %s: %s\n' "$case_name" "$*" >&2; }
+end() {
+    if [ "$case_ok" = 1 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+}
+
+# run ARGS...: runs the launcher; sets rc, and the files $tmp/out and $tmp/err.
+run() {
+    "$L" "$@" >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+}
+
+want_rc() { [ "$rc" = "$1" ] || fail "exit status $rc, want $1"; }
+want_empty_stdout() { [ ! -s "$tmp/out" ] || fail "stdout not empty: $(head -c 200 "$tmp/out")"; }
+want_empty_stderr() { [ ! -s "$tmp/err" ] || fail "stderr not empty: $(head -c 300 "$tmp/err")"; }
+# want_line FILE LINE: FILE holds LINE as one whole line.
+want_line() { grep -Fxq -- "$2" "$1" || fail "no line '$2' in $(basename "$1"): $(head -c 300 "$1")"; }
+no_line_with() { ! grep -Fq -- "$2" "$1" || fail "'$2' found in $(basename "$1")"; }
+want_first_line() {
+    local first
+    IFS= read -r first <"$1"
+    [ "$first" = "$2" ] || fail "first line '$first', want '$2'"
+}
+
+# ---- usage ----
+
+begin help
+run --help
+want_rc 0
+want_empty_stderr
+want_first_line "$tmp/out" "usage: hgrid-launch [OPTIONS] CONFIG -- PROGRAM [ARGS...]"
+want_line "$tmp/out" "       hgrid-launch --dry-run [--format table|json] [--rank N] [--strict] CONFIG..."
+want_line "$tmp/out" "  --strict             layouts the MIMO runtime does not accept are errors"
+end
+
+begin help_short
+run -h
+want_rc 0
+want_empty_stderr
+want_first_line "$tmp/out" "usage: hgrid-launch [OPTIONS] CONFIG -- PROGRAM [ARGS...]"
+end
+
+version=
+while IFS= read -r l; do
+    [[ $l =~ HG_VERSION\ \"([^\"]*)\" ]] && version=${BASH_REMATCH[1]}
+done <common/version.h
+
+begin version
+[ -n "$version" ] || fail "no HG_VERSION in common/version.h"
+run --version
+want_rc 0
+want_empty_stderr
+[ "$(cat "$tmp/out")" = "hgrid-launch $version" ] || fail "stdout '$(cat "$tmp/out")'"
+run -V
+want_rc 0
+[ "$(cat "$tmp/out")" = "hgrid-launch $version" ] || fail "-V: stdout '$(cat "$tmp/out")'"
+end
+
+begin unknown_option
+run --dry-run --bogus tests/golden/vlm8_moe.yaml
+want_rc 2
+want_empty_stdout
+[ "$(cat "$tmp/err")" = "hgrid-launch: unknown option '--bogus' (see --help)" ] ||
+    fail "stderr '$(cat "$tmp/err")'"
+end
+
+begin no_config
+run --dry-run
+want_rc 2
+want_empty_stdout
+[ "$(cat "$tmp/err")" = "hgrid-launch: no config file given (see --help)" ] ||
+    fail "stderr '$(cat "$tmp/err")'"
+run
+want_rc 2
+want_empty_stdout
+end
+
+begin option_needs_value
+run --dry-run tests/golden/vlm8_moe.yaml --format
+want_rc 2
+want_empty_stdout
+[ "$(cat "$tmp/err")" = "hgrid-launch: --format needs a value" ] || fail "stderr '$(cat "$tmp/err")'"
+end
+
+begin bad_format
+run --dry-run --format yaml tests/golden/vlm8_moe.yaml
+want_rc 2
+want_empty_stdout
+[ "$(cat "$tmp/err")" = "hgrid-launch: --format: expected table or json, got 'yaml'" ] ||
+    fail "stderr '$(cat "$tmp/err")'"
+end
+
+begin dry_run_with_program
+run --dry-run tests/golden/vlm8_moe.yaml -- ./train.py
+want_rc 2
+want_empty_stdout
+[ "$(cat "$tmp/err")" = "hgrid-launch: --dry-run launches nothing; drop '-- ./train.py'" ] ||
+    fail "stderr '$(cat "$tmp/err")'"
+end
+
+# ---- files that cannot be read ----
+
+begin missing_file
+run --dry-run tests/no-such-file.yaml
+want_rc 2
+want_empty_stdout
+[ "$(cat "$tmp/err")" = "tests/no-such-file.yaml: error: cannot open: No such file or directory" ] ||
+    fail "stderr '$(cat "$tmp/err")'"
+end
+
+begin directory
+run --dry-run tests
+want_rc 2
+want_empty_stdout
+[ "$(cat "$tmp/err")" = "tests: error: is a directory, not a config file" ] ||
+    fail "stderr '$(cat "$tmp/err")'"
+end
+
+# An endless device is cut at the size limit, never read to the end.
+begin dev_zero
+run --dry-run /dev/zero
+want_rc 2
+want_empty_stdout
+[ "$(cat "$tmp/err")" = "/dev/zero:1:1: error: the file is larger than 1048576 bytes" ] ||
+    fail "stderr '$(cat "$tmp/err")'"
+end
+
+begin dev_null
+run --dry-run /dev/null
+want_rc 2
+want_empty_stdout
+[ "$(cat "$tmp/err")" = "/dev/null:1:1: error: the file is empty" ] || fail "stderr '$(cat "$tmp/err")'"
+end
+
+# A pipe is read like a file (its size is not known in advance).
+begin pipe
+"$L" --dry-run --format json <(cat tests/golden/vlm8_moe.yaml) >"$tmp/out" 2>"$tmp/err"
+rc=$?
+want_rc 0
+want_empty_stderr
+"$L" --dry-run --format json tests/golden/vlm8_moe.yaml >"$tmp/want"
+want_first_line "$tmp/out" "$(cat "$tmp/want")"
+grep -Fq '{"hgrid_plan":1,"world_size":8,' "$tmp/out" || fail "no plan: $(head -c 100 "$tmp/out")"
+end
+
+# 1.1 MiB: a valid config padded with comments is refused for its size alone; exactly
+# 1 MiB is accepted.
+pad_to() { # pad_to FILE BYTES: a valid config, then comment lines up to BYTES bytes
+    cat tests/golden/vlm8_moe.yaml >"$1"
+    local have
+    have=$(wc -c <"$1")
+    yes '# padding padding padding padding padding padding padding padding padding' |
+        head -c $(($2 - have - 1)) >>"$1"
+    printf '\n' >>"$1"
+}
+pad_to "$tmp/too-big.yaml" $((1100 * 1024))
+pad_to "$tmp/max.yaml" $((1024 * 1024))
+
+begin too_big_file
+[ "$(wc -c <"$tmp/too-big.yaml")" = 1126400 ] || fail "generated $(wc -c <"$tmp/too-big.yaml") bytes"
+run --dry-run "$tmp/too-big.yaml"
+want_rc 2
+want_empty_stdout
+[ "$(cat "$tmp/err")" = "$tmp/too-big.yaml:1:1: error: the file is larger than 1048576 bytes" ] ||
+    fail "stderr '$(cat "$tmp/err")'"
+end
+
+begin max_size_file
+[ "$(wc -c <"$tmp/max.yaml")" = 1048576 ] || fail "generated $(wc -c <"$tmp/max.yaml") bytes"
+run --dry-run --format json "$tmp/max.yaml"
+want_rc 0
+want_empty_stderr
+grep -Fq '{"hgrid_plan":1,"world_size":8,' "$tmp/out" || fail "no plan: $(head -c 100 "$tmp/out")"
+end
+
+# ---- the JSON plan ----
+
+# From "world_size" on, a golden file is exactly the plan's bytes (the golden files are
+# compact JSON in the plan's key order; they add "name" and "note" before it).
+for g in tests/golden/*.yaml; do
+    begin "json_golden_$(basename "$g" .yaml)"
+    run --dry-run --format json "$g"
+    want_rc 0
+    want_empty_stderr
+    plan=$(cat "$tmp/out")
+    golden=$(cat "${g%.yaml}.json")
+    [ "${plan:0:29}" = '{"hgrid_plan":1,"world_size":' ] || fail "plan starts '${plan:0:40}'"
+    [ "${plan#*\"world_size\":}" = "${golden#*\"world_size\":}" ] ||
+        fail "plan differs from ${g%.yaml}.json"
+    [ "$(wc -l <"$tmp/out")" = 1 ] || fail "plan is not one line"
+    if command -v jq >/dev/null; then
+        jq -e '.hgrid_plan == 1' "$tmp/out" >/dev/null || fail "jq cannot parse the plan"
+    fi
+    cp "$tmp/out" "$tmp/first"
+    run --dry-run --format=json "$g"
+    cmp -s "$tmp/out" "$tmp/first" || fail "a second run wrote different bytes"
+    end
+done
+
+begin table
+run --dry-run tests/golden/vlm8_moe.yaml
+want_rc 0
+want_empty_stderr
+want_first_line "$tmp/out" "hgrid plan: 8 ranks, 2 modules"
+want_line "$tmp/out" "radio_encoder        encoder  0-3                   4    2    1     2    1     1         1         4"
+want_line "$tmp/out" "language             language 4-7                   4    2    1     2    1     4         1         1"
+want_line "$tmp/out" "7     language                1    0    1    0     3       0       0"
+end
+
+begin table_large_is_summarised
+run --dry-run --format table tests/golden/big128.yaml
+want_rc 0
+want_first_line "$tmp/out" "hgrid plan: 128 ranks, 2 modules"
+want_line "$tmp/out" "128 ranks: per-rank coordinates not listed (use --rank N for one rank's view)"
+end
+
+# ---- --rank ----
+
+begin rank_table
+run --dry-run --rank 5 tests/golden/vlm8_moe.yaml
+want_rc 0
+want_empty_stderr
+want_first_line "$tmp/out" "rank 5 of 8: module language (language), module rank 1 of 4"
+want_line "$tmp/out" "dense:  tp 1/2  cp 0/1  dp 0/2  pp 0/1"
+want_line "$tmp/out" "expert: expt_tp 0/1  ep 1/4  expt_dp 0/1  pp 0/1"
+want_line "$tmp/out" "dp                1     0  [5, 7]"
+want_line "$tmp/out" "ep                0     1  [4, 5, 6, 7]"
+end
+
+begin rank_json
+run --dry-run --rank=5 --format json tests/golden/vlm8_moe.yaml
+want_rc 0
+want_empty_stderr
+want='{"hgrid_rank_plan":1,"world_size":8,"rank":5,"module":{"name":"language","role":"language","offset":4,"size":4,"tp":2,"cp":1,"dp":2,"pp":1,"ep":4,"expert_tp":1,"expert_dp":1},"module_rank":1,"coords":{"tp":1,"cp":0,"dp":0,"pp":0,"ep":1,"expt_tp":0,"expt_dp":0},"groups":{"tp":{"index":0,"rank":1,"members":[4,5]},"cp":{"index":1,"rank":0,"members":[5]},"pp":{"index":1,"rank":0,"members":[5]},"dp":{"index":1,"rank":0,"members":[5,7]},"dp_cp":{"index":1,"rank":0,"members":[5,7]},"tp_cp":{"index":0,"rank":1,"members":[4,5]},"mp":{"index":0,"rank":1,"members":[4,5]},"tp_dp":{"index":0,"rank":1,"members":[4,5,6,7]},"tp_dp_cp":{"index":0,"rank":1,"members":[4,5,6,7]},"tp_cp_dp_pp":{"index":0,"rank":1,"members":[4,5,6,7]},"ep":{"index":0,"rank":1,"members":[4,5,6,7]},"expt_tp":{"index":1,"rank":0,"members":[5]},"expt_dp":{"index":1,"rank":0,"members":[5]},"tp_ep":{"index":0,"rank":1,"members":[4,5,6,7]},"tp_ep_pp":{"index":0,"rank":1,"members":[4,5,6,7]},"embd":{"index":1,"rank":0,"members":[5]},"pos_embd":{"index":1,"rank":0,"members":[5]}}}'
+[ "$(cat "$tmp/out")" = "$want" ] || fail "rank JSON: $(head -c 300 "$tmp/out")"
+end
+
+# A middle pipeline stage holds no embedding: null in its JSON.
+begin rank_json_middle_stage
+run --dry-run --rank 8 --format json tests/golden/enc4_llm_pp4_20.yaml
+want_rc 0
+grep -Fq '"coords":{"tp":0,"cp":0,"dp":0,"pp":1,' "$tmp/out" || fail "rank 8 is not stage 1"
+grep -Fq '"embd":null,"pos_embd":null}}' "$tmp/out" || fail "embd not null: $(tail -c 100 "$tmp/out")"
+end
+
+begin rank_last
+run --dry-run --rank 127 tests/golden/big128.yaml
+want_rc 0
+want_first_line "$tmp/out" "rank 127 of 128: module language (language), module rank 95 of 96"
+end
+
+begin rank_out_of_range
+run --dry-run --rank 8 tests/golden/vlm8_moe.yaml
+want_rc 2
+want_empty_stdout
+[ "$(cat "$tmp/err")" = "tests/golden/vlm8_moe.yaml: error: --rank 8 is outside the world of 8 ranks" ] ||
+    fail "stderr '$(cat "$tmp/err")'"
+run --dry-run --rank 99999999999 tests/golden/vlm8_moe.yaml
+want_rc 2
+want_empty_stdout
+end
+
+begin rank_not_a_number
+run --dry-run --rank -1 tests/golden/vlm8_moe.yaml
+want_rc 2
+want_empty_stdout
+[ "$(cat "$tmp/err")" = "hgrid-launch: --rank: expected an integer >= 0, got '-1'" ] ||
+    fail "stderr '$(cat "$tmp/err")'"
+run --dry-run --rank 3x tests/golden/vlm8_moe.yaml
+want_rc 2
+[ "$(cat "$tmp/err")" = "hgrid-launch: --rank: expected an integer >= 0, got '3x'" ] ||
+    fail "stderr '$(cat "$tmp/err")'"
+end
+
+begin rank_with_two_configs
+run --dry-run --rank 0 tests/golden/vlm8_moe.yaml tests/golden/llm_only8.yaml
+want_rc 2
+want_empty_stdout
+[ "$(cat "$tmp/err")" = "hgrid-launch: --rank takes one config, got 2" ] || fail "stderr '$(cat "$tmp/err")'"
+end
+
+# ---- several configs ----
+
+begin several_configs_one_bad
+run --dry-run tests/golden/vlm8_moe.yaml tests/bad/float.yaml tests/golden/llm_only8.yaml
+want_rc 2
+want_line "$tmp/out" "== tests/golden/vlm8_moe.yaml"
+want_line "$tmp/out" "== tests/golden/llm_only8.yaml"
+want_line "$tmp/out" "hgrid plan: 8 ranks, 2 modules"
+want_line "$tmp/out" "hgrid plan: 8 ranks, 1 module"
+no_line_with "$tmp/out" "float"
+no_line_with "$tmp/out" "error"
+want_line "$tmp/err" "tests/bad/float.yaml:5:9: error: dp: expected an integer, got '2.5'"
+[ "$(tail -n 1 "$tmp/err")" = "hgrid-launch: 1 of 3 configs failed" ] || fail "last stderr line '$(tail -n 1 "$tmp/err")'"
+[ "$(wc -l <"$tmp/err")" = 2 ] || fail "stderr has $(wc -l <"$tmp/err") lines"
+end
+
+begin several_configs_json
+run --dry-run --format json tests/golden/vlm8_moe.yaml tests/bad/empty.yaml tests/golden/llm_only8.yaml
+want_rc 2
+[ "$(wc -l <"$tmp/out")" = 2 ] || fail "stdout has $(wc -l <"$tmp/out") lines, want one plan per line"
+"$L" --dry-run --format json tests/golden/vlm8_moe.yaml >"$tmp/a"
+"$L" --dry-run --format json tests/golden/llm_only8.yaml >>"$tmp/a"
+cmp -s "$tmp/out" "$tmp/a" || fail "the plans differ from single runs"
+want_line "$tmp/err" "tests/bad/empty.yaml:1:1: error: the file is empty"
+want_line "$tmp/err" "hgrid-launch: 1 of 3 configs failed"
+end
+
+begin all_golden_configs
+run --dry-run tests/golden/*.yaml
+want_rc 0
+want_empty_stderr
+[ "$(grep -c '^== tests/golden/' "$tmp/out")" = "$(ls tests/golden/*.yaml | wc -l)" ] || fail "not every plan printed"
+end
+
+begin all_bad_configs
+nbad=$(ls tests/bad/*.yaml | wc -l)
+run --dry-run --format json tests/bad/*.yaml
+want_rc 2
+want_empty_stdout
+[ "$(tail -n 1 "$tmp/err")" = "hgrid-launch: $nbad of $nbad configs failed" ] || fail "last line '$(tail -n 1 "$tmp/err")'"
+end
+
+# ---- --strict and rule 8 ----
+
+# An encoder with pp=2: beyond what the MIMO example runtime supports.
+printf 'version: 1\nmodules:\n  - name: vision\n    role: encoder\n    pp: 2\n    dp: 2\n  - name: language\n    role: language\n    dp: 4\n' >"$tmp/encoder-pp2.yaml"
+rule8="vision: cp=1 pp=2 is beyond what the MIMO example runtime supports (encoder cp and pp must be 1)"
+
+begin rule8_warning
+run --dry-run "$tmp/encoder-pp2.yaml"
+want_rc 0
+[ "$(cat "$tmp/err")" = "$tmp/encoder-pp2.yaml:5:9: warning: $rule8" ] || fail "stderr '$(cat "$tmp/err")'"
+want_first_line "$tmp/out" "hgrid plan: 8 ranks, 2 modules"
+end
+
+begin rule8_strict
+run --dry-run --strict "$tmp/encoder-pp2.yaml"
+want_rc 2
+want_empty_stdout
+[ "$(cat "$tmp/err")" = "$tmp/encoder-pp2.yaml:5:9: error: $rule8" ] || fail "stderr '$(cat "$tmp/err")'"
+run --strict --dry-run --format json tests/golden/vlm8_moe.yaml
+want_rc 0
+want_empty_stderr
+end
+
+# ---- every hostile file ----
+
+declare -A seen=()
+while read -r name loc msg; do
+    case $name in '#'* | '') continue ;; esac
+    f=tests/bad/$name
+    begin "bad_${name}_${loc}"
+    if [ ! -e "$f" ]; then
+        fail "EXPECTED names $f, which does not exist"
+        end
+        continue
+    fi
+    seen[$name]=1
+    run --dry-run "$f"
+    want_rc 2
+    want_empty_stdout
+    want_line "$tmp/err" "$f:$loc: error: $msg"
+    # Every line on stderr is a diagnostic about this file.
+    while IFS= read -r l; do
+        [[ $l == "$f:"[0-9]*:[0-9]*": error: "* || $l == "$f: error: "* ]] ||
+            fail "not a diagnostic of $f: '$l'"
+    done <"$tmp/err"
+    end
+done <tests/bad/EXPECTED
+
+begin bad_files_all_listed
+nfiles=0
+for f in tests/bad/*.yaml; do
+    nfiles=$((nfiles + 1))
+    [ -n "${seen[$(basename "$f")]:-}" ] || fail "$f has no line in tests/bad/EXPECTED"
+done
+[ "$nfiles" -ge 30 ] || fail "only $nfiles hostile files"
+end
+
+echo "cli: $passed passed, $failed failed"
+[ "$failed" = 0 ]
