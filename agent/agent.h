@@ -157,8 +157,8 @@ int hg_verify(hg_agent *a, hg_error *err);
 int hg_mpi_fail(hg_error *err, int mrc, int rank, const char *call);
 
 /* readiness.c: every rank's record to rank 0, the summary and the collective go/no-go.
- * Returns 0 on go; HG_EPEER (or this rank's own code) on no-go. own is this rank's
- * outcome so far (0 or an error). */
+ * Returns 0 on go, HG_EPEER on no-go (err: this rank's own failure, if it had one).
+ * own is this rank's failure so far, or NULL. */
 int hg_readiness(hg_agent *a, const hg_error *own, hg_error *err);
 /* How long past the deadline the coordinator still waits for records (ranks that ran
  * out of time report just after it); the watchdog fires one more grace later. */

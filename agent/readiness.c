@@ -170,7 +170,7 @@ static void write_report(const coordinator *c, int go)
                      "world_size", a->world, "backend", a->ops->name, "timeout_s", a->timeout_s,
                      "go", go, "elapsed_s", c->elapsed, "ready", c->ready, "failed", c->failed,
                      "skipped", c->skipped, "missing", a->world - c->arrived, "ranks", ranks);
-    if (!root || json_dump_file(root, a->opts.report_path, JSON_INDENT(1) | JSON_PRESERVE_ORDER) != 0)
+    if (!root || json_dump_file(root, a->opts.report_path, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) != 0)
         fprintf(stderr, "hgrid: warning: cannot write the readiness report %s\n", a->opts.report_path);
     json_decref(root);
 }
@@ -198,6 +198,20 @@ static void print_summary(const coordinator *c)
             a->ops->name);
 }
 
+/* A record's message names its rank for the rank's own sake ("rank 5 on h: ..."); the
+ * coordinator's line names it already. */
+static const char *reason(const hg_record *r)
+{
+    char own[96];
+    int n = snprintf(own, sizeof(own), "rank %d on %s: ", r->rank, r->host);
+    if (n > 0 && strncmp(r->error, own, (size_t)n) == 0)
+        return r->error + n;
+    n = snprintf(own, sizeof(own), "rank %d: ", r->rank);
+    if (n > 0 && strncmp(r->error, own, (size_t)n) == 0)
+        return r->error + n;
+    return r->error;
+}
+
 static void print_failures(const coordinator *c)
 {
     const hg_agent *a = c->a;
@@ -205,7 +219,7 @@ static void print_failures(const coordinator *c)
         const hg_record *r = &c->rec[i];
         if (r->status == REC_FAILED)
             fprintf(stderr, "hgrid: rank %d (%s): %s [phase %s, host %s]\n", r->rank,
-                    module_of(a, r->rank), r->error, hg_phase_name((hg_phase)r->phase), r->host);
+                    module_of(a, r->rank), reason(r), hg_phase_name((hg_phase)r->phase), r->host);
     }
     fprintf(stderr, "hgrid: no-go: pre-flight failed on %d of %d ranks (%d skipped, %d ready)\n",
             c->failed, a->world, c->skipped, c->ready);
@@ -274,7 +288,9 @@ static int coordinate(hg_agent *a, const hg_record *mine, hg_error *err)
         list_missing(&c, missing, sizeof(missing));
         snprintf(detail, sizeof(detail), "%d of %d ranks never reported (rank%s %s)",
                  a->world - c.arrived, a->world, a->world - c.arrived == 1 ? "" : "s", missing);
-        print_failures(&c);
+        if (c.failed)
+            print_failures(&c);
+        fprintf(stderr, "hgrid-status: no-go\n");
         if (a->opts.report_path)
             write_report(&c, 0);
         fflush(stderr);
@@ -330,8 +346,9 @@ int hg_readiness(hg_agent *a, const hg_error *own, hg_error *err)
         return rc;
     if (a->decision.go)
         return 0;
+    /* No-go is one verdict for every rank (exit 3), whatever this rank's own error. */
     if (own)
-        return hg_error_set(err, own->code, "%s", own->msg);
+        return hg_error_set(err, HG_EPEER, "%s", own->msg);
     return hg_error_set(err, HG_EPEER, "rank %d: no-go: pre-flight failed on %d rank%s", a->rank,
                         a->decision.nfailed, a->decision.nfailed == 1 ? "" : "s");
 }

@@ -1,0 +1,223 @@
+#!/usr/bin/env bash
+# Integration tests of hgrid-agent: the real binary under `mpirun --oversubscribe` with
+# the MPI backend (CI has no GPU), on the golden layouts of 8, 12 and 20 ranks. Each
+# rank execs tests/progs/hg-rank-check, which compares its HGRID_PLAN with the golden
+# groups computed by Megatron's code and its environment with the plan, and prints its
+# environment for the value checks below. Then the failure paths: wrong world size, an
+# invalid config, a program that exits non-zero or cannot run, configs that differ
+# between ranks, injected failures, a hung rank, an aborting rank; the in-process
+# example trainer; the CLI's usage errors.
+#
+#   make check-agent        (or: HGRID_BUILD=$PWD/build bash tests/agent_test.sh)
+set -u
+cd "$(dirname "$0")/.."
+B=${HGRID_BUILD:-$PWD/build}
+AGENT=$B/bin/hgrid-agent
+CHECK=$B/tests/progs/hg-rank-check
+TRAINER=$B/bin/hgrid-example-trainer
+G=tests/golden
+for f in "$AGENT" "$CHECK" "$TRAINER"; do
+    [[ -x $f ]] || { echo "agent_test: $f is not built (make check-agent builds it)"; exit 2; }
+done
+command -v mpirun >/dev/null || { echo "agent_test: mpirun not found"; exit 2; }
+
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# Quiet, loopback-only Open MPI: no fabric probing on CI machines.
+export OMPI_MCA_btl=self,vader,tcp OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo
+export OMPI_MCA_btl_base_warn_component_unused=0
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export TMPDIR=$work/tmp # the agents' plan files land here
+mkdir -p "$TMPDIR"
+out=$work/out
+pass=0
+failed=0
+rc=0
+secs=0
+
+ok() { pass=$((pass + 1)); echo "ok   $1"; }
+nok() {
+    failed=$((failed + 1))
+    echo "FAIL $1"
+    sed 's/^/    | /' "$out" | tail -n 25
+}
+# check NAME CONDITION...: one assertion about the last run.
+check() {
+    local name=$1
+    shift
+    if "$@"; then ok "$name"; else nok "$name"; fi
+}
+has() { grep -qE -- "$1" "$out"; }
+lacks() { ! grep -qE -- "$1" "$out"; }
+count_is() { [[ $(grep -cE -- "$1" "$out") -eq $2 ]]; }
+count_in() { [[ $(grep -cE -- "$2" "$1") -eq $3 ]]; }
+rc_is() { [[ $rc -eq $1 ]]; }
+faster_than() { awk -v s="$secs" -v m="$1" 'BEGIN { exit !(s < m) }'; }
+
+# mpirun NP ARGS...: one job, output to $out, status to $rc, wall seconds to $secs.
+mpi() {
+    local np=$1 t0 t1
+    shift
+    t0=$(date +%s.%N)
+    timeout 120 mpirun --oversubscribe -np "$np" "$@" >"$out" 2>&1
+    rc=$?
+    t1=$(date +%s.%N)
+    secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+}
+
+# --- the golden layouts, end to end ------------------------------------------------
+# golden NAME RANKS COMMS: COMMS is the summary's "communicators/rank" figure: the world
+# plus one per distinct membership (e.g. vlm8_moe: tp, singletons, dp, the module span).
+golden() {
+    local name=$1 n=$2 comms=$3
+    mpi "$n" "$AGENT" --backend mpi --report "$work/$name.json" "$G/$name.yaml" -- "$CHECK" "$G/$name.json"
+    check "$name: $n ranks exit 0 (${secs} s)" rc_is 0
+    check "$name: every rank's groups match the golden" count_is '^rank-check: rank [0-9]+ ok: (15|17) kinds match$' "$n"
+    check "$name: no mismatch" lacks 'FAIL'
+    check "$name: summary line" has "^hgrid: $n/$n ranks ready in [0-9]+\.[0-9]{2} s \(bootstrap [0-9.]+, gpu [0-9.]+, world [0-9.]+, groups [0-9.]+, verify [0-9.]+; $comms communicators/rank, mpi backend\)$"
+    check "$name: progress lines" has "^hgrid-status: ready $n/$n$"
+    check "$name: go" count_is '^hgrid-status: go$' 1
+    check "$name: one MASTER_PORT on every rank" count_is "^ENV [0-9]+ MASTER_PORT=$(grep -m1 -oE 'MASTER_PORT=[0-9]+' "$out" | cut -d= -f2)$" "$n"
+    check "$name: MASTER_ADDR is rank 0's host" count_is "^ENV [0-9]+ MASTER_ADDR=$(hostname)$" "$n"
+    check "$name: report: go, every rank ready" bash -c "grep -q '\"go\": true' $work/$name.json && grep -q '\"ready\": $n,' $work/$name.json"
+    check "$name: report: one record per rank" count_in "$work/$name.json" '"status": "ready"' "$n"
+    cp "$out" "$work/$name.out"
+}
+golden vlm8_moe 8 5
+golden expert_tp_differs12 12 3-7
+golden enc4_llm_pp4_20 20 5-9
+
+# Environment values, against the layouts by hand (DESIGN.md's enumeration).
+out=$work/vlm8_moe.out
+check "env: rank 0 is the encoder's first" has '^ENV 0 HGRID_MODULE=radio_encoder$'
+check "env: rank 0 role" has '^ENV 0 HGRID_ROLE=encoder$'
+check "env: rank 5 RANK/WORLD_SIZE" bash -c "grep -q '^ENV 5 RANK=5$' $out && grep -q '^ENV 5 WORLD_SIZE=8$' $out"
+check "env: rank 5 is language module rank 1 of 4" bash -c "grep -q '^ENV 5 HGRID_MODULE=language$' $out && grep -q '^ENV 5 HGRID_MODULE_RANK=1$' $out && grep -q '^ENV 5 HGRID_MODULE_SIZE=4$' $out"
+check "env: rank 5 tp 1/2 dp 0/2" bash -c "grep -q '^ENV 5 HGRID_TP_RANK=1$' $out && grep -q '^ENV 5 HGRID_TP_SIZE=2$' $out && grep -q '^ENV 5 HGRID_DP_RANK=0$' $out && grep -q '^ENV 5 HGRID_DP_SIZE=2$' $out"
+check "env: rank 7 ep 3/4, expt_dp 0/1" bash -c "grep -q '^ENV 7 HGRID_EP_RANK=3$' $out && grep -q '^ENV 7 HGRID_EP_SIZE=4$' $out && grep -q '^ENV 7 HGRID_EXPT_DP_SIZE=1$' $out"
+check "env: one host, so LOCAL_RANK = RANK of 8" bash -c "grep -q '^ENV 6 LOCAL_RANK=6$' $out && grep -q '^ENV 6 LOCAL_WORLD_SIZE=8$' $out"
+out=$work/enc4_llm_pp4_20.out
+check "env: rank 17 is the last pp stage" bash -c "grep -q '^ENV 17 HGRID_PP_RANK=3$' $out && grep -q '^ENV 17 HGRID_PP_SIZE=4$' $out"
+out=$work/expert_tp_differs12.out
+check "env: rank 9 expert view differs from dense" bash -c "grep -q '^ENV 9 HGRID_TP_RANK=1$' $out && grep -q '^ENV 9 HGRID_EXPT_TP_RANK=1$' $out && grep -q '^ENV 9 HGRID_EP_RANK=0$' $out && grep -q '^ENV 9 HGRID_EXPT_DP_RANK=1$' $out"
+out=$work/out
+
+# One communicator per kind (the split-per-kind path NCCL takes on one GPU), verified.
+HGRID_TEST_NO_SHARE=1 mpi 8 -x HGRID_TEST_NO_SHARE "$AGENT" --backend mpi "$G/vlm8_moe.yaml" -- "$CHECK" "$G/vlm8_moe.json"
+check "no sharing: exit 0" rc_is 0
+check "no sharing: world + one per kind (15 encoder, 17 language)" has '; 16-18 communicators/rank, mpi backend\)$'
+
+# --- failures ----------------------------------------------------------------------
+mpi 6 "$AGENT" --backend mpi "$G/vlm8_moe.yaml" -- "$CHECK" "$G/vlm8_moe.json"
+check "world size 6 for an 8-rank layout: exit 2" rc_is 2
+check "world size mismatch: one line naming both numbers" count_is "^hgrid: $G/vlm8_moe.yaml: the layout needs 8 ranks \(world_size\), but the job has 6 MPI ranks$" 1
+check "world size mismatch: the program never runs" lacks '^rank-check'
+
+printf 'version: 1\nmodules:\n  - name: language\n    role: language\n    tp: 3\n    size: 4\n' >"$work/bad.yaml"
+mpi 4 "$AGENT" --backend mpi "$work/bad.yaml" -- "$CHECK" "$G/vlm8_moe.json"
+check "invalid config: exit 2" rc_is 2
+check "invalid config: FILE:LINE:COL diagnostic, printed once (rank 0)" count_is "^$work/bad.yaml:[0-9]+:[0-9]+: error: " 1
+
+mpi 4 "$AGENT" --backend mpi "$work/missing.yaml" -- true
+check "unreadable config: exit 2" rc_is 2
+check "unreadable config: says so once" count_is "^$work/missing.yaml: error: cannot open: No such file or directory$" 1
+
+HG_EXIT_RANK=3 HG_EXIT_CODE=7 mpi 8 -x HG_EXIT_RANK -x HG_EXIT_CODE "$AGENT" --backend mpi "$G/vlm8_moe.yaml" -- "$CHECK" "$G/vlm8_moe.json"
+check "a rank's program exits 7: the job exits 7" rc_is 7
+
+mpi 2 "$AGENT" --backend mpi "$G/vlm8_moe.yaml" -- "$work/no-such-program"
+check "a world-size error comes before exec" rc_is 2
+printf 'version: 1\nmodules:\n  - name: language\n    role: language\n    tp: 2\n    dp: 1\n' >"$work/two.yaml"
+mpi 2 "$AGENT" --backend mpi "$work/two.yaml" -- "$work/no-such-program"
+check "program not executable: exit 127" rc_is 127
+check "program not executable: says which" has "^hgrid-agent: rank [01]: cannot run $work/no-such-program: No such file or directory$"
+
+# Rank 0's bytes win: the other ranks get a different valid config, or none at all,
+# and still build rank 0's layout (they never open their own path).
+mpi 1 "$AGENT" --backend mpi "$G/vlm8_moe.yaml" -- "$CHECK" "$G/vlm8_moe.json" \
+    : -np 7 "$AGENT" --backend mpi "$G/llm_only8.yaml" -- "$CHECK" "$G/vlm8_moe.json"
+check "different config on ranks 1-7: rank 0's wins, exit 0" rc_is 0
+check "different config on ranks 1-7: all 8 match rank 0's golden" count_is '^rank-check: rank [0-9]+ ok' 8
+mpi 1 "$AGENT" --backend mpi "$G/vlm8_moe.yaml" -- "$CHECK" "$G/vlm8_moe.json" \
+    : -np 7 "$AGENT" --backend mpi "$work/missing.yaml" -- "$CHECK" "$G/vlm8_moe.json"
+check "no config file on ranks 1-7: still exit 0" rc_is 0
+check "no config file on ranks 1-7: all 8 match" count_is '^rank-check: rank [0-9]+ ok' 8
+mpi 1 "$AGENT" --backend mpi --timeout 30 "$G/vlm8_moe.yaml" -- "$CHECK" "$G/vlm8_moe.json" \
+    : -np 7 "$AGENT" --backend nccl "$G/vlm8_moe.yaml" -- "$CHECK" "$G/vlm8_moe.json"
+check "other ranks ask for nccl: rank 0's --backend mpi wins" has '; 5 communicators/rank, mpi backend\)$'
+
+HGRID_TEST_FAIL_RANK=5 mpi 8 -x HGRID_TEST_FAIL_RANK "$AGENT" --backend mpi "$G/vlm8_moe.yaml" -- "$CHECK" "$G/vlm8_moe.json"
+check "injected failure on rank 5: every rank exits 3" rc_is 3
+check "injected failure: the coordinator names rank 5 and why" count_is '^hgrid: rank 5 \(language\): injected pre-flight failure \(HGRID_TEST_FAIL_RANK=5\) \[phase gpu, host [^]]+\]$' 1
+check "injected failure: progress names it" has '^hgrid-status: failed rank 5$'
+check "injected failure: no-go, the others skipped" has '^hgrid: no-go: pre-flight failed on 1 of 8 ranks \(7 skipped, 0 ready\)$'
+check "injected failure: the program never runs" lacks '^rank-check'
+
+HGRID_TEST_FAIL_RANK=0 mpi 2 -x HGRID_TEST_FAIL_RANK "$AGENT" --backend mpi --report "$work/fail.json" "$work/two.yaml" -- true
+check "failure on the coordinator: exit 3" rc_is 3
+check "failure on the coordinator: listed" has '^hgrid: rank 0 \(language\): injected pre-flight failure'
+out=$work/fail.json
+check "failure report: go false, rank 0 failed, rank 1 skipped" bash -c "grep -q '\"go\": false' $out && grep -q '\"status\": \"failed\"' $out && grep -q '\"status\": \"skipped\"' $out"
+out=$work/out
+
+HGRID_TEST_HANG_RANK=3 mpi 8 -x HGRID_TEST_HANG_RANK "$AGENT" --backend mpi --timeout 2 "$G/vlm8_moe.yaml" -- "$CHECK" "$G/vlm8_moe.json"
+check "rank 3 hangs, --timeout 2: exit 124" rc_is 124
+check "hung rank: within seconds (${secs} s)" faster_than 15
+check "hung rank: the deadline line names the missing rank" has '^hgrid: rank 0: readiness deadline of 2 s passed in phase readiness: 1 of 8 ranks never reported \(rank 3\)$'
+check "hung rank: the program never runs" lacks '^rank-check'
+
+HGRID_TEST_ABORT_RANK=2 mpi 8 -x HGRID_TEST_ABORT_RANK "$AGENT" --backend mpi --timeout 10 "$G/vlm8_moe.yaml" -- "$CHECK" "$G/vlm8_moe.json"
+check "rank 2 aborts: the job fails (status $rc)" bash -c "[[ $rc -ne 0 && $rc -ne 124 ]]"
+check "aborting rank: torn down quickly (${secs} s)" faster_than 10
+check "aborting rank: the program never runs" lacks '^rank-check'
+
+printf 'version: 1\nmodules:\n  - name: language\n    role: language\n    tp: 2\n    dp: 1\nagent:\n  backend: mpi\n  verify: false\n  init_timeout_s: 30\n' >"$work/noverify.yaml"
+mpi 2 "$AGENT" "$work/noverify.yaml" -- true
+check "agent: section: backend mpi from the config, verify off: exit 0" rc_is 0
+check "verify off: summary still printed" has '^hgrid: 2/2 ranks ready in .*verify 0\.00; 2 communicators/rank, mpi backend\)$'
+
+# The NCCL backend on a machine without a usable GPU fails pre-flight clearly (exit 3),
+# or, in a build without NCCL, is refused as a usage error (exit 2).
+mpi 2 "$AGENT" --backend nccl --timeout 20 "$work/two.yaml" -- true
+if [[ $rc -eq 3 ]]; then
+    check "nccl without a GPU: each rank names its CUDA error" count_is '^hgrid: rank [01] \(language\): (cudaGetDeviceCount: |local rank 1 needs GPU 1, but only 1 GPU is visible)' 2
+else
+    check "nccl in a build without NCCL: exit 2 and why" bash -c "[[ $rc -eq 2 ]] && grep -q 'built without the NCCL backend' $out"
+fi
+
+# --- in-process: the example trainer links libhgrid and calls hg_init itself --------
+mpi 8 "$TRAINER" --backend mpi "$G/vlm8_moe.yaml"
+check "in-process trainer, 8 ranks under mpirun: exit 0" rc_is 0
+check "in-process trainer: every rank's kinds all-reduce to the plan's sums" count_is '^trainer: rank [0-9]+ done: 5 communicators, all kinds ok$' 8
+check "in-process trainer: one line per kind (15 + 17 + world each)" count_is '^trainer: rank [0-9]+ [a-z_]+ [a-z_]+: sum [0-9]+ expected [0-9]+ ok$' $((4 * 16 + 4 * 18))
+check "in-process trainer: readiness summary from hg_init" has '^hgrid: 8/8 ranks ready in '
+mpi 20 "$AGENT" --in-process --backend mpi "$G/enc4_llm_pp4_20.yaml" -- "$TRAINER"
+check "in-process via hgrid-agent --in-process, 20 ranks: exit 0" rc_is 0
+check "in-process, pp 4: all ranks ok" count_is '^trainer: rank [0-9]+ done: [0-9]+ communicators, all kinds ok$' 20
+check "in-process, pp 4: middle stages hold no embedding group" count_is '^trainer: rank [0-9]+ language embd: not a member$' 8
+mpi 2 "$TRAINER" --backend mpi "$G/vlm8_moe.yaml"
+check "in-process trainer, wrong world size: exit 2" rc_is 2
+
+# --- the command line ----------------------------------------------------------------
+cli() {
+    "$AGENT" "$@" >"$out" 2>&1
+    rc=$?
+}
+cli --help
+check "--help: exit 0 and usage" bash -c "[[ $rc -eq 0 ]] && grep -q '^usage: hgrid-agent' $out"
+cli --version
+check "--version" bash -c "[[ $rc -eq 0 ]] && grep -qE '^hgrid-agent [0-9]+\.[0-9]+\.[0-9]+$' $out"
+cli "$G/vlm8_moe.yaml" true
+check "no '--': exit 2" bash -c "[[ $rc -eq 2 ]] && grep -q \"expected '--' and a PROGRAM after CONFIG\" $out"
+cli "$G/vlm8_moe.yaml" --
+check "no PROGRAM: exit 2" bash -c "[[ $rc -eq 2 ]] && grep -q 'missing PROGRAM' $out"
+cli --backend gloo "$G/vlm8_moe.yaml" -- true
+check "--backend gloo: exit 2" bash -c "[[ $rc -eq 2 ]] && grep -q \"backend must be nccl or mpi, not 'gloo'\" $out"
+cli --timeout 0 "$G/vlm8_moe.yaml" -- true
+check "--timeout 0: exit 2" bash -c "[[ $rc -eq 2 ]] && grep -q 'timeout must be a whole number' $out"
+cli --frobnicate "$G/vlm8_moe.yaml" -- true
+check "unknown option: exit 2" bash -c "[[ $rc -eq 2 ]] && grep -q \"unknown or incomplete option '--frobnicate'\" $out"
+
+leftover=$(find "$TMPDIR" -name 'hgrid-plan-rank*' | wc -l)
+echo "agent: $pass passed, $failed failed ($leftover plan files written under TMPDIR)"
+[[ $failed -eq 0 ]]
