@@ -30,6 +30,7 @@ void hg_cli_usage(FILE *out)
           "  --gpus-per-node N    ranks per node (mpirun --map-by ppr:N:node)\n"
           "  --mpirun PATH        the mpirun to start (default: mpirun on PATH)\n"
           "  --mpi-arg ARG        one more argument for mpirun (repeatable)\n"
+          "  --in-process         PROGRAM links libhgrid and calls hg_init() itself\n"
           "  -v, --verbose        progress lines and the mpirun command line\n"
           "  -h, --help           this text\n"
           "  -V, --version        print the version\n"
@@ -135,6 +136,8 @@ int hg_cli_parse(int argc, char **argv, hg_cli *c, hg_error *err)
             c->dry_run = 1;
         else if (strcmp(a, "--strict") == 0)
             c->strict = 1;
+        else if (strcmp(a, "--in-process") == 0)
+            c->in_process = 1;
         else {
             char name[64];
             const char *eq = strchr(a, '=');

@@ -8,6 +8,7 @@
 
 typedef struct hg_cli {
     int help, version, dry_run, verbose, strict;
+    int in_process;         /* PROGRAM calls hg_init() itself (hgrid.h) */
     hg_format format;
     int rank;               /* --rank N, -1 when absent */
     const char *backend;    /* --backend, NULL: the config's */

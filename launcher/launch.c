@@ -108,6 +108,8 @@ static void agent_args(argv_buf *a, const hg_cli *cli, const char *agent, const 
         add(a, "--verbose");
     if (cli->strict)
         add(a, "--strict");
+    if (cli->in_process)
+        add(a, "--in-process");
     add(a, config);
     add(a, "--");
     for (int i = 0; i < cli->nprogram; i++)

@@ -100,6 +100,14 @@ check "standalone: readiness summary" grep -qE '^hgrid: 8/8 ranks ready in [0-9.
 check "standalone: environment contract on all 8 ranks" expect_env "$T/ok.out"
 check "standalone: nothing left running" none_left ok
 
+# --- standalone, in-process handoff into the example trainer ---------------------------
+TRAINER=$(dirname "$L")/hgrid-example-trainer
+start inproc --backend mpi --in-process "$CFG" -- "$TRAINER"
+finish inproc
+check "in-process: exit 0" test "$RC" -eq 0 || show inproc
+check "in-process: every rank's all-reduces checked" test "$(grep -c 'done: .* all kinds ok' "$T/inproc.out")" -eq 8
+check "in-process: readiness summary" grep -qE '^hgrid: 8/8 ranks ready in' "$T/inproc.err"
+
 # --- a bad config never launches ----------------------------------------------------
 printf 'version: 1\nmodules:\n  - name: language\n    role: language\n    tp: 3\n    size: 8\n' >"$T/bad.yaml"
 start badcfg --backend mpi "$T/bad.yaml" -- touch "$T/launched"
