@@ -234,6 +234,17 @@ want_first_line "$tmp/out" "hgrid plan: 128 ranks, 2 modules"
 want_line "$tmp/out" "128 ranks: per-rank coordinates not listed (use --rank N for one rank's view)"
 end
 
+# A plan that cannot be written is a failure, not a silent success.
+begin write_error
+if [ -w /dev/full ]; then
+    "$L" --dry-run --format json tests/golden/big128.yaml >/dev/full 2>"$tmp/err"
+    rc=$?
+    want_rc 1
+    [ "$(cat "$tmp/err")" = "hgrid-launch: tests/golden/big128.yaml: writing the plan: No space left on device" ] ||
+        fail "stderr '$(cat "$tmp/err")'"
+fi
+end
+
 # ---- --rank ----
 
 begin rank_table
