@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# GPU tests of the NCCL backend, run on the GPU machine through `device` (see
+# ../shared/device/README.md): builds there, then
+#   - one-gpu.yaml (1 rank) end to end in exec mode (hg-rank-check checks the handoff),
+#     with shared communicators and with one ncclCommSplit per kind (HGRID_TEST_NO_SHARE);
+#   - the same in process: the example trainer's ncclAllReduce on every kind, started
+#     under mpirun directly and through hgrid-agent --in-process;
+#   - two-gpu.yaml (2 ranks) on one GPU: the clear too-few-GPUs pre-flight failure;
+#   - with 2+ GPUs visible: two-gpu.yaml and configs/smoke-2gpu.yaml end to end, both
+#     handoff modes, shared and per kind;
+#   - then scripts/bench-ready (skip with BENCH=0).
+# Prints `gpu: N passed, M failed`; logs go to $OUT (when set) as well.
+# Missing libraries (libyaml, jansson, check headers) come as .deb files in .devdeps,
+# unpacked to /tmp/deps, never into /.
+set -u
+cd "$(dirname "$0")/../.."
+log=${OUT:-/tmp}/gpu-tests.log
+: >"$log"
+say() { echo "$@" | tee -a "$log"; }
+
+if compgen -G ".devdeps/*.deb" >/dev/null; then
+    mkdir -p /tmp/deps
+    for f in .devdeps/*.deb; do dpkg -x "$f" /tmp/deps; done
+    export CPPFLAGS="-I/tmp/deps/usr/include"
+    export LDFLAGS="-L/tmp/deps/usr/lib/x86_64-linux-gnu -Wl,-rpath,/tmp/deps/usr/lib/x86_64-linux-gnu"
+fi
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export NCCL_NVLS_ENABLE=0
+
+say "== build ($(nvidia-smi -L 2>/dev/null | grep -c '^GPU') GPU(s); $(mpirun --version | head -1))"
+B=build
+if ! make -j"$(nproc)" NCCL=1 "CPPFLAGS=${CPPFLAGS:-}" "LDFLAGS=${LDFLAGS:-}" \
+    $B/bin/hgrid-agent $B/bin/hgrid-example-trainer $B/lib/libhgrid.so $B/tests/progs/hg-rank-check \
+    >>"$log" 2>&1; then
+    tail -30 "$log"
+    say "gpu: build failed"
+    exit 1
+fi
+AGENT=$B/bin/hgrid-agent
+TRAINER=$B/bin/hgrid-example-trainer
+CHECK=$B/tests/progs/hg-rank-check
+BARE=$B/tests/gpu/bare_nccl
+mkdir -p $B/tests/gpu
+mpicc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Icommon -I/usr/local/cuda/include ${CPPFLAGS:-} \
+    -o $BARE tests/gpu/bare_nccl.c $B/lib/libhgrid_core.a ${LDFLAGS:-} -lyaml -ljansson \
+    -L/usr/local/cuda/lib64 -lnccl -lcudart >>"$log" 2>&1 || { say "gpu: bare_nccl build failed"; exit 1; }
+ngpu=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export TMPDIR=$work
+out=$work/out
+pass=0
+failed=0
+rc=0
+
+run() {
+    local t0=$(date +%s.%N)
+    timeout 180 "$@" >"$out" 2>&1
+    rc=$?
+    secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+    { echo "\$ $*"; cat "$out"; echo "(status $rc, $secs s)"; } >>"$log"
+}
+check() {
+    local name=$1
+    shift
+    if "$@"; then
+        pass=$((pass + 1))
+        say "ok   $name"
+    else
+        failed=$((failed + 1))
+        say "FAIL $name"
+        sed 's/^/    | /' "$out" | tail -25 | tee -a "$log"
+    fi
+}
+has() { grep -qE -- "$1" "$out"; }
+count_is() { [[ $(grep -cE -- "$1" "$out") -eq $2 ]]; }
+rc_is() { [[ $rc -eq $1 ]]; }
+show() { grep -E '^(hgrid|trainer: rank [0-9]+ done|rank-check)' "$out" | sed 's/^/    /' | tee -a "$log"; }
+
+$BARE --plan tests/gpu/one-gpu.yaml >"$work/one.json"
+$BARE --plan tests/gpu/two-gpu.yaml >"$work/two.json"
+
+# exec_mode NAME NP CONFIG PLAN COMMS [ENV...]
+exec_mode() {
+    local name=$1 np=$2 config=$3 plan=$4 comms=$5
+    shift 5
+    run env "$@" mpirun -np "$np" -x HGRID_TEST_NO_SHARE "$AGENT" --backend nccl --verbose \
+        --report "$work/report.json" "$config" -- "$CHECK" "$plan"
+    show
+    check "$name: exec mode, exit 0 (${secs} s)" rc_is 0
+    check "$name: every rank's handoff matches the plan" count_is '^rank-check: rank [0-9]+ ok' "$np"
+    check "$name: summary, nccl backend, $comms communicators/rank" has "^hgrid: $np/$np ranks ready in .*; $comms communicators/rank, nccl backend\)$"
+}
+# in_process NAME NP CONFIG [ENV...]
+in_process() {
+    local name=$1 np=$2 config=$3
+    shift 3
+    run env "$@" mpirun -np "$np" -x HGRID_TEST_NO_SHARE "$TRAINER" --backend nccl "$config"
+    show
+    check "$name: in-process trainer under mpirun, exit 0 (${secs} s)" rc_is 0
+    check "$name: ncclAllReduce on every kind gives the plan's sum" count_is '^trainer: rank [0-9]+ done: .* all kinds ok$' "$np"
+    run env "$@" mpirun -np "$np" -x HGRID_TEST_NO_SHARE "$AGENT" --in-process --backend nccl "$config" -- "$TRAINER"
+    check "$name: in-process through hgrid-agent --in-process, exit 0" rc_is 0
+    check "$name: in-process through the agent: all kinds ok" count_is '^trainer: rank [0-9]+ done: .* all kinds ok$' "$np"
+}
+
+say "== 1 rank, one GPU"
+exec_mode "1 rank shared" 1 tests/gpu/one-gpu.yaml "$work/one.json" 1 HGRID_TEST_NO_SHARE=0
+exec_mode "1 rank per kind" 1 tests/gpu/one-gpu.yaml "$work/one.json" 18 HGRID_TEST_NO_SHARE=1
+in_process "1 rank shared" 1 tests/gpu/one-gpu.yaml HGRID_TEST_NO_SHARE=0
+in_process "1 rank per kind" 1 tests/gpu/one-gpu.yaml HGRID_TEST_NO_SHARE=1
+
+if ((ngpu < 2)); then
+    say "== 2 ranks on $ngpu GPU: must fail pre-flight, clearly"
+    run mpirun -np 2 "$AGENT" --backend nccl tests/gpu/two-gpu.yaml -- "$CHECK" "$work/two.json"
+    show
+    check "2 ranks, 1 GPU: exit 3" rc_is 3
+    check "2 ranks, 1 GPU: names host, local rank and visible count" has "^hgrid: rank 1 \(language\): local rank 1 needs GPU 1, but only 1 GPU is visible \(CUDA_VISIBLE_DEVICES=[^)]*\); start at most 1 rank on this host \[phase gpu, host [^]]+\]$"
+    check "2 ranks, 1 GPU: the program never runs" bash -c "! grep -q '^rank-check' $out"
+else
+    say "== 2 ranks, $ngpu GPUs"
+    exec_mode "2 ranks shared" 2 tests/gpu/two-gpu.yaml "$work/two.json" 2 HGRID_TEST_NO_SHARE=0
+    exec_mode "2 ranks per kind" 2 tests/gpu/two-gpu.yaml "$work/two.json" 18 HGRID_TEST_NO_SHARE=1
+    in_process "2 ranks shared" 2 tests/gpu/two-gpu.yaml HGRID_TEST_NO_SHARE=0
+    in_process "2 ranks per kind" 2 tests/gpu/two-gpu.yaml HGRID_TEST_NO_SHARE=1
+    if [[ -f configs/smoke-2gpu.yaml ]]; then
+        $BARE --plan configs/smoke-2gpu.yaml >"$work/smoke.json"
+        # Encoder and language: with one communicator per kind, the encoder rank passes
+        # no color at embd and pos_embd (it has none), the language rank does.
+        exec_mode "smoke-2gpu per kind" 2 configs/smoke-2gpu.yaml "$work/smoke.json" 16-18 HGRID_TEST_NO_SHARE=1
+        in_process "smoke-2gpu per kind" 2 configs/smoke-2gpu.yaml HGRID_TEST_NO_SHARE=1
+    fi
+fi
+
+say "gpu: $pass passed, $failed failed"
+if [[ ${BENCH:-1} == 1 ]]; then
+    say "== scripts/bench-ready"
+    MPICC=mpicc scripts/bench-ready 2>&1 | tee -a "$log"
+fi
+[[ $failed -eq 0 ]]
