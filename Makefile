@@ -33,7 +33,7 @@ LAUNCH_BIN := $(BUILD)/bin/hgrid-launch
 
 UNIT_TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 
-.PHONY: all check check-unit check-cli check-launch check-san install clean fuzz bench
+.PHONY: all check check-unit check-cli check-launch check-valgrind check-san install clean fuzz bench
 all: $(LAUNCH_BIN) $(UNIT_TESTS)
 
 $(BUILD)/%.o: %.c
@@ -65,11 +65,15 @@ check-cli: $(LAUNCH_BIN)
 check-launch: all
 	HGRID_LAUNCH=$(CURDIR)/$(LAUNCH_BIN) bash tests/launch_test.sh
 
+# Memcheck with full leak checking on the dry-run of every config.
+check-valgrind: $(LAUNCH_BIN)
+	HGRID_LAUNCH=$(CURDIR)/$(LAUNCH_BIN) scripts/valgrind-dryrun.sh
+
 # The same tests under AddressSanitizer and UndefinedBehaviorSanitizer, in build-san/.
 check-san:
 	$(MAKE) SANITIZE=1 check-unit check-cli
 
-check: check-unit check-cli check-agent check-launch
+check: check-unit check-cli check-agent check-launch check-valgrind
 	$(MAKE) check-san
 
 fuzz:

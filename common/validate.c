@@ -146,12 +146,19 @@ int hg_validate(const hg_config *cfg, unsigned flags, hg_module *out, int *world
     for (size_t i = 0; i < cfg->nmodules; i++) {
         const hg_module_spec *s = &cfg->modules[i];
         for (size_t j = 0; j < i; j++) {
-            if (strcmp(cfg->modules[j].name, s->name) == 0) {
+            if (strcmp(cfg->modules[j].name, s->name) != 0)
+                continue;
+            /* An alias repeats the very same node, so both carry one position. */
+            if (s->name_at.line == cfg->modules[j].name_at.line
+                && s->name_at.col == cfg->modules[j].name_at.col)
+                ERR(d, cfg->modules_at,
+                    "modules: entry %zu repeats entry %zu through an alias, so the name '%s' "
+                    "is used twice", i + 1, j + 1, s->name);
+            else
                 ERR(d, pick(s->name_at, s->at, s->at),
                     "duplicate module name '%s' (first used at %d:%d)", s->name,
                     cfg->modules[j].name_at.line, cfg->modules[j].name_at.col);
-                break;
-            }
+            break;
         }
         if (s->role == HG_ROLE_LANGUAGE) {
             if (language)

@@ -116,6 +116,17 @@ START_TEST(rule1_duplicate_names)
 }
 END_TEST
 
+START_TEST(rule1_duplicate_through_alias)
+{
+    INVALID("version: 1\nmodules:\n"
+            "  - &enc {name: vision, role: encoder, dp: 1}\n"
+            "  - *enc\n"
+            LM "    dp: 2\n",
+            "t.yaml:3:3: error: modules: entry 2 repeats entry 1 through an alias, so the name "
+            "'vision' is used twice");
+}
+END_TEST
+
 START_TEST(rule1_no_language)
 {
     INVALID("version: 1\nmodules:\n" ENC "    dp: 2\n",
@@ -535,6 +546,7 @@ static Suite *validate_suite(void)
     tcase_add_test(tc, rule1_good);
     tcase_add_test(tc, rule1_no_modules);
     tcase_add_test(tc, rule1_duplicate_names);
+    tcase_add_test(tc, rule1_duplicate_through_alias);
     tcase_add_test(tc, rule1_no_language);
     tcase_add_test(tc, rule1_two_languages);
     tcase_add_test(tc, rule2_good_dp_and_size);
