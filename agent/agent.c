@@ -158,12 +158,20 @@ int hg_agent_start(const hg_agent_opts *opts, hg_agent **out, hg_error *err)
     }
 
     enter(a, HG_PHASE_BOOTSTRAP);
+#ifdef HG_HAVE_NCCL
+    if (opts->backend != HG_BACKEND_MPI)
+        hg_nccl_prewarm_start(a);
+#endif
     if ((rc = hg_bootstrap(a, err)) != 0 || (rc = pick_backend(a, err)) != 0) {
         /* Config problems are the same on every rank: all stop here, rank 0 has said why. */
         if (rc != HG_ECONFIG && a->rank == 0)
             fprintf(stderr, "hgrid: %s\n", err->msg);
         goto fail;
     }
+#ifdef HG_HAVE_NCCL
+    if (a->backend == HG_BACKEND_MPI)
+        hg_nccl_prewarm_join(a); /* the config chose mpi: no GPU needed after all */
+#endif
     a->deadline = a->t0 + a->timeout_s;
     hg_watchdog_rearm(&a->wd, watchdog_deadline(a), a->timeout_s);
 
@@ -211,6 +219,9 @@ void hg_agent_free(hg_agent *a, int failed)
     if (!a)
         return;
     hg_watchdog_stop(&a->wd);
+#ifdef HG_HAVE_NCCL
+    hg_nccl_prewarm_join(a); /* bootstrap failed before bind() */
+#endif
     if (a->ops && a->ops->release)
         a->ops->release(a, failed);
     if (a->have_plan)

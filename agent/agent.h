@@ -90,6 +90,14 @@ typedef struct hg_agent_opts {
 
 struct hg_backend_ops;
 
+/* A GPU context made while MPI_Init runs (backend_nccl.c): CUDA's start-up cost then
+ * overlaps MPI's instead of following it. */
+typedef struct hg_prewarm {
+    pthread_t thread;
+    int started;
+    int device; /* the launcher's local rank hint; -1: none */
+} hg_prewarm;
+
 /* What rank 0 decides after readiness and tells every rank. */
 typedef struct hg_decision {
     int go;
@@ -116,6 +124,7 @@ typedef struct hg_agent {
     hg_comm_plan comms;
     const struct hg_backend_ops *ops;
     void *be;           /* the backend's own state */
+    hg_prewarm prewarm;
     double times[HG_PHASE_TIMED];
     hg_phase phase;
     hg_phase failed_phase;
@@ -143,6 +152,11 @@ typedef struct hg_backend_ops {
 extern const hg_backend_ops hg_backend_mpi_ops;
 #ifdef HG_HAVE_NCCL
 extern const hg_backend_ops hg_backend_nccl_ops;
+/* Starts creating the CUDA context of the GPU the launcher's local rank hint names
+ * (OMPI_COMM_WORLD_LOCAL_RANK, SLURM_LOCALID, MPI_LOCALRANKID), in a thread; bind()
+ * joins it and binds by the real local rank, whatever the hint said. */
+void hg_nccl_prewarm_start(hg_agent *a);
+void hg_nccl_prewarm_join(hg_agent *a);
 #endif
 
 /* bootstrap.c: MPI up, local rank, rank 0's config bytes parsed on every rank, the

@@ -37,14 +37,56 @@ static int cuda_fail(hg_agent *a, hg_error *err, cudaError_t e, const char *call
 
 static void backoff(unsigned *spins)
 {
-    /* Spin briefly (init steps take micro- to milliseconds), then stop burning the core
-     * that NCCL's own threads need. */
-    if (++*spins < 64) {
+    /* Yield a few times (init steps can take microseconds), then sleep: under mpirun
+     * a rank is often bound to one core, which NCCL's own init threads need. */
+    if (++*spins < 16) {
         sched_yield();
     } else {
-        struct timespec ts = { 0, *spins < 1024 ? 50000L : 500000L };
+        struct timespec ts = { 0, *spins < 4096 ? 100000L : 1000000L };
         nanosleep(&ts, NULL);
     }
+}
+
+static int local_rank_hint(void)
+{
+    static const char *const names[] = { "OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID",
+                                         "MPI_LOCALRANKID", NULL };
+    for (int i = 0; names[i]; i++) {
+        const char *v = getenv(names[i]);
+        char *end;
+        long r;
+        if (!v || !*v)
+            continue;
+        r = strtol(v, &end, 10);
+        if (!*end && r >= 0 && r < 1024)
+            return (int)r;
+    }
+    return -1;
+}
+
+static void *prewarm(void *arg)
+{
+    int device = *(int *)arg, count = 0;
+    /* Errors are left for bind(), which repeats every call on the main thread. */
+    if (cudaGetDeviceCount(&count) == cudaSuccess && device < count
+        && cudaSetDevice(device) == cudaSuccess)
+        (void)cudaFree(NULL);
+    return NULL;
+}
+
+void hg_nccl_prewarm_start(hg_agent *a)
+{
+    a->prewarm.device = local_rank_hint();
+    if (a->prewarm.device >= 0
+        && pthread_create(&a->prewarm.thread, NULL, prewarm, &a->prewarm.device) == 0)
+        a->prewarm.started = 1;
+}
+
+void hg_nccl_prewarm_join(hg_agent *a)
+{
+    if (a->prewarm.started)
+        pthread_join(a->prewarm.thread, NULL);
+    a->prewarm.started = 0;
 }
 
 /* Aborts a communicator whose operation failed or ran past the deadline and forgets it,
@@ -104,6 +146,7 @@ static int nccl_bind(hg_agent *a, hg_error *err)
     nccl_state *s = calloc(1, sizeof(*s));
     int count = 0;
     cudaError_t e;
+    hg_nccl_prewarm_join(a);
     if (!s)
         return hg_error_set(err, HG_ENOMEM, "rank %d: out of memory", a->rank);
     a->be = s;

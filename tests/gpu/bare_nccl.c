@@ -3,10 +3,11 @@
  * GPU = local rank, NCCL world (blocking), one ncclCommSplit per kind that some rank
  * needs (identical memberships shared, as hgrid does; --per-kind: one per kind), one
  * all-reduce per communicator. No deadlines, no verification of sizes, no readiness
- * exchange, no handoff. The groups come from libhgrid_core, before anything is timed
+ * exchange, no handoff. --nonblocking: the same with blocking = 0, each call polled to
+ * completion (what hgrid does, to bound init by a deadline), to price that alone. The groups come from libhgrid_core, before anything is timed
  * but the config read.
  *
- *   mpirun -np N bare_nccl CONFIG [--per-kind]
+ *   mpirun -np N bare_nccl CONFIG [--per-kind] [--nonblocking]
  *   bare_nccl --plan CONFIG     (no MPI: the layout as plan JSON, for bench_torch.py)
  * Rank 0 prints: bare: N ranks ready in S s (mpi_init a, gpu b, world c, groups d,
  * verify e; K communicators/rank), where each figure is the slowest rank's. */
@@ -46,6 +47,15 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* Non-blocking calls: poll until the communicator settles (blocking ones return done). */
+static ncclResult_t settle(ncclResult_t r, ncclComm_t comm)
+{
+    while (r == ncclInProgress)
+        if (ncclCommGetAsyncError(comm, &r) != ncclSuccess)
+            return ncclInternalError;
+    return r;
+}
+
 static int dump_plan(const char *path)
 {
     char *bytes = NULL;
@@ -68,7 +78,11 @@ static int dump_plan(const char *path)
 int main(int argc, char **argv)
 {
     double t0 = now(), t[6];
-    int rank, world, local, per_kind = argc > 2 && strcmp(argv[2], "--per-kind") == 0;
+    int rank, world, local, per_kind = 0, nonblocking = 0;
+    for (int i = 2; i < argc; i++) {
+        per_kind |= strcmp(argv[i], "--per-kind") == 0;
+        nonblocking |= strcmp(argv[i], "--nonblocking") == 0;
+    }
     MPI_Comm node;
     if (argc < 2) {
         fprintf(stderr, "usage: bare_nccl CONFIG [--per-kind] | bare_nccl --plan CONFIG\n");
@@ -111,7 +125,8 @@ int main(int argc, char **argv)
     MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, MPI_COMM_WORLD);
     ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
     config.splitShare = 1;
-    NCCL(ncclCommInitRankConfig(&comms[n], world, id, rank, &config));
+    config.blocking = !nonblocking;
+    NCCL(settle(ncclCommInitRankConfig(&comms[n], world, id, rank, &config), comms[n]));
     owner[n++] = -1;
     t[2] = now();
 
@@ -132,7 +147,10 @@ int main(int argc, char **argv)
             continue;
         int color = (mine & (1u << k)) ? plan.groups[k].members[0] : NCCL_SPLIT_NOCOLOR;
         ncclComm_t c = NULL;
-        NCCL(ncclCommSplit(comms[0], color, color < 0 ? 0 : plan.groups[k].pos, &c, &config));
+        NCCL(settle(ncclCommSplit(comms[0], color, color < 0 ? 0 : plan.groups[k].pos, &c, &config),
+                    comms[0]));
+        if (c)
+            NCCL(settle(ncclInProgress, c));
         if (c) {
             owner[n] = k;
             comms[n++] = c;
@@ -147,7 +165,7 @@ int main(int argc, char **argv)
     CUDA(cudaStreamCreate(&stream));
     CUDA(cudaMemcpy(buf, &contrib, sizeof(contrib), cudaMemcpyHostToDevice));
     for (int i = 0; i < n; i++) {
-        NCCL(ncclAllReduce(buf, buf + 1 + i, 1, ncclInt64, ncclSum, comms[i], stream));
+        NCCL(settle(ncclAllReduce(buf, buf + 1 + i, 1, ncclInt64, ncclSum, comms[i], stream), comms[i]));
         CUDA(cudaStreamSynchronize(stream));
     }
     CUDA(cudaMemcpy(sums, buf + 1, sizeof(long long) * (size_t)n, cudaMemcpyDeviceToHost));
