@@ -160,16 +160,27 @@ out=$work/fail.json
 check "failure report: go false, rank 0 failed, rank 1 skipped" bash -c "grep -q '\"go\": false' $out && grep -q '\"status\": \"failed\"' $out && grep -q '\"status\": \"skipped\"' $out"
 out=$work/out
 
-HGRID_TEST_HANG_RANK=3 mpi 8 -x HGRID_TEST_HANG_RANK "$AGENT" --backend mpi --timeout 2 "$G/vlm8_moe.yaml" -- "$CHECK" "$G/vlm8_moe.json"
+HGRID_TEST_HANG_RANK=3 mpi 8 -x HGRID_TEST_HANG_RANK "$AGENT" --backend mpi --timeout 2 --report "$work/hang.json" "$G/vlm8_moe.yaml" -- "$CHECK" "$G/vlm8_moe.json"
 check "rank 3 hangs, --timeout 2: exit 124" rc_is 124
 check "hung rank: within seconds (${secs} s)" faster_than 15
 check "hung rank: the deadline line names the missing rank" has '^hgrid: rank 0: readiness deadline of 2 s passed in phase readiness: 1 of 8 ranks never reported \(rank 3\)$'
 check "hung rank: the program never runs" lacks '^rank-check'
+check "hung rank: the report says which rank is missing" bash -c "grep -q '\"go\": false' $work/hang.json && grep -q '\"missing\": 1,' $work/hang.json && [[ \$(grep -c '\"status\": \"missing\"' $work/hang.json) -eq 1 ]]"
 
 HGRID_TEST_ABORT_RANK=2 mpi 8 -x HGRID_TEST_ABORT_RANK "$AGENT" --backend mpi --timeout 10 "$G/vlm8_moe.yaml" -- "$CHECK" "$G/vlm8_moe.json"
 check "rank 2 aborts: the job fails (status $rc)" bash -c "[[ $rc -ne 0 && $rc -ne 124 ]]"
 check "aborting rank: torn down quickly (${secs} s)" faster_than 10
 check "aborting rank: the program never runs" lacks '^rank-check'
+
+# Rule 8 (beyond the MIMO runtime): a warning, printed once, or with --strict an error.
+printf 'version: 1\nmodules:\n  - name: enc\n    role: encoder\n    pp: 2\n    dp: 1\n  - name: language\n    role: language\n    dp: 1\n' >"$work/pp-encoder.yaml"
+mpi 3 "$AGENT" --backend mpi --verbose "$work/pp-encoder.yaml" -- true
+check "encoder pp 2: runs with a warning, exit 0" rc_is 0
+check "encoder pp 2: the warning, once, at its place" count_is "^$work/pp-encoder.yaml:5:9: warning: enc: cp=1 pp=2 is beyond what the MIMO example runtime supports" 1
+check "--verbose: one line per rank's record" count_is '^hgrid: rank [0-9] \((enc|language)\) ready on [^,]+, local rank [0-9], after [0-9.]+ s: bootstrap ' 3
+mpi 3 "$AGENT" --backend mpi --strict "$work/pp-encoder.yaml" -- true
+check "encoder pp 2, --strict: exit 2" rc_is 2
+check "--strict: the same diagnostic as an error, once" count_is "^$work/pp-encoder.yaml:5:9: error: enc: cp=1 pp=2 is beyond" 1
 
 printf 'version: 1\nmodules:\n  - name: language\n    role: language\n    tp: 2\n    dp: 1\nagent:\n  backend: mpi\n  verify: false\n  init_timeout_s: 30\n' >"$work/noverify.yaml"
 mpi 2 "$AGENT" "$work/noverify.yaml" -- true

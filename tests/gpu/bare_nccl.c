@@ -47,11 +47,12 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* Non-blocking calls: poll until the communicator settles (blocking ones return done). */
-static ncclResult_t settle(ncclResult_t r, ncclComm_t comm)
+/* Non-blocking calls: poll until the communicator settles (blocking ones return done).
+ * comm is read after the call has filled it. */
+static ncclResult_t settle(ncclResult_t r, const ncclComm_t *comm)
 {
     while (r == ncclInProgress)
-        if (ncclCommGetAsyncError(comm, &r) != ncclSuccess)
+        if (ncclCommGetAsyncError(*comm, &r) != ncclSuccess)
             return ncclInternalError;
     return r;
 }
@@ -126,7 +127,7 @@ int main(int argc, char **argv)
     ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
     config.splitShare = 1;
     config.blocking = !nonblocking;
-    NCCL(settle(ncclCommInitRankConfig(&comms[n], world, id, rank, &config), comms[n]));
+    NCCL(settle(ncclCommInitRankConfig(&comms[n], world, id, rank, &config), &comms[n]));
     owner[n++] = -1;
     t[2] = now();
 
@@ -148,9 +149,9 @@ int main(int argc, char **argv)
         int color = (mine & (1u << k)) ? plan.groups[k].members[0] : NCCL_SPLIT_NOCOLOR;
         ncclComm_t c = NULL;
         NCCL(settle(ncclCommSplit(comms[0], color, color < 0 ? 0 : plan.groups[k].pos, &c, &config),
-                    comms[0]));
+                    &comms[0]));
         if (c)
-            NCCL(settle(ncclInProgress, c));
+            NCCL(settle(ncclInProgress, &c));
         if (c) {
             owner[n] = k;
             comms[n++] = c;
@@ -165,7 +166,7 @@ int main(int argc, char **argv)
     CUDA(cudaStreamCreate(&stream));
     CUDA(cudaMemcpy(buf, &contrib, sizeof(contrib), cudaMemcpyHostToDevice));
     for (int i = 0; i < n; i++) {
-        NCCL(settle(ncclAllReduce(buf, buf + 1 + i, 1, ncclInt64, ncclSum, comms[i], stream), comms[i]));
+        NCCL(settle(ncclAllReduce(buf, buf + 1 + i, 1, ncclInt64, ncclSum, comms[i], stream), &comms[i]));
         CUDA(cudaStreamSynchronize(stream));
     }
     CUDA(cudaMemcpy(sums, buf + 1, sizeof(long long) * (size_t)n, cudaMemcpyDeviceToHost));
