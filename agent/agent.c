@@ -13,7 +13,6 @@
 #include "agent.h"
 
 #include <limits.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -95,16 +94,6 @@ static int pick_backend(hg_agent *a, hg_error *err)
 #endif
 }
 
-static int groups_step(hg_agent *a, hg_error *err)
-{
-    return a->ops->groups(a, err);
-}
-
-static int world_step(hg_agent *a, hg_error *err)
-{
-    return a->ops->world(a, err);
-}
-
 static int plan_step(hg_agent *a, hg_error *err)
 {
     int rc = hg_rank_plan_build(a->layout, a->rank, &a->plan, err);
@@ -138,7 +127,6 @@ int hg_agent_start(const hg_agent_opts *opts, hg_agent **out, hg_error *err)
     hg_agent *a = calloc(1, sizeof(*a));
     hg_error own;
     int rc;
-    double t;
 
     *out = NULL;
     hg_error_clear(&own);
@@ -176,20 +164,18 @@ int hg_agent_start(const hg_agent_opts *opts, hg_agent **out, hg_error *err)
     hg_watchdog_rearm(&a->wd, watchdog_deadline(a), a->timeout_s);
 
     rc = step(a, HG_PHASE_BOOTSTRAP, plan_step, 0, &own);
-    a->times[HG_PHASE_BOOTSTRAP] = hg_now() - a->t0;
+    a->times[HG_PHASE_BOOTSTRAP] = hg_now() - a->t0; /* from the very start */
 
     enter(a, HG_PHASE_GPU);
-    t = hg_now();
     if (rc == 0 && env_rank("HGRID_TEST_FAIL_RANK") == a->rank) {
         a->failed_phase = HG_PHASE_GPU;
         rc = hg_error_set(&own, HG_EINVAL, "rank %d: injected pre-flight failure "
                           "(HGRID_TEST_FAIL_RANK=%d)", a->rank, a->rank);
     }
-    a->times[HG_PHASE_GPU] = hg_now() - t;
     rc = step(a, HG_PHASE_GPU, a->ops->bind, rc, &own);
     rc = agree(a, rc, &own);
-    rc = step(a, HG_PHASE_WORLD, world_step, rc, &own);
-    rc = step(a, HG_PHASE_GROUPS, groups_step, rc, &own);
+    rc = step(a, HG_PHASE_WORLD, a->ops->world, rc, &own);
+    rc = step(a, HG_PHASE_GROUPS, a->ops->groups, rc, &own);
     if (a->verify)
         rc = step(a, HG_PHASE_VERIFY, hg_verify, rc, &own);
 

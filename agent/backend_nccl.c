@@ -182,18 +182,27 @@ static ncclConfig_t comm_config(void)
 static int nccl_world(hg_agent *a, hg_error *err)
 {
     nccl_state *s = a->be;
-    ncclUniqueId id;
+    struct {
+        ncclUniqueId id;
+        int ok;
+    } root;
     ncclConfig_t cfg = comm_config();
-    ncclResult_t r;
+    ncclResult_t r = ncclSuccess;
     int mrc;
-    memset(&id, 0, sizeof(id));
-    if (a->rank == 0 && (r = ncclGetUniqueId(&id)) != ncclSuccess)
-        return nccl_fail(a, err, r, "ncclGetUniqueId", -1);
-    /* Rank 0 may have failed above; the others then wait here until the watchdog, and
-     * rank 0's record says why. */
-    if ((mrc = MPI_Bcast(&id, (int)sizeof(id), MPI_BYTE, 0, a->ctrl)) != MPI_SUCCESS)
+    memset(&root, 0, sizeof(root));
+    if (a->rank == 0) {
+        r = ncclGetUniqueId(&root.id);
+        root.ok = r == ncclSuccess;
+    }
+    /* Sent even when rank 0 failed, so the others fail now instead of at the deadline. */
+    if ((mrc = MPI_Bcast(&root, (int)sizeof(root), MPI_BYTE, 0, a->ctrl)) != MPI_SUCCESS)
         return hg_mpi_fail(err, mrc, a->rank, "MPI_Bcast(ncclUniqueId)");
-    r = ncclCommInitRankConfig(&s->comm[HG_SLOT_WORLD], a->world, id, a->rank, &cfg);
+    if (a->rank == 0 && !root.ok)
+        return nccl_fail(a, err, r, "ncclGetUniqueId", -1);
+    if (!root.ok)
+        return hg_error_set(err, HG_EPEER, "rank %d: skipped NCCL init: rank 0 could not create "
+                            "the NCCL unique id", a->rank);
+    r = ncclCommInitRankConfig(&s->comm[HG_SLOT_WORLD], a->world, root.id, a->rank, &cfg);
     if (r != ncclSuccess && r != ncclInProgress) {
         if (s->comm[HG_SLOT_WORLD])
             abort_slot(s, &s->comm[HG_SLOT_WORLD]);
@@ -233,9 +242,12 @@ static int nccl_groups(hg_agent *a, hg_error *err)
                 ncclCommAbort(c);
             continue;
         }
-        if (!c)
-            return hg_error_set(err, HG_ENCCL, "rank %d on %s: ncclCommSplit for kind %s returned "
-                                "no communicator", a->rank, a->host, hg_kind_name((hg_kind)k));
+        if (!c) {
+            char group[256];
+            hg_group_describe(&a->plan, k, group, sizeof(group));
+            return hg_error_set(err, HG_ENCCL, "rank %d on %s: ncclCommSplit for %s returned no "
+                                "communicator", a->rank, a->host, group);
+        }
         s->comm[cp->slot[k]] = c;
         if ((rc = wait_comm(a, &s->comm[cp->slot[k]], "ncclCommSplit", k, a->deadline, err)) != 0)
             return rc;
