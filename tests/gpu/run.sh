@@ -91,6 +91,7 @@ exec_mode() {
     check "$name: exec mode, exit 0 (${secs} s)" rc_is 0
     check "$name: every rank's handoff matches the plan" count_is '^rank-check: rank [0-9]+ ok' "$np"
     check "$name: summary, nccl backend, $comms communicators/rank" has "^hgrid: $np/$np ranks ready in .*; $comms communicators/rank, nccl backend\)$"
+    check "$name: report: go, nccl" bash -c "grep -q '\"go\": true' $work/report.json && grep -q '\"backend\": \"nccl\"' $work/report.json"
 }
 # in_process NAME NP CONFIG [ENV...]
 in_process() {
@@ -110,6 +111,10 @@ exec_mode "1 rank shared" 1 tests/gpu/one-gpu.yaml "$work/one.json" 1 HGRID_TEST
 exec_mode "1 rank per kind" 1 tests/gpu/one-gpu.yaml "$work/one.json" 18 HGRID_TEST_NO_SHARE=1
 in_process "1 rank shared" 1 tests/gpu/one-gpu.yaml HGRID_TEST_NO_SHARE=0
 in_process "1 rank per kind" 1 tests/gpu/one-gpu.yaml HGRID_TEST_NO_SHARE=1
+
+run env HGRID_TEST_FAIL_RANK=0 mpirun -np 1 -x HGRID_TEST_FAIL_RANK "$AGENT" --backend nccl tests/gpu/one-gpu.yaml -- true
+show
+check "1 rank, injected failure after GPU prewarm: exit 3, NCCL state released" bash -c "[[ $rc -eq 3 ]] && grep -q '^hgrid: rank 0 (language): injected pre-flight failure' $out"
 
 if ((ngpu < 2)); then
     say "== 2 ranks on $ngpu GPU: must fail pre-flight, clearly"
