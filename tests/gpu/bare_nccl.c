@@ -47,13 +47,17 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* Non-blocking calls: poll until the communicator settles (blocking ones return done).
- * comm is read after the call has filled it. */
+/* Polls until the communicator settles. Always: a non-blocking ncclCommSplit can return
+ * ncclSuccess while its job still runs (blocking calls are settled at once). comm is read
+ * after the call has filled it. */
 static ncclResult_t settle(ncclResult_t r, const ncclComm_t *comm)
 {
-    while (r == ncclInProgress)
+    if (r != ncclSuccess && r != ncclInProgress)
+        return r;
+    do {
         if (ncclCommGetAsyncError(*comm, &r) != ncclSuccess)
             return ncclInternalError;
+    } while (r == ncclInProgress);
     return r;
 }
 
