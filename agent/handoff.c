@@ -8,8 +8,10 @@
 #include "agent.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "plan.h"
@@ -22,15 +24,29 @@ static int set_int(const char *name, int v)
     return setenv(name, buf, 1);
 }
 
-static int write_plan(const hg_agent *a, char *path, size_t len, hg_error *err)
+/* HGRID_PLAN_DIR (set by a standalone hgrid-launch, which removes it after the job)
+ * holds rankN.json; without it, a private file in $TMPDIR that the program owns. */
+static int open_plan(const hg_agent *a, char *path, size_t len)
 {
-    const char *dir = getenv("TMPDIR");
-    FILE *f;
-    int fd, rc;
+    const char *dir = getenv("HGRID_PLAN_DIR");
+    if (dir && *dir) {
+        if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+            return -1;
+        snprintf(path, len, "%s/rank%d.json", dir, a->rank);
+        return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    }
+    dir = getenv("TMPDIR");
     if (!dir || !*dir)
         dir = "/tmp";
     snprintf(path, len, "%s/hgrid-plan-rank%d-XXXXXX.json", dir, a->rank);
-    if ((fd = mkstemps(path, 5)) < 0)
+    return mkstemps(path, 5);
+}
+
+static int write_plan(const hg_agent *a, char *path, size_t len, hg_error *err)
+{
+    FILE *f;
+    int fd, rc;
+    if ((fd = open_plan(a, path, len)) < 0)
         return hg_error_set(err, HG_EIO, "rank %d: cannot create the plan file %s: %s", a->rank,
                             path, strerror(errno));
     if (!(f = fdopen(fd, "w"))) {

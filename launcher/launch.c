@@ -4,7 +4,9 @@
  * hgrid-agent installed beside this binary (HGRID_AGENT overrides, for tests). */
 #include "launch.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -186,10 +188,47 @@ static int in_job(const hg_cli *cli, const hg_job *job, const hg_layout *layout,
     return 3;
 }
 
+/* The agents write each rank's plan (HGRID_PLAN) into one directory that the
+ * launcher owns and removes after the job, so repeated runs leave nothing in /tmp.
+ * Ranks on other hosts create the same path there (mpirun -x); those are not removed. */
+static char *make_plan_dir(void)
+{
+    const char *tmp = getenv("TMPDIR");
+    char *dir = NULL;
+    if (asprintf(&dir, "%s/hgrid-XXXXXX", tmp && *tmp ? tmp : "/tmp") < 0)
+        return NULL;
+    if (!mkdtemp(dir) || setenv("HGRID_PLAN_DIR", dir, 1) != 0) {
+        free(dir);
+        return NULL;
+    }
+    return dir;
+}
+
+static void remove_plan_dir(char *dir)
+{
+    if (!dir)
+        return;
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)))
+            if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+                unlinkat(dirfd(d), e->d_name, 0);
+        closedir(d);
+    }
+    rmdir(dir);
+    free(dir);
+}
+
 static int standalone(const hg_cli *cli, const hg_config *cfg, const hg_layout *layout,
                       const char *agent, const char *config)
 {
     int world = hg_layout_world_size(layout);
+    char *plan_dir = make_plan_dir();
+    if (!plan_dir) {
+        fprintf(stderr, "hgrid-launch: cannot create a plan directory: %s\n", strerror(errno));
+        return 3;
+    }
     argv_buf a = { 0 };
     add(&a, cli->mpirun);
     add(&a, "-np");
@@ -205,11 +244,14 @@ static int standalone(const hg_cli *cli, const hg_config *cfg, const hg_layout *
         add(&a, "--map-by");
         addf(&a, "ppr:%d:node", cli->gpus_per_node);
     }
+    add(&a, "-x");
+    add(&a, "HGRID_PLAN_DIR");
     for (int i = 0; i < cli->nmpi_args; i++)
         add(&a, cli->mpi_args[i]);
     agent_args(&a, cli, agent, config);
     if (a.failed) {
         argv_free(&a);
+        remove_plan_dir(plan_dir);
         fprintf(stderr, "hgrid-launch: out of memory\n");
         return 3;
     }
@@ -231,6 +273,7 @@ static int standalone(const hg_cli *cli, const hg_config *cfg, const hg_layout *
         status = 3;
     }
     argv_free(&a);
+    remove_plan_dir(plan_dir);
     return status;
 }
 

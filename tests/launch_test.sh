@@ -17,6 +17,8 @@ export OMPI_MCA_pml=ob1
 unset HGRID_TEST_FAIL_RANK HGRID_TEST_ABORT_RANK HGRID_TEST_HANG_RANK
 
 T=$(mktemp -d /tmp/hgrid-launch-test.XXXXXX)
+# Plan files of in-job runs land here; a standalone launch removes its own.
+export TMPDIR=$T
 pass=0
 fail=0
 ok() { pass=$((pass + 1)); echo "ok   $*"; }
@@ -99,6 +101,7 @@ check "standalone: exit 0" test "$RC" -eq 0 || show ok
 check "standalone: readiness summary" grep -qE '^hgrid: 8/8 ranks ready in [0-9.]+ s \(bootstrap' "$T/ok.err"
 check "standalone: environment contract on all 8 ranks" expect_env "$T/ok.out"
 check "standalone: nothing left running" none_left ok
+check "standalone: the plan directory is removed" bash -c "! compgen -G '$T/hgrid-??????' >/dev/null"
 
 # --- standalone, in-process handoff into the example trainer ---------------------------
 TRAINER=$(dirname "$L")/hgrid-example-trainer
