@@ -164,7 +164,7 @@ static void summarize(sup *s, int status)
     int rank, code;
     if (status == 0 || s->stop_signal)
         return;
-    if (s->deadline_hit) {
+    if (s->deadline_hit || (status == 124 && ready < o->world)) {
         fprintf(stderr, "hgrid: readiness deadline of %d s passed with %d/%d ranks ready; "
                 "the job was stopped\n", o->deadline_s, ready, o->world);
         return;

@@ -30,7 +30,7 @@ export NCCL_NVLS_ENABLE=0
 say "== build ($(nvidia-smi -L 2>/dev/null | grep -c '^GPU') GPU(s); $(mpirun --version | head -1))"
 B=build
 if ! make -j"$(nproc)" NCCL=1 "CPPFLAGS=${CPPFLAGS:-}" "LDFLAGS=${LDFLAGS:-}" \
-    $B/bin/hgrid-agent $B/bin/hgrid-example-trainer $B/lib/libhgrid.so $B/tests/progs/hg-rank-check \
+    $B/bin/hgrid-launch $B/bin/hgrid-agent $B/bin/hgrid-example-trainer $B/lib/libhgrid.so $B/tests/progs/hg-rank-check \
     >>"$log" 2>&1; then
     tail -30 "$log"
     say "gpu: build failed"
@@ -136,6 +136,34 @@ else
         exec_mode "smoke-2gpu per kind" 2 configs/smoke-2gpu.yaml "$work/smoke.json" 16-18 HGRID_TEST_NO_SHARE=1
         in_process "smoke-2gpu per kind" 2 configs/smoke-2gpu.yaml HGRID_TEST_NO_SHARE=1
     fi
+fi
+
+# launch_mode NAME NP CONFIG PLAN: the one command users type, standalone (the launcher
+# starts and supervises mpirun), NCCL backend, both handoff modes and two faults.
+LAUNCH=$B/bin/hgrid-launch
+launch_mode() {
+    local name=$1 np=$2 config=$3 plan=$4
+    run "$LAUNCH" "$config" -- "$CHECK" "$plan"
+    show
+    check "$name: hgrid-launch exec mode, exit 0 (${secs} s)" rc_is 0
+    check "$name: hgrid-launch: every rank's handoff matches the plan" count_is '^rank-check: rank [0-9]+ ok' "$np"
+    check "$name: hgrid-launch: summary, nccl backend" has "^hgrid: $np/$np ranks ready in .*, nccl backend\)$"
+    run "$LAUNCH" --in-process "$config" -- "$TRAINER"
+    show
+    check "$name: hgrid-launch --in-process, exit 0 (${secs} s)" rc_is 0
+    check "$name: hgrid-launch --in-process: all kinds ok" count_is '^trainer: rank [0-9]+ done: .* all kinds ok$' "$np"
+    run env HGRID_TEST_HANG_RANK=0 "$LAUNCH" --timeout 5 "$config" -- true
+    show
+    check "$name: hgrid-launch, rank 0 hangs after NCCL init: exit 124 (${secs} s)" rc_is 124
+    run "$LAUNCH" "$config" -- bash -c '[ "$RANK" = 0 ] && exit 7; sleep 30'
+    show
+    check "$name: hgrid-launch, workload exits 7 on rank 0: exit 7, rank named (${secs} s)" \
+        bash -c "[[ $rc -eq 7 ]] && grep -q 'rank 0 (.*) was the first to fail, exit status 7' $out"
+}
+say "== hgrid-launch standalone"
+launch_mode "1 rank" 1 tests/gpu/one-gpu.yaml "$work/one.json"
+if ((ngpu >= 2)); then
+    launch_mode "smoke-2gpu" 2 configs/smoke-2gpu.yaml "$work/smoke.json"
 fi
 
 say "gpu: $pass passed, $failed failed"
