@@ -33,7 +33,7 @@ LAUNCH_BIN := $(BUILD)/bin/hgrid-launch
 
 UNIT_TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 
-.PHONY: all check check-unit check-cli check-launch check-valgrind check-san install clean fuzz bench
+.PHONY: all check check-unit check-cli check-launch check-install check-valgrind check-san install clean fuzz bench
 all: $(LAUNCH_BIN) $(UNIT_TESTS)
 
 $(BUILD)/%.o: %.c
@@ -73,7 +73,7 @@ check-valgrind: $(LAUNCH_BIN)
 check-san:
 	$(MAKE) SANITIZE=1 check-unit check-cli
 
-check: check-unit check-cli check-agent check-launch check-valgrind
+check: check-unit check-cli check-agent check-launch check-install check-valgrind
 	$(MAKE) check-san
 
 fuzz:
@@ -89,7 +89,11 @@ install: all
 	$(MAKE) install-agent
 	install -m 644 common/*.h $(DESTDIR)$(PREFIX)/include/hgrid/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(shell sed -n 's/.*HG_VERSION "\(.*\)"/\1/p' common/version.h)|' \
-	    hgrid.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/hgrid.pc
+	    -e 's|@LIBS_PRIVATE@|$(CORE_LIBS) $(AGENT_LIBS)|' hgrid.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/hgrid.pc
+
+# Installs into a scratch prefix and builds and runs the example trainer against it.
+check-install:
+	bash tests/install_test.sh
 
 clean:
 	rm -rf build build-san build-fuzz
