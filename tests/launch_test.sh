@@ -111,6 +111,21 @@ check "in-process: exit 0" test "$RC" -eq 0 || show inproc
 check "in-process: every rank's all-reduces checked" test "$(grep -c 'done: .* all kinds ok' "$T/inproc.out")" -eq 8
 check "in-process: readiness summary" grep -qE '^hgrid: 8/8 ranks ready in' "$T/inproc.err"
 
+# --- on a terminal: one redrawn progress line, erased before the summary -------------
+if command -v script >/dev/null; then
+  script -qfec "$L --backend mpi $CFG -- true" "$T/tty.log" >/dev/null 2>&1; RC=$?
+  check "terminal: exit 0" test "$RC" -eq 0
+  check "terminal: progress redrawn in place" grep -qaF $'\r\033[Khgrid: 8/8 ranks ready, ' "$T/tty.log"
+  check "terminal: no plain progress lines" bash -c "! grep -qa '^hgrid: [0-9]*/8 ranks ready, ' '$T/tty.log'"
+fi
+
+# --- a hostfile and ranks per node go to mpirun ----------------------------------------
+printf 'localhost slots=8\n' >"$T/hosts"
+start hostfile --backend mpi --hostfile "$T/hosts" --gpus-per-node 8 --verbose "$CFG" -- true
+finish hostfile
+check "hostfile: exit 0" test "$RC" -eq 0 || show hostfile
+check "hostfile: mpirun gets --hostfile and --map-by ppr:8:node" grep -qE "^hgrid: running: mpirun -np 8 .*--hostfile $T/hosts --map-by ppr:8:node " "$T/hostfile.err"
+
 # --- a bad config never launches ----------------------------------------------------
 printf 'version: 1\nmodules:\n  - name: language\n    role: language\n    tp: 3\n    size: 8\n' >"$T/bad.yaml"
 start badcfg --backend mpi "$T/bad.yaml" -- touch "$T/launched"
