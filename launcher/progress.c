@@ -1,7 +1,8 @@
 /* Relaying the job's stderr. Lines are split here; a partial line is passed through
  * at once unless it could still become an `hgrid-status:` line, so a workload's own
  * progress bars (no newline) are not held back. mpirun's failure report
- * ("Process name: [[J,S],R]" then "Exit code: N") names the first rank to fail. */
+ * ("Process name: [[J,S],R]" then "Exit code: N", or "process rank R ... exited on
+ * signal N") names the first rank to fail. */
 #include "progress.h"
 
 #include <stdlib.h>
@@ -18,7 +19,7 @@ struct hg_progress {
     double last_plain;    /* when the last plain progress line was printed */
     int printed_ready;    /* ready count of that line */
     double now;
-    int fail_rank, fail_status, pending_rank;
+    int fail_rank, fail_status, fail_signal, pending_rank;
     size_t n;
     char line[LINE_MAX_BYTES];
 };
@@ -82,7 +83,12 @@ static void scan_mpirun(hg_progress *p, const char *s)
     int a, b, r, code;
     if ((q = strstr(s, "Process name: [[")) && sscanf(q, "Process name: [[%d,%d],%d]", &a, &b, &r) == 3)
         p->pending_rank = r;
-    else if (p->pending_rank >= 0 && (q = strstr(s, "Exit code:")) && sscanf(q, "Exit code: %d", &code) == 1) {
+    else if ((q = strstr(s, "process rank ")) && sscanf(q, "process rank %d with PID %*d on node %*s exited on signal %d", &r, &code) == 2) {
+        if (p->fail_rank < 0) {
+            p->fail_rank = r;
+            p->fail_signal = code;
+        }
+    } else if (p->pending_rank >= 0 && (q = strstr(s, "Exit code:")) && sscanf(q, "Exit code: %d", &code) == 1) {
         if (p->fail_rank < 0) {
             p->fail_rank = p->pending_rank;
             p->fail_status = code;
@@ -155,11 +161,12 @@ void hg_progress_tick(hg_progress *p, double now)
 
 int hg_progress_ready(const hg_progress *p) { return p->ready; }
 
-int hg_progress_first_failure(const hg_progress *p, int *rank, int *status)
+int hg_progress_first_failure(const hg_progress *p, int *rank, int *status, int *signal)
 {
     if (p->fail_rank < 0)
         return -1;
     *rank = p->fail_rank;
     *status = p->fail_status;
+    *signal = p->fail_signal;
     return 0;
 }

@@ -157,28 +157,39 @@ static void child_exec(const hg_supervise_opts *o, int errfd, const sigset_t *ol
     _exit(127);
 }
 
+/* "rank 3 (radio_encoder) was the first to fail, killed by signal 6 (Aborted)" */
+static int describe_first_failure(const sup *s, char *buf, size_t len)
+{
+    int rank, code, sig;
+    if (hg_progress_first_failure(s->progress, &rank, &code, &sig) != 0)
+        return -1;
+    int mi = hg_layout_module_of(s->o->layout, rank);
+    const char *module = mi >= 0 ? hg_layout_module(s->o->layout, (size_t)mi)->name : "?";
+    if (sig)
+        snprintf(buf, len, "rank %d (%s) was the first to fail, killed by signal %d (%s)", rank,
+                 module, sig, strsignal(sig));
+    else
+        snprintf(buf, len, "rank %d (%s) was the first to fail, exit status %d", rank, module,
+                 code);
+    return 0;
+}
+
 static void summarize(sup *s, int status)
 {
     const hg_supervise_opts *o = s->o;
     int ready = hg_progress_ready(s->progress);
-    int rank, code;
+    char first[256];
+    int named = describe_first_failure(s, first, sizeof(first)) == 0;
     if (status == 0 || s->stop_signal)
         return;
     if (s->deadline_hit || (status == 124 && ready < o->world)) {
         fprintf(stderr, "hgrid: readiness deadline of %d s passed with %d/%d ranks ready; "
                 "the job was stopped\n", o->deadline_s, ready, o->world);
-        return;
-    }
-    if (ready < o->world) {
-        fprintf(stderr, "hgrid: the job failed before every rank was ready (%d/%d); exit status %d\n",
-                ready, o->world, status);
-        return;
-    }
-    if (hg_progress_first_failure(s->progress, &rank, &code) == 0) {
-        int mi = hg_layout_module_of(o->layout, rank);
-        fprintf(stderr, "hgrid: workload failed: rank %d (%s) was the first to fail, exit "
-                "status %d; job exit status %d\n", rank,
-                mi >= 0 ? hg_layout_module(o->layout, (size_t)mi)->name : "?", code, status);
+    } else if (ready < o->world) {
+        fprintf(stderr, "hgrid: the job failed before every rank was ready (%d/%d)%s%s; exit "
+                "status %d\n", ready, o->world, named ? ": " : "", named ? first : "", status);
+    } else if (named) {
+        fprintf(stderr, "hgrid: workload failed: %s; job exit status %d\n", first, status);
     } else {
         fprintf(stderr, "hgrid: workload failed with exit status %d\n", status);
     }

@@ -152,6 +152,7 @@ HGRID_TEST_ABORT_RANK=3 start abort --backend mpi --timeout 60 "$CFG" -- true
 finish abort
 check "crashed rank: non-zero exit, not a timeout" bash -c "[[ $RC -ne 0 && $RC -ne 124 ]]" || show abort
 check "crashed rank: finished in seconds" under 20
+check "crashed rank: names the rank and the signal" has "$T/abort.err" "rank 3 (radio_encoder) was the first to fail, killed by signal 6 (Aborted)"
 check "crashed rank: nothing left running" none_left abort
 
 # --- a rank hangs past the deadline --------------------------------------------------
@@ -200,6 +201,13 @@ check "workload exit 7: exit status 7" test "$RC" -eq 7 || show exit7
 check "workload exit 7: names the first failing rank" has "$T/exit7.err" "rank 5 (language) was the first to fail, exit status 7"
 check "workload exit 7: finished in seconds" under 30
 check "workload exit 7: nothing left running" none_left exit7
+
+# --- the workload crashes on one rank ------------------------------------------------
+start segv --backend mpi "$CFG" -- bash -c '[ "$RANK" = 6 ] && kill -SEGV $$; sleep 60'
+finish segv
+check "workload crash: exit 139" test "$RC" -eq 139 || show segv
+check "workload crash: names the rank and the signal" has "$T/segv.err" "workload failed: rank 6 (language) was the first to fail, killed by signal 11 (Segmentation fault)"
+check "workload crash: nothing left running" none_left segv
 
 # --- inside an mpirun job -------------------------------------------------------------
 mpirun -np 8 "$L" --backend mpi "$CFG" -- bash -c "$ENVPROG" >"$T/inmpi.out" 2>"$T/inmpi.err"; RC=$?
