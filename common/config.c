@@ -121,6 +121,12 @@ static int parse_int(walker *w, const yaml_node_t *n, const char *what, long lon
         ERR_AT(w, n, "%s: expected an integer, got '%.32s'", what, s);
         return -1;
     }
+    if (p[0] == '0' && p[1] != '\0') {
+        /* YAML 1.1 readers (PyYAML, so Megatron's own scripts) take 010 as octal 8. */
+        ERR_AT(w, n, "%s: '%.32s' has a leading zero, which YAML readers disagree on "
+               "(octal or decimal); write it without", what, s);
+        return -1;
+    }
     errno = 0;
     long long v = strtoll(s, NULL, 10);
     if (errno == ERANGE) {

@@ -217,10 +217,10 @@ START_TEST(good_bool_spellings)
 }
 END_TEST
 
-/* An explicit sign and leading zeros are plain decimal; offset may be 0. */
+/* An explicit sign is plain decimal; offset may be 0. */
 START_TEST(good_number_spellings)
 {
-    hg_config *cfg = parse_ok(HEAD "    tp: +2\n    dp: 010\n    offset: -0\n    pp: 0002\n"
+    hg_config *cfg = parse_ok(HEAD "    tp: +2\n    dp: 10\n    offset: -0\n    pp: 2\n"
                                    "    cp: 16777216\n");
     ck_assert_num(cfg->modules[0].tp, 2, 5, 9);
     ck_assert_num(cfg->modules[0].dp, 10, 6, 9);
@@ -418,6 +418,18 @@ START_TEST(err_int_wrong_types)
     EXPECT(HEAD "    dp: 1 2\n", "t.yaml:5:9: error: dp: expected an integer, got '1 2'");
     EXPECT("version: [1]\nmodules: []\n",
            "t.yaml:1:10: error: version: expected an integer, got a list");
+}
+END_TEST
+
+/* 010 is 8 to YAML 1.1 readers and 10 to YAML 1.2 ones: refused, not guessed. */
+START_TEST(err_int_leading_zero)
+{
+    EXPECT(HEAD "    dp: 010\n",
+           "t.yaml:5:9: error: dp: '010' has a leading zero, which YAML readers disagree on "
+           "(octal or decimal); write it without");
+    EXPECT(HEAD "    dp: 2\n    pp: +0002\n",
+           "t.yaml:6:9: error: pp: '+0002' has a leading zero, which YAML readers disagree on "
+           "(octal or decimal); write it without");
 }
 END_TEST
 
@@ -1054,6 +1066,7 @@ static Suite *config_suite(void)
     tcase_add_test(errs, err_duplicate_keys);
     tcase_add_test(errs, err_duplicate_after_bad_value);
     tcase_add_test(errs, err_int_wrong_types);
+    tcase_add_test(errs, err_int_leading_zero);
     tcase_add_test(errs, err_int_quoted);
     tcase_add_test(errs, err_int_floats_and_other_bases);
     tcase_add_test(errs, err_int_zero_and_negative);
