@@ -29,6 +29,8 @@ LAUNCHER_SRC := $(wildcard launcher/*.c)
 LAUNCHER_OBJ := $(LAUNCHER_SRC:%.c=$(BUILD)/%.o)
 
 CORE_LIB := $(BUILD)/lib/libhgrid_core.a
+# The launcher's modules without main(), for its unit tests.
+LAUNCHER_LIB := $(BUILD)/lib/libhgrid_launcher.a
 LAUNCH_BIN := $(BUILD)/bin/hgrid-launch
 
 UNIT_TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
@@ -45,14 +47,19 @@ $(CORE_LIB): $(COMMON_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
+$(LAUNCHER_LIB): $(filter-out $(BUILD)/launcher/main.o,$(LAUNCHER_OBJ))
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
 $(LAUNCH_BIN): $(LAUNCHER_OBJ) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(LAUNCHER_OBJ) $(CORE_LIB) $(CORE_LIBS)
 
-$(BUILD)/tests/test_%: tests/test_%.c $(CORE_LIB) tests/testutil.h
+$(BUILD)/tests/test_%: tests/test_%.c $(LAUNCHER_LIB) $(CORE_LIB) tests/testutil.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests -DHG_SOURCE_DIR='"$(CURDIR)"' -o $@ $< $(CORE_LIB) \
-	    $(ALL_LDFLAGS) $(CORE_LIBS) $(CHECK_LIBS)
+	$(CC) $(ALL_CFLAGS) -Itests -Ilauncher -DHG_SOURCE_DIR='"$(CURDIR)"' -o $@ $< \
+	    $(LAUNCHER_LIB) $(CORE_LIB) $(ALL_LDFLAGS) $(CORE_LIBS) $(CHECK_LIBS)
 
 include agent/agent.mk
 

@@ -1,0 +1,165 @@
+/* Check suite for launcher/cli.c: hgrid-launch's command line. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define ARGV(...) ((char *[]){ "hgrid-launch", __VA_ARGS__, NULL })
+static int ARGC(char **v)
+{
+    int n = 0;
+    while (v[n])
+        n++;
+    return n;
+}
+
+static int parse(int argc, char **argv, hg_cli *c, hg_error *e)
+{
+    hg_error_clear(e);
+    return hg_cli_parse(argc, argv, c, e);
+}
+
+START_TEST(launch_with_every_option)
+{
+    char **v = ARGV("--backend", "mpi", "--timeout=30", "--report", "r.json", "--hostfile", "h",
+                    "--gpus-per-node", "8", "--mpirun", "/opt/ompi/bin/mpirun", "--mpi-arg",
+                    "--bind-to", "--mpi-arg=none", "-v", "--strict", "--in-process", "cfg.yaml",
+                    "--", "train", "--lr", "0.1");
+    int argc = ARGC(v);
+    ck_assert_int_eq(argc, 23);
+    hg_cli c;
+    hg_error e;
+    ck_assert_int_eq(parse(argc, v, &c, &e), 0);
+    ck_assert_str_eq(c.backend, "mpi");
+    ck_assert_int_eq(c.timeout_s, 30);
+    ck_assert_str_eq(c.report, "r.json");
+    ck_assert_str_eq(c.hostfile, "h");
+    ck_assert_int_eq(c.gpus_per_node, 8);
+    ck_assert_str_eq(c.mpirun, "/opt/ompi/bin/mpirun");
+    ck_assert_int_eq(c.nmpi_args, 2);
+    ck_assert_str_eq(c.mpi_args[0], "--bind-to");
+    ck_assert_str_eq(c.mpi_args[1], "none");
+    ck_assert(c.verbose && c.strict && c.in_process && !c.dry_run);
+    ck_assert_int_eq(c.nconfigs, 1);
+    ck_assert_str_eq(c.configs[0], "cfg.yaml");
+    ck_assert_int_eq(c.nprogram, 3);
+    ck_assert_str_eq(c.program[0], "train");
+    ck_assert_str_eq(c.program[2], "0.1");
+    ck_assert_ptr_null(c.program[3]);
+    hg_cli_free(&c);
+}
+END_TEST
+
+START_TEST(defaults)
+{
+    char **v = ARGV("cfg.yaml", "--", "train");
+    hg_cli c;
+    hg_error e;
+    ck_assert_int_eq(parse(ARGC(v), v, &c, &e), 0);
+    ck_assert_ptr_null(c.backend);
+    ck_assert_int_eq(c.timeout_s, 0);
+    ck_assert_int_eq(c.rank, -1);
+    ck_assert_str_eq(c.mpirun, "mpirun");
+    ck_assert_int_eq(c.format, HG_FORMAT_TABLE);
+    hg_cli_free(&c);
+}
+END_TEST
+
+START_TEST(program_arguments_are_not_options)
+{
+    /* Everything after "--" is the program's, even hgrid's own option names. */
+    char **v = ARGV("cfg.yaml", "--", "train", "--dry-run", "--backend", "x");
+    hg_cli c;
+    hg_error e;
+    ck_assert_int_eq(parse(ARGC(v), v, &c, &e), 0);
+    ck_assert(!c.dry_run);
+    ck_assert_ptr_null(c.backend);
+    ck_assert_int_eq(c.nprogram, 4);
+    hg_cli_free(&c);
+}
+END_TEST
+
+START_TEST(dry_run_several_configs)
+{
+    char **v = ARGV("--dry-run", "--format", "json", "a.yaml", "b.yaml");
+    hg_cli c;
+    hg_error e;
+    ck_assert_int_eq(parse(ARGC(v), v, &c, &e), 0);
+    ck_assert(c.dry_run);
+    ck_assert_int_eq(c.format, HG_FORMAT_JSON);
+    ck_assert_int_eq(c.nconfigs, 2);
+    hg_cli_free(&c);
+}
+END_TEST
+
+static void expect_error(int argc, char **argv, const char *msg)
+{
+    hg_cli c;
+    hg_error e;
+    ck_assert_int_eq(parse(argc, argv, &c, &e), HG_EINVAL);
+    ck_assert_str_eq(e.msg, msg);
+    hg_cli_free(&c);
+}
+
+START_TEST(usage_errors)
+{
+    char **a = ARGV("--frobnicate", "cfg.yaml");
+    expect_error(ARGC(a), a, "unknown option '--frobnicate' (see --help)");
+    char **b = ARGV("--backend", "gloo", "cfg.yaml", "--", "x");
+    expect_error(ARGC(b), b, "--backend: expected nccl or mpi, got 'gloo'");
+    char **c = ARGV("--timeout", "0", "cfg.yaml", "--", "x");
+    expect_error(ARGC(c), c, "--timeout: expected an integer >= 1, got '0'");
+    char **d = ARGV("--timeout", "5s", "cfg.yaml", "--", "x");
+    expect_error(ARGC(d), d, "--timeout: expected an integer >= 1, got '5s'");
+    char **f = ARGV("cfg.yaml", "--timeout");
+    expect_error(ARGC(f), f, "--timeout needs a value");
+    char **g = ARGV("--format", "yaml", "--dry-run", "cfg.yaml");
+    expect_error(ARGC(g), g, "--format: expected table or json, got 'yaml'");
+    char **h = ARGV("--dry-run");
+    expect_error(ARGC(h), h, "no config file given (see --help)");
+    char **i = ARGV("cfg.yaml");
+    expect_error(ARGC(i), i, "no program to launch: hgrid-launch CONFIG -- PROGRAM [ARGS...]");
+    char **j = ARGV("a.yaml", "b.yaml", "--", "x");
+    expect_error(ARGC(j), j, "one config to launch, got 2 (did you forget '--'?)");
+    char **k = ARGV("--dry-run", "a.yaml", "--", "x");
+    expect_error(ARGC(k), k, "--dry-run launches nothing; drop '-- x'");
+    char **l = ARGV("--dry-run", "--rank", "1", "a.yaml", "b.yaml");
+    expect_error(ARGC(l), l, "--rank takes one config, got 2");
+    char **m = ARGV("--dry-run", "--rank", "-1", "a.yaml");
+    expect_error(ARGC(m), m, "--rank: expected an integer >= 0, got '-1'");
+}
+END_TEST
+
+START_TEST(help_and_version_need_nothing_else)
+{
+    char **v = ARGV("--help");
+    hg_cli c;
+    hg_error e;
+    ck_assert_int_eq(parse(ARGC(v), v, &c, &e), 0);
+    ck_assert(c.help);
+    hg_cli_free(&c);
+    char **w = ARGV("-V");
+    ck_assert_int_eq(parse(ARGC(w), w, &c, &e), 0);
+    ck_assert(c.version);
+    hg_cli_free(&c);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("cli");
+    TCase *tc = tcase_create("parse");
+    tcase_add_test(tc, launch_with_every_option);
+    tcase_add_test(tc, defaults);
+    tcase_add_test(tc, program_arguments_are_not_options);
+    tcase_add_test(tc, dry_run_several_configs);
+    tcase_add_test(tc, usage_errors);
+    tcase_add_test(tc, help_and_version_need_nothing_else);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
