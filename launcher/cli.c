@@ -94,8 +94,13 @@ static int apply(hg_cli *c, const char *name, const char *val, hg_error *err)
         c->backend = val;
         return 0;
     }
-    if (strcmp(name, "--timeout") == 0)
-        return parse_pos_int(name, val, 1, &c->timeout_s, err);
+    if (strcmp(name, "--timeout") == 0) {
+        /* The same range as agent.init_timeout_s, so the agents accept it too. */
+        if (parse_pos_int(name, val, 1, &c->timeout_s, err) != 0 || c->timeout_s > 86400)
+            return hg_error_set(err, HG_EINVAL, "--timeout: expected seconds in 1..86400, got '%s'",
+                                val);
+        return 0;
+    }
     if (strcmp(name, "--gpus-per-node") == 0)
         return parse_pos_int(name, val, 1, &c->gpus_per_node, err);
     if (strcmp(name, "--report") == 0)

@@ -188,6 +188,38 @@ static int in_job(const hg_cli *cli, const hg_job *job, const hg_layout *layout,
     return 3;
 }
 
+/* mpirun passes the environment to ranks on its own host only; these reach every
+ * host, as srun's --export=ALL would (-x NAME for each one set here). */
+static int forwarded(const char *name, size_t len)
+{
+    static const char *const prefixes[] = { "NCCL_", "CUDA_", "HGRID_", "TORCH_", "PYTORCH_",
+                                            "UCX_", NULL };
+    static const char *const names[] = { "PATH", "LD_LIBRARY_PATH", "PYTHONPATH", NULL };
+    for (size_t i = 0; prefixes[i]; i++)
+        if (len > strlen(prefixes[i]) && strncmp(name, prefixes[i], strlen(prefixes[i])) == 0)
+            return 1;
+    for (size_t i = 0; names[i]; i++)
+        if (len == strlen(names[i]) && strncmp(name, names[i], len) == 0)
+            return 1;
+    return 0;
+}
+
+static void forward_env(argv_buf *a)
+{
+    extern char **environ;
+    for (char **e = environ; *e; e++) {
+        const char *eq = strchr(*e, '=');
+        if (!eq || !forwarded(*e, (size_t)(eq - *e)))
+            continue;
+        char name[256];
+        if ((size_t)(eq - *e) >= sizeof(name))
+            continue;
+        snprintf(name, sizeof(name), "%.*s", (int)(eq - *e), *e);
+        add(a, "-x");
+        add(a, name);
+    }
+}
+
 /* The agents write each rank's plan (HGRID_PLAN) into one directory that the
  * launcher owns and removes after the job, so repeated runs leave nothing in /tmp.
  * Ranks on other hosts create the same path there (mpirun -x); those are not removed. */
@@ -244,8 +276,16 @@ static int standalone(const hg_cli *cli, const hg_config *cfg, const hg_layout *
         add(&a, "--map-by");
         addf(&a, "ppr:%d:node", cli->gpus_per_node);
     }
-    add(&a, "-x");
-    add(&a, "HGRID_PLAN_DIR");
+    /* Open MPI binds each rank to one core by default; a trainer's data loaders and
+     * NCCL's proxy threads need the whole node. A --bind-to of the user's wins. */
+    int user_binds = 0;
+    for (int i = 0; i < cli->nmpi_args; i++)
+        user_binds |= strstr(cli->mpi_args[i], "bind-to") != NULL;
+    if (!user_binds) {
+        add(&a, "--bind-to");
+        add(&a, "none");
+    }
+    forward_env(&a);
     for (int i = 0; i < cli->nmpi_args; i++)
         add(&a, cli->mpi_args[i]);
     agent_args(&a, cli, agent, config);
@@ -283,7 +323,7 @@ int hg_launch(const hg_cli *cli)
     hg_job_detect(&job);
     hg_config *cfg = NULL;
     hg_layout *layout = NULL;
-    char agent[PATH_MAX];
+    char agent[PATH_MAX] = "hgrid-agent";
     char *config = NULL;
     int status = 2;
 

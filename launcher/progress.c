@@ -15,6 +15,7 @@ struct hg_progress {
     FILE *out;
     int world, tty;
     int ready;
+    int decided;          /* the coordinator said go or no-go */
     int drawn;            /* a progress line is on the terminal */
     double last_plain;    /* when the last plain progress line was printed */
     int printed_ready;    /* ready count of that line */
@@ -70,7 +71,9 @@ static void draw(hg_progress *p)
 static void status_line(hg_progress *p, const char *s)
 {
     int n, w;
-    if (sscanf(s, "ready %d/%d", &n, &w) == 2 && n >= 0 && n <= p->world) {
+    if (strcmp(s, "go") == 0 || strcmp(s, "no-go") == 0) {
+        p->decided = 1;
+    } else if (sscanf(s, "ready %d/%d", &n, &w) == 2 && n >= 0 && n <= p->world) {
         p->ready = n;
         draw(p);
     }
@@ -160,6 +163,7 @@ void hg_progress_tick(hg_progress *p, double now)
 }
 
 int hg_progress_ready(const hg_progress *p) { return p->ready; }
+int hg_progress_decided(const hg_progress *p) { return p->decided; }
 
 int hg_progress_first_failure(const hg_progress *p, int *rank, int *status, int *signal)
 {

@@ -23,6 +23,8 @@ void hg_progress_tick(hg_progress *p, double now);
 void hg_progress_clear(hg_progress *p);
 
 int hg_progress_ready(const hg_progress *p);
+/* Whether the coordinator has announced its go / no-go decision. */
+int hg_progress_decided(const hg_progress *p);
 /* The first failing rank as mpirun reported it, with its exit status, or the signal
  * that killed it (0 when it exited); returns 0 when mpirun named one. */
 int hg_progress_first_failure(const hg_progress *p, int *rank, int *status, int *signal);

@@ -27,9 +27,16 @@
 #include "progress.h"
 
 #define KILL_GRACE_S 5.0
-/* Past the agents' own deadline, so their message (naming the rank and phase) is
- * the one users see; the launcher's is the backstop. */
-#define DEADLINE_GRACE_S 5.0
+/* The launcher's deadline is a backstop, well past the agents' own: their
+ * coordinator gives up at T + g and their watchdogs at T + 2g, g = clamp(T/10, 1, 5),
+ * counted from each agent's start, which comes after ours; their message names the
+ * rank and the phase, ours cannot. */
+static double backstop_s(int deadline_s)
+{
+    double g = deadline_s / 10.0;
+    g = g < 1 ? 1 : g > 5 ? 5 : g;
+    return deadline_s + 2 * g + 10;
+}
 
 static double now_s(void)
 {
@@ -131,18 +138,22 @@ static void on_signal(sup *s, int sig, double now)
     }
 }
 
-static void child_exec(const hg_supervise_opts *o, int errfd, const sigset_t *oldmask)
+static void child_exec(const hg_supervise_opts *o, int errfd, const sigset_t *oldmask,
+                       pid_t parent)
 {
     setpgid(0, 0);
-    /* If the launcher dies (even SIGKILL), mpirun is told to stop its job. */
+    /* If the launcher dies (even SIGKILL), mpirun is told to stop its job; if it died
+     * before this line, nobody would tell it, so do not start at all. */
     prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent)
+        _exit(1);
     if (dup2(errfd, STDERR_FILENO) < 0)
         _exit(127);
     /* A background process group reading the terminal would stop on SIGTTIN. */
     if (isatty(STDIN_FILENO)) {
         int null = open("/dev/null", O_RDONLY);
-        if (null >= 0)
-            dup2(null, STDIN_FILENO);
+        if (null >= 0 && dup2(null, STDIN_FILENO) >= 0 && null != STDIN_FILENO)
+            close(null);
     }
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
@@ -184,7 +195,7 @@ static void summarize(sup *s, int status)
         return;
     if (s->deadline_hit || (status == 124 && ready < o->world)) {
         fprintf(stderr, "hgrid: readiness deadline of %d s passed with %d/%d ranks ready; "
-                "the job was stopped\n", o->deadline_s, ready, o->world);
+                "the job ended\n", o->deadline_s, ready, o->world);
     } else if (ready < o->world) {
         fprintf(stderr, "hgrid: the job failed before every rank was ready (%d/%d)%s%s; exit "
                 "status %d\n", ready, o->world, named ? ": " : "", named ? first : "", status);
@@ -202,6 +213,9 @@ int hg_supervise(const hg_supervise_opts *o, int *status, hg_error *err)
     int pipefd[2] = { -1, -1 }, sfd = -1, rc = 0;
 
     prctl(PR_SET_CHILD_SUBREAPER, 1);
+    /* A reader of our stderr going away (`| head`) must not kill the supervisor and
+     * orphan the job: failed writes are dropped instead. */
+    signal(SIGPIPE, SIG_IGN);
     sigemptyset(&mask);
     sigaddset(&mask, SIGINT);
     sigaddset(&mask, SIGTERM);
@@ -221,13 +235,14 @@ int hg_supervise(const hg_supervise_opts *o, int *status, hg_error *err)
     }
     s.start = now_s();
     fflush(NULL);
+    pid_t parent = getpid();
     s.child = fork();
     if (s.child < 0) {
         rc = hg_error_set(err, HG_ESYS, "fork: %s", strerror(errno));
         goto out;
     }
     if (s.child == 0)
-        child_exec(o, pipefd[1], &oldmask);
+        child_exec(o, pipefd[1], &oldmask, parent);
     setpgid(s.child, s.child); /* also here: no race with the child's own call */
     close(pipefd[1]);
     pipefd[1] = -1;
@@ -237,8 +252,8 @@ int hg_supervise(const hg_supervise_opts *o, int *status, hg_error *err)
     for (;;) {
         double now = now_s();
         if (!s.child_done && !s.deadline_hit && !s.stop_signal && o->deadline_s > 0
-            && hg_progress_ready(s.progress) < o->world
-            && now - s.start > o->deadline_s + DEADLINE_GRACE_S) {
+            && !hg_progress_decided(s.progress) && hg_progress_ready(s.progress) < o->world
+            && now - s.start > backstop_s(o->deadline_s)) {
             s.deadline_hit = 1;
             hg_progress_clear(s.progress);
             fprintf(stderr, "hgrid: readiness deadline passed (%d/%d ranks ready), stopping "
@@ -307,6 +322,11 @@ out:
         close(pipefd[1]);
     if (sfd >= 0)
         close(sfd);
+    /* Signals that came after the job ended were handled by ending it; delivering
+     * them now would kill the launcher before it cleans up. */
+    struct timespec zero = { 0, 0 };
+    while (sigtimedwait(&mask, NULL, &zero) > 0)
+        ;
     sigprocmask(SIG_SETMASK, &oldmask, NULL);
     return rc;
 }

@@ -126,6 +126,20 @@ finish hostfile
 check "hostfile: exit 0" test "$RC" -eq 0 || show hostfile
 check "hostfile: mpirun gets --hostfile and --map-by ppr:8:node" grep -qE "^hgrid: running: mpirun -np 8 .*--hostfile $T/hosts --map-by ppr:8:node " "$T/hostfile.err"
 
+# --- ranks are not pinned to one core; the user's environment reaches every rank -------
+mine=$(grep Cpus_allowed_list /proc/self/status | cut -f2)
+# Two ranks: the case where Open MPI would bind each to a core.
+NCCL_HGRID_PROBE=42 start bind --verbose --backend mpi configs/smoke-2gpu.yaml -- bash -c 'echo "cpus=$(grep Cpus_allowed_list /proc/self/status | cut -f2) probe=$NCCL_HGRID_PROBE"'
+finish bind
+check "binding: exit 0" test "$RC" -eq 0 || show bind
+check "binding: every rank may use every CPU ($mine)" test "$(grep -c "^cpus=$mine probe=42$" "$T/bind.out")" -eq 2
+check "binding: mpirun gets --bind-to none and -x for NCCL_* variables" grep -qE "^hgrid: running: mpirun -np 2 .*--bind-to none .*-x NCCL_HGRID_PROBE" "$T/bind.err"
+
+# --- a reader of the launcher's output that goes away does not orphan the job ----------
+( "$L" --backend mpi "$CFG" -- bash -c 'for i in 1 2 3 4 5; do echo "line $i from $RANK" >&2; sleep 0.2; done' 2>&1 >/dev/null | head -c 1 >/dev/null; echo "${PIPESTATUS[0]}" >"$T/sigpipe.rc" )
+check "closed stderr reader: the launcher survives and reports the job's status" test "$(cat "$T/sigpipe.rc")" -eq 0
+check "closed stderr reader: the plan directory is removed" bash -c "! compgen -G '$T/hgrid-??????' >/dev/null"
+
 # --- a bad config never launches ----------------------------------------------------
 printf 'version: 1\nmodules:\n  - name: language\n    role: language\n    tp: 3\n    size: 8\n' >"$T/bad.yaml"
 start badcfg --backend mpi "$T/bad.yaml" -- touch "$T/launched"
@@ -159,7 +173,8 @@ check "crashed rank: nothing left running" none_left abort
 HGRID_TEST_HANG_RANK=2 start hang --backend mpi --timeout 3 "$CFG" -- true
 finish hang
 check "hung rank: exit 124" test "$RC" -eq 124 || show hang
-check "hung rank: deadline message" grep -q "deadline" "$T/hang.err"
+check "hung rank: the coordinator names the missing rank" has "$T/hang.err" "readiness deadline of 3 s passed in phase readiness: 1 of 8 ranks never reported (rank 2)"
+check "hung rank: the launcher's summary" has "$T/hang.err" "hgrid: readiness deadline of 3 s passed with 7/8 ranks ready; the job ended"
 check "hung rank: finished in seconds" under 20
 check "hung rank: nothing left running" none_left hang
 

@@ -109,9 +109,11 @@ START_TEST(usage_errors)
     char **b = ARGV("--backend", "gloo", "cfg.yaml", "--", "x");
     expect_error(ARGC(b), b, "--backend: expected nccl or mpi, got 'gloo'");
     char **c = ARGV("--timeout", "0", "cfg.yaml", "--", "x");
-    expect_error(ARGC(c), c, "--timeout: expected an integer >= 1, got '0'");
+    expect_error(ARGC(c), c, "--timeout: expected seconds in 1..86400, got '0'");
+    char **c2 = ARGV("--timeout", "100000", "cfg.yaml", "--", "x");
+    expect_error(ARGC(c2), c2, "--timeout: expected seconds in 1..86400, got '100000'");
     char **d = ARGV("--timeout", "5s", "cfg.yaml", "--", "x");
-    expect_error(ARGC(d), d, "--timeout: expected an integer >= 1, got '5s'");
+    expect_error(ARGC(d), d, "--timeout: expected seconds in 1..86400, got '5s'");
     char **f = ARGV("cfg.yaml", "--timeout");
     expect_error(ARGC(f), f, "--timeout needs a value");
     char **g = ARGV("--format", "yaml", "--dry-run", "cfg.yaml");
