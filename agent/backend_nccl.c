@@ -262,13 +262,20 @@ static int nccl_allreduce(hg_agent *a, long long mine, long long *sums, hg_error
     cudaError_t e;
     if ((e = cudaMalloc((void **)&s->dev, (size_t)(n + 1) * sizeof(long long))) != cudaSuccess)
         return cuda_fail(a, err, e, "cudaMalloc");
-    if ((e = cudaMemcpy(s->dev, &mine, sizeof(mine), cudaMemcpyHostToDevice)) != cudaSuccess)
-        return cuda_fail(a, err, e, "cudaMemcpy");
+    for (int i = 0; i < n; i++)
+        if (!s->stream[i] && (e = cudaStreamCreateWithFlags(&s->stream[i], cudaStreamNonBlocking)) != cudaSuccess)
+            return cuda_fail(a, err, e, "cudaStreamCreate");
+    /* The input must have landed before any all-reduce reads it: a copy from pageable
+     * memory may return before its DMA does, and non-blocking streams do not wait for
+     * the legacy stream. So copy on slot 0's stream and wait for it; the all-reduces on
+     * every stream are then enqueued after the data is in place. */
+    if ((e = cudaMemcpyAsync(s->dev, &mine, sizeof(mine), cudaMemcpyHostToDevice, s->stream[0]))
+            != cudaSuccess
+        || (e = cudaStreamSynchronize(s->stream[0])) != cudaSuccess)
+        return cuda_fail(a, err, e, "cudaMemcpyAsync (verification input)");
     for (int i = 0; i < n; i++) {
         int kind = a->comms.slot_kind[i];
         unsigned spins = 0;
-        if (!s->stream[i] && (e = cudaStreamCreateWithFlags(&s->stream[i], cudaStreamNonBlocking)) != cudaSuccess)
-            return cuda_fail(a, err, e, "cudaStreamCreate");
         ncclResult_t r = ncclAllReduce(s->dev, s->dev + 1 + i, 1, ncclInt64, ncclSum, s->comm[i],
                                        s->stream[i]);
         if (r != ncclSuccess && r != ncclInProgress)
