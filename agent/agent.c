@@ -9,7 +9,8 @@
  * in ncclCommInitRank until the deadline.
  *
  * Test hooks, read here and documented in main.c: HGRID_TEST_FAIL_RANK,
- * HGRID_TEST_ABORT_RANK, HGRID_TEST_HANG_RANK, HGRID_TEST_NO_SHARE. */
+ * HGRID_TEST_MPI_ERROR_RANK, HGRID_TEST_ABORT_RANK, HGRID_TEST_HANG_RANK,
+ * HGRID_TEST_NO_SHARE. */
 #include "agent.h"
 
 #include <limits.h>
@@ -122,6 +123,22 @@ static int agree(hg_agent *a, int rc, hg_error *own)
     return rc;
 }
 
+/* HGRID_TEST_MPI_ERROR_RANK: a send to a rank that does not exist, on the control
+ * communicator and, with the MPI backend, on the backend's world. Both must return an
+ * error (MPI_ERRORS_RETURN); an errors-are-fatal communicator would abort the job. */
+static int mpi_error(hg_agent *a, hg_error *err)
+{
+    MPI_Comm comms[2] = { a->ctrl, MPI_COMM_NULL };
+    int x = 0, mrc = MPI_SUCCESS;
+    if (a->backend == HG_BACKEND_MPI)
+        comms[1] = *(MPI_Comm *)a->ops->comm(a, HG_SLOT_WORLD);
+    for (int i = 0; i < 2 && comms[i] != MPI_COMM_NULL; i++)
+        if ((mrc = MPI_Send(&x, 1, MPI_INT, a->world, 0, comms[i])) == MPI_SUCCESS)
+            return hg_error_set(err, HG_EINVAL, "rank %d: MPI_Send to rank %d succeeded "
+                                "(HGRID_TEST_MPI_ERROR_RANK)", a->rank, a->world);
+    return hg_mpi_fail(err, mrc, a->rank, "MPI_Send to a missing rank (HGRID_TEST_MPI_ERROR_RANK)");
+}
+
 int hg_agent_start(const hg_agent_opts *opts, hg_agent **out, hg_error *err)
 {
     hg_agent *a = calloc(1, sizeof(*a));
@@ -176,8 +193,11 @@ int hg_agent_start(const hg_agent_opts *opts, hg_agent **out, hg_error *err)
     rc = agree(a, rc, &own);
     rc = step(a, HG_PHASE_WORLD, a->ops->world, rc, &own);
     rc = step(a, HG_PHASE_GROUPS, a->ops->groups, rc, &own);
-    if (a->verify)
+    if (a->verify) {
         rc = step(a, HG_PHASE_VERIFY, hg_verify, rc, &own);
+        if (env_rank("HGRID_TEST_MPI_ERROR_RANK") == a->rank)
+            rc = step(a, HG_PHASE_VERIFY, mpi_error, rc, &own);
+    }
 
     if (env_rank("HGRID_TEST_ABORT_RANK") == a->rank) {
         fprintf(stderr, "hgrid: rank %d: aborting (HGRID_TEST_ABORT_RANK)\n", a->rank);

@@ -2,7 +2,8 @@
  * machines without GPUs (CI) and for CPU-side groups. Not a mock: the world is a
  * duplicate of MPI_COMM_WORLD, every distinct group an MPI_Comm_split of it in hg_kind
  * order (MPI_UNDEFINED where this rank makes nothing), verified with MPI_Allreduce.
- * MPI calls cannot be bounded by a deadline; the watchdog bounds them instead. */
+ * All of them return errors (MPI_ERRORS_RETURN) rather than abort the job. MPI calls
+ * cannot be bounded by a deadline; the watchdog bounds them instead. */
 #include "agent.h"
 
 #include <stdlib.h>
@@ -32,6 +33,10 @@ static int mpi_world(hg_agent *a, hg_error *err)
         return hg_error_set(err, HG_ENOMEM, "rank %d: out of memory", a->rank);
     if ((mrc = MPI_Comm_dup(MPI_COMM_WORLD, &s->comm[HG_SLOT_WORLD])) != MPI_SUCCESS)
         return hg_mpi_fail(err, mrc, a->rank, "MPI_Comm_dup(world)");
+    /* Errors come back as codes (the duplicate would inherit errors-are-fatal), here and
+     * on every group split from this communicator, which inherits the handler. */
+    if ((mrc = MPI_Comm_set_errhandler(s->comm[HG_SLOT_WORLD], MPI_ERRORS_RETURN)) != MPI_SUCCESS)
+        return hg_mpi_fail(err, mrc, a->rank, "MPI_Comm_set_errhandler(world)");
     return 0;
 }
 

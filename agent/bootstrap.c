@@ -72,6 +72,10 @@ int hg_bootstrap(hg_agent *a, hg_error *err)
         a->mpi_owned = 1;
     }
     MPI_TRY(MPI_Comm_dup(MPI_COMM_WORLD, &a->ctrl), "MPI_Comm_dup");
+    /* MPI_COMM_WORLD's errors are fatal and a duplicate inherits that: every error here
+     * would abort the job with MPI's status instead of reaching the coordinator. The
+     * communicators split from ctrl inherit this handler. */
+    MPI_TRY(MPI_Comm_set_errhandler(a->ctrl, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
     MPI_TRY(MPI_Comm_rank(a->ctrl, &a->rank), "MPI_Comm_rank");
     MPI_TRY(MPI_Comm_size(a->ctrl, &a->world), "MPI_Comm_size");
     atomic_store(&a->wd.rank, a->rank);

@@ -55,7 +55,9 @@ int hg_ctx_communicators(const hg_ctx *ctx); /* distinct ones, the world include
 
 /* The live communicator of a kind (or HG_WORLD); kinds whose groups have identical
  * members return the same communicator. MPI_COMM_NULL / NULL when this rank is in no
- * group of the kind, or the context runs the other backend. */
+ * group of the kind, or the context runs the other backend. MPI communicators carry
+ * MPI_ERRORS_RETURN (the agent reports errors rather than abort): check each call's
+ * return code, or set MPI_ERRORS_ARE_FATAL on them yourself. */
 MPI_Comm hg_ctx_mpi_comm(const hg_ctx *ctx, int kind);
 struct ncclComm; /* ncclComm_t is struct ncclComm * */
 struct ncclComm *hg_ctx_nccl_comm(const hg_ctx *ctx, int kind);

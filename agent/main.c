@@ -19,6 +19,9 @@
  *
  * Test hooks (environment; used by tests/agent_test.sh, harmless otherwise):
  *   HGRID_TEST_FAIL_RANK=R   rank R fails pre-flight with an "injected" message;
+ *   HGRID_TEST_MPI_ERROR_RANK=R  rank R's verify step makes an MPI call fail (a send to
+ *                            a rank that does not exist), which must come back as an
+ *                            error, not abort the job;
  *   HGRID_TEST_ABORT_RANK=R  rank R calls abort() just before readiness;
  *   HGRID_TEST_HANG_RANK=R   rank R sleeps forever just before readiness;
  *   HGRID_TEST_NO_SHARE=1    one communicator per kind even where members coincide

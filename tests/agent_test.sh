@@ -153,6 +153,13 @@ check "injected failure: progress names it" has '^hgrid-status: failed rank 5$'
 check "injected failure: no-go, the others skipped" has '^hgrid: no-go: pre-flight failed on 1 of 8 ranks \(7 skipped, 0 ready\)$'
 check "injected failure: the program never runs" lacks '^rank-check'
 
+# MPI errors come back as codes (MPI_ERRORS_RETURN on the agent's communicators), so a
+# failing MPI call is a named pre-flight failure, not an abort with MPI's own status.
+HGRID_TEST_MPI_ERROR_RANK=2 mpi 8 -x HGRID_TEST_MPI_ERROR_RANK "$AGENT" --backend mpi "$G/vlm8_moe.yaml" -- "$CHECK" "$G/vlm8_moe.json"
+check "an MPI error on rank 2: exit 3" rc_is 3
+check "an MPI error: the coordinator names rank 2, the call and MPI's reason" count_is '^hgrid: rank 2 \(radio_encoder\): MPI_Send to a missing rank \(HGRID_TEST_MPI_ERROR_RANK\): MPI_ERR_RANK: invalid rank \[phase verify, host [^]]+\]$' 1
+check "an MPI error: MPI did not abort the job" lacks 'MPI_ERRORS_ARE_FATAL|MPI_ABORT'
+
 HGRID_TEST_FAIL_RANK=0 mpi 2 -x HGRID_TEST_FAIL_RANK "$AGENT" --backend mpi --report "$work/fail.json" "$work/two.yaml" -- true
 check "failure on the coordinator: exit 3" rc_is 3
 check "failure on the coordinator: listed" has '^hgrid: rank 0 \(language\): injected pre-flight failure'
