@@ -187,8 +187,9 @@ void hg_agent_free(hg_agent *a, int failed);
 /* Exit status for a start() failure: 2 config/usage, 3 pre-flight, 124 deadline. */
 int hg_agent_exit_status(int rc);
 
-/* handoff.c: the exec-mode environment, the plan file, teardown and execvp. Returns
- * only on failure (after printing why), with the status to exit with. */
-int hg_handoff_exec(hg_agent *a, char **argv);
+/* handoff.c: the exec-mode environment, the plan file, teardown and execvp. Consumes a
+ * (freed on every path). Returns only on failure: HG_ESYS when execvp failed, another
+ * HG_E* code when the handoff failed before it; err says why. */
+int hg_handoff_exec(hg_agent *a, char **argv, hg_error *err);
 
 #endif

@@ -95,26 +95,22 @@ static int set_env(const hg_agent *a, const char *plan_path)
     return bad;
 }
 
-int hg_handoff_exec(hg_agent *a, char **argv)
+int hg_handoff_exec(hg_agent *a, char **argv, hg_error *err)
 {
     char plan_path[4096];
-    hg_error err;
-    int rank = a->rank;
-    hg_error_clear(&err);
+    int rank = a->rank, rc;
     hg_watchdog_phase(&a->wd, HG_PHASE_HANDOFF);
-    if (write_plan(a, plan_path, sizeof(plan_path), &err) != 0) {
-        fprintf(stderr, "hgrid-agent: %s\n", err.msg);
+    if ((rc = write_plan(a, plan_path, sizeof(plan_path), err)) != 0) {
         hg_agent_free(a, 1);
-        return 3;
+        return rc;
     }
     if (set_env(a, plan_path) != 0) {
-        fprintf(stderr, "hgrid-agent: rank %d: setenv: %s\n", rank, strerror(errno));
+        rc = hg_error_set(err, HG_ENOMEM, "rank %d: setenv: %s", rank, strerror(errno));
         hg_agent_free(a, 1);
-        return 3;
+        return rc;
     }
     hg_agent_free(a, 0);
     fflush(NULL);
     execvp(argv[0], argv);
-    fprintf(stderr, "hgrid-agent: rank %d: cannot run %s: %s\n", rank, argv[0], strerror(errno));
-    return 127;
+    return hg_error_set(err, HG_ESYS, "rank %d: cannot run %s: %s", rank, argv[0], strerror(errno));
 }

@@ -188,6 +188,8 @@ int main(int argc, char **argv)
 
     hg_error_clear(&err);
     if ((rc = hg_agent_start(&cli.opts, &a, &err)) != 0)
-        return hg_agent_exit_status(rc);
-    return hg_handoff_exec(a, cli.program);
+        return hg_agent_exit_status(rc); /* readiness has reported it */
+    rc = hg_handoff_exec(a, cli.program, &err);
+    fprintf(stderr, "hgrid-agent: %s\n", err.msg);
+    return rc == HG_ESYS ? 127 : 3;
 }
