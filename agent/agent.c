@@ -9,10 +9,11 @@
  * in ncclCommInitRank until the deadline.
  *
  * Test hooks, read here and documented in main.c: HGRID_TEST_FAIL_RANK,
- * HGRID_TEST_MPI_ERROR_RANK, HGRID_TEST_ABORT_RANK, HGRID_TEST_HANG_RANK,
- * HGRID_TEST_NO_SHARE. */
+ * HGRID_TEST_MPI_ERROR_RANK, HGRID_TEST_LEAK_FD, HGRID_TEST_ABORT_RANK,
+ * HGRID_TEST_HANG_RANK, HGRID_TEST_NO_SHARE. */
 #include "agent.h"
 
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,6 +199,8 @@ int hg_agent_start(const hg_agent_opts *opts, hg_agent **out, hg_error *err)
         if (env_rank("HGRID_TEST_MPI_ERROR_RANK") == a->rank)
             rc = step(a, HG_PHASE_VERIFY, mpi_error, rc, &own);
     }
+    if (env_rank("HGRID_TEST_LEAK_FD") == 1 && open("/dev/null", O_RDONLY) < 0)
+        fprintf(stderr, "hgrid: rank %d: HGRID_TEST_LEAK_FD: cannot open /dev/null\n", a->rank);
 
     if (env_rank("HGRID_TEST_ABORT_RANK") == a->rank) {
         fprintf(stderr, "hgrid: rank %d: aborting (HGRID_TEST_ABORT_RANK)\n", a->rank);

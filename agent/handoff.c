@@ -4,14 +4,20 @@
  * EXPT_DP}_RANK/_SIZE) and HGRID_PLAN, the path of this rank's plan as JSON in a private
  * temp file (mode 0600, left for the program: nothing outlives exec to remove it).
  * The agent then releases its communicators, finalizes MPI and becomes the program
- * (same pid, so mpirun and srun see the program's exit status as the rank's). */
+ * (same pid, so mpirun and srun see the program's exit status as the rank's).
+ *
+ * Libraries leave descriptors open without close-on-exec (NCCL's RAS thread keeps
+ * listening sockets and a pipe after ncclCommDestroy); every descriptor above stderr
+ * is marked close-on-exec just before execvp, so the program starts with 0, 1, 2. */
 #include "agent.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "plan.h"
@@ -95,6 +101,35 @@ static int set_env(const hg_agent *a, const char *plan_path)
     return bad;
 }
 
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2) /* linux/close_range.h, Linux 5.11 */
+#endif
+
+/* Marks every descriptor from 3 up close-on-exec: close_range(2) where the kernel has
+ * it (called through syscall(2), as older C libraries lack the wrapper), else each
+ * entry of /proc/self/fd. Best effort: a descriptor this misses only leaks. */
+static void cloexec_from_3(void)
+{
+    DIR *d;
+    struct dirent *e;
+#ifdef SYS_close_range
+    if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+        return;
+#endif
+    if (!(d = opendir("/proc/self/fd")))
+        return;
+    while ((e = readdir(d))) {
+        char *end;
+        long fd = strtol(e->d_name, &end, 10);
+        if (*end || end == e->d_name || fd < 3 || fd == dirfd(d))
+            continue;
+        int flags = fcntl((int)fd, F_GETFD);
+        if (flags >= 0)
+            (void)fcntl((int)fd, F_SETFD, flags | FD_CLOEXEC);
+    }
+    closedir(d);
+}
+
 int hg_handoff_exec(hg_agent *a, char **argv, hg_error *err)
 {
     char plan_path[4096];
@@ -111,6 +146,7 @@ int hg_handoff_exec(hg_agent *a, char **argv, hg_error *err)
     }
     hg_agent_free(a, 0);
     fflush(NULL);
+    cloexec_from_3();
     execvp(argv[0], argv);
     return hg_error_set(err, HG_ESYS, "rank %d: cannot run %s: %s", rank, argv[0], strerror(errno));
 }

@@ -22,6 +22,8 @@
  *   HGRID_TEST_MPI_ERROR_RANK=R  rank R's verify step makes an MPI call fail (a send to
  *                            a rank that does not exist), which must come back as an
  *                            error, not abort the job;
+ *   HGRID_TEST_LEAK_FD=1     every rank opens a descriptor without close-on-exec during
+ *                            pre-flight, as NCCL does, which PROGRAM must not inherit;
  *   HGRID_TEST_ABORT_RANK=R  rank R calls abort() just before readiness;
  *   HGRID_TEST_HANG_RANK=R   rank R sleeps forever just before readiness;
  *   HGRID_TEST_NO_SHARE=1    one communicator per kind even where members coincide

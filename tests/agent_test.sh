@@ -3,10 +3,10 @@
 # the MPI backend (CI has no GPU), on the golden layouts of 8, 12 and 20 ranks. Each
 # rank execs tests/progs/hg-rank-check, which compares its HGRID_PLAN with the golden
 # groups computed by Megatron's code and its environment with the plan, and prints its
-# environment for the value checks below. Then the failure paths: wrong world size, an
-# invalid config, a program that exits non-zero or cannot run, configs that differ
-# between ranks, injected failures, a hung rank, an aborting rank; the in-process
-# example trainer; the CLI's usage errors.
+# environment and its open descriptors for the checks below. Then the failure paths:
+# wrong world size, an invalid config, a program that exits non-zero or cannot run,
+# configs that differ between ranks, injected failures, a hung rank, an aborting rank;
+# the in-process example trainer; the CLI's usage errors.
 #
 #   make check-agent        (or: HGRID_BUILD=$PWD/build bash tests/agent_test.sh)
 set -u
@@ -81,6 +81,7 @@ golden() {
     check "$name: MASTER_ADDR is rank 0's host" count_is "^ENV [0-9]+ MASTER_ADDR=$(hostname)$" "$n"
     check "$name: report: go, every rank ready" bash -c "grep -q '\"go\": true' $work/$name.json && grep -q '\"ready\": $n,' $work/$name.json"
     check "$name: report: one record per rank" count_in "$work/$name.json" '"status": "ready"' "$n"
+    check "$name: the program inherits only fds 0, 1, 2" count_is '^FDS [0-9]+: 0 1 2$' "$n"
     cp "$out" "$work/$name.out"
 }
 golden vlm8_moe 8 5
@@ -106,6 +107,12 @@ out=$work/out
 HGRID_TEST_NO_SHARE=1 mpi 8 -x HGRID_TEST_NO_SHARE "$AGENT" --backend mpi "$G/vlm8_moe.yaml" -- "$CHECK" "$G/vlm8_moe.json"
 check "no sharing: exit 0" rc_is 0
 check "no sharing: world + one per kind (15 encoder, 17 language)" has '; 16-18 communicators/rank, mpi backend\)$'
+
+# Descriptors a library leaves open without close-on-exec during pre-flight (NCCL's RAS
+# sockets; here one /dev/null per rank) are closed at exec: the program sees 0, 1, 2.
+HGRID_TEST_LEAK_FD=1 mpi 8 -x HGRID_TEST_LEAK_FD "$AGENT" --backend mpi "$G/vlm8_moe.yaml" -- "$CHECK" "$G/vlm8_moe.json"
+check "leaked fd in pre-flight: exit 0" rc_is 0
+check "leaked fd in pre-flight: the program inherits only fds 0, 1, 2" count_is '^FDS [0-9]+: 0 1 2$' 8
 
 # --- failures ----------------------------------------------------------------------
 mpi 6 "$AGENT" --backend mpi "$G/vlm8_moe.yaml" -- "$CHECK" "$G/vlm8_moe.json"

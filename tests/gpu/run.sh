@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # GPU tests of the NCCL backend, run on the GPU machine through `device` (see
 # ../shared/device/README.md): builds there, then
-#   - one-gpu.yaml (1 rank) end to end in exec mode (hg-rank-check checks the handoff),
-#     with shared communicators and with one ncclCommSplit per kind (HGRID_TEST_NO_SHARE);
+#   - one-gpu.yaml (1 rank) end to end in exec mode (hg-rank-check checks the handoff,
+#     and that the program inherits no descriptor NCCL left open), with shared
+#     communicators and with one ncclCommSplit per kind (HGRID_TEST_NO_SHARE);
 #   - the same in process: the example trainer's ncclAllReduce on every kind, started
 #     under mpirun directly and through hgrid-agent --in-process;
 #   - two-gpu.yaml (2 ranks) on one GPU: the clear too-few-GPUs pre-flight failure;
@@ -90,6 +91,7 @@ exec_mode() {
     show
     check "$name: exec mode, exit 0 (${secs} s)" rc_is 0
     check "$name: every rank's handoff matches the plan" count_is '^rank-check: rank [0-9]+ ok' "$np"
+    check "$name: the program inherits only fds 0, 1, 2 (none of NCCL's)" count_is '^FDS [0-9]+: 0 1 2$' "$np"
     check "$name: summary, nccl backend, $comms communicators/rank" has "^hgrid: $np/$np ranks ready in .*; $comms communicators/rank, nccl backend\)$"
     check "$name: report: go, nccl" bash -c "grep -q '\"go\": true' $work/report.json && grep -q '\"backend\": \"nccl\"' $work/report.json"
 }

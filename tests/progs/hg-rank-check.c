@@ -7,7 +7,10 @@
  *     the plan; LOCAL_RANK < LOCAL_WORLD_SIZE; MASTER_ADDR set; MASTER_PORT a port.
  * Prints `rank-check: rank R ok: K kinds match` and the environment as ENV R NAME=VALUE
  * lines (for the script to assert values), or one line per mismatch and exits 1.
+ * First it prints the descriptors it inherited as `FDS R: 0 1 2` (the handoff leaves
+ * none above stderr; the script asserts it).
  * With HG_EXIT_RANK=R and HG_EXIT_CODE=C, rank R then exits C (exit propagation). */
+#include <dirent.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +90,30 @@ static void check_env_dim(json_t *plan, const char *env, const char *coord, cons
              json_integer_value(json_object_get(json_object_get(plan, "module"), size)));
 }
 
+/* The open descriptors, ascending, less the one reading the directory. */
+static void print_fds(const char *rank)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    char seen[1024] = { 0 };
+    if (!d) {
+        printf("FDS %s: cannot list /proc/self/fd\n", rank);
+        return;
+    }
+    while ((e = readdir(d))) {
+        char *end;
+        long fd = strtol(e->d_name, &end, 10);
+        if (end != e->d_name && !*end && fd != dirfd(d))
+            seen[fd < (long)sizeof(seen) ? fd : (long)sizeof(seen) - 1] = 1;
+    }
+    closedir(d);
+    printf("FDS %s:", rank);
+    for (size_t fd = 0; fd < sizeof(seen); fd++)
+        if (seen[fd])
+            printf(fd + 1 < sizeof(seen) ? " %zu" : " %zu+", fd);
+    printf("\n");
+}
+
 int main(int argc, char **argv)
 {
     static const char *const shown[] = {
@@ -102,6 +129,7 @@ int main(int argc, char **argv)
     json_t *gkind;
     int kinds = 0;
 
+    print_fds(getenv("RANK") ? getenv("RANK") : "?");
     if (argc != 2) {
         fprintf(stderr, "usage: hg-rank-check GOLDEN.json\n");
         return 2;
