@@ -25,8 +25,15 @@ void hg_init_opts_from_env(hg_init_opts *o)
 int hg_init(const hg_init_opts *opts, hg_ctx **out, hg_error *err)
 {
     hg_agent_opts o;
+    const char *handoff = getenv("HGRID_HANDOFF");
     *out = NULL;
     hg_agent_opts_default(&o);
+    /* MPI_Init would fail inside Open MPI with a message that names neither cause nor cure. */
+    if (handoff && strcmp(handoff, "exec") == 0)
+        return hg_error_set(err, HG_EINVAL, "hg_init: this program was started by hgrid's exec "
+                            "handoff, after MPI_Finalize in this same process, so MPI cannot "
+                            "start again; run it with --in-process (hgrid-launch --in-process or "
+                            "hgrid-agent --in-process)");
     if (!opts->config || !*opts->config)
         return hg_error_set(err, HG_EINVAL, "hg_init: no config (set hg_init_opts.config or HGRID_CONFIG)");
     if (opts->backend < -1 || opts->backend > HG_BACKEND_MPI)

@@ -1,11 +1,14 @@
 /* Exec handoff: after go, the program gets the torchrun-compatible environment (RANK,
  * WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT), hgrid's own
  * (HGRID_MODULE, HGRID_ROLE, HGRID_MODULE_RANK/_SIZE, HGRID_{TP,CP,DP,PP,EP,EXPT_TP,
- * EXPT_DP}_RANK/_SIZE) and HGRID_PLAN, the path of this rank's plan as JSON in a private
- * temp file (mode 0600, left for the program: nothing outlives exec to remove it).
- * The agent then releases its communicators, finalizes MPI and becomes the program
- * (same pid, so mpirun and srun see the program's exit status as the rank's).
+ * EXPT_DP}_RANK/_SIZE), HGRID_PLAN, the path of this rank's plan as JSON in a private
+ * temp file (mode 0600, left for the program: nothing outlives exec to remove it), and
+ * HGRID_HANDOFF=exec. The agent then releases its communicators, finalizes MPI and
+ * becomes the program (same pid, so mpirun and srun see the program's exit status as
+ * the rank's).
  *
+ * MPI_Finalize has run in this very process, so the program cannot start MPI again
+ * (Open MPI fails in orte_init); HGRID_HANDOFF=exec lets hg_init() say so plainly.
  * Libraries leave descriptors open without close-on-exec (NCCL's RAS thread keeps
  * listening sockets and a pipe after ncclCommDestroy); every descriptor above stderr
  * is marked close-on-exec just before execvp, so the program starts with 0, 1, 2. */
@@ -98,6 +101,7 @@ static int set_env(const hg_agent *a, const char *plan_path)
         bad |= set_int(name, dims[i].size);
     }
     bad |= setenv("HGRID_PLAN", plan_path, 1);
+    bad |= setenv("HGRID_HANDOFF", "exec", 1);
     return bad;
 }
 

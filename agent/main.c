@@ -11,6 +11,12 @@
  * program that links libhgrid and calls hg_init() itself (hgrid.h; one can also start
  * such a program under mpirun directly).
  *
+ * An exec-mode PROGRAM must not call MPI_Init: the agent has called MPI_Finalize in the
+ * same process, and MPI cannot start twice (Open MPI 4.1 fails in orte_init). NCCL
+ * programs (torch.distributed with the nccl backend, MASTER_ADDR/PORT rendezvous) are
+ * fine; MPI programs, and anything that calls hg_init(), use --in-process. The handoff
+ * sets HGRID_HANDOFF=exec, and hg_init() refuses to run under it with that advice.
+ *
  * Exit status: 0 or the program's own; 2 usage, invalid config or a world size that
  * differs from the layout's; 3 a pre-flight failure on any rank (all ranks exit 3, rank
  * 0 lists each failed rank and its reason); 124 the readiness deadline passed
@@ -54,14 +60,17 @@ static void usage(FILE *out)
             "One agent per GPU, under mpirun or srun: builds and verifies this rank's NCCL (or\n"
             "MPI) communicators from the grid description CONFIG, waits for every rank's go,\n"
             "then execs PROGRAM with RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, HGRID_* and\n"
-            "HGRID_PLAN set.\n"
+            "HGRID_PLAN set. MPI is finalized before the exec, so PROGRAM must not call\n"
+            "MPI_Init (NCCL programs such as torch.distributed are fine); MPI programs and\n"
+            "programs that call hg_init() run with --in-process.\n"
             "\n"
             "  --backend B     nccl (GPUs) or mpi (CPU groups); default: agent.backend\n"
             "  --timeout S     readiness deadline in seconds; default: agent.init_timeout_s\n"
             "  --report FILE   rank 0 writes every rank's readiness record as JSON\n"
             "  --verbose       rank 0 prints each rank's record as it arrives\n"
             "  --strict        layouts beyond what the MIMO runtime accepts are errors\n"
-            "  --in-process    exec PROGRAM at once; it calls hg_init() itself (hgrid.h)\n"
+            "  --in-process    exec PROGRAM at once; it calls hg_init() itself (hgrid.h) and\n"
+            "                  may use MPI\n"
             "\n"
             "exit: 0 or PROGRAM's status; 2 usage/config; 3 pre-flight failed; 124 deadline;\n"
             "127 PROGRAM not executable\n");
@@ -145,6 +154,7 @@ static int exec_in_process(const agent_cli *cli)
     const hg_agent_opts *o = &cli->opts;
     char num[24];
     int bad = setenv("HGRID_CONFIG", o->config_path, 1);
+    bad |= setenv("HGRID_HANDOFF", "in-process", 1); /* not an inherited "exec" */
     if (o->backend >= 0)
         bad |= setenv("HGRID_BACKEND", o->backend == HG_BACKEND_MPI ? "mpi" : "nccl", 1);
     if (o->timeout_s > 0) {

@@ -222,6 +222,12 @@ check "in-process, pp 4: all ranks ok" count_is '^trainer: rank [0-9]+ done: [0-
 check "in-process, pp 4: middle stages hold no embedding group" count_is '^trainer: rank [0-9]+ language embd: not a member$' 8
 mpi 2 "$TRAINER" --backend mpi "$G/vlm8_moe.yaml"
 check "in-process trainer, wrong world size: exit 2" rc_is 2
+# Exec handoff into an MPI program: MPI was finalized in that process and cannot start
+# again; hg_init says so (HGRID_HANDOFF=exec) instead of Open MPI's orte_init failure.
+mpi 2 "$AGENT" --backend mpi "$work/two.yaml" -- "$TRAINER" --backend mpi "$work/two.yaml"
+check "exec handoff into the in-process trainer: exit 2" rc_is 2
+check "exec handoff into hg_init: it says to use --in-process" has "^trainer: hg_init: this program was started by hgrid's exec handoff, after MPI_Finalize in this same process, so MPI cannot start again; run it with --in-process "
+check "exec handoff into hg_init: no Open MPI init failure" lacks 'orte_init|MPI_INIT failed'
 
 # --- the command line ----------------------------------------------------------------
 cli() {

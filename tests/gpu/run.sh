@@ -118,6 +118,10 @@ run env HGRID_TEST_FAIL_RANK=0 mpirun -np 1 -x HGRID_TEST_FAIL_RANK "$AGENT" --b
 show
 check "1 rank, injected failure after GPU prewarm: exit 3, NCCL state released" bash -c "[[ $rc -eq 3 ]] && grep -q '^hgrid: rank 0 (language): injected pre-flight failure' $out"
 
+run mpirun -np 1 "$AGENT" --backend nccl tests/gpu/one-gpu.yaml -- "$TRAINER" --backend nccl tests/gpu/one-gpu.yaml
+show
+check "exec handoff into hg_init: refused clearly, exit 2" bash -c "[[ $rc -eq 2 ]] && grep -q \"^trainer: hg_init: this program was started by hgrid's exec handoff\" $out"
+
 if ((ngpu < 2)); then
     say "== 2 ranks on $ngpu GPU: must fail pre-flight, clearly"
     run mpirun -np 2 "$AGENT" --backend nccl tests/gpu/two-gpu.yaml -- "$CHECK" "$work/two.json"
