@@ -9,8 +9,8 @@
  * in ncclCommInitRank until the deadline.
  *
  * Test hooks, read here and documented in main.c: HGRID_TEST_FAIL_RANK,
- * HGRID_TEST_MPI_ERROR_RANK, HGRID_TEST_LEAK_FD, HGRID_TEST_ABORT_RANK,
- * HGRID_TEST_HANG_RANK, HGRID_TEST_NO_SHARE. */
+ * HGRID_TEST_SLOW_RANK, HGRID_TEST_MPI_ERROR_RANK, HGRID_TEST_LEAK_FD,
+ * HGRID_TEST_ABORT_RANK, HGRID_TEST_HANG_RANK, HGRID_TEST_NO_SHARE. */
 #include "agent.h"
 
 #include <fcntl.h>
@@ -49,6 +49,8 @@ int hg_agent_exit_status(int rc)
     case HG_ECONFIG:
     case HG_EIO:
         return 2;
+    case HG_ETIMEDOUT:
+        return 124;
     default:
         return 3;
     }
@@ -124,6 +126,17 @@ static int agree(hg_agent *a, int rc, hg_error *own)
     return rc;
 }
 
+/* HGRID_TEST_SLOW_RANK: verification done, this rank sleeps past the deadline and
+ * reports what a rank whose NCCL all-reduce never settled reports. */
+static int slow_verify(hg_agent *a, hg_error *err)
+{
+    struct timespec ts = { 0, 50000000L };
+    while (hg_now() < a->deadline + 0.2)
+        nanosleep(&ts, NULL);
+    return hg_error_set(err, HG_ETIMEDOUT, "rank %d: verify did not complete within the %d s "
+                        "init timeout (HGRID_TEST_SLOW_RANK=%d)", a->rank, a->timeout_s, a->rank);
+}
+
 /* HGRID_TEST_MPI_ERROR_RANK: a send to a rank that does not exist, on the control
  * communicator and, with the MPI backend, on the backend's world. Both must return an
  * error (MPI_ERRORS_RETURN); an errors-are-fatal communicator would abort the job. */
@@ -196,6 +209,8 @@ int hg_agent_start(const hg_agent_opts *opts, hg_agent **out, hg_error *err)
     rc = step(a, HG_PHASE_GROUPS, a->ops->groups, rc, &own);
     if (a->verify) {
         rc = step(a, HG_PHASE_VERIFY, hg_verify, rc, &own);
+        if (env_rank("HGRID_TEST_SLOW_RANK") == a->rank)
+            rc = step(a, HG_PHASE_VERIFY, slow_verify, rc, &own);
         if (env_rank("HGRID_TEST_MPI_ERROR_RANK") == a->rank)
             rc = step(a, HG_PHASE_VERIFY, mpi_error, rc, &own);
     }

@@ -102,6 +102,7 @@ typedef struct hg_prewarm {
 typedef struct hg_decision {
     int go;
     int nfailed;
+    int ntimedout;  /* failed ranks whose own step ran past the deadline: no-go is 124 */
     int master_port;
     char master_addr[256];
 } hg_decision;
@@ -171,8 +172,9 @@ int hg_verify(hg_agent *a, hg_error *err);
 int hg_mpi_fail(hg_error *err, int mrc, int rank, const char *call);
 
 /* readiness.c: every rank's record to rank 0, the summary and the collective go/no-go.
- * Returns 0 on go, HG_EPEER on no-go (err: this rank's own failure, if it had one).
- * own is this rank's failure so far, or NULL. */
+ * Returns 0 on go; on no-go HG_ETIMEDOUT when any rank failed by running past the
+ * deadline, else HG_EPEER (err: this rank's own failure, if it had one). own is this
+ * rank's failure so far, or NULL. */
 int hg_readiness(hg_agent *a, const hg_error *own, hg_error *err);
 /* How long past the deadline the coordinator still waits for records (ranks that ran
  * out of time report just after it); the watchdog fires one more grace later. */

@@ -39,12 +39,14 @@ void hg_init_opts_from_env(hg_init_opts *o);
 
 /* Collective over MPI_COMM_WORLD; calls MPI_Init unless MPI is up already (and then
  * hg_finalize calls MPI_Finalize). On failure *out is NULL, err says why on this rank,
- * and every rank has failed alike: exit with hg_exit_status(rc). When the readiness
- * deadline passes, the process exits 124 from inside hg_init, as the agent does.
+ * and every rank has failed alike: exit with hg_exit_status(rc). A rank whose init ran
+ * past the readiness deadline fails every rank with HG_ETIMEDOUT; a rank that never
+ * reports makes the process exit 124 from inside hg_init, as the agent does.
  * Refused (HG_EINVAL) in a program started by hgrid's exec handoff (HGRID_HANDOFF=exec):
  * MPI was finalized in that process and cannot start again; use --in-process. */
 int hg_init(const hg_init_opts *opts, hg_ctx **out, hg_error *err);
-/* 2: usage or invalid config (or world size mismatch); 3: pre-flight failed. */
+/* 2: usage or invalid config (or world size mismatch); 3: pre-flight failed;
+ * 124: the readiness deadline passed. */
 int hg_exit_status(int rc);
 void hg_finalize(hg_ctx *ctx);
 

@@ -25,6 +25,9 @@
  *
  * Test hooks (environment; used by tests/agent_test.sh, harmless otherwise):
  *   HGRID_TEST_FAIL_RANK=R   rank R fails pre-flight with an "injected" message;
+ *   HGRID_TEST_SLOW_RANK=R   rank R's verify step outlives the readiness deadline and
+ *                            reports that it timed out (as an NCCL call that never
+ *                            settles does): every rank exits 124;
  *   HGRID_TEST_MPI_ERROR_RANK=R  rank R's verify step makes an MPI call fail (a send to
  *                            a rank that does not exist), which must come back as an
  *                            error, not abort the job;

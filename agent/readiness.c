@@ -7,7 +7,10 @@
  * `hgrid-status: no-go`. The coordinator receives with one MPI_ANY_SOURCE request at a
  * time (O(1) requests at any scale) and polls it against the deadline. A rank that never
  * reports (hung, or stuck in a collective with one that is) cannot be told no-go: the
- * coordinator names the missing ranks and exits 124, and mpirun tears the job down. */
+ * coordinator names the missing ranks and exits 124, and mpirun tears the job down.
+ * A no-go where some rank's own step ran past the deadline (its record's code is
+ * HG_ETIMEDOUT, as after an NCCL init that never settled) is a deadline too: every rank
+ * returns HG_ETIMEDOUT and exits 124, while the coordinator still lists each reason. */
 #include "agent.h"
 
 #include <arpa/inet.h>
@@ -223,6 +226,9 @@ static void print_failures(const coordinator *c)
     }
     fprintf(stderr, "hgrid: no-go: pre-flight failed on %d of %d ranks (%d skipped, %d ready)\n",
             c->failed, a->world, c->skipped, c->ready);
+    if (a->decision.ntimedout)
+        fprintf(stderr, "hgrid: readiness deadline of %d s passed on %d of %d ranks\n",
+                a->timeout_s, a->decision.ntimedout, a->world);
 }
 
 /* "3, 7-9": the missing ranks, shortened past a few dozen. */
@@ -303,6 +309,8 @@ static int coordinate(hg_agent *a, const hg_record *mine, hg_error *err)
     }
     a->decision.go = c.failed == 0 && c.skipped == 0;
     a->decision.nfailed = c.failed;
+    for (int i = 0; i < a->world; i++)
+        a->decision.ntimedout += c.rec[i].status == REC_FAILED && c.rec[i].code == HG_ETIMEDOUT;
     if (a->decision.go)
         print_summary(&c);
     else
@@ -331,7 +339,7 @@ double hg_report_grace(const hg_agent *a)
 int hg_readiness(hg_agent *a, const hg_error *own, hg_error *err)
 {
     hg_record mine;
-    int rc = 0, mrc;
+    int rc = 0, mrc, code;
     fill_record(a, own, &mine);
     if (a->rank == 0) {
         rc = coordinate(a, &mine, err);
@@ -346,9 +354,15 @@ int hg_readiness(hg_agent *a, const hg_error *own, hg_error *err)
         return rc;
     if (a->decision.go)
         return 0;
-    /* No-go is one verdict for every rank (exit 3), whatever this rank's own error. */
+    /* No-go is one verdict for every rank, whatever this rank's own error: a deadline
+     * (exit 124) when any rank ran out of time, else a pre-flight failure (exit 3). */
+    code = a->decision.ntimedout ? HG_ETIMEDOUT : HG_EPEER;
     if (own)
-        return hg_error_set(err, HG_EPEER, "%s", own->msg);
-    return hg_error_set(err, HG_EPEER, "rank %d: no-go: pre-flight failed on %d rank%s", a->rank,
+        return hg_error_set(err, code, "%s", own->msg);
+    if (a->decision.ntimedout)
+        return hg_error_set(err, code, "rank %d: no-go: the readiness deadline of %d s passed on "
+                            "%d rank%s", a->rank, a->timeout_s, a->decision.ntimedout,
+                            a->decision.ntimedout == 1 ? "" : "s");
+    return hg_error_set(err, code, "rank %d: no-go: pre-flight failed on %d rank%s", a->rank,
                         a->decision.nfailed, a->decision.nfailed == 1 ? "" : "s");
 }

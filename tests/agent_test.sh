@@ -160,6 +160,23 @@ check "injected failure: progress names it" has '^hgrid-status: failed rank 5$'
 check "injected failure: no-go, the others skipped" has '^hgrid: no-go: pre-flight failed on 1 of 8 ranks \(7 skipped, 0 ready\)$'
 check "injected failure: the program never runs" lacks '^rank-check'
 
+# A rank whose verification outlives the deadline, yet reports (as an NCCL call that
+# never settles does): the decision is a deadline, every rank exits 124, not 3.
+HGRID_TEST_SLOW_RANK=3 mpi 8 -x HGRID_TEST_SLOW_RANK "$AGENT" --backend mpi --timeout 2 --report "$work/slow.json" "$G/vlm8_moe.yaml" -- "$CHECK" "$G/vlm8_moe.json"
+check "rank 3 verify past the 2 s deadline: exit 124 (${secs} s)" rc_is 124
+check "verify past the deadline: within seconds" faster_than 15
+check "verify past the deadline: the coordinator names rank 3 and why" count_is '^hgrid: rank 3 \(radio_encoder\): verify did not complete within the 2 s init timeout \(HGRID_TEST_SLOW_RANK=3\) \[phase verify, host [^]]+\]$' 1
+check "verify past the deadline: no-go, then the deadline line" bash -c "grep -q '^hgrid: no-go: pre-flight failed on 1 of 8 ranks (0 skipped, 7 ready)$' $out && grep -q '^hgrid: readiness deadline of 2 s passed on 1 of 8 ranks$' $out"
+check "verify past the deadline: the program never runs" lacks '^rank-check'
+check "verify past the deadline: report go false" bash -c "grep -q '\"go\": false' $work/slow.json"
+HGRID_TEST_SLOW_RANK=0 mpi 2 -x HGRID_TEST_SLOW_RANK "$AGENT" --backend mpi --timeout 1 "$work/two.yaml" -- true
+check "the coordinator's own verify past the deadline: exit 124" rc_is 124
+HGRID_TEST_SLOW_RANK=1 mpi 2 -x HGRID_TEST_SLOW_RANK "$TRAINER" --backend mpi --timeout 1 "$work/two.yaml"
+check "in-process, verify past the deadline: hg_init fails, hg_exit_status 124" rc_is 124
+# (The first rank to exit makes mpirun kill the other, perhaps before it prints.)
+check "in-process, verify past the deadline: hg_init's summary names rank 1" has '^hgrid: rank 1 \(language\): verify did not complete within the 1 s init timeout'
+check "in-process, verify past the deadline: the trainer says why" has '^trainer: rank (1: verify did not complete within the 1 s init timeout|0: no-go: the readiness deadline of 1 s passed on 1 rank$)'
+
 # MPI errors come back as codes (MPI_ERRORS_RETURN on the agent's communicators), so a
 # failing MPI call is a named pre-flight failure, not an abort with MPI's own status.
 HGRID_TEST_MPI_ERROR_RANK=2 mpi 8 -x HGRID_TEST_MPI_ERROR_RANK "$AGENT" --backend mpi "$G/vlm8_moe.yaml" -- "$CHECK" "$G/vlm8_moe.json"
