@@ -1,14 +1,18 @@
 /* The agent's pre-flight, the same steps for hgrid-agent (exec handoff) and hg_init
- * (in-process): bootstrap, plan, GPU binding, one agreement round, world and group
- * communicators, verification, readiness. Each step runs only while this rank has not
- * failed, but every rank reaches readiness, so the coordinator hears of every failure.
+ * (in-process): bootstrap, plan, GPU binding, world and group communicators, each
+ * followed by an agreement round, verification, readiness. Each step runs only while
+ * this rank has not failed, but every rank reaches readiness, so the coordinator hears
+ * of every failure.
  *
- * One MPI_Allreduce after the local steps (plan, GPU) tells every rank whether any rank
- * failed there, and which kinds need a split anywhere (groups.c): a rank that cannot
- * bind its GPU makes the whole job skip NCCL init instead of leaving its peers waiting
- * in ncclCommInitRank until the deadline.
+ * An agreement round is one small MPI_Allreduce over the control communicator that
+ * tells every rank whether any rank has failed so far (the first also says which kinds
+ * need a split anywhere, groups.c). Every rank makes it after plan and GPU, after world
+ * and after groups, failed or not, so the collective order is the same everywhere; each
+ * phase before it is bounded (NCCL by the deadline, the rest by the watchdog). A rank
+ * that cannot bind its GPU, or whose world or group init fails, so makes its peers skip
+ * the NCCL steps that would wait for it until the deadline, and the job fails at once.
  *
- * Test hooks, read here and documented in main.c: HGRID_TEST_FAIL_RANK,
+ * Test hooks, read here and documented in main.c: HGRID_TEST_FAIL_RANK (and _PHASE),
  * HGRID_TEST_SLOW_RANK, HGRID_TEST_MPI_ERROR_RANK, HGRID_TEST_LEAK_FD,
  * HGRID_TEST_ABORT_RANK, HGRID_TEST_HANG_RANK, HGRID_TEST_NO_SHARE. */
 #include "agent.h"
@@ -108,22 +112,38 @@ static int plan_step(hg_agent *a, hg_error *err)
     return rc;
 }
 
-/* Everyone learns whether anyone failed so far, and which kinds anyone splits. */
+/* Everyone learns whether anyone failed so far, and which kinds anyone splits (the
+ * same answer each round: creates is fixed once the plan is). Called by every rank at
+ * the same points, whatever its own rc. */
 static int agree(hg_agent *a, int rc, hg_error *own)
 {
     int in[2] = { rc != 0, (int)a->comms.creates }, out[2] = { 0, 0 };
     int mrc = MPI_Allreduce(in, out, 2, MPI_INT, MPI_BOR, a->ctrl);
     if (mrc != MPI_SUCCESS) {
+        if (rc != 0)
+            return rc; /* this rank's own failure is the better reason */
         a->failed_phase = a->phase;
         return hg_mpi_fail(own, mrc, a->rank, "MPI_Allreduce(pre-flight status)");
     }
     a->comms.splits = (unsigned)out[1];
     if (rc == 0 && out[0]) {
         a->failed_phase = a->phase;
-        return hg_error_set(own, HG_EPEER, "rank %d: skipped communicator init: another rank "
-                            "failed first", a->rank);
+        return hg_error_set(own, HG_EPEER, "rank %d: skipped the rest of pre-flight after phase "
+                            "%s: another rank failed", a->rank, hg_phase_name(a->phase));
     }
     return rc;
+}
+
+/* HGRID_TEST_FAIL_RANK: this rank fails at the end of HGRID_TEST_FAIL_PHASE. */
+static int inject_failure(hg_agent *a, hg_phase p, int rc, hg_error *own)
+{
+    const char *want = getenv("HGRID_TEST_FAIL_PHASE");
+    if (rc != 0 || env_rank("HGRID_TEST_FAIL_RANK") != a->rank
+        || strcmp(want && *want ? want : "gpu", hg_phase_name(p)) != 0)
+        return rc;
+    a->failed_phase = p;
+    return hg_error_set(own, HG_EINVAL, "rank %d: injected pre-flight failure "
+                        "(HGRID_TEST_FAIL_RANK=%d)", a->rank, a->rank);
 }
 
 /* HGRID_TEST_SLOW_RANK: verification done, this rank sleeps past the deadline and
@@ -198,15 +218,15 @@ int hg_agent_start(const hg_agent_opts *opts, hg_agent **out, hg_error *err)
     a->times[HG_PHASE_BOOTSTRAP] = hg_now() - a->t0; /* from the very start */
 
     enter(a, HG_PHASE_GPU);
-    if (rc == 0 && env_rank("HGRID_TEST_FAIL_RANK") == a->rank) {
-        a->failed_phase = HG_PHASE_GPU;
-        rc = hg_error_set(&own, HG_EINVAL, "rank %d: injected pre-flight failure "
-                          "(HGRID_TEST_FAIL_RANK=%d)", a->rank, a->rank);
-    }
     rc = step(a, HG_PHASE_GPU, a->ops->bind, rc, &own);
+    rc = inject_failure(a, HG_PHASE_GPU, rc, &own);
     rc = agree(a, rc, &own);
     rc = step(a, HG_PHASE_WORLD, a->ops->world, rc, &own);
+    rc = inject_failure(a, HG_PHASE_WORLD, rc, &own);
+    rc = agree(a, rc, &own);
     rc = step(a, HG_PHASE_GROUPS, a->ops->groups, rc, &own);
+    rc = inject_failure(a, HG_PHASE_GROUPS, rc, &own);
+    rc = agree(a, rc, &own);
     if (a->verify) {
         rc = step(a, HG_PHASE_VERIFY, hg_verify, rc, &own);
         if (env_rank("HGRID_TEST_SLOW_RANK") == a->rank)

@@ -24,7 +24,9 @@
  * 127 PROGRAM could not be executed.
  *
  * Test hooks (environment; used by tests/agent_test.sh, harmless otherwise):
- *   HGRID_TEST_FAIL_RANK=R   rank R fails pre-flight with an "injected" message;
+ *   HGRID_TEST_FAIL_RANK=R   rank R fails pre-flight with an "injected" message, at
+ *                            the end of phase HGRID_TEST_FAIL_PHASE (gpu, the default;
+ *                            world; groups);
  *   HGRID_TEST_SLOW_RANK=R   rank R's verify step outlives the readiness deadline and
  *                            reports that it timed out (as an NCCL call that never
  *                            settles does): every rank exits 124;

@@ -5,8 +5,10 @@
 # groups computed by Megatron's code and its environment with the plan, and prints its
 # environment and its open descriptors for the checks below. Then the failure paths:
 # wrong world size, an invalid config, a program that exits non-zero or cannot run,
-# configs that differ between ranks, injected failures, a hung rank, an aborting rank;
-# the in-process example trainer; the CLI's usage errors.
+# configs that differ between ranks, injected failures in each phase, a verification past
+# the deadline, an MPI error, a hung rank, an aborting rank; the in-process example
+# trainer, and the same trainer wrongly started by the exec handoff; the CLI's usage
+# errors.
 #
 #   make check-agent        (or: HGRID_BUILD=$PWD/build bash tests/agent_test.sh)
 set -u
@@ -159,6 +161,19 @@ check "injected failure: the coordinator names rank 5 and why" count_is '^hgrid:
 check "injected failure: progress names it" has '^hgrid-status: failed rank 5$'
 check "injected failure: no-go, the others skipped" has '^hgrid: no-go: pre-flight failed on 1 of 8 ranks \(7 skipped, 0 ready\)$'
 check "injected failure: the program never runs" lacks '^rank-check'
+
+# A failure after world or group init: the agreement that follows each phase makes the
+# peers skip the steps that would wait for the failed rank (here MPI_Comm_split, with
+# NCCL ncclCommSplit or the verification all-reduce) instead of waiting for the deadline.
+for phase in world groups; do
+    HGRID_TEST_FAIL_RANK=6 HGRID_TEST_FAIL_PHASE=$phase mpi 8 -x HGRID_TEST_FAIL_RANK -x HGRID_TEST_FAIL_PHASE \
+        "$AGENT" --backend mpi --timeout 30 --report "$work/fail-$phase.json" "$G/vlm8_moe.yaml" -- "$CHECK" "$G/vlm8_moe.json"
+    check "failure on rank 6 after $phase: exit 3 (${secs} s)" rc_is 3
+    check "failure after $phase: long before the 30 s deadline" faster_than 15
+    check "failure after $phase: the coordinator names rank 6 and the phase" count_is "^hgrid: rank 6 \(language\): injected pre-flight failure \(HGRID_TEST_FAIL_RANK=6\) \[phase $phase, host [^]]+\]$" 1
+    check "failure after $phase: the others skipped" has '^hgrid: no-go: pre-flight failed on 1 of 8 ranks \(7 skipped, 0 ready\)$'
+    check "failure after $phase: the report says why they skipped" bash -c "grep -q 'skipped the rest of pre-flight after phase $phase: another rank failed' $work/fail-$phase.json"
+done
 
 # A rank whose verification outlives the deadline, yet reports (as an NCCL call that
 # never settles does): the decision is a deadline, every rank exits 124, not 3.

@@ -6,9 +6,12 @@
 #     communicators and with one ncclCommSplit per kind (HGRID_TEST_NO_SHARE);
 #   - the same in process: the example trainer's ncclAllReduce on every kind, started
 #     under mpirun directly and through hgrid-agent --in-process;
+#   - injected failures after GPU, world and group init, a verification past the
+#     deadline (exit 124), and the exec handoff refused by hg_init;
 #   - two-gpu.yaml (2 ranks) on one GPU: the clear too-few-GPUs pre-flight failure;
 #   - with 2+ GPUs visible: two-gpu.yaml and configs/smoke-2gpu.yaml end to end, both
-#     handoff modes, shared and per kind;
+#     handoff modes, shared and per kind, and a failure after world or group init on
+#     one rank failing both at once, not at the deadline;
 #   - then scripts/bench-ready (skip with BENCH=0).
 # Prints `gpu: N passed, M failed`; logs go to $OUT (when set) as well.
 # Missing libraries (libyaml, jansson, check headers) come as .deb files in .devdeps,
@@ -75,6 +78,7 @@ check() {
     fi
 }
 has() { grep -qE -- "$1" "$out"; }
+faster_than() { awk -v s="$secs" -v m="$1" 'BEGIN { exit !(s < m) }'; }
 count_is() { [[ $(grep -cE -- "$1" "$out") -eq $2 ]]; }
 rc_is() { [[ $rc -eq $1 ]]; }
 show() { grep -E '^(hgrid|trainer: rank [0-9]+ done|rank-check)' "$out" | sed 's/^/    /' | tee -a "$log"; }
@@ -117,6 +121,12 @@ in_process "1 rank per kind" 1 tests/gpu/one-gpu.yaml HGRID_TEST_NO_SHARE=1
 run env HGRID_TEST_FAIL_RANK=0 mpirun -np 1 -x HGRID_TEST_FAIL_RANK "$AGENT" --backend nccl tests/gpu/one-gpu.yaml -- true
 show
 check "1 rank, injected failure after GPU prewarm: exit 3, NCCL state released" bash -c "[[ $rc -eq 3 ]] && grep -q '^hgrid: rank 0 (language): injected pre-flight failure' $out"
+for phase in world groups; do
+    run env HGRID_TEST_FAIL_RANK=0 HGRID_TEST_FAIL_PHASE=$phase HGRID_TEST_NO_SHARE=1 mpirun -np 1 \
+        -x HGRID_TEST_FAIL_RANK -x HGRID_TEST_FAIL_PHASE -x HGRID_TEST_NO_SHARE "$AGENT" --backend nccl tests/gpu/one-gpu.yaml -- true
+    show
+    check "1 rank, injected failure after $phase init: exit 3, communicators aborted" bash -c "[[ $rc -eq 3 ]] && grep -q '^hgrid: rank 0 (language): injected pre-flight failure .*\[phase $phase, ' $out"
+done
 
 run env HGRID_TEST_SLOW_RANK=0 mpirun -np 1 -x HGRID_TEST_SLOW_RANK "$AGENT" --backend nccl --timeout 5 tests/gpu/one-gpu.yaml -- true
 show
@@ -140,6 +150,17 @@ else
     exec_mode "2 ranks per kind" 2 tests/gpu/two-gpu.yaml "$work/two.json" 18 HGRID_TEST_NO_SHARE=1
     in_process "2 ranks shared" 2 tests/gpu/two-gpu.yaml HGRID_TEST_NO_SHARE=0
     in_process "2 ranks per kind" 2 tests/gpu/two-gpu.yaml HGRID_TEST_NO_SHARE=1
+    # Rank 1 fails after world (or group) init: the agreement after each phase keeps
+    # rank 0 out of the ncclCommSplit (or all-reduce) it would wait in until the deadline.
+    for phase in world groups; do
+        run env HGRID_TEST_FAIL_RANK=1 HGRID_TEST_FAIL_PHASE=$phase HGRID_TEST_NO_SHARE=1 mpirun -np 2 \
+            -x HGRID_TEST_FAIL_RANK -x HGRID_TEST_FAIL_PHASE -x HGRID_TEST_NO_SHARE \
+            "$AGENT" --backend nccl --timeout 60 tests/gpu/two-gpu.yaml -- "$CHECK" "$work/two.json"
+        show
+        check "2 ranks, rank 1 fails after $phase init: exit 3 (${secs} s)" rc_is 3
+        check "2 ranks, failure after $phase: long before the 60 s deadline" faster_than 30
+        check "2 ranks, failure after $phase: rank 1 named, rank 0 skipped" bash -c "grep -q '^hgrid: rank 1 (language): injected pre-flight failure .*\[phase $phase, ' $out && grep -q '^hgrid: no-go: pre-flight failed on 1 of 2 ranks (1 skipped, 0 ready)$' $out"
+    done
     if [[ -f configs/smoke-2gpu.yaml ]]; then
         $BARE --plan configs/smoke-2gpu.yaml >"$work/smoke.json"
         # Encoder and language: with one communicator per kind, the encoder rank passes
