@@ -64,6 +64,13 @@ int hg_ctx_communicators(const hg_ctx *ctx); /* distinct ones, the world include
  * return code, or set MPI_ERRORS_ARE_FATAL on them yourself. */
 MPI_Comm hg_ctx_mpi_comm(const hg_ctx *ctx, int kind);
 struct ncclComm; /* ncclComm_t is struct ncclComm * */
+/* NCCL communicators are non-blocking (created with ncclConfig_t.blocking = 0, which
+ * is what bounds their init by the deadline, and NCCL fixes it for a communicator's
+ * life): every call on them, collectives and group calls included, may return
+ * ncclInProgress before it is enqueued. Treat ncclInProgress as success, then poll
+ * ncclCommGetAsyncError(comm, &st) until st is no longer ncclInProgress before the next
+ * call on that communicator or waiting on the stream; st other than ncclSuccess is the
+ * call's error (examples/trainer.c does this). hg_finalize destroys them. */
 struct ncclComm *hg_ctx_nccl_comm(const hg_ctx *ctx, int kind);
 
 #ifdef __cplusplus
