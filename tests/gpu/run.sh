@@ -128,10 +128,10 @@ for phase in world groups; do
     check "1 rank, injected failure after $phase init: exit 3, communicators aborted" bash -c "[[ $rc -eq 3 ]] && grep -q '^hgrid: rank 0 (language): injected pre-flight failure .*\[phase $phase, ' $out"
 done
 
-run env HGRID_TEST_SLOW_RANK=0 mpirun -np 1 -x HGRID_TEST_SLOW_RANK "$AGENT" --backend nccl --timeout 5 tests/gpu/one-gpu.yaml -- true
+run env HGRID_TEST_SLOW_RANK=0 mpirun -np 1 -x HGRID_TEST_SLOW_RANK "$AGENT" --backend nccl --timeout 10 tests/gpu/one-gpu.yaml -- true
 show
-check "1 rank, verify past the 5 s deadline: exit 124 (${secs} s)" rc_is 124
-check "1 rank, verify past the deadline: named, and the deadline line" bash -c "grep -q '^hgrid: rank 0 (language): verify did not complete within the 5 s init timeout' $out && grep -q '^hgrid: readiness deadline of 5 s passed on 1 of 1 ranks$' $out"
+check "1 rank, verify past the 10 s deadline: exit 124 (${secs} s)" rc_is 124
+check "1 rank, verify past the deadline: named, and the deadline line" bash -c "grep -q '^hgrid: rank 0 (language): verify did not complete within the 10 s init timeout' $out && grep -q '^hgrid: readiness deadline of 10 s passed on 1 of 1 ranks$' $out"
 
 run mpirun -np 1 "$AGENT" --backend nccl tests/gpu/one-gpu.yaml -- "$TRAINER" --backend nccl tests/gpu/one-gpu.yaml
 show
