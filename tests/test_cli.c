@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "testutil.h"
 
 #define ARGV(...) ((char *[]){ "hgrid-launch", __VA_ARGS__, NULL })
 static int ARGC(char **v)
@@ -159,9 +160,5 @@ int main(void)
     tcase_add_test(tc, usage_errors);
     tcase_add_test(tc, help_and_version_need_nothing_else);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }

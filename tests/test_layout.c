@@ -727,10 +727,7 @@ int main(void)
         fprintf(stderr, "no golden layouts under %s/tests/golden\n", SRCDIR);
         return EXIT_FAILURE;
     }
-    SRunner *sr = srunner_create(layout_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int status = run_suite(layout_suite());
     globfree(&goldens);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return status;
 }

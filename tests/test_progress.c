@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "progress.h"
+#include "testutil.h"
 
 typedef struct sink {
     FILE *f;
@@ -167,9 +168,5 @@ int main(void)
     tcase_add_test(tc, mpirun_first_failure_exit_code);
     tcase_add_test(tc, mpirun_first_failure_signal);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }

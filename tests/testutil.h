@@ -3,6 +3,7 @@
 #define HG_TESTUTIL_H
 
 #include <check.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
@@ -44,6 +45,16 @@ static inline hg_layout *layout_of(const char *text, unsigned flags, hg_diags **
     hg_config_free(cfg);
     *d_out = d;
     return l;
+}
+
+/* Runs a suite and turns its result into main()'s exit status. */
+static inline int run_suite(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
 #endif
