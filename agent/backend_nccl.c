@@ -202,7 +202,11 @@ static int nccl_world(hg_agent *a, hg_error *err)
     if (!root.ok)
         return hg_error_set(err, HG_EPEER, "rank %d: skipped NCCL init: rank 0 could not create "
                             "the NCCL unique id", a->rank);
-    r = ncclCommInitRankConfig(&s->comm[HG_SLOT_WORLD], a->world, root.id, a->rank, &cfg);
+    /* Test hook: a world one rank larger than the job, so init waits for a peer that
+     * never comes: the deadline-and-abort path, on a single GPU. */
+    const char *phantom = getenv("HGRID_TEST_NCCL_PHANTOM_PEER");
+    int nranks = a->world + (phantom && strcmp(phantom, "1") == 0);
+    r = ncclCommInitRankConfig(&s->comm[HG_SLOT_WORLD], nranks, root.id, a->rank, &cfg);
     if (r != ncclSuccess && r != ncclInProgress) {
         if (s->comm[HG_SLOT_WORLD])
             abort_slot(s, &s->comm[HG_SLOT_WORLD]);

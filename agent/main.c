@@ -38,7 +38,10 @@
  *   HGRID_TEST_ABORT_RANK=R  rank R calls abort() just before readiness;
  *   HGRID_TEST_HANG_RANK=R   rank R sleeps forever just before readiness;
  *   HGRID_TEST_NO_SHARE=1    one communicator per kind even where members coincide
- *                            (exercises ncclCommSplit on a single GPU). */
+ *                            (exercises ncclCommSplit on a single GPU);
+ *   HGRID_TEST_NCCL_PHANTOM_PEER=1  the NCCL world is declared one rank larger than
+ *                            the job, so its init never completes: the deadline and
+ *                            ncclCommAbort path, on a single GPU. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>

@@ -137,6 +137,15 @@ run mpirun -np 1 "$AGENT" --backend nccl tests/gpu/one-gpu.yaml -- "$TRAINER" --
 show
 check "exec handoff into hg_init: refused clearly, exit 2" bash -c "[[ $rc -eq 2 ]] && grep -q \"^trainer: hg_init: this program was started by hgrid's exec handoff\" $out"
 
+# NCCL init that can never complete (a world declared one rank larger than the job):
+# the non-blocking init is polled to the deadline, aborted, and named; exit 124.
+run env HGRID_TEST_NCCL_PHANTOM_PEER=1 mpirun -np 1 -x HGRID_TEST_NCCL_PHANTOM_PEER "$AGENT" \
+    --backend nccl --timeout 5 tests/gpu/one-gpu.yaml -- true
+show
+check "1 rank, NCCL world init never completes: exit 124 (${secs} s)" rc_is 124
+check "1 rank, NCCL world init never completes: aborted and named, within seconds" \
+    bash -c "grep -q 'ncclCommInitRankConfig for .* did not complete within the 5 s init timeout; communicator aborted' $out && awk -v s=$secs 'BEGIN { exit !(s < 20) }'"
+
 if ((ngpu < 2)); then
     say "== 2 ranks on $ngpu GPU: must fail pre-flight, clearly"
     run mpirun -np 2 "$AGENT" --backend nccl tests/gpu/two-gpu.yaml -- "$CHECK" "$work/two.json"
