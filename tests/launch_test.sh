@@ -113,7 +113,7 @@ check "in-process: readiness summary" grep -qE '^hgrid: 8/8 ranks ready in' "$T/
 
 # --- on a terminal: one redrawn progress line, erased before the summary -------------
 if command -v script >/dev/null; then
-  script -qfec "$L --backend mpi $CFG -- true" "$T/tty.log" >/dev/null 2>&1; RC=$?
+  script -qfec "$L --backend mpi $CFG -- true" "$T/tty.log" </dev/null >/dev/null 2>&1; RC=$?
   check "terminal: exit 0" test "$RC" -eq 0
   check "terminal: progress redrawn in place" grep -qaF $'\r\033[Khgrid: 8/8 ranks ready, ' "$T/tty.log"
   check "terminal: no plain progress lines" bash -c "! grep -qa '^hgrid: [0-9]*/8 ranks ready, ' '$T/tty.log'"
