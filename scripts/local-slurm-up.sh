@@ -78,9 +78,11 @@ fi
 munge -n -S "$dir/munge/munge.socket" | unmunge -S "$dir/munge/munge.socket" >/dev/null \
   || die "munge does not work; see $dir/munge/munged.log"
 
-pid_alive() { [[ -s "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
-pid_alive "$dir/run/slurmctld.pid" || slurmctld -f "$SLURM_CONF"
-pid_alive "$dir/run/slurmd.pid" || slurmd -f "$SLURM_CONF"
+# A pid file left by a killed run may name a PID reused by something else: trust it
+# only when that process runs the expected program.
+pid_is() { [[ -s "$1" && "$(readlink "/proc/$(cat "$1")/exe" 2>/dev/null)" == "$(readlink -f "$(command -v "$2")")" ]]; }
+pid_is "$dir/run/slurmctld.pid" slurmctld || slurmctld -f "$SLURM_CONF"
+pid_is "$dir/run/slurmd.pid" slurmd || slurmd -f "$SLURM_CONF"
 
 # Bounded wait for the node to come up idle.
 for ((i = 0; i < timeout_s * 5; i++)); do
