@@ -31,7 +31,7 @@ void hg_cli_usage(FILE *out)
           "  --mpirun PATH        the mpirun to start (default: mpirun on PATH)\n"
           "  --mpi-arg ARG        one more argument for mpirun (repeatable)\n"
           "  --in-process         PROGRAM links libhgrid and calls hg_init() itself\n"
-          "  -v, --verbose        progress lines and the mpirun command line\n"
+          "  -v, --verbose        print the mpirun command line and every rank's readiness\n"
           "  -h, --help           this text\n"
           "  -V, --version        print the version\n"
           "\n"
