@@ -216,6 +216,22 @@ int hg_layout_build(const hg_config *cfg, unsigned flags, hg_layout **out, hg_di
     return 0;
 }
 
+int hg_layout_load(const char *path, unsigned flags, hg_config **cfg, hg_layout **out,
+                   hg_diags *diags)
+{
+    char *bytes = NULL;
+    size_t len = 0;
+    *cfg = NULL;
+    *out = NULL;
+    int rc = hg_config_read_file(path, &bytes, &len, diags);
+    if (rc == 0)
+        rc = hg_config_parse(bytes, len, cfg, diags);
+    if (rc == 0)
+        rc = hg_layout_build(*cfg, flags, out, diags);
+    free(bytes);
+    return rc;
+}
+
 void hg_layout_free(hg_layout *l)
 {
     if (!l)

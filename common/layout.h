@@ -51,6 +51,10 @@ typedef struct hg_layout hg_layout;
 
 /* Validates cfg and builds its layout; diagnostics as hg_validate. */
 int hg_layout_build(const hg_config *cfg, unsigned flags, hg_layout **out, hg_diags *diags);
+/* Reads a config file, parses and validates it: both configs are the caller's to free,
+ * even on failure (either may be NULL). Every problem goes to diags. */
+int hg_layout_load(const char *path, unsigned flags, hg_config **cfg, hg_layout **out,
+                   hg_diags *diags);
 void hg_layout_free(hg_layout *l);
 int hg_layout_world_size(const hg_layout *l);
 size_t hg_layout_module_count(const hg_layout *l);

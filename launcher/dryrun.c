@@ -15,8 +15,6 @@ static int dryrun_one(const char *path, const hg_dryrun_opts *opts, int banner, 
                       FILE *errs)
 {
     hg_diags *d = hg_diags_new(path);
-    char *bytes = NULL;
-    size_t len = 0;
     hg_config *cfg = NULL;
     hg_layout *layout = NULL;
     hg_error err;
@@ -27,11 +25,7 @@ static int dryrun_one(const char *path, const hg_dryrun_opts *opts, int banner, 
         fprintf(errs, "hgrid-launch: out of memory\n");
         return 2;
     }
-    if (hg_config_read_file(path, &bytes, &len, d) != 0)
-        goto out;
-    if (hg_config_parse(bytes, len, &cfg, d) != 0)
-        goto out;
-    if (hg_layout_build(cfg, opts->flags, &layout, d) != 0)
+    if (hg_layout_load(path, opts->flags, &cfg, &layout, d) != 0)
         goto out;
     if (opts->rank >= hg_layout_world_size(layout)) {
         hg_diags_add(d, HG_DIAG_ERROR, 0, 0, "--rank %d is outside the world of %d ranks",
@@ -71,7 +65,6 @@ out:
         hg_diags_print(d, errs);
     hg_layout_free(layout);
     hg_config_free(cfg);
-    free(bytes);
     hg_diags_free(d);
     return status;
 }

@@ -136,21 +136,13 @@ static int load_layout(const char *path, const hg_cli *cli, int speak, hg_config
                        hg_layout **layout)
 {
     hg_diags *d = hg_diags_new(path);
-    char *bytes = NULL;
-    size_t len = 0;
-    int rc = HG_ENOMEM;
     *cfg = NULL;
     *layout = NULL;
     if (!d)
-        return rc;
-    rc = hg_config_read_file(path, &bytes, &len, d);
-    if (rc == 0)
-        rc = hg_config_parse(bytes, len, cfg, d);
-    if (rc == 0)
-        rc = hg_layout_build(*cfg, cli->strict ? HG_VALIDATE_STRICT : 0, layout, d);
+        return HG_ENOMEM;
+    int rc = hg_layout_load(path, cli->strict ? HG_VALIDATE_STRICT : 0, cfg, layout, d);
     if (speak)
         hg_diags_print(d, stderr);
-    free(bytes);
     hg_diags_free(d);
     return rc;
 }
