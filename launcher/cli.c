@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "protocol.h"
+
 void hg_cli_usage(FILE *out)
 {
     fputs("usage: hgrid-launch [OPTIONS] CONFIG -- PROGRAM [ARGS...]\n"
@@ -31,6 +33,10 @@ void hg_cli_usage(FILE *out)
           "  --mpirun PATH        the mpirun to start (default: mpirun on PATH)\n"
           "  --mpi-arg ARG        one more argument for mpirun (repeatable)\n"
           "  --in-process         PROGRAM links libhgrid and calls hg_init() itself\n"
+          "  --label              prefix every line of the ranks with '[RANK MODULE] '\n"
+          "  --log-dir DIR        also write each rank's stdout and stderr to files in DIR\n"
+          "  --grace SECONDS      after Ctrl-C/SIGTERM, time the workload gets before SIGKILL\n"
+          "                       (default 30; a second signal kills at once)\n"
           "  -v, --verbose        print the mpirun command line and every rank's readiness\n"
           "  -h, --help           this text\n"
           "  -V, --version        print the version\n"
@@ -65,7 +71,7 @@ static int push(const char ***arr, int *n, const char *s)
 /* Options that take a value, in the order the help lists them. */
 static const char *const valued[] = { "--format", "--rank", "--backend", "--timeout", "--report",
                                       "--hostfile", "--gpus-per-node", "--mpirun", "--mpi-arg",
-                                      NULL };
+                                      "--log-dir", "--grace", NULL };
 
 static int takes_value(const char *name)
 {
@@ -101,6 +107,18 @@ static int apply(hg_cli *c, const char *name, const char *val, hg_error *err)
                                 val);
         return 0;
     }
+    if (strcmp(name, "--grace") == 0) {
+        if (parse_pos_int(name, val, 0, &c->grace_s, err) != 0 || c->grace_s > HG_TIMEOUT_MAX_S)
+            return hg_error_set(err, HG_EINVAL, "--grace: expected seconds in 0..%d, got '%s'",
+                                HG_TIMEOUT_MAX_S, val);
+        return 0;
+    }
+    if (strcmp(name, "--log-dir") == 0) {
+        if (!*val)
+            return hg_error_set(err, HG_EINVAL, "--log-dir: expected a directory, got ''");
+        c->log_dir = val;
+        return 0;
+    }
     if (strcmp(name, "--gpus-per-node") == 0)
         return parse_pos_int(name, val, 1, &c->gpus_per_node, err);
     if (strcmp(name, "--report") == 0)
@@ -119,6 +137,7 @@ int hg_cli_parse(int argc, char **argv, hg_cli *c, hg_error *err)
     memset(c, 0, sizeof(*c));
     c->rank = -1;
     c->mpirun = "mpirun";
+    c->grace_s = HG_GRACE_DEFAULT_S;
     int i = 1;
     for (; i < argc; i++) {
         const char *a = argv[i];
@@ -143,6 +162,8 @@ int hg_cli_parse(int argc, char **argv, hg_cli *c, hg_error *err)
             c->strict = 1;
         else if (strcmp(a, "--in-process") == 0)
             c->in_process = 1;
+        else if (strcmp(a, "--label") == 0)
+            c->label = 1;
         else {
             char name[64];
             const char *eq = strchr(a, '=');

@@ -9,6 +9,9 @@
 typedef struct hg_cli {
     int help, version, dry_run, verbose, strict;
     int in_process;         /* PROGRAM calls hg_init() itself (hgrid.h) */
+    int label;              /* --label: "[R module] " before every line of the ranks */
+    const char *log_dir;    /* --log-dir DIR: each rank's stdout/stderr also to files */
+    int grace_s;            /* --grace S: stop signal to SIGKILL (default HG_GRACE_DEFAULT_S) */
     hg_format format;
     int rank;               /* --rank N, -1 when absent */
     const char *backend;    /* --backend, NULL: the config's */

@@ -112,6 +112,15 @@ static void agent_args(argv_buf *a, const hg_cli *cli, const char *agent, const 
         add(a, "--strict");
     if (cli->in_process)
         add(a, "--in-process");
+    if (cli->label)
+        add(a, "--label");
+    if (cli->log_dir) {
+        /* The agents write the files; they need the path as seen from here. */
+        char *abs = realpath(cli->log_dir, NULL);
+        add(a, "--log-dir");
+        add(a, abs ? abs : cli->log_dir);
+        free(abs);
+    }
     add(a, config);
     add(a, "--");
     for (int i = 0; i < cli->nprogram; i++)
