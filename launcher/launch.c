@@ -11,12 +11,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "diag.h"
 #include "job.h"
 #include "layout.h"
+#include "protocol.h"
 #include "supervisor.h"
 
 typedef struct argv_buf {
@@ -127,15 +131,28 @@ static void agent_args(argv_buf *a, const hg_cli *cli, const char *agent, const 
         add(a, cli->program[i]);
 }
 
+/* The command line as a POSIX shell would read it back: safe words bare, anything
+ * else in single quotes with each ' written as '\''. Only for people to read or paste;
+ * nothing here goes through a shell. */
 static void print_argv(char *const *v)
 {
+    static const char safe[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                               "_@%+=:,./-";
     fputs("hgrid: running:", stderr);
     for (size_t i = 0; v[i]; i++) {
-        /* Quoted only for reading; this line is never parsed by a shell. */
-        if (strpbrk(v[i], " \t'\"$\\") || !*v[i])
-            fprintf(stderr, " '%s'", v[i]);
-        else
-            fprintf(stderr, " %s", v[i]);
+        const char *a = v[i];
+        if (*a && strspn(a, safe) == strlen(a)) {
+            fprintf(stderr, " %s", a);
+            continue;
+        }
+        fputs(" '", stderr);
+        for (; *a; a++) {
+            if (*a == '\'')
+                fputs("'\\''", stderr);
+            else
+                fputc(*a, stderr);
+        }
+        fputc('\'', stderr);
     }
     fputc('\n', stderr);
 }
@@ -221,14 +238,86 @@ static void forward_env(argv_buf *a)
     }
 }
 
+/* The start time of a process in clock ticks since boot (/proc/PID/stat field 22), or 0
+ * when it does not exist: with the pid it names one process for good, as pids are reused. */
+static unsigned long long proc_start_time(long pid)
+{
+    char path[64], buf[1024];
+    unsigned long long t = 0;
+    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
+                     "%*d %*d %*d %llu", &t) != 1)
+        return 0;
+    return t;
+}
+
+static void remove_dir_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)))
+            if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+                unlinkat(dirfd(d), e->d_name, 0);
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
+#define PLAN_DIR_PREFIX "hgrid-job-"
+
+/* Plan directories are named hgrid-job-PID-START-XXXXXX after the launcher that owns
+ * them. One whose launcher is gone (kill -9 leaves no chance to clean up) is removed
+ * by the next launch of the same user. */
+static void remove_stale_plan_dirs(const char *tmp)
+{
+    DIR *d = opendir(tmp);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        long pid;
+        unsigned long long start;
+        int used = 0;
+        struct stat st;
+        if (strncmp(e->d_name, PLAN_DIR_PREFIX, strlen(PLAN_DIR_PREFIX)) != 0
+            || sscanf(e->d_name + strlen(PLAN_DIR_PREFIX), "%ld-%llu-%n", &pid, &start, &used) != 2
+            || used == 0 || strlen(e->d_name + strlen(PLAN_DIR_PREFIX) + used) != 6
+            || fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode)
+            || st.st_uid != geteuid() || proc_start_time(pid) == start)
+            continue;
+        char *path = NULL;
+        if (asprintf(&path, "%s/%s", tmp, e->d_name) >= 0) {
+            remove_dir_files(path);
+            free(path);
+        }
+    }
+    closedir(d);
+}
+
+static const char *tmp_dir(void)
+{
+    const char *tmp = getenv("TMPDIR");
+    return tmp && *tmp ? tmp : "/tmp";
+}
+
 /* The agents write each rank's plan (HGRID_PLAN) into one directory that the
  * launcher owns and removes after the job, so repeated runs leave nothing in /tmp.
  * Ranks on other hosts create the same path there (mpirun -x); those are not removed. */
 static char *make_plan_dir(void)
 {
-    const char *tmp = getenv("TMPDIR");
+    const char *tmp = tmp_dir();
     char *dir = NULL;
-    if (asprintf(&dir, "%s/hgrid-XXXXXX", tmp && *tmp ? tmp : "/tmp") < 0)
+    remove_stale_plan_dirs(tmp);
+    if (asprintf(&dir, "%s/" PLAN_DIR_PREFIX "%ld-%llu-XXXXXX", tmp, (long)getpid(),
+                 proc_start_time((long)getpid())) < 0)
         return NULL;
     if (!mkdtemp(dir) || setenv("HGRID_PLAN_DIR", dir, 1) != 0) {
         free(dir);
@@ -241,26 +330,187 @@ static void remove_plan_dir(char *dir)
 {
     if (!dir)
         return;
-    DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d)))
-            if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-                unlinkat(dirfd(d), e->d_name, 0);
-        closedir(d);
-    }
-    rmdir(dir);
+    remove_dir_files(dir);
     free(dir);
+}
+
+/* execvp's search, done before anything starts so that a missing program is named at
+ * once. Returns 0 or the errno execvp would meet (ENOENT, EACCES). */
+static int resolve_program(const char *name)
+{
+    struct stat st;
+    if (!*name)
+        return ENOENT;
+    if (strchr(name, '/')) {
+        if (stat(name, &st) != 0)
+            return errno;
+        return S_ISREG(st.st_mode) && access(name, X_OK) == 0 ? 0 : EACCES;
+    }
+    const char *path = getenv("PATH");
+    int found_denied = 0;
+    path = path ? path : "/bin:/usr/bin";
+    for (const char *p = path;; p++) {
+        const char *colon = strchr(p, ':');
+        size_t n = colon ? (size_t)(colon - p) : strlen(p);
+        char full[PATH_MAX];
+        if (snprintf(full, sizeof(full), "%.*s%s%s", (int)n, p, n ? "/" : "", name)
+                < (int)sizeof(full)
+            && stat(full, &st) == 0) {
+            if (S_ISREG(st.st_mode) && access(full, X_OK) == 0)
+                return 0;
+            found_denied = 1;
+        }
+        if (!colon)
+            break;
+        p = colon;
+    }
+    return found_denied ? EACCES : ENOENT;
+}
+
+static const char *program_error(int e)
+{
+    return e == ENOENT ? "not found" : strerror(e);
+}
+
+/* A writable place for FILE: an existing non-directory we may write, or a new name
+ * in a directory we may write. Returns 0 or an errno. */
+static int check_writable_file(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) == 0)
+        return S_ISDIR(st.st_mode) ? EISDIR : access(path, W_OK) == 0 ? 0 : errno;
+    if (errno != ENOENT)
+        return errno;
+    char *copy = strdup(path);
+    if (!copy)
+        return ENOMEM;
+    char *slash = strrchr(copy, '/');
+    const char *dir = !slash ? "." : slash == copy ? "/" : (*slash = '\0', copy);
+    int e = stat(dir, &st) != 0 ? errno : !S_ISDIR(st.st_mode) ? ENOTDIR
+            : access(dir, W_OK | X_OK) != 0 ? errno : 0;
+    free(copy);
+    return e;
+}
+
+/* mkdir -p, then checks that files can be made there. Returns 0 or an errno. */
+static int make_log_dir(const char *dir)
+{
+    char *copy = strdup(dir);
+    struct stat st;
+    int e = 0;
+    if (!copy)
+        return ENOMEM;
+    for (char *p = copy + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+            *p = '\0';
+            if (mkdir(copy, 0777) != 0 && errno != EEXIST) {
+                e = errno;
+                break;
+            }
+            *p = c;
+            if (!c)
+                break;
+        }
+    }
+    free(copy);
+    if (e)
+        return e;
+    if (stat(dir, &st) != 0)
+        return errno;
+    if (!S_ISDIR(st.st_mode))
+        return ENOTDIR;
+    return access(dir, W_OK | X_OK) == 0 ? 0 : errno;
+}
+
+/* A fresh random token per job for the status channel (protocol.h). */
+static int set_status_token(void)
+{
+    unsigned char r[HG_STATUS_TOKEN_LEN / 2];
+    char hex[HG_STATUS_TOKEN_LEN + 1];
+    if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        unsigned long long x = (unsigned long long)ts.tv_nsec ^ ((unsigned long long)getpid() << 32)
+                               ^ (unsigned long long)ts.tv_sec;
+        memcpy(r, &x, sizeof(r) < sizeof(x) ? sizeof(r) : sizeof(x));
+    }
+    for (size_t i = 0; i < sizeof(r); i++)
+        snprintf(hex + 2 * i, 3, "%02x", r[i]);
+    return setenv(HG_ENV_STATUS_TOKEN, hex, 1);
+}
+
+/* Everything that can be known wrong before mpirun starts is checked here, each with
+ * its own exit status and a message that names the path (protocol.h). */
+static int preflight_local(const hg_cli *cli)
+{
+    int e;
+    struct stat st;
+    const char *tmp = getenv("TMPDIR");
+    if (cli->report && (e = check_writable_file(cli->report)) != 0) {
+        fprintf(stderr, "hgrid-launch: --report %s: cannot write there: %s\n", cli->report,
+                strerror(e));
+        return HG_EXIT_USAGE;
+    }
+    if (cli->log_dir && (e = make_log_dir(cli->log_dir)) != 0) {
+        fprintf(stderr, "hgrid-launch: --log-dir %s: %s\n", cli->log_dir, strerror(e));
+        return HG_EXIT_USAGE;
+    }
+    /* Ranks on this host only: with a hostfile PROGRAM may exist on the nodes alone,
+     * and the agents check it there, right after they start. */
+    if (!cli->hostfile && (e = resolve_program(cli->program[0])) != 0) {
+        fprintf(stderr, "hgrid-launch: cannot run PROGRAM '%s': %s%s\n", cli->program[0],
+                program_error(e), e == ENOENT && !strchr(cli->program[0], '/') ? " on PATH" : "");
+        return HG_EXIT_USAGE;
+    }
+    if (tmp && *tmp && (stat(tmp, &st) != 0 || !S_ISDIR(st.st_mode) || access(tmp, W_OK | X_OK) != 0)) {
+        fprintf(stderr, "hgrid-launch: the job could not be started: TMPDIR=%s: %s (the ranks' "
+                "plans are written there)\n", tmp, errno ? strerror(errno) : "not a directory");
+        return HG_EXIT_NOT_STARTED;
+    }
+    if (cli->hostfile && access(cli->hostfile, R_OK) != 0) {
+        fprintf(stderr, "hgrid-launch: the job could not be started: cannot read the hostfile "
+                "%s: %s\n", cli->hostfile, strerror(errno));
+        return HG_EXIT_NOT_STARTED;
+    }
+    if ((e = resolve_program(cli->mpirun)) != 0) {
+        fprintf(stderr, "hgrid-launch: the job could not be started: cannot run mpirun '%s': "
+                "%s%s (install Open MPI, or name it with --mpirun PATH)\n", cli->mpirun,
+                program_error(e), e == ENOENT && !strchr(cli->mpirun, '/') ? " on PATH" : "");
+        return HG_EXIT_NOT_STARTED;
+    }
+    return 0;
 }
 
 static int standalone(const hg_cli *cli, const hg_config *cfg, const hg_layout *layout,
                       const char *agent, const char *config)
 {
     int world = hg_layout_world_size(layout);
+    int status;
+    char *report = NULL;
+    /* mpirun looks up ssh and its own helpers on PATH; under `env -i` use execvp's. */
+    if (!getenv("PATH"))
+        setenv("PATH", "/usr/local/bin:/usr/bin:/bin", 1);
+    if ((status = preflight_local(cli)) != 0)
+        return status;
+    if (set_status_token() != 0) {
+        fprintf(stderr, "hgrid-launch: setenv: %s\n", strerror(errno));
+        return HG_EXIT_NOT_STARTED;
+    }
     char *plan_dir = make_plan_dir();
     if (!plan_dir) {
-        fprintf(stderr, "hgrid-launch: cannot create a plan directory: %s\n", strerror(errno));
-        return 3;
+        fprintf(stderr, "hgrid-launch: the job could not be started: cannot create a plan "
+                "directory in %s: %s\n", tmp_dir(), strerror(errno));
+        return HG_EXIT_NOT_STARTED;
+    }
+    if (cli->report)
+        report = cli->report[0] == '/' ? strdup(cli->report) : realpath(".", NULL);
+    if (report && cli->report[0] != '/') {
+        char *abs = NULL;
+        if (asprintf(&abs, "%s/%s", report, cli->report) < 0)
+            abs = NULL;
+        free(report);
+        report = abs;
     }
     argv_buf a = { 0 };
     add(&a, cli->mpirun);
@@ -290,11 +540,12 @@ static int standalone(const hg_cli *cli, const hg_config *cfg, const hg_layout *
     for (int i = 0; i < cli->nmpi_args; i++)
         add(&a, cli->mpi_args[i]);
     agent_args(&a, cli, agent, config);
-    if (a.failed) {
+    if (a.failed || (cli->report && !report)) {
         argv_free(&a);
+        free(report);
         remove_plan_dir(plan_dir);
         fprintf(stderr, "hgrid-launch: out of memory\n");
-        return 3;
+        return HG_EXIT_NOT_STARTED;
     }
     if (cli->verbose)
         print_argv(a.v);
@@ -303,19 +554,40 @@ static int standalone(const hg_cli *cli, const hg_config *cfg, const hg_layout *
         .argv = a.v,
         .world = world,
         .deadline_s = cli->timeout_s ? cli->timeout_s : (int)cfg->init_timeout_s.v,
+        .grace_s = cli->grace_s,
         .layout = layout,
         .verbose = cli->verbose,
+        .token = getenv(HG_ENV_STATUS_TOKEN),
+        .report_path = report,
+        .backend = cli->backend ? cli->backend : cfg->backend == HG_BACKEND_MPI ? "mpi" : "nccl",
     };
     hg_error err;
     hg_error_clear(&err);
-    int status = 3;
+    status = HG_EXIT_NOT_STARTED;
     if (hg_supervise(&o, &status, &err) != 0) {
-        fprintf(stderr, "hgrid-launch: %s\n", err.msg);
-        status = 3;
+        fprintf(stderr, "hgrid-launch: the job could not be started: %s\n", err.msg);
+        status = HG_EXIT_NOT_STARTED;
     }
     argv_free(&a);
+    free(report);
     remove_plan_dir(plan_dir);
     return status;
+}
+
+/* A launcher started with a standard stream closed would hand that descriptor number
+ * to the next file it opens (a pipe, the config), and a later write "to stderr" would
+ * land there. Closed streams become /dev/null instead. */
+static void open_std_streams(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+            continue;
+        int null = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+        if (null >= 0 && null != fd) {
+            dup2(null, fd);
+            close(null);
+        }
+    }
 }
 
 int hg_launch(const hg_cli *cli)
@@ -326,8 +598,9 @@ int hg_launch(const hg_cli *cli)
     hg_layout *layout = NULL;
     char agent[PATH_MAX] = "hgrid-agent";
     char *config = NULL;
-    int status = 2;
+    int status = HG_EXIT_USAGE;
 
+    open_std_streams();
     if (load_layout(cli->configs[0], cli, job.rank <= 0, &cfg, &layout) != 0)
         goto out;
     config = realpath(cli->configs[0], NULL);

@@ -1,7 +1,9 @@
 /* Runs the job's top process (mpirun) as a child and stays its supervisor: relays its
- * stderr through the progress filter, forwards SIGINT/SIGTERM/SIGHUP (a second one
- * kills), enforces the readiness deadline, and makes sure nothing it started outlives
- * it. Returns the status the launcher should exit with. */
+ * stdout and stderr (the latter through the progress filter) without ever blocking on
+ * a slow reader, delivers SIGINT/SIGTERM/SIGHUP to the ranks and gives them a grace
+ * period before SIGKILL (a second signal kills at once), enforces a backstop deadline,
+ * and makes sure nothing it started outlives it. Returns the status the launcher should
+ * exit with (common/protocol.h). */
 #ifndef HG_SUPERVISOR_H
 #define HG_SUPERVISOR_H
 
@@ -12,12 +14,16 @@ typedef struct hg_supervise_opts {
     char *const *argv;        /* argv[0] is looked up on PATH */
     int world;
     int deadline_s;           /* all ranks ready within this, or exit 124; 0: none */
+    int grace_s;              /* stop signal to SIGKILL */
     const hg_layout *layout;  /* names the module of a failing rank */
     int verbose;
+    const char *token;        /* the job's status token (protocol.h) */
+    const char *report_path;  /* --report: written here when the coordinator could not */
+    const char *backend;      /* for that report */
 } hg_supervise_opts;
 
-/* Returns 0 and sets *status (DESIGN.md exit codes), or an HG_E* code when the job
- * could not be started at all. */
+/* Returns 0 and sets *status, or an HG_E* code when supervision could not be set up
+ * (nothing was started then). */
 int hg_supervise(const hg_supervise_opts *opts, int *status, hg_error *err);
 
 #endif

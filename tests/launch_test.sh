@@ -101,7 +101,7 @@ check "standalone: exit 0" test "$RC" -eq 0 || show ok
 check "standalone: readiness summary" grep -qE '^hgrid: 8/8 ranks ready in [0-9.]+ s \(bootstrap' "$T/ok.err"
 check "standalone: environment contract on all 8 ranks" expect_env "$T/ok.out"
 check "standalone: nothing left running" none_left ok
-check "standalone: the plan directory is removed" bash -c "! compgen -G '$T/hgrid-??????' >/dev/null"
+check "standalone: the plan directory is removed" bash -c "! compgen -G '$T/hgrid-job-*' >/dev/null"
 
 # --- standalone, in-process handoff into the example trainer ---------------------------
 TRAINER=$(dirname "$L")/hgrid-example-trainer
@@ -138,7 +138,7 @@ check "binding: mpirun gets --bind-to none and -x for NCCL_* variables" grep -qE
 # --- a reader of the launcher's output that goes away does not orphan the job ----------
 ( "$L" --backend mpi "$CFG" -- bash -c 'for i in 1 2 3 4 5; do echo "line $i from $RANK" >&2; sleep 0.2; done' 2>&1 >/dev/null | head -c 1 >/dev/null; echo "${PIPESTATUS[0]}" >"$T/sigpipe.rc" )
 check "closed stderr reader: the launcher survives and reports the job's status" test "$(cat "$T/sigpipe.rc")" -eq 0
-check "closed stderr reader: the plan directory is removed" bash -c "! compgen -G '$T/hgrid-??????' >/dev/null"
+check "closed stderr reader: the plan directory is removed" bash -c "! compgen -G '$T/hgrid-job-*' >/dev/null"
 
 # --- a bad config never launches ----------------------------------------------------
 printf 'version: 1\nmodules:\n  - name: language\n    role: language\n    tp: 3\n    size: 8\n' >"$T/bad.yaml"
@@ -162,12 +162,16 @@ check "failed rank: no rank handed off" bash -c "! ls $T/ran.* >/dev/null 2>&1"
 check "failed rank: nothing left running" none_left failrank
 
 # --- a rank crashes before readiness -------------------------------------------------
-HGRID_TEST_ABORT_RANK=3 start abort --backend mpi --timeout 60 "$CFG" -- true
+HGRID_TEST_ABORT_RANK=3 start abort --backend mpi --timeout 60 --report "$T/abort.json" "$CFG" -- true
 finish abort
-check "crashed rank: non-zero exit, not a timeout" bash -c "[[ $RC -ne 0 && $RC -ne 124 ]]" || show abort
+check "crashed rank: a pre-flight failure, exit 3" test "$RC" -eq 3 || show abort
 check "crashed rank: finished in seconds" under 20
 check "crashed rank: names the rank and the signal" has "$T/abort.err" "rank 3 (radio_encoder) was the first to fail, killed by signal 6 (Aborted)"
 check "crashed rank: nothing left running" none_left abort
+check "crashed rank: the readiness report is written, no-go" python3 -c "
+import json, sys
+r = json.load(open('$T/abort.json'))
+sys.exit(not (r['go'] is False and r['exit_status'] == 3 and r['world_size'] == 8))"
 
 # --- a rank hangs past the deadline --------------------------------------------------
 HGRID_TEST_HANG_RANK=2 start hang --backend mpi --timeout 3 "$CFG" -- true
@@ -223,6 +227,135 @@ finish segv
 check "workload crash: exit 139" test "$RC" -eq 139 || show segv
 check "workload crash: names the rank and the signal" has "$T/segv.err" "workload failed: rank 6 (language) was the first to fail, killed by signal 11 (Segmentation fault)"
 check "workload crash: nothing left running" none_left segv
+
+# --- output: nothing lost, nothing altered ------------------------------------------
+SMOKE=configs/smoke-2gpu.yaml
+# 6,000 stderr lines and a traceback from the failing rank, all still in the pipes when
+# mpirun exits, and a reader that takes 3 s to start reading.
+cat >"$T/noisy.sh" <<'PROG'
+if [ "$RANK" = 1 ]; then
+  i=0; while [ $i -lt 6000 ]; do echo "noise line $i"; i=$((i + 1)); done >&2
+  printf 'Traceback (most recent call last):\n  File "train.py", line 1\nRuntimeError: boom\n' >&2
+  exit 1
+fi
+sleep 60
+PROG
+( "$L" --backend mpi "$SMOKE" -- sh "$T/noisy.sh" 2>&1 >/dev/null | { sleep 3; cat; } >"$T/slow.err"; echo "${PIPESTATUS[0]}" >"$T/slow.rc" )
+check "slow reader: the workload's status" test "$(cat "$T/slow.rc")" -eq 1
+check "slow reader: all 6,000 lines arrive" test "$(grep -c '^noise line ' "$T/slow.err")" -eq 6000
+check "slow reader: the traceback arrives whole" has "$T/slow.err" $'  File "train.py", line 1\nRuntimeError: boom'
+check "slow reader: the last noise line is whole" grep -qx 'noise line 5999' "$T/slow.err"
+check "slow reader: mpirun's failure report arrives" has "$T/slow.err" "Process name:"
+check "slow reader: the summary is last" bash -c "tail -n 1 '$T/slow.err' | grep -qF 'rank 1 (language) was the first to fail, exit status 1'"
+
+# A 10,000-byte line on each stream, and one without a newline at the end.
+start longline --backend mpi "$SMOKE" -- sh -c '[ "$RANK" = 0 ] || exit 0; head -c 10000 /dev/zero | tr "\0" x; echo; head -c 10000 /dev/zero | tr "\0" y >&2; echo >&2; printf tail >&2'
+finish longline
+check "long lines: exit 0" test "$RC" -eq 0 || show longline
+check "long lines: stdout's 10,000-byte line is one line" test "$(grep -c x "$T/longline.out")" -eq 1 -a "$(grep x "$T/longline.out" | wc -c)" -eq 10001
+check "long lines: stderr's 10,000-byte line is one line" test "$(grep -c y "$T/longline.err")" -eq 1 -a "$(grep y "$T/longline.err" | wc -c)" -eq 10001
+check "long lines: an unterminated last line arrives" grep -q 'tail' "$T/longline.err"
+
+# The status channel stays out of the user's streams; a workload's own look-alike
+# lines pass through untouched.
+start proto --backend mpi "$SMOKE" -- sh -c 'echo "hgrid-status: go" >&2; echo "hgrid-status 0123456789abcdef: ready 1/2" >&2'
+finish proto
+check "protocol: exit 0" test "$RC" -eq 0 || show proto
+check "protocol: the workload's look-alike lines are kept" test "$(grep -c '^hgrid-status: go$' "$T/proto.err")" -eq 2 -a "$(grep -c '^hgrid-status 0123456789abcdef: ready 1/2$' "$T/proto.err")" -eq 2
+check "protocol: no other status line is shown" test "$(grep -c '^hgrid-status' "$T/proto.err")" -eq 4
+mpirun -np 2 "$L" --backend mpi "$SMOKE" -- true >"$T/protompi.out" 2>"$T/protompi.err"; RC=$?
+check "protocol under mpirun: exit 0" test "$RC" -eq 0
+check "protocol under mpirun: no status lines" bash -c "! grep -q 'hgrid-status' '$T/protompi.err'"
+check "protocol under mpirun: the readable summary" grep -qE '^hgrid: 2/2 ranks ready in' "$T/protompi.err"
+
+# Standard streams closed at start: the job still runs.
+bash -c "exec 0<&- 1>&- 2>&-; '$L' --backend mpi '$SMOKE' -- sh -c 'echo ran >$T/closed.\$RANK'; echo \$? >$T/closed.rc"
+check "closed standard streams: exit 0" test "$(cat "$T/closed.rc")" -eq 0
+check "closed standard streams: every rank ran" test -s "$T/closed.0" -a -s "$T/closed.1"
+
+# `stty tostop`: neither mpirun nor a rank writes to the terminal itself.
+if command -v script >/dev/null; then
+  timeout 60 script -qfec "stty tostop; $L --backend mpi $SMOKE -- sh -c 'echo tostop-out-\$RANK; echo tostop-err-\$RANK >&2'; echo rc=\$?" "$T/tostop.log" </dev/null >/dev/null 2>&1
+  check "stty tostop: the job ends with exit 0" grep -qa '^rc=0' "$T/tostop.log"
+  check "stty tostop: both ranks' output reaches the terminal" test "$(grep -ac '^tostop-\(out\|err\)-[01]' "$T/tostop.log")" -eq 4
+fi
+
+# --- per-rank labels and log files ----------------------------------------------------
+start label --backend mpi --label --log-dir "$T/logs" "$CFG" -- sh -c 'echo "out of $RANK"; printf "err of $RANK\nno newline" >&2'
+finish label
+check "label: exit 0" test "$RC" -eq 0 || show label
+check "label: every stdout line names rank and module" test "$(grep -cE '^\[([0-9]) (radio_encoder|language)\] out of \1$' "$T/label.out")" -eq 8
+check "label: rank 5 is [5 language]" grep -qx '\[5 language\] out of 5' "$T/label.out"
+check "label: stderr lines too" grep -qx '\[0 radio_encoder\] err of 0' "$T/label.err"
+check "log-dir: one stdout and one stderr file per rank" test "$(ls "$T/logs" | wc -l)" -eq 16
+check "log-dir: rank 5's stdout, byte-exact" cmp -s "$T/logs/rank5-language.stdout" <(printf 'out of 5\n')
+check "log-dir: rank 0's stderr, byte-exact" cmp -s "$T/logs/rank0-radio_encoder.stderr" <(printf 'err of 0\nno newline')
+
+# --- exit status: one meaning per code ----------------------------------------------
+"$L" --backend mpi --hostfile "$T/no-such-hosts" "$SMOKE" -- true >"$T/nohosts.out" 2>"$T/nohosts.err"; RC=$?
+check "missing hostfile: exit 4" test "$RC" -eq 4
+check "missing hostfile: names it" has "$T/nohosts.err" "cannot read the hostfile $T/no-such-hosts: No such file or directory"
+"$L" --backend mpi --mpirun "$T/no-mpirun" "$SMOKE" -- true >"$T/nompirun.out" 2>"$T/nompirun.err"; RC=$?
+check "mpirun missing: exit 4" test "$RC" -eq 4
+check "mpirun missing: names it" has "$T/nompirun.err" "cannot run mpirun '$T/no-mpirun': No such file or directory"
+env PATH="$T/empty" "$L" --backend mpi "$SMOKE" -- /bin/true >"$T/nopath.out" 2>"$T/nopath.err"; RC=$?
+check "mpirun not on PATH: exit 4" test "$RC" -eq 4
+check "mpirun not on PATH: says so" has "$T/nopath.err" "cannot run mpirun 'mpirun': not found on PATH"
+"$L" --backend mpi --mpirun /bin/true "$SMOKE" -- true >"$T/true.out" 2>"$T/true.err"; RC=$?
+check "mpirun that starts nothing: exit 4, not 0" test "$RC" -eq 4
+check "mpirun that starts nothing: says so" has "$T/true.err" "the job could not be started: /bin/true exited with status 0 before any rank started"
+"$L" --backend mpi "$SMOKE" -- /bin/true $(printf 'x%.0s' {1..50}; for i in $(seq 20000); do printf ' %050d' "$i"; done) >"$T/e2big.out" 2>"$T/e2big.err"; RC=$?
+check "argument list too long: exit 4" test "$RC" -eq 4 || tail -3 "$T/e2big.err"
+env -i "$L" --backend mpi --mpi-arg=--oversubscribe "$SMOKE" -- /bin/true >"$T/envi.out" 2>"$T/envi.err"; RC=$?
+check "env -i: the job runs" test "$RC" -eq 0 || tail -5 "$T/envi.err"
+TMPDIR="$T/no-tmp" "$L" --backend mpi "$SMOKE" -- true >"$T/notmp.out" 2>"$T/notmp.err"; RC=$?
+check "TMPDIR missing: exit 4" test "$RC" -eq 4
+check "TMPDIR missing: names it" has "$T/notmp.err" "TMPDIR=$T/no-tmp: No such file or directory"
+"$L" --backend mpi --report "$T/no-dir/r.json" "$SMOKE" -- true >"$T/noreport.out" 2>"$T/noreport.err"; RC=$?
+check "--report into a missing directory: exit 2 before launching" test "$RC" -eq 2
+check "--report into a missing directory: names it" has "$T/noreport.err" "--report $T/no-dir/r.json: cannot write there: No such file or directory"
+start noexe --backend mpi "$CFG" -- "$T/no-such-program" --flag
+finish noexe
+check "missing program: exit 2" test "$RC" -eq 2
+check "missing program: names it" has "$T/noexe.err" "cannot run PROGRAM '$T/no-such-program'"
+check "missing program: nothing started" test ! -s "$T/noexe.pids"
+
+# --- shutdown: the workload gets the signal and time to save --------------------------
+cat >"$T/saver.sh" <<'PROG'
+trap 'sleep 5; echo "saved on $1" >"$SAVE_DIR/saved.$RANK"; exit 0' INT TERM
+echo "ready $RANK"
+while :; do sleep 0.1; done
+PROG
+for sig in INT TERM; do
+  mkdir -p "$T/save$sig"
+  SAVE_DIR="$T/save$sig" start save$sig --backend mpi "$CFG" -- bash "$T/saver.sh"
+  wait_for "$T/save$sig.out" "ready 7" 30; sleep 0.3
+  kill -$sig "$LPID"
+  finish save$sig
+  want=$([[ $sig = INT ]] && echo 130 || echo 143)
+  check "SIG$sig, workload saves for 5 s: exit $want" test "$RC" -eq "$want" || show save$sig
+  check "SIG$sig, workload saves for 5 s: every rank saved" test "$(ls "$T/save$sig" | wc -l)" -eq 8
+  check "SIG$sig, workload saves for 5 s: took the 5 s, not the whole grace" bash -c "(( $ELAPSED >= 5000 && $ELAPSED < 25000 ))"
+  check "SIG$sig, workload saves for 5 s: nothing left running" none_left save$sig
+done
+mkdir -p "$T/saveshort"
+SAVE_DIR="$T/saveshort" start saveshort --backend mpi --grace 2 "$CFG" -- bash "$T/saver.sh"
+wait_for "$T/saveshort.out" "ready 7" 30; sleep 0.3
+kill -INT "$LPID"
+finish saveshort
+check "--grace 2: killed after the grace, nothing saved" test "$(ls "$T/saveshort" | wc -l)" -eq 0 -a "$RC" -eq 130
+check "--grace 2: in about 2 s" bash -c "(( $ELAPSED < 10000 ))"
+check "--grace 2: nothing left running" none_left saveshort
+
+# --- a plan directory left by a killed launcher is removed at the next start ------------
+mkdir -p "$T/hgrid-job-999999999-1-abcdef" && touch "$T/hgrid-job-999999999-1-abcdef/rank0.json"
+"$L" --backend mpi "$SMOKE" -- true >/dev/null 2>&1
+check "stale plan directory: removed" test ! -e "$T/hgrid-job-999999999-1-abcdef"
+live_start=$(awk '{ sub(/.*\) /, ""); split($0, f, " "); print f[20] }' /proc/$$/stat)
+mkdir -p "$T/hgrid-job-$$-$live_start-abcdef"
+"$L" --backend mpi "$SMOKE" -- true >/dev/null 2>&1
+check "live launcher's plan directory: kept" test -d "$T/hgrid-job-$$-$live_start-abcdef"
+rm -rf "$T/hgrid-job-$$-$live_start-abcdef"
 
 # --- inside an mpirun job -------------------------------------------------------------
 mpirun -np 8 "$L" --backend mpi "$CFG" -- bash -c "$ENVPROG" >"$T/inmpi.out" 2>"$T/inmpi.err"; RC=$?
