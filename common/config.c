@@ -657,36 +657,50 @@ out:
     return rc;
 }
 
+const char *hg_config_name(const char *path)
+{
+    return strcmp(path, HG_CONFIG_STDIN) == 0 ? HG_CONFIG_STDIN_NAME : path;
+}
+
 int hg_config_read_file(const char *path, char **bytes, size_t *len, hg_diags *diags)
 {
     *bytes = NULL;
     *len = 0;
-    FILE *f = fopen(path, "rb");
+    /* Standard input is read as it is, never reopened: it may be a pipe, a socket or a
+     * terminal, and it belongs to the caller, so it is not closed either. */
+    int is_stdin = strcmp(path, HG_CONFIG_STDIN) == 0;
+    FILE *f = is_stdin ? stdin : fopen(path, "rb");
     if (!f) {
         hg_diags_add(diags, HG_DIAG_ERROR, 0, 0, "cannot open: %s", strerror(errno));
         return HG_EIO;
     }
     struct stat st;
     if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-        fclose(f);
+        if (!is_stdin)
+            fclose(f);
         hg_diags_add(diags, HG_DIAG_ERROR, 0, 0, "is a directory, not a config file");
         return HG_EIO;
     }
-    /* Read one byte past the limit so an oversized file (or a pipe) is caught without
-     * trusting st_size. */
+    /* st_size is not trusted (a pipe, /dev/stdin or <(...) has none, a device may
+     * never end): read one byte past the limit and refuse what reached it. */
     size_t cap = HG_CONFIG_MAX_BYTES + 1;
     char *buf = malloc(cap + 1);
     if (!buf) {
-        fclose(f);
+        if (!is_stdin)
+            fclose(f);
         hg_diags_add(diags, HG_DIAG_ERROR, 0, 0, "out of memory");
         return HG_ENOMEM;
     }
+    errno = 0;
     size_t n = fread(buf, 1, cap, f);
-    int failed = ferror(f);
-    fclose(f);
+    int failed = ferror(f) ? (errno ? errno : EIO) : 0;
+    if (is_stdin)
+        clearerr(f);
+    else
+        fclose(f);
     if (failed) {
         free(buf);
-        hg_diags_add(diags, HG_DIAG_ERROR, 0, 0, "read error");
+        hg_diags_add(diags, HG_DIAG_ERROR, 0, 0, "cannot read: %s", strerror(failed));
         return HG_EIO;
     }
     if (n > HG_CONFIG_MAX_BYTES) {

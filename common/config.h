@@ -54,7 +54,16 @@ typedef struct hg_config {
  * when there was none. */
 int hg_config_parse(const char *bytes, size_t len, hg_config **out, hg_diags *diags);
 
-/* Reads a whole config file (at most HG_CONFIG_MAX_BYTES) into a malloc'd buffer. */
+/* The path that means standard input, and the name diagnostics and plans give it. */
+#define HG_CONFIG_STDIN "-"
+#define HG_CONFIG_STDIN_NAME "<stdin>"
+
+/* What diagnostics call path: HG_CONFIG_STDIN_NAME for "-", else path itself. */
+const char *hg_config_name(const char *path);
+
+/* Reads a whole config (at most HG_CONFIG_MAX_BYTES) into a malloc'd, NUL-terminated
+ * buffer. path may be a regular file or anything that reads as a stream (a pipe,
+ * /dev/stdin, <(...)); "-" reads standard input, which can therefore be read once. */
 int hg_config_read_file(const char *path, char **bytes, size_t *len, hg_diags *diags);
 
 void hg_config_free(hg_config *cfg);

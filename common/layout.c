@@ -216,6 +216,17 @@ int hg_layout_build(const hg_config *cfg, unsigned flags, hg_layout **out, hg_di
     return 0;
 }
 
+int hg_layout_load_bytes(const char *bytes, size_t len, unsigned flags, hg_config **cfg,
+                         hg_layout **out, hg_diags *diags)
+{
+    *cfg = NULL;
+    *out = NULL;
+    int rc = hg_config_parse(bytes, len, cfg, diags);
+    if (rc == 0)
+        rc = hg_layout_build(*cfg, flags, out, diags);
+    return rc;
+}
+
 int hg_layout_load(const char *path, unsigned flags, hg_config **cfg, hg_layout **out,
                    hg_diags *diags)
 {
@@ -225,9 +236,7 @@ int hg_layout_load(const char *path, unsigned flags, hg_config **cfg, hg_layout 
     *out = NULL;
     int rc = hg_config_read_file(path, &bytes, &len, diags);
     if (rc == 0)
-        rc = hg_config_parse(bytes, len, cfg, diags);
-    if (rc == 0)
-        rc = hg_layout_build(*cfg, flags, out, diags);
+        rc = hg_layout_load_bytes(bytes, len, flags, cfg, out, diags);
     free(bytes);
     return rc;
 }

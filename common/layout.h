@@ -51,8 +51,14 @@ typedef struct hg_layout hg_layout;
 
 /* Validates cfg and builds its layout; diagnostics as hg_validate. */
 int hg_layout_build(const hg_config *cfg, unsigned flags, hg_layout **out, hg_diags *diags);
-/* Reads a config file, parses and validates it: both configs are the caller's to free,
- * even on failure (either may be NULL). Every problem goes to diags. */
+/* Parses and validates a config's bytes (at most HG_CONFIG_MAX_BYTES, already read
+ * from wherever they came from); diagnostics name the file diags was made for. Both
+ * outputs are the caller's to free, even on failure (either may be NULL). A launcher
+ * reads a pipe once (hg_config_read_file), checks the bytes here, then hands the same
+ * bytes to its agents. */
+int hg_layout_load_bytes(const char *bytes, size_t len, unsigned flags, hg_config **cfg,
+                         hg_layout **out, hg_diags *diags);
+/* hg_config_read_file(path) then hg_layout_load_bytes; "-" reads standard input. */
 int hg_layout_load(const char *path, unsigned flags, hg_config **cfg, hg_layout **out,
                    hg_diags *diags);
 void hg_layout_free(hg_layout *l);

@@ -3,9 +3,11 @@
  * its exact line:column, and every problem of a file is reported, not just the first. */
 #include <check.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -1040,6 +1042,116 @@ START_TEST(read_file_empty)
 }
 END_TEST
 
+/* ---- standard input ("-") ---- */
+
+START_TEST(config_name_of_stdin)
+{
+    ck_assert_str_eq(hg_config_name("-"), "<stdin>");
+    ck_assert_str_eq(hg_config_name("a.yaml"), "a.yaml");
+    ck_assert_str_eq(hg_config_name("/dev/stdin"), "/dev/stdin");
+    ck_assert_str_eq(hg_config_name("-x"), "-x");
+}
+END_TEST
+
+/* Runs hg_config_read_file("-") with fd as standard input, then puts stdin back. */
+static int read_stdin_from(int fd, char **bytes, size_t *len, hg_diags *d)
+{
+    int saved = dup(0);
+    ck_assert_int_ge(saved, 0);
+    ck_assert_int_eq(dup2(fd, 0), 0);
+    close(fd);
+    int rc = hg_config_read_file("-", bytes, len, d);
+    ck_assert_int_eq(dup2(saved, 0), 0);
+    close(saved);
+    clearerr(stdin);
+    return rc;
+}
+
+/* A child writes n bytes of c into a pipe (more than a pipe holds); returns its read end. */
+static int pipe_of(size_t n, char c, pid_t *child)
+{
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    *child = fork();
+    ck_assert_int_ge(*child, 0);
+    if (*child == 0) {
+        char buf[4096];
+        memset(buf, c, sizeof(buf));
+        close(p[0]);
+        while (n > 0) {
+            ssize_t w = write(p[1], buf, n < sizeof(buf) ? n : sizeof(buf));
+            if (w <= 0)
+                _exit(1);
+            n -= (size_t)w;
+        }
+        _exit(0);
+    }
+    close(p[1]);
+    return p[0];
+}
+
+START_TEST(read_stdin_file)
+{
+    FILE *f = fopen(SRCDIR "/tests/golden/vlm8_moe.yaml", "rb");
+    ck_assert_ptr_nonnull(f);
+    hg_diags *d = hg_diags_new(hg_config_name("-"));
+    char *bytes;
+    size_t len;
+    ck_assert_int_eq(read_stdin_from(dup(fileno(f)), &bytes, &len, d), 0);
+    fclose(f);
+    ck_assert_uint_eq(hg_diags_size(d), 0);
+    ck_assert_ptr_nonnull(strstr(bytes, "name: radio_encoder"));
+    ck_assert_uint_eq(len, strlen(bytes));
+    free(bytes);
+    hg_diags_free(d);
+}
+END_TEST
+
+/* A pipe's size is known only at its end: exactly the limit passes, one byte more not. */
+START_TEST(read_stdin_pipe_limits)
+{
+    pid_t child;
+    hg_diags *d = hg_diags_new("<stdin>");
+    char *bytes;
+    size_t len;
+    ck_assert_int_eq(read_stdin_from(pipe_of(HG_CONFIG_MAX_BYTES, '\n', &child), &bytes, &len, d), 0);
+    ck_assert_int_eq(waitpid(child, NULL, 0), child);
+    ck_assert_uint_eq(len, HG_CONFIG_MAX_BYTES);
+    ck_assert_int_eq(bytes[len], '\0');
+    free(bytes);
+
+    int fd = pipe_of(HG_CONFIG_MAX_BYTES + 1, '#', &child);
+    ck_assert_int_eq(read_stdin_from(fd, &bytes, &len, d), HG_ECONFIG);
+    /* The reader stopped at the limit: the child may be blocked on, or failed at, the
+     * rest. */
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    ck_assert_ptr_null(bytes);
+    ck_assert_uint_eq(hg_diags_size(d), 1);
+    ck_assert_str_eq(hg_diags_text(d, 0), "<stdin>:1:1: error: the file is larger than 1048576 bytes");
+    hg_diags_free(d);
+}
+END_TEST
+
+START_TEST(read_stdin_closed)
+{
+    int saved = dup(0);
+    ck_assert_int_ge(saved, 0);
+    close(0);
+    hg_diags *d = hg_diags_new("<stdin>");
+    char *bytes;
+    size_t len;
+    int rc = hg_config_read_file("-", &bytes, &len, d);
+    ck_assert_int_eq(dup2(saved, 0), 0);
+    close(saved);
+    clearerr(stdin);
+    ck_assert_int_eq(rc, HG_EIO);
+    ck_assert_ptr_null(bytes);
+    ck_assert_str_eq(hg_diags_text(d, 0), "<stdin>: error: cannot read: Bad file descriptor");
+    hg_diags_free(d);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
@@ -1112,6 +1224,10 @@ static Suite *config_suite(void)
     tcase_add_test(files, read_file_directory);
     tcase_add_test(files, read_file_missing);
     tcase_add_test(files, read_file_empty);
+    tcase_add_test(files, config_name_of_stdin);
+    tcase_add_test(files, read_stdin_file);
+    tcase_add_test(files, read_stdin_pipe_limits);
+    tcase_add_test(files, read_stdin_closed);
     suite_add_tcase(s, files);
     return s;
 }
