@@ -6,20 +6,32 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* Every byte of plan output goes through one writer, which remembers the first write
+ * error (its errno) and then writes nothing more, so a broken pipe or a full disk is
+ * reported once, by its cause, and a long plan stops being computed once no one reads. */
 typedef struct writer {
     FILE *out;
     size_t n;
-    int failed;
+    int failed; /* errno of the first failed write, 0 while all went well */
     char buf[1 << 16];
 } writer;
 
+static void w_write(writer *w, const char *s, size_t len)
+{
+    if (w->failed || len == 0)
+        return;
+    errno = 0;
+    if (fwrite(s, 1, len, w->out) != len)
+        w->failed = errno ? errno : EIO;
+}
+
 static void w_flush(writer *w)
 {
-    if (w->n && !w->failed && fwrite(w->buf, 1, w->n, w->out) != w->n)
-        w->failed = errno ? errno : EIO;
+    w_write(w, w->buf, w->n);
     w->n = 0;
 }
 
@@ -28,8 +40,7 @@ static void w_bytes(writer *w, const char *s, size_t len)
     if (w->n + len > sizeof(w->buf))
         w_flush(w);
     if (len > sizeof(w->buf)) {
-        if (!w->failed && fwrite(s, 1, len, w->out) != len)
-            w->failed = errno ? errno : EIO;
+        w_write(w, s, len);
         return;
     }
     memcpy(w->buf + w->n, s, len);
@@ -52,6 +63,19 @@ static void w_int(writer *w, long long v)
     w_bytes(w, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
+static void w_printf(writer *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void w_printf(writer *w, const char *fmt, ...)
+{
+    /* Table lines: a module name (<= 63 bytes) and a few numbers fit easily. */
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        w_bytes(w, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+}
+
 /* Writes one jansson value compactly; keys keep insertion order. */
 static int w_json(writer *w, json_t *v)
 {
@@ -66,6 +90,87 @@ static int w_json(writer *w, json_t *v)
     return 0;
 }
 
+static writer *w_new(FILE *out)
+{
+    writer *w = malloc(sizeof(*w));
+    if (w) {
+        w->out = out;
+        w->n = 0;
+        w->failed = 0;
+    }
+    return w;
+}
+
+/* Flushes the writer and the stream: a write error shows at the latest here. */
+static int w_finish(writer *w, hg_error *err)
+{
+    w_flush(w);
+    if (!w->failed) {
+        errno = 0;
+        if (fflush(w->out) != 0 || ferror(w->out))
+            w->failed = errno ? errno : EIO;
+    }
+    if (w->failed)
+        return hg_error_set(err, HG_EIO, "cannot write the plan: %s", strerror(w->failed));
+    return 0;
+}
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 when there is none;
+ * the same rules as jansson's (no overlong forms, no surrogates, <= U+10FFFF). */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0], cp, min;
+    size_t len;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        len = 2, cp = c & 0x1F, min = 0x80;
+    else if ((c & 0xF0) == 0xE0)
+        len = 3, cp = c & 0x0F, min = 0x800;
+    else if (c >= 0xF0 && c <= 0xF4)
+        len = 4, cp = c & 0x07, min = 0x10000;
+    else
+        return 0;
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3Fu);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return len;
+}
+
+/* A JSON string for a file name. Linux names are bytes, JSON strings are UTF-8: each
+ * byte that is not part of valid UTF-8 becomes U+FFFD, so the line stays valid JSON. */
+static json_t *json_path_string(const char *path)
+{
+    json_t *j = json_string(path);
+    if (j)
+        return j;
+    size_t n = strlen(path), o = 0;
+    char *t = malloc(3 * n + 1);
+    if (!t)
+        return NULL;
+    for (size_t i = 0; i < n;) {
+        size_t k = utf8_len((const unsigned char *)path + i, n - i);
+        if (k == 0) {
+            memcpy(t + o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            i++;
+        } else {
+            memcpy(t + o, path + i, k);
+            o += k;
+            i += k;
+        }
+    }
+    j = json_stringn(t, o);
+    free(t);
+    return j;
+}
+
 static json_t *module_json(const hg_module *m)
 {
     return json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}",
@@ -74,25 +179,19 @@ static json_t *module_json(const hg_module *m)
                      "ep", m->ep, "expert_tp", m->expert_tp, "expert_dp", m->expert_dp);
 }
 
-static int finish(writer *w, hg_error *err, const char *what)
-{
-    w_flush(w);
-    if (!w->failed && fflush(w->out) != 0)
-        w->failed = errno ? errno : EIO;
-    if (w->failed)
-        return hg_error_set(err, HG_EIO, "writing the %s: %s", what, strerror(w->failed));
-    return 0;
-}
-
 int hg_plan_write_json(const hg_layout *l, FILE *out, hg_error *err)
 {
-    writer *w = calloc(1, sizeof(*w));
+    return hg_plan_write_json_named(l, NULL, out, err);
+}
+
+int hg_plan_write_json_named(const hg_layout *l, const char *config, FILE *out, hg_error *err)
+{
+    writer *w = w_new(out);
     int *members = NULL;
     int rc = 0;
     size_t nmod = hg_layout_module_count(l);
     if (!w)
         return hg_error_set(err, HG_ENOMEM, "out of memory");
-    w->out = out;
 
     /* The largest group of any kind is a whole module. */
     int maxsize = 1;
@@ -105,7 +204,14 @@ int hg_plan_write_json(const hg_layout *l, FILE *out, hg_error *err)
         goto out;
     }
 
-    w_str(w, "{\"hgrid_plan\":1,\"world_size\":");
+    w_str(w, "{\"hgrid_plan\":1,");
+    if (config) {
+        w_str(w, "\"config\":");
+        if (w_json(w, json_path_string(config)) != 0)
+            goto nomem;
+        w_str(w, ",");
+    }
+    w_str(w, "\"world_size\":");
     w_int(w, hg_layout_world_size(l));
     w_str(w, ",\"modules\":[");
     for (size_t i = 0; i < nmod; i++) {
@@ -115,7 +221,7 @@ int hg_plan_write_json(const hg_layout *l, FILE *out, hg_error *err)
             goto nomem;
     }
     w_str(w, "],\"groups\":{");
-    for (size_t i = 0; i < nmod; i++) {
+    for (size_t i = 0; i < nmod && !w->failed; i++) {
         const hg_module *m = hg_layout_module(l, i);
         if (i)
             w_str(w, ",");
@@ -123,7 +229,7 @@ int hg_plan_write_json(const hg_layout *l, FILE *out, hg_error *err)
             goto nomem;
         w_str(w, ":{");
         int first_kind = 1;
-        for (int k = 0; k < HG_KIND_COUNT; k++) {
+        for (int k = 0; k < HG_KIND_COUNT && !w->failed; k++) {
             if (!hg_kind_applies(m, (hg_kind)k))
                 continue;
             if (!first_kind)
@@ -133,7 +239,8 @@ int hg_plan_write_json(const hg_layout *l, FILE *out, hg_error *err)
             w_str(w, hg_kind_name((hg_kind)k));
             w_str(w, "\":[");
             int count = hg_group_count(m, (hg_kind)k);
-            for (int g = 0; g < count; g++) {
+            /* Once a write failed no one reads the rest: stop computing it. */
+            for (int g = 0; g < count && !w->failed; g++) {
                 int size = hg_group_size(m, (hg_kind)k, g);
                 hg_group_members(m, (hg_kind)k, g, members);
                 w_str(w, g ? ",[" : "[");
@@ -149,7 +256,7 @@ int hg_plan_write_json(const hg_layout *l, FILE *out, hg_error *err)
         w_str(w, "}");
     }
     w_str(w, "}}\n");
-    rc = finish(w, err, "plan");
+    rc = w_finish(w, err);
     goto out;
 nomem:
     rc = hg_error_set(err, HG_ENOMEM, "out of memory encoding the plan");
@@ -159,6 +266,114 @@ out:
     return rc;
 }
 
+/* A table whose column widths come from the data (at least the given minimum, which
+ * keeps small plans as they always looked), so that columns stay aligned from one
+ * rank up to HG_MAX_WORLD. */
+typedef struct table_col {
+    const char *head;
+    int min;    /* width */
+    int left;   /* left-aligned (text); numbers are right-aligned */
+    int gap;    /* spaces before the column (none before the first) */
+} table_col;
+
+#define TABLE_MAX_COLS 12
+#define CELL_MAX 80 /* a module name (HG_NAME_MAX) or a number */
+
+/* Fills row's cells; returns 0 or an HG_E* code with err set. */
+typedef int (*table_row_fn)(const void *ctx, int row, char cells[][CELL_MAX], hg_error *err);
+
+static void w_table_line(writer *w, const table_col *cols, int ncols, const int *width,
+                         char cells[][CELL_MAX])
+{
+    for (int c = 0; c < ncols; c++) {
+        /* The last column carries no trailing padding. */
+        int pad = width[c] - (int)strlen(cells[c]);
+        if (c)
+            w_printf(w, "%*s", cols[c].gap, "");
+        if (!cols[c].left)
+            w_printf(w, "%*s", pad, "");
+        w_str(w, cells[c]);
+        if (cols[c].left && c + 1 < ncols)
+            w_printf(w, "%*s", pad, "");
+    }
+    w_str(w, "\n");
+}
+
+static int w_table(writer *w, const table_col *cols, int ncols, int nrows, table_row_fn row,
+                   const void *ctx, hg_error *err)
+{
+    int width[TABLE_MAX_COLS];
+    char cells[TABLE_MAX_COLS][CELL_MAX];
+    for (int c = 0; c < ncols; c++) {
+        int h = (int)strlen(cols[c].head);
+        width[c] = cols[c].min > h ? cols[c].min : h;
+    }
+    /* Two passes over the rows, one to measure and one to print: rows are cheap to
+     * recompute and never stored, whatever their number. */
+    for (int r = 0; r < nrows; r++) {
+        int rc = row(ctx, r, cells, err);
+        if (rc != 0)
+            return rc;
+        for (int c = 0; c < ncols; c++)
+            if ((int)strlen(cells[c]) > width[c])
+                width[c] = (int)strlen(cells[c]);
+    }
+    for (int c = 0; c < ncols; c++)
+        snprintf(cells[c], CELL_MAX, "%s", cols[c].head);
+    w_table_line(w, cols, ncols, width, cells);
+    for (int r = 0; r < nrows && !w->failed; r++) {
+        int rc = row(ctx, r, cells, err);
+        if (rc != 0)
+            return rc;
+        w_table_line(w, cols, ncols, width, cells);
+    }
+    return 0;
+}
+
+static const table_col module_cols[] = {
+    { "module", 20, 1, 0 }, { "role", 8, 1, 1 },      { "ranks", 17, 1, 1 },
+    { "size", 5, 0, 1 },    { "tp", 4, 0, 1 },        { "cp", 4, 0, 1 },
+    { "dp", 5, 0, 1 },      { "pp", 4, 0, 1 },        { "ep", 4, 0, 2 },
+    { "expert_tp", 9, 0, 1 }, { "expert_dp", 9, 0, 1 },
+};
+
+static int module_row(const void *ctx, int row, char cells[][CELL_MAX], hg_error *err)
+{
+    const hg_module *m = hg_layout_module(ctx, (size_t)row);
+    (void)err;
+    snprintf(cells[0], CELL_MAX, "%s", m->name);
+    snprintf(cells[1], CELL_MAX, "%s", hg_role_name(m->role));
+    snprintf(cells[2], CELL_MAX, "%d-%d", m->offset, m->offset + m->size - 1);
+    const int v[] = { m->size, m->tp, m->cp, m->dp, m->pp, m->ep, m->expert_tp, m->expert_dp };
+    for (int i = 0; i < 8; i++)
+        snprintf(cells[3 + i], CELL_MAX, "%d", v[i]);
+    return 0;
+}
+
+static const table_col rank_cols[] = {
+    { "rank", 5, 1, 0 }, { "module", 20, 1, 1 }, { "tp", 4, 0, 1 },
+    { "cp", 4, 0, 1 },   { "dp", 4, 0, 1 },      { "pp", 4, 0, 1 },
+    { "ep", 4, 0, 2 },   { "expt_tp", 7, 0, 1 }, { "expt_dp", 7, 0, 1 },
+};
+
+static int rank_row(const void *ctx, int row, char cells[][CELL_MAX], hg_error *err)
+{
+    hg_rank_plan p;
+    int rc = hg_rank_plan_build(ctx, row, &p, err);
+    if (rc != 0)
+        return rc;
+    snprintf(cells[0], CELL_MAX, "%d", row);
+    snprintf(cells[1], CELL_MAX, "%s", p.module.name);
+    const hg_coords *c = &p.coords;
+    const int v[] = { c->tp, c->cp, c->dp, c->pp, c->ep, c->expt_tp, c->expt_dp };
+    for (int i = 0; i < 7; i++)
+        snprintf(cells[2 + i], CELL_MAX, "%d", v[i]);
+    hg_rank_plan_free(&p);
+    return 0;
+}
+
+#define NCOLS(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
 /* Per-rank coordinates are listed up to this many ranks; beyond, a summary. */
 #define TABLE_MAX_RANKS 64
 
@@ -166,48 +381,36 @@ int hg_plan_write_table(const hg_layout *l, FILE *out, hg_error *err)
 {
     size_t nmod = hg_layout_module_count(l);
     int world = hg_layout_world_size(l);
-    fprintf(out, "hgrid plan: %d rank%s, %zu module%s\n\n", world, world == 1 ? "" : "s", nmod,
-            nmod == 1 ? "" : "s");
-    fprintf(out, "%-20s %-8s %-17s %5s %4s %4s %5s %4s  %4s %9s %9s\n", "module", "role",
-            "ranks", "size", "tp", "cp", "dp", "pp", "ep", "expert_tp", "expert_dp");
-    for (size_t i = 0; i < nmod; i++) {
+    writer *w = w_new(out);
+    if (!w)
+        return hg_error_set(err, HG_ENOMEM, "out of memory");
+    int rc;
+    w_printf(w, "hgrid plan: %d rank%s, %zu module%s\n\n", world, world == 1 ? "" : "s", nmod,
+             nmod == 1 ? "" : "s");
+    if ((rc = w_table(w, module_cols, NCOLS(module_cols), (int)nmod, module_row, l, err)) != 0)
+        goto out;
+    w_str(w, "\ngroups per module (count x size):\n");
+    for (size_t i = 0; i < nmod && !w->failed; i++) {
         const hg_module *m = hg_layout_module(l, i);
-        char span[32];
-        snprintf(span, sizeof(span), "%d-%d", m->offset, m->offset + m->size - 1);
-        fprintf(out, "%-20s %-8s %-17s %5d %4d %4d %5d %4d  %4d %9d %9d\n", m->name,
-                hg_role_name(m->role), span, m->size, m->tp, m->cp, m->dp, m->pp, m->ep,
-                m->expert_tp, m->expert_dp);
-    }
-    fprintf(out, "\ngroups per module (count x size):\n");
-    for (size_t i = 0; i < nmod; i++) {
-        const hg_module *m = hg_layout_module(l, i);
-        fprintf(out, "  %s:", m->name);
+        w_printf(w, "  %s:", m->name);
         for (int k = 0; k < HG_KIND_COUNT; k++)
             if (hg_kind_applies(m, (hg_kind)k))
-                fprintf(out, " %s %dx%d", hg_kind_name((hg_kind)k), hg_group_count(m, (hg_kind)k),
-                        hg_group_size(m, (hg_kind)k, 0));
-        fprintf(out, "\n");
+                w_printf(w, " %s %dx%d", hg_kind_name((hg_kind)k), hg_group_count(m, (hg_kind)k),
+                         hg_group_size(m, (hg_kind)k, 0));
+        w_str(w, "\n");
     }
     if (world > TABLE_MAX_RANKS) {
-        fprintf(out, "\n%d ranks: per-rank coordinates not listed (use --rank N for one "
-                "rank's view)\n", world);
+        w_printf(w, "\n%d ranks: per-rank coordinates not listed (use --rank N for one "
+                 "rank's view)\n", world);
     } else {
-        fprintf(out, "\n%-5s %-20s %4s %4s %4s %4s  %4s %7s %7s\n", "rank", "module", "tp", "cp",
-                "dp", "pp", "ep", "expt_tp", "expt_dp");
-        for (int r = 0; r < world; r++) {
-            hg_rank_plan p;
-            int rc = hg_rank_plan_build(l, r, &p, err);
-            if (rc != 0)
-                return rc;
-            fprintf(out, "%-5d %-20s %4d %4d %4d %4d  %4d %7d %7d\n", r, p.module.name,
-                    p.coords.tp, p.coords.cp, p.coords.dp, p.coords.pp, p.coords.ep,
-                    p.coords.expt_tp, p.coords.expt_dp);
-            hg_rank_plan_free(&p);
-        }
+        w_str(w, "\n");
+        if ((rc = w_table(w, rank_cols, NCOLS(rank_cols), world, rank_row, l, err)) != 0)
+            goto out;
     }
-    if (fflush(out) != 0 || ferror(out))
-        return hg_error_set(err, HG_EIO, "writing the plan: %s", strerror(errno));
-    return 0;
+    rc = w_finish(w, err);
+out:
+    free(w);
+    return rc;
 }
 
 static json_t *int_array(const int *v, int n)
@@ -221,16 +424,25 @@ static json_t *int_array(const int *v, int n)
     return a;
 }
 
+static int w_dump(const char *buf, size_t size, void *data)
+{
+    writer *w = data;
+    w_bytes(w, buf, size);
+    return w->failed ? -1 : 0;
+}
+
 int hg_plan_write_rank_json(const hg_rank_plan *p, FILE *out, hg_error *err)
 {
     const hg_coords *c = &p->coords;
+    writer *w = w_new(out);
     json_t *groups = json_object();
     json_t *root = json_pack(
         "{s:i, s:i, s:i, s:o, s:i, s:{s:i, s:i, s:i, s:i, s:i, s:i, s:i}}", "hgrid_rank_plan", 1,
         "world_size", p->world_size, "rank", p->rank, "module", module_json(&p->module),
         "module_rank", p->module_rank, "coords", "tp", c->tp, "cp", c->cp, "dp", c->dp, "pp",
         c->pp, "ep", c->ep, "expt_tp", c->expt_tp, "expt_dp", c->expt_dp);
-    if (!root || !groups)
+    int rc;
+    if (!w || !root || !groups)
         goto nomem;
     for (int k = 0; k < HG_KIND_COUNT; k++) {
         const hg_rank_group *g = &p->groups[k];
@@ -244,51 +456,69 @@ int hg_plan_write_rank_json(const hg_rank_plan *p, FILE *out, hg_error *err)
     }
     if (json_object_set(root, "groups", groups) != 0)
         goto nomem;
-    json_decref(groups);
-    if (json_dumpf(root, out, JSON_COMPACT | JSON_PRESERVE_ORDER) != 0 || fputc('\n', out) == EOF
-        || fflush(out) != 0) {
-        json_decref(root);
-        return hg_error_set(err, HG_EIO, "writing the rank plan: %s", strerror(errno));
-    }
-    json_decref(root);
-    return 0;
+    /* Streamed through the writer, which keeps a write error's cause (jansson does not). */
+    if (json_dump_callback(root, w_dump, w, JSON_COMPACT | JSON_PRESERVE_ORDER) != 0
+        && !w->failed)
+        goto nomem;
+    w_str(w, "\n");
+    rc = w_finish(w, err);
+    goto out;
 nomem:
+    rc = hg_error_set(err, HG_ENOMEM, "out of memory encoding the rank plan");
+out:
     json_decref(root);
     json_decref(groups);
-    return hg_error_set(err, HG_ENOMEM, "out of memory encoding the rank plan");
+    free(w);
+    return rc;
 }
 
 int hg_plan_write_rank_table(const hg_rank_plan *p, FILE *out, hg_error *err)
 {
     const hg_module *m = &p->module;
     const hg_coords *c = &p->coords;
-    fprintf(out, "rank %d of %d: module %s (%s), module rank %d of %d\n", p->rank, p->world_size,
-            m->name, hg_role_name(m->role), p->module_rank, m->size);
-    fprintf(out, "dense:  tp %d/%d  cp %d/%d  dp %d/%d  pp %d/%d\n", c->tp, m->tp, c->cp, m->cp,
-            c->dp, m->dp, c->pp, m->pp);
-    fprintf(out, "expert: expt_tp %d/%d  ep %d/%d  expt_dp %d/%d  pp %d/%d\n", c->expt_tp,
-            m->expert_tp, c->ep, m->ep, c->expt_dp, m->expert_dp, c->pp, m->pp);
-    fprintf(out, "\n%-12s %6s %5s  %s\n", "kind", "group", "rank", "members");
+    writer *w = w_new(out);
+    if (!w)
+        return hg_error_set(err, HG_ENOMEM, "out of memory");
+    w_printf(w, "rank %d of %d: module %s (%s), module rank %d of %d\n", p->rank, p->world_size,
+             m->name, hg_role_name(m->role), p->module_rank, m->size);
+    w_printf(w, "dense:  tp %d/%d  cp %d/%d  dp %d/%d  pp %d/%d\n", c->tp, m->tp, c->cp, m->cp,
+             c->dp, m->dp, c->pp, m->pp);
+    w_printf(w, "expert: expt_tp %d/%d  ep %d/%d  expt_dp %d/%d  pp %d/%d\n", c->expt_tp,
+             m->expert_tp, c->ep, m->ep, c->expt_dp, m->expert_dp, c->pp, m->pp);
+    /* Group indexes and ranks reach 2^24: widths from the data keep the columns aligned. */
+    int gw = 6, rw = 5;
+    char num[16];
+    for (int k = 0; k < HG_KIND_COUNT; k++) {
+        const hg_rank_group *g = &p->groups[k];
+        if (!hg_kind_applies(m, (hg_kind)k) || g->index < 0)
+            continue;
+        int n = snprintf(num, sizeof(num), "%d", g->index);
+        gw = n > gw ? n : gw;
+        n = snprintf(num, sizeof(num), "%d", g->pos);
+        rw = n > rw ? n : rw;
+    }
+    w_printf(w, "\n%-12s %*s %*s  %s\n", "kind", gw, "group", rw, "rank", "members");
     for (int k = 0; k < HG_KIND_COUNT; k++) {
         const hg_rank_group *g = &p->groups[k];
         if (!hg_kind_applies(m, (hg_kind)k))
             continue;
         if (g->index < 0) {
-            fprintf(out, "%-12s %6s %5s  (not a member)\n", hg_kind_name((hg_kind)k), "-", "-");
+            w_printf(w, "%-12s %*s %*s  (not a member)\n", hg_kind_name((hg_kind)k), gw, "-", rw,
+                     "-");
             continue;
         }
-        fprintf(out, "%-12s %6d %5d  [", hg_kind_name((hg_kind)k), g->index, g->pos);
+        w_printf(w, "%-12s %*d %*d  [", hg_kind_name((hg_kind)k), gw, g->index, rw, g->pos);
         /* A whole-module group at scale would flood a terminal: show its ends. */
         for (int i = 0; i < g->size; i++) {
             if (g->size > 32 && i == 16) {
-                fprintf(out, ", ... (%d more)", g->size - 32);
+                w_printf(w, ", ... (%d more)", g->size - 32);
                 i = g->size - 16;
             }
-            fprintf(out, i ? ", %d" : "%d", g->members[i]);
+            w_printf(w, i ? ", %d" : "%d", g->members[i]);
         }
-        fprintf(out, "]\n");
+        w_str(w, "]\n");
     }
-    if (fflush(out) != 0 || ferror(out))
-        return hg_error_set(err, HG_EIO, "writing the rank plan: %s", strerror(errno));
-    return 0;
+    int rc = w_finish(w, err);
+    free(w);
+    return rc;
 }

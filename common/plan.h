@@ -9,7 +9,14 @@
 #include "error.h"
 #include "layout.h"
 
+/* Write errors (a closed pipe, a full disk) return HG_EIO with err->msg "cannot write
+ * the plan: CAUSE"; output stops being computed at the first one. */
 int hg_plan_write_json(const hg_layout *l, FILE *out, hg_error *err);
+/* The same plan with "config":NAME right after "hgrid_plan" (NULL: no such key), so
+ * each line of a multi-config dry-run names its file. Bytes of a NAME that are not
+ * UTF-8 become U+FFFD; from "world_size" on the line is hg_plan_write_json's. */
+int hg_plan_write_json_named(const hg_layout *l, const char *config, FILE *out,
+                             hg_error *err);
 int hg_plan_write_table(const hg_layout *l, FILE *out, hg_error *err);
 int hg_plan_write_rank_json(const hg_rank_plan *p, FILE *out, hg_error *err);
 int hg_plan_write_rank_table(const hg_rank_plan *p, FILE *out, hg_error *err);

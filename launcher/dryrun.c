@@ -1,68 +1,96 @@
 /* hgrid-launch --dry-run: config file -> diagnostics -> layout -> plan on stdout.
  * Diagnostics go to stderr, plans to stdout, so `--format json > plan.json` holds only
- * JSON. With several configs, JSON output is one document per line. */
+ * JSON. With several configs, JSON output is one document per line, each naming its
+ * file. Once stdout fails (a closed pipe, a full disk), the cause is said once, no more
+ * plans are written, and the remaining configs are still checked. */
 #include "dryrun.h"
 
+#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "config.h"
 #include "diag.h"
 #include "layout.h"
 #include "plan.h"
+#include "protocol.h"
 #include "validate.h"
 
-static int dryrun_one(const char *path, const hg_dryrun_opts *opts, int banner, FILE *out,
-                      FILE *errs)
+typedef struct dryrun_state {
+    const hg_dryrun_opts *opts;
+    int several;      /* more than one config: banners (table) or "config" keys (JSON) */
+    int write_failed; /* stdout failed; its message was printed */
+    FILE *out, *errs;
+} dryrun_state;
+
+static void write_failed(dryrun_state *s, int errnum)
 {
-    hg_diags *d = hg_diags_new(path);
+    s->write_failed = 1;
+    fprintf(s->errs, "hgrid-launch: cannot write the plan: %s\n", strerror(errnum));
+}
+
+/* Returns 0 when the config is valid (whether or not its plan could be written),
+ * HG_EXIT_USAGE when it is not. */
+static int dryrun_one(dryrun_state *s, const char *path)
+{
+    const hg_dryrun_opts *opts = s->opts;
+    const char *name = hg_config_name(path);
+    hg_diags *d = hg_diags_new(name);
     hg_config *cfg = NULL;
     hg_layout *layout = NULL;
     hg_error err;
-    int status = 2;
+    int status = HG_EXIT_USAGE;
 
     hg_error_clear(&err);
     if (!d) {
-        fprintf(errs, "hgrid-launch: out of memory\n");
-        return 2;
+        fprintf(s->errs, "hgrid-launch: out of memory\n");
+        return HG_EXIT_USAGE;
     }
     if (hg_layout_load(path, opts->flags, &cfg, &layout, d) != 0)
         goto out;
-    if (opts->rank >= hg_layout_world_size(layout)) {
-        hg_diags_add(d, HG_DIAG_ERROR, 0, 0, "--rank %d is outside the world of %d ranks",
-                     opts->rank, hg_layout_world_size(layout));
+    int world = hg_layout_world_size(layout);
+    if (opts->rank >= world) {
+        hg_diags_add(d, HG_DIAG_ERROR, 0, 0, "--rank %d is outside the world of %d rank%s",
+                     opts->rank, world, world == 1 ? "" : "s");
         goto out;
     }
-    hg_diags_print(d, errs);
-    if (banner && opts->format == HG_FORMAT_TABLE)
-        fprintf(out, "== %s\n", path);
+    status = HG_EXIT_OK;
+    if (s->write_failed)
+        goto out;
+    /* Warnings go out before the plan they are about. */
+    hg_diags_print(d, s->errs);
+    hg_diags_free(d);
+    d = NULL;
 
+    int table = opts->format == HG_FORMAT_TABLE;
+    if (s->several && table)
+        fprintf(s->out, "== %s\n", name);
     int rc;
     if (opts->rank >= 0) {
         hg_rank_plan p;
         rc = hg_rank_plan_build(layout, opts->rank, &p, &err);
         if (rc == 0) {
-            rc = opts->format == HG_FORMAT_JSON ? hg_plan_write_rank_json(&p, out, &err)
-                                                : hg_plan_write_rank_table(&p, out, &err);
+            rc = table ? hg_plan_write_rank_table(&p, s->out, &err)
+                       : hg_plan_write_rank_json(&p, s->out, &err);
             hg_rank_plan_free(&p);
         }
     } else {
-        rc = opts->format == HG_FORMAT_JSON ? hg_plan_write_json(layout, out, &err)
-                                            : hg_plan_write_table(layout, out, &err);
+        rc = table ? hg_plan_write_table(layout, s->out, &err)
+                   : hg_plan_write_json_named(layout, s->several ? name : NULL, s->out, &err);
     }
-    if (rc != 0) {
-        fprintf(errs, "hgrid-launch: %s: %s\n", path, err.msg);
-        status = rc == HG_EIO ? 1 : 2;
-    } else {
-        status = 0;
-        if (banner && opts->format == HG_FORMAT_TABLE)
-            fprintf(out, "\n");
+    if (rc == HG_EIO) {
+        /* The writer's message already names the cause: print it as it is. */
+        s->write_failed = 1;
+        fprintf(s->errs, "hgrid-launch: %s\n", err.msg);
+    } else if (rc != 0) {
+        fprintf(s->errs, "hgrid-launch: %s: %s\n", name, err.msg);
+        status = HG_EXIT_USAGE;
+    } else if (s->several && table) {
+        fputc('\n', s->out);
     }
-    /* Diagnostics were printed with the plan; only failures before it print here. */
-    hg_diags_free(d);
-    d = NULL;
 out:
     if (d)
-        hg_diags_print(d, errs);
+        hg_diags_print(d, s->errs);
     hg_layout_free(layout);
     hg_config_free(cfg);
     hg_diags_free(d);
@@ -72,16 +100,22 @@ out:
 int hg_dryrun(const char *const *configs, int nconfigs, const hg_dryrun_opts *opts, FILE *out,
               FILE *errs)
 {
-    int worst = 0, failed = 0;
-    for (int i = 0; i < nconfigs; i++) {
-        int s = dryrun_one(configs[i], opts, nconfigs > 1, out, errs);
-        if (s != 0) {
+    dryrun_state s = { opts, nconfigs > 1, 0, out, errs };
+    int failed = 0;
+    for (int i = 0; i < nconfigs; i++)
+        if (dryrun_one(&s, configs[i]) != 0)
             failed++;
-            if (worst != 2)
-                worst = s;
-        }
+    /* What is still buffered (a banner's blank line) fails here at the latest. */
+    if (!s.write_failed) {
+        errno = 0;
+        if (fflush(out) != 0 || ferror(out))
+            write_failed(&s, errno ? errno : EIO);
     }
     if (nconfigs > 1 && failed)
         fprintf(errs, "hgrid-launch: %d of %d configs failed\n", failed, nconfigs);
-    return worst;
+    /* An invalid config is the finding that matters most; a plan that could not be
+     * written is the only other failure. */
+    if (failed)
+        return HG_EXIT_USAGE;
+    return s.write_failed ? HG_EXIT_OUTPUT : HG_EXIT_OK;
 }

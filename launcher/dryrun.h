@@ -14,7 +14,10 @@ typedef struct hg_dryrun_opts {
 } hg_dryrun_opts;
 
 /* Checks every config (all of them, even after one fails), printing plans to out and
- * diagnostics to errs. Returns the exit status: 0, or 2 when any config failed. */
+ * diagnostics to errs; "-" is standard input, named "<stdin>". Returns the exit status:
+ * HG_EXIT_USAGE when any config failed, else HG_EXIT_OUTPUT when out could not be
+ * written (said once on errs, with its cause), else HG_EXIT_OK. The caller ignores
+ * SIGPIPE so that a closed pipe is such a write error and not a silent death. */
 int hg_dryrun(const char *const *configs, int nconfigs, const hg_dryrun_opts *opts, FILE *out,
               FILE *errs);
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs hgrid-launch --dry-run under valgrind (memcheck, full leak check) on every
 # config in configs/ and tests/golden/: table, JSON, and one rank's view as table and
-# JSON (first and last rank), all of them in one call as CI does, and on failing
-# configs (tests/fuzz/corpus/hostile-*.yaml, a missing file, a rank outside the world),
-# whose exit status must stay 2. Any memcheck error or leak fails the run (status 1).
+# JSON (first and last rank), all of them in one call as CI does, from standard input,
+# into a full disk (status 1), and on failing configs (tests/fuzz/corpus/hostile-*.yaml,
+# a missing file, a rank outside the world), whose exit status must stay 2. Any memcheck error or leak fails the run (status 1).
 # Last line: `valgrind: N passed, M failed`; the exit status is 0 only when M is 0.
 # Usage: scripts/valgrind-dryrun.sh   (after `make`; env HGRID_LAUNCH, VALGRIND)
 set -uo pipefail
@@ -23,13 +23,14 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 passed=0 failed=0
 
-# check EXPECTED_STATUS ARGS...: one hgrid-launch run under memcheck.
+# check EXPECTED_STATUS ARGS...: one hgrid-launch run under memcheck, stdout to $OUT
+# (default /dev/null) and stdin from $IN (default /dev/null).
 check() {
     local want=$1 got
     shift
     "$VALGRIND" -q --leak-check=full --error-exitcode=1 \
         --errors-for-leak-kinds=definite,indirect,possible --log-file="$log" \
-        "$LAUNCH" "$@" >/dev/null 2>&1
+        "$LAUNCH" "$@" >"${OUT:-/dev/null}" <"${IN:-/dev/null}" 2>/dev/null
     got=$?
     if [[ $got == "$want" && ! -s $log ]]; then
         passed=$((passed + 1))
@@ -63,6 +64,13 @@ for cfg in tests/fuzz/corpus/hostile-*.yaml; do
     check 2 --dry-run "$cfg"
 done
 check 2 --dry-run does/not/exist.yaml
+# Standard input, and a plan that cannot be written (status 1).
+IN=configs/vlm-8gpu-moe.yaml check 0 --dry-run --format json - configs/smoke-2gpu.yaml
+IN=tests/fuzz/corpus/hostile-overflow.yaml check 2 --dry-run -
+if [[ -w /dev/full ]]; then
+    OUT=/dev/full check 1 --dry-run --format json "${configs[@]}"
+    OUT=/dev/full check 1 --dry-run --rank 0 configs/large-1024.yaml
+fi
 check 2 --dry-run --format json configs/*.yaml tests/fuzz/corpus/hostile-overflow.yaml
 
 echo "valgrind: $passed passed, $failed failed"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # CLI tests of `hgrid-launch --dry-run`: exit codes, what goes to stdout and what to
 # stderr, the JSON plan against the golden layouts byte for byte, --rank, --strict,
-# several configs in one call, and every hostile file of tests/bad (its expected
+# several configs in one call, standard input and pipes as configs, output that cannot
+# be written (a full disk, a closed pipe), options of the other mode, the table's
+# alignment at the largest world, and every hostile file of tests/bad (its expected
 # diagnostic is listed in tests/bad/EXPECTED). Plain bash and coreutils (plus grep);
 # jq, where present, also parses the JSON.
 #
@@ -163,6 +165,65 @@ want_first_line "$tmp/out" "$(cat "$tmp/want")"
 grep -Fq '{"hgrid_plan":1,"world_size":8,' "$tmp/out" || fail "no plan: $(head -c 100 "$tmp/out")"
 end
 
+# "-" is standard input, "<stdin>" in diagnostics; /dev/stdin and a pipe read the same.
+"$L" --dry-run --format json tests/golden/vlm8_moe.yaml >"$tmp/vlm8.json"
+
+begin stdin_dash
+run --dry-run --format json - <tests/golden/vlm8_moe.yaml
+want_rc 0
+want_empty_stderr
+cmp -s "$tmp/out" "$tmp/vlm8.json" || fail "the plan differs from the file's: $(head -c 100 "$tmp/out")"
+cat tests/golden/vlm8_moe.yaml | "$L" --dry-run - >"$tmp/out" 2>"$tmp/err"
+rc=$?
+want_rc 0
+want_empty_stderr
+want_first_line "$tmp/out" "hgrid plan: 8 ranks, 2 modules"
+end
+
+begin stdin_dev_stdin_pipe
+cat tests/golden/vlm8_moe.yaml | "$L" --dry-run --format json /dev/stdin >"$tmp/out" 2>"$tmp/err"
+rc=$?
+want_rc 0
+want_empty_stderr
+cmp -s "$tmp/out" "$tmp/vlm8.json" || fail "the plan differs from the file's: $(head -c 100 "$tmp/out")"
+end
+
+begin stdin_diagnostics
+cat tests/bad/float.yaml | "$L" --dry-run - >"$tmp/out" 2>"$tmp/err"
+rc=$?
+want_rc 2
+want_empty_stdout
+[ "$(cat "$tmp/err")" = "<stdin>:5:9: error: dp: expected an integer, got '2.5'" ] || fail "stderr '$(cat "$tmp/err")'"
+run --dry-run - </dev/null
+want_rc 2
+[ "$(cat "$tmp/err")" = "<stdin>:1:1: error: the file is empty" ] || fail "empty: stderr '$(cat "$tmp/err")'"
+run --dry-run - <&-
+want_rc 2
+[ "$(cat "$tmp/err")" = "<stdin>: error: cannot read: Bad file descriptor" ] || fail "closed: stderr '$(cat "$tmp/err")'"
+run --dry-run - <tests
+want_rc 2
+[ "$(cat "$tmp/err")" = "<stdin>: error: is a directory, not a config file" ] || fail "directory: stderr '$(cat "$tmp/err")'"
+end
+
+# An endless stream is cut at the limit, as a file is.
+begin stdin_endless
+run --dry-run - </dev/zero
+want_rc 2
+want_empty_stdout
+[ "$(cat "$tmp/err")" = "<stdin>:1:1: error: the file is larger than 1048576 bytes" ] || fail "stderr '$(cat "$tmp/err")'"
+end
+
+begin stdin_with_other_configs
+run --dry-run --format json - tests/golden/llm_only8.yaml <tests/golden/vlm8_moe.yaml
+want_rc 0
+want_empty_stderr
+[[ $(head -n 1 "$tmp/out") == '{"hgrid_plan":1,"config":"<stdin>","world_size":8,'* ]] ||
+    fail "first line: $(head -c 80 "$tmp/out")"
+run --dry-run - tests/golden/llm_only8.yaml <tests/golden/vlm8_moe.yaml
+want_rc 0
+want_first_line "$tmp/out" "== <stdin>"
+end
+
 # 1.1 MiB: a valid config padded with comments is refused for its size alone; exactly
 # 1 MiB is accepted.
 pad_to() { # pad_to FILE BYTES: a valid config, then comment lines up to BYTES bytes
@@ -191,6 +252,20 @@ run --dry-run --format json "$tmp/max.yaml"
 want_rc 0
 want_empty_stderr
 grep -Fq '{"hgrid_plan":1,"world_size":8,' "$tmp/out" || fail "no plan: $(head -c 100 "$tmp/out")"
+end
+
+# Through a pipe, whose size is unknown until its end, the limit is the same.
+begin max_size_pipe
+cat "$tmp/max.yaml" | "$L" --dry-run --format json - >"$tmp/out" 2>"$tmp/err"
+rc=$?
+want_rc 0
+want_empty_stderr
+cmp -s "$tmp/out" "$tmp/vlm8.json" || fail "no plan: $(head -c 100 "$tmp/out")"
+cat "$tmp/too-big.yaml" | "$L" --dry-run - >"$tmp/out" 2>"$tmp/err"
+rc=$?
+want_rc 2
+want_empty_stdout
+[ "$(cat "$tmp/err")" = "<stdin>:1:1: error: the file is larger than 1048576 bytes" ] || fail "stderr '$(cat "$tmp/err")'"
 end
 
 # ---- the JSON plan ----
@@ -234,15 +309,55 @@ want_first_line "$tmp/out" "hgrid plan: 128 ranks, 2 modules"
 want_line "$tmp/out" "128 ranks: per-rank coordinates not listed (use --rank N for one rank's view)"
 end
 
-# A plan that cannot be written is a failure, not a silent success.
-begin write_error
+# A plan that cannot be written is a failure (status 1, one message with the cause),
+# not a silent success and not death by a signal.
+begin write_error_full_disk
 if [ -w /dev/full ]; then
-    "$L" --dry-run --format json tests/golden/big128.yaml >/dev/full 2>"$tmp/err"
+    for args in "--format json" "--format table" "--rank 3" "--rank 3 --format json"; do
+        # shellcheck disable=SC2086
+        "$L" --dry-run $args tests/golden/big128.yaml >/dev/full 2>"$tmp/err"
+        rc=$?
+        want_rc 1
+        [ "$(cat "$tmp/err")" = "hgrid-launch: cannot write the plan: No space left on device" ] ||
+            fail "$args: stderr '$(cat "$tmp/err")'"
+    done
+    # Several configs: said once; the others are still checked.
+    "$L" --dry-run --format json tests/golden/*.yaml >/dev/full 2>"$tmp/err"
     rc=$?
     want_rc 1
-    [ "$(cat "$tmp/err")" = "hgrid-launch: tests/golden/big128.yaml: writing the plan: No space left on device" ] ||
-        fail "stderr '$(cat "$tmp/err")'"
+    [ "$(cat "$tmp/err")" = "hgrid-launch: cannot write the plan: No space left on device" ] ||
+        fail "several: stderr '$(cat "$tmp/err")'"
+    "$L" --dry-run tests/golden/vlm8_moe.yaml tests/bad/float.yaml tests/golden/big128.yaml >/dev/full 2>"$tmp/err"
+    rc=$?
+    want_rc 2
+    printf '%s\n' "hgrid-launch: cannot write the plan: No space left on device" \
+        "tests/bad/float.yaml:5:9: error: dp: expected an integer, got '2.5'" \
+        "hgrid-launch: 1 of 3 configs failed" >"$tmp/want"
+    cmp -s "$tmp/err" "$tmp/want" || fail "with a bad config: stderr '$(cat "$tmp/err")'"
 fi
+end
+
+# The reader went away: EPIPE, reported as such (SIGPIPE would give 141).
+begin write_error_closed_pipe
+"$L" --dry-run --format json configs/large-1024.yaml 2>"$tmp/err" | head -c1 >/dev/null
+rc=${PIPESTATUS[0]}
+want_rc 1
+[ "$(cat "$tmp/err")" = "hgrid-launch: cannot write the plan: Broken pipe" ] || fail "stderr '$(cat "$tmp/err")'"
+# A pipe whose reader is gone before anything is written (a FIFO opened for writing,
+# then its only reader closed), for the small table output too.
+mkfifo "$tmp/fifo"
+exec 3<>"$tmp/fifo" 4>"$tmp/fifo"
+exec 3<&-
+for args in "--format table" "--format json" "--rank 5"; do
+    # shellcheck disable=SC2086
+    "$L" --dry-run $args tests/golden/vlm8_moe.yaml >&4 2>"$tmp/err"
+    rc=$?
+    want_rc 1
+    [ "$(cat "$tmp/err")" = "hgrid-launch: cannot write the plan: Broken pipe" ] ||
+        fail "$args: stderr '$(cat "$tmp/err")'"
+done
+exec 4>&-
+rm -f "$tmp/fifo"
 end
 
 # ---- --rank ----
@@ -280,6 +395,69 @@ want_rc 0
 want_first_line "$tmp/out" "rank 127 of 128: module language (language), module rank 95 of 96"
 end
 
+# Column widths come from the data: aligned from 1 rank up to HG_MAX_WORLD (2^24).
+# cols LINE: the "start:end" character positions of LINE's space-separated words.
+cols() {
+    local line=$1 i=0 n=${#1} s out=
+    while [ $i -lt $n ]; do
+        if [ "${line:i:1}" = " " ]; then
+            i=$((i + 1))
+            continue
+        fi
+        s=$i
+        while [ $i -lt $n ] && [ "${line:i:1}" != " " ]; do i=$((i + 1)); done
+        out+="$s:$((i - 1)) "
+    done
+    printf '%s' "$out"
+}
+# aligned HEADER ROW NLEFT NCOLS: the first NCOLS words of ROW line up with HEADER's,
+# the first NLEFT by their start (text), the others by their end (numbers).
+aligned() {
+    local -a h r
+    read -ra h <<<"$(cols "$1")"
+    read -ra r <<<"$(cols "$2")"
+    local c
+    for ((c = 0; c < $4; c++)); do
+        if [ $c -lt "$3" ]; then
+            [ "${h[c]%:*}" = "${r[c]%:*}" ] || { fail "column $((c + 1)) of '$2' starts off its header"; return; }
+        else
+            [ "${h[c]#*:}" = "${r[c]#*:}" ] || { fail "column $((c + 1)) of '$2' ends off its header"; return; }
+        fi
+    done
+}
+printf 'version: 1\nworld_size: 16777216\nmodules:\n  - name: vision_encoder_with_a_long_name\n    role: encoder\n    tp: 2\n    dp: 4194304\n  - name: language\n    role: language\n    tp: 8\n    pp: 4\n    dp: 262144\n    moe:\n      num_experts: 64\n      ep: 8\n' >"$tmp/world-2-24.yaml"
+
+begin table_aligned_at_max_world
+run --dry-run "$tmp/world-2-24.yaml"
+want_rc 0
+want_empty_stderr
+want_first_line "$tmp/out" "hgrid plan: 16777216 ranks, 2 modules"
+header=$(sed -n 3p "$tmp/out")
+[[ $header == "module "* ]] || fail "line 3 is '$header'"
+want_line "$tmp/out" "vision_encoder_with_a_long_name encoder  0-8388607         8388608    2    1 4194304    1     1         1   8388608"
+want_line "$tmp/out" "language                        language 8388608-16777215  8388608    8    1  262144    4     8         1    262144"
+for row in 4 5; do aligned "$header" "$(sed -n ${row}p "$tmp/out")" 3 11; done
+want_line "$tmp/out" "16777216 ranks: per-rank coordinates not listed (use --rank N for one rank's view)"
+# The per-rank table of the last rank: group index and rank reach 8388607.
+run --dry-run --rank 16777215 "$tmp/world-2-24.yaml"
+want_rc 0
+header=$(grep '^kind ' "$tmp/out")
+[ "$header" = "kind           group    rank  members" ] || fail "header '$header'"
+want_line "$tmp/out" "pos_embd           -       -  (not a member)"
+while IFS= read -r row; do aligned "$header" "$row" 1 3; done < <(sed '1,/^kind /d' "$tmp/out")
+end
+
+# The per-rank list of a small world: a long module name widens its column.
+begin table_aligned_small_world_long_name
+printf 'version: 1\nmodules:\n  - name: a_module_name_longer_than_twenty\n    role: language\n    dp: 1\n' >"$tmp/one.yaml"
+run --dry-run "$tmp/one.yaml"
+want_rc 0
+want_first_line "$tmp/out" "hgrid plan: 1 rank, 1 module"
+header=$(grep '^rank ' "$tmp/out")
+want_line "$tmp/out" "0     a_module_name_longer_than_twenty    0    0    0    0     0       0       0"
+aligned "$header" "$(tail -n 1 "$tmp/out")" 2 9
+end
+
 begin rank_out_of_range
 run --dry-run --rank 8 tests/golden/vlm8_moe.yaml
 want_rc 2
@@ -289,6 +467,14 @@ want_empty_stdout
 run --dry-run --rank 99999999999 tests/golden/vlm8_moe.yaml
 want_rc 2
 want_empty_stdout
+end
+
+begin rank_out_of_a_one_rank_world
+run --dry-run --rank 1 "$tmp/one.yaml"
+want_rc 2
+want_empty_stdout
+[ "$(cat "$tmp/err")" = "$tmp/one.yaml: error: --rank 1 is outside the world of 1 rank" ] ||
+    fail "stderr '$(cat "$tmp/err")'"
 end
 
 begin rank_not_a_number
@@ -326,15 +512,45 @@ want_line "$tmp/err" "tests/bad/float.yaml:5:9: error: dp: expected an integer, 
 [ "$(wc -l <"$tmp/err")" = 2 ] || fail "stderr has $(wc -l <"$tmp/err") lines"
 end
 
+# One plan per line, each naming its file in "config" right after "hgrid_plan"; from
+# "world_size" on, each is the single-config plan (which has no "config" key).
 begin several_configs_json
 run --dry-run --format json tests/golden/vlm8_moe.yaml tests/bad/empty.yaml tests/golden/llm_only8.yaml
 want_rc 2
 [ "$(wc -l <"$tmp/out")" = 2 ] || fail "stdout has $(wc -l <"$tmp/out") lines, want one plan per line"
-"$L" --dry-run --format json tests/golden/vlm8_moe.yaml >"$tmp/a"
-"$L" --dry-run --format json tests/golden/llm_only8.yaml >>"$tmp/a"
-cmp -s "$tmp/out" "$tmp/a" || fail "the plans differ from single runs"
+n=0
+while IFS= read -r line; do
+    n=$((n + 1))
+    [ $n = 1 ] && f=tests/golden/vlm8_moe.yaml || f=tests/golden/llm_only8.yaml
+    single=$("$L" --dry-run --format json "$f")
+    [ "${line%%\"world_size\":*}" = "{\"hgrid_plan\":1,\"config\":\"$f\"," ] ||
+        fail "line $n starts '${line:0:60}'"
+    [ "${line#*\"world_size\":}" = "${single#*\"world_size\":}" ] || fail "line $n differs from the single run"
+    [ "${single:0:29}" = '{"hgrid_plan":1,"world_size":' ] || fail "single run starts '${single:0:40}'"
+done <"$tmp/out"
 want_line "$tmp/err" "tests/bad/empty.yaml:1:1: error: the file is empty"
 want_line "$tmp/err" "hgrid-launch: 1 of 3 configs failed"
+if command -v jq >/dev/null; then
+    [ "$(jq -r .config "$tmp/out" | tr '\n' ' ')" = "tests/golden/vlm8_moe.yaml tests/golden/llm_only8.yaml " ] ||
+        fail "jq reads config as $(jq -r .config "$tmp/out")"
+fi
+end
+
+# A file name is bytes, JSON is UTF-8: a quote is escaped, a byte that is not UTF-8
+# becomes U+FFFD, and the line stays JSON.
+begin several_configs_json_odd_name
+odd="$tmp/we\"ird"$'\xff'"-é.yaml"
+cp tests/golden/llm_only8.yaml "$odd"
+run --dry-run --format json tests/golden/vlm8_moe.yaml "$odd"
+want_rc 0
+want_empty_stderr
+want='{"hgrid_plan":1,"config":"'"$tmp"'/we\"ird'$'\xef\xbf\xbd''-é.yaml","world_size":8,'
+[[ $(sed -n 2p "$tmp/out") == "$want"* ]] ||
+    fail "line 2 starts '$(sed -n 2p "$tmp/out" | head -c 100)'"
+if command -v jq >/dev/null; then
+    jq -e . "$tmp/out" >/dev/null || fail "jq cannot parse the plans"
+fi
+rm -f "$odd"
 end
 
 begin all_golden_configs

@@ -685,9 +685,171 @@ START_TEST(plan_write_error)
     hg_error err;
     hg_error_clear(&err);
     ck_assert_int_eq(hg_plan_write_json(l, f, &err), HG_EIO);
-    ck_assert_int_eq(strncmp(err.msg, "writing the plan: ", 18), 0);
+    ck_assert_str_eq(err.msg, "cannot write the plan: No space left on device");
     fclose(f);
     hg_layout_free(l);
+}
+END_TEST
+
+/* The output of one writer call into a string, with its status. */
+typedef int (*layout_writer)(const hg_layout *l, FILE *out, hg_error *err);
+static char *write_to_string(const hg_layout *l, layout_writer fn)
+{
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&buf, &n);
+    ck_assert_ptr_nonnull(f);
+    hg_error err;
+    hg_error_clear(&err);
+    ck_assert_msg(fn(l, f, &err) == 0, "%s", err.msg);
+    fclose(f);
+    return buf;
+}
+
+/* Every writer reports a failing stream the same way, with its cause. */
+START_TEST(plan_write_error_every_writer)
+{
+    hg_layout *l = layout_of_file(SRCDIR "/tests/golden/vlm8_moe.yaml");
+    FILE *f = fopen("/dev/full", "w");
+    if (!f) {
+        hg_layout_free(l);
+        return;
+    }
+    hg_error err;
+    hg_error_clear(&err);
+    ck_assert_int_eq(hg_plan_write_table(l, f, &err), HG_EIO);
+    ck_assert_str_eq(err.msg, "cannot write the plan: No space left on device");
+    clearerr(f);
+    ck_assert_int_eq(hg_plan_write_json_named(l, "x.yaml", f, &err), HG_EIO);
+    ck_assert_str_eq(err.msg, "cannot write the plan: No space left on device");
+    clearerr(f);
+    hg_rank_plan p;
+    ck_assert_int_eq(hg_rank_plan_build(l, 5, &p, &err), 0);
+    hg_error_clear(&err);
+    ck_assert_int_eq(hg_plan_write_rank_json(&p, f, &err), HG_EIO);
+    ck_assert_str_eq(err.msg, "cannot write the plan: No space left on device");
+    clearerr(f);
+    hg_error_clear(&err);
+    ck_assert_int_eq(hg_plan_write_rank_table(&p, f, &err), HG_EIO);
+    ck_assert_str_eq(err.msg, "cannot write the plan: No space left on device");
+    hg_rank_plan_free(&p);
+    fclose(f);
+    hg_layout_free(l);
+}
+END_TEST
+
+static int write_json_named_a(const hg_layout *l, FILE *out, hg_error *err)
+{
+    return hg_plan_write_json_named(l, "configs/a \"b\".yaml", out, err);
+}
+
+static int write_json_named_bytes(const hg_layout *l, FILE *out, hg_error *err)
+{
+    /* Latin-1 e-acute, a truncated 3-byte sequence, an overlong '/', then valid UTF-8. */
+    return hg_plan_write_json_named(l, "caf\xe9-\xe2\x82-\xc0\xaf-\xc3\xa9.yaml", out, err);
+}
+
+/* "config" comes right after "hgrid_plan"; the rest is the unnamed plan's bytes. */
+START_TEST(plan_json_named)
+{
+    hg_layout *l = layout_of_file(SRCDIR "/tests/golden/vlm8_moe.yaml");
+    char *plain = write_to_string(l, hg_plan_write_json);
+    char *named = write_to_string(l, write_json_named_a);
+    const char *head = "{\"hgrid_plan\":1,\"config\":\"configs/a \\\"b\\\".yaml\",\"world_size\":8,";
+    ck_assert_int_eq(strncmp(named, head, strlen(head)), 0);
+    ck_assert_str_eq(strstr(named, "\"world_size\":"), strstr(plain, "\"world_size\":"));
+    ck_assert_int_eq(strncmp(plain, "{\"hgrid_plan\":1,\"world_size\":8,", 31), 0);
+    json_error_t jerr;
+    json_t *j = json_loads(named, 0, &jerr);
+    ck_assert_msg(j != NULL, "%s", jerr.text);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "config")), "configs/a \"b\".yaml");
+    json_decref(j);
+    free(named);
+
+    /* Bytes that are not UTF-8 become U+FFFD, one per byte; valid UTF-8 stays. */
+    named = write_to_string(l, write_json_named_bytes);
+    head = "{\"hgrid_plan\":1,\"config\":\"caf\xef\xbf\xbd-\xef\xbf\xbd\xef\xbf\xbd-\xef\xbf\xbd"
+           "\xef\xbf\xbd-\xc3\xa9.yaml\",\"world_size\":8,";
+    ck_assert_int_eq(strncmp(named, head, strlen(head)), 0);
+    j = json_loads(named, 0, &jerr);
+    ck_assert_msg(j != NULL, "%s", jerr.text);
+    json_decref(j);
+    free(named);
+    free(plain);
+    hg_layout_free(l);
+}
+END_TEST
+
+/* At HG_MAX_WORLD ranks (2^24) the numbers are 7 and 8 digits wide: the columns
+ * widen with them, and a long module name widens its own. */
+START_TEST(table_aligned_at_max_world)
+{
+    hg_layout *l = layout_of_text("version: 1\nmodules:\n"
+                                  "  - name: vision_encoder_with_a_long_name\n    role: encoder\n"
+                                  "    tp: 2\n    dp: 4194304\n"
+                                  "  - name: language\n    role: language\n    tp: 8\n    pp: 4\n"
+                                  "    dp: 262144\n    moe:\n      ep: 8\n");
+    ck_assert_int_eq(hg_layout_world_size(l), HG_MAX_WORLD);
+    char *buf = write_to_string(l, hg_plan_write_table);
+    const char *want =
+        "hgrid plan: 16777216 ranks, 2 modules\n\n"
+        "module                          role     ranks                size   tp   cp      dp"
+        "   pp    ep expert_tp expert_dp\n"
+        "vision_encoder_with_a_long_name encoder  0-8388607         8388608    2    1 4194304"
+        "    1     1         1   8388608\n"
+        "language                        language 8388608-16777215  8388608    8    1  262144"
+        "    4     8         1    262144\n\n";
+    ck_assert_int_eq(strncmp(buf, want, strlen(want)), 0);
+    ck_assert_ptr_nonnull(strstr(buf, "\n16777216 ranks: per-rank coordinates not listed"));
+    free(buf);
+
+    hg_rank_plan p;
+    hg_error err;
+    ck_assert_int_eq(hg_rank_plan_build(l, HG_MAX_WORLD - 1, &p, &err), 0);
+    char *rt = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&rt, &n);
+    ck_assert_int_eq(hg_plan_write_rank_table(&p, f, NULL), 0);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(rt, "\nkind           group    rank  members\n"
+                                     "tp           1048575       7  [16777208, "));
+    ck_assert_ptr_nonnull(strstr(rt, "\ntp_cp_dp_pp        0 8388607  [8388608, "));
+    ck_assert_ptr_nonnull(strstr(rt, "\npos_embd           -       -  (not a member)\n"));
+    free(rt);
+    hg_rank_plan_free(&p);
+    hg_layout_free(l);
+}
+END_TEST
+
+/* hg_layout_load_bytes: the bytes a launcher read once (from a pipe) are checked with
+ * diagnostics naming the diags' file, and both outputs are set or NULL. */
+START_TEST(load_bytes)
+{
+    const char *good = "version: 1\nmodules:\n  - name: lm\n    role: language\n    dp: 4\n";
+    hg_diags *d = hg_diags_new("<stdin>");
+    hg_config *cfg = (hg_config *)0x1;
+    hg_layout *l = (hg_layout *)0x1;
+    ck_assert_int_eq(hg_layout_load_bytes(good, strlen(good), 0, &cfg, &l, d), 0);
+    ck_assert_int_eq(hg_layout_world_size(l), 4);
+    ck_assert_uint_eq(cfg->nmodules, 1);
+    hg_layout_free(l);
+    hg_config_free(cfg);
+
+    const char *bad = "version: 1\nmodules:\n  - name: lm\n    role: language\n    dp: 2.5\n";
+    ck_assert_int_eq(hg_layout_load_bytes(bad, strlen(bad), 0, &cfg, &l, d), HG_ECONFIG);
+    ck_assert_ptr_null(cfg);
+    ck_assert_ptr_null(l);
+    ck_assert_uint_eq(hg_diags_size(d), 1);
+    ck_assert_str_eq(hg_diags_text(d, 0), "<stdin>:5:9: error: dp: expected an integer, got '2.5'");
+
+    /* Parsed but invalid: the config is returned to free, the layout is not. */
+    const char *invalid = "version: 1\nworld_size: 3\nmodules:\n  - name: lm\n    role: language\n"
+                          "    dp: 4\n";
+    ck_assert_int_eq(hg_layout_load_bytes(invalid, strlen(invalid), 0, &cfg, &l, d), HG_ECONFIG);
+    ck_assert_ptr_nonnull(cfg);
+    ck_assert_ptr_null(l);
+    hg_config_free(cfg);
+    hg_diags_free(d);
 }
 END_TEST
 
@@ -717,6 +879,10 @@ static Suite *layout_suite(void)
     tcase_add_test(plan, rank_table_vlm8_rank0);
     tcase_add_test(plan, table_small_and_large);
     tcase_add_test(plan, plan_write_error);
+    tcase_add_test(plan, plan_write_error_every_writer);
+    tcase_add_test(plan, plan_json_named);
+    tcase_add_test(plan, table_aligned_at_max_world);
+    tcase_add_test(plan, load_bytes);
     suite_add_tcase(s, plan);
     return s;
 }
