@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "protocol.h"
 
 void hg_cli_usage(FILE *out)
@@ -17,14 +18,14 @@ void hg_cli_usage(FILE *out)
           "\n"
           "Validates a grid description, starts one agent per GPU (under mpirun, or as this\n"
           "rank of an srun/mpirun job), builds and verifies every process group, then hands\n"
-          "off to PROGRAM.\n"
+          "off to PROGRAM. A CONFIG of '-' is read from standard input.\n"
           "\n"
-          "Plan:\n"
+          "Plan (--format and --rank need --dry-run):\n"
           "  --dry-run            validate and print the layout; launch nothing\n"
           "  --format table|json  dry-run output format (default table)\n"
           "  --rank N             print only rank N's module, coordinates and groups\n"
           "  --strict             layouts the MIMO runtime does not accept are errors\n"
-          "Launch:\n"
+          "Launch (not with --dry-run):\n"
           "  --backend nccl|mpi   communicator backend (default: the config's agent.backend)\n"
           "  --timeout SECONDS    readiness deadline (default: agent.init_timeout_s)\n"
           "  --report FILE        write every rank's readiness record as JSON\n"
@@ -35,15 +36,23 @@ void hg_cli_usage(FILE *out)
           "  --in-process         PROGRAM links libhgrid and calls hg_init() itself\n"
           "  --label              prefix every line of the ranks with '[RANK MODULE] '\n"
           "  --log-dir DIR        also write each rank's stdout and stderr to files in DIR\n"
-          "  --grace SECONDS      after Ctrl-C/SIGTERM, time the workload gets before SIGKILL\n"
-          "                       (default 30; a second signal kills at once)\n"
+          "  --grace SECONDS      after Ctrl-C/SIGTERM, time the workload gets before SIGKILL\n",
+          out);
+    fprintf(out, "                       (default %d; a second signal kills at once)\n",
+            HG_GRACE_DEFAULT_S);
+    fputs("General:\n"
           "  -v, --verbose        print the mpirun command line and every rank's readiness\n"
           "  -h, --help           this text\n"
           "  -V, --version        print the version\n"
-          "\n"
-          "Exit status: 0 success (or the workload's own); 2 usage or invalid config;\n"
-          "3 an agent failed pre-flight; 124 the readiness deadline passed.\n",
+          "An option given twice takes its last value; --mpi-arg adds one argument each time.\n"
+          "\n",
           out);
+    fprintf(out,
+            "Exit status: %d success (or the workload's own); %d the dry-run's plan could not\n"
+            "be written; %d usage or invalid config; %d an agent failed pre-flight; %d the job\n"
+            "could not be started; %d the readiness deadline passed.\n",
+            HG_EXIT_OK, HG_EXIT_OUTPUT, HG_EXIT_USAGE, HG_EXIT_PREFLIGHT, HG_EXIT_NOT_STARTED,
+            HG_EXIT_DEADLINE);
 }
 
 static int parse_pos_int(const char *opt, const char *s, int min, int *out, hg_error *err)
@@ -68,67 +77,127 @@ static int push(const char ***arr, int *n, const char *s)
     return 0;
 }
 
-/* Options that take a value, in the order the help lists them. */
-static const char *const valued[] = { "--format", "--rank", "--backend", "--timeout", "--report",
-                                      "--hostfile", "--gpus-per-node", "--mpirun", "--mpi-arg",
-                                      "--log-dir", "--grace", NULL };
+/* Which mode an option belongs to. An option of the other mode is a usage error that
+ * says so: silently ignoring it would let `--dry-run --timeout 5` look like a check of
+ * the timeout, or `--format json` on a launch look like it did something. */
+typedef enum { MODE_ANY, MODE_LAUNCH, MODE_DRY_RUN } opt_mode;
 
-static int takes_value(const char *name)
+typedef struct opt_spec {
+    const char *name;
+    const char *alias; /* short form, or NULL */
+    int valued;
+    opt_mode mode;
+    const char *what;  /* launch options: what it does, for the dry-run error */
+} opt_spec;
+
+/* In the order the help lists them. */
+static const opt_spec options[] = {
+    { "--dry-run", NULL, 0, MODE_ANY, NULL },
+    { "--format", NULL, 1, MODE_DRY_RUN, NULL },
+    { "--rank", NULL, 1, MODE_DRY_RUN, NULL },
+    { "--strict", NULL, 0, MODE_ANY, NULL },
+    { "--backend", NULL, 1, MODE_LAUNCH, "it picks the launch's communicator backend" },
+    { "--timeout", NULL, 1, MODE_LAUNCH, "it sets the launch's readiness deadline" },
+    { "--report", NULL, 1, MODE_LAUNCH, "it names the launch's readiness report" },
+    { "--hostfile", NULL, 1, MODE_LAUNCH, "it is passed to mpirun" },
+    { "--gpus-per-node", NULL, 1, MODE_LAUNCH, "it places the launch's ranks on nodes" },
+    { "--mpirun", NULL, 1, MODE_LAUNCH, "it picks the mpirun that starts the launch" },
+    { "--mpi-arg", NULL, 1, MODE_LAUNCH, "it is passed to mpirun" },
+    { "--in-process", NULL, 0, MODE_LAUNCH, "it says how PROGRAM joins the launch" },
+    { "--label", NULL, 0, MODE_LAUNCH, "it labels the ranks' output" },
+    { "--log-dir", NULL, 1, MODE_LAUNCH, "it keeps the ranks' output" },
+    { "--grace", NULL, 1, MODE_LAUNCH, "it times the workload's shutdown" },
+    { "--verbose", "-v", 0, MODE_ANY, NULL },
+    { "--help", "-h", 0, MODE_ANY, NULL },
+    { "--version", "-V", 0, MODE_ANY, NULL },
+};
+#define NOPTIONS (sizeof(options) / sizeof(options[0]))
+
+/* The option named by arg ("--name" or "--name=value", or a short alias), or NULL. */
+static const opt_spec *find_option(const char *arg)
 {
-    for (size_t i = 0; valued[i]; i++)
-        if (strcmp(valued[i], name) == 0)
-            return 1;
-    return 0;
+    const char *eq = strchr(arg, '=');
+    size_t n = eq ? (size_t)(eq - arg) : strlen(arg);
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        const opt_spec *o = &options[i];
+        if (strlen(o->name) == n && strncmp(o->name, arg, n) == 0)
+            return eq && !o->valued ? NULL : o;
+        if (o->alias && !eq && strcmp(o->alias, arg) == 0)
+            return o;
+    }
+    return NULL;
 }
 
+/* A string value must not be empty: mpirun aborts on an empty argument, and an empty
+ * path fails only later, far from the option that caused it. */
+static int nonempty(const char *opt, const char *val, const char *expected, hg_error *err)
+{
+    if (*val)
+        return 0;
+    return hg_error_set(err, HG_EINVAL, "%s: expected %s, got ''", opt, expected);
+}
+
+/* Sets what an option says. A single-valued option given again replaces the earlier
+ * value (the last one counts, as with most command lines and their wrapper scripts). */
 static int apply(hg_cli *c, const char *name, const char *val, hg_error *err)
 {
-    if (strcmp(name, "--format") == 0) {
+    if (strcmp(name, "--dry-run") == 0)
+        c->dry_run = 1;
+    else if (strcmp(name, "--strict") == 0)
+        c->strict = 1;
+    else if (strcmp(name, "--in-process") == 0)
+        c->in_process = 1;
+    else if (strcmp(name, "--label") == 0)
+        c->label = 1;
+    else if (strcmp(name, "--verbose") == 0)
+        c->verbose = 1;
+    else if (strcmp(name, "--help") == 0)
+        c->help = 1;
+    else if (strcmp(name, "--version") == 0)
+        c->version = 1;
+    else if (strcmp(name, "--format") == 0) {
         if (strcmp(val, "table") == 0)
             c->format = HG_FORMAT_TABLE;
         else if (strcmp(val, "json") == 0)
             c->format = HG_FORMAT_JSON;
         else
             return hg_error_set(err, HG_EINVAL, "--format: expected table or json, got '%s'", val);
-        return 0;
-    }
-    if (strcmp(name, "--rank") == 0)
+    } else if (strcmp(name, "--rank") == 0) {
         return parse_pos_int(name, val, 0, &c->rank, err);
-    if (strcmp(name, "--backend") == 0) {
+    } else if (strcmp(name, "--backend") == 0) {
         if (strcmp(val, "nccl") != 0 && strcmp(val, "mpi") != 0)
             return hg_error_set(err, HG_EINVAL, "--backend: expected nccl or mpi, got '%s'", val);
         c->backend = val;
-        return 0;
-    }
-    if (strcmp(name, "--timeout") == 0) {
+    } else if (strcmp(name, "--timeout") == 0) {
         /* The same range as agent.init_timeout_s, so the agents accept it too. */
-        if (parse_pos_int(name, val, 1, &c->timeout_s, err) != 0 || c->timeout_s > 86400)
-            return hg_error_set(err, HG_EINVAL, "--timeout: expected seconds in 1..86400, got '%s'",
-                                val);
-        return 0;
-    }
-    if (strcmp(name, "--grace") == 0) {
+        if (parse_pos_int(name, val, HG_TIMEOUT_MIN_S, &c->timeout_s, err) != 0
+            || c->timeout_s > HG_TIMEOUT_MAX_S)
+            return hg_error_set(err, HG_EINVAL, "--timeout: expected seconds in %d..%d, got '%s'",
+                                HG_TIMEOUT_MIN_S, HG_TIMEOUT_MAX_S, val);
+    } else if (strcmp(name, "--grace") == 0) {
         if (parse_pos_int(name, val, 0, &c->grace_s, err) != 0 || c->grace_s > HG_TIMEOUT_MAX_S)
             return hg_error_set(err, HG_EINVAL, "--grace: expected seconds in 0..%d, got '%s'",
                                 HG_TIMEOUT_MAX_S, val);
-        return 0;
-    }
-    if (strcmp(name, "--log-dir") == 0) {
-        if (!*val)
-            return hg_error_set(err, HG_EINVAL, "--log-dir: expected a directory, got ''");
-        c->log_dir = val;
-        return 0;
-    }
-    if (strcmp(name, "--gpus-per-node") == 0)
+    } else if (strcmp(name, "--gpus-per-node") == 0) {
         return parse_pos_int(name, val, 1, &c->gpus_per_node, err);
-    if (strcmp(name, "--report") == 0)
+    } else if (strcmp(name, "--log-dir") == 0) {
+        c->log_dir = val;
+        return nonempty(name, val, "a directory", err);
+    } else if (strcmp(name, "--report") == 0) {
         c->report = val;
-    else if (strcmp(name, "--hostfile") == 0)
+        return nonempty(name, val, "a file name", err);
+    } else if (strcmp(name, "--hostfile") == 0) {
         c->hostfile = val;
-    else if (strcmp(name, "--mpirun") == 0)
+        return nonempty(name, val, "a file name", err);
+    } else if (strcmp(name, "--mpirun") == 0) {
         c->mpirun = val;
-    else if (push(&c->mpi_args, &c->nmpi_args, val) != 0)
-        return hg_error_set(err, HG_ENOMEM, "out of memory");
+        return nonempty(name, val, "a program", err);
+    } else if (strcmp(name, "--mpi-arg") == 0) {
+        if (nonempty(name, val, "an mpirun argument", err) != 0)
+            return HG_EINVAL;
+        if (push(&c->mpi_args, &c->nmpi_args, val) != 0)
+            return hg_error_set(err, HG_ENOMEM, "out of memory");
+    }
     return 0;
 }
 
@@ -138,6 +207,10 @@ int hg_cli_parse(int argc, char **argv, hg_cli *c, hg_error *err)
     c->rank = -1;
     c->mpirun = "mpirun";
     c->grace_s = HG_GRACE_DEFAULT_S;
+    /* The first option of each mode, as written, for the error that it does not apply. */
+    const char *launch_only = NULL, *dry_run_only = NULL;
+    const opt_spec *launch_spec = NULL;
+    int stdin_configs = 0;
     int i = 1;
     for (; i < argc; i++) {
         const char *a = argv[i];
@@ -146,45 +219,44 @@ int hg_cli_parse(int argc, char **argv, hg_cli *c, hg_error *err)
             break;
         }
         if (a[0] != '-' || a[1] == '\0') {
+            if (strcmp(a, HG_CONFIG_STDIN) == 0 && ++stdin_configs > 1)
+                return hg_error_set(err, HG_EINVAL, "'-' (standard input) can be read only once");
             if (push(&c->configs, &c->nconfigs, a) != 0)
                 return hg_error_set(err, HG_ENOMEM, "out of memory");
             continue;
         }
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
-            c->help = 1;
-        else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0)
-            c->version = 1;
-        else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0)
-            c->verbose = 1;
-        else if (strcmp(a, "--dry-run") == 0)
-            c->dry_run = 1;
-        else if (strcmp(a, "--strict") == 0)
-            c->strict = 1;
-        else if (strcmp(a, "--in-process") == 0)
-            c->in_process = 1;
-        else if (strcmp(a, "--label") == 0)
-            c->label = 1;
-        else {
-            char name[64];
+        const opt_spec *o = find_option(a);
+        if (!o)
+            return hg_error_set(err, HG_EINVAL, "unknown option '%s' (see --help)", a);
+        const char *val = NULL;
+        if (o->valued) {
             const char *eq = strchr(a, '=');
-            size_t n = eq ? (size_t)(eq - a) : strlen(a);
-            if (n >= sizeof(name) || !takes_value((snprintf(name, sizeof(name), "%.*s", (int)n, a), name)))
-                return hg_error_set(err, HG_EINVAL, "unknown option '%s' (see --help)", a);
-            const char *val = eq ? eq + 1 : NULL;
-            if (!val) {
-                if (i + 1 >= argc)
-                    return hg_error_set(err, HG_EINVAL, "%s needs a value", name);
+            if (eq)
+                val = eq + 1;
+            else if (i + 1 < argc)
                 val = argv[++i];
-            }
-            int rc = apply(c, name, val, err);
-            if (rc != 0)
-                return rc;
+            else
+                return hg_error_set(err, HG_EINVAL, "%s needs a value", o->name);
         }
+        if (o->mode == MODE_LAUNCH && !launch_only) {
+            launch_only = o->name;
+            launch_spec = o;
+        }
+        if (o->mode == MODE_DRY_RUN && !dry_run_only)
+            dry_run_only = o->name;
+        int rc = apply(c, o->name, val, err);
+        if (rc != 0)
+            return rc;
     }
     c->program = argv + i;
     c->nprogram = argc - i;
     if (c->help || c->version)
         return 0;
+    if (c->dry_run && launch_only)
+        return hg_error_set(err, HG_EINVAL, "%s does not apply to --dry-run (%s)", launch_only,
+                            launch_spec->what);
+    if (!c->dry_run && dry_run_only)
+        return hg_error_set(err, HG_EINVAL, "%s applies only to --dry-run", dry_run_only);
     if (c->nconfigs == 0)
         return hg_error_set(err, HG_EINVAL, "no config file given (see --help)");
     if (c->dry_run) {

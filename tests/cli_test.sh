@@ -112,6 +112,42 @@ want_empty_stdout
     fail "stderr '$(cat "$tmp/err")'"
 end
 
+# Options of the other mode are errors that say so, never silently ignored.
+begin dry_run_refuses_launch_options
+run --dry-run --timeout 5 tests/golden/vlm8_moe.yaml
+want_rc 2
+want_empty_stdout
+[ "$(cat "$tmp/err")" = "hgrid-launch: --timeout does not apply to --dry-run (it sets the launch's readiness deadline)" ] ||
+    fail "stderr '$(cat "$tmp/err")'"
+for o in --backend=mpi --report=r.json --hostfile=h --gpus-per-node=8 --mpirun=mpirun \
+    --mpi-arg=--oversubscribe --in-process --label --log-dir=logs --grace=5; do
+    run --dry-run "$o" tests/golden/vlm8_moe.yaml
+    want_rc 2
+    want_empty_stdout
+    [[ $(cat "$tmp/err") == "hgrid-launch: ${o%%=*} does not apply to --dry-run ("*")" ]] ||
+        fail "$o: stderr '$(cat "$tmp/err")'"
+done
+end
+
+begin launch_refuses_dry_run_options
+run --format json tests/golden/vlm8_moe.yaml -- true
+want_rc 2
+want_empty_stdout
+[ "$(cat "$tmp/err")" = "hgrid-launch: --format applies only to --dry-run" ] || fail "stderr '$(cat "$tmp/err")'"
+run --rank 0 tests/golden/vlm8_moe.yaml -- true
+want_rc 2
+[ "$(cat "$tmp/err")" = "hgrid-launch: --rank applies only to --dry-run" ] || fail "stderr '$(cat "$tmp/err")'"
+end
+
+# mpirun aborts on an empty argument: refused before anything starts.
+begin empty_mpi_arg
+run --mpi-arg= tests/golden/vlm8_moe.yaml -- true
+want_rc 2
+want_empty_stdout
+[ "$(cat "$tmp/err")" = "hgrid-launch: --mpi-arg: expected an mpirun argument, got ''" ] ||
+    fail "stderr '$(cat "$tmp/err")'"
+end
+
 begin dry_run_with_program
 run --dry-run tests/golden/vlm8_moe.yaml -- ./train.py
 want_rc 2
@@ -222,6 +258,10 @@ want_empty_stderr
 run --dry-run - tests/golden/llm_only8.yaml <tests/golden/vlm8_moe.yaml
 want_rc 0
 want_first_line "$tmp/out" "== <stdin>"
+run --dry-run - tests/golden/llm_only8.yaml - </dev/null
+want_rc 2
+want_empty_stdout
+[ "$(cat "$tmp/err")" = "hgrid-launch: '-' (standard input) can be read only once" ] || fail "stderr '$(cat "$tmp/err")'"
 end
 
 # 1.1 MiB: a valid config padded with comments is refused for its size alone; exactly

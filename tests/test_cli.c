@@ -1,5 +1,6 @@
 /* Check suite for launcher/cli.c: hgrid-launch's command line. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,6 +150,136 @@ START_TEST(help_and_version_need_nothing_else)
 }
 END_TEST
 
+/* Every launch option, with --dry-run, is an error naming it and what it is for. */
+START_TEST(dry_run_refuses_launch_options)
+{
+    static const struct {
+        const char *opt, *val, *msg;
+    } cases[] = {
+        { "--backend", "mpi",
+          "--backend does not apply to --dry-run (it picks the launch's communicator backend)" },
+        { "--timeout", "5",
+          "--timeout does not apply to --dry-run (it sets the launch's readiness deadline)" },
+        { "--report", "r.json",
+          "--report does not apply to --dry-run (it names the launch's readiness report)" },
+        { "--hostfile", "hosts", "--hostfile does not apply to --dry-run (it is passed to mpirun)" },
+        { "--gpus-per-node", "8",
+          "--gpus-per-node does not apply to --dry-run (it places the launch's ranks on nodes)" },
+        { "--mpirun", "/usr/bin/mpirun",
+          "--mpirun does not apply to --dry-run (it picks the mpirun that starts the launch)" },
+        { "--mpi-arg", "--oversubscribe",
+          "--mpi-arg does not apply to --dry-run (it is passed to mpirun)" },
+        { "--in-process", NULL,
+          "--in-process does not apply to --dry-run (it says how PROGRAM joins the launch)" },
+        { "--label", NULL, "--label does not apply to --dry-run (it labels the ranks' output)" },
+        { "--log-dir", "logs", "--log-dir does not apply to --dry-run (it keeps the ranks' output)" },
+        { "--grace", "10", "--grace does not apply to --dry-run (it times the workload's shutdown)" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *opt = (char *)cases[i].opt, *val = (char *)cases[i].val;
+        /* Before and after --dry-run, as "--opt value" and as "--opt=value". */
+        char **a = val ? ARGV(opt, val, "--dry-run", "cfg.yaml") : ARGV(opt, "--dry-run", "cfg.yaml");
+        expect_error(ARGC(a), a, cases[i].msg);
+        char joined[64];
+        snprintf(joined, sizeof(joined), "%s=%s", opt, val ? val : "");
+        char **b = ARGV("--dry-run", "cfg.yaml", val ? joined : opt);
+        expect_error(ARGC(b), b, cases[i].msg);
+    }
+}
+END_TEST
+
+START_TEST(launch_refuses_dry_run_options)
+{
+    char **a = ARGV("--format", "json", "cfg.yaml", "--", "train");
+    expect_error(ARGC(a), a, "--format applies only to --dry-run");
+    char **b = ARGV("--rank=3", "cfg.yaml", "--", "train");
+    expect_error(ARGC(b), b, "--rank applies only to --dry-run");
+    /* Without a program either: the misplaced option is the first thing to fix. */
+    char **c = ARGV("--format", "table", "cfg.yaml");
+    expect_error(ARGC(c), c, "--format applies only to --dry-run");
+}
+END_TEST
+
+/* With several misplaced options, the first one on the command line is named. */
+START_TEST(first_misplaced_option_is_named)
+{
+    char **a = ARGV("--dry-run", "--grace", "5", "--timeout", "9", "cfg.yaml");
+    expect_error(ARGC(a), a, "--grace does not apply to --dry-run (it times the workload's shutdown)");
+    /* --strict and -v belong to both modes. */
+    char **b = ARGV("--dry-run", "--strict", "-v", "cfg.yaml");
+    hg_cli c;
+    hg_error e;
+    ck_assert_int_eq(parse(ARGC(b), b, &c, &e), 0);
+    ck_assert(c.dry_run && c.strict && c.verbose);
+    hg_cli_free(&c);
+    /* --help wins over everything else. */
+    char **h = ARGV("--dry-run", "--timeout", "5", "--help");
+    ck_assert_int_eq(parse(ARGC(h), h, &c, &e), 0);
+    ck_assert(c.help);
+    hg_cli_free(&c);
+}
+END_TEST
+
+START_TEST(empty_values_are_refused)
+{
+    char **a = ARGV("--mpi-arg=", "cfg.yaml", "--", "x");
+    expect_error(ARGC(a), a, "--mpi-arg: expected an mpirun argument, got ''");
+    char **b = ARGV("--mpi-arg", "", "cfg.yaml", "--", "x");
+    expect_error(ARGC(b), b, "--mpi-arg: expected an mpirun argument, got ''");
+    char **c = ARGV("--report=", "cfg.yaml", "--", "x");
+    expect_error(ARGC(c), c, "--report: expected a file name, got ''");
+    char **d = ARGV("--hostfile", "", "cfg.yaml", "--", "x");
+    expect_error(ARGC(d), d, "--hostfile: expected a file name, got ''");
+    char **f = ARGV("--mpirun=", "cfg.yaml", "--", "x");
+    expect_error(ARGC(f), f, "--mpirun: expected a program, got ''");
+    char **g = ARGV("--log-dir=", "cfg.yaml", "--", "x");
+    expect_error(ARGC(g), g, "--log-dir: expected a directory, got ''");
+    char **h = ARGV("--dry-run", "--format=", "cfg.yaml");
+    expect_error(ARGC(h), h, "--format: expected table or json, got ''");
+    /* A flag takes no value. */
+    char **i = ARGV("--dry-run=yes", "cfg.yaml");
+    expect_error(ARGC(i), i, "unknown option '--dry-run=yes' (see --help)");
+}
+END_TEST
+
+START_TEST(last_value_counts)
+{
+    char **v = ARGV("--timeout", "5", "--backend=nccl", "--timeout=10", "--backend", "mpi",
+                    "--mpi-arg", "a", "--mpi-arg", "b", "cfg.yaml", "--", "x");
+    hg_cli c;
+    hg_error e;
+    ck_assert_int_eq(parse(ARGC(v), v, &c, &e), 0);
+    ck_assert_int_eq(c.timeout_s, 10);
+    ck_assert_str_eq(c.backend, "mpi");
+    ck_assert_int_eq(c.nmpi_args, 2);
+    ck_assert_str_eq(c.mpi_args[1], "b");
+    hg_cli_free(&c);
+    char **w = ARGV("--dry-run", "--format", "json", "--format", "table", "cfg.yaml");
+    ck_assert_int_eq(parse(ARGC(w), w, &c, &e), 0);
+    ck_assert_int_eq(c.format, HG_FORMAT_TABLE);
+    hg_cli_free(&c);
+}
+END_TEST
+
+START_TEST(stdin_config)
+{
+    char **v = ARGV("--dry-run", "-", "b.yaml");
+    hg_cli c;
+    hg_error e;
+    ck_assert_int_eq(parse(ARGC(v), v, &c, &e), 0);
+    ck_assert_int_eq(c.nconfigs, 2);
+    ck_assert_str_eq(c.configs[0], "-");
+    hg_cli_free(&c);
+    char **w = ARGV("-", "--", "train");
+    ck_assert_int_eq(parse(ARGC(w), w, &c, &e), 0);
+    ck_assert_str_eq(c.configs[0], "-");
+    hg_cli_free(&c);
+    /* The second read would find it empty. */
+    char **x = ARGV("--dry-run", "-", "a.yaml", "-");
+    expect_error(ARGC(x), x, "'-' (standard input) can be read only once");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cli");
@@ -159,6 +290,12 @@ int main(void)
     tcase_add_test(tc, dry_run_several_configs);
     tcase_add_test(tc, usage_errors);
     tcase_add_test(tc, help_and_version_need_nothing_else);
+    tcase_add_test(tc, dry_run_refuses_launch_options);
+    tcase_add_test(tc, launch_refuses_dry_run_options);
+    tcase_add_test(tc, first_misplaced_option_is_named);
+    tcase_add_test(tc, empty_values_are_refused);
+    tcase_add_test(tc, last_value_counts);
+    tcase_add_test(tc, stdin_config);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
