@@ -157,20 +157,54 @@ static void print_argv(char *const *v)
     fputc('\n', stderr);
 }
 
-/* Loads and validates; diagnostics are printed when `speak`. */
-static int load_layout(const char *path, const hg_cli *cli, int speak, hg_config **cfg,
-                       hg_layout **layout)
+/* Reads the config once (a pipe or standard input cannot be read twice) and validates
+ * those bytes; diagnostics are printed when `speak`. *bytes is the caller's. */
+static int load_layout(const char *path, const hg_cli *cli, int speak, char **bytes,
+                       size_t *len, hg_config **cfg, hg_layout **layout)
 {
-    hg_diags *d = hg_diags_new(path);
+    hg_diags *d = hg_diags_new(hg_config_name(path));
+    int rc;
     *cfg = NULL;
     *layout = NULL;
+    *bytes = NULL;
     if (!d)
         return HG_ENOMEM;
-    int rc = hg_layout_load(path, cli->strict ? HG_VALIDATE_STRICT : 0, cfg, layout, d);
+    rc = hg_config_read_file(path, bytes, len, d);
+    if (rc == 0)
+        rc = hg_layout_load_bytes(*bytes, *len, cli->strict ? HG_VALIDATE_STRICT : 0, cfg, layout,
+                                  d);
     if (speak)
         hg_diags_print(d, stderr);
     hg_diags_free(d);
     return rc;
+}
+
+/* Whether the agents can read CONFIG again themselves: a regular file, named by a
+ * path that every host resolves the same way (shared file systems). */
+static int rereadable(const char *path)
+{
+    struct stat st;
+    return strcmp(path, HG_CONFIG_STDIN) != 0 && stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* The bytes the launcher validated, for the agents, when CONFIG was a pipe. */
+static char *copy_config(const char *dir, const char *bytes, size_t len)
+{
+    char *path = NULL;
+    if (asprintf(&path, "%s/config.yaml", dir) < 0)
+        return NULL;
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    int ok = f && fwrite(bytes, 1, len, f) == len;
+    if (f)
+        ok &= fclose(f) == 0;
+    else if (fd >= 0)
+        close(fd);
+    if (!ok) {
+        free(path);
+        return NULL;
+    }
+    return path;
 }
 
 static int in_job(const hg_cli *cli, const hg_job *job, const hg_layout *layout,
@@ -186,8 +220,9 @@ static int in_job(const hg_cli *cli, const hg_job *job, const hg_layout *layout,
     }
     if (job->size > 0 && job->size != world) {
         if (speak)
-            fprintf(stderr, "hgrid-launch: the %s has %d tasks but %s describes %d ranks\n",
-                    hg_job_name(job->kind), job->size, cli->configs[0], world);
+            fprintf(stderr, "hgrid-launch: the %s has %d task%s but %s describes %d rank%s\n",
+                    hg_job_name(job->kind), job->size, job->size == 1 ? "" : "s",
+                    hg_config_name(cli->configs[0]), world, world == 1 ? "" : "s");
         return 2;
     }
     argv_buf a = { 0 };
@@ -483,7 +518,7 @@ static int preflight_local(const hg_cli *cli)
 }
 
 static int standalone(const hg_cli *cli, const hg_config *cfg, const hg_layout *layout,
-                      const char *agent, const char *config)
+                      const char *agent, const char *config_path, const char *bytes, size_t len)
 {
     int world = hg_layout_world_size(layout);
     int status;
@@ -501,6 +536,13 @@ static int standalone(const hg_cli *cli, const hg_config *cfg, const hg_layout *
     if (!plan_dir) {
         fprintf(stderr, "hgrid-launch: the job could not be started: cannot create a plan "
                 "directory in %s: %s\n", tmp_dir(), strerror(errno));
+        return HG_EXIT_NOT_STARTED;
+    }
+    char *config = config_path ? strdup(config_path) : copy_config(plan_dir, bytes, len);
+    if (!config) {
+        fprintf(stderr, "hgrid-launch: the job could not be started: cannot copy the config "
+                "into %s: %s\n", plan_dir, strerror(errno));
+        remove_plan_dir(plan_dir);
         return HG_EXIT_NOT_STARTED;
     }
     if (cli->report)
@@ -543,6 +585,7 @@ static int standalone(const hg_cli *cli, const hg_config *cfg, const hg_layout *
     if (a.failed || (cli->report && !report)) {
         argv_free(&a);
         free(report);
+        free(config);
         remove_plan_dir(plan_dir);
         fprintf(stderr, "hgrid-launch: out of memory\n");
         return HG_EXIT_NOT_STARTED;
@@ -570,6 +613,7 @@ static int standalone(const hg_cli *cli, const hg_config *cfg, const hg_layout *
     }
     argv_free(&a);
     free(report);
+    free(config);
     remove_plan_dir(plan_dir);
     return status;
 }
@@ -597,29 +641,38 @@ int hg_launch(const hg_cli *cli)
     hg_config *cfg = NULL;
     hg_layout *layout = NULL;
     char agent[PATH_MAX] = "hgrid-agent";
-    char *config = NULL;
+    char *config = NULL, *bytes = NULL;
+    size_t len = 0;
     int status = HG_EXIT_USAGE;
+    const char *path = cli->configs[0];
 
     open_std_streams();
-    if (load_layout(cli->configs[0], cli, job.rank <= 0, &cfg, &layout) != 0)
+    if (load_layout(path, cli, job.rank <= 0, &bytes, &len, &cfg, &layout) != 0)
         goto out;
-    config = realpath(cli->configs[0], NULL);
-    if (!config) {
-        fprintf(stderr, "hgrid-launch: %s: %s\n", cli->configs[0], strerror(errno));
+    if (rereadable(path) && !(config = realpath(path, NULL))) {
+        fprintf(stderr, "hgrid-launch: %s: %s\n", path, strerror(errno));
+        goto out;
+    }
+    if (!config && job.kind != HG_JOB_NONE) {
+        /* Every task would read its own pipe (or stdin, which srun gives task 0 only). */
+        if (job.rank <= 0)
+            fprintf(stderr, "hgrid-launch: inside a %s, CONFIG must be a file every task can "
+                    "read, not %s\n", hg_job_name(job.kind), hg_config_name(path));
         goto out;
     }
     if (find_agent(agent, sizeof(agent)) != 0) {
         fprintf(stderr, "hgrid-launch: cannot run the agent '%s' (install hgrid-agent beside "
                 "hgrid-launch, or set HGRID_AGENT)\n", agent);
-        status = 3;
+        status = job.kind != HG_JOB_NONE ? HG_EXIT_PREFLIGHT : HG_EXIT_NOT_STARTED;
         goto out;
     }
     if (job.kind != HG_JOB_NONE)
         status = in_job(cli, &job, layout, agent, config);
     else
-        status = standalone(cli, cfg, layout, agent, config);
+        status = standalone(cli, cfg, layout, agent, config, bytes, len);
 out:
     free(config);
+    free(bytes);
     hg_layout_free(layout);
     hg_config_free(cfg);
     return status;
