@@ -402,9 +402,10 @@ static int resolve_program(const char *name)
     return found_denied ? EACCES : ENOENT;
 }
 
-static const char *program_error(int e)
+/* "not found on PATH" for a name searched there, the errno's text for a path. */
+static const char *program_error(const char *name, int e)
 {
-    return e == ENOENT ? "not found" : strerror(e);
+    return e == ENOENT && !strchr(name, '/') ? "not found on PATH" : strerror(e);
 }
 
 /* A writable place for FILE: an existing non-directory we may write, or a new name
@@ -494,8 +495,8 @@ static int preflight_local(const hg_cli *cli)
     /* Ranks on this host only: with a hostfile PROGRAM may exist on the nodes alone,
      * and the agents check it there, right after they start. */
     if (!cli->hostfile && (e = resolve_program(cli->program[0])) != 0) {
-        fprintf(stderr, "hgrid-launch: cannot run PROGRAM '%s': %s%s\n", cli->program[0],
-                program_error(e), e == ENOENT && !strchr(cli->program[0], '/') ? " on PATH" : "");
+        fprintf(stderr, "hgrid-launch: cannot run PROGRAM '%s': %s\n", cli->program[0],
+                program_error(cli->program[0], e));
         return HG_EXIT_USAGE;
     }
     if (tmp && *tmp && (stat(tmp, &st) != 0 || !S_ISDIR(st.st_mode) || access(tmp, W_OK | X_OK) != 0)) {
@@ -510,8 +511,8 @@ static int preflight_local(const hg_cli *cli)
     }
     if ((e = resolve_program(cli->mpirun)) != 0) {
         fprintf(stderr, "hgrid-launch: the job could not be started: cannot run mpirun '%s': "
-                "%s%s (install Open MPI, or name it with --mpirun PATH)\n", cli->mpirun,
-                program_error(e), e == ENOENT && !strchr(cli->mpirun, '/') ? " on PATH" : "");
+                "%s (install Open MPI, or name it with --mpirun PATH)\n", cli->mpirun,
+                program_error(cli->mpirun, e));
         return HG_EXIT_NOT_STARTED;
     }
     return 0;

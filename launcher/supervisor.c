@@ -526,7 +526,11 @@ int hg_supervise(const hg_supervise_opts *o, int *status, hg_error *err)
                                  { hg_outq_fd(s.err_q), hg_outq_pending(s.err_q) ? POLLOUT : 0, 0 } };
         if (poll(fds, 3, -1) < 0 && errno != EINTR)
             break;
-        if (fds[0].revents & POLLIN)
+        int stop = 0;
+        struct signalfd_siginfo si;
+        while ((fds[0].revents & POLLIN) && read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+            stop |= si.ssi_signo != SIGCHLD;
+        if (stop)
             break;
         if (fds[1].revents)
             hg_outq_write_some(s.out_q);

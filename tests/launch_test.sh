@@ -252,8 +252,8 @@ check "slow reader: the summary is last" bash -c "tail -n 1 '$T/slow.err' | grep
 start longline --backend mpi "$SMOKE" -- sh -c '[ "$RANK" = 0 ] || exit 0; head -c 10000 /dev/zero | tr "\0" x; echo; head -c 10000 /dev/zero | tr "\0" y >&2; echo >&2; printf tail >&2'
 finish longline
 check "long lines: exit 0" test "$RC" -eq 0 || show longline
-check "long lines: stdout's 10,000-byte line is one line" test "$(grep -c x "$T/longline.out")" -eq 1 -a "$(grep x "$T/longline.out" | wc -c)" -eq 10001
-check "long lines: stderr's 10,000-byte line is one line" test "$(grep -c y "$T/longline.err")" -eq 1 -a "$(grep y "$T/longline.err" | wc -c)" -eq 10001
+check "long lines: stdout's 10,000-byte line is one line" test "$(grep -c '^xxxx' "$T/longline.out")" -eq 1 -a "$(grep '^xxxx' "$T/longline.out" | wc -c)" -eq 10001
+check "long lines: stderr's 10,000-byte line is one line" test "$(grep -c '^yyyy' "$T/longline.err")" -eq 1 -a "$(grep '^yyyy' "$T/longline.err" | wc -c)" -eq 10001
 check "long lines: an unterminated last line arrives" grep -q 'tail' "$T/longline.err"
 
 # The status channel stays out of the user's streams; a workload's own look-alike
