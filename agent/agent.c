@@ -1,16 +1,17 @@
 /* The agent's pre-flight, the same steps for hgrid-agent (exec handoff) and hg_init
- * (in-process): bootstrap, plan, GPU binding, world and group communicators, each
- * followed by an agreement round, verification, readiness. Each step runs only while
- * this rank has not failed, but every rank reaches readiness, so the coordinator hears
- * of every failure.
+ * (in-process): bootstrap with the plan and (exec handoff) PROGRAM's check, GPU binding,
+ * world and group communicators, each followed by an agreement round, verification,
+ * readiness. Each step runs only while this rank has not failed, but every rank reaches
+ * readiness, so the coordinator hears of every failure.
  *
  * An agreement round is one small MPI_Allreduce over the control communicator that
  * tells every rank whether any rank has failed so far (the first also says which kinds
- * need a split anywhere, groups.c). Every rank makes it after plan and GPU, after world
- * and after groups, failed or not, so the collective order is the same everywhere; each
- * phase before it is bounded (NCCL by the deadline, the rest by the watchdog). A rank
- * that cannot bind its GPU, or whose world or group init fails, so makes its peers skip
- * the NCCL steps that would wait for it until the deadline, and the job fails at once.
+ * need a split anywhere, groups.c). Every rank makes it after bootstrap (plan, PROGRAM),
+ * after GPU, after world and after groups, failed or not, so the collective order is the
+ * same everywhere; each phase before it is bounded (NCCL by the deadline, the rest by the
+ * watchdog). A rank whose PROGRAM cannot run so keeps every rank off the GPUs, and a
+ * rank that cannot bind its GPU, or whose world or group init fails, makes its peers
+ * skip the NCCL steps that would wait for it until the deadline: the job fails at once.
  *
  * Test hooks, read here and documented in main.c: HGRID_TEST_FAIL_RANK (and _PHASE),
  * HGRID_TEST_SLOW_RANK, HGRID_TEST_MPI_ERROR_RANK, HGRID_TEST_LEAK_FD,
@@ -22,6 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "program.h"
+#include "protocol.h"
 
 /* Until the config says otherwise, the watchdog allows the config's own default. */
 #define HG_DEFAULT_TIMEOUT_S 120
@@ -48,15 +52,15 @@ int hg_agent_exit_status(int rc)
 {
     switch (rc) {
     case 0:
-        return 0;
+        return HG_EXIT_OK;
     case HG_EINVAL:
     case HG_ECONFIG:
     case HG_EIO:
-        return 2;
+        return HG_EXIT_USAGE;
     case HG_ETIMEDOUT:
-        return 124;
+        return HG_EXIT_DEADLINE;
     default:
-        return 3;
+        return HG_EXIT_PREFLIGHT;
     }
 }
 
@@ -110,6 +114,20 @@ static int plan_step(hg_agent *a, hg_error *err)
         hg_comm_plan_local(&a->plan, a->opts.share, &a->comms);
     }
     return rc;
+}
+
+/* Exec handoff: PROGRAM must be runnable here, as execvp will look for it after go.
+ * Checked on every rank (PATH and files differ between hosts), before any GPU work. */
+static int program_step(hg_agent *a, hg_error *err)
+{
+    hg_error why;
+    if (!a->opts.program)
+        return 0;
+    hg_error_clear(&why);
+    if (hg_program_resolve(a->opts.program, getenv("PATH"), NULL, 0, &why) == 0)
+        return 0;
+    a->usage_failed = 1;
+    return hg_error_set(err, HG_EINVAL, "rank %d on %s: %s", a->rank, a->host, why.msg);
 }
 
 /* Everyone learns whether anyone failed so far, and which kinds anyone splits (the
@@ -188,6 +206,8 @@ int hg_agent_start(const hg_agent_opts *opts, hg_agent **out, hg_error *err)
         a->opts.share = 0; /* rank 0's choice reaches every rank with the config */
     a->t0 = hg_now();
     a->ctrl = MPI_COMM_NULL;
+    a->local = MPI_COMM_NULL;
+    a->device = -1;
     a->rank = -1;
     a->timeout_s = opts->timeout_s > 0 ? opts->timeout_s : HG_DEFAULT_TIMEOUT_S;
     a->deadline = a->t0 + a->timeout_s;
@@ -215,7 +235,9 @@ int hg_agent_start(const hg_agent_opts *opts, hg_agent **out, hg_error *err)
     hg_watchdog_rearm(&a->wd, watchdog_deadline(a), a->timeout_s);
 
     rc = step(a, HG_PHASE_BOOTSTRAP, plan_step, 0, &own);
+    rc = step(a, HG_PHASE_BOOTSTRAP, program_step, rc, &own);
     a->times[HG_PHASE_BOOTSTRAP] = hg_now() - a->t0; /* from the very start */
+    rc = agree(a, rc, &own);
 
     enter(a, HG_PHASE_GPU);
     rc = step(a, HG_PHASE_GPU, a->ops->bind, rc, &own);
@@ -271,6 +293,8 @@ void hg_agent_free(hg_agent *a, int failed)
     if (a->have_plan)
         hg_rank_plan_free(&a->plan);
     hg_layout_free(a->layout);
+    if (a->local != MPI_COMM_NULL)
+        MPI_Comm_free(&a->local);
     if (a->ctrl != MPI_COMM_NULL)
         MPI_Comm_free(&a->ctrl);
     if (a->mpi_owned)

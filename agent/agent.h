@@ -86,6 +86,8 @@ typedef struct hg_agent_opts {
     int strict;
     int share;       /* 1: identical memberships share a communicator (default) */
     int exec_handoff;/* 1: rank 0 picks MASTER_PORT for the exec'd program */
+    const char *program; /* exec handoff: PROGRAM (argv[0]), checked on every rank right
+                          * after bootstrap; NULL: no check (in-process) */
 } hg_agent_opts;
 
 struct hg_backend_ops;
@@ -95,7 +97,7 @@ struct hg_backend_ops;
 typedef struct hg_prewarm {
     pthread_t thread;
     int started;
-    int device; /* the launcher's local rank hint; -1: none */
+    int local_rank, local_size; /* the launcher's hints; -1: not given */
 } hg_prewarm;
 
 /* What rank 0 decides after readiness and tells every rank. */
@@ -103,6 +105,7 @@ typedef struct hg_decision {
     int go;
     int nfailed;
     int ntimedout;  /* failed ranks whose own step ran past the deadline: no-go is 124 */
+    int nusage;     /* failed ranks whose PROGRAM cannot run: when all are, no-go is 2 */
     int master_port;
     char master_addr[256];
 } hg_decision;
@@ -118,6 +121,9 @@ typedef struct hg_agent {
     MPI_Comm ctrl;      /* a private duplicate of MPI_COMM_WORLD for the agent's own talk */
     int rank, world;
     int local_rank, local_size;
+    MPI_Comm local;     /* the ranks of this host (MPI_COMM_TYPE_SHARED), from ctrl */
+    int device;         /* the CUDA device this rank bound; -1: none */
+    int usage_failed;   /* this rank's failure is the user's command (PROGRAM cannot run) */
     char host[256];
     hg_layout *layout;
     hg_rank_plan plan;
@@ -153,15 +159,20 @@ typedef struct hg_backend_ops {
 extern const hg_backend_ops hg_backend_mpi_ops;
 #ifdef HG_HAVE_NCCL
 extern const hg_backend_ops hg_backend_nccl_ops;
-/* Starts creating the CUDA context of the GPU the launcher's local rank hint names
- * (OMPI_COMM_WORLD_LOCAL_RANK, SLURM_LOCALID, MPI_LOCALRANKID), in a thread; bind()
- * joins it and binds by the real local rank, whatever the hint said. */
+/* Starts creating the CUDA context of the GPU that the launcher's local rank and size
+ * hints (OMPI_COMM_WORLD_LOCAL_RANK/_SIZE, SLURM_LOCALID, MPI_LOCALRANKID) choose by
+ * hg_gpu_choose's rules, in a thread that prints nothing; bind() joins it and chooses
+ * again from the real local rank, whatever the hints said. */
 void hg_nccl_prewarm_start(hg_agent *a);
 void hg_nccl_prewarm_join(hg_agent *a);
 #endif
 
-/* bootstrap.c: MPI up, local rank, rank 0's config bytes parsed on every rank, the
- * world size checked and this rank's plan built. Rank 0 prints config diagnostics. */
+/* status.c: one status-channel line, "hgrid-status TOKEN: MESSAGE" (common/protocol.h),
+ * in one write(2) to stderr; nothing unless HGRID_STATUS_TOKEN is set. Rank 0 only. */
+void hg_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* bootstrap.c: MPI up, local rank and the host's communicator, rank 0's config bytes
+ * parsed on every rank, the world size checked. Rank 0 prints config diagnostics. */
 int hg_bootstrap(hg_agent *a, hg_error *err);
 
 /* verify.c: one all-reduce per communicator whose sum is known from the plan (each
@@ -186,12 +197,14 @@ int hg_agent_start(const hg_agent_opts *opts, hg_agent **out, hg_error *err);
 /* Releases the communicators (failed = 1: abort them, nothing collective), and
  * finalizes MPI when the agent initialized it. */
 void hg_agent_free(hg_agent *a, int failed);
-/* Exit status for a start() failure: 2 config/usage, 3 pre-flight, 124 deadline. */
+/* Exit status for a start() failure (common/protocol.h): 2 config/usage (PROGRAM that
+ * cannot run included), 3 pre-flight, 124 deadline. */
 int hg_agent_exit_status(int rc);
 
 /* handoff.c: the exec-mode environment, the plan file, teardown and execvp. Consumes a
  * (freed on every path). Returns only on failure: HG_ESYS when execvp failed, another
- * HG_E* code when the handoff failed before it; err says why. */
+ * HG_E* code when the handoff failed before it; err says why. The status token is
+ * removed from the environment: the program is not the agent. */
 int hg_handoff_exec(hg_agent *a, char **argv, hg_error *err);
 
 #endif

@@ -67,7 +67,7 @@ int hg_ctx_communicators(const hg_ctx *ctx) { return ctx->comms.nslots; }
 
 int hg_ctx_cuda_device(const hg_ctx *ctx)
 {
-    return ctx->backend == HG_BACKEND_NCCL ? ctx->local_rank : -1;
+    return ctx->backend == HG_BACKEND_NCCL ? ctx->device : -1;
 }
 
 static int slot_of(const hg_ctx *ctx, int kind)

@@ -1,5 +1,7 @@
-/* The NCCL backend: GPU binding, the world communicator and one ncclCommSplit per kind
- * where some rank needs a new group, verified with one all-reduce per communicator.
+/* The NCCL backend: GPU binding (common/gpu_choice.h's rules, then a check over the
+ * host's ranks that no two share a GPU), the world communicator and one ncclCommSplit
+ * per kind where some rank needs a new group, verified with one all-reduce per
+ * communicator.
  *
  * Every communicator is non-blocking (ncclConfig_t.blocking = 0): each call returns at
  * once and the agent polls ncclCommGetAsyncError until it settles or the readiness
@@ -18,6 +20,9 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "gpu_choice.h"
 
 typedef struct nccl_state {
     ncclComm_t comm[HG_MAX_SLOTS];
@@ -47,10 +52,9 @@ static void backoff(unsigned *spins)
     }
 }
 
-static int local_rank_hint(void)
+/* The first of names set to a number in 0..1023, or -1. */
+static int env_hint(const char *const *names)
 {
-    static const char *const names[] = { "OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID",
-                                         "MPI_LOCALRANKID", NULL };
     for (int i = 0; names[i]; i++) {
         const char *v = getenv(names[i]);
         char *end;
@@ -66,9 +70,13 @@ static int local_rank_hint(void)
 
 static void *prewarm(void *arg)
 {
-    int device = *(int *)arg, count = 0;
-    /* Errors are left for bind(), which repeats every call on the main thread. */
-    if (cudaGetDeviceCount(&count) == cudaSuccess && device < count
+    const hg_prewarm *p = arg;
+    hg_gpu_view v = { .rank = -1, .host = "", .local_rank = p->local_rank,
+                      .local_size = p->local_size > p->local_rank ? p->local_size : p->local_rank + 1 };
+    int device = -1;
+    /* Silent: errors are left for bind(), which repeats every call on the main thread
+     * and says once what is wrong. */
+    if (cudaGetDeviceCount(&v.visible) == cudaSuccess && hg_gpu_choose(&v, &device, NULL) == 0
         && cudaSetDevice(device) == cudaSuccess)
         (void)cudaFree(NULL);
     return NULL;
@@ -76,9 +84,13 @@ static void *prewarm(void *arg)
 
 void hg_nccl_prewarm_start(hg_agent *a)
 {
-    a->prewarm.device = local_rank_hint();
-    if (a->prewarm.device >= 0
-        && pthread_create(&a->prewarm.thread, NULL, prewarm, &a->prewarm.device) == 0)
+    static const char *const ranks[] = { "OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID",
+                                         "MPI_LOCALRANKID", NULL };
+    static const char *const sizes[] = { "OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", NULL };
+    a->prewarm.local_rank = env_hint(ranks);
+    a->prewarm.local_size = env_hint(sizes);
+    if (a->prewarm.local_rank >= 0
+        && pthread_create(&a->prewarm.thread, NULL, prewarm, &a->prewarm) == 0)
         a->prewarm.started = 1;
 }
 
@@ -141,34 +153,73 @@ static int nccl_fail(hg_agent *a, hg_error *err, ncclResult_t r, const char *cal
                         call, group, ncclGetErrorString(r), ncclGetLastError(NULL));
 }
 
-static int nccl_bind(hg_agent *a, hg_error *err)
+/* Errors with which CUDA says there is no GPU to use here, rather than a broken one. */
+static int no_gpu(cudaError_t e)
 {
-    nccl_state *s = calloc(1, sizeof(*s));
-    int count = 0;
+    return e == cudaErrorNoDevice || e == cudaErrorInsufficientDriver || e == cudaErrorStubLibrary;
+}
+
+/* This rank's part of binding: choose by the rules, make the context, learn the GPU's
+ * identity for the host-wide check. */
+static int bind_local(hg_agent *a, hg_gpu_view *v, hg_gpu_id *id, hg_error *err)
+{
+    struct cudaDeviceProp prop;
     cudaError_t e;
-    hg_nccl_prewarm_join(a);
-    if (!s)
-        return hg_error_set(err, HG_ENOMEM, "rank %d: out of memory", a->rank);
-    a->be = s;
-    s->device = -1;
-    if ((e = cudaGetDeviceCount(&count)) != cudaSuccess)
-        return cuda_fail(a, err, e, "cudaGetDeviceCount");
-    if (a->local_rank >= count) {
-        const char *vis = getenv("CUDA_VISIBLE_DEVICES");
-        return hg_error_set(err, HG_ECUDA,
-                            "rank %d on %s: local rank %d needs GPU %d, but only %d GPU%s visible "
-                            "(CUDA_VISIBLE_DEVICES=%s); start at most %d rank%s on this host",
-                            a->rank, a->host, a->local_rank, a->local_rank, count,
-                            count == 1 ? " is" : "s are", vis ? vis : "unset", count,
-                            count == 1 ? "" : "s");
+    int device = -1, rc;
+    if ((e = cudaGetDeviceCount(&v->visible)) != cudaSuccess) {
+        if (!no_gpu(e))
+            return cuda_fail(a, err, e, "cudaGetDeviceCount");
+        v->visible = 0;
+        v->cuda_error = cudaGetErrorString(e);
+        v->driver_too_old = e == cudaErrorInsufficientDriver
+                            && access("/proc/driver/nvidia/version", F_OK) == 0;
     }
-    if ((e = cudaSetDevice(a->local_rank)) != cudaSuccess)
+    if ((rc = hg_gpu_choose(v, &device, err)) != 0)
+        return rc;
+    if ((e = cudaSetDevice(device)) != cudaSuccess)
         return cuda_fail(a, err, e, "cudaSetDevice");
     /* Create the context now, so its cost shows as "gpu" rather than inside NCCL init. */
     if ((e = cudaFree(NULL)) != cudaSuccess)
         return cuda_fail(a, err, e, "cudaFree(0) (context creation)");
-    s->device = a->local_rank;
+    if ((e = cudaGetDeviceProperties(&prop, device)) != cudaSuccess)
+        return cuda_fail(a, err, e, "cudaGetDeviceProperties");
+    id->bound = 1;
+    id->device = device;
+    memcpy(id->uuid, prop.uuid.bytes, sizeof(id->uuid));
+    snprintf(id->pci, sizeof(id->pci), "%04x:%02x:%02x.0", (unsigned)prop.pciDomainID & 0xffffu,
+             (unsigned)prop.pciBusID & 0xffu, (unsigned)prop.pciDeviceID & 0xffu);
     return 0;
+}
+
+static int nccl_bind(hg_agent *a, hg_error *err)
+{
+    nccl_state *s = calloc(1, sizeof(*s));
+    hg_gpu_id mine, *all = calloc((size_t)a->local_size, sizeof(*all));
+    hg_gpu_view v = { .rank = a->rank, .host = a->host, .local_rank = a->local_rank,
+                      .local_size = a->local_size, .visible_env = getenv("CUDA_VISIBLE_DEVICES") };
+    int rc, mrc;
+    hg_nccl_prewarm_join(a);
+    a->be = s;
+    /* (Out of memory here, a rank skips the exchange below, and its host's peers wait
+     * in it for the watchdog: a few hundred bytes that cannot be had end the job anyway.) */
+    if (!s || !all) {
+        free(all);
+        return hg_error_set(err, HG_ENOMEM, "rank %d: out of memory", a->rank);
+    }
+    s->device = -1;
+    memset(&mine, 0, sizeof(mine));
+    rc = bind_local(a, &v, &mine, err);
+    /* Every rank of the host takes part, bound or not, so none waits here for another. */
+    mrc = MPI_Allgather(&mine, (int)sizeof(mine), MPI_BYTE, all, (int)sizeof(mine), MPI_BYTE,
+                        a->local);
+    if (rc == 0 && mrc != MPI_SUCCESS)
+        rc = hg_mpi_fail(err, mrc, a->rank, "MPI_Allgather(GPU identities, host-local)");
+    if (rc == 0)
+        rc = hg_gpu_check_shared(all, a->local_size, a->local_rank, &v, err);
+    if (rc == 0)
+        a->device = s->device = mine.device;
+    free(all);
+    return rc;
 }
 
 static ncclConfig_t comm_config(void)

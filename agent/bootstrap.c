@@ -58,7 +58,6 @@ static char *read_on_root(hg_agent *a, cfg_header *h, hg_diags *diags)
 int hg_bootstrap(hg_agent *a, hg_error *err)
 {
     int rc = 0, initialized = 0;
-    MPI_Comm local = MPI_COMM_NULL;
     char *bytes = NULL;
     hg_config *cfg = NULL;
     hg_diags *diags = NULL;
@@ -79,10 +78,11 @@ int hg_bootstrap(hg_agent *a, hg_error *err)
     MPI_TRY(MPI_Comm_rank(a->ctrl, &a->rank), "MPI_Comm_rank");
     MPI_TRY(MPI_Comm_size(a->ctrl, &a->world), "MPI_Comm_size");
     atomic_store(&a->wd.rank, a->rank);
-    MPI_TRY(MPI_Comm_split_type(a->ctrl, MPI_COMM_TYPE_SHARED, a->rank, MPI_INFO_NULL, &local),
+    /* Kept: the NCCL backend checks over it that no two ranks of a host share a GPU. */
+    MPI_TRY(MPI_Comm_split_type(a->ctrl, MPI_COMM_TYPE_SHARED, a->rank, MPI_INFO_NULL, &a->local),
             "MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)");
-    MPI_TRY(MPI_Comm_rank(local, &a->local_rank), "MPI_Comm_rank(local)");
-    MPI_TRY(MPI_Comm_size(local, &a->local_size), "MPI_Comm_size(local)");
+    MPI_TRY(MPI_Comm_rank(a->local, &a->local_rank), "MPI_Comm_rank(local)");
+    MPI_TRY(MPI_Comm_size(a->local, &a->local_size), "MPI_Comm_size(local)");
     if (gethostname(a->host, sizeof(a->host) - 1) != 0)
         snprintf(a->host, sizeof(a->host), "unknown-host");
 
@@ -131,8 +131,6 @@ int hg_bootstrap(hg_agent *a, hg_error *err)
     a->opts.share = h.share;
     a->opts.strict = h.strict;
 out:
-    if (local != MPI_COMM_NULL)
-        MPI_Comm_free(&local);
     hg_config_free(cfg);
     hg_diags_free(diags);
     free(bytes);

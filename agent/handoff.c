@@ -1,9 +1,11 @@
 /* Exec handoff: after go, the program gets the torchrun-compatible environment (RANK,
  * WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT), hgrid's own
  * (HGRID_MODULE, HGRID_ROLE, HGRID_MODULE_RANK/_SIZE, HGRID_{TP,CP,DP,PP,EP,EXPT_TP,
- * EXPT_DP}_RANK/_SIZE), HGRID_PLAN, the path of this rank's plan as JSON in a private
- * temp file (mode 0600, left for the program: nothing outlives exec to remove it), and
- * HGRID_HANDOFF=exec. The agent then releases its communicators, finalizes MPI and
+ * EXPT_DP}_RANK/_SIZE), HGRID_CUDA_DEVICE (the GPU index pre-flight bound, nccl backend
+ * only: under srun --gpus-per-task=1 it is 0, not LOCAL_RANK), HGRID_PLAN, the path of
+ * this rank's plan as JSON in a private temp file (mode 0600, left for the program:
+ * nothing outlives exec to remove it), and HGRID_HANDOFF=exec; HGRID_STATUS_TOKEN is
+ * removed. The agent then releases its communicators, finalizes MPI and
  * becomes the program (same pid, so mpirun and srun see the program's exit status as
  * the rank's).
  *
@@ -24,6 +26,7 @@
 #include <unistd.h>
 
 #include "plan.h"
+#include "protocol.h"
 #include "validate.h"
 
 static int set_int(const char *name, int v)
@@ -100,8 +103,15 @@ static int set_env(const hg_agent *a, const char *plan_path)
         snprintf(name, sizeof(name), "HGRID_%s_SIZE", dims[i].name);
         bad |= set_int(name, dims[i].size);
     }
+    if (a->device >= 0)
+        bad |= set_int("HGRID_CUDA_DEVICE", a->device);
+    else
+        bad |= unsetenv("HGRID_CUDA_DEVICE");
     bad |= setenv("HGRID_PLAN", plan_path, 1);
     bad |= setenv("HGRID_HANDOFF", "exec", 1);
+    /* The status channel is the agents'; a line the program writes must never pass for
+     * one (common/protocol.h). */
+    bad |= unsetenv(HG_ENV_STATUS_TOKEN);
     return bad;
 }
 
@@ -136,8 +146,9 @@ static void cloexec_from_3(void)
 
 int hg_handoff_exec(hg_agent *a, char **argv, hg_error *err)
 {
-    char plan_path[4096];
+    char plan_path[4096], host[sizeof(a->host)];
     int rank = a->rank, rc;
+    memcpy(host, a->host, sizeof(host)); /* a is freed before the exec */
     hg_watchdog_phase(&a->wd, HG_PHASE_HANDOFF);
     if ((rc = write_plan(a, plan_path, sizeof(plan_path), err)) != 0) {
         hg_agent_free(a, 1);
@@ -152,5 +163,6 @@ int hg_handoff_exec(hg_agent *a, char **argv, hg_error *err)
     fflush(NULL);
     cloexec_from_3();
     execvp(argv[0], argv);
-    return hg_error_set(err, HG_ESYS, "rank %d: cannot run %s: %s", rank, argv[0], strerror(errno));
+    return hg_error_set(err, HG_ESYS, "rank %d on %s: cannot run PROGRAM '%s': %s", rank, host,
+                        argv[0], strerror(errno));
 }

@@ -54,7 +54,9 @@ const hg_rank_plan *hg_ctx_plan(const hg_ctx *ctx);
 int hg_ctx_backend(const hg_ctx *ctx);      /* hg_backend */
 int hg_ctx_local_rank(const hg_ctx *ctx);
 int hg_ctx_local_size(const hg_ctx *ctx);
-int hg_ctx_cuda_device(const hg_ctx *ctx);  /* -1 with the mpi backend */
+/* The CUDA device index the agent bound (and left current): the local rank when every
+ * rank sees all of the host's GPUs, 0 when each sees one; -1 with the mpi backend. */
+int hg_ctx_cuda_device(const hg_ctx *ctx);
 int hg_ctx_communicators(const hg_ctx *ctx); /* distinct ones, the world included */
 
 /* The live communicator of a kind (or HG_WORLD); kinds whose groups have identical

@@ -4,8 +4,11 @@
  *               [--strict] [--in-process] CONFIG -- PROGRAM [ARGS...]
  *
  * Runs the pre-flight of DESIGN.md "Launch and the agents" (agent.c), then execs PROGRAM
- * with the environment contract (handoff.c). Rank 0's config bytes and options win:
- * other ranks never open CONFIG. With --in-process the agent does nothing itself: it
+ * with the environment contract (handoff.c). Every rank checks right after bootstrap
+ * that it can run PROGRAM (common/program.h), before any GPU work. Rank 0's config
+ * bytes and options win: other ranks never open CONFIG. Under a standalone hgrid-launch
+ * (HGRID_STATUS_TOKEN set) rank 0 says "started" on the status channel first thing,
+ * before MPI_Init. With --in-process the agent does nothing else itself: it
  * execs PROGRAM at once, before MPI_Init, passing its options as HGRID_CONFIG,
  * HGRID_BACKEND, HGRID_TIMEOUT, HGRID_REPORT, HGRID_VERBOSE and HGRID_STRICT, for a
  * program that links libhgrid and calls hg_init() itself (hgrid.h; one can also start
@@ -17,11 +20,12 @@
  * fine; MPI programs, and anything that calls hg_init(), use --in-process. The handoff
  * sets HGRID_HANDOFF=exec, and hg_init() refuses to run under it with that advice.
  *
- * Exit status: 0 or the program's own; 2 usage, invalid config or a world size that
- * differs from the layout's; 3 a pre-flight failure on any rank (all ranks exit 3, rank
- * 0 lists each failed rank and its reason); 124 the readiness deadline passed
- * (agent.init_timeout_s or --timeout: NCCL init, or a rank that never reported);
- * 127 PROGRAM could not be executed.
+ * Exit status (common/protocol.h): 0 or the program's own; 2 usage, invalid config, a
+ * world size that differs from the layout's, or a PROGRAM that cannot be executed (on
+ * any rank: all ranks exit 2, rank 0 names rank, host and path); 3 a pre-flight failure
+ * on any rank (all ranks exit 3, rank 0 lists the failed ranks and their reasons, one
+ * line per reason); 124 the readiness deadline passed (agent.init_timeout_s or
+ * --timeout: NCCL init, or a rank that never reported).
  *
  * Test hooks (environment; used by tests/agent_test.sh, harmless otherwise):
  *   HGRID_TEST_FAIL_RANK=R   rank R fails pre-flight with an "injected" message, at
@@ -50,6 +54,8 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "program.h"
+#include "protocol.h"
 #include "version.h"
 
 typedef struct agent_cli {
@@ -80,8 +86,8 @@ static void usage(FILE *out)
             "  --in-process    exec PROGRAM at once; it calls hg_init() itself (hgrid.h) and\n"
             "                  may use MPI\n"
             "\n"
-            "exit: 0 or PROGRAM's status; 2 usage/config; 3 pre-flight failed; 124 deadline;\n"
-            "127 PROGRAM not executable\n");
+            "exit: 0 or PROGRAM's status; 2 usage, config, or PROGRAM cannot be executed;\n"
+            "3 pre-flight failed; 124 deadline\n");
 }
 
 static int parse_positive(const char *s, int *out)
@@ -153,7 +159,21 @@ static int parse(int argc, char **argv, agent_cli *cli)
         return -1;
     }
     cli->program = argv + optind;
+    cli->opts.program = cli->program[0];
     return 0;
+}
+
+/* This process's rank as mpirun, PMIx or srun tell it before MPI_Init; NULL: none. */
+static const char *launcher_rank(void)
+{
+    static const char *const names[] = { "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK",
+                                         "SLURM_PROCID", NULL };
+    for (int i = 0; names[i]; i++) {
+        const char *v = getenv(names[i]);
+        if (v && *v)
+            return v;
+    }
+    return NULL;
 }
 
 /* --in-process: hand the options to the program's hg_init() and become the program. */
@@ -180,8 +200,20 @@ static int exec_in_process(const agent_cli *cli)
         return 2;
     }
     execvp(cli->program[0], cli->program);
-    fprintf(stderr, "hgrid-agent: cannot run %s: %s\n", cli->program[0], strerror(errno));
-    return 127;
+    /* No coordinator yet to gather this: every rank says it, as pre-flight would, and
+     * exits as a usage error (not 127, a shell's code, which readers take for PROGRAM's). */
+    int e = errno;
+    char host[256];
+    const char *rank = launcher_rank();
+    hg_error why;
+    hg_error_clear(&why);
+    if (gethostname(host, sizeof(host) - 1) != 0)
+        snprintf(host, sizeof(host), "unknown-host");
+    host[sizeof(host) - 1] = '\0';
+    if (hg_program_resolve(cli->program[0], getenv("PATH"), NULL, 0, &why) == 0)
+        hg_error_set(&why, HG_ESYS, "cannot run PROGRAM '%s': %s", cli->program[0], strerror(e));
+    fprintf(stderr, "hgrid: rank %s on %s: %s\n", rank ? rank : "?", host, why.msg);
+    return HG_EXIT_USAGE;
 }
 
 int main(int argc, char **argv)
@@ -191,6 +223,10 @@ int main(int argc, char **argv)
     hg_error err;
     int rc;
 
+    const char *rank = launcher_rank();
+    /* First thing, so the launcher knows an agent ran, even one that then fails. */
+    if (rank && strcmp(rank, "0") == 0)
+        hg_status("started");
     if (parse(argc, argv, &cli) != 0) {
         usage(stderr);
         return 2;
@@ -203,13 +239,17 @@ int main(int argc, char **argv)
         printf("hgrid-agent %s\n", HG_VERSION);
         return 0;
     }
-    if (cli.in_process)
+    if (cli.in_process) {
+        cli.opts.program = NULL; /* exec'd below, before any MPI: its failure says why */
         return exec_in_process(&cli);
+    }
 
     hg_error_clear(&err);
     if ((rc = hg_agent_start(&cli.opts, &a, &err)) != 0)
         return hg_agent_exit_status(rc); /* readiness has reported it */
     rc = hg_handoff_exec(a, cli.program, &err);
-    fprintf(stderr, "hgrid-agent: %s\n", err.msg);
-    return rc == HG_ESYS ? 127 : 3;
+    /* execvp failed although pre-flight found PROGRAM runnable (it changed since, or
+     * the kernel refused its format): the same usage error, from this rank. */
+    fprintf(stderr, "hgrid: %s\n", err.msg);
+    return rc == HG_ESYS ? HG_EXIT_USAGE : HG_EXIT_PREFLIGHT;
 }

@@ -2,15 +2,20 @@
  * progress as records arrive, then the summary or the list of failed ranks, writes the
  * --report JSON, and broadcasts one decision, go or no-go, that every rank obeys.
  *
- * Progress lines are for the launcher: `hgrid-status: ready N/WORLD` as records arrive,
- * `hgrid-status: failed rank R` for a failed one, and finally `hgrid-status: go` or
- * `hgrid-status: no-go`. The coordinator receives with one MPI_ANY_SOURCE request at a
- * time (O(1) requests at any scale) and polls it against the deadline. A rank that never
+ * Progress goes to the launcher on the status channel (status.c; nothing without its
+ * token): `ready N/WORLD` as records arrive, `failed rank R` for a failed one, then
+ * `go` or `no-go`, then `report` once the --report file is written. Users read the
+ * summary, or the failures: ranks that failed for the same reason in the same phase
+ * share one line, so a job without GPUs says so once, not once per rank.
+ *
+ * The coordinator receives with one MPI_ANY_SOURCE request at a time (O(1) requests at
+ * any scale) and polls it against the deadline. A rank that never
  * reports (hung, or stuck in a collective with one that is) cannot be told no-go: the
  * coordinator names the missing ranks and exits 124, and mpirun tears the job down.
  * A no-go where some rank's own step ran past the deadline (its record's code is
  * HG_ETIMEDOUT, as after an NCCL init that never settled) is a deadline too: every rank
- * returns HG_ETIMEDOUT and exits 124, while the coordinator still lists each reason. */
+ * returns HG_ETIMEDOUT and exits 124, while the coordinator still lists each reason.
+ * A no-go where every failed rank's PROGRAM cannot run is a usage error: exit 2. */
 #include "agent.h"
 
 #include <arpa/inet.h>
@@ -22,6 +27,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "ranklist.h"
+
 enum { REC_READY = 0, REC_FAILED = 1, REC_SKIPPED = 2, REC_MISSING = 3 };
 static const char *const status_names[] = { "ready", "failed", "skipped", "missing" };
 
@@ -30,6 +37,7 @@ static const char *const status_names[] = { "ready", "failed", "skipped", "missi
 /* Sent as bytes: agents of one job run one build on one kind of host. */
 typedef struct hg_record {
     int32_t rank, status, code, phase, ncomms, local_rank;
+    int32_t usage; /* the failure is PROGRAM's (it cannot run): the user's, exit 2 */
     double times[HG_PHASE_TIMED];
     double elapsed;
     char host[64];
@@ -65,6 +73,7 @@ static void fill_record(const hg_agent *a, const hg_error *own, hg_record *r)
     r->phase = own ? (int)a->failed_phase : (int)HG_PHASE_READINESS;
     r->ncomms = own ? 0 : a->comms.nslots;
     r->local_rank = a->local_rank;
+    r->usage = own && a->usage_failed;
     memcpy(r->times, a->times, sizeof(r->times));
     r->elapsed = hg_now() - a->t0;
     copy_text(r->host, sizeof(r->host), a->host);
@@ -90,7 +99,7 @@ static void progress(coordinator *c, const hg_record *r)
     else
         c->skipped++;
     if (r->status == REC_FAILED)
-        fprintf(stderr, "hgrid-status: failed rank %d\n", r->rank);
+        hg_status("failed rank %d", r->rank);
     if (a->opts.verbose)
         fprintf(stderr, "hgrid: rank %d (%s) %s on %s, local rank %d, after %.2f s: bootstrap %.2f, "
                 "gpu %.2f, world %.2f, groups %.2f, verify %.2f; %d communicators\n",
@@ -100,7 +109,7 @@ static void progress(coordinator *c, const hg_record *r)
     if (r->status == REC_READY
         && (a->opts.verbose || a->world <= PROGRESS_EVERY_RANK || c->ready == a->world
             || now - c->last_line >= PROGRESS_INTERVAL_S)) {
-        fprintf(stderr, "hgrid-status: ready %d/%d\n", c->ready, a->world);
+        hg_status("ready %d/%d", c->ready, a->world);
         c->last_line = now;
     }
 }
@@ -161,7 +170,8 @@ static json_t *record_json(const hg_agent *a, const hg_record *r)
                      r->error[0] ? r->error : NULL);
 }
 
-static void write_report(const coordinator *c, int go)
+/* Returns 0 when the file is written. */
+static int write_report(const coordinator *c, int go)
 {
     const hg_agent *a = c->a;
     json_t *ranks = json_array();
@@ -173,9 +183,19 @@ static void write_report(const coordinator *c, int go)
                      "world_size", a->world, "backend", a->ops->name, "timeout_s", a->timeout_s,
                      "go", go, "elapsed_s", c->elapsed, "ready", c->ready, "failed", c->failed,
                      "skipped", c->skipped, "missing", a->world - c->arrived, "ranks", ranks);
-    if (!root || json_dump_file(root, a->opts.report_path, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) != 0)
+    int rc = !root || json_dump_file(root, a->opts.report_path, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) != 0;
+    if (rc)
         fprintf(stderr, "hgrid: warning: cannot write the readiness report %s\n", a->opts.report_path);
     json_decref(root);
+    return rc;
+}
+
+/* The decision on the status channel, then the report (when asked for) and its line. */
+static void announce(const coordinator *c, int go)
+{
+    hg_status("%s", go ? "go" : "no-go");
+    if (c->a->opts.report_path && write_report(c, go) == 0)
+        hg_status("report");
 }
 
 static void print_summary(const coordinator *c)
@@ -202,28 +222,146 @@ static void print_summary(const coordinator *c)
 }
 
 /* A record's message names its rank for the rank's own sake ("rank 5 on h: ..."); the
- * coordinator's line names it already. */
+ * coordinator's line names it already, and lines of ranks that failed alike must read
+ * alike. (The host ends at the first ": ": host names have no colon, and the record's
+ * copy of the host may be cut.) */
 static const char *reason(const hg_record *r)
 {
     char own[96];
-    int n = snprintf(own, sizeof(own), "rank %d on %s: ", r->rank, r->host);
-    if (n > 0 && strncmp(r->error, own, (size_t)n) == 0)
-        return r->error + n;
+    int n = snprintf(own, sizeof(own), "rank %d on ", r->rank);
+    const char *end;
+    if (n > 0 && strncmp(r->error, own, (size_t)n) == 0 && (end = strstr(r->error + n, ": ")))
+        return end + 2;
     n = snprintf(own, sizeof(own), "rank %d: ", r->rank);
     if (n > 0 && strncmp(r->error, own, (size_t)n) == 0)
         return r->error + n;
     return r->error;
 }
 
+/* Failed records sorted by reason, then phase, then rank: a group of equal reasons is
+ * one run. */
+static int same_failure(const hg_record *a, const hg_record *b)
+{
+    return a->phase == b->phase && strcmp(reason(a), reason(b)) == 0;
+}
+
+static int by_reason(const void *x, const void *y)
+{
+    const hg_record *a = *(const hg_record *const *)x, *b = *(const hg_record *const *)y;
+    int d = strcmp(reason(a), reason(b));
+    if (d)
+        return d;
+    if (a->phase != b->phase)
+        return a->phase < b->phase ? -1 : 1;
+    return a->rank < b->rank ? -1 : a->rank > b->rank;
+}
+
+static int by_first_rank(const void *x, const void *y)
+{
+    const hg_record *const *a = *(const hg_record *const *const *)x;
+    const hg_record *const *b = *(const hg_record *const *const *)y;
+    return (*a)->rank < (*b)->rank ? -1 : (*a)->rank > (*b)->rank;
+}
+
+static int by_host(const void *x, const void *y)
+{
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+/* "host h" or "3 hosts: a, b, c" (sorted; shortened past a few). */
+static void describe_hosts(const hg_record *const *g, size_t n, char *buf, size_t len)
+{
+    const char **h = malloc(n * sizeof(*h));
+    size_t distinct = 0, used = 0;
+    if (!h) {
+        snprintf(buf, len, "host %s", g[0]->host);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        h[i] = g[i]->host;
+    qsort(h, n, sizeof(*h), by_host);
+    for (size_t i = 0; i < n; i++)
+        if (i == 0 || strcmp(h[i], h[i - 1]) != 0)
+            h[distinct++] = h[i];
+    if (distinct == 1) {
+        snprintf(buf, len, "host %s", h[0]);
+    } else {
+        used = (size_t)snprintf(buf, len, "%zu hosts: ", distinct);
+        for (size_t i = 0; i < distinct && i < 4 && used < len; i++)
+            used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "", h[i]);
+        if (distinct > 4 && used < len)
+            snprintf(buf + used, len - used, ", ...");
+    }
+    free(h);
+}
+
+/* One line for ranks g[0..n) (by rank) that failed alike: their ranks, count, modules
+ * (in config order), the reason, the phase and the hosts. */
+static void print_group(const coordinator *c, const hg_record *const *g, size_t n)
+{
+    const hg_agent *a = c->a;
+    size_t nmod = hg_layout_module_count(a->layout), used = 0;
+    char ranks[512], mods[512] = "", hosts[512];
+    unsigned char *seen = calloc(nmod ? nmod : 1, 1);
+    int *list = malloc(n * sizeof(*list));
+    if (!seen || !list) {
+        for (size_t i = 0; i < n; i++)
+            fprintf(stderr, "hgrid: rank %d: %s\n", g[i]->rank, reason(g[i]));
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int mi = hg_layout_module_of(a->layout, g[i]->rank);
+        list[i] = g[i]->rank;
+        if (mi >= 0 && (size_t)mi < nmod)
+            seen[mi] = 1;
+    }
+    for (size_t m = 0; m < nmod && used < sizeof(mods); m++)
+        if (seen[m])
+            used += (size_t)snprintf(mods + used, sizeof(mods) - used, "%s%s", used ? ", " : "",
+                                     hg_layout_module(a->layout, m)->name);
+    hg_ranklist_format(list, n, ranks, sizeof(ranks));
+    describe_hosts(g, n, hosts, sizeof(hosts));
+    fprintf(stderr, "hgrid: ranks %s (%zu ranks: %s): %s [phase %s, %s]\n", ranks, n, mods,
+            reason(g[0]), hg_phase_name((hg_phase)g[0]->phase), hosts);
+out:
+    free(seen);
+    free(list);
+}
+
 static void print_failures(const coordinator *c)
 {
     const hg_agent *a = c->a;
-    for (int i = 0; i < a->world; i++) {
-        const hg_record *r = &c->rec[i];
-        if (r->status == REC_FAILED)
-            fprintf(stderr, "hgrid: rank %d (%s): %s [phase %s, host %s]\n", r->rank,
-                    module_of(a, r->rank), reason(r), hg_phase_name((hg_phase)r->phase), r->host);
+    const hg_record **f = malloc((size_t)(c->failed ? c->failed : 1) * sizeof(*f));
+    const hg_record ***groups = malloc((size_t)(c->failed ? c->failed : 1) * sizeof(*groups));
+    size_t n = 0, ng = 0;
+    for (int i = 0; f && groups && i < a->world; i++)
+        if (c->rec[i].status == REC_FAILED)
+            f[n++] = &c->rec[i];
+    if (f && groups) {
+        qsort(f, n, sizeof(*f), by_reason);
+        for (size_t i = 0; i < n; i++)
+            if (i == 0 || !same_failure(f[i - 1], f[i]))
+                groups[ng++] = &f[i];
+        /* Groups in the order of their lowest rank, as the old per-rank list was. */
+        qsort(groups, ng, sizeof(*groups), by_first_rank);
+        for (size_t k = 0; k < ng; k++) {
+            const hg_record **g = groups[k], **end = g + 1;
+            while (end < f + n && same_failure(*g, *end))
+                end++;
+            if (end - g == 1)
+                fprintf(stderr, "hgrid: rank %d (%s): %s [phase %s, host %s]\n", g[0]->rank,
+                        module_of(a, g[0]->rank), reason(g[0]), hg_phase_name((hg_phase)g[0]->phase),
+                        g[0]->host);
+            else
+                print_group(c, g, (size_t)(end - g));
+        }
+    } else {
+        for (int i = 0; i < a->world; i++)
+            if (c->rec[i].status == REC_FAILED)
+                fprintf(stderr, "hgrid: rank %d: %s\n", c->rec[i].rank, reason(&c->rec[i]));
     }
+    free(f);
+    free(groups);
     fprintf(stderr, "hgrid: no-go: pre-flight failed on %d of %d ranks (%d skipped, %d ready)\n",
             c->failed, a->world, c->skipped, c->ready);
     if (a->decision.ntimedout)
@@ -296,9 +434,7 @@ static int coordinate(hg_agent *a, const hg_record *mine, hg_error *err)
                  a->world - c.arrived, a->world, a->world - c.arrived == 1 ? "" : "s", missing);
         if (c.failed)
             print_failures(&c);
-        fprintf(stderr, "hgrid-status: no-go\n");
-        if (a->opts.report_path)
-            write_report(&c, 0);
+        announce(&c, 0);
         fflush(stderr);
         free(c.rec);
         hg_deadline_exit(a->rank, a->timeout_s, HG_PHASE_READINESS, detail);
@@ -309,15 +445,15 @@ static int coordinate(hg_agent *a, const hg_record *mine, hg_error *err)
     }
     a->decision.go = c.failed == 0 && c.skipped == 0;
     a->decision.nfailed = c.failed;
-    for (int i = 0; i < a->world; i++)
+    for (int i = 0; i < a->world; i++) {
         a->decision.ntimedout += c.rec[i].status == REC_FAILED && c.rec[i].code == HG_ETIMEDOUT;
+        a->decision.nusage += c.rec[i].status == REC_FAILED && c.rec[i].usage;
+    }
     if (a->decision.go)
         print_summary(&c);
     else
         print_failures(&c);
-    fprintf(stderr, "hgrid-status: %s\n", a->decision.go ? "go" : "no-go");
-    if (a->opts.report_path)
-        write_report(&c, a->decision.go);
+    announce(&c, a->decision.go);
     if (a->decision.go && a->opts.exec_handoff) {
         snprintf(a->decision.master_addr, sizeof(a->decision.master_addr), "%s", a->host);
         if (!(a->decision.master_port = free_port())) {
@@ -355,8 +491,11 @@ int hg_readiness(hg_agent *a, const hg_error *own, hg_error *err)
     if (a->decision.go)
         return 0;
     /* No-go is one verdict for every rank, whatever this rank's own error: a deadline
-     * (exit 124) when any rank ran out of time, else a pre-flight failure (exit 3). */
-    code = a->decision.ntimedout ? HG_ETIMEDOUT : HG_EPEER;
+     * (exit 124) when any rank ran out of time; a usage error (exit 2) when every failed
+     * rank's PROGRAM cannot run; else a pre-flight failure (exit 3). */
+    code = a->decision.ntimedout ? HG_ETIMEDOUT
+         : a->decision.nfailed > 0 && a->decision.nusage == a->decision.nfailed ? HG_EINVAL
+                                                                               : HG_EPEER;
     if (own)
         return hg_error_set(err, code, "%s", own->msg);
     if (a->decision.ntimedout)

@@ -3,12 +3,14 @@
 # the MPI backend (CI has no GPU), on the golden layouts of 8, 12 and 20 ranks. Each
 # rank execs tests/progs/hg-rank-check, which compares its HGRID_PLAN with the golden
 # groups computed by Megatron's code and its environment with the plan, and prints its
-# environment and its open descriptors for the checks below. Then the failure paths:
-# wrong world size, an invalid config, a program that exits non-zero or cannot run,
-# configs that differ between ranks, injected failures in each phase, a verification past
-# the deadline, an MPI error, a hung rank, an aborting rank; the in-process example
-# trainer, and the same trainer wrongly started by the exec handoff; the CLI's usage
-# errors.
+# environment and its open descriptors for the checks below. The status channel
+# (common/protocol.h): its lines with HGRID_STATUS_TOKEN, exactly, and none without it.
+# Then the failure paths: wrong world size, an invalid config, a program that exits
+# non-zero, a PROGRAM that cannot run (found right after bootstrap, exit 2), configs
+# that differ between ranks, injected failures in each phase, a verification past the
+# deadline, an MPI error, a hung rank, an aborting rank, the NCCL backend without a GPU
+# (one line for all ranks); the in-process example trainer, and the same trainer wrongly
+# started by the exec handoff; the CLI's usage errors.
 #
 #   make check-agent        (or: HGRID_BUILD=$PWD/build bash tests/agent_test.sh)
 set -u
@@ -27,6 +29,9 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 # Quiet, loopback-only Open MPI: no fabric probing on CI machines.
 export OMPI_MCA_btl=self,vader,tcp OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo
 export OMPI_MCA_btl_base_warn_component_unused=0
+# When a rank fails, kill its peers at once: Open MPI's default waits 1 s between
+# SIGTERM and SIGKILL (odls_base_sigkill_timeout), in every failing job of this suite.
+export OMPI_MCA_odls_base_sigkill_timeout=0
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export TMPDIR=$work/tmp # the agents' plan files land here
@@ -65,6 +70,7 @@ mpi() {
     rc=$?
     t1=$(date +%s.%N)
     secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+    [[ -n ${HG_TIME_RUNS:-} ]] && echo "     ($secs s: mpirun -np $np ${*:1:4})"
 }
 
 # --- the golden layouts, end to end ------------------------------------------------
@@ -77,8 +83,7 @@ golden() {
     check "$name: every rank's groups match the golden" count_is '^rank-check: rank [0-9]+ ok: (15|17) kinds match$' "$n"
     check "$name: no mismatch" lacks 'FAIL'
     check "$name: summary line" has "^hgrid: $n/$n ranks ready in [0-9]+\.[0-9]{2} s \(bootstrap [0-9.]+, gpu [0-9.]+, world [0-9.]+, groups [0-9.]+, verify [0-9.]+; $comms communicators/rank, mpi backend\)$"
-    check "$name: progress lines" has "^hgrid-status: ready $n/$n$"
-    check "$name: go" count_is '^hgrid-status: go$' 1
+    check "$name: no status-channel line without HGRID_STATUS_TOKEN" lacks 'hgrid-status'
     check "$name: one MASTER_PORT on every rank" count_is "^ENV [0-9]+ MASTER_PORT=$(grep -m1 -oE 'MASTER_PORT=[0-9]+' "$out" | cut -d= -f2)$" "$n"
     check "$name: MASTER_ADDR is rank 0's host" count_is "^ENV [0-9]+ MASTER_ADDR=$(hostname)$" "$n"
     check "$name: report: go, every rank ready" bash -c "grep -q '\"go\": true' $work/$name.json && grep -q '\"ready\": $n,' $work/$name.json"
@@ -104,6 +109,49 @@ check "env: rank 17 is the last pp stage" bash -c "grep -q '^ENV 17 HGRID_PP_RAN
 out=$work/expert_tp_differs12.out
 check "env: rank 9 expert view differs from dense" bash -c "grep -q '^ENV 9 HGRID_TP_RANK=1$' $out && grep -q '^ENV 9 HGRID_EXPT_TP_RANK=1$' $out && grep -q '^ENV 9 HGRID_EP_RANK=0$' $out && grep -q '^ENV 9 HGRID_EXPT_DP_RANK=1$' $out"
 out=$work/out
+
+# --- the status channel ----------------------------------------------------------------
+# With the launcher's token in the environment, rank 0 writes "hgrid-status TOKEN: MSG"
+# lines: started (before MPI_Init), ready N/W, failed rank R, go or no-go, report. Every
+# line whole, in that order; none reaches the program's environment.
+TOKEN=0123456789abcdef
+S="hgrid-status $TOKEN: "
+status_lines_whole() { [[ $(grep -c 'hgrid-status' "$out") -eq $(grep -cE "^$S(started|ready [0-9]+/[0-9]+|failed rank [0-9]+|go|no-go|report)$" "$out") ]]; }
+line_of() { grep -nE -- "$1" "$out" | head -1 | cut -d: -f1; }
+in_order() {
+    local last=0 n
+    for re in "$@"; do
+        n=$(line_of "$re")
+        [[ -n $n && $n -gt $last ]] || return 1
+        last=$n
+    done
+}
+printf 'version: 1\nmodules:\n  - name: language\n    role: language\n    tp: 2\n    dp: 1\n' >"$work/two.yaml"
+HGRID_STATUS_TOKEN=$TOKEN mpi 2 -x HGRID_STATUS_TOKEN "$AGENT" --backend mpi --report "$work/status.json" "$work/two.yaml" -- \
+    sh -c 'echo "TOKEN $RANK ${HGRID_STATUS_TOKEN-unset} $HGRID_HANDOFF"'
+check "status channel: exit 0" rc_is 0
+check "status channel: started, once" count_is "^${S}started$" 1
+check "status channel: ready 1/2, 2/2, one per rank" count_is "^${S}ready [12]/2$" 2
+check "status channel: go, once; no no-go" bash -c "[[ \$(grep -c '^${S}go$' $out) -eq 1 ]] && ! grep -q '^${S}no-go$' $out"
+check "status channel: report, once, after the file is written" bash -c "[[ \$(grep -c '^${S}report$' $out) -eq 1 ]] && grep -q '\"go\": true' $work/status.json"
+check "status channel: started, ready 2/2, go, report, in order" in_order "^${S}started$" "^${S}ready 2/2$" "^${S}go$" "^${S}report$"
+check "status channel: every line whole" status_lines_whole
+check "status channel: the readable summary still printed" has '^hgrid: 2/2 ranks ready in '
+check "status channel: the token never reaches the exec'd program" count_is '^TOKEN [01] unset exec$' 2
+HGRID_STATUS_TOKEN=$TOKEN HGRID_TEST_FAIL_RANK=1 mpi 2 -x HGRID_STATUS_TOKEN -x HGRID_TEST_FAIL_RANK "$AGENT" --backend mpi "$work/two.yaml" -- true
+check "status channel, rank 1 fails: exit 3" rc_is 3
+check "status channel, rank 1 fails: failed rank 1, once" count_is "^${S}failed rank 1$" 1
+check "status channel, rank 1 fails: no ready line, no go, no report without --report" bash -c "! grep -qE '^${S}(ready .*|go|report)$' $out"
+check "status channel, rank 1 fails: started, failed, no-go, in order" in_order "^${S}started$" "^${S}failed rank 1$" "^${S}no-go$"
+check "status channel, rank 1 fails: every line whole" status_lines_whole
+# In process the token stays: hg_init's coordinator writes the lines, the agent "started".
+HGRID_STATUS_TOKEN=$TOKEN mpi 2 -x HGRID_STATUS_TOKEN "$AGENT" --in-process --backend mpi "$work/two.yaml" -- "$TRAINER"
+check "status channel, --in-process: exit 0" rc_is 0
+check "status channel, --in-process: started (agent), ready 2/2 and go (hg_init)" in_order "^${S}started$" "^${S}ready 2/2$" "^${S}go$"
+check "status channel, --in-process: every line whole" status_lines_whole
+# A token that would break the line (a space) is no launcher's: nothing is written.
+HGRID_STATUS_TOKEN='not a token' mpi 2 -x HGRID_STATUS_TOKEN "$AGENT" --backend mpi "$work/two.yaml" -- true
+check "status channel: a malformed token writes nothing" bash -c "[[ $rc -eq 0 ]] && ! grep -q 'hgrid-status' $out"
 
 # One communicator per kind (the split-per-kind path NCCL takes on one GPU), verified.
 HGRID_TEST_NO_SHARE=1 mpi 8 -x HGRID_TEST_NO_SHARE "$AGENT" --backend mpi "$G/vlm8_moe.yaml" -- "$CHECK" "$G/vlm8_moe.json"
@@ -136,10 +184,36 @@ check "a rank's program exits 7: the job exits 7" rc_is 7
 
 mpi 2 "$AGENT" --backend mpi "$G/vlm8_moe.yaml" -- "$work/no-such-program"
 check "a world-size error comes before exec" rc_is 2
-printf 'version: 1\nmodules:\n  - name: language\n    role: language\n    tp: 2\n    dp: 1\n' >"$work/two.yaml"
+
+# PROGRAM is resolved on every rank right after bootstrap, as execvp will: a usage error
+# (exit 2) named by the coordinator, one line per reason, before any GPU or NCCL work.
+H=$(hostname)
+NCCL_BUILD=0
+ldd "$AGENT" | grep -q libnccl && NCCL_BUILD=1
 mpi 2 "$AGENT" --backend mpi "$work/two.yaml" -- "$work/no-such-program"
-check "program not executable: exit 127" rc_is 127
-check "program not executable: says which" has "^hgrid-agent: rank [01]: cannot run $work/no-such-program: No such file or directory$"
+check "PROGRAM missing on every rank: exit 2" rc_is 2
+check "PROGRAM missing: one line for both ranks with path, phase and host" count_is "^hgrid: ranks 0-1 \(2 ranks: language\): cannot run PROGRAM '$work/no-such-program': No such file or directory \[phase bootstrap, host $H\]$" 1
+check "PROGRAM missing: no-go, none ready" has '^hgrid: no-go: pre-flight failed on 2 of 2 ranks \(0 skipped, 0 ready\)$'
+mpi 1 "$AGENT" --backend mpi "$work/two.yaml" -- true : -np 1 "$AGENT" --backend mpi "$work/two.yaml" -- hg-no-such-program
+check "PROGRAM not on rank 1's PATH: exit 2" rc_is 2
+check "PROGRAM not on rank 1's PATH: rank 1 named, with the name and host" count_is "^hgrid: rank 1 \(language\): cannot run PROGRAM 'hg-no-such-program': not found on PATH \[phase bootstrap, host $H\]$" 1
+check "PROGRAM not on rank 1's PATH: rank 0 skipped the rest" has '^hgrid: no-go: pre-flight failed on 1 of 2 ranks \(1 skipped, 0 ready\)$'
+printf '#!/bin/sh\necho ran\n' >"$work/noexec"
+chmod 644 "$work/noexec"
+backend=mpi
+((NCCL_BUILD)) && backend=nccl # no GPU here: only a check before the GPU phase passes
+mpi 2 "$AGENT" --backend $backend --timeout 20 "$work/two.yaml" -- "$work/noexec"
+check "PROGRAM not executable ($backend backend): exit 2, not 3" rc_is 2
+check "PROGRAM not executable: Permission denied, one line" count_is "^hgrid: ranks 0-1 \(2 ranks: language\): cannot run PROGRAM '$work/noexec': Permission denied \[phase bootstrap, host $H\]$" 1
+check "PROGRAM not executable: found before any GPU work" lacks 'no GPU|cudaGetDeviceCount|phase gpu'
+check "PROGRAM not executable: never runs" lacks '^ran$'
+printf '#!/no/such/interpreter\n' >"$work/badinterp"
+chmod 755 "$work/badinterp"
+mpi 2 "$AGENT" --backend mpi "$work/two.yaml" -- "$work/badinterp"
+check "PROGRAM's #! interpreter missing: exit 2, named" bash -c "[[ $rc -eq 2 ]] && grep -q \"^hgrid: ranks 0-1 (2 ranks: language): cannot run PROGRAM '$work/badinterp': its interpreter '/no/such/interpreter': No such file or directory \[phase bootstrap, host $H\]$\" $out"
+mpi 2 "$AGENT" --in-process --backend mpi "$work/two.yaml" -- hg-no-such-program
+check "--in-process, PROGRAM missing: exit 2, not 127" rc_is 2
+check "--in-process, PROGRAM missing: rank, host and reason" has "^hgrid: rank [01] on $H: cannot run PROGRAM 'hg-no-such-program': not found on PATH$"
 
 # Rank 0's bytes win: the other ranks get a different valid config, or none at all,
 # and still build rank 0's layout (they never open their own path).
@@ -158,7 +232,7 @@ check "other ranks ask for nccl: rank 0's --backend mpi wins" has '; 5 communica
 HGRID_TEST_FAIL_RANK=5 mpi 8 -x HGRID_TEST_FAIL_RANK "$AGENT" --backend mpi "$G/vlm8_moe.yaml" -- "$CHECK" "$G/vlm8_moe.json"
 check "injected failure on rank 5: every rank exits 3" rc_is 3
 check "injected failure: the coordinator names rank 5 and why" count_is '^hgrid: rank 5 \(language\): injected pre-flight failure \(HGRID_TEST_FAIL_RANK=5\) \[phase gpu, host [^]]+\]$' 1
-check "injected failure: progress names it" has '^hgrid-status: failed rank 5$'
+check "injected failure: no status-channel line without the token" lacks 'hgrid-status'
 check "injected failure: no-go, the others skipped" has '^hgrid: no-go: pre-flight failed on 1 of 8 ranks \(7 skipped, 0 ready\)$'
 check "injected failure: the program never runs" lacks '^rank-check'
 
@@ -233,13 +307,21 @@ mpi 2 "$AGENT" "$work/noverify.yaml" -- true
 check "agent: section: backend mpi from the config, verify off: exit 0" rc_is 0
 check "verify off: summary still printed" has '^hgrid: 2/2 ranks ready in .*verify 0\.00; 2 communicators/rank, mpi backend\)$'
 
-# The NCCL backend on a machine without a usable GPU fails pre-flight clearly (exit 3),
-# or, in a build without NCCL, is refused as a usage error (exit 2).
-mpi 2 "$AGENT" --backend nccl --timeout 20 "$work/two.yaml" -- true
-if [[ $rc -eq 3 ]]; then
-    check "nccl without a GPU: each rank names its CUDA error" count_is '^hgrid: rank [01] \(language\): (cudaGetDeviceCount: |local rank 1 needs GPU 1, but only 1 GPU is visible)' 2
-else
+# The NCCL backend on a machine without a GPU fails pre-flight (exit 3) and says so once
+# for all ranks, pointing at --backend mpi; in a build without NCCL, it is refused as a
+# usage error (exit 2). (With a GPU here, tests/gpu/run.sh covers the GPU choice.)
+if ((!NCCL_BUILD)); then
+    mpi 2 "$AGENT" --backend nccl --timeout 20 "$work/two.yaml" -- true
     check "nccl in a build without NCCL: exit 2 and why" bash -c "[[ $rc -eq 2 ]] && grep -q 'built without the NCCL backend' $out"
+elif nvidia-smi -L 2>/dev/null | grep -q '^GPU'; then
+    echo "skip nccl without a GPU: this machine has one"
+else
+    unset CUDA_VISIBLE_DEVICES
+    mpi 2 "$AGENT" --timeout 20 configs/smoke-2gpu.yaml -- /bin/true
+    check "nccl without a GPU: exit 3" rc_is 3
+    check "nccl without a GPU: one line for both ranks, pointing at --backend mpi" count_is "^hgrid: ranks 0-1 \(2 ranks: encoder, language\): no GPU found \(cudaGetDeviceCount: (CUDA driver version is insufficient for CUDA runtime version|no CUDA-capable device is detected); CUDA_VISIBLE_DEVICES=unset\): the nccl backend needs one GPU per rank; run on CPUs with --backend mpi \(or agent.backend: mpi\) \[phase gpu, host $H\]$" 1
+    check "nccl without a GPU: said once (no per-rank line, no other CUDA text)" bash -c "! grep -q '^hgrid: rank ' $out && [[ \$(grep -c 'cudaGetDeviceCount' $out) -eq 1 ]]"
+    check "nccl without a GPU: no-go line" has '^hgrid: no-go: pre-flight failed on 2 of 2 ranks \(0 skipped, 0 ready\)$'
 fi
 
 # --- in-process: the example trainer links libhgrid and calls hg_init itself --------

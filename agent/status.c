@@ -1,0 +1,48 @@
+/* The agents' side of the status channel (common/protocol.h): lines meant for a
+ * standalone hgrid-launch only. They are written only when the launcher has put its
+ * per-job token in HGRID_STATUS_TOKEN; a user who runs mpirun or srun directly sees
+ * none of them, only the readable lines the coordinator prints anyway. Each line goes
+ * out in one write(2), so a line from another thread or process cannot land inside it. */
+#include "agent.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "protocol.h"
+
+/* A token that could break the line (a space, a colon, a control character) is no
+ * token: it cannot have come from the launcher. */
+static const char *token(void)
+{
+    const char *t = getenv(HG_ENV_STATUS_TOKEN);
+    if (!t || !*t)
+        return NULL;
+    for (const char *c = t; *c; c++)
+        if (*c <= ' ' || *c == ':' || *c == 0x7f)
+            return NULL;
+    return t;
+}
+
+void hg_status(const char *fmt, ...)
+{
+    char msg[HG_STATUS_LINE_MAX], line[HG_STATUS_LINE_MAX];
+    const char *t = token();
+    va_list ap;
+    int n;
+    if (!t)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof(msg))
+        return;
+    n = snprintf(line, sizeof(line), HG_STATUS_PREFIX "%s: %s\n", t, msg);
+    if (n < 0 || (size_t)n >= sizeof(line))
+        return; /* the launcher would not take a longer line for status */
+    fflush(stderr); /* what stdio still holds came first */
+    while (write(STDERR_FILENO, line, (size_t)n) < 0 && errno == EINTR) {
+    }
+}
