@@ -8,10 +8,16 @@
 #     under mpirun directly and through hgrid-agent --in-process;
 #   - injected failures after GPU, world and group init, a verification past the
 #     deadline (exit 124), and the exec handoff refused by hg_init;
-#   - two-gpu.yaml (2 ranks) on one GPU: the clear too-few-GPUs pre-flight failure;
+#   - CUDA_VISIBLE_DEVICES empty: no GPU, said once for both ranks (exit 3);
+#   - two-gpu.yaml (2 ranks) on one GPU: both ranks would share it, refused (exit 3);
 #   - with 2+ GPUs visible: two-gpu.yaml and configs/smoke-2gpu.yaml end to end, both
 #     handoff modes, shared and per kind, and a failure after world or group init on
 #     one rank failing both at once, not at the deadline;
+#   - GPU choice on 2 GPUs: every rank sees both (device = local rank); each rank sees
+#     one of its own through tests/gpu/one-gpu-per-rank.sh (CUDA_VISIBLE_DEVICES = local
+#     rank, as srun --gpus-per-task=1; device 0), under mpirun, in process and as
+#     hgrid-launch's HGRID_AGENT; both see only GPU 0 (refused, exit 3); 3 ranks on 2
+#     GPUs (refused, exit 3);
 #   - then scripts/bench-ready (skip with BENCH=0).
 # Prints `gpu: N passed, M failed`; logs go to $OUT (when set) as well.
 # Missing libraries (libyaml, jansson, check headers) come as .deb files in .devdeps,
@@ -81,7 +87,12 @@ has() { grep -qE -- "$1" "$out"; }
 faster_than() { awk -v s="$secs" -v m="$1" 'BEGIN { exit !(s < m) }'; }
 count_is() { [[ $(grep -cE -- "$1" "$out") -eq $2 ]]; }
 rc_is() { [[ $rc -eq $1 ]]; }
-show() { grep -E '^(hgrid|trainer: rank [0-9]+ done|rank-check)' "$out" | sed 's/^/    /' | tee -a "$log"; }
+show() { grep -E '^(hgrid|trainer: rank [0-9]+ done|rank-check|DEV )' "$out" | sed 's/^/    /' | tee -a "$log"; }
+# A program that prints the GPU the handoff gave it: DEV RANK HGRID_CUDA_DEVICE CUDA_VISIBLE_DEVICES.
+DEVPROG=(sh -c 'echo "DEV $RANK ${HGRID_CUDA_DEVICE-unset} ${CUDA_VISIBLE_DEVICES-unset}"')
+# Each rank gets one GPU of its own (or HGRID_TEST_VISIBLE's), then runs the real agent.
+PER_RANK=$PWD/tests/gpu/one-gpu-per-rank.sh
+export HGRID_TEST_REAL_AGENT=$PWD/$B/bin/hgrid-agent
 
 $BARE --plan tests/gpu/one-gpu.yaml >"$work/one.json"
 $BARE --plan tests/gpu/two-gpu.yaml >"$work/two.json"
@@ -146,12 +157,21 @@ check "1 rank, NCCL world init never completes: exit 124 (${secs} s)" rc_is 124
 check "1 rank, NCCL world init never completes: aborted and named, within seconds" \
     bash -c "grep -q 'ncclCommInitRankConfig for .* did not complete within the 5 s init timeout; communicator aborted' $out && awk -v s=$secs 'BEGIN { exit !(s < 20) }'"
 
+# No GPU visible at all: said once for both ranks, pointing at --backend mpi.
+run env CUDA_VISIBLE_DEVICES= mpirun -np 2 -x CUDA_VISIBLE_DEVICES "$AGENT" --backend nccl tests/gpu/two-gpu.yaml -- "${DEVPROG[@]}"
+show
+check "CUDA_VISIBLE_DEVICES empty: exit 3" rc_is 3
+check "CUDA_VISIBLE_DEVICES empty: no GPU, one line for both ranks" count_is '^hgrid: ranks 0-1 \(2 ranks: language\): no GPU found \(cudaGetDeviceCount: no CUDA-capable device is detected; CUDA_VISIBLE_DEVICES=\): the nccl backend needs one GPU per rank; run on CPUs with --backend mpi \(or agent.backend: mpi\) \[phase gpu, host [^]]+\]$' 1
+check "CUDA_VISIBLE_DEVICES empty: said once" count_is 'no GPU found|cudaGetDeviceCount' 1
+
+# Two ranks of one host on one GPU, refused by name: the GPU's UUID and PCI address.
+SHARED='^hgrid: ranks 0-1 \(2 ranks: language\): local ranks 0-1 would share one GPU \(GPU-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}, PCI [0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.0; CUDA_VISIBLE_DEVICES=[^)]*\): each rank needs a GPU of its own: start at most one rank per GPU, and give every rank all of the host.s GPUs or each rank a different one \[phase gpu, host [^]]+\]$'
 if ((ngpu < 2)); then
     say "== 2 ranks on $ngpu GPU: must fail pre-flight, clearly"
     run mpirun -np 2 "$AGENT" --backend nccl tests/gpu/two-gpu.yaml -- "$CHECK" "$work/two.json"
     show
     check "2 ranks, 1 GPU: exit 3" rc_is 3
-    check "2 ranks, 1 GPU: names host, local rank and visible count" has "^hgrid: rank 1 \(language\): local rank 1 needs GPU 1, but only 1 GPU is visible \(CUDA_VISIBLE_DEVICES=[^)]*\); start at most 1 rank on this host \[phase gpu, host [^]]+\]$"
+    check "2 ranks, 1 GPU: both would share it, one line naming the GPU" count_is "$SHARED" 1
     check "2 ranks, 1 GPU: the program never runs" bash -c "! grep -q '^rank-check' $out"
 else
     say "== 2 ranks, $ngpu GPUs"
@@ -176,6 +196,43 @@ else
         # no color at embd and pos_embd (it has none), the language rank does.
         exec_mode "smoke-2gpu per kind" 2 configs/smoke-2gpu.yaml "$work/smoke.json" 16-18 HGRID_TEST_NO_SHARE=1
         in_process "smoke-2gpu per kind" 2 configs/smoke-2gpu.yaml HGRID_TEST_NO_SHARE=1
+    fi
+
+    say "== GPU choice, 2 ranks on $ngpu GPUs"
+    # Every rank sees every GPU (mpirun, plain srun): device = local rank.
+    run mpirun -np 2 "$AGENT" --backend nccl tests/gpu/two-gpu.yaml -- "${DEVPROG[@]}"
+    show
+    check "all GPUs visible: exit 0 (${secs} s)" rc_is 0
+    check "all GPUs visible: rank 0 on device 0, rank 1 on device 1" bash -c "grep -q '^DEV 0 0 ' $out && grep -q '^DEV 1 1 ' $out"
+    # Each rank sees one GPU of its own (srun --gpus-per-task=1): device 0 in each.
+    run mpirun -np 2 -x HGRID_TEST_REAL_AGENT "$PER_RANK" --backend nccl tests/gpu/two-gpu.yaml -- "${DEVPROG[@]}"
+    show
+    check "one GPU per rank: exit 0 (${secs} s)" rc_is 0
+    check "one GPU per rank: each on its device 0, CUDA_VISIBLE_DEVICES = local rank" bash -c "grep -q '^DEV 0 0 0$' $out && grep -q '^DEV 1 0 1$' $out"
+    run mpirun -np 2 -x HGRID_TEST_REAL_AGENT "$PER_RANK" --backend nccl --report "$work/report.json" \
+        tests/gpu/two-gpu.yaml -- "$CHECK" "$work/two.json"
+    show
+    check "one GPU per rank: NCCL groups verified, handoff matches the plan" bash -c "[[ $rc -eq 0 ]] && [[ \$(grep -cE '^rank-check: rank [0-9]+ ok' $out) -eq 2 ]] && grep -q '\"go\": true' $work/report.json"
+    run mpirun -np 2 -x HGRID_TEST_REAL_AGENT "$PER_RANK" --in-process --backend nccl tests/gpu/two-gpu.yaml -- "$TRAINER"
+    show
+    check "one GPU per rank, in process: ncclAllReduce on every kind ok" bash -c "[[ $rc -eq 0 ]] && [[ \$(grep -cE '^trainer: rank [0-9]+ done: .* all kinds ok$' $out) -eq 2 ]]"
+    run env HGRID_AGENT="$PER_RANK" "$B/bin/hgrid-launch" tests/gpu/two-gpu.yaml -- "${DEVPROG[@]}"
+    show
+    check "one GPU per rank through hgrid-launch (HGRID_AGENT): exit 0, each on its own GPU" bash -c "[[ $rc -eq 0 ]] && grep -q '^DEV 0 0 0$' $out && grep -q '^DEV 1 0 1$' $out"
+    # Both ranks see only GPU 0: they would share it; refused before NCCL.
+    run env HGRID_TEST_VISIBLE=0 mpirun -np 2 -x HGRID_TEST_REAL_AGENT -x HGRID_TEST_VISIBLE "$PER_RANK" \
+        --backend nccl tests/gpu/two-gpu.yaml -- "${DEVPROG[@]}"
+    show
+    check "both ranks see only GPU 0: exit 3 (${secs} s)" rc_is 3
+    check "both ranks see only GPU 0: one line naming both local ranks and the GPU" count_is "${SHARED/CUDA_VISIBLE_DEVICES=\[^)\]\*/CUDA_VISIBLE_DEVICES=0}" 1
+    check "both ranks see only GPU 0: the program never runs" bash -c "! grep -q '^DEV' $out"
+    if ((ngpu == 2)); then
+        # Three ranks, two GPUs, all visible: neither all-visible nor one each: refused.
+        printf 'version: 1\nmodules:\n  - name: language\n    role: language\n    dp: 3\n' >"$work/three.yaml"
+        run mpirun -np 3 "$AGENT" --backend nccl "$work/three.yaml" -- "${DEVPROG[@]}"
+        show
+        check "3 ranks on 2 GPUs: exit 3" rc_is 3
+        check "3 ranks on 2 GPUs: each rank names its local rank, the count and CUDA_VISIBLE_DEVICES" count_is '^hgrid: rank [0-2] \(language\): local rank [0-2] of 3 ranks on this host sees 2 GPUs \(CUDA_VISIBLE_DEVICES=[^)]*\): give every rank all of the host.s GPUs \(at least 3\), or each rank exactly one \(srun --gpus-per-task=1\), or start at most 2 ranks on this host \[phase gpu, host [^]]+\]$' 3
     fi
 fi
 
