@@ -88,6 +88,8 @@ typedef struct hg_agent_opts {
     int exec_handoff;/* 1: rank 0 picks MASTER_PORT for the exec'd program */
     const char *program; /* exec handoff: PROGRAM (argv[0]), checked on every rank right
                           * after bootstrap; NULL: no check (in-process) */
+    int label;           /* --label: PROGRAM's lines get "[RANK MODULE] " (relay.h) */
+    const char *log_dir; /* --log-dir: PROGRAM's streams also to files there (relay.h) */
 } hg_agent_opts;
 
 struct hg_backend_ops;

@@ -29,7 +29,8 @@ AGENT_LIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lnccl -lcudart
 endif
 
 AGENT_LIB_SRC := agent/agent.c agent/api.c agent/bootstrap.c agent/groups.c agent/verify.c \
-    agent/readiness.c agent/watchdog.c agent/handoff.c agent/backend_mpi.c agent/status.c
+    agent/readiness.c agent/watchdog.c agent/handoff.c agent/backend_mpi.c agent/status.c \
+    agent/relay.c
 ifeq ($(AGENT_NCCL),1)
 AGENT_LIB_SRC += agent/backend_nccl.c
 endif

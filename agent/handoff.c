@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "plan.h"
+#include "relay.h"
 #include "protocol.h"
 #include "validate.h"
 
@@ -159,8 +160,13 @@ int hg_handoff_exec(hg_agent *a, char **argv, hg_error *err)
         hg_agent_free(a, 1);
         return rc;
     }
+    char module[64];
+    hg_relay_opts relay = { a->opts.label, a->opts.log_dir, rank, module };
+    snprintf(module, sizeof(module), "%s", a->plan.module.name);
     hg_agent_free(a, 0);
     fflush(NULL);
+    if ((rc = hg_relay_start(&relay, err)) != 0)
+        return rc;
     cloexec_from_3();
     execvp(argv[0], argv);
     return hg_error_set(err, HG_ESYS, "rank %d on %s: cannot run PROGRAM '%s': %s", rank, host,

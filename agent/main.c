@@ -54,8 +54,12 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "config.h"
+#include "diag.h"
 #include "program.h"
 #include "protocol.h"
+#include "relay.h"
+#include "validate.h"
 #include "version.h"
 
 typedef struct agent_cli {
@@ -83,6 +87,8 @@ static void usage(FILE *out)
             "  --report FILE   rank 0 writes every rank's readiness record as JSON\n"
             "  --verbose       rank 0 prints each rank's record as it arrives\n"
             "  --strict        layouts beyond what the MIMO runtime accepts are errors\n"
+            "  --label         prefix PROGRAM's lines with '[RANK MODULE] '\n"
+            "  --log-dir DIR   also write PROGRAM's stdout and stderr to DIR/rankR-MODULE.*\n"
             "  --in-process    exec PROGRAM at once; it calls hg_init() itself (hgrid.h) and\n"
             "                  may use MPI\n"
             "\n"
@@ -107,6 +113,7 @@ static int parse(int argc, char **argv, agent_cli *cli)
         { "report", required_argument, NULL, 'r' },  { "verbose", no_argument, NULL, 'v' },
         { "strict", no_argument, NULL, 's' },        { "in-process", no_argument, NULL, 'i' },
         { "help", no_argument, NULL, 'h' },          { "version", no_argument, NULL, 'V' },
+        { "label", no_argument, NULL, 'l' },         { "log-dir", required_argument, NULL, 'L' },
         { NULL, 0, NULL, 0 },
     };
     int c;
@@ -138,6 +145,8 @@ static int parse(int argc, char **argv, agent_cli *cli)
         case 'v': cli->opts.verbose = 1; break;
         case 's': cli->opts.strict = 1; break;
         case 'i': cli->in_process = 1; break;
+        case 'l': cli->opts.label = 1; break;
+        case 'L': cli->opts.log_dir = optarg; break;
         case 'h': cli->help = 1; return 0;
         case 'V': cli->version = 1; return 0;
         default:
@@ -176,6 +185,36 @@ static const char *launcher_rank(void)
     return NULL;
 }
 
+/* --in-process with --label or --log-dir: the relay needs this rank's module before
+ * MPI exists, so the rank comes from the launcher's environment and the module from
+ * the config (which the launcher validated). */
+static int start_relay(const hg_agent_opts *o)
+{
+    const char *r = launcher_rank();
+    hg_diags *d = hg_diags_new(o->config_path);
+    hg_config *cfg = NULL;
+    hg_layout *layout = NULL;
+    hg_error err;
+    int rc = -1, rank = r ? atoi(r) : -1, mi;
+    hg_error_clear(&err);
+    if (d && hg_layout_load(o->config_path, o->strict ? HG_VALIDATE_STRICT : 0, &cfg, &layout, d)
+                 == 0
+        && (mi = hg_layout_module_of(layout, rank)) >= 0) {
+        hg_relay_opts relay = { o->label, o->log_dir, rank,
+                                hg_layout_module(layout, (size_t)mi)->name };
+        rc = hg_relay_start(&relay, &err);
+        if (rc != 0)
+            fprintf(stderr, "hgrid: %s\n", err.msg);
+    } else {
+        fprintf(stderr, "hgrid: rank %s: cannot tell this rank's module for --label/--log-dir "
+                "from %s\n", r ? r : "?", o->config_path);
+    }
+    hg_layout_free(layout);
+    hg_config_free(cfg);
+    hg_diags_free(d);
+    return rc;
+}
+
 /* --in-process: hand the options to the program's hg_init() and become the program. */
 static int exec_in_process(const agent_cli *cli)
 {
@@ -199,6 +238,8 @@ static int exec_in_process(const agent_cli *cli)
         perror("hgrid-agent: setenv");
         return 2;
     }
+    if ((o->label || o->log_dir) && start_relay(o) != 0)
+        return HG_EXIT_PREFLIGHT;
     execvp(cli->program[0], cli->program);
     /* No coordinator yet to gather this: every rank says it, as pre-flight would, and
      * exits as a usage error (not 127, a shell's code, which readers take for PROGRAM's). */

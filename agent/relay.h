@@ -7,6 +7,8 @@
 #ifndef HG_RELAY_H
 #define HG_RELAY_H
 
+#include <stddef.h>
+
 #include "error.h"
 
 typedef struct hg_relay_opts {

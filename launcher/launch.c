@@ -20,6 +20,7 @@
 #include "diag.h"
 #include "job.h"
 #include "layout.h"
+#include "program.h"
 #include "protocol.h"
 #include "supervisor.h"
 
@@ -369,45 +370,6 @@ static void remove_plan_dir(char *dir)
     free(dir);
 }
 
-/* execvp's search, done before anything starts so that a missing program is named at
- * once. Returns 0 or the errno execvp would meet (ENOENT, EACCES). */
-static int resolve_program(const char *name)
-{
-    struct stat st;
-    if (!*name)
-        return ENOENT;
-    if (strchr(name, '/')) {
-        if (stat(name, &st) != 0)
-            return errno;
-        return S_ISREG(st.st_mode) && access(name, X_OK) == 0 ? 0 : EACCES;
-    }
-    const char *path = getenv("PATH");
-    int found_denied = 0;
-    path = path ? path : "/bin:/usr/bin";
-    for (const char *p = path;; p++) {
-        const char *colon = strchr(p, ':');
-        size_t n = colon ? (size_t)(colon - p) : strlen(p);
-        char full[PATH_MAX];
-        if (snprintf(full, sizeof(full), "%.*s%s%s", (int)n, p, n ? "/" : "", name)
-                < (int)sizeof(full)
-            && stat(full, &st) == 0) {
-            if (S_ISREG(st.st_mode) && access(full, X_OK) == 0)
-                return 0;
-            found_denied = 1;
-        }
-        if (!colon)
-            break;
-        p = colon;
-    }
-    return found_denied ? EACCES : ENOENT;
-}
-
-/* "not found on PATH" for a name searched there, the errno's text for a path. */
-static const char *program_error(const char *name, int e)
-{
-    return e == ENOENT && !strchr(name, '/') ? "not found on PATH" : strerror(e);
-}
-
 /* A writable place for FILE: an existing non-directory we may write, or a new name
  * in a directory we may write. Returns 0 or an errno. */
 static int check_writable_file(const char *path)
@@ -481,6 +443,7 @@ static int set_status_token(void)
 static int preflight_local(const hg_cli *cli)
 {
     int e;
+    hg_error why;
     struct stat st;
     const char *tmp = getenv("TMPDIR");
     if (cli->report && (e = check_writable_file(cli->report)) != 0) {
@@ -494,9 +457,8 @@ static int preflight_local(const hg_cli *cli)
     }
     /* Ranks on this host only: with a hostfile PROGRAM may exist on the nodes alone,
      * and the agents check it there, right after they start. */
-    if (!cli->hostfile && (e = resolve_program(cli->program[0])) != 0) {
-        fprintf(stderr, "hgrid-launch: cannot run PROGRAM '%s': %s\n", cli->program[0],
-                program_error(cli->program[0], e));
+    if (!cli->hostfile && hg_program_resolve(cli->program[0], getenv("PATH"), NULL, 0, &why) != 0) {
+        fprintf(stderr, "hgrid-launch: %s\n", why.msg);
         return HG_EXIT_USAGE;
     }
     if (tmp && *tmp && (stat(tmp, &st) != 0 || !S_ISDIR(st.st_mode) || access(tmp, W_OK | X_OK) != 0)) {
@@ -509,10 +471,12 @@ static int preflight_local(const hg_cli *cli)
                 "%s: %s\n", cli->hostfile, strerror(errno));
         return HG_EXIT_NOT_STARTED;
     }
-    if ((e = resolve_program(cli->mpirun)) != 0) {
+    if (hg_program_resolve(cli->mpirun, getenv("PATH"), NULL, 0, &why) != 0) {
+        /* "cannot run PROGRAM 'x': why" from the shared lookup, said of mpirun here. */
+        const char *reason = strstr(why.msg, "': ");
         fprintf(stderr, "hgrid-launch: the job could not be started: cannot run mpirun '%s': "
                 "%s (install Open MPI, or name it with --mpirun PATH)\n", cli->mpirun,
-                program_error(cli->mpirun, e));
+                reason ? reason + 3 : why.msg);
         return HG_EXIT_NOT_STARTED;
     }
     return 0;

@@ -14,6 +14,8 @@ export OMPI_MCA_rmaps_base_oversubscribe=1
 # Loopback only, and no complaints about missing high-speed fabrics.
 export OMPI_MCA_btl=self,vader,tcp OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo
 export OMPI_MCA_pml=ob1
+# Open MPI waits this long between SIGTERM and SIGKILL when it tears a failed job down.
+export OMPI_MCA_odls_base_sigkill_timeout=0
 unset HGRID_TEST_FAIL_RANK HGRID_TEST_ABORT_RANK HGRID_TEST_HANG_RANK
 
 T=$(mktemp -d /tmp/hgrid-launch-test.XXXXXX)
