@@ -113,14 +113,16 @@ int hg_bootstrap(hg_agent *a, hg_error *err)
     if (a->rank == 0)
         hg_diags_print(diags, stderr); /* warnings too */
     if (!a->layout) {
-        rc = hg_error_set(err, HG_ECONFIG, "%s: invalid config (%zu errors)", a->opts.config_path,
-                          hg_diags_errors(diags));
+        rc = hg_error_set(err, HG_ECONFIG, "%s: invalid config (%zu error%s)", a->opts.config_path,
+                          hg_diags_errors(diags), hg_diags_errors(diags) == 1 ? "" : "s");
         goto out;
     }
     if (hg_layout_world_size(a->layout) != a->world) {
         rc = hg_error_set(err, HG_ECONFIG,
-                          "%s: the layout needs %d ranks (world_size), but the job has %d MPI ranks",
-                          a->opts.config_path, hg_layout_world_size(a->layout), a->world);
+                          "%s: the layout needs %d rank%s (world_size), but the job has %d MPI "
+                          "rank%s", a->opts.config_path, hg_layout_world_size(a->layout),
+                          hg_layout_world_size(a->layout) == 1 ? "" : "s", a->world,
+                          a->world == 1 ? "" : "s");
         if (a->rank == 0)
             fprintf(stderr, "hgrid: %s\n", err->msg);
         goto out;

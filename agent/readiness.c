@@ -216,9 +216,9 @@ static void print_summary(const coordinator *c)
     else
         snprintf(comms, sizeof(comms), "%d-%d", lo, hi);
     fprintf(stderr, "hgrid: %d/%d ranks ready in %.2f s (bootstrap %.2f, gpu %.2f, world %.2f, "
-            "groups %.2f, verify %.2f; %s communicators/rank, %s backend)\n",
+            "groups %.2f, verify %.2f; %s communicator%s/rank, %s backend)\n",
             c->ready, a->world, c->elapsed, worst[0], worst[1], worst[2], worst[3], worst[4], comms,
-            a->ops->name);
+            lo == 1 && hi == 1 ? "" : "s", a->ops->name);
 }
 
 /* A record's message names its rank for the rank's own sake ("rank 5 on h: ..."); the

@@ -349,6 +349,22 @@ check "--grace 2: killed after the grace, nothing saved" test "$(ls "$T/saveshor
 check "--grace 2: in about 2 s" bash -c "(( $ELAPSED < 10000 ))"
 check "--grace 2: nothing left running" none_left saveshort
 
+# --- a config from a pipe or standard input; -v quotes as a shell would ---------------
+start pipecfg --backend mpi <(cat "$SMOKE") -- sh -c 'echo "piped $RANK"'
+finish pipecfg
+check "config from <(...): exit 0" test "$RC" -eq 0 || show pipecfg
+check "config from <(...): both ranks ran" test "$(grep -c '^piped [01]$' "$T/pipecfg.out")" -eq 2
+"$L" --backend mpi - -- sh -c 'echo "stdin $RANK"' <"$SMOKE" >"$T/stdincfg.out" 2>"$T/stdincfg.err"; RC=$?
+check "config from stdin (-): exit 0" test "$RC" -eq 0
+check "config from stdin (-): both ranks ran" test "$(grep -c '^stdin [01]$' "$T/stdincfg.out")" -eq 2
+"$L" --backend mpi -v "$SMOKE" -- printf "it's %s\n" 'a b' >"$T/quote.out" 2>"$T/quote.err"; RC=$?
+check "-v: exit 0" test "$RC" -eq 0
+cat >"$T/quote.want" <<'WANT'
+ -- printf 'it'\''s %s\n' 'a b'
+WANT
+check "-v: arguments quoted for a shell" grep -qF -f "$T/quote.want" "$T/quote.err"
+check "-v: the quoted words read back as the same arguments" bash -c "eval \"set -- \$(sed -n 's/^hgrid: running: .* -- //p' '$T/quote.err')\"; [[ \$# -eq 3 && \$1 = printf && \$2 = \"it's %s\\\\n\" && \$3 = 'a b' ]]"
+
 # --- a plan directory left by a killed launcher is removed at the next start ------------
 mkdir -p "$T/hgrid-job-999999999-1-abcdef" && touch "$T/hgrid-job-999999999-1-abcdef/rank0.json"
 "$L" --backend mpi "$SMOKE" -- true >/dev/null 2>&1

@@ -107,7 +107,7 @@ exec_mode() {
     check "$name: exec mode, exit 0 (${secs} s)" rc_is 0
     check "$name: every rank's handoff matches the plan" count_is '^rank-check: rank [0-9]+ ok' "$np"
     check "$name: the program inherits only fds 0, 1, 2 (none of NCCL's)" count_is '^FDS [0-9]+: 0 1 2$' "$np"
-    check "$name: summary, nccl backend, $comms communicators/rank" has "^hgrid: $np/$np ranks ready in .*; $comms communicators/rank, nccl backend\)$"
+    check "$name: summary, nccl backend, $comms communicators/rank" has "^hgrid: $np/$np ranks ready in .*; $comms communicators?/rank, nccl backend\)$"
     check "$name: report: go, nccl" bash -c "grep -q '\"go\": true' $work/report.json && grep -q '\"backend\": \"nccl\"' $work/report.json"
 }
 # in_process NAME NP CONFIG [ENV...]
