@@ -264,6 +264,35 @@ if ((ngpu >= 2)); then
     launch_mode "smoke-2gpu" 2 configs/smoke-2gpu.yaml "$work/smoke.json"
 fi
 
+if ((ngpu >= 2)); then
+    say "== hgrid-launch standalone, 2 GPUs: labels, logs, stopping with a grace period"
+    run "$LAUNCH" --label --log-dir "$work/logs" --in-process configs/smoke-2gpu.yaml -- "$TRAINER"
+    show
+    check "labels, in process on NCCL: exit 0" rc_is 0
+    check "labels: every trainer line names rank and module" count_is '^\[[01] (encoder|language)\] trainer: rank [01] done: .* all kinds ok$' 2
+    check "log-dir: rank 1's stdout holds its unlabelled lines" \
+        grep -q '^trainer: rank 1 done: .* all kinds ok$' "$work/logs/rank1-language.stdout"
+    # A workload that needs 3 s to save after SIGINT, on live NCCL-verified ranks.
+    cat >"$work/saver.sh" <<'PROG'
+trap 'sleep 3; echo saved >"$SAVE_DIR/saved.$RANK"; exit 0' INT
+echo "ready $RANK"
+while :; do sleep 0.1; done
+PROG
+    mkdir -p "$work/saved"
+    t0=$(date +%s.%N)
+    SAVE_DIR=$work/saved timeout 120 "$LAUNCH" configs/smoke-2gpu.yaml -- bash "$work/saver.sh" >"$out" 2>&1 &
+    lp=$!
+    for ((i = 0; i < 300; i++)); do [[ $(grep -c '^ready' "$out") -eq 2 ]] && break; sleep 0.1; done
+    kill -INT "$lp"
+    wait "$lp"
+    rc=$?
+    secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+    { echo "\$ saver (SIGINT)"; cat "$out"; echo "(status $rc, $secs s)"; } >>"$log"
+    show
+    check "SIGINT: exit 130 (${secs} s)" rc_is 130
+    check "SIGINT: both ranks saved within the grace period" test "$(ls "$work/saved" | wc -l)" -eq 2
+fi
+
 say "gpu: $pass passed, $failed failed"
 if [[ ${BENCH:-1} == 1 ]]; then
     say "== scripts/bench-ready"
