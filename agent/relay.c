@@ -16,6 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "protocol.h"
+
 void hg_relay_log_path(const char *dir, int rank, const char *module, const char *stream,
                        char *buf, size_t len)
 {
@@ -42,24 +44,31 @@ typedef struct stream {
     int out_ok;  /* the reader of out is still there; the log keeps everything anyway */
 } stream;
 
-static void relay_chunk(stream *s, const char *buf, size_t n, const char *label, size_t label_len)
+static void log_bytes(stream *s, const char *p, size_t n)
 {
-    if (s->log >= 0 && write_all(s->log, buf, n) != 0) {
+    if (s->log >= 0 && write_all(s->log, p, n) != 0) {
         close(s->log);
         s->log = -1;
     }
-    if (!s->out_ok)
-        return;
-    if (!label_len) {
-        s->out_ok = write_all(s->out, buf, n) == 0;
-        return;
-    }
+}
+
+/* Line by line: the label goes before each line that starts here, except before the
+ * launcher's status lines (hg_init's coordinator writes them in process, each in one
+ * write at a line start), which pass unlabelled and stay out of the logs: they are
+ * the launcher's, not PROGRAM's. */
+static void relay_chunk(stream *s, const char *buf, size_t n, const char *label, size_t label_len,
+                        const char *status, size_t status_len)
+{
     size_t i = 0;
-    while (i < n && s->out_ok) {
-        if (s->at_line_start)
-            s->out_ok = write_all(s->out, label, label_len) == 0;
+    while (i < n) {
         const char *nl = memchr(buf + i, '\n', n - i);
         size_t len = nl ? (size_t)(nl - (buf + i)) + 1 : n - i;
+        int is_status = s->at_line_start && status_len && nl && len > status_len
+                        && memcmp(buf + i, status, status_len) == 0;
+        if (!is_status)
+            log_bytes(s, buf + i, len);
+        if (s->out_ok && s->at_line_start && label_len && !is_status)
+            s->out_ok = write_all(s->out, label, label_len) == 0;
         if (s->out_ok)
             s->out_ok = write_all(s->out, buf + i, len) == 0;
         s->at_line_start = nl != NULL;
@@ -92,6 +101,10 @@ static void close_others(const stream *st)
 static _Noreturn void run_relay(stream *st, const char *label)
 {
     size_t label_len = label ? strlen(label) : 0;
+    char status[128] = "";
+    const char *token = getenv(HG_ENV_STATUS_TOKEN);
+    if (token && *token && strlen(token) < 64)
+        snprintf(status, sizeof(status), "%s%s: ", HG_STATUS_PREFIX, token);
     signal(SIGINT, SIG_IGN);
     signal(SIGTERM, SIG_IGN);
     signal(SIGHUP, SIG_IGN);
@@ -119,7 +132,8 @@ static _Noreturn void run_relay(stream *st, const char *label)
             char buf[65536];
             ssize_t got = read(s->in, buf, sizeof(buf));
             if (got > 0) {
-                relay_chunk(s, buf, (size_t)got, label, label_len);
+                relay_chunk(s, buf, (size_t)got, label, label_len, s->out == STDERR_FILENO ? status : "",
+                            s->out == STDERR_FILENO ? strlen(status) : 0);
             } else if (got == 0 || errno != EINTR) {
                 close(s->in);
                 s->in = -1;

@@ -293,6 +293,12 @@ check "log-dir: one stdout and one stderr file per rank" test "$(ls "$T/logs" | 
 check "log-dir: rank 5's stdout, byte-exact" cmp -s "$T/logs/rank5-language.stdout" <(printf 'out of 5\n')
 check "log-dir: rank 0's stderr, byte-exact" cmp -s "$T/logs/rank0-radio_encoder.stderr" <(printf 'err of 0\nno newline')
 
+start labelinproc --backend mpi --label --log-dir "$T/logs2" --in-process "$SMOKE" -- "$(dirname "$L")/hgrid-example-trainer"
+finish labelinproc
+check "label, in process: exit 0" test "$RC" -eq 0 || show labelinproc
+check "label, in process: the launcher still reads the status lines (none shown)" bash -c "! grep -q hgrid-status '$T/labelinproc.err' && grep -q '^hgrid: 2/2 ranks ready, ' '$T/labelinproc.err'"
+check "label, in process: status lines stay out of the logs" bash -c "! grep -q hgrid-status '$T/logs2/rank0-encoder.stderr'"
+
 # --- exit status: one meaning per code ----------------------------------------------
 "$L" --backend mpi --hostfile "$T/no-such-hosts" "$SMOKE" -- true >"$T/nohosts.out" 2>"$T/nohosts.err"; RC=$?
 check "missing hostfile: exit 4" test "$RC" -eq 4
