@@ -269,6 +269,7 @@ if ((ngpu >= 2)); then
     run "$LAUNCH" --label --log-dir "$work/logs" --in-process configs/smoke-2gpu.yaml -- "$TRAINER"
     show
     check "labels, in process on NCCL: exit 0" rc_is 0
+    check "labels: no status line reaches the user" bash -c "! grep -q hgrid-status $out"
     check "labels: every trainer line names rank and module" count_is '^\[[01] (encoder|language)\] trainer: rank [01] done: .* all kinds ok$' 2
     check "log-dir: rank 1's stdout holds its unlabelled lines" \
         grep -q '^trainer: rank 1 done: .* all kinds ok$' "$work/logs/rank1-language.stdout"
