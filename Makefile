@@ -18,7 +18,7 @@ endif
 
 CFLAGS ?= -O2 -g
 WARN := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror
-ALL_CFLAGS = $(WARN) $(CFLAGS) $(SANFLAGS) -fPIC -Icommon $(CPPFLAGS)
+ALL_CFLAGS = $(WARN) $(CFLAGS) $(SANFLAGS) -fPIC -Icommon -Iinclude $(CPPFLAGS)
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 CORE_LIBS := -lyaml -ljansson
 CHECK_LIBS := -lcheck -lsubunit -lm -lrt -lpthread

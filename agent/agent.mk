@@ -1,6 +1,6 @@
 # Agent build rules (MPI, NCCL, CUDA), included by the top Makefile.
 # Builds build/bin/hgrid-agent, libhgrid (.a and .so: common + agent, for in-process
-# trainers, header agent/hgrid.h) and the example trainer. The NCCL backend is built
+# trainers, header include/hgrid.h) and the example trainer. The NCCL backend is built
 # when nccl.h and cuda_runtime.h are found (in $(CUDA_HOME)/include or /usr/include);
 # `make NCCL=0` leaves it out, and so does a default build on a machine without them
 # (with a notice), while an explicit `make NCCL=1` there is an error.
@@ -91,6 +91,7 @@ install-agent: $(AGENT_BIN) $(AGENT_A) $(AGENT_SO)
 	install -m 755 $(AGENT_BIN) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(CORE_LIB) $(AGENT_A) $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(AGENT_SO) $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 agent/hgrid.h $(DESTDIR)$(PREFIX)/include/hgrid/
+	install -m 644 include/hgrid.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 include/hgrid/base.h $(DESTDIR)$(PREFIX)/include/hgrid/
 
 -include $(AGENT_OBJ:.o=.d) $(AGENT_MAIN_OBJ:.o=.d) $(BUILD)/examples/trainer.d

@@ -1,5 +1,7 @@
-/* hgrid.h: the in-process API over the agent. hg_ctx is the agent itself; this file
- * only translates options and hands out what the agent holds. */
+/* hgrid.h: the in-process API over the agent. An hg_ctx is the agent itself (an
+ * hg_agent behind an opaque name); this file translates options, checks what a caller
+ * of any 0.x header can pass, and hands out what the agent holds. Nothing here is
+ * exported but the HG_API functions (libhgrid is built with -fvisibility=hidden). */
 #include "hgrid.h"
 
 #include <stdlib.h>
@@ -7,25 +9,50 @@
 
 #include "agent.h"
 
-void hg_init_opts_from_env(hg_init_opts *o)
+#define AGENT(ctx) ((const hg_agent *)(const void *)(ctx))
+
+/* Whether field f lies inside the hg_init_opts the caller compiled (o->size bytes): a
+ * program built against an older header passes a shorter struct. */
+#define HAS_FIELD(o, size, f) (offsetof(hg_init_opts, f) + sizeof((o)->f) <= (size))
+
+unsigned hg_version(void) { return HG_VERSION_HEX; }
+const char *hg_version_string(void) { return HG_VERSION_STRING; }
+int hg_kind_count(void) { return HG_KIND_COUNT; }
+
+int hg_has_nccl(void)
 {
+#ifdef HG_HAVE_NCCL
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+void hg_init_opts_from_env_sized(hg_init_opts *o, size_t size)
+{
+    hg_init_opts full = HG_INIT_OPTS_INIT;
     const char *v;
-    memset(o, 0, sizeof(*o));
-    o->backend = -1;
-    o->config = getenv("HGRID_CONFIG");
-    o->report = getenv("HGRID_REPORT");
+    full.config = getenv("HGRID_CONFIG");
+    full.report = getenv("HGRID_REPORT");
     if ((v = getenv("HGRID_BACKEND")) && *v)
-        o->backend = strcmp(v, "mpi") == 0 ? HG_BACKEND_MPI : strcmp(v, "nccl") == 0 ? HG_BACKEND_NCCL : -2;
+        full.backend = strcmp(v, "mpi") == 0    ? HG_BACKEND_MPI
+                       : strcmp(v, "nccl") == 0 ? HG_BACKEND_NCCL
+                                                : (hg_backend)-2; /* refused by hg_init */
     if ((v = getenv("HGRID_TIMEOUT")) && *v)
-        o->timeout_s = atoi(v) > 0 ? atoi(v) : -1;
-    o->verbose = (v = getenv("HGRID_VERBOSE")) && *v && strcmp(v, "0") != 0;
-    o->strict = (v = getenv("HGRID_STRICT")) && *v && strcmp(v, "0") != 0;
+        full.timeout_s = atoi(v) > 0 ? atoi(v) : -1;
+    full.verbose = (v = getenv("HGRID_VERBOSE")) && *v && strcmp(v, "0") != 0;
+    full.strict = (v = getenv("HGRID_STRICT")) && *v && strcmp(v, "0") != 0;
+    /* Only what the caller's struct has room for. */
+    full.size = size < sizeof(full) ? size : sizeof(full);
+    memcpy(o, &full, full.size);
 }
 
 int hg_init(const hg_init_opts *opts, hg_ctx **out, hg_error *err)
 {
     hg_agent_opts o;
+    hg_agent *a = NULL;
     const char *handoff = getenv("HGRID_HANDOFF");
+    int rc;
     *out = NULL;
     hg_agent_opts_default(&o);
     /* MPI_Init would fail inside Open MPI with a message that names neither cause nor cure. */
@@ -34,19 +61,33 @@ int hg_init(const hg_init_opts *opts, hg_ctx **out, hg_error *err)
                             "handoff, after MPI_Finalize in this same process, so MPI cannot "
                             "start again; run it with --in-process (hgrid-launch --in-process or "
                             "hgrid-agent --in-process)");
+    if (!opts || opts->size < offsetof(hg_init_opts, config) + sizeof(opts->config))
+        return hg_error_set(err, HG_EINVAL, "hg_init: options not initialized (start from "
+                            "HG_INIT_OPTS_INIT or hg_init_opts_from_env)");
+    size_t size = opts->size;
     if (!opts->config || !*opts->config)
         return hg_error_set(err, HG_EINVAL, "hg_init: no config (set hg_init_opts.config or HGRID_CONFIG)");
-    if (opts->backend < -1 || opts->backend > HG_BACKEND_MPI)
-        return hg_error_set(err, HG_EINVAL, "hg_init: unknown backend (nccl or mpi)");
-    if (opts->timeout_s < 0)
-        return hg_error_set(err, HG_EINVAL, "hg_init: the timeout must be a positive number of seconds");
     o.config_path = opts->config;
-    o.backend = opts->backend;
-    o.timeout_s = opts->timeout_s;
-    o.report_path = opts->report;
-    o.verbose = opts->verbose;
-    o.strict = opts->strict;
-    return hg_agent_start(&o, out, err);
+    if (HAS_FIELD(opts, size, backend)) {
+        if (opts->backend < HG_BACKEND_FROM_CONFIG || opts->backend > HG_BACKEND_MPI)
+            return hg_error_set(err, HG_EINVAL, "hg_init: unknown backend (nccl or mpi)");
+        o.backend = opts->backend;
+    }
+    if (HAS_FIELD(opts, size, timeout_s)) {
+        if (opts->timeout_s < 0)
+            return hg_error_set(err, HG_EINVAL, "hg_init: the timeout must be a positive number "
+                                "of seconds");
+        o.timeout_s = opts->timeout_s;
+    }
+    if (HAS_FIELD(opts, size, report))
+        o.report_path = opts->report;
+    if (HAS_FIELD(opts, size, verbose))
+        o.verbose = opts->verbose;
+    if (HAS_FIELD(opts, size, strict))
+        o.strict = opts->strict;
+    if ((rc = hg_agent_start(&o, &a, err)) == 0)
+        *out = (hg_ctx *)(void *)a;
+    return rc;
 }
 
 int hg_exit_status(int rc)
@@ -56,39 +97,92 @@ int hg_exit_status(int rc)
 
 void hg_finalize(hg_ctx *ctx)
 {
-    hg_agent_free(ctx, 0);
+    hg_agent_free((hg_agent *)(void *)ctx, 0);
 }
 
-const hg_rank_plan *hg_ctx_plan(const hg_ctx *ctx) { return &ctx->plan; }
-int hg_ctx_backend(const hg_ctx *ctx) { return ctx->backend; }
-int hg_ctx_local_rank(const hg_ctx *ctx) { return ctx->local_rank; }
-int hg_ctx_local_size(const hg_ctx *ctx) { return ctx->local_size; }
-int hg_ctx_communicators(const hg_ctx *ctx) { return ctx->comms.nslots; }
+int hg_ctx_rank(const hg_ctx *ctx) { return AGENT(ctx)->rank; }
+int hg_ctx_world_size(const hg_ctx *ctx) { return AGENT(ctx)->world; }
+const char *hg_ctx_module(const hg_ctx *ctx) { return AGENT(ctx)->plan.module.name; }
+hg_role hg_ctx_role(const hg_ctx *ctx) { return AGENT(ctx)->plan.module.role; }
+int hg_ctx_module_rank(const hg_ctx *ctx) { return AGENT(ctx)->plan.module_rank; }
+int hg_ctx_module_size(const hg_ctx *ctx) { return AGENT(ctx)->plan.module.size; }
+hg_backend hg_ctx_backend(const hg_ctx *ctx) { return (hg_backend)AGENT(ctx)->backend; }
+int hg_ctx_local_rank(const hg_ctx *ctx) { return AGENT(ctx)->local_rank; }
+int hg_ctx_local_size(const hg_ctx *ctx) { return AGENT(ctx)->local_size; }
+int hg_ctx_communicators(const hg_ctx *ctx) { return AGENT(ctx)->comms.nslots; }
+
+int hg_ctx_coord(const hg_ctx *ctx, hg_dim dim, int *size)
+{
+    const hg_module *m = &AGENT(ctx)->plan.module;
+    const hg_coords *c = &AGENT(ctx)->plan.coords;
+    int v, n;
+    switch (dim) {
+    case HG_DIM_TP: v = c->tp; n = m->tp; break;
+    case HG_DIM_CP: v = c->cp; n = m->cp; break;
+    case HG_DIM_DP: v = c->dp; n = m->dp; break;
+    case HG_DIM_PP: v = c->pp; n = m->pp; break;
+    case HG_DIM_EP: v = c->ep; n = m->ep; break;
+    case HG_DIM_EXPT_TP: v = c->expt_tp; n = m->expert_tp; break;
+    case HG_DIM_EXPT_DP: v = c->expt_dp; n = m->expert_dp; break;
+    default: v = n = -1; break;
+    }
+    if (size)
+        *size = n;
+    return v;
+}
+
+int hg_ctx_group(const hg_ctx *ctx, hg_kind kind, int *members, int max)
+{
+    const hg_agent *a = AGENT(ctx);
+    if (kind == HG_KIND_WORLD) {
+        for (int i = 0; members && i < max && i < a->world; i++)
+            members[i] = i;
+        return a->world;
+    }
+    if ((unsigned)kind >= HG_KIND_COUNT || a->plan.groups[kind].index < 0)
+        return 0;
+    const hg_rank_group *g = &a->plan.groups[kind];
+    for (int i = 0; members && i < max && i < g->size; i++)
+        members[i] = g->members[i];
+    return g->size;
+}
+
+int hg_ctx_group_rank(const hg_ctx *ctx, hg_kind kind)
+{
+    const hg_agent *a = AGENT(ctx);
+    if (kind == HG_KIND_WORLD)
+        return a->rank;
+    if ((unsigned)kind >= HG_KIND_COUNT || a->plan.groups[kind].index < 0)
+        return -1;
+    return a->plan.groups[kind].pos;
+}
 
 int hg_ctx_cuda_device(const hg_ctx *ctx)
 {
-    return ctx->backend == HG_BACKEND_NCCL ? ctx->device : -1;
+    return AGENT(ctx)->backend == HG_BACKEND_NCCL ? AGENT(ctx)->device : -1;
 }
 
-static int slot_of(const hg_ctx *ctx, int kind)
+static int slot_of(const hg_agent *a, hg_kind kind)
 {
-    if (kind == HG_WORLD)
+    if (kind == HG_KIND_WORLD)
         return HG_SLOT_WORLD;
-    return kind >= 0 && kind < HG_KIND_COUNT ? ctx->comms.slot[kind] : -1;
+    return (unsigned)kind < HG_KIND_COUNT ? a->comms.slot[kind] : -1;
 }
 
-MPI_Comm hg_ctx_mpi_comm(const hg_ctx *ctx, int kind)
+MPI_Comm hg_ctx_mpi_comm(const hg_ctx *ctx, hg_kind kind)
 {
-    int slot = slot_of(ctx, kind);
-    if (slot < 0 || ctx->backend != HG_BACKEND_MPI)
+    const hg_agent *a = AGENT(ctx);
+    int slot = slot_of(a, kind);
+    if (slot < 0 || a->backend != HG_BACKEND_MPI)
         return MPI_COMM_NULL;
-    return *(MPI_Comm *)ctx->ops->comm(ctx, slot);
+    return *(MPI_Comm *)a->ops->comm(a, slot);
 }
 
-struct ncclComm *hg_ctx_nccl_comm(const hg_ctx *ctx, int kind)
+struct ncclComm *hg_ctx_nccl_comm(const hg_ctx *ctx, hg_kind kind)
 {
-    int slot = slot_of(ctx, kind);
-    if (slot < 0 || ctx->backend != HG_BACKEND_NCCL)
+    const hg_agent *a = AGENT(ctx);
+    int slot = slot_of(a, kind);
+    if (slot < 0 || a->backend != HG_BACKEND_NCCL)
         return NULL;
-    return ctx->ops->comm(ctx, slot);
+    return a->ops->comm(a, slot);
 }

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "diag.h"
+#include "hgrid/base.h"
 
 #define HG_NAME_MAX 63
 #define HG_CONFIG_MAX_BYTES (1024 * 1024)
@@ -22,8 +23,7 @@ typedef struct hg_num {
     hg_mark at;
 } hg_num;
 
-typedef enum { HG_ROLE_ENCODER = 0, HG_ROLE_LANGUAGE = 1 } hg_role;
-typedef enum { HG_BACKEND_NCCL = 0, HG_BACKEND_MPI = 1 } hg_backend;
+/* hg_role and hg_backend are public: hgrid/base.h. */
 
 typedef struct hg_module_spec {
     char name[HG_NAME_MAX + 1];

@@ -44,6 +44,8 @@ static const kind_def kinds[HG_KIND_COUNT] = {
 
 const char *hg_kind_name(hg_kind kind)
 {
+    if (kind == HG_KIND_WORLD)
+        return "world";
     return (unsigned)kind < HG_KIND_COUNT ? kinds[kind].name : "?";
 }
 

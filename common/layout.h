@@ -13,29 +13,9 @@
 #include "error.h"
 #include "validate.h"
 
-/* Named and ordered as Megatron's ProcessGroupCollection fields (and the plan JSON). */
-typedef enum hg_kind {
-    HG_KIND_TP,
-    HG_KIND_CP,
-    HG_KIND_PP,
-    HG_KIND_DP,
-    HG_KIND_DP_CP,
-    HG_KIND_TP_CP,
-    HG_KIND_MP,
-    HG_KIND_TP_DP,
-    HG_KIND_TP_DP_CP,
-    HG_KIND_TP_CP_DP_PP,
-    HG_KIND_EP,
-    HG_KIND_EXPT_TP,
-    HG_KIND_EXPT_DP,
-    HG_KIND_TP_EP,
-    HG_KIND_TP_EP_PP,
-    HG_KIND_EMBD,     /* language module only */
-    HG_KIND_POS_EMBD, /* language module only */
-    HG_KIND_COUNT
-} hg_kind;
+/* hg_kind (the group kinds, named and ordered as Megatron's ProcessGroupCollection
+ * fields and the plan JSON) and hg_kind_name are public: hgrid/base.h. */
 
-const char *hg_kind_name(hg_kind kind);
 /* Returns the kind, or -1 for an unknown name. */
 int hg_kind_from_name(const char *name);
 /* Whether a module has groups of this kind at all (embd kinds: language only). */

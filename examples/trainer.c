@@ -55,7 +55,7 @@ out:
 }
 #endif
 
-static int allreduce(const hg_ctx *ctx, int kind, long long mine, long long *sum, int *member)
+static int allreduce(const hg_ctx *ctx, hg_kind kind, long long mine, long long *sum, int *member)
 {
     *member = 0;
 #ifdef HG_HAVE_NCCL
@@ -74,19 +74,24 @@ static int allreduce(const hg_ctx *ctx, int kind, long long mine, long long *sum
     return MPI_Allreduce(&mine, sum, 1, MPI_LONG_LONG, MPI_SUM, c) == MPI_SUCCESS ? 0 : -1;
 }
 
-static long long expected(const hg_rank_plan *p, int kind)
+/* Each member adds its rank + 1: the sum over the group's members, as hgrid says they are. */
+static long long expected(const hg_ctx *ctx, hg_kind kind)
 {
+    int n = hg_ctx_group(ctx, kind, NULL, 0);
+    int *members = n > 0 ? malloc((size_t)n * sizeof(*members)) : NULL;
     long long sum = 0;
-    if (kind == HG_WORLD)
-        return (long long)p->world_size * (p->world_size + 1) / 2;
-    for (int i = 0; i < p->groups[kind].size; i++)
-        sum += p->groups[kind].members[i] + 1;
+    if (n > 0 && !members)
+        return -1;
+    hg_ctx_group(ctx, kind, members, n);
+    for (int i = 0; i < n; i++)
+        sum += members[i] + 1;
+    free(members);
     return sum;
 }
 
 int main(int argc, char **argv)
 {
-    hg_init_opts o;
+    hg_init_opts o = HG_INIT_OPTS_INIT;
     hg_ctx *ctx = NULL;
     hg_error err;
     int rc, bad = 0;
@@ -96,7 +101,7 @@ int main(int argc, char **argv)
         if (strcmp(argv[i], "--backend") == 0 && i + 1 < argc) {
             i++;
             o.backend = strcmp(argv[i], "mpi") == 0 ? HG_BACKEND_MPI
-                        : strcmp(argv[i], "nccl") == 0 ? HG_BACKEND_NCCL : -2;
+                        : strcmp(argv[i], "nccl") == 0 ? HG_BACKEND_NCCL : (hg_backend)-2;
         } else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
             o.timeout_s = atoi(argv[++i]);
         } else if (argv[i][0] != '-') {
@@ -112,30 +117,34 @@ int main(int argc, char **argv)
         return hg_exit_status(rc);
     }
 
-    const hg_rank_plan *p = hg_ctx_plan(ctx);
-    for (int k = 0; k <= HG_WORLD; k++) {
-        const char *name = k == HG_WORLD ? "world" : hg_kind_name((hg_kind)k);
-        long long sum = 0, want = expected(p, k);
+    int rank = hg_ctx_rank(ctx);
+    const char *module = hg_ctx_module(ctx);
+    /* Every kind this library knows, then the world. */
+    for (int i = 0; i <= hg_kind_count(); i++) {
+        hg_kind k = i < hg_kind_count() ? (hg_kind)i : HG_KIND_WORLD;
+        const char *name = hg_kind_name(k);
+        long long sum = 0, want = expected(ctx, k);
         int member = 0;
-        if (k < HG_WORLD && !hg_kind_applies(&p->module, (hg_kind)k))
+        /* The embedding groups exist in the language module only. */
+        if ((k == HG_KIND_EMBD || k == HG_KIND_POS_EMBD) && hg_ctx_role(ctx) != HG_ROLE_LANGUAGE)
             continue;
-        int in_plan = k == HG_WORLD || p->groups[k].index >= 0;
-        if (allreduce(ctx, k, (long long)p->rank + 1, &sum, &member) != 0) {
-            printf("trainer: rank %d %s %s: all-reduce failed\n", p->rank, p->module.name, name);
+        int in_plan = hg_ctx_group(ctx, k, NULL, 0) > 0;
+        if (allreduce(ctx, k, (long long)rank + 1, &sum, &member) != 0) {
+            printf("trainer: rank %d %s %s: all-reduce failed\n", rank, module, name);
             bad = 1;
         } else if (member != in_plan) {
-            printf("trainer: rank %d %s %s: %s communicator, but the plan says %s\n", p->rank,
-                   p->module.name, name, member ? "has a" : "no", in_plan ? "member" : "not a member");
+            printf("trainer: rank %d %s %s: %s communicator, but the plan says %s\n", rank,
+                   module, name, member ? "has a" : "no", in_plan ? "member" : "not a member");
             bad = 1;
         } else if (!member) {
-            printf("trainer: rank %d %s %s: not a member\n", p->rank, p->module.name, name);
+            printf("trainer: rank %d %s %s: not a member\n", rank, module, name);
         } else {
-            printf("trainer: rank %d %s %s: sum %lld expected %lld %s\n", p->rank, p->module.name,
-                   name, sum, want, sum == want ? "ok" : "MISMATCH");
+            printf("trainer: rank %d %s %s: sum %lld expected %lld %s\n", rank, module, name, sum,
+                   want, sum == want ? "ok" : "MISMATCH");
             bad |= sum != want;
         }
     }
-    printf("trainer: rank %d done: %d communicators, %s\n", p->rank, hg_ctx_communicators(ctx),
+    printf("trainer: rank %d done: %d communicators, %s\n", rank, hg_ctx_communicators(ctx),
            bad ? "FAILED" : "all kinds ok");
     hg_finalize(ctx);
     return bad;

@@ -9,7 +9,7 @@ FUZZ_FLAGS ?=
 FUZZ_DIR := build-fuzz
 FUZZ_BIN := $(FUZZ_DIR)/fuzz_config
 FUZZ_CFLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -g -O1 \
-    -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Icommon
+    -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Icommon -Iinclude
 
 .PHONY: fuzz-run fuzz-build
 fuzz-run: $(FUZZ_BIN)

@@ -51,7 +51,7 @@ TRAINER=$B/bin/hgrid-example-trainer
 CHECK=$B/tests/progs/hg-rank-check
 BARE=$B/tests/gpu/bare_nccl
 mkdir -p $B/tests/gpu
-mpicc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Icommon -I/usr/local/cuda/include ${CPPFLAGS:-} \
+mpicc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Icommon -Iinclude -I/usr/local/cuda/include ${CPPFLAGS:-} \
     -o $BARE tests/gpu/bare_nccl.c $B/lib/libhgrid_core.a ${LDFLAGS:-} -lyaml -ljansson \
     -L/usr/local/cuda/lib64 -lnccl -lcudart >>"$log" 2>&1 || { say "gpu: bare_nccl build failed"; exit 1; }
 ngpu=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The library as a dependency: `make install` to a scratch prefix, then a program built
+# against today's installed header (source compatibility), and the same program built
+# against an older header whose hg_init_opts lacks its last fields (made here from
+# today's by deleting them), both linked with today's libhgrid.so and run on 8 ranks
+# under mpirun (MPI backend). They must print the same lines and exit 0: a library
+# that read or wrote fields the old program does not have would fail. Also checks the
+# installed header is self-contained (compiles alone, in C and C++).
+# Prints `abi: N passed, M failed`.
+set -u
+cd "$(dirname "$0")/.."
+T=$(mktemp -d /tmp/hgrid-abi-test.XXXXXX)
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+pass=0
+fail=0
+check() {
+  local name=$1; shift
+  if "$@"; then pass=$((pass + 1)); echo "ok   $name"; else fail=$((fail + 1)); echo "FAIL $name"; fi
+}
+P=$T/prefix
+make -s install PREFIX="$P" BUILD="${BUILD:-build}" >"$T/install.log" 2>&1
+check "make install" test $? -eq 0 || tail -20 "$T/install.log"
+export PKG_CONFIG_PATH=$P/lib/pkgconfig
+FLAGS=$(pkg-config --cflags --libs hgrid)
+
+# The header alone, as the first include, in C and C++.
+printf '#include <hgrid.h>\nint main(void) { return hg_version() == 0; }\n' >"$T/alone.c"
+# shellcheck disable=SC2086
+mpicc -std=c99 -Wall -Wextra -Werror -pedantic -o "$T/alone" "$T/alone.c" $FLAGS >"$T/alone.log" 2>&1
+check "hgrid.h compiles alone (C99, -pedantic)" test $? -eq 0 || cat "$T/alone.log"
+cp "$T/alone.c" "$T/alone.cc"
+# shellcheck disable=SC2086
+mpicxx -Wall -Wextra -Werror -o "$T/alonecc" "$T/alone.cc" $FLAGS >"$T/alonecc.log" 2>&1
+check "hgrid.h compiles alone (C++)" test $? -eq 0 || cat "$T/alonecc.log"
+
+# An older header: hg_init_opts without its last two fields.
+mkdir -p "$T/old/hgrid"
+cp "$P/include/hgrid/base.h" "$T/old/hgrid/"
+sed -e '/^    int verbose;$/d' -e '/^    int strict;  /d' \
+    -e 's/^#define HG_INIT_OPTS_INIT { sizeof(hg_init_opts), NULL, HG_BACKEND_FROM_CONFIG, 0, NULL, 0, 0 }$/#define HG_INIT_OPTS_INIT { sizeof(hg_init_opts), NULL, HG_BACKEND_FROM_CONFIG, 0, NULL }/' \
+    "$P/include/hgrid.h" >"$T/old/hgrid.h"
+check "the older header differs only in hg_init_opts" test "$(diff "$P/include/hgrid.h" "$T/old/hgrid.h" | grep -c '^<')" -eq 3
+
+# shellcheck disable=SC2086
+mpicc -std=c11 -Wall -Wextra -Werror -o "$T/new" tests/abi/abi_program.c $FLAGS >"$T/new.log" 2>&1
+check "program builds against today's header" test $? -eq 0 || cat "$T/new.log"
+# shellcheck disable=SC2086
+mpicc -std=c11 -Wall -Wextra -Werror -I"$T/old" -o "$T/old.bin" tests/abi/abi_program.c $FLAGS >"$T/oldb.log" 2>&1
+check "program builds against the older header" test $? -eq 0 || cat "$T/oldb.log"
+sz() { printf '#include <hgrid.h>\n#include <stdio.h>\nint main(void){printf("%%zu\\n", sizeof(hg_init_opts));return 0;}\n' >"$T/sz.c"; mpicc "$@" -o "$T/sz" "$T/sz.c" $FLAGS && LD_LIBRARY_PATH=$P/lib "$T/sz"; }
+new_size=$(sz) old_size=$(sz -I"$T/old")
+check "the older struct is smaller ($old_size < $new_size bytes)" test "$old_size" -lt "$new_size"
+
+for v in new old; do
+  bin=$T/$v; [[ $v == old ]] && bin=$T/old.bin
+  HGRID_CONFIG=configs/vlm-8gpu-moe.yaml HGRID_BACKEND=mpi LD_LIBRARY_PATH=$P/lib \
+    mpirun -np 8 "$bin" >"$T/$v.out" 2>"$T/$v.err"
+  check "$v-header program on today's library: exit 0" test $? -eq 0 || tail -5 "$T/$v.err"
+  sort "$T/$v.out" >"$T/$v.sorted"
+done
+check "both print one line per rank" test "$(grep -c '^abi: rank' "$T/new.sorted")" -eq 8
+check "both print the same" cmp -s "$T/new.sorted" "$T/old.sorted" || diff "$T/new.sorted" "$T/old.sorted" | head
+check "rank 5: language, tp group [4..5], sum 11" grep -q '^abi: rank 5/8 language (language) module rank 1/4 tp 1/2 group 2 \[4..5\] sum 11 lib ' "$T/new.sorted"
+
+echo "abi: $pass passed, $fail failed"
+[[ $fail -eq 0 ]] && rm -rf "$T"
+[[ $fail -eq 0 ]]
