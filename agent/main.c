@@ -3,10 +3,10 @@
  *   hgrid-agent [--backend nccl|mpi] [--timeout SECONDS] [--report FILE] [--verbose]
  *               [--strict] [--in-process] CONFIG -- PROGRAM [ARGS...]
  *
- * Runs the pre-flight of DESIGN.md "Launch and the agents" (agent.c), then execs PROGRAM
- * with the environment contract (handoff.c). Every rank checks right after bootstrap
- * that it can run PROGRAM (common/program.h), before any GPU work. Rank 0's config
- * bytes and options win: other ranks never open CONFIG. Under a standalone hgrid-launch
+ * Runs the pre-flight of docs/DESIGN.md, "Launch and the agents" (agent.c), then execs
+ * PROGRAM with the environment contract (handoff.c). Every rank checks right after
+ * bootstrap that it can run PROGRAM (common/program.h), before any GPU work. Rank 0's
+ * config bytes and options win: other ranks never open CONFIG. Under a standalone hgrid-launch
  * (HGRID_STATUS_TOKEN set) rank 0 says "started" on the status channel first thing,
  * before MPI_Init. With --in-process the agent does nothing else itself: it
  * execs PROGRAM at once, before MPI_Init, passing its options as HGRID_CONFIG,

@@ -1,7 +1,7 @@
 /* Validation of a parsed config against the rules of Megatron's MIMO example
- * (DESIGN.md, rules 1-8). Every rule is checked and every failure reported at the
- * most specific position available: the value that breaks it, else its module.
- * Sizes are multiplied in 64 bits and bounded by HG_MAX_WORLD before narrowing. */
+ * (docs/DESIGN.md, "Validation rules" 1-8). Every rule is checked and every failure
+ * reported at the most specific position available: the value that breaks it, else its
+ * module. Sizes are multiplied in 64 bits and bounded by HG_MAX_WORLD before narrowing. */
 #include "validate.h"
 
 #include <stdio.h>

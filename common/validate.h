@@ -1,6 +1,6 @@
-/* Validation: every rule relating the numbers of a parsed config (DESIGN.md rules
- * 1-8), resolving what was left implicit (dp or size, offsets, expert_dp). Each
- * message names the module, the numbers and the rule. */
+/* Validation: every rule relating the numbers of a parsed config (docs/DESIGN.md,
+ * "Validation rules" 1-8), resolving what was left implicit (dp or size, offsets,
+ * expert_dp). Each message names the module, the numbers and the rule. */
 #ifndef HG_VALIDATE_H
 #define HG_VALIDATE_H
 

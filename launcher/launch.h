@@ -6,8 +6,8 @@
 
 #include "cli.h"
 
-/* Returns the exit status (DESIGN.md exit codes). In a job it only returns on error:
- * on success the process has become the agent. */
+/* Returns the exit status (HG_EXIT_* of common/protocol.h). In a job it only returns
+ * on error: on success the process has become the agent. */
 int hg_launch(const hg_cli *cli);
 
 #endif

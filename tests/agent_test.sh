@@ -95,7 +95,7 @@ golden vlm8_moe 8 5
 golden expert_tp_differs12 12 3-7
 golden enc4_llm_pp4_20 20 5-9
 
-# Environment values, against the layouts by hand (DESIGN.md's enumeration).
+# Environment values, against the layouts by hand (docs/DESIGN.md, "Rank enumeration and groups").
 out=$work/vlm8_moe.out
 check "env: rank 0 is the encoder's first" has '^ENV 0 HGRID_MODULE=radio_encoder$'
 check "env: rank 0 role" has '^ENV 0 HGRID_ROLE=encoder$'

@@ -1,6 +1,7 @@
-/* Validation (common/validate.c): each rule of DESIGN.md (1-8) with a good case, whose
- * resolved numbers are checked, and a bad case, whose exact message and location are
- * checked; rule 8 as a warning and, with HG_VALIDATE_STRICT, as an error. */
+/* Validation (common/validate.c): each of docs/DESIGN.md's "Validation rules" (1-8)
+ * with a good case, whose resolved numbers are checked, and a bad case, whose exact
+ * message and location are checked; rule 8 as a warning and, with HG_VALIDATE_STRICT,
+ * as an error. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
