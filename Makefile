@@ -1,5 +1,17 @@
-# hgrid build. `make` builds everything (the NCCL backend too, unless NCCL=0);
-# `make check` runs every test, plain and under ASan+UBSan; see README.md.
+# hgrid build; see README.md.
+#   make           the product, in $(BUILD)/ (build/): hgrid-launch, hgrid-agent, libhgrid
+#                  (.a, and .so with SONAME libhgrid.so.0) and the example trainer. Needs
+#                  no Check: the tests are built by the check targets only.
+#   make check     every test, plain and under ASan+UBSan (check-san, in $(BUILD)-san/).
+#                  The integration tests run a test variant of the programs, built in
+#                  $(BUILD)/test/ with -DHG_TEST_HOOKS (the HGRID_TEST_* fault hooks);
+#                  `make install` never ships it.
+#   make install   the product into $(DESTDIR)$(PREFIX): bin/, lib/ (libhgrid.a,
+#                  libhgrid.so.X.Y.Z and its links), include/hgrid.h (+ include/hgrid/),
+#                  lib/pkgconfig/hgrid.pc.
+# Every object depends on one flags stamp, $(BUILD)/flags, rewritten when the compiler
+# command changes (CC, MPICC, CFLAGS, CPPFLAGS, LDFLAGS, SANITIZE, NCCL, DEVELOPER, ...),
+# so `make CFLAGS=-O0` rebuilds everything, never a mix of flags.
 PREFIX ?= /usr/local
 DESTDIR ?=
 CC ?= cc
@@ -7,6 +19,13 @@ MPICC ?= mpicc
 NCCL ?= 1
 CUDA_HOME ?= /usr/local/cuda
 SANITIZE ?= 0
+# DEVELOPER=1 adds -Werror (git's convention): on in developer and CI builds, off for
+# users' compilers. The check targets default to it (`make check` is what CI runs).
+ifneq ($(filter check%,$(MAKECMDGOALS)),)
+DEVELOPER ?= 1
+else
+DEVELOPER ?= 0
+endif
 
 ifeq ($(SANITIZE),1)
 BUILD ?= build-san
@@ -15,53 +34,108 @@ else
 BUILD ?= build
 SANFLAGS :=
 endif
+# Where check-san builds.
+SAN_BUILD := $(if $(filter build,$(BUILD)),build-san,$(BUILD)-san)
+
+# The version, x.y.z, from common/version.h (HG_VERSION "x.y.z", or the
+# HG_VERSION_MAJOR/_MINOR/_PATCH macros it or include/hgrid/base.h define).
+VERSION := $(shell sed -n 's/^.define HG_VERSION "\([0-9]*\.[0-9]*\.[0-9]*\)".*/\1/p' common/version.h)
+ifeq ($(VERSION),)
+VERSION := $(shell for p in MAJOR MINOR PATCH; do \
+    sed -n "s/^.define HG_VERSION_$$p \([0-9][0-9]*\).*/\1/p" common/version.h include/hgrid/base.h \
+    | head -n 1; done | paste -s -d .)
+endif
+ifneq ($(words $(subst ., ,$(VERSION))),3)
+$(error cannot read the version x.y.z from common/version.h (got '$(VERSION)'))
+endif
+SO_MAJOR := $(firstword $(subst ., ,$(VERSION)))
 
 CFLAGS ?= -O2 -g
-WARN := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror
-ALL_CFLAGS = $(WARN) $(CFLAGS) $(SANFLAGS) -fPIC -Icommon -Iinclude $(CPPFLAGS)
+WARN := -std=c11 -D_GNU_SOURCE -Wall -Wextra
+ifeq ($(DEVELOPER),1)
+WARN += -Werror
+endif
+# Every object is position-independent (libhgrid.so takes common/ and agent/) and hides
+# its symbols: libhgrid.so exports only what the public header marks HG_API.
+OBJ_CFLAGS = $(WARN) $(CFLAGS) $(SANFLAGS) -fPIC -fvisibility=hidden
+ALL_CFLAGS = $(OBJ_CFLAGS) -Icommon -Iinclude $(CPPFLAGS)
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 CORE_LIBS := -lyaml -ljansson
 CHECK_LIBS := -lcheck -lsubunit -lm -lrt -lpthread
+# The test variant's extra define.
+TEST_DEFS := -DHG_TEST_HOOKS
+UNIT_DEFS = -Itests -Ilauncher -DHG_SOURCE_DIR='"$(CURDIR)"'
+
+FLAGS_STAMP := $(BUILD)/flags
 
 COMMON_SRC := $(wildcard common/*.c)
-COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
 LAUNCHER_SRC := $(wildcard launcher/*.c)
-LAUNCHER_OBJ := $(LAUNCHER_SRC:%.c=$(BUILD)/%.o)
 
-CORE_LIB := $(BUILD)/lib/libhgrid_core.a
+# Per variant (the product in $(BUILD), the test variant in $(BUILD)/test): objects,
+# libraries and programs. $(call ..._of,DIR).
+common_obj_of = $(COMMON_SRC:%.c=$(1)/%.o)
+launcher_obj_of = $(LAUNCHER_SRC:%.c=$(1)/%.o)
+core_lib_of = $(1)/lib/libhgrid_core.a
 # The launcher's modules without main(), for its unit tests.
-LAUNCHER_LIB := $(BUILD)/lib/libhgrid_launcher.a
-LAUNCH_BIN := $(BUILD)/bin/hgrid-launch
+launcher_lib_of = $(1)/lib/libhgrid_launcher.a
+launch_bin_of = $(1)/bin/hgrid-launch
+
+TEST_BUILD := $(BUILD)/test
+COMMON_OBJ := $(call common_obj_of,$(BUILD))
+LAUNCHER_OBJ := $(call launcher_obj_of,$(BUILD))
+CORE_LIB := $(call core_lib_of,$(BUILD))
+LAUNCHER_LIB := $(call launcher_lib_of,$(BUILD))
+LAUNCH_BIN := $(call launch_bin_of,$(BUILD))
+TEST_LAUNCH_BIN := $(call launch_bin_of,$(TEST_BUILD))
 
 UNIT_TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 
-.PHONY: all check check-unit check-cli check-launch check-install check-valgrind check-san install clean fuzz bench
-all: $(LAUNCH_BIN) $(UNIT_TESTS)
+.PHONY: all check check-unit check-cli check-launch check-install check-abi check-valgrind \
+    check-san install install-launcher clean fuzz bench test-programs
+all: $(LAUNCH_BIN)
 
-$(BUILD)/%.o: %.c
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+# $(call core_rules,DIR,DEFS): compile and link rules of common/ and launcher/ for one
+# variant.
+define core_rules
+$(1)/common/%.o: common/%.c $$(FLAGS_STAMP)
+	@mkdir -p $$(@D)
+	$$(CC) $$(ALL_CFLAGS) $(2) -MMD -MP -c $$< -o $$@
 
-$(CORE_LIB): $(COMMON_OBJ)
-	@mkdir -p $(dir $@)
-	rm -f $@
-	ar rcs $@ $^
+$(1)/launcher/%.o: launcher/%.c $$(FLAGS_STAMP)
+	@mkdir -p $$(@D)
+	$$(CC) $$(ALL_CFLAGS) $(2) -MMD -MP -c $$< -o $$@
 
-$(LAUNCHER_LIB): $(filter-out $(BUILD)/launcher/main.o,$(LAUNCHER_OBJ))
-	@mkdir -p $(dir $@)
-	rm -f $@
-	ar rcs $@ $^
+$(call core_lib_of,$(1)): $(call common_obj_of,$(1))
+	@mkdir -p $$(@D)
+	rm -f $$@
+	ar rcs $$@ $$^
 
-$(LAUNCH_BIN): $(LAUNCHER_OBJ) $(CORE_LIB)
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $(LAUNCHER_OBJ) $(CORE_LIB) $(CORE_LIBS)
+$(call launcher_lib_of,$(1)): $(filter-out $(1)/launcher/main.o,$(call launcher_obj_of,$(1)))
+	@mkdir -p $$(@D)
+	rm -f $$@
+	ar rcs $$@ $$^
 
-$(BUILD)/tests/test_%: tests/test_%.c $(LAUNCHER_LIB) $(CORE_LIB) tests/testutil.h
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests -Ilauncher -DHG_SOURCE_DIR='"$(CURDIR)"' -o $@ $< \
+$(call launch_bin_of,$(1)): $(call launcher_obj_of,$(1)) $(call core_lib_of,$(1)) $$(FLAGS_STAMP)
+	@mkdir -p $$(@D)
+	$$(CC) $$(ALL_LDFLAGS) -o $$@ $(call launcher_obj_of,$(1)) $(call core_lib_of,$(1)) $$(CORE_LIBS)
+
+-include $(patsubst %.o,%.d,$(call common_obj_of,$(1)) $(call launcher_obj_of,$(1)))
+endef
+$(eval $(call core_rules,$(BUILD),))
+$(eval $(call core_rules,$(TEST_BUILD),$(TEST_DEFS)))
+
+# Check suites of the product's modules (compiled and linked in one step).
+$(BUILD)/tests/test_%: tests/test_%.c $(LAUNCHER_LIB) $(CORE_LIB) $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(UNIT_DEFS) -MMD -MP -MT $@ -MF $@.d -o $@ $< \
 	    $(LAUNCHER_LIB) $(CORE_LIB) $(ALL_LDFLAGS) $(CORE_LIBS) $(CHECK_LIBS)
+-include $(UNIT_TESTS:=.d)
 
 include agent/agent.mk
+
+# The test variant, for the integration tests: the launcher finds the agent beside it
+# and launch_test.sh the trainer, so $(TEST_BUILD)/bin holds all three.
+test-programs: $(TEST_LAUNCH_BIN) $(TEST_AGENT_PROGRAMS)
 
 check-unit: $(UNIT_TESTS)
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; CK_FORK=yes $$t; done
@@ -69,19 +143,19 @@ check-unit: $(UNIT_TESTS)
 check-cli: $(LAUNCH_BIN)
 	HGRID_LAUNCH=$(CURDIR)/$(LAUNCH_BIN) bash tests/cli_test.sh
 
-check-launch: all
-	HGRID_LAUNCH=$(CURDIR)/$(LAUNCH_BIN) bash tests/launch_test.sh
+check-launch: test-programs
+	HGRID_LAUNCH=$(CURDIR)/$(TEST_LAUNCH_BIN) bash tests/launch_test.sh
 
 # Memcheck with full leak checking on the dry-run of every config.
 check-valgrind: $(LAUNCH_BIN)
 	HGRID_LAUNCH=$(CURDIR)/$(LAUNCH_BIN) scripts/valgrind-dryrun.sh
 
-# The same tests under AddressSanitizer and UndefinedBehaviorSanitizer, in build-san/.
+# The unit and CLI tests under AddressSanitizer and UndefinedBehaviorSanitizer.
 check-san:
-	$(MAKE) SANITIZE=1 check-unit check-cli
+	$(MAKE) SANITIZE=1 BUILD=$(SAN_BUILD) DEVELOPER=$(DEVELOPER) check-unit check-cli
 
-check: check-unit check-cli check-agent check-launch check-install check-valgrind
-	$(MAKE) check-san
+check: check-unit check-cli check-agent check-launch check-install check-abi check-valgrind
+	$(MAKE) DEVELOPER=$(DEVELOPER) check-san
 
 fuzz:
 	$(MAKE) -f tests/fuzz/fuzz.mk
@@ -89,20 +163,43 @@ fuzz:
 bench: $(LAUNCH_BIN)
 	scripts/bench-plan
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/hgrid \
-	    $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 755 $(LAUNCH_BIN) $(DESTDIR)$(PREFIX)/bin/
-	$(MAKE) install-agent
-	install -m 644 common/*.h $(DESTDIR)$(PREFIX)/include/hgrid/
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(shell sed -n 's/.*HG_VERSION "\(.*\)"/\1/p' common/version.h)|' \
-	    -e 's|@LIBS_PRIVATE@|$(CORE_LIBS) $(AGENT_LIBS)|' hgrid.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/hgrid.pc
+install: install-launcher install-agent
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|' \
+	    -e 's|@LIBS_PRIVATE@|$(AGENT_LIBS)|' hgrid.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/hgrid.pc
 
-# Installs into a scratch prefix and builds and runs the example trainer against it.
+install-launcher: $(LAUNCH_BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(LAUNCH_BIN) $(DESTDIR)$(PREFIX)/bin/
+
+# A fresh build without Check installed into a scratch prefix, what a user of the
+# library builds against it, and the flags stamp.
 check-install:
 	bash tests/install_test.sh
+
+# Programs built against today's and an older installed header run on today's library.
+# It installs from $(BUILD), with this build's flags (no rebuild).
+check-abi: all
+	BUILD=$(BUILD) DEVELOPER=$(DEVELOPER) bash tests/abi_test.sh
 
 clean:
 	rm -rf build build-san build-fuzz
 
--include $(COMMON_OBJ:.o=.d) $(LAUNCHER_OBJ:.o=.d)
+# The flags stamp: every compile and link command of this build, rewritten (new mtime)
+# only when one changes. Written while the makefile is read, so it is current before
+# any rule looks at it.
+define FLAGS_TEXT
+version $(VERSION)
+cc $(CC) $(ALL_CFLAGS)
+mpicc $(MPICC) $(AGENT_ALL_CFLAGS)
+example $(MPICC) $(EXAMPLE_CFLAGS)
+test variant $(TEST_DEFS)
+unit tests $(UNIT_DEFS) $(CHECK_LIBS)
+link $(ALL_LDFLAGS) $(CORE_LIBS) $(AGENT_LIBS)
+so $(SO_LDFLAGS)
+endef
+ifneq ($(FLAGS_TEXT),$(file <$(FLAGS_STAMP)))
+$(shell mkdir -p $(BUILD))
+$(file >$(FLAGS_STAMP),$(FLAGS_TEXT))
+endif
+$(FLAGS_STAMP): ;

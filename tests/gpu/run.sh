@@ -38,9 +38,11 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export NCCL_NVLS_ENABLE=0
 
 say "== build ($(nvidia-smi -L 2>/dev/null | grep -c '^GPU') GPU(s); $(mpirun --version | head -1))"
-B=build
+# The tests run the test variant (build/test/: the HGRID_TEST_* hooks compiled in);
+# scripts/bench-ready the product's agent (build/bin/).
+B=build/test
 if ! make -j"$(nproc)" NCCL=1 "CPPFLAGS=${CPPFLAGS:-}" "LDFLAGS=${LDFLAGS:-}" \
-    $B/bin/hgrid-launch $B/bin/hgrid-agent $B/bin/hgrid-example-trainer $B/lib/libhgrid.so $B/tests/progs/hg-rank-check \
+    test-programs build/bin/hgrid-agent build/lib/libhgrid_core.a \
     >>"$log" 2>&1; then
     tail -30 "$log"
     say "gpu: build failed"
@@ -49,10 +51,10 @@ fi
 AGENT=$B/bin/hgrid-agent
 TRAINER=$B/bin/hgrid-example-trainer
 CHECK=$B/tests/progs/hg-rank-check
-BARE=$B/tests/gpu/bare_nccl
-mkdir -p $B/tests/gpu
+BARE=build/tests/gpu/bare_nccl
+mkdir -p build/tests/gpu
 mpicc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Icommon -Iinclude -I/usr/local/cuda/include ${CPPFLAGS:-} \
-    -o $BARE tests/gpu/bare_nccl.c $B/lib/libhgrid_core.a ${LDFLAGS:-} -lyaml -ljansson \
+    -o $BARE tests/gpu/bare_nccl.c build/lib/libhgrid_core.a ${LDFLAGS:-} -lyaml -ljansson \
     -L/usr/local/cuda/lib64 -lnccl -lcudart >>"$log" 2>&1 || { say "gpu: bare_nccl build failed"; exit 1; }
 ngpu=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
 
