@@ -27,8 +27,6 @@
 #include "program.h"
 #include "protocol.h"
 
-/* Until the config says otherwise, the watchdog allows the config's own default. */
-#define HG_DEFAULT_TIMEOUT_S 120
 
 static int env_rank(const char *name)
 {
@@ -64,9 +62,10 @@ int hg_agent_exit_status(int rc)
     }
 }
 
+/* The watchdog fires after the coordinator's own grace has passed too (protocol.h). */
 static double watchdog_deadline(const hg_agent *a)
 {
-    return a->deadline + 2 * hg_report_grace(a);
+    return a->t0 + hg_deadline_watchdog_s(a->timeout_s);
 }
 
 static void enter(hg_agent *a, hg_phase p)
@@ -209,7 +208,8 @@ int hg_agent_start(const hg_agent_opts *opts, hg_agent **out, hg_error *err)
     a->local = MPI_COMM_NULL;
     a->device = -1;
     a->rank = -1;
-    a->timeout_s = opts->timeout_s > 0 ? opts->timeout_s : HG_DEFAULT_TIMEOUT_S;
+    /* Until the config says otherwise, the watchdog allows the config's own default. */
+    a->timeout_s = opts->timeout_s > 0 ? opts->timeout_s : HG_TIMEOUT_DEFAULT_S;
     a->deadline = a->t0 + a->timeout_s;
     if ((rc = hg_watchdog_start(&a->wd, watchdog_deadline(a), a->timeout_s, err)) != 0) {
         free(a);

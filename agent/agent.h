@@ -189,9 +189,6 @@ int hg_mpi_fail(hg_error *err, int mrc, int rank, const char *call);
  * deadline, else HG_EPEER (err: this rank's own failure, if it had one). own is this
  * rank's failure so far, or NULL. */
 int hg_readiness(hg_agent *a, const hg_error *own, hg_error *err);
-/* How long past the deadline the coordinator still waits for records (ranks that ran
- * out of time report just after it); the watchdog fires one more grace later. */
-double hg_report_grace(const hg_agent *a);
 
 /* agent.c: the whole pre-flight, as both modes run it, and the teardown. */
 void hg_agent_opts_default(hg_agent_opts *o);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "gpu_choice.h"
+#include "intparse.h"
 
 typedef struct nccl_state {
     ncclComm_t comm[HG_MAX_SLOTS];
@@ -56,14 +57,9 @@ static void backoff(unsigned *spins)
 static int env_hint(const char *const *names)
 {
     for (int i = 0; names[i]; i++) {
-        const char *v = getenv(names[i]);
-        char *end;
-        long r;
-        if (!v || !*v)
-            continue;
-        r = strtol(v, &end, 10);
-        if (!*end && r >= 0 && r < 1024)
-            return (int)r;
+        int r = hg_int_env(names[i], 1023);
+        if (r >= 0)
+            return r;
     }
     return -1;
 }

@@ -19,15 +19,17 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "intparse.h"
 #include "plan.h"
-#include "relay.h"
 #include "protocol.h"
+#include "relay.h"
 #include "validate.h"
 
 static int set_int(const char *name, int v)
@@ -41,7 +43,7 @@ static int set_int(const char *name, int v)
  * holds rankN.json; without it, a private file in $TMPDIR that the program owns. */
 static int open_plan(const hg_agent *a, char *path, size_t len)
 {
-    const char *dir = getenv("HGRID_PLAN_DIR");
+    const char *dir = getenv(HG_ENV_PLAN_DIR);
     if (dir && *dir) {
         if (mkdir(dir, 0700) != 0 && errno != EEXIST)
             return -1;
@@ -108,8 +110,8 @@ static int set_env(const hg_agent *a, const char *plan_path)
         bad |= set_int("HGRID_CUDA_DEVICE", a->device);
     else
         bad |= unsetenv("HGRID_CUDA_DEVICE");
-    bad |= setenv("HGRID_PLAN", plan_path, 1);
-    bad |= setenv("HGRID_HANDOFF", "exec", 1);
+    bad |= setenv(HG_ENV_PLAN, plan_path, 1);
+    bad |= setenv(HG_ENV_HANDOFF, HG_HANDOFF_EXEC, 1);
     /* The status channel is the agents'; a line the program writes must never pass for
      * one (common/protocol.h). */
     bad |= unsetenv(HG_ENV_STATUS_TOKEN);
@@ -134,13 +136,11 @@ static void cloexec_from_3(void)
     if (!(d = opendir("/proc/self/fd")))
         return;
     while ((e = readdir(d))) {
-        char *end;
-        long fd = strtol(e->d_name, &end, 10);
-        if (*end || end == e->d_name || fd < 3 || fd == dirfd(d))
+        int fd, flags;
+        if (hg_int_parse(e->d_name, 3, INT_MAX, &fd) != 0 || fd == dirfd(d))
             continue;
-        int flags = fcntl((int)fd, F_GETFD);
-        if (flags >= 0)
-            (void)fcntl((int)fd, F_SETFD, flags | FD_CLOEXEC);
+        if ((flags = fcntl(fd, F_GETFD)) >= 0)
+            (void)fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
     }
     closedir(d);
 }

@@ -27,6 +27,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "protocol.h"
 #include "ranklist.h"
 
 enum { REC_READY = 0, REC_FAILED = 1, REC_SKIPPED = 2, REC_MISSING = 3 };
@@ -99,7 +100,7 @@ static void progress(coordinator *c, const hg_record *r)
     else
         c->skipped++;
     if (r->status == REC_FAILED)
-        hg_status("failed rank %d", r->rank);
+        hg_status(HG_STATUS_FAILED, r->rank);
     if (a->opts.verbose)
         fprintf(stderr, "hgrid: rank %d (%s) %s on %s, local rank %d, after %.2f s: bootstrap %.2f, "
                 "gpu %.2f, world %.2f, groups %.2f, verify %.2f; %d communicators\n",
@@ -109,7 +110,7 @@ static void progress(coordinator *c, const hg_record *r)
     if (r->status == REC_READY
         && (a->opts.verbose || a->world <= PROGRESS_EVERY_RANK || c->ready == a->world
             || now - c->last_line >= PROGRESS_INTERVAL_S)) {
-        hg_status("ready %d/%d", c->ready, a->world);
+        hg_status(HG_STATUS_READY, c->ready, a->world);
         c->last_line = now;
     }
 }
@@ -193,9 +194,9 @@ static int write_report(const coordinator *c, int go)
 /* The decision on the status channel, then the report (when asked for) and its line. */
 static void announce(const coordinator *c, int go)
 {
-    hg_status("%s", go ? "go" : "no-go");
+    hg_status("%s", go ? HG_STATUS_GO : HG_STATUS_NO_GO);
     if (c->a->opts.report_path && write_report(c, go) == 0)
-        hg_status("report");
+        hg_status(HG_STATUS_REPORT);
 }
 
 static void print_summary(const coordinator *c)
@@ -425,7 +426,7 @@ static int coordinate(hg_agent *a, const hg_record *mine, hg_error *err)
     progress(&c, mine);
     /* Ranks that ran out of init time themselves report right after the deadline; the
      * grace lets their reasons arrive before the coordinator calls them missing. */
-    rc = receive_all(&c, a->deadline + hg_report_grace(a), err);
+    rc = receive_all(&c, a->deadline + hg_deadline_grace_s(a->timeout_s), err);
     c.elapsed = hg_now() - a->t0;
     if (rc == HG_ETIMEDOUT) {
         char missing[512], detail[640];
@@ -464,12 +465,6 @@ static int coordinate(hg_agent *a, const hg_record *mine, hg_error *err)
     }
     free(c.rec);
     return 0;
-}
-
-double hg_report_grace(const hg_agent *a)
-{
-    double g = a->timeout_s / 10.0;
-    return g < 1.0 ? 1.0 : g > 5.0 ? 5.0 : g;
 }
 
 int hg_readiness(hg_agent *a, const hg_error *own, hg_error *err)

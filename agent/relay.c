@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "intparse.h"
 #include "protocol.h"
 
 void hg_relay_log_path(const char *dir, int rank, const char *module, const char *stream,
@@ -85,15 +87,13 @@ static void close_others(const stream *st)
         return;
     struct dirent *e;
     while ((e = readdir(d))) {
-        char *end;
-        long fd = strtol(e->d_name, &end, 10);
-        if (*end || end == e->d_name || fd <= 2 || fd == dirfd(d))
+        int fd, keep = 0;
+        if (hg_int_parse(e->d_name, 3, INT_MAX, &fd) != 0 || fd == dirfd(d))
             continue;
-        int keep = 0;
         for (int i = 0; i < 2; i++)
             keep |= fd == st[i].in || fd == st[i].log;
         if (!keep)
-            close((int)fd);
+            close(fd);
     }
     closedir(d);
 }

@@ -5,6 +5,7 @@
  * in and _exit(124)s, and mpirun or srun tears down the rest of the job. The main
  * thread only publishes its rank and phase (atomics) and moves the deadline. */
 #include "agent.h"
+#include "protocol.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -39,7 +40,7 @@ _Noreturn void hg_deadline_exit(int rank, int timeout_s, hg_phase phase, const c
     if (write(STDERR_FILENO, line, (size_t)n) < 0) {
         /* nothing left to tell */
     }
-    _exit(124);
+    _exit(HG_EXIT_DEADLINE);
 }
 
 static struct timespec to_timespec(double deadline)

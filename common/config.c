@@ -18,6 +18,7 @@
 #include <yaml.h>
 
 #include "error.h"
+#include "protocol.h"
 
 #define HG_MAX_MODULES 4096
 
@@ -368,6 +369,25 @@ static void batch_field(walker *w, const char *key, const yaml_node_t *v, void *
         parse_int(w, v, "batch.global_batch_size", 1, INT_MAX, &cfg->global_batch_size);
 }
 
+static const char *const backend_names[] = { [HG_BACKEND_NCCL] = "nccl", [HG_BACKEND_MPI] = "mpi" };
+#define NBACKENDS (sizeof(backend_names) / sizeof(backend_names[0]))
+
+const char *hg_backend_name(hg_backend backend)
+{
+    return (unsigned)backend < NBACKENDS ? backend_names[backend] : "?";
+}
+
+int hg_backend_from_name(const char *name, hg_backend *out)
+{
+    for (size_t i = 0; name && i < NBACKENDS; i++) {
+        if (strcmp(name, backend_names[i]) == 0) {
+            *out = (hg_backend)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
 static const char *const agent_keys[] = { "backend", "init_timeout_s", "verify", NULL };
 
 static void agent_field(walker *w, const char *key, const yaml_node_t *v, void *ctx)
@@ -377,17 +397,14 @@ static void agent_field(walker *w, const char *key, const yaml_node_t *v, void *
         const char *s = string_value(w, v, "agent.backend");
         if (!s)
             return;
-        if (strcmp(s, "nccl") == 0)
-            cfg->backend = HG_BACKEND_NCCL;
-        else if (strcmp(s, "mpi") == 0)
-            cfg->backend = HG_BACKEND_MPI;
-        else {
+        if (hg_backend_from_name(s, &cfg->backend) != 0) {
             ERR_AT(w, v, "agent.backend: unknown backend '%.32s' (expected nccl or mpi)", s);
             return;
         }
         cfg->backend_at = mark_of(v);
     } else if (strcmp(key, "init_timeout_s") == 0) {
-        parse_int(w, v, "agent.init_timeout_s", 1, 86400, &cfg->init_timeout_s);
+        parse_int(w, v, "agent.init_timeout_s", HG_TIMEOUT_MIN_S, HG_TIMEOUT_MAX_S,
+                  &cfg->init_timeout_s);
     } else if (parse_bool(w, v, "agent.verify", &cfg->verify) == 0) {
         cfg->verify_at = mark_of(v);
     }
@@ -476,7 +493,7 @@ bad:
 static void defaults(hg_config *cfg)
 {
     cfg->backend = HG_BACKEND_NCCL;
-    cfg->init_timeout_s.v = 120;
+    cfg->init_timeout_s.v = HG_TIMEOUT_DEFAULT_S;
     cfg->verify = 1;
 }
 

@@ -25,6 +25,12 @@ typedef struct hg_num {
 
 /* hg_role and hg_backend are public: hgrid/base.h. */
 
+/* A backend's name as configs, command lines and the environment spell it: "nccl",
+ * "mpi"; "?" for a value that is no backend. */
+const char *hg_backend_name(hg_backend backend);
+/* The backend called name: 0 and *out, or -1 when no backend has that name. */
+int hg_backend_from_name(const char *name, hg_backend *out);
+
 typedef struct hg_module_spec {
     char name[HG_NAME_MAX + 1];
     hg_mark at; /* the module's mapping */
@@ -45,7 +51,7 @@ typedef struct hg_config {
     hg_num micro_batch_size, global_batch_size;
     hg_backend backend;
     hg_mark backend_at;
-    hg_num init_timeout_s; /* default 120 */
+    hg_num init_timeout_s; /* default HG_TIMEOUT_DEFAULT_S (protocol.h) */
     int verify;            /* default 1 */
     hg_mark verify_at;
 } hg_config;

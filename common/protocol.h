@@ -1,6 +1,7 @@
-/* What hgrid-launch and the agents must agree on: the status channel, the exit codes
- * and the limits both check. One home for each fact (STYLE.md): the launcher's --help,
- * the agent's and the tests take them from here. */
+/* What hgrid-launch and the agents must agree on: the exit codes, the status channel,
+ * the environment names, the limits both check and the deadline arithmetic. One home
+ * for each fact (STYLE.md): the launcher's --help, the agent's and the tests take them
+ * from here. The agent's command line has its own home, common/agent_argv.h. */
 #ifndef HG_PROTOCOL_H
 #define HG_PROTOCOL_H
 
@@ -20,20 +21,69 @@
  * as lines "hgrid-status TOKEN: MESSAGE\n", which the launcher consumes and never
  * shows. Without the variable (srun, mpirun, in-process without a launcher) nothing
  * of the protocol is written: users see only readable lines. A workload's own line
- * can never carry a token it was not given, so it always passes through.
- * Messages: "started" (rank 0's agent is running), "ready N/W", "failed rank R",
- * "go", "no-go", "report" (the readiness report has been written). */
+ * can never carry a token it was not given, so it always passes through. */
 #define HG_ENV_STATUS_TOKEN "HGRID_STATUS_TOKEN"
 #define HG_STATUS_PREFIX "hgrid-status "
 #define HG_STATUS_TOKEN_LEN 16          /* hex digits */
 #define HG_STATUS_LINE_MAX 256          /* longer lines are never status lines */
+/* The messages, in the order a job sends them (READY and FAILED are printf formats). */
+#define HG_STATUS_STARTED "started"     /* rank 0's agent runs (before MPI_Init) */
+#define HG_STATUS_READY "ready %d/%d"   /* N of W ranks are ready */
+#define HG_STATUS_FAILED "failed rank %d"
+#define HG_STATUS_GO "go"
+#define HG_STATUS_NO_GO "no-go"
+#define HG_STATUS_REPORT "report"       /* the --report file has been written */
 
-/* Readiness deadline range, seconds (agent.init_timeout_s, --timeout). */
+/* Environment names. The launcher passes every HGRID_* variable to every host. */
+#define HG_ENV_PREFIX "HGRID_"
+#define HG_ENV_AGENT "HGRID_AGENT"       /* the hgrid-agent to run; default: beside hgrid-launch */
+#define HG_ENV_PLAN_DIR "HGRID_PLAN_DIR" /* a standalone launch's directory for the ranks'
+                                          * plan files, which it removes after the job */
+#define HG_ENV_PLAN "HGRID_PLAN"         /* exec handoff: the path of this rank's plan */
+#define HG_ENV_HANDOFF "HGRID_HANDOFF"   /* how the agent started the program: */
+#define HG_HANDOFF_EXEC "exec"           /*   exec handoff, MPI finalized in that process */
+#define HG_HANDOFF_IN_PROCESS "in-process" /* --in-process: it calls hg_init() itself */
+/* What `hgrid-agent --in-process` passes on to the program's hg_init(): */
+#define HG_ENV_CONFIG "HGRID_CONFIG"     /* CONFIG */
+#define HG_ENV_BACKEND "HGRID_BACKEND"   /* nccl or mpi (hg_backend_name) */
+#define HG_ENV_TIMEOUT "HGRID_TIMEOUT"   /* seconds, HG_TIMEOUT_MIN_S..HG_TIMEOUT_MAX_S */
+#define HG_ENV_REPORT "HGRID_REPORT"     /* FILE */
+#define HG_ENV_VERBOSE "HGRID_VERBOSE"   /* on when set and not "0" */
+#define HG_ENV_STRICT "HGRID_STRICT"     /* on when set and not "0" */
+
+/* Readiness deadline range, seconds (agent.init_timeout_s, --timeout of both programs). */
 #define HG_TIMEOUT_MIN_S 1
 #define HG_TIMEOUT_MAX_S 86400
 #define HG_TIMEOUT_DEFAULT_S 120
 
 /* Seconds a stopping workload gets between the forwarded signal and SIGKILL. */
 #define HG_GRACE_DEFAULT_S 30
+
+/* Past the readiness deadline T (seconds, counted by each agent from its own start),
+ * three parties give up in turn, each g = clamp(T / 10, 1, 5) seconds after the last:
+ * the coordinator stops waiting for records at T + g (a rank that ran out of time
+ * reports just after T, and its reason should arrive); every agent's watchdog ends its
+ * rank at T + 2g, naming the phase it was stuck in; a standalone launcher, whose clock
+ * starts before any agent's and whose message can name neither rank nor phase, stops
+ * the job itself only at T + 2g + HG_BACKSTOP_EXTRA_S. */
+#define HG_BACKSTOP_EXTRA_S 10
+
+static inline double hg_deadline_grace_s(int timeout_s)
+{
+    double g = timeout_s / 10.0;
+    return g < 1.0 ? 1.0 : g > 5.0 ? 5.0 : g;
+}
+
+/* When an agent's watchdog fires: seconds after the agent started. */
+static inline double hg_deadline_watchdog_s(int timeout_s)
+{
+    return timeout_s + 2 * hg_deadline_grace_s(timeout_s);
+}
+
+/* When the launcher's backstop stops the job: seconds after the launcher started it. */
+static inline double hg_deadline_backstop_s(int timeout_s)
+{
+    return hg_deadline_watchdog_s(timeout_s) + HG_BACKSTOP_EXTRA_S;
+}
 
 #endif

@@ -3,12 +3,12 @@
  * `--opt value` and `--opt=value` work for every option. */
 #include "cli.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
+#include "intparse.h"
 #include "protocol.h"
 
 void hg_cli_usage(FILE *out)
@@ -57,13 +57,9 @@ void hg_cli_usage(FILE *out)
 
 static int parse_pos_int(const char *opt, const char *s, int min, int *out, hg_error *err)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < min || v > INT_MAX)
+    if (hg_int_parse(s, min, INT_MAX, out) != 0)
         return hg_error_set(err, HG_EINVAL, "%s: expected an integer >= %d, got '%s'", opt, min,
                             s);
-    *out = (int)v;
     return 0;
 }
 
@@ -165,9 +161,10 @@ static int apply(hg_cli *c, const char *name, const char *val, hg_error *err)
     } else if (strcmp(name, "--rank") == 0) {
         return parse_pos_int(name, val, 0, &c->rank, err);
     } else if (strcmp(name, "--backend") == 0) {
-        if (strcmp(val, "nccl") != 0 && strcmp(val, "mpi") != 0)
+        hg_backend b;
+        if (hg_backend_from_name(val, &b) != 0)
             return hg_error_set(err, HG_EINVAL, "--backend: expected nccl or mpi, got '%s'", val);
-        c->backend = val;
+        c->backend = b;
     } else if (strcmp(name, "--timeout") == 0) {
         /* The same range as agent.init_timeout_s, so the agents accept it too. */
         if (parse_pos_int(name, val, HG_TIMEOUT_MIN_S, &c->timeout_s, err) != 0
@@ -205,6 +202,7 @@ int hg_cli_parse(int argc, char **argv, hg_cli *c, hg_error *err)
 {
     memset(c, 0, sizeof(*c));
     c->rank = -1;
+    c->backend = HG_BACKEND_FROM_CONFIG;
     c->mpirun = "mpirun";
     c->grace_s = HG_GRACE_DEFAULT_S;
     /* The first option of each mode, as written, for the error that it does not apply. */

@@ -14,7 +14,7 @@ typedef struct hg_cli {
     int grace_s;            /* --grace S: stop signal to SIGKILL (default HG_GRACE_DEFAULT_S) */
     hg_format format;
     int rank;               /* --rank N, -1 when absent */
-    const char *backend;    /* --backend, NULL: the config's */
+    int backend;            /* --backend: hg_backend; HG_BACKEND_FROM_CONFIG: the config's */
     int timeout_s;          /* --timeout, 0: the config's */
     const char *report;     /* --report FILE */
     const char *hostfile;

@@ -6,14 +6,12 @@
 #include <limits.h>
 #include <stdlib.h>
 
+#include "intparse.h"
+
+/* A rank or a task count from the launcher's environment; -1: none. */
 static int env_int(const char *name)
 {
-    const char *s = getenv(name);
-    if (!s || !*s)
-        return -1;
-    char *end;
-    long v = strtol(s, &end, 10);
-    return (*end || v < 0 || v > INT_MAX) ? -1 : (int)v;
+    return hg_int_env(name, INT_MAX);
 }
 
 void hg_job_detect(hg_job *job)

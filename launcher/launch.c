@@ -1,6 +1,7 @@
 /* hgrid-launch CONFIG -- PROGRAM: validate, then either exec this rank's agent (inside
  * srun or mpirun) or start `mpirun -np WORLD hgrid-agent ...` and supervise it. Both
- * paths build argv arrays; nothing goes through a shell. The agent is the
+ * paths build argv arrays; nothing goes through a shell, and the agent's part is
+ * written from its own option table (common/agent_argv.h). The agent is the
  * hgrid-agent installed beside this binary (HGRID_AGENT overrides, for tests). */
 #include "launch.h"
 
@@ -16,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent_argv.h"
 #include "config.h"
 #include "diag.h"
 #include "job.h"
@@ -68,7 +70,7 @@ static void argv_free(argv_buf *a)
 
 static int find_agent(char *out, size_t len)
 {
-    const char *env = getenv("HGRID_AGENT");
+    const char *env = getenv(HG_ENV_AGENT);
     if (env && *env) {
         snprintf(out, len, "%s", env);
     } else {
@@ -87,49 +89,55 @@ static int find_agent(char *out, size_t len)
     return access(out, X_OK);
 }
 
-/* The agent's own arguments: what was given on our command line, absolute paths. */
+static void emit_word(void *ctx, const char *word)
+{
+    add(ctx, word);
+}
+
+/* The agent's command line: what was given on ours, with the paths the agents write
+ * made absolute (they may start in another directory). */
 static void agent_args(argv_buf *a, const hg_cli *cli, const char *agent, const char *config)
 {
+    hg_agent_args args;
+    char *cwd = realpath(".", NULL), *report = NULL;
+    char *log_dir = cli->log_dir ? realpath(cli->log_dir, NULL) : NULL;
+    hg_agent_args_init(&args);
+    args.backend = cli->backend;
+    args.timeout_s = cli->timeout_s;
+    args.report = cli->report;
+    if (cli->report && cli->report[0] != '/' && cwd
+        && asprintf(&report, "%s/%s", cwd, cli->report) >= 0)
+        args.report = report;
+    args.verbose = cli->verbose;
+    args.strict = cli->strict;
+    args.in_process = cli->in_process;
+    args.label = cli->label;
+    args.log_dir = log_dir ? log_dir : cli->log_dir;
+    args.config = config;
+    args.program = cli->program;
     add(a, agent);
-    if (cli->backend) {
-        add(a, "--backend");
-        add(a, cli->backend);
+    hg_agent_args_write(&args, emit_word, a);
+    free(report);
+    free(log_dir);
+    free(cwd);
+}
+
+char **hg_launch_agent_argv(const hg_cli *cli, const char *agent, const char *config)
+{
+    argv_buf a = { 0 };
+    agent_args(&a, cli, agent, config);
+    if (a.failed) {
+        argv_free(&a);
+        return NULL;
     }
-    if (cli->timeout_s) {
-        add(a, "--timeout");
-        addf(a, "%d", cli->timeout_s);
-    }
-    if (cli->report) {
-        char *abs = realpath(".", NULL);
-        add(a, "--report");
-        if (cli->report[0] == '/' || !abs) {
-            add(a, cli->report);
-        } else {
-            char buf[PATH_MAX * 2];
-            snprintf(buf, sizeof(buf), "%s/%s", abs, cli->report);
-            add(a, buf);
-        }
-        free(abs);
-    }
-    if (cli->verbose)
-        add(a, "--verbose");
-    if (cli->strict)
-        add(a, "--strict");
-    if (cli->in_process)
-        add(a, "--in-process");
-    if (cli->label)
-        add(a, "--label");
-    if (cli->log_dir) {
-        /* The agents write the files; they need the path as seen from here. */
-        char *abs = realpath(cli->log_dir, NULL);
-        add(a, "--log-dir");
-        add(a, abs ? abs : cli->log_dir);
-        free(abs);
-    }
-    add(a, config);
-    add(a, "--");
-    for (int i = 0; i < cli->nprogram; i++)
-        add(a, cli->program[i]);
+    return a.v;
+}
+
+void hg_launch_argv_free(char **argv)
+{
+    for (size_t i = 0; argv && argv[i]; i++)
+        free(argv[i]);
+    free(argv);
 }
 
 /* The command line as a POSIX shell would read it back: safe words bare, anything
@@ -217,37 +225,35 @@ static int in_job(const hg_cli *cli, const hg_job *job, const hg_layout *layout,
         if (speak)
             fprintf(stderr, "hgrid-launch: this SLURM step has no PMIx, so MPI cannot bootstrap; "
                     "run it as `srun --mpi=pmix ...`\n");
-        return 2;
+        return HG_EXIT_USAGE;
     }
     if (job->size > 0 && job->size != world) {
         if (speak)
             fprintf(stderr, "hgrid-launch: the %s has %d task%s but %s describes %d rank%s\n",
                     hg_job_name(job->kind), job->size, job->size == 1 ? "" : "s",
                     hg_config_name(cli->configs[0]), world, world == 1 ? "" : "s");
-        return 2;
+        return HG_EXIT_USAGE;
     }
-    argv_buf a = { 0 };
-    agent_args(&a, cli, agent, config);
-    if (a.failed) {
-        argv_free(&a);
+    char **argv = hg_launch_agent_argv(cli, agent, config);
+    if (!argv) {
         fprintf(stderr, "hgrid-launch: out of memory\n");
-        return 3;
+        return HG_EXIT_PREFLIGHT;
     }
     if (cli->verbose && speak)
-        print_argv(a.v);
+        print_argv(argv);
     fflush(NULL);
-    execv(a.v[0], a.v);
-    fprintf(stderr, "hgrid-launch: cannot run %s: %s\n", a.v[0], strerror(errno));
-    argv_free(&a);
-    return 3;
+    execv(argv[0], argv);
+    fprintf(stderr, "hgrid-launch: cannot run %s: %s\n", argv[0], strerror(errno));
+    hg_launch_argv_free(argv);
+    return HG_EXIT_PREFLIGHT;
 }
 
 /* mpirun passes the environment to ranks on its own host only; these reach every
  * host, as srun's --export=ALL would (-x NAME for each one set here). */
 static int forwarded(const char *name, size_t len)
 {
-    static const char *const prefixes[] = { "NCCL_", "CUDA_", "HGRID_", "TORCH_", "PYTORCH_",
-                                            "UCX_", NULL };
+    static const char *const prefixes[] = { "NCCL_", "CUDA_", HG_ENV_PREFIX, "TORCH_",
+                                            "PYTORCH_", "UCX_", NULL };
     static const char *const names[] = { "PATH", "LD_LIBRARY_PATH", "PYTHONPATH", NULL };
     for (size_t i = 0; prefixes[i]; i++)
         if (len > strlen(prefixes[i]) && strncmp(name, prefixes[i], strlen(prefixes[i])) == 0)
@@ -355,7 +361,7 @@ static char *make_plan_dir(void)
     if (asprintf(&dir, "%s/" PLAN_DIR_PREFIX "%ld-%llu-XXXXXX", tmp, (long)getpid(),
                  proc_start_time((long)getpid())) < 0)
         return NULL;
-    if (!mkdtemp(dir) || setenv("HGRID_PLAN_DIR", dir, 1) != 0) {
+    if (!mkdtemp(dir) || setenv(HG_ENV_PLAN_DIR, dir, 1) != 0) {
         free(dir);
         return NULL;
     }
@@ -567,7 +573,8 @@ static int standalone(const hg_cli *cli, const hg_config *cfg, const hg_layout *
         .verbose = cli->verbose,
         .token = getenv(HG_ENV_STATUS_TOKEN),
         .report_path = report,
-        .backend = cli->backend ? cli->backend : cfg->backend == HG_BACKEND_MPI ? "mpi" : "nccl",
+        .backend = hg_backend_name(cli->backend != HG_BACKEND_FROM_CONFIG ? (hg_backend)cli->backend
+                                                                           : cfg->backend),
     };
     hg_error err;
     hg_error_clear(&err);

@@ -84,15 +84,15 @@ static void draw(hg_progress *p)
 static void status_line(hg_progress *p, const char *s)
 {
     int n, w;
-    if (strcmp(s, "started") == 0)
+    if (strcmp(s, HG_STATUS_STARTED) == 0)
         p->started = 1;
-    else if (strcmp(s, "go") == 0)
+    else if (strcmp(s, HG_STATUS_GO) == 0)
         p->decision = 1;
-    else if (strcmp(s, "no-go") == 0)
+    else if (strcmp(s, HG_STATUS_NO_GO) == 0)
         p->decision = 0;
-    else if (strcmp(s, "report") == 0)
+    else if (strcmp(s, HG_STATUS_REPORT) == 0)
         p->report = 1;
-    else if (sscanf(s, "ready %d/%d", &n, &w) == 2 && n >= 0 && n <= p->world) {
+    else if (sscanf(s, HG_STATUS_READY, &n, &w) == 2 && n >= 0 && n <= p->world) {
         p->started = 1;
         p->ready = n;
         draw(p);

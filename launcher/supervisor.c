@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -41,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "intparse.h"
 #include "outq.h"
 #include "progress.h"
 #include "protocol.h"
@@ -50,17 +52,6 @@
 /* After mpirun and everything we started are gone, a stream still open can only be
  * held by a process outside the job; stop waiting for it after this long in silence. */
 #define ORPHAN_STREAM_S 10.0
-
-/* The launcher's deadline is a backstop, well past the agents' own: their
- * coordinator gives up at T + g and their watchdogs at T + 2g, g = clamp(T/10, 1, 5),
- * counted from each agent's start, which comes after ours; their message names the
- * rank and the phase, ours cannot. */
-static double backstop_s(int deadline_s)
-{
-    double g = deadline_s / 10.0;
-    g = g < 1 ? 1 : g > 5 ? 5 : g;
-    return deadline_s + 2 * g + 10;
-}
 
 static double now_s(void)
 {
@@ -80,7 +71,8 @@ static int each_child(pid_t ppid, void (*fn)(pid_t, char, void *), void *arg)
     struct dirent *e;
     while ((e = readdir(d))) {
         char path[300], buf[512];
-        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+        int pid;
+        if (hg_int_parse(e->d_name, 1, INT_MAX, &pid) != 0)
             continue;
         snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
         FILE *f = fopen(path, "r");
@@ -96,7 +88,7 @@ static int each_child(pid_t ppid, void (*fn)(pid_t, char, void *), void *arg)
             continue;
         found++;
         if (fn)
-            fn((pid_t)atoi(e->d_name), state, arg);
+            fn((pid_t)pid, state, arg);
     }
     closedir(d);
     return found;
@@ -244,7 +236,7 @@ static void child_exec(const hg_supervise_opts *o, int outfd, int errfd, int exe
      * before this line, nobody would tell it, so do not start at all. */
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != parent)
-        _exit(1);
+        _exit(HG_EXIT_NOT_STARTED);
     if (dup2(outfd, STDOUT_FILENO) < 0 || dup2(errfd, STDERR_FILENO) < 0)
         goto fail;
     /* A background process group reading the terminal would stop on SIGTTIN. */
@@ -263,7 +255,7 @@ static void child_exec(const hg_supervise_opts *o, int outfd, int errfd, int exe
 fail:
     e = errno;
     (void)!write(execfd, &e, sizeof(e));
-    _exit(127);
+    _exit(HG_EXIT_NOT_STARTED); /* the parent reads e and says why */
 }
 
 static const char *module_name(const sup *s, int rank)
@@ -426,9 +418,10 @@ int hg_supervise(const hg_supervise_opts *o, int *status, hg_error *err)
     double quiet_since = 0;   /* everything we started is gone; streams still open */
     for (;;) {
         double now = now_s();
+        /* The backstop, well after the agents' own deadline lines (protocol.h). */
         if (!s.child_done && !s.deadline_hit && !s.stop_signal && o->deadline_s > 0
             && hg_progress_decision(s.progress) < 0 && hg_progress_ready(s.progress) < o->world
-            && now - s.start > backstop_s(o->deadline_s)) {
+            && now - s.start > hg_deadline_backstop_s(o->deadline_s)) {
             s.deadline_hit = 1;
             hg_progress_clear(s.progress);
             fprintf(s.err, "hgrid: readiness deadline passed (%d/%d ranks ready), stopping "

@@ -350,6 +350,8 @@ cli() {
 }
 cli --help
 check "--help: exit 0 and usage" bash -c "[[ $rc -eq 0 ]] && grep -q '^usage: hgrid-agent' $out"
+check "--help: the exit codes of common/protocol.h" bash -c "grep -q '^Exit status: 0 or PROGRAM.s own; 2 usage, invalid config, or PROGRAM cannot be$' $out && grep -q '^executed; 3 pre-flight failed; 124 the readiness deadline passed.$' $out"
+check "--help: every option the launcher may pass" bash -c "for o in backend timeout report verbose strict in-process label log-dir; do grep -q \"^  --\$o\" $out || exit 1; done"
 cli --version
 check "--version" bash -c "[[ $rc -eq 0 ]] && grep -qE '^hgrid-agent [0-9]+\.[0-9]+\.[0-9]+$' $out"
 cli "$G/vlm8_moe.yaml" true
@@ -361,7 +363,9 @@ check "--backend gloo: exit 2" bash -c "[[ $rc -eq 2 ]] && grep -q \"backend mus
 cli --timeout 0 "$G/vlm8_moe.yaml" -- true
 check "--timeout 0: exit 2" bash -c "[[ $rc -eq 2 ]] && grep -q 'timeout must be a whole number' $out"
 cli --frobnicate "$G/vlm8_moe.yaml" -- true
-check "unknown option: exit 2" bash -c "[[ $rc -eq 2 ]] && grep -q \"unknown or incomplete option '--frobnicate'\" $out"
+check "unknown option: exit 2" bash -c "[[ $rc -eq 2 ]] && grep -q \"^hgrid-agent: unknown option '--frobnicate'$\" $out"
+cli --timeout
+check "an option without its value: exit 2" bash -c "[[ $rc -eq 2 ]] && grep -q '^hgrid-agent: --timeout needs a value (S)$' $out"
 
 leftover=$(find "$TMPDIR" -name 'hgrid-plan-rank*' | wc -l)
 echo "agent: $pass passed, $failed failed ($leftover plan files written under TMPDIR)"

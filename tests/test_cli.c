@@ -33,7 +33,7 @@ START_TEST(launch_with_every_option)
     hg_cli c;
     hg_error e;
     ck_assert_int_eq(parse(argc, v, &c, &e), 0);
-    ck_assert_str_eq(c.backend, "mpi");
+    ck_assert_int_eq(c.backend, HG_BACKEND_MPI);
     ck_assert_int_eq(c.timeout_s, 30);
     ck_assert_str_eq(c.report, "r.json");
     ck_assert_str_eq(c.hostfile, "h");
@@ -59,7 +59,7 @@ START_TEST(defaults)
     hg_cli c;
     hg_error e;
     ck_assert_int_eq(parse(ARGC(v), v, &c, &e), 0);
-    ck_assert_ptr_null(c.backend);
+    ck_assert_int_eq(c.backend, HG_BACKEND_FROM_CONFIG);
     ck_assert_int_eq(c.timeout_s, 0);
     ck_assert_int_eq(c.rank, -1);
     ck_assert_str_eq(c.mpirun, "mpirun");
@@ -76,7 +76,7 @@ START_TEST(program_arguments_are_not_options)
     hg_error e;
     ck_assert_int_eq(parse(ARGC(v), v, &c, &e), 0);
     ck_assert(!c.dry_run);
-    ck_assert_ptr_null(c.backend);
+    ck_assert_int_eq(c.backend, HG_BACKEND_FROM_CONFIG);
     ck_assert_int_eq(c.nprogram, 4);
     hg_cli_free(&c);
 }
@@ -250,7 +250,7 @@ START_TEST(last_value_counts)
     hg_error e;
     ck_assert_int_eq(parse(ARGC(v), v, &c, &e), 0);
     ck_assert_int_eq(c.timeout_s, 10);
-    ck_assert_str_eq(c.backend, "mpi");
+    ck_assert_int_eq(c.backend, HG_BACKEND_MPI);
     ck_assert_int_eq(c.nmpi_args, 2);
     ck_assert_str_eq(c.mpi_args[1], "b");
     hg_cli_free(&c);
