@@ -1,12 +1,12 @@
 /* The agent's pre-flight, the same steps for hgrid-agent (exec handoff) and hg_init
- * (in-process): bootstrap with the plan and (exec handoff) PROGRAM's check, GPU binding,
+ * (in-process): bootstrap with this rank's view and (exec handoff) PROGRAM's check, GPU binding,
  * world and group communicators, each followed by an agreement round, verification,
  * readiness. Each step runs only while this rank has not failed, but every rank reaches
  * readiness, so the coordinator hears of every failure.
  *
  * An agreement round is one small MPI_Allreduce over the control communicator that
  * tells every rank whether any rank has failed so far (the first also says which kinds
- * need a split anywhere, groups.c). Every rank makes it after bootstrap (plan, PROGRAM),
+ * need a split anywhere, groups.c). Every rank makes it after bootstrap (view, PROGRAM),
  * after GPU, after world and after groups, failed or not, so the collective order is the
  * same everywhere; each phase before it is bounded (NCCL by the deadline, the rest by the
  * watchdog). A rank whose PROGRAM cannot run so keeps every rank off the GPUs, and a
@@ -105,12 +105,12 @@ static int pick_backend(hg_agent *a, hg_error *err)
 #endif
 }
 
-static int plan_step(hg_agent *a, hg_error *err)
+static int view_step(hg_agent *a, hg_error *err)
 {
-    int rc = hg_rank_plan_build(a->layout, a->rank, &a->plan, err);
+    int rc = hg_rank_view_build(a->layout, a->rank, &a->view, err);
     if (rc == 0) {
-        a->have_plan = 1;
-        hg_comm_plan_local(&a->plan, a->opts.share, &a->comms);
+        a->have_view = 1;
+        hg_comm_set_build(&a->view, a->opts.share, &a->comms);
     }
     return rc;
 }
@@ -130,7 +130,7 @@ static int program_step(hg_agent *a, hg_error *err)
 }
 
 /* Everyone learns whether anyone failed so far, and which kinds anyone splits (the
- * same answer each round: creates is fixed once the plan is). Called by every rank at
+ * same answer each round: creates is fixed once the view is). Called by every rank at
  * the same points, whatever its own rc. */
 static int agree(hg_agent *a, int rc, hg_error *own)
 {
@@ -234,7 +234,7 @@ int hg_agent_start(const hg_agent_opts *opts, hg_agent **out, hg_error *err)
     a->deadline = a->t0 + a->timeout_s;
     hg_watchdog_rearm(&a->wd, watchdog_deadline(a), a->timeout_s);
 
-    rc = step(a, HG_PHASE_BOOTSTRAP, plan_step, 0, &own);
+    rc = step(a, HG_PHASE_BOOTSTRAP, view_step, 0, &own);
     rc = step(a, HG_PHASE_BOOTSTRAP, program_step, rc, &own);
     a->times[HG_PHASE_BOOTSTRAP] = hg_now() - a->t0; /* from the very start */
     rc = agree(a, rc, &own);
@@ -290,8 +290,8 @@ void hg_agent_free(hg_agent *a, int failed)
 #endif
     if (a->ops && a->ops->release)
         a->ops->release(a, failed);
-    if (a->have_plan)
-        hg_rank_plan_free(&a->plan);
+    if (a->have_view)
+        hg_rank_view_free(&a->view);
     hg_layout_free(a->layout);
     if (a->local != MPI_COMM_NULL)
         MPI_Comm_free(&a->local);

@@ -41,21 +41,21 @@ static inline double hg_now(void)
 
 /* Which communicators one rank builds (groups.c). A kind whose group has the same
  * members as an earlier kind's (or the world's) shares that slot instead of a split. */
-typedef struct hg_comm_plan {
+typedef struct hg_comm_set {
     int slot[HG_KIND_COUNT];        /* -1: this rank is in no group of the kind */
     int nslots;                     /* distinct communicators, the world included */
     int slot_kind[HG_MAX_SLOTS];    /* the kind that created each slot; -1: world */
     unsigned creates;               /* bit k: this rank's split at kind k makes a slot */
     unsigned splits;                /* bit k: some rank anywhere creates at kind k */
-} hg_comm_plan;
+} hg_comm_set;
 
 /* Computes this rank's slots; share = 0 builds one communicator per kind. */
-void hg_comm_plan_local(const hg_rank_plan *p, int share, hg_comm_plan *out);
+void hg_comm_set_build(const hg_rank_view *v, int share, hg_comm_set *out);
 /* The split color of this rank at kind k: the group's lowest member, unique across
  * every group of the kind in the world; -1 when this rank makes no communicator there. */
-int hg_comm_plan_color(const hg_comm_plan *cp, const hg_rank_plan *p, hg_kind k);
+int hg_comm_set_color(const hg_comm_set *cs, const hg_rank_view *v, hg_kind k);
 /* "language tp [4, 5]" (long member lists shortened), for messages. */
-void hg_group_describe(const hg_rank_plan *p, int slot_kind, char *buf, size_t len);
+void hg_group_describe(const hg_rank_view *v, int slot_kind, char *buf, size_t len);
 
 typedef struct hg_watchdog {
     pthread_t thread;
@@ -128,9 +128,12 @@ typedef struct hg_agent {
     int usage_failed;   /* this rank's failure is the user's command (PROGRAM cannot run) */
     char host[256];
     hg_layout *layout;
-    hg_rank_plan plan;
-    int have_plan;
-    hg_comm_plan comms;
+    union {
+        hg_rank_view view; /* this rank's module, coordinates and groups */
+        hg_rank_view plan; /* its old name, until api.c reads view */
+    };
+    int have_view;
+    hg_comm_set comms;
     const struct hg_backend_ops *ops;
     void *be;           /* the backend's own state */
     hg_prewarm prewarm;
@@ -177,8 +180,8 @@ void hg_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * parsed on every rank, the world size checked. Rank 0 prints config diagnostics. */
 int hg_bootstrap(hg_agent *a, hg_error *err);
 
-/* verify.c: one all-reduce per communicator whose sum is known from the plan (each
- * rank adds rank + 1), and every kind's communicator size and rank against the plan. */
+/* verify.c: one all-reduce per communicator whose sum is known from the layout (each
+ * rank adds rank + 1), and every kind's communicator size and rank against the view. */
 int hg_verify(hg_agent *a, hg_error *err);
 
 /* Fills err from an MPI return code; names the call and the rank. */

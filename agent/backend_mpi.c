@@ -43,22 +43,22 @@ static int mpi_world(hg_agent *a, hg_error *err)
 static int mpi_groups(hg_agent *a, hg_error *err)
 {
     mpi_state *s = a->be;
-    const hg_comm_plan *cp = &a->comms;
+    const hg_comm_set *cs = &a->comms;
     for (int k = 0; k < HG_KIND_COUNT; k++) {
-        if (!(cp->splits & (1u << k)))
+        if (!(cs->splits & (1u << k)))
             continue;
-        int color = hg_comm_plan_color(cp, &a->plan, (hg_kind)k);
-        int key = color < 0 ? 0 : a->plan.groups[k].pos;
+        int color = hg_comm_set_color(cs, &a->view, (hg_kind)k);
+        int key = color < 0 ? 0 : a->view.groups[k].pos;
         MPI_Comm c = MPI_COMM_NULL;
         int mrc = MPI_Comm_split(s->comm[HG_SLOT_WORLD], color < 0 ? MPI_UNDEFINED : color, key, &c);
         if (mrc != MPI_SUCCESS) {
             char what[256], call[320];
-            hg_group_describe(&a->plan, k, what, sizeof(what));
+            hg_group_describe(&a->view, k, what, sizeof(what));
             snprintf(call, sizeof(call), "MPI_Comm_split for %s", what);
             return hg_mpi_fail(err, mrc, a->rank, call);
         }
         if (color >= 0)
-            s->comm[cp->slot[k]] = c;
+            s->comm[cs->slot[k]] = c;
     }
     return 0;
 }
@@ -72,7 +72,7 @@ static int mpi_allreduce(hg_agent *a, long long mine, long long *sums, hg_error 
         int mrc = MPI_Allreduce(&mine, &sums[i], 1, MPI_LONG_LONG, MPI_SUM, s->comm[i]);
         if (mrc != MPI_SUCCESS) {
             char what[256], call[320];
-            hg_group_describe(&a->plan, a->comms.slot_kind[i], what, sizeof(what));
+            hg_group_describe(&a->view, a->comms.slot_kind[i], what, sizeof(what));
             snprintf(call, sizeof(call), "MPI_Allreduce over %s", what);
             return hg_mpi_fail(err, mrc, a->rank, call);
         }

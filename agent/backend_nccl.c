@@ -122,7 +122,7 @@ static int wait_comm(hg_agent *a, ncclComm_t *c, const char *what, int slot_kind
         if (r == ncclSuccess && st == ncclSuccess)
             return 0;
         if (r != ncclSuccess || st != ncclInProgress) {
-            hg_group_describe(&a->plan, slot_kind, group, sizeof(group));
+            hg_group_describe(&a->view, slot_kind, group, sizeof(group));
             hg_error_set(err, HG_ENCCL, "rank %d on %s: %s for %s failed: %s (%s)", a->rank,
                          a->host, what, group, ncclGetErrorString(r != ncclSuccess ? r : st),
                          ncclGetLastError(*c));
@@ -130,7 +130,7 @@ static int wait_comm(hg_agent *a, ncclComm_t *c, const char *what, int slot_kind
             return HG_ENCCL;
         }
         if (hg_now() > deadline) {
-            hg_group_describe(&a->plan, slot_kind, group, sizeof(group));
+            hg_group_describe(&a->view, slot_kind, group, sizeof(group));
             abort_slot(s, c);
             return hg_error_set(err, HG_ETIMEDOUT,
                                 "rank %d on %s: %s for %s did not complete within the %d s "
@@ -144,7 +144,7 @@ static int wait_comm(hg_agent *a, ncclComm_t *c, const char *what, int slot_kind
 static int nccl_fail(hg_agent *a, hg_error *err, ncclResult_t r, const char *call, int slot_kind)
 {
     char group[256];
-    hg_group_describe(&a->plan, slot_kind, group, sizeof(group));
+    hg_group_describe(&a->view, slot_kind, group, sizeof(group));
     return hg_error_set(err, HG_ENCCL, "rank %d on %s: %s for %s: %s (%s)", a->rank, a->host,
                         call, group, ncclGetErrorString(r), ncclGetLastError(NULL));
 }
@@ -265,13 +265,13 @@ static int nccl_world(hg_agent *a, hg_error *err)
 static int nccl_groups(hg_agent *a, hg_error *err)
 {
     nccl_state *s = a->be;
-    const hg_comm_plan *cp = &a->comms;
+    const hg_comm_set *cs = &a->comms;
     int rc;
     for (int k = 0; k < HG_KIND_COUNT; k++) {
-        if (!(cp->splits & (1u << k)))
+        if (!(cs->splits & (1u << k)))
             continue;
-        int color = hg_comm_plan_color(cp, &a->plan, (hg_kind)k);
-        int key = color < 0 ? 0 : a->plan.groups[k].pos;
+        int color = hg_comm_set_color(cs, &a->view, (hg_kind)k);
+        int key = color < 0 ? 0 : a->view.groups[k].pos;
         ncclConfig_t cfg = comm_config();
         ncclComm_t c = NULL;
         ncclResult_t r = ncclCommSplit(s->comm[HG_SLOT_WORLD], color < 0 ? NCCL_SPLIT_NOCOLOR : color,
@@ -295,12 +295,12 @@ static int nccl_groups(hg_agent *a, hg_error *err)
         }
         if (!c) {
             char group[256];
-            hg_group_describe(&a->plan, k, group, sizeof(group));
+            hg_group_describe(&a->view, k, group, sizeof(group));
             return hg_error_set(err, HG_ENCCL, "rank %d on %s: ncclCommSplit for %s returned no "
                                 "communicator", a->rank, a->host, group);
         }
-        s->comm[cp->slot[k]] = c;
-        if ((rc = wait_comm(a, &s->comm[cp->slot[k]], "ncclCommSplit", k, a->deadline, err)) != 0)
+        s->comm[cs->slot[k]] = c;
+        if ((rc = wait_comm(a, &s->comm[cs->slot[k]], "ncclCommSplit", k, a->deadline, err)) != 0)
             return rc;
     }
     return 0;
@@ -337,7 +337,7 @@ static int nccl_allreduce(hg_agent *a, long long mine, long long *sums, hg_error
         while ((e = cudaStreamQuery(s->stream[i])) == cudaErrorNotReady) {
             if (hg_now() > a->deadline) {
                 char group[256];
-                hg_group_describe(&a->plan, kind, group, sizeof(group));
+                hg_group_describe(&a->view, kind, group, sizeof(group));
                 abort_slot(s, &s->comm[i]);
                 return hg_error_set(err, HG_ETIMEDOUT,
                                     "rank %d on %s: ncclAllReduce for %s did not finish within the "

@@ -3,7 +3,7 @@
  * together with its own command-line overrides, so a rank whose local copy differs (or
  * is missing) cannot diverge: rank 0's bytes and options win. Every rank then parses
  * and validates the same bytes; they reach the same verdict without another round trip,
- * and rank 0 alone prints the diagnostics. Building this rank's plan and everything
+ * and rank 0 alone prints the diagnostics. Building this rank's view and everything
  * after it is the agent's (agent.c). */
 #include "agent.h"
 

@@ -21,23 +21,23 @@ static int same_members(const hg_rank_group *a, const hg_rank_group *b)
     return a->size == b->size && memcmp(a->members, b->members, (size_t)a->size * sizeof(int)) == 0;
 }
 
-void hg_comm_plan_local(const hg_rank_plan *p, int share, hg_comm_plan *out)
+void hg_comm_set_build(const hg_rank_view *v, int share, hg_comm_set *out)
 {
     memset(out, 0, sizeof(*out));
     out->nslots = 1;
     out->slot_kind[HG_SLOT_WORLD] = -1;
     for (int k = 0; k < HG_KIND_COUNT; k++) {
-        const hg_rank_group *g = &p->groups[k];
+        const hg_rank_group *g = &v->groups[k];
         out->slot[k] = -1;
-        if (g->index < 0 || !hg_kind_applies(&p->module, (hg_kind)k))
+        if (g->index < 0 || !hg_kind_applies(&v->module, (hg_kind)k))
             continue;
-        if (share && g->size == p->world_size) {
+        if (share && g->size == v->world_size) {
             /* Members ascend within [0, world): a group of world size is the world. */
             out->slot[k] = HG_SLOT_WORLD;
             continue;
         }
         for (int j = 0; share && j < k; j++) {
-            if (out->slot[j] > HG_SLOT_WORLD && same_members(g, &p->groups[j])) {
+            if (out->slot[j] > HG_SLOT_WORLD && same_members(g, &v->groups[j])) {
                 out->slot[k] = out->slot[j];
                 break;
             }
@@ -51,25 +51,25 @@ void hg_comm_plan_local(const hg_rank_plan *p, int share, hg_comm_plan *out)
     }
 }
 
-int hg_comm_plan_color(const hg_comm_plan *cp, const hg_rank_plan *p, hg_kind k)
+int hg_comm_set_color(const hg_comm_set *cs, const hg_rank_view *v, hg_kind k)
 {
-    if (!(cp->creates & (1u << k)))
+    if (!(cs->creates & (1u << k)))
         return -1;
-    return p->groups[k].members[0];
+    return v->groups[k].members[0];
 }
 
-void hg_group_describe(const hg_rank_plan *p, int slot_kind, char *buf, size_t len)
+void hg_group_describe(const hg_rank_view *v, int slot_kind, char *buf, size_t len)
 {
     const int *m;
     int n, first = 0;
     size_t used;
     if (slot_kind < 0) {
-        snprintf(buf, len, "world [0..%d]", p->world_size - 1);
+        snprintf(buf, len, "world [0..%d]", v->world_size - 1);
         return;
     }
-    m = p->groups[slot_kind].members;
-    n = p->groups[slot_kind].size;
-    used = (size_t)snprintf(buf, len, "%s %s [", p->module.name, hg_kind_name((hg_kind)slot_kind));
+    m = v->groups[slot_kind].members;
+    n = v->groups[slot_kind].size;
+    used = (size_t)snprintf(buf, len, "%s %s [", v->module.name, hg_kind_name((hg_kind)slot_kind));
     /* Long groups: the first and last few members are enough to find the group. */
     for (int i = 0; i < n && used < len; i++) {
         if (n > 12 && i == 6) {

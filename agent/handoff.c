@@ -68,7 +68,7 @@ static int write_plan(const hg_agent *a, char *path, size_t len, hg_error *err)
         close(fd);
         return hg_error_set(err, HG_EIO, "rank %d: fdopen %s: %s", a->rank, path, strerror(errno));
     }
-    rc = hg_plan_write_rank_json(&a->plan, f, err);
+    rc = hg_plan_write_rank_json(&a->view, f, err);
     if (fclose(f) != 0 && rc == 0)
         rc = hg_error_set(err, HG_EIO, "rank %d: writing %s: %s", a->rank, path, strerror(errno));
     return rc;
@@ -76,7 +76,7 @@ static int write_plan(const hg_agent *a, char *path, size_t len, hg_error *err)
 
 static int set_env(const hg_agent *a, const char *plan_path)
 {
-    const hg_rank_plan *p = &a->plan;
+    const hg_rank_view *p = &a->view;
     const hg_module *m = &p->module;
     const hg_coords *c = &p->coords;
     const struct {
@@ -162,7 +162,7 @@ int hg_handoff_exec(hg_agent *a, char **argv, hg_error *err)
     }
     char module[64];
     hg_relay_opts relay = { a->opts.label, a->opts.log_dir, rank, module };
-    snprintf(module, sizeof(module), "%s", a->plan.module.name);
+    snprintf(module, sizeof(module), "%s", a->view.module.name);
     hg_agent_free(a, 0);
     fflush(NULL);
     if ((rc = hg_relay_start(&relay, err)) != 0)

@@ -110,7 +110,7 @@ int hg_group_size(const hg_module *m, hg_kind kind, int group)
 
 /* out[j] = r + j*step for j < n. FILL_LANES values at a time through a small block, a
  * shape compilers keep in vector registers at -O2 (measured: 32 lanes write 2x faster
- * than 8). A rank plan is mostly such runs (a whole module's ranks), and this is most
+ * than 8). A rank's view is mostly such runs (a whole module's ranks), and this is most
  * of its cost. Values stay below r + (n + 32) * step <= 34 * HG_MAX_WORLD < INT_MAX. */
 #define FILL_LANES 32
 static void fill_run(int *out, int r, int step, int n)
@@ -304,7 +304,7 @@ static void locate(const hg_module *m, hg_kind kind, const int c[4], int *group,
     *pos = p;
 }
 
-int hg_rank_plan_build(const hg_layout *l, int rank, hg_rank_plan *out, hg_error *err)
+int hg_rank_view_build(const hg_layout *l, int rank, hg_rank_view *out, hg_error *err)
 {
     memset(out, 0, sizeof(*out));
     int mi = hg_layout_module_of(l, rank);
@@ -323,7 +323,7 @@ int hg_rank_plan_build(const hg_layout *l, int rank, hg_rank_plan *out, hg_error
             total += (size_t)hg_group_size(m, (hg_kind)k, 0);
     int *storage = malloc(total * sizeof(int));
     if (!storage)
-        return hg_error_set(err, HG_ENOMEM, "out of memory for rank %d's plan", rank);
+        return hg_error_set(err, HG_ENOMEM, "out of memory for rank %d's view", rank);
 
     out->rank = rank;
     out->world_size = l->world;
@@ -358,10 +358,10 @@ int hg_rank_plan_build(const hg_layout *l, int rank, hg_rank_plan *out, hg_error
     return 0;
 }
 
-void hg_rank_plan_free(hg_rank_plan *p)
+void hg_rank_view_free(hg_rank_view *v)
 {
-    if (!p)
+    if (!v)
         return;
-    free(p->storage);
-    p->storage = NULL;
+    free(v->storage);
+    v->storage = NULL;
 }

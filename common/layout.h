@@ -2,7 +2,7 @@
  * with Megatron HyperCommGrid's membership and order. Dense view [tp, cp, dp, pp] and
  * expert view [expert_tp, ep, expert_dp, pp] factor the same span, tp (expert_tp)
  * fastest. Groups are computed on demand, never stored: the whole layout costs
- * O(modules) memory, and one rank's plan O(kinds x group size). */
+ * O(modules) memory, and one rank's view O(kinds x group size). */
 #ifndef HG_LAYOUT_H
 #define HG_LAYOUT_H
 
@@ -57,12 +57,13 @@ typedef struct hg_rank_group {
     int index;          /* which group of its kind; -1: this rank is in none */
     int size;
     int pos;            /* this rank's position among members (its group rank) */
-    const int *members; /* ascending global ranks; owned by the plan */
+    const int *members; /* ascending global ranks; owned by the view */
 } hg_rank_group;
 
-/* Everything one rank needs about itself, computed without touching other modules'
- * groups: what each agent builds communicators from. */
-typedef struct hg_rank_plan {
+/* One rank's view of the layout: everything it needs about itself, computed without
+ * touching other modules' groups. Each agent builds its communicators from it; a rank's
+ * plan (plan.h: --dry-run --rank N, the HGRID_PLAN file) is it written down. */
+typedef struct hg_rank_view {
     int rank;
     int world_size;
     int module_index;
@@ -71,9 +72,15 @@ typedef struct hg_rank_plan {
     hg_coords coords;
     hg_rank_group groups[HG_KIND_COUNT];
     int *storage;    /* members of every group, owned */
-} hg_rank_plan;
+} hg_rank_view;
 
-int hg_rank_plan_build(const hg_layout *l, int rank, hg_rank_plan *out, hg_error *err);
-void hg_rank_plan_free(hg_rank_plan *p);
+int hg_rank_view_build(const hg_layout *l, int rank, hg_rank_view *out, hg_error *err);
+void hg_rank_view_free(hg_rank_view *v);
+
+/* The old names, from before "plan" meant only what is written (plan.h); until
+ * tests/fuzz, tests/bench and tests/gpu use the new ones. */
+#define hg_rank_plan hg_rank_view
+#define hg_rank_plan_build hg_rank_view_build
+#define hg_rank_plan_free hg_rank_view_free
 
 #endif

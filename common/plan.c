@@ -358,8 +358,8 @@ static const table_col rank_cols[] = {
 
 static int rank_row(const void *ctx, int row, char cells[][CELL_MAX], hg_error *err)
 {
-    hg_rank_plan p;
-    int rc = hg_rank_plan_build(ctx, row, &p, err);
+    hg_rank_view p;
+    int rc = hg_rank_view_build(ctx, row, &p, err);
     if (rc != 0)
         return rc;
     snprintf(cells[0], CELL_MAX, "%d", row);
@@ -368,7 +368,7 @@ static int rank_row(const void *ctx, int row, char cells[][CELL_MAX], hg_error *
     const int v[] = { c->tp, c->cp, c->dp, c->pp, c->ep, c->expt_tp, c->expt_dp };
     for (int i = 0; i < 7; i++)
         snprintf(cells[2 + i], CELL_MAX, "%d", v[i]);
-    hg_rank_plan_free(&p);
+    hg_rank_view_free(&p);
     return 0;
 }
 
@@ -431,7 +431,7 @@ static int w_dump(const char *buf, size_t size, void *data)
     return w->failed ? -1 : 0;
 }
 
-int hg_plan_write_rank_json(const hg_rank_plan *p, FILE *out, hg_error *err)
+int hg_plan_write_rank_json(const hg_rank_view *p, FILE *out, hg_error *err)
 {
     const hg_coords *c = &p->coords;
     writer *w = w_new(out);
@@ -472,7 +472,7 @@ out:
     return rc;
 }
 
-int hg_plan_write_rank_table(const hg_rank_plan *p, FILE *out, hg_error *err)
+int hg_plan_write_rank_table(const hg_rank_view *p, FILE *out, hg_error *err)
 {
     const hg_module *m = &p->module;
     const hg_coords *c = &p->coords;

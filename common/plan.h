@@ -1,6 +1,8 @@
-/* Plan output: the layout as JSON (the dry-run interface, matching Megatron's golden
- * layouts) or as a table for people, and one rank's view. JSON strings go through
- * jansson; group arrays are streamed, so memory stays O(one group), not O(output). */
+/* Plans: what hgrid writes down of a layout, for programs (JSON: the dry-run interface,
+ * matching Megatron's golden layouts) and for people (a table): the whole layout, or one
+ * rank's view (layout.h; --dry-run --rank N, and the HGRID_PLAN file of the exec
+ * handoff). "Plan" means only this written form. JSON strings go through jansson; group
+ * arrays are streamed, so memory stays O(one group), not O(output). */
 #ifndef HG_PLAN_H
 #define HG_PLAN_H
 
@@ -18,7 +20,7 @@ int hg_plan_write_json(const hg_layout *l, FILE *out, hg_error *err);
 int hg_plan_write_json_named(const hg_layout *l, const char *config, FILE *out,
                              hg_error *err);
 int hg_plan_write_table(const hg_layout *l, FILE *out, hg_error *err);
-int hg_plan_write_rank_json(const hg_rank_plan *p, FILE *out, hg_error *err);
-int hg_plan_write_rank_table(const hg_rank_plan *p, FILE *out, hg_error *err);
+int hg_plan_write_rank_json(const hg_rank_view *p, FILE *out, hg_error *err);
+int hg_plan_write_rank_table(const hg_rank_view *p, FILE *out, hg_error *err);
 
 #endif

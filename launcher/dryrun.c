@@ -67,12 +67,12 @@ static int dryrun_one(dryrun_state *s, const char *path)
         fprintf(s->out, "== %s\n", name);
     int rc;
     if (opts->rank >= 0) {
-        hg_rank_plan p;
-        rc = hg_rank_plan_build(layout, opts->rank, &p, &err);
+        hg_rank_view p;
+        rc = hg_rank_view_build(layout, opts->rank, &p, &err);
         if (rc == 0) {
             rc = table ? hg_plan_write_rank_table(&p, s->out, &err)
                        : hg_plan_write_rank_json(&p, s->out, &err);
-            hg_rank_plan_free(&p);
+            hg_rank_view_free(&p);
         }
     } else {
         rc = table ? hg_plan_write_table(layout, s->out, &err)

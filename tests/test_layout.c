@@ -1,6 +1,6 @@
 /* Layout (common/layout.c) and plan output (common/plan.c): every golden layout of
  * tests/golden (groups computed by Megatron's own code) is reproduced exactly by the
- * JSON plan; every rank's own plan agrees with the whole-layout groups; and the group
+ * JSON plan; every rank's view agrees with the whole-layout groups; and the group
  * arithmetic agrees with a brute-force reading of HyperCommGrid's definition on many
  * shapes the goldens do not cover. */
 #include <check.h>
@@ -208,11 +208,11 @@ static int index_in(json_t *list, int rank)
     return -1;
 }
 
-/* Every rank's own plan, checked against the golden whole-layout groups: for each kind
+/* Every rank's view, checked against the golden whole-layout groups: for each kind
  * the rank's group is the golden group holding it, index = that group's place in the
  * list and pos = the rank's place in the group; a rank in no group (a middle pipeline
  * stage for embd) has index -1; kinds a module lacks are absent from the golden file. */
-START_TEST(golden_rank_plans)
+START_TEST(golden_rank_views)
 {
     const char *yaml = goldens.gl_pathv[_i];
     char *jpath = golden_json_path(yaml);
@@ -223,10 +223,10 @@ START_TEST(golden_rank_plans)
     int world = hg_layout_world_size(l);
 
     for (int r = 0; r < world; r++) {
-        hg_rank_plan p;
+        hg_rank_view p;
         hg_error err;
         hg_error_clear(&err);
-        ck_assert_int_eq(hg_rank_plan_build(l, r, &p, &err), 0);
+        ck_assert_int_eq(hg_rank_view_build(l, r, &p, &err), 0);
         ck_assert_int_eq(p.rank, r);
         ck_assert_int_eq(p.world_size, world);
 
@@ -292,7 +292,7 @@ START_TEST(golden_rank_plans)
             for (int j = 0; j < g->size; j++)
                 ck_assert_int_eq(g->members[j], json_integer_value(json_array_get(members, (size_t)j)));
         }
-        hg_rank_plan_free(&p);
+        hg_rank_view_free(&p);
         ck_assert_ptr_null(p.storage);
     }
     json_decref(want);
@@ -410,9 +410,9 @@ START_TEST(brute_force_shapes)
 }
 END_TEST
 
-/* Rank plans against the whole-layout groups on a layout with three modules, odd
+/* Rank views against the whole-layout groups on a layout with three modules, odd
  * sizes and pp > 2 (embd holds the first and last stage; middle stages none). */
-START_TEST(rank_plans_match_groups)
+START_TEST(rank_views_match_groups)
 {
     hg_layout *l = layout_of_text("version: 1\nmodules:\n"
                                   "  - {name: a, role: encoder, tp: 3, dp: 1}\n"
@@ -422,8 +422,8 @@ START_TEST(rank_plans_match_groups)
     ck_assert_int_eq(hg_layout_world_size(l), 3 + 5 + 18);
     int members[64];
     for (int r = 0; r < hg_layout_world_size(l); r++) {
-        hg_rank_plan p;
-        ck_assert_int_eq(hg_rank_plan_build(l, r, &p, NULL), 0);
+        hg_rank_view p;
+        ck_assert_int_eq(hg_rank_view_build(l, r, &p, NULL), 0);
         const hg_module *m = hg_layout_module(l, (size_t)p.module_index);
         for (int k = 0; k < HG_KIND_COUNT; k++) {
             const hg_rank_group *g = &p.groups[k];
@@ -453,13 +453,13 @@ START_TEST(rank_plans_match_groups)
             if (stage == 2)
                 ck_assert_int_eq(p.groups[HG_KIND_EMBD].pos, 1);
         }
-        hg_rank_plan_free(&p);
+        hg_rank_view_free(&p);
     }
     hg_layout_free(l);
 }
 END_TEST
 
-/* ---- module_of, rank plan errors, kinds ---- */
+/* ---- module_of, rank view errors, kinds ---- */
 
 START_TEST(module_of_boundaries)
 {
@@ -496,20 +496,20 @@ START_TEST(module_of_boundaries)
 }
 END_TEST
 
-START_TEST(rank_plan_out_of_range)
+START_TEST(rank_view_out_of_range)
 {
     hg_layout *l = layout_of_file(SRCDIR "/tests/golden/vlm8_moe.yaml");
-    hg_rank_plan p;
+    hg_rank_view p;
     hg_error err;
     hg_error_clear(&err);
-    ck_assert_int_eq(hg_rank_plan_build(l, 8, &p, &err), HG_EINVAL);
+    ck_assert_int_eq(hg_rank_view_build(l, 8, &p, &err), HG_EINVAL);
     ck_assert_int_eq(err.code, HG_EINVAL);
     ck_assert_str_eq(err.msg, "rank 8 is outside the world [0, 8)");
     ck_assert_ptr_null(p.storage);
-    hg_rank_plan_free(&p); /* harmless on a failed plan */
-    ck_assert_int_eq(hg_rank_plan_build(l, -1, &p, &err), HG_EINVAL);
+    hg_rank_view_free(&p); /* harmless on a failed build */
+    ck_assert_int_eq(hg_rank_view_build(l, -1, &p, &err), HG_EINVAL);
     ck_assert_str_eq(err.msg, "rank -1 is outside the world [0, 8)");
-    hg_rank_plan_free(NULL);
+    hg_rank_view_free(NULL);
     hg_layout_free(l);
 }
 END_TEST
@@ -549,8 +549,8 @@ END_TEST
 START_TEST(rank_json_vlm8_rank5)
 {
     hg_layout *l = layout_of_file(SRCDIR "/tests/golden/vlm8_moe.yaml");
-    hg_rank_plan p;
-    ck_assert_int_eq(hg_rank_plan_build(l, 5, &p, NULL), 0);
+    hg_rank_view p;
+    ck_assert_int_eq(hg_rank_view_build(l, 5, &p, NULL), 0);
     char *buf = NULL;
     size_t n = 0;
     FILE *f = open_memstream(&buf, &n);
@@ -579,7 +579,7 @@ START_TEST(rank_json_vlm8_rank5)
         "\"embd\":{\"index\":1,\"rank\":0,\"members\":[5]},"
         "\"pos_embd\":{\"index\":1,\"rank\":0,\"members\":[5]}}}\n");
     free(buf);
-    hg_rank_plan_free(&p);
+    hg_rank_view_free(&p);
     hg_layout_free(l);
 }
 END_TEST
@@ -589,9 +589,9 @@ END_TEST
 START_TEST(rank_json_embd_null_and_absent)
 {
     hg_layout *l = layout_of_file(SRCDIR "/tests/golden/enc4_llm_pp4_20.yaml");
-    hg_rank_plan p;
+    hg_rank_view p;
     /* language: offset 4, tp2 dp2 pp4: rank 4 + 4*1 = 8 is stage 1 */
-    ck_assert_int_eq(hg_rank_plan_build(l, 8, &p, NULL), 0);
+    ck_assert_int_eq(hg_rank_view_build(l, 8, &p, NULL), 0);
     ck_assert_int_eq(p.coords.pp, 1);
     char *buf = NULL;
     size_t n = 0;
@@ -606,9 +606,9 @@ START_TEST(rank_json_embd_null_and_absent)
     ck_assert_uint_eq(json_object_size(g), HG_KIND_COUNT);
     json_decref(j);
     free(buf);
-    hg_rank_plan_free(&p);
+    hg_rank_view_free(&p);
 
-    ck_assert_int_eq(hg_rank_plan_build(l, 0, &p, NULL), 0);
+    ck_assert_int_eq(hg_rank_view_build(l, 0, &p, NULL), 0);
     buf = NULL;
     f = open_memstream(&buf, &n);
     ck_assert_int_eq(hg_plan_write_rank_json(&p, f, NULL), 0);
@@ -619,7 +619,7 @@ START_TEST(rank_json_embd_null_and_absent)
     ck_assert_uint_eq(json_object_size(g), HG_KIND_COUNT - 2);
     json_decref(j);
     free(buf);
-    hg_rank_plan_free(&p);
+    hg_rank_view_free(&p);
     hg_layout_free(l);
 }
 END_TEST
@@ -627,8 +627,8 @@ END_TEST
 START_TEST(rank_table_vlm8_rank0)
 {
     hg_layout *l = layout_of_file(SRCDIR "/tests/golden/vlm8_moe.yaml");
-    hg_rank_plan p;
-    ck_assert_int_eq(hg_rank_plan_build(l, 0, &p, NULL), 0);
+    hg_rank_view p;
+    ck_assert_int_eq(hg_rank_view_build(l, 0, &p, NULL), 0);
     char *buf = NULL;
     size_t n = 0;
     FILE *f = open_memstream(&buf, &n);
@@ -641,7 +641,7 @@ START_TEST(rank_table_vlm8_rank0)
     ck_assert_ptr_nonnull(strstr(buf, "\nexpt_dp           0     0  [0, 1, 2, 3]\n"));
     ck_assert_ptr_null(strstr(buf, "embd"));
     free(buf);
-    hg_rank_plan_free(&p);
+    hg_rank_view_free(&p);
     hg_layout_free(l);
 }
 END_TEST
@@ -723,8 +723,8 @@ START_TEST(plan_write_error_every_writer)
     ck_assert_int_eq(hg_plan_write_json_named(l, "x.yaml", f, &err), HG_EIO);
     ck_assert_str_eq(err.msg, "cannot write the plan: No space left on device");
     clearerr(f);
-    hg_rank_plan p;
-    ck_assert_int_eq(hg_rank_plan_build(l, 5, &p, &err), 0);
+    hg_rank_view p;
+    ck_assert_int_eq(hg_rank_view_build(l, 5, &p, &err), 0);
     hg_error_clear(&err);
     ck_assert_int_eq(hg_plan_write_rank_json(&p, f, &err), HG_EIO);
     ck_assert_str_eq(err.msg, "cannot write the plan: No space left on device");
@@ -732,7 +732,7 @@ START_TEST(plan_write_error_every_writer)
     hg_error_clear(&err);
     ck_assert_int_eq(hg_plan_write_rank_table(&p, f, &err), HG_EIO);
     ck_assert_str_eq(err.msg, "cannot write the plan: No space left on device");
-    hg_rank_plan_free(&p);
+    hg_rank_view_free(&p);
     fclose(f);
     hg_layout_free(l);
 }
@@ -803,9 +803,9 @@ START_TEST(table_aligned_at_max_world)
     ck_assert_ptr_nonnull(strstr(buf, "\n16777216 ranks: per-rank coordinates not listed"));
     free(buf);
 
-    hg_rank_plan p;
+    hg_rank_view p;
     hg_error err;
-    ck_assert_int_eq(hg_rank_plan_build(l, HG_MAX_WORLD - 1, &p, &err), 0);
+    ck_assert_int_eq(hg_rank_view_build(l, HG_MAX_WORLD - 1, &p, &err), 0);
     char *rt = NULL;
     size_t n = 0;
     FILE *f = open_memstream(&rt, &n);
@@ -816,7 +816,7 @@ START_TEST(table_aligned_at_max_world)
     ck_assert_ptr_nonnull(strstr(rt, "\ntp_cp_dp_pp        0 8388607  [8388608, "));
     ck_assert_ptr_nonnull(strstr(rt, "\npos_embd           -       -  (not a member)\n"));
     free(rt);
-    hg_rank_plan_free(&p);
+    hg_rank_view_free(&p);
     hg_layout_free(l);
 }
 END_TEST
@@ -860,15 +860,15 @@ static Suite *layout_suite(void)
     tcase_set_timeout(golden, 60);
     tcase_add_test(golden, golden_count);
     tcase_add_loop_test(golden, golden_plan_json, 0, (int)goldens.gl_pathc);
-    tcase_add_loop_test(golden, golden_rank_plans, 0, (int)goldens.gl_pathc);
+    tcase_add_loop_test(golden, golden_rank_views, 0, (int)goldens.gl_pathc);
     suite_add_tcase(s, golden);
 
     TCase *groups = tcase_create("groups");
     tcase_set_timeout(groups, 60);
     tcase_add_test(groups, brute_force_shapes);
-    tcase_add_test(groups, rank_plans_match_groups);
+    tcase_add_test(groups, rank_views_match_groups);
     tcase_add_test(groups, module_of_boundaries);
-    tcase_add_test(groups, rank_plan_out_of_range);
+    tcase_add_test(groups, rank_view_out_of_range);
     tcase_add_test(groups, kind_names_round_trip);
     tcase_add_test(groups, kind_applies);
     suite_add_tcase(s, groups);
