@@ -1,8 +1,8 @@
 /* The agent's pre-flight, the same steps for hgrid-agent (exec handoff) and hg_init
- * (in-process): bootstrap with this rank's view and (exec handoff) PROGRAM's check, GPU binding,
- * world and group communicators, each followed by an agreement round, verification,
- * readiness. Each step runs only while this rank has not failed, but every rank reaches
- * readiness, so the coordinator hears of every failure.
+ * (in-process): bootstrap with this rank's view and (exec handoff) PROGRAM's check, GPU
+ * binding, world and group communicators, each followed by an agreement round,
+ * verification, readiness. Each step runs only while this rank has not failed, but
+ * every rank reaches readiness, so the coordinator hears of every failure.
  *
  * An agreement round is one small MPI_Allreduce over the control communicator that
  * tells every rank whether any rank has failed so far (the first also says which kinds
@@ -13,31 +13,17 @@
  * rank that cannot bind its GPU, or whose world or group init fails, makes its peers
  * skip the NCCL steps that would wait for it until the deadline: the job fails at once.
  *
- * Test hooks, read here and documented in main.c: HGRID_TEST_FAIL_RANK (and _PHASE),
- * HGRID_TEST_SLOW_RANK, HGRID_TEST_MPI_ERROR_RANK, HGRID_TEST_LEAK_FD,
- * HGRID_TEST_ABORT_RANK, HGRID_TEST_HANG_RANK, HGRID_TEST_NO_SHARE. */
+ * The test variant's fault hooks (testhooks.h) are called where they act; in the
+ * product they are no-ops. */
 #include "agent.h"
 
-#include <fcntl.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "program.h"
 #include "protocol.h"
+#include "testhooks.h"
 
-
-static int env_rank(const char *name)
-{
-    const char *v = getenv(name);
-    char *end;
-    long r;
-    if (!v || !*v)
-        return -1;
-    r = strtol(v, &end, 10);
-    return *end || r < 0 || r > INT_MAX ? -1 : (int)r;
-}
 
 void hg_agent_opts_default(hg_agent_opts *o)
 {
@@ -92,12 +78,12 @@ static int step(hg_agent *a, hg_phase p, int (*fn)(hg_agent *, hg_error *), int 
 static int pick_backend(hg_agent *a, hg_error *err)
 {
     if (a->backend == HG_BACKEND_MPI) {
-        a->ops = &hg_backend_mpi_ops;
+        a->be = &hg_backend_mpi_ops;
         return 0;
     }
 #ifdef HG_HAVE_NCCL
     (void)err;
-    a->ops = &hg_backend_nccl_ops;
+    a->be = &hg_backend_nccl_ops;
     return 0;
 #else
     return hg_error_set(err, HG_EINVAL, "this hgrid was built without the NCCL backend (make "
@@ -151,44 +137,63 @@ static int agree(hg_agent *a, int rc, hg_error *own)
     return rc;
 }
 
-/* HGRID_TEST_FAIL_RANK: this rank fails at the end of HGRID_TEST_FAIL_PHASE. */
+/* Test builds: the failure injected at the end of phase p, if any (testhooks.h). */
 static int inject_failure(hg_agent *a, hg_phase p, int rc, hg_error *own)
 {
-    const char *want = getenv("HGRID_TEST_FAIL_PHASE");
-    if (rc != 0 || env_rank("HGRID_TEST_FAIL_RANK") != a->rank
-        || strcmp(want && *want ? want : "gpu", hg_phase_name(p)) != 0)
-        return rc;
-    a->failed_phase = p;
-    return hg_error_set(own, HG_EINVAL, "rank %d: injected pre-flight failure "
-                        "(HGRID_TEST_FAIL_RANK=%d)", a->rank, a->rank);
+    if (rc == 0 && (rc = hg_test_fail(a->rank, hg_phase_name(p), own)) != 0)
+        a->failed_phase = p;
+    return rc;
 }
 
-/* HGRID_TEST_SLOW_RANK: verification done, this rank sleeps past the deadline and
- * reports what a rank whose NCCL all-reduce never settled reports. */
-static int slow_verify(hg_agent *a, hg_error *err)
+/* Test builds: a verification that runs out of time or meets an MPI error. */
+static int test_verify_step(hg_agent *a, hg_error *err)
 {
-    struct timespec ts = { 0, 50000000L };
-    while (hg_now() < a->deadline + 0.2)
-        nanosleep(&ts, NULL);
-    return hg_error_set(err, HG_ETIMEDOUT, "rank %d: verify did not complete within the %d s "
-                        "init timeout (HGRID_TEST_SLOW_RANK=%d)", a->rank, a->timeout_s, a->rank);
+    return hg_test_verify(&a->bk, a->be, err);
 }
 
-/* HGRID_TEST_MPI_ERROR_RANK: a send to a rank that does not exist, on the control
- * communicator and, with the MPI backend, on the backend's world. Both must return an
- * error (MPI_ERRORS_RETURN); an errors-are-fatal communicator would abort the job. */
-static int mpi_error(hg_agent *a, hg_error *err)
+/* What the backend sees of this rank: a copy of the agent's identity, made once
+ * bootstrap has learnt it and before any backend call (backend.h). The prewarm and the
+ * backend's own fields are the backend's already. */
+static void backend_rank_fill(hg_agent *a)
 {
-    MPI_Comm comms[2] = { a->ctrl, MPI_COMM_NULL };
-    int x = 0, mrc = MPI_SUCCESS;
-    if (a->backend == HG_BACKEND_MPI)
-        comms[1] = *(MPI_Comm *)a->ops->comm(a, HG_SLOT_WORLD);
-    for (int i = 0; i < 2 && comms[i] != MPI_COMM_NULL; i++)
-        if ((mrc = MPI_Send(&x, 1, MPI_INT, a->world, 0, comms[i])) == MPI_SUCCESS)
-            return hg_error_set(err, HG_EINVAL, "rank %d: MPI_Send to rank %d succeeded "
-                                "(HGRID_TEST_MPI_ERROR_RANK)", a->rank, a->world);
-    return hg_mpi_fail(err, mrc, a->rank, "MPI_Send to a missing rank (HGRID_TEST_MPI_ERROR_RANK)");
+    hg_backend_rank *b = &a->bk;
+    b->rank = a->rank;
+    b->world = a->world;
+    b->local_rank = a->local_rank;
+    b->local_size = a->local_size;
+    b->host = a->host;
+    b->ctrl = a->ctrl;
+    b->local = a->local;
+    b->deadline = a->deadline;
+    b->timeout_s = a->timeout_s;
+    b->view = &a->view;
+    b->comms = &a->comms;
 }
+
+/* The backend's step fn of the GPU phase, then what it bound. */
+static int bind_step(hg_agent *a, hg_error *err)
+{
+    int rc = a->be->bind(&a->bk, err);
+    a->device = a->bk.device;
+    return rc;
+}
+
+static int world_step(hg_agent *a, hg_error *err)
+{
+    return a->be->world(&a->bk, err);
+}
+
+static int groups_step(hg_agent *a, hg_error *err)
+{
+    return a->be->groups(&a->bk, err);
+}
+
+void *hg_agent_comm(const hg_agent *a, int slot)
+{
+    return a->be ? a->be->comm(&a->bk, slot) : NULL;
+}
+
+static const hg_agent_compat_ops compat_ops = { hg_agent_comm };
 
 int hg_agent_start(const hg_agent_opts *opts, hg_agent **out, hg_error *err)
 {
@@ -201,13 +206,14 @@ int hg_agent_start(const hg_agent_opts *opts, hg_agent **out, hg_error *err)
     if (!a)
         return hg_error_set(err, HG_ENOMEM, "out of memory");
     a->opts = *opts;
-    if (env_rank("HGRID_TEST_NO_SHARE") == 1)
+    if (hg_test_no_share())
         a->opts.share = 0; /* rank 0's choice reaches every rank with the config */
     a->t0 = hg_now();
     a->ctrl = MPI_COMM_NULL;
     a->local = MPI_COMM_NULL;
-    a->device = -1;
+    a->device = a->bk.device = -1;
     a->rank = -1;
+    a->ops = &compat_ops;
     /* Until the config says otherwise, the watchdog allows the config's own default. */
     a->timeout_s = opts->timeout_s > 0 ? opts->timeout_s : HG_TIMEOUT_DEFAULT_S;
     a->deadline = a->t0 + a->timeout_s;
@@ -219,7 +225,7 @@ int hg_agent_start(const hg_agent_opts *opts, hg_agent **out, hg_error *err)
     enter(a, HG_PHASE_BOOTSTRAP);
 #ifdef HG_HAVE_NCCL
     if (opts->backend != HG_BACKEND_MPI)
-        hg_nccl_prewarm_start(a);
+        hg_nccl_prewarm_start(&a->bk.prewarm);
 #endif
     if ((rc = hg_bootstrap(a, err)) != 0 || (rc = pick_backend(a, err)) != 0) {
         /* Config problems are the same on every rank: all stop here, rank 0 has said why. */
@@ -229,10 +235,11 @@ int hg_agent_start(const hg_agent_opts *opts, hg_agent **out, hg_error *err)
     }
 #ifdef HG_HAVE_NCCL
     if (a->backend == HG_BACKEND_MPI)
-        hg_nccl_prewarm_join(a); /* the config chose mpi: no GPU needed after all */
+        hg_nccl_prewarm_join(&a->bk.prewarm); /* the config chose mpi: no GPU after all */
 #endif
     a->deadline = a->t0 + a->timeout_s;
     hg_watchdog_rearm(&a->wd, watchdog_deadline(a), a->timeout_s);
+    backend_rank_fill(a);
 
     rc = step(a, HG_PHASE_BOOTSTRAP, view_step, 0, &own);
     rc = step(a, HG_PHASE_BOOTSTRAP, program_step, rc, &own);
@@ -240,34 +247,20 @@ int hg_agent_start(const hg_agent_opts *opts, hg_agent **out, hg_error *err)
     rc = agree(a, rc, &own);
 
     enter(a, HG_PHASE_GPU);
-    rc = step(a, HG_PHASE_GPU, a->ops->bind, rc, &own);
+    rc = step(a, HG_PHASE_GPU, a->be->bind ? bind_step : NULL, rc, &own);
     rc = inject_failure(a, HG_PHASE_GPU, rc, &own);
     rc = agree(a, rc, &own);
-    rc = step(a, HG_PHASE_WORLD, a->ops->world, rc, &own);
+    rc = step(a, HG_PHASE_WORLD, world_step, rc, &own);
     rc = inject_failure(a, HG_PHASE_WORLD, rc, &own);
     rc = agree(a, rc, &own);
-    rc = step(a, HG_PHASE_GROUPS, a->ops->groups, rc, &own);
+    rc = step(a, HG_PHASE_GROUPS, groups_step, rc, &own);
     rc = inject_failure(a, HG_PHASE_GROUPS, rc, &own);
     rc = agree(a, rc, &own);
     if (a->verify) {
         rc = step(a, HG_PHASE_VERIFY, hg_verify, rc, &own);
-        if (env_rank("HGRID_TEST_SLOW_RANK") == a->rank)
-            rc = step(a, HG_PHASE_VERIFY, slow_verify, rc, &own);
-        if (env_rank("HGRID_TEST_MPI_ERROR_RANK") == a->rank)
-            rc = step(a, HG_PHASE_VERIFY, mpi_error, rc, &own);
+        rc = step(a, HG_PHASE_VERIFY, test_verify_step, rc, &own);
     }
-    if (env_rank("HGRID_TEST_LEAK_FD") == 1 && open("/dev/null", O_RDONLY) < 0)
-        fprintf(stderr, "hgrid: rank %d: HGRID_TEST_LEAK_FD: cannot open /dev/null\n", a->rank);
-
-    if (env_rank("HGRID_TEST_ABORT_RANK") == a->rank) {
-        fprintf(stderr, "hgrid: rank %d: aborting (HGRID_TEST_ABORT_RANK)\n", a->rank);
-        abort();
-    }
-    if (env_rank("HGRID_TEST_HANG_RANK") == a->rank) {
-        fprintf(stderr, "hgrid: rank %d: hanging (HGRID_TEST_HANG_RANK)\n", a->rank);
-        for (;;)
-            pause();
-    }
+    hg_test_before_readiness(a->rank);
 
     enter(a, HG_PHASE_READINESS);
     if ((rc = hg_readiness(a, rc != 0 ? &own : NULL, err)) != 0)
@@ -286,10 +279,10 @@ void hg_agent_free(hg_agent *a, int failed)
         return;
     hg_watchdog_stop(&a->wd);
 #ifdef HG_HAVE_NCCL
-    hg_nccl_prewarm_join(a); /* bootstrap failed before bind() */
+    hg_nccl_prewarm_join(&a->bk.prewarm); /* bootstrap failed before bind() */
 #endif
-    if (a->ops && a->ops->release)
-        a->ops->release(a, failed);
+    if (a->be)
+        a->be->release(&a->bk, failed);
     if (a->have_view)
         hg_rank_view_free(&a->view);
     hg_layout_free(a->layout);

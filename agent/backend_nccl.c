@@ -13,7 +13,7 @@
  * bootstrap and resources (splitShare = 1), so overlapping them is not safe, and all
  * ranks issue them in hg_kind order, so the verification all-reduces (one CUDA stream
  * per communicator) can never wait on each other in a cycle. */
-#include "agent.h"
+#include "backend.h"
 
 #include <cuda_runtime.h>
 #include <nccl.h>
@@ -24,6 +24,7 @@
 
 #include "gpu_choice.h"
 #include "intparse.h"
+#include "testhooks.h"
 
 typedef struct nccl_state {
     ncclComm_t comm[HG_MAX_SLOTS];
@@ -35,9 +36,9 @@ typedef struct nccl_state {
 /* How long a clean teardown may wait for peers before aborting instead. */
 #define HG_TEARDOWN_S 30.0
 
-static int cuda_fail(hg_agent *a, hg_error *err, cudaError_t e, const char *call)
+static int cuda_fail(hg_backend_rank *b, hg_error *err, cudaError_t e, const char *call)
 {
-    return hg_error_set(err, HG_ECUDA, "rank %d on %s: %s: %s", a->rank, a->host, call,
+    return hg_error_set(err, HG_ECUDA, "rank %d on %s: %s: %s", b->rank, b->host, call,
                         cudaGetErrorString(e));
 }
 
@@ -78,23 +79,22 @@ static void *prewarm(void *arg)
     return NULL;
 }
 
-void hg_nccl_prewarm_start(hg_agent *a)
+void hg_nccl_prewarm_start(hg_prewarm *p)
 {
     static const char *const ranks[] = { "OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID",
                                          "MPI_LOCALRANKID", NULL };
     static const char *const sizes[] = { "OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", NULL };
-    a->prewarm.local_rank = env_hint(ranks);
-    a->prewarm.local_size = env_hint(sizes);
-    if (a->prewarm.local_rank >= 0
-        && pthread_create(&a->prewarm.thread, NULL, prewarm, &a->prewarm) == 0)
-        a->prewarm.started = 1;
+    p->local_rank = env_hint(ranks);
+    p->local_size = env_hint(sizes);
+    if (p->local_rank >= 0 && pthread_create(&p->thread, NULL, prewarm, p) == 0)
+        p->started = 1;
 }
 
-void hg_nccl_prewarm_join(hg_agent *a)
+void hg_nccl_prewarm_join(hg_prewarm *p)
 {
-    if (a->prewarm.started)
-        pthread_join(a->prewarm.thread, NULL);
-    a->prewarm.started = 0;
+    if (p->started)
+        pthread_join(p->thread, NULL);
+    p->started = 0;
 }
 
 /* Aborts a communicator whose operation failed or ran past the deadline and forgets it,
@@ -110,10 +110,10 @@ static void abort_slot(nccl_state *s, ncclComm_t *c)
 
 /* Waits until c's last operation settles or the deadline passes. what: the call, for
  * messages; slot_kind names the group (-1: world). */
-static int wait_comm(hg_agent *a, ncclComm_t *c, const char *what, int slot_kind, double deadline,
-                     hg_error *err)
+static int wait_comm(hg_backend_rank *b, ncclComm_t *c, const char *what, int slot_kind,
+                     double deadline, hg_error *err)
 {
-    nccl_state *s = a->be;
+    nccl_state *s = b->state;
     unsigned spins = 0;
     char group[256];
     for (;;) {
@@ -122,30 +122,31 @@ static int wait_comm(hg_agent *a, ncclComm_t *c, const char *what, int slot_kind
         if (r == ncclSuccess && st == ncclSuccess)
             return 0;
         if (r != ncclSuccess || st != ncclInProgress) {
-            hg_group_describe(&a->view, slot_kind, group, sizeof(group));
-            hg_error_set(err, HG_ENCCL, "rank %d on %s: %s for %s failed: %s (%s)", a->rank,
-                         a->host, what, group, ncclGetErrorString(r != ncclSuccess ? r : st),
+            hg_group_describe(b->view, slot_kind, group, sizeof(group));
+            hg_error_set(err, HG_ENCCL, "rank %d on %s: %s for %s failed: %s (%s)", b->rank,
+                         b->host, what, group, ncclGetErrorString(r != ncclSuccess ? r : st),
                          ncclGetLastError(*c));
             abort_slot(s, c);
             return HG_ENCCL;
         }
         if (hg_now() > deadline) {
-            hg_group_describe(&a->view, slot_kind, group, sizeof(group));
+            hg_group_describe(b->view, slot_kind, group, sizeof(group));
             abort_slot(s, c);
             return hg_error_set(err, HG_ETIMEDOUT,
                                 "rank %d on %s: %s for %s did not complete within the %d s "
                                 "init timeout; communicator aborted",
-                                a->rank, a->host, what, group, a->timeout_s);
+                                b->rank, b->host, what, group, b->timeout_s);
         }
         backoff(&spins);
     }
 }
 
-static int nccl_fail(hg_agent *a, hg_error *err, ncclResult_t r, const char *call, int slot_kind)
+static int nccl_fail(hg_backend_rank *b, hg_error *err, ncclResult_t r, const char *call,
+                     int slot_kind)
 {
     char group[256];
-    hg_group_describe(&a->view, slot_kind, group, sizeof(group));
-    return hg_error_set(err, HG_ENCCL, "rank %d on %s: %s for %s: %s (%s)", a->rank, a->host,
+    hg_group_describe(b->view, slot_kind, group, sizeof(group));
+    return hg_error_set(err, HG_ENCCL, "rank %d on %s: %s for %s: %s (%s)", b->rank, b->host,
                         call, group, ncclGetErrorString(r), ncclGetLastError(NULL));
 }
 
@@ -157,14 +158,14 @@ static int no_gpu(cudaError_t e)
 
 /* This rank's part of binding: choose by the rules, make the context, learn the GPU's
  * identity for the host-wide check. */
-static int bind_local(hg_agent *a, hg_gpu_view *v, hg_gpu_id *id, hg_error *err)
+static int bind_local(hg_backend_rank *b, hg_gpu_view *v, hg_gpu_id *id, hg_error *err)
 {
     struct cudaDeviceProp prop;
     cudaError_t e;
     int device = -1, rc;
     if ((e = cudaGetDeviceCount(&v->visible)) != cudaSuccess) {
         if (!no_gpu(e))
-            return cuda_fail(a, err, e, "cudaGetDeviceCount");
+            return cuda_fail(b, err, e, "cudaGetDeviceCount");
         v->visible = 0;
         v->cuda_error = cudaGetErrorString(e);
         v->driver_too_old = e == cudaErrorInsufficientDriver
@@ -173,12 +174,12 @@ static int bind_local(hg_agent *a, hg_gpu_view *v, hg_gpu_id *id, hg_error *err)
     if ((rc = hg_gpu_choose(v, &device, err)) != 0)
         return rc;
     if ((e = cudaSetDevice(device)) != cudaSuccess)
-        return cuda_fail(a, err, e, "cudaSetDevice");
+        return cuda_fail(b, err, e, "cudaSetDevice");
     /* Create the context now, so its cost shows as "gpu" rather than inside NCCL init. */
     if ((e = cudaFree(NULL)) != cudaSuccess)
-        return cuda_fail(a, err, e, "cudaFree(0) (context creation)");
+        return cuda_fail(b, err, e, "cudaFree(0) (context creation)");
     if ((e = cudaGetDeviceProperties(&prop, device)) != cudaSuccess)
-        return cuda_fail(a, err, e, "cudaGetDeviceProperties");
+        return cuda_fail(b, err, e, "cudaGetDeviceProperties");
     id->bound = 1;
     id->device = device;
     memcpy(id->uuid, prop.uuid.bytes, sizeof(id->uuid));
@@ -187,33 +188,33 @@ static int bind_local(hg_agent *a, hg_gpu_view *v, hg_gpu_id *id, hg_error *err)
     return 0;
 }
 
-static int nccl_bind(hg_agent *a, hg_error *err)
+static int nccl_bind(hg_backend_rank *b, hg_error *err)
 {
     nccl_state *s = calloc(1, sizeof(*s));
-    hg_gpu_id mine, *all = calloc((size_t)a->local_size, sizeof(*all));
-    hg_gpu_view v = { .rank = a->rank, .host = a->host, .local_rank = a->local_rank,
-                      .local_size = a->local_size, .visible_env = getenv("CUDA_VISIBLE_DEVICES") };
+    hg_gpu_id mine, *all = calloc((size_t)b->local_size, sizeof(*all));
+    hg_gpu_view v = { .rank = b->rank, .host = b->host, .local_rank = b->local_rank,
+                      .local_size = b->local_size, .visible_env = getenv("CUDA_VISIBLE_DEVICES") };
     int rc, mrc;
-    hg_nccl_prewarm_join(a);
-    a->be = s;
+    hg_nccl_prewarm_join(&b->prewarm);
+    b->state = s;
     /* (Out of memory here, a rank skips the exchange below, and its host's peers wait
      * in it for the watchdog: a few hundred bytes that cannot be had end the job anyway.) */
     if (!s || !all) {
         free(all);
-        return hg_error_set(err, HG_ENOMEM, "rank %d: out of memory", a->rank);
+        return hg_error_set(err, HG_ENOMEM, "rank %d: out of memory", b->rank);
     }
     s->device = -1;
     memset(&mine, 0, sizeof(mine));
-    rc = bind_local(a, &v, &mine, err);
+    rc = bind_local(b, &v, &mine, err);
     /* Every rank of the host takes part, bound or not, so none waits here for another. */
     mrc = MPI_Allgather(&mine, (int)sizeof(mine), MPI_BYTE, all, (int)sizeof(mine), MPI_BYTE,
-                        a->local);
+                        b->local);
     if (rc == 0 && mrc != MPI_SUCCESS)
-        rc = hg_mpi_fail(err, mrc, a->rank, "MPI_Allgather(GPU identities, host-local)");
+        rc = hg_mpi_fail(err, mrc, b->rank, "MPI_Allgather(GPU identities, host-local)");
     if (rc == 0)
-        rc = hg_gpu_check_shared(all, a->local_size, a->local_rank, &v, err);
+        rc = hg_gpu_check_shared(all, b->local_size, b->local_rank, &v, err);
     if (rc == 0)
-        a->device = s->device = mine.device;
+        b->device = s->device = mine.device;
     free(all);
     return rc;
 }
@@ -226,9 +227,9 @@ static ncclConfig_t comm_config(void)
     return c;
 }
 
-static int nccl_world(hg_agent *a, hg_error *err)
+static int nccl_world(hg_backend_rank *b, hg_error *err)
 {
-    nccl_state *s = a->be;
+    nccl_state *s = b->state;
     struct {
         ncclUniqueId id;
         int ok;
@@ -237,41 +238,40 @@ static int nccl_world(hg_agent *a, hg_error *err)
     ncclResult_t r = ncclSuccess;
     int mrc;
     memset(&root, 0, sizeof(root));
-    if (a->rank == 0) {
+    if (b->rank == 0) {
         r = ncclGetUniqueId(&root.id);
         root.ok = r == ncclSuccess;
     }
     /* Sent even when rank 0 failed, so the others fail now instead of at the deadline. */
-    if ((mrc = MPI_Bcast(&root, (int)sizeof(root), MPI_BYTE, 0, a->ctrl)) != MPI_SUCCESS)
-        return hg_mpi_fail(err, mrc, a->rank, "MPI_Bcast(ncclUniqueId)");
-    if (a->rank == 0 && !root.ok)
-        return nccl_fail(a, err, r, "ncclGetUniqueId", -1);
+    if ((mrc = MPI_Bcast(&root, (int)sizeof(root), MPI_BYTE, 0, b->ctrl)) != MPI_SUCCESS)
+        return hg_mpi_fail(err, mrc, b->rank, "MPI_Bcast(ncclUniqueId)");
+    if (b->rank == 0 && !root.ok)
+        return nccl_fail(b, err, r, "ncclGetUniqueId", -1);
     if (!root.ok)
         return hg_error_set(err, HG_EPEER, "rank %d: skipped NCCL init: rank 0 could not create "
-                            "the NCCL unique id", a->rank);
-    /* Test hook: a world one rank larger than the job, so init waits for a peer that
-     * never comes: the deadline-and-abort path, on a single GPU. */
-    const char *phantom = getenv("HGRID_TEST_NCCL_PHANTOM_PEER");
-    int nranks = a->world + (phantom && strcmp(phantom, "1") == 0);
-    r = ncclCommInitRankConfig(&s->comm[HG_SLOT_WORLD], nranks, root.id, a->rank, &cfg);
+                            "the NCCL unique id", b->rank);
+    /* Test builds: a world larger than the job, so init waits for a peer that never
+     * comes: the deadline-and-abort path, on a single GPU. */
+    int nranks = b->world + hg_test_nccl_phantom_ranks();
+    r = ncclCommInitRankConfig(&s->comm[HG_SLOT_WORLD], nranks, root.id, b->rank, &cfg);
     if (r != ncclSuccess && r != ncclInProgress) {
         if (s->comm[HG_SLOT_WORLD])
             abort_slot(s, &s->comm[HG_SLOT_WORLD]);
-        return nccl_fail(a, err, r, "ncclCommInitRankConfig", -1);
+        return nccl_fail(b, err, r, "ncclCommInitRankConfig", -1);
     }
-    return wait_comm(a, &s->comm[HG_SLOT_WORLD], "ncclCommInitRankConfig", -1, a->deadline, err);
+    return wait_comm(b, &s->comm[HG_SLOT_WORLD], "ncclCommInitRankConfig", -1, b->deadline, err);
 }
 
-static int nccl_groups(hg_agent *a, hg_error *err)
+static int nccl_groups(hg_backend_rank *b, hg_error *err)
 {
-    nccl_state *s = a->be;
-    const hg_comm_set *cs = &a->comms;
+    nccl_state *s = b->state;
+    const hg_comm_set *cs = b->comms;
     int rc;
     for (int k = 0; k < HG_KIND_COUNT; k++) {
         if (!(cs->splits & (1u << k)))
             continue;
-        int color = hg_comm_set_color(cs, &a->view, (hg_kind)k);
-        int key = color < 0 ? 0 : a->view.groups[k].pos;
+        int color = hg_comm_set_color(cs, b->view, (hg_kind)k);
+        int key = color < 0 ? 0 : b->view->groups[k].pos;
         ncclConfig_t cfg = comm_config();
         ncclComm_t c = NULL;
         ncclResult_t r = ncclCommSplit(s->comm[HG_SLOT_WORLD], color < 0 ? NCCL_SPLIT_NOCOLOR : color,
@@ -279,11 +279,11 @@ static int nccl_groups(hg_agent *a, hg_error *err)
         if (r != ncclSuccess && r != ncclInProgress) {
             if (c)
                 ncclCommAbort(c);
-            return nccl_fail(a, err, r, "ncclCommSplit", k);
+            return nccl_fail(b, err, r, "ncclCommSplit", k);
         }
         /* The split runs as a job of the parent: the world settles when it is done, on
          * ranks that pass no color too; then the new communicator settles itself. */
-        if ((rc = wait_comm(a, &s->comm[HG_SLOT_WORLD], "ncclCommSplit", k, a->deadline, err)) != 0) {
+        if ((rc = wait_comm(b, &s->comm[HG_SLOT_WORLD], "ncclCommSplit", k, b->deadline, err)) != 0) {
             if (c)
                 ncclCommAbort(c);
             return rc;
@@ -295,27 +295,27 @@ static int nccl_groups(hg_agent *a, hg_error *err)
         }
         if (!c) {
             char group[256];
-            hg_group_describe(&a->view, k, group, sizeof(group));
+            hg_group_describe(b->view, k, group, sizeof(group));
             return hg_error_set(err, HG_ENCCL, "rank %d on %s: ncclCommSplit for %s returned no "
-                                "communicator", a->rank, a->host, group);
+                                "communicator", b->rank, b->host, group);
         }
         s->comm[cs->slot[k]] = c;
-        if ((rc = wait_comm(a, &s->comm[cs->slot[k]], "ncclCommSplit", k, a->deadline, err)) != 0)
+        if ((rc = wait_comm(b, &s->comm[cs->slot[k]], "ncclCommSplit", k, b->deadline, err)) != 0)
             return rc;
     }
     return 0;
 }
 
-static int nccl_allreduce(hg_agent *a, long long mine, long long *sums, hg_error *err)
+static int nccl_allreduce(hg_backend_rank *b, long long mine, long long *sums, hg_error *err)
 {
-    nccl_state *s = a->be;
-    int n = a->comms.nslots, rc;
+    nccl_state *s = b->state;
+    int n = b->comms->nslots, rc;
     cudaError_t e;
     if ((e = cudaMalloc((void **)&s->dev, (size_t)(n + 1) * sizeof(long long))) != cudaSuccess)
-        return cuda_fail(a, err, e, "cudaMalloc");
+        return cuda_fail(b, err, e, "cudaMalloc");
     for (int i = 0; i < n; i++)
         if (!s->stream[i] && (e = cudaStreamCreateWithFlags(&s->stream[i], cudaStreamNonBlocking)) != cudaSuccess)
-            return cuda_fail(a, err, e, "cudaStreamCreate");
+            return cuda_fail(b, err, e, "cudaStreamCreate");
     /* The input must have landed before any all-reduce reads it: a copy from pageable
      * memory may return before its DMA does, and non-blocking streams do not wait for
      * the legacy stream. So copy on slot 0's stream and wait for it; the all-reduces on
@@ -323,52 +323,52 @@ static int nccl_allreduce(hg_agent *a, long long mine, long long *sums, hg_error
     if ((e = cudaMemcpyAsync(s->dev, &mine, sizeof(mine), cudaMemcpyHostToDevice, s->stream[0]))
             != cudaSuccess
         || (e = cudaStreamSynchronize(s->stream[0])) != cudaSuccess)
-        return cuda_fail(a, err, e, "cudaMemcpyAsync (verification input)");
+        return cuda_fail(b, err, e, "cudaMemcpyAsync (verification input)");
     for (int i = 0; i < n; i++) {
-        int kind = a->comms.slot_kind[i];
+        int kind = b->comms->slot_kind[i];
         unsigned spins = 0;
         ncclResult_t r = ncclAllReduce(s->dev, s->dev + 1 + i, 1, ncclInt64, ncclSum, s->comm[i],
                                        s->stream[i]);
         if (r != ncclSuccess && r != ncclInProgress)
-            return nccl_fail(a, err, r, "ncclAllReduce", kind);
+            return nccl_fail(b, err, r, "ncclAllReduce", kind);
         /* The first collective connects the peers (NCCL connects lazily). */
-        if ((rc = wait_comm(a, &s->comm[i], "ncclAllReduce", kind, a->deadline, err)) != 0)
+        if ((rc = wait_comm(b, &s->comm[i], "ncclAllReduce", kind, b->deadline, err)) != 0)
             return rc;
         while ((e = cudaStreamQuery(s->stream[i])) == cudaErrorNotReady) {
-            if (hg_now() > a->deadline) {
+            if (hg_now() > b->deadline) {
                 char group[256];
-                hg_group_describe(&a->view, kind, group, sizeof(group));
+                hg_group_describe(b->view, kind, group, sizeof(group));
                 abort_slot(s, &s->comm[i]);
                 return hg_error_set(err, HG_ETIMEDOUT,
                                     "rank %d on %s: ncclAllReduce for %s did not finish within the "
                                     "%d s init timeout; communicator aborted",
-                                    a->rank, a->host, group, a->timeout_s);
+                                    b->rank, b->host, group, b->timeout_s);
             }
             backoff(&spins);
         }
         if (e != cudaSuccess)
-            return cuda_fail(a, err, e, "cudaStreamQuery (verification all-reduce)");
+            return cuda_fail(b, err, e, "cudaStreamQuery (verification all-reduce)");
     }
     if ((e = cudaMemcpy(sums, s->dev + 1, (size_t)n * sizeof(long long), cudaMemcpyDeviceToHost))
         != cudaSuccess)
-        return cuda_fail(a, err, e, "cudaMemcpy");
+        return cuda_fail(b, err, e, "cudaMemcpy");
     return 0;
 }
 
-static int nccl_shape(hg_agent *a, int slot, int *count, int *rank, hg_error *err)
+static int nccl_shape(hg_backend_rank *b, int slot, int *count, int *rank, hg_error *err)
 {
-    nccl_state *s = a->be;
+    nccl_state *s = b->state;
     ncclResult_t r;
     if ((r = ncclCommCount(s->comm[slot], count)) != ncclSuccess)
-        return nccl_fail(a, err, r, "ncclCommCount", a->comms.slot_kind[slot]);
+        return nccl_fail(b, err, r, "ncclCommCount", b->comms->slot_kind[slot]);
     if ((r = ncclCommUserRank(s->comm[slot], rank)) != ncclSuccess)
-        return nccl_fail(a, err, r, "ncclCommUserRank", a->comms.slot_kind[slot]);
+        return nccl_fail(b, err, r, "ncclCommUserRank", b->comms->slot_kind[slot]);
     return 0;
 }
 
-static void nccl_release(hg_agent *a, int abort)
+static void nccl_release(hg_backend_rank *b, int abort)
 {
-    nccl_state *s = a->be;
+    nccl_state *s = b->state;
     hg_error ignored;
     if (!s)
         return;
@@ -381,7 +381,7 @@ static void nccl_release(hg_agent *a, int abort)
         if (!abort) {
             ncclResult_t r = ncclCommFinalize(s->comm[i]);
             if ((r == ncclSuccess || r == ncclInProgress)
-                && wait_comm(a, &s->comm[i], "ncclCommFinalize", a->comms.slot_kind[i],
+                && wait_comm(b, &s->comm[i], "ncclCommFinalize", b->comms->slot_kind[i],
                              hg_now() + HG_TEARDOWN_S, &ignored) == 0) {
                 ncclCommDestroy(s->comm[i]);
                 s->comm[i] = NULL;
@@ -399,17 +399,16 @@ static void nccl_release(hg_agent *a, int abort)
     if (s->dev)
         cudaFree(s->dev);
     free(s);
-    a->be = NULL;
+    b->state = NULL;
 }
 
-static void *nccl_comm(const hg_agent *a, int slot)
+static void *nccl_comm(const hg_backend_rank *b, int slot)
 {
-    nccl_state *s = a->be;
+    nccl_state *s = b->state;
     return s && slot >= 0 && slot < HG_MAX_SLOTS ? (void *)s->comm[slot] : NULL;
 }
 
 const hg_backend_ops hg_backend_nccl_ops = {
-    .name = "nccl",
     .bind = nccl_bind,
     .world = nccl_world,
     .groups = nccl_groups,

@@ -11,7 +11,7 @@
  *     agent); at those kinds a rank that reuses, or is in no group, passes "no color".
  * The color of a new group is its lowest member: unique among the kind's groups, even
  * across modules, and the same on every member without any exchange. */
-#include "agent.h"
+#include "groups.h"
 
 #include <stdio.h>
 #include <string.h>

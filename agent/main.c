@@ -42,6 +42,7 @@
 #include "program.h"
 #include "protocol.h"
 #include "relay.h"
+#include "status.h"
 #include "validate.h"
 #include "version.h"
 

@@ -27,8 +27,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "protocol.h"
 #include "ranklist.h"
+#include "status.h"
 
 enum { REC_READY = 0, REC_FAILED = 1, REC_SKIPPED = 2, REC_MISSING = 3 };
 static const char *const status_names[] = { "ready", "failed", "skipped", "missing" };
@@ -181,7 +183,8 @@ static int write_report(const coordinator *c, int go)
         if (json_array_append_new(ranks, record_json(a, &c->rec[i])) != 0)
             break;
     root = json_pack("{s:i, s:i, s:s, s:i, s:b, s:f, s:i, s:i, s:i, s:i, s:o}", "hgrid_ready", 1,
-                     "world_size", a->world, "backend", a->ops->name, "timeout_s", a->timeout_s,
+                     "world_size", a->world, "backend",
+                     hg_backend_name((hg_backend)a->backend), "timeout_s", a->timeout_s,
                      "go", go, "elapsed_s", c->elapsed, "ready", c->ready, "failed", c->failed,
                      "skipped", c->skipped, "missing", a->world - c->arrived, "ranks", ranks);
     int rc = !root || json_dump_file(root, a->opts.report_path, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) != 0;
@@ -219,7 +222,7 @@ static void print_summary(const coordinator *c)
     fprintf(stderr, "hgrid: %d/%d ranks ready in %.2f s (bootstrap %.2f, gpu %.2f, world %.2f, "
             "groups %.2f, verify %.2f; %s communicator%s/rank, %s backend)\n",
             c->ready, a->world, c->elapsed, worst[0], worst[1], worst[2], worst[3], worst[4], comms,
-            lo == 1 && hi == 1 ? "" : "s", a->ops->name);
+            lo == 1 && hi == 1 ? "" : "s", hg_backend_name((hg_backend)a->backend));
 }
 
 /* A record's message names its rank for the rank's own sake ("rank 5 on h: ..."); the

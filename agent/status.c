@@ -3,10 +3,11 @@
  * per-job token in HGRID_STATUS_TOKEN; a user who runs mpirun or srun directly sees
  * none of them, only the readable lines the coordinator prints anyway. Each line goes
  * out in one write(2), so a line from another thread or process cannot land inside it. */
-#include "agent.h"
+#include "status.h"
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>

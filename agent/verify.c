@@ -9,6 +9,8 @@
 
 #include <stdio.h>
 
+#include "config.h"
+
 static long long expected_sum(const hg_rank_view *v, int slot_kind)
 {
     long long sum = 0;
@@ -26,7 +28,7 @@ static int check_shape(hg_agent *a, int kind, int slot, hg_error *err)
     int want_pos = kind < 0 ? v->rank : v->groups[kind].pos;
     int count = -1, rank = -1, rc;
     char what[256];
-    if ((rc = a->ops->shape(a, slot, &count, &rank, err)) != 0)
+    if ((rc = a->be->shape(&a->bk, slot, &count, &rank, err)) != 0)
         return rc;
     if (count == want_size && rank == want_pos)
         return 0;
@@ -34,7 +36,8 @@ static int check_shape(hg_agent *a, int kind, int slot, hg_error *err)
     return hg_error_set(err, HG_EVERIFY,
                         "rank %d: verify: the %s communicator for %s has %d ranks and this "
                         "rank at position %d; the layout says %d ranks, position %d",
-                        v->rank, a->ops->name, what, count, rank, want_size, want_pos);
+                        v->rank, hg_backend_name((hg_backend)a->backend), what, count, rank,
+                        want_size, want_pos);
 }
 
 int hg_verify(hg_agent *a, hg_error *err)
@@ -44,7 +47,7 @@ int hg_verify(hg_agent *a, hg_error *err)
     char what[256];
     int rc;
 
-    if ((rc = a->ops->allreduce(a, (long long)a->rank + 1, sums, err)) != 0)
+    if ((rc = a->be->allreduce(&a->bk, (long long)a->rank + 1, sums, err)) != 0)
         return rc;
     for (int s = 0; s < cs->nslots; s++) {
         long long want = expected_sum(&a->view, cs->slot_kind[s]);
@@ -54,7 +57,7 @@ int hg_verify(hg_agent *a, hg_error *err)
         return hg_error_set(err, HG_EVERIFY,
                             "rank %d: verify: %s all-reduce over %s gave %lld, expected %lld "
                             "(the sum of rank + 1 over the layout's members)",
-                            a->rank, a->ops->name, what, sums[s], want);
+                            a->rank, hg_backend_name((hg_backend)a->backend), what, sums[s], want);
     }
     if ((rc = check_shape(a, -1, HG_SLOT_WORLD, err)) != 0)
         return rc;

@@ -4,13 +4,15 @@
  * broadcast from a coordinator that died), the thread prints which phase it was stuck
  * in and _exit(124)s, and mpirun or srun tears down the rest of the job. The main
  * thread only publishes its rank and phase (atomics) and moves the deadline. */
-#include "agent.h"
-#include "protocol.h"
+#include "watchdog.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "clock.h"
+#include "protocol.h"
 
 static const char *const phase_names[] = {
     [HG_PHASE_BOOTSTRAP] = "bootstrap", [HG_PHASE_GPU] = "gpu",

@@ -10,14 +10,22 @@
 #include "protocol.h"
 
 static const hg_agent_opt_spec specs[HG_AGENT_OPT_COUNT] = {
-    [HG_AGENT_OPT_BACKEND] = { "--backend", "B", "nccl (GPUs) or mpi (CPU groups); default: agent.backend" },
-    [HG_AGENT_OPT_TIMEOUT] = { "--timeout", "S", "readiness deadline in seconds; default: agent.init_timeout_s" },
-    [HG_AGENT_OPT_REPORT] = { "--report", "FILE", "rank 0 writes every rank's readiness record as JSON" },
-    [HG_AGENT_OPT_VERBOSE] = { "--verbose", NULL, "rank 0 prints each rank's record as it arrives" },
-    [HG_AGENT_OPT_STRICT] = { "--strict", NULL, "layouts beyond what the MIMO runtime accepts are errors" },
-    [HG_AGENT_OPT_IN_PROCESS] = { "--in-process", NULL, "exec PROGRAM at once; it calls hg_init() itself (hgrid.h) and\nmay use MPI" },
+    [HG_AGENT_OPT_BACKEND] = { "--backend", "B",
+                               "nccl (GPUs) or mpi (CPU groups); default: agent.backend" },
+    [HG_AGENT_OPT_TIMEOUT] = { "--timeout", "S",
+                               "readiness deadline in seconds; default: agent.init_timeout_s" },
+    [HG_AGENT_OPT_REPORT] = { "--report", "FILE",
+                              "rank 0 writes every rank's readiness record as JSON" },
+    [HG_AGENT_OPT_VERBOSE] = { "--verbose", NULL,
+                               "rank 0 prints each rank's record as it arrives" },
+    [HG_AGENT_OPT_STRICT] = { "--strict", NULL,
+                              "layouts beyond what the MIMO runtime accepts are errors" },
+    [HG_AGENT_OPT_IN_PROCESS] = { "--in-process", NULL,
+                                  "exec PROGRAM at once; it calls hg_init() itself (hgrid.h) and\n"
+                                  "may use MPI" },
     [HG_AGENT_OPT_LABEL] = { "--label", NULL, "prefix PROGRAM's lines with '[RANK MODULE] '" },
-    [HG_AGENT_OPT_LOG_DIR] = { "--log-dir", "DIR", "also write PROGRAM's stdout and stderr to DIR/rankR-MODULE.*" },
+    [HG_AGENT_OPT_LOG_DIR] = { "--log-dir", "DIR",
+                               "also write PROGRAM's stdout and stderr to DIR/rankR-MODULE.*" },
     [HG_AGENT_OPT_HELP] = { "--help", NULL, "this text" },
     [HG_AGENT_OPT_VERSION] = { "--version", NULL, "print the version" },
 };
@@ -117,7 +125,9 @@ static const char *given(const hg_agent_args *a, hg_agent_opt opt, char *num, si
 {
     switch (opt) {
     case HG_AGENT_OPT_BACKEND:
-        return a->backend == HG_BACKEND_FROM_CONFIG ? NULL : hg_backend_name((hg_backend)a->backend);
+        if (a->backend == HG_BACKEND_FROM_CONFIG)
+            return NULL;
+        return hg_backend_name((hg_backend)a->backend);
     case HG_AGENT_OPT_TIMEOUT:
         if (!a->timeout_s)
             return NULL;

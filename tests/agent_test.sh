@@ -24,6 +24,11 @@ for f in "$AGENT" "$CHECK" "$TRAINER"; do
     [[ -x $f ]] || { echo "agent_test: $f is not built (make check-agent builds it)"; exit 2; }
 done
 command -v mpirun >/dev/null || { echo "agent_test: mpirun not found"; exit 2; }
+# The fault hooks (agent/testhooks.h) are in the test variant only (-DHG_TEST_HOOKS).
+for f in "$AGENT" "$TRAINER"; do
+    grep -qa HGRID_TEST_FAIL_RANK "$f" $(ldd "$f" | awk '/libhgrid/ { print $3 }') \
+        || { echo "agent_test: $f has no test hooks (build the test variant: make test-programs)"; exit 2; }
+done
 
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 # Quiet, loopback-only Open MPI: no fabric probing on CI machines.

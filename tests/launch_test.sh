@@ -17,6 +17,11 @@ export OMPI_MCA_pml=ob1
 # Open MPI waits this long between SIGTERM and SIGKILL when it tears a failed job down.
 export OMPI_MCA_odls_base_sigkill_timeout=0
 unset HGRID_TEST_FAIL_RANK HGRID_TEST_ABORT_RANK HGRID_TEST_HANG_RANK
+# The fault cases need the agent beside the launcher to carry the test hooks
+# (agent/testhooks.h: the test variant, built with -DHG_TEST_HOOKS).
+A=${HGRID_AGENT:-$(dirname "$L")/hgrid-agent}
+grep -qa HGRID_TEST_FAIL_RANK "$A" $(ldd "$A" 2>/dev/null | awk '/libhgrid/ { print $3 }') \
+  || { echo "launch_test: $A has no test hooks (build the test variant: make test-programs)"; exit 2; }
 
 T=$(mktemp -d /tmp/hgrid-launch-test.XXXXXX)
 # Plan files of in-job runs land here; a standalone launch removes its own.

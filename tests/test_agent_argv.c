@@ -141,8 +141,10 @@ static void expect_error(char *const *argv, const char *want)
 
 START_TEST(agent_usage_errors)
 {
-    expect_error(ARGV("hgrid-agent", "--frobnicate", "c", "--", "p"), "unknown option '--frobnicate'");
-    expect_error(ARGV("hgrid-agent", "--verbose=1", "c", "--", "p"), "unknown option '--verbose=1'");
+    expect_error(ARGV("hgrid-agent", "--frobnicate", "c", "--", "p"),
+                 "unknown option '--frobnicate'");
+    expect_error(ARGV("hgrid-agent", "--verbose=1", "c", "--", "p"),
+                 "unknown option '--verbose=1'");
     expect_error(ARGV("hgrid-agent", "--timeout"), "--timeout needs a value (S)");
     expect_error(ARGV("hgrid-agent", "--backend", "gloo", "c", "--", "p"),
                  "--backend must be nccl or mpi, not 'gloo'");
@@ -204,7 +206,8 @@ START_TEST(usage_lists_every_option)
                  s->value ? s->value : "");
         ck_assert_msg(strstr(text, line), "--help lacks '%s'", line);
     }
-    ck_assert_ptr_nonnull(strstr(text, "  --backend B     nccl (GPUs) or mpi (CPU groups); default: agent.backend\n"));
+    ck_assert_ptr_nonnull(
+        strstr(text, "  --backend B     nccl (GPUs) or mpi (CPU groups); default: agent.backend\n"));
     free(text);
 }
 END_TEST

@@ -1,0 +1,72 @@
+/* The contract between the agent and a communicator backend (backend_nccl.c,
+ * backend_mpi.c): what a backend sees of its rank (hg_backend_rank, which the agent
+ * fills), what it must do (hg_backend_ops), and the helpers it may use. A backend
+ * includes this and groups.h only: it knows nothing of the agent (agent.h), and the
+ * agent nothing of a backend's state. */
+#ifndef HG_BACKEND_H
+#define HG_BACKEND_H
+
+#include <mpi.h>
+#include <pthread.h>
+
+#include "clock.h"
+#include "error.h"
+#include "groups.h"
+#include "layout.h"
+
+/* A GPU context made while MPI_Init runs (backend_nccl.c): CUDA's start-up cost then
+ * overlaps MPI's instead of following it. */
+typedef struct hg_prewarm {
+    pthread_t thread;
+    int started;
+    int local_rank, local_size; /* the launcher's hints; -1: not given */
+} hg_prewarm;
+
+/* What a backend sees of its rank. The agent fills the identity once bootstrap is done
+ * (before any backend call); the backend fills device and state. */
+typedef struct hg_backend_rank {
+    int rank, world;
+    int local_rank, local_size;
+    const char *host;
+    MPI_Comm ctrl;            /* the agent's own duplicate of the world (errors return) */
+    MPI_Comm local;           /* the ranks of this host, from ctrl */
+    double deadline;          /* hg_now(): whatever waits for peers stops here */
+    int timeout_s;            /* the deadline's length, for messages */
+    const hg_rank_view *view; /* this rank's module, coordinates and groups */
+    const hg_comm_set *comms; /* the slots to build; splits is known before groups() */
+    hg_prewarm prewarm;       /* nccl: started before MPI_Init, joined by bind() */
+    int device;               /* bind(): the CUDA device bound; -1: none */
+    void *state;              /* the backend's own; release() frees it */
+} hg_backend_rank;
+
+/* A backend builds the slot communicators of b->comms, runs the verification
+ * all-reduces and releases them. Every call is made by every rank in the same order. */
+typedef struct hg_backend_ops {
+    int (*bind)(hg_backend_rank *b, hg_error *err);   /* GPU binding; NULL: none */
+    int (*world)(hg_backend_rank *b, hg_error *err);
+    int (*groups)(hg_backend_rank *b, hg_error *err);
+    /* sums[s] = the sum of `mine` over slot s's members, for every slot. */
+    int (*allreduce)(hg_backend_rank *b, long long mine, long long *sums, hg_error *err);
+    /* The size of slot s's communicator and this rank's rank in it. */
+    int (*shape)(hg_backend_rank *b, int slot, int *count, int *rank, hg_error *err);
+    /* Releases everything; abort = 1 when peers may be gone (no collective teardown). */
+    void (*release)(hg_backend_rank *b, int abort);
+    /* The live communicator of a slot (a pointer to an MPI_Comm, or an ncclComm_t). */
+    void *(*comm)(const hg_backend_rank *b, int slot);
+} hg_backend_ops;
+
+extern const hg_backend_ops hg_backend_mpi_ops;
+#ifdef HG_HAVE_NCCL
+extern const hg_backend_ops hg_backend_nccl_ops;
+/* Starts creating the CUDA context of the GPU that the launcher's local rank and size
+ * hints (OMPI_COMM_WORLD_LOCAL_RANK/_SIZE, SLURM_LOCALID, MPI_LOCALRANKID) choose by
+ * hg_gpu_choose's rules, in a thread that prints nothing; bind() joins it and chooses
+ * again from the real local rank, whatever the hints said. */
+void hg_nccl_prewarm_start(hg_prewarm *p);
+void hg_nccl_prewarm_join(hg_prewarm *p);
+#endif
+
+/* Fills err from an MPI return code; names the call and the rank (bootstrap.c). */
+int hg_mpi_fail(hg_error *err, int mrc, int rank, const char *call);
+
+#endif
