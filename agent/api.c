@@ -102,10 +102,10 @@ void hg_finalize(hg_ctx *ctx)
 
 int hg_ctx_rank(const hg_ctx *ctx) { return AGENT(ctx)->rank; }
 int hg_ctx_world_size(const hg_ctx *ctx) { return AGENT(ctx)->world; }
-const char *hg_ctx_module(const hg_ctx *ctx) { return AGENT(ctx)->plan.module.name; }
-hg_role hg_ctx_role(const hg_ctx *ctx) { return AGENT(ctx)->plan.module.role; }
-int hg_ctx_module_rank(const hg_ctx *ctx) { return AGENT(ctx)->plan.module_rank; }
-int hg_ctx_module_size(const hg_ctx *ctx) { return AGENT(ctx)->plan.module.size; }
+const char *hg_ctx_module(const hg_ctx *ctx) { return AGENT(ctx)->view.module.name; }
+hg_role hg_ctx_role(const hg_ctx *ctx) { return AGENT(ctx)->view.module.role; }
+int hg_ctx_module_rank(const hg_ctx *ctx) { return AGENT(ctx)->view.module_rank; }
+int hg_ctx_module_size(const hg_ctx *ctx) { return AGENT(ctx)->view.module.size; }
 hg_backend hg_ctx_backend(const hg_ctx *ctx) { return (hg_backend)AGENT(ctx)->backend; }
 int hg_ctx_local_rank(const hg_ctx *ctx) { return AGENT(ctx)->local_rank; }
 int hg_ctx_local_size(const hg_ctx *ctx) { return AGENT(ctx)->local_size; }
@@ -113,8 +113,8 @@ int hg_ctx_communicators(const hg_ctx *ctx) { return AGENT(ctx)->comms.nslots; }
 
 int hg_ctx_coord(const hg_ctx *ctx, hg_dim dim, int *size)
 {
-    const hg_module *m = &AGENT(ctx)->plan.module;
-    const hg_coords *c = &AGENT(ctx)->plan.coords;
+    const hg_module *m = &AGENT(ctx)->view.module;
+    const hg_coords *c = &AGENT(ctx)->view.coords;
     int v, n;
     switch (dim) {
     case HG_DIM_TP: v = c->tp; n = m->tp; break;
@@ -139,9 +139,9 @@ int hg_ctx_group(const hg_ctx *ctx, hg_kind kind, int *members, int max)
             members[i] = i;
         return a->world;
     }
-    if ((unsigned)kind >= HG_KIND_COUNT || a->plan.groups[kind].index < 0)
+    if ((unsigned)kind >= HG_KIND_COUNT || a->view.groups[kind].index < 0)
         return 0;
-    const hg_rank_group *g = &a->plan.groups[kind];
+    const hg_rank_group *g = &a->view.groups[kind];
     for (int i = 0; members && i < max && i < g->size; i++)
         members[i] = g->members[i];
     return g->size;
@@ -152,9 +152,9 @@ int hg_ctx_group_rank(const hg_ctx *ctx, hg_kind kind)
     const hg_agent *a = AGENT(ctx);
     if (kind == HG_KIND_WORLD)
         return a->rank;
-    if ((unsigned)kind >= HG_KIND_COUNT || a->plan.groups[kind].index < 0)
+    if ((unsigned)kind >= HG_KIND_COUNT || a->view.groups[kind].index < 0)
         return -1;
-    return a->plan.groups[kind].pos;
+    return a->view.groups[kind].pos;
 }
 
 int hg_ctx_cuda_device(const hg_ctx *ctx)
