@@ -19,7 +19,7 @@
 
 typedef struct hg_agent_opts {
     const char *config_path;
-    int backend;     /* -1: the config's agent.backend */
+    int backend;     /* hg_backend; HG_BACKEND_FROM_CONFIG: the config's agent.backend */
     int timeout_s;   /* 0: the config's agent.init_timeout_s */
     const char *report_path;
     int verbose;
@@ -58,10 +58,7 @@ typedef struct hg_agent {
     int usage_failed;   /* this rank's failure is the user's command (PROGRAM cannot run) */
     char host[256];
     hg_layout *layout;
-    union {
-        hg_rank_view view; /* this rank's module, coordinates and groups */
-        hg_rank_view plan; /* its old name, until api.c reads view */
-    };
+    hg_rank_view view;  /* this rank's module, coordinates and groups */
     int have_view;
     hg_comm_set comms;
     const hg_backend_ops *be;

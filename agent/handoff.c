@@ -95,21 +95,21 @@ static int set_env(const hg_agent *a, const char *plan_path)
     bad |= set_int("LOCAL_WORLD_SIZE", a->local_size);
     bad |= setenv("MASTER_ADDR", a->decision.master_addr, 1);
     bad |= set_int("MASTER_PORT", a->decision.master_port);
-    bad |= setenv("HGRID_MODULE", m->name, 1);
-    bad |= setenv("HGRID_ROLE", hg_role_name(m->role), 1);
-    bad |= set_int("HGRID_MODULE_RANK", p->module_rank);
-    bad |= set_int("HGRID_MODULE_SIZE", m->size);
+    bad |= setenv(HG_ENV_MODULE, m->name, 1);
+    bad |= setenv(HG_ENV_ROLE, hg_role_name(m->role), 1);
+    bad |= set_int(HG_ENV_MODULE_RANK, p->module_rank);
+    bad |= set_int(HG_ENV_MODULE_SIZE, m->size);
     for (size_t i = 0; i < sizeof(dims) / sizeof(dims[0]); i++) {
         char name[32];
-        snprintf(name, sizeof(name), "HGRID_%s_RANK", dims[i].name);
+        snprintf(name, sizeof(name), HG_ENV_DIM_RANK, dims[i].name);
         bad |= set_int(name, dims[i].rank);
-        snprintf(name, sizeof(name), "HGRID_%s_SIZE", dims[i].name);
+        snprintf(name, sizeof(name), HG_ENV_DIM_SIZE, dims[i].name);
         bad |= set_int(name, dims[i].size);
     }
     if (a->device >= 0)
-        bad |= set_int("HGRID_CUDA_DEVICE", a->device);
+        bad |= set_int(HG_ENV_CUDA_DEVICE, a->device);
     else
-        bad |= unsetenv("HGRID_CUDA_DEVICE");
+        bad |= unsetenv(HG_ENV_CUDA_DEVICE);
     bad |= setenv(HG_ENV_PLAN, plan_path, 1);
     bad |= setenv(HG_ENV_HANDOFF, HG_HANDOFF_EXEC, 1);
     /* The status channel is the agents'; a line the program writes must never pass for

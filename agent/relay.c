@@ -57,22 +57,32 @@ static void log_bytes(stream *s, const char *p, size_t n)
 /* Line by line: the label goes before each line that starts here, except before the
  * launcher's status lines (hg_init's coordinator writes them in process, each in one
  * write at a line start), which pass unlabelled and stay out of the logs: they are
- * the launcher's, not PROGRAM's. */
+ * the launcher's, not PROGRAM's. A labelled line that fits in PIPE_BUF goes out in one
+ * write with its label, so whoever merges the ranks' streams (mpirun) cannot put
+ * another rank's bytes between the two. */
 static void relay_chunk(stream *s, const char *buf, size_t n, const char *label, size_t label_len,
                         const char *status, size_t status_len)
 {
+    char line[PIPE_BUF];
     size_t i = 0;
     while (i < n) {
         const char *nl = memchr(buf + i, '\n', n - i);
         size_t len = nl ? (size_t)(nl - (buf + i)) + 1 : n - i;
         int is_status = s->at_line_start && status_len && nl && len > status_len
                         && memcmp(buf + i, status, status_len) == 0;
+        int labelled = s->at_line_start && label_len && !is_status;
         if (!is_status)
             log_bytes(s, buf + i, len);
-        if (s->out_ok && s->at_line_start && label_len && !is_status)
-            s->out_ok = write_all(s->out, label, label_len) == 0;
-        if (s->out_ok)
-            s->out_ok = write_all(s->out, buf + i, len) == 0;
+        if (s->out_ok && labelled && label_len + len <= sizeof(line)) {
+            memcpy(line, label, label_len);
+            memcpy(line + label_len, buf + i, len);
+            s->out_ok = write_all(s->out, line, label_len + len) == 0;
+        } else {
+            if (s->out_ok && labelled)
+                s->out_ok = write_all(s->out, label, label_len) == 0;
+            if (s->out_ok)
+                s->out_ok = write_all(s->out, buf + i, len) == 0;
+        }
         s->at_line_start = nl != NULL;
         i += len;
     }
