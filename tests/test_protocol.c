@@ -1,11 +1,16 @@
 /* Check suite for common/protocol.h: the facts launcher and agents share that are
- * formulas (the deadline's grace, watchdog and backstop) and the backend names
- * (common/config.h) that configs, both command lines and the environment spell. */
+ * formulas (the deadline's grace, watchdog and backstop), the status messages, the
+ * backend names (common/config.h) that configs, both command lines and the environment
+ * spell, and the one version the programs and the library report. */
 #include <check.h>
 
+#include <string.h>
+
 #include "config.h"
+#include "hgrid/base.h"
 #include "protocol.h"
 #include "testutil.h"
+#include "version.h"
 
 START_TEST(deadline_grace_is_a_tenth_within_1_to_5_s)
 {
@@ -65,6 +70,13 @@ START_TEST(status_messages_parse_back)
 }
 END_TEST
 
+/* The programs' --version and the library's hg_version_string() say the same. */
+START_TEST(one_version)
+{
+    ck_assert_str_eq(HG_VERSION, HG_VERSION_STRING);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("protocol");
@@ -73,6 +85,7 @@ int main(void)
     tcase_add_test(tc, coordinator_then_watchdog_then_backstop);
     tcase_add_test(tc, backend_names_both_ways);
     tcase_add_test(tc, status_messages_parse_back);
+    tcase_add_test(tc, one_version);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
