@@ -29,8 +29,9 @@ printf '#include <hgrid.h>\nint main(void) { return hg_version() == 0; }\n' >"$T
 mpicc -std=c99 -Wall -Wextra -Werror -pedantic -o "$T/alone" "$T/alone.c" $FLAGS >"$T/alone.log" 2>&1
 check "hgrid.h compiles alone (C99, -pedantic)" test $? -eq 0 || cat "$T/alone.log"
 cp "$T/alone.c" "$T/alone.cc"
+# Open MPI 4.1's own C++ bindings (mpi.h pulls them in) fail -Wextra -Werror by themselves.
 # shellcheck disable=SC2086
-mpicxx -Wall -Wextra -Werror -o "$T/alonecc" "$T/alone.cc" $FLAGS >"$T/alonecc.log" 2>&1
+mpicxx -DOMPI_SKIP_MPICXX -Wall -Wextra -Werror -o "$T/alonecc" "$T/alone.cc" $FLAGS >"$T/alonecc.log" 2>&1
 check "hgrid.h compiles alone (C++)" test $? -eq 0 || cat "$T/alonecc.log"
 
 # An older header: hg_init_opts without its last two fields.
