@@ -37,16 +37,13 @@ endif
 # Where check-san builds.
 SAN_BUILD := $(if $(filter build,$(BUILD)),build-san,$(BUILD)-san)
 
-# The version, x.y.z, from common/version.h (HG_VERSION "x.y.z", or the
-# HG_VERSION_MAJOR/_MINOR/_PATCH macros it or include/hgrid/base.h define).
-VERSION := $(shell sed -n 's/^.define HG_VERSION "\([0-9]*\.[0-9]*\.[0-9]*\)".*/\1/p' common/version.h)
-ifeq ($(VERSION),)
+# The version, x.y.z, from the one place it is written: the HG_VERSION_MAJOR/_MINOR/
+# _PATCH macros of include/hgrid/base.h.
 VERSION := $(shell for p in MAJOR MINOR PATCH; do \
-    sed -n "s/^.define HG_VERSION_$$p \([0-9][0-9]*\).*/\1/p" common/version.h include/hgrid/base.h \
+    sed -n "s/^.define HG_VERSION_$$p \([0-9][0-9]*\).*/\1/p" include/hgrid/base.h \
     | head -n 1; done | paste -s -d .)
-endif
 ifneq ($(words $(subst ., ,$(VERSION))),3)
-$(error cannot read the version x.y.z from common/version.h (got '$(VERSION)'))
+$(error cannot read the version x.y.z from include/hgrid/base.h (got '$(VERSION)'))
 endif
 SO_MAJOR := $(firstword $(subst ., ,$(VERSION)))
 

@@ -193,8 +193,6 @@ void *hg_agent_comm(const hg_agent *a, int slot)
     return a->be ? a->be->comm(&a->bk, slot) : NULL;
 }
 
-static const hg_agent_compat_ops compat_ops = { hg_agent_comm };
-
 int hg_agent_start(const hg_agent_opts *opts, hg_agent **out, hg_error *err)
 {
     hg_agent *a = calloc(1, sizeof(*a));
@@ -213,7 +211,6 @@ int hg_agent_start(const hg_agent_opts *opts, hg_agent **out, hg_error *err)
     a->local = MPI_COMM_NULL;
     a->device = a->bk.device = -1;
     a->rank = -1;
-    a->ops = &compat_ops;
     /* Until the config says otherwise, the watchdog allows the config's own default. */
     a->timeout_s = opts->timeout_s > 0 ? opts->timeout_s : HG_TIMEOUT_DEFAULT_S;
     a->deadline = a->t0 + a->timeout_s;

@@ -63,7 +63,6 @@ typedef struct hg_agent {
     hg_comm_set comms;
     const hg_backend_ops *be;
     hg_backend_rank bk; /* what the backend sees of this rank (a copy, filled once) */
-    const struct hg_agent_compat_ops *ops; /* see hg_agent_compat_ops */
     double times[HG_PHASE_TIMED];
     hg_phase phase;
     hg_phase failed_phase;
@@ -98,11 +97,6 @@ int hg_agent_exit_status(int rc);
  * the mpi backend, an ncclComm_t with nccl; NULL outside [0, HG_MAX_SLOTS). */
 void *hg_agent_comm(const hg_agent *a, int slot);
 
-/* api.c's old way to a slot's communicator, a->ops->comm(a, slot), until it calls
- * hg_agent_comm(): a table of that one function. */
-typedef struct hg_agent_compat_ops {
-    void *(*comm)(const hg_agent *a, int slot);
-} hg_agent_compat_ops;
 
 /* handoff.c: the exec-mode environment, the plan file, teardown and execvp. Consumes a
  * (freed on every path). Returns only on failure: HG_ESYS when execvp failed, another

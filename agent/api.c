@@ -8,6 +8,9 @@
 #include <string.h>
 
 #include "agent.h"
+#include "config.h"
+#include "intparse.h"
+#include "protocol.h"
 
 #define AGENT(ctx) ((const hg_agent *)(const void *)(ctx))
 
@@ -28,20 +31,27 @@ int hg_has_nccl(void)
 #endif
 }
 
+/* An on/off variable: on when set and not "0". */
+static int env_flag(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v && strcmp(v, "0") != 0;
+}
+
 void hg_init_opts_from_env_sized(hg_init_opts *o, size_t size)
 {
     hg_init_opts full = HG_INIT_OPTS_INIT;
     const char *v;
-    full.config = getenv("HGRID_CONFIG");
-    full.report = getenv("HGRID_REPORT");
-    if ((v = getenv("HGRID_BACKEND")) && *v)
-        full.backend = strcmp(v, "mpi") == 0    ? HG_BACKEND_MPI
-                       : strcmp(v, "nccl") == 0 ? HG_BACKEND_NCCL
-                                                : (hg_backend)-2; /* refused by hg_init */
-    if ((v = getenv("HGRID_TIMEOUT")) && *v)
-        full.timeout_s = atoi(v) > 0 ? atoi(v) : -1;
-    full.verbose = (v = getenv("HGRID_VERBOSE")) && *v && strcmp(v, "0") != 0;
-    full.strict = (v = getenv("HGRID_STRICT")) && *v && strcmp(v, "0") != 0;
+    full.config = getenv(HG_ENV_CONFIG);
+    full.report = getenv(HG_ENV_REPORT);
+    /* Values hg_init refuses with a message stay visible as such: -2, -1. */
+    if ((v = getenv(HG_ENV_BACKEND)) && *v && hg_backend_from_name(v, &full.backend) != 0)
+        full.backend = (hg_backend)-2;
+    if ((v = getenv(HG_ENV_TIMEOUT)) && *v
+        && hg_int_parse(v, HG_TIMEOUT_MIN_S, HG_TIMEOUT_MAX_S, &full.timeout_s) != 0)
+        full.timeout_s = -1;
+    full.verbose = env_flag(HG_ENV_VERBOSE);
+    full.strict = env_flag(HG_ENV_STRICT);
     /* Only what the caller's struct has room for. */
     full.size = size < sizeof(full) ? size : sizeof(full);
     memcpy(o, &full, full.size);
@@ -51,12 +61,12 @@ int hg_init(const hg_init_opts *opts, hg_ctx **out, hg_error *err)
 {
     hg_agent_opts o;
     hg_agent *a = NULL;
-    const char *handoff = getenv("HGRID_HANDOFF");
+    const char *handoff = getenv(HG_ENV_HANDOFF);
     int rc;
     *out = NULL;
     hg_agent_opts_default(&o);
     /* MPI_Init would fail inside Open MPI with a message that names neither cause nor cure. */
-    if (handoff && strcmp(handoff, "exec") == 0)
+    if (handoff && strcmp(handoff, HG_HANDOFF_EXEC) == 0)
         return hg_error_set(err, HG_EINVAL, "hg_init: this program was started by hgrid's exec "
                             "handoff, after MPI_Finalize in this same process, so MPI cannot "
                             "start again; run it with --in-process (hgrid-launch --in-process or "
@@ -66,7 +76,8 @@ int hg_init(const hg_init_opts *opts, hg_ctx **out, hg_error *err)
                             "HG_INIT_OPTS_INIT or hg_init_opts_from_env)");
     size_t size = opts->size;
     if (!opts->config || !*opts->config)
-        return hg_error_set(err, HG_EINVAL, "hg_init: no config (set hg_init_opts.config or HGRID_CONFIG)");
+        return hg_error_set(err, HG_EINVAL, "hg_init: no config (set hg_init_opts.config or "
+                            HG_ENV_CONFIG ")");
     o.config_path = opts->config;
     if (HAS_FIELD(opts, size, backend)) {
         if (opts->backend < HG_BACKEND_FROM_CONFIG || opts->backend > HG_BACKEND_MPI)
@@ -175,7 +186,7 @@ MPI_Comm hg_ctx_mpi_comm(const hg_ctx *ctx, hg_kind kind)
     int slot = slot_of(a, kind);
     if (slot < 0 || a->backend != HG_BACKEND_MPI)
         return MPI_COMM_NULL;
-    return *(MPI_Comm *)a->ops->comm(a, slot);
+    return *(MPI_Comm *)hg_agent_comm(a, slot);
 }
 
 struct ncclComm *hg_ctx_nccl_comm(const hg_ctx *ctx, hg_kind kind)
@@ -184,5 +195,5 @@ struct ncclComm *hg_ctx_nccl_comm(const hg_ctx *ctx, hg_kind kind)
     int slot = slot_of(a, kind);
     if (slot < 0 || a->backend != HG_BACKEND_NCCL)
         return NULL;
-    return a->ops->comm(a, slot);
+    return hg_agent_comm(a, slot);
 }

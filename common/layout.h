@@ -77,10 +77,4 @@ typedef struct hg_rank_view {
 int hg_rank_view_build(const hg_layout *l, int rank, hg_rank_view *out, hg_error *err);
 void hg_rank_view_free(hg_rank_view *v);
 
-/* The old names, from before "plan" meant only what is written (plan.h); until
- * tests/fuzz, tests/bench and tests/gpu use the new ones. */
-#define hg_rank_plan hg_rank_view
-#define hg_rank_plan_build hg_rank_view_build
-#define hg_rank_plan_free hg_rank_view_free
-
 #endif

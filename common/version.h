@@ -1,7 +1,8 @@
-/* hgrid's version as the programs print it (--version) and the build reads it (the
- * Makefile, tests/cli_test.sh). It must equal the public header's HG_VERSION_STRING
- * (include/hgrid/base.h), which libhgrid reports; tests/test_protocol.c checks that. */
+/* hgrid's version as the programs print it (--version): the public header's, which
+ * libhgrid reports through hg_version_string(). The numbers live in
+ * include/hgrid/base.h only; the Makefile and tests/cli_test.sh read them there. */
 #ifndef HG_VERSION_H
 #define HG_VERSION_H
-#define HG_VERSION "0.2.0"
+#include "hgrid/base.h"
+#define HG_VERSION HG_VERSION_STRING
 #endif

@@ -63,12 +63,13 @@ want_first_line "$tmp/out" "usage: hgrid-launch [OPTIONS] CONFIG -- PROGRAM [ARG
 end
 
 version=
-while IFS= read -r l; do
-    [[ $l =~ HG_VERSION\ \"([^\"]*)\" ]] && version=${BASH_REMATCH[1]}
-done <common/version.h
+for p in MAJOR MINOR PATCH; do
+    n=$(sed -n "s/^#define HG_VERSION_$p \([0-9][0-9]*\).*/\1/p" include/hgrid/base.h)
+    version=${version:+$version.}$n
+done
 
 begin version
-[ -n "$version" ] || fail "no HG_VERSION in common/version.h"
+[[ $version =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || fail "no HG_VERSION_MAJOR/MINOR/PATCH in include/hgrid/base.h"
 run --version
 want_rc 0
 want_empty_stderr

@@ -5,7 +5,7 @@
  *       and prints "best_seconds max_rss_kib", then once more with stdout on SIZEFILE
  *       (to count the output's bytes) and prints "bytes" on the same line.
  *   bench_plan rank CONFIG SAMPLES
- *       Builds the layout, then times hg_rank_plan_build + hg_rank_plan_free for every
+ *       Builds the layout, then times hg_rank_view_build + hg_rank_view_free for every
  *       rank (world <= SAMPLES) or SAMPLES ranks drawn at random (fixed seed), and
  *       prints "avg_us max_us ranks_timed".
  * Timing uses CLOCK_MONOTONIC; memory is the child's ru_maxrss from wait4. */
@@ -132,14 +132,14 @@ static int cmd_rank(const char *path, long samples)
     double total = 0, worst = 0;
     for (long i = 0; i < n; i++) {
         int rank = world <= samples ? (int)i : (int)(xorshift(&seed) % (uint64_t)world);
-        hg_rank_plan p;
+        hg_rank_view p;
         hg_error err;
         double t0 = now();
-        if (hg_rank_plan_build(l, rank, &p, &err) != 0) {
+        if (hg_rank_view_build(l, rank, &p, &err) != 0) {
             fprintf(stderr, "bench_plan: rank %d: %s\n", rank, err.msg);
             goto out;
         }
-        hg_rank_plan_free(&p);
+        hg_rank_view_free(&p);
         double dt = now() - t0;
         total += dt;
         if (dt > worst)

@@ -33,10 +33,10 @@ static FILE *devnull(void)
 
 static void rank_plan(const hg_layout *l, int rank, FILE *out)
 {
-    hg_rank_plan p;
+    hg_rank_view p;
     hg_error err;
     hg_error_clear(&err);
-    if (hg_rank_plan_build(l, rank, &p, &err) != 0)
+    if (hg_rank_view_build(l, rank, &p, &err) != 0)
         abort(); /* every rank inside the world has a plan */
     if (p.rank != rank || p.module_rank < 0 || p.module_rank >= p.module.size)
         abort();
@@ -53,7 +53,7 @@ static void rank_plan(const hg_layout *l, int rank, FILE *out)
     }
     if (hg_plan_write_rank_json(&p, out, &err) != 0 || hg_plan_write_rank_table(&p, out, &err) != 0)
         abort();
-    hg_rank_plan_free(&p);
+    hg_rank_view_free(&p);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -107,11 +107,11 @@ int main(int argc, char **argv)
     size_t len;
     hg_config *cfg = NULL;
     hg_layout *layout = NULL;
-    hg_rank_plan plan;
+    hg_rank_view plan;
     hg_diags *d = hg_diags_new(argv[1]);
     if (hg_config_read_file(argv[1], &bytes, &len, d) != 0 || hg_config_parse(bytes, len, &cfg, d) != 0
         || hg_layout_build(cfg, 0, &layout, d) != 0 || hg_layout_world_size(layout) != world
-        || hg_rank_plan_build(layout, rank, &plan, NULL) != 0) {
+        || hg_rank_view_build(layout, rank, &plan, NULL) != 0) {
         hg_diags_print(d, stderr);
         fprintf(stderr, "bare: bad config or world size\n");
         MPI_Abort(MPI_COMM_WORLD, 2);
@@ -202,7 +202,7 @@ int main(int argc, char **argv)
         ncclCommDestroy(comms[i]);
     cudaStreamDestroy(stream);
     cudaFree(buf);
-    hg_rank_plan_free(&plan);
+    hg_rank_view_free(&plan);
     hg_layout_free(layout);
     hg_config_free(cfg);
     hg_diags_free(d);
