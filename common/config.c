@@ -732,10 +732,19 @@ int hg_config_read_file(const char *path, char **bytes, size_t *len, hg_diags *d
     return 0;
 }
 
+const char *hg_layout_kind_name(hg_layout_kind kind)
+{
+    return kind == HG_LAYOUT_DISJOINT ? "disjoint" : kind == HG_LAYOUT_COLOCATED ? "colocated" : "?";
+}
+
 void hg_config_free(hg_config *cfg)
 {
     if (!cfg)
         return;
+    for (size_t i = 0; i < cfg->nmodules; i++) {
+        free(cfg->modules[i].feeds);
+        free(cfg->modules[i].feed_at);
+    }
     free(cfg->modules);
     free(cfg);
 }

@@ -31,6 +31,14 @@ const char *hg_backend_name(hg_backend backend);
 /* The backend called name: 0 and *out, or -1 when no backend has that name. */
 int hg_backend_from_name(const char *name, hg_backend *out);
 
+/* Top-level `layout:` (docs/DESIGN.md, "Colocated layouts"). */
+typedef enum hg_layout_kind {
+    HG_LAYOUT_DISJOINT = 0,  /* modules tile [0, world) in order (the default) */
+    HG_LAYOUT_COLOCATED = 1  /* every module spans [0, world), offset 0 */
+} hg_layout_kind;
+/* "disjoint" | "colocated"; "?" otherwise. */
+const char *hg_layout_kind_name(hg_layout_kind kind);
+
 typedef struct hg_module_spec {
     char name[HG_NAME_MAX + 1];
     hg_mark at; /* the module's mapping */
@@ -40,6 +48,12 @@ typedef struct hg_module_spec {
     hg_num tp, cp, pp, dp, size, offset;
     hg_mark moe_at;
     hg_num num_experts, ep, expert_tp;
+    /* `feeds: [names]`: feeds_at.line == 0 when not given (an encoder then feeds the
+     * language module); nfeeds may be 0 (`feeds: []`, no bridge). */
+    hg_mark feeds_at;
+    size_t nfeeds;
+    char (*feeds)[HG_NAME_MAX + 1];
+    hg_mark *feed_at; /* position of each name */
 } hg_module_spec;
 
 typedef struct hg_config {
@@ -54,6 +68,8 @@ typedef struct hg_config {
     hg_num init_timeout_s; /* default HG_TIMEOUT_DEFAULT_S (protocol.h) */
     int verify;            /* default 1 */
     hg_mark verify_at;
+    hg_layout_kind layout; /* default HG_LAYOUT_DISJOINT */
+    hg_mark layout_at;
 } hg_config;
 
 /* Parses len bytes of YAML. Every problem goes to diags; returns 0 and sets *out only

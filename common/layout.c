@@ -193,6 +193,9 @@ struct hg_layout {
     int world;
     size_t n;
     hg_module *modules;
+    hg_layout_kind mode;
+    size_t nbridges;
+    hg_bridge *bridges; /* plan order */
 };
 
 int hg_layout_build(const hg_config *cfg, unsigned flags, hg_layout **out, hg_diags *diags)
@@ -248,6 +251,7 @@ void hg_layout_free(hg_layout *l)
     if (!l)
         return;
     free(l->modules);
+    free(l->bridges);
     free(l);
 }
 
@@ -358,10 +362,111 @@ int hg_rank_view_build(const hg_layout *l, int rank, hg_rank_view *out, hg_error
     return 0;
 }
 
+int hg_rank_view_build_module(const hg_layout *l, int rank, int module_index,
+                              hg_rank_view *out, hg_error *err)
+{
+    (void)module_index; /* stub: the module holding rank */
+    return hg_rank_view_build(l, rank, out, err);
+}
+
 void hg_rank_view_free(hg_rank_view *v)
 {
     if (!v)
         return;
+    for (int i = 0; i < v->nmodules_here; i++)
+        hg_rank_view_free(&v->per_module[i]);
+    free(v->per_module);
+    v->per_module = NULL;
+    v->nmodules_here = 0;
+    free(v->bridges);
+    v->bridges = NULL;
+    v->nbridges = 0;
+    free(v->bridge_storage);
+    v->bridge_storage = NULL;
     free(v->storage);
     v->storage = NULL;
+}
+
+/* ---- bridges ---- */
+
+const char *hg_bridge_mode_name(hg_bridge_mode mode)
+{
+    switch (mode) {
+    case HG_BRIDGE_ONE_TO_ONE: return "one-to-one";
+    case HG_BRIDGE_FAN_IN: return "fan-in";
+    case HG_BRIDGE_FAN_OUT: return "fan-out";
+    }
+    return "?";
+}
+
+const char *hg_bridge_side_name(hg_bridge_side side)
+{
+    return side == HG_BRIDGE_SRC ? "src" : side == HG_BRIDGE_DEST ? "dest" : "?";
+}
+
+const char *hg_bridge_role_name(hg_bridge_role role)
+{
+    switch (role) {
+    case HG_BRIDGE_MEMBER: return "member";
+    case HG_BRIDGE_SENDER: return "sender";
+    case HG_BRIDGE_RECEIVER: return "receiver";
+    }
+    return "?";
+}
+
+hg_layout_kind hg_layout_mode(const hg_layout *l) { return l->mode; }
+size_t hg_layout_bridge_count(const hg_layout *l) { return l->nbridges; }
+const hg_bridge *hg_layout_bridge(const hg_layout *l, size_t i)
+{
+    return i < l->nbridges ? &l->bridges[i] : NULL;
+}
+
+static const hg_module *side_module(const hg_layout *l, const hg_bridge *b,
+                                    hg_bridge_side side)
+{
+    return &l->modules[side == HG_BRIDGE_SRC ? b->src : b->dest];
+}
+
+int hg_bridge_leader(const hg_layout *l, const hg_bridge *b, hg_bridge_side side, int r)
+{
+    const hg_module *m = side_module(l, b, side);
+    if (side == HG_BRIDGE_DEST)
+        return m->offset + m->tp * m->cp * r;
+    return m->offset + (m->tp - 1) + m->tp * ((m->cp - 1) + m->cp * (r + m->dp * (m->pp - 1)));
+}
+
+int hg_bridge_broadcast_group(const hg_layout *l, const hg_bridge *b, hg_bridge_side side,
+                              int r)
+{
+    const hg_module *m = side_module(l, b, side);
+    /* tp_cp groups are ordered by (dp, pp), dp fastest. */
+    return side == HG_BRIDGE_DEST ? r : r + m->dp * (m->pp - 1);
+}
+
+int hg_bridge_broadcast_size(const hg_layout *l, const hg_bridge *b, hg_bridge_side side)
+{
+    const hg_module *m = side_module(l, b, side);
+    return m->tp * m->cp;
+}
+
+void hg_bridge_broadcast_members(const hg_layout *l, const hg_bridge *b,
+                                 hg_bridge_side side, int r, int *members)
+{
+    hg_group_members(side_module(l, b, side), HG_KIND_TP_CP,
+                     hg_bridge_broadcast_group(l, b, side, r), members);
+}
+
+void hg_bridge_link(const hg_layout *l, const hg_bridge *b, int j, int *sender,
+                    int *receiver)
+{
+    int s, d;
+    if (b->nsrc > b->ndest) { /* fan-in: j runs over source leaders */
+        s = j;
+        d = j / (b->nsrc / b->ndest);
+    } else {                  /* j runs over destination leaders */
+        d = j;
+        s = j / (b->ndest / b->nsrc);
+    }
+    *sender = hg_bridge_leader(l, b, HG_BRIDGE_SRC, s);
+    *receiver = hg_bridge_leader(l, b, HG_BRIDGE_DEST, d);
 }

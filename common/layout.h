@@ -63,6 +63,8 @@ typedef struct hg_rank_group {
 /* One rank's view of the layout: everything it needs about itself, computed without
  * touching other modules' groups. Each agent builds its communicators from it; a rank's
  * plan (plan.h: --dry-run --rank N, the HGRID_PLAN file) is it written down. */
+typedef struct hg_rank_bridge hg_rank_bridge;
+
 typedef struct hg_rank_view {
     int rank;
     int world_size;
@@ -72,9 +74,105 @@ typedef struct hg_rank_view {
     hg_coords coords;
     hg_rank_group groups[HG_KIND_COUNT];
     int *storage;    /* members of every group, owned */
+    /* Added for bridges and colocated layouts (docs/DESIGN.md, "Module graph and
+     * bridges", "Colocated layouts"); everything above keeps its meaning. */
+    hg_layout_kind layout;
+    /* The bridges whose boundary group holds this rank, in layout bridge order
+     * (hg_layout_bridge): 0 and NULL when none (always so when colocated). Owned. */
+    int nbridges;
+    hg_rank_bridge *bridges;
+    /* Colocated only: one view per module, config order (nmodules_here = module
+     * count), each as hg_rank_view_build_module gives it; the fields above are the
+     * language module's (modules[module_index] equals them). Disjoint: 0 and NULL.
+     * Owned. */
+    int nmodules_here;
+    struct hg_rank_view *per_module;
+    int *bridge_storage; /* peers of every bridge, owned */
 } hg_rank_view;
 
+/* This rank's view. In a disjoint layout: its module's, with its bridge roles. In a
+ * colocated one: the language module's, plus per_module. O(kinds x group size + own
+ * bridges' peers) per module; never touches another rank's bridges or groups. */
 int hg_rank_view_build(const hg_layout *l, int rank, hg_rank_view *out, hg_error *err);
+/* One module's view of rank alone (no bridges, no per_module): in a colocated layout
+ * any module (offset 0); in a disjoint one only the module holding rank (else HG_EINVAL
+ * naming both). Freed with hg_rank_view_free. */
+int hg_rank_view_build_module(const hg_layout *l, int rank, int module_index,
+                              hg_rank_view *out, hg_error *err);
+/* Frees everything the view owns, per_module and bridges included; safe on a zeroed or
+ * already freed view. */
 void hg_rank_view_free(hg_rank_view *v);
+
+/* ---- Bridges (Megatron BridgeCommunicator) ----
+ * One per edge of the module graph (feeds), disjoint layouts only. Both ends have
+ * cp = 1 and dp counts dividing each other (validated). Replica r of a side is its
+ * module's dp coordinate r; the side has as many leaders as its module's dp. */
+typedef enum hg_bridge_mode {
+    HG_BRIDGE_ONE_TO_ONE = 0, /* S == D */
+    HG_BRIDGE_FAN_IN = 1,     /* S > D */
+    HG_BRIDGE_FAN_OUT = 2     /* S < D */
+} hg_bridge_mode;
+typedef enum hg_bridge_side { HG_BRIDGE_SRC = 0, HG_BRIDGE_DEST = 1 } hg_bridge_side;
+typedef enum hg_bridge_role {
+    HG_BRIDGE_MEMBER = 0,   /* in a boundary group, not its leader: no peers */
+    HG_BRIDGE_SENDER = 1,   /* a source leader */
+    HG_BRIDGE_RECEIVER = 2  /* a destination leader */
+} hg_bridge_role;
+/* "one-to-one" | "fan-in" | "fan-out"; "src" | "dest"; "member" | "sender" | "receiver". */
+const char *hg_bridge_mode_name(hg_bridge_mode mode);
+const char *hg_bridge_side_name(hg_bridge_side side);
+const char *hg_bridge_role_name(hg_bridge_role role);
+
+typedef struct hg_bridge {
+    int src, dest;       /* module indexes */
+    hg_bridge_mode mode;
+    int nsrc, ndest;     /* leaders (= dp) on each side: S and D */
+    int nlinks;          /* max(S, D): each leader of the larger side has one link */
+} hg_bridge;
+
+/* hg_layout_kind: config.h. */
+hg_layout_kind hg_layout_mode(const hg_layout *l);
+size_t hg_layout_bridge_count(const hg_layout *l);
+/* Bridge i in plan order (source module order, then destination's); NULL past the end. */
+const hg_bridge *hg_layout_bridge(const hg_layout *l, size_t i);
+/* Leader of replica r (0 <= r < nsrc or ndest) on one side, a global rank: source, the
+ * highest tp, cp, pp coordinates of the replica; destination, the lowest. O(1). */
+int hg_bridge_leader(const hg_layout *l, const hg_bridge *b, hg_bridge_side side, int r);
+/* Boundary broadcast group of replica r on one side: the module's tp_cp group at its
+ * last (source) or first (destination) pp stage. Its kind is always HG_KIND_TP_CP; its
+ * index among the module's tp_cp groups is returned; size is tp*cp of that module. */
+int hg_bridge_broadcast_group(const hg_layout *l, const hg_bridge *b, hg_bridge_side side,
+                              int r);
+int hg_bridge_broadcast_size(const hg_layout *l, const hg_bridge *b, hg_bridge_side side);
+/* Writes that group's members, ascending, into members[0 .. size). */
+void hg_bridge_broadcast_members(const hg_layout *l, const hg_bridge *b,
+                                 hg_bridge_side side, int r, int *members);
+/* Link j in [0, nlinks), plan order (by sender, then receiver): its sender (a source
+ * leader) and receiver (a destination leader) as global ranks. O(1). */
+void hg_bridge_link(const hg_layout *l, const hg_bridge *b, int j, int *sender,
+                    int *receiver);
+
+/* One bridge as one rank sees it (hg_rank_view.bridges). */
+struct hg_rank_bridge {
+    int bridge;          /* index for hg_layout_bridge */
+    int src, dest;       /* module indexes (names: hg_layout_module(l, i)->name) */
+    hg_bridge_mode mode;
+    hg_bridge_side side; /* which end this rank is on (its module is src or dest) */
+    hg_bridge_role role;
+    int replica;         /* dp replica of this rank's boundary group */
+    int npeers;          /* sender: the receivers it sends to; receiver: the senders */
+    const int *peers;    /* it receives from; ascending global ranks; owned by the view */
+    int leader;          /* leader of this rank's boundary group (== rank: a leader) */
+    /* The boundary broadcast group: the module's tp_cp group at this stage, i.e. this
+     * view's groups[group_kind] (group_kind is always HG_KIND_TP_CP and group_index
+     * that group's index), so the agent shares that communicator; members points at
+     * that group's members in this view (disjoint) and pos is this rank's position. */
+    hg_kind group_kind;
+    int group_index;
+    int nbroadcast;
+    const int *broadcast;
+    int pos;
+};
+
 
 #endif
