@@ -91,6 +91,26 @@ typedef enum hg_kind {
     HG_KIND_WORLD = 0x100
 } hg_kind;
 
+/* Disjoint: modules tile the ranks in order; colocated: every module spans them all. */
+typedef enum hg_layout_kind {
+    HG_LAYOUT_DISJOINT = 0,
+    HG_LAYOUT_COLOCATED = 1
+} hg_layout_kind;
+
+/* Bridges carry activations from one module's grid to another's (Megatron's
+ * BridgeCommunicator): S source and D destination leaders, one per dp replica. */
+typedef enum hg_bridge_mode {
+    HG_BRIDGE_ONE_TO_ONE = 0, /* S == D */
+    HG_BRIDGE_FAN_IN = 1,     /* S > D */
+    HG_BRIDGE_FAN_OUT = 2     /* S < D */
+} hg_bridge_mode;
+typedef enum hg_bridge_side { HG_BRIDGE_SRC = 0, HG_BRIDGE_DEST = 1 } hg_bridge_side;
+typedef enum hg_bridge_role {
+    HG_BRIDGE_MEMBER = 0,   /* in a boundary group, not its leader: no peers */
+    HG_BRIDGE_SENDER = 1,   /* a source leader */
+    HG_BRIDGE_RECEIVER = 2  /* a destination leader */
+} hg_bridge_role;
+
 /* "tp", "dp_cp", ..., "world"; "?" for a value that is no kind. */
 HG_API const char *hg_kind_name(hg_kind kind);
 
