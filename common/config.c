@@ -57,7 +57,7 @@ static int scalar_is_cstr(const yaml_node_t *n)
     return strlen(scalar(n)) == n->data.scalar.length;
 }
 
-static size_t edit_distance(const char *a, const char *b)
+size_t hg_name_distance(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
     if (la > 32 || lb > 32)
@@ -89,7 +89,7 @@ static void unknown_key(walker *w, const yaml_node_t *key, const char *where,
     const char *best = NULL;
     size_t best_d = SIZE_MAX;
     for (size_t i = 0; keys[i]; i++) {
-        size_t d = edit_distance(scalar(key), keys[i]);
+        size_t d = hg_name_distance(scalar(key), keys[i]);
         if (d < best_d) {
             best_d = d;
             best = keys[i];
@@ -254,7 +254,7 @@ static void moe_field(walker *w, const char *key, const yaml_node_t *v, void *ct
 }
 
 static const char *const module_keys[] = { "name", "role", "tp", "cp", "pp", "dp", "size",
-                                           "offset", "moe", NULL };
+                                           "offset", "moe", "feeds", NULL };
 
 static int valid_name(const char *s)
 {
@@ -262,6 +262,50 @@ static int valid_name(const char *s)
         return 0;
     return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
            == strlen(s);
+}
+
+/* `feeds: [names]`. Names are only stored here (with their positions); whether they
+ * name modules, and what the graph they make is, is validate's job. */
+static void parse_feeds(walker *w, const yaml_node_t *v, hg_module_spec *m)
+{
+    if (v->type != YAML_SEQUENCE_NODE) {
+        if (v->type == YAML_SCALAR_NODE && v->data.scalar.length && scalar_is_cstr(v))
+            ERR_AT(w, v, "feeds: expected a list of module names, got '%.64s' (write "
+                   "feeds: [%.64s])", scalar(v), scalar(v));
+        else
+            ERR_AT(w, v, "feeds: expected a list of module names, got %s", node_kind(v));
+        return;
+    }
+    size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+    if (n > HG_MAX_MODULES) {
+        ERR_AT(w, v, "feeds: %zu names is more than the %d modules hgrid supports", n,
+               HG_MAX_MODULES);
+        return;
+    }
+    m->feeds_at = mark_of(v);
+    if (n == 0)
+        return;
+    m->feeds = calloc(n, sizeof(*m->feeds));
+    m->feed_at = calloc(n, sizeof(*m->feed_at));
+    if (!m->feeds || !m->feed_at) {
+        ERR_AT(w, v, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const yaml_node_t *e = yaml_document_get_node(w->doc, v->data.sequence.items.start[i]);
+        if (!e)
+            continue;
+        const char *s = string_value(w, e, "feeds");
+        if (!s)
+            continue;
+        if (strlen(s) > HG_NAME_MAX) {
+            ERR_AT(w, e, "feeds: '%.32s...' is longer than %d characters, so it names no "
+                   "module", s, HG_NAME_MAX);
+            continue;
+        }
+        snprintf(m->feeds[m->nfeeds], sizeof(m->feeds[0]), "%s", s);
+        m->feed_at[m->nfeeds++] = mark_of(e);
+    }
 }
 
 static void module_field(walker *w, const char *key, const yaml_node_t *v, void *vctx)
@@ -296,6 +340,8 @@ static void module_field(walker *w, const char *key, const yaml_node_t *v, void 
             return;
         }
         m->role_at = mark_of(v);
+    } else if (strcmp(key, "feeds") == 0) {
+        parse_feeds(w, v, m);
     } else if (strcmp(key, "moe") == 0) {
         if (expect_mapping(w, v, "moe") == 0) {
             m->moe_at = mark_of(v);
@@ -411,7 +457,7 @@ static void agent_field(walker *w, const char *key, const yaml_node_t *v, void *
 }
 
 static const char *const root_keys[] = { "version", "world_size", "modules", "batch", "agent",
-                                         NULL };
+                                         "layout", NULL };
 
 typedef struct root_ctx {
     hg_config *cfg;
@@ -432,6 +478,19 @@ static void root_field(walker *w, const char *key, const yaml_node_t *v, void *v
     } else if (strcmp(key, "modules") == 0) {
         ctx->has_modules = 1;
         parse_modules(w, v, cfg);
+    } else if (strcmp(key, "layout") == 0) {
+        const char *s = string_value(w, v, "layout");
+        if (!s)
+            return;
+        if (strcmp(s, "disjoint") == 0)
+            cfg->layout = HG_LAYOUT_DISJOINT;
+        else if (strcmp(s, "colocated") == 0)
+            cfg->layout = HG_LAYOUT_COLOCATED;
+        else {
+            ERR_AT(w, v, "layout: unknown layout '%.32s' (expected disjoint or colocated)", s);
+            return;
+        }
+        cfg->layout_at = mark_of(v);
     } else if (strcmp(key, "batch") == 0) {
         if (expect_mapping(w, v, "batch") == 0)
             walk_mapping(w, v, "batch", batch_keys, batch_field, cfg);

@@ -32,10 +32,7 @@ const char *hg_backend_name(hg_backend backend);
 int hg_backend_from_name(const char *name, hg_backend *out);
 
 /* Top-level `layout:` (docs/DESIGN.md, "Colocated layouts"). */
-typedef enum hg_layout_kind {
-    HG_LAYOUT_DISJOINT = 0,  /* modules tile [0, world) in order (the default) */
-    HG_LAYOUT_COLOCATED = 1  /* every module spans [0, world), offset 0 */
-} hg_layout_kind;
+/* hg_layout_kind (disjoint | colocated) is public: hgrid/base.h. */
 /* "disjoint" | "colocated"; "?" otherwise. */
 const char *hg_layout_kind_name(hg_layout_kind kind);
 
@@ -89,5 +86,9 @@ const char *hg_config_name(const char *path);
 int hg_config_read_file(const char *path, char **bytes, size_t *len, hg_diags *diags);
 
 void hg_config_free(hg_config *cfg);
+
+/* Levenshtein distance of two names of at most 32 bytes (SIZE_MAX when longer): "did
+ * you mean" suggestions. */
+size_t hg_name_distance(const char *a, const char *b);
 
 #endif

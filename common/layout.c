@@ -194,9 +194,57 @@ struct hg_layout {
     size_t n;
     hg_module *modules;
     hg_layout_kind mode;
+    int language;       /* index of the language module */
     size_t nbridges;
-    hg_bridge *bridges; /* plan order */
+    hg_bridge *bridges; /* plan order: by source module, then destination */
+    /* Per module: its outgoing bridges are bridges[out_first[m] .. out_first[m + 1]);
+     * its incoming ones are in_list[in_first[m] .. in_first[m + 1]), ascending. */
+    int *out_first, *in_first, *in_list;
 };
+
+static hg_bridge_mode mode_of(int S, int D)
+{
+    return S == D ? HG_BRIDGE_ONE_TO_ONE : S > D ? HG_BRIDGE_FAN_IN : HG_BRIDGE_FAN_OUT;
+}
+
+/* Bridges from the graph's edges (already in plan order) and the per-module indexes
+ * that give one rank its bridges in O(its bridges). */
+static int build_bridges(hg_layout *l, const hg_edge *edges, size_t ne)
+{
+    size_t n = l->n;
+    l->bridges = malloc((ne ? ne : 1) * sizeof(*l->bridges));
+    l->out_first = calloc(n + 1, sizeof(int));
+    l->in_first = calloc(n + 1, sizeof(int));
+    l->in_list = malloc((ne ? ne : 1) * sizeof(int));
+    if (!l->bridges || !l->out_first || !l->in_first || !l->in_list)
+        return HG_ENOMEM;
+    l->nbridges = ne;
+    for (size_t e = 0; e < ne; e++) {
+        const hg_module *a = &l->modules[edges[e].src], *b = &l->modules[edges[e].dest];
+        hg_bridge *br = &l->bridges[e];
+        br->src = edges[e].src;
+        br->dest = edges[e].dest;
+        br->nsrc = a->dp;
+        br->ndest = b->dp;
+        br->mode = mode_of(a->dp, b->dp);
+        br->nlinks = a->dp > b->dp ? a->dp : b->dp;
+        l->out_first[br->src + 1]++;
+        l->in_first[br->dest + 1]++;
+    }
+    for (size_t m = 0; m < n; m++) {
+        l->out_first[m + 1] += l->out_first[m];
+        l->in_first[m + 1] += l->in_first[m];
+    }
+    /* Counting sort by destination keeps each module's list in bridge order. */
+    int *fill = malloc((n ? n : 1) * sizeof(int));
+    if (!fill)
+        return HG_ENOMEM;
+    memcpy(fill, l->in_first, n * sizeof(int));
+    for (size_t e = 0; e < ne; e++)
+        l->in_list[fill[l->bridges[e].dest]++] = (int)e;
+    free(fill);
+    return 0;
+}
 
 int hg_layout_build(const hg_config *cfg, unsigned flags, hg_layout **out, hg_diags *diags)
 {
@@ -209,7 +257,9 @@ int hg_layout_build(const hg_config *cfg, unsigned flags, hg_layout **out, hg_di
         hg_diags_add(diags, HG_DIAG_ERROR, 0, 0, "out of memory");
         return HG_ENOMEM;
     }
-    int rc = hg_validate(cfg, flags, mods, &l->world, diags);
+    hg_edge *edges = NULL;
+    size_t ne = 0;
+    int rc = hg_validate_graph(cfg, flags, mods, &l->world, &edges, &ne, diags);
     if (rc != 0) {
         free(l);
         free(mods);
@@ -217,6 +267,17 @@ int hg_layout_build(const hg_config *cfg, unsigned flags, hg_layout **out, hg_di
     }
     l->n = cfg->nmodules;
     l->modules = mods;
+    l->mode = cfg->layout;
+    for (size_t i = 0; i < l->n; i++)
+        if (mods[i].role == HG_ROLE_LANGUAGE)
+            l->language = (int)i;
+    rc = build_bridges(l, edges, ne);
+    free(edges);
+    if (rc != 0) {
+        hg_layout_free(l);
+        hg_diags_add(diags, HG_DIAG_ERROR, 0, 0, "out of memory");
+        return rc;
+    }
     *out = l;
     return 0;
 }
@@ -252,6 +313,9 @@ void hg_layout_free(hg_layout *l)
         return;
     free(l->modules);
     free(l->bridges);
+    free(l->out_first);
+    free(l->in_first);
+    free(l->in_list);
     free(l);
 }
 
@@ -266,6 +330,8 @@ int hg_layout_module_of(const hg_layout *l, int rank)
 {
     if (rank < 0 || rank >= l->world)
         return -1;
+    if (l->mode == HG_LAYOUT_COLOCATED)
+        return l->language; /* every module holds every rank; the language module leads */
     /* Modules tile [0, world) in order: binary search on offsets. */
     size_t lo = 0, hi = l->n;
     while (hi - lo > 1) {
@@ -308,13 +374,10 @@ static void locate(const hg_module *m, hg_kind kind, const int c[4], int *group,
     *pos = p;
 }
 
-int hg_rank_view_build(const hg_layout *l, int rank, hg_rank_view *out, hg_error *err)
+/* rank's view in module mi alone: coordinates and groups. */
+static int build_one(const hg_layout *l, int rank, int mi, hg_rank_view *out, hg_error *err)
 {
     memset(out, 0, sizeof(*out));
-    int mi = hg_layout_module_of(l, rank);
-    if (mi < 0)
-        return hg_error_set(err, HG_EINVAL, "rank %d is outside the world [0, %d)", rank,
-                            l->world);
     const hg_module *m = &l->modules[mi];
     int local = rank - m->offset;
     int dc[4], ec[4];
@@ -331,6 +394,7 @@ int hg_rank_view_build(const hg_layout *l, int rank, hg_rank_view *out, hg_error
 
     out->rank = rank;
     out->world_size = l->world;
+    out->layout = l->mode;
     out->module_index = mi;
     out->module = *m;
     out->module_rank = local;
@@ -365,8 +429,123 @@ int hg_rank_view_build(const hg_layout *l, int rank, hg_rank_view *out, hg_error
 int hg_rank_view_build_module(const hg_layout *l, int rank, int module_index,
                               hg_rank_view *out, hg_error *err)
 {
-    (void)module_index; /* stub: the module holding rank */
-    return hg_rank_view_build(l, rank, out, err);
+    memset(out, 0, sizeof(*out));
+    if (rank < 0 || rank >= l->world)
+        return hg_error_set(err, HG_EINVAL, "rank %d is outside the world [0, %d)", rank,
+                            l->world);
+    if (module_index < 0 || (size_t)module_index >= l->n)
+        return hg_error_set(err, HG_EINVAL, "module %d does not exist (the layout has %zu)",
+                            module_index, l->n);
+    const hg_module *m = &l->modules[module_index];
+    if (rank < m->offset || rank - m->offset >= m->size)
+        return hg_error_set(err, HG_EINVAL, "rank %d is not in module %s (ranks %d-%d)", rank,
+                            m->name, m->offset, m->offset + m->size - 1);
+    return build_one(l, rank, module_index, out, err);
+}
+
+/* The bridge roles of a rank of module mi at dense coordinates (its view v): every
+ * outgoing bridge when it is on the last pp stage, every incoming one on the first,
+ * merged into bridge order. O(own bridges + their peers). */
+static int add_bridges(const hg_layout *l, hg_rank_view *v, hg_error *err)
+{
+    int mi = v->module_index;
+    const hg_module *m = &l->modules[mi];
+    int last = v->coords.pp == m->pp - 1, first = v->coords.pp == 0;
+    int o0 = l->out_first[mi], o1 = last ? l->out_first[mi + 1] : o0;
+    int i0 = l->in_first[mi], i1 = first ? l->in_first[mi + 1] : i0;
+    int nb = (o1 - o0) + (i1 - i0);
+    if (nb == 0)
+        return 0;
+    int r = v->coords.dp, npeers = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        int oi = o0, ii = i0, k = 0, *peer = v->bridge_storage;
+        while (oi < o1 || ii < i1) {
+            int b;
+            hg_bridge_side side;
+            if (ii >= i1 || (oi < o1 && oi < l->in_list[ii])) {
+                b = oi++;
+                side = HG_BRIDGE_SRC;
+            } else {
+                b = l->in_list[ii++];
+                side = HG_BRIDGE_DEST;
+            }
+            const hg_bridge *br = &l->bridges[b];
+            int leader = hg_bridge_leader(l, br, side, r);
+            int S = br->nsrc, D = br->ndest, lo = 0, hi = 0;
+            hg_bridge_side other = side == HG_BRIDGE_SRC ? HG_BRIDGE_DEST : HG_BRIDGE_SRC;
+            if (leader == v->rank) {
+                /* The side with more leaders has one peer each; the other, a range. */
+                int mine = side == HG_BRIDGE_SRC ? S : D, theirs = side == HG_BRIDGE_SRC ? D : S;
+                if (mine >= theirs) {
+                    lo = r / (mine / theirs);
+                    hi = lo + 1;
+                } else {
+                    lo = r * (theirs / mine);
+                    hi = lo + theirs / mine;
+                }
+            }
+            if (pass == 0) {
+                npeers += hi - lo;
+                continue;
+            }
+            hg_rank_bridge *rb = &v->bridges[k++];
+            const hg_rank_group *g = &v->groups[HG_KIND_TP_CP];
+            rb->bridge = b;
+            rb->src = br->src;
+            rb->dest = br->dest;
+            snprintf(rb->src_name, sizeof(rb->src_name), "%s", l->modules[br->src].name);
+            snprintf(rb->dest_name, sizeof(rb->dest_name), "%s", l->modules[br->dest].name);
+            rb->mode = br->mode;
+            rb->side = side;
+            rb->role = leader != v->rank ? HG_BRIDGE_MEMBER
+                       : side == HG_BRIDGE_SRC ? HG_BRIDGE_SENDER : HG_BRIDGE_RECEIVER;
+            rb->replica = r;
+            rb->leader = leader;
+            rb->npeers = hi - lo;
+            rb->peers = peer;
+            for (int p = lo; p < hi; p++)
+                *peer++ = hg_bridge_leader(l, br, other, p);
+            rb->group_kind = HG_KIND_TP_CP;
+            rb->group_index = g->index;
+            rb->nbroadcast = g->size;
+            rb->broadcast = g->members;
+            rb->pos = g->pos;
+        }
+        if (pass == 0) {
+            v->bridges = calloc((size_t)nb, sizeof(*v->bridges));
+            v->bridge_storage = malloc((size_t)(npeers ? npeers : 1) * sizeof(int));
+            if (!v->bridges || !v->bridge_storage)
+                return hg_error_set(err, HG_ENOMEM, "out of memory for rank %d's bridges",
+                                    v->rank);
+            v->nbridges = nb;
+        }
+    }
+    return 0;
+}
+
+int hg_rank_view_build(const hg_layout *l, int rank, hg_rank_view *out, hg_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    int mi = hg_layout_module_of(l, rank);
+    if (mi < 0)
+        return hg_error_set(err, HG_EINVAL, "rank %d is outside the world [0, %d)", rank,
+                            l->world);
+    int rc = build_one(l, rank, mi, out, err);
+    if (rc == 0 && l->nbridges)
+        rc = add_bridges(l, out, err);
+    if (rc == 0 && l->mode == HG_LAYOUT_COLOCATED) {
+        out->per_module = calloc(l->n, sizeof(*out->per_module));
+        if (!out->per_module)
+            rc = hg_error_set(err, HG_ENOMEM, "out of memory for rank %d's view", rank);
+        for (size_t i = 0; rc == 0 && i < l->n; i++) {
+            rc = build_one(l, rank, (int)i, &out->per_module[i], err);
+            if (rc == 0)
+                out->nmodules_here = (int)i + 1;
+        }
+    }
+    if (rc != 0)
+        hg_rank_view_free(out);
+    return rc;
 }
 
 void hg_rank_view_free(hg_rank_view *v)
@@ -419,6 +598,16 @@ size_t hg_layout_bridge_count(const hg_layout *l) { return l->nbridges; }
 const hg_bridge *hg_layout_bridge(const hg_layout *l, size_t i)
 {
     return i < l->nbridges ? &l->bridges[i] : NULL;
+}
+
+size_t hg_layout_bridges_from(const hg_layout *l, int module, size_t *first)
+{
+    if (module < 0 || (size_t)module >= l->n || !l->out_first) {
+        *first = 0;
+        return 0;
+    }
+    *first = (size_t)l->out_first[module];
+    return (size_t)(l->out_first[module + 1] - l->out_first[module]);
 }
 
 static const hg_module *side_module(const hg_layout *l, const hg_bridge *b,

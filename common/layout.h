@@ -45,7 +45,8 @@ void hg_layout_free(hg_layout *l);
 int hg_layout_world_size(const hg_layout *l);
 size_t hg_layout_module_count(const hg_layout *l);
 const hg_module *hg_layout_module(const hg_layout *l, size_t i);
-/* Index of the module holding rank, or -1 when rank is outside [0, world). */
+/* Index of the module holding rank, or -1 when rank is outside [0, world). In a
+ * colocated layout every module holds every rank: the language module's index. */
 int hg_layout_module_of(const hg_layout *l, int rank);
 
 typedef struct hg_coords {
@@ -107,17 +108,7 @@ void hg_rank_view_free(hg_rank_view *v);
  * One per edge of the module graph (feeds), disjoint layouts only. Both ends have
  * cp = 1 and dp counts dividing each other (validated). Replica r of a side is its
  * module's dp coordinate r; the side has as many leaders as its module's dp. */
-typedef enum hg_bridge_mode {
-    HG_BRIDGE_ONE_TO_ONE = 0, /* S == D */
-    HG_BRIDGE_FAN_IN = 1,     /* S > D */
-    HG_BRIDGE_FAN_OUT = 2     /* S < D */
-} hg_bridge_mode;
-typedef enum hg_bridge_side { HG_BRIDGE_SRC = 0, HG_BRIDGE_DEST = 1 } hg_bridge_side;
-typedef enum hg_bridge_role {
-    HG_BRIDGE_MEMBER = 0,   /* in a boundary group, not its leader: no peers */
-    HG_BRIDGE_SENDER = 1,   /* a source leader */
-    HG_BRIDGE_RECEIVER = 2  /* a destination leader */
-} hg_bridge_role;
+/* hg_bridge_mode, hg_bridge_side and hg_bridge_role are public: hgrid/base.h. */
 /* "one-to-one" | "fan-in" | "fan-out"; "src" | "dest"; "member" | "sender" | "receiver". */
 const char *hg_bridge_mode_name(hg_bridge_mode mode);
 const char *hg_bridge_side_name(hg_bridge_side side);
@@ -135,6 +126,9 @@ hg_layout_kind hg_layout_mode(const hg_layout *l);
 size_t hg_layout_bridge_count(const hg_layout *l);
 /* Bridge i in plan order (source module order, then destination's); NULL past the end. */
 const hg_bridge *hg_layout_bridge(const hg_layout *l, size_t i);
+/* The bridges a module feeds (its `feeds`, resolved) are bridges [*first, *first +
+ * count), contiguous in plan order. O(1). */
+size_t hg_layout_bridges_from(const hg_layout *l, int module, size_t *first);
 /* Leader of replica r (0 <= r < nsrc or ndest) on one side, a global rank: source, the
  * highest tp, cp, pp coordinates of the replica; destination, the lowest. O(1). */
 int hg_bridge_leader(const hg_layout *l, const hg_bridge *b, hg_bridge_side side, int r);
@@ -155,7 +149,8 @@ void hg_bridge_link(const hg_layout *l, const hg_bridge *b, int j, int *sender,
 /* One bridge as one rank sees it (hg_rank_view.bridges). */
 struct hg_rank_bridge {
     int bridge;          /* index for hg_layout_bridge */
-    int src, dest;       /* module indexes (names: hg_layout_module(l, i)->name) */
+    int src, dest;       /* module indexes */
+    char src_name[HG_NAME_MAX + 1], dest_name[HG_NAME_MAX + 1];
     hg_bridge_mode mode;
     hg_bridge_side side; /* which end this rank is on (its module is src or dest) */
     hg_bridge_role role;

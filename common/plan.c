@@ -179,6 +179,91 @@ static json_t *module_json(const hg_module *m)
                      "ep", m->ep, "expert_tp", m->expert_tp, "expert_dp", m->expert_dp);
 }
 
+/* A module of the whole plan: module_json plus "feeds", the modules it sends to. */
+static json_t *module_feeds_json(const hg_layout *l, size_t i)
+{
+    json_t *m = module_json(hg_layout_module(l, i)), *feeds = json_array();
+    size_t first, n = hg_layout_bridges_from(l, (int)i, &first);
+    for (size_t k = 0; m && feeds && k < n; k++) {
+        const hg_module *d = hg_layout_module(l, (size_t)hg_layout_bridge(l, first + k)->dest);
+        if (json_array_append_new(feeds, json_string(d->name)) != 0)
+            goto fail;
+    }
+    if (m && feeds && json_object_set_new(m, "feeds", feeds) == 0)
+        return m;
+    feeds = NULL;
+fail:
+    json_decref(m);
+    json_decref(feeds);
+    return NULL;
+}
+
+static void w_ints(writer *w, const int *v, int n)
+{
+    w_bytes(w, "[", 1);
+    for (int j = 0; j < n; j++) {
+        if (j)
+            w_bytes(w, ",", 1);
+        w_int(w, v[j]);
+    }
+    w_bytes(w, "]", 1);
+}
+
+/* The "bridges" array's entries, streamed: O(links + boundary groups), with members
+ * (room for a whole module) as scratch. */
+static int w_bridges(writer *w, const hg_layout *l, int *members)
+{
+    size_t nb = hg_layout_bridge_count(l);
+    for (size_t i = 0; i < nb && !w->failed; i++) {
+        const hg_bridge *b = hg_layout_bridge(l, i);
+        w_str(w, i ? ",{\"src\":" : "{\"src\":");
+        if (w_json(w, json_string(hg_layout_module(l, (size_t)b->src)->name)) != 0)
+            return -1;
+        w_str(w, ",\"dest\":");
+        if (w_json(w, json_string(hg_layout_module(l, (size_t)b->dest)->name)) != 0)
+            return -1;
+        w_str(w, ",\"mode\":\"");
+        w_str(w, hg_bridge_mode_name(b->mode));
+        w_str(w, "\"");
+        static const char *const side_key[2][2] = {
+            { ",\"src_leaders\":[", ",\"dest_leaders\":[" },
+            { ",\"src_broadcast\":[", ",\"dest_broadcast\":[" },
+        };
+        for (int side = 0; side < 2; side++) {
+            int n = side == HG_BRIDGE_SRC ? b->nsrc : b->ndest;
+            w_str(w, side_key[0][side]);
+            for (int r = 0; r < n; r++) {
+                if (r)
+                    w_bytes(w, ",", 1);
+                w_int(w, hg_bridge_leader(l, b, (hg_bridge_side)side, r));
+            }
+            w_str(w, "]");
+        }
+        for (int side = 0; side < 2; side++) {
+            int n = side == HG_BRIDGE_SRC ? b->nsrc : b->ndest;
+            int size = hg_bridge_broadcast_size(l, b, (hg_bridge_side)side);
+            w_str(w, side_key[1][side]);
+            for (int r = 0; r < n && !w->failed; r++) {
+                if (r)
+                    w_bytes(w, ",", 1);
+                hg_bridge_broadcast_members(l, b, (hg_bridge_side)side, r, members);
+                w_ints(w, members, size);
+            }
+            w_str(w, "]");
+        }
+        w_str(w, ",\"links\":[");
+        for (int j = 0; j < b->nlinks; j++) {
+            int pair[2];
+            hg_bridge_link(l, b, j, &pair[0], &pair[1]);
+            if (j)
+                w_bytes(w, ",", 1);
+            w_ints(w, pair, 2);
+        }
+        w_str(w, "]}");
+    }
+    return 0;
+}
+
 int hg_plan_write_json(const hg_layout *l, FILE *out, hg_error *err)
 {
     return hg_plan_write_json_named(l, NULL, out, err);
@@ -211,13 +296,15 @@ int hg_plan_write_json_named(const hg_layout *l, const char *config, FILE *out, 
             goto nomem;
         w_str(w, ",");
     }
-    w_str(w, "\"world_size\":");
+    w_str(w, "\"layout\":\"");
+    w_str(w, hg_layout_kind_name(hg_layout_mode(l)));
+    w_str(w, "\",\"world_size\":");
     w_int(w, hg_layout_world_size(l));
     w_str(w, ",\"modules\":[");
     for (size_t i = 0; i < nmod; i++) {
         if (i)
             w_str(w, ",");
-        if (w_json(w, module_json(hg_layout_module(l, i))) != 0)
+        if (w_json(w, module_feeds_json(l, i)) != 0)
             goto nomem;
     }
     w_str(w, "],\"groups\":{");
@@ -255,7 +342,10 @@ int hg_plan_write_json_named(const hg_layout *l, const char *config, FILE *out, 
         }
         w_str(w, "}");
     }
-    w_str(w, "}}\n");
+    w_str(w, "},\"bridges\":[");
+    if (w_bridges(w, l, members) != 0)
+        goto nomem;
+    w_str(w, "]}\n");
     rc = w_finish(w, err);
     goto out;
 nomem:
@@ -277,7 +367,7 @@ typedef struct table_col {
 } table_col;
 
 #define TABLE_MAX_COLS 12
-#define CELL_MAX 80 /* a module name (HG_NAME_MAX) or a number */
+#define CELL_MAX 136 /* two module names (HG_NAME_MAX) joined by " -> ", or a number */
 
 /* Fills row's cells; returns 0 or an HG_E* code with err set. */
 typedef int (*table_row_fn)(const void *ctx, int row, char cells[][CELL_MAX], hg_error *err);
@@ -374,6 +464,23 @@ static int rank_row(const void *ctx, int row, char cells[][CELL_MAX], hg_error *
 
 #define NCOLS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
+static const table_col bridge_cols[] = {
+    { "  bridge", 20, 1, 0 }, { "mode", 10, 1, 1 }, { "leaders", 7, 0, 1 }, { "links", 5, 0, 1 },
+};
+
+static int bridge_row(const void *ctx, int row, char cells[][CELL_MAX], hg_error *err)
+{
+    const hg_layout *l = ctx;
+    const hg_bridge *b = hg_layout_bridge(l, (size_t)row);
+    (void)err;
+    snprintf(cells[0], CELL_MAX, "  %s -> %s", hg_layout_module(l, (size_t)b->src)->name,
+             hg_layout_module(l, (size_t)b->dest)->name);
+    snprintf(cells[1], CELL_MAX, "%s", hg_bridge_mode_name(b->mode));
+    snprintf(cells[2], CELL_MAX, "%d -> %d", b->nsrc, b->ndest);
+    snprintf(cells[3], CELL_MAX, "%d", b->nlinks);
+    return 0;
+}
+
 /* Per-rank coordinates are listed up to this many ranks; beyond, a summary. */
 #define TABLE_MAX_RANKS 64
 
@@ -385,10 +492,20 @@ int hg_plan_write_table(const hg_layout *l, FILE *out, hg_error *err)
     if (!w)
         return hg_error_set(err, HG_ENOMEM, "out of memory");
     int rc;
-    w_printf(w, "hgrid plan: %d rank%s, %zu module%s\n\n", world, world == 1 ? "" : "s", nmod,
-             nmod == 1 ? "" : "s");
+    int colocated = hg_layout_mode(l) == HG_LAYOUT_COLOCATED;
+    w_printf(w, "hgrid plan: %d rank%s, %zu module%s%s\n\n", world, world == 1 ? "" : "s", nmod,
+             nmod == 1 ? "" : "s",
+             colocated ? ", colocated (every module spans every rank)" : "");
     if ((rc = w_table(w, module_cols, NCOLS(module_cols), (int)nmod, module_row, l, err)) != 0)
         goto out;
+    size_t nb = hg_layout_bridge_count(l);
+    if (nb) {
+        w_printf(w, "\nbridge%s (leaders per side, one per dp replica):\n", nb == 1 ? "" : "s");
+        if ((rc = w_table(w, bridge_cols, NCOLS(bridge_cols), (int)nb, bridge_row, l, err)) != 0)
+            goto out;
+    } else if (!colocated && nmod > 1) {
+        w_str(w, "\nbridges: none\n");
+    }
     w_str(w, "\ngroups per module (count x size):\n");
     for (size_t i = 0; i < nmod && !w->failed; i++) {
         const hg_module *m = hg_layout_module(l, i);
@@ -431,30 +548,81 @@ static int w_dump(const char *buf, size_t size, void *data)
     return w->failed ? -1 : 0;
 }
 
-int hg_plan_write_rank_json(const hg_rank_view *p, FILE *out, hg_error *err)
+/* "groups" of one rank's view: kind -> {index, rank, members} or null. */
+static json_t *rank_groups_json(const hg_rank_view *p)
 {
-    const hg_coords *c = &p->coords;
-    writer *w = w_new(out);
     json_t *groups = json_object();
-    json_t *root = json_pack(
-        "{s:i, s:i, s:i, s:o, s:i, s:{s:i, s:i, s:i, s:i, s:i, s:i, s:i}}", "hgrid_rank_plan", 1,
-        "world_size", p->world_size, "rank", p->rank, "module", module_json(&p->module),
-        "module_rank", p->module_rank, "coords", "tp", c->tp, "cp", c->cp, "dp", c->dp, "pp",
-        c->pp, "ep", c->ep, "expt_tp", c->expt_tp, "expt_dp", c->expt_dp);
-    int rc;
-    if (!w || !root || !groups)
-        goto nomem;
-    for (int k = 0; k < HG_KIND_COUNT; k++) {
+    for (int k = 0; groups && k < HG_KIND_COUNT; k++) {
         const hg_rank_group *g = &p->groups[k];
         if (!hg_kind_applies(&p->module, (hg_kind)k))
             continue;
         json_t *v = g->index < 0 ? json_null()
                                  : json_pack("{s:i, s:i, s:o}", "index", g->index, "rank",
                                              g->pos, "members", int_array(g->members, g->size));
-        if (json_object_set_new(groups, hg_kind_name((hg_kind)k), v) != 0)
-            goto nomem;
+        if (json_object_set_new(groups, hg_kind_name((hg_kind)k), v) != 0) {
+            json_decref(groups);
+            return NULL;
+        }
     }
-    if (json_object_set(root, "groups", groups) != 0)
+    return groups;
+}
+
+static json_t *coords_json(const hg_coords *c)
+{
+    return json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "tp", c->tp, "cp", c->cp, "dp",
+                     c->dp, "pp", c->pp, "ep", c->ep, "expt_tp", c->expt_tp, "expt_dp",
+                     c->expt_dp);
+}
+
+/* "bridges": this rank's roles (docs/DESIGN.md, "Module graph and bridges"). */
+static json_t *rank_bridges_json(const hg_rank_view *p)
+{
+    json_t *a = json_array();
+    for (int i = 0; a && i < p->nbridges; i++) {
+        const hg_rank_bridge *b = &p->bridges[i];
+        json_t *e = json_pack("{s:s, s:s, s:s, s:s, s:o, s:i, s:o}", "src", b->src_name, "dest",
+                              b->dest_name, "side", hg_bridge_side_name(b->side), "role",
+                              hg_bridge_role_name(b->role), "peers",
+                              int_array(b->peers, b->npeers), "leader", b->leader, "broadcast",
+                              int_array(b->broadcast, b->nbroadcast));
+        if (json_array_append_new(a, e) != 0) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+/* Colocated: "modules", one {module, module_rank, coords, groups} per module. */
+static json_t *rank_modules_json(const hg_rank_view *p)
+{
+    json_t *a = json_array();
+    for (int i = 0; a && i < p->nmodules_here; i++) {
+        const hg_rank_view *v = &p->per_module[i];
+        json_t *e = json_pack("{s:o, s:i, s:o, s:o}", "module", module_json(&v->module),
+                              "module_rank", v->module_rank, "coords", coords_json(&v->coords),
+                              "groups", rank_groups_json(v));
+        if (json_array_append_new(a, e) != 0) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+int hg_plan_write_rank_json(const hg_rank_view *p, FILE *out, hg_error *err)
+{
+    writer *w = w_new(out);
+    json_t *root = json_pack("{s:i, s:i, s:i, s:o, s:i, s:o, s:o, s:o}", "hgrid_rank_plan", 1,
+                             "world_size", p->world_size, "rank", p->rank, "module",
+                             module_json(&p->module), "module_rank", p->module_rank, "coords",
+                             coords_json(&p->coords), "groups", rank_groups_json(p),
+                             "bridges", rank_bridges_json(p));
+    int rc;
+    if (!w || !root)
+        goto nomem;
+    if (p->layout == HG_LAYOUT_COLOCATED
+        && json_object_set_new(root, "modules", rank_modules_json(p)) != 0)
         goto nomem;
     /* Streamed through the writer, which keeps a write error's cause (jansson does not). */
     if (json_dump_callback(root, w_dump, w, JSON_COMPACT | JSON_PRESERVE_ORDER) != 0
@@ -467,20 +635,30 @@ nomem:
     rc = hg_error_set(err, HG_ENOMEM, "out of memory encoding the rank plan");
 out:
     json_decref(root);
-    json_decref(groups);
     free(w);
     return rc;
 }
 
-int hg_plan_write_rank_table(const hg_rank_view *p, FILE *out, hg_error *err)
+/* A list of ranks, its ends only past 32 (a whole-module group at scale would flood a
+ * terminal). */
+static void w_rank_list(writer *w, const int *v, int n)
+{
+    w_str(w, "[");
+    for (int i = 0; i < n; i++) {
+        if (n > 32 && i == 16) {
+            w_printf(w, ", ... (%d more)", n - 32);
+            i = n - 16;
+        }
+        w_printf(w, i ? ", %d" : "%d", v[i]);
+    }
+    w_str(w, "]");
+}
+
+/* One module's part of a rank's table: coordinates and groups. */
+static void w_rank_module(writer *w, const hg_rank_view *p)
 {
     const hg_module *m = &p->module;
     const hg_coords *c = &p->coords;
-    writer *w = w_new(out);
-    if (!w)
-        return hg_error_set(err, HG_ENOMEM, "out of memory");
-    w_printf(w, "rank %d of %d: module %s (%s), module rank %d of %d\n", p->rank, p->world_size,
-             m->name, hg_role_name(m->role), p->module_rank, m->size);
     w_printf(w, "dense:  tp %d/%d  cp %d/%d  dp %d/%d  pp %d/%d\n", c->tp, m->tp, c->cp, m->cp,
              c->dp, m->dp, c->pp, m->pp);
     w_printf(w, "expert: expt_tp %d/%d  ep %d/%d  expt_dp %d/%d  pp %d/%d\n", c->expt_tp,
@@ -507,16 +685,46 @@ int hg_plan_write_rank_table(const hg_rank_view *p, FILE *out, hg_error *err)
                      "-");
             continue;
         }
-        w_printf(w, "%-12s %*d %*d  [", hg_kind_name((hg_kind)k), gw, g->index, rw, g->pos);
-        /* A whole-module group at scale would flood a terminal: show its ends. */
-        for (int i = 0; i < g->size; i++) {
-            if (g->size > 32 && i == 16) {
-                w_printf(w, ", ... (%d more)", g->size - 32);
-                i = g->size - 16;
-            }
-            w_printf(w, i ? ", %d" : "%d", g->members[i]);
+        w_printf(w, "%-12s %*d %*d  ", hg_kind_name((hg_kind)k), gw, g->index, rw, g->pos);
+        w_rank_list(w, g->members, g->size);
+        w_str(w, "\n");
+    }
+}
+
+int hg_plan_write_rank_table(const hg_rank_view *p, FILE *out, hg_error *err)
+{
+    writer *w = w_new(out);
+    if (!w)
+        return hg_error_set(err, HG_ENOMEM, "out of memory");
+    if (p->layout == HG_LAYOUT_COLOCATED && p->nmodules_here > 0) {
+        w_printf(w, "rank %d of %d: colocated, in all %d modules\n", p->rank, p->world_size,
+                 p->nmodules_here);
+        for (int i = 0; i < p->nmodules_here; i++) {
+            const hg_rank_view *v = &p->per_module[i];
+            w_printf(w, "\nmodule %s (%s), module rank %d of %d\n", v->module.name,
+                     hg_role_name(v->module.role), v->module_rank, v->module.size);
+            w_rank_module(w, v);
         }
-        w_str(w, "]\n");
+    } else {
+        w_printf(w, "rank %d of %d: module %s (%s), module rank %d of %d\n", p->rank,
+                 p->world_size, p->module.name, hg_role_name(p->module.role), p->module_rank,
+                 p->module.size);
+        w_rank_module(w, p);
+    }
+    if (p->nbridges)
+        w_str(w, "\nbridges:\n");
+    for (int i = 0; i < p->nbridges; i++) {
+        const hg_rank_bridge *b = &p->bridges[i];
+        w_printf(w, "  %s -> %s (%s): %s side, %s, leader %d", b->src_name, b->dest_name,
+                 hg_bridge_mode_name(b->mode), hg_bridge_side_name(b->side),
+                 hg_bridge_role_name(b->role), b->leader);
+        if (b->role != HG_BRIDGE_MEMBER) {
+            w_str(w, b->role == HG_BRIDGE_SENDER ? ", sends to " : ", receives from ");
+            w_rank_list(w, b->peers, b->npeers);
+        }
+        w_printf(w, "\n    broadcast: %s group %d, ", hg_kind_name(b->group_kind), b->group_index);
+        w_rank_list(w, b->broadcast, b->nbroadcast);
+        w_str(w, "\n");
     }
     int rc = w_finish(w, err);
     free(w);

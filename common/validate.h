@@ -1,5 +1,5 @@
 /* Validation: every rule relating the numbers of a parsed config (docs/DESIGN.md,
- * "Validation rules" 1-8), resolving what was left implicit (dp or size, offsets,
+ * "Validation rules" 1-9), resolving what was left implicit (dp or size, offsets,
  * expert_dp). Each message names the module, the numbers and the rule. */
 #ifndef HG_VALIDATE_H
 #define HG_VALIDATE_H
@@ -24,6 +24,19 @@ typedef struct hg_module {
  * reported (warnings allowed), HG_ECONFIG otherwise. */
 int hg_validate(const hg_config *cfg, unsigned flags, hg_module *out, int *world,
                 hg_diags *diags);
+
+/* One edge of the module graph (a bridge of a disjoint layout): src feeds dest. */
+typedef struct hg_edge {
+    int src, dest; /* module indexes */
+    hg_mark at;    /* the name in src's feeds; line 0: the encoder default */
+} hg_edge;
+
+/* hg_validate, plus the module graph (rule 9; docs/DESIGN.md "Module graph and
+ * bridges"): on success *edges (malloc'd, the caller's to free; NULL when there is no
+ * edge, always so in a colocated layout) holds *nedges edges sorted by source module,
+ * then destination. On failure *edges is NULL. */
+int hg_validate_graph(const hg_config *cfg, unsigned flags, hg_module *out, int *world,
+                      hg_edge **edges, size_t *nedges, hg_diags *diags);
 
 const char *hg_role_name(hg_role role);
 

@@ -45,7 +45,7 @@ configs=(configs/*.yaml tests/golden/*.yaml)
 for cfg in "${configs[@]}"; do
     [[ -f $cfg ]] || continue
     world=$("$LAUNCH" --dry-run --format json "$cfg" 2>/dev/null \
-        | sed -n 's/^{"hgrid_plan":1,"world_size":\([0-9]*\),.*/\1/p')
+        | sed -n 's/^{"hgrid_plan":1,"layout":"[a-z]*","world_size":\([0-9]*\),.*/\1/p')
     check 0 --dry-run "$cfg"
     check 0 --dry-run --format json "$cfg"
     check 0 --dry-run --rank 0 "$cfg"

@@ -165,8 +165,18 @@ START_TEST(golden_plan_json)
                   "%s: modules differ", yaml);
     explain_groups(yaml, json_object_get(want, "groups"), json_object_get(got, "groups"));
     ck_assert(json_equal(json_object_get(got, "groups"), json_object_get(want, "groups")));
+    ck_assert_str_eq(json_string_value(json_object_get(got, "layout")),
+                     json_string_value(json_object_get(want, "layout")));
+    ck_assert_str_eq(hg_layout_kind_name(hg_layout_mode(l)),
+                     json_string_value(json_object_get(want, "layout")));
+    if (!json_equal(json_object_get(got, "bridges"), json_object_get(want, "bridges"))) {
+        char *a = json_dumps(json_object_get(want, "bridges"), JSON_COMPACT);
+        char *b = json_dumps(json_object_get(got, "bridges"), JSON_COMPACT);
+        ck_abort_msg("%s: bridges differ:\n  golden %.600s\n  plan   %.600s", yaml, a, b);
+    }
+    ck_assert_uint_eq(hg_layout_bridge_count(l), json_array_size(json_object_get(want, "bridges")));
     /* The plan has exactly these keys. */
-    ck_assert_uint_eq(json_object_size(got), 4);
+    ck_assert_uint_eq(json_object_size(got), 6);
 
     /* Byte for byte: the golden files are compact JSON in the plan's key order, so from
      * "world_size" on they are the plan's bytes (the plan ends with a newline). */
@@ -176,9 +186,15 @@ START_TEST(golden_plan_json)
     const char *o = strstr(out, "\"world_size\"");
     ck_assert_ptr_nonnull(g);
     ck_assert_ptr_nonnull(o);
-    ck_assert_int_eq(strncmp(out, "{\"hgrid_plan\":1,\"world_size\":", 29), 0);
-    ck_assert_uint_eq(strlen(o), strlen(g) + 1);
-    ck_assert_int_eq(memcmp(o, g, strlen(g)), 0);
+    char head[96];
+    snprintf(head, sizeof(head), "{\"hgrid_plan\":1,\"layout\":\"%s\",\"world_size\":",
+             json_string_value(json_object_get(want, "layout")));
+    ck_assert_int_eq(strncmp(out, head, strlen(head)), 0);
+    size_t gl = strlen(g);
+    while (gl && g[gl - 1] == '\n') /* a golden file may end its line */
+        gl--;
+    ck_assert_uint_eq(strlen(o), gl + 1);
+    ck_assert_int_eq(memcmp(o, g, gl), 0);
     ck_assert_int_eq(out[len - 1], '\n');
 
     /* The same bytes on a second run. */
@@ -208,10 +224,116 @@ static int index_in(json_t *list, int rank)
     return -1;
 }
 
-/* Every rank's view, checked against the golden whole-layout groups: for each kind
- * the rank's group is the golden group holding it, index = that group's place in the
- * list and pos = the rank's place in the group; a rank in no group (a middle pipeline
- * stage for embd) has index -1; kinds a module lacks are absent from the golden file. */
+/* One module's view of rank r against the golden groups of that module (mg): for each
+ * kind the rank's group is the golden group holding it, index = that group's place in
+ * the list and pos = the rank's place in the group; a rank in no group (a middle
+ * pipeline stage for embd) has index -1; kinds a module lacks are absent from the file. */
+static void check_view_groups(const char *yaml, json_t *mg, const hg_rank_view *p, int r)
+{
+    const hg_module *m = &p->module;
+    const hg_coords *c = &p->coords;
+    const char *name = m->name;
+    /* Coordinates: the rank's number in both views, tp (expert_tp) fastest. */
+    ck_assert_int_eq(p->module_rank, c->tp + m->tp * (c->cp + m->cp * (c->dp + m->dp * c->pp)));
+    ck_assert_int_eq(p->module_rank,
+                     c->expt_tp + m->expert_tp * (c->ep + m->ep * (c->expt_dp + m->expert_dp * c->pp)));
+    ck_assert(c->tp < m->tp && c->cp < m->cp && c->dp < m->dp && c->pp < m->pp);
+    ck_assert(c->expt_tp < m->expert_tp && c->ep < m->ep && c->expt_dp < m->expert_dp);
+    ck_assert_ptr_nonnull(mg);
+    for (int k = 0; k < HG_KIND_COUNT; k++) {
+        const hg_rank_group *g = &p->groups[k];
+        json_t *list = json_object_get(mg, hg_kind_name((hg_kind)k));
+        if (!list) {
+            ck_assert_msg(!hg_kind_applies(m, (hg_kind)k), "%s: %s has %s", yaml, name,
+                          hg_kind_name((hg_kind)k));
+            ck_assert_int_eq(g->index, -1);
+            continue;
+        }
+        ck_assert(hg_kind_applies(m, (hg_kind)k));
+        int gi = -1, pos = -1;
+        size_t i;
+        json_t *grp;
+        json_array_foreach(list, i, grp) {
+            int at = index_in(grp, r);
+            if (at >= 0) {
+                ck_assert_msg(gi < 0, "%s: rank %d in two %s groups", yaml, r,
+                              hg_kind_name((hg_kind)k));
+                gi = (int)i;
+                pos = at;
+            }
+        }
+        ck_assert_msg(g->index == gi, "%s: rank %d %s %s: index %d, golden %d", yaml, r, name,
+                      hg_kind_name((hg_kind)k), g->index, gi);
+        if (gi < 0) {
+            ck_assert(k == HG_KIND_EMBD || k == HG_KIND_POS_EMBD);
+            continue;
+        }
+        json_t *members = json_array_get(list, (size_t)gi);
+        ck_assert_int_eq(g->pos, pos);
+        ck_assert_int_eq(g->size, (int)json_array_size(members));
+        for (int j = 0; j < g->size; j++)
+            ck_assert_int_eq(g->members[j], json_integer_value(json_array_get(members, (size_t)j)));
+    }
+}
+
+/* The golden file's bridges as rank r must see them: one entry per bridge whose
+ * boundary broadcast group holds r, in bridge order, {src, dest, side, role, peers,
+ * leader, broadcast} as the rank plan writes them. A leader's peers are the other ends
+ * of its links, ascending. */
+static json_t *golden_rank_bridges(json_t *bridges, int r)
+{
+    json_t *out = json_array(), *b;
+    size_t bi;
+    json_array_foreach(bridges, bi, b) {
+        static const char *const sides[2] = { "src", "dest" };
+        for (int side = 0; side < 2; side++) {
+            char key[32];
+            snprintf(key, sizeof(key), "%s_broadcast", sides[side]);
+            json_t *groups = json_object_get(b, key), *grp;
+            snprintf(key, sizeof(key), "%s_leaders", sides[side]);
+            json_t *leaders = json_object_get(b, key);
+            size_t gi;
+            json_array_foreach(groups, gi, grp) {
+                if (index_in(grp, r) < 0)
+                    continue;
+                int leader = (int)json_integer_value(json_array_get(leaders, gi));
+                json_t *peers = json_array(), *link;
+                size_t li;
+                if (leader == r)
+                    json_array_foreach(json_object_get(b, "links"), li, link)
+                        if (json_integer_value(json_array_get(link, (size_t)side)) == r)
+                            json_array_append(peers, json_array_get(link, (size_t)!side));
+                const char *role = leader != r ? "member" : side == 0 ? "sender" : "receiver";
+                json_array_append_new(
+                    out, json_pack("{s:O, s:O, s:s, s:s, s:o, s:i, s:O}", "src",
+                                   json_object_get(b, "src"), "dest", json_object_get(b, "dest"),
+                                   "side", sides[side], "role", role, "peers", peers, "leader",
+                                   leader, "broadcast", grp));
+            }
+        }
+    }
+    return out;
+}
+
+/* The rank plan (JSON) of a view, parsed. */
+static json_t *rank_plan(const hg_rank_view *p)
+{
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&buf, &n);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(hg_plan_write_rank_json(p, f, NULL), 0);
+    fclose(f);
+    json_error_t jerr;
+    json_t *j = json_loads(buf, 0, &jerr);
+    ck_assert_msg(j != NULL, "rank plan is not JSON: %s", jerr.text);
+    free(buf);
+    return j;
+}
+
+/* Every rank's view, checked against the golden whole-layout groups and bridges. In a
+ * colocated layout the view is the language module's and per_module holds every
+ * module's, each checked the same way. */
 START_TEST(golden_rank_views)
 {
     const char *yaml = goldens.gl_pathv[_i];
@@ -220,7 +342,10 @@ START_TEST(golden_rank_views)
     hg_layout *l = layout_of_file(yaml);
     json_t *mods = json_object_get(want, "modules");
     json_t *groups = json_object_get(want, "groups");
+    json_t *bridges = json_object_get(want, "bridges");
     int world = hg_layout_world_size(l);
+    int colocated = strcmp(json_string_value(json_object_get(want, "layout")), "colocated") == 0;
+    size_t nbridge_roles = 0;
 
     for (int r = 0; r < world; r++) {
         hg_rank_view p;
@@ -229,14 +354,16 @@ START_TEST(golden_rank_views)
         ck_assert_int_eq(hg_rank_view_build(l, r, &p, &err), 0);
         ck_assert_int_eq(p.rank, r);
         ck_assert_int_eq(p.world_size, world);
+        ck_assert_int_eq(p.layout, colocated ? HG_LAYOUT_COLOCATED : HG_LAYOUT_DISJOINT);
 
-        /* The golden module holding r. */
+        /* The golden module holding r: colocated, the language module. */
         size_t mi;
         json_t *jm, *found = NULL;
         json_array_foreach(mods, mi, jm) {
             int off = (int)json_integer_value(json_object_get(jm, "offset"));
             int size = (int)json_integer_value(json_object_get(jm, "size"));
-            if (r >= off && r < off + size) {
+            const char *role = json_string_value(json_object_get(jm, "role"));
+            if (colocated ? strcmp(role, "language") == 0 : r >= off && r < off + size) {
                 found = jm;
                 break;
             }
@@ -247,54 +374,95 @@ START_TEST(golden_rank_views)
         const char *name = json_string_value(json_object_get(found, "name"));
         ck_assert_str_eq(p.module.name, name);
         ck_assert_int_eq(p.module_rank, r - (int)json_integer_value(json_object_get(found, "offset")));
+        check_view_groups(yaml, json_object_get(groups, name), &p, r);
 
-        /* Coordinates: the rank's number in both views, tp (expert_tp) fastest. */
-        const hg_module *m = &p.module;
-        const hg_coords *c = &p.coords;
-        ck_assert_int_eq(p.module_rank, c->tp + m->tp * (c->cp + m->cp * (c->dp + m->dp * c->pp)));
-        ck_assert_int_eq(p.module_rank,
-                         c->expt_tp + m->expert_tp * (c->ep + m->ep * (c->expt_dp + m->expert_dp * c->pp)));
-        ck_assert(c->tp < m->tp && c->cp < m->cp && c->dp < m->dp && c->pp < m->pp);
-        ck_assert(c->expt_tp < m->expert_tp && c->ep < m->ep && c->expt_dp < m->expert_dp);
-
-        json_t *mg = json_object_get(groups, name);
-        for (int k = 0; k < HG_KIND_COUNT; k++) {
-            const hg_rank_group *g = &p.groups[k];
-            json_t *list = json_object_get(mg, hg_kind_name((hg_kind)k));
-            if (!list) {
-                ck_assert_msg(!hg_kind_applies(m, (hg_kind)k), "%s: %s has %s", yaml, name,
-                              hg_kind_name((hg_kind)k));
-                ck_assert_int_eq(g->index, -1);
-                continue;
+        if (colocated) {
+            ck_assert_int_eq(p.nmodules_here, (int)json_array_size(mods));
+            ck_assert_int_eq(p.nbridges, 0);
+            json_array_foreach(mods, mi, jm) {
+                const hg_rank_view *v = &p.per_module[mi];
+                const char *mname = json_string_value(json_object_get(jm, "name"));
+                ck_assert_str_eq(v->module.name, mname);
+                ck_assert_int_eq(v->module_index, (int)mi);
+                ck_assert_int_eq(v->module.offset, 0);
+                ck_assert_int_eq(v->module_rank, r);
+                ck_assert_int_eq(v->nbridges, 0);
+                check_view_groups(yaml, json_object_get(groups, mname), v, r);
+                /* hg_rank_view_build_module gives the same view */
+                hg_rank_view one;
+                ck_assert_int_eq(hg_rank_view_build_module(l, r, (int)mi, &one, NULL), 0);
+                ck_assert_int_eq(one.coords.dp, v->coords.dp);
+                check_view_groups(yaml, json_object_get(groups, mname), &one, r);
+                hg_rank_view_free(&one);
             }
-            ck_assert(hg_kind_applies(m, (hg_kind)k));
-            int gi = -1, pos = -1;
-            size_t i;
-            json_t *grp;
-            json_array_foreach(list, i, grp) {
-                int at = index_in(grp, r);
-                if (at >= 0) {
-                    ck_assert_msg(gi < 0, "%s: rank %d in two %s groups", yaml, r,
-                                  hg_kind_name((hg_kind)k));
-                    gi = (int)i;
-                    pos = at;
-                }
-            }
-            ck_assert_msg(g->index == gi, "%s: rank %d %s: index %d, golden %d", yaml, r,
-                          hg_kind_name((hg_kind)k), g->index, gi);
-            if (gi < 0) {
-                ck_assert(k == HG_KIND_EMBD || k == HG_KIND_POS_EMBD);
-                continue;
-            }
-            json_t *members = json_array_get(list, (size_t)gi);
-            ck_assert_int_eq(g->pos, pos);
-            ck_assert_int_eq(g->size, (int)json_array_size(members));
-            for (int j = 0; j < g->size; j++)
-                ck_assert_int_eq(g->members[j], json_integer_value(json_array_get(members, (size_t)j)));
+        } else {
+            ck_assert_int_eq(p.nmodules_here, 0);
+            ck_assert_ptr_null(p.per_module);
         }
+
+        /* Bridges: the view's roles and the rank plan's "bridges" both equal what the
+         * golden file's bridges say about r. */
+        json_t *want_b = golden_rank_bridges(bridges, r);
+        json_t *plan = rank_plan(&p);
+        json_t *got_b = json_object_get(plan, "bridges");
+        if (!json_equal(want_b, got_b)) {
+            char *a = json_dumps(want_b, JSON_COMPACT), *b = json_dumps(got_b, JSON_COMPACT);
+            ck_abort_msg("%s: rank %d bridges differ:\n  golden %.600s\n  plan   %.600s", yaml, r,
+                         a, b);
+        }
+        ck_assert_int_eq(p.nbridges, (int)json_array_size(want_b));
+        nbridge_roles += (size_t)p.nbridges;
+        for (int i = 0; i < p.nbridges; i++) {
+            const hg_rank_bridge *rb = &p.bridges[i];
+            const hg_bridge *b = hg_layout_bridge(l, (size_t)rb->bridge);
+            ck_assert_ptr_nonnull(b);
+            ck_assert_int_eq(rb->src, b->src);
+            ck_assert_int_eq(rb->dest, b->dest);
+            ck_assert_int_eq(rb->mode, b->mode);
+            ck_assert_str_eq(rb->src_name, hg_layout_module(l, (size_t)b->src)->name);
+            ck_assert_int_eq(rb->side == HG_BRIDGE_SRC ? b->src : b->dest, p.module_index);
+            /* the broadcast group is this view's tp_cp group */
+            ck_assert_int_eq(rb->group_kind, HG_KIND_TP_CP);
+            ck_assert_int_eq(rb->group_index, p.groups[HG_KIND_TP_CP].index);
+            ck_assert_int_eq(rb->group_index, hg_bridge_broadcast_group(l, b, rb->side, rb->replica));
+            ck_assert_ptr_eq(rb->broadcast, p.groups[HG_KIND_TP_CP].members);
+            ck_assert_int_eq(rb->broadcast[rb->pos], r);
+            ck_assert_int_eq(rb->leader, hg_bridge_leader(l, b, rb->side, rb->replica));
+            if (i)
+                ck_assert_int_gt(rb->bridge, p.bridges[i - 1].bridge);
+        }
+        json_t *jmods = json_object_get(plan, "modules");
+        ck_assert_int_eq(jmods != NULL, colocated);
+        if (colocated) {
+            ck_assert_uint_eq(json_array_size(jmods), json_array_size(mods));
+            json_t *e;
+            json_array_foreach(jmods, mi, e) {
+                ck_assert_str_eq(json_string_value(json_object_get(json_object_get(e, "module"), "name")),
+                                 json_string_value(json_object_get(json_array_get(mods, mi), "name")));
+                ck_assert_int_eq(json_integer_value(json_object_get(e, "module_rank")), r);
+                ck_assert_ptr_nonnull(json_object_get(e, "coords"));
+                ck_assert_ptr_nonnull(json_object_get(e, "groups"));
+            }
+        }
+        json_decref(plan);
+        json_decref(want_b);
         hg_rank_view_free(&p);
         ck_assert_ptr_null(p.storage);
+        ck_assert_ptr_null(p.bridges);
+        ck_assert_ptr_null(p.per_module);
     }
+    /* Every link's two ends and every boundary group member was seen. */
+    size_t want_roles = 0, bi;
+    json_t *b;
+    json_array_foreach(bridges, bi, b) {
+        json_t *g;
+        size_t gi;
+        json_array_foreach(json_object_get(b, "src_broadcast"), gi, g)
+            want_roles += json_array_size(g);
+        json_array_foreach(json_object_get(b, "dest_broadcast"), gi, g)
+            want_roles += json_array_size(g);
+    }
+    ck_assert_uint_eq(nbridge_roles, want_roles);
     json_decref(want);
     hg_layout_free(l);
     free(jpath);
@@ -416,7 +584,7 @@ START_TEST(rank_views_match_groups)
 {
     hg_layout *l = layout_of_text("version: 1\nmodules:\n"
                                   "  - {name: a, role: encoder, tp: 3, dp: 1}\n"
-                                  "  - {name: b, role: encoder, dp: 5}\n"
+                                  "  - {name: b, role: encoder, dp: 5, feeds: []}\n"
                                   "  - {name: lm, role: language, tp: 2, cp: 1, dp: 3, pp: 3, "
                                   "moe: {ep: 3, expert_tp: 2}}\n");
     ck_assert_int_eq(hg_layout_world_size(l), 3 + 5 + 18);
@@ -478,7 +646,7 @@ START_TEST(module_of_boundaries)
                        "  - {name: m0, role: encoder, dp: 1}\n"
                        "  - {name: m1, role: encoder, dp: 2}\n"
                        "  - {name: m2, role: encoder, dp: 1}\n"
-                       "  - {name: m3, role: encoder, dp: 3}\n"
+                       "  - {name: m3, role: encoder, dp: 3, feeds: []}\n"
                        "  - {name: m4, role: language, tp: 2, dp: 2}\n");
     static const int owner[] = { 0, 1, 1, 2, 3, 3, 3, 4, 4, 4, 4 };
     ck_assert_int_eq(hg_layout_world_size(l), 11);
@@ -577,7 +745,9 @@ START_TEST(rank_json_vlm8_rank5)
         "\"tp_ep\":{\"index\":0,\"rank\":1,\"members\":[4,5,6,7]},"
         "\"tp_ep_pp\":{\"index\":0,\"rank\":1,\"members\":[4,5,6,7]},"
         "\"embd\":{\"index\":1,\"rank\":0,\"members\":[5]},"
-        "\"pos_embd\":{\"index\":1,\"rank\":0,\"members\":[5]}}}\n");
+        "\"pos_embd\":{\"index\":1,\"rank\":0,\"members\":[5]}},"
+        "\"bridges\":[{\"src\":\"radio_encoder\",\"dest\":\"language\",\"side\":\"dest\","
+        "\"role\":\"member\",\"peers\":[],\"leader\":4,\"broadcast\":[4,5]}]}\n");
     free(buf);
     hg_rank_view_free(&p);
     hg_layout_free(l);
@@ -755,10 +925,11 @@ START_TEST(plan_json_named)
     hg_layout *l = layout_of_file(SRCDIR "/tests/golden/vlm8_moe.yaml");
     char *plain = write_to_string(l, hg_plan_write_json);
     char *named = write_to_string(l, write_json_named_a);
-    const char *head = "{\"hgrid_plan\":1,\"config\":\"configs/a \\\"b\\\".yaml\",\"world_size\":8,";
+    const char *head = "{\"hgrid_plan\":1,\"config\":\"configs/a \\\"b\\\".yaml\",\"layout\":"
+                       "\"disjoint\",\"world_size\":8,";
     ck_assert_int_eq(strncmp(named, head, strlen(head)), 0);
-    ck_assert_str_eq(strstr(named, "\"world_size\":"), strstr(plain, "\"world_size\":"));
-    ck_assert_int_eq(strncmp(plain, "{\"hgrid_plan\":1,\"world_size\":8,", 31), 0);
+    ck_assert_str_eq(strstr(named, "\"layout\":"), strstr(plain, "\"layout\":"));
+    ck_assert_int_eq(strncmp(plain, "{\"hgrid_plan\":1,\"layout\":\"disjoint\",\"world_size\":8,", 51), 0);
     json_error_t jerr;
     json_t *j = json_loads(named, 0, &jerr);
     ck_assert_msg(j != NULL, "%s", jerr.text);
@@ -769,7 +940,7 @@ START_TEST(plan_json_named)
     /* Bytes that are not UTF-8 become U+FFFD, one per byte; valid UTF-8 stays. */
     named = write_to_string(l, write_json_named_bytes);
     head = "{\"hgrid_plan\":1,\"config\":\"caf\xef\xbf\xbd-\xef\xbf\xbd\xef\xbf\xbd-\xef\xbf\xbd"
-           "\xef\xbf\xbd-\xc3\xa9.yaml\",\"world_size\":8,";
+           "\xef\xbf\xbd-\xc3\xa9.yaml\",\"layout\":\"disjoint\",\"world_size\":8,";
     ck_assert_int_eq(strncmp(named, head, strlen(head)), 0);
     j = json_loads(named, 0, &jerr);
     ck_assert_msg(j != NULL, "%s", jerr.text);

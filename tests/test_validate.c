@@ -1,4 +1,4 @@
-/* Validation (common/validate.c): each of docs/DESIGN.md's "Validation rules" (1-8)
+/* Validation (common/validate.c): each of docs/DESIGN.md's "Validation rules" (1-9)
  * with a good case, whose resolved numbers are checked, and a bad case, whose exact
  * message and location are checked; rule 8 as a warning and, with HG_VALIDATE_STRICT,
  * as an error. */
@@ -343,10 +343,19 @@ END_TEST
 
 START_TEST(rule6_bad)
 {
-    INVALID("version: 1\nmodules:\n" ENC "    dp: 3\n" LM "    dp: 2\n"
+    INVALID("version: 1\nmodules:\n" ENC "    dp: 4\n" LM "    dp: 2\n"
             "batch:\n  micro_batch_size: 1\n",
             "t.yaml:5:9: error: vision: micro_batch_size*language dp = 1*2 = 2 is not divisible by "
-            "encoder dp = 3 (the encoder bridge fans out evenly)");
+            "encoder dp = 4 (the encoder bridge fans out evenly)");
+    /* Rule 6 is per bridge: an encoder feeding an encoder, and one with no bridge. */
+    INVALID("version: 1\nmodules:\n"
+            "  - {name: a, role: encoder, dp: 4, feeds: [b]}\n"
+            "  - {name: b, role: encoder, dp: 2}\n"
+            "  - {name: c, role: encoder, dp: 8, feeds: []}\n"
+            LM "    dp: 2\n"
+            "batch:\n  micro_batch_size: 1\n",
+            "t.yaml:3:34: error: a: micro_batch_size*b dp = 1*2 = 2 is not divisible by a dp = 4 "
+            "(the bridge a -> b fans out evenly)");
     /* A size-only encoder: the location is the module. */
     INVALID("version: 1\nmodules:\n" ENC "    size: 4\n" LM "    dp: 2\n"
             "batch:\n  micro_batch_size: 1\n  global_batch_size: 8\n",
@@ -387,19 +396,21 @@ END_TEST
 /* Without a batch section rules 6 and 7 do not bind. */
 START_TEST(rule6_7_without_batch)
 {
-    hg_layout *l = valid("version: 1\nmodules:\n" ENC "    dp: 3\n" LM "    dp: 2\n", 0);
+    hg_layout *l = valid("version: 1\nmodules:\n" ENC "    dp: 4\n" LM "    dp: 2\n", 0);
     hg_layout_free(l);
 }
 END_TEST
 
 /* ---- rule 8: what the MIMO runtime accepts ---- */
 
+/* Encoders with `feeds: []`: no bridge, so rule 9's cp = 1 does not bind; rule 8 does. */
 static const char lm_cp2_with_encoder[] =
-    "version: 1\nmodules:\n" ENC "    dp: 2\n" LM "    cp: 2\n    dp: 2\n";
+    "version: 1\nmodules:\n" ENC "    dp: 2\n    feeds: []\n" LM "    cp: 2\n    dp: 2\n";
 static const char encoder_pp2[] =
     "version: 1\nmodules:\n" ENC "    pp: 2\n    dp: 2\n" LM "    dp: 2\n";
 static const char encoder_cp2_pp2[] =
-    "version: 1\nmodules:\n" ENC "    cp: 2\n    pp: 2\n    dp: 1\n" LM "    dp: 2\n";
+    "version: 1\nmodules:\n" ENC "    cp: 2\n    pp: 2\n    dp: 1\n    feeds: []\n" LM
+    "    dp: 2\n";
 
 START_TEST(rule8_warns)
 {
@@ -409,7 +420,7 @@ START_TEST(rule8_warns)
     ck_assert_uint_eq(hg_diags_errors(d), 0);
     ck_assert_uint_eq(hg_diags_warnings(d), 1);
     check_diags(d, (const char *const[]){
-                       "t.yaml:8:9: warning: language: cp=2 is beyond what the MIMO example "
+                       "t.yaml:9:9: warning: language: cp=2 is beyond what the MIMO example "
                        "runtime supports (language cp must be 1)", NULL });
     check_module(l, 1, "language", HG_ROLE_LANGUAGE, 2, 4, 1, 2, 2, 1, 1, 1, 4, 0);
     hg_layout_free(l);
@@ -436,7 +447,7 @@ END_TEST
 START_TEST(rule8_strict_is_an_error)
 {
     INVALID_STRICT(lm_cp2_with_encoder,
-                   "t.yaml:8:9: error: language: cp=2 is beyond what the MIMO example runtime "
+                   "t.yaml:9:9: error: language: cp=2 is beyond what the MIMO example runtime "
                    "supports (language cp must be 1)");
     INVALID_STRICT(encoder_pp2,
                    "t.yaml:5:9: error: vision: cp=1 pp=2 is beyond what the MIMO example runtime "
@@ -500,14 +511,280 @@ START_TEST(all_tiling_and_batch_errors_reported)
                        "t.yaml:5:39: error: l: offset 5 does not match the tiling: modules are "
                        "placed in order with no gap, so it starts at rank 6",
                        "t.yaml:2:13: error: world_size 10 does not equal the sum of module sizes, 8",
-                       "t.yaml:4:45: error: v: micro_batch_size*language dp = 1*2 = 2 is not "
-                       "divisible by encoder dp = 3 (the encoder bridge fans out evenly)",
+                       "t.yaml:4:45: error: v -> l: v dp = 3 and l dp = 2 do not divide each "
+                       "other, which a bridge needs (Megatron's BridgeCommunicator raises); change "
+                       "one, or remove the bridge with feeds: [] on v",
                        "t.yaml:8:22: error: batch.global_batch_size 3 is not divisible by "
                        "micro_batch_size*language dp = 1*2 = 2",
                        "t.yaml:4:52: warning: v: cp=1 pp=2 is beyond what the MIMO example "
                        "runtime supports (encoder cp and pp must be 1)", NULL });
     ck_assert_uint_eq(hg_diags_errors(d), 5);
     ck_assert_uint_eq(hg_diags_warnings(d), 1);
+    hg_diags_free(d);
+}
+END_TEST
+
+/* ---- rule 9: the module graph and its bridges ---- */
+
+/* Encoders feed the language module by default; feeds names others or none. Bridges
+ * are in source module order, then destination's, with their modes. */
+START_TEST(rule9_graph_good)
+{
+    hg_layout *l = valid("version: 1\nmodules:\n"
+                         "  - {name: a, role: encoder, dp: 2, feeds: [b, language]}\n"
+                         "  - {name: b, role: encoder, dp: 4}\n"
+                         "  - {name: c, role: encoder, dp: 8, feeds: []}\n"
+                         "  - {name: d, role: encoder, tp: 2, dp: 1, feeds: [language]}\n"
+                         LM "    tp: 2\n    dp: 2\n", 0);
+    ck_assert_int_eq(hg_layout_mode(l), HG_LAYOUT_DISJOINT);
+    ck_assert_uint_eq(hg_layout_bridge_count(l), 4);
+    static const int want[4][5] = {
+        /* src, dest, mode, nsrc, ndest */
+        { 0, 1, HG_BRIDGE_FAN_OUT, 2, 4 },
+        { 0, 4, HG_BRIDGE_ONE_TO_ONE, 2, 2 },
+        { 1, 4, HG_BRIDGE_FAN_IN, 4, 2 },
+        { 3, 4, HG_BRIDGE_FAN_OUT, 1, 2 },
+    };
+    for (size_t i = 0; i < 4; i++) {
+        const hg_bridge *b = hg_layout_bridge(l, i);
+        ck_assert_int_eq(b->src, want[i][0]);
+        ck_assert_int_eq(b->dest, want[i][1]);
+        ck_assert_int_eq(b->mode, want[i][2]);
+        ck_assert_int_eq(b->nsrc, want[i][3]);
+        ck_assert_int_eq(b->ndest, want[i][4]);
+        ck_assert_int_eq(b->nlinks, want[i][3] > want[i][4] ? want[i][3] : want[i][4]);
+    }
+    ck_assert_ptr_null(hg_layout_bridge(l, 4));
+    size_t first;
+    ck_assert_uint_eq(hg_layout_bridges_from(l, 0, &first), 2);
+    ck_assert_uint_eq(first, 0);
+    ck_assert_uint_eq(hg_layout_bridges_from(l, 2, &first), 0);
+    ck_assert_uint_eq(hg_layout_bridges_from(l, 3, &first), 1);
+    ck_assert_uint_eq(first, 3);
+    ck_assert_uint_eq(hg_layout_bridges_from(l, 4, &first), 0);
+    ck_assert_uint_eq(hg_layout_bridges_from(l, 5, &first), 0);
+    ck_assert_str_eq(hg_bridge_mode_name(HG_BRIDGE_FAN_IN), "fan-in");
+    ck_assert_str_eq(hg_bridge_mode_name(HG_BRIDGE_FAN_OUT), "fan-out");
+    ck_assert_str_eq(hg_bridge_mode_name(HG_BRIDGE_ONE_TO_ONE), "one-to-one");
+    ck_assert_str_eq(hg_bridge_side_name(HG_BRIDGE_SRC), "src");
+    ck_assert_str_eq(hg_bridge_side_name(HG_BRIDGE_DEST), "dest");
+    ck_assert_str_eq(hg_bridge_role_name(HG_BRIDGE_SENDER), "sender");
+    ck_assert_str_eq(hg_bridge_role_name(HG_BRIDGE_RECEIVER), "receiver");
+    ck_assert_str_eq(hg_bridge_role_name(HG_BRIDGE_MEMBER), "member");
+    hg_layout_free(l);
+
+    /* A language module may feed a later module; a language model alone has none. */
+    l = valid("version: 1\nmodules:\n"
+              "  - {name: vision, role: encoder, dp: 2}\n"
+              "  - {name: language, role: language, dp: 2, feeds: [decoder]}\n"
+              "  - {name: decoder, role: encoder, dp: 1, feeds: []}\n", 0);
+    ck_assert_uint_eq(hg_layout_bridge_count(l), 2);
+    ck_assert_int_eq(hg_layout_bridge(l, 1)->src, 1);
+    ck_assert_int_eq(hg_layout_bridge(l, 1)->dest, 2);
+    ck_assert_int_eq(hg_layout_bridge(l, 1)->mode, HG_BRIDGE_FAN_IN);
+    hg_layout_free(l);
+    l = valid("version: 1\nmodules:\n" LM "    dp: 2\n", 0);
+    ck_assert_uint_eq(hg_layout_bridge_count(l), 0);
+    hg_layout_free(l);
+}
+END_TEST
+
+START_TEST(rule9_unknown_self_twice)
+{
+    INVALID("version: 1\nmodules:\n"
+            "  - {name: vision, role: encoder, dp: 2, feeds: [langauge]}\n"
+            "  - {name: audio, role: encoder, dp: 2, feeds: [video]}\n"
+            LM "    dp: 2\n",
+            "t.yaml:3:50: error: vision: feeds: no module is named 'langauge' (did you mean "
+            "'language'?)",
+            "t.yaml:4:49: error: audio: feeds: no module is named 'video'");
+    INVALID("version: 1\nmodules:\n"
+            "  - {name: vision, role: encoder, dp: 2, feeds: [language, vision]}\n"
+            LM "    dp: 2\n",
+            "t.yaml:3:60: error: vision: feeds: a module cannot feed itself");
+    INVALID("version: 1\nmodules:\n"
+            "  - {name: vision, role: encoder, dp: 2, feeds: [language, language]}\n"
+            LM "    dp: 2\n",
+            "t.yaml:3:60: error: vision: feeds: 'language' is named twice (first at 3:50)");
+}
+END_TEST
+
+START_TEST(rule9_cycle)
+{
+    /* The default edge vision -> language closes a cycle with language's feeds; the
+     * message points at the written edge. */
+    INVALID("version: 1\nmodules:\n"
+            "  - {name: vision, role: encoder, dp: 2}\n"
+            "  - {name: language, role: language, dp: 2, feeds: [vision]}\n",
+            "t.yaml:4:53: error: feeds: the module graph has a cycle: vision -> language -> "
+            "vision (bridges must form an acyclic graph)");
+    INVALID("version: 1\nmodules:\n"
+            "  - {name: a, role: encoder, dp: 1, feeds: [b]}\n"
+            "  - {name: b, role: encoder, dp: 1, feeds: [c]}\n"
+            "  - {name: c, role: encoder, dp: 1, feeds: [a, language]}\n"
+            LM "    dp: 1\n",
+            "t.yaml:5:45: error: feeds: the module graph has a cycle: a -> b -> c -> a (bridges "
+            "must form an acyclic graph)");
+}
+END_TEST
+
+/* A long cycle is named with its middle elided, one line. */
+START_TEST(rule9_long_cycle)
+{
+    char text[4096];
+    int o = snprintf(text, sizeof(text), "version: 1\nmodules:\n");
+    for (int i = 0; i < 20; i++)
+        o += snprintf(text + o, sizeof(text) - (size_t)o,
+                      "  - {name: m%d, role: encoder, dp: 1, feeds: [m%d]}\n", i, (i + 1) % 20);
+    snprintf(text + o, sizeof(text) - (size_t)o, LM "    dp: 1\n");
+    INVALID(text, "t.yaml:22:47: error: feeds: the module graph has a cycle: m0 -> m1 -> m2 -> "
+                  "m3 -> ... (14 more) -> m18 -> m19 -> m0 (bridges must form an acyclic graph)");
+}
+END_TEST
+
+START_TEST(rule9_cp_at_a_bridge_end)
+{
+    INVALID("version: 1\nmodules:\n" ENC "    dp: 2\n" LM "    cp: 2\n    dp: 2\n",
+            "t.yaml:8:9: error: language: cp = 2 at a bridge end (vision -> language), which "
+            "needs cp = 1 (Megatron's BridgeCommunicator asserts it); set cp: 1, or remove the "
+            "bridge with feeds: [] on vision");
+    /* Both ends, each named once though it has two bridges; rule 8 does not say it again. */
+    INVALID("version: 1\nmodules:\n"
+            "  - {name: a, role: encoder, cp: 2, dp: 1}\n"
+            "  - {name: b, role: encoder, dp: 1}\n"
+            LM "    cp: 2\n    dp: 1\n",
+            "t.yaml:3:34: error: a: cp = 2 at a bridge end (a -> language), which needs cp = 1 "
+            "(Megatron's BridgeCommunicator asserts it); set cp: 1, or remove the bridge with "
+            "feeds: [] on a",
+            "t.yaml:7:9: error: language: cp = 2 at a bridge end (a -> language), which needs "
+            "cp = 1 (Megatron's BridgeCommunicator asserts it); set cp: 1, or remove the bridge "
+            "with feeds: [] on a");
+}
+END_TEST
+
+START_TEST(rule9_dp_must_divide)
+{
+    INVALID("version: 1\nmodules:\n" ENC "    dp: 3\n" LM "    dp: 2\n",
+            "t.yaml:5:9: error: vision -> language: vision dp = 3 and language dp = 2 do not "
+            "divide each other, which a bridge needs (Megatron's BridgeCommunicator raises); "
+            "change one, or remove the bridge with feeds: [] on vision");
+    /* A written edge: the message points at it. */
+    INVALID("version: 1\nmodules:\n"
+            "  - {name: vision, role: encoder, tp: 2, dp: 4, feeds: [language]}\n"
+            LM "    dp: 6\n",
+            "t.yaml:3:57: error: vision -> language: vision dp = 4 and language dp = 6 do not "
+            "divide each other, which a bridge needs (Megatron's BridgeCommunicator raises); "
+            "change one, or remove the bridge with feeds: [] on vision");
+    /* feeds: [] removes it. */
+    hg_layout *l = valid("version: 1\nmodules:\n" ENC "    dp: 3\n    feeds: []\n" LM
+                         "    dp: 2\n", 0);
+    ck_assert_uint_eq(hg_layout_bridge_count(l), 0);
+    hg_layout_free(l);
+}
+END_TEST
+
+/* ---- colocated layouts ---- */
+
+static const char colocated8[] = "version: 1\nlayout: colocated\nmodules:\n"
+                                 "  - {name: vision, role: encoder, dp: 8}\n"
+                                 "  - {name: language, role: language, tp: 2, pp: 2, dp: 2}\n";
+
+START_TEST(colocated_good)
+{
+    hg_layout *l = valid(colocated8, 0);
+    ck_assert_int_eq(hg_layout_mode(l), HG_LAYOUT_COLOCATED);
+    ck_assert_int_eq(hg_layout_world_size(l), 8);
+    ck_assert_uint_eq(hg_layout_bridge_count(l), 0);
+    check_module(l, 0, "vision", HG_ROLE_ENCODER, 0, 8, 1, 1, 8, 1, 1, 1, 8, 0);
+    check_module(l, 1, "language", HG_ROLE_LANGUAGE, 0, 8, 2, 1, 2, 2, 1, 1, 4, 0);
+    for (int r = 0; r < 8; r++)
+        ck_assert_int_eq(hg_layout_module_of(l, r), 1);
+    ck_assert_int_eq(hg_layout_module_of(l, 8), -1);
+    hg_layout_free(l);
+    /* world_size and offset 0 may be said; dp counts need not divide (no bridges). */
+    l = valid("version: 1\nlayout: colocated\nworld_size: 6\nmodules:\n"
+              "  - {name: vision, role: encoder, tp: 2, dp: 3, offset: 0}\n"
+              "  - {name: language, role: language, tp: 3, dp: 2}\n", 0);
+    ck_assert_int_eq(hg_layout_world_size(l), 6);
+    hg_layout_free(l);
+    /* layout: disjoint is the default, said out loud. */
+    l = valid("version: 1\nlayout: disjoint\nmodules:\n" LM "    dp: 2\n", 0);
+    ck_assert_int_eq(hg_layout_mode(l), HG_LAYOUT_DISJOINT);
+    hg_layout_free(l);
+    ck_assert_str_eq(hg_layout_kind_name(HG_LAYOUT_DISJOINT), "disjoint");
+    ck_assert_str_eq(hg_layout_kind_name(HG_LAYOUT_COLOCATED), "colocated");
+    ck_assert_str_eq(hg_layout_kind_name((hg_layout_kind)7), "?");
+}
+END_TEST
+
+START_TEST(colocated_sizes_differ)
+{
+    INVALID("version: 1\nlayout: colocated\nmodules:\n"
+            "  - {name: vision, role: encoder, dp: 4}\n"
+            "  - {name: language, role: language, tp: 2, dp: 4}\n",
+            "t.yaml:4:39: error: vision: size 4 does not equal language's size 8 (in a "
+            "colocated layout every module spans all ranks)");
+    INVALID("version: 1\nlayout: colocated\nworld_size: 16\nmodules:\n"
+            "  - {name: vision, role: encoder, size: 16}\n"
+            "  - {name: language, role: language, tp: 2, dp: 4}\n",
+            "t.yaml:6:49: error: language: size 8 does not equal world_size 16 (in a colocated "
+            "layout every module spans all ranks)");
+    INVALID("version: 1\nlayout: colocated\nmodules:\n"
+            "  - {name: vision, role: encoder, dp: 8, offset: 4}\n"
+            "  - {name: language, role: language, dp: 8}\n",
+            "t.yaml:4:50: error: vision: offset 4 in a colocated layout, where every module "
+            "starts at rank 0");
+}
+END_TEST
+
+START_TEST(colocated_feeds)
+{
+    INVALID("version: 1\nlayout: colocated\nmodules:\n"
+            "  - {name: vision, role: encoder, dp: 8, feeds: [language]}\n"
+            "  - {name: language, role: language, dp: 8, feeds: []}\n",
+            "t.yaml:4:49: error: vision: feeds has no meaning in a colocated layout (every module "
+            "holds every rank, so there are no bridges)",
+            "t.yaml:5:52: error: language: feeds has no meaning in a colocated layout (every "
+            "module holds every rank, so there are no bridges)");
+}
+END_TEST
+
+/* Rule 6 in a colocated layout: each encoder against the language module. */
+START_TEST(colocated_rule6)
+{
+    INVALID("version: 1\nlayout: colocated\nmodules:\n"
+            "  - {name: vision, role: encoder, dp: 8}\n"
+            "  - {name: language, role: language, tp: 4, dp: 2}\n"
+            "batch:\n  micro_batch_size: 2\n",
+            "t.yaml:4:39: error: vision: micro_batch_size*language dp = 2*2 = 4 is not divisible "
+            "by encoder dp = 8 (the encoder bridge fans out evenly)");
+}
+END_TEST
+
+/* hg_validate_graph hands back the edges, sorted; hg_validate does not need them. */
+START_TEST(validate_graph_edges)
+{
+    hg_diags *d = hg_diags_new("t.yaml");
+    hg_config *cfg = NULL;
+    const char *text = "version: 1\nmodules:\n"
+                       "  - {name: a, role: encoder, dp: 1, feeds: [language, b]}\n"
+                       "  - {name: b, role: encoder, dp: 1}\n" LM "    dp: 1\n";
+    ck_assert_int_eq(hg_config_parse(text, strlen(text), &cfg, d), 0);
+    hg_module mods[3];
+    int world = 0;
+    hg_edge *edges = (hg_edge *)0x1;
+    size_t ne = 99;
+    ck_assert_int_eq(hg_validate_graph(cfg, 0, mods, &world, &edges, &ne, d), 0);
+    ck_assert_uint_eq(ne, 3);
+    ck_assert_int_eq(edges[0].src, 0);
+    ck_assert_int_eq(edges[0].dest, 1);
+    ck_assert_int_eq(edges[0].at.line, 3);
+    ck_assert_int_eq(edges[1].dest, 2);
+    ck_assert_int_eq(edges[2].src, 1);
+    ck_assert_int_eq(edges[2].dest, 2);
+    ck_assert_int_eq(edges[2].at.line, 0); /* the default */
+    free(edges);
+    hg_config_free(cfg);
     hg_diags_free(d);
 }
 END_TEST
@@ -578,6 +855,17 @@ static Suite *validate_suite(void)
     tcase_add_test(tc, all_tiling_and_batch_errors_reported);
     tcase_add_test(tc, validate_direct);
     tcase_add_test(tc, role_names);
+    tcase_add_test(tc, rule9_graph_good);
+    tcase_add_test(tc, rule9_unknown_self_twice);
+    tcase_add_test(tc, rule9_cycle);
+    tcase_add_test(tc, rule9_long_cycle);
+    tcase_add_test(tc, rule9_cp_at_a_bridge_end);
+    tcase_add_test(tc, rule9_dp_must_divide);
+    tcase_add_test(tc, colocated_good);
+    tcase_add_test(tc, colocated_sizes_differ);
+    tcase_add_test(tc, colocated_feeds);
+    tcase_add_test(tc, colocated_rule6);
+    tcase_add_test(tc, validate_graph_edges);
     suite_add_tcase(s, tc);
     return s;
 }
