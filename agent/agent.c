@@ -1,7 +1,7 @@
 /* The agent's pre-flight, the same steps for hgrid-agent (exec handoff) and hg_init
  * (in-process): bootstrap with this rank's view and (exec handoff) PROGRAM's check, GPU
  * binding, world and group communicators, each followed by an agreement round,
- * verification, readiness. Each step runs only while this rank has not failed, but
+ * verification, bridges (after one more round, when the layout has any), readiness. Each step runs only while this rank has not failed, but
  * every rank reaches readiness, so the coordinator hears of every failure.
  *
  * An agreement round is one small MPI_Allreduce over the control communicator that
@@ -12,6 +12,8 @@
  * watchdog). A rank whose PROGRAM cannot run so keeps every rank off the GPUs, and a
  * rank that cannot bind its GPU, or whose world or group init fails, makes its peers
  * skip the NCCL steps that would wait for it until the deadline: the job fails at once.
+ * The round before bridges does the same for a rank whose verification failed: its
+ * bridge peers would otherwise wait for it until the deadline.
  *
  * The test variant's fault hooks (testhooks.h) are called where they act; in the
  * product they are no-ops. */
@@ -96,7 +98,7 @@ static int view_step(hg_agent *a, hg_error *err)
     int rc = hg_rank_view_build(a->layout, a->rank, &a->view, err);
     if (rc == 0) {
         a->have_view = 1;
-        hg_comm_set_build(&a->view, a->opts.share, &a->comms);
+        rc = hg_comm_set_build(&a->view, a->opts.share, &a->comms, err);
     }
     return rc;
 }
@@ -115,21 +117,42 @@ static int program_step(hg_agent *a, hg_error *err)
     return hg_error_set(err, HG_EINVAL, "rank %d on %s: %s", a->rank, a->host, why.msg);
 }
 
-/* Everyone learns whether anyone failed so far, and which kinds anyone splits (the
- * same answer each round: creates is fixed once the view is). Called by every rank at
- * the same points, whatever its own rc. */
+/* Everyone learns whether anyone failed so far, and at which split positions anyone
+ * makes a communicator (the same answer each round: creates is fixed once the view
+ * is). Called by every rank at the same points, whatever its own rc; the count is the
+ * layout's (hg_comm_set_words), the same on every rank, set or no set. */
 static int agree(hg_agent *a, int rc, hg_error *own)
 {
-    int in[2] = { rc != 0, (int)a->comms.creates }, out[2] = { 0, 0 };
-    int mrc = MPI_Allreduce(in, out, 2, MPI_INT, MPI_BOR, a->ctrl);
+    int words = hg_comm_set_words(a->layout), mrc;
+    unsigned *in = calloc((size_t)words + 1, sizeof(unsigned));
+    unsigned *out = calloc((size_t)words + 1, sizeof(unsigned));
+    if (!in || !out) {
+        /* Cannot take part: the peers wait in this round for the watchdog. */
+        free(in);
+        free(out);
+        if (rc != 0)
+            return rc;
+        a->failed_phase = a->phase;
+        return hg_error_set(own, HG_ENOMEM, "rank %d: out of memory", a->rank);
+    }
+    in[0] = rc != 0;
+    for (int i = 0; i < words && i < a->comms.nwords; i++)
+        in[1 + i] = a->comms.creates[i];
+    mrc = MPI_Allreduce(in, out, words + 1, MPI_UNSIGNED, MPI_BOR, a->ctrl);
     if (mrc != MPI_SUCCESS) {
+        free(in);
+        free(out);
         if (rc != 0)
             return rc; /* this rank's own failure is the better reason */
         a->failed_phase = a->phase;
         return hg_mpi_fail(own, mrc, a->rank, "MPI_Allreduce(pre-flight status)");
     }
-    a->comms.splits = (unsigned)out[1];
-    if (rc == 0 && out[0]) {
+    for (int i = 0; i < words && i < a->comms.nwords; i++)
+        a->comms.splits[i] = out[1 + i];
+    int any_failed = out[0] != 0;
+    free(in);
+    free(out);
+    if (rc == 0 && any_failed) {
         a->failed_phase = a->phase;
         return hg_error_set(own, HG_EPEER, "rank %d: skipped the rest of pre-flight after phase "
                             "%s: another rank failed", a->rank, hg_phase_name(a->phase));
@@ -191,6 +214,44 @@ static int groups_step(hg_agent *a, hg_error *err)
 void *hg_agent_comm(const hg_agent *a, int slot)
 {
     return a->be ? a->be->comm(&a->bk, slot) : NULL;
+}
+
+int hg_agent_module_count(const hg_agent *a)
+{
+    return a->have_view ? a->comms.nviews : 0;
+}
+
+const hg_rank_view *hg_agent_module_view(const hg_agent *a, int m)
+{
+    return m >= 0 && m < hg_agent_module_count(a) ? &a->comms.views[m] : NULL;
+}
+
+int hg_agent_module_slot(const hg_agent *a, int m, int kind)
+{
+    return m >= 0 && m < hg_agent_module_count(a) ? hg_comm_set_slot(&a->comms, m, kind) : -1;
+}
+
+void *hg_agent_comm_of_module(const hg_agent *a, int m, int kind)
+{
+    int slot = hg_agent_module_slot(a, m, kind);
+    return slot < 0 ? NULL : hg_agent_comm(a, slot);
+}
+
+int hg_agent_bridge_count(const hg_agent *a)
+{
+    return a->have_view ? a->view.nbridges : 0;
+}
+
+const hg_rank_bridge *hg_agent_bridge(const hg_agent *a, int i)
+{
+    return i >= 0 && i < hg_agent_bridge_count(a) ? &a->view.bridges[i] : NULL;
+}
+
+void *hg_agent_bridge_comm(const hg_agent *a, int i)
+{
+    const hg_rank_bridge *rb = hg_agent_bridge(a, i);
+    /* Bridges are disjoint layouts' only: the rank's one module is m = 0. */
+    return rb ? hg_agent_comm_of_module(a, a->comms.primary, rb->group_kind) : NULL;
 }
 
 int hg_agent_start(const hg_agent_opts *opts, hg_agent **out, hg_error *err)
@@ -255,6 +316,11 @@ int hg_agent_start(const hg_agent_opts *opts, hg_agent **out, hg_error *err)
     rc = agree(a, rc, &own);
     if (a->verify) {
         rc = step(a, HG_PHASE_VERIFY, hg_verify, rc, &own);
+        /* Every rank knows the layout: all take this branch alike. */
+        if (hg_layout_bridge_count(a->layout) > 0) {
+            rc = agree(a, rc, &own);
+            rc = step(a, HG_PHASE_BRIDGES, hg_bridges, rc, &own);
+        }
         rc = step(a, HG_PHASE_VERIFY, test_verify_step, rc, &own);
     }
     hg_test_before_readiness(a->rank);
@@ -280,6 +346,7 @@ void hg_agent_free(hg_agent *a, int failed)
 #endif
     if (a->be)
         a->be->release(&a->bk, failed);
+    hg_comm_set_free(&a->comms);
     if (a->have_view)
         hg_rank_view_free(&a->view);
     hg_layout_free(a->layout);

@@ -58,9 +58,12 @@ typedef struct hg_agent {
     int usage_failed;   /* this rank's failure is the user's command (PROGRAM cannot run) */
     char host[256];
     hg_layout *layout;
-    hg_rank_view view;  /* this rank's module, coordinates and groups */
+    hg_rank_view view;  /* this rank's module, coordinates, groups and bridges; colocated:
+                         * the language module's, every module's in view.per_module */
     int have_view;
-    hg_comm_set comms;
+    hg_comm_set comms;  /* built with the view; its views are the view's (per_module) */
+    int bridge_links;   /* bridge links this rank proved as their sender (bridges.c) */
+    int bridge_groups;  /* boundary groups whose broadcast this rank led */
     const hg_backend_ops *be;
     hg_backend_rank bk; /* what the backend sees of this rank (a copy, filled once) */
     double times[HG_PHASE_TIMED];
@@ -78,6 +81,13 @@ int hg_bootstrap(hg_agent *a, hg_error *err);
  * rank adds rank + 1), and every kind's communicator size and rank against the view. */
 int hg_verify(hg_agent *a, hg_error *err);
 
+/* bridges.c: proof of this rank's bridges: a broadcast from the leader of each of its
+ * boundary groups (the shared tp_cp communicator), then a known value both ways over
+ * each of its links (the world communicator), polled against the deadline; a peer that
+ * sends nothing is named with this rank and the bridge. Only ranks of a bridge do
+ * anything; all others return 0 at once. */
+int hg_bridges(hg_agent *a, hg_error *err);
+
 /* readiness.c: every rank's record to rank 0, the summary and the collective go/no-go.
  * Returns 0 on go; on no-go HG_ETIMEDOUT when any rank failed by running past the
  * deadline, else HG_EPEER (err: this rank's own failure, if it had one). own is this
@@ -94,8 +104,31 @@ void hg_agent_free(hg_agent *a, int failed);
  * cannot run included), 3 pre-flight, 124 deadline. */
 int hg_agent_exit_status(int rc);
 /* The live communicator of a slot (hg_backend_ops.comm): a pointer to an MPI_Comm with
- * the mpi backend, an ncclComm_t with nccl; NULL outside [0, HG_MAX_SLOTS). */
+ * the mpi backend, an ncclComm_t with nccl; NULL outside [0, comms.nslots). */
 void *hg_agent_comm(const hg_agent *a, int slot);
+
+/* For api.c: what a rank holds per module and per bridge (agent.c).
+ *
+ * The rank's modules are numbered m = 0 .. hg_agent_module_count() - 1: its one module
+ * in a disjoint layout (m = 0 is view.module_index of the layout), every module of a
+ * colocated one in config order (m is then the layout's module index, and view.
+ * module_index the language module's). hg_agent_module_view is the rank's view of
+ * module m (its coordinates and groups there; NULL past the end); hg_agent_module_slot
+ * its slot of (m, kind) (HG_KIND_WORLD: the world), -1 when the rank is in no group of
+ * the kind there; hg_agent_comm_of_module that slot's live communicator, as
+ * hg_agent_comm, NULL when none. Identical memberships share one slot, across modules
+ * too: two (m, kind) with one slot are one communicator. */
+int hg_agent_module_count(const hg_agent *a);
+const hg_rank_view *hg_agent_module_view(const hg_agent *a, int m);
+int hg_agent_module_slot(const hg_agent *a, int m, int kind);
+void *hg_agent_comm_of_module(const hg_agent *a, int m, int kind);
+/* This rank's bridges (view.bridges, layout order; none when colocated): count, entry
+ * i (NULL past the end), and the communicator of entry i's boundary broadcast group
+ * (its module's tp_cp communicator). The links themselves go over the world
+ * communicator (hg_agent_comm(a, HG_SLOT_WORLD)), with the peers as global ranks. */
+int hg_agent_bridge_count(const hg_agent *a);
+const hg_rank_bridge *hg_agent_bridge(const hg_agent *a, int i);
+void *hg_agent_bridge_comm(const hg_agent *a, int i);
 
 
 /* handoff.c: the exec-mode environment, the plan file, teardown and execvp. Consumes a

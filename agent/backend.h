@@ -39,8 +39,22 @@ typedef struct hg_backend_rank {
     void *state;              /* the backend's own; release() frees it */
 } hg_backend_rank;
 
+/* One bridge link as one of its two ranks proves it (bridges.c): a known value goes to
+ * the peer and one comes back from it, on the backend's world communicator. */
+#define HG_LINK_WORDS 4
+typedef struct hg_link_xfer {
+    int peer;                    /* global rank */
+    int out[HG_LINK_WORDS];      /* sent to peer */
+    int in[HG_LINK_WORDS];       /* what peer sent; valid once done */
+    int done;                    /* 1: in[] arrived and this rank's send completed */
+    int connected;               /* 0: the link's transfer is not under way yet (nccl:
+                                  * its group is still connecting or queued behind an
+                                  * earlier link) */
+} hg_link_xfer;
+
 /* A backend builds the slot communicators of b->comms, runs the verification
- * all-reduces and releases them. Every call is made by every rank in the same order. */
+ * all-reduces and releases them. Every call is made by every rank in the same order,
+ * except the bridge calls, which only the ranks of a bridge make. */
 typedef struct hg_backend_ops {
     int (*bind)(hg_backend_rank *b, hg_error *err);   /* GPU binding; NULL: none */
     int (*world)(hg_backend_rank *b, hg_error *err);
@@ -53,6 +67,18 @@ typedef struct hg_backend_ops {
     void (*release)(hg_backend_rank *b, int abort);
     /* The live communicator of a slot (a pointer to an MPI_Comm, or an ncclComm_t). */
     void *(*comm)(const hg_backend_rank *b, int slot);
+    /* Bridge links: link_start begins the exchange of x[0..n) with their peers (in that
+     * order, which is one global order: bridges.c), sending nothing when silent (test
+     * hook); link_poll sets done (and in) of the links that completed, without
+     * waiting; link_stop gives up on those that did not (after a failure: the
+     * transfers may never complete, so nothing collective). Errors of the backend's own
+     * calls return as codes; a peer that never sends is not one (done stays 0). */
+    int (*link_start)(hg_backend_rank *b, hg_link_xfer *x, int n, int silent, hg_error *err);
+    int (*link_poll)(hg_backend_rank *b, hg_link_xfer *x, int n, hg_error *err);
+    void (*link_stop)(hg_backend_rank *b, hg_link_xfer *x, int n);
+    /* A broadcast of *value from group position root over slot's communicator, polled
+     * until it completes or the deadline passes (HG_ETIMEDOUT, err left to the caller). */
+    int (*bcast)(hg_backend_rank *b, int slot, int root, long long *value, hg_error *err);
 } hg_backend_ops;
 
 extern const hg_backend_ops hg_backend_mpi_ops;

@@ -1,24 +1,40 @@
 /* The MPI backend: the same groups as the NCCL backend, as MPI communicators, for
  * machines without GPUs (CI) and for CPU-side groups. Not a mock: the world is a
- * duplicate of MPI_COMM_WORLD, every distinct group an MPI_Comm_split of it in hg_kind
- * order (MPI_UNDEFINED where this rank makes nothing), verified with MPI_Allreduce.
- * All of them return errors (MPI_ERRORS_RETURN) rather than abort the job. MPI calls
- * cannot be bounded by a deadline; the watchdog bounds them instead. */
+ * duplicate of MPI_COMM_WORLD, every distinct group an MPI_Comm_split of it in split
+ * order (groups.h; MPI_UNDEFINED where this rank makes nothing), verified with
+ * MPI_Allreduce; bridge links are point-to-point messages on that world, boundary
+ * broadcasts MPI_Ibcast on the shared tp_cp communicator. All of them return errors
+ * (MPI_ERRORS_RETURN) rather than abort the job. Blocking MPI calls cannot be bounded
+ * by a deadline; the watchdog bounds them instead; the bridge calls are non-blocking
+ * and polled against the deadline. */
 #include "backend.h"
 
+#include <sched.h>
 #include <stdlib.h>
+#include <time.h>
+
+/* Bridge links' values travel on the backend's world with this tag (the agent's own
+ * talk is on ctrl, another communicator). */
+#define TAG_LINK 7401
 
 typedef struct mpi_state {
-    MPI_Comm comm[HG_MAX_SLOTS];
+    int nslots;
+    MPI_Comm *comm;          /* [nslots] */
+    MPI_Request *link_req;   /* bridge links: [2n], receive then send of each link */
+    int nlinks;
 } mpi_state;
 
 static mpi_state *state(hg_backend_rank *b)
 {
     if (!b->state) {
         mpi_state *s = calloc(1, sizeof(*s));
-        if (!s)
+        int n = b->comms->nslots;
+        if (!s || !(s->comm = malloc((size_t)n * sizeof(MPI_Comm)))) {
+            free(s);
             return NULL;
-        for (int i = 0; i < HG_MAX_SLOTS; i++)
+        }
+        s->nslots = n;
+        for (int i = 0; i < n; i++)
             s->comm[i] = MPI_COMM_NULL;
         b->state = s;
     }
@@ -44,21 +60,21 @@ static int mpi_groups(hg_backend_rank *b, hg_error *err)
 {
     mpi_state *s = b->state;
     const hg_comm_set *cs = b->comms;
-    for (int k = 0; k < HG_KIND_COUNT; k++) {
-        if (!(cs->splits & (1u << k)))
+    for (int p = 0; p < cs->nsplits; p++) {
+        if (!hg_comm_set_split_needed(cs, p))
             continue;
-        int color = hg_comm_set_color(cs, b->view, (hg_kind)k);
-        int key = color < 0 ? 0 : b->view->groups[k].pos;
+        int color = hg_comm_set_color(cs, p);
         MPI_Comm c = MPI_COMM_NULL;
-        int mrc = MPI_Comm_split(s->comm[HG_SLOT_WORLD], color < 0 ? MPI_UNDEFINED : color, key, &c);
+        int mrc = MPI_Comm_split(s->comm[HG_SLOT_WORLD], color < 0 ? MPI_UNDEFINED : color,
+                                 hg_comm_set_key(cs, p), &c);
         if (mrc != MPI_SUCCESS) {
             char what[256], call[320];
-            hg_group_describe(b->view, k, what, sizeof(what));
+            hg_comm_set_describe_split(cs, p, what, sizeof(what));
             snprintf(call, sizeof(call), "MPI_Comm_split for %s", what);
             return hg_mpi_fail(err, mrc, b->rank, call);
         }
         if (color >= 0)
-            s->comm[cs->slot[k]] = c;
+            s->comm[hg_comm_set_split_slot(cs, p)] = c;
     }
     return 0;
 }
@@ -72,7 +88,7 @@ static int mpi_allreduce(hg_backend_rank *b, long long mine, long long *sums, hg
         int mrc = MPI_Allreduce(&mine, &sums[i], 1, MPI_LONG_LONG, MPI_SUM, s->comm[i]);
         if (mrc != MPI_SUCCESS) {
             char what[256], call[320];
-            hg_group_describe(b->view, b->comms->slot_kind[i], what, sizeof(what));
+            hg_comm_set_describe_slot(b->comms, i, what, sizeof(what));
             snprintf(call, sizeof(call), "MPI_Allreduce over %s", what);
             return hg_mpi_fail(err, mrc, b->rank, call);
         }
@@ -91,15 +107,113 @@ static int mpi_shape(hg_backend_rank *b, int slot, int *count, int *rank, hg_err
     return 0;
 }
 
+static void backoff(unsigned *spins)
+{
+    if (++*spins < 16) {
+        sched_yield();
+    } else {
+        struct timespec ts = { 0, *spins < 4096 ? 100000L : 1000000L };
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Bridge links: every receive and send posted at once (MPI orders nothing here, so no
+ * order can deadlock); the sends are small and complete on their own. */
+static int mpi_link_start(hg_backend_rank *b, hg_link_xfer *x, int n, int silent, hg_error *err)
+{
+    mpi_state *s = b->state;
+    int mrc;
+    free(s->link_req);
+    s->link_req = NULL;
+    s->nlinks = 0;
+    if (n <= 0)
+        return 0;
+    if (!(s->link_req = malloc((size_t)(2 * n + 1) * sizeof(MPI_Request))))
+        return hg_error_set(err, HG_ENOMEM, "rank %d: out of memory", b->rank);
+    for (int i = 0; i < 2 * n; i++)
+        s->link_req[i] = MPI_REQUEST_NULL;
+    s->nlinks = n;
+    for (int i = 0; i < n; i++) {
+        x[i].done = 0;
+        x[i].connected = 1;
+        if ((mrc = MPI_Irecv(x[i].in, HG_LINK_WORDS, MPI_INT, x[i].peer, TAG_LINK,
+                             s->comm[HG_SLOT_WORLD], &s->link_req[2 * i])) != MPI_SUCCESS)
+            return hg_mpi_fail(err, mrc, b->rank, "MPI_Irecv(bridge link)");
+    }
+    for (int i = 0; !silent && i < n; i++)
+        if ((mrc = MPI_Isend(x[i].out, HG_LINK_WORDS, MPI_INT, x[i].peer, TAG_LINK,
+                             s->comm[HG_SLOT_WORLD], &s->link_req[2 * i + 1])) != MPI_SUCCESS)
+            return hg_mpi_fail(err, mrc, b->rank, "MPI_Isend(bridge link)");
+    return 0;
+}
+
+static int mpi_link_poll(hg_backend_rank *b, hg_link_xfer *x, int n, hg_error *err)
+{
+    mpi_state *s = b->state;
+    for (int i = 0; i < n && i < s->nlinks; i++) {
+        int mrc, flag = 0;
+        if (x[i].done)
+            continue;
+        if ((mrc = MPI_Testall(2, &s->link_req[2 * i], &flag, MPI_STATUSES_IGNORE)) != MPI_SUCCESS)
+            return hg_mpi_fail(err, mrc, b->rank, "MPI_Testall(bridge link)");
+        x[i].done = flag;
+    }
+    return 0;
+}
+
+static void mpi_link_stop(hg_backend_rank *b, hg_link_xfer *x, int n)
+{
+    mpi_state *s = b->state;
+    (void)x, (void)n;
+    if (!s || !s->link_req)
+        return;
+    for (int i = 0; i < 2 * s->nlinks; i++) {
+        if (s->link_req[i] == MPI_REQUEST_NULL)
+            continue;
+        if (i % 2 == 0) { /* a receive: cancel it, then it completes at once */
+            MPI_Cancel(&s->link_req[i]);
+            MPI_Wait(&s->link_req[i], MPI_STATUS_IGNORE);
+        } else {          /* a send: let it finish on its own */
+            MPI_Request_free(&s->link_req[i]);
+        }
+    }
+    free(s->link_req);
+    s->link_req = NULL;
+    s->nlinks = 0;
+}
+
+/* MPI_Ibcast, polled: a member that never joins cannot hold this rank past the deadline
+ * (the request is left behind then; the job is failing). */
+static int mpi_bcast(hg_backend_rank *b, int slot, int root, long long *value, hg_error *err)
+{
+    mpi_state *s = b->state;
+    MPI_Request req = MPI_REQUEST_NULL;
+    unsigned spins = 0;
+    int mrc, flag = 0;
+    if ((mrc = MPI_Ibcast(value, 1, MPI_LONG_LONG, root, s->comm[slot], &req)) != MPI_SUCCESS)
+        return hg_mpi_fail(err, mrc, b->rank, "MPI_Ibcast(bridge boundary group)");
+    for (;;) {
+        if ((mrc = MPI_Test(&req, &flag, MPI_STATUS_IGNORE)) != MPI_SUCCESS)
+            return hg_mpi_fail(err, mrc, b->rank, "MPI_Test(bridge boundary broadcast)");
+        if (flag)
+            return 0;
+        if (hg_now() > b->deadline)
+            return HG_ETIMEDOUT;
+        backoff(&spins);
+    }
+}
+
 static void mpi_release(hg_backend_rank *b, int abort)
 {
     mpi_state *s = b->state;
     (void)abort; /* MPI_Comm_free does not wait for peers */
     if (!s)
         return;
-    for (int i = HG_MAX_SLOTS - 1; i >= 0; i--)
+    mpi_link_stop(b, NULL, 0);
+    for (int i = s->nslots - 1; i >= 0; i--)
         if (s->comm[i] != MPI_COMM_NULL)
             MPI_Comm_free(&s->comm[i]);
+    free(s->comm);
     free(s);
     b->state = NULL;
 }
@@ -107,7 +221,7 @@ static void mpi_release(hg_backend_rank *b, int abort)
 static void *mpi_comm(const hg_backend_rank *b, int slot)
 {
     mpi_state *s = b->state;
-    return s && slot >= 0 && slot < HG_MAX_SLOTS ? &s->comm[slot] : NULL;
+    return s && slot >= 0 && slot < s->nslots ? &s->comm[slot] : NULL;
 }
 
 const hg_backend_ops hg_backend_mpi_ops = {
@@ -118,4 +232,8 @@ const hg_backend_ops hg_backend_mpi_ops = {
     .shape = mpi_shape,
     .release = mpi_release,
     .comm = mpi_comm,
+    .link_start = mpi_link_start,
+    .link_poll = mpi_link_poll,
+    .link_stop = mpi_link_stop,
+    .bcast = mpi_bcast,
 };

@@ -27,10 +27,18 @@
 #include "testhooks.h"
 
 typedef struct nccl_state {
-    ncclComm_t comm[HG_MAX_SLOTS];
-    cudaStream_t stream[HG_MAX_SLOTS];
+    int nslots;
+    ncclComm_t *comm;       /* [nslots] */
+    cudaStream_t *stream;   /* [nslots] */
     long long *dev; /* [0]: this rank's contribution; [1 + s]: slot s's sum */
     int device;
+    /* Bridges (link_start, bcast): one stream; link i's values at link_dev[i * W] (out)
+     * and link_dev[(n + i) * W] (in), W = HG_LINK_WORDS; one event per link. */
+    cudaStream_t bridge_stream;
+    int *link_dev;
+    cudaEvent_t *link_ev;
+    int nlinks, issued, enqueuing, silent;
+    long long *bcast_dev;
 } nccl_state;
 
 /* How long a clean teardown may wait for peers before aborting instead. */
@@ -101,16 +109,25 @@ void hg_nccl_prewarm_join(hg_prewarm *p)
  * so release() does not touch it again. */
 static void abort_slot(nccl_state *s, ncclComm_t *c)
 {
-    for (int i = 0; i < HG_MAX_SLOTS; i++)
+    for (int i = 0; i < s->nslots; i++)
         if (s->comm[i] == *c)
             s->comm[i] = NULL;
     ncclCommAbort(*c);
     *c = NULL;
 }
 
+/* Names the group of a slot, or (slot < 0) of split position split, for messages. */
+static void describe(const hg_backend_rank *b, int slot, int split, char *buf, size_t len)
+{
+    if (slot < 0)
+        hg_comm_set_describe_split(b->comms, split, buf, len);
+    else
+        hg_comm_set_describe_slot(b->comms, slot, buf, len);
+}
+
 /* Waits until c's last operation settles or the deadline passes. what: the call, for
- * messages; slot_kind names the group (-1: world). */
-static int wait_comm(hg_backend_rank *b, ncclComm_t *c, const char *what, int slot_kind,
+ * messages; slot names the group (or, slot < 0, split position split). */
+static int wait_comm(hg_backend_rank *b, ncclComm_t *c, const char *what, int slot, int split,
                      double deadline, hg_error *err)
 {
     nccl_state *s = b->state;
@@ -122,7 +139,7 @@ static int wait_comm(hg_backend_rank *b, ncclComm_t *c, const char *what, int sl
         if (r == ncclSuccess && st == ncclSuccess)
             return 0;
         if (r != ncclSuccess || st != ncclInProgress) {
-            hg_group_describe(b->view, slot_kind, group, sizeof(group));
+            describe(b, slot, split, group, sizeof(group));
             hg_error_set(err, HG_ENCCL, "rank %d on %s: %s for %s failed: %s (%s)", b->rank,
                          b->host, what, group, ncclGetErrorString(r != ncclSuccess ? r : st),
                          ncclGetLastError(*c));
@@ -130,7 +147,7 @@ static int wait_comm(hg_backend_rank *b, ncclComm_t *c, const char *what, int sl
             return HG_ENCCL;
         }
         if (hg_now() > deadline) {
-            hg_group_describe(b->view, slot_kind, group, sizeof(group));
+            describe(b, slot, split, group, sizeof(group));
             abort_slot(s, c);
             return hg_error_set(err, HG_ETIMEDOUT,
                                 "rank %d on %s: %s for %s did not complete within the %d s "
@@ -142,10 +159,10 @@ static int wait_comm(hg_backend_rank *b, ncclComm_t *c, const char *what, int sl
 }
 
 static int nccl_fail(hg_backend_rank *b, hg_error *err, ncclResult_t r, const char *call,
-                     int slot_kind)
+                     int slot, int split)
 {
     char group[256];
-    hg_group_describe(b->view, slot_kind, group, sizeof(group));
+    describe(b, slot, split, group, sizeof(group));
     return hg_error_set(err, HG_ENCCL, "rank %d on %s: %s for %s: %s (%s)", b->rank, b->host,
                         call, group, ncclGetErrorString(r), ncclGetLastError(NULL));
 }
@@ -191,6 +208,7 @@ static int bind_local(hg_backend_rank *b, hg_gpu_view *v, hg_gpu_id *id, hg_erro
 static int nccl_bind(hg_backend_rank *b, hg_error *err)
 {
     nccl_state *s = calloc(1, sizeof(*s));
+    int nslots = b->comms->nslots;
     hg_gpu_id mine, *all = calloc((size_t)b->local_size, sizeof(*all));
     hg_gpu_view v = { .rank = b->rank, .host = b->host, .local_rank = b->local_rank,
                       .local_size = b->local_size, .visible_env = getenv("CUDA_VISIBLE_DEVICES") };
@@ -199,7 +217,12 @@ static int nccl_bind(hg_backend_rank *b, hg_error *err)
     b->state = s;
     /* (Out of memory here, a rank skips the exchange below, and its host's peers wait
      * in it for the watchdog: a few hundred bytes that cannot be had end the job anyway.) */
-    if (!s || !all) {
+    if (s) {
+        s->nslots = nslots;
+        s->comm = calloc((size_t)nslots, sizeof(*s->comm));
+        s->stream = calloc((size_t)nslots, sizeof(*s->stream));
+    }
+    if (!s || !all || !s->comm || !s->stream) {
         free(all);
         return hg_error_set(err, HG_ENOMEM, "rank %d: out of memory", b->rank);
     }
@@ -246,7 +269,7 @@ static int nccl_world(hg_backend_rank *b, hg_error *err)
     if ((mrc = MPI_Bcast(&root, (int)sizeof(root), MPI_BYTE, 0, b->ctrl)) != MPI_SUCCESS)
         return hg_mpi_fail(err, mrc, b->rank, "MPI_Bcast(ncclUniqueId)");
     if (b->rank == 0 && !root.ok)
-        return nccl_fail(b, err, r, "ncclGetUniqueId", -1);
+        return nccl_fail(b, err, r, "ncclGetUniqueId", HG_SLOT_WORLD, -1);
     if (!root.ok)
         return hg_error_set(err, HG_EPEER, "rank %d: skipped NCCL init: rank 0 could not create "
                             "the NCCL unique id", b->rank);
@@ -257,9 +280,10 @@ static int nccl_world(hg_backend_rank *b, hg_error *err)
     if (r != ncclSuccess && r != ncclInProgress) {
         if (s->comm[HG_SLOT_WORLD])
             abort_slot(s, &s->comm[HG_SLOT_WORLD]);
-        return nccl_fail(b, err, r, "ncclCommInitRankConfig", -1);
+        return nccl_fail(b, err, r, "ncclCommInitRankConfig", HG_SLOT_WORLD, -1);
     }
-    return wait_comm(b, &s->comm[HG_SLOT_WORLD], "ncclCommInitRankConfig", -1, b->deadline, err);
+    return wait_comm(b, &s->comm[HG_SLOT_WORLD], "ncclCommInitRankConfig", HG_SLOT_WORLD, -1,
+                     b->deadline, err);
 }
 
 static int nccl_groups(hg_backend_rank *b, hg_error *err)
@@ -267,23 +291,22 @@ static int nccl_groups(hg_backend_rank *b, hg_error *err)
     nccl_state *s = b->state;
     const hg_comm_set *cs = b->comms;
     int rc;
-    for (int k = 0; k < HG_KIND_COUNT; k++) {
-        if (!(cs->splits & (1u << k)))
+    for (int p = 0; p < cs->nsplits; p++) {
+        if (!hg_comm_set_split_needed(cs, p))
             continue;
-        int color = hg_comm_set_color(cs, b->view, (hg_kind)k);
-        int key = color < 0 ? 0 : b->view->groups[k].pos;
+        int color = hg_comm_set_color(cs, p), slot = hg_comm_set_split_slot(cs, p);
         ncclConfig_t cfg = comm_config();
         ncclComm_t c = NULL;
         ncclResult_t r = ncclCommSplit(s->comm[HG_SLOT_WORLD], color < 0 ? NCCL_SPLIT_NOCOLOR : color,
-                                       key, &c, &cfg);
+                                       hg_comm_set_key(cs, p), &c, &cfg);
         if (r != ncclSuccess && r != ncclInProgress) {
             if (c)
                 ncclCommAbort(c);
-            return nccl_fail(b, err, r, "ncclCommSplit", k);
+            return nccl_fail(b, err, r, "ncclCommSplit", -1, p);
         }
         /* The split runs as a job of the parent: the world settles when it is done, on
          * ranks that pass no color too; then the new communicator settles itself. */
-        if ((rc = wait_comm(b, &s->comm[HG_SLOT_WORLD], "ncclCommSplit", k, b->deadline, err)) != 0) {
+        if ((rc = wait_comm(b, &s->comm[HG_SLOT_WORLD], "ncclCommSplit", -1, p, b->deadline, err)) != 0) {
             if (c)
                 ncclCommAbort(c);
             return rc;
@@ -295,12 +318,12 @@ static int nccl_groups(hg_backend_rank *b, hg_error *err)
         }
         if (!c) {
             char group[256];
-            hg_group_describe(b->view, k, group, sizeof(group));
+            hg_comm_set_describe_split(cs, p, group, sizeof(group));
             return hg_error_set(err, HG_ENCCL, "rank %d on %s: ncclCommSplit for %s returned no "
                                 "communicator", b->rank, b->host, group);
         }
-        s->comm[cs->slot[k]] = c;
-        if ((rc = wait_comm(b, &s->comm[cs->slot[k]], "ncclCommSplit", k, b->deadline, err)) != 0)
+        s->comm[slot] = c;
+        if ((rc = wait_comm(b, &s->comm[slot], "ncclCommSplit", slot, -1, b->deadline, err)) != 0)
             return rc;
     }
     return 0;
@@ -325,19 +348,18 @@ static int nccl_allreduce(hg_backend_rank *b, long long mine, long long *sums, h
         || (e = cudaStreamSynchronize(s->stream[0])) != cudaSuccess)
         return cuda_fail(b, err, e, "cudaMemcpyAsync (verification input)");
     for (int i = 0; i < n; i++) {
-        int kind = b->comms->slot_kind[i];
         unsigned spins = 0;
         ncclResult_t r = ncclAllReduce(s->dev, s->dev + 1 + i, 1, ncclInt64, ncclSum, s->comm[i],
                                        s->stream[i]);
         if (r != ncclSuccess && r != ncclInProgress)
-            return nccl_fail(b, err, r, "ncclAllReduce", kind);
+            return nccl_fail(b, err, r, "ncclAllReduce", i, -1);
         /* The first collective connects the peers (NCCL connects lazily). */
-        if ((rc = wait_comm(b, &s->comm[i], "ncclAllReduce", kind, b->deadline, err)) != 0)
+        if ((rc = wait_comm(b, &s->comm[i], "ncclAllReduce", i, -1, b->deadline, err)) != 0)
             return rc;
         while ((e = cudaStreamQuery(s->stream[i])) == cudaErrorNotReady) {
             if (hg_now() > b->deadline) {
                 char group[256];
-                hg_group_describe(b->view, kind, group, sizeof(group));
+                hg_comm_set_describe_slot(b->comms, i, group, sizeof(group));
                 abort_slot(s, &s->comm[i]);
                 return hg_error_set(err, HG_ETIMEDOUT,
                                     "rank %d on %s: ncclAllReduce for %s did not finish within the "
@@ -360,9 +382,159 @@ static int nccl_shape(hg_backend_rank *b, int slot, int *count, int *rank, hg_er
     nccl_state *s = b->state;
     ncclResult_t r;
     if ((r = ncclCommCount(s->comm[slot], count)) != ncclSuccess)
-        return nccl_fail(b, err, r, "ncclCommCount", b->comms->slot_kind[slot]);
+        return nccl_fail(b, err, r, "ncclCommCount", slot, -1);
     if ((r = ncclCommUserRank(s->comm[slot], rank)) != ncclSuccess)
-        return nccl_fail(b, err, r, "ncclCommUserRank", b->comms->slot_kind[slot]);
+        return nccl_fail(b, err, r, "ncclCommUserRank", slot, -1);
+    return 0;
+}
+
+/* Bridges. The links go one NCCL group each (send, then receive, to one peer), all on
+ * one stream, in the order given, which is one global order (bridges.c): every rank's
+ * earliest unfinished link then has both its ranks at it, so the chain cannot deadlock,
+ * and an event after each group tells which link completed, so a peer that sends
+ * nothing is named, not just "the exchange". A non-blocking communicator takes one
+ * operation at a time: a group is issued once the last one is enqueued (which may wait
+ * for the peer to connect), so link_poll moves the chain on as it can. */
+static int bridge_stream(hg_backend_rank *b, hg_error *err)
+{
+    nccl_state *s = b->state;
+    cudaError_t e;
+    if (!s->bridge_stream
+        && (e = cudaStreamCreateWithFlags(&s->bridge_stream, cudaStreamNonBlocking)) != cudaSuccess)
+        return cuda_fail(b, err, e, "cudaStreamCreate (bridges)");
+    return 0;
+}
+
+static int link_issue(hg_backend_rank *b, hg_link_xfer *x, int n, hg_error *err)
+{
+    nccl_state *s = b->state;
+    int i = s->issued, *out = s->link_dev + (size_t)i * HG_LINK_WORDS;
+    int *in = s->link_dev + (size_t)(n + i) * HG_LINK_WORDS;
+    ncclResult_t r = ncclGroupStart();
+    if (r == ncclSuccess && !s->silent)
+        r = ncclSend(out, HG_LINK_WORDS, ncclInt32, x[i].peer, s->comm[HG_SLOT_WORLD], s->bridge_stream);
+    if (r == ncclSuccess)
+        r = ncclRecv(in, HG_LINK_WORDS, ncclInt32, x[i].peer, s->comm[HG_SLOT_WORLD], s->bridge_stream);
+    ncclResult_t g = ncclGroupEnd();
+    if (r == ncclSuccess)
+        r = g;
+    if (r != ncclSuccess && r != ncclInProgress)
+        return nccl_fail(b, err, r, "ncclSend/ncclRecv (bridge link)", HG_SLOT_WORLD, -1);
+    s->issued++;
+    s->enqueuing = 1;
+    return 0;
+}
+
+static int nccl_link_poll(hg_backend_rank *b, hg_link_xfer *x, int n, hg_error *err)
+{
+    nccl_state *s = b->state;
+    cudaError_t e;
+    int rc;
+    for (;;) {
+        if (s->enqueuing) {
+            ncclResult_t st = ncclSuccess, r = ncclCommGetAsyncError(s->comm[HG_SLOT_WORLD], &st);
+            if (r == ncclSuccess && st == ncclInProgress)
+                break;
+            if (r != ncclSuccess || st != ncclSuccess)
+                return nccl_fail(b, err, r != ncclSuccess ? r : st, "ncclSend/ncclRecv (bridge link)",
+                                 HG_SLOT_WORLD, -1);
+            if ((e = cudaEventRecord(s->link_ev[s->issued - 1], s->bridge_stream)) != cudaSuccess)
+                return cuda_fail(b, err, e, "cudaEventRecord (bridge link)");
+            x[s->issued - 1].connected = 1;
+            s->enqueuing = 0;
+        }
+        if (s->issued == n)
+            break;
+        if ((rc = link_issue(b, x, n, err)) != 0)
+            return rc;
+    }
+    for (int i = 0; i < n; i++) {
+        if (x[i].done || !x[i].connected)
+            continue;
+        if ((e = cudaEventQuery(s->link_ev[i])) == cudaErrorNotReady)
+            break; /* one stream: the later links are not done either */
+        if (e != cudaSuccess)
+            return cuda_fail(b, err, e, "cudaEventQuery (bridge link)");
+        if ((e = cudaMemcpy(x[i].in, s->link_dev + (size_t)(n + i) * HG_LINK_WORDS,
+                            sizeof(x[i].in), cudaMemcpyDeviceToHost)) != cudaSuccess)
+            return cuda_fail(b, err, e, "cudaMemcpy (bridge link)");
+        x[i].done = 1;
+    }
+    return 0;
+}
+
+static int nccl_link_start(hg_backend_rank *b, hg_link_xfer *x, int n, int silent, hg_error *err)
+{
+    nccl_state *s = b->state;
+    cudaError_t e;
+    int rc, *host;
+    size_t bytes = (size_t)(2 * n) * HG_LINK_WORDS * sizeof(int);
+    if (n <= 0)
+        return 0;
+    if ((rc = bridge_stream(b, err)) != 0)
+        return rc;
+    if (!(s->link_ev = calloc((size_t)n, sizeof(*s->link_ev))) || !(host = malloc(bytes / 2)))
+        return hg_error_set(err, HG_ENOMEM, "rank %d: out of memory", b->rank);
+    s->nlinks = n;
+    s->issued = s->enqueuing = 0;
+    s->silent = silent;
+    for (int i = 0; i < n; i++) {
+        x[i].done = x[i].connected = 0;
+        memcpy(host + (size_t)i * HG_LINK_WORDS, x[i].out, sizeof(x[i].out));
+    }
+    if ((e = cudaMalloc((void **)&s->link_dev, bytes)) != cudaSuccess
+        || (e = cudaMemcpy(s->link_dev, host, bytes / 2, cudaMemcpyHostToDevice)) != cudaSuccess) {
+        free(host);
+        return cuda_fail(b, err, e, "cudaMalloc/cudaMemcpy (bridge links)");
+    }
+    free(host);
+    for (int i = 0; i < n; i++)
+        if ((e = cudaEventCreateWithFlags(&s->link_ev[i], cudaEventDisableTiming)) != cudaSuccess)
+            return cuda_fail(b, err, e, "cudaEventCreate (bridge links)");
+    return nccl_link_poll(b, x, n, err);
+}
+
+/* The links that never completed hold kernels that wait for their peers: only the
+ * communicators' abort (release) ends them, so their memory waits for it too. */
+static void nccl_link_stop(hg_backend_rank *b, hg_link_xfer *x, int n)
+{
+    (void)b, (void)x, (void)n;
+}
+
+static int nccl_bcast(hg_backend_rank *b, int slot, int root, long long *value, hg_error *err)
+{
+    nccl_state *s = b->state;
+    unsigned spins = 0;
+    hg_error ignored;
+    cudaError_t e;
+    ncclResult_t r;
+    int rc;
+    if ((rc = bridge_stream(b, err)) != 0)
+        return rc;
+    if (!s->bcast_dev && (e = cudaMalloc((void **)&s->bcast_dev, sizeof(long long))) != cudaSuccess)
+        return cuda_fail(b, err, e, "cudaMalloc (bridge broadcast)");
+    if ((e = cudaMemcpy(s->bcast_dev, value, sizeof(*value), cudaMemcpyHostToDevice)) != cudaSuccess)
+        return cuda_fail(b, err, e, "cudaMemcpy (bridge broadcast)");
+    r = ncclBroadcast(s->bcast_dev, s->bcast_dev, 1, ncclInt64, root, s->comm[slot], s->bridge_stream);
+    if (r != ncclSuccess && r != ncclInProgress)
+        return nccl_fail(b, err, r, "ncclBroadcast (bridge boundary group)", slot, -1);
+    hg_error_clear(&ignored);
+    if ((rc = wait_comm(b, &s->comm[slot], "ncclBroadcast", slot, -1, b->deadline, &ignored)) != 0) {
+        if (rc != HG_ETIMEDOUT)
+            *err = ignored;
+        return rc;
+    }
+    while ((e = cudaStreamQuery(s->bridge_stream)) == cudaErrorNotReady) {
+        if (hg_now() > b->deadline) {
+            abort_slot(s, &s->comm[slot]);
+            return HG_ETIMEDOUT;
+        }
+        backoff(&spins);
+    }
+    if (e != cudaSuccess)
+        return cuda_fail(b, err, e, "cudaStreamQuery (bridge broadcast)");
+    if ((e = cudaMemcpy(value, s->bcast_dev, sizeof(*value), cudaMemcpyDeviceToHost)) != cudaSuccess)
+        return cuda_fail(b, err, e, "cudaMemcpy (bridge broadcast)");
     return 0;
 }
 
@@ -375,13 +547,13 @@ static void nccl_release(hg_backend_rank *b, int abort)
     /* Children before the world they share resources with. A clean teardown finalizes
      * each communicator (all members do, in one order) before destroying it; after a
      * failure peers may be gone, so only the local abort is safe. */
-    for (int i = HG_MAX_SLOTS - 1; i >= 0; i--) {
+    for (int i = s->nslots - 1; s->comm && i >= 0; i--) {
         if (!s->comm[i])
             continue;
         if (!abort) {
             ncclResult_t r = ncclCommFinalize(s->comm[i]);
             if ((r == ncclSuccess || r == ncclInProgress)
-                && wait_comm(b, &s->comm[i], "ncclCommFinalize", b->comms->slot_kind[i],
+                && wait_comm(b, &s->comm[i], "ncclCommFinalize", i, -1,
                              hg_now() + HG_TEARDOWN_S, &ignored) == 0) {
                 ncclCommDestroy(s->comm[i]);
                 s->comm[i] = NULL;
@@ -393,11 +565,23 @@ static void nccl_release(hg_backend_rank *b, int abort)
             s->comm[i] = NULL;
         }
     }
-    for (int i = 0; i < HG_MAX_SLOTS; i++)
+    for (int i = 0; s->stream && i < s->nslots; i++)
         if (s->stream[i])
             cudaStreamDestroy(s->stream[i]);
+    for (int i = 0; s->link_ev && i < s->nlinks; i++)
+        if (s->link_ev[i])
+            cudaEventDestroy(s->link_ev[i]);
+    if (s->bridge_stream)
+        cudaStreamDestroy(s->bridge_stream);
     if (s->dev)
         cudaFree(s->dev);
+    if (s->link_dev)
+        cudaFree(s->link_dev);
+    if (s->bcast_dev)
+        cudaFree(s->bcast_dev);
+    free(s->link_ev);
+    free(s->comm);
+    free(s->stream);
     free(s);
     b->state = NULL;
 }
@@ -405,7 +589,7 @@ static void nccl_release(hg_backend_rank *b, int abort)
 static void *nccl_comm(const hg_backend_rank *b, int slot)
 {
     nccl_state *s = b->state;
-    return s && slot >= 0 && slot < HG_MAX_SLOTS ? (void *)s->comm[slot] : NULL;
+    return s && slot >= 0 && slot < s->nslots ? (void *)s->comm[slot] : NULL;
 }
 
 const hg_backend_ops hg_backend_nccl_ops = {
@@ -416,4 +600,8 @@ const hg_backend_ops hg_backend_nccl_ops = {
     .shape = nccl_shape,
     .release = nccl_release,
     .comm = nccl_comm,
+    .link_start = nccl_link_start,
+    .link_poll = nccl_link_poll,
+    .link_stop = nccl_link_stop,
+    .bcast = nccl_bcast,
 };

@@ -1,7 +1,8 @@
 /* Groups as communicators: which communicators one rank builds (hg_comm_set: slots,
- * shared where members coincide), the split color that makes them, and how a group is
- * named in messages. Pure functions of a rank's view (common/layout.h): no MPI, no
- * backend; both backends and the agent use them. Implemented in groups.c. */
+ * shared where members coincide, across modules too when the layout is colocated),
+ * the split color that makes them, and how a group is named in messages. Pure
+ * functions of a rank's view (common/layout.h): no MPI, no backend; both backends and
+ * the agent use them. Implemented in groups.c. */
 #ifndef HG_GROUPS_H
 #define HG_GROUPS_H
 
@@ -9,28 +10,62 @@
 
 #include "layout.h"
 
-/* Slot 0 of a rank's communicators is the world; kinds map onto slots. */
+/* Slot 0 of a rank's communicators is the world; (module, kind) pairs map onto slots. */
 #define HG_SLOT_WORLD 0
-#define HG_MAX_SLOTS (HG_KIND_COUNT + 1)
 
-/* Which communicators one rank builds. A kind whose group has the same members as an
- * earlier kind's (or the world's) shares that slot instead of a split. */
+/* Which communicators one rank builds. A rank holds the groups of one module (disjoint
+ * layout) or of every module (colocated: the view's per_module, config order); each
+ * such module is a "view" of the set. A group whose members equal an earlier group's
+ * (an earlier kind of the same module, or any kind of an earlier module) or the
+ * world's shares that slot instead of a split.
+ *
+ * Splits are made at positions s = view * HG_KIND_COUNT + kind, in ascending order,
+ * by every rank of the world (a split is collective): nsplits is the same on every
+ * rank (HG_KIND_COUNT, or module count x HG_KIND_COUNT when colocated). */
 typedef struct hg_comm_set {
-    int slot[HG_KIND_COUNT];        /* -1: this rank is in no group of the kind */
+    int nviews;
+    const hg_rank_view *views;      /* borrowed from the rank's view */
+    int primary;                    /* the view that is the rank's own hg_rank_view: its
+                                     * module (the language module when colocated) */
+    int slot[HG_KIND_COUNT];        /* the primary view's slot of each kind; -1: none */
+    int *view_slot;                 /* [view * HG_KIND_COUNT + kind]: slot, -1: none */
     int nslots;                     /* distinct communicators, the world included */
-    int slot_kind[HG_MAX_SLOTS];    /* the kind that created each slot; -1: world */
-    unsigned creates;               /* bit k: this rank's split at kind k makes a slot */
-    unsigned splits;                /* bit k: some rank anywhere creates at kind k */
+    int *slot_view, *slot_kind;     /* [slot]: the (view, kind) that created it; -1: world */
+    int nsplits;                    /* split positions */
+    int nwords;                     /* 32-bit words of the two bit sets below */
+    unsigned *creates;              /* bit s: this rank's split at position s makes a slot */
+    unsigned *splits;               /* bit s: some rank anywhere creates at position s */
 } hg_comm_set;
 
-/* Computes this rank's slots; share = 0 builds one communicator per kind. splits is
- * left 0: it is the OR of every rank's creates, which the agent learns collectively. */
-void hg_comm_set_build(const hg_rank_view *v, int share, hg_comm_set *out);
-/* The split color of this rank at kind k: the group's lowest member, unique across
- * every group of the kind in the world; -1 when this rank makes no communicator there. */
-int hg_comm_set_color(const hg_comm_set *cs, const hg_rank_view *v, hg_kind k);
-/* "language tp [4, 5]" (long member lists shortened; slot_kind -1: the world), for
- * messages. */
-void hg_group_describe(const hg_rank_view *v, int slot_kind, char *buf, size_t len);
+/* The number of 32-bit words of a comm set's bit sets in a layout: the same on every
+ * rank, whether or not its own set could be built (the agent's agreement sends them). */
+int hg_comm_set_words(const hg_layout *l);
+
+/* Computes this rank's slots; share = 0 builds one communicator per (module, kind).
+ * splits is left 0: it is the OR of every rank's creates, which the agent learns
+ * collectively. Returns 0 or HG_ENOMEM (err filled). Free with hg_comm_set_free. */
+int hg_comm_set_build(const hg_rank_view *v, int share, hg_comm_set *out, hg_error *err);
+void hg_comm_set_free(hg_comm_set *cs);
+
+/* Split position s: whether any rank splits there; this rank's color (-1: no color,
+ * it makes no communicator there), its key (its position in the group) and the slot
+ * the new communicator fills. */
+int hg_comm_set_split_needed(const hg_comm_set *cs, int s);
+int hg_comm_set_color(const hg_comm_set *cs, int s);
+int hg_comm_set_key(const hg_comm_set *cs, int s);
+int hg_comm_set_split_slot(const hg_comm_set *cs, int s);
+
+/* The group of (view, kind), or NULL when this rank is in none; the slot of (view,
+ * kind), -1 when none (kind HG_KIND_WORLD: the world slot). */
+const hg_rank_group *hg_comm_set_group(const hg_comm_set *cs, int view, int kind);
+int hg_comm_set_slot(const hg_comm_set *cs, int view, int kind);
+
+/* "language tp [4, 5]" (long member lists shortened; kind -1: the world), for messages. */
+void hg_group_describe(const hg_rank_view *v, int kind, char *buf, size_t len);
+/* The same for a split position, and for a slot (named by the group that created it). */
+void hg_comm_set_describe_split(const hg_comm_set *cs, int s, char *buf, size_t len);
+void hg_comm_set_describe_slot(const hg_comm_set *cs, int slot, char *buf, size_t len);
+/* "[2, 3]" with hg_group_describe's shortening. */
+void hg_members_describe(const int *m, int n, char *buf, size_t len);
 
 #endif

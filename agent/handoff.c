@@ -1,13 +1,16 @@
 /* Exec handoff: after go, the program gets the torchrun-compatible environment (RANK,
  * WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT), hgrid's own
  * (HGRID_MODULE, HGRID_ROLE, HGRID_MODULE_RANK/_SIZE, HGRID_{TP,CP,DP,PP,EP,EXPT_TP,
- * EXPT_DP}_RANK/_SIZE), HGRID_CUDA_DEVICE (the GPU index pre-flight bound, nccl backend
- * only: under srun --gpus-per-task=1 it is 0, not LOCAL_RANK), HGRID_PLAN, the path of
- * this rank's plan as JSON in a private temp file (mode 0600, left for the program:
- * nothing outlives exec to remove it), and HGRID_HANDOFF=exec; HGRID_STATUS_TOKEN is
- * removed. The agent then releases its communicators, finalizes MPI and
- * becomes the program (same pid, so mpirun and srun see the program's exit status as
- * the rank's).
+ * EXPT_DP}_RANK/_SIZE: the language module's in a colocated layout), HGRID_MODULES (the
+ * modules this rank belongs to, comma-separated in config order: every module when
+ * colocated, else its own), HGRID_CUDA_DEVICE (the GPU index pre-flight bound, nccl
+ * backend only: under srun --gpus-per-task=1 it is 0, not LOCAL_RANK), HGRID_PLAN, the
+ * path of this rank's plan as JSON in a private temp file (mode 0600, left for the
+ * program: nothing outlives exec to remove it; it has the rank's bridge roles and,
+ * colocated, every module's coordinates and groups: plan.h), and HGRID_HANDOFF=exec;
+ * HGRID_STATUS_TOKEN is removed. The agent then releases its communicators, finalizes
+ * MPI and becomes the program (same pid, so mpirun and srun see the program's exit
+ * status as the rank's).
  *
  * MPI_Finalize has run in this very process, so the program cannot start MPI again
  * (Open MPI fails in orte_init); HGRID_HANDOFF=exec lets hg_init() say so plainly.
@@ -31,6 +34,10 @@
 #include "protocol.h"
 #include "relay.h"
 #include "validate.h"
+
+#ifndef HG_ENV_MODULES
+#define HG_ENV_MODULES "HGRID_MODULES" /* until common/protocol.h has it */
+#endif
 
 static int set_int(const char *name, int v)
 {
@@ -74,6 +81,28 @@ static int write_plan(const hg_agent *a, char *path, size_t len, hg_error *err)
     return rc;
 }
 
+/* HGRID_MODULES: "vision,language" (colocated: every module, config order), or the
+ * rank's own module. */
+static int set_modules(const hg_agent *a)
+{
+    size_t n = hg_layout_module_count(a->layout), len = 1, used = 0;
+    char *list;
+    int rc;
+    if (a->view.nmodules_here == 0)
+        return setenv(HG_ENV_MODULES, a->view.module.name, 1);
+    for (size_t i = 0; i < n; i++)
+        len += strlen(hg_layout_module(a->layout, i)->name) + 1;
+    if (!(list = malloc(len)))
+        return -1;
+    list[0] = '\0';
+    for (size_t i = 0; i < n; i++)
+        used += (size_t)snprintf(list + used, len - used, "%s%s", i ? "," : "",
+                                 hg_layout_module(a->layout, i)->name);
+    rc = setenv(HG_ENV_MODULES, list, 1);
+    free(list);
+    return rc;
+}
+
 static int set_env(const hg_agent *a, const char *plan_path)
 {
     const hg_rank_view *p = &a->view;
@@ -99,6 +128,7 @@ static int set_env(const hg_agent *a, const char *plan_path)
     bad |= setenv(HG_ENV_ROLE, hg_role_name(m->role), 1);
     bad |= set_int(HG_ENV_MODULE_RANK, p->module_rank);
     bad |= set_int(HG_ENV_MODULE_SIZE, m->size);
+    bad |= set_modules(a);
     for (size_t i = 0; i < sizeof(dims) / sizeof(dims[0]); i++) {
         char name[32];
         snprintf(name, sizeof(name), HG_ENV_DIM_RANK, dims[i].name);

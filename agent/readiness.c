@@ -41,6 +41,7 @@ static const char *const status_names[] = { "ready", "failed", "skipped", "missi
 typedef struct hg_record {
     int32_t rank, status, code, phase, ncomms, local_rank;
     int32_t usage; /* the failure is PROGRAM's (it cannot run): the user's, exit 2 */
+    int32_t links; /* bridge links proved with this rank as their sender */
     double times[HG_PHASE_TIMED];
     double elapsed;
     char host[64];
@@ -77,6 +78,7 @@ static void fill_record(const hg_agent *a, const hg_error *own, hg_record *r)
     r->ncomms = own ? 0 : a->comms.nslots;
     r->local_rank = a->local_rank;
     r->usage = own && a->usage_failed;
+    r->links = a->bridge_links;
     memcpy(r->times, a->times, sizeof(r->times));
     r->elapsed = hg_now() - a->t0;
     copy_text(r->host, sizeof(r->host), a->host);
@@ -88,6 +90,25 @@ static const char *module_of(const hg_agent *a, int rank)
 {
     int mi = hg_layout_module_of(a->layout, rank);
     return mi < 0 ? "?" : hg_layout_module(a->layout, (size_t)mi)->name;
+}
+
+/* ", 3 bridge links sent" (verb), or "" for none when quiet_zero. */
+static const char *links_text(int n, const char *verb, int quiet_zero)
+{
+    static __thread char buf[64];
+    if (n == 0 && quiet_zero)
+        return "";
+    snprintf(buf, sizeof(buf), ", %d bridge link%s %s", n, n == 1 ? "" : "s", verb);
+    return buf;
+}
+
+/* Every link of the layout's bridges (each leader of a bridge's larger side has one). */
+static int layout_links(const hg_layout *l)
+{
+    int n = 0;
+    for (size_t i = 0; i < hg_layout_bridge_count(l); i++)
+        n += hg_layout_bridge(l, i)->nlinks;
+    return n;
 }
 
 static void progress(coordinator *c, const hg_record *r)
@@ -105,10 +126,10 @@ static void progress(coordinator *c, const hg_record *r)
         hg_status(HG_STATUS_FAILED, r->rank);
     if (a->opts.verbose)
         fprintf(stderr, "hgrid: rank %d (%s) %s on %s, local rank %d, after %.2f s: bootstrap %.2f, "
-                "gpu %.2f, world %.2f, groups %.2f, verify %.2f; %d communicators\n",
+                "gpu %.2f, world %.2f, groups %.2f, verify %.2f, bridges %.2f; %d communicators%s\n",
                 r->rank, module_of(a, r->rank), status_names[r->status], r->host, r->local_rank,
                 r->elapsed, r->times[0], r->times[1], r->times[2], r->times[3], r->times[4],
-                r->ncomms);
+                r->times[5], r->ncomms, links_text(r->links, "sent", 1));
     if (r->status == REC_READY
         && (a->opts.verbose || a->world <= PROGRESS_EVERY_RANK || c->ready == a->world
             || now - c->last_line >= PROGRESS_INTERVAL_S)) {
@@ -165,12 +186,12 @@ static json_t *record_json(const hg_agent *a, const hg_record *r)
     for (int p = 0; times && p < HG_PHASE_TIMED; p++)
         json_object_set_new(times, hg_phase_name((hg_phase)p),
                             r->status == REC_MISSING ? json_null() : json_real(r->times[p]));
-    return json_pack("{s:i, s:s, s:s, s:s, s:i, s:s, s:i, s:o, s:f, s:s?}", "rank", r->rank,
+    return json_pack("{s:i, s:s, s:s, s:s, s:i, s:s, s:i, s:i, s:o, s:f, s:s?}", "rank", r->rank,
                      "module", module_of(a, r->rank), "status", status_names[r->status], "host",
                      r->host, "local_rank", r->local_rank, "phase",
                      r->status == REC_MISSING ? "?" : hg_phase_name((hg_phase)r->phase),
-                     "communicators", r->ncomms, "times", times, "elapsed_s", r->elapsed, "error",
-                     r->error[0] ? r->error : NULL);
+                     "communicators", r->ncomms, "bridge_links", r->links, "times", times,
+                     "elapsed_s", r->elapsed, "error", r->error[0] ? r->error : NULL);
 }
 
 /* Returns 0 when the file is written. */
@@ -182,11 +203,15 @@ static int write_report(const coordinator *c, int go)
     for (int i = 0; ranks && i < a->world; i++)
         if (json_array_append_new(ranks, record_json(a, &c->rec[i])) != 0)
             break;
-    root = json_pack("{s:i, s:i, s:s, s:i, s:b, s:f, s:i, s:i, s:i, s:i, s:o}", "hgrid_ready", 1,
-                     "world_size", a->world, "backend",
+    int verified = 0;
+    for (int i = 0; i < a->world; i++)
+        verified += c->rec[i].status == REC_READY ? c->rec[i].links : 0;
+    root = json_pack("{s:i, s:i, s:s, s:i, s:b, s:f, s:i, s:i, s:i, s:i, s:i, s:i, s:o}",
+                     "hgrid_ready", 1, "world_size", a->world, "backend",
                      hg_backend_name((hg_backend)a->backend), "timeout_s", a->timeout_s,
                      "go", go, "elapsed_s", c->elapsed, "ready", c->ready, "failed", c->failed,
-                     "skipped", c->skipped, "missing", a->world - c->arrived, "ranks", ranks);
+                     "skipped", c->skipped, "missing", a->world - c->arrived, "bridge_links",
+                     layout_links(a->layout), "bridge_links_verified", verified, "ranks", ranks);
     int rc = !root || json_dump_file(root, a->opts.report_path, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) != 0;
     if (rc)
         fprintf(stderr, "hgrid: warning: cannot write the readiness report %s\n", a->opts.report_path);
@@ -202,27 +227,36 @@ static void announce(const coordinator *c, int go)
         hg_status(HG_STATUS_REPORT);
 }
 
+/* One line: the slowest rank's time in each phase (bridges: proving every bridge's
+ * links and boundary broadcasts), communicators per rank, and, when the layout has
+ * bridges, how many of their links were proved (each counted once, by its sender). */
 static void print_summary(const coordinator *c)
 {
     const hg_agent *a = c->a;
     double worst[HG_PHASE_TIMED] = { 0 };
-    int lo = 1 << 30, hi = 0;
-    char comms[32];
+    int lo = 1 << 30, hi = 0, links = 0, total = layout_links(a->layout);
+    char comms[32], bridges[64] = "";
     for (int i = 0; i < a->world; i++) {
         for (int p = 0; p < HG_PHASE_TIMED; p++)
             if (c->rec[i].times[p] > worst[p])
                 worst[p] = c->rec[i].times[p];
         lo = c->rec[i].ncomms < lo ? c->rec[i].ncomms : lo;
         hi = c->rec[i].ncomms > hi ? c->rec[i].ncomms : hi;
+        links += c->rec[i].links;
     }
     if (lo == hi)
         snprintf(comms, sizeof(comms), "%d", lo);
     else
         snprintf(comms, sizeof(comms), "%d-%d", lo, hi);
+    if (total > 0 && a->verify)
+        snprintf(bridges, sizeof(bridges), "%s", links_text(links, "verified", 0));
+    else if (total > 0)
+        snprintf(bridges, sizeof(bridges), "%s", links_text(total, "not verified", 0));
     fprintf(stderr, "hgrid: %d/%d ranks ready in %.2f s (bootstrap %.2f, gpu %.2f, world %.2f, "
-            "groups %.2f, verify %.2f; %s communicator%s/rank, %s backend)\n",
-            c->ready, a->world, c->elapsed, worst[0], worst[1], worst[2], worst[3], worst[4], comms,
-            lo == 1 && hi == 1 ? "" : "s", hg_backend_name((hg_backend)a->backend));
+            "groups %.2f, verify %.2f, bridges %.2f; %s communicator%s/rank%s, %s backend)\n",
+            c->ready, a->world, c->elapsed, worst[0], worst[1], worst[2], worst[3], worst[4],
+            worst[5], comms, lo == 1 && hi == 1 ? "" : "s", bridges,
+            hg_backend_name((hg_backend)a->backend));
 }
 
 /* A record's message names its rank for the rank's own sake ("rank 5 on h: ..."); the

@@ -24,7 +24,10 @@
  *                                (exercises ncclCommSplit on a single GPU);
  *   HGRID_TEST_NCCL_PHANTOM_PEER=1  the NCCL world is declared one rank larger than the
  *                                job, so its init never completes: the deadline and
- *                                ncclCommAbort path, on a single GPU.
+ *                                ncclCommAbort path, on a single GPU;
+ *   HGRID_TEST_BRIDGE_SILENT_RANK=R  rank R skips its sends on every bridge link (it
+ *                                still receives, and says its side is done): its peers
+ *                                must name it (bridges.c), well before the deadline.
  *
  * (The GPU tests' HGRID_TEST_REAL_AGENT and HGRID_TEST_VISIBLE are read by their
  * scripts only, never by a program.) */
@@ -123,6 +126,12 @@ static inline int hg_test_nccl_phantom_ranks(void)
     return hg_test_rank("HGRID_TEST_NCCL_PHANTOM_PEER") == 1;
 }
 
+/* HGRID_TEST_BRIDGE_SILENT_RANK: whether this rank sends nothing on its bridge links. */
+static inline int hg_test_bridge_silent(int rank)
+{
+    return hg_test_rank("HGRID_TEST_BRIDGE_SILENT_RANK") == rank;
+}
+
 #else /* the product: no hooks */
 
 static inline int hg_test_no_share(void)
@@ -150,6 +159,12 @@ static inline void hg_test_before_readiness(int rank)
 
 static inline int hg_test_nccl_phantom_ranks(void)
 {
+    return 0;
+}
+
+static inline int hg_test_bridge_silent(int rank)
+{
+    (void)rank;
     return 0;
 }
 

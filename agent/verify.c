@@ -1,68 +1,85 @@
 /* Verification: proof that each communicator holds exactly the members the layout
  * gives its group, in their order, and can move data. Every rank contributes rank + 1
  * to one all-reduce per communicator; the sum over the members is known in advance,
- * and +1 keeps rank 0 visible in it. Then every kind (shared communicators included)
- * has its size and this rank's position checked against the rank's view. The backend
- * runs the all-reduces for all communicators before anything is compared, so a
- * mismatch on one rank never leaves its peers waiting in a collective it skipped. */
+ * and +1 keeps rank 0 visible in it. Then every (module, kind) of the rank (shared
+ * communicators included, across the modules of a colocated layout too) has its size
+ * and this rank's position checked against the rank's view. The backend runs the
+ * all-reduces for all communicators before anything is compared, so a mismatch on one
+ * rank never leaves its peers waiting in a collective it skipped. */
 #include "agent.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "config.h"
 
-static long long expected_sum(const hg_rank_view *v, int slot_kind)
+static long long expected_sum(const hg_comm_set *cs, int slot)
 {
+    const hg_rank_group *g;
     long long sum = 0;
-    if (slot_kind < 0)
-        return (long long)v->world_size * ((long long)v->world_size + 1) / 2;
-    for (int i = 0; i < v->groups[slot_kind].size; i++)
-        sum += (long long)v->groups[slot_kind].members[i] + 1;
+    if (slot == HG_SLOT_WORLD) {
+        long long w = cs->views[cs->primary].world_size;
+        return w * (w + 1) / 2;
+    }
+    g = hg_comm_set_group(cs, cs->slot_view[slot], cs->slot_kind[slot]);
+    for (int i = 0; g && i < g->size; i++)
+        sum += (long long)g->members[i] + 1;
     return sum;
 }
 
-static int check_shape(hg_agent *a, int kind, int slot, hg_error *err)
+/* view < 0: the world. */
+static int check_shape(hg_agent *a, int view, int kind, int slot, hg_error *err)
 {
-    const hg_rank_view *v = &a->view;
-    int want_size = kind < 0 ? v->world_size : v->groups[kind].size;
-    int want_pos = kind < 0 ? v->rank : v->groups[kind].pos;
+    const hg_comm_set *cs = &a->comms;
+    const hg_rank_group *g = view < 0 ? NULL : hg_comm_set_group(cs, view, kind);
+    int want_size = g ? g->size : a->view.world_size;
+    int want_pos = g ? g->pos : a->view.rank;
     int count = -1, rank = -1, rc;
     char what[256];
     if ((rc = a->be->shape(&a->bk, slot, &count, &rank, err)) != 0)
         return rc;
     if (count == want_size && rank == want_pos)
         return 0;
-    hg_group_describe(v, kind, what, sizeof(what));
+    hg_group_describe(&cs->views[view < 0 ? cs->primary : view], view < 0 ? -1 : kind, what,
+                      sizeof(what));
     return hg_error_set(err, HG_EVERIFY,
                         "rank %d: verify: the %s communicator for %s has %d ranks and this "
                         "rank at position %d; the layout says %d ranks, position %d",
-                        v->rank, hg_backend_name((hg_backend)a->backend), what, count, rank,
+                        a->rank, hg_backend_name((hg_backend)a->backend), what, count, rank,
                         want_size, want_pos);
 }
 
 int hg_verify(hg_agent *a, hg_error *err)
 {
     const hg_comm_set *cs = &a->comms;
-    long long sums[HG_MAX_SLOTS];
+    long long *sums = malloc((size_t)cs->nslots * sizeof(long long));
     char what[256];
     int rc;
 
+    if (!sums)
+        return hg_error_set(err, HG_ENOMEM, "rank %d: out of memory", a->rank);
     if ((rc = a->be->allreduce(&a->bk, (long long)a->rank + 1, sums, err)) != 0)
-        return rc;
+        goto out;
     for (int s = 0; s < cs->nslots; s++) {
-        long long want = expected_sum(&a->view, cs->slot_kind[s]);
+        long long want = expected_sum(cs, s);
         if (sums[s] == want)
             continue;
-        hg_group_describe(&a->view, cs->slot_kind[s], what, sizeof(what));
-        return hg_error_set(err, HG_EVERIFY,
-                            "rank %d: verify: %s all-reduce over %s gave %lld, expected %lld "
-                            "(the sum of rank + 1 over the layout's members)",
-                            a->rank, hg_backend_name((hg_backend)a->backend), what, sums[s], want);
+        hg_comm_set_describe_slot(cs, s, what, sizeof(what));
+        rc = hg_error_set(err, HG_EVERIFY,
+                          "rank %d: verify: %s all-reduce over %s gave %lld, expected %lld "
+                          "(the sum of rank + 1 over the layout's members)",
+                          a->rank, hg_backend_name((hg_backend)a->backend), what, sums[s], want);
+        goto out;
     }
-    if ((rc = check_shape(a, -1, HG_SLOT_WORLD, err)) != 0)
-        return rc;
-    for (int k = 0; k < HG_KIND_COUNT; k++)
-        if (cs->slot[k] >= 0 && (rc = check_shape(a, k, cs->slot[k], err)) != 0)
-            return rc;
-    return 0;
+    if ((rc = check_shape(a, -1, -1, HG_SLOT_WORLD, err)) != 0)
+        goto out;
+    for (int v = 0; v < cs->nviews; v++)
+        for (int k = 0; k < HG_KIND_COUNT; k++) {
+            int slot = hg_comm_set_slot(cs, v, k);
+            if (slot >= 0 && (rc = check_shape(a, v, k, slot, err)) != 0)
+                goto out;
+        }
+out:
+    free(sums);
+    return rc;
 }

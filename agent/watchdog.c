@@ -17,8 +17,8 @@
 static const char *const phase_names[] = {
     [HG_PHASE_BOOTSTRAP] = "bootstrap", [HG_PHASE_GPU] = "gpu",
     [HG_PHASE_WORLD] = "world",         [HG_PHASE_GROUPS] = "groups",
-    [HG_PHASE_VERIFY] = "verify",       [HG_PHASE_READINESS] = "readiness",
-    [HG_PHASE_HANDOFF] = "handoff",
+    [HG_PHASE_VERIFY] = "verify",       [HG_PHASE_BRIDGES] = "bridges",
+    [HG_PHASE_READINESS] = "readiness", [HG_PHASE_HANDOFF] = "handoff",
 };
 
 const char *hg_phase_name(hg_phase p)

@@ -16,10 +16,11 @@ typedef enum hg_phase {
     HG_PHASE_WORLD,
     HG_PHASE_GROUPS,
     HG_PHASE_VERIFY,
+    HG_PHASE_BRIDGES,
     HG_PHASE_READINESS,
     HG_PHASE_HANDOFF
 } hg_phase;
-#define HG_PHASE_TIMED 5
+#define HG_PHASE_TIMED 6
 
 const char *hg_phase_name(hg_phase p);
 

@@ -66,6 +66,15 @@ count_in() { [[ $(grep -cE -- "$2" "$1") -eq $3 ]]; }
 rc_is() { [[ $rc -eq $1 ]]; }
 faster_than() { awk -v s="$secs" -v m="$1" 'BEGIN { exit !(s < m) }'; }
 
+# The summary's bridge part (readiness.c): ", N bridge link(s) verified", none without links.
+links_text() {
+    case $1 in
+    0) ;;
+    1) printf ', 1 bridge link verified' ;;
+    *) printf ', %s bridge links verified' "$1" ;;
+    esac
+}
+
 # mpirun NP ARGS...: one job, output to $out, status to $rc, wall seconds to $secs.
 mpi() {
     local np=$1 t0 t1
@@ -79,15 +88,17 @@ mpi() {
 }
 
 # --- the golden layouts, end to end ------------------------------------------------
-# golden NAME RANKS COMMS: COMMS is the summary's "communicators/rank" figure: the world
-# plus one per distinct membership (e.g. vlm8_moe: tp, singletons, dp, the module span).
+# golden NAME RANKS COMMS LINKS: COMMS is the summary's "communicators/rank" figure: the
+# world plus one per distinct membership (e.g. vlm8_moe: tp, singletons, dp, the module
+# span); LINKS the bridge links the layout has, each proved in pre-flight (the golden's
+# "links").
 golden() {
-    local name=$1 n=$2 comms=$3
+    local name=$1 n=$2 comms=$3 links=$4
     mpi "$n" "$AGENT" --backend mpi --report "$work/$name.json" "$G/$name.yaml" -- "$CHECK" "$G/$name.json"
     check "$name: $n ranks exit 0 (${secs} s)" rc_is 0
     check "$name: every rank's groups match the golden" count_is '^rank-check: rank [0-9]+ ok: (15|17) kinds match$' "$n"
     check "$name: no mismatch" lacks 'FAIL'
-    check "$name: summary line" has "^hgrid: $n/$n ranks ready in [0-9]+\.[0-9]{2} s \(bootstrap [0-9.]+, gpu [0-9.]+, world [0-9.]+, groups [0-9.]+, verify [0-9.]+; $comms communicators/rank, mpi backend\)$"
+    check "$name: summary line, $links bridge links verified" has "^hgrid: $n/$n ranks ready in [0-9]+\.[0-9]{2} s \(bootstrap [0-9.]+, gpu [0-9.]+, world [0-9.]+, groups [0-9.]+, verify [0-9.]+, bridges [0-9.]+; $comms communicators/rank$(links_text "$links"), mpi backend\)$"
     check "$name: no status-channel line without HGRID_STATUS_TOKEN" lacks 'hgrid-status'
     check "$name: one MASTER_PORT on every rank" count_is "^ENV [0-9]+ MASTER_PORT=$(grep -m1 -oE 'MASTER_PORT=[0-9]+' "$out" | cut -d= -f2)$" "$n"
     check "$name: MASTER_ADDR is rank 0's host" count_is "^ENV [0-9]+ MASTER_ADDR=$(hostname)$" "$n"
@@ -96,9 +107,9 @@ golden() {
     check "$name: the program inherits only fds 0, 1, 2" count_is '^FDS [0-9]+: 0 1 2$' "$n"
     cp "$out" "$work/$name.out"
 }
-golden vlm8_moe 8 5
-golden expert_tp_differs12 12 3-7
-golden enc4_llm_pp4_20 20 5-9
+golden vlm8_moe 8 5 2
+golden expert_tp_differs12 12 3-7 4
+golden enc4_llm_pp4_20 20 5-9 2
 
 # Environment values, against the layouts by hand (docs/DESIGN.md, "Rank enumeration and groups").
 out=$work/vlm8_moe.out
@@ -161,7 +172,7 @@ check "status channel: a malformed token writes nothing" bash -c "[[ $rc -eq 0 ]
 # One communicator per kind (the split-per-kind path NCCL takes on one GPU), verified.
 HGRID_TEST_NO_SHARE=1 mpi 8 -x HGRID_TEST_NO_SHARE "$AGENT" --backend mpi "$G/vlm8_moe.yaml" -- "$CHECK" "$G/vlm8_moe.json"
 check "no sharing: exit 0" rc_is 0
-check "no sharing: world + one per kind (15 encoder, 17 language)" has '; 16-18 communicators/rank, mpi backend\)$'
+check "no sharing: world + one per kind (15 encoder, 17 language)" has "; 16-18 communicators/rank$(links_text 2), mpi backend\)$"
 
 # Descriptors a library leaves open without close-on-exec during pre-flight (NCCL's RAS
 # sockets; here one /dev/null per rank) are closed at exec: the program sees 0, 1, 2.
@@ -232,7 +243,7 @@ check "no config file on ranks 1-7: still exit 0" rc_is 0
 check "no config file on ranks 1-7: all 8 match" count_is '^rank-check: rank [0-9]+ ok' 8
 mpi 1 "$AGENT" --backend mpi --timeout 30 "$G/vlm8_moe.yaml" -- "$CHECK" "$G/vlm8_moe.json" \
     : -np 7 "$AGENT" --backend nccl "$G/vlm8_moe.yaml" -- "$CHECK" "$G/vlm8_moe.json"
-check "other ranks ask for nccl: rank 0's --backend mpi wins" has '; 5 communicators/rank, mpi backend\)$'
+check "other ranks ask for nccl: rank 0's --backend mpi wins" has "; 5 communicators/rank$(links_text 2), mpi backend\)$"
 
 HGRID_TEST_FAIL_RANK=5 mpi 8 -x HGRID_TEST_FAIL_RANK "$AGENT" --backend mpi "$G/vlm8_moe.yaml" -- "$CHECK" "$G/vlm8_moe.json"
 check "injected failure on rank 5: every rank exits 3" rc_is 3
@@ -310,7 +321,7 @@ check "--strict: the same diagnostic as an error, once" count_is "^$work/pp-enco
 printf 'version: 1\nmodules:\n  - name: language\n    role: language\n    tp: 2\n    dp: 1\nagent:\n  backend: mpi\n  verify: false\n  init_timeout_s: 30\n' >"$work/noverify.yaml"
 mpi 2 "$AGENT" "$work/noverify.yaml" -- true
 check "agent: section: backend mpi from the config, verify off: exit 0" rc_is 0
-check "verify off: summary still printed" has '^hgrid: 2/2 ranks ready in .*verify 0\.00; 2 communicators/rank, mpi backend\)$'
+check "verify off: summary still printed" has '^hgrid: 2/2 ranks ready in .*verify 0\.00, bridges 0\.00; 2 communicators/rank, mpi backend\)$'
 
 # The NCCL backend on a machine without a GPU fails pre-flight (exit 3) and says so once
 # for all ranks, pointing at --backend mpi; in a build without NCCL, it is refused as a
