@@ -31,9 +31,8 @@ const char *hg_backend_name(hg_backend backend);
 /* The backend called name: 0 and *out, or -1 when no backend has that name. */
 int hg_backend_from_name(const char *name, hg_backend *out);
 
-/* Top-level `layout:` (docs/DESIGN.md, "Colocated layouts"). */
-/* hg_layout_kind (disjoint | colocated) is public: hgrid/base.h. */
-/* "disjoint" | "colocated"; "?" otherwise. */
+/* Top-level `layout:` (docs/DESIGN.md, "Colocated layouts"); hg_layout_kind (disjoint |
+ * colocated) is public: hgrid/base.h. Its name: "disjoint" | "colocated"; "?" otherwise. */
 const char *hg_layout_kind_name(hg_layout_kind kind);
 
 typedef struct hg_module_spec {

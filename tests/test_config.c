@@ -1152,6 +1152,102 @@ START_TEST(read_stdin_closed)
 }
 END_TEST
 
+/* ---- feeds and layout ---- */
+
+START_TEST(good_feeds_and_layout)
+{
+    hg_config *cfg = parse_ok("version: 1\n"                              /* 1 */
+                              "layout: colocated\n"                       /* 2 */
+                              "modules:\n"                                /* 3 */
+                              "  - name: vision\n"                        /* 4 */
+                              "    role: encoder\n"                       /* 5 */
+                              "    feeds: [language, 'audio']\n"          /* 6 */
+                              "  - name: audio\n"                         /* 7 */
+                              "    role: encoder\n"                       /* 8 */
+                              "    feeds: []\n"                           /* 9 */
+                              "  - name: language\n"                      /* 10 */
+                              "    role: language\n"                      /* 11 */
+                              "    feeds:\n      - vision\n");            /* 12, 13 */
+    ck_assert_int_eq(cfg->layout, HG_LAYOUT_COLOCATED);
+    ck_assert_mark(cfg->layout_at, 2, 9);
+    const hg_module_spec *v = &cfg->modules[0], *a = &cfg->modules[1], *l = &cfg->modules[2];
+    ck_assert_mark(v->feeds_at, 6, 12);
+    ck_assert_uint_eq(v->nfeeds, 2);
+    ck_assert_str_eq(v->feeds[0], "language");
+    ck_assert_mark(v->feed_at[0], 6, 13);
+    ck_assert_str_eq(v->feeds[1], "audio");
+    ck_assert_mark(v->feed_at[1], 6, 23);
+    ck_assert_mark(a->feeds_at, 9, 12);
+    ck_assert_uint_eq(a->nfeeds, 0);
+    ck_assert_uint_eq(l->nfeeds, 1);
+    ck_assert_mark(l->feed_at[0], 13, 9);
+    hg_config_free(cfg);
+
+    /* Not given: disjoint, and no feeds (line 0). */
+    cfg = parse_ok(HEAD "    dp: 2\n");
+    ck_assert_int_eq(cfg->layout, HG_LAYOUT_DISJOINT);
+    ck_assert_mark(cfg->layout_at, 0, 0);
+    ck_assert_mark(cfg->modules[0].feeds_at, 0, 0);
+    ck_assert_uint_eq(cfg->modules[0].nfeeds, 0);
+    hg_config_free(cfg);
+    cfg = parse_ok("version: 1\nlayout: \"disjoint\"\nmodules:\n  - {name: lm, role: language, "
+                   "dp: 1}\n");
+    ck_assert_int_eq(cfg->layout, HG_LAYOUT_DISJOINT);
+    ck_assert_mark(cfg->layout_at, 2, 9);
+    hg_config_free(cfg);
+}
+END_TEST
+
+START_TEST(err_feeds_and_layout)
+{
+    EXPECT("version: 1\nlayout: mixed\nmodules:\n  - {name: lm, role: language, dp: 1}\n",
+           "t.yaml:2:9: error: layout: unknown layout 'mixed' (expected disjoint or colocated)");
+    EXPECT("version: 1\nlayout: [colocated]\nmodules:\n  - {name: lm, role: language, dp: 1}\n",
+           "t.yaml:2:9: error: layout: expected a string, got a list");
+    EXPECT("version: 1\nlayout: Colocated\nmodules:\n  - {name: lm, role: language, dp: 1}\n",
+           "t.yaml:2:9: error: layout: unknown layout 'Colocated' (expected disjoint or colocated)");
+    EXPECT(HEAD "    feeds: vision\n",
+           "t.yaml:5:12: error: feeds: expected a list of module names, got 'vision' (write "
+           "feeds: [vision])");
+    EXPECT(HEAD "    feeds: {a: b}\n",
+           "t.yaml:5:12: error: feeds: expected a list of module names, got a mapping");
+    EXPECT(HEAD "    feeds:\n",
+           "t.yaml:5:11: error: feeds: expected a list of module names, got nothing");
+    EXPECT(HEAD "    feeds: [a, [b], 3, {c: d}, '']\n",
+           "t.yaml:5:16: error: feeds: expected a string, got a list",
+           "t.yaml:5:24: error: feeds: expected a string, got a mapping",
+           "t.yaml:5:32: error: feeds: expected a string, got nothing");
+    EXPECT(HEAD "    feeds: [\"a\\0b\"]\n", "t.yaml:5:13: error: feeds: string holds a NUL character");
+    EXPECT(HEAD "    feeds: [aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa]\n",
+           "t.yaml:5:13: error: feeds: 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...' is longer than 63 "
+           "characters, so it names no module");
+    EXPECT(HEAD "    feeds: []\n    feeds: [x]\n",
+           "t.yaml:6:5: error: duplicate key 'feeds' in module 1 (first given at 5:5)");
+    EXPECT(HEAD "    feed: [x]\n", "t.yaml:5:5: error: unknown key 'feed' in module 1 (did you "
+                                  "mean 'feeds'?)");
+    EXPECT("version: 1\nlayuot: colocated\nmodules:\n  - {name: lm, role: language, dp: 1}\n",
+           "t.yaml:2:1: error: unknown key 'layuot' in the grid description (did you mean "
+           "'layout'?)");
+}
+END_TEST
+
+/* A feeds list longer than any module list is refused by its length, before any
+ * name is looked at. */
+START_TEST(feeds_too_long)
+{
+    size_t n = 5000;
+    char *big = malloc(n * 3 + 256);
+    ck_assert_ptr_nonnull(big);
+    int o = sprintf(big, HEAD "    feeds: [");
+    for (size_t i = 0; i < n; i++)
+        o += sprintf(big + o, i ? ",x" : "x");
+    sprintf(big + o, "]\n");
+    EXPECT(big, "t.yaml:5:12: error: feeds: 5000 names is more than the 4096 modules hgrid "
+                "supports");
+    free(big);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
@@ -1167,11 +1263,14 @@ static Suite *config_suite(void)
     tcase_add_test(good, good_utf8_bom_is_skipped);
     tcase_add_test(good, good_crlf_and_comments);
     tcase_add_test(good, good_exactly_max_bytes);
+    tcase_add_test(good, good_feeds_and_layout);
     suite_add_tcase(s, good);
 
     TCase *errs = tcase_create("errors");
     tcase_set_timeout(errs, 30);
     tcase_add_test(errs, err_unknown_key_suggests);
+    tcase_add_test(errs, err_feeds_and_layout);
+    tcase_add_test(errs, feeds_too_long);
     tcase_add_test(errs, err_unknown_key_without_suggestion);
     tcase_add_test(errs, err_unknown_key_long);
     tcase_add_test(errs, err_non_string_keys);

@@ -51,6 +51,31 @@ static void rank_plan(const hg_layout *l, int rank, FILE *out)
             if (g->members[i] <= g->members[i - 1])
                 abort();
     }
+    /* Bridge roles: in bridge order, on the side of this rank's module, the leader and
+     * this rank in the broadcast group (the view's tp_cp group), peers only for leaders
+     * and ascending. */
+    for (int i = 0; i < p.nbridges; i++) {
+        const hg_rank_bridge *b = &p.bridges[i];
+        const hg_bridge *lb = hg_layout_bridge(l, (size_t)b->bridge);
+        if (!lb || lb->src != b->src || lb->dest != b->dest || (i && b->bridge <= p.bridges[i - 1].bridge)
+            || (b->side == HG_BRIDGE_SRC ? b->src : b->dest) != p.module_index
+            || b->broadcast != p.groups[HG_KIND_TP_CP].members || b->broadcast[b->pos] != rank
+            || (b->role == HG_BRIDGE_MEMBER) != (b->leader != rank)
+            || (b->role == HG_BRIDGE_MEMBER) != (b->npeers == 0)
+            || (b->role == HG_BRIDGE_SENDER && b->side != HG_BRIDGE_SRC)
+            || (b->role == HG_BRIDGE_RECEIVER && b->side != HG_BRIDGE_DEST))
+            abort();
+        for (int j = 1; j < b->npeers; j++)
+            if (b->peers[j] <= b->peers[j - 1])
+                abort();
+    }
+    if (hg_layout_mode(l) == HG_LAYOUT_COLOCATED) {
+        if (p.nbridges || p.nmodules_here != (int)hg_layout_module_count(l))
+            abort();
+        for (int i = 0; i < p.nmodules_here; i++)
+            if (p.per_module[i].module_rank != rank || p.per_module[i].module.offset != 0)
+                abort();
+    }
     if (hg_plan_write_rank_json(&p, out, &err) != 0 || hg_plan_write_rank_table(&p, out, &err) != 0)
         abort();
     hg_rank_view_free(&p);
@@ -75,10 +100,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         goto out;
 
     int world = hg_layout_world_size(l);
-    if (world <= 0 || hg_layout_module_of(l, 0) != 0
-        || hg_layout_module_of(l, world - 1) != (int)hg_layout_module_count(l) - 1
+    int colocated = hg_layout_mode(l) == HG_LAYOUT_COLOCATED;
+    int first = colocated ? hg_layout_module_of(l, 0) : 0;
+    int last = colocated ? first : (int)hg_layout_module_count(l) - 1;
+    if (world <= 0 || hg_layout_module_of(l, 0) != first
+        || hg_layout_module_of(l, world - 1) != last
         || hg_layout_module_of(l, world) != -1 || hg_layout_module_of(l, -1) != -1)
         abort();
+    if (colocated && (hg_layout_bridge_count(l) != 0
+                      || hg_layout_module(l, (size_t)first)->role != HG_ROLE_LANGUAGE))
+        abort();
+    /* Bridges: plan order, dp counts dividing, a link per leader of the larger side. */
+    for (size_t i = 0; i < hg_layout_bridge_count(l); i++) {
+        const hg_bridge *b = hg_layout_bridge(l, i), *prev = i ? hg_layout_bridge(l, i - 1) : NULL;
+        if (b->src == b->dest || (prev && (prev->src > b->src || (prev->src == b->src && prev->dest >= b->dest)))
+            || (b->nsrc % b->ndest && b->ndest % b->nsrc)
+            || b->nlinks != (b->nsrc > b->ndest ? b->nsrc : b->ndest)
+            || hg_layout_module(l, (size_t)b->src)->cp != 1 || hg_layout_module(l, (size_t)b->dest)->cp != 1)
+            abort();
+    }
     if (world <= FUZZ_MAX_JSON_WORLD) {
         if (hg_plan_write_json(l, out, &err) != 0 || hg_plan_write_table(l, out, &err) != 0)
             abort();
@@ -86,6 +126,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (world <= FUZZ_MAX_RANK_WORLD) {
         rank_plan(l, 0, out);
         rank_plan(l, world - 1, out);
+        /* Both ends of the first and last link of the first bridge. */
+        const hg_bridge *b = hg_layout_bridge(l, 0);
+        if (b) {
+            int s, r;
+            hg_bridge_link(l, b, 0, &s, &r);
+            rank_plan(l, s, out);
+            rank_plan(l, r, out);
+            hg_bridge_link(l, b, b->nlinks - 1, &s, &r);
+            rank_plan(l, s, out);
+            rank_plan(l, r, out);
+        }
     }
 out:
     hg_layout_free(l);
