@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Integration tests of hgrid-agent: the real binary under `mpirun --oversubscribe` with
-# the MPI backend (CI has no GPU), on the golden layouts of 8, 12 and 20 ranks. Each
-# rank execs tests/progs/hg-rank-check, which compares its HGRID_PLAN with the golden
-# groups computed by Megatron's code and its environment with the plan, and prints its
-# environment and its open descriptors for the checks below. The status channel
+# the MPI backend (CI has no GPU), on the golden layouts of 8 to 20 ranks, bridges (two
+# encoders, fan-out, fan-in) and a colocated layout among them. Each rank execs
+# tests/progs/hg-rank-check, which compares its HGRID_PLAN with the golden groups
+# computed by Megatron's code and its environment with the plan, and prints its
+# environment and its open descriptors for the checks below; every rank's HGRID_PLAN
+# must equal the dry-run's --rank plan, and its bridge roles the golden bridges'. A
+# rank that sends nothing across a bridge (test hook) must be named, fast. The status channel
 # (common/protocol.h): its lines with HGRID_STATUS_TOKEN, exactly, and none without it.
 # Then the failure paths: wrong world size, an invalid config, a program that exits
 # non-zero, a PROGRAM that cannot run (found right after bootstrap, exit 2), configs
@@ -17,10 +20,11 @@ set -u
 cd "$(dirname "$0")/.."
 B=${HGRID_BUILD:-$PWD/build}
 AGENT=$B/bin/hgrid-agent
+LAUNCH=$B/bin/hgrid-launch
 CHECK=$B/tests/progs/hg-rank-check
 TRAINER=$B/bin/hgrid-example-trainer
 G=tests/golden
-for f in "$AGENT" "$CHECK" "$TRAINER"; do
+for f in "$AGENT" "$LAUNCH" "$CHECK" "$TRAINER"; do
     [[ -x $f ]] || { echo "agent_test: $f is not built (make check-agent builds it)"; exit 2; }
 done
 command -v mpirun >/dev/null || { echo "agent_test: mpirun not found"; exit 2; }
@@ -42,6 +46,7 @@ trap 'rm -rf "$work"' EXIT
 export TMPDIR=$work/tmp # the agents' plan files land here
 mkdir -p "$TMPDIR"
 out=$work/out
+H=$(hostname)
 pass=0
 failed=0
 rc=0
@@ -92,9 +97,15 @@ mpi() {
 # world plus one per distinct membership (e.g. vlm8_moe: tp, singletons, dp, the module
 # span); LINKS the bridge links the layout has, each proved in pre-flight (the golden's
 # "links").
+# Each rank's program first keeps a copy of its HGRID_PLAN (plans_match compares them
+# with the dry-run's) and prints HGRID_MODULES, then becomes hg-rank-check.
+KEEP='cp "$HGRID_PLAN" "$HG_PLANS/rank$RANK.json" && echo "MODULES $RANK $HGRID_MODULES" && exec "$0" "$@"'
 golden() {
     local name=$1 n=$2 comms=$3 links=$4
-    mpi "$n" "$AGENT" --backend mpi --report "$work/$name.json" "$G/$name.yaml" -- "$CHECK" "$G/$name.json"
+    rm -rf "$work/plans-$name"
+    mkdir -p "$work/plans-$name"
+    HG_PLANS=$work/plans-$name mpi "$n" -x HG_PLANS "$AGENT" --backend mpi --report "$work/$name.json" "$G/$name.yaml" -- \
+        sh -c "$KEEP" "$CHECK" "$G/$name.json"
     check "$name: $n ranks exit 0 (${secs} s)" rc_is 0
     check "$name: every rank's groups match the golden" count_is '^rank-check: rank [0-9]+ ok: (15|17) kinds match$' "$n"
     check "$name: no mismatch" lacks 'FAIL'
@@ -105,11 +116,81 @@ golden() {
     check "$name: report: go, every rank ready" bash -c "grep -q '\"go\": true' $work/$name.json && grep -q '\"ready\": $n,' $work/$name.json"
     check "$name: report: one record per rank" count_in "$work/$name.json" '"status": "ready"' "$n"
     check "$name: the program inherits only fds 0, 1, 2" count_is '^FDS [0-9]+: 0 1 2$' "$n"
+    check "$name: every rank's HGRID_PLAN is its dry-run --rank plan (bridges, modules)" plans_match "$name" "$n"
     cp "$out" "$work/$name.out"
 }
+# plans_match NAME N: byte for byte, ranks 0..N-1.
+plans_match() {
+    local r
+    for ((r = 0; r < $2; r++)); do
+        "$LAUNCH" --dry-run --format json --rank "$r" "$G/$1.yaml" 2>/dev/null | cmp -s - "$work/plans-$1/rank$r.json" \
+            || { echo "plans_match: rank $r's HGRID_PLAN differs from the dry-run's" >>"$out"; return 1; }
+    done
+}
+# plan_has NAME RANK TEXT: rank RANK's HGRID_PLAN holds TEXT (fixed string).
+plan_has() { grep -qF -- "$3" "$work/plans-$1/rank$2.json"; }
 golden vlm8_moe 8 5 2
 golden expert_tp_differs12 12 3-7 4
 golden enc4_llm_pp4_20 20 5-9 2
+# Bridges (docs/DESIGN.md, "Module graph and bridges"): two encoders fanning out into the
+# language module, one encoder fanning out 1 -> 4, a pp 2 encoder fanning in 4 -> 2;
+# every link proved in pre-flight. Colocated: both modules on all 8 ranks, identical
+# memberships shared across modules (vision's singleton is language's cp group: 7, not
+# 8; one communicator per (module, kind) would be 32-33).
+golden two_encoders14 14 3-7 8
+golden bridge_fanout12 12 3-5 4
+golden bridge_fanin_pp16 16 5-8 4
+golden colocated8 8 7 0
+
+# Bridge roles in HGRID_PLAN, against the golden bridges (Megatron's BridgeCommunicator):
+# two_encoders14: audio leaders 0, 1 and vision leaders 3, 5 each feed two of language's
+# 6, 8, 10, 12; fan-in: vision's last-stage leaders 4, 5 -> 8 and 6, 7 -> 10.
+check "HGRID_PLAN roles: two_encoders14 rank 0 sends to 6 and 8" plan_has two_encoders14 0 '"bridges":[{"src":"audio","dest":"language","side":"src","role":"sender","peers":[6,8],"leader":0,"broadcast":[0]}]'
+check "HGRID_PLAN roles: two_encoders14 rank 5 sends to 10 and 12" plan_has two_encoders14 5 '"bridges":[{"src":"vision","dest":"language","side":"src","role":"sender","peers":[10,12],"leader":5,"broadcast":[4,5]}]'
+check "HGRID_PLAN roles: two_encoders14 rank 2 is a member led by 3" plan_has two_encoders14 2 '"bridges":[{"src":"vision","dest":"language","side":"src","role":"member","peers":[],"leader":3,"broadcast":[2,3]}]'
+check "HGRID_PLAN roles: two_encoders14 rank 6 receives on both bridges" plan_has two_encoders14 6 '"bridges":[{"src":"audio","dest":"language","side":"dest","role":"receiver","peers":[0],"leader":6,"broadcast":[6,7]},{"src":"vision","dest":"language","side":"dest","role":"receiver","peers":[3],"leader":6,"broadcast":[6,7]}]'
+check "HGRID_PLAN roles: two_encoders14 rank 13 is a member of both" plan_has two_encoders14 13 '"bridges":[{"src":"audio","dest":"language","side":"dest","role":"member","peers":[],"leader":12,"broadcast":[12,13]},{"src":"vision","dest":"language","side":"dest","role":"member","peers":[],"leader":12,"broadcast":[12,13]}]'
+check "HGRID_PLAN roles: fan-out rank 3 (tp 3 of 4) sends to 4, 6, 8, 10" plan_has bridge_fanout12 3 '"bridges":[{"src":"vision","dest":"language","side":"src","role":"sender","peers":[4,6,8,10],"leader":3,"broadcast":[0,1,2,3]}]'
+check "HGRID_PLAN roles: fan-in rank 8 receives from 4 and 5" plan_has bridge_fanin_pp16 8 '"bridges":[{"src":"vision","dest":"language","side":"dest","role":"receiver","peers":[4,5],"leader":8,"broadcast":[8,9]}]'
+check "HGRID_PLAN roles: fan-in rank 7 (last stage) sends to 10" plan_has bridge_fanin_pp16 7 '"bridges":[{"src":"vision","dest":"language","side":"src","role":"sender","peers":[10],"leader":7,"broadcast":[7]}]'
+check "HGRID_PLAN roles: fan-in rank 3 (first stage) and 12 (last) are in no bridge" bash -c "grep -qF '\"bridges\":[]' $work/plans-bridge_fanin_pp16/rank3.json && grep -qF '\"bridges\":[]' $work/plans-bridge_fanin_pp16/rank12.json"
+check "HGRID_PLAN colocated: no bridges, one modules entry per module" bash -c "grep -qF '\"bridges\":[],\"modules\":[{\"module\":{\"name\":\"vision\"' $work/plans-colocated8/rank5.json && grep -qF '{\"module\":{\"name\":\"language\"' $work/plans-colocated8/rank5.json"
+out=$work/two_encoders14.out
+check "HGRID_MODULES: disjoint, the rank's own module" bash -c "grep -q '^MODULES 0 audio$' $out && grep -q '^MODULES 3 vision$' $out && grep -q '^MODULES 13 language$' $out"
+out=$work/colocated8.out
+check "HGRID_MODULES: colocated, every module in config order, on every rank" count_is '^MODULES [0-7] vision,language$' 8
+check "colocated: HGRID_MODULE and coordinates are the language module's" bash -c "grep -q '^ENV 5 HGRID_MODULE=language$' $out && grep -q '^ENV 5 HGRID_PP_RANK=1$' $out && grep -q '^ENV 5 HGRID_TP_RANK=1$' $out"
+out=$work/out
+HGRID_TEST_NO_SHARE=1 mpi 8 -x HGRID_TEST_NO_SHARE "$AGENT" --backend mpi "$G/colocated8.yaml" -- "$CHECK" "$G/colocated8.json"
+check "colocated, no sharing: world + one per (module, kind), each verified" bash -c "[[ $rc -eq 0 ]] && grep -q '; 32-33 communicators/rank, mpi backend)$' $out"
+
+# A peer that sends nothing across a bridge (HGRID_TEST_BRIDGE_SILENT_RANK: it skips its
+# sends, still receives, and says its side is done): each of its peers names it and
+# itself, with the bridge, a second later: exit 3 long before the 60 s deadline.
+HGRID_TEST_BRIDGE_SILENT_RANK=0 mpi 14 -x HGRID_TEST_BRIDGE_SILENT_RANK "$AGENT" --backend mpi --timeout 60 \
+    --report "$work/silent.json" "$G/two_encoders14.yaml" -- "$CHECK" "$G/two_encoders14.json"
+check "silent sender 0 (fan-out to 6, 8): exit 3 (${secs} s)" rc_is 3
+check "silent sender: long before the 60 s deadline" faster_than 15
+for r in 6 8; do
+    check "silent sender: rank $r names rank 0, itself and the bridge" count_is "^hgrid: rank $r \(language\): bridge audio -> language: rank 0 sent nothing to rank $r \(rank 0 reports the link done\) \[phase bridges, host $H\]$" 1
+done
+check "silent sender: no-go, the others ready" has '^hgrid: no-go: pre-flight failed on 2 of 14 ranks \(0 skipped, 12 ready\)$'
+check "silent sender: the program never runs" lacks '^rank-check'
+check "silent sender: the report says phase bridges" count_in "$work/silent.json" '"phase": "bridges"' 2
+HGRID_TEST_BRIDGE_SILENT_RANK=8 mpi 16 -x HGRID_TEST_BRIDGE_SILENT_RANK "$AGENT" --backend mpi --timeout 60 "$G/bridge_fanin_pp16.yaml" -- true
+check "silent receiver 8 (fan-in from 4, 5): exit 3 (${secs} s)" rc_is 3
+check "silent receiver: long before the 60 s deadline" faster_than 15
+check "silent receiver: its senders name it" bash -c "for r in 4 5; do grep -q \"^hgrid: rank \$r (vision): bridge vision -> language: rank 8 sent nothing to rank \$r (rank 8 reports the link done) \[phase bridges, host $H\]$\" $out || exit 1; done"
+check "silent receiver: no-go, the others ready" has '^hgrid: no-go: pre-flight failed on 2 of 16 ranks \(0 skipped, 14 ready\)$'
+# A failure before the bridges (here after group init) keeps every rank out of them.
+HGRID_TEST_FAIL_RANK=6 HGRID_TEST_FAIL_PHASE=groups mpi 14 -x HGRID_TEST_FAIL_RANK -x HGRID_TEST_FAIL_PHASE "$AGENT" --backend mpi \
+    --timeout 60 "$G/two_encoders14.yaml" -- true
+check "failure before the bridges: exit 3, rank 6 named, no bridge line (${secs} s)" bash -c "[[ $rc -eq 3 ]] && grep -q '^hgrid: no-go: pre-flight failed on 1 of 14 ranks (13 skipped, 0 ready)$' $out && ! grep -q 'bridge ' $out"
+check "failure before the bridges: long before the 60 s deadline" faster_than 15
+# verify: false proves nothing, and the summary says so.
+printf 'version: 1\nmodules:\n  - name: enc\n    role: encoder\n    dp: 1\n  - name: language\n    role: language\n    dp: 2\nagent:\n  verify: false\n' >"$work/noverify-bridge.yaml"
+mpi 3 "$AGENT" --backend mpi "$work/noverify-bridge.yaml" -- true
+check "verify off, a 1 -> 2 bridge: exit 0, links not verified" bash -c "[[ $rc -eq 0 ]] && grep -q 'bridges 0\.00; 2-3 communicators/rank, 2 bridge links not verified, mpi backend)$' $out"
 
 # Environment values, against the layouts by hand (docs/DESIGN.md, "Rank enumeration and groups").
 out=$work/vlm8_moe.out
@@ -203,7 +284,6 @@ check "a world-size error comes before exec" rc_is 2
 
 # PROGRAM is resolved on every rank right after bootstrap, as execvp will: a usage error
 # (exit 2) named by the coordinator, one line per reason, before any GPU or NCCL work.
-H=$(hostname)
 NCCL_BUILD=0
 ldd "$AGENT" | grep -q libnccl && NCCL_BUILD=1
 mpi 2 "$AGENT" --backend mpi "$work/two.yaml" -- "$work/no-such-program"
@@ -350,6 +430,11 @@ mpi 20 "$AGENT" --in-process --backend mpi "$G/enc4_llm_pp4_20.yaml" -- "$TRAINE
 check "in-process via hgrid-agent --in-process, 20 ranks: exit 0" rc_is 0
 check "in-process, pp 4: all ranks ok" count_is '^trainer: rank [0-9]+ done: [0-9]+ communicators, all kinds ok$' 20
 check "in-process, pp 4: middle stages hold no embedding group" count_is '^trainer: rank [0-9]+ language embd: not a member$' 8
+mpi 14 "$TRAINER" --backend mpi "$G/two_encoders14.yaml"
+check "in-process, two encoders: exit 0, every rank ok" bash -c "[[ $rc -eq 0 ]] && [[ \$(grep -cE '^trainer: rank [0-9]+ done: [0-9]+ communicators, all kinds ok$' $out) -eq 14 ]]"
+check "in-process, two encoders: hg_init proved the 8 bridge links" has "; 3-7 communicators/rank$(links_text 8), mpi backend\)$"
+mpi 8 "$AGENT" --in-process --backend mpi "$G/colocated8.yaml" -- "$TRAINER"
+check "in-process, colocated: exit 0, every rank ok" bash -c "[[ $rc -eq 0 ]] && [[ \$(grep -cE '^trainer: rank [0-9]+ done: 7 communicators, all kinds ok$' $out) -eq 8 ]]"
 mpi 2 "$TRAINER" --backend mpi "$G/vlm8_moe.yaml"
 check "in-process trainer, wrong world size: exit 2" rc_is 2
 # Exec handoff into an MPI program: MPI was finalized in that process and cannot start

@@ -118,6 +118,35 @@ check "in-process: exit 0" test "$RC" -eq 0 || show inproc
 check "in-process: every rank's all-reduces checked" test "$(grep -c 'done: .* all kinds ok' "$T/inproc.out")" -eq 8
 check "in-process: readiness summary" grep -qE '^hgrid: 8/8 ranks ready in' "$T/inproc.err"
 
+# --- bridges and colocated layouts (docs/DESIGN.md, "Module graph and bridges") -------
+# Two encoders fanning out into the language module: every bridge link proved before go,
+# and each rank's HGRID_PLAN carries its bridge roles.
+TWO=configs/two-encoders-14.yaml
+start bridges --backend mpi "$TWO" -- sh -c 'echo "modules $RANK $HGRID_MODULES"; [ "$RANK" = 0 ] && cat "$HGRID_PLAN"; exit 0'
+finish bridges
+check "bridges: exit 0" test "$RC" -eq 0 || show bridges
+check "bridges: the summary counts the 8 links proved" grep -qE '^hgrid: 14/14 ranks ready in [0-9.]+ s \(.*, bridges [0-9.]+; 3-7 communicators/rank, 8 bridge links verified, mpi backend\)$' "$T/bridges.err"
+check "bridges: rank 0 sends to 6 and 8 (HGRID_PLAN)" has "$T/bridges.out" '"bridges":[{"src":"audio","dest":"language","side":"src","role":"sender","peers":[6,8],"leader":0,"broadcast":[0]}]'
+check "bridges: HGRID_MODULES is each rank's module" bash -c "grep -qx 'modules 1 audio' '$T/bridges.out' && grep -qx 'modules 4 vision' '$T/bridges.out' && grep -qx 'modules 9 language' '$T/bridges.out'"
+check "bridges: nothing left running" none_left bridges
+# A rank that sends nothing across its bridge: its receivers name it within seconds.
+HGRID_TEST_BRIDGE_SILENT_RANK=3 start silent --backend mpi --timeout 60 "$TWO" -- touch "$T/silent-ran"
+finish silent
+check "silent bridge peer: exit 3" test "$RC" -eq 3 || show silent
+check "silent bridge peer: finished in seconds, not at the 60 s deadline" under 20
+check "silent bridge peer: rank 6 names rank 3 and the bridge" has "$T/silent.err" "hgrid: rank 6 (language): bridge vision -> language: rank 3 sent nothing to rank 6 (rank 3 reports the link done) [phase bridges, host $(hostname)]"
+check "silent bridge peer: so does rank 8" has "$T/silent.err" "hgrid: rank 8 (language): bridge vision -> language: rank 3 sent nothing to rank 8 (rank 3 reports the link done)"
+check "silent bridge peer: no rank handed off" test ! -e "$T/silent-ran"
+check "silent bridge peer: nothing left running" none_left silent
+# Colocated: every module's groups on every rank, in process through the trainer, and
+# the exec handoff's HGRID_MODULES lists every module.
+start coloc --backend mpi --in-process configs/colocated-8.yaml -- "$TRAINER"
+finish coloc
+check "colocated, in process: exit 0, every rank's kinds checked" test "$RC" -eq 0 -a "$(grep -c 'done: 7 communicators, all kinds ok' "$T/coloc.out")" -eq 8 || show coloc
+start colocexec --backend mpi configs/colocated-8.yaml -- sh -c 'echo "modules $RANK $HGRID_MODULE $HGRID_MODULES"'
+finish colocexec
+check "colocated, exec: HGRID_MODULE the language module, HGRID_MODULES both" test "$RC" -eq 0 -a "$(grep -c '^modules [0-7] language vision,language$' "$T/colocexec.out")" -eq 8 || show colocexec
+
 # --- on a terminal: one redrawn progress line, erased before the summary -------------
 if command -v script >/dev/null; then
   script -qfec "$L --backend mpi $CFG -- true" "$T/tty.log" </dev/null >/dev/null 2>&1; RC=$?
