@@ -13,6 +13,11 @@
 #   - with 2+ GPUs visible: two-gpu.yaml and configs/smoke-2gpu.yaml end to end, both
 #     handoff modes, shared and per kind, and a failure after world or group init on
 #     one rank failing both at once, not at the deadline;
+#   - with 2+ GPUs: bridge-2gpu.yaml (an encoder rank feeding a language rank: the link
+#     proved by NCCL send/recv, the summary counts it) and colocated-2gpu.yaml (both
+#     modules on both GPUs, communicators shared across modules), exec and in process,
+#     shared and per kind; a rank that sends nothing across the bridge (test hook):
+#     the job fails, naming the bridge and both ranks, by the deadline;
 #   - GPU choice on 2 GPUs: every rank sees both (device = local rank); each rank sees
 #     one of its own through tests/gpu/one-gpu-per-rank.sh (CUDA_VISIBLE_DEVICES = local
 #     rank, as srun --gpus-per-task=1; device 0), under mpirun, in process and as
@@ -99,7 +104,8 @@ export HGRID_TEST_REAL_AGENT=$PWD/$B/bin/hgrid-agent
 $BARE --plan tests/gpu/one-gpu.yaml >"$work/one.json"
 $BARE --plan tests/gpu/two-gpu.yaml >"$work/two.json"
 
-# exec_mode NAME NP CONFIG PLAN COMMS [ENV...]
+# exec_mode NAME NP CONFIG PLAN COMMS [ENV...]; $LINKS (", 1 bridge link verified") is
+# what the summary says of bridges, nothing when the layout has none.
 exec_mode() {
     local name=$1 np=$2 config=$3 plan=$4 comms=$5
     shift 5
@@ -109,7 +115,7 @@ exec_mode() {
     check "$name: exec mode, exit 0 (${secs} s)" rc_is 0
     check "$name: every rank's handoff matches the plan" count_is '^rank-check: rank [0-9]+ ok' "$np"
     check "$name: the program inherits only fds 0, 1, 2 (none of NCCL's)" count_is '^FDS [0-9]+: 0 1 2$' "$np"
-    check "$name: summary, nccl backend, $comms communicators/rank" has "^hgrid: $np/$np ranks ready in .*; $comms communicators?/rank, nccl backend\)$"
+    check "$name: summary, nccl backend, $comms communicators/rank${LINKS:-}" has "^hgrid: $np/$np ranks ready in .*; $comms communicators?/rank${LINKS:-}, nccl backend\)$"
     check "$name: report: go, nccl" bash -c "grep -q '\"go\": true' $work/report.json && grep -q '\"backend\": \"nccl\"' $work/report.json"
 }
 # in_process NAME NP CONFIG [ENV...]
@@ -199,6 +205,38 @@ else
         exec_mode "smoke-2gpu per kind" 2 configs/smoke-2gpu.yaml "$work/smoke.json" 16-18 HGRID_TEST_NO_SHARE=1
         in_process "smoke-2gpu per kind" 2 configs/smoke-2gpu.yaml HGRID_TEST_NO_SHARE=1
     fi
+
+    say "== bridges and colocated layouts, 2 ranks on $ngpu GPUs"
+    $BARE --plan tests/gpu/bridge-2gpu.yaml >"$work/bridge.json"
+    $BARE --plan tests/gpu/colocated-2gpu.yaml >"$work/coloc.json"
+    # Encoder rank 0 -> language rank 1: one link, proved before go; per kind, the
+    # encoder has 15 kinds and the language 17, plus the world.
+    LINKS=', 1 bridge link verified' exec_mode "bridge 1 -> 1" 2 tests/gpu/bridge-2gpu.yaml "$work/bridge.json" 2 HGRID_TEST_NO_SHARE=0
+    LINKS=', 1 bridge link verified' exec_mode "bridge 1 -> 1 per kind" 2 tests/gpu/bridge-2gpu.yaml "$work/bridge.json" 16-18 HGRID_TEST_NO_SHARE=1
+    in_process "bridge 1 -> 1" 2 tests/gpu/bridge-2gpu.yaml HGRID_TEST_NO_SHARE=0
+    check "bridge 1 -> 1: in process, hg_init proved the link" has '^hgrid: 2/2 ranks ready in .*; 2 communicators/rank, 1 bridge link verified, nccl backend\)$'
+    in_process "bridge 1 -> 1 per kind" 2 tests/gpu/bridge-2gpu.yaml HGRID_TEST_NO_SHARE=1
+    run "$B/bin/hgrid-launch" tests/gpu/bridge-2gpu.yaml -- "$CHECK" "$work/bridge.json"
+    show
+    check "bridge 1 -> 1: hgrid-launch, exit 0, the link proved (${secs} s)" bash -c "[[ $rc -eq 0 ]] && grep -qE '^hgrid: 2/2 ranks ready in .*, bridges [0-9.]+; 2 communicators/rank, 1 bridge link verified, nccl backend\)$' $out"
+    # Both modules on both GPUs: vision's tp and language's cp are one communicator (the
+    # rank alone), the rest the world: 2; one per (module, kind): 1 + 15 + 17.
+    exec_mode "colocated" 2 tests/gpu/colocated-2gpu.yaml "$work/coloc.json" 2 HGRID_TEST_NO_SHARE=0
+    exec_mode "colocated per (module, kind)" 2 tests/gpu/colocated-2gpu.yaml "$work/coloc.json" 33 HGRID_TEST_NO_SHARE=1
+    in_process "colocated" 2 tests/gpu/colocated-2gpu.yaml HGRID_TEST_NO_SHARE=0
+    in_process "colocated per (module, kind)" 2 tests/gpu/colocated-2gpu.yaml HGRID_TEST_NO_SHARE=1
+    run mpirun -np 2 "$AGENT" --backend nccl tests/gpu/colocated-2gpu.yaml -- sh -c 'echo "MODULES $RANK $HGRID_MODULE $HGRID_MODULES"'
+    check "colocated: HGRID_MODULE the language module, HGRID_MODULES both, on both ranks" count_is '^MODULES [01] language vision,language$' 2
+    # Rank 0 sends nothing on its link (HGRID_TEST_BRIDGE_SILENT_RANK). With NCCL its
+    # peer cannot even connect the link, so neither side hears "done": the failure
+    # comes at the 10 s deadline (exit 124), naming the bridge and both ranks.
+    run env HGRID_TEST_BRIDGE_SILENT_RANK=0 mpirun -np 2 -x HGRID_TEST_BRIDGE_SILENT_RANK "$AGENT" --backend nccl \
+        --timeout 10 tests/gpu/bridge-2gpu.yaml -- "${DEVPROG[@]}"
+    show
+    check "bridge, rank 0 silent: the job fails, exit 124 or 3 (${secs} s)" bash -c "[[ $rc -eq 124 || $rc -eq 3 ]]"
+    check "bridge, rank 0 silent: by the deadline, not the watchdog's backstop" faster_than 30
+    check "bridge, rank 0 silent: the bridge and both ranks named" has '^hgrid: rank [01] \((encoder|language)\): bridge encoder -> language: (rank 0 sent nothing to rank 1|rank 1 sent nothing to rank 0|the link from rank 0 to rank 1 did not connect)'
+    check "bridge, rank 0 silent: the program never runs" bash -c "! grep -q '^DEV' $out"
 
     say "== GPU choice, 2 ranks on $ngpu GPUs"
     # Every rank sees every GPU (mpirun, plain srun): device = local rank.
