@@ -460,6 +460,70 @@ want_rc 0
 want_first_line "$tmp/out" "rank 127 of 128: module language (language), module rank 95 of 96"
 end
 
+# ---- bridges and colocated layouts ----
+
+begin table_bridges
+run --dry-run tests/golden/two_encoders14.yaml
+want_rc 0
+want_empty_stderr
+want_line "$tmp/out" "bridges (leaders per side, one per dp replica):"
+want_line "$tmp/out" "  audio -> language  fan-out     2 -> 4     4"
+want_line "$tmp/out" "  vision -> language fan-out     2 -> 4     4"
+run --dry-run tests/golden/big128.yaml
+want_line "$tmp/out" "bridges: none"
+end
+
+begin table_colocated
+run --dry-run configs/colocated-8.yaml
+want_rc 0
+want_empty_stderr
+want_first_line "$tmp/out" "hgrid plan: 8 ranks, 2 modules, colocated (every module spans every rank)"
+no_line_with "$tmp/out" "bridge"
+end
+
+begin rank_bridges_table
+run --dry-run --rank 8 tests/golden/two_encoders14.yaml
+want_rc 0
+want_empty_stderr
+want_line "$tmp/out" "  audio -> language (fan-out): dest side, receiver, leader 8, receives from [0]"
+want_line "$tmp/out" "  vision -> language (fan-out): dest side, receiver, leader 8, receives from [3]"
+want_line "$tmp/out" "    broadcast: tp_cp group 1, [8, 9]"
+run --dry-run --rank 4 tests/golden/two_encoders14.yaml
+want_line "$tmp/out" "  vision -> language (fan-out): src side, member, leader 5"
+end
+
+begin rank_bridges_json
+run --dry-run --rank 3 --format json tests/golden/two_encoders14.yaml
+want_rc 0
+want_empty_stderr
+grep -Fq '"bridges":[{"src":"vision","dest":"language","side":"src","role":"sender","peers":[6,8],"leader":3,"broadcast":[2,3]}]}' "$tmp/out" ||
+    fail "bridges: $(tail -c 200 "$tmp/out")"
+run --dry-run --rank 5 --format json tests/golden/bridge_fanin_pp16.yaml
+grep -Fq '"bridges":[{"src":"vision","dest":"language","side":"src","role":"sender","peers":[8],"leader":5,"broadcast":[5]}]}' "$tmp/out" ||
+    fail "fan-in sender: $(tail -c 200 "$tmp/out")"
+run --dry-run --rank 10 --format json tests/golden/bridge_fanin_pp16.yaml
+grep -Fq '"bridges":[{"src":"vision","dest":"language","side":"dest","role":"receiver","peers":[6,7],"leader":10,"broadcast":[10,11]}]}' "$tmp/out" ||
+    fail "fan-in receiver: $(tail -c 200 "$tmp/out")"
+end
+
+begin rank_colocated_json
+run --dry-run --rank 6 --format json configs/colocated-8.yaml
+want_rc 0
+want_empty_stderr
+grep -Fq '"module":{"name":"language","role":"language","offset":0,"size":8,' "$tmp/out" ||
+    fail "top-level module: $(head -c 200 "$tmp/out")"
+grep -Fq '"bridges":[],"modules":[{"module":{"name":"vision","role":"encoder","offset":0,"size":8,' "$tmp/out" ||
+    fail "modules: $(head -c 300 "$tmp/out")"
+if command -v jq >/dev/null; then
+    [ "$(jq -c '[.modules[] | [.module.name, .module_rank, .coords.dp]]' "$tmp/out")" = '[["vision",6,6],["language",6,1]]' ] ||
+        fail "jq: $(jq -c '[.modules[] | [.module.name, .module_rank, .coords.dp]]' "$tmp/out")"
+fi
+run --dry-run --rank 6 configs/colocated-8.yaml
+want_first_line "$tmp/out" "rank 6 of 8: colocated, in all 2 modules"
+want_line "$tmp/out" "module vision (encoder), module rank 6 of 8"
+want_line "$tmp/out" "module language (language), module rank 6 of 8"
+end
+
 # Column widths come from the data: aligned from 1 rank up to HG_MAX_WORLD (2^24).
 # cols LINE: the "start:end" character positions of LINE's space-separated words.
 cols() {

@@ -992,6 +992,212 @@ START_TEST(table_aligned_at_max_world)
 }
 END_TEST
 
+/* The table lists each bridge with its mode, leaders per side and link count; a layout
+ * of several modules with none says so; a colocated one says it is. */
+START_TEST(table_bridges_and_colocated)
+{
+    hg_layout *l = layout_of_file(SRCDIR "/tests/golden/two_encoders14.yaml");
+    char *buf = write_to_string(l, hg_plan_write_table);
+    ck_assert_int_eq(strncmp(buf, "hgrid plan: 14 ranks, 3 modules\n", 32), 0);
+    ck_assert_ptr_nonnull(strstr(buf, "\nbridges (leaders per side, one per dp replica):\n"
+                                      "  bridge             mode       leaders links\n"
+                                      "  audio -> language  fan-out     2 -> 4     4\n"
+                                      "  vision -> language fan-out     2 -> 4     4\n\n"));
+    free(buf);
+    hg_layout_free(l);
+
+    l = layout_of_file(SRCDIR "/tests/golden/bridge_fanin_pp16.yaml");
+    buf = write_to_string(l, hg_plan_write_table);
+    ck_assert_ptr_nonnull(strstr(buf, "\nbridge (leaders per side, one per dp replica):\n"));
+    ck_assert_ptr_nonnull(strstr(buf, "  vision -> language fan-in      4 -> 2     4\n"));
+    free(buf);
+    hg_layout_free(l);
+
+    l = layout_of_file(SRCDIR "/tests/golden/big128.yaml");
+    buf = write_to_string(l, hg_plan_write_table);
+    ck_assert_ptr_nonnull(strstr(buf, "\nbridges: none\n"));
+    free(buf);
+    hg_layout_free(l);
+
+    l = layout_of_file(SRCDIR "/tests/golden/llm_only8.yaml");
+    buf = write_to_string(l, hg_plan_write_table);
+    ck_assert_ptr_null(strstr(buf, "bridge"));
+    free(buf);
+    hg_layout_free(l);
+
+    l = layout_of_file(SRCDIR "/tests/golden/colocated8.yaml");
+    buf = write_to_string(l, hg_plan_write_table);
+    ck_assert_int_eq(strncmp(buf, "hgrid plan: 8 ranks, 2 modules, colocated (every module spans "
+                                  "every rank)\n", 72), 0);
+    ck_assert_ptr_nonnull(strstr(buf, "\nvision               encoder  0-7 "));
+    ck_assert_ptr_nonnull(strstr(buf, "\nlanguage             language 0-7 "));
+    ck_assert_ptr_null(strstr(buf, "bridge"));
+    free(buf);
+    hg_layout_free(l);
+}
+END_TEST
+
+static char *rank_table(const hg_layout *l, int rank)
+{
+    hg_rank_view p;
+    hg_error err;
+    hg_error_clear(&err);
+    ck_assert_msg(hg_rank_view_build(l, rank, &p, &err) == 0, "%s", err.msg);
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&buf, &n);
+    ck_assert_int_eq(hg_plan_write_rank_table(&p, f, NULL), 0);
+    fclose(f);
+    hg_rank_view_free(&p);
+    return buf;
+}
+
+/* A rank's table names its bridge roles: side, role, leader, peers and its boundary
+ * group; colocated, every module's coordinates and groups. */
+START_TEST(rank_table_bridges_and_colocated)
+{
+    hg_layout *l = layout_of_file(SRCDIR "/tests/golden/two_encoders14.yaml");
+    char *buf = rank_table(l, 8);
+    ck_assert_ptr_nonnull(strstr(buf, "\nbridges:\n"
+        "  audio -> language (fan-out): dest side, receiver, leader 8, receives from [0]\n"
+        "    broadcast: tp_cp group 1, [8, 9]\n"
+        "  vision -> language (fan-out): dest side, receiver, leader 8, receives from [3]\n"
+        "    broadcast: tp_cp group 1, [8, 9]\n"));
+    free(buf);
+    buf = rank_table(l, 3);
+    ck_assert_ptr_nonnull(strstr(buf, "\nbridges:\n"
+        "  vision -> language (fan-out): src side, sender, leader 3, sends to [6, 8]\n"
+        "    broadcast: tp_cp group 0, [2, 3]\n"));
+    free(buf);
+    buf = rank_table(l, 2);
+    ck_assert_ptr_nonnull(strstr(buf, "  vision -> language (fan-out): src side, member, leader 3\n"
+                                      "    broadcast: tp_cp group 0, [2, 3]\n"));
+    free(buf);
+    hg_layout_free(l);
+
+    /* A middle pipeline stage is at no bridge's boundary. */
+    l = layout_of_file(SRCDIR "/tests/golden/enc4_llm_pp4_20.yaml");
+    buf = rank_table(l, 8);
+    ck_assert_ptr_null(strstr(buf, "bridges"));
+    free(buf);
+    hg_layout_free(l);
+
+    l = layout_of_file(SRCDIR "/tests/golden/colocated8.yaml");
+    buf = rank_table(l, 3);
+    ck_assert_int_eq(strncmp(buf, "rank 3 of 8: colocated, in all 2 modules\n\n"
+                                  "module vision (encoder), module rank 3 of 8\n"
+                                  "dense:  tp 0/1  cp 0/1  dp 3/8  pp 0/1\n", 113), 0);
+    ck_assert_ptr_nonnull(strstr(buf, "\n\nmodule language (language), module rank 3 of 8\n"
+                                      "dense:  tp 1/2  cp 0/1  dp 1/2  pp 0/2\n"));
+    ck_assert_ptr_nonnull(strstr(buf, "\npos_embd          3     0  [3]\n"));
+    ck_assert_ptr_null(strstr(buf, "bridges"));
+    free(buf);
+    hg_layout_free(l);
+}
+END_TEST
+
+/* hg_rank_view_build_module: any module of a colocated layout; in a disjoint one only
+ * the module holding the rank. */
+START_TEST(rank_view_build_module_errors)
+{
+    hg_layout *l = layout_of_file(SRCDIR "/tests/golden/vlm8_moe.yaml");
+    hg_rank_view p;
+    hg_error err;
+    hg_error_clear(&err);
+    ck_assert_int_eq(hg_rank_view_build_module(l, 5, 1, &p, &err), 0);
+    ck_assert_int_eq(p.module_rank, 1);
+    ck_assert_int_eq(p.nbridges, 0); /* the module's view alone */
+    ck_assert_ptr_null(p.per_module);
+    hg_rank_view_free(&p);
+    ck_assert_int_eq(hg_rank_view_build_module(l, 5, 0, &p, &err), HG_EINVAL);
+    ck_assert_str_eq(err.msg, "rank 5 is not in module radio_encoder (ranks 0-3)");
+    ck_assert_ptr_null(p.storage);
+    ck_assert_int_eq(hg_rank_view_build_module(l, 5, 2, &p, &err), HG_EINVAL);
+    ck_assert_str_eq(err.msg, "module 2 does not exist (the layout has 2)");
+    ck_assert_int_eq(hg_rank_view_build_module(l, 8, 1, &p, &err), HG_EINVAL);
+    ck_assert_str_eq(err.msg, "rank 8 is outside the world [0, 8)");
+    hg_rank_view_free(&p);
+    hg_layout_free(l);
+
+    l = layout_of_file(SRCDIR "/tests/golden/colocated8.yaml");
+    for (int mi = 0; mi < 2; mi++) {
+        ck_assert_int_eq(hg_rank_view_build_module(l, 7, mi, &p, &err), 0);
+        ck_assert_int_eq(p.module_index, mi);
+        ck_assert_int_eq(p.module_rank, 7);
+        ck_assert_int_eq(p.layout, HG_LAYOUT_COLOCATED);
+        hg_rank_view_free(&p);
+    }
+    hg_layout_free(l);
+}
+END_TEST
+
+/* Bridge arithmetic on shapes the goldens do not cover: every link joins a source
+ * leader to a destination leader, each leader of the larger side has exactly one link,
+ * each of the smaller side max/min; a rank's peers are exactly its links' other ends. */
+START_TEST(bridge_links_brute_force)
+{
+    static const int dps[] = { 1, 2, 3, 4, 6, 8, 12 };
+    int checked = 0;
+    for (size_t a = 0; a < 7; a++)
+        for (size_t c = 0; c < 7; c++) {
+            int S = dps[a], D = dps[c];
+            if (S % D && D % S)
+                continue;
+            char text[512];
+            snprintf(text, sizeof(text),
+                     "version: 1\nmodules:\n"
+                     "  - {name: enc, role: encoder, tp: 2, pp: 2, dp: %d}\n"
+                     "  - {name: lm, role: language, tp: 3, pp: 2, dp: %d}\n", S, D);
+            hg_layout *l = layout_of_text(text);
+            const hg_bridge *b = hg_layout_bridge(l, 0);
+            ck_assert_ptr_nonnull(b);
+            int world = hg_layout_world_size(l);
+            int *sent = calloc((size_t)world, sizeof(int)), *recv = calloc((size_t)world, sizeof(int));
+            ck_assert(sent && recv);
+            for (int j = 0; j < b->nlinks; j++) {
+                int s, r;
+                hg_bridge_link(l, b, j, &s, &r);
+                sent[s]++;
+                recv[r]++;
+                /* the sender lists r, the receiver lists s */
+                hg_rank_view v;
+                ck_assert_int_eq(hg_rank_view_build(l, s, &v, NULL), 0);
+                ck_assert_int_eq(v.nbridges, 1);
+                ck_assert_int_eq(v.bridges[0].role, HG_BRIDGE_SENDER);
+                int found = 0;
+                for (int k = 0; k < v.bridges[0].npeers; k++)
+                    found += v.bridges[0].peers[k] == r;
+                ck_assert_int_eq(found, 1);
+                hg_rank_view_free(&v);
+                ck_assert_int_eq(hg_rank_view_build(l, r, &v, NULL), 0);
+                ck_assert_int_eq(v.bridges[0].role, HG_BRIDGE_RECEIVER);
+                found = 0;
+                for (int k = 0; k < v.bridges[0].npeers; k++)
+                    found += v.bridges[0].peers[k] == s;
+                ck_assert_int_eq(found, 1);
+                hg_rank_view_free(&v);
+            }
+            int big = S > D ? S : D, small = S > D ? D : S;
+            for (int r = 0; r < S; r++) {
+                int lead = hg_bridge_leader(l, b, HG_BRIDGE_SRC, r);
+                /* the last tp rank of the last stage of replica r */
+                ck_assert_int_eq(lead, 1 + 2 * (r + S * 1));
+                ck_assert_int_eq(sent[lead], S == big ? 1 : big / small);
+            }
+            for (int r = 0; r < D; r++) {
+                int lead = hg_bridge_leader(l, b, HG_BRIDGE_DEST, r);
+                ck_assert_int_eq(lead, 4 * S + 3 * r);
+                ck_assert_int_eq(recv[lead], D == big ? 1 : big / small);
+            }
+            free(sent);
+            free(recv);
+            hg_layout_free(l);
+            checked++;
+        }
+    ck_assert_int_gt(checked, 20);
+}
+END_TEST
+
 /* hg_layout_load_bytes: the bytes a launcher read once (from a pipe) are checked with
  * diagnostics naming the diags' file, and both outputs are set or NULL. */
 START_TEST(load_bytes)
@@ -1054,6 +1260,10 @@ static Suite *layout_suite(void)
     tcase_add_test(plan, plan_json_named);
     tcase_add_test(plan, table_aligned_at_max_world);
     tcase_add_test(plan, load_bytes);
+    tcase_add_test(plan, table_bridges_and_colocated);
+    tcase_add_test(plan, rank_table_bridges_and_colocated);
+    tcase_add_test(plan, rank_view_build_module_errors);
+    tcase_add_test(plan, bridge_links_brute_force);
     suite_add_tcase(s, plan);
     return s;
 }
