@@ -3,7 +3,8 @@
 # config in configs/ and tests/golden/: table, JSON, and one rank's view as table and
 # JSON (first and last rank), all of them in one call as CI does, from standard input,
 # into a full disk (status 1), and on failing configs (tests/fuzz/corpus/hostile-*.yaml,
-# a missing file, a rank outside the world), whose exit status must stay 2. Any memcheck error or leak fails the run (status 1).
+# the module graph's and colocated layouts' tests/bad files, a missing file, a rank
+# outside the world), whose exit status must stay 2. Any memcheck error or leak fails the run (status 1).
 # Last line: `valgrind: N passed, M failed`; the exit status is 0 only when M is 0.
 # Usage: scripts/valgrind-dryrun.sh   (after `make`; env HGRID_LAUNCH, VALGRIND)
 set -uo pipefail
@@ -60,7 +61,8 @@ done
 check 0 --dry-run "${configs[@]}"
 check 0 --dry-run --format json "${configs[@]}"
 
-for cfg in tests/fuzz/corpus/hostile-*.yaml; do
+for cfg in tests/fuzz/corpus/hostile-*.yaml tests/bad/feeds-*.yaml tests/bad/bridge-*.yaml \
+    tests/bad/colocated-*.yaml; do
     check 2 --dry-run "$cfg"
 done
 check 2 --dry-run does/not/exist.yaml
