@@ -1,8 +1,10 @@
-/* The layout: which ranks each module spans and every process group of every kind,
- * with Megatron HyperCommGrid's membership and order. Dense view [tp, cp, dp, pp] and
- * expert view [expert_tp, ep, expert_dp, pp] factor the same span, tp (expert_tp)
- * fastest. Groups are computed on demand, never stored: the whole layout costs
- * O(modules) memory, and one rank's view O(kinds x group size). */
+/* The layout: which ranks each module spans, every process group of every kind, with
+ * Megatron HyperCommGrid's membership and order, and the bridges between modules
+ * (Megatron BridgeCommunicator). Dense view [tp, cp, dp, pp] and expert view
+ * [expert_tp, ep, expert_dp, pp] factor the same span, tp (expert_tp) fastest. Groups,
+ * leaders and links are computed on demand, never stored: the whole layout costs
+ * O(modules + bridges) memory, and one rank's view O(kinds x group size + its own
+ * bridges' peers). */
 #ifndef HG_LAYOUT_H
 #define HG_LAYOUT_H
 
@@ -84,7 +86,7 @@ typedef struct hg_rank_view {
     hg_rank_bridge *bridges;
     /* Colocated only: one view per module, config order (nmodules_here = module
      * count), each as hg_rank_view_build_module gives it; the fields above are the
-     * language module's (modules[module_index] equals them). Disjoint: 0 and NULL.
+     * language module's (per_module[module_index] equals them). Disjoint: 0 and NULL.
      * Owned. */
     int nmodules_here;
     struct hg_rank_view *per_module;
@@ -121,7 +123,7 @@ typedef struct hg_bridge {
     int nlinks;          /* max(S, D): each leader of the larger side has one link */
 } hg_bridge;
 
-/* hg_layout_kind: config.h. */
+/* Disjoint or colocated (hg_layout_kind: hgrid/base.h). */
 hg_layout_kind hg_layout_mode(const hg_layout *l);
 size_t hg_layout_bridge_count(const hg_layout *l);
 /* Bridge i in plan order (source module order, then destination's); NULL past the end. */
@@ -168,6 +170,5 @@ struct hg_rank_bridge {
     const int *broadcast;
     int pos;
 };
-
 
 #endif
