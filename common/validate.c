@@ -199,7 +199,8 @@ static void cycle_text(const hg_config *cfg, const int *path, size_t n, char *bu
     }
 }
 
-/* Resolves feeds into edges, reports unknown names, self edges, repeats and cycles.
+/* Resolves feeds into edges (encoders without feeds to language_i; none when it is
+ * not below the module count), reports unknown names, self edges, repeats and cycles.
  * Returns 0 with the sorted, unique edges when the graph is sound. */
 static int build_graph(const hg_config *cfg, size_t language_i, hg_edge **edges_out,
                        size_t *nedges_out, hg_diags *d)
@@ -211,6 +212,7 @@ static int build_graph(const hg_config *cfg, size_t language_i, hg_edge **edges_
     for (size_t i = 0; i < n; i++)
         total += cfg->modules[i].feeds_at.line ? cfg->modules[i].nfeeds
                                                 : cfg->modules[i].role == HG_ROLE_ENCODER;
+    int defaults = language_i < n; /* no language module (an error of its own): no default */
     name_ix *ix = malloc(n * sizeof(*ix));
     hg_edge *edges = malloc((total ? total : 1) * sizeof(*edges));
     /* Cycle search: out-edge ranges, colours, the path and each node's next edge. */
@@ -230,7 +232,7 @@ static int build_graph(const hg_config *cfg, size_t language_i, hg_edge **edges_
     for (size_t i = 0; i < n; i++) {
         const hg_module_spec *s = &cfg->modules[i];
         if (!s->feeds_at.line) {
-            if (s->role == HG_ROLE_ENCODER)
+            if (s->role == HG_ROLE_ENCODER && defaults)
                 edges[ne++] = (hg_edge){ (int)i, (int)language_i, { 0, 0 } };
             continue;
         }
@@ -502,7 +504,8 @@ int hg_validate_graph(const hg_config *cfg, unsigned flags, hg_module *out, int 
 
     /* Rule 9: the module graph, disjoint layouts only. */
     int graph_ok = 0;
-    if (!colocated && language && build_graph(cfg, language_i, &edges, &ne, d) == 0)
+    if (!colocated && build_graph(cfg, language ? language_i : SIZE_MAX, &edges, &ne, d) == 0
+        && language)
         graph_ok = 1;
     unsigned char *cp_told = calloc(cfg->nmodules, 1);
     if (graph_ok && resolved_all)

@@ -609,6 +609,19 @@ START_TEST(rule9_unknown_self_twice)
 }
 END_TEST
 
+/* Without a language module (an error of its own) feeds are still checked. */
+START_TEST(rule9_without_language)
+{
+    INVALID("version: 1\nmodules:\n"
+            "  - {name: a, role: encoder, dp: 1, feeds: [b]}\n"
+            "  - {name: b, role: encoder, dp: 1, feeds: [a, c]}\n",
+            "t.yaml:3:3: error: modules: no module has role: language (exactly one is required)",
+            "t.yaml:4:48: error: b: feeds: no module is named 'c'",
+            "t.yaml:4:45: error: feeds: the module graph has a cycle: a -> b -> a (bridges must "
+            "form an acyclic graph)");
+}
+END_TEST
+
 START_TEST(rule9_cycle)
 {
     /* The default edge vision -> language closes a cycle with language's feeds; the
@@ -858,6 +871,7 @@ static Suite *validate_suite(void)
     tcase_add_test(tc, rule9_graph_good);
     tcase_add_test(tc, rule9_unknown_self_twice);
     tcase_add_test(tc, rule9_cycle);
+    tcase_add_test(tc, rule9_without_language);
     tcase_add_test(tc, rule9_long_cycle);
     tcase_add_test(tc, rule9_cp_at_a_bridge_end);
     tcase_add_test(tc, rule9_dp_must_divide);
