@@ -27,7 +27,9 @@
  *                                ncclCommAbort path, on a single GPU;
  *   HGRID_TEST_BRIDGE_SILENT_RANK=R  rank R skips its sends on every bridge link (it
  *                                still receives, and says its side is done): its peers
- *                                must name it (bridges.c), well before the deadline.
+ *                                must name it (bridges.c), well before the deadline;
+ *                                with HGRID_TEST_BRIDGE_MUTE=1 it does not say so either,
+ *                                so its peers can name it only at the deadline.
  *
  * (The GPU tests' HGRID_TEST_REAL_AGENT and HGRID_TEST_VISIBLE are read by their
  * scripts only, never by a program.) */
@@ -126,10 +128,13 @@ static inline int hg_test_nccl_phantom_ranks(void)
     return hg_test_rank("HGRID_TEST_NCCL_PHANTOM_PEER") == 1;
 }
 
-/* HGRID_TEST_BRIDGE_SILENT_RANK: whether this rank sends nothing on its bridge links. */
+/* HGRID_TEST_BRIDGE_SILENT_RANK: 0, or 1 when this rank sends nothing on its bridge
+ * links, 2 when it does not say how they ended either (HGRID_TEST_BRIDGE_MUTE). */
 static inline int hg_test_bridge_silent(int rank)
 {
-    return hg_test_rank("HGRID_TEST_BRIDGE_SILENT_RANK") == rank;
+    if (hg_test_rank("HGRID_TEST_BRIDGE_SILENT_RANK") != rank)
+        return 0;
+    return hg_test_rank("HGRID_TEST_BRIDGE_MUTE") == 1 ? 2 : 1;
 }
 
 #else /* the product: no hooks */

@@ -182,6 +182,16 @@ check "silent receiver 8 (fan-in from 4, 5): exit 3 (${secs} s)" rc_is 3
 check "silent receiver: long before the 60 s deadline" faster_than 15
 check "silent receiver: its senders name it" bash -c "for r in 4 5; do grep -q \"^hgrid: rank \$r (vision): bridge vision -> language: rank 8 sent nothing to rank \$r (rank 8 reports the link done) \[phase bridges, host $H\]$\" $out || exit 1; done"
 check "silent receiver: no-go, the others ready" has '^hgrid: no-go: pre-flight failed on 2 of 16 ranks \(0 skipped, 14 ready\)$'
+# A silent peer that does not say its side is done either (HGRID_TEST_BRIDGE_MUTE): its
+# peers can only wait, and name it at the deadline: exit 124.
+HGRID_TEST_BRIDGE_SILENT_RANK=1 HGRID_TEST_BRIDGE_MUTE=1 mpi 14 -x HGRID_TEST_BRIDGE_SILENT_RANK -x HGRID_TEST_BRIDGE_MUTE \
+    "$AGENT" --backend mpi --timeout 2 "$G/two_encoders14.yaml" -- true
+check "mute sender 1: exit 124 at the 2 s deadline (${secs} s)" rc_is 124
+check "mute sender 1: within seconds of the deadline" faster_than 15
+for r in 10 12; do
+    check "mute sender: rank $r names rank 1, itself and the bridge" count_is "^hgrid: rank $r \(language\): bridge audio -> language: rank 1 sent nothing to rank $r within the 2 s init timeout \[phase bridges, host $H\]$" 1
+done
+check "mute sender: the deadline line" has '^hgrid: readiness deadline of 2 s passed on 2 of 14 ranks$'
 # A failure before the bridges (here after group init) keeps every rank out of them.
 HGRID_TEST_FAIL_RANK=6 HGRID_TEST_FAIL_PHASE=groups mpi 14 -x HGRID_TEST_FAIL_RANK -x HGRID_TEST_FAIL_PHASE "$AGENT" --backend mpi \
     --timeout 60 "$G/two_encoders14.yaml" -- true
