@@ -122,40 +122,50 @@ int hg_ctx_local_rank(const hg_ctx *ctx) { return AGENT(ctx)->local_rank; }
 int hg_ctx_local_size(const hg_ctx *ctx) { return AGENT(ctx)->local_size; }
 int hg_ctx_communicators(const hg_ctx *ctx) { return AGENT(ctx)->comms.nslots; }
 
-int hg_ctx_coord(const hg_ctx *ctx, hg_dim dim, int *size)
+static int view_coord(const hg_rank_view *v, hg_dim dim, int *size)
 {
-    const hg_module *m = &AGENT(ctx)->view.module;
-    const hg_coords *c = &AGENT(ctx)->view.coords;
-    int v, n;
+    const hg_module *m = &v->module;
+    const hg_coords *c = &v->coords;
+    int val, n;
     switch (dim) {
-    case HG_DIM_TP: v = c->tp; n = m->tp; break;
-    case HG_DIM_CP: v = c->cp; n = m->cp; break;
-    case HG_DIM_DP: v = c->dp; n = m->dp; break;
-    case HG_DIM_PP: v = c->pp; n = m->pp; break;
-    case HG_DIM_EP: v = c->ep; n = m->ep; break;
-    case HG_DIM_EXPT_TP: v = c->expt_tp; n = m->expert_tp; break;
-    case HG_DIM_EXPT_DP: v = c->expt_dp; n = m->expert_dp; break;
-    default: v = n = -1; break;
+    case HG_DIM_TP: val = c->tp; n = m->tp; break;
+    case HG_DIM_CP: val = c->cp; n = m->cp; break;
+    case HG_DIM_DP: val = c->dp; n = m->dp; break;
+    case HG_DIM_PP: val = c->pp; n = m->pp; break;
+    case HG_DIM_EP: val = c->ep; n = m->ep; break;
+    case HG_DIM_EXPT_TP: val = c->expt_tp; n = m->expert_tp; break;
+    case HG_DIM_EXPT_DP: val = c->expt_dp; n = m->expert_dp; break;
+    default: val = n = -1; break;
     }
     if (size)
         *size = n;
-    return v;
+    return val;
 }
 
-int hg_ctx_group(const hg_ctx *ctx, hg_kind kind, int *members, int max)
+int hg_ctx_coord(const hg_ctx *ctx, hg_dim dim, int *size)
 {
-    const hg_agent *a = AGENT(ctx);
+    return view_coord(&AGENT(ctx)->view, dim, size);
+}
+
+static int view_group(const hg_agent *a, const hg_rank_view *v, hg_kind kind, int *members,
+                      int max)
+{
     if (kind == HG_KIND_WORLD) {
         for (int i = 0; members && i < max && i < a->world; i++)
             members[i] = i;
         return a->world;
     }
-    if ((unsigned)kind >= HG_KIND_COUNT || a->view.groups[kind].index < 0)
+    if ((unsigned)kind >= HG_KIND_COUNT || v->groups[kind].index < 0)
         return 0;
-    const hg_rank_group *g = &a->view.groups[kind];
+    const hg_rank_group *g = &v->groups[kind];
     for (int i = 0; members && i < max && i < g->size; i++)
         members[i] = g->members[i];
     return g->size;
+}
+
+int hg_ctx_group(const hg_ctx *ctx, hg_kind kind, int *members, int max)
+{
+    return view_group(AGENT(ctx), &AGENT(ctx)->view, kind, members, max);
 }
 
 int hg_ctx_group_rank(const hg_ctx *ctx, hg_kind kind)
@@ -180,6 +190,16 @@ static int slot_of(const hg_agent *a, hg_kind kind)
     return (unsigned)kind < HG_KIND_COUNT ? a->comms.slot[kind] : -1;
 }
 
+static const hg_rank_view *module_view(const hg_ctx *ctx, int m)
+{
+    return hg_agent_module_view(AGENT(ctx), m);
+}
+
+static int module_slot(const hg_agent *a, int m, hg_kind kind)
+{
+    return hg_agent_module_slot(a, m, (int)kind);
+}
+
 MPI_Comm hg_ctx_mpi_comm(const hg_ctx *ctx, hg_kind kind)
 {
     const hg_agent *a = AGENT(ctx);
@@ -196,4 +216,79 @@ struct ncclComm *hg_ctx_nccl_comm(const hg_ctx *ctx, hg_kind kind)
     if (slot < 0 || a->backend != HG_BACKEND_NCCL)
         return NULL;
     return hg_agent_comm(a, slot);
+}
+
+/* ---- MIMO topology ---- */
+
+hg_layout_kind hg_ctx_layout(const hg_ctx *ctx) { return AGENT(ctx)->view.layout; }
+
+int hg_ctx_module_count(const hg_ctx *ctx)
+{
+    return hg_agent_module_count(AGENT(ctx));
+}
+
+const char *hg_ctx_module_name(const hg_ctx *ctx, int m)
+{
+    const hg_rank_view *v = module_view(ctx, m);
+    return v ? v->module.name : NULL;
+}
+
+int hg_ctx_module_coord(const hg_ctx *ctx, int m, hg_dim dim, int *size)
+{
+    const hg_rank_view *v = module_view(ctx, m);
+    if (!v) {
+        if (size)
+            *size = -1;
+        return -1;
+    }
+    return view_coord(v, dim, size);
+}
+
+int hg_ctx_module_group(const hg_ctx *ctx, int m, hg_kind kind, int *members, int max)
+{
+    const hg_rank_view *v = module_view(ctx, m);
+    return v ? view_group(AGENT(ctx), v, kind, members, max) : 0;
+}
+
+MPI_Comm hg_ctx_module_mpi_comm(const hg_ctx *ctx, int m, hg_kind kind)
+{
+    const hg_agent *a = AGENT(ctx);
+    int slot = module_slot(a, m, kind);
+    if (slot < 0 || a->backend != HG_BACKEND_MPI)
+        return MPI_COMM_NULL;
+    return *(MPI_Comm *)hg_agent_comm(a, slot);
+}
+
+struct ncclComm *hg_ctx_module_nccl_comm(const hg_ctx *ctx, int m, hg_kind kind)
+{
+    const hg_agent *a = AGENT(ctx);
+    int slot = module_slot(a, m, kind);
+    if (slot < 0 || a->backend != HG_BACKEND_NCCL)
+        return NULL;
+    return hg_agent_comm(a, slot);
+}
+
+int hg_ctx_bridge_count(const hg_ctx *ctx) { return AGENT(ctx)->view.nbridges; }
+
+int hg_ctx_bridge_sized(const hg_ctx *ctx, int i, hg_bridge_info *info, size_t size)
+{
+    const hg_agent *a = AGENT(ctx);
+    if (!info || i < 0 || i >= a->view.nbridges)
+        return HG_EINVAL;
+    const hg_rank_bridge *b = &a->view.bridges[i];
+    hg_bridge_info full = HG_BRIDGE_INFO_INIT;
+    full.src = hg_layout_module(a->layout, (size_t)b->src)->name;
+    full.dest = hg_layout_module(a->layout, (size_t)b->dest)->name;
+    full.mode = b->mode;
+    full.side = b->side;
+    full.role = b->role;
+    full.leader = b->leader;
+    full.npeers = b->npeers;
+    full.peers = b->peers;
+    full.nbroadcast = b->nbroadcast;
+    full.broadcast = b->broadcast;
+    /* Only what the caller's struct has room for. */
+    full.size = size < sizeof(full) ? size : sizeof(full);
+    memcpy(info, &full, full.size);
+    return 0;
 }

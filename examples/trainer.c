@@ -55,19 +55,22 @@ out:
 }
 #endif
 
-static int allreduce(const hg_ctx *ctx, hg_kind kind, long long mine, long long *sum, int *member)
+/* One all-reduce on module m's communicator of a kind (colocated layouts hold every
+ * module on every rank; disjoint ones have m = 0 only). */
+static int allreduce(const hg_ctx *ctx, int m, hg_kind kind, long long mine, long long *sum,
+                     int *member)
 {
     *member = 0;
 #ifdef HG_HAVE_NCCL
     if (hg_ctx_backend(ctx) == HG_BACKEND_NCCL) {
-        ncclComm_t c = hg_ctx_nccl_comm(ctx, kind);
+        ncclComm_t c = hg_ctx_module_nccl_comm(ctx, m, kind);
         if (!c)
             return 0;
         *member = 1;
         return allreduce_nccl(c, mine, sum);
     }
 #endif
-    MPI_Comm c = hg_ctx_mpi_comm(ctx, kind);
+    MPI_Comm c = hg_ctx_module_mpi_comm(ctx, m, kind);
     if (c == MPI_COMM_NULL)
         return 0;
     *member = 1;
@@ -75,14 +78,14 @@ static int allreduce(const hg_ctx *ctx, hg_kind kind, long long mine, long long 
 }
 
 /* Each member adds its rank + 1: the sum over the group's members, as hgrid says they are. */
-static long long expected(const hg_ctx *ctx, hg_kind kind)
+static long long expected(const hg_ctx *ctx, int m, hg_kind kind)
 {
-    int n = hg_ctx_group(ctx, kind, NULL, 0);
+    int n = hg_ctx_module_group(ctx, m, kind, NULL, 0);
     int *members = n > 0 ? malloc((size_t)n * sizeof(*members)) : NULL;
     long long sum = 0;
     if (n > 0 && !members)
         return -1;
-    hg_ctx_group(ctx, kind, members, n);
+    hg_ctx_module_group(ctx, m, kind, members, n);
     for (int i = 0; i < n; i++)
         sum += members[i] + 1;
     free(members);
@@ -118,31 +121,52 @@ int main(int argc, char **argv)
     }
 
     int rank = hg_ctx_rank(ctx);
-    const char *module = hg_ctx_module(ctx);
-    /* Every kind this library knows, then the world. */
-    for (int i = 0; i <= hg_kind_count(); i++) {
-        hg_kind k = i < hg_kind_count() ? (hg_kind)i : HG_KIND_WORLD;
-        const char *name = hg_kind_name(k);
-        long long sum = 0, want = expected(ctx, k);
-        int member = 0;
-        /* The embedding groups exist in the language module only. */
-        if ((k == HG_KIND_EMBD || k == HG_KIND_POS_EMBD) && hg_ctx_role(ctx) != HG_ROLE_LANGUAGE)
-            continue;
-        int in_plan = hg_ctx_group(ctx, k, NULL, 0) > 0;
-        if (allreduce(ctx, k, (long long)rank + 1, &sum, &member) != 0) {
-            printf("trainer: rank %d %s %s: all-reduce failed\n", rank, module, name);
-            bad = 1;
-        } else if (member != in_plan) {
-            printf("trainer: rank %d %s %s: %s communicator, but the plan says %s\n", rank,
-                   module, name, member ? "has a" : "no", in_plan ? "member" : "not a member");
-            bad = 1;
-        } else if (!member) {
-            printf("trainer: rank %d %s %s: not a member\n", rank, module, name);
-        } else {
-            printf("trainer: rank %d %s %s: sum %lld expected %lld %s\n", rank, module, name, sum,
-                   want, sum == want ? "ok" : "MISMATCH");
-            bad |= sum != want;
+    for (int m = 0; m < hg_ctx_module_count(ctx); m++) {
+        const char *module = hg_ctx_module_name(ctx, m);
+        int language = strcmp(module, hg_ctx_module(ctx)) == 0 && hg_ctx_role(ctx) == HG_ROLE_LANGUAGE;
+        /* Every kind this library knows, then the world. */
+        for (int i = 0; i <= hg_kind_count(); i++) {
+            hg_kind k = i < hg_kind_count() ? (hg_kind)i : HG_KIND_WORLD;
+            const char *name = hg_kind_name(k);
+            long long sum = 0, want = expected(ctx, m, k);
+            int member = 0;
+            /* The embedding groups exist in the language module only. */
+            if ((k == HG_KIND_EMBD || k == HG_KIND_POS_EMBD) && !language)
+                continue;
+            int in_plan = hg_ctx_module_group(ctx, m, k, NULL, 0) > 0;
+            if (allreduce(ctx, m, k, (long long)rank + 1, &sum, &member) != 0) {
+                printf("trainer: rank %d %s %s: all-reduce failed\n", rank, module, name);
+                bad = 1;
+            } else if (member != in_plan) {
+                printf("trainer: rank %d %s %s: %s communicator, but the plan says %s\n", rank,
+                       module, name, member ? "has a" : "no", in_plan ? "member" : "not a member");
+                bad = 1;
+            } else if (!member) {
+                printf("trainer: rank %d %s %s: not a member\n", rank, module, name);
+            } else {
+                printf("trainer: rank %d %s %s: sum %lld expected %lld %s\n", rank, module, name,
+                       sum, want, sum == want ? "ok" : "MISMATCH");
+                bad |= sum != want;
+            }
         }
+    }
+    /* The bridges this rank takes part in, as pre-flight proved them. */
+    for (int i = 0; i < hg_ctx_bridge_count(ctx); i++) {
+        hg_bridge_info b = HG_BRIDGE_INFO_INIT;
+        if (hg_ctx_bridge(ctx, i, &b) != 0) {
+            bad = 1;
+            continue;
+        }
+        printf("trainer: rank %d bridge %s -> %s: %s, leader %d, peers [", rank, b.src, b.dest,
+               b.role == HG_BRIDGE_SENDER ? "sender" : b.role == HG_BRIDGE_RECEIVER ? "receiver"
+                                                                                : "member",
+               b.leader);
+        for (int j = 0; j < b.npeers; j++)
+            printf("%s%d", j ? ", " : "", b.peers[j]);
+        printf("], broadcast [");
+        for (int j = 0; j < b.nbroadcast; j++)
+            printf("%s%d", j ? ", " : "", b.broadcast[j]);
+        printf("]\n");
     }
     printf("trainer: rank %d done: %d communicators, %s\n", rank, hg_ctx_communicators(ctx),
            bad ? "FAILED" : "all kinds ok");

@@ -102,6 +102,52 @@ HG_API int hg_ctx_group(const hg_ctx *ctx, hg_kind kind, int *members, int max);
 /* This rank's position in that group, -1 when it is in none. */
 HG_API int hg_ctx_group_rank(const hg_ctx *ctx, hg_kind kind);
 
+/* MIMO topology. hg_ctx_layout says whether modules are disjoint or colocated. In a
+ * colocated layout the rank belongs to every module: module m (config order, m <
+ * hg_ctx_module_count) has its own coordinates, groups and communicators, and the calls
+ * above answer for the language module. Disjoint: one module, m = 0. */
+HG_API hg_layout_kind hg_ctx_layout(const hg_ctx *ctx);
+HG_API int hg_ctx_module_count(const hg_ctx *ctx);
+/* Module m's name, NULL past the end. */
+HG_API const char *hg_ctx_module_name(const hg_ctx *ctx, int m);
+HG_API int hg_ctx_module_coord(const hg_ctx *ctx, int m, hg_dim dim, int *size);
+HG_API int hg_ctx_module_group(const hg_ctx *ctx, int m, hg_kind kind, int *members, int max);
+/* Module m's communicator of a kind; communicators with identical members are shared
+ * across modules too. MPI_COMM_NULL / NULL as hg_ctx_mpi_comm / hg_ctx_nccl_comm. */
+HG_API MPI_Comm hg_ctx_module_mpi_comm(const hg_ctx *ctx, int m, hg_kind kind);
+HG_API struct ncclComm *hg_ctx_module_nccl_comm(const hg_ctx *ctx, int m, hg_kind kind);
+
+/* The bridges whose boundary group holds this rank (disjoint layouts), in plan order:
+ * which side it is on, whether it sends (a source leader), receives (a destination
+ * leader) or only takes part in its boundary group's broadcast, its peers and leader.
+ * The boundary group is the module's tp_cp group at that stage: hg_ctx_mpi_comm /
+ * hg_ctx_nccl_comm(ctx, HG_KIND_TP_CP) is its communicator, and pre-flight has sent a
+ * value over every link and broadcast one over every boundary group. Pointers stay
+ * valid until hg_finalize. Start from HG_BRIDGE_INFO_INIT: the struct may grow. */
+typedef struct hg_bridge_info {
+    size_t size;          /* sizeof(hg_bridge_info) as the program saw it */
+    const char *src;      /* source module's name */
+    const char *dest;     /* destination module's name */
+    hg_bridge_mode mode;
+    hg_bridge_side side;  /* which end this rank is on */
+    hg_bridge_role role;
+    int leader;           /* the leader of this rank's boundary group (a global rank) */
+    int npeers;           /* sender: the receivers it sends to; receiver: the senders */
+    const int *peers;     /*   it receives from; none for a member */
+    int nbroadcast;       /* the boundary group, ascending global ranks */
+    const int *broadcast;
+} hg_bridge_info;
+
+#define HG_BRIDGE_INFO_INIT                                                                    \
+    { sizeof(hg_bridge_info), NULL, NULL, HG_BRIDGE_ONE_TO_ONE, HG_BRIDGE_SRC,                 \
+      HG_BRIDGE_MEMBER, -1, 0, NULL, 0, NULL }
+
+HG_API int hg_ctx_bridge_count(const hg_ctx *ctx);
+/* Fills *info for bridge i (of hg_ctx_bridge_count): 0, or HG_EINVAL past the end. The
+ * macro passes the size of the program's struct. */
+HG_API int hg_ctx_bridge_sized(const hg_ctx *ctx, int i, hg_bridge_info *info, size_t size);
+#define hg_ctx_bridge(ctx, i, info) hg_ctx_bridge_sized((ctx), (i), (info), sizeof(*(info)))
+
 HG_API hg_backend hg_ctx_backend(const hg_ctx *ctx);
 HG_API int hg_ctx_local_rank(const hg_ctx *ctx);
 HG_API int hg_ctx_local_size(const hg_ctx *ctx);

@@ -18,6 +18,7 @@ check() {
   if "$@"; then pass=$((pass + 1)); echo "ok   $name"; else fail=$((fail + 1)); echo "FAIL $name"; fi
 }
 P=$T/prefix
+GOLDEN=tests/golden
 make -s install PREFIX="$P" BUILD="${BUILD:-build}" >"$T/install.log" 2>&1
 check "make install" test $? -eq 0 || tail -20 "$T/install.log"
 export PKG_CONFIG_PATH=$P/lib/pkgconfig
@@ -62,6 +63,42 @@ done
 check "both print one line per rank" test "$(grep -c '^abi: rank' "$T/new.sorted")" -eq 8
 check "both print the same" cmp -s "$T/new.sorted" "$T/old.sorted" || diff "$T/new.sorted" "$T/old.sorted" | head
 check "rank 5: language, tp group [4..5], sum 11" grep -q '^abi: rank 5/8 language (language) module rank 1/4 tp 1/2 group 2 \[4..5\] sum 11 lib ' "$T/new.sorted"
+
+# The topology API (bridges, colocated modules), through the installed header: the
+# example trainer reduces over every module's communicators and prints each bridge role.
+# shellcheck disable=SC2086
+mpicc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -o "$T/trainer" examples/trainer.c $FLAGS >"$T/tr.log" 2>&1
+check "trainer builds against the installed header" test $? -eq 0 || cat "$T/tr.log"
+LD_LIBRARY_PATH=$P/lib mpirun -np 14 "$T/trainer" --backend mpi tests/golden/two_encoders14.yaml >"$T/two.out" 2>"$T/two.err"
+check "two encoders: exit 0, all kinds ok on 14 ranks" test $? -eq 0 -a "$(grep -c 'done: .* all kinds ok' "$T/two.out")" -eq 14 || tail -5 "$T/two.err"
+# What each rank must say of each bridge, from the golden file (Megatron's own map).
+python3 - "$GOLDEN/two_encoders14.json" >"$T/two.want" <<'PY'
+import json, sys
+g = json.load(open(sys.argv[1]))
+for b in g["bridges"]:
+    for side, leaders, groups in (("src", b["src_leaders"], b["src_broadcast"]),
+                                  ("dest", b["dest_leaders"], b["dest_broadcast"])):
+        for leader, group in zip(leaders, groups):
+            for r in group:
+                if r != leader:
+                    role, peers = "member", []
+                elif side == "src":
+                    role, peers = "sender", [d for s, d in b["links"] if s == r]
+                else:
+                    role, peers = "receiver", [s for s, d in b["links"] if d == r]
+                print("trainer: rank %d bridge %s -> %s: %s, leader %d, peers [%s], broadcast [%s]"
+                      % (r, b["src"], b["dest"], role, leader, ", ".join(map(str, sorted(peers))),
+                         ", ".join(map(str, group))))
+PY
+check "two encoders: every rank's bridge roles equal the golden file's" \
+  cmp -s <(sort "$T/two.want") <(grep ' bridge ' "$T/two.out" | sort) || diff <(sort "$T/two.want") <(grep ' bridge ' "$T/two.out" | sort) | head
+LD_LIBRARY_PATH=$P/lib mpirun -np 8 "$T/trainer" --backend mpi tests/golden/colocated8.yaml >"$T/co.out" 2>"$T/co.err"
+check "colocated: exit 0, all kinds ok on 8 ranks" test $? -eq 0 -a "$(grep -c 'done: .* all kinds ok' "$T/co.out")" -eq 8 || tail -5 "$T/co.err"
+modules=$(python3 -c "import json; print(' '.join(m['name'] for m in json.load(open('$GOLDEN/colocated8.json'))['modules']))")
+for m in $modules; do
+  check "colocated: rank 3 reduces over $m's own groups" grep -q "^trainer: rank 3 $m tp: sum [0-9]* expected [0-9]* ok$" "$T/co.out"
+done
+check "colocated: no bridges" bash -c "! grep -q ' bridge ' '$T/co.out'"
 
 echo "abi: $pass passed, $fail failed"
 [[ $fail -eq 0 ]] && rm -rf "$T"
