@@ -220,11 +220,10 @@ static int links(hg_agent *a, int pre_failed, hg_error *err)
         now = hg_now();
         for (int i = 0; i < n; i++) {
             const int *in = x[i].in;
-            bridge_name(a, ls[i].rb, name, sizeof(name));
-            ends(a, &ls[i], &x[i], &from, &to);
             if (x[i].done) {
                 if (in[0] != HG_BRIDGE_MAGIC || in[1] != ls[i].rb->bridge || in[2] != x[i].peer
                     || in[3] != a->rank) {
+                    bridge_name(a, ls[i].rb, name, sizeof(name));
                     rc = hg_error_set(err, HG_EVERIFY, "rank %d: %s: the value rank %d received "
                                       "from rank %d is wrong (%d %d %d %d, expected %d %d %d %d)",
                                       a->rank, name, a->rank, x[i].peer, in[0], in[1], in[2],
@@ -236,6 +235,10 @@ static int links(hg_agent *a, int pre_failed, hg_error *err)
                 continue;
             }
             all = 0;
+            if (ls[i].peer_word == WORD_PENDING && now <= a->deadline)
+                continue;
+            bridge_name(a, ls[i].rb, name, sizeof(name));
+            ends(a, &ls[i], &x[i], &from, &to);
             if (ls[i].peer_word == WORD_FAILED) {
                 rc = hg_error_set(err, HG_EPEER, "rank %d: %s: gave up on the link with rank %d, "
                                   "which failed its own bridge checks", a->rank, name, x[i].peer);
