@@ -168,6 +168,27 @@ static void ends(const hg_agent *a, const link_state *ls, const hg_link_xfer *x,
     *to = sender ? x->peer : a->rank;
 }
 
+/* A backend error on the links (NCCL reports it for the whole world communicator)
+ * names the first link not done yet, its bridge and both ranks, ahead of the backend's
+ * own words. */
+static void name_failed_link(hg_agent *a, const link_state *ls, const hg_link_xfer *x, int n,
+                             hg_error *err)
+{
+    char name[256], why[sizeof(err->msg)];
+    int from, to;
+    for (int i = 0; i < n; i++) {
+        if (x[i].done)
+            continue;
+        bridge_name(a, ls[i].rb, name, sizeof(name));
+        ends(a, &ls[i], &x[i], &from, &to);
+        snprintf(why, sizeof(why), "%s", err->msg);
+        hg_error_set(err, err->code, "rank %d: %s: the link from rank %d to rank %d failed: %s",
+                     a->rank, name, from, to, why);
+        return;
+    }
+}
+
+
 /* Part 2. pre_failed: this rank has failed already (part 1): it only tells its peers. */
 static int links(hg_agent *a, int pre_failed, hg_error *err)
 {
@@ -215,7 +236,11 @@ static int links(hg_agent *a, int pre_failed, hg_error *err)
     for (;;) {
         int all = 1, from, to;
         double now;
-        if ((rc = a->be->link_poll(&a->bk, x, n, err)) != 0 || (rc = hear(a, ls, n, err)) != 0)
+        if ((rc = a->be->link_poll(&a->bk, x, n, err)) != 0) {
+            name_failed_link(a, ls, x, n, err);
+            goto out;
+        }
+        if ((rc = hear(a, ls, n, err)) != 0)
             goto out;
         now = hg_now();
         for (int i = 0; i < n; i++) {

@@ -202,7 +202,7 @@ else
         $BARE --plan configs/smoke-2gpu.yaml >"$work/smoke.json"
         # Encoder and language: with one communicator per kind, the encoder rank passes
         # no color at embd and pos_embd (it has none), the language rank does.
-        exec_mode "smoke-2gpu per kind" 2 configs/smoke-2gpu.yaml "$work/smoke.json" 16-18 HGRID_TEST_NO_SHARE=1
+        LINKS=', 1 bridge link verified' exec_mode "smoke-2gpu per kind" 2 configs/smoke-2gpu.yaml "$work/smoke.json" 16-18 HGRID_TEST_NO_SHARE=1
         in_process "smoke-2gpu per kind" 2 configs/smoke-2gpu.yaml HGRID_TEST_NO_SHARE=1
     fi
 
@@ -235,7 +235,7 @@ else
     show
     check "bridge, rank 0 silent: the job fails, exit 124 or 3 (${secs} s)" bash -c "[[ $rc -eq 124 || $rc -eq 3 ]]"
     check "bridge, rank 0 silent: by the deadline, not the watchdog's backstop" faster_than 30
-    check "bridge, rank 0 silent: the bridge and both ranks named" has '^hgrid: rank [01] \((encoder|language)\): bridge encoder -> language: (rank 0 sent nothing to rank 1|rank 1 sent nothing to rank 0|the link from rank 0 to rank 1 did not connect)'
+    check "bridge, rank 0 silent: the bridge and both ranks named" has '^hgrid: rank [01] \((encoder|language)\): bridge encoder -> language: (rank 0 sent nothing to rank 1|rank 1 sent nothing to rank 0|the link from rank 0 to rank 1 did not connect|the link from rank [01] to rank [01] failed: )'
     check "bridge, rank 0 silent: the program never runs" bash -c "! grep -q '^DEV' $out"
 
     say "== GPU choice, 2 ranks on $ngpu GPUs"
