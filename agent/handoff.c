@@ -35,9 +35,6 @@
 #include "relay.h"
 #include "validate.h"
 
-#ifndef HG_ENV_MODULES
-#define HG_ENV_MODULES "HGRID_MODULES" /* until common/protocol.h has it */
-#endif
 
 static int set_int(const char *name, int v)
 {

@@ -53,6 +53,7 @@
 /* What the exec handoff gives the program besides RANK, WORLD_SIZE, LOCAL_RANK,
  * LOCAL_WORLD_SIZE, MASTER_ADDR and MASTER_PORT (torchrun's names; README lists all): */
 #define HG_ENV_MODULE "HGRID_MODULE"
+#define HG_ENV_MODULES "HGRID_MODULES" /* the rank's modules, comma-separated, config order */
 #define HG_ENV_ROLE "HGRID_ROLE"
 #define HG_ENV_MODULE_RANK "HGRID_MODULE_RANK"
 #define HG_ENV_MODULE_SIZE "HGRID_MODULE_SIZE"
