@@ -115,7 +115,7 @@ $(eval $(call agent_rules,$(TEST_BUILD),$(TEST_DEFS)))
 all: $(call agent_programs_of,$(BUILD))
 
 .PHONY: check-agent install-agent
-check-agent: $(TEST_AGENT_PROGRAMS)
+check-agent: $(TEST_AGENT_PROGRAMS) $(TEST_LAUNCH_BIN)
 	HGRID_BUILD=$(CURDIR)/$(TEST_BUILD) bash tests/agent_test.sh
 
 # The product only; the public header goes to include/ (its own parts to include/hgrid/,
