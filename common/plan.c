@@ -730,3 +730,90 @@ int hg_plan_write_rank_table(const hg_rank_view *p, FILE *out, hg_error *err)
     free(w);
     return rc;
 }
+
+/* ---- Megatron MIMO example arguments ---- */
+
+#define MEG "--format megatron: "
+
+/* Whether the layout's single encoder feeds the language module (a bridge). */
+static int feeds_language(const hg_layout *l, int enc, int lang)
+{
+    size_t first, n = hg_layout_bridges_from(l, enc, &first);
+    for (size_t i = 0; i < n; i++)
+        if (hg_layout_bridge(l, first + i)->dest == lang)
+            return 1;
+    return 0;
+}
+
+int hg_plan_write_megatron(const hg_layout *l, FILE *out, hg_error *err)
+{
+    size_t nmod = hg_layout_module_count(l);
+    int enc = -1, lang = -1, nenc = 0;
+    for (size_t i = 0; i < nmod; i++) {
+        const hg_module *m = hg_layout_module(l, i);
+        if (m->role == HG_ROLE_LANGUAGE) {
+            lang = (int)i;
+        } else {
+            if (enc < 0)
+                enc = (int)i;
+            nenc++;
+        }
+    }
+    if (lang < 0) /* validation requires one; never here */
+        return hg_error_set(err, HG_EINVAL, MEG "the layout has no language module");
+    const hg_module *lm = hg_layout_module(l, (size_t)lang);
+    const hg_module *em = enc >= 0 ? hg_layout_module(l, (size_t)enc) : NULL;
+    if (em) {
+        if (hg_layout_mode(l) == HG_LAYOUT_COLOCATED)
+            return hg_error_set(err, HG_EINVAL,
+                                MEG "a colocated layout; the Megatron MIMO example places its "
+                                "encoder and language module on disjoint ranks");
+        if (nenc > 1)
+            return hg_error_set(err, HG_EINVAL,
+                                MEG "%d encoders; the Megatron MIMO example has one", nenc);
+        if (em->cp > 1 || em->pp > 1) {
+            char what[64];
+            if (em->cp > 1 && em->pp > 1)
+                snprintf(what, sizeof(what), "cp = %d and pp = %d", em->cp, em->pp);
+            else if (em->cp > 1)
+                snprintf(what, sizeof(what), "cp = %d", em->cp);
+            else
+                snprintf(what, sizeof(what), "pp = %d", em->pp);
+            return hg_error_set(err, HG_EINVAL,
+                                MEG "encoder '%s' has %s; the Megatron MIMO example's encoder "
+                                "has cp = 1 and pp = 1 (tp and dp only)", em->name, what);
+        }
+        if (em->ep > 1 || em->expert_tp > 1 || em->num_experts > 0)
+            return hg_error_set(err, HG_EINVAL,
+                                MEG "encoder '%s' has experts (moe); the Megatron MIMO "
+                                "example's encoder has none", em->name);
+        if (!feeds_language(l, enc, lang))
+            return hg_error_set(err, HG_EINVAL,
+                                MEG "encoder '%s' does not feed language module '%s' (feeds: []); "
+                                "the Megatron MIMO example bridges its encoder to the "
+                                "language module", em->name, lm->name);
+        if (lm->offset != em->size)
+            return hg_error_set(err, HG_EINVAL,
+                                MEG "language module '%s' starts at rank %d, not at rank %d "
+                                "right after encoder '%s'; the Megatron MIMO example places "
+                                "its encoder at rank 0 and the language module right after it",
+                                lm->name, lm->offset, em->size, em->name);
+    }
+
+    writer *w = w_new(out);
+    if (!w)
+        return hg_error_set(err, HG_ENOMEM, "out of memory");
+    if (em)
+        w_printf(w, "--encoder-tp %d --encoder-dp %d ", em->tp, em->dp);
+    else
+        w_str(w, "--llm-only ");
+    w_printf(w, "--llm-offset %d --llm-tp %d --llm-cp %d --llm-pp %d --llm-dp %d --llm-ep %d "
+             "--llm-expt-tp %d", lm->offset, lm->tp, lm->cp, lm->pp, lm->dp, lm->ep,
+             lm->expert_tp);
+    if (lm->num_experts > 0)
+        w_printf(w, " --num-experts %d", lm->num_experts);
+    w_str(w, "\n");
+    int rc = w_finish(w, err);
+    free(w);
+    return rc;
+}

@@ -22,5 +22,15 @@ int hg_plan_write_json_named(const hg_layout *l, const char *config, FILE *out,
 int hg_plan_write_table(const hg_layout *l, FILE *out, hg_error *err);
 int hg_plan_write_rank_json(const hg_rank_view *p, FILE *out, hg_error *err);
 int hg_plan_write_rank_table(const hg_rank_view *p, FILE *out, hg_error *err);
+/* The layout as the command-line arguments of Megatron-LM's MIMO example
+ * (examples/mimo/training/args.py), one line: "--encoder-tp N --encoder-dp N
+ * --llm-offset N --llm-tp N --llm-cp N --llm-pp N --llm-dp N --llm-ep N --llm-expt-tp N"
+ * plus " --num-experts N" when the language module gives moe.num_experts; a layout of
+ * the language module alone: "--llm-only" and the --llm-* arguments. A layout the
+ * example cannot express (two or more encoders, an encoder with cp, pp or experts, a
+ * colocated layout, an encoder that does not feed the language module, a language
+ * module not right after the encoder) writes nothing and returns HG_EINVAL, err->msg
+ * "--format megatron: WHY". */
+int hg_plan_write_megatron(const hg_layout *l, FILE *out, hg_error *err);
 
 #endif

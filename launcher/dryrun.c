@@ -66,7 +66,9 @@ static int dryrun_one(dryrun_state *s, const char *path)
     if (s->several && table)
         fprintf(s->out, "== %s\n", name);
     int rc;
-    if (opts->rank >= 0) {
+    if (opts->format == HG_FORMAT_MEGATRON) {
+        rc = hg_plan_write_megatron(layout, s->out, &err);
+    } else if (opts->rank >= 0) {
         hg_rank_view p;
         rc = hg_rank_view_build(layout, opts->rank, &p, &err);
         if (rc == 0) {

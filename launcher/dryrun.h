@@ -1,11 +1,13 @@
 /* Dry-run: load, validate and print the plan of one or more configs, for people
- * (table) and CI pipelines (JSON). Nothing is launched. */
+ * (table), CI pipelines (JSON) and Megatron's MIMO example (its arguments). Nothing is launched. */
 #ifndef HG_DRYRUN_H
 #define HG_DRYRUN_H
 
 #include <stdio.h>
 
-typedef enum { HG_FORMAT_TABLE, HG_FORMAT_JSON } hg_format;
+/* MEGATRON: the layout as Megatron-LM MIMO example arguments (hg_plan_write_megatron);
+ * one config, no --rank (hg_cli_parse refuses both). */
+typedef enum { HG_FORMAT_TABLE, HG_FORMAT_JSON, HG_FORMAT_MEGATRON } hg_format;
 
 typedef struct hg_dryrun_opts {
     hg_format format;

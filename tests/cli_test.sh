@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # CLI tests of `hgrid-launch --dry-run`: exit codes, what goes to stdout and what to
 # stderr, the JSON plan against the golden layouts byte for byte, --rank, --strict,
-# several configs in one call, standard input and pipes as configs, output that cannot
-# be written (a full disk, a closed pipe), options of the other mode, the table's
-# alignment at the largest world, and every hostile file of tests/bad (its expected
-# diagnostic is listed in tests/bad/EXPECTED). Plain bash and coreutils (plus grep);
-# jq, where present, also parses the JSON.
+# several configs in one call, --format megatron (the Megatron MIMO example's
+# arguments, and the layouts it cannot express), standard input and pipes as configs,
+# output that cannot be written (a full disk, a closed pipe), options of the other
+# mode, the table's alignment at the largest world, and every hostile file of
+# tests/bad (its expected diagnostic is listed in tests/bad/EXPECTED). Plain bash and
+# coreutils (plus grep); jq, where present, also parses the JSON.
 #
 #   HGRID_LAUNCH=build/bin/hgrid-launch bash tests/cli_test.sh
 #
@@ -52,6 +53,7 @@ want_rc 0
 want_empty_stderr
 want_first_line "$tmp/out" "usage: hgrid-launch [OPTIONS] CONFIG -- PROGRAM [ARGS...]"
 want_line "$tmp/out" "       hgrid-launch --dry-run [--format table|json] [--rank N] [--strict] CONFIG..."
+want_line "$tmp/out" "       hgrid-launch --dry-run --format megatron [--strict] CONFIG"
 want_line "$tmp/out" "  --strict             layouts the MIMO runtime does not accept are errors"
 end
 
@@ -109,7 +111,7 @@ begin bad_format
 run --dry-run --format yaml tests/golden/vlm8_moe.yaml
 want_rc 2
 want_empty_stdout
-[ "$(cat "$tmp/err")" = "hgrid-launch: --format: expected table or json, got 'yaml'" ] ||
+[ "$(cat "$tmp/err")" = "hgrid-launch: --format: expected table, json or megatron, got 'yaml'" ] ||
     fail "stderr '$(cat "$tmp/err")'"
 end
 
@@ -719,6 +721,166 @@ run --strict --dry-run --format json tests/golden/vlm8_moe.yaml
 want_rc 0
 want_empty_stderr
 end
+
+# ---- --format megatron: the Megatron MIMO example's arguments ----
+
+# want_megatron CONFIG LINE: exit 0, stdout exactly LINE (one newline-terminated line),
+# nothing on stderr.
+want_megatron() {
+    run --dry-run --format megatron "$1"
+    want_rc 0
+    want_empty_stderr
+    [ "$(cat "$tmp/out")" = "$2" ] || fail "$1: stdout '$(cat "$tmp/out")'"
+    [ "$(wc -l <"$tmp/out")" = 1 ] || fail "$1: not one line"
+}
+# megatron_refuses CONFIG WHY: exit 2, nothing on stdout, stderr's last line exactly
+# "hgrid-launch: CONFIG: --format megatron: WHY".
+megatron_refuses() {
+    run --dry-run --format megatron "$1"
+    want_rc 2
+    want_empty_stdout
+    [ "$(tail -n 1 "$tmp/err")" = "hgrid-launch: $1: --format megatron: $2" ] ||
+        fail "$1: stderr '$(cat "$tmp/err")'"
+}
+
+begin megatron_vlm
+want_megatron configs/vlm-8gpu-moe.yaml "--encoder-tp 2 --encoder-dp 2 --llm-offset 4 --llm-tp 2 --llm-cp 1 --llm-pp 1 --llm-dp 2 --llm-ep 4 --llm-expt-tp 1 --num-experts 128"
+# The same from standard input; --strict changes nothing for a layout the runtime takes.
+run --dry-run --strict --format=megatron - <configs/vlm-8gpu-moe.yaml
+want_rc 0
+[ "$(cat "$tmp/out")" = "--encoder-tp 2 --encoder-dp 2 --llm-offset 4 --llm-tp 2 --llm-cp 1 --llm-pp 1 --llm-dp 2 --llm-ep 4 --llm-expt-tp 1 --num-experts 128" ] ||
+    fail "stdin: stdout '$(cat "$tmp/out")'"
+end
+
+begin megatron_llm_only
+want_megatron configs/llm-only-8gpu.yaml "--llm-only --llm-offset 0 --llm-tp 2 --llm-cp 1 --llm-pp 2 --llm-dp 2 --llm-ep 2 --llm-expt-tp 1 --num-experts 64"
+end
+
+begin megatron_without_num_experts
+# moe.num_experts not given: no --num-experts; expert tp other than 1 is passed on.
+want_megatron tests/golden/vlm8_moe.yaml "--encoder-tp 2 --encoder-dp 2 --llm-offset 4 --llm-tp 2 --llm-cp 1 --llm-pp 1 --llm-dp 2 --llm-ep 4 --llm-expt-tp 1"
+want_megatron tests/golden/expert_tp_differs12.yaml "--encoder-tp 1 --encoder-dp 4 --llm-offset 4 --llm-tp 4 --llm-cp 1 --llm-pp 1 --llm-dp 2 --llm-ep 2 --llm-expt-tp 2"
+want_megatron configs/smoke-2gpu.yaml "--encoder-tp 1 --encoder-dp 1 --llm-offset 1 --llm-tp 1 --llm-cp 1 --llm-pp 1 --llm-dp 1 --llm-ep 1 --llm-expt-tp 1"
+end
+
+begin megatron_two_encoders
+megatron_refuses configs/two-encoders-14.yaml "2 encoders; the Megatron MIMO example has one"
+end
+
+begin megatron_colocated
+megatron_refuses configs/colocated-8.yaml "a colocated layout; the Megatron MIMO example places its encoder and language module on disjoint ranks"
+end
+
+begin megatron_encoder_pp
+# The layout is valid (a warning without --strict), but the example cannot express it.
+megatron_refuses tests/golden/bridge_fanin_pp16.yaml "encoder 'vision' has pp = 2; the Megatron MIMO example's encoder has cp = 1 and pp = 1 (tp and dp only)"
+[ "$(wc -l <"$tmp/err")" = 2 ] || fail "stderr: not the warning and the error: '$(cat "$tmp/err")'"
+end
+
+begin megatron_encoder_cp
+# cp > 1 is valid only on an encoder without a bridge.
+cat >"$tmp/enc_cp.yaml" <<'EOF'
+version: 1
+modules:
+  - name: vision
+    role: encoder
+    cp: 2
+    pp: 2
+    dp: 2
+    feeds: []
+  - name: language
+    role: language
+    tp: 2
+    dp: 2
+EOF
+megatron_refuses "$tmp/enc_cp.yaml" "encoder 'vision' has cp = 2 and pp = 2; the Megatron MIMO example's encoder has cp = 1 and pp = 1 (tp and dp only)"
+sed -i 's/pp: 2/pp: 1/' "$tmp/enc_cp.yaml"
+megatron_refuses "$tmp/enc_cp.yaml" "encoder 'vision' has cp = 2; the Megatron MIMO example's encoder has cp = 1 and pp = 1 (tp and dp only)"
+end
+
+begin megatron_encoder_experts
+cat >"$tmp/enc_moe.yaml" <<'EOF'
+version: 1
+modules:
+  - name: vision
+    role: encoder
+    dp: 2
+    moe:
+      ep: 2
+  - name: language
+    role: language
+    tp: 2
+    dp: 2
+EOF
+megatron_refuses "$tmp/enc_moe.yaml" "encoder 'vision' has experts (moe); the Megatron MIMO example's encoder has none"
+end
+
+begin megatron_encoder_feeds_nothing
+cat >"$tmp/no_feed.yaml" <<'EOF'
+version: 1
+modules:
+  - name: vision
+    role: encoder
+    dp: 2
+    feeds: []
+  - name: language
+    role: language
+    tp: 2
+    dp: 2
+EOF
+megatron_refuses "$tmp/no_feed.yaml" "encoder 'vision' does not feed language module 'language' (feeds: []); the Megatron MIMO example bridges its encoder to the language module"
+end
+
+begin megatron_language_first
+cat >"$tmp/lang_first.yaml" <<'EOF'
+version: 1
+modules:
+  - name: language
+    role: language
+    tp: 2
+    dp: 2
+  - name: vision
+    role: encoder
+    tp: 2
+    dp: 2
+EOF
+megatron_refuses "$tmp/lang_first.yaml" "language module 'language' starts at rank 0, not at rank 4 right after encoder 'vision'; the Megatron MIMO example places its encoder at rank 0 and the language module right after it"
+end
+
+begin megatron_invalid_config
+# An invalid config fails as in every format: its diagnostics, exit 2, no arguments.
+run --dry-run --format megatron tests/bad/float.yaml
+want_rc 2
+want_empty_stdout
+want_line "$tmp/err" "tests/bad/float.yaml:5:9: error: dp: expected an integer, got '2.5'"
+end
+
+begin megatron_usage
+run --dry-run --format megatron --rank 1 configs/vlm-8gpu-moe.yaml
+want_rc 2
+want_empty_stdout
+[ "$(cat "$tmp/err")" = "hgrid-launch: --rank does not apply to --format megatron (its arguments describe the whole layout)" ] ||
+    fail "--rank: stderr '$(cat "$tmp/err")'"
+run --dry-run --format megatron configs/vlm-8gpu-moe.yaml configs/llm-only-8gpu.yaml
+want_rc 2
+want_empty_stdout
+[ "$(cat "$tmp/err")" = "hgrid-launch: --format megatron takes one config, got 2" ] ||
+    fail "two configs: stderr '$(cat "$tmp/err")'"
+run --format megatron configs/vlm-8gpu-moe.yaml -- true
+want_rc 2
+[ "$(cat "$tmp/err")" = "hgrid-launch: --format applies only to --dry-run" ] ||
+    fail "launch: stderr '$(cat "$tmp/err")'"
+end
+
+if [ -w /dev/full ]; then
+    begin megatron_write_error
+    "$L" --dry-run --format megatron configs/vlm-8gpu-moe.yaml >/dev/full 2>"$tmp/err"
+    rc=$?
+    want_rc 1
+    [ "$(cat "$tmp/err")" = "hgrid-launch: cannot write the plan: No space left on device" ] ||
+        fail "stderr '$(cat "$tmp/err")'"
+    end
+fi
 
 # ---- every hostile file ----
 

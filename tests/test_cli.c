@@ -119,7 +119,7 @@ START_TEST(usage_errors)
     char **f = ARGV("cfg.yaml", "--timeout");
     expect_error(ARGC(f), f, "--timeout needs a value");
     char **g = ARGV("--format", "yaml", "--dry-run", "cfg.yaml");
-    expect_error(ARGC(g), g, "--format: expected table or json, got 'yaml'");
+    expect_error(ARGC(g), g, "--format: expected table, json or megatron, got 'yaml'");
     char **h = ARGV("--dry-run");
     expect_error(ARGC(h), h, "no config file given (see --help)");
     char **i = ARGV("cfg.yaml");
@@ -235,7 +235,7 @@ START_TEST(empty_values_are_refused)
     char **g = ARGV("--log-dir=", "cfg.yaml", "--", "x");
     expect_error(ARGC(g), g, "--log-dir: expected a directory, got ''");
     char **h = ARGV("--dry-run", "--format=", "cfg.yaml");
-    expect_error(ARGC(h), h, "--format: expected table or json, got ''");
+    expect_error(ARGC(h), h, "--format: expected table, json or megatron, got ''");
     /* A flag takes no value. */
     char **i = ARGV("--dry-run=yes", "cfg.yaml");
     expect_error(ARGC(i), i, "unknown option '--dry-run=yes' (see --help)");
@@ -280,6 +280,32 @@ START_TEST(stdin_config)
 }
 END_TEST
 
+START_TEST(format_megatron)
+{
+    char **v = ARGV("--dry-run", "--format", "megatron", "cfg.yaml");
+    hg_cli c;
+    hg_error e;
+    ck_assert_int_eq(parse(ARGC(v), v, &c, &e), 0);
+    ck_assert_int_eq(c.format, HG_FORMAT_MEGATRON);
+    ck_assert_int_eq(c.nconfigs, 1);
+    hg_cli_free(&c);
+    /* The arguments describe the whole layout of one config. */
+    char **a = ARGV("--dry-run", "--format=megatron", "--rank", "0", "cfg.yaml");
+    expect_error(ARGC(a), a,
+                 "--rank does not apply to --format megatron (its arguments describe the "
+                 "whole layout)");
+    char **b = ARGV("--dry-run", "--format", "megatron", "a.yaml", "b.yaml");
+    expect_error(ARGC(b), b, "--format megatron takes one config, got 2");
+    char **d = ARGV("--format", "megatron", "cfg.yaml", "--", "train");
+    expect_error(ARGC(d), d, "--format applies only to --dry-run");
+    /* The last --format counts: megatron then json takes several configs again. */
+    char **w = ARGV("--dry-run", "--format", "megatron", "--format", "json", "a.yaml", "b.yaml");
+    ck_assert_int_eq(parse(ARGC(w), w, &c, &e), 0);
+    ck_assert_int_eq(c.format, HG_FORMAT_JSON);
+    hg_cli_free(&c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cli");
@@ -296,6 +322,7 @@ int main(void)
     tcase_add_test(tc, empty_values_are_refused);
     tcase_add_test(tc, last_value_counts);
     tcase_add_test(tc, stdin_config);
+    tcase_add_test(tc, format_megatron);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
