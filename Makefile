@@ -151,7 +151,7 @@ check-valgrind: $(LAUNCH_BIN)
 check-san:
 	$(MAKE) SANITIZE=1 BUILD=$(SAN_BUILD) DEVELOPER=$(DEVELOPER) check-unit check-cli
 
-check: check-unit check-cli check-agent check-launch check-install check-abi check-valgrind
+check: check-unit check-cli check-agent check-launch check-install check-abi check-valgrind check-python
 	$(MAKE) DEVELOPER=$(DEVELOPER) check-san
 
 fuzz:
@@ -160,7 +160,7 @@ fuzz:
 bench: $(LAUNCH_BIN)
 	scripts/bench-plan
 
-install: install-launcher install-agent
+install: install-launcher install-agent install-python
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|' \
 	    -e 's|@LIBS_PRIVATE@|$(AGENT_LIBS)|' hgrid.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/hgrid.pc
@@ -168,6 +168,21 @@ install: install-launcher install-agent
 install-launcher: $(LAUNCH_BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(LAUNCH_BIN) $(DESTDIR)$(PREFIX)/bin/
+
+# The Python package (python/: hgrid.plan, hgrid.torch) without torch: hgrid.plan() in
+# every rank of real launches of the golden layouts, errors, the torch-free logic of
+# hgrid.torch, pip install into a venv offline.
+.PHONY: check-python install-python
+check-python: $(TEST_LAUNCH_BIN) $(TEST_AGENT_PROGRAMS)
+	HGRID_LAUNCH=$(CURDIR)/$(TEST_LAUNCH_BIN) bash tests/python_test.sh
+
+# The Python package's source tree into $(PREFIX)/share/hgrid/python: use it with
+# PYTHONPATH=$(PREFIX)/share/hgrid/python, or `pip install $(PREFIX)/share/hgrid/python`.
+install-python:
+	install -d $(DESTDIR)$(PREFIX)/share/hgrid/python/hgrid
+	install -m 644 python/pyproject.toml python/_build_backend.py python/README.md \
+	    $(DESTDIR)$(PREFIX)/share/hgrid/python/
+	install -m 644 python/hgrid/*.py $(DESTDIR)$(PREFIX)/share/hgrid/python/hgrid/
 
 # A fresh build without Check installed into a scratch prefix, what a user of the
 # library builds against it, and the flags stamp.

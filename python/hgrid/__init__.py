@@ -1,0 +1,13 @@
+"""hgrid's Python handoff.
+
+``hgrid.plan()`` reads this rank's plan (the JSON file named by HGRID_PLAN, which
+hgrid-launch's exec handoff writes) into typed objects. ``hgrid.torch.init()`` turns it
+into live torch.distributed groups. Importing ``hgrid`` imports the standard library
+only; ``hgrid.torch`` imports torch when its functions are called.
+"""
+from ._plan import (Bridge, Group, Module, ModulePlan, Plan, PlanError, RANK_PLAN_VERSION,
+                    load_plan, plan)
+
+__version__ = "0.2.0"
+__all__ = ["Bridge", "Group", "Module", "ModulePlan", "Plan", "PlanError",
+           "RANK_PLAN_VERSION", "load_plan", "plan"]

@@ -1,0 +1,216 @@
+"""This rank's plan (HGRID_PLAN) as typed objects. Standard library only."""
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+RANK_PLAN_VERSION = 1
+ENV = "HGRID_PLAN"
+
+
+class PlanError(Exception):
+    """The plan cannot be read: HGRID_PLAN unset, the file missing, not JSON, or not an
+    hgrid rank plan. The message names the variable or the path."""
+
+
+@dataclass(frozen=True)
+class Module:
+    name: str
+    role: str  # "encoder" | "language"
+    offset: int
+    size: int
+    tp: int
+    cp: int
+    dp: int
+    pp: int
+    ep: int
+    expert_tp: int
+    expert_dp: int
+
+
+@dataclass(frozen=True)
+class Group:
+    kind: str
+    index: int  # which group of its kind in the module
+    rank: int  # this rank's position in members
+    members: List[int]
+
+
+@dataclass(frozen=True)
+class Bridge:
+    src: str
+    dest: str
+    side: str  # "src" | "dest"
+    role: str  # "sender" | "receiver" | "member"
+    peers: List[int]  # ranks it sends to (sender) or receives from (receiver)
+    leader: int  # the leader of its boundary group
+    broadcast: List[int]  # the boundary group's members
+
+
+@dataclass(frozen=True)
+class ModulePlan:
+    """One module's view of this rank: its coordinates and groups."""
+    module: Module
+    module_rank: int
+    coords: Dict[str, int]
+    groups: Dict[str, Optional[Group]]  # None: the rank is in no group of that kind
+
+
+@dataclass(frozen=True)
+class Plan:
+    rank: int
+    world_size: int
+    layout: str  # "disjoint" | "colocated"
+    module: Module  # this rank's module (colocated: the language module)
+    module_rank: int
+    coords: Dict[str, int]
+    groups: Dict[str, Optional[Group]]  # by kind (tp, ..., embd, pos_embd); None: in none
+    bridges: List[Bridge] = field(default_factory=list)
+    # Every module of the rank, in config order: one entry when disjoint, every module
+    # when colocated.
+    modules: List[ModulePlan] = field(default_factory=list)
+    path: Optional[str] = None
+
+    def module_plan(self, name: str) -> ModulePlan:
+        for m in self.modules:
+            if m.module.name == name:
+                return m
+        raise KeyError("rank %d has no module %r (it has %s)"
+                       % (self.rank, name, ", ".join(m.module.name for m in self.modules)))
+
+
+MODULE_INT_KEYS = ("offset", "size", "tp", "cp", "dp", "pp", "ep", "expert_tp", "expert_dp")
+
+
+class _Reader:
+    def __init__(self, where):
+        self.where = where
+
+    def fail(self, what):
+        raise PlanError("%s: not a valid hgrid rank plan: %s" % (self.where, what))
+
+    def obj(self, d, key, ctx):
+        v = d.get(key) if isinstance(d, dict) else None
+        if not isinstance(v, dict):
+            self.fail("%s%s must be an object" % (ctx, key))
+        return v
+
+    def int_(self, d, key, ctx, minimum=0):
+        if key not in d:
+            self.fail("%s%s is missing" % (ctx, key))
+        v = d[key]
+        if not isinstance(v, int) or isinstance(v, bool) or v < minimum:
+            self.fail("%s%s must be an integer >= %d (got %s)" % (ctx, key, minimum, json.dumps(v)))
+        return v
+
+    def str_(self, d, key, ctx, choices=None):
+        v = d.get(key)
+        if not isinstance(v, str) or (choices and v not in choices):
+            self.fail("%s%s must be %s (got %s)" % (
+                ctx, key, " or ".join(map(json.dumps, choices)) if choices else "a string",
+                json.dumps(v)))
+        return v
+
+    def ranks(self, d, key, ctx, world):
+        v = d.get(key)
+        if not isinstance(v, list) or not all(
+                isinstance(r, int) and not isinstance(r, bool) and 0 <= r < world for r in v):
+            self.fail("%s%s must be a list of ranks in [0, %d)" % (ctx, key, world))
+        return list(v)
+
+    def module(self, d, ctx):
+        m = self.obj(d, "module", ctx)
+        c = ctx + "module."
+        ints = {k: self.int_(m, k, c, 1 if k != "offset" else 0) for k in MODULE_INT_KEYS}
+        return Module(name=self.str_(m, "name", c),
+                      role=self.str_(m, "role", c, ("encoder", "language")), **ints)
+
+    def module_plan(self, d, ctx, rank, world):
+        module = self.module(d, ctx)
+        coords_raw = self.obj(d, "coords", ctx)
+        coords = {k: self.int_(coords_raw, k, ctx + "coords.") for k in coords_raw}
+        groups = {}
+        for kind, g in self.obj(d, "groups", ctx).items():
+            c = "%sgroups.%s." % (ctx, kind)
+            if g is None:  # the rank is in no group of this kind (embd, pos_embd)
+                groups[kind] = None
+                continue
+            if not isinstance(g, dict):
+                self.fail("%sgroups.%s must be an object" % (ctx, kind))
+            members = self.ranks(g, "members", c, world)
+            if rank not in members:
+                self.fail("%smembers does not hold rank %d" % (c, rank))
+            groups[kind] = Group(kind=kind, index=self.int_(g, "index", c),
+                                 rank=self.int_(g, "rank", c), members=members)
+        return ModulePlan(module=module, module_rank=self.int_(d, "module_rank", ctx),
+                          coords=coords, groups=groups)
+
+
+def load_plan(data, where="plan"):
+    """A Plan from an already-parsed per-rank plan (the dict of `hgrid-launch --dry-run
+    --format json --rank N`). `where` names the source in error messages."""
+    r = _Reader(where)
+    if not isinstance(data, dict) or "hgrid_rank_plan" not in data:
+        if isinstance(data, dict) and "hgrid_plan" in data:
+            raise PlanError('%s: this is the whole layout\'s plan ("hgrid_plan"), not one '
+                            'rank\'s: use hgrid-launch --dry-run --format json --rank N' % where)
+        raise PlanError('%s: not an hgrid rank plan (no "hgrid_rank_plan" key)' % where)
+    version = data["hgrid_rank_plan"]
+    if version != RANK_PLAN_VERSION:
+        raise PlanError("%s: hgrid_rank_plan version %s is not supported (this hgrid reads "
+                        "version %d)" % (where, json.dumps(version), RANK_PLAN_VERSION))
+    world = r.int_(data, "world_size", "", 1)
+    rank = r.int_(data, "rank", "")
+    if rank >= world:
+        r.fail("rank %d is not below world_size %d" % (rank, world))
+    top = r.module_plan(data, "", rank, world)
+    bridges = []
+    raw_bridges = data.get("bridges", [])
+    if not isinstance(raw_bridges, list):
+        r.fail("bridges must be a list")
+    for i, b in enumerate(raw_bridges):
+        c = "bridges[%d]." % i
+        if not isinstance(b, dict):
+            r.fail("bridges[%d] must be an object" % i)
+        bridges.append(Bridge(src=r.str_(b, "src", c), dest=r.str_(b, "dest", c),
+                              side=r.str_(b, "side", c, ("src", "dest")),
+                              role=r.str_(b, "role", c, ("sender", "receiver", "member")),
+                              peers=r.ranks(b, "peers", c, world),
+                              leader=r.int_(b, "leader", c),
+                              broadcast=r.ranks(b, "broadcast", c, world)))
+    if "modules" in data:
+        raw = data["modules"]
+        if not isinstance(raw, list) or not raw:
+            r.fail("modules must be a non-empty list")
+        modules = [r.module_plan(m, "modules[%d]." % i, rank, world) for i, m in enumerate(raw)]
+        layout = "colocated"
+    else:
+        modules = [top]
+        layout = "disjoint"
+    return Plan(rank=rank, world_size=world, layout=layout, module=top.module,
+                module_rank=top.module_rank, coords=top.coords, groups=top.groups,
+                bridges=bridges, modules=modules, path=None if where == "plan" else where)
+
+
+def plan(path=None):
+    """This rank's plan: from `path`, else from the file HGRID_PLAN names."""
+    if path is None:
+        path = os.environ.get(ENV)
+        if not path:
+            raise PlanError("%s is not set: start this program with hgrid-launch (its exec "
+                            "handoff sets it), or pass hgrid.plan(path)" % ENV)
+        where = "%s=%s" % (ENV, path)
+    else:
+        path = os.fspath(path)
+        where = path
+    try:
+        with open(path, "rb") as f:
+            text = f.read()
+    except OSError as e:
+        raise PlanError("%s: cannot read the plan: %s" % (where, e.strerror or e)) from None
+    try:
+        data = json.loads(text)
+    except ValueError as e:
+        raise PlanError("%s: not JSON: %s" % (where, e)) from None
+    p = load_plan(data, where)
+    return Plan(**{**p.__dict__, "path": path})

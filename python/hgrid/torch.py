@@ -1,0 +1,223 @@
+"""Live torch.distributed groups from this rank's hgrid plan.
+
+    import hgrid.torch
+    groups = hgrid.torch.init()          # init_process_group from the env, then the groups
+    pgc = groups.pgc                     # this rank's module (colocated: language)
+    torch.distributed.all_reduce(x, group=pgc.dp)
+    groups["vision"].tp                  # colocated: any module of the rank
+    groups.bridges                       # the plan's bridges that touch this rank
+    groups.destroy()
+
+Only this rank's groups are created, each with new_group(ranks,
+use_local_synchronization=True), identical memberships once (across modules too).
+torch is imported when init() is called, never by `import hgrid.torch`.
+"""
+import dataclasses
+import inspect
+import os
+from datetime import timedelta
+from typing import Dict, List, Optional
+
+from . import _groups
+from ._plan import Plan, plan as _read_plan
+
+FIELDS = _groups.FIELDS
+
+
+class HgridTorchError(RuntimeError):
+    """hgrid.torch cannot set up the groups (torch too old, env missing or inconsistent
+    with the plan)."""
+
+
+class ProcessGroups:
+    """hgrid's stand-in for Megatron's ProcessGroupCollection (used when Megatron is not
+    importable): the same field names, None where the rank is in no such group."""
+
+    def __init__(self, module: str, **groups):
+        self.module = module
+        for f in FIELDS:
+            setattr(self, f, groups.get(f))
+        self.unset_fields: List[str] = []
+
+    def __repr__(self):
+        return "ProcessGroups(module=%r, %s)" % (self.module, ", ".join(
+            "%s=%s" % (f, "None" if getattr(self, f) is None else "<group>") for f in FIELDS))
+
+
+class Groups:
+    """What init() returns: per module name, a ProcessGroupCollection (Megatron's when
+    importable, else ProcessGroups); the rank's bridges; destroy()."""
+
+    def __init__(self, plan: Plan, modules: Dict[str, object], created: Dict[tuple, object],
+                 initialized_here: bool, spec):
+        self.plan = plan
+        self.modules = modules
+        self.bridges = list(plan.bridges)
+        self.created = created  # members -> group, what init created
+        self.spec = spec
+        self.initialized_here = initialized_here
+        self._destroyed = False
+
+    @property
+    def pgc(self):
+        """The collection of the rank's module (colocated: the language module)."""
+        return self.modules[self.plan.module.name]
+
+    def __getitem__(self, module: str):
+        return self.modules[module]
+
+    def group(self, members):
+        """The live group of a membership (the default group for the whole world)."""
+        import torch.distributed as dist
+        t = tuple(members)
+        if self.spec.is_world(t):
+            return dist.group.WORLD
+        return self.created[t]
+
+    def destroy(self):
+        """Destroys the groups init() created, and the default group if init() made it."""
+        if self._destroyed:
+            return
+        import torch.distributed as dist
+        self._destroyed = True
+        if not dist.is_initialized():
+            return
+        for pg in self.created.values():
+            dist.destroy_process_group(pg)
+        self.created = {}
+        if self.initialized_here:
+            dist.destroy_process_group()
+
+
+def check_torch(dist=None):
+    """Raises HgridTorchError when new_group has no use_local_synchronization (torch < 2.1)."""
+    if dist is None:
+        import torch.distributed as dist
+    try:
+        params = inspect.signature(dist.new_group).parameters
+    except (TypeError, ValueError):
+        params = {}
+    if "use_local_synchronization" not in params:
+        import torch
+        raise HgridTorchError(
+            "hgrid.torch needs torch >= 2.1 (torch.distributed.new_group(..., "
+            "use_local_synchronization=True)); this is torch %s. hgrid creates only this "
+            "rank's groups and does not fall back to creating every group on every rank"
+            % getattr(torch, "__version__", "?"))
+
+
+def _env_int(name, required=True, default=None):
+    v = os.environ.get(name)
+    if v is None or v == "":
+        if required:
+            raise HgridTorchError(
+                "%s is not set: start this program with hgrid-launch (its exec handoff sets "
+                "RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT), or call "
+                "torch.distributed.init_process_group before hgrid.torch.init" % name)
+        return default
+    try:
+        return int(v)
+    except ValueError:
+        raise HgridTorchError("%s=%s is not an integer" % (name, v)) from None
+
+
+def megatron_collection_class():
+    """Megatron's ProcessGroupCollection class, or None when Megatron is not importable."""
+    try:
+        from megatron.core.process_groups_config import ProcessGroupCollection
+    except ImportError:
+        return None
+    return ProcessGroupCollection
+
+
+def collection_fields(cls) -> List[str]:
+    if dataclasses.is_dataclass(cls):
+        return [f.name for f in dataclasses.fields(cls)]
+    names = []
+    for klass in reversed(cls.__mro__):
+        names += [n for n in getattr(klass, "__annotations__", {}) if n not in names]
+    return names
+
+
+def init(plan=None, backend: Optional[str] = None, timeout: Optional[timedelta] = None,
+         megatron: Optional[bool] = None, share_world: bool = True) -> Groups:
+    """init_process_group from the torchrun-style env (RANK, WORLD_SIZE, MASTER_ADDR,
+    MASTER_PORT, LOCAL_RANK) unless already initialized: `backend`, else
+    $HGRID_TORCH_BACKEND, else nccl when CUDA is available and gloo otherwise; nccl is
+    bound to GPU HGRID_CUDA_DEVICE (else LOCAL_RANK) with device_id. Then this rank's groups from the plan (`plan`: an
+    hgrid.Plan, a path, or None for HGRID_PLAN). megatron: None = a real
+    ProcessGroupCollection when importable, True = required, False = never.
+    share_world: a group whose members are the whole world is the default group."""
+    import torch
+    import torch.distributed as dist
+
+    check_torch(dist)
+    p = plan if isinstance(plan, Plan) else _read_plan(plan)
+    kw = {} if timeout is None else {"timeout": timeout}
+
+    initialized_here = False
+    if not dist.is_initialized():
+        rank, world = _env_int("RANK"), _env_int("WORLD_SIZE")
+        for name in ("MASTER_ADDR", "MASTER_PORT"):
+            if not os.environ.get(name):
+                _env_int(name)  # raises, naming it
+        if (rank, world) != (p.rank, p.world_size):
+            raise HgridTorchError("RANK=%d WORLD_SIZE=%d but the plan %s is rank %d of %d"
+                                  % (rank, world, p.path or "", p.rank, p.world_size))
+        if backend is None:
+            backend = os.environ.get("HGRID_TORCH_BACKEND") or None
+        if backend is None:
+            backend = "nccl" if torch.cuda.is_available() else "gloo"
+        init_kw = dict(kw)
+        if backend == "nccl":
+            dev = _env_int("HGRID_CUDA_DEVICE", required=False)
+            if dev is None:
+                dev = _env_int("LOCAL_RANK", required=False, default=0)
+            device = torch.device("cuda", dev)
+            torch.cuda.set_device(device)
+            init_kw["device_id"] = device
+        dist.init_process_group(backend, init_method="env://", rank=rank, world_size=world,
+                                **init_kw)
+        initialized_here = True
+    elif (dist.get_rank(), dist.get_world_size()) != (p.rank, p.world_size):
+        raise HgridTorchError("the default group is rank %d of %d but the plan %s is rank "
+                              "%d of %d" % (dist.get_rank(), dist.get_world_size(),
+                                            p.path or "", p.rank, p.world_size))
+
+    spec = _groups.group_spec(p, share_world=share_world)
+    created = {}
+    try:
+        for members in spec.create:
+            created[members] = dist.new_group(ranks=list(members),
+                                              use_local_synchronization=True, **kw)
+    except BaseException:
+        for pg in created.values():
+            try:
+                dist.destroy_process_group(pg)
+            except Exception:
+                pass
+        if initialized_here:
+            dist.destroy_process_group()
+        raise
+
+    def live(members):
+        if members is None:
+            return None
+        return dist.group.WORLD if spec.is_world(members) else created[members]
+
+    cls = None if megatron is False else megatron_collection_class()
+    if megatron and cls is None:
+        raise HgridTorchError("megatron=True but megatron.core.process_groups_config."
+                              "ProcessGroupCollection is not importable")
+    modules = {}
+    for mp in p.modules:
+        name = mp.module.name
+        if cls is None:
+            values, _ = spec.fields(name)
+            modules[name] = ProcessGroups(name, **{f: live(m) for f, m in values.items()})
+        else:
+            values, unset = spec.fields(name, collection_fields(cls))
+            pgc = cls(**{f: live(m) for f, m in values.items()})
+            pgc.unset_fields = unset
+            modules[name] = pgc
+    return Groups(p, modules, created, initialized_here, spec)
