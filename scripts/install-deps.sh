@@ -11,6 +11,7 @@ packages=(
   openmpi-bin libopenmpi-dev        # agents and the MPI backend
   slurm-wlm munge                   # the local SLURM of the integration tests
   valgrind procps
+  python3 python3-venv              # the Python package's tests (a venv, pip offline)
 )
 if [[ "${1:-}" == "--with-fuzz" ]]; then
   packages+=(clang libclang-rt-14-dev)

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# hgrid.torch on the GPU machine (torch >= 2.1 there), one compact run; prints ok/FAIL
+# lines and `torch: N passed, M failed`; logs to $OUT/torch-tests.log when OUT is set.
+#   - gloo under hgrid-launch --backend mpi (HGRID_TORCH_BACKEND=gloo): golden layouts of
+#     8 (vlm8_moe), 14 (two encoders), 8 colocated, 20 (enc4_llm_pp4_20) ranks and a
+#     64-rank layout: tests/gpu/torch_groups.py in every rank (get_process_group_ranks of
+#     every field equals the plan, shared memberships one group, one all-reduce per group);
+#   - nccl on 2 GPUs under hgrid-launch: two-gpu, bridge-2gpu, colocated-2gpu, the same;
+#   - examples/train_torch.py: gloo on two encoders 14, colocated 8, vlm8; nccl on
+#     bridge-2gpu and colocated-2gpu;
+#   - scripts/bench-torch-groups: nccl on 2 GPUs and gloo at 32 and 64 ranks (BENCH=0
+#     skips it, BENCH=full adds gloo 128 and tests/golden/big128.yaml).
+#   tests/gpu/torch.sh      (from the repository root or anywhere)
+set -u
+cd "$(dirname "$0")/../.."
+log=${OUT:-/tmp}/torch-tests.log
+: >"$log"
+say() { echo "$@" | tee -a "$log"; }
+if compgen -G ".devdeps/*.deb" >/dev/null; then
+    mkdir -p /tmp/deps
+    for f in .devdeps/*.deb; do dpkg -x "$f" /tmp/deps; done
+    export CPPFLAGS="-I/tmp/deps/usr/include"
+    export LDFLAGS="-L/tmp/deps/usr/lib/x86_64-linux-gnu -Wl,-rpath,/tmp/deps/usr/lib/x86_64-linux-gnu"
+fi
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 NCCL_NVLS_ENABLE=0
+export OMPI_MCA_rmaps_base_oversubscribe=1 OMP_NUM_THREADS=1
+export PYTHONPATH=$PWD/python${PYTHONPATH:+:$PYTHONPATH}
+PY=${PYTHON:-python3}
+say "== $("$PY" -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available(), torch.cuda.device_count(), "GPU(s)")' 2>&1 | tail -1)"
+if ! make -j"$(nproc)" NCCL=1 "CPPFLAGS=${CPPFLAGS:-}" "LDFLAGS=${LDFLAGS:-}" \
+    build/bin/hgrid-launch build/bin/hgrid-agent >>"$log" 2>&1; then
+    tail -20 "$log"; say "torch: build failed"; exit 1
+fi
+L=$PWD/build/bin/hgrid-launch
+# Single node: gloo on loopback. The exec handoff's MASTER_ADDR is rank 0's host name;
+# where that name does not resolve, the programs get 127.0.0.1 (said here).
+export GLOO_SOCKET_IFNAME=lo
+PFX=()
+# MASTER_ADDR usable here: the host name resolves to an address of this machine.
+if "$PY" -c 'import socket; s = socket.socket(); s.bind((socket.gethostbyname(socket.gethostname()), 0))' 2>/dev/null; then
+    say "== host $(hostname): $(getent hosts "$(hostname)" | head -1) (local)"
+else
+    say "== host $(hostname) ($(getent hosts "$(hostname)" | head -1)) is not an address of this machine: MASTER_ADDR=127.0.0.1 for the programs"
+    PFX=(env MASTER_ADDR=127.0.0.1)
+fi
+ngpu=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+pass=0 failed=0
+
+cat >"$work/gloo64.yaml" <<'EOF'
+version: 1
+world_size: 64
+modules:
+  - {name: vision, role: encoder, tp: 2, dp: 16}
+  - {name: language, role: language, tp: 2, pp: 2, dp: 8, moe: {ep: 4}}
+EOF
+
+# groups NAME NP CONFIG [LAUNCH ARGS...]
+groups() {
+    local name=$1 np=$2 config=$3
+    shift 3
+    rm -rf "$work/g" && mkdir -p "$work/g"
+    local t0=$(date +%s.%N)
+    timeout 100 "$L" "$@" "$config" -- "${PFX[@]}" "$PY" tests/gpu/torch_groups.py "$work/g" >"$work/out" 2>&1
+    local rc=$? secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+    { echo "\$ $L $* $config"; cat "$work/out"; cat "$work/g"/out.* 2>/dev/null; } >>"$log"
+    local good=$(cat "$work/g"/out.* 2>/dev/null | grep -c '^rank [0-9]* ok')
+    if [[ $rc == 0 && $good == "$np" ]]; then
+        pass=$((pass + 1))
+        say "ok   groups $name: $np ranks, every field = plan, all-reduces right (${secs} s)"
+        say "     $(cat "$work/g/out.0")"
+    else
+        failed=$((failed + 1))
+        say "FAIL groups $name: status $rc, $good of $np ranks ok (${secs} s)"
+        { cat "$work/g"/out.* 2>/dev/null | grep -v ' ok' | head -5; tail -15 "$work/out"; } | sed 's/^/    | /' | tee -a "$log"
+    fi
+}
+# train NAME NP CONFIG [LAUNCH ARGS...]
+train() {
+    local name=$1 np=$2 config=$3
+    shift 3
+    timeout 100 "$L" "$@" "$config" -- "${PFX[@]}" "$PY" examples/train_torch.py >"$work/out" 2>&1
+    local rc=$?
+    { echo "\$ $L $* $config -- $PY examples/train_torch.py"; cat "$work/out"; } >>"$log"
+    local good=$(grep -c '^train_torch: rank .*all ranks ok$' "$work/out")
+    if [[ $rc == 0 ]]; then
+        pass=$((pass + 1))
+        say "ok   train_torch $name: exit 0 ($good of $np rank lines seen)"
+        grep '^train_torch: rank 0 \|^train_torch: rank 1 ' "$work/out" | head -2 | sed 's/^/     /' | tee -a "$log"
+    else
+        failed=$((failed + 1))
+        say "FAIL train_torch $name: status $rc"
+        tail -15 "$work/out" | sed 's/^/    | /' | tee -a "$log"
+    fi
+}
+
+if ((ngpu >= 2)); then
+    groups "nccl two-gpu" 2 tests/gpu/two-gpu.yaml
+    groups "nccl bridge-2gpu" 2 tests/gpu/bridge-2gpu.yaml
+    groups "nccl colocated-2gpu" 2 tests/gpu/colocated-2gpu.yaml
+    train "nccl bridge-2gpu" 2 tests/gpu/bridge-2gpu.yaml
+    train "nccl colocated-2gpu" 2 tests/gpu/colocated-2gpu.yaml
+else
+    say "skip nccl: $ngpu GPU(s), 2 needed"
+fi
+
+MPI=(--backend mpi --mpi-arg=--oversubscribe)
+export HGRID_TORCH_BACKEND=gloo
+groups "gloo vlm8_moe" 8 tests/golden/vlm8_moe.yaml "${MPI[@]}"
+groups "gloo colocated8" 8 tests/golden/colocated8.yaml "${MPI[@]}"
+groups "gloo two_encoders14" 14 tests/golden/two_encoders14.yaml "${MPI[@]}"
+groups "gloo enc4_llm_pp4_20" 20 tests/golden/enc4_llm_pp4_20.yaml "${MPI[@]}"
+groups "gloo 64 ranks" 64 "$work/gloo64.yaml" "${MPI[@]}"
+train "gloo two_encoders14" 14 tests/golden/two_encoders14.yaml "${MPI[@]}"
+train "gloo colocated8" 8 tests/golden/colocated8.yaml "${MPI[@]}"
+train "gloo vlm8_moe" 8 tests/golden/vlm8_moe.yaml "${MPI[@]}"
+unset HGRID_TORCH_BACKEND
+if [[ ${BENCH:-1} != 0 ]]; then
+    say "== scripts/bench-torch-groups"
+    args=(--gloo 32,64)
+    ((ngpu >= 2)) && args+=(--nccl tests/gpu/two-gpu.yaml --nccl tests/gpu/bridge-2gpu.yaml)
+    [[ ${BENCH:-1} == full ]] && args=(--gloo 32,64,128 --gloo-config tests/golden/big128.yaml "${args[@]:2}")
+    timeout 400 "$PY" scripts/bench-torch-groups --launch "$L" "${args[@]}" 2>&1 | tee -a "$log"
+fi
+say "torch: $pass passed, $failed failed"
+((failed == 0))

@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""hgrid.torch.init() checked against the plan, in every rank (started by hgrid-launch's
+exec handoff; tests/gpu/torch.sh runs it with gloo at 8, 20 and 64 ranks and with nccl
+on 2 GPUs): for every module of the rank and every ProcessGroupCollection field,
+get_process_group_ranks equals the plan's members (None where the plan has none);
+identical memberships are one group object; one all-reduce on every distinct group
+(and the default group) gives sum(members + 1). Writes "rank N ok ..." or the mismatches
+to DIR/out.N (argv[1]) and exits 1 on any mismatch; destroy() at the end."""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
+
+import torch  # noqa: E402
+import torch.distributed as dist  # noqa: E402
+
+import hgrid  # noqa: E402
+import hgrid.torch  # noqa: E402
+from hgrid import _groups  # noqa: E402
+
+
+def main():
+    out_dir = sys.argv[1]
+    # A hang shows where it is: every thread's Python stack, then exit.
+    import faulthandler
+    faulthandler.dump_traceback_later(int(os.environ.get("HGRID_TEST_HANG_S", "75")), exit=True)
+    plan = hgrid.plan()
+    t0 = time.monotonic()
+    groups = hgrid.torch.init(plan)
+    t_init = time.monotonic() - t0
+    device = torch.device("cuda", torch.cuda.current_device()) \
+        if dist.get_backend() == "nccl" else torch.device("cpu")
+    backend = dist.get_backend()
+    errs = []
+    by_id = {}
+    for mp in plan.modules:
+        pgc = groups[mp.module.name]
+        values, _ = groups.spec.fields(mp.module.name)
+        for f, members in values.items():
+            pg = getattr(pgc, f, "missing")
+            if members is None:
+                if pg is not None:
+                    errs.append("%s.%s should be None" % (mp.module.name, f))
+                continue
+            if pg is None or pg == "missing":
+                errs.append("%s.%s is %s, plan has %s" % (mp.module.name, f, pg, list(members)))
+                continue
+            got = dist.get_process_group_ranks(pg)
+            if got != list(members):
+                errs.append("%s.%s ranks %s, plan %s" % (mp.module.name, f, got, list(members)))
+            prev = by_id.setdefault(tuple(members), pg)
+            if prev is not pg:
+                errs.append("%s.%s: members %s not shared" % (mp.module.name, f, list(members)))
+        unset = getattr(pgc, "unset_fields", [])
+    nreduce = 0
+    x = torch.empty(1, dtype=torch.int64, device=device)
+    for members in [None] + groups.spec.create:
+        pg = None if members is None else groups.group(members)
+        want = sum(m + 1 for m in (members or range(plan.world_size)))
+        x.fill_(plan.rank + 1)
+        dist.all_reduce(x, group=pg)
+        nreduce += 1
+        if x.item() != want:
+            errs.append("all_reduce over %s: %d, want %d" % (members or "world", x.item(), want))
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    n_created = len(groups.created)
+    ncalls = len(_groups.group_spec(plan).create)
+    if n_created != ncalls:
+        errs.append("created %d groups, spec says %d" % (n_created, ncalls))
+    groups.destroy()
+    faulthandler.cancel_dump_traceback_later()
+    with open(os.path.join(out_dir, "out.%d" % plan.rank), "w") as f:
+        if errs:
+            f.write("rank %d WRONG: %s\n" % (plan.rank, "; ".join(errs)))
+        else:
+            f.write("rank %d ok: %s %s, %d modules, %d groups created, %d all-reduces, "
+                    "init %.3f s, pgc %s, unset %s\n"
+                    % (plan.rank, backend,
+                       torch.__version__, len(plan.modules), n_created, nreduce, t_init,
+                       type(groups.pgc).__name__, unset))
+    return 1 if errs else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
