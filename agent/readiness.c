@@ -410,23 +410,16 @@ static void print_failures(const coordinator *c)
 /* "3, 7-9": the missing ranks, shortened past a few dozen. */
 static void list_missing(const coordinator *c, char *buf, size_t len)
 {
-    size_t used = 0;
-    int shown = 0;
+    int *missing = malloc((size_t)c->a->world * sizeof(*missing));
+    size_t n = 0;
     buf[0] = '\0';
-    for (int i = 0; i < c->a->world && used < len; i++) {
-        if (c->rec[i].status != REC_MISSING)
-            continue;
-        int j = i;
-        while (j + 1 < c->a->world && c->rec[j + 1].status == REC_MISSING)
-            j++;
-        if (++shown > 32) {
-            snprintf(buf + used, len - used, ", ...");
-            return;
-        }
-        used += (size_t)(i == j ? snprintf(buf + used, len - used, "%s%d", used ? ", " : "", i)
-                                : snprintf(buf + used, len - used, "%s%d-%d", used ? ", " : "", i, j));
-        i = j;
-    }
+    if (!missing)
+        return;
+    for (int i = 0; i < c->a->world; i++)
+        if (c->rec[i].status == REC_MISSING)
+            missing[n++] = i;
+    hg_ranklist_format(missing, n, buf, len);
+    free(missing);
 }
 
 static int free_port(void)
