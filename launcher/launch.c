@@ -22,6 +22,7 @@
 #include "diag.h"
 #include "job.h"
 #include "layout.h"
+#include "proc.h"
 #include "program.h"
 #include "protocol.h"
 #include "supervisor.h"
@@ -280,24 +281,11 @@ static void forward_env(argv_buf *a)
     }
 }
 
-/* The start time of a process in clock ticks since boot (/proc/PID/stat field 22), or 0
- * when it does not exist: with the pid it names one process for good, as pids are reused. */
+/* A process's start time (hg_proc_stat), or 0 when it does not exist. */
 static unsigned long long proc_start_time(long pid)
 {
-    char path[64], buf[1024];
-    unsigned long long t = 0;
-    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')');
-    if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
-                     "%*d %*d %*d %llu", &t) != 1)
-        return 0;
-    return t;
+    hg_proc_stat st;
+    return hg_proc_stat_read(pid, &st) == 0 ? st.start : 0;
 }
 
 static void remove_dir_files(const char *dir)

@@ -44,6 +44,7 @@
 
 #include "intparse.h"
 #include "outq.h"
+#include "proc.h"
 #include "progress.h"
 #include "protocol.h"
 
@@ -60,8 +61,7 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Calls fn(pid, state, arg) for every process whose parent is ppid; returns the count.
- * /proc/PID/stat: the command name may hold spaces, so fields resume after the last ')'. */
+/* Calls fn(pid, state, arg) for every process whose parent is ppid; returns the count. */
 static int each_child(pid_t ppid, void (*fn)(pid_t, char, void *), void *arg)
 {
     int found = 0;
@@ -70,25 +70,14 @@ static int each_child(pid_t ppid, void (*fn)(pid_t, char, void *), void *arg)
         return 0;
     struct dirent *e;
     while ((e = readdir(d))) {
-        char path[300], buf[512];
         int pid;
-        if (hg_int_parse(e->d_name, 1, INT_MAX, &pid) != 0)
-            continue;
-        snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-        FILE *f = fopen(path, "r");
-        if (!f)
-            continue;
-        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-        fclose(f);
-        buf[n] = '\0';
-        char *rp = strrchr(buf, ')');
-        char state;
-        int parent;
-        if (!rp || sscanf(rp + 1, " %c %d", &state, &parent) != 2 || parent != ppid)
+        hg_proc_stat st;
+        if (hg_int_parse(e->d_name, 1, INT_MAX, &pid) != 0 || hg_proc_stat_read(pid, &st) != 0
+            || st.ppid != ppid)
             continue;
         found++;
         if (fn)
-            fn((pid_t)pid, state, arg);
+            fn((pid_t)pid, st.state, arg);
     }
     closedir(d);
     return found;
