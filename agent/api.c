@@ -183,13 +183,6 @@ int hg_ctx_cuda_device(const hg_ctx *ctx)
     return AGENT(ctx)->backend == HG_BACKEND_NCCL ? AGENT(ctx)->device : -1;
 }
 
-static int slot_of(const hg_agent *a, hg_kind kind)
-{
-    if (kind == HG_KIND_WORLD)
-        return HG_SLOT_WORLD;
-    return (unsigned)kind < HG_KIND_COUNT ? a->comms.slot[kind] : -1;
-}
-
 static const hg_rank_view *module_view(const hg_ctx *ctx, int m)
 {
     return hg_agent_module_view(AGENT(ctx), m);
@@ -200,22 +193,16 @@ static int module_slot(const hg_agent *a, int m, hg_kind kind)
     return hg_agent_module_slot(a, m, (int)kind);
 }
 
+/* The rank's own module (colocated: the language module) is the comm set's primary view:
+ * the plain calls are the per-module ones for it. */
 MPI_Comm hg_ctx_mpi_comm(const hg_ctx *ctx, hg_kind kind)
 {
-    const hg_agent *a = AGENT(ctx);
-    int slot = slot_of(a, kind);
-    if (slot < 0 || a->backend != HG_BACKEND_MPI)
-        return MPI_COMM_NULL;
-    return *(MPI_Comm *)hg_agent_comm(a, slot);
+    return hg_ctx_module_mpi_comm(ctx, AGENT(ctx)->comms.primary, kind);
 }
 
 struct ncclComm *hg_ctx_nccl_comm(const hg_ctx *ctx, hg_kind kind)
 {
-    const hg_agent *a = AGENT(ctx);
-    int slot = slot_of(a, kind);
-    if (slot < 0 || a->backend != HG_BACKEND_NCCL)
-        return NULL;
-    return hg_agent_comm(a, slot);
+    return hg_ctx_module_nccl_comm(ctx, AGENT(ctx)->comms.primary, kind);
 }
 
 /* ---- MIMO topology ---- */
