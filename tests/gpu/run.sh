@@ -33,14 +33,7 @@ log=${OUT:-/tmp}/gpu-tests.log
 : >"$log"
 say() { echo "$@" | tee -a "$log"; }
 
-if compgen -G ".devdeps/*.deb" >/dev/null; then
-    mkdir -p /tmp/deps
-    for f in .devdeps/*.deb; do dpkg -x "$f" /tmp/deps; done
-    export CPPFLAGS="-I/tmp/deps/usr/include"
-    export LDFLAGS="-L/tmp/deps/usr/lib/x86_64-linux-gnu -Wl,-rpath,/tmp/deps/usr/lib/x86_64-linux-gnu"
-fi
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export NCCL_NVLS_ENABLE=0
+. tests/gpu/devdeps.sh
 
 say "== build ($(nvidia-smi -L 2>/dev/null | grep -c '^GPU') GPU(s); $(mpirun --version | head -1))"
 # The tests run the test variant (build/test/: the HGRID_TEST_* hooks compiled in);

@@ -16,13 +16,7 @@ cd "$(dirname "$0")/../.."
 log=${OUT:-/tmp}/torch-tests.log
 : >"$log"
 say() { echo "$@" | tee -a "$log"; }
-if compgen -G ".devdeps/*.deb" >/dev/null; then
-    mkdir -p /tmp/deps
-    for f in .devdeps/*.deb; do dpkg -x "$f" /tmp/deps; done
-    export CPPFLAGS="-I/tmp/deps/usr/include"
-    export LDFLAGS="-L/tmp/deps/usr/lib/x86_64-linux-gnu -Wl,-rpath,/tmp/deps/usr/lib/x86_64-linux-gnu"
-fi
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 NCCL_NVLS_ENABLE=0
+. tests/gpu/devdeps.sh
 export OMPI_MCA_rmaps_base_oversubscribe=1 OMP_NUM_THREADS=1 HGRID_TEST_HANG_S=${HGRID_TEST_HANG_S:-45}
 export PYTHONPATH=$PWD/python${PYTHONPATH:+:$PYTHONPATH}
 PY=${PYTHON:-python3}
