@@ -28,12 +28,13 @@ void hg_cli_usage(FILE *out)
           "                       the Megatron MIMO example's --encoder-*/--llm-* arguments\n"
           "  --rank N             print only rank N's module, coordinates and groups\n"
           "  --strict             layouts the MIMO runtime does not accept are errors\n"
+          "  --gpus-per-node N    nodes of N consecutive ranks; a launch also maps ranks\n"
+          "                       that way (mpirun --map-by ppr:N:node)\n"
           "Launch (not with --dry-run):\n"
           "  --backend nccl|mpi   communicator backend (default: the config's agent.backend)\n"
           "  --timeout SECONDS    readiness deadline (default: agent.init_timeout_s)\n"
           "  --report FILE        write every rank's readiness record as JSON\n"
           "  --hostfile FILE      passed to mpirun\n"
-          "  --gpus-per-node N    ranks per node (mpirun --map-by ppr:N:node)\n"
           "  --mpirun PATH        the mpirun to start (default: mpirun on PATH)\n"
           "  --mpi-arg ARG        one more argument for mpirun (repeatable)\n"
           "  --in-process         PROGRAM links libhgrid and calls hg_init() itself\n"
@@ -99,7 +100,7 @@ static const opt_spec options[] = {
     { "--timeout", NULL, 1, MODE_LAUNCH, "it sets the launch's readiness deadline" },
     { "--report", NULL, 1, MODE_LAUNCH, "it names the launch's readiness report" },
     { "--hostfile", NULL, 1, MODE_LAUNCH, "it is passed to mpirun" },
-    { "--gpus-per-node", NULL, 1, MODE_LAUNCH, "it places the launch's ranks on nodes" },
+    { "--gpus-per-node", NULL, 1, MODE_ANY, NULL },
     { "--mpirun", NULL, 1, MODE_LAUNCH, "it picks the mpirun that starts the launch" },
     { "--mpi-arg", NULL, 1, MODE_LAUNCH, "it is passed to mpirun" },
     { "--in-process", NULL, 0, MODE_LAUNCH, "it says how PROGRAM joins the launch" },

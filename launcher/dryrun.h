@@ -13,6 +13,7 @@ typedef struct hg_dryrun_opts {
     hg_format format;
     int rank;          /* -1: the whole layout */
     unsigned flags;    /* HG_VALIDATE_* */
+    int gpus_per_node; /* --gpus-per-node N: nodes of N consecutive ranks; 0: not given */
 } hg_dryrun_opts;
 
 /* Checks every config (all of them, even after one fails), printing plans to out and

@@ -37,7 +37,8 @@ int main(int argc, char **argv)
         memset(&sa, 0, sizeof(sa));
         sa.sa_handler = SIG_IGN;
         sigaction(SIGPIPE, &sa, NULL);
-        hg_dryrun_opts o = { cli.format, cli.rank, cli.strict ? HG_VALIDATE_STRICT : 0 };
+        hg_dryrun_opts o = { cli.format, cli.rank, cli.strict ? HG_VALIDATE_STRICT : 0,
+                              cli.gpus_per_node };
         status = hg_dryrun(cli.configs, cli.nconfigs, &o, stdout, stderr);
     } else {
         status = hg_launch(&cli);

@@ -122,7 +122,7 @@ want_rc 2
 want_empty_stdout
 [ "$(cat "$tmp/err")" = "hgrid-launch: --timeout does not apply to --dry-run (it sets the launch's readiness deadline)" ] ||
     fail "stderr '$(cat "$tmp/err")'"
-for o in --backend=mpi --report=r.json --hostfile=h --gpus-per-node=8 --mpirun=mpirun \
+for o in --backend=mpi --report=r.json --hostfile=h --mpirun=mpirun \
     --mpi-arg=--oversubscribe --in-process --label --log-dir=logs --grace=5; do
     run --dry-run "$o" tests/golden/vlm8_moe.yaml
     want_rc 2
