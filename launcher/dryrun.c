@@ -12,6 +12,7 @@
 #include "config.h"
 #include "diag.h"
 #include "layout.h"
+#include "placement.h"
 #include "plan.h"
 #include "protocol.h"
 #include "validate.h"
@@ -54,6 +55,10 @@ static int dryrun_one(dryrun_state *s, const char *path)
                      opts->rank, world, world == 1 ? "" : "s");
         goto out;
     }
+    /* Groups across nodes: warnings, errors (no plan) with --strict. */
+    if (opts->gpus_per_node > 0
+        && hg_placement_diagnose(layout, cfg, opts->gpus_per_node, opts->flags, d) != 0)
+        goto out;
     status = HG_EXIT_OK;
     if (s->write_failed)
         goto out;

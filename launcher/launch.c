@@ -22,6 +22,7 @@
 #include "diag.h"
 #include "job.h"
 #include "layout.h"
+#include "placement.h"
 #include "proc.h"
 #include "program.h"
 #include "protocol.h"
@@ -183,6 +184,10 @@ static int load_layout(const char *path, const hg_cli *cli, int speak, char **by
     if (rc == 0)
         rc = hg_layout_load_bytes(*bytes, *len, cli->strict ? HG_VALIDATE_STRICT : 0, cfg, layout,
                                   d);
+    /* Groups across nodes, as the dry-run says them: errors with --strict. */
+    if (rc == 0 && cli->gpus_per_node > 0)
+        rc = hg_placement_diagnose(*layout, *cfg, cli->gpus_per_node,
+                                   cli->strict ? HG_VALIDATE_STRICT : 0, d);
     if (speak)
         hg_diags_print(d, stderr);
     hg_diags_free(d);
