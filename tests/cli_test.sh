@@ -916,5 +916,84 @@ done
 [ "$nfiles" -ge 30 ] || fail "only $nfiles hostile files"
 end
 
+# ---- placement check (--gpus-per-node N: nodes of N consecutive ranks) ----
+
+tp8_warn="tests/placement/tp8.yaml:7:9: warning: language: 2 of 2 tp groups span 2 nodes (4 GPUs per node): ranks [0-7] on nodes 0-1, [8-15] on nodes 2-3; tensor parallelism across nodes is slow (it communicates in every layer)"
+
+begin placement_warns
+run --dry-run --gpus-per-node 4 tests/placement/tp8.yaml
+want_rc 0
+want_first_line "$tmp/out" "hgrid plan: 16 ranks, 1 module"
+[ "$(cat "$tmp/err")" = "$tp8_warn" ] || fail "stderr '$(cat "$tmp/err")'"
+# The plan is the one without the check.
+cp "$tmp/out" "$tmp/plan_gpn"
+run --dry-run tests/placement/tp8.yaml
+cmp -s "$tmp/out" "$tmp/plan_gpn" || fail "the plan differs with --gpus-per-node"
+run --dry-run --format json --gpus-per-node=4 tests/placement/tp8.yaml
+want_rc 0
+[ "$(cat "$tmp/err")" = "$tp8_warn" ] || fail "json: stderr '$(cat "$tmp/err")'"
+end
+
+begin placement_strict_fails
+run --dry-run --strict --gpus-per-node 4 tests/placement/tp8.yaml
+want_rc 2
+want_empty_stdout
+[ "$(cat "$tmp/err")" = "${tp8_warn/: warning: /: error: }" ] || fail "stderr '$(cat "$tmp/err")'"
+end
+
+begin placement_misaligned
+run --dry-run --gpus-per-node 4 tests/placement/misaligned.yaml
+want_rc 0
+want_first_line "$tmp/out" "hgrid plan: 18 ranks, 2 modules"
+[ "$(cat "$tmp/err")" = "tests/placement/misaligned.yaml:12:9: warning: language: 4 of 4 tp groups span 2 nodes (4 GPUs per node): ranks [2-5] on nodes 0-1, [6-9] on nodes 1-2, [10-13] on nodes 2-3 and 1 more; tensor parallelism across nodes is slow (it communicates in every layer)" ] ||
+    fail "stderr '$(cat "$tmp/err")'"
+# Nodes of 6: one group of four is split.
+run --dry-run --gpus-per-node 6 tests/placement/misaligned.yaml
+want_rc 0
+[ "$(cat "$tmp/err")" = "tests/placement/misaligned.yaml:12:9: warning: language: 1 of 4 tp groups span 2 nodes (6 GPUs per node): ranks [10-13] on nodes 1-2; tensor parallelism across nodes is slow (it communicates in every layer)" ] ||
+    fail "nodes of 6: stderr '$(cat "$tmp/err")'"
+end
+
+begin placement_ep
+run --dry-run --gpus-per-node 2 configs/vlm-8gpu-moe.yaml
+want_rc 0
+[ "$(cat "$tmp/err")" = "configs/vlm-8gpu-moe.yaml:31:11: warning: language: 1 of 1 ep groups span 2 nodes (2 GPUs per node): ranks [4-7] on nodes 2-3; expert parallelism's all-to-all then crosses the network in every MoE layer" ] ||
+    fail "stderr '$(cat "$tmp/err")'"
+end
+
+begin placement_fits_says_nothing
+for args in "--gpus-per-node 8 tests/placement/tp8.yaml" "--gpus-per-node 4 configs/vlm-8gpu-moe.yaml" \
+    "--strict --gpus-per-node 4 configs/vlm-8gpu-moe.yaml" "--gpus-per-node 16 configs/vlm-8gpu-moe.yaml" \
+    "--gpus-per-node 1024 tests/golden/big128.yaml" "--gpus-per-node 8 tests/golden/big128.yaml"; do
+    # shellcheck disable=SC2086
+    run --dry-run $args
+    want_rc 0
+    [ -s "$tmp/out" ] || fail "$args: no plan"
+    [ ! -s "$tmp/err" ] || fail "$args: stderr '$(head -c 300 "$tmp/err")'"
+done
+end
+
+begin placement_bad_gpus_per_node
+for v in 0 x -4 ''; do
+    run --dry-run --gpus-per-node "$v" tests/placement/tp8.yaml
+    want_rc 2
+    want_empty_stdout
+    [ "$(cat "$tmp/err")" = "hgrid-launch: --gpus-per-node: expected an integer >= 1, got '$v'" ] ||
+        fail "'$v': stderr '$(cat "$tmp/err")'"
+done
+end
+
+# A launch checks the same before anything starts: with --strict it stops there
+# (status 2, not the 4 of the missing mpirun behind it).
+begin placement_launch
+run --strict --gpus-per-node 4 --mpirun "$tmp/no-mpirun" tests/placement/tp8.yaml -- true
+want_rc 2
+want_empty_stdout
+[ "$(cat "$tmp/err")" = "${tp8_warn/: warning: /: error: }" ] || fail "strict: stderr '$(cat "$tmp/err")'"
+run --gpus-per-node 4 --mpirun "$tmp/no-mpirun" tests/placement/tp8.yaml -- true
+want_rc 4
+want_first_line "$tmp/err" "$tp8_warn"
+end
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" = 0 ]
