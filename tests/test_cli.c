@@ -163,8 +163,6 @@ START_TEST(dry_run_refuses_launch_options)
         { "--report", "r.json",
           "--report does not apply to --dry-run (it names the launch's readiness report)" },
         { "--hostfile", "hosts", "--hostfile does not apply to --dry-run (it is passed to mpirun)" },
-        { "--gpus-per-node", "8",
-          "--gpus-per-node does not apply to --dry-run (it places the launch's ranks on nodes)" },
         { "--mpirun", "/usr/bin/mpirun",
           "--mpirun does not apply to --dry-run (it picks the mpirun that starts the launch)" },
         { "--mpi-arg", "--oversubscribe",
@@ -185,6 +183,21 @@ START_TEST(dry_run_refuses_launch_options)
         char **b = ARGV("--dry-run", "cfg.yaml", val ? joined : opt);
         expect_error(ARGC(b), b, cases[i].msg);
     }
+}
+END_TEST
+
+/* --gpus-per-node applies to both modes: the dry-run's placement check reads it. */
+START_TEST(dry_run_takes_gpus_per_node)
+{
+    char **v = ARGV("--dry-run", "--gpus-per-node", "4", "cfg.yaml");
+    hg_cli c;
+    hg_error e;
+    ck_assert_int_eq(parse(ARGC(v), v, &c, &e), 0);
+    ck_assert(c.dry_run);
+    ck_assert_int_eq(c.gpus_per_node, 4);
+    hg_cli_free(&c);
+    char **z = ARGV("--dry-run", "--gpus-per-node=0", "cfg.yaml");
+    expect_error(ARGC(z), z, "--gpus-per-node: expected an integer >= 1, got '0'");
 }
 END_TEST
 
@@ -317,6 +330,7 @@ int main(void)
     tcase_add_test(tc, usage_errors);
     tcase_add_test(tc, help_and_version_need_nothing_else);
     tcase_add_test(tc, dry_run_refuses_launch_options);
+    tcase_add_test(tc, dry_run_takes_gpus_per_node);
     tcase_add_test(tc, launch_refuses_dry_run_options);
     tcase_add_test(tc, first_misplaced_option_is_named);
     tcase_add_test(tc, empty_values_are_refused);
