@@ -15,7 +15,7 @@
 
 /* A finding names its first few groups; the rest are counted. */
 #define HG_PLACEMENT_SHOWN 3
-/* Room for a rank list of HG_RANKLIST_MAX_RUNS runs of 7-digit ranks. */
+/* Room for a rank list of HG_RANKLIST_MAX_RUNS runs of ranks below HG_MAX_WORLD. */
 #define HG_PLACEMENT_LIST_MAX 640
 /* Room for one formatted finding with every list at its longest. */
 #define HG_PLACEMENT_LINE_MAX (HG_PLACEMENT_SHOWN * (2 * HG_PLACEMENT_LIST_MAX + 16) + 512)
