@@ -93,6 +93,59 @@ for e in "${layouts[@]}"; do
     fi
 done
 
+# Local synchronization names a group by its members and the creating rank's count of
+# groups so far: every member must create each group as its same n-th one, or they wait
+# under different names forever (hgrid/_groups.py). Checked for every rank of every
+# golden layout, big128 included, and a 64-rank MoE layout with pp 2.
+cat >"$T/names.py" <<'EOF'
+import glob, os, sys
+import hgrid
+from hgrid import _groups as g
+bad = 0
+for d in sys.argv[1:]:
+    at = {}
+    n = len(glob.glob(os.path.join(d, "*.json")))
+    for r in range(n):
+        spec = g.group_spec(hgrid.plan(os.path.join(d, "%d.json" % r)))
+        for i, members in enumerate(spec.create):
+            at.setdefault(members, {})[r] = i
+    wrong = [(m, c) for m, c in at.items() if len(set(c.values())) != 1 or sorted(c) != list(m)]
+    name = os.path.basename(d)
+    if wrong:
+        bad += 1
+        m, c = wrong[0]
+        print("FAIL group creation order on %s: %d of %d groups differ, e.g. %s created as "
+              "group #%s by ranks %s" % (name, len(wrong), len(at), list(m),
+                                          sorted(set(c.values())), sorted(c)))
+    else:
+        print("ok   group creation order on %s: %d ranks, each of %d groups created as the "
+              "same n-th group by all its members" % (name, n, len(at)))
+sys.exit(1 if bad else 0)
+EOF
+cat >"$T/moe64.yaml" <<'EOF'
+version: 1
+world_size: 64
+modules:
+  - {name: vision, role: encoder, tp: 2, dp: 16}
+  - {name: language, role: language, tp: 2, pp: 2, dp: 8, moe: {ep: 4}}
+EOF
+dirs=()
+for y in tests/golden/*.yaml "$T/moe64.yaml"; do
+    name=names-$(basename "$y" .yaml)
+    mkdir -p "$T/$name"
+    n=$("$L" --dry-run --format json "$y" 2>/dev/null | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["world_size"])')
+    for ((r = 0; r < n; r++)); do
+        "$L" --dry-run --format json --rank $r "$y" >"$T/$name/$r.json" 2>/dev/null
+    done
+    dirs+=("$T/$name")
+done
+while read -r line; do
+    case $line in
+    ok*) ok "${line#ok   }" ;;
+    *) bad "${line#FAIL }" ;;
+    esac
+done < <("$PY" "$T/names.py" "${dirs[@]}" 2>&1)
+
 # Error messages, exact.
 "$L" --dry-run --format json --rank 5 configs/two-encoders-14.yaml >"$T/r5.json"
 "$L" --dry-run --format json configs/two-encoders-14.yaml >"$T/full.json"
@@ -196,9 +249,10 @@ def expect(name, got, want):
 
 c3 = hgrid.plan(T + "/c3.json")
 spec = g.group_spec(c3)
-# Colocated rank 3: vision's and language's groups once each, ranks 0-7 = the default group.
+# Colocated rank 3: vision's and language's groups once each, in module then kind order
+# (embd, pos_embd last), ranks 0-7 = the default group.
 expect("colocated create", spec.create,
-       [(3,), (1, 3), (2, 3), (3, 7), (0, 1, 2, 3), (2, 3, 6, 7)])
+       [(3,), (2, 3), (3, 7), (1, 3), (2, 3, 6, 7), (0, 1, 2, 3)])
 fv, unset = spec.fields("vision")
 expect("vision dp", fv["dp"], tuple(range(8)))
 expect("vision embd", fv["embd"], None)
@@ -210,7 +264,7 @@ expect("intra_expt_dp", fl["intra_expt_dp"], fl["expt_dp"])
 expect("embd", fl["embd"], (3, 7))
 expect("pos_embd", fl["pos_embd"], (3,))
 nows = g.group_spec(c3, share_world=False)
-expect("share_world off", nows.create[-1], tuple(range(8)))
+expect("share_world off", [m for m in nows.create if m not in spec.create], [tuple(range(8))])
 kinds, unset = g.field_kinds(["tp", "hcp", "intra_dist_opt", "dp_cp_gtp_remat", "gtp_remat", "embd"])
 expect("field kinds", kinds, {"tp": "tp", "intra_dist_opt": "tp_cp_dp_pp",
                               "dp_cp_gtp_remat": "dp_cp", "embd": "embd"})

@@ -46,13 +46,24 @@ def field_kinds(field_names: Iterable[str]) -> Tuple[Dict[str, str], List[str]]:
     return kinds, unset
 
 
+# The plan's kinds in include/hgrid/base.h's order; a kind not listed (a newer plan's)
+# sorts after these, by name.
+KIND_ORDER = ("tp", "cp", "pp", "dp", "dp_cp", "tp_cp", "mp", "tp_dp", "tp_dp_cp",
+              "tp_cp_dp_pp",              "ep", "expt_tp", "expt_dp", "tp_ep", "tp_ep_pp", "embd", "pos_embd")
+# Kinds only some ranks of a module are in (the first and last pipeline stages).
+PARTIAL_KINDS = ("embd", "pos_embd")
+
+
+def _kind_key(kind: str):
+    return (KIND_ORDER.index(kind), "") if kind in KIND_ORDER else (len(KIND_ORDER), kind)
+
+
 @dataclass
 class GroupSpec:
     """What one rank creates. `create`: the distinct memberships to pass to new_group, in
-    one order shared by every rank (size, then members), so ranks that share several
-    groups create them in the same order. A membership equal to the whole world is not
-    created (the default group serves) when share_world is on. `modules`: per module
-    name, {plan kind: members}."""
+    creation order (group_spec says why that order). A membership equal to the whole
+    world is not created (the default group serves) when share_world is on. `modules`:
+    per module name, {plan kind: members}."""
     world_size: int
     create: List[Members] = field(default_factory=list)
     modules: Dict[str, Dict[str, Members]] = field(default_factory=dict)
@@ -72,20 +83,36 @@ class GroupSpec:
 
 def group_spec(plan, share_world: bool = True) -> GroupSpec:
     """The groups this rank needs, from an hgrid.Plan: every group of every module of the
-    rank (colocated: all modules), identical memberships once."""
+    rank (colocated: all modules), identical memberships once.
+
+    The creation order is what makes local synchronization work. torch names a group
+    created with use_local_synchronization=True by its members and by how many groups
+    the calling rank already has (len(_world.pg_names)), so every member of a group
+    must create it as its same n-th group, or each waits under a different name for
+    the others forever. Walking the modules in plan order and each module's kinds in
+    one fixed order does that: a kind's groups are translates of one shape that tile
+    the module, so two kinds' groups are identical at every rank of the module or at
+    none, and every rank of a module creates the same number of groups up to each
+    kind. embd and pos_embd, which only the first and last pipeline stages are in,
+    come after every other kind of every module. The same order makes the creation
+    deadlock-free: every member reaches a group at the same count.
+    tests/python_test.sh checks the equal counts for every rank of the golden layouts."""
     spec = GroupSpec(world_size=plan.world_size, share_world=share_world)
-    distinct = set()
-    for mp in plan.modules:
+    seen = set()
+    steps = []
+    for mi, mp in enumerate(plan.modules):
         kinds = {}
         for kind, g in mp.groups.items():
             if g is None:
                 continue
             members = tuple(g.members)
             kinds[kind] = members
-            if not spec.is_world(members):
-                distinct.add(members)
+            steps.append((kind in PARTIAL_KINDS, mi, _kind_key(kind), members))
         spec.modules[mp.module.name] = kinds
-    spec.create = sorted(distinct, key=lambda m: (len(m), m))
+    for _, _, _, members in sorted(steps, key=lambda s: s[:3]):
+        if members not in seen and not spec.is_world(members):
+            seen.add(members)
+            spec.create.append(members)
     return spec
 
 

@@ -139,6 +139,29 @@ def collection_fields(cls) -> List[str]:
     return names
 
 
+def _check_group_counts(torch, dist):
+    """torch names a group made with local synchronization by how many groups the calling
+    rank already has (hgrid/_groups.py), so groups the program made before init() must
+    number the same on every rank, or init() would hang. Checked with one all-reduce on
+    the default group, only when there are such groups."""
+    world = getattr(getattr(dist, "distributed_c10d", None), "_world", None)
+    names = getattr(world, "pg_names", None)
+    if names is None or len(names) <= 1:
+        return
+    n = len(names)
+    device = torch.device("cuda", torch.cuda.current_device()) \
+        if dist.get_backend() == "nccl" else torch.device("cpu")
+    x = torch.tensor([n, -n], dtype=torch.int64, device=device)
+    dist.all_reduce(x, op=dist.ReduceOp.MAX)
+    hi, lo = int(x[0].item()), -int(x[1].item())
+    if hi != lo:
+        raise HgridTorchError(
+            "the ranks made different numbers of process groups before hgrid.torch.init "
+            "(%d to %d; this rank %d): torch names groups made with local synchronization "
+            "by that number, so hgrid's groups would not match across ranks. Call "
+            "hgrid.torch.init before creating other groups" % (lo - 1, hi - 1, n - 1))
+
+
 def init(plan=None, backend: Optional[str] = None, timeout: Optional[timedelta] = None,
          megatron: Optional[bool] = None, share_world: bool = True) -> Groups:
     """init_process_group from the torchrun-style env (RANK, WORLD_SIZE, MASTER_ADDR,
@@ -184,6 +207,8 @@ def init(plan=None, backend: Optional[str] = None, timeout: Optional[timedelta] 
                               "%d of %d" % (dist.get_rank(), dist.get_world_size(),
                                             p.path or "", p.rank, p.world_size))
 
+    if not initialized_here:
+        _check_group_counts(torch, dist)
     spec = _groups.group_spec(p, share_world=share_world)
     created = {}
     try:
