@@ -87,7 +87,7 @@ TEST_LAUNCH_BIN := $(call launch_bin_of,$(TEST_BUILD))
 
 UNIT_TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 
-.PHONY: all check check-unit check-cli check-launch check-install check-abi check-valgrind \
+.PHONY: all check check-unit check-cli check-svg check-launch check-install check-abi check-valgrind \
     check-san install install-launcher clean fuzz bench test-programs
 all: $(LAUNCH_BIN)
 
@@ -140,6 +140,11 @@ check-unit: $(UNIT_TESTS)
 check-cli: $(LAUNCH_BIN)
 	HGRID_LAUNCH=$(CURDIR)/$(LAUNCH_BIN) bash tests/cli_test.sh
 
+# The layout picture (--format svg): XML, cells, arrows and highlights against the JSON
+# plan, 131,072 ranks in time and size, PNGs through rsvg-convert.
+check-svg: $(LAUNCH_BIN)
+	HGRID_LAUNCH=$(CURDIR)/$(LAUNCH_BIN) bash tests/svg_test.sh
+
 check-launch: test-programs
 	HGRID_LAUNCH=$(CURDIR)/$(TEST_LAUNCH_BIN) bash tests/launch_test.sh
 
@@ -147,11 +152,11 @@ check-launch: test-programs
 check-valgrind: $(LAUNCH_BIN)
 	HGRID_LAUNCH=$(CURDIR)/$(LAUNCH_BIN) scripts/valgrind-dryrun.sh
 
-# The unit and CLI tests under AddressSanitizer and UndefinedBehaviorSanitizer.
+# The unit, CLI and SVG tests under AddressSanitizer and UndefinedBehaviorSanitizer.
 check-san:
-	$(MAKE) SANITIZE=1 BUILD=$(SAN_BUILD) DEVELOPER=$(DEVELOPER) check-unit check-cli
+	$(MAKE) SANITIZE=1 BUILD=$(SAN_BUILD) DEVELOPER=$(DEVELOPER) check-unit check-cli check-svg
 
-check: check-unit check-cli check-agent check-launch check-install check-abi check-valgrind check-python
+check: check-unit check-cli check-svg check-agent check-launch check-install check-abi check-valgrind check-python
 	$(MAKE) DEVELOPER=$(DEVELOPER) check-san
 
 fuzz:

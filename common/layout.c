@@ -354,6 +354,15 @@ static void coords_in(const hg_module *m, int local, int view, int c[4])
     }
 }
 
+void hg_module_coords(const hg_module *m, int rank, hg_coords *out)
+{
+    int dc[4], ec[4];
+    coords_in(m, rank - m->offset, DENSE, dc);
+    coords_in(m, rank - m->offset, EXPERT, ec);
+    *out = (hg_coords){ .tp = dc[0], .cp = dc[1], .dp = dc[2], .pp = dc[3],
+                        .expt_tp = ec[0], .ep = ec[1], .expt_dp = ec[2] };
+}
+
 /* Which group of `kind` holds a rank with view coordinates c, and its position in it. */
 static void locate(const hg_module *m, hg_kind kind, const int c[4], int *group, int *pos)
 {

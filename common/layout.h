@@ -56,6 +56,11 @@ typedef struct hg_coords {
     int expt_tp, ep, expt_dp;    /* expert view (pp shared) */
 } hg_coords;
 
+/* Coordinates of rank in module m (m->offset <= rank < m->offset + m->size), both
+ * views: the coords of hg_rank_view_build, in O(1) and without groups, for callers
+ * that place every rank of a large layout (the SVG picture). */
+void hg_module_coords(const hg_module *m, int rank, hg_coords *out);
+
 typedef struct hg_rank_group {
     int index;          /* which group of its kind; -1: this rank is in none */
     int size;

@@ -16,6 +16,7 @@ void hg_cli_usage(FILE *out)
     fputs("usage: hgrid-launch [OPTIONS] CONFIG -- PROGRAM [ARGS...]\n"
           "       hgrid-launch --dry-run [--format table|json] [--rank N] [--strict] CONFIG...\n"
           "       hgrid-launch --dry-run --format megatron [--strict] CONFIG\n"
+          "       hgrid-launch --dry-run --format svg [--rank N] [--gpus-per-node N] CONFIG\n"
           "\n"
           "Validates a grid description, starts one agent per GPU (under mpirun, or as this\n"
           "rank of an srun/mpirun job), builds and verifies every process group, then hands\n"
@@ -23,9 +24,10 @@ void hg_cli_usage(FILE *out)
           "\n"
           "Plan (--format and --rank need --dry-run):\n"
           "  --dry-run            validate and print the layout; launch nothing\n"
-          "  --format table|json|megatron\n"
+          "  --format table|json|megatron|svg\n"
           "                       dry-run output format (default table); megatron: one line,\n"
-          "                       the Megatron MIMO example's --encoder-*/--llm-* arguments\n"
+          "                       the Megatron MIMO example's --encoder-*/--llm-* arguments;\n"
+          "                       svg: a picture of the layout (--rank N highlights rank N)\n"
           "  --rank N             print only rank N's module, coordinates and groups\n"
           "  --strict             layouts the MIMO runtime does not accept are errors\n"
           "  --gpus-per-node N    nodes of N consecutive ranks; a launch also maps ranks\n"
@@ -162,9 +164,11 @@ static int apply(hg_cli *c, const char *name, const char *val, hg_error *err)
             c->format = HG_FORMAT_JSON;
         else if (strcmp(val, "megatron") == 0)
             c->format = HG_FORMAT_MEGATRON;
+        else if (strcmp(val, "svg") == 0)
+            c->format = HG_FORMAT_SVG;
         else
             return hg_error_set(err, HG_EINVAL,
-                                "--format: expected table, json or megatron, got '%s'", val);
+                                "--format: expected table, json, megatron or svg, got '%s'", val);
     } else if (strcmp(name, "--rank") == 0) {
         return parse_pos_int(name, val, 0, &c->rank, err);
     } else if (strcmp(name, "--backend") == 0) {
@@ -273,6 +277,9 @@ int hg_cli_parse(int argc, char **argv, hg_cli *c, hg_error *err)
                                 "(its arguments describe the whole layout)");
         if (c->format == HG_FORMAT_MEGATRON && c->nconfigs > 1)
             return hg_error_set(err, HG_EINVAL, "--format megatron takes one config, got %d",
+                                c->nconfigs);
+        if (c->format == HG_FORMAT_SVG && c->nconfigs > 1)
+            return hg_error_set(err, HG_EINVAL, "--format svg takes one config, got %d",
                                 c->nconfigs);
         if (c->rank >= 0 && c->nconfigs > 1)
             return hg_error_set(err, HG_EINVAL, "--rank takes one config, got %d", c->nconfigs);

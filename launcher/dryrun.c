@@ -15,6 +15,7 @@
 #include "placement.h"
 #include "plan.h"
 #include "protocol.h"
+#include "svg.h"
 #include "validate.h"
 
 typedef struct dryrun_state {
@@ -73,6 +74,9 @@ static int dryrun_one(dryrun_state *s, const char *path)
     int rc;
     if (opts->format == HG_FORMAT_MEGATRON) {
         rc = hg_plan_write_megatron(layout, s->out, &err);
+    } else if (opts->format == HG_FORMAT_SVG) {
+        hg_svg_opts so = { opts->rank, opts->gpus_per_node, name };
+        rc = hg_plan_write_svg(layout, &so, s->out, &err);
     } else if (opts->rank >= 0) {
         hg_rank_view p;
         rc = hg_rank_view_build(layout, opts->rank, &p, &err);

@@ -7,7 +7,8 @@
 
 /* MEGATRON: the layout as Megatron-LM MIMO example arguments (hg_plan_write_megatron);
  * one config, no --rank (hg_cli_parse refuses both). */
-typedef enum { HG_FORMAT_TABLE, HG_FORMAT_JSON, HG_FORMAT_MEGATRON } hg_format;
+/* SVG: the layout as a picture (hg_plan_write_svg, svg.h); one config, --rank highlights. */
+typedef enum { HG_FORMAT_TABLE, HG_FORMAT_JSON, HG_FORMAT_MEGATRON, HG_FORMAT_SVG } hg_format;
 
 typedef struct hg_dryrun_opts {
     hg_format format;

@@ -12,6 +12,7 @@ packages=(
   slurm-wlm munge                   # the local SLURM of the integration tests
   valgrind procps
   python3 python3-venv              # the Python package's tests (a venv, pip offline)
+  libxml2-utils librsvg2-bin        # the layout picture's tests: xmllint, rsvg-convert
 )
 if [[ "${1:-}" == "--with-fuzz" ]]; then
   packages+=(clang libclang-rt-14-dev)

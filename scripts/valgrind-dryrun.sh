@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs hgrid-launch --dry-run under valgrind (memcheck, full leak check) on every
-# config in configs/ and tests/golden/: table, JSON, and one rank's view as table and
-# JSON (first and last rank), all of them in one call as CI does, from standard input,
+# config in configs/ and tests/golden/: table, JSON, SVG, and one rank's view as table
+# and JSON (first and last rank), all of them in one call as CI does, from standard input,
 # into a full disk (status 1), and on failing configs (tests/fuzz/corpus/hostile-*.yaml,
 # the module graph's and colocated layouts' tests/bad files, a missing file, a rank
 # outside the world), whose exit status must stay 2. Any memcheck error or leak fails the run (status 1).
@@ -50,6 +50,7 @@ for cfg in "${configs[@]}"; do
     check 0 --dry-run "$cfg"
     check 0 --dry-run --format json "$cfg"
     check 0 --dry-run --rank 0 "$cfg"
+    check 0 --dry-run --format svg --rank 0 --gpus-per-node 4 "$cfg"
     if [[ -n $world ]]; then
         check 0 --dry-run --format json --rank $((world - 1)) "$cfg"
         check 2 --dry-run --rank "$world" "$cfg"
@@ -72,6 +73,7 @@ IN=tests/fuzz/corpus/hostile-overflow.yaml check 2 --dry-run -
 if [[ -w /dev/full ]]; then
     OUT=/dev/full check 1 --dry-run --format json "${configs[@]}"
     OUT=/dev/full check 1 --dry-run --rank 0 configs/large-1024.yaml
+    OUT=/dev/full check 1 --dry-run --format svg configs/large-1024.yaml
 fi
 check 2 --dry-run --format json configs/*.yaml tests/fuzz/corpus/hostile-overflow.yaml
 

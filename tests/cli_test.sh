@@ -111,7 +111,7 @@ begin bad_format
 run --dry-run --format yaml tests/golden/vlm8_moe.yaml
 want_rc 2
 want_empty_stdout
-[ "$(cat "$tmp/err")" = "hgrid-launch: --format: expected table, json or megatron, got 'yaml'" ] ||
+[ "$(cat "$tmp/err")" = "hgrid-launch: --format: expected table, json, megatron or svg, got 'yaml'" ] ||
     fail "stderr '$(cat "$tmp/err")'"
 end
 
@@ -993,6 +993,68 @@ want_empty_stdout
 run --gpus-per-node 4 --mpirun "$tmp/no-mpirun" tests/placement/tp8.yaml -- true
 want_rc 4
 want_first_line "$tmp/err" "$tp8_warn"
+end
+
+
+# ---- --format svg: the layout as a picture (tests/svg_test.sh checks the picture) ----
+
+begin svg_help
+run --help
+want_rc 0
+want_line "$tmp/out" "       hgrid-launch --dry-run --format svg [--rank N] [--gpus-per-node N] CONFIG"
+want_line "$tmp/out" "  --format table|json|megatron|svg"
+want_line "$tmp/out" "                       svg: a picture of the layout (--rank N highlights rank N)"
+end
+
+begin svg_usage
+run --dry-run --format svg configs/vlm-8gpu-moe.yaml configs/llm-only-8gpu.yaml
+want_rc 2
+want_empty_stdout
+[ "$(cat "$tmp/err")" = "hgrid-launch: --format svg takes one config, got 2" ] ||
+    fail "two configs: stderr '$(cat "$tmp/err")'"
+run --dry-run --format=svg --rank 8 configs/vlm-8gpu-moe.yaml
+want_rc 2
+want_empty_stdout
+want_line "$tmp/err" "configs/vlm-8gpu-moe.yaml: error: --rank 8 is outside the world of 8 ranks"
+run --format svg configs/vlm-8gpu-moe.yaml -- true
+want_rc 2
+[ "$(cat "$tmp/err")" = "hgrid-launch: --format applies only to --dry-run" ] ||
+    fail "launch: stderr '$(cat "$tmp/err")'"
+run --dry-run --format SVG configs/vlm-8gpu-moe.yaml
+want_rc 2
+[ "$(cat "$tmp/err")" = "hgrid-launch: --format: expected table, json, megatron or svg, got 'SVG'" ] ||
+    fail "SVG: stderr '$(cat "$tmp/err")'"
+end
+
+begin svg_ok
+run --dry-run --format svg --rank 5 --gpus-per-node 4 configs/vlm-8gpu-moe.yaml
+want_rc 0
+want_empty_stderr
+want_first_line "$tmp/out" '<?xml version="1.0" encoding="UTF-8"?>'
+[ "$(tail -n 1 "$tmp/out")" = "</svg>" ] || fail "last line '$(tail -n 1 "$tmp/out")'"
+end
+
+begin svg_invalid_config
+run --dry-run --format svg tests/bad/float.yaml
+want_rc 2
+want_empty_stdout
+want_line "$tmp/err" "tests/bad/float.yaml:5:9: error: dp: expected an integer, got '2.5'"
+end
+
+# Write errors as in every format: exit 1 and the cause, once.
+begin svg_write_error
+if [ -w /dev/full ]; then
+    "$L" --dry-run --format svg configs/vlm-8gpu-moe.yaml >/dev/full 2>"$tmp/err"
+    rc=$?
+    want_rc 1
+    [ "$(cat "$tmp/err")" = "hgrid-launch: cannot write the plan: No space left on device" ] ||
+        fail "full: stderr '$(cat "$tmp/err")'"
+fi
+"$L" --dry-run --format svg configs/large-1024.yaml 2>"$tmp/err" | head -c1 >/dev/null
+rc=${PIPESTATUS[0]}
+want_rc 1
+[ "$(cat "$tmp/err")" = "hgrid-launch: cannot write the plan: Broken pipe" ] ||
+    fail "closed pipe: stderr '$(cat "$tmp/err")'"
 end
 
 echo "cli: $passed passed, $failed failed"

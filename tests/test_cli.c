@@ -119,7 +119,7 @@ START_TEST(usage_errors)
     char **f = ARGV("cfg.yaml", "--timeout");
     expect_error(ARGC(f), f, "--timeout needs a value");
     char **g = ARGV("--format", "yaml", "--dry-run", "cfg.yaml");
-    expect_error(ARGC(g), g, "--format: expected table, json or megatron, got 'yaml'");
+    expect_error(ARGC(g), g, "--format: expected table, json, megatron or svg, got 'yaml'");
     char **h = ARGV("--dry-run");
     expect_error(ARGC(h), h, "no config file given (see --help)");
     char **i = ARGV("cfg.yaml");
@@ -248,7 +248,7 @@ START_TEST(empty_values_are_refused)
     char **g = ARGV("--log-dir=", "cfg.yaml", "--", "x");
     expect_error(ARGC(g), g, "--log-dir: expected a directory, got ''");
     char **h = ARGV("--dry-run", "--format=", "cfg.yaml");
-    expect_error(ARGC(h), h, "--format: expected table, json or megatron, got ''");
+    expect_error(ARGC(h), h, "--format: expected table, json, megatron or svg, got ''");
     /* A flag takes no value. */
     char **i = ARGV("--dry-run=yes", "cfg.yaml");
     expect_error(ARGC(i), i, "unknown option '--dry-run=yes' (see --help)");
@@ -319,6 +319,24 @@ START_TEST(format_megatron)
 }
 END_TEST
 
+START_TEST(format_svg)
+{
+    /* One config; --rank highlights a rank and --gpus-per-node draws nodes. */
+    char **v = ARGV("--dry-run", "--format=svg", "--rank", "3", "--gpus-per-node", "4", "cfg.yaml");
+    hg_cli c;
+    hg_error e;
+    ck_assert_int_eq(parse(ARGC(v), v, &c, &e), 0);
+    ck_assert_int_eq(c.format, HG_FORMAT_SVG);
+    ck_assert_int_eq(c.rank, 3);
+    ck_assert_int_eq(c.gpus_per_node, 4);
+    hg_cli_free(&c);
+    char **b = ARGV("--dry-run", "--format", "svg", "a.yaml", "b.yaml");
+    expect_error(ARGC(b), b, "--format svg takes one config, got 2");
+    char **d = ARGV("--format", "svg", "cfg.yaml", "--", "train");
+    expect_error(ARGC(d), d, "--format applies only to --dry-run");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cli");
@@ -337,6 +355,7 @@ int main(void)
     tcase_add_test(tc, last_value_counts);
     tcase_add_test(tc, stdin_config);
     tcase_add_test(tc, format_megatron);
+    tcase_add_test(tc, format_svg);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

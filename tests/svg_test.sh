@@ -1,0 +1,243 @@
+#!/usr/bin/env bash
+# Tests of `hgrid-launch --dry-run --format svg` (issue 11), against the JSON plan of
+# the same layout (python3 reads it; xmllint, from libxml2-utils, reads the SVG):
+#   - every golden layout's picture parses as XML, has one rect.rank per rank of each
+#     module (the ranks exactly), each module's name, one path.bridge-link per bridge
+#     link (the same sender -> receiver pairs as the JSON "links"), one boundary outline
+#     per leader;
+#   - --rank N: exactly one rect.highlight, data-rank N, per module holding N;
+#   - --gpus-per-node: node lines where a node boundary cuts a module's grid, none
+#     without it;
+#   - a config name with markup and non-UTF-8 bytes still gives valid XML;
+#   - 131,072 ranks: under 1 s and 5 MB, tp-group cells that cover the world once, a
+#     caption saying so, one arrow per bridge;
+#   - rsvg-convert (librsvg2-bin) renders every configs/*.yaml to PNG (skipped, said so,
+#     when it is not installed; scripts/install-deps.sh installs it). SVG_PNG_DIR=DIR
+#     keeps the PNGs there to look at.
+#
+#   HGRID_LAUNCH=build/bin/hgrid-launch bash tests/svg_test.sh
+#
+# The last line is `svg: N passed, M failed`; the exit status is non-zero when M > 0.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+L=${HGRID_LAUNCH:?set HGRID_LAUNCH to the hgrid-launch binary}
+case $L in /*) ;; *) L=$PWD/$L ;; esac
+for tool in xmllint python3; do
+    command -v "$tool" >/dev/null || { echo "svg: $tool is missing (scripts/install-deps.sh)" >&2; exit 1; }
+done
+
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+
+passed=0 failed=0 case_name= case_ok=1
+begin() { case_name=$1 case_ok=1; }
+fail() { case_ok=0; printf 'FAIL %s: %s\n' "$case_name" "$*" >&2; }
+end() {
+    if [ "$case_ok" = 1 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+}
+
+# xp FILE XPATH: the XPath's value (a number, or attribute nodes one per line). The
+# SVG namespace is the default one, so elements are matched by local-name().
+xp() { xmllint --xpath "$2" "$1" 2>/dev/null; }
+# Element selectors by class (the class attribute may hold more than one word).
+el() { printf "//*[local-name()='%s'][contains(concat(' ', @class, ' '), ' %s ')]" "$1" "$2"; }
+RANK=$(el rect rank) HIGHLIGHT=$(el rect highlight) LINK=$(el path bridge-link)
+BOUNDARY=$(el rect boundary) CELL=$(el rect cell) BRIDGE=$(el path bridge)
+NODE_LINE=$(el path node-boundary) EXPERT=$(el rect expert-rank)
+
+# values FILE XPATH ATTR: the ATTR values of the XPath's nodes, one per line, sorted.
+values() {
+    xp "$1" "$2/@$3" | sed -n "s/^ *$3=\"\([^\"]*\)\"$/\1/p" | sort
+}
+
+# expect JSONFILE WHAT: facts of the JSON plan, one per line, sorted, for comparison:
+# ranks (each rank once per module holding it), names, links ("sender receiver"),
+# leaders (their count), world, modules.
+expect() {
+    python3 - "$1" "$2" <<'PY'
+import json, sys
+plan = json.load(open(sys.argv[1]))
+what = sys.argv[2]
+mods = plan["modules"]
+if what == "ranks":
+    out = [str(r) for m in mods for r in range(m["offset"], m["offset"] + m["size"])]
+elif what == "expert_ranks":
+    out = [str(r) for m in mods if m["ep"] > 1 or m["expert_tp"] > 1
+           for r in range(m["offset"], m["offset"] + m["size"])]
+elif what == "names":
+    out = [m["name"] for m in mods]
+elif what == "links":
+    out = ["%d %d" % (s, r) for b in plan["bridges"] for s, r in b["links"]]
+elif what == "leaders":
+    out = [str(sum(len(b["src_leaders"]) + len(b["dest_leaders"]) for b in plan["bridges"]))]
+elif what == "world":
+    out = [str(plan["world_size"])]
+elif what == "colocated":
+    out = ["1" if plan["layout"] == "colocated" else "0"]
+print("\n".join(sorted(out)))
+PY
+}
+
+# ---- the golden layouts, rank by rank ----
+
+for cfg in tests/golden/*.yaml; do
+    name=$(basename "$cfg" .yaml)
+    begin "golden_$name"
+    svg=$tmp/$name.svg json=$tmp/$name.json
+    if ! "$L" --dry-run --format svg "$cfg" >"$svg" 2>"$tmp/err"; then
+        fail "exit status $?: $(head -c 300 "$tmp/err")"
+        end
+        continue
+    fi
+    "$L" --dry-run --format json "$cfg" >"$json" 2>/dev/null || fail "no JSON plan"
+    xmllint --noout "$svg" 2>"$tmp/xml" || fail "not XML: $(head -c 300 "$tmp/xml")"
+    # One cell per rank of each module: the ranks themselves, not only their number.
+    [ "$(values "$svg" "$RANK" data-rank)" = "$(expect "$json" ranks | sort)" ] ||
+        fail "rect.rank data-rank values differ from the modules' ranks"
+    [ "$(values "$svg" "$EXPERT" data-rank)" = "$(expect "$json" expert_ranks | sort)" ] ||
+        fail "rect.expert-rank values differ from the ranks of modules with experts"
+    # Every cell carries its rank as text too.
+    nrank=$(xp "$svg" "count($RANK)")
+    [ "$(expect "$json" ranks | wc -l)" = "$nrank" ] || fail "$nrank rank cells"
+    while read -r mod; do
+        [ "$(xp "$svg" "count(//*[local-name()='g'][@class='module'][@data-module='$mod'])")" = 1 ] ||
+            fail "no panel of module $mod"
+        [ "$(xp "$svg" "count(//*[local-name()='text'][starts-with(., '$mod: tp')])")" = 1 ] ||
+            fail "no '$mod: tp...' heading"
+    done < <(expect "$json" names)
+    links=$(expect "$json" links)
+    got=$(xp "$svg" "$LINK" | sed -n 's/.* data-from="\([0-9]*\)" data-to="\([0-9]*\)".*/\1 \2/p' | sort)
+    [ "$got" = "$links" ] || fail "bridge-link arrows '$got', want the JSON links '$links'"
+    [ "$(xp "$svg" "count($LINK)")" = "$(printf '%s' "$links" | grep -c .)" ] ||
+        fail "$(xp "$svg" "count($LINK)") arrows for $(printf '%s' "$links" | grep -c .) links"
+    [ "$(xp "$svg" "count($BOUNDARY)")" = "$(expect "$json" leaders)" ] ||
+        fail "$(xp "$svg" "count($BOUNDARY)") boundary outlines, want one per leader"
+    [ "$(xp "$svg" "count($HIGHLIGHT)")" = 0 ] || fail "a highlight without --rank"
+    [ "$(xp "$svg" "count($NODE_LINE)")" = 0 ] || fail "node lines without --gpus-per-node"
+    # No script, no external reference: a picture only.
+    [ "$(xp "$svg" "count(//*[local-name()='script' or local-name()='image' or local-name()='foreignObject'])")" = 0 ] ||
+        fail "scripts, images or foreign objects"
+    ! grep -Eq '@import|@font-face|href="http|url\(http' "$svg" || fail "an external reference"
+
+    # --rank N: exactly the cells of rank N, one per module holding it.
+    world=$(expect "$json" world)
+    nmod=$(expect "$json" names | wc -l)
+    holders=1
+    [ "$(expect "$json" colocated)" = 1 ] && holders=$nmod
+    for r in 0 $((world / 2 + 1)) $((world - 1)); do
+        "$L" --dry-run --format svg --rank "$r" "$cfg" >"$tmp/r.svg" 2>/dev/null ||
+            { fail "--rank $r: exit status $?"; continue; }
+        xmllint --noout "$tmp/r.svg" 2>/dev/null || fail "--rank $r: not XML"
+        [ "$(xp "$tmp/r.svg" "count($HIGHLIGHT)")" = "$holders" ] ||
+            fail "--rank $r: $(xp "$tmp/r.svg" "count($HIGHLIGHT)") highlights, want $holders"
+        [ "$(xp "$tmp/r.svg" "count($HIGHLIGHT[@data-rank='$r'])")" = "$holders" ] ||
+            fail "--rank $r: a highlight of another rank"
+        # The highlight sits exactly on the cell of rank r.
+        for a in x y; do
+            c=$(values "$tmp/r.svg" "$RANK[@data-rank='$r']" $a | head -n 1)
+            h=$(values "$tmp/r.svg" "$HIGHLIGHT" $a | head -n 1)
+            [ $((c - h)) = 2 ] || fail "--rank $r: highlight $a=$h, cell $a=$c"
+        done
+        [ "$(xp "$tmp/r.svg" "count(//*[local-name()='text'][starts-with(., 'magenta: rank $r,')])")" = 1 ] ||
+            fail "--rank $r: no caption"
+    done
+    end
+done
+
+# ---- nodes ----
+
+begin nodes
+# two-encoders-14 in nodes of 3: vision's tp group 2-3 and language's 8-9 cross a node.
+"$L" --dry-run --format svg --gpus-per-node 3 configs/two-encoders-14.yaml >"$tmp/n.svg" 2>/dev/null ||
+    fail "exit status $?"
+xmllint --noout "$tmp/n.svg" 2>/dev/null || fail "not XML"
+# One line per module grid that a node boundary cuts: audio (0-1 on node 0) has none.
+[ "$(xp "$tmp/n.svg" "count($NODE_LINE)")" = 3 ] || fail "$(xp "$tmp/n.svg" "count($NODE_LINE)") node lines"
+[ "$(xp "$tmp/n.svg" "count(//*[local-name()='g'][@data-module='audio']$NODE_LINE)")" = 0 ] ||
+    fail "a node line in audio"
+# Each rank says its node.
+[ "$(xp "$tmp/n.svg" "count(//*[local-name()='text'][@class='n'][.='n4'])")" = 4 ] ||
+    fail "ranks 12 and 13 (node 4), in the dense and the expert view"
+end
+
+# ---- file names ----
+
+begin escaped_name
+# Markup characters and bytes that are not UTF-8 in the config's name: still XML.
+odd="$tmp/a&b<c>\"d"$'\xff'".yaml"
+cp configs/vlm-8gpu-moe.yaml "$odd"
+"$L" --dry-run --format svg "$odd" >"$tmp/e.svg" 2>"$tmp/err" || fail "exit status $?: $(cat "$tmp/err")"
+xmllint --noout "$tmp/e.svg" 2>"$tmp/xml" || fail "not XML: $(head -c 300 "$tmp/xml")"
+grep -Fq 'a&amp;b&lt;c&gt;&quot;d?.yaml' "$tmp/e.svg" || fail "the name is not escaped"
+end
+
+# ---- 131,072 ranks ----
+
+# bench-plan's mimo-131k: three encoders feeding the language model through bridges.
+cat >"$tmp/mimo131k.yaml" <<'YAML'
+version: 1
+world_size: 131072
+modules:
+  - {name: vision, role: encoder, tp: 4, dp: 8192}
+  - {name: audio, role: encoder, tp: 4, dp: 4096}
+  - {name: video, role: encoder, tp: 16, dp: 1024}
+  - name: language
+    role: language
+    tp: 8
+    pp: 8
+    dp: 1024
+    moe:
+      num_experts: 256
+      ep: 64
+YAML
+begin large_131072
+svg=$tmp/large.svg
+t0=$(date +%s%N)
+"$L" --dry-run --format svg --gpus-per-node 8 --rank 70000 "$tmp/mimo131k.yaml" >"$svg" 2>/dev/null ||
+    fail "exit status $?"
+t1=$(date +%s%N)
+ms=$(((t1 - t0) / 1000000))
+bytes=$(stat -c %s "$svg")
+echo "svg: 131,072 ranks: ${ms} ms, $bytes bytes"
+[ "$ms" -lt 1000 ] || fail "${ms} ms, want < 1000"
+[ "$bytes" -lt 5000000 ] || fail "$bytes bytes, want < 5 MB"
+xmllint --noout "$svg" 2>/dev/null || fail "not XML"
+# Cells of tp groups: 8192 + 4096 + 1024 + 8192, together the world once.
+[ "$(xp "$svg" "count($CELL)")" = 21504 ] || fail "$(xp "$svg" "count($CELL)") cells"
+[ "$(xp "$svg" "sum($CELL/@data-ranks)")" = 131072 ] || fail "cells hold $(xp "$svg" "sum($CELL/@data-ranks)") ranks"
+[ "$(values "$svg" "$CELL" data-first | sort -n | head -n 3 | paste -s -d ' ')" = "0 4 8" ] ||
+    fail "first cells"
+[ "$(xp "$svg" "count($RANK)")" = 0 ] || fail "per-rank cells above the limit"
+grep -Fq 'Above 4,096 ranks one cell per rank would be unreadable: each cell is one tp group' "$svg" ||
+    fail "no caption"
+[ "$(xp "$svg" "count($BRIDGE)")" = 3 ] || fail "$(xp "$svg" "count($BRIDGE)") bridge arrows, want 3"
+[ "$(xp "$svg" "count($LINK)")" = 0 ] || fail "per-link arrows above the limit"
+# video's tp groups (16 ranks) all span two nodes of 8.
+[ "$(xp "$svg" "count(//*[local-name()='g'][@data-module='video']$(el rect crosses-node))")" = 1024 ] ||
+    fail "video's tp groups are not marked as crossing nodes"
+[ "$(xp "$svg" "count($HIGHLIGHT[@data-rank='70000'])")" = 1 ] || fail "rank 70000 not highlighted"
+end
+
+# ---- PNG ----
+
+begin png
+if command -v rsvg-convert >/dev/null; then
+    out=${SVG_PNG_DIR:-$tmp/png}
+    mkdir -p "$out"
+    for cfg in configs/*.yaml; do
+        name=$(basename "$cfg" .yaml)
+        "$L" --dry-run --format svg --gpus-per-node 4 "$cfg" >"$tmp/p.svg" 2>/dev/null ||
+            fail "$cfg: exit status $?"
+        rsvg-convert "$tmp/p.svg" -o "$out/$name.png" 2>"$tmp/rsvg" ||
+            fail "$cfg: rsvg-convert: $(head -c 300 "$tmp/rsvg")"
+        [ -s "$tmp/rsvg" ] && fail "$cfg: rsvg-convert said: $(head -c 300 "$tmp/rsvg")"
+        [ "$(head -c 8 "$out/$name.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] ||
+            fail "$cfg: not a PNG"
+    done
+else
+    echo "svg: SKIP png: rsvg-convert is not installed (Debian librsvg2-bin; scripts/install-deps.sh installs it)"
+fi
+end
+
+echo "svg: $passed passed, $failed failed"
+[ "$failed" = 0 ]
