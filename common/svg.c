@@ -576,7 +576,9 @@ static int draw_bridges(picture *pc, hg_error *err)
         }
         char strong[8];
         colour((size_t)b->src, 0, strong);
-        /* Boundary groups: one row (cp = 1 at bridge ends) at the last or first stage. */
+        /* Boundary groups: one row (cp = 1 at bridge ends) at the last or first stage,
+         * outlined inside the row's height so that neighbouring rows' outlines do not
+         * cross each other's labels. */
         for (int side = 0; side < 2; side++) {
             int n = side == HG_BRIDGE_SRC ? b->nsrc : b->ndest;
             int size = hg_bridge_broadcast_size(l, b, (hg_bridge_side)side);
@@ -599,8 +601,8 @@ static int draw_bridges(picture *pc, hg_error *err)
                 }
                 o_printf(&pc->o, "<rect class=\"boundary\" data-bridge=\"%zu\" data-side=\"%s\" "
                          "x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" stroke=\"%s\"/>\n", i,
-                         hg_bridge_side_name((hg_bridge_side)side), x0 - 3, y0 - 3,
-                         x1 - x0 + g->cw + 6, y1 - y0 + g->ch + 6, strong);
+                         hg_bridge_side_name((hg_bridge_side)side), x0 - 2, y0 + 1,
+                         x1 - x0 + g->cw + 4, y1 - y0 + g->ch - 2, strong);
             }
         }
         for (int j = 0; j < b->nlinks; j++) {

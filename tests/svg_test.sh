@@ -9,6 +9,7 @@
 #   - --gpus-per-node: node lines where a node boundary cuts a module's grid, none
 #     without it;
 #   - a config name with markup and non-UTF-8 bytes still gives valid XML;
+#   - docs/layout-vlm-8gpu-moe.svg (the README's picture) is today's output;
 #   - 131,072 ranks: under 1 s and 5 MB, tp-group cells that cover the world once, a
 #     caption saying so, one arrow per bridge;
 #   - rsvg-convert (librsvg2-bin) renders every configs/*.yaml to PNG (skipped, said so,
@@ -169,6 +170,18 @@ cp configs/vlm-8gpu-moe.yaml "$odd"
 "$L" --dry-run --format svg "$odd" >"$tmp/e.svg" 2>"$tmp/err" || fail "exit status $?: $(cat "$tmp/err")"
 xmllint --noout "$tmp/e.svg" 2>"$tmp/xml" || fail "not XML: $(head -c 300 "$tmp/xml")"
 grep -Fq 'a&amp;b&lt;c&gt;&quot;d?.yaml' "$tmp/e.svg" || fail "the name is not escaped"
+end
+
+# ---- the README's picture ----
+
+begin readme_picture
+# docs/layout-vlm-8gpu-moe.svg is this command's output: regenerate it with the same
+# command when the drawing changes.
+"$L" --dry-run --format svg --gpus-per-node 4 --rank 5 configs/vlm-8gpu-moe.yaml >"$tmp/readme.svg" 2>/dev/null ||
+    fail "exit status $?"
+cmp -s "$tmp/readme.svg" docs/layout-vlm-8gpu-moe.svg ||
+    fail "docs/layout-vlm-8gpu-moe.svg is stale: hgrid-launch --dry-run --format svg --gpus-per-node 4 --rank 5 configs/vlm-8gpu-moe.yaml > docs/layout-vlm-8gpu-moe.svg"
+grep -Fq '](docs/layout-vlm-8gpu-moe.svg)' README.md || fail "README.md does not show it"
 end
 
 # ---- 131,072 ranks ----
