@@ -1,27 +1,79 @@
-/* bare_nccl: the floor for scripts/bench-ready. The least a program can do to have the
- * same communicators as hgrid, written plainly the way nccl-tests does it: MPI_Init,
- * GPU = local rank, NCCL world (blocking), one ncclCommSplit per kind that some rank
- * needs (identical memberships shared, as hgrid does; --per-kind: one per kind), one
- * all-reduce per communicator. No deadlines, no verification of sizes, no readiness
- * exchange, no handoff. --nonblocking: the same with blocking = 0, each call polled to
- * completion (what hgrid does, to bound init by a deadline), to price that alone. The groups come from libhgrid_core, before anything is timed
- * but the config read.
+/* bare_nccl: the floor for scripts/bench-ready. The same communicators as hgrid, built
+ * the same way, by a plain program that does nothing else (issue 12: the floor must be
+ * the best NCCL allows for the same groups, or "hgrid / floor" measures the floor).
  *
- *   mpirun -np N bare_nccl CONFIG [--per-kind] [--nonblocking]
+ * What the floor does, each as hgrid-agent does it (agent/backend_nccl.c, agent.c):
+ *   - the CUDA context of its GPU is created in a thread while MPI_Init runs (the
+ *     launcher's local-rank hints, common/gpu_choice.h's rule), joined after it;
+ *   - the layout from libhgrid_core, read and built on every rank;
+ *   - which communicators: agent/groups.c itself (included below, so the rule has one
+ *     home): one per distinct membership, a group equal to the world or to an earlier
+ *     group shares it (--per-kind: one per (module, kind)), colocated modules too; one
+ *     MPI_Allreduce tells every rank at which split positions anyone needs one (hgrid's
+ *     first agreement round carries the same bits);
+ *   - the ncclConfig_t of comm_config(): blocking = 0, splitShare = 1; the world by
+ *     ncclCommInitRankConfig, then one ncclCommSplit of the world per such position in
+ *     order, each polled to completion (the world, then the child) before the next,
+ *     with hgrid's backoff (a few sched_yield, then 0.1 ms, later 1 ms sleeps), which
+ *     leaves the core to NCCL's own threads: under mpirun a rank is often bound to one;
+ *   - verify: one int64 all-reduce (rank + 1) per communicator, each on its own
+ *     non-blocking stream, one at a time: the call polled until enqueued (the first
+ *     collective connects the peers), then cudaStreamQuery with the same backoff; the
+ *     sums compared with the layout's, ncclCommCount/ncclCommUserRank read.
+ *
+ * What hgrid does beyond this, and so the difference that remains (its cost, not the
+ * floor's): MPI_Comm_dup of the world with MPI_ERRORS_RETURN; rank 0 alone reads the
+ * config and broadcasts it (two MPI_Bcast); three more agreement rounds (an
+ * MPI_Allreduce after gpu, world and groups, so one rank's failure stops every rank
+ * at once); the GPU identity check (cudaGetDeviceProperties and an MPI_Allgather over
+ * the host's ranks, so no two share a GPU); the PROGRAM check; the watchdog thread; a
+ * deadline test in every poll, and ncclCommAbort on expiry; the GPU memory read around
+ * each phase; and readiness: every rank's record gathered at rank 0, the summary, the
+ * go broadcast. The floor compares with agent.preflight: full (the default), and uses
+ * one NCCL bootstrap root, as hgrid does below agent.nccl_ranks_per_root ranks (above
+ * it hgrid spreads the bootstrap with ncclCommInitRankScalable). hgrid's "ready in"
+ * is rank 0's time at the go decision, after the gather (so the slowest rank's time
+ * plus that exchange); the floor's is the slowest rank's own, reduced after the clock
+ * stops. The wall times (whole mpirun) include everything on both sides.
+ *
+ * Variants, to explain differences, not floors:
+ *   --naive       the previous floor: no CUDA start during MPI_Init (cudaSetDevice and
+ *                 cudaFree(0) after it), blocking communicators, all verification
+ *                 all-reduces on one blocking stream with cudaStreamSynchronize after
+ *                 each (which spins by default), busy polling; the same communicators
+ *                 (agent/groups.c) as the floor. Its figures against the floor's price
+ *                 those choices; issue 12 measured it at 2.1x hgrid on 2 GPUs.
+ *   --nonblocking with --naive: the same with blocking = 0, polled without backoff
+ *                 (the old "bare-nb"). Without --naive it changes nothing: the floor
+ *                 is non-blocking already, as hgrid is.
+ *   --blocking    the floor with blocking = 1: NCCL's calls return when done, no
+ *                 polling; against the floor it prices non-blocking init by itself.
+ *
+ *   mpirun -np N bare_nccl CONFIG [--per-kind] [--naive [--nonblocking] | --blocking]
  *   bare_nccl --plan CONFIG     (no MPI: the layout as plan JSON, for bench_torch.py)
  * Rank 0 prints: bare: N ranks ready in S s (mpi_init a, gpu b, world c, groups d,
- * verify e; K communicators/rank), where each figure is the slowest rank's. */
+ * verify e; K communicators/rank), where each figure is the slowest rank's; mpi_init
+ * is MPI_Init through the split positions' MPI_Allreduce (hgrid's "bootstrap"). */
 #include <cuda_runtime.h>
 #include <mpi.h>
 #include <nccl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "config.h"
+#include "gpu_choice.h"
+#include "intparse.h"
 #include "layout.h"
 #include "plan.h"
+
+/* hgrid's own rule of which communicators a rank builds (not in libhgrid_core, which is
+ * common/ only): compiled into this program, so the floor cannot drift from it. */
+#include "../../agent/groups.c"
 
 #define CUDA(call)                                                                       \
     do {                                                                                 \
@@ -40,6 +92,10 @@
         }                                                                                \
     } while (0)
 
+typedef struct opts {
+    int per_kind, naive, nonblocking, blocking;
+} opts;
+
 static double now(void)
 {
     struct timespec ts;
@@ -47,18 +103,75 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* Polls until the communicator settles. Always: a non-blocking ncclCommSplit can return
- * ncclSuccess while its job still runs (blocking calls are settled at once). comm is read
- * after the call has filled it. */
-static ncclResult_t settle(ncclResult_t r, const ncclComm_t *comm)
+/* agent/backend_nccl.c's backoff (a copy: it is static there). */
+static void backoff(unsigned *spins)
 {
+    if (++*spins < 16) {
+        sched_yield();
+    } else {
+        struct timespec ts = { 0, *spins < 4096 ? 100000L : 1000000L };
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Polls until the communicator's last operation settles (a blocking one is settled
+ * already); busy = 1: without backoff, as the naive variant did. A non-blocking
+ * ncclCommSplit can return ncclSuccess while its job still runs, so poll always. comm
+ * is a pointer, read after the call (an argument beside it) has filled it. */
+static ncclResult_t settle(ncclResult_t r, const ncclComm_t *comm, int busy)
+{
+    unsigned spins = 0;
     if (r != ncclSuccess && r != ncclInProgress)
         return r;
-    do {
+    for (;;) {
         if (ncclCommGetAsyncError(*comm, &r) != ncclSuccess)
             return ncclInternalError;
-    } while (r == ncclInProgress);
-    return r;
+        if (r != ncclInProgress)
+            return r;
+        if (!busy)
+            backoff(&spins);
+    }
+}
+
+/* The CUDA context of the GPU the launcher's hints choose, made while MPI_Init runs
+ * (agent/backend_nccl.c's prewarm: the same hints, the same rule, silent). */
+typedef struct prewarm {
+    pthread_t thread;
+    int started, local_rank, local_size;
+} prewarm;
+
+static void *prewarm_main(void *arg)
+{
+    const prewarm *p = arg;
+    hg_gpu_view v = { .rank = -1, .host = "", .local_rank = p->local_rank,
+                      .local_size = p->local_size > p->local_rank ? p->local_size : p->local_rank + 1 };
+    int device = -1;
+    if (cudaGetDeviceCount(&v.visible) == cudaSuccess && hg_gpu_choose(&v, &device, NULL) == 0
+        && cudaSetDevice(device) == cudaSuccess)
+        (void)cudaFree(NULL);
+    return NULL;
+}
+
+static int env_hint(const char *const *names)
+{
+    for (int i = 0; names[i]; i++) {
+        int r = hg_int_env(names[i], 1023);
+        if (r >= 0)
+            return r;
+    }
+    return -1;
+}
+
+static void prewarm_start(prewarm *p)
+{
+    static const char *const ranks[] = { "OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID",
+                                         "MPI_LOCALRANKID", NULL };
+    static const char *const sizes[] = { "OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", NULL };
+    p->started = 0;
+    p->local_rank = env_hint(ranks);
+    p->local_size = env_hint(sizes);
+    if (p->local_rank >= 0 && pthread_create(&p->thread, NULL, prewarm_main, p) == 0)
+        p->started = 1;
 }
 
 static int dump_plan(const char *path)
@@ -80,112 +193,200 @@ static int dump_plan(const char *path)
     return rc;
 }
 
+/* The floor's verification: hgrid's (nccl_allreduce), one stream per communicator. */
+static void verify_floor(ncclComm_t *comms, int n, long long mine, long long *sums, int busy)
+{
+    long long *dev;
+    cudaStream_t *stream = calloc((size_t)n, sizeof(*stream));
+    if (!stream)
+        MPI_Abort(MPI_COMM_WORLD, 3);
+    CUDA(cudaMalloc((void **)&dev, sizeof(long long) * (size_t)(n + 1)));
+    for (int i = 0; i < n; i++)
+        CUDA(cudaStreamCreateWithFlags(&stream[i], cudaStreamNonBlocking));
+    /* Landed before any all-reduce reads it: non-blocking streams do not wait for the
+     * legacy one, and a copy from pageable memory may return before its DMA. */
+    CUDA(cudaMemcpyAsync(dev, &mine, sizeof(mine), cudaMemcpyHostToDevice, stream[0]));
+    CUDA(cudaStreamSynchronize(stream[0]));
+    for (int i = 0; i < n; i++) {
+        cudaError_t e;
+        unsigned spins = 0;
+        NCCL(settle(ncclAllReduce(dev, dev + 1 + i, 1, ncclInt64, ncclSum, comms[i], stream[i]),
+                    &comms[i], busy));
+        while ((e = cudaStreamQuery(stream[i])) == cudaErrorNotReady)
+            if (!busy)
+                backoff(&spins);
+        CUDA(e);
+    }
+    CUDA(cudaMemcpy(sums, dev + 1, sizeof(long long) * (size_t)n, cudaMemcpyDeviceToHost));
+    for (int i = 0; i < n; i++)
+        cudaStreamDestroy(stream[i]);
+    cudaFree(dev);
+    free(stream);
+}
+
+/* The naive variant's: one blocking stream, a synchronize after each all-reduce. */
+static void verify_naive(ncclComm_t *comms, int n, long long mine, long long *sums, int busy)
+{
+    long long *dev;
+    cudaStream_t stream;
+    CUDA(cudaMalloc((void **)&dev, sizeof(long long) * (size_t)(n + 1)));
+    CUDA(cudaStreamCreate(&stream));
+    CUDA(cudaMemcpy(dev, &mine, sizeof(mine), cudaMemcpyHostToDevice));
+    for (int i = 0; i < n; i++) {
+        NCCL(settle(ncclAllReduce(dev, dev + 1 + i, 1, ncclInt64, ncclSum, comms[i], stream),
+                    &comms[i], busy));
+        CUDA(cudaStreamSynchronize(stream));
+    }
+    CUDA(cudaMemcpy(sums, dev + 1, sizeof(long long) * (size_t)n, cudaMemcpyDeviceToHost));
+    cudaStreamDestroy(stream);
+    cudaFree(dev);
+}
+
+/* The sum of rank + 1 over slot's members, and whether NCCL agrees on its shape. */
+static int slot_wrong(const hg_comm_set *cs, const hg_rank_view *plan, ncclComm_t comm, int slot,
+                      long long sum)
+{
+    const hg_rank_group *g = slot == HG_SLOT_WORLD ? NULL
+                             : hg_comm_set_group(cs, cs->slot_view[slot], cs->slot_kind[slot]);
+    long long want = 0;
+    int size = g ? g->size : plan->world_size, pos = g ? g->pos : plan->rank, count = -1, me = -1;
+    if (!g)
+        want = (long long)size * (size + 1) / 2;
+    for (int j = 0; g && j < g->size; j++)
+        want += g->members[j] + 1;
+    NCCL(ncclCommCount(comm, &count));
+    NCCL(ncclCommUserRank(comm, &me));
+    return sum != want || count != size || me != pos;
+}
+
 int main(int argc, char **argv)
 {
-    double t0 = now(), t[6];
-    int rank, world, local, per_kind = 0, nonblocking = 0;
+    double t0 = now(), t[5];
+    int rank, world, local, local_size;
+    opts o = { 0, 0, 0, 0 };
+    prewarm pw = { .started = 0 };
+    if (argc == 3 && strcmp(argv[1], "--plan") == 0)
+        return dump_plan(argv[2]);
     for (int i = 2; i < argc; i++) {
-        per_kind |= strcmp(argv[i], "--per-kind") == 0;
-        nonblocking |= strcmp(argv[i], "--nonblocking") == 0;
+        if (strcmp(argv[i], "--per-kind") == 0)
+            o.per_kind = 1;
+        else if (strcmp(argv[i], "--naive") == 0)
+            o.naive = 1;
+        else if (strcmp(argv[i], "--nonblocking") == 0)
+            o.nonblocking = 1;
+        else if (strcmp(argv[i], "--blocking") == 0)
+            o.blocking = 1;
+        else
+            argc = 0; /* usage below */
     }
-    MPI_Comm node;
-    if (argc < 2) {
-        fprintf(stderr, "usage: bare_nccl CONFIG [--per-kind] | bare_nccl --plan CONFIG\n");
+    if (argc < 2 || argv[1][0] == '-' || (o.naive && o.blocking)) {
+        fprintf(stderr, "usage: bare_nccl CONFIG [--per-kind] [--naive [--nonblocking] | --blocking]\n"
+                        "       bare_nccl --plan CONFIG\n");
         return 2;
     }
-    if (strcmp(argv[1], "--plan") == 0 && argc == 3)
-        return dump_plan(argv[2]);
+    int busy = o.naive, blocking = o.naive ? !o.nonblocking : o.blocking;
+
+    if (!o.naive)
+        prewarm_start(&pw);
     MPI_Init(&argc, &argv);
+    MPI_Comm node;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &world);
     MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node);
     MPI_Comm_rank(node, &local);
-    t[0] = now();
+    MPI_Comm_size(node, &local_size);
 
-    /* The plan (not the point of this program). */
-    char *bytes;
+    /* The layout, this rank's view and its communicator set. */
+    char *bytes = NULL;
     size_t len;
     hg_config *cfg = NULL;
     hg_layout *layout = NULL;
     hg_rank_view plan;
+    hg_comm_set cs;
     hg_diags *d = hg_diags_new(argv[1]);
     if (hg_config_read_file(argv[1], &bytes, &len, d) != 0 || hg_config_parse(bytes, len, &cfg, d) != 0
         || hg_layout_build(cfg, 0, &layout, d) != 0 || hg_layout_world_size(layout) != world
-        || hg_rank_view_build(layout, rank, &plan, NULL) != 0) {
+        || hg_rank_view_build(layout, rank, &plan, NULL) != 0
+        || hg_comm_set_build(&plan, !o.per_kind, &cs, NULL) != 0) {
         hg_diags_print(d, stderr);
         fprintf(stderr, "bare: bad config or world size\n");
         MPI_Abort(MPI_COMM_WORLD, 2);
     }
+    /* Which split positions any rank needs (words: the same count on every rank). */
+    MPI_Allreduce(cs.creates, cs.splits, cs.nwords, MPI_UNSIGNED, MPI_BOR, MPI_COMM_WORLD);
+    t[0] = now();
 
-    CUDA(cudaSetDevice(local));
+    /* The GPU: the rule hgrid's bind applies, on this thread (the device is per
+     * thread; the prewarm's context is the device's primary one, so this is cheap). */
+    char host[256] = "";
+    gethostname(host, sizeof(host) - 1);
+    hg_gpu_view v = { .rank = rank, .host = host, .local_rank = local, .local_size = local_size,
+                      .visible_env = getenv("CUDA_VISIBLE_DEVICES") };
+    hg_error gerr;
+    int device = -1;
+    hg_error_clear(&gerr);
+    if (pw.started)
+        pthread_join(pw.thread, NULL);
+    CUDA(cudaGetDeviceCount(&v.visible));
+    if (hg_gpu_choose(&v, &device, &gerr) != 0) {
+        fprintf(stderr, "bare: %s\n", gerr.msg);
+        MPI_Abort(MPI_COMM_WORLD, 3);
+    }
+    CUDA(cudaSetDevice(device));
     CUDA(cudaFree(NULL));
     t[1] = now();
 
+    ncclComm_t *comms = calloc((size_t)cs.nslots, sizeof(*comms));
     ncclUniqueId id;
-    ncclComm_t comms[HG_KIND_COUNT + 1];
-    int owner[HG_KIND_COUNT + 1]; /* the kind whose group each comm is; -1: world */
-    int n = 0;
+    ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
+    config.splitShare = 1;
+    config.blocking = blocking;
+    if (!comms)
+        MPI_Abort(MPI_COMM_WORLD, 3);
     if (rank == 0)
         NCCL(ncclGetUniqueId(&id));
     MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, MPI_COMM_WORLD);
-    ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
-    config.splitShare = 1;
-    config.blocking = !nonblocking;
-    NCCL(settle(ncclCommInitRankConfig(&comms[n], world, id, rank, &config), &comms[n]));
-    owner[n++] = -1;
+    NCCL(settle(ncclCommInitRankConfig(&comms[HG_SLOT_WORLD], world, id, rank, &config),
+                &comms[HG_SLOT_WORLD], busy));
     t[2] = now();
 
-    /* Which kinds make a new communicator here, and which anywhere. */
-    unsigned mine = 0, any = 0;
-    for (int k = 0; k < HG_KIND_COUNT; k++) {
-        const hg_rank_group *g = &plan.groups[k];
-        int shared = g->index < 0 || (!per_kind && g->size == world);
-        for (int j = 0; !per_kind && !shared && j < k; j++)
-            shared = (mine & (1u << j)) && plan.groups[j].size == g->size
-                     && memcmp(plan.groups[j].members, g->members, sizeof(int) * (size_t)g->size) == 0;
-        if (!shared)
-            mine |= 1u << k;
-    }
-    MPI_Allreduce(&mine, &any, 1, MPI_UNSIGNED, MPI_BOR, MPI_COMM_WORLD);
-    for (int k = 0; k < HG_KIND_COUNT; k++) {
-        if (!(any & (1u << k)))
+    for (int p = 0; p < cs.nsplits; p++) {
+        if (!hg_comm_set_split_needed(&cs, p))
             continue;
-        int color = (mine & (1u << k)) ? plan.groups[k].members[0] : NCCL_SPLIT_NOCOLOR;
+        int color = hg_comm_set_color(&cs, p);
         ncclComm_t c = NULL;
-        NCCL(settle(ncclCommSplit(comms[0], color, color < 0 ? 0 : plan.groups[k].pos, &c, &config),
-                    &comms[0]));
-        if (c)
-            NCCL(settle(ncclInProgress, &c));
-        if (c) {
-            owner[n] = k;
-            comms[n++] = c;
+        ncclConfig_t cfg_split = config;
+        /* The split is a job of the world: it settles first, on colorless ranks too. */
+        NCCL(settle(ncclCommSplit(comms[HG_SLOT_WORLD], color < 0 ? NCCL_SPLIT_NOCOLOR : color,
+                                  hg_comm_set_key(&cs, p), &c, &cfg_split),
+                    &comms[HG_SLOT_WORLD], busy));
+        if (color < 0) {
+            if (c)
+                ncclCommAbort(c);
+            continue;
         }
+        if (!c) {
+            fprintf(stderr, "bare: rank %d: ncclCommSplit at position %d made no communicator\n",
+                    rank, p);
+            MPI_Abort(MPI_COMM_WORLD, 3);
+        }
+        NCCL(settle(ncclInProgress, &c, busy));
+        comms[hg_comm_set_split_slot(&cs, p)] = c;
     }
     t[3] = now();
 
-    long long *buf;
-    long long contrib = rank + 1, sums[HG_KIND_COUNT + 1];
-    cudaStream_t stream;
-    CUDA(cudaMalloc((void **)&buf, sizeof(long long) * (size_t)(n + 1)));
-    CUDA(cudaStreamCreate(&stream));
-    CUDA(cudaMemcpy(buf, &contrib, sizeof(contrib), cudaMemcpyHostToDevice));
-    for (int i = 0; i < n; i++) {
-        NCCL(settle(ncclAllReduce(buf, buf + 1 + i, 1, ncclInt64, ncclSum, comms[i], stream), &comms[i]));
-        CUDA(cudaStreamSynchronize(stream));
-    }
-    CUDA(cudaMemcpy(sums, buf + 1, sizeof(long long) * (size_t)n, cudaMemcpyDeviceToHost));
+    int n = cs.nslots, wrong = 0;
+    long long *sums = calloc((size_t)n, sizeof(*sums));
+    if (!sums)
+        MPI_Abort(MPI_COMM_WORLD, 3);
+    if (o.naive)
+        verify_naive(comms, n, (long long)rank + 1, sums, busy);
+    else
+        verify_floor(comms, n, (long long)rank + 1, sums, busy);
+    for (int i = 0; i < n; i++)
+        wrong |= slot_wrong(&cs, &plan, comms[i], i, sums[i]);
     t[4] = now();
 
-    int wrong = 0;
-    for (int i = 0; i < n; i++) {
-        long long want = 0;
-        if (owner[i] < 0)
-            want = (long long)world * (world + 1) / 2;
-        else
-            for (int j = 0; j < plan.groups[owner[i]].size; j++)
-                want += plan.groups[owner[i]].members[j] + 1;
-        wrong |= sums[i] != want;
-    }
     double phase[6] = { t[0] - t0, t[1] - t[0], t[2] - t[1], t[3] - t[2], t[4] - t[3], t[4] - t0 };
     double worst[6];
     int nmax = 0, bad = 0;
@@ -198,10 +399,19 @@ int main(int argc, char **argv)
                world, worst[5], worst[0], worst[1], worst[2], worst[3], worst[4], nmax,
                bad ? " WRONG SUMS" : "");
 
-    for (int i = n - 1; i >= 0; i--)
-        ncclCommDestroy(comms[i]);
-    cudaStreamDestroy(stream);
-    cudaFree(buf);
+    /* Children before the world they share resources with; a non-blocking
+     * communicator is finalized (and that polled) before it is destroyed. */
+    for (int i = n - 1; i >= 0; i--) {
+        if (!comms[i])
+            continue;
+        if (settle(ncclCommFinalize(comms[i]), &comms[i], 0) == ncclSuccess)
+            ncclCommDestroy(comms[i]);
+        else
+            ncclCommAbort(comms[i]);
+    }
+    free(sums);
+    free(comms);
+    hg_comm_set_free(&cs);
     hg_rank_view_free(&plan);
     hg_layout_free(layout);
     hg_config_free(cfg);
