@@ -543,7 +543,7 @@ static void arrow(picture *pc, const char *cls, int from, int to, int bridge, in
     if (from >= 0)
         o_printf(&pc->o, " data-from=\"%d\" data-to=\"%d\"", from, to);
     o_printf(&pc->o, " d=\"M%d %dC%d %d %d %d %d %d\" stroke=\"%s\" marker-end=\"url(#arrow%d)\"/>\n",
-             x1, y1, x1 + dx, y1, x2 - dx, y2, x2, y2, strong, src);
+             x1, y1, x1 + dx, y1, x2 - dx, y2, x2, y2, strong, src % (int)NPALETTE);
 }
 
 static void rank_xy(const picture *pc, int module, int rank, int *x, int *y)
@@ -695,7 +695,7 @@ static int highlight_line(const picture *pc, char *buf, hg_error *err)
 static int legend_build(const picture *pc, legend *lg, hg_error *err)
 {
     const hg_layout *l = pc->l;
-    char a[16], b[16];
+    char a[16], b[16], c[16];
     char *t;
     int colocated = hg_layout_mode(l) == HG_LAYOUT_COLOCATED;
     int any_expert = 0;
@@ -733,19 +733,23 @@ static int legend_build(const picture *pc, legend *lg, hg_error *err)
                      "outlined black holds a tp group that spans two nodes or more.", gpn);
     }
     size_t nb = hg_layout_bridge_count(l);
-    for (size_t i = 0; i < nb; i++) {
+    /* A line per bridge while room is left for the rest: the highlight, and a count
+     * of the bridges not listed (every one is still drawn). */
+    size_t listed = 0;
+    for (size_t i = 0; i < nb && lg->n < LEGEND_MAX - 2; i++, listed++) {
         const hg_bridge *br = hg_layout_bridge(l, i);
-        if (!(t = legend_add(lg, br->src)))
-            break;
+        t = legend_add(lg, br->src);
         snprintf(t, LEGEND_LEN, "%s \xe2\x86\x92 %s: %s, %s \xe2\x86\x92 %s leaders, %s link%s%s",
                  hg_layout_module(l, (size_t)br->src)->name,
                  hg_layout_module(l, (size_t)br->dest)->name, hg_bridge_mode_name(br->mode),
-                 count_str(br->nsrc, a), count_str(br->ndest, b), count_str(br->nlinks, a),
+                 count_str(br->nsrc, a), count_str(br->ndest, b), count_str(br->nlinks, c),
                  br->nlinks == 1 ? "" : "s",
                  pc->per_rank ? " (an arrow per link, source leader to receiver; dashed: "
                                 "the boundary groups that broadcast them)"
                               : " (one arrow for all of them)");
     }
+    if (listed < nb && (t = legend_add(lg, -1)))
+        snprintf(t, LEGEND_LEN, "... and %zu more bridges.", nb - listed);
     if (!colocated && nb == 0 && pc->n > 1 && (t = legend_add(lg, -1)))
         snprintf(t, LEGEND_LEN, "No bridges: no module feeds another.");
     if (pc->opts->rank >= 0 && (t = legend_add(lg, -1)))
@@ -786,8 +790,9 @@ static void write_head(picture *pc, int width, int height)
              ".highlight{fill:none;stroke:#d6007a;stroke-width:4}\n"
              ".highlight-expert{fill:none;stroke:#d6007a;stroke-width:3;stroke-dasharray:4 2}\n"
              "</style>\n<defs>\n");
-    /* One arrowhead per module colour (a marker cannot take its path's stroke in SVG 1.1). */
-    for (size_t i = 0; i < pc->n; i++) {
+    /* One arrowhead per colour in use (a marker cannot take its path's stroke in SVG
+     * 1.1); module i's is arrow(i mod the palette). */
+    for (size_t i = 0; i < pc->n && i < NPALETTE; i++) {
         char strong[8];
         colour(i, 0, strong);
         o_printf(o, "<marker id=\"arrow%zu\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" "
@@ -809,7 +814,8 @@ static void write_legend(picture *pc, const legend *lg, const char *title)
             char strong[8];
             colour((size_t)lg->swatch[i], 0, strong);
             o_printf(o, "<path d=\"M%d %dh26\" stroke=\"%s\" stroke-width=\"2\" "
-                     "marker-end=\"url(#arrow%d)\"/>\n", x, y - 4, strong, lg->swatch[i]);
+                     "marker-end=\"url(#arrow%d)\"/>\n", x, y - 4, strong,
+                     lg->swatch[i] % (int)NPALETTE);
             x += 36;
         }
         o_printf(o, "<text class=\"legend\" x=\"%d\" y=\"%d\">", x, y);

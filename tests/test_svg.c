@@ -173,6 +173,37 @@ START_TEST(large_form)
 }
 END_TEST
 
+/* The legend: a line per bridge with its leaders and links, while room is left. */
+START_TEST(legend_bridges)
+{
+    hg_layout *l = layout_of_text("version: 1\nmodules:\n"
+                                  "  - {name: audio, role: encoder, dp: 2}\n"
+                                  "  - {name: language, role: language, tp: 2, dp: 4}\n");
+    char *s = svg_of(l, -1, 0, NULL);
+    ck_assert_int_eq(count(s, ">audio \xe2\x86\x92 language: fan-out, 2 \xe2\x86\x92 4 "
+                              "leaders, 4 links (an arrow per link"), 1);
+    ck_assert_int_eq(count(s, "class=\"bridge-link\""), 4);
+    free(s);
+    hg_layout_free(l);
+
+    /* 63 one-rank encoders feed the language module: 61 lines, then a count. */
+    char text[8192];
+    int n = snprintf(text, sizeof(text), "version: 1\nmodules:\n");
+    for (int i = 0; i < 63; i++)
+        n += snprintf(text + n, sizeof(text) - (size_t)n, "  - {name: e%d, role: encoder, dp: 1}\n", i);
+    snprintf(text + n, sizeof(text) - (size_t)n, "  - {name: lm, role: language, dp: 1}\n");
+    l = layout_of_text(text);
+    s = svg_of(l, 63, 0, NULL);
+    ck_assert_int_eq(count(s, "leaders, 1 link (an arrow per link"), 61);
+    ck_assert_int_eq(count(s, ">... and 2 more bridges.<"), 1);
+    ck_assert_int_eq(count(s, "class=\"bridge-link\""), 63);
+    ck_assert_int_eq(count(s, "<marker "), 10); /* one per palette colour */
+    ck_assert_int_eq(count(s, ">magenta: rank 63, lm tp 0 dp 0 pp 0; "), 1);
+    free(s);
+    hg_layout_free(l);
+}
+END_TEST
+
 START_TEST(write_error)
 {
     hg_layout *l = layout_of_text(vlm8);
@@ -198,6 +229,7 @@ int main(void)
     tcase_add_test(t, highlight_and_nodes);
     tcase_add_test(t, colocated_panels);
     tcase_add_test(t, large_form);
+    tcase_add_test(t, legend_bridges);
     tcase_add_test(t, write_error);
     suite_add_tcase(s, t);
     return run_suite(s);
