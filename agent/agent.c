@@ -31,6 +31,7 @@ void hg_agent_opts_default(hg_agent_opts *o)
 {
     memset(o, 0, sizeof(*o));
     o->backend = -1;
+    o->preflight = -1;
     o->share = 1;
 }
 
@@ -62,16 +63,31 @@ static void enter(hg_agent *a, hg_phase p)
     hg_watchdog_phase(&a->wd, p);
 }
 
+/* GPU memory in use now, or -1: phases after binding are measured, so what NCCL's
+ * communicators and their connections cost shows per phase (the readiness record). */
+static long long gpu_used(const hg_agent *a, hg_phase p)
+{
+    if (p < HG_PHASE_WORLD || p >= HG_PHASE_TIMED || !a->be || !a->be->gpu_used || a->device < 0)
+        return -1;
+    return a->be->gpu_used(&a->bk);
+}
+
 /* Runs one timed step unless this rank has failed already; records where it failed. */
 static int step(hg_agent *a, hg_phase p, int (*fn)(hg_agent *, hg_error *), int rc, hg_error *own)
 {
     double t;
+    long long before, after;
     if (rc != 0 || !fn)
         return rc;
     enter(a, p);
+    before = gpu_used(a, p);
     t = hg_now();
     rc = fn(a, own);
     a->times[p] += hg_now() - t;
+    if (before >= 0 && (after = gpu_used(a, p)) >= 0) {
+        a->gpu_mib[p] += (double)(after - before) / (1024.0 * 1024.0);
+        a->gpu_measured = 1;
+    }
     if (rc != 0)
         a->failed_phase = p;
     return rc;
@@ -308,16 +324,24 @@ int hg_agent_start(const hg_agent_opts *opts, hg_agent **out, hg_error *err)
     rc = step(a, HG_PHASE_GPU, a->be->bind ? bind_step : NULL, rc, &own);
     rc = inject_failure(a, HG_PHASE_GPU, rc, &own);
     rc = agree(a, rc, &own);
-    rc = step(a, HG_PHASE_WORLD, world_step, rc, &own);
-    rc = inject_failure(a, HG_PHASE_WORLD, rc, &own);
-    rc = agree(a, rc, &own);
-    rc = step(a, HG_PHASE_GROUPS, groups_step, rc, &own);
-    rc = inject_failure(a, HG_PHASE_GROUPS, rc, &own);
-    rc = agree(a, rc, &own);
-    if (a->verify) {
+    /* agent.preflight: none stops after the GPU check; world builds the world alone and
+     * verifies it with one all-reduce; full builds and proves everything. */
+    if (a->preflight != HG_PREFLIGHT_NONE) {
+        rc = step(a, HG_PHASE_WORLD, world_step, rc, &own);
+        rc = inject_failure(a, HG_PHASE_WORLD, rc, &own);
+        rc = agree(a, rc, &own);
+        a->ncomms = a->bk.nverify = 1;
+    }
+    if (a->preflight == HG_PREFLIGHT_FULL) {
+        rc = step(a, HG_PHASE_GROUPS, groups_step, rc, &own);
+        rc = inject_failure(a, HG_PHASE_GROUPS, rc, &own);
+        rc = agree(a, rc, &own);
+        a->ncomms = a->bk.nverify = a->comms.nslots;
+    }
+    if (a->verify && a->preflight != HG_PREFLIGHT_NONE) {
         rc = step(a, HG_PHASE_VERIFY, hg_verify, rc, &own);
         /* Every rank knows the layout: all take this branch alike. */
-        if (hg_layout_bridge_count(a->layout) > 0) {
+        if (a->preflight == HG_PREFLIGHT_FULL && hg_layout_bridge_count(a->layout) > 0) {
             rc = agree(a, rc, &own);
             rc = step(a, HG_PHASE_BRIDGES, hg_bridges, rc, &own);
         }

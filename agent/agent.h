@@ -21,6 +21,7 @@ typedef struct hg_agent_opts {
     const char *config_path;
     int backend;     /* hg_backend; HG_BACKEND_FROM_CONFIG: the config's agent.backend */
     int timeout_s;   /* 0: the config's agent.init_timeout_s */
+    int preflight;   /* hg_preflight; -1: the config's agent.preflight */
     const char *report_path;
     int verbose;
     int strict;
@@ -38,6 +39,7 @@ typedef struct hg_decision {
     int nfailed;
     int ntimedout;  /* failed ranks whose own step ran past the deadline: no-go is 124 */
     int nusage;     /* failed ranks whose PROGRAM cannot run: when all are, no-go is 2 */
+    int placement;  /* --strict refused groups across the hosts the ranks reported: 2 */
     int master_port;
     char master_addr[256];
 } hg_decision;
@@ -48,6 +50,7 @@ typedef struct hg_agent {
     double deadline;    /* t0 + timeout: NCCL init and readiness are bounded by it */
     int timeout_s;
     int verify;
+    int preflight;      /* hg_preflight: the depth this run goes to */
     int backend;        /* hg_backend */
     int mpi_owned;      /* this agent called MPI_Init, so it calls MPI_Finalize */
     MPI_Comm ctrl;      /* a private duplicate of MPI_COMM_WORLD for the agent's own talk */
@@ -67,6 +70,9 @@ typedef struct hg_agent {
     const hg_backend_ops *be;
     hg_backend_rank bk; /* what the backend sees of this rank (a copy, filled once) */
     double times[HG_PHASE_TIMED];
+    double gpu_mib[HG_PHASE_TIMED]; /* GPU memory taken during each phase (MiB) */
+    int gpu_measured;   /* gpu_mib holds measurements (a GPU backend that can tell) */
+    int ncomms;         /* communicators this rank built (the world included) */
     hg_phase phase;
     hg_phase failed_phase;
     hg_decision decision;

@@ -34,6 +34,11 @@ typedef struct hg_backend_rank {
     int timeout_s;            /* the deadline's length, for messages */
     const hg_rank_view *view; /* this rank's module, coordinates and groups */
     const hg_comm_set *comms; /* the slots to build; splits is known before groups() */
+    int nverify;              /* allreduce() covers slots [0, nverify): all of them after
+                               * groups(), the world alone when only it was built */
+    int ranks_per_root;       /* nccl world init: ranks per bootstrap root; 0: one root */
+    int roots;                /* world(): the NCCL bootstrap roots it used (1: the one-root
+                               * ncclCommInitRankConfig); 0: not an NCCL world */
     hg_prewarm prewarm;       /* nccl: started before MPI_Init, joined by bind() */
     int device;               /* bind(): the CUDA device bound; -1: none */
     void *state;              /* the backend's own; release() frees it */
@@ -79,6 +84,9 @@ typedef struct hg_backend_ops {
     /* A broadcast of *value from group position root over slot's communicator, polled
      * until it completes or the deadline passes (HG_ETIMEDOUT, err left to the caller). */
     int (*bcast)(hg_backend_rank *b, int slot, int root, long long *value, hg_error *err);
+    /* Bytes of the bound GPU's memory in use now, by anyone (what the communicators cost
+     * is the difference over a phase); -1 when unknown. NULL: the backend uses no GPU. */
+    long long (*gpu_used)(const hg_backend_rank *b);
 } hg_backend_ops;
 
 extern const hg_backend_ops hg_backend_mpi_ops;

@@ -84,7 +84,7 @@ static int mpi_allreduce(hg_backend_rank *b, long long mine, long long *sums, hg
     mpi_state *s = b->state;
     /* Slots were made in hg_kind order on every member, so every rank meets its
      * communicators in one global order and the blocking all-reduces cannot deadlock. */
-    for (int i = 0; i < b->comms->nslots; i++) {
+    for (int i = 0; i < b->nverify; i++) {
         int mrc = MPI_Allreduce(&mine, &sums[i], 1, MPI_LONG_LONG, MPI_SUM, s->comm[i]);
         if (mrc != MPI_SUCCESS) {
             char what[256], call[320];

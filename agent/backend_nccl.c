@@ -18,6 +18,7 @@
 #include <cuda_runtime.h>
 #include <nccl.h>
 #include <sched.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -250,40 +251,104 @@ static ncclConfig_t comm_config(void)
     return c;
 }
 
+/* ncclCommInitRankScalable (NCCL 2.23) spreads the bootstrap over several roots; a
+ * single root's bootstrap takes minutes at some thousands of ranks (NVIDIA/nccl#1156). */
+#if NCCL_VERSION_CODE >= NCCL_VERSION(2, 23, 0)
+#define HG_NCCL_SCALABLE 1
+#else
+#define HG_NCCL_SCALABLE 0
+#endif
+
+typedef struct root_id {
+    ncclUniqueId id;
+    int32_t ok;
+    int32_t rank;
+} root_id;
+
+/* Roots are ranks 0, k, 2k, ... (k = ranks per root): one unique id each, gathered by
+ * every rank with one MPI_Allgatherv in which only the roots contribute, so a rank
+ * receives nroots ids, not one per rank. */
+static int exchange_ids(hg_backend_rank *b, int nroots, int k, root_id *ids, hg_error *err)
+{
+    root_id mine;
+    int *counts = calloc((size_t)b->world, sizeof(int)), *displs = calloc((size_t)b->world, sizeof(int));
+    int is_root = b->rank % k == 0 && b->rank / k < nroots, mrc;
+    ncclResult_t r = ncclSuccess;
+    if (!counts || !displs) {
+        free(counts);
+        free(displs);
+        return hg_error_set(err, HG_ENOMEM, "rank %d: out of memory", b->rank);
+    }
+    for (int i = 0; i < nroots; i++) {
+        counts[i * k] = (int)sizeof(root_id);
+        displs[i * k] = i * (int)sizeof(root_id);
+    }
+    memset(&mine, 0, sizeof(mine));
+    mine.rank = b->rank;
+    if (is_root) {
+        r = ncclGetUniqueId(&mine.id);
+        mine.ok = r == ncclSuccess;
+    }
+    /* Sent even when a root failed, so the others fail now instead of at the deadline. */
+    mrc = MPI_Allgatherv(&mine, is_root ? (int)sizeof(mine) : 0, MPI_BYTE, ids, counts, displs,
+                         MPI_BYTE, b->ctrl);
+    free(counts);
+    free(displs);
+    if (mrc != MPI_SUCCESS)
+        return hg_mpi_fail(err, mrc, b->rank, "MPI_Allgatherv(ncclUniqueId of each root)");
+    if (is_root && !mine.ok)
+        return nccl_fail(b, err, r, "ncclGetUniqueId", HG_SLOT_WORLD, -1);
+    for (int i = 0; i < nroots; i++)
+        if (!ids[i].ok)
+            return hg_error_set(err, HG_EPEER, "rank %d: skipped NCCL init: rank %d (bootstrap "
+                                "root %d of %d) could not create its NCCL unique id", b->rank,
+                                ids[i].rank, i, nroots);
+    return 0;
+}
+
 static int nccl_world(hg_backend_rank *b, hg_error *err)
 {
     nccl_state *s = b->state;
-    struct {
-        ncclUniqueId id;
-        int ok;
-    } root;
     ncclConfig_t cfg = comm_config();
     ncclResult_t r = ncclSuccess;
-    int mrc;
-    memset(&root, 0, sizeof(root));
-    if (b->rank == 0) {
-        r = ncclGetUniqueId(&root.id);
-        root.ok = r == ncclSuccess;
+    int k = b->ranks_per_root, rc;
+    /* Above k ranks, one root per k ranks; k = 0, or NCCL without the scalable call: one. */
+    int nroots = HG_NCCL_SCALABLE && k > 0 && b->world > k ? (b->world + k - 1) / k : 1;
+    root_id *ids = calloc((size_t)nroots, sizeof(*ids));
+    const char *call = nroots > 1 ? "ncclCommInitRankScalable" : "ncclCommInitRankConfig";
+    if (!ids)
+        return hg_error_set(err, HG_ENOMEM, "rank %d: out of memory", b->rank);
+    if ((rc = exchange_ids(b, nroots, nroots > 1 ? k : b->world, ids, err)) != 0) {
+        free(ids);
+        return rc;
     }
-    /* Sent even when rank 0 failed, so the others fail now instead of at the deadline. */
-    if ((mrc = MPI_Bcast(&root, (int)sizeof(root), MPI_BYTE, 0, b->ctrl)) != MPI_SUCCESS)
-        return hg_mpi_fail(err, mrc, b->rank, "MPI_Bcast(ncclUniqueId)");
-    if (b->rank == 0 && !root.ok)
-        return nccl_fail(b, err, r, "ncclGetUniqueId", HG_SLOT_WORLD, -1);
-    if (!root.ok)
-        return hg_error_set(err, HG_EPEER, "rank %d: skipped NCCL init: rank 0 could not create "
-                            "the NCCL unique id", b->rank);
     /* Test builds: a world larger than the job, so init waits for a peer that never
      * comes: the deadline-and-abort path, on a single GPU. */
     int nranks = b->world + hg_test_nccl_phantom_ranks();
-    r = ncclCommInitRankConfig(&s->comm[HG_SLOT_WORLD], nranks, root.id, b->rank, &cfg);
+#if HG_NCCL_SCALABLE
+    if (nroots > 1) {
+        ncclUniqueId *uid = malloc((size_t)nroots * sizeof(*uid));
+        if (!uid) {
+            free(ids);
+            return hg_error_set(err, HG_ENOMEM, "rank %d: out of memory", b->rank);
+        }
+        for (int i = 0; i < nroots; i++)
+            uid[i] = ids[i].id;
+        r = ncclCommInitRankScalable(&s->comm[HG_SLOT_WORLD], nranks, b->rank, nroots, uid, &cfg);
+        free(uid);
+    } else
+#endif
+    {
+        r = ncclCommInitRankConfig(&s->comm[HG_SLOT_WORLD], nranks, ids[0].id, b->rank, &cfg);
+    }
+    free(ids);
+    b->roots = nroots;
     if (r != ncclSuccess && r != ncclInProgress) {
         if (s->comm[HG_SLOT_WORLD])
             abort_slot(s, &s->comm[HG_SLOT_WORLD]);
-        return nccl_fail(b, err, r, "ncclCommInitRankConfig", HG_SLOT_WORLD, -1);
+        return nccl_fail(b, err, r, call, HG_SLOT_WORLD, -1);
     }
-    return wait_comm(b, &s->comm[HG_SLOT_WORLD], "ncclCommInitRankConfig", HG_SLOT_WORLD, -1,
-                     b->deadline, err);
+    return wait_comm(b, &s->comm[HG_SLOT_WORLD], call, HG_SLOT_WORLD, -1, b->deadline, err);
 }
 
 static int nccl_groups(hg_backend_rank *b, hg_error *err)
@@ -332,7 +397,7 @@ static int nccl_groups(hg_backend_rank *b, hg_error *err)
 static int nccl_allreduce(hg_backend_rank *b, long long mine, long long *sums, hg_error *err)
 {
     nccl_state *s = b->state;
-    int n = b->comms->nslots, rc;
+    int n = b->nverify, rc;
     cudaError_t e;
     if ((e = cudaMalloc((void **)&s->dev, (size_t)(n + 1) * sizeof(long long))) != cudaSuccess)
         return cuda_fail(b, err, e, "cudaMalloc");
@@ -586,6 +651,14 @@ static void nccl_release(hg_backend_rank *b, int abort)
     b->state = NULL;
 }
 
+static long long nccl_gpu_used(const hg_backend_rank *b)
+{
+    size_t free_b = 0, total_b = 0;
+    if (b->device < 0 || cudaMemGetInfo(&free_b, &total_b) != cudaSuccess)
+        return -1;
+    return (long long)(total_b - free_b);
+}
+
 static void *nccl_comm(const hg_backend_rank *b, int slot)
 {
     nccl_state *s = b->state;
@@ -604,4 +677,5 @@ const hg_backend_ops hg_backend_nccl_ops = {
     .link_poll = nccl_link_poll,
     .link_stop = nccl_link_stop,
     .bcast = nccl_bcast,
+    .gpu_used = nccl_gpu_used,
 };

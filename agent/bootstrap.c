@@ -14,6 +14,9 @@
 
 #include "config.h"
 #include "diag.h"
+#include "intparse.h"
+#include "protocol.h"
+#include "testhooks.h"
 
 /* What rank 0 broadcasts before the config bytes. */
 typedef struct cfg_header {
@@ -22,6 +25,8 @@ typedef struct cfg_header {
     int32_t timeout_s; /* rank 0's --timeout, 0: none */
     int32_t strict;
     int32_t share;
+    int32_t preflight;      /* rank 0's --preflight, -1: none */
+    int32_t ranks_per_root; /* rank 0's HGRID_NCCL_RANKS_PER_ROOT, -1: none */
 } cfg_header;
 
 int hg_mpi_fail(hg_error *err, int mrc, int rank, const char *call)
@@ -51,6 +56,13 @@ static char *read_on_root(hg_agent *a, cfg_header *h, hg_diags *diags)
     h->timeout_s = a->opts.timeout_s;
     h->strict = a->opts.strict;
     h->share = a->opts.share;
+    h->preflight = a->opts.preflight;
+    const char *rpr = getenv(HG_ENV_RANKS_PER_ROOT);
+    int k = -1;
+    if (rpr && *rpr && hg_int_parse(rpr, 0, HG_MAX_WORLD, &k) != 0)
+        fprintf(stderr, "hgrid: warning: %s=%s is not a number of ranks in 0..%d; using "
+                "agent.nccl_ranks_per_root\n", HG_ENV_RANKS_PER_ROOT, rpr, HG_MAX_WORLD);
+    h->ranks_per_root = k;
     h->len = hg_config_read_file(a->opts.config_path, &bytes, &len, diags) == 0 ? (int64_t)len : -1;
     return bytes;
 }
@@ -85,6 +97,7 @@ int hg_bootstrap(hg_agent *a, hg_error *err)
     MPI_TRY(MPI_Comm_size(a->local, &a->local_size), "MPI_Comm_size(local)");
     if (gethostname(a->host, sizeof(a->host) - 1) != 0)
         snprintf(a->host, sizeof(a->host), "unknown-host");
+    hg_test_host(a->rank, a->host, sizeof(a->host));
 
     diags = hg_diags_new(a->opts.config_path);
     if (!diags) {
@@ -130,8 +143,21 @@ int hg_bootstrap(hg_agent *a, hg_error *err)
     a->backend = h.backend >= 0 ? h.backend : (int)cfg->backend;
     a->timeout_s = h.timeout_s > 0 ? h.timeout_s : (int)cfg->init_timeout_s.v;
     a->verify = cfg->verify;
+    a->preflight = h.preflight >= 0 ? h.preflight : (int)cfg->preflight;
+    a->bk.ranks_per_root = h.ranks_per_root >= 0 ? h.ranks_per_root : (int)cfg->nccl_ranks_per_root.v;
     a->opts.share = h.share;
     a->opts.strict = h.strict;
+    /* An in-process program gets hgrid's communicators (hgrid.h): they are the handoff. */
+    if (a->preflight != HG_PREFLIGHT_FULL && !a->opts.exec_handoff) {
+        rc = hg_error_set(err, HG_ECONFIG, "%s: pre-flight '%s' (%s) applies to the exec "
+                          "handoff; an in-process program (hg_init) uses hgrid's communicators, "
+                          "which only the full pre-flight builds", a->opts.config_path,
+                          hg_preflight_name((hg_preflight)a->preflight),
+                          h.preflight >= 0 ? "--preflight" : "agent.preflight");
+        if (a->rank == 0)
+            fprintf(stderr, "hgrid: %s\n", err->msg);
+        goto out;
+    }
 out:
     hg_config_free(cfg);
     hg_diags_free(diags);

@@ -48,8 +48,9 @@
 
 static void usage(FILE *out)
 {
-    fputs("usage: hgrid-agent [--backend nccl|mpi] [--timeout SECONDS] [--report FILE]\n"
-          "                   [--verbose] [--strict] [--in-process] [--label] [--log-dir DIR]\n"
+    fputs("usage: hgrid-agent [--backend nccl|mpi] [--timeout SECONDS]\n"
+          "                   [--preflight full|world|none] [--report FILE] [--verbose]\n"
+          "                   [--strict] [--in-process] [--label] [--log-dir DIR]\n"
           "                   CONFIG -- PROGRAM [ARGS...]\n"
           "       hgrid-agent --help | --version\n"
           "\n"
@@ -76,6 +77,7 @@ static void to_opts(const hg_agent_args *args, hg_agent_opts *o)
     o->config_path = args->config;
     o->backend = args->backend;
     o->timeout_s = args->timeout_s;
+    o->preflight = args->preflight;
     o->report_path = args->report;
     o->verbose = args->verbose;
     o->strict = args->strict;

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "placement.h"
 #include "protocol.h"
 #include "ranklist.h"
 #include "status.h"
@@ -42,7 +43,10 @@ typedef struct hg_record {
     int32_t rank, status, code, phase, ncomms, local_rank;
     int32_t usage; /* the failure is PROGRAM's (it cannot run): the user's, exit 2 */
     int32_t links; /* bridge links proved with this rank as their sender */
+    int32_t roots; /* NCCL bootstrap roots of its world init (0: no NCCL world) */
+    int32_t gpu_measured;
     double times[HG_PHASE_TIMED];
+    double gpu_mib[HG_PHASE_TIMED]; /* GPU memory taken in each phase, MiB */
     double elapsed;
     char host[64];
     char error[416];
@@ -75,7 +79,10 @@ static void fill_record(const hg_agent *a, const hg_error *own, hg_record *r)
     r->status = !own ? REC_READY : own->code == HG_EPEER ? REC_SKIPPED : REC_FAILED;
     r->code = own ? own->code : 0;
     r->phase = own ? (int)a->failed_phase : (int)HG_PHASE_READINESS;
-    r->ncomms = own ? 0 : a->comms.nslots;
+    r->ncomms = own ? 0 : a->ncomms;
+    r->roots = a->bk.roots;
+    r->gpu_measured = a->gpu_measured;
+    memcpy(r->gpu_mib, a->gpu_mib, sizeof(r->gpu_mib));
     r->local_rank = a->local_rank;
     r->usage = own && a->usage_failed;
     r->links = a->bridge_links;
@@ -180,18 +187,63 @@ static int receive_all(coordinator *c, double deadline, hg_error *err)
     return 0;
 }
 
+/* The GPU memory a rank's communicators took: the sum over the phases that build or
+ * first use them. */
+static double gpu_total(const hg_record *r)
+{
+    double t = 0;
+    for (int p = HG_PHASE_WORLD; p < HG_PHASE_TIMED; p++)
+        t += r->gpu_mib[p];
+    return t;
+}
+
 static json_t *record_json(const hg_agent *a, const hg_record *r)
 {
-    json_t *times = json_object();
+    json_t *times = json_object(), *mem = NULL;
     for (int p = 0; times && p < HG_PHASE_TIMED; p++)
         json_object_set_new(times, hg_phase_name((hg_phase)p),
                             r->status == REC_MISSING ? json_null() : json_real(r->times[p]));
-    return json_pack("{s:i, s:s, s:s, s:s, s:i, s:s, s:i, s:i, s:o, s:f, s:s?}", "rank", r->rank,
-                     "module", module_of(a, r->rank), "status", status_names[r->status], "host",
-                     r->host, "local_rank", r->local_rank, "phase",
+    if (r->gpu_measured && r->status != REC_MISSING && (mem = json_object())) {
+        for (int p = HG_PHASE_WORLD; p < HG_PHASE_TIMED; p++)
+            json_object_set_new(mem, hg_phase_name((hg_phase)p), json_real(r->gpu_mib[p]));
+        json_object_set_new(mem, "total", json_real(gpu_total(r)));
+    }
+    return json_pack("{s:i, s:s, s:s, s:s, s:i, s:s, s:i, s:i, s:i, s:o, s:o, s:f, s:s?}", "rank",
+                     r->rank, "module", module_of(a, r->rank), "status", status_names[r->status],
+                     "host", r->host, "local_rank", r->local_rank, "phase",
                      r->status == REC_MISSING ? "?" : hg_phase_name((hg_phase)r->phase),
-                     "communicators", r->ncomms, "bridge_links", r->links, "times", times,
-                     "elapsed_s", r->elapsed, "error", r->error[0] ? r->error : NULL);
+                     "communicators", r->ncomms, "nccl_roots", r->roots, "bridge_links", r->links,
+                     "times", times, "gpu_mib", mem ? mem : json_null(), "elapsed_s", r->elapsed,
+                     "error", r->error[0] ? r->error : NULL);
+}
+
+/* Over the ready ranks: communicators and GPU MiB per rank, lowest and highest; the
+ * bootstrap roots of the NCCL world (the same on every rank). gpu_lo > gpu_hi: none
+ * measured. */
+typedef struct budget {
+    int comms_lo, comms_hi, roots;
+    double gpu_lo, gpu_hi;
+} budget;
+
+static budget budget_of(const coordinator *c)
+{
+    budget b = { 1 << 30, 0, 0, 1e300, -1e300 };
+    for (int i = 0; i < c->a->world; i++) {
+        const hg_record *r = &c->rec[i];
+        if (r->status != REC_READY)
+            continue;
+        b.comms_lo = r->ncomms < b.comms_lo ? r->ncomms : b.comms_lo;
+        b.comms_hi = r->ncomms > b.comms_hi ? r->ncomms : b.comms_hi;
+        b.roots = r->roots > b.roots ? r->roots : b.roots;
+        if (r->gpu_measured) {
+            double t = gpu_total(r);
+            b.gpu_lo = t < b.gpu_lo ? t : b.gpu_lo;
+            b.gpu_hi = t > b.gpu_hi ? t : b.gpu_hi;
+        }
+    }
+    if (b.comms_lo > b.comms_hi)
+        b.comms_lo = b.comms_hi = 0;
+    return b;
 }
 
 /* Returns 0 when the file is written. */
@@ -206,12 +258,19 @@ static int write_report(const coordinator *c, int go)
     int verified = 0;
     for (int i = 0; i < a->world; i++)
         verified += c->rec[i].status == REC_READY ? c->rec[i].links : 0;
-    root = json_pack("{s:i, s:i, s:s, s:i, s:b, s:f, s:i, s:i, s:i, s:i, s:i, s:i, s:o}",
+    budget b = budget_of(c);
+    json_t *gpu = b.gpu_lo <= b.gpu_hi ? json_pack("{s:f, s:f}", "min", b.gpu_lo, "max", b.gpu_hi)
+                                       : json_null();
+    root = json_pack("{s:i, s:i, s:s, s:s, s:i, s:i, s:b, s:f, s:i, s:i, s:i, s:i, s:{s:i, s:i}, "
+                     "s:o, s:i, s:i, s:o}",
                      "hgrid_ready", 1, "world_size", a->world, "backend",
-                     hg_backend_name((hg_backend)a->backend), "timeout_s", a->timeout_s,
-                     "go", go, "elapsed_s", c->elapsed, "ready", c->ready, "failed", c->failed,
-                     "skipped", c->skipped, "missing", a->world - c->arrived, "bridge_links",
-                     layout_links(a->layout), "bridge_links_verified", verified, "ranks", ranks);
+                     hg_backend_name((hg_backend)a->backend), "preflight",
+                     hg_preflight_name((hg_preflight)a->preflight), "nccl_roots", b.roots,
+                     "timeout_s", a->timeout_s, "go", go, "elapsed_s", c->elapsed, "ready",
+                     c->ready, "failed", c->failed, "skipped", c->skipped, "missing",
+                     a->world - c->arrived, "communicators_per_rank", "min", b.comms_lo, "max",
+                     b.comms_hi, "gpu_mib_per_rank", gpu, "bridge_links", layout_links(a->layout),
+                     "bridge_links_verified", verified, "ranks", ranks);
     int rc = !root || json_dump_file(root, a->opts.report_path, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) != 0;
     if (rc)
         fprintf(stderr, "hgrid: warning: cannot write the readiness report %s\n", a->opts.report_path);
@@ -234,29 +293,40 @@ static void print_summary(const coordinator *c)
 {
     const hg_agent *a = c->a;
     double worst[HG_PHASE_TIMED] = { 0 };
-    int lo = 1 << 30, hi = 0, links = 0, total = layout_links(a->layout);
-    char comms[32], bridges[64] = "";
+    int links = 0, total = layout_links(a->layout);
+    budget b = budget_of(c);
+    char comms[32], bridges[64] = "", roots[64] = "", gpu[64] = "", depth[32] = "";
     for (int i = 0; i < a->world; i++) {
         for (int p = 0; p < HG_PHASE_TIMED; p++)
             if (c->rec[i].times[p] > worst[p])
                 worst[p] = c->rec[i].times[p];
-        lo = c->rec[i].ncomms < lo ? c->rec[i].ncomms : lo;
-        hi = c->rec[i].ncomms > hi ? c->rec[i].ncomms : hi;
         links += c->rec[i].links;
     }
-    if (lo == hi)
-        snprintf(comms, sizeof(comms), "%d", lo);
+    if (b.comms_lo == b.comms_hi)
+        snprintf(comms, sizeof(comms), "%d", b.comms_lo);
     else
-        snprintf(comms, sizeof(comms), "%d-%d", lo, hi);
-    if (total > 0 && a->verify)
+        snprintf(comms, sizeof(comms), "%d-%d", b.comms_lo, b.comms_hi);
+    if (total > 0 && a->verify && a->preflight == HG_PREFLIGHT_FULL)
         snprintf(bridges, sizeof(bridges), "%s", links_text(links, "verified", 0));
     else if (total > 0)
         snprintf(bridges, sizeof(bridges), "%s", links_text(total, "not verified", 0));
+    if (b.roots == 1)
+        snprintf(roots, sizeof(roots), ", 1 NCCL root");
+    else if (b.roots > 1)
+        snprintf(roots, sizeof(roots), ", %d NCCL roots (ncclCommInitRankScalable)", b.roots);
+    /* Whole MiB: the driver hands out memory in 2 MiB pages. */
+    if (b.gpu_lo <= b.gpu_hi && (long)(b.gpu_lo + 0.5) == (long)(b.gpu_hi + 0.5))
+        snprintf(gpu, sizeof(gpu), ", %.0f MiB GPU memory/rank", b.gpu_lo);
+    else if (b.gpu_lo <= b.gpu_hi)
+        snprintf(gpu, sizeof(gpu), ", %.0f-%.0f MiB GPU memory/rank", b.gpu_lo, b.gpu_hi);
+    if (a->preflight != HG_PREFLIGHT_FULL)
+        snprintf(depth, sizeof(depth), ", pre-flight %s",
+                 hg_preflight_name((hg_preflight)a->preflight));
     fprintf(stderr, "hgrid: %d/%d ranks ready in %.2f s (bootstrap %.2f, gpu %.2f, world %.2f, "
-            "groups %.2f, verify %.2f, bridges %.2f; %s communicator%s/rank%s, %s backend)\n",
+            "groups %.2f, verify %.2f, bridges %.2f; %s communicator%s/rank%s, %s backend%s%s%s)\n",
             c->ready, a->world, c->elapsed, worst[0], worst[1], worst[2], worst[3], worst[4],
-            worst[5], comms, lo == 1 && hi == 1 ? "" : "s", bridges,
-            hg_backend_name((hg_backend)a->backend));
+            worst[5], comms, b.comms_lo == 1 && b.comms_hi == 1 ? "" : "s", bridges,
+            hg_backend_name((hg_backend)a->backend), roots, gpu, depth);
 }
 
 /* A record's message names its rank for the rank's own sake ("rank 5 on h: ..."); the
@@ -422,6 +492,55 @@ static void list_missing(const coordinator *c, char *buf, size_t len)
     free(missing);
 }
 
+static int by_record_host(const void *x, const void *y)
+{
+    const hg_record *a = *(const hg_record *const *)x, *b = *(const hg_record *const *)y;
+    int d = strcmp(a->host, b->host);
+    return d ? d : (a->rank > b->rank) - (a->rank < b->rank);
+}
+
+/* The placement check on the hosts the ranks reported (common/placement.h): tp, cp,
+ * ep and expert_tp groups with members on several hosts are warnings, or with --strict
+ * a no-go. Returns 1 when the layout is refused. */
+static int check_placement(const coordinator *c)
+{
+    hg_agent *a = c->a;
+    const hg_record **by = malloc((size_t)a->world * sizeof(*by));
+    int *node = malloc((size_t)a->world * sizeof(*node)), refused = 0, n = 0;
+    hg_placement pl;
+    hg_error err;
+    memset(&pl, 0, sizeof(pl));
+    hg_error_clear(&err);
+    if (!by || !node) {
+        free(by);
+        free(node);
+        return 0; /* a check that cannot run is no reason to stop the job */
+    }
+    for (int i = 0; i < a->world; i++)
+        by[i] = &c->rec[i];
+    qsort(by, (size_t)a->world, sizeof(*by), by_record_host);
+    for (int i = 0; i < a->world; i++) {
+        if (i > 0 && strcmp(by[i]->host, by[i - 1]->host) != 0)
+            n++;
+        node[by[i]->rank] = n;
+    }
+    if (n > 0 && hg_placement_check(a->layout, 0, node, &pl, &err) == 0) {
+        char *line = malloc(HG_PLACEMENT_LINE_MAX);
+        for (size_t i = 0; line && i < pl.nfindings; i++)
+            fprintf(stderr, "hgrid: %s: placement on the hosts the ranks reported: %s\n",
+                    a->opts.strict ? "error" : "warning",
+                    hg_placement_format(&pl, i, line, HG_PLACEMENT_LINE_MAX));
+        refused = a->opts.strict && pl.nfindings > 0;
+        if (refused)
+            fprintf(stderr, "hgrid: no-go: --strict refuses groups across hosts\n");
+        free(line);
+    }
+    hg_placement_free(&pl);
+    free(by);
+    free(node);
+    return refused;
+}
+
 static int free_port(void)
 {
     struct sockaddr_in sa;
@@ -475,6 +594,10 @@ static int coordinate(hg_agent *a, const hg_record *mine, hg_error *err)
         return rc;
     }
     a->decision.go = c.failed == 0 && c.skipped == 0;
+    if (a->decision.go && check_placement(&c)) {
+        a->decision.go = 0;
+        a->decision.placement = 1;
+    }
     a->decision.nfailed = c.failed;
     for (int i = 0; i < a->world; i++) {
         a->decision.ntimedout += c.rec[i].status == REC_FAILED && c.rec[i].code == HG_ETIMEDOUT;
@@ -482,7 +605,7 @@ static int coordinate(hg_agent *a, const hg_record *mine, hg_error *err)
     }
     if (a->decision.go)
         print_summary(&c);
-    else
+    else if (!a->decision.placement)
         print_failures(&c);
     announce(&c, a->decision.go);
     if (a->decision.go && a->opts.exec_handoff) {
@@ -518,6 +641,9 @@ int hg_readiness(hg_agent *a, const hg_error *own, hg_error *err)
     /* No-go is one verdict for every rank, whatever this rank's own error: a deadline
      * (exit 124) when any rank ran out of time; a usage error (exit 2) when every failed
      * rank's PROGRAM cannot run; else a pre-flight failure (exit 3). */
+    if (a->decision.placement)
+        return hg_error_set(err, HG_EINVAL, "rank %d: no-go: --strict refuses tp, cp, ep or "
+                            "expert_tp groups across hosts", a->rank);
     code = a->decision.ntimedout ? HG_ETIMEDOUT
          : a->decision.nfailed > 0 && a->decision.nusage == a->decision.nfailed ? HG_EINVAL
                                                                                : HG_EPEER;

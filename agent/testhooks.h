@@ -29,7 +29,10 @@
  *                                still receives, and says its side is done): its peers
  *                                must name it (bridges.c), well before the deadline;
  *                                with HGRID_TEST_BRIDGE_MUTE=1 it does not say so either,
- *                                so its peers can name it only at the deadline.
+ *                                so its peers can name it only at the deadline;
+ *   HGRID_TEST_HOSTS_OF=N        every rank reports host "testnode<rank / N>" instead of
+ *                                its own (nodes of N consecutive ranks): the placement
+ *                                check on reported hosts, on one machine.
  *
  * (The GPU tests' HGRID_TEST_REAL_AGENT and HGRID_TEST_VISIBLE are read by their
  * scripts only, never by a program.) */
@@ -137,7 +140,20 @@ static inline int hg_test_bridge_silent(int rank)
     return hg_test_rank("HGRID_TEST_BRIDGE_MUTE") == 1 ? 2 : 1;
 }
 
+/* HGRID_TEST_HOSTS_OF: this rank's made-up host name (nodes of N ranks), if set. */
+static inline void hg_test_host(int rank, char *host, size_t len)
+{
+    int n = hg_test_rank("HGRID_TEST_HOSTS_OF");
+    if (n > 0)
+        snprintf(host, len, "testnode%d", rank / n);
+}
+
 #else /* the product: no hooks */
+
+static inline void hg_test_host(int rank, char *host, size_t len)
+{
+    (void)rank, (void)host, (void)len;
+}
 
 static inline int hg_test_no_share(void)
 {

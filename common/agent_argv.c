@@ -14,6 +14,9 @@ static const hg_agent_opt_spec specs[HG_AGENT_OPT_COUNT] = {
                                "nccl (GPUs) or mpi (CPU groups); default: agent.backend" },
     [HG_AGENT_OPT_TIMEOUT] = { "--timeout", "S",
                                "readiness deadline in seconds; default: agent.init_timeout_s" },
+    [HG_AGENT_OPT_PREFLIGHT] = { "--preflight", "D",
+                                 "full (every group and bridge), world (the world communicator\n"
+                                 "and one all-reduce) or none; default: agent.preflight" },
     [HG_AGENT_OPT_REPORT] = { "--report", "FILE",
                               "rank 0 writes every rank's readiness record as JSON" },
     [HG_AGENT_OPT_VERBOSE] = { "--verbose", NULL,
@@ -39,6 +42,7 @@ void hg_agent_args_init(hg_agent_args *a)
 {
     memset(a, 0, sizeof(*a));
     a->backend = HG_BACKEND_FROM_CONFIG;
+    a->preflight = -1;
 }
 
 /* The option arg names ("--name" or "--name=value"), or -1. */
@@ -55,6 +59,7 @@ static int find(const char *arg)
 static int apply(hg_agent_args *a, hg_agent_opt opt, const char *val, hg_error *err)
 {
     hg_backend b;
+    hg_preflight p;
     switch (opt) {
     case HG_AGENT_OPT_BACKEND:
         if (hg_backend_from_name(val, &b) != 0)
@@ -65,6 +70,12 @@ static int apply(hg_agent_args *a, hg_agent_opt opt, const char *val, hg_error *
         if (hg_int_parse(val, HG_TIMEOUT_MIN_S, HG_TIMEOUT_MAX_S, &a->timeout_s) != 0)
             return hg_error_set(err, HG_EINVAL, "--timeout must be a whole number of seconds in "
                                 "%d..%d, not '%s'", HG_TIMEOUT_MIN_S, HG_TIMEOUT_MAX_S, val);
+        break;
+    case HG_AGENT_OPT_PREFLIGHT:
+        if (hg_preflight_from_name(val, &p) != 0)
+            return hg_error_set(err, HG_EINVAL, "--preflight must be full, world or none, not '%s'",
+                                val);
+        a->preflight = p;
         break;
     case HG_AGENT_OPT_REPORT: a->report = val; break;
     case HG_AGENT_OPT_VERBOSE: a->verbose = 1; break;
@@ -116,6 +127,10 @@ int hg_agent_args_parse(int argc, char *const *argv, hg_agent_args *out, hg_erro
         return hg_error_set(err, HG_EINVAL, "expected '--' and a PROGRAM after CONFIG");
     if (++i >= argc)
         return hg_error_set(err, HG_EINVAL, "missing PROGRAM after '--'");
+    if (out->in_process && out->preflight > HG_PREFLIGHT_FULL)
+        return hg_error_set(err, HG_EINVAL, "--preflight %s does not apply to --in-process (the "
+                            "program uses hgrid's communicators, which only the full pre-flight "
+                            "builds)", hg_preflight_name((hg_preflight)out->preflight));
     out->program = argv + i;
     return 0;
 }
@@ -133,6 +148,8 @@ static const char *given(const hg_agent_args *a, hg_agent_opt opt, char *num, si
             return NULL;
         snprintf(num, len, "%d", a->timeout_s);
         return num;
+    case HG_AGENT_OPT_PREFLIGHT:
+        return a->preflight < 0 ? NULL : hg_preflight_name((hg_preflight)a->preflight);
     case HG_AGENT_OPT_REPORT: return a->report;
     case HG_AGENT_OPT_VERBOSE: return a->verbose ? "" : NULL;
     case HG_AGENT_OPT_STRICT: return a->strict ? "" : NULL;

@@ -13,6 +13,7 @@
 typedef enum hg_agent_opt {
     HG_AGENT_OPT_BACKEND,
     HG_AGENT_OPT_TIMEOUT,
+    HG_AGENT_OPT_PREFLIGHT,
     HG_AGENT_OPT_REPORT,
     HG_AGENT_OPT_VERBOSE,
     HG_AGENT_OPT_STRICT,
@@ -36,6 +37,7 @@ const hg_agent_opt_spec *hg_agent_opt_spec_of(hg_agent_opt opt);
 typedef struct hg_agent_args {
     int backend;           /* hg_backend; HG_BACKEND_FROM_CONFIG when not given */
     int timeout_s;         /* 0: not given (agent.init_timeout_s) */
+    int preflight;         /* hg_preflight; -1: not given (agent.preflight) */
     const char *report;    /* NULL: not given */
     int verbose, strict, label, in_process;
     const char *log_dir;   /* NULL: not given */

@@ -434,7 +434,29 @@ int hg_backend_from_name(const char *name, hg_backend *out)
     return -1;
 }
 
-static const char *const agent_keys[] = { "backend", "init_timeout_s", "verify", NULL };
+static const char *const preflight_names[] = { [HG_PREFLIGHT_FULL] = "full",
+                                                [HG_PREFLIGHT_WORLD] = "world",
+                                                [HG_PREFLIGHT_NONE] = "none" };
+#define NPREFLIGHTS (sizeof(preflight_names) / sizeof(preflight_names[0]))
+
+const char *hg_preflight_name(hg_preflight p)
+{
+    return (unsigned)p < NPREFLIGHTS ? preflight_names[p] : "?";
+}
+
+int hg_preflight_from_name(const char *name, hg_preflight *out)
+{
+    for (size_t i = 0; name && i < NPREFLIGHTS; i++) {
+        if (strcmp(name, preflight_names[i]) == 0) {
+            *out = (hg_preflight)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static const char *const agent_keys[] = { "backend", "init_timeout_s", "verify", "preflight",
+                                          "nccl_ranks_per_root", NULL };
 
 static void agent_field(walker *w, const char *key, const yaml_node_t *v, void *ctx)
 {
@@ -451,6 +473,17 @@ static void agent_field(walker *w, const char *key, const yaml_node_t *v, void *
     } else if (strcmp(key, "init_timeout_s") == 0) {
         parse_int(w, v, "agent.init_timeout_s", HG_TIMEOUT_MIN_S, HG_TIMEOUT_MAX_S,
                   &cfg->init_timeout_s);
+    } else if (strcmp(key, "preflight") == 0) {
+        const char *s = string_value(w, v, "agent.preflight");
+        if (!s)
+            return;
+        if (hg_preflight_from_name(s, &cfg->preflight) != 0) {
+            ERR_AT(w, v, "agent.preflight: unknown depth '%.32s' (expected full, world or none)", s);
+            return;
+        }
+        cfg->preflight_at = mark_of(v);
+    } else if (strcmp(key, "nccl_ranks_per_root") == 0) {
+        parse_int(w, v, "agent.nccl_ranks_per_root", 0, HG_MAX_WORLD, &cfg->nccl_ranks_per_root);
     } else if (parse_bool(w, v, "agent.verify", &cfg->verify) == 0) {
         cfg->verify_at = mark_of(v);
     }
@@ -554,6 +587,8 @@ static void defaults(hg_config *cfg)
     cfg->backend = HG_BACKEND_NCCL;
     cfg->init_timeout_s.v = HG_TIMEOUT_DEFAULT_S;
     cfg->verify = 1;
+    cfg->preflight = HG_PREFLIGHT_FULL;
+    cfg->nccl_ranks_per_root.v = HG_RANKS_PER_ROOT_DEFAULT;
 }
 
 static void module_defaults(hg_config *cfg)

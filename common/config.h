@@ -31,6 +31,18 @@ const char *hg_backend_name(hg_backend backend);
 /* The backend called name: 0 and *out, or -1 when no backend has that name. */
 int hg_backend_from_name(const char *name, hg_backend *out);
 
+/* `agent.preflight`: how much the agents prove before go. FULL: every group and bridge;
+ * WORLD: the world communicator and one all-reduce over it (a dead GPU or link still
+ * fails before go, for one communicator's cost); NONE: bootstrap, GPU check, plan. */
+typedef enum { HG_PREFLIGHT_FULL, HG_PREFLIGHT_WORLD, HG_PREFLIGHT_NONE } hg_preflight;
+/* "full" | "world" | "none"; "?" for a value that is none of them. */
+const char *hg_preflight_name(hg_preflight p);
+/* The depth called name: 0 and *out, or -1. */
+int hg_preflight_from_name(const char *name, hg_preflight *out);
+
+/* agent.nccl_ranks_per_root's default: PyTorch's and XLA's (NCCL's multi-root init). */
+#define HG_RANKS_PER_ROOT_DEFAULT 128
+
 /* Top-level `layout:` (docs/DESIGN.md, "Colocated layouts"); hg_layout_kind (disjoint |
  * colocated) is public: hgrid/base.h. Its name: "disjoint" | "colocated"; "?" otherwise. */
 const char *hg_layout_kind_name(hg_layout_kind kind);
@@ -64,6 +76,9 @@ typedef struct hg_config {
     hg_num init_timeout_s; /* default HG_TIMEOUT_DEFAULT_S (protocol.h) */
     int verify;            /* default 1 */
     hg_mark verify_at;
+    hg_preflight preflight; /* default HG_PREFLIGHT_FULL */
+    hg_mark preflight_at;
+    hg_num nccl_ranks_per_root; /* 0: one root; default HG_RANKS_PER_ROOT_DEFAULT */
     hg_layout_kind layout; /* default HG_LAYOUT_DISJOINT */
     hg_mark layout_at;
 } hg_config;

@@ -46,6 +46,9 @@
 /* What `hgrid-agent --in-process` passes on to the program's hg_init(): */
 #define HG_ENV_CONFIG "HGRID_CONFIG"     /* CONFIG */
 #define HG_ENV_BACKEND "HGRID_BACKEND"   /* nccl or mpi (hg_backend_name) */
+/* Overrides agent.nccl_ranks_per_root (0: one root), as TORCH_NCCL_RANKS_PER_ROOT does
+ * PyTorch's; rank 0's value counts. */
+#define HG_ENV_RANKS_PER_ROOT "HGRID_NCCL_RANKS_PER_ROOT"
 #define HG_ENV_TIMEOUT "HGRID_TIMEOUT"   /* seconds, HG_TIMEOUT_MIN_S..HG_TIMEOUT_MAX_S */
 #define HG_ENV_REPORT "HGRID_REPORT"     /* FILE */
 #define HG_ENV_VERBOSE "HGRID_VERBOSE"   /* on when set and not "0" */

@@ -35,6 +35,10 @@ void hg_cli_usage(FILE *out)
           "Launch (not with --dry-run):\n"
           "  --backend nccl|mpi   communicator backend (default: the config's agent.backend)\n"
           "  --timeout SECONDS    readiness deadline (default: agent.init_timeout_s)\n"
+          "  --preflight full|world|none\n"
+          "                       what is proved before go: every group and bridge (full),\n"
+          "                       the world communicator and one all-reduce (world), or the\n"
+          "                       GPU check only (none); default: agent.preflight\n"
           "  --report FILE        write every rank's readiness record as JSON\n"
           "  --hostfile FILE      passed to mpirun\n"
           "  --mpirun PATH        the mpirun to start (default: mpirun on PATH)\n"
@@ -100,6 +104,7 @@ static const opt_spec options[] = {
     { "--strict", NULL, 0, MODE_ANY, NULL },
     { "--backend", NULL, 1, MODE_LAUNCH, "it picks the launch's communicator backend" },
     { "--timeout", NULL, 1, MODE_LAUNCH, "it sets the launch's readiness deadline" },
+    { "--preflight", NULL, 1, MODE_LAUNCH, "it sets how much the launch proves before go" },
     { "--report", NULL, 1, MODE_LAUNCH, "it names the launch's readiness report" },
     { "--hostfile", NULL, 1, MODE_LAUNCH, "it is passed to mpirun" },
     { "--gpus-per-node", NULL, 1, MODE_ANY, NULL },
@@ -182,6 +187,12 @@ static int apply(hg_cli *c, const char *name, const char *val, hg_error *err)
             || c->timeout_s > HG_TIMEOUT_MAX_S)
             return hg_error_set(err, HG_EINVAL, "--timeout: expected seconds in %d..%d, got '%s'",
                                 HG_TIMEOUT_MIN_S, HG_TIMEOUT_MAX_S, val);
+    } else if (strcmp(name, "--preflight") == 0) {
+        hg_preflight p;
+        if (hg_preflight_from_name(val, &p) != 0)
+            return hg_error_set(err, HG_EINVAL, "--preflight: expected full, world or none, got "
+                                "'%s'", val);
+        c->preflight = p;
     } else if (strcmp(name, "--grace") == 0) {
         if (parse_pos_int(name, val, 0, &c->grace_s, err) != 0 || c->grace_s > HG_TIMEOUT_MAX_S)
             return hg_error_set(err, HG_EINVAL, "--grace: expected seconds in 0..%d, got '%s'",
@@ -214,6 +225,7 @@ int hg_cli_parse(int argc, char **argv, hg_cli *c, hg_error *err)
     memset(c, 0, sizeof(*c));
     c->rank = -1;
     c->backend = HG_BACKEND_FROM_CONFIG;
+    c->preflight = -1;
     c->mpirun = "mpirun";
     c->grace_s = HG_GRACE_DEFAULT_S;
     /* The first option of each mode, as written, for the error that it does not apply. */
@@ -291,6 +303,10 @@ int hg_cli_parse(int argc, char **argv, hg_cli *c, hg_error *err)
     if (c->nprogram == 0)
         return hg_error_set(err, HG_EINVAL, "no program to launch: hgrid-launch CONFIG -- PROGRAM "
                             "[ARGS...]");
+    if (c->in_process && c->preflight > HG_PREFLIGHT_FULL)
+        return hg_error_set(err, HG_EINVAL, "--preflight %s does not apply to --in-process (the "
+                            "program uses hgrid's communicators, which only the full pre-flight "
+                            "builds)", hg_preflight_name((hg_preflight)c->preflight));
     return 0;
 }
 

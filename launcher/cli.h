@@ -16,6 +16,7 @@ typedef struct hg_cli {
     int rank;               /* --rank N, -1 when absent */
     int backend;            /* --backend: hg_backend; HG_BACKEND_FROM_CONFIG: the config's */
     int timeout_s;          /* --timeout, 0: the config's */
+    int preflight;          /* --preflight: hg_preflight; -1: the config's */
     const char *report;     /* --report FILE */
     const char *hostfile;
     int gpus_per_node;      /* 0: not given */

@@ -106,6 +106,7 @@ static void agent_args(argv_buf *a, const hg_cli *cli, const char *agent, const 
     hg_agent_args_init(&args);
     args.backend = cli->backend;
     args.timeout_s = cli->timeout_s;
+    args.preflight = cli->preflight;
     args.report = cli->report;
     if (cli->report && cli->report[0] != '/' && cwd
         && asprintf(&report, "%s/%s", cwd, cli->report) >= 0)

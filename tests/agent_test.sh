@@ -454,6 +454,41 @@ check "exec handoff into the in-process trainer: exit 2" rc_is 2
 check "exec handoff into hg_init: it says to use --in-process" has "^trainer: hg_init: this program was started by hgrid's exec handoff, after MPI_Finalize in this same process, so MPI cannot start again; run it with --in-process "
 check "exec handoff into hg_init: no Open MPI init failure" lacks 'orte_init|MPI_INIT failed'
 
+# --- pre-flight depth (agent.preflight, --preflight) ---------------------------------
+# full proves every group and bridge; world builds the world alone and all-reduces over
+# it once; none stops after the GPU check. The summary names the depth (and the bridge
+# links that were not proved), the report carries it, the program still runs.
+SUMMARY_HEAD='^hgrid: 8/8 ranks ready in [0-9]+\.[0-9]{2} s \(bootstrap [0-9.]+, gpu [0-9.]+, world [0-9.]+, groups [0-9.]+, verify [0-9.]+, bridges [0-9.]+; '
+mpi 8 "$AGENT" --backend mpi --preflight world --report "$work/pf-world.json" "$G/vlm8_moe.yaml" -- true
+check "--preflight world: exit 0" rc_is 0
+check "--preflight world: the world alone, bridges not proved, depth named" has "${SUMMARY_HEAD}1 communicator/rank, 2 bridge links not verified, mpi backend, pre-flight world\)$"
+check "--preflight world: groups took no time" has 'groups 0\.00, verify [0-9.]+, bridges 0\.00;'
+check "--preflight world: report says so" bash -c "grep -q '\"preflight\": \"world\"' $work/pf-world.json && grep -q '\"communicators_per_rank\": {' $work/pf-world.json && [[ \$(grep -c '\"communicators\": 1,' $work/pf-world.json) -eq 8 ]]"
+mpi 8 "$AGENT" --backend mpi --preflight none "$G/vlm8_moe.yaml" -- sh -c 'echo "RAN $RANK"'
+check "--preflight none: exit 0, every rank ran" bash -c "[[ $rc -eq 0 ]] && [[ \$(grep -c '^RAN [0-9]' $out) -eq 8 ]]"
+check "--preflight none: no communicator, depth named" has "${SUMMARY_HEAD}0 communicators/rank, 2 bridge links not verified, mpi backend, pre-flight none\)$"
+sed 's/^agent:.*//' "$G/vlm8_moe.yaml" >"$work/pf.yaml"
+printf 'agent:\n  preflight: world\n' >>"$work/pf.yaml"
+mpi 8 "$AGENT" --backend mpi "$work/pf.yaml" -- true
+check "agent.preflight: world in the config: the world alone" has "${SUMMARY_HEAD}1 communicator/rank, 2 bridge links not verified, mpi backend, pre-flight world\)$"
+mpi 8 "$AGENT" --backend mpi --preflight full "$work/pf.yaml" -- true
+check "--preflight full overrides agent.preflight: world" has "${SUMMARY_HEAD}5 communicators/rank, 2 bridge links verified, mpi backend\)$"
+HGRID_TEST_FAIL_RANK=3 HGRID_TEST_FAIL_PHASE=world mpi 8 -x HGRID_TEST_FAIL_RANK -x HGRID_TEST_FAIL_PHASE "$AGENT" --backend mpi --preflight world "$G/vlm8_moe.yaml" -- true
+check "--preflight world, rank 3 fails in world: exit 3, named" bash -c "[[ $rc -eq 3 ]] && grep -q '^hgrid: rank 3 (radio_encoder): injected pre-flight failure (HGRID_TEST_FAIL_RANK=3) \[phase world, host ' $out"
+mpi 8 "$TRAINER" --backend mpi "$work/pf.yaml"
+check "in process with agent.preflight: world: exit 2, says why" bash -c "[[ $rc -eq 2 ]] && grep -q \"pf.yaml: pre-flight 'world' (agent.preflight) applies to the exec handoff; an in-process program (hg_init) uses hgrid's communicators, which only the full pre-flight builds$\" $out"
+
+# --- placement on the hosts the ranks report -----------------------------------------
+# HGRID_TEST_HOSTS_OF=4: ranks 0-3 say testnode0, 4-7 testnode1, ...: tp=8 spans 2 hosts.
+HGRID_TEST_HOSTS_OF=4 mpi 16 -x HGRID_TEST_HOSTS_OF "$AGENT" --backend mpi tests/placement/tp8.yaml -- true
+check "tp 8 on hosts of 4: exit 0 (a warning)" rc_is 0
+check "tp 8 on hosts of 4: the warning names both groups and their hosts" has '^hgrid: warning: placement on the hosts the ranks reported: language: 2 of 2 tp groups span 2 nodes: ranks \[0-7\] on nodes 0-1, \[8-15\] on nodes 2-3; tensor parallelism across nodes is slow \(it communicates in every layer\)$'
+HGRID_TEST_HOSTS_OF=4 mpi 16 -x HGRID_TEST_HOSTS_OF "$AGENT" --backend mpi --strict tests/placement/tp8.yaml -- sh -c 'echo RAN'
+check "tp 8 on hosts of 4, --strict: exit 2, nothing ran" bash -c "[[ $rc -eq 2 ]] && ! grep -q '^RAN' $out"
+check "tp 8 on hosts of 4, --strict: an error, then the no-go" bash -c "grep -q '^hgrid: error: placement on the hosts the ranks reported: language: 2 of 2 tp groups' $out && grep -q '^hgrid: no-go: --strict refuses groups across hosts$' $out"
+HGRID_TEST_HOSTS_OF=8 mpi 16 -x HGRID_TEST_HOSTS_OF "$AGENT" --backend mpi --strict tests/placement/tp8.yaml -- true
+check "tp 8 on hosts of 8: fits, nothing said" bash -c "[[ $rc -eq 0 ]] && ! grep -q placement $out"
+
 # --- the command line ----------------------------------------------------------------
 cli() {
     "$AGENT" "$@" >"$out" 2>&1
@@ -462,7 +497,7 @@ cli() {
 cli --help
 check "--help: exit 0 and usage" bash -c "[[ $rc -eq 0 ]] && grep -q '^usage: hgrid-agent' $out"
 check "--help: the exit codes of common/protocol.h" bash -c "grep -q '^Exit status: 0 or PROGRAM.s own; 2 usage, invalid config, or PROGRAM cannot be$' $out && grep -q '^executed; 3 pre-flight failed; 124 the readiness deadline passed.$' $out"
-check "--help: every option the launcher may pass" bash -c "for o in backend timeout report verbose strict in-process label log-dir; do grep -q \"^  --\$o\" $out || exit 1; done"
+check "--help: every option the launcher may pass" bash -c "for o in backend timeout preflight report verbose strict in-process label log-dir; do grep -q \"^  --\$o\" $out || exit 1; done"
 cli --version
 check "--version" bash -c "[[ $rc -eq 0 ]] && grep -qE '^hgrid-agent [0-9]+\.[0-9]+\.[0-9]+$' $out"
 cli "$G/vlm8_moe.yaml" true

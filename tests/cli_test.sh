@@ -122,7 +122,7 @@ want_rc 2
 want_empty_stdout
 [ "$(cat "$tmp/err")" = "hgrid-launch: --timeout does not apply to --dry-run (it sets the launch's readiness deadline)" ] ||
     fail "stderr '$(cat "$tmp/err")'"
-for o in --backend=mpi --report=r.json --hostfile=h --mpirun=mpirun \
+for o in --backend=mpi --preflight=world --report=r.json --hostfile=h --mpirun=mpirun \
     --mpi-arg=--oversubscribe --in-process --label --log-dir=logs --grace=5; do
     run --dry-run "$o" tests/golden/vlm8_moe.yaml
     want_rc 2
@@ -1055,6 +1055,22 @@ rc=${PIPESTATUS[0]}
 want_rc 1
 [ "$(cat "$tmp/err")" = "hgrid-launch: cannot write the plan: Broken pipe" ] ||
     fail "closed pipe: stderr '$(cat "$tmp/err")'"
+end
+
+
+# --preflight: a launch option with three values; not with --in-process.
+begin preflight_errors
+run --preflight most tests/golden/vlm8_moe.yaml -- true
+want_rc 2
+want_empty_stdout
+[ "$(cat "$tmp/err")" = "hgrid-launch: --preflight: expected full, world or none, got 'most'" ] ||
+    fail "stderr '$(cat "$tmp/err")'"
+run --in-process --preflight world tests/golden/vlm8_moe.yaml -- true
+want_rc 2
+[ "$(cat "$tmp/err")" = "hgrid-launch: --preflight world does not apply to --in-process (the program uses hgrid's communicators, which only the full pre-flight builds)" ] ||
+    fail "stderr '$(cat "$tmp/err")'"
+run --help
+grep -q '^  --preflight full|world|none$' "$tmp/out" || fail "--help has no --preflight"
 end
 
 echo "cli: $passed passed, $failed failed"

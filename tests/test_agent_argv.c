@@ -78,6 +78,7 @@ START_TEST(nothing_given_writes_only_config_and_program)
     ck_assert_str_eq(argv[3], "train");
     ck_assert_int_eq(a.backend, HG_BACKEND_FROM_CONFIG);
     ck_assert_int_eq(a.timeout_s, 0);
+    ck_assert_int_eq(a.preflight, -1);
     ck_assert_ptr_null(a.report);
     ck_assert_ptr_null(a.log_dir);
     ck_assert(!a.verbose && !a.strict && !a.in_process && !a.label);
@@ -101,12 +102,28 @@ START_TEST(relative_report_becomes_absolute)
 }
 END_TEST
 
+START_TEST(preflight_depth_reaches_the_agent)
+{
+    static const char *const depth[] = { "full", "world", "none" };
+    for (int d = 0; d < 3; d++) {
+        char **v = ARGV("hgrid-launch", "--preflight", (char *)depth[d], "cfg.yaml", "--", "p");
+        char **argv;
+        hg_agent_args a;
+        launch_to_agent(v, "/abs/cfg.yaml", &argv, &a);
+        ck_assert_int_eq(a.preflight, d);
+        ck_assert_str_eq(argv[1], "--preflight");
+        ck_assert_str_eq(argv[2], depth[d]);
+        hg_launch_argv_free(argv);
+    }
+}
+END_TEST
+
 /* The writer spells every option as the table does, and only from the table. */
 START_TEST(written_options_are_the_tables)
 {
-    char **v = ARGV("hgrid-launch", "--backend", "mpi", "--timeout", "7", "--report", "/r",
-                    "--verbose", "--strict", "--in-process", "--label", "--log-dir", "/l",
-                    "cfg.yaml", "--", "p");
+    char **v = ARGV("hgrid-launch", "--backend", "mpi", "--timeout", "7", "--preflight", "full",
+                    "--report", "/r", "--verbose", "--strict", "--in-process", "--label",
+                    "--log-dir", "/l", "cfg.yaml", "--", "p");
     char **argv;
     hg_agent_args a;
     int seen = 0;
@@ -157,6 +174,11 @@ START_TEST(agent_usage_errors)
     expect_error(ARGV("hgrid-agent", "--verbose"), "missing CONFIG");
     expect_error(ARGV("hgrid-agent", "c", "p"), "expected '--' and a PROGRAM after CONFIG");
     expect_error(ARGV("hgrid-agent", "c", "--"), "missing PROGRAM after '--'");
+    expect_error(ARGV("hgrid-agent", "--preflight", "most", "c", "--", "p"),
+                 "--preflight must be full, world or none, not 'most'");
+    expect_error(ARGV("hgrid-agent", "--preflight=world", "--in-process", "c", "--", "p"),
+                 "--preflight world does not apply to --in-process (the program uses hgrid's "
+                 "communicators, which only the full pre-flight builds)");
 }
 END_TEST
 
@@ -219,6 +241,7 @@ int main(void)
     tcase_add_test(tc, every_launch_option_reaches_the_agent);
     tcase_add_test(tc, nothing_given_writes_only_config_and_program);
     tcase_add_test(tc, relative_report_becomes_absolute);
+    tcase_add_test(tc, preflight_depth_reaches_the_agent);
     tcase_add_test(tc, written_options_are_the_tables);
     tcase_add_test(tc, agent_usage_errors);
     tcase_add_test(tc, agent_reads_both_value_forms_and_stops_at_config);
