@@ -88,6 +88,18 @@ faster_than() { awk -v s="$secs" -v m="$1" 'BEGIN { exit !(s < m) }'; }
 count_is() { [[ $(grep -cE -- "$1" "$out") -eq $2 ]]; }
 rc_is() { [[ $rc -eq $1 ]]; }
 show() { grep -E '^(hgrid|trainer: rank [0-9]+ done|rank-check|DEV )' "$out" | sed 's/^/    /' | tee -a "$log"; }
+# What an NCCL summary says after "nccl backend": the world init's roots (HGRID_NCCL_RANKS_PER_ROOT
+# set: one root per that many ranks, ncclCommInitRankScalable past one) and the GPU
+# memory the communicators took per rank.
+tail_re() {
+    local np=$1 k=${HGRID_NCCL_RANKS_PER_ROOT:-128} roots
+    roots=$(((k > 0 && np > k) ? (np + k - 1) / k : 1))
+    if ((roots > 1)); then
+        printf ', %d NCCL roots \\(ncclCommInitRankScalable\\), [0-9]+(-[0-9]+)? MiB GPU memory/rank' "$roots"
+    else
+        printf ', 1 NCCL root, [0-9]+(-[0-9]+)? MiB GPU memory/rank'
+    fi
+}
 # A program that prints the GPU the handoff gave it: DEV RANK HGRID_CUDA_DEVICE CUDA_VISIBLE_DEVICES.
 DEVPROG=(sh -c 'echo "DEV $RANK ${HGRID_CUDA_DEVICE-unset} ${CUDA_VISIBLE_DEVICES-unset}"')
 # Each rank gets one GPU of its own (or HGRID_TEST_VISIBLE's), then runs the real agent.
@@ -108,7 +120,7 @@ exec_mode() {
     check "$name: exec mode, exit 0 (${secs} s)" rc_is 0
     check "$name: every rank's handoff matches the plan" count_is '^rank-check: rank [0-9]+ ok' "$np"
     check "$name: the program inherits only fds 0, 1, 2 (none of NCCL's)" count_is '^FDS [0-9]+: 0 1 2$' "$np"
-    check "$name: summary, nccl backend, $comms communicators/rank${LINKS:-}" has "^hgrid: $np/$np ranks ready in .*; $comms communicators?/rank${LINKS:-}, nccl backend\)$"
+    check "$name: summary, nccl backend, $comms communicators/rank${LINKS:-}" has "^hgrid: $np/$np ranks ready in .*; $comms communicators?/rank${LINKS:-}, nccl backend$(tail_re "$np")\)$"
     check "$name: report: go, nccl" bash -c "grep -q '\"go\": true' $work/report.json && grep -q '\"backend\": \"nccl\"' $work/report.json"
 }
 # in_process NAME NP CONFIG [ENV...]
@@ -207,11 +219,11 @@ else
     LINKS=', 1 bridge link verified' exec_mode "bridge 1 -> 1" 2 tests/gpu/bridge-2gpu.yaml "$work/bridge.json" 2 HGRID_TEST_NO_SHARE=0
     LINKS=', 1 bridge link verified' exec_mode "bridge 1 -> 1 per kind" 2 tests/gpu/bridge-2gpu.yaml "$work/bridge.json" 16-18 HGRID_TEST_NO_SHARE=1
     in_process "bridge 1 -> 1" 2 tests/gpu/bridge-2gpu.yaml HGRID_TEST_NO_SHARE=0
-    check "bridge 1 -> 1: in process, hg_init proved the link" has '^hgrid: 2/2 ranks ready in .*; 2 communicators/rank, 1 bridge link verified, nccl backend\)$'
+    check "bridge 1 -> 1: in process, hg_init proved the link" has "^hgrid: 2/2 ranks ready in .*; 2 communicators/rank, 1 bridge link verified, nccl backend$(tail_re 2)\)$"
     in_process "bridge 1 -> 1 per kind" 2 tests/gpu/bridge-2gpu.yaml HGRID_TEST_NO_SHARE=1
     run "$B/bin/hgrid-launch" tests/gpu/bridge-2gpu.yaml -- "$CHECK" "$work/bridge.json"
     show
-    check "bridge 1 -> 1: hgrid-launch, exit 0, the link proved (${secs} s)" bash -c "[[ $rc -eq 0 ]] && grep -qE '^hgrid: 2/2 ranks ready in .*, bridges [0-9.]+; 2 communicators/rank, 1 bridge link verified, nccl backend\)$' $out"
+    check "bridge 1 -> 1: hgrid-launch, exit 0, the link proved (${secs} s)" bash -c "[[ $rc -eq 0 ]] && grep -qE '^hgrid: 2/2 ranks ready in .*, bridges [0-9.]+; 2 communicators/rank, 1 bridge link verified, nccl backend$(tail_re 2)\)$' $out"
     # Both modules on both GPUs: vision's tp and language's cp are one communicator (the
     # rank alone), the rest the world: 2; one per (module, kind): 1 + 15 + 17.
     exec_mode "colocated" 2 tests/gpu/colocated-2gpu.yaml "$work/coloc.json" 2 HGRID_TEST_NO_SHARE=0
@@ -230,6 +242,56 @@ else
     check "bridge, rank 0 silent: by the deadline, not the watchdog's backstop" faster_than 30
     check "bridge, rank 0 silent: the bridge and both ranks named" has '^hgrid: rank [01] \((encoder|language)\): bridge encoder -> language: (rank 0 sent nothing to rank 1|rank 1 sent nothing to rank 0|the link from rank 0 to rank 1 did not connect|the link from rank [01] to rank [01] failed: )'
     check "bridge, rank 0 silent: the program never runs" bash -c "! grep -q '^DEV' $out"
+
+    say "== pre-flight depth and GPU memory, 2 ranks on $ngpu GPUs"
+    # full builds and proves every group and bridge, world the world communicator and one
+    # all-reduce, none nothing of NCCL; each hands off the same plan. The summary's time
+    # to ready and the report's GPU memory per rank are printed for the README.
+    # pf NAME CONFIG PLAN DEPTH COMMS [ENV...]
+    pf() {
+        local name=$1 config=$2 plan=$3 depth=$4 comms=$5 want
+        shift 5
+        run env "$@" mpirun -np 2 -x HGRID_TEST_NO_SHARE "$AGENT" --backend nccl --preflight "$depth" \
+            --report "$work/pf.json" "$config" -- "$CHECK" "$plan"
+        case $depth in
+        full) want="; $comms communicators/rank(, 1 bridge link verified)?, nccl backend$(tail_re 2)\)$" ;;
+        world) want="; 1 communicator/rank(, 1 bridge link not verified)?, nccl backend$(tail_re 2), pre-flight world\)$" ;;
+        none) want="; 0 communicators/rank(, 1 bridge link not verified)?, nccl backend, pre-flight none\)$" ;;
+        esac
+        check "$name, --preflight $depth: exit 0, both handoffs match the plan" bash -c "[[ $rc -eq 0 ]] && [[ \$(grep -cE '^rank-check: rank [0-9]+ ok' $out) -eq 2 ]]"
+        check "$name, --preflight $depth: summary ($comms communicators/rank)" has "^hgrid: 2/2 ranks ready in [0-9.]+ s \(.*$want"
+        say "     $name, pre-flight $depth: $(grep -oE 'ready in [0-9.]+ s \(.*' "$out" | head -1)"
+        python3 - "$work/pf.json" <<'PY' | tee -a "$log"
+import json, sys
+r = json.load(open(sys.argv[1]))
+g = r["gpu_mib_per_rank"]
+per = [x["gpu_mib"] for x in r["ranks"]]
+print("     report: preflight %s, nccl_roots %d, communicators/rank %s, GPU MiB/rank %s; rank 0 by phase %s"
+      % (r["preflight"], r["nccl_roots"], r["communicators_per_rank"], g,
+         per[0] and {k: round(v, 1) for k, v in per[0].items()}))
+PY
+    }
+    for d in full world none; do
+        pf "two-gpu" tests/gpu/two-gpu.yaml "$work/two.json" $d 2 HGRID_TEST_NO_SHARE=0
+        pf "bridge 1 -> 1" tests/gpu/bridge-2gpu.yaml "$work/bridge.json" $d 2 HGRID_TEST_NO_SHARE=0
+        pf "colocated" tests/gpu/colocated-2gpu.yaml "$work/coloc.json" $d 2 HGRID_TEST_NO_SHARE=0
+    done
+    pf "two-gpu per kind" tests/gpu/two-gpu.yaml "$work/two.json" full 18 HGRID_TEST_NO_SHARE=1
+    pf "colocated per (module, kind)" tests/gpu/colocated-2gpu.yaml "$work/coloc.json" full 33 HGRID_TEST_NO_SHARE=1
+    # A rank that fails in world init with --preflight world fails both at once.
+    run env HGRID_TEST_FAIL_RANK=1 HGRID_TEST_FAIL_PHASE=world mpirun -np 2 -x HGRID_TEST_FAIL_RANK \
+        -x HGRID_TEST_FAIL_PHASE "$AGENT" --backend nccl --preflight world --timeout 60 tests/gpu/two-gpu.yaml -- true
+    show
+    check "--preflight world, rank 1 fails after world init: exit 3, fast (${secs} s)" bash -c "[[ $rc -eq 3 ]] && awk -v s=$secs 'BEGIN { exit !(s < 30) }'"
+    # Two bootstrap roots whatever the environment says: agent.nccl_ranks_per_root: 1.
+    { cat tests/gpu/two-gpu.yaml; printf 'agent:\n  nccl_ranks_per_root: 1\n'; } >"$work/two-roots.yaml"
+    run env -u HGRID_NCCL_RANKS_PER_ROOT mpirun -np 2 "$AGENT" --backend nccl "$work/two-roots.yaml" -- "$CHECK" "$work/two.json"
+    show
+    check "agent.nccl_ranks_per_root: 1: 2 roots, ncclCommInitRankScalable, handoffs ok" bash -c "[[ $rc -eq 0 ]] && grep -qE '^hgrid: 2/2 ranks ready in .*, nccl backend, 2 NCCL roots \(ncclCommInitRankScalable\), [0-9]+(-[0-9]+)? MiB GPU memory/rank\)$' $out"
+    { cat tests/gpu/two-gpu.yaml; printf 'agent:\n  nccl_ranks_per_root: 0\n'; } >"$work/one-root.yaml"
+    run env -u HGRID_NCCL_RANKS_PER_ROOT mpirun -np 2 "$AGENT" --backend nccl "$work/one-root.yaml" -- "$CHECK" "$work/two.json"
+    show
+    check "agent.nccl_ranks_per_root: 0: one root, ncclCommInitRankConfig" bash -c "[[ $rc -eq 0 ]] && grep -qE '^hgrid: 2/2 ranks ready in .*, nccl backend, 1 NCCL root, ' $out"
 
     say "== GPU choice, 2 ranks on $ngpu GPUs"
     # Every rank sees every GPU (mpirun, plain srun): device = local rank.
@@ -278,7 +340,7 @@ launch_mode() {
     show
     check "$name: hgrid-launch exec mode, exit 0 (${secs} s)" rc_is 0
     check "$name: hgrid-launch: every rank's handoff matches the plan" count_is '^rank-check: rank [0-9]+ ok' "$np"
-    check "$name: hgrid-launch: summary, nccl backend" has "^hgrid: $np/$np ranks ready in .*, nccl backend\)$"
+    check "$name: hgrid-launch: summary, nccl backend" has "^hgrid: $np/$np ranks ready in .*, nccl backend$(tail_re "$np")\)$"
     run "$LAUNCH" --in-process "$config" -- "$TRAINER"
     show
     check "$name: hgrid-launch --in-process, exit 0 (${secs} s)" rc_is 0

@@ -107,6 +107,9 @@ if ((ngpu >= 2)); then
     groups "nccl two-gpu" 2 tests/gpu/two-gpu.yaml
     groups "nccl bridge-2gpu" 2 tests/gpu/bridge-2gpu.yaml
     groups "nccl colocated-2gpu" 2 tests/gpu/colocated-2gpu.yaml
+    # What an exec'd PyTorch trainer is advised to use: torch builds its own groups.
+    groups "nccl bridge-2gpu --preflight world" 2 tests/gpu/bridge-2gpu.yaml --preflight world
+    groups "nccl colocated-2gpu --preflight none" 2 tests/gpu/colocated-2gpu.yaml --preflight none
     train "nccl bridge-2gpu" 2 tests/gpu/bridge-2gpu.yaml
     train "nccl colocated-2gpu" 2 tests/gpu/colocated-2gpu.yaml
 else
