@@ -284,11 +284,11 @@ PY
     show
     check "--preflight world, rank 1 fails after world init: exit 3, fast (${secs} s)" bash -c "[[ $rc -eq 3 ]] && awk -v s=$secs 'BEGIN { exit !(s < 30) }'"
     # Two bootstrap roots whatever the environment says: agent.nccl_ranks_per_root: 1.
-    { cat tests/gpu/two-gpu.yaml; printf 'agent:\n  nccl_ranks_per_root: 1\n'; } >"$work/two-roots.yaml"
+    sed 's/^agent:$/agent:\n  nccl_ranks_per_root: 1/' tests/gpu/two-gpu.yaml >"$work/two-roots.yaml"
     run env -u HGRID_NCCL_RANKS_PER_ROOT mpirun -np 2 "$AGENT" --backend nccl "$work/two-roots.yaml" -- "$CHECK" "$work/two.json"
     show
     check "agent.nccl_ranks_per_root: 1: 2 roots, ncclCommInitRankScalable, handoffs ok" bash -c "[[ $rc -eq 0 ]] && grep -qE '^hgrid: 2/2 ranks ready in .*, nccl backend, 2 NCCL roots \(ncclCommInitRankScalable\), [0-9]+(-[0-9]+)? MiB GPU memory/rank\)$' $out"
-    { cat tests/gpu/two-gpu.yaml; printf 'agent:\n  nccl_ranks_per_root: 0\n'; } >"$work/one-root.yaml"
+    sed 's/^agent:$/agent:\n  nccl_ranks_per_root: 0/' tests/gpu/two-gpu.yaml >"$work/one-root.yaml"
     run env -u HGRID_NCCL_RANKS_PER_ROOT mpirun -np 2 "$AGENT" --backend nccl "$work/one-root.yaml" -- "$CHECK" "$work/two.json"
     show
     check "agent.nccl_ranks_per_root: 0: one root, ncclCommInitRankConfig" bash -c "[[ $rc -eq 0 ]] && grep -qE '^hgrid: 2/2 ranks ready in .*, nccl backend, 1 NCCL root, ' $out"
