@@ -1,7 +1,7 @@
 /* The MPI backend: the same groups as the NCCL backend, as MPI communicators, for
  * machines without GPUs (CI) and for CPU-side groups. Not a mock: the world is a
- * duplicate of MPI_COMM_WORLD, every distinct group an MPI_Comm_split of it in split
- * order (groups.h; MPI_UNDEFINED where this rank makes nothing), verified with
+ * duplicate of MPI_COMM_WORLD, every distinct group an MPI_Comm_create_group of it in
+ * split order (groups.h), among its members only, verified with
  * MPI_Allreduce; bridge links are point-to-point messages on that world, boundary
  * broadcasts MPI_Ibcast on the shared tp_cp communicator. All of them return errors
  * (MPI_ERRORS_RETURN) rather than abort the job. Blocking MPI calls cannot be bounded
@@ -56,27 +56,50 @@ static int mpi_world(hg_backend_rank *b, hg_error *err)
     return 0;
 }
 
+/* Each new group is an MPI_Comm_create_group of the world, collective over its own
+ * members only: a rank's cost is O(its group sizes), where an MPI_Comm_split is
+ * collective over the whole world (an all-gather of every rank's color and key per
+ * split position), O(world) on every rank for each of the ~17 positions, which
+ * oversubscribed hosts pay as O(world^2) (scripts/bench-scale). Every rank creates its
+ * groups in ascending split position and the groups of one position are disjoint, so
+ * the member that waits longest waits on a lower position, which every member reaches:
+ * no order deadlocks. The tag (one per position) keeps two creations apart. */
+#define TAG_GROUP_BASE 7500
+
 static int mpi_groups(hg_backend_rank *b, hg_error *err)
 {
     mpi_state *s = b->state;
     const hg_comm_set *cs = b->comms;
-    for (int p = 0; p < cs->nsplits; p++) {
-        if (!hg_comm_set_split_needed(cs, p))
-            continue;
-        int color = hg_comm_set_color(cs, p);
+    MPI_Group world_group = MPI_GROUP_NULL;
+    int rc = 0, mrc;
+    if ((mrc = MPI_Comm_group(s->comm[HG_SLOT_WORLD], &world_group)) != MPI_SUCCESS)
+        return hg_mpi_fail(err, mrc, b->rank, "MPI_Comm_group(world)");
+    for (int p = 0; p < cs->nsplits && rc == 0; p++) {
+        if (hg_comm_set_color(cs, p) < 0)
+            continue; /* shares an earlier communicator, or is in no group here */
+        const hg_rank_group *g = hg_comm_set_group(cs, p / HG_KIND_COUNT, p % HG_KIND_COUNT);
+        MPI_Group group = MPI_GROUP_NULL;
         MPI_Comm c = MPI_COMM_NULL;
-        int mrc = MPI_Comm_split(s->comm[HG_SLOT_WORLD], color < 0 ? MPI_UNDEFINED : color,
-                                 hg_comm_set_key(cs, p), &c);
-        if (mrc != MPI_SUCCESS) {
-            char what[256], call[320];
-            hg_comm_set_describe_split(cs, p, what, sizeof(what));
-            snprintf(call, sizeof(call), "MPI_Comm_split for %s", what);
-            return hg_mpi_fail(err, mrc, b->rank, call);
+        const char *call = "MPI_Group_incl";
+        /* Members ascend, so the new communicator's rank of each is its group rank. */
+        mrc = MPI_Group_incl(world_group, g->size, g->members, &group);
+        if (mrc == MPI_SUCCESS) {
+            call = "MPI_Comm_create_group";
+            mrc = MPI_Comm_create_group(s->comm[HG_SLOT_WORLD], group, TAG_GROUP_BASE + p, &c);
         }
-        if (color >= 0)
-            s->comm[hg_comm_set_split_slot(cs, p)] = c;
+        if (group != MPI_GROUP_NULL)
+            MPI_Group_free(&group);
+        if (mrc != MPI_SUCCESS) {
+            char what[256], text[320];
+            hg_comm_set_describe_split(cs, p, what, sizeof(what));
+            snprintf(text, sizeof(text), "%s for %s", call, what);
+            rc = hg_mpi_fail(err, mrc, b->rank, text);
+            break;
+        }
+        s->comm[hg_comm_set_split_slot(cs, p)] = c;
     }
-    return 0;
+    MPI_Group_free(&world_group);
+    return rc;
 }
 
 static int mpi_allreduce(hg_backend_rank *b, long long mine, long long *sums, hg_error *err)

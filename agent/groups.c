@@ -1,8 +1,9 @@
 /* Groups: which communicators one rank builds, and how every rank keeps its splits in
- * step. Both backends split the world communicator once per split position (module,
+ * step. The NCCL backend splits the world communicator once per split position (module,
  * kind; groups.h), in ascending order, and a split is collective over the whole world:
- * every rank must make the same calls in the same order. So the decision is in two
- * halves:
+ * every rank must make the same calls in the same order. (The MPI backend creates each
+ * new group among its members only, in the same order: backend_mpi.c; it needs only
+ * the first half below.) So the decision is in two halves:
  *   - locally, a group that has exactly the members of an earlier group of this rank
  *     (an earlier kind, or in a colocated layout any kind of an earlier module), or of
  *     the world, reuses that communicator; this is decided by comparing member lists,
