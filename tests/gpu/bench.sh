@@ -10,7 +10,8 @@
 #   - scripts/bench-ready: the floor, hgrid and PyTorch on two-gpu.yaml.
 # Benchmarks print measured figures; nothing here passes or fails.
 #   tests/gpu/bench.sh    (from anywhere; SKIP="scale torch" skips steps by name: the
-#                         steps together take longer than one device call)
+#                         steps together take longer than one device call;
+#                         SCALE_RANKS=1024 and READY_RUNS=1 shorten two of them)
 set -u
 cd "$(dirname "$0")/../.."
 log=${OUT:-/tmp}/bench.log
@@ -45,8 +46,8 @@ depth() {
 }
 # MPI_Init of 1,024 processes on the machine's cores takes minutes; shared memory
 # segments for that many may not fit a container's /dev/shm: TCP on loopback.
-step scale 330 env OMPI_MCA_btl=self,tcp BENCH_TIMEOUT_S=300 scripts/bench-scale --ranks 256,512,1024
+step scale 330 env OMPI_MCA_btl=self,tcp BENCH_TIMEOUT_S=300 scripts/bench-scale --ranks "${SCALE_RANKS:-256,512,1024}"
 step depth 60 bash -c "$(declare -f depth); depth"
 step torch 210 python3 scripts/bench-torch-groups --launch build/bin/hgrid-launch \
     --nccl tests/gpu/two-gpu.yaml --nccl tests/gpu/bridge-2gpu.yaml --gloo 32,64,128
-step ready 150 env RUNS=3 MPICC=mpicc scripts/bench-ready tests/gpu/two-gpu.yaml
+step ready 150 env RUNS="${READY_RUNS:-3}" MPICC=mpicc scripts/bench-ready tests/gpu/two-gpu.yaml
