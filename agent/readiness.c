@@ -499,6 +499,27 @@ static int by_record_host(const void *x, const void *y)
     return d ? d : (a->rank > b->rank) - (a->rank < b->rank);
 }
 
+/* "nodes: 0 = host-a, 1 = host-b, ...": what the node numbers of the placement lines
+ * are; by is the records sorted by host, so node n is the n-th distinct host. */
+static void print_nodes(const hg_record *const *by, int world)
+{
+    char line[1024];
+    size_t used = (size_t)snprintf(line, sizeof(line), "hgrid: nodes:");
+    int n = 0;
+    for (int i = 0; i < world && used < sizeof(line); i++) {
+        if (i > 0 && strcmp(by[i]->host, by[i - 1]->host) == 0)
+            continue;
+        if (n == 8) {
+            snprintf(line + used, sizeof(line) - used, " ...");
+            break;
+        }
+        used += (size_t)snprintf(line + used, sizeof(line) - used, "%s %d = %s", n ? "," : "",
+                                 n, by[i]->host);
+        n++;
+    }
+    fprintf(stderr, "%s\n", line);
+}
+
 /* The placement check on the hosts the ranks reported (common/placement.h): tp, cp,
  * ep and expert_tp groups with members on several hosts are warnings, or with --strict
  * a no-go. Returns 1 when the layout is refused. */
@@ -530,6 +551,8 @@ static int check_placement(const coordinator *c)
             fprintf(stderr, "hgrid: %s: placement on the hosts the ranks reported: %s\n",
                     a->opts.strict ? "error" : "warning",
                     hg_placement_format(&pl, i, line, HG_PLACEMENT_LINE_MAX));
+        if (pl.nfindings > 0)
+            print_nodes(by, a->world);
         refused = a->opts.strict && pl.nfindings > 0;
         if (refused)
             fprintf(stderr, "hgrid: no-go: --strict refuses groups across hosts\n");

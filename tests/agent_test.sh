@@ -482,6 +482,7 @@ check "in process with agent.preflight: world: exit 2, says why" bash -c "[[ $rc
 # HGRID_TEST_HOSTS_OF=4: ranks 0-3 say testnode0, 4-7 testnode1, ...: tp=8 spans 2 hosts.
 HGRID_TEST_HOSTS_OF=4 mpi 16 -x HGRID_TEST_HOSTS_OF "$AGENT" --backend mpi tests/placement/tp8.yaml -- true
 check "tp 8 on hosts of 4: exit 0 (a warning)" rc_is 0
+check "tp 8 on hosts of 4: the node numbers' host names" has '^hgrid: nodes: 0 = testnode0, 1 = testnode1, 2 = testnode2, 3 = testnode3$'
 check "tp 8 on hosts of 4: the warning names both groups and their hosts" has '^hgrid: warning: placement on the hosts the ranks reported: language: 2 of 2 tp groups span 2 nodes: ranks \[0-7\] on nodes 0-1, \[8-15\] on nodes 2-3; tensor parallelism across nodes is slow \(it communicates in every layer\)$'
 HGRID_TEST_HOSTS_OF=4 mpi 16 -x HGRID_TEST_HOSTS_OF "$AGENT" --backend mpi --strict tests/placement/tp8.yaml -- sh -c 'echo RAN'
 check "tp 8 on hosts of 4, --strict: exit 2, nothing ran" bash -c "[[ $rc -eq 2 ]] && ! grep -q '^RAN' $out"
