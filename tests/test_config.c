@@ -179,7 +179,32 @@ START_TEST(good_defaults)
     ck_assert_num(cfg->init_timeout_s, 120, 0, 0);
     ck_assert_int_eq(cfg->verify, 1);
     ck_assert_mark(cfg->verify_at, 0, 0);
+    ck_assert_int_eq(cfg->preflight, HG_PREFLIGHT_FULL);
+    ck_assert_mark(cfg->preflight_at, 0, 0);
+    ck_assert_num(cfg->nccl_ranks_per_root, HG_RANKS_PER_ROOT_DEFAULT, 0, 0);
     hg_config_free(cfg);
+}
+END_TEST
+
+START_TEST(good_preflight_and_roots)
+{
+    static const char *const depth[] = { "full", "world", "none" };
+    for (int d = 0; d < 3; d++) {
+        char text[256];
+        snprintf(text, sizeof(text), "version: 1\nmodules:\n  - {name: lm, role: language, dp: 4}\n"
+                 "agent:\n  preflight: %s\n  nccl_ranks_per_root: %d\n", depth[d], d);
+        hg_config *cfg = parse_ok(text);
+        ck_assert_int_eq(cfg->preflight, d);
+        ck_assert_mark(cfg->preflight_at, 5, 14);
+        ck_assert_num(cfg->nccl_ranks_per_root, d, 6, 24);
+        ck_assert_str_eq(hg_preflight_name(cfg->preflight), depth[d]);
+        hg_config_free(cfg);
+    }
+    hg_preflight p = HG_PREFLIGHT_FULL;
+    ck_assert_int_eq(hg_preflight_from_name("partial", &p), -1);
+    ck_assert_int_eq(hg_preflight_from_name(NULL, &p), -1);
+    ck_assert_int_eq(p, HG_PREFLIGHT_FULL);
+    ck_assert_str_eq(hg_preflight_name((hg_preflight)7), "?");
 }
 END_TEST
 
@@ -1254,6 +1279,7 @@ static Suite *config_suite(void)
     TCase *good = tcase_create("good");
     tcase_add_test(good, good_full_values_and_marks);
     tcase_add_test(good, good_defaults);
+    tcase_add_test(good, good_preflight_and_roots);
     tcase_add_test(good, good_flow_style_and_empty_moe);
     tcase_add_test(good, good_bool_spellings);
     tcase_add_test(good, good_number_spellings);
