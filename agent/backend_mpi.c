@@ -9,9 +9,7 @@
  * and polled against the deadline. */
 #include "backend.h"
 
-#include <sched.h>
 #include <stdlib.h>
-#include <time.h>
 
 /* Bridge links' values travel on the backend's world with this tag (the agent's own
  * talk is on ctrl, another communicator). */
@@ -130,16 +128,6 @@ static int mpi_shape(hg_backend_rank *b, int slot, int *count, int *rank, hg_err
     return 0;
 }
 
-static void backoff(unsigned *spins)
-{
-    if (++*spins < 16) {
-        sched_yield();
-    } else {
-        struct timespec ts = { 0, *spins < 4096 ? 100000L : 1000000L };
-        nanosleep(&ts, NULL);
-    }
-}
-
 /* Bridge links: every receive and send posted at once (MPI orders nothing here, so no
  * order can deadlock); the sends are small and complete on their own. */
 static int mpi_link_start(hg_backend_rank *b, hg_link_xfer *x, int n, int silent, hg_error *err)
@@ -222,7 +210,7 @@ static int mpi_bcast(hg_backend_rank *b, int slot, int root, long long *value, h
             return 0;
         if (hg_now() > b->deadline)
             return HG_ETIMEDOUT;
-        backoff(&spins);
+        hg_backoff(&spins);
     }
 }
 

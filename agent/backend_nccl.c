@@ -17,7 +17,6 @@
 
 #include <cuda_runtime.h>
 #include <nccl.h>
-#include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,18 +48,6 @@ static int cuda_fail(hg_backend_rank *b, hg_error *err, cudaError_t e, const cha
 {
     return hg_error_set(err, HG_ECUDA, "rank %d on %s: %s: %s", b->rank, b->host, call,
                         cudaGetErrorString(e));
-}
-
-static void backoff(unsigned *spins)
-{
-    /* Yield a few times (init steps can take microseconds), then sleep: under mpirun
-     * a rank is often bound to one core, which NCCL's own init threads need. */
-    if (++*spins < 16) {
-        sched_yield();
-    } else {
-        struct timespec ts = { 0, *spins < 4096 ? 100000L : 1000000L };
-        nanosleep(&ts, NULL);
-    }
 }
 
 /* The first of names set to a number in 0..1023, or -1. */
@@ -155,7 +142,7 @@ static int wait_comm(hg_backend_rank *b, ncclComm_t *c, const char *what, int sl
                                 "init timeout; communicator aborted",
                                 b->rank, b->host, what, group, b->timeout_s);
         }
-        backoff(&spins);
+        hg_backoff(&spins);
     }
 }
 
@@ -431,7 +418,7 @@ static int nccl_allreduce(hg_backend_rank *b, long long mine, long long *sums, h
                                     "%d s init timeout; communicator aborted",
                                     b->rank, b->host, group, b->timeout_s);
             }
-            backoff(&spins);
+            hg_backoff(&spins);
         }
         if (e != cudaSuccess)
             return cuda_fail(b, err, e, "cudaStreamQuery (verification all-reduce)");
@@ -594,7 +581,7 @@ static int nccl_bcast(hg_backend_rank *b, int slot, int root, long long *value, 
             abort_slot(s, &s->comm[slot]);
             return HG_ETIMEDOUT;
         }
-        backoff(&spins);
+        hg_backoff(&spins);
     }
     if (e != cudaSuccess)
         return cuda_fail(b, err, e, "cudaStreamQuery (bridge broadcast)");

@@ -26,10 +26,8 @@
  * (testhooks.h) makes one rank skip its sends. */
 #include "agent.h"
 
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "testhooks.h"
 
@@ -48,16 +46,6 @@ typedef struct link_state {
     double peer_at;   /* when it arrived */
     int said;         /* this rank's word is sent */
 } link_state;
-
-static void backoff(unsigned *spins)
-{
-    if (++*spins < 16) {
-        sched_yield();
-    } else {
-        struct timespec ts = { 0, *spins < 4096 ? 100000L : 1000000L };
-        nanosleep(&ts, NULL);
-    }
-}
 
 static const char *module_name(const hg_agent *a, int m)
 {
@@ -188,7 +176,6 @@ static void name_failed_link(hg_agent *a, const link_state *ls, const hg_link_xf
     }
 }
 
-
 /* Part 2. pre_failed: this rank has failed already (part 1): it only tells its peers. */
 static int links(hg_agent *a, int pre_failed, hg_error *err)
 {
@@ -289,7 +276,7 @@ static int links(hg_agent *a, int pre_failed, hg_error *err)
         }
         if (all)
             break;
-        backoff(&spins);
+        hg_backoff(&spins);
     }
     for (int i = 0; i < n; i++)
         if (ls[i].rb->role == HG_BRIDGE_SENDER)

@@ -62,7 +62,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -74,6 +73,8 @@
 /* hgrid's own rule of which communicators a rank builds (not in libhgrid_core, which is
  * common/ only): compiled into this program, so the floor cannot drift from it. */
 #include "../../agent/groups.c"
+/* hgrid's clock and polling pause (hg_now, hg_backoff), the same as the agent's. */
+#include "../../agent/clock.h"
 
 #define CUDA(call)                                                                       \
     do {                                                                                 \
@@ -96,24 +97,6 @@ typedef struct opts {
     int per_kind, naive, nonblocking, blocking;
 } opts;
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* agent/backend_nccl.c's backoff (a copy: it is static there). */
-static void backoff(unsigned *spins)
-{
-    if (++*spins < 16) {
-        sched_yield();
-    } else {
-        struct timespec ts = { 0, *spins < 4096 ? 100000L : 1000000L };
-        nanosleep(&ts, NULL);
-    }
-}
-
 /* Polls until the communicator's last operation settles (a blocking one is settled
  * already); busy = 1: without backoff, as the naive variant did. A non-blocking
  * ncclCommSplit can return ncclSuccess while its job still runs, so poll always. comm
@@ -129,7 +112,7 @@ static ncclResult_t settle(ncclResult_t r, const ncclComm_t *comm, int busy)
         if (r != ncclInProgress)
             return r;
         if (!busy)
-            backoff(&spins);
+            hg_backoff(&spins);
     }
 }
 
@@ -214,7 +197,7 @@ static void verify_floor(ncclComm_t *comms, int n, long long mine, long long *su
                     &comms[i], busy));
         while ((e = cudaStreamQuery(stream[i])) == cudaErrorNotReady)
             if (!busy)
-                backoff(&spins);
+                hg_backoff(&spins);
         CUDA(e);
     }
     CUDA(cudaMemcpy(sums, dev + 1, sizeof(long long) * (size_t)n, cudaMemcpyDeviceToHost));
@@ -261,7 +244,7 @@ static int slot_wrong(const hg_comm_set *cs, const hg_rank_view *plan, ncclComm_
 
 int main(int argc, char **argv)
 {
-    double t0 = now(), t[5];
+    double t0 = hg_now(), t[5];
     int rank, world, local, local_size;
     opts o = { 0, 0, 0, 0 };
     prewarm pw = { .started = 0 };
@@ -314,7 +297,7 @@ int main(int argc, char **argv)
     }
     /* Which split positions any rank needs (words: the same count on every rank). */
     MPI_Allreduce(cs.creates, cs.splits, cs.nwords, MPI_UNSIGNED, MPI_BOR, MPI_COMM_WORLD);
-    t[0] = now();
+    t[0] = hg_now();
 
     /* The GPU: the rule hgrid's bind applies, on this thread (the device is per
      * thread; the prewarm's context is the device's primary one, so this is cheap). */
@@ -334,7 +317,7 @@ int main(int argc, char **argv)
     }
     CUDA(cudaSetDevice(device));
     CUDA(cudaFree(NULL));
-    t[1] = now();
+    t[1] = hg_now();
 
     ncclComm_t *comms = calloc((size_t)cs.nslots, sizeof(*comms));
     ncclUniqueId id;
@@ -348,7 +331,7 @@ int main(int argc, char **argv)
     MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, MPI_COMM_WORLD);
     NCCL(settle(ncclCommInitRankConfig(&comms[HG_SLOT_WORLD], world, id, rank, &config),
                 &comms[HG_SLOT_WORLD], busy));
-    t[2] = now();
+    t[2] = hg_now();
 
     for (int p = 0; p < cs.nsplits; p++) {
         if (!hg_comm_set_split_needed(&cs, p))
@@ -373,7 +356,7 @@ int main(int argc, char **argv)
         NCCL(settle(ncclInProgress, &c, busy));
         comms[hg_comm_set_split_slot(&cs, p)] = c;
     }
-    t[3] = now();
+    t[3] = hg_now();
 
     int n = cs.nslots, wrong = 0;
     long long *sums = calloc((size_t)n, sizeof(*sums));
@@ -385,7 +368,7 @@ int main(int argc, char **argv)
         verify_floor(comms, n, (long long)rank + 1, sums, busy);
     for (int i = 0; i < n; i++)
         wrong |= slot_wrong(&cs, &plan, comms[i], i, sums[i]);
-    t[4] = now();
+    t[4] = hg_now();
 
     double phase[6] = { t[0] - t0, t[1] - t[0], t[2] - t[1], t[3] - t[2], t[4] - t[3], t[4] - t0 };
     double worst[6];
