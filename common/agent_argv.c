@@ -127,11 +127,18 @@ int hg_agent_args_parse(int argc, char *const *argv, hg_agent_args *out, hg_erro
         return hg_error_set(err, HG_EINVAL, "expected '--' and a PROGRAM after CONFIG");
     if (++i >= argc)
         return hg_error_set(err, HG_EINVAL, "missing PROGRAM after '--'");
-    if (out->in_process && out->preflight > HG_PREFLIGHT_FULL)
+    if ((rc = hg_agent_check_preflight(out->in_process, out->preflight, err)) != 0)
+        return rc;
+    out->program = argv + i;
+    return 0;
+}
+
+int hg_agent_check_preflight(int in_process, int preflight, hg_error *err)
+{
+    if (in_process && preflight > HG_PREFLIGHT_FULL)
         return hg_error_set(err, HG_EINVAL, "--preflight %s does not apply to --in-process (the "
                             "program uses hgrid's communicators, which only the full pre-flight "
-                            "builds)", hg_preflight_name((hg_preflight)out->preflight));
-    out->program = argv + i;
+                            "builds)", hg_preflight_name((hg_preflight)preflight));
     return 0;
 }
 

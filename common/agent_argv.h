@@ -55,6 +55,11 @@ void hg_agent_args_init(hg_agent_args *a);
  * HG_EINVAL with err->msg saying what is wrong. */
 int hg_agent_args_parse(int argc, char *const *argv, hg_agent_args *out, hg_error *err);
 
+/* 0, or HG_EINVAL with the message when --preflight (hg_preflight; -1: not given)
+ * cannot go with --in-process: that program uses hgrid's communicators, which only the
+ * full pre-flight builds. Both command lines, the launcher's and the agent's, check it. */
+int hg_agent_check_preflight(int in_process, int preflight, hg_error *err);
+
 /* Calls emit(ctx, word) for each word of a's command line after argv[0]: the options
  * given, CONFIG, "--", PROGRAM [ARGS...] (help and version are not written). word is
  * valid during the call only. */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent_argv.h"
 #include "config.h"
 #include "intparse.h"
 #include "protocol.h"
@@ -303,11 +304,7 @@ int hg_cli_parse(int argc, char **argv, hg_cli *c, hg_error *err)
     if (c->nprogram == 0)
         return hg_error_set(err, HG_EINVAL, "no program to launch: hgrid-launch CONFIG -- PROGRAM "
                             "[ARGS...]");
-    if (c->in_process && c->preflight > HG_PREFLIGHT_FULL)
-        return hg_error_set(err, HG_EINVAL, "--preflight %s does not apply to --in-process (the "
-                            "program uses hgrid's communicators, which only the full pre-flight "
-                            "builds)", hg_preflight_name((hg_preflight)c->preflight));
-    return 0;
+    return hg_agent_check_preflight(c->in_process, c->preflight, err);
 }
 
 void hg_cli_free(hg_cli *c)
