@@ -21,10 +21,7 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#include "config.h"
-#include "diag.h"
 #include "program.h"
 #include "protocol.h"
 #include "testhooks.h"
@@ -273,27 +270,6 @@ void *hg_agent_bridge_comm(const hg_agent *a, int i)
     return rb ? hg_agent_comm_of_module(a, a->comms.primary, rb->group_kind) : NULL;
 }
 
-/* agent.init_timeout_s as this host's copy of the config says, else the default: the
- * watchdog must not end a bootstrap (MPI_Init at thousands of ranks takes minutes)
- * that the config allows more time, before rank 0's bytes say so. A copy that cannot
- * be read or parsed here is no error: rank 0's bytes decide (bootstrap.c). */
-static int local_timeout_hint(const char *path)
-{
-    int t = HG_TIMEOUT_DEFAULT_S;
-    char *bytes = NULL;
-    size_t len = 0;
-    hg_config *cfg = NULL;
-    struct stat st;
-    /* Regular files only: a pipe read here would be empty for rank 0's real read. */
-    hg_diags *d = path && stat(path, &st) == 0 && S_ISREG(st.st_mode) ? hg_diags_new(path) : NULL;
-    if (d && hg_config_read_file(path, &bytes, &len, d) == 0 && hg_config_parse(bytes, len, &cfg, d) == 0)
-        t = (int)cfg->init_timeout_s.v;
-    hg_config_free(cfg);
-    free(bytes);
-    hg_diags_free(d);
-    return t;
-}
-
 int hg_agent_start(const hg_agent_opts *opts, hg_agent **out, hg_error *err)
 {
     hg_agent *a = calloc(1, sizeof(*a));
@@ -312,8 +288,9 @@ int hg_agent_start(const hg_agent_opts *opts, hg_agent **out, hg_error *err)
     a->local = MPI_COMM_NULL;
     a->device = a->bk.device = -1;
     a->rank = -1;
-    /* Until rank 0's config arrives, the watchdog allows this host's copy's timeout. */
-    a->timeout_s = opts->timeout_s > 0 ? opts->timeout_s : local_timeout_hint(opts->config_path);
+    /* Until the config says otherwise, the watchdog allows the config's own default
+     * (hgrid-launch passes the config's as --timeout). */
+    a->timeout_s = opts->timeout_s > 0 ? opts->timeout_s : HG_TIMEOUT_DEFAULT_S;
     a->deadline = a->t0 + a->timeout_s;
     if ((rc = hg_watchdog_start(&a->wd, watchdog_deadline(a), a->timeout_s, err)) != 0) {
         free(a);

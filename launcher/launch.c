@@ -561,7 +561,7 @@ static int standalone(const hg_cli *cli, const hg_config *cfg, const hg_layout *
     hg_supervise_opts o = {
         .argv = a.v,
         .world = world,
-        .deadline_s = cli->timeout_s ? cli->timeout_s : (int)cfg->init_timeout_s.v,
+        .deadline_s = cli->timeout_s, /* hg_launch filled it from the config if not given */
         .grace_s = cli->grace_s,
         .layout = layout,
         .verbose = cli->verbose,
@@ -632,10 +632,16 @@ int hg_launch(const hg_cli *cli)
         status = job.kind != HG_JOB_NONE ? HG_EXIT_PREFLIGHT : HG_EXIT_NOT_STARTED;
         goto out;
     }
+    /* The agents get the deadline on their command line even when it is the config's:
+     * their watchdog runs from before MPI_Init, long before rank 0's config reaches
+     * them, and MPI_Init alone can outlast the default at thousands of ranks. */
+    hg_cli eff = *cli;
+    if (!eff.timeout_s)
+        eff.timeout_s = (int)cfg->init_timeout_s.v;
     if (job.kind != HG_JOB_NONE)
-        status = in_job(cli, &job, layout, agent, config);
+        status = in_job(&eff, &job, layout, agent, config);
     else
-        status = standalone(cli, cfg, layout, agent, config, bytes, len);
+        status = standalone(&eff, cfg, layout, agent, config, bytes, len);
 out:
     free(config);
     free(bytes);

@@ -170,6 +170,9 @@ finish bind
 check "binding: exit 0" test "$RC" -eq 0 || show bind
 check "binding: every rank may use every CPU ($mine)" test "$(grep -c "^cpus=$mine probe=42$" "$T/bind.out")" -eq 2
 check "binding: mpirun gets --bind-to none and -x for NCCL_* variables" grep -qE "^hgrid: running: mpirun -np 2 .*--bind-to none .*-x NCCL_HGRID_PROBE" "$T/bind.err"
+# The agents' watchdog starts before MPI_Init, long before rank 0's config reaches them:
+# they get the config's agent.init_timeout_s (60 here) on their command line.
+check "deadline: the agents get agent.init_timeout_s as --timeout" grep -qE "^hgrid: running: mpirun -np 2 .*/hgrid-agent --backend mpi --timeout 60 " "$T/bind.err"
 
 # --- a reader of the launcher's output that goes away does not orphan the job ----------
 ( "$L" --backend mpi "$CFG" -- bash -c 'for i in 1 2 3 4 5; do echo "line $i from $RANK" >&2; sleep 0.2; done' 2>&1 >/dev/null | head -c 1 >/dev/null; echo "${PIPESTATUS[0]}" >"$T/sigpipe.rc" )
