@@ -418,6 +418,15 @@ static void batch_field(walker *w, const char *key, const yaml_node_t *v, void *
 static const char *const backend_names[] = { [HG_BACKEND_NCCL] = "nccl", [HG_BACKEND_MPI] = "mpi" };
 #define NBACKENDS (sizeof(backend_names) / sizeof(backend_names[0]))
 
+/* The index of name in names[0 .. n), or -1 (name NULL included). */
+static int name_index(const char *const *names, size_t n, const char *name)
+{
+    for (size_t i = 0; name && i < n; i++)
+        if (strcmp(name, names[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
 const char *hg_backend_name(hg_backend backend)
 {
     return (unsigned)backend < NBACKENDS ? backend_names[backend] : "?";
@@ -425,13 +434,10 @@ const char *hg_backend_name(hg_backend backend)
 
 int hg_backend_from_name(const char *name, hg_backend *out)
 {
-    for (size_t i = 0; name && i < NBACKENDS; i++) {
-        if (strcmp(name, backend_names[i]) == 0) {
-            *out = (hg_backend)i;
-            return 0;
-        }
-    }
-    return -1;
+    int i = name_index(backend_names, NBACKENDS, name);
+    if (i >= 0)
+        *out = (hg_backend)i;
+    return i < 0 ? -1 : 0;
 }
 
 static const char *const preflight_names[] = { [HG_PREFLIGHT_FULL] = "full",
@@ -446,13 +452,10 @@ const char *hg_preflight_name(hg_preflight p)
 
 int hg_preflight_from_name(const char *name, hg_preflight *out)
 {
-    for (size_t i = 0; name && i < NPREFLIGHTS; i++) {
-        if (strcmp(name, preflight_names[i]) == 0) {
-            *out = (hg_preflight)i;
-            return 0;
-        }
-    }
-    return -1;
+    int i = name_index(preflight_names, NPREFLIGHTS, name);
+    if (i >= 0)
+        *out = (hg_preflight)i;
+    return i < 0 ? -1 : 0;
 }
 
 static const char *const agent_keys[] = { "backend", "init_timeout_s", "verify", "preflight",
