@@ -122,15 +122,8 @@ for d in sys.argv[1:]:
               "same n-th group by all its members" % (name, n, len(at)))
 sys.exit(1 if bad else 0)
 EOF
-cat >"$T/moe64.yaml" <<'EOF'
-version: 1
-world_size: 64
-modules:
-  - {name: vision, role: encoder, tp: 2, dp: 16}
-  - {name: language, role: language, tp: 2, pp: 2, dp: 8, moe: {ep: 4}}
-EOF
 dirs=()
-for y in tests/golden/*.yaml "$T/moe64.yaml"; do
+for y in tests/golden/*.yaml tests/layouts/moe64.yaml; do
     name=names-$(basename "$y" .yaml)
     mkdir -p "$T/$name"
     n=$("$L" --dry-run --format json "$y" 2>/dev/null | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["world_size"])')

@@ -42,14 +42,6 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 pass=0 failed=0
 
-cat >"$work/gloo64.yaml" <<'EOF'
-version: 1
-world_size: 64
-modules:
-  - {name: vision, role: encoder, tp: 2, dp: 16}
-  - {name: language, role: language, tp: 2, pp: 2, dp: 8, moe: {ep: 4}}
-EOF
-
 # After a family's (nccl, gloo) first failure its other runs are skipped: a hang costs
 # HGRID_TEST_HANG_S (torch_groups.py then prints every rank's Python stack) once, not
 # once a run.
@@ -122,7 +114,7 @@ groups "gloo vlm8_moe" 8 tests/golden/vlm8_moe.yaml "${MPI[@]}"
 groups "gloo colocated8" 8 tests/golden/colocated8.yaml "${MPI[@]}"
 groups "gloo two_encoders14" 14 tests/golden/two_encoders14.yaml "${MPI[@]}"
 groups "gloo enc4_llm_pp4_20" 20 tests/golden/enc4_llm_pp4_20.yaml "${MPI[@]}"
-groups "gloo 64 ranks" 64 "$work/gloo64.yaml" "${MPI[@]}"
+groups "gloo 64 ranks" 64 tests/layouts/moe64.yaml "${MPI[@]}"
 train "gloo two_encoders14" 14 tests/golden/two_encoders14.yaml "${MPI[@]}"
 train "gloo colocated8" 8 tests/golden/colocated8.yaml "${MPI[@]}"
 train "gloo vlm8_moe" 8 tests/golden/vlm8_moe.yaml "${MPI[@]}"
