@@ -478,6 +478,11 @@ check "--preflight world, rank 3 fails in world: exit 3, named" bash -c "[[ $rc 
 mpi 8 "$TRAINER" --backend mpi "$work/pf.yaml"
 check "in process with agent.preflight: world: exit 2, says why" bash -c "[[ $rc -eq 2 ]] && grep -q \"pf.yaml: pre-flight 'world' (agent.preflight) applies to the exec handoff; an in-process program (hg_init) uses hgrid's communicators, which only the full pre-flight builds$\" $out"
 
+# A HGRID_NCCL_RANKS_PER_ROOT that is no count is said once (rank 0) and the config's
+# agent.nccl_ranks_per_root counts; the job goes on.
+HGRID_NCCL_RANKS_PER_ROOT=some mpi 8 -x HGRID_NCCL_RANKS_PER_ROOT "$AGENT" --backend mpi "$G/vlm8_moe.yaml" -- true
+check "HGRID_NCCL_RANKS_PER_ROOT=some: exit 0, one warning naming it" bash -c "[[ $rc -eq 0 ]] && [[ \$(grep -c '^hgrid: warning: HGRID_NCCL_RANKS_PER_ROOT=some is not a number of ranks in 0..16777216; using agent.nccl_ranks_per_root$' $out) -eq 1 ]]"
+
 # --- placement on the hosts the ranks report -----------------------------------------
 # HGRID_TEST_HOSTS_OF=4: ranks 0-3 say testnode0, 4-7 testnode1, ...: tp=8 spans 2 hosts.
 HGRID_TEST_HOSTS_OF=4 mpi 16 -x HGRID_TEST_HOSTS_OF "$AGENT" --backend mpi tests/placement/tp8.yaml -- true
