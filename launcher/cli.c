@@ -15,8 +15,9 @@
 void hg_cli_usage(FILE *out)
 {
     fputs("usage: hgrid-launch [OPTIONS] CONFIG -- PROGRAM [ARGS...]\n"
-          "       hgrid-launch --dry-run [--format table|json] [--rank N] [--strict] CONFIG...\n"
-          "       hgrid-launch --dry-run --format megatron [--strict] CONFIG\n"
+          "       hgrid-launch --dry-run [--format table|json] [--rank N] [--strict]\n"
+          "                    [--gpus-per-node N] CONFIG...\n"
+          "       hgrid-launch --dry-run --format megatron [--strict] [--gpus-per-node N] CONFIG\n"
           "       hgrid-launch --dry-run --format svg [--rank N] [--gpus-per-node N] CONFIG\n"
           "\n"
           "Validates a grid description, starts one agent per GPU (under mpirun, or as this\n"
@@ -58,10 +59,19 @@ void hg_cli_usage(FILE *out)
           "An option given twice takes its last value; --mpi-arg adds one argument each time.\n"
           "\n",
           out);
+    /* The codes are protocol.h's; 128+N is the shell's convention for a death by
+     * signal N, which the launcher follows for itself and for the ranks. */
     fprintf(out,
-            "Exit status: %d success (or the workload's own); %d the dry-run's plan could not\n"
-            "be written; %d usage or invalid config; %d an agent failed pre-flight; %d the job\n"
-            "could not be started; %d the readiness deadline passed.\n",
+            "Exit status:\n"
+            "  %-6d every rank's workload exited 0\n"
+            "  %-6d dry-run only: the plan could not be written\n"
+            "  %-6d usage error or invalid config (a bad config never launches)\n"
+            "  %-6d an agent failed pre-flight\n"
+            "  %-6d the job could not be started\n"
+            "  %-6d the readiness deadline passed\n"
+            "  128+N  hgrid-launch itself was stopped by signal N\n"
+            "  other  the workload's own status: the first failing rank's exit code, or\n"
+            "         128+N when a rank was killed by signal N\n",
             HG_EXIT_OK, HG_EXIT_OUTPUT, HG_EXIT_USAGE, HG_EXIT_PREFLIGHT, HG_EXIT_NOT_STARTED,
             HG_EXIT_DEADLINE);
 }

@@ -52,9 +52,40 @@ run --help
 want_rc 0
 want_empty_stderr
 want_first_line "$tmp/out" "usage: hgrid-launch [OPTIONS] CONFIG -- PROGRAM [ARGS...]"
-want_line "$tmp/out" "       hgrid-launch --dry-run [--format table|json] [--rank N] [--strict] CONFIG..."
-want_line "$tmp/out" "       hgrid-launch --dry-run --format megatron [--strict] CONFIG"
+want_line "$tmp/out" "       hgrid-launch --dry-run [--format table|json] [--rank N] [--strict]"
+want_line "$tmp/out" "                    [--gpus-per-node N] CONFIG..."
+want_line "$tmp/out" "       hgrid-launch --dry-run --format megatron [--strict] [--gpus-per-node N] CONFIG"
 want_line "$tmp/out" "  --strict             layouts the MIMO runtime does not accept are errors"
+end
+
+# The exit codes, as common/protocol.h defines them (the numbers are read from there,
+# not copied), and the 128+N of a signal, as the README's table lists them; the list
+# ends the help.
+exit_code() { sed -n "s/^#define HG_EXIT_$1 \([0-9][0-9]*\).*/\1/p" common/protocol.h; }
+begin help_exit_codes
+run --help
+want_rc 0
+want=$(printf '%s\n' "Exit status:"
+    printf '  %-6s %s\n' "$(exit_code OK)" "every rank's workload exited 0" \
+        "$(exit_code OUTPUT)" "dry-run only: the plan could not be written" \
+        "$(exit_code USAGE)" "usage error or invalid config (a bad config never launches)" \
+        "$(exit_code PREFLIGHT)" "an agent failed pre-flight" \
+        "$(exit_code NOT_STARTED)" "the job could not be started" \
+        "$(exit_code DEADLINE)" "the readiness deadline passed" \
+        "128+N" "hgrid-launch itself was stopped by signal N" \
+        "other" "the workload's own status: the first failing rank's exit code, or"
+    printf '         %s\n' "128+N when a rank was killed by signal N")
+got=$(sed -n '/^Exit status:$/,$p' "$tmp/out")
+[ "$got" = "$want" ] || fail "exit status list: $(printf '%s' "$got" | head -c 600)"
+# Every code protocol.h defines is listed.
+for name in $(sed -n 's/^#define HG_EXIT_\([A-Z_]*\) .*/\1/p' common/protocol.h); do
+    grep -Eq "^  $(exit_code "$name") +[a-z]" "$tmp/out" || fail "HG_EXIT_$name not in --help"
+done
+# The README's table lists the same codes.
+for c in "$(exit_code OK)" "$(exit_code OUTPUT)" "$(exit_code USAGE)" "$(exit_code PREFLIGHT)" \
+    "$(exit_code NOT_STARTED)" "$(exit_code DEADLINE)" "128+N" other; do
+    grep -q "^| $c | " README.md || fail "README's exit status table has no row '$c'"
+done
 end
 
 begin help_short
