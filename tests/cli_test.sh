@@ -4,9 +4,10 @@
 # several configs in one call, --format megatron (the Megatron MIMO example's
 # arguments, and the layouts it cannot express), standard input and pipes as configs,
 # output that cannot be written (a full disk, a closed pipe), options of the other
-# mode, the table's alignment at the largest world, and every hostile file of
-# tests/bad (its expected diagnostic is listed in tests/bad/EXPECTED). Plain bash and
-# coreutils (plus grep); jq, where present, also parses the JSON.
+# mode, the table's alignment at the largest world, the README's CI check on the
+# bundled configs, and every hostile file of tests/bad (its expected diagnostic is
+# listed in tests/bad/EXPECTED). Plain bash and coreutils (plus grep); jq, where
+# present, also parses the JSON.
 #
 #   HGRID_LAUNCH=build/bin/hgrid-launch bash tests/cli_test.sh
 #
@@ -720,6 +721,38 @@ run --dry-run tests/golden/*.yaml
 want_rc 0
 golden_stderr_ok
 [ "$(grep -c '^== tests/golden/' "$tmp/out")" = "$(ls tests/golden/*.yaml | wc -l)" ] || fail "not every plan printed"
+end
+
+# The README's CI check, exactly as the README writes it (read from there, so the two
+# cannot drift): every bundled config passes it.
+begin readme_ci_check
+ci=$(tr '\n' ' ' <README.md | grep -o '`hgrid-launch --dry-run [^`]*` is a CI check' | head -n 1)
+ci=${ci#\`}
+ci=${ci%\` is a CI check}
+read -ra words <<<"$ci"
+if [ "${words[0]:-}" != hgrid-launch ] || [[ " ${words[*]} " != *" configs/*.yaml "* ]]; then
+    fail "no '\`hgrid-launch ... configs/*.yaml\` is a CI check' in README.md (got '$ci')"
+else
+    args=()
+    for w in "${words[@]:1}"; do
+        # shellcheck disable=SC2206 # the README's glob expands, as in a shell
+        args+=($w)
+    done
+    run "${args[@]}"
+    want_rc 0
+    want_empty_stderr
+    [ "$(grep -c '^== configs/' "$tmp/out")" = "$(ls configs/*.yaml | wc -l)" ] ||
+        fail "not every bundled config checked: $(grep '^== ' "$tmp/out" | tr '\n' ' ')"
+fi
+end
+
+# What the README says of 8 GPUs per node: two-encoders-14 fails, at its ep key.
+begin readme_ci_check_8_per_node
+run --dry-run --strict --gpus-per-node 8 configs/two-encoders-14.yaml
+want_rc 2
+want_empty_stdout
+[ "$(cat "$tmp/err")" = "configs/two-encoders-14.yaml:33:11: error: language: 1 of 2 ep groups span 2 nodes (8 GPUs per node): ranks [6-9] on nodes 0-1; expert parallelism's all-to-all then crosses the network in every MoE layer" ] ||
+    fail "stderr '$(cat "$tmp/err")'"
 end
 
 begin all_bad_configs
