@@ -10,7 +10,8 @@
 #   - hgrid.torch's torch-free logic (which groups, shared memberships, Megatron fields)
 #     and init() itself against a stand-in torch.distributed that records its calls
 #     (local synchronization, one group per distinct membership, the torch < 2.1 error,
-#     a Megatron ProcessGroupCollection with unset fields);
+#     a Megatron ProcessGroupCollection with unset fields), and init() without torch
+#     (hidden, as if not installed: HgridTorchError naming the torch it needs);
 #   - `pip install --no-index --no-build-isolation ./python` into a fresh venv (offline).
 #
 #   make check-python     (or: HGRID_LAUNCH=build/test/bin/hgrid-launch bash tests/python_test.sh)
@@ -328,6 +329,33 @@ except ht.HgridTorchError as e:
     print(e)' 2>&1)
 want="hgrid.torch needs torch >= 2.1 (torch.distributed.new_group(..., use_local_synchronization=True)); this is torch 2.11.0+fake. hgrid creates only this rank's groups and does not fall back to creating every group on every rank"
 if [[ $got == "$want" ]]; then ok "hgrid.torch: torch without local synchronization refused"; else bad "old torch: got '$got'"; fi
+
+# init() without torch: HgridTorchError saying which torch, not a bare
+# ModuleNotFoundError. torch is hidden by a meta path entry, as if not installed, so
+# the case is the same where torch is installed.
+cat >"$T/notorch.py" <<'EOF'
+import sys
+class NoTorch:
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch":
+            raise ModuleNotFoundError("No module named 'torch'", name="torch")
+        return None
+for m in [m for m in sys.modules if m == "torch" or m.startswith("torch.")]:
+    del sys.modules[m]
+sys.meta_path.insert(0, NoTorch())
+import hgrid, hgrid.torch as ht
+try:
+    ht.init(hgrid.plan(sys.argv[1]))
+except ht.HgridTorchError as e:
+    print("%s: %s (from %s)" % (type(e).__name__, e, type(e.__cause__).__name__))
+except BaseException as e:
+    print("%s: %s" % (type(e).__name__, e))
+else:
+    print("init() returned")
+EOF
+got=$(cd "$T" && "$PY" notorch.py c3.json 2>&1)
+want="HgridTorchError: hgrid.torch needs torch >= 2.1, and torch is not installed (No module named 'torch'); install it (pip install 'torch>=2.1'), or use hgrid.plan(), which needs no torch (from ModuleNotFoundError)"
+if [[ $got == "$want" ]]; then ok "hgrid.torch.init() without torch: HgridTorchError names torch >= 2.1"; else bad "no torch: got '$got'"; fi
 
 # pip install into a fresh venv, offline.
 if "$PY" -m venv --system-site-packages "$T/venv" >"$T/venv.out" 2>&1 &&

@@ -23,6 +23,10 @@ from ._plan import Plan, plan as _read_plan
 
 FIELDS = _groups.FIELDS
 
+# The oldest torch hgrid.torch works with: new_group(..., use_local_synchronization=True)
+# came in 2.1. Both "needs torch" errors say it from here.
+TORCH_MIN = "2.1"
+
 
 class HgridTorchError(RuntimeError):
     """hgrid.torch cannot set up the groups (torch too old, env missing or inconsistent
@@ -89,10 +93,28 @@ class Groups:
             dist.destroy_process_group()
 
 
+def _import_torch():
+    """torch and torch.distributed, or HgridTorchError saying that torch >= TORCH_MIN is
+    needed (a bare ModuleNotFoundError would not say which torch, or that hgrid.torch is
+    the part of hgrid that needs it)."""
+    try:
+        import torch
+        import torch.distributed as dist
+    except ImportError as e:
+        if (e.name or "").split(".")[0] == "torch":
+            raise HgridTorchError(
+                "hgrid.torch needs torch >= %s, and torch is not installed (%s); install "
+                "it (pip install 'torch>=%s'), or use hgrid.plan(), which needs no torch"
+                % (TORCH_MIN, e, TORCH_MIN)) from e
+        raise HgridTorchError("hgrid.torch needs torch >= %s, and importing torch failed: %s"
+                              % (TORCH_MIN, e)) from e
+    return torch, dist
+
+
 def check_torch(dist=None):
     """Raises HgridTorchError when new_group has no use_local_synchronization (torch < 2.1)."""
     if dist is None:
-        import torch.distributed as dist
+        dist = _import_torch()[1]
     try:
         params = inspect.signature(dist.new_group).parameters
     except (TypeError, ValueError):
@@ -100,10 +122,10 @@ def check_torch(dist=None):
     if "use_local_synchronization" not in params:
         import torch
         raise HgridTorchError(
-            "hgrid.torch needs torch >= 2.1 (torch.distributed.new_group(..., "
+            "hgrid.torch needs torch >= %s (torch.distributed.new_group(..., "
             "use_local_synchronization=True)); this is torch %s. hgrid creates only this "
             "rank's groups and does not fall back to creating every group on every rank"
-            % getattr(torch, "__version__", "?"))
+            % (TORCH_MIN, getattr(torch, "__version__", "?")))
 
 
 def _env_int(name, required=True, default=None):
@@ -170,9 +192,9 @@ def init(plan=None, backend: Optional[str] = None, timeout: Optional[timedelta] 
     bound to GPU HGRID_CUDA_DEVICE (else LOCAL_RANK) with device_id. Then this rank's groups from the plan (`plan`: an
     hgrid.Plan, a path, or None for HGRID_PLAN). megatron: None = a real
     ProcessGroupCollection when importable, True = required, False = never.
-    share_world: a group whose members are the whole world is the default group."""
-    import torch
-    import torch.distributed as dist
+    share_world: a group whose members are the whole world is the default group.
+    Without torch: HgridTorchError, saying which torch is needed."""
+    torch, dist = _import_torch()
 
     check_torch(dist)
     p = plan if isinstance(plan, Plan) else _read_plan(plan)
