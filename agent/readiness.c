@@ -286,9 +286,10 @@ static void announce(const coordinator *c, int go)
         hg_status(HG_STATUS_REPORT);
 }
 
-/* One line: the slowest rank's time in each phase (bridges: proving every bridge's
- * links and boundary broadcasts), communicators per rank, and, when the layout has
- * bridges, how many of their links were proved (each counted once, by its sender). */
+/* One line: the slowest rank's time in each phase (bridges, only when the layout has
+ * one: proving every bridge's links and boundary broadcasts), communicators per rank,
+ * and, when the layout has bridges, how many of their links were proved (each counted
+ * once, by its sender). */
 static void print_summary(const coordinator *c)
 {
     const hg_agent *a = c->a;
@@ -296,6 +297,7 @@ static void print_summary(const coordinator *c)
     int links = 0, total = layout_links(a->layout);
     budget b = budget_of(c);
     char comms[32], bridges[64] = "", roots[64] = "", gpu[64] = "", depth[32] = "";
+    char bridge_time[32] = "";
     for (int i = 0; i < a->world; i++) {
         for (int p = 0; p < HG_PHASE_TIMED; p++)
             if (c->rec[i].times[p] > worst[p])
@@ -310,6 +312,10 @@ static void print_summary(const coordinator *c)
         snprintf(bridges, sizeof(bridges), "%s", links_text(links, "verified", 0));
     else if (total > 0)
         snprintf(bridges, sizeof(bridges), "%s", links_text(total, "not verified", 0));
+    /* A layout without bridges has no bridges phase: "bridges 0.00" would read as a
+     * phase that ran, fast. */
+    if (hg_layout_bridge_count(a->layout) > 0)
+        snprintf(bridge_time, sizeof(bridge_time), ", bridges %.2f", worst[5]);
     if (b.roots == 1)
         snprintf(roots, sizeof(roots), ", 1 NCCL root");
     else if (b.roots > 1)
@@ -323,9 +329,9 @@ static void print_summary(const coordinator *c)
         snprintf(depth, sizeof(depth), ", pre-flight %s",
                  hg_preflight_name((hg_preflight)a->preflight));
     fprintf(stderr, "hgrid: %d/%d ranks ready in %.2f s (bootstrap %.2f, gpu %.2f, world %.2f, "
-            "groups %.2f, verify %.2f, bridges %.2f; %s communicator%s/rank%s, %s backend%s%s%s)\n",
+            "groups %.2f, verify %.2f%s; %s communicator%s/rank%s, %s backend%s%s%s)\n",
             c->ready, a->world, c->elapsed, worst[0], worst[1], worst[2], worst[3], worst[4],
-            worst[5], comms, b.comms_lo == 1 && b.comms_hi == 1 ? "" : "s", bridges,
+            bridge_time, comms, b.comms_lo == 1 && b.comms_hi == 1 ? "" : "s", bridges,
             hg_backend_name((hg_backend)a->backend), roots, gpu, depth);
 }
 
