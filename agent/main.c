@@ -39,6 +39,7 @@
 #include "config.h"
 #include "diag.h"
 #include "intparse.h"
+#include "launchenv.h"
 #include "program.h"
 #include "protocol.h"
 #include "relay.h"
@@ -87,25 +88,12 @@ static void to_opts(const hg_agent_args *args, hg_agent_opts *o)
     o->program = args->program ? args->program[0] : NULL;
 }
 
-/* This process's rank as mpirun, PMIx or srun tell it before MPI_Init; -1: none. */
-static int launcher_rank(void)
-{
-    static const char *const names[] = { "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK",
-                                         "SLURM_PROCID", NULL };
-    for (int i = 0; names[i]; i++) {
-        int r = hg_int_env(names[i], HG_MAX_WORLD - 1);
-        if (r >= 0)
-            return r;
-    }
-    return -1;
-}
-
 /* --in-process with --label or --log-dir: the relay needs this rank's module before
  * MPI exists, so the rank comes from the launcher's environment and the module from
  * the config (which the launcher validated). */
 static int start_relay(const hg_agent_opts *o)
 {
-    int rank = launcher_rank(), rc = -1, mi;
+    int rank = hg_launcher_rank(), rc = -1, mi;
     hg_diags *d = hg_diags_new(o->config_path);
     hg_config *cfg = NULL;
     hg_layout *layout = NULL;
@@ -160,7 +148,7 @@ static int exec_in_process(const hg_agent_opts *o, char *const *program)
     execvp(program[0], program);
     /* No coordinator yet to gather this: every rank says it, as pre-flight would, and
      * exits as a usage error (not 127, a shell's code, which readers take for PROGRAM's). */
-    int e = errno, rank = launcher_rank();
+    int e = errno, rank = hg_launcher_rank();
     hg_error why;
     hg_error_clear(&why);
     if (gethostname(host, sizeof(host) - 1) != 0)
@@ -184,7 +172,7 @@ int main(int argc, char **argv)
     int rc;
 
     /* First thing, so the launcher knows an agent ran, even one that then fails. */
-    if (launcher_rank() == 0)
+    if (hg_launcher_rank() == 0)
         hg_status(HG_STATUS_STARTED);
     hg_error_clear(&err);
     if (hg_agent_args_parse(argc, argv, &args, &err) != 0) {

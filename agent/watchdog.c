@@ -3,7 +3,9 @@
  * it is blocked in (an MPI collective with a rank that never came, an NCCL call, a
  * broadcast from a coordinator that died), the thread prints which phase it was stuck
  * in and _exit(124)s, and mpirun or srun tears down the rest of the job. The main
- * thread only publishes its rank and phase (atomics) and moves the deadline. */
+ * thread only publishes its rank and phase (atomics) and moves the deadline. Before
+ * MPI_Init the rank is the launcher's (launchenv.h). Under a standalone hgrid-launch the
+ * line is a status message (protocol.h), so the launcher can group every rank's. */
 #include "watchdog.h"
 
 #include <errno.h>
@@ -12,6 +14,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "launchenv.h"
 #include "protocol.h"
 
 static const char *const phase_names[] = {
@@ -26,18 +29,38 @@ const char *hg_phase_name(hg_phase p)
     return (unsigned)p <= HG_PHASE_HANDOFF ? phase_names[p] : "?";
 }
 
+/* The readable line, or under a standalone launcher the status message that lets it
+ * print one line for every rank stuck alike; n bytes in line. */
+static int deadline_line(char *line, size_t len, int rank, int timeout_s, hg_phase phase,
+                         const char *detail)
+{
+    const char *token = hg_status_token(), *sep = detail ? ": " : "";
+    char who[32];
+    int n;
+    detail = detail ? detail : "";
+    if (token) {
+        n = snprintf(line, len, HG_STATUS_PREFIX "%s: " HG_STATUS_DEADLINE "%s%s%s\n", token,
+                     rank, timeout_s, hg_phase_name(phase), sep, detail);
+        if (n > 0 && n <= HG_STATUS_LINE_MAX && (size_t)n < len)
+            return n;
+        /* Too long for the status channel: the launcher passes the readable line on. */
+    }
+    if (rank >= 0)
+        snprintf(who, sizeof(who), "rank %d", rank);
+    else
+        snprintf(who, sizeof(who), "rank ?");
+    n = snprintf(line, len, "hgrid: %s: " HG_DEADLINE_TEXT "%s%s\n", who, timeout_s,
+                 hg_phase_name(phase), sep, detail);
+    if (n < 0)
+        return 0;
+    return n > (int)len - 1 ? (int)len - 1 : n;
+}
+
 _Noreturn void hg_deadline_exit(int rank, int timeout_s, hg_phase phase, const char *detail)
 {
     char line[1400];
-    int n;
-    if (rank >= 0)
-        n = snprintf(line, sizeof(line), "hgrid: rank %d: readiness deadline of %d s passed in phase %s%s%s\n",
-                     rank, timeout_s, hg_phase_name(phase), detail ? ": " : "", detail ? detail : "");
-    else
-        n = snprintf(line, sizeof(line), "hgrid: rank ?: readiness deadline of %d s passed in phase %s%s%s\n",
-                     timeout_s, hg_phase_name(phase), detail ? ": " : "", detail ? detail : "");
-    if (n > (int)sizeof(line) - 1)
-        n = (int)sizeof(line) - 1;
+    int n = deadline_line(line, sizeof(line), rank >= 0 ? rank : hg_launcher_rank(), timeout_s,
+                          phase, detail);
     /* One write(2): the line survives even if stdio holds a lock we interrupted. */
     if (write(STDERR_FILENO, line, (size_t)n) < 0) {
         /* nothing left to tell */
@@ -84,7 +107,8 @@ int hg_watchdog_start(hg_watchdog *w, double deadline, int timeout_s, hg_error *
     w->timeout_s = timeout_s;
     w->stop = 0;
     w->running = 0;
-    atomic_init(&w->rank, -1);
+    /* The launcher's rank until MPI's is known: a rank stuck in MPI_Init is named too. */
+    atomic_init(&w->rank, hg_launcher_rank());
     atomic_init(&w->phase, HG_PHASE_BOOTSTRAP);
     if ((rc = pthread_mutex_init(&w->mu, NULL)) != 0)
         return hg_error_set(err, HG_ESYS, "pthread_mutex_init: %s", strerror(rc));

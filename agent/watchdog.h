@@ -32,7 +32,7 @@ typedef struct hg_watchdog {
     double deadline; /* hg_now() seconds */
     int timeout_s;   /* for the message */
     int stop;
-    atomic_int rank; /* -1 until known */
+    atomic_int rank; /* the launcher's, then MPI's; -1: unknown */
     atomic_int phase;
 } hg_watchdog;
 
@@ -40,8 +40,12 @@ int hg_watchdog_start(hg_watchdog *w, double deadline, int timeout_s, hg_error *
 void hg_watchdog_rearm(hg_watchdog *w, double deadline, int timeout_s);
 void hg_watchdog_phase(hg_watchdog *w, hg_phase p);
 void hg_watchdog_stop(hg_watchdog *w);
-/* Prints the deadline line (`hgrid: rank R: readiness deadline of S s passed in phase
- * P`, plus detail when given) and _exit(124), so the launcher tears the job down. */
+/* Says the deadline passed and _exit(124)s, so the launcher tears the job down: in one
+ * write(2), the line `hgrid: rank R: readiness deadline of S s passed in phase P` (plus
+ * ": detail" when given), or under a standalone hgrid-launch (a valid HGRID_STATUS_TOKEN)
+ * the status message HG_STATUS_DEADLINE (common/protocol.h), from which the launcher
+ * prints one line for all ranks stuck alike. rank < 0: the launcher's rank from the
+ * environment (common/launchenv.h), "?" when even that is unknown. */
 _Noreturn void hg_deadline_exit(int rank, int timeout_s, hg_phase phase, const char *detail);
 
 #endif

@@ -33,6 +33,15 @@
 #define HG_STATUS_GO "go"
 #define HG_STATUS_NO_GO "no-go"
 #define HG_STATUS_REPORT "report"       /* the --report file has been written */
+/* Any rank's watchdog (and the coordinator when ranks never reported), in place of its
+ * readable deadline line: "deadline RANK TIMEOUT_S " then "PHASE" or "PHASE: DETAIL" to
+ * the end of the line; RANK -1 when not known. The launcher prints one line per distinct
+ * (TIMEOUT_S, PHASE, DETAIL) with its ranks. A message too long for a status line is
+ * written as the readable line instead. A printf and an sscanf format (then "%n"). */
+#define HG_STATUS_DEADLINE "deadline %d %d "
+/* The readable deadline line after "hgrid: rank R: " or "hgrid: ranks LIST: ", with
+ * ": DETAIL" when there is one: TIMEOUT_S, PHASE. */
+#define HG_DEADLINE_TEXT "readiness deadline of %d s passed in phase %s"
 
 /* Environment names. The launcher passes every HGRID_* variable to every host. */
 #define HG_ENV_PREFIX "HGRID_"

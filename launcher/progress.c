@@ -1,21 +1,61 @@
-/* Relaying the job's stderr, byte for byte. Only a line that begins with this job's
- * status prefix is held (at most HG_STATUS_LINE_MAX bytes) until its newline; any
- * other line is passed on as its bytes arrive, whatever its length, so a workload's
- * progress bars (no newline) and megabyte lines arrive unchanged. A copy of the start
- * of each line (SCAN_MAX bytes) is kept to read mpirun's failure report ("Process
- * name: [[J,S],R]" then "Exit code: N", or "process rank R ... exited on signal N"),
- * which names the first rank to fail. */
+/* Relaying the job's stderr, byte for byte. A line is held only while its start may
+ * still be one of the few lines read here: this job's status prefix (at most
+ * HG_STATUS_LINE_MAX bytes, until its newline), a line of Open MPI's 74 dashes (which
+ * opens or closes a boxed message), the first line of a box that is mpirun's noise, or
+ * "mpirun: Forwarding signal N to job". Any other line is passed on as its bytes arrive,
+ * whatever its length, so a workload's progress bars (no newline) and megabyte lines
+ * arrive unchanged; hg_progress_tick releases a held start after HG_PROGRESS_HOLD_S. A
+ * line of dashes is held until the next line shows whether it opens a noise box (then
+ * the box, up to its closing line of dashes, goes to the noise sink) or not (then it
+ * passes, as it came).
+ *
+ * Deadline messages (HG_STATUS_DEADLINE) are gathered by cause (timeout, phase, detail)
+ * and printed as one line per cause with its ranks, once none has come for
+ * HG_PROGRESS_DEADLINE_QUIET_S or at the end; nothing held is lost.
+ *
+ * A copy of the start of each line (SCAN_MAX bytes), diverted or not, is kept to read
+ * mpirun's failure report ("Process name: [[J,S],R]" then "Exit code: N", or "process
+ * rank R ... exited on signal N"), which names the first rank to fail. */
 #include "progress.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "protocol.h"
+#include "ranklist.h"
 
 #define SCAN_MAX 512
+/* Open MPI's show_help boxes: a line of this many dashes above and below the text. */
+#define RULE_LEN 74
+/* A noise box that does not close within this many lines was not one: the rest passes. */
+#define NOISE_BOX_LINES_MAX 64
+#define FORWARD_PREFIX "mpirun: Forwarding signal "
+
+/* First lines of the boxes Open MPI 4.1's mpirun prints when a job ends early, all said
+ * better by the launcher's closing line (which rank failed first, how). */
+static const char *const noise_openers[] = {
+    "Primary job  terminated normally",
+    "mpirun detected that one or more processes exited with non-zero status",
+    "mpirun noticed that process rank ",
+    "mpirun noticed that the job aborted",
+    NULL,
+};
+
+enum line_mode { LINE_HOLD, LINE_OUT, LINE_NOISE };
+/* What the held start of a line may still become. */
+enum { MAY_STATUS = 1, MAY_RULE = 2, MAY_FORWARD = 4, MAY_OPENER = 8 };
+
+typedef struct deadline_group {
+    int timeout_s;
+    char *cause; /* "PHASE" or "PHASE: DETAIL" */
+    int *ranks;
+    size_t n, cap, unknown;
+} deadline_group;
 
 struct hg_progress {
-    FILE *out;
+    FILE *out, *noise;
+    size_t noise_count;
     int world, tty;
     int ready, started, decision, report;
     int drawn;            /* a progress line is on the terminal */
@@ -25,13 +65,20 @@ struct hg_progress {
     int fail_rank, fail_status, fail_signal, pending_rank;
     char prefix[64];      /* "hgrid-status TOKEN: "; empty: no status lines */
     size_t prefix_len;
-    /* The current line: held bytes while it may be a status line (passing = 0), or
-     * already passed on (passing = 1) until its newline. */
-    int passing;
+    /* The current line: its start held while it may be a line read here (LINE_HOLD),
+     * or on its way to out or the noise sink until its newline. */
+    enum line_mode mode;
     size_t held;
     char hold[HG_STATUS_LINE_MAX + 1];
+    double hold_since;
+    int rule_held;        /* a line of dashes is held: the next line says whose it is */
+    int in_noise;         /* inside a noise box: up to its closing line of dashes */
+    int box_lines;
     size_t scanned;
     char scan[SCAN_MAX + 1];
+    deadline_group *dl;
+    size_t ndl, dl_cap;
+    double dl_last;       /* when the last deadline message came */
 };
 
 hg_progress *hg_progress_new(FILE *out, int world, int tty, const char *token)
@@ -50,13 +97,36 @@ hg_progress *hg_progress_new(FILE *out, int world, int tty, const char *token)
         snprintf(p->prefix, sizeof(p->prefix), "%s%s: ", HG_STATUS_PREFIX, token);
         p->prefix_len = strlen(p->prefix);
     }
-    p->passing = p->prefix_len == 0;
+    p->mode = LINE_HOLD;
     return p;
+}
+
+static void free_deadlines(hg_progress *p)
+{
+    for (size_t i = 0; i < p->ndl; i++) {
+        free(p->dl[i].cause);
+        free(p->dl[i].ranks);
+    }
+    p->ndl = 0;
 }
 
 void hg_progress_free(hg_progress *p)
 {
+    if (!p)
+        return;
+    free_deadlines(p);
+    free(p->dl);
     free(p);
+}
+
+void hg_progress_set_noise(hg_progress *p, FILE *sink)
+{
+    p->noise = sink;
+}
+
+size_t hg_progress_noise_count(const hg_progress *p)
+{
+    return p->noise_count;
 }
 
 void hg_progress_clear(hg_progress *p)
@@ -81,9 +151,115 @@ static void draw(hg_progress *p)
     }
 }
 
+static int by_int(const void *x, const void *y)
+{
+    int a = *(const int *)x, b = *(const int *)y;
+    return (a > b) - (a < b);
+}
+
+/* A group's lowest rank, after its ranks are sorted; unknown-only groups last. */
+static long group_key(const deadline_group *g)
+{
+    return g->n ? (long)g->ranks[0] : LONG_MAX;
+}
+
+static int by_first_rank(const void *x, const void *y)
+{
+    long a = group_key(x), b = group_key(y);
+    return (a > b) - (a < b);
+}
+
+static void print_deadline(hg_progress *p, int rank, int timeout_s, const char *cause)
+{
+    char who[24];
+    if (rank >= 0)
+        snprintf(who, sizeof(who), "rank %d", rank);
+    else
+        snprintf(who, sizeof(who), "rank ?");
+    hg_progress_clear(p);
+    fprintf(p->out, "hgrid: %s: " HG_DEADLINE_TEXT "\n", who, timeout_s, cause);
+}
+
+/* One line per group: "hgrid: ranks 0-5, 9: readiness deadline of 1 s passed in phase
+ * bootstrap", as the agent's own line reads for one rank. */
+static void flush_deadlines(hg_progress *p)
+{
+    if (!p->ndl)
+        return;
+    for (size_t i = 0; i < p->ndl; i++) {
+        deadline_group *g = &p->dl[i];
+        size_t k = 0;
+        if (g->n) /* ranks is NULL in a group of unknown ranks only */
+            qsort(g->ranks, g->n, sizeof(*g->ranks), by_int);
+        for (size_t j = 0; j < g->n; j++) /* one rank's message twice is one rank */
+            if (k == 0 || g->ranks[j] != g->ranks[k - 1])
+                g->ranks[k++] = g->ranks[j];
+        g->n = k;
+    }
+    qsort(p->dl, p->ndl, sizeof(*p->dl), by_first_rank);
+    hg_progress_clear(p);
+    for (size_t i = 0; i < p->ndl; i++) {
+        const deadline_group *g = &p->dl[i];
+        char list[1024], who[1100];
+        hg_ranklist_format(g->ranks, g->n, list, sizeof(list));
+        if (g->n == 0)
+            snprintf(who, sizeof(who), g->unknown == 1 ? "rank ?" : "%zu ranks (numbers unknown)",
+                     g->unknown);
+        else
+            snprintf(who, sizeof(who), "%s %s", g->n == 1 ? "rank" : "ranks", list);
+        if (g->n && g->unknown)
+            snprintf(who + strlen(who), sizeof(who) - strlen(who), " and %zu more (number%s "
+                     "unknown)", g->unknown, g->unknown == 1 ? "" : "s");
+        fprintf(p->out, "hgrid: %s: " HG_DEADLINE_TEXT "\n", who, g->timeout_s, g->cause);
+    }
+    free_deadlines(p);
+    fflush(p->out);
+}
+
+static void add_deadline(hg_progress *p, int rank, int timeout_s, const char *cause)
+{
+    deadline_group *g = NULL;
+    p->dl_last = p->now;
+    for (size_t i = 0; i < p->ndl && !g; i++)
+        if (p->dl[i].timeout_s == timeout_s && strcmp(p->dl[i].cause, cause) == 0)
+            g = &p->dl[i];
+    if (!g) {
+        if (p->ndl == p->dl_cap) {
+            size_t cap = p->dl_cap ? 2 * p->dl_cap : 4;
+            deadline_group *dl = realloc(p->dl, cap * sizeof(*dl));
+            if (!dl)
+                goto alone;
+            p->dl = dl;
+            p->dl_cap = cap;
+        }
+        g = &p->dl[p->ndl];
+        memset(g, 0, sizeof(*g));
+        g->timeout_s = timeout_s;
+        if (!(g->cause = strdup(cause)))
+            goto alone;
+        p->ndl++;
+    }
+    if (rank < 0) {
+        g->unknown++;
+        return;
+    }
+    if (g->n == g->cap) {
+        size_t cap = g->cap ? 2 * g->cap : 16;
+        int *r = realloc(g->ranks, cap * sizeof(*r));
+        if (!r)
+            goto alone;
+        g->ranks = r;
+        g->cap = cap;
+    }
+    g->ranks[g->n++] = rank;
+    return;
+alone:
+    print_deadline(p, rank, timeout_s, cause); /* out of memory: said alone, not lost */
+}
+
 static void status_line(hg_progress *p, const char *s)
 {
-    int n, w;
+    int n, w, off = -1;
     if (strcmp(s, HG_STATUS_STARTED) == 0)
         p->started = 1;
     else if (strcmp(s, HG_STATUS_GO) == 0)
@@ -96,6 +272,10 @@ static void status_line(hg_progress *p, const char *s)
         p->started = 1;
         p->ready = n;
         draw(p);
+    } else if (sscanf(s, HG_STATUS_DEADLINE "%n", &n, &w, &off) == 2 && off > 0 && s[off]
+               && n >= -1 && (p->world <= 0 || n < p->world) && w > 0) {
+        p->started = 1;
+        add_deadline(p, n, w, s + off);
     }
 }
 
@@ -128,13 +308,22 @@ static void pass(hg_progress *p, const char *s, size_t n)
     fwrite(s, 1, n, p->out);
 }
 
-static void end_line(hg_progress *p)
+static void divert(hg_progress *p, const char *s, size_t n)
 {
-    p->scan[p->scanned] = '\0';
-    scan_mpirun(p, p->scan);
-    p->scanned = 0;
-    p->held = 0;
-    p->passing = p->prefix_len == 0;
+    if (n && p->noise)
+        fwrite(s, 1, n, p->noise);
+}
+
+/* A line of dashes, which was held or closes a noise box. */
+static void rule_to(hg_progress *p, int noise)
+{
+    char rule[RULE_LEN + 1];
+    memset(rule, '-', RULE_LEN);
+    rule[RULE_LEN] = '\n';
+    if (noise)
+        divert(p, rule, sizeof(rule));
+    else
+        pass(p, rule, sizeof(rule));
 }
 
 static void keep_scan(hg_progress *p, const char *s, size_t n)
@@ -145,12 +334,133 @@ static void keep_scan(hg_progress *p, const char *s, size_t n)
     p->scanned += n;
 }
 
-/* The held bytes turned out not to be a status line: pass them on, and the rest. */
+/* A new line begins: held until it shows what it is. */
+static void next_line(hg_progress *p)
+{
+    p->scanned = 0;
+    p->held = 0;
+    p->mode = LINE_HOLD;
+}
+
+/* The end of a line that went to out or the noise sink. */
+static void end_line(hg_progress *p)
+{
+    p->scan[p->scanned] = '\0';
+    scan_mpirun(p, p->scan);
+    if (p->mode == LINE_NOISE && p->in_noise && ++p->box_lines > NOISE_BOX_LINES_MAX)
+        p->in_noise = 0; /* no closing line: the rest is not mpirun's box */
+    next_line(p);
+}
+
+/* The held line of dashes opens no noise box (or closes a box that passed): it passes. */
+static void release_rule(hg_progress *p)
+{
+    if (p->rule_held) {
+        rule_to(p, 0);
+        p->rule_held = 0;
+    }
+}
+
+/* The held start of the line is no line read here: on with it, and with the rest. */
 static void give_up_hold(hg_progress *p)
 {
-    pass(p, p->hold, p->held);
+    release_rule(p);
+    if (p->in_noise) {
+        divert(p, p->hold, p->held);
+        p->mode = LINE_NOISE;
+    } else {
+        pass(p, p->hold, p->held);
+        p->mode = LINE_OUT;
+    }
     p->held = 0;
-    p->passing = 1;
+}
+
+static int literal_may(const char *held, size_t n, const char *lit)
+{
+    size_t m = strlen(lit);
+    return memcmp(held, lit, n < m ? n : m) == 0;
+}
+
+static int held_may(const hg_progress *p)
+{
+    int may = 0;
+    size_t n = p->held;
+    if (p->prefix_len && literal_may(p->hold, n, p->prefix))
+        may |= MAY_STATUS;
+    if (n <= RULE_LEN && strspn(p->hold, "-") == n)
+        may |= MAY_RULE;
+    if (!p->in_noise && literal_may(p->hold, n, FORWARD_PREFIX))
+        may |= MAY_FORWARD;
+    if (p->rule_held)
+        for (int i = 0; noise_openers[i]; i++)
+            if (literal_may(p->hold, n, noise_openers[i]))
+                may |= MAY_OPENER;
+    return may;
+}
+
+/* A held start that is the first line of a noise box: the box goes to the sink. */
+static int opens_noise(const hg_progress *p)
+{
+    for (int i = 0; noise_openers[i]; i++) {
+        size_t m = strlen(noise_openers[i]);
+        if (p->held >= m && memcmp(p->hold, noise_openers[i], m) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int is_rule(const hg_progress *p)
+{
+    return p->held == RULE_LEN && strspn(p->hold, "-") == RULE_LEN;
+}
+
+static int is_forward(const hg_progress *p)
+{
+    int sig, end = -1;
+    return p->held > strlen(FORWARD_PREFIX)
+        && sscanf(p->hold, FORWARD_PREFIX "%d to job%n", &sig, &end) == 1
+        && end == (int)p->held;
+}
+
+/* The newline of a held line: it is complete, say what it was. */
+static void end_held_line(hg_progress *p)
+{
+    p->hold[p->held] = '\0';
+    if (p->prefix_len && p->held >= p->prefix_len
+        && memcmp(p->hold, p->prefix, p->prefix_len) == 0) {
+        status_line(p, p->hold + p->prefix_len);
+        next_line(p);
+        return;
+    }
+    if (is_rule(p)) {
+        /* Outside a noise box a line of dashes may open one (the next line tells) or
+         * close a box that passed, or be a workload's: it is held in every case, so a
+         * box that passed can never make the next noise box's opening line look like
+         * its end. */
+        if (p->in_noise) {
+            rule_to(p, 1);
+            p->in_noise = 0;
+        } else {
+            release_rule(p);
+            p->rule_held = 1;
+            p->hold_since = p->now;
+        }
+        next_line(p);
+        return;
+    }
+    if (!p->in_noise && is_forward(p)) {
+        divert(p, p->hold, p->held);
+        divert(p, "\n", 1);
+        p->noise_count++;
+        next_line(p);
+        return;
+    }
+    give_up_hold(p);
+    if (p->mode == LINE_NOISE)
+        divert(p, "\n", 1);
+    else
+        pass(p, "\n", 1);
+    end_line(p);
 }
 
 void hg_progress_feed(hg_progress *p, const char *buf, size_t n, double now)
@@ -158,55 +468,83 @@ void hg_progress_feed(hg_progress *p, const char *buf, size_t n, double now)
     size_t i = 0;
     p->now = now;
     while (i < n) {
-        if (p->passing) {
+        if (p->mode != LINE_HOLD) {
             const char *nl = memchr(buf + i, '\n', n - i);
             size_t len = nl ? (size_t)(nl - (buf + i)) + 1 : n - i;
-            pass(p, buf + i, len);
+            int out = p->mode == LINE_OUT;
+            if (out)
+                pass(p, buf + i, len);
+            else
+                divert(p, buf + i, len);
             keep_scan(p, buf + i, len);
             i += len;
             if (nl) {
                 end_line(p);
-                if (p->tty && p->ready < p->world && p->ready > 0)
+                if (out && p->tty && p->ready < p->world && p->ready > 0)
                     draw(p);
             }
             continue;
         }
         char c = buf[i++];
         if (c == '\n') {
-            if (p->held >= p->prefix_len) {
-                p->hold[p->held] = '\0';
-                status_line(p, p->hold + p->prefix_len);
-                p->held = 0;
-                p->scanned = 0;
-                p->passing = 0;
-            } else {
-                give_up_hold(p);
-                pass(p, "\n", 1);
-                end_line(p);
-            }
+            end_held_line(p);
             continue;
         }
+        if (p->held == 0 && !p->rule_held)
+            p->hold_since = now;
         p->hold[p->held++] = c;
+        p->hold[p->held] = '\0';
         keep_scan(p, &c, 1);
-        if ((p->held <= p->prefix_len && c != p->prefix[p->held - 1])
-            || p->held >= HG_STATUS_LINE_MAX)
+        int may = held_may(p);
+        if ((may & MAY_OPENER) && opens_noise(p)) {
+            rule_to(p, 1);
+            p->rule_held = 0;
+            p->in_noise = 1;
+            p->box_lines = 0;
+            p->noise_count++;
+            divert(p, p->hold, p->held);
+            p->held = 0;
+            p->mode = LINE_NOISE;
+        } else if (!may || p->held >= HG_STATUS_LINE_MAX) {
             give_up_hold(p);
+        }
     }
     fflush(p->out);
+    if (p->noise && p->noise != p->out)
+        fflush(p->noise);
+}
+
+/* Whatever is held passes on: the stream ended, or it waited long enough. */
+static void release_held(hg_progress *p)
+{
+    if (p->mode == LINE_HOLD && p->held)
+        give_up_hold(p);
+    else
+        release_rule(p);
 }
 
 void hg_progress_finish(hg_progress *p)
 {
-    if (!p->passing && p->held)
-        give_up_hold(p);
+    release_held(p);
     end_line(p);
+    flush_deadlines(p);
     hg_progress_clear(p);
     fflush(p->out);
+    if (p->noise && p->noise != p->out)
+        fflush(p->noise);
 }
 
 void hg_progress_tick(hg_progress *p, double now)
 {
     p->now = now;
+    if (p->ndl && now - p->dl_last >= HG_PROGRESS_DEADLINE_QUIET_S)
+        flush_deadlines(p);
+    /* A status line arrives whole (one write): only other held starts wait for time. */
+    if ((p->rule_held || (p->mode == LINE_HOLD && p->held && !(held_may(p) & MAY_STATUS)))
+        && now - p->hold_since >= HG_PROGRESS_HOLD_S) {
+        release_held(p);
+        fflush(p->out);
+    }
     if (p->tty && p->ready > 0 && p->ready < p->world) {
         draw(p);
         fflush(p->out);

@@ -1,8 +1,10 @@
 /* The job's stderr as the launcher relays it: the coordinator's status lines (common/
  * protocol.h: "hgrid-status TOKEN: ...", this job's token only) become a progress
  * indicator (one redrawn line on a terminal, plain throttled lines otherwise) and are
- * never shown; every other byte passes through unchanged. It also notes which rank
- * mpirun names as the first to fail, for the closing summary. */
+ * never shown; the ranks' deadline messages become one line per distinct cause; mpirun's
+ * own messages about the job's end (below) go to a noise sink; every other byte passes
+ * through unchanged. It also notes which rank mpirun names as the first to fail, for the
+ * closing summary. */
 #ifndef HG_PROGRESS_H
 #define HG_PROGRESS_H
 
@@ -11,15 +13,36 @@
 
 typedef struct hg_progress hg_progress;
 
+/* Seconds without a new deadline message after which the held ones are printed
+ * (hg_progress_tick); hg_progress_finish prints them in any case. */
+#define HG_PROGRESS_DEADLINE_QUIET_S 1.0
+/* Seconds the start of a line that may still be one of mpirun's messages (a box's line
+ * of dashes, a "mpirun: Forwarding" line) is held before hg_progress_tick passes it on. */
+#define HG_PROGRESS_HOLD_S 0.25
+
 /* token: this job's status token; NULL or "": no line is a status line. */
 hg_progress *hg_progress_new(FILE *out, int world, int tty, const char *token);
 void hg_progress_free(hg_progress *p);
 
+/* Where mpirun's noise goes: Open MPI's boxed messages (a line of 74 dashes above and
+ * below) whose first line begins "Primary job  terminated normally", "mpirun detected
+ * that one or more processes exited with non-zero status", "mpirun noticed that process
+ * rank " or "mpirun noticed that the job aborted", and the lines "mpirun: Forwarding
+ * signal N to job". They never reach out; they are written to sink byte for byte, dashes
+ * included (sink NULL, the default: dropped; sink == out: shown after all). Every other
+ * box (no slots, no executable, ...) passes unchanged. hg_progress_first_failure reads
+ * the diverted boxes as before. The caller keeps sink open until hg_progress_free. */
+void hg_progress_set_noise(hg_progress *p, FILE *sink);
+/* How many of those messages (a box or a line each) were kept out of out so far. */
+size_t hg_progress_noise_count(const hg_progress *p);
+
 /* Bytes read from the job's stderr; now is seconds since launch. */
 void hg_progress_feed(hg_progress *p, const char *buf, size_t n, double now);
-/* End of the stream: passes any held bytes through. */
+/* End of the stream: passes any held bytes through and prints the held deadline lines. */
 void hg_progress_finish(hg_progress *p);
-/* Periodic redraw of the terminal line. */
+/* Periodic redraw of the terminal line; prints the held deadline lines once none has
+ * come for HG_PROGRESS_DEADLINE_QUIET_S, and passes on a line start held for
+ * HG_PROGRESS_HOLD_S. Call it a few times a second. */
 void hg_progress_tick(hg_progress *p, double now);
 /* Erases the terminal progress line so a message can be printed cleanly. */
 void hg_progress_clear(hg_progress *p);

@@ -284,7 +284,7 @@ check "slow reader: the workload's status" test "$(cat "$T/slow.rc")" -eq 1
 check "slow reader: all 6,000 lines arrive" test "$(grep -c '^noise line ' "$T/slow.err")" -eq 6000
 check "slow reader: the traceback arrives whole" has "$T/slow.err" $'  File "train.py", line 1\nRuntimeError: boom'
 check "slow reader: the last noise line is whole" grep -qx 'noise line 5999' "$T/slow.err"
-check "slow reader: mpirun's failure report arrives" has "$T/slow.err" "Process name:"
+check "slow reader: mpirun's boxed failure report stays out (hgrid says it)" bash -c "! grep -q \"Process name:\" '$T/slow.err'"
 check "slow reader: the summary is last" bash -c "tail -n 1 '$T/slow.err' | grep -qF 'rank 1 (language) was the first to fail, exit status 1'"
 
 # A 10,000-byte line on each stream, and one without a newline at the end.
@@ -464,6 +464,34 @@ JOB
     check "sbatch: environment contract" expect_env "$T/job.log"
   fi
 fi
+
+# --- a readiness deadline on many ranks: one line per cause, naming the ranks -----------
+# One rank never starts its agent, so the other 15 wait in MPI_Init until their watchdogs
+# fire in phase bootstrap, each knowing its rank only from mpirun's environment. However
+# many of them get to say so before mpirun tears the job down, the launcher prints one line.
+cat >"$T/sixteen.yaml" <<'YAML'
+version: 1
+world_size: 16
+modules:
+  - {name: vision, role: encoder, tp: 2, dp: 4}
+  - {name: language, role: language, tp: 2, dp: 4}
+YAML
+printf '#!/bin/sh\n[ "$OMPI_COMM_WORLD_RANK" = 15 ] && exec sleep 30\nexec "%s" "$@"\n' "$A" >"$T/late-agent"
+chmod +x "$T/late-agent"
+HGRID_AGENT=$T/late-agent start deadline16 --backend mpi --timeout 1 "$T/sixteen.yaml" -- true
+finish deadline16
+check "deadline on 16 ranks: exit 124" test "$RC" -eq 124 || show deadline16 20
+check "deadline on 16 ranks: exactly one deadline line" \
+  test "$(grep -c 'readiness deadline of 1 s passed in phase' "$T/deadline16.err")" -eq 1 || show deadline16 20
+check "deadline on 16 ranks: it names the ranks" \
+  grep -qE '^hgrid: ranks? [0-9][-0-9, ]*: readiness deadline of 1 s passed in phase bootstrap$' "$T/deadline16.err"
+check "deadline on 16 ranks: no rank is '?'" bash -c "! grep -q 'rank ?' '$T/deadline16.err'"
+check "deadline on 16 ranks: nothing left running" none_left deadline16
+
+# --- mpirun's own end-of-job boxes and signal lines stay out of the user's streams ------
+for name in failrank abort hang termwork exit7 segv deadline16; do
+  check "$name: no mpirun end-of-job box or signal line" bash -c "! grep -qE 'Primary job +terminated normally|mpirun detected that|mpirun noticed that|mpirun: Forwarding signal|^-{74}\$' '$T/$name.err'"
+done
 
 echo "launch: $pass passed, $fail failed"
 [[ $fail -eq 0 ]] && rm -rf "$T"

@@ -242,6 +242,227 @@ START_TEST(held_prefix_is_released_at_end)
 }
 END_TEST
 
+/* --- deadline messages: one line per cause ------------------------------------------ */
+
+#define ST "hgrid-status 0123abcd: "
+
+START_TEST(deadline_messages_become_one_line)
+{
+    sink s;
+    char line[128];
+    hg_progress *p = open_sink(&s, 16, 0);
+    static const int order[] = { 3, 0, 15, 7, 1, 2, 4, 5, 6, 8, 10, 11, 12, 13, 14 };
+    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+        snprintf(line, sizeof(line), ST "deadline %d 1 bootstrap\n", order[i]);
+        feed(p, line, 3.0 + 0.01 * (double)i);
+    }
+    feed(p, "hello\n", 3.2);
+    ck_assert_str_eq(text(&s), "hello\n");
+    /* Held while more may come... */
+    hg_progress_tick(p, 3.5);
+    ck_assert_str_eq(text(&s), "hello\n");
+    /* ...and said once, when none has come for HG_PROGRESS_DEADLINE_QUIET_S. */
+    hg_progress_tick(p, 3.14 + HG_PROGRESS_DEADLINE_QUIET_S + 0.01);
+    ck_assert_str_eq(text(&s), "hello\nhgrid: ranks 0-8, 10-15: readiness deadline of 1 s passed "
+                               "in phase bootstrap\n");
+    hg_progress_finish(p);
+    ck_assert_str_eq(text(&s), "hello\nhgrid: ranks 0-8, 10-15: readiness deadline of 1 s passed "
+                               "in phase bootstrap\n");
+    ck_assert_int_eq(hg_progress_started(p), 1);
+    close_sink(&s, p);
+}
+END_TEST
+
+START_TEST(deadline_causes_each_get_a_line_at_finish)
+{
+    sink s;
+    hg_progress *p = open_sink(&s, 8, 0);
+    feed(p, ST "deadline 5 1 readiness\n" ST "deadline -1 1 bootstrap\n"
+            ST "deadline 0 1 readiness: 1 of 8 ranks never reported (rank 3)\n"
+            ST "deadline 2 1 readiness\n" ST "deadline -1 1 bootstrap\n"
+            ST "deadline 6 2 readiness\n" ST "deadline 5 1 readiness\n", 3.0);
+    ck_assert_str_eq(text(&s), "");
+    hg_progress_finish(p);
+    ck_assert_str_eq(text(&s),
+                     "hgrid: rank 0: readiness deadline of 1 s passed in phase readiness: 1 of 8 "
+                     "ranks never reported (rank 3)\n"
+                     "hgrid: ranks 2, 5: readiness deadline of 1 s passed in phase readiness\n"
+                     "hgrid: rank 6: readiness deadline of 2 s passed in phase readiness\n"
+                     "hgrid: 2 ranks (numbers unknown): readiness deadline of 1 s passed in phase "
+                     "bootstrap\n");
+    close_sink(&s, p);
+}
+END_TEST
+
+START_TEST(deadline_unknown_rank_and_late_arrivals)
+{
+    sink s;
+    hg_progress *p = open_sink(&s, 4, 0);
+    feed(p, ST "deadline -1 3 gpu\n", 1.0);
+    hg_progress_tick(p, 2.5);
+    ck_assert_str_eq(text(&s), "hgrid: rank ?: readiness deadline of 3 s passed in phase gpu\n");
+    /* One that comes after the line was printed is not lost: it gets its own. */
+    feed(p, ST "deadline 2 3 gpu\n" ST "deadline -1 3 gpu\n", 3.0);
+    hg_progress_finish(p);
+    ck_assert_str_eq(text(&s), "hgrid: rank ?: readiness deadline of 3 s passed in phase gpu\n"
+                               "hgrid: rank 2 and 1 more (number unknown): readiness deadline of 3 "
+                               "s passed in phase gpu\n");
+    close_sink(&s, p);
+}
+END_TEST
+
+START_TEST(bogus_deadline_messages_are_ignored)
+{
+    sink s;
+    hg_progress *p = open_sink(&s, 4, 0);
+    feed(p, ST "deadline 4 1 bootstrap\n" ST "deadline -2 1 bootstrap\n" ST "deadline 1 0 gpu\n"
+            ST "deadline 1 1 \n" ST "deadline x 1 gpu\n", 1.0);
+    hg_progress_finish(p);
+    ck_assert_str_eq(text(&s), "");
+    close_sink(&s, p);
+}
+END_TEST
+
+/* --- mpirun's noise ------------------------------------------------------------------- */
+
+#define RULE "--------------------------------------------------------------------------\n"
+#define BOX_PRIMARY RULE "Primary job  terminated normally, but 1 process returned\n" \
+    "a non-zero exit code. Per user-direction, the job has been aborted.\n" RULE
+#define BOX_EXIT7 RULE "mpirun detected that one or more processes exited with non-zero " \
+    "status, thus causing\nthe job to be terminated. The first process to do so was:\n\n" \
+    "  Process name: [[29032,1],5]\n  Exit code:    7\n" RULE
+#define BOX_SIGNAL RULE "mpirun noticed that process rank 6 with PID 0 on node vm exited on " \
+    "signal 11 (Segmentation fault).\n" RULE
+#define BOX_NO_EXEC RULE "mpirun was unable to find the specified executable file, and " \
+    "therefore\ndid not launch the job.  This error was first reported for process\nrank 0; it " \
+    "may have occurred for other processes as well.\n\nNode:       vm\nExecutable: nonexist\n" RULE
+
+typedef struct two_sinks {
+    sink out, noise;
+    hg_progress *p;
+} two_sinks;
+
+static void open_two(two_sinks *t)
+{
+    t->p = open_sink(&t->out, 8, 0);
+    t->noise.buf = NULL;
+    t->noise.len = 0;
+    t->noise.f = open_memstream(&t->noise.buf, &t->noise.len);
+    ck_assert_ptr_nonnull(t->noise.f);
+    hg_progress_set_noise(t->p, t->noise.f);
+}
+
+static void close_two(two_sinks *t)
+{
+    close_sink(&t->out, t->p);
+    fclose(t->noise.f);
+    free(t->noise.buf);
+}
+
+START_TEST(mpirun_end_of_job_boxes_go_to_the_sink)
+{
+    two_sinks t;
+    int rank, status, sig;
+    open_two(&t);
+    feed(t.p, "hgrid: 8/8 ranks ready\n" BOX_PRIMARY BOX_EXIT7 "mpirun: Forwarding signal 18 "
+              "to job\nrank 2 says bye\n", 1.0);
+    hg_progress_finish(t.p);
+    ck_assert_str_eq(text(&t.out), "hgrid: 8/8 ranks ready\nrank 2 says bye\n");
+    ck_assert_str_eq(text(&t.noise), BOX_PRIMARY BOX_EXIT7 "mpirun: Forwarding signal 18 to job\n");
+    ck_assert_uint_eq(hg_progress_noise_count(t.p), 3);
+    /* The diverted box still names the first rank to fail. */
+    ck_assert_int_eq(hg_progress_first_failure(t.p, &rank, &status, &sig), 0);
+    ck_assert_int_eq(rank, 5);
+    ck_assert_int_eq(status, 7);
+    ck_assert_int_eq(sig, 0);
+    close_two(&t);
+}
+END_TEST
+
+START_TEST(signal_box_diverted_byte_by_byte)
+{
+    two_sinks t;
+    int rank, status, sig;
+    const char *in = BOX_PRIMARY BOX_SIGNAL "after\n";
+    open_two(&t);
+    /* One byte a read: nothing may depend on where a read ends. */
+    for (size_t i = 0; in[i]; i++)
+        hg_progress_feed(t.p, in + i, 1, 1.0);
+    ck_assert_str_eq(text(&t.out), "after\n");
+    ck_assert_str_eq(text(&t.noise), BOX_PRIMARY BOX_SIGNAL);
+    ck_assert_uint_eq(hg_progress_noise_count(t.p), 2);
+    ck_assert_int_eq(hg_progress_first_failure(t.p, &rank, &status, &sig), 0);
+    ck_assert_int_eq(rank, 6);
+    ck_assert_int_eq(sig, 11);
+    close_two(&t);
+}
+END_TEST
+
+START_TEST(other_boxes_and_lookalikes_pass_unchanged)
+{
+    two_sinks t;
+    const char *in = BOX_NO_EXEC "2 total processes failed to start\n"
+                     RULE "| a table the workload draws |\n" RULE
+                     RULE RULE "---\n" "mpirun: Forwarding signal x to job\n"
+                     "mpirun: Forwarding signal 15 to job now\n"
+                     "Primary job  terminated normally, outside any box\n"
+                     "-------------------------------------------------------------------------\n";
+    open_two(&t);
+    feed(t.p, in, 1.0);
+    hg_progress_finish(t.p);
+    ck_assert_str_eq(text(&t.out), in);
+    ck_assert_str_eq(text(&t.noise), "");
+    ck_assert_uint_eq(hg_progress_noise_count(t.p), 0);
+    close_two(&t);
+}
+END_TEST
+
+START_TEST(a_box_that_passed_hides_no_noise_box)
+{
+    two_sinks t;
+    open_two(&t);
+    /* A workload's lone line of dashes is no box that the next one's top line closes. */
+    feed(t.p, RULE "workload banner\n" BOX_PRIMARY BOX_NO_EXEC BOX_SIGNAL, 1.0);
+    hg_progress_finish(t.p);
+    ck_assert_str_eq(text(&t.out), RULE "workload banner\n" BOX_NO_EXEC);
+    ck_assert_str_eq(text(&t.noise), BOX_PRIMARY BOX_SIGNAL);
+    close_two(&t);
+}
+END_TEST
+
+START_TEST(noise_is_dropped_without_a_sink)
+{
+    sink s;
+    hg_progress *p = open_sink(&s, 8, 0);
+    feed(p, BOX_PRIMARY "mpirun: Forwarding signal 18 to job\n" ST "deadline 1 1 gpu\n" "x\n", 1.0);
+    hg_progress_finish(p);
+    ck_assert_str_eq(text(&s), "x\nhgrid: rank 1: readiness deadline of 1 s passed in phase gpu\n");
+    ck_assert_uint_eq(hg_progress_noise_count(p), 2);
+    close_sink(&s, p);
+}
+END_TEST
+
+START_TEST(held_dashes_pass_after_a_while)
+{
+    sink s;
+    hg_progress *p = open_sink(&s, 8, 0);
+    /* A workload's line of dashes, then nothing for a while: it must not wait for the
+     * next line, nor must a progress bar drawn in dashes. */
+    feed(p, RULE, 1.0);
+    ck_assert_str_eq(text(&s), "");
+    hg_progress_tick(p, 1.0 + HG_PROGRESS_HOLD_S + 0.01);
+    ck_assert_str_eq(text(&s), RULE);
+    feed(p, "[---", 2.0);
+    hg_progress_tick(p, 2.1);
+    ck_assert_str_eq(text(&s), RULE "[---");
+    feed(p, "]\n----", 3.0);
+    ck_assert_str_eq(text(&s), RULE "[---]\n");
+    hg_progress_tick(p, 3.0 + HG_PROGRESS_HOLD_S + 0.01);
+    ck_assert_str_eq(text(&s), RULE "[---]\n----");
+    close_sink(&s, p);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("progress");
@@ -260,6 +481,16 @@ int main(void)
     tcase_add_test(tc, without_token_nothing_is_status);
     tcase_add_test(tc, started_decision_and_report);
     tcase_add_test(tc, held_prefix_is_released_at_end);
+    tcase_add_test(tc, deadline_messages_become_one_line);
+    tcase_add_test(tc, deadline_causes_each_get_a_line_at_finish);
+    tcase_add_test(tc, deadline_unknown_rank_and_late_arrivals);
+    tcase_add_test(tc, bogus_deadline_messages_are_ignored);
+    tcase_add_test(tc, mpirun_end_of_job_boxes_go_to_the_sink);
+    tcase_add_test(tc, signal_box_diverted_byte_by_byte);
+    tcase_add_test(tc, other_boxes_and_lookalikes_pass_unchanged);
+    tcase_add_test(tc, a_box_that_passed_hides_no_noise_box);
+    tcase_add_test(tc, noise_is_dropped_without_a_sink);
+    tcase_add_test(tc, held_dashes_pass_after_a_while);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
