@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "intparse.h"
+#include "keeper.h"
 #include "plan.h"
 #include "protocol.h"
 #include "relay.h"
@@ -139,9 +140,6 @@ static int set_env(const hg_agent *a, const char *plan_path)
         bad |= unsetenv(HG_ENV_CUDA_DEVICE);
     bad |= setenv(HG_ENV_PLAN, plan_path, 1);
     bad |= setenv(HG_ENV_HANDOFF, HG_HANDOFF_EXEC, 1);
-    /* The status channel is the agents'; a line the program writes must never pass for
-     * one (common/protocol.h). */
-    bad |= unsetenv(HG_ENV_STATUS_TOKEN);
     return bad;
 }
 
@@ -192,8 +190,11 @@ int hg_handoff_exec(hg_agent *a, char **argv, hg_error *err)
     snprintf(module, sizeof(module), "%s", a->view.module.name);
     hg_agent_free(a, 0);
     fflush(NULL);
-    if ((rc = hg_relay_start(&relay, err)) != 0)
+    if ((rc = hg_output_start(&relay, err)) != 0)
         return rc;
+    /* The status channel is the agents' (the keeper and the relay have read the token);
+     * a line the program writes must never pass for one (common/protocol.h). */
+    unsetenv(HG_ENV_STATUS_TOKEN);
     cloexec_from_3();
     execvp(argv[0], argv);
     return hg_error_set(err, HG_ESYS, "rank %d on %s: cannot run PROGRAM '%s': %s", rank, host,

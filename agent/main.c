@@ -39,6 +39,7 @@
 #include "config.h"
 #include "diag.h"
 #include "intparse.h"
+#include "keeper.h"
 #include "launchenv.h"
 #include "program.h"
 #include "protocol.h"
@@ -120,6 +121,31 @@ static int start_relay(const hg_agent_opts *o)
     return rc;
 }
 
+/* PROGRAM's streams before it starts (keeper.h): the launcher's keeper when there is
+ * one to reach (the parent stays behind as the keeper and never returns), else the
+ * relay, which needs the rank's module only to label or name log files. */
+static int start_output(const hg_agent_opts *o)
+{
+    hg_error err;
+    int sock = hg_keeper_connect(hg_launcher_rank(), &err);
+    if (sock >= 0) {
+        if (hg_keeper_start(sock, hg_launcher_rank(), &err) == 0)
+            return 0;
+        fprintf(stderr, "hgrid: %s\n", err.msg);
+        return -1;
+    }
+    if (err.code)
+        fprintf(stderr, "hgrid: warning: %s\n", err.msg);
+    if (o->label || o->log_dir)
+        return start_relay(o);
+    hg_relay_opts relay = { 0, NULL, hg_launcher_rank(), "?" };
+    if (hg_relay_start(&relay, &err) != 0) {
+        fprintf(stderr, "hgrid: %s\n", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
 /* --in-process: hand the options to the program's hg_init() (protocol.h's names) and
  * become the program. */
 static int exec_in_process(const hg_agent_opts *o, char *const *program)
@@ -143,7 +169,7 @@ static int exec_in_process(const hg_agent_opts *o, char *const *program)
         perror("hgrid-agent: setenv");
         return HG_EXIT_USAGE;
     }
-    if ((o->label || o->log_dir) && start_relay(o) != 0)
+    if (start_output(o) != 0)
         return HG_EXIT_PREFLIGHT;
     execvp(program[0], program);
     /* No coordinator yet to gather this: every rank says it, as pre-flight would, and

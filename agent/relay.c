@@ -23,7 +23,7 @@
 void hg_relay_log_path(const char *dir, int rank, const char *module, const char *stream,
                        char *buf, size_t len)
 {
-    snprintf(buf, len, "%s/rank%d-%s.%s", dir, rank, module, stream);
+    snprintf(buf, len, HG_LOG_PATH_FMT, dir, rank, module, stream);
 }
 
 static int write_all(int fd, const char *p, size_t n)
@@ -159,8 +159,6 @@ int hg_relay_start(const hg_relay_opts *o, hg_error *err)
     int wr[2] = { -1, -1 }, rc = 0;
     char label[128];
 
-    if (!o->label && !o->log_dir)
-        return 0;
     snprintf(label, sizeof(label), "[%d %s] ", o->rank, o->module);
     for (int i = 0; i < 2; i++) {
         int p[2];

@@ -1,9 +1,10 @@
-/* Per-rank labels and logs for the workload's output (hgrid-launch --label, --log-dir),
- * what srun --label and torchrun --log-dir/--tee give. Just before the handoff exec, a
- * small relay process is forked; PROGRAM then runs in the agent's own process (so
- * mpirun and srun still see its pid and status) with stdout and stderr on pipes to the
- * relay, which copies every byte to the agent's original streams, "[RANK MODULE] "
- * before each line when labelling, and byte for byte to its log files. */
+/* PROGRAM's output where no standalone hgrid-launch takes it (keeper.h): agents that
+ * srun or mpirun started directly, or a launcher that could not be reached. Just before
+ * the handoff exec, a small relay process is forked; PROGRAM then runs in the agent's
+ * own process (so mpirun and srun still see its pid and status) with stdout and stderr
+ * on pipes to the relay (PROGRAM's stdout is a pipe in every mode), which copies every
+ * byte to the agent's original streams, a whole line per write, "[RANK MODULE] " before
+ * each line when labelling (--label), and byte for byte to log files (--log-dir). */
 #ifndef HG_RELAY_H
 #define HG_RELAY_H
 
@@ -22,8 +23,7 @@ typedef struct hg_relay_opts {
 void hg_relay_log_path(const char *dir, int rank, const char *module, const char *stream,
                        char *buf, size_t len);
 
-/* Starts the relay and points this process's descriptors 1 and 2 at it. Nothing is
- * done when neither label nor log_dir is asked for. Returns 0, or HG_EIO (a log file
+/* Starts the relay and points this process's descriptors 1 and 2 at it. Returns 0, or HG_EIO (a log file
  * could not be created) or HG_ESYS with err saying why; the streams are then unchanged. */
 int hg_relay_start(const hg_relay_opts *o, hg_error *err);
 

@@ -43,6 +43,25 @@
  * ": DETAIL" when there is one: TIMEOUT_S, PHASE. */
 #define HG_DEADLINE_TEXT "readiness deadline of %d s passed in phase %s"
 
+/* The ranks' channel (record.h): a standalone launch listens on TCP and puts
+ * "PORT HOST ADDR[,ADDR...]" here; each rank's keeper connects (HOST's loopback when it
+ * runs on HOST, else each ADDR in turn), says HELLO with the status token and its rank,
+ * and from then on sends PROGRAM's output as records. Not passed on to PROGRAM. */
+#define HG_ENV_IO "HGRID_IO"
+/* Output framing, one home for the keeper, the relay and the launcher: a line travels
+ * whole up to HG_LINE_MAX bytes; a longer one is sent in pieces of that size, and on the
+ * user's streams each piece but the last ends with HG_LINE_CUT_MARK (log files keep the
+ * bytes exact). A partial line (no newline yet: a prompt, a progress bar) is sent after
+ * HG_PARTIAL_FLUSH_MS without new bytes. */
+#define HG_LINE_MAX (1u << 20)
+#define HG_LINE_CUT_MARK " [hgrid: line continues]\n"
+#define HG_PARTIAL_FLUSH_MS 100
+/* --log-dir: each rank's streams, byte for byte (dir, rank, module, "stdout"/"stderr"). */
+#define HG_LOG_PATH_FMT "%s/rank%d-%s.%s"
+/* After PROGRAM exits, its streams are read while bytes flow; a process it left behind
+ * that holds them open in silence this long is named and killed, and the rank ends. */
+#define HG_OUTPUT_LINGER_S 2
+
 /* Environment names. The launcher passes every HGRID_* variable to every host. */
 #define HG_ENV_PREFIX "HGRID_"
 #define HG_ENV_AGENT "HGRID_AGENT"       /* the hgrid-agent to run; default: beside hgrid-launch */

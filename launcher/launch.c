@@ -20,6 +20,7 @@
 #include "agent_argv.h"
 #include "config.h"
 #include "diag.h"
+#include "iochan.h"
 #include "job.h"
 #include "layout.h"
 #include "placement.h"
@@ -461,10 +462,15 @@ static int preflight_local(const hg_cli *cli)
         fprintf(stderr, "hgrid-launch: %s\n", why.msg);
         return HG_EXIT_USAGE;
     }
-    if (tmp && *tmp && (stat(tmp, &st) != 0 || !S_ISDIR(st.st_mode) || access(tmp, W_OK | X_OK) != 0)) {
-        fprintf(stderr, "hgrid-launch: the job could not be started: TMPDIR=%s: %s (the ranks' "
-                "plans are written there)\n", tmp, errno ? strerror(errno) : "not a directory");
-        return HG_EXIT_NOT_STARTED;
+    if (tmp && *tmp) {
+        /* errno only where a call failed: a regular file stats fine and is ENOTDIR. */
+        e = stat(tmp, &st) != 0 ? errno : !S_ISDIR(st.st_mode) ? ENOTDIR
+            : access(tmp, W_OK | X_OK) != 0 ? errno : 0;
+        if (e) {
+            fprintf(stderr, "hgrid-launch: the job could not be started: TMPDIR=%s: %s (the "
+                    "ranks' plans are written there)\n", tmp, strerror(e));
+            return HG_EXIT_NOT_STARTED;
+        }
     }
     if (cli->hostfile && access(cli->hostfile, R_OK) != 0) {
         fprintf(stderr, "hgrid-launch: the job could not be started: cannot read the hostfile "
@@ -519,6 +525,17 @@ static int standalone(const hg_cli *cli, const hg_config *cfg, const hg_layout *
         free(report);
         report = abs;
     }
+    /* Before mpirun's command line: HGRID_IO is passed on with every HGRID_* name. */
+    hg_iochan *io = NULL;
+    hg_error ioerr;
+    if (hg_iochan_listen(&io, world, &ioerr) != 0) {
+        fprintf(stderr, "hgrid-launch: the job could not be started: %s\n", ioerr.msg);
+        free(report);
+        free(config);
+        remove_plan_dir(plan_dir);
+        return HG_EXIT_NOT_STARTED;
+    }
+    char *log_dir = cli->log_dir ? realpath(cli->log_dir, NULL) : NULL;
     argv_buf a = { 0 };
     add(&a, cli->mpirun);
     add(&a, "-np");
@@ -549,6 +566,8 @@ static int standalone(const hg_cli *cli, const hg_config *cfg, const hg_layout *
     agent_args(&a, cli, agent, config);
     if (a.failed || (cli->report && !report)) {
         argv_free(&a);
+        hg_iochan_free(io);
+        free(log_dir);
         free(report);
         free(config);
         remove_plan_dir(plan_dir);
@@ -569,6 +588,10 @@ static int standalone(const hg_cli *cli, const hg_config *cfg, const hg_layout *
         .report_path = report,
         .backend = hg_backend_name(cli->backend != HG_BACKEND_FROM_CONFIG ? (hg_backend)cli->backend
                                                                            : cfg->backend),
+        .io = io,
+        .in_process = cli->in_process,
+        .label = cli->label,
+        .log_dir = log_dir ? log_dir : cli->log_dir,
     };
     hg_error err;
     hg_error_clear(&err);
@@ -578,6 +601,8 @@ static int standalone(const hg_cli *cli, const hg_config *cfg, const hg_layout *
         status = HG_EXIT_NOT_STARTED;
     }
     argv_free(&a);
+    hg_iochan_free(io);
+    free(log_dir);
     free(report);
     free(config);
     remove_plan_dir(plan_dir);

@@ -1,10 +1,14 @@
 /* Output queues. A write to a pipe of at most PIPE_BUF bytes after POLLOUT does not
  * block, so pipes and sockets get chunks of that size; files and terminals take larger
  * ones. The buffer is compacted when its consumed head outgrows the live part, so a
- * steady stream costs amortized O(1) per byte. */
+ * steady stream costs amortized O(1) per byte. With a spill file, bytes beyond mem_max
+ * go to the file's end and come back, in order, SPILL_CHUNK at a time once memory has
+ * been written out; while the file holds bytes every new byte goes after them. */
 #include "outq.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -20,7 +24,13 @@ struct hg_outq {
     char *buf;
     size_t off, len, cap;
     FILE *stream;
+    char *spill_dir;
+    size_t mem_max;
+    int spill_fd;
+    off_t spill_off, spill_len; /* read and write positions in the spill file */
 };
+
+#define SPILL_CHUNK ((size_t)1 << 20)
 
 hg_outq *hg_outq_new(int fd)
 {
@@ -29,6 +39,7 @@ hg_outq *hg_outq_new(int fd)
     if (!q)
         return NULL;
     q->fd = fd;
+    q->spill_fd = -1;
     q->chunk = 1 << 16;
     if (fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
         q->chunk = PIPE_BUF;
@@ -41,18 +52,74 @@ void hg_outq_free(hg_outq *q)
         return;
     if (q->stream)
         fclose(q->stream);
+    if (q->spill_fd >= 0)
+        close(q->spill_fd);
+    free(q->spill_dir);
     free(q->buf);
     free(q);
 }
 
 int hg_outq_fd(const hg_outq *q) { return q->fd; }
-size_t hg_outq_pending(const hg_outq *q) { return q->len - q->off; }
+static size_t in_memory(const hg_outq *q) { return q->len - q->off; }
+size_t hg_outq_spilled(const hg_outq *q) { return (size_t)(q->spill_len - q->spill_off); }
+size_t hg_outq_pending(const hg_outq *q) { return in_memory(q) + hg_outq_spilled(q); }
+
+void hg_outq_set_spill(hg_outq *q, const char *dir, size_t mem_max)
+{
+    free(q->spill_dir);
+    q->spill_dir = dir ? strdup(dir) : NULL;
+    q->mem_max = mem_max;
+}
+
+/* Appends to the spill file (made on first use); -1 when it cannot be used. */
+static int spill(hg_outq *q, const void *data, size_t n)
+{
+    if (q->spill_fd < 0) {
+        char path[4096];
+        if (!q->spill_dir || (size_t)snprintf(path, sizeof(path), "%s/.hgrid-spill-XXXXXX",
+                                              q->spill_dir) >= sizeof(path))
+            return -1;
+        q->spill_fd = mkostemp(path, O_CLOEXEC);
+        if (q->spill_fd < 0)
+            return -1;
+        unlink(path);
+    }
+    const char *p = data;
+    while (n > 0) {
+        ssize_t w = pwrite(q->spill_fd, p, n, q->spill_len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1; /* what was written stays; the rest goes to memory */
+        p += w;
+        n -= (size_t)w;
+        q->spill_len += w;
+    }
+    return 0;
+}
 int hg_outq_broken(const hg_outq *q) { return q->broken; }
+
+static int put_memory(hg_outq *q, const void *data, size_t n);
 
 int hg_outq_put(hg_outq *q, const void *data, size_t n)
 {
     if (q->broken || n == 0)
         return 0;
+    if (q->spill_dir && (hg_outq_spilled(q) > 0 || in_memory(q) + n > q->mem_max)) {
+        off_t before = q->spill_len;
+        if (spill(q, data, n) == 0)
+            return 0;
+        size_t done = (size_t)(q->spill_len - before);
+        data = (const char *)data + done;
+        n -= done;
+        if (hg_outq_spilled(q) > 0)
+            return -1; /* memory would put these bytes before the file's: lost, not reordered */
+    }
+    return put_memory(q, data, n);
+}
+
+static int put_memory(hg_outq *q, const void *data, size_t n)
+{
     if (q->off > 0 && q->off >= q->len - q->off) {
         memmove(q->buf, q->buf + q->off, q->len - q->off);
         q->len -= q->off;
@@ -79,9 +146,38 @@ int hg_outq_put(hg_outq *q, const void *data, size_t n)
     return 0;
 }
 
+/* Memory is empty and the file holds bytes: the next chunk of them into memory. */
+static void refill(hg_outq *q)
+{
+    size_t n = hg_outq_spilled(q) < SPILL_CHUNK ? hg_outq_spilled(q) : SPILL_CHUNK;
+    q->off = q->len = 0;
+    if (n > q->cap) {
+        char *b = realloc(q->buf, n);
+        if (!b)
+            return;
+        q->buf = b;
+        q->cap = n;
+    }
+    ssize_t got = pread(q->spill_fd, q->buf, n, q->spill_off);
+    if (got <= 0) { /* the file went bad: what it held is lost, said once */
+        static const char msg[] = "\nhgrid: cannot read back spilled output: some was lost\n";
+        (void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+        q->spill_off = q->spill_len;
+    } else {
+        q->len = (size_t)got;
+        q->spill_off += got;
+    }
+    if (q->spill_off == q->spill_len) {
+        q->spill_off = q->spill_len = 0;
+        (void)!ftruncate(q->spill_fd, 0);
+    }
+}
+
 void hg_outq_write_some(hg_outq *q)
 {
-    size_t n = hg_outq_pending(q);
+    if (in_memory(q) == 0 && hg_outq_spilled(q) > 0 && !q->broken)
+        refill(q);
+    size_t n = in_memory(q);
     if (q->broken || n == 0)
         return;
     ssize_t w = write(q->fd, q->buf + q->off, n < q->chunk ? n : q->chunk);
@@ -92,6 +188,7 @@ void hg_outq_write_some(hg_outq *q)
     } else if (w < 0 && errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
         q->broken = 1; /* EPIPE, EBADF, EIO, ENOSPC: nobody can read what follows */
         q->off = q->len = 0;
+        q->spill_off = q->spill_len = 0;
     }
 }
 

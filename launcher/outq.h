@@ -17,6 +17,11 @@ int hg_outq_fd(const hg_outq *q);
 /* Appends; returns -1 when out of memory (the bytes are lost, and said so once). */
 int hg_outq_put(hg_outq *q, const void *buf, size_t n);
 size_t hg_outq_pending(const hg_outq *q);
+/* Beyond mem_max bytes waiting in memory, later bytes wait in an unlinked file in dir
+ * (read back in order as the reader takes them); if the file cannot be made, memory. */
+void hg_outq_set_spill(hg_outq *q, const char *dir, size_t mem_max);
+/* Bytes waiting in the spill file. */
+size_t hg_outq_spilled(const hg_outq *q);
 /* Whether the reader has gone away: nothing more will be written. */
 int hg_outq_broken(const hg_outq *q);
 /* Writes what the descriptor takes in one call; call when poll said POLLOUT. */

@@ -8,22 +8,29 @@
  * rank ever writes to the terminal (with `stty tostop` a background group that did
  * would be stopped by SIGTTOU).
  *
- * Stopping. Open MPI cannot forward SIGINT, SIGTERM or SIGHUP (it answers them by
- * killing the job: SIGTERM, then SIGKILL one second later), and it kills every rank as
- * soon as one exits non-zero. A workload that saves a checkpoint on a signal needs
- * that signal and time. So on the first signal the launcher stops mpirun (SIGSTOP),
- * sends the signal itself to the process group of every rank on this host (the
- * children of mpirun), and resumes mpirun once they have all exited, or kills
- * everything when the grace period ends; a second signal kills at once. Ranks on
- * other hosts are reached only through mpirun once it resumes: SIGTERM, then SIGKILL.
- * While mpirun is stopped it does not relay the ranks' output: each rank's pipe holds
- * 64 KiB, and a rank that writes more waits until the end of the grace period.
+ * Output. After go, each rank's program writes to its keeper (agent/keeper.h), which
+ * sends whole lines to us over the ranks' channel (iochan.h); mpirun's own streams
+ * carry only what mpirun and the agents say before the handoff. Every stream is read to
+ * its end, however slow our own reader is: bytes wait in hg_outq queues, written when
+ * poll says the reader takes more, and reading pauses while a queue is over QUEUE_HIGH
+ * (the ranks then wait, as they would on a slow terminal), except while the job is
+ * being stopped: then everything is read, and what the reader cannot take yet waits in
+ * memory up to SPILL_MEM and beyond that in a file (--log-dir, else TMPDIR), so a rank
+ * that logs while it saves its checkpoint is never blocked. Program output waits until
+ * the coordinator's decision has arrived, so the readiness summary comes first.
  *
- * Output. Every stream is read to its end, however slow our own reader is: bytes
- * wait in hg_outq queues, written when poll says the reader takes more, and reading
- * from mpirun pauses while a queue is over QUEUE_HIGH (mpirun then waits, as it would
- * on a slow terminal). Signals are read through a signalfd in the same poll loop, so
- * no work happens in signal handlers and a stalled reader never delays a stop. */
+ * Stopping. Open MPI kills every rank (SIGTERM, then SIGKILL a second later) as soon as
+ * one exits non-zero, and cannot forward SIGINT, SIGTERM or SIGHUP. The keepers are what
+ * mpirun sees of the ranks: a keeper whose program failed, or that is being stopped,
+ * holds the status until we release it, so mpirun learns of nothing while the stop is
+ * under way. On the first signal, or the first rank that fails, every rank's program,
+ * on every host, gets SIGTERM (the operator's signal) through its keeper; once every
+ * program has exited, or the grace period has passed and SIGKILL has followed, the
+ * keepers are released and mpirun ends the job. A second signal kills at once. Before
+ * any keeper has connected (pre-flight), the ranks on this host are signalled directly
+ * while mpirun is held with SIGSTOP, and resumed once they have exited.
+ * Signals are read through a signalfd in the same poll loop, so no work happens in
+ * signal handlers and a stalled reader never delays a stop. */
 #include "supervisor.h"
 
 #include <dirent.h>
@@ -43,6 +50,7 @@
 #include <unistd.h>
 
 #include "intparse.h"
+#include "iochan.h"
 #include "outq.h"
 #include "proc.h"
 #include "progress.h"
@@ -50,6 +58,11 @@
 
 #define BACKSTOP_KILL_GRACE_S 5.0
 #define QUEUE_HIGH (8u << 20)
+/* While stopping: bytes held in memory per stream before the rest goes to a file. */
+#define SPILL_MEM (64u << 20)
+/* After the keepers are released (or SIGKILL was sent through them), mpirun has this
+ * long to end the job before it is killed. */
+#define RELEASE_BACKSTOP_S 10.0
 /* After mpirun and everything we started are gone, a stream still open can only be
  * held by a process outside the job; stop waiting for it after this long in silence. */
 #define ORPHAN_STREAM_S 10.0
@@ -129,20 +142,33 @@ typedef struct sup {
     const hg_supervise_opts *o;
     FILE *err;            /* our stderr, through its queue */
     hg_outq *out_q, *err_q;
+    hg_iochan *io;        /* the ranks' channel; NULL: output comes through mpirun */
     pid_t child;
     int child_done, child_status;
     int exec_errno;       /* mpirun could not be executed */
     int stop_signal;      /* the first signal received, 0 when none */
     int signals_seen;
     int deadline_hit;
-    int mpirun_stopped;   /* SIGSTOPped while local ranks finish */
+    int mpirun_stopped;   /* SIGSTOPped while local ranks finish (before any keeper) */
+    int stopping;         /* the ranks were told to stop (a signal, a failed rank) */
+    int chan_stop;        /* ... through the channel */
+    int chan_killed, released;
     double kill_at;       /* when to SIGKILL a job that is being stopped; 0: not stopping */
+    double stop_started;
+    double backstop_at;   /* when to kill mpirun after the release; 0: none */
     hg_progress *progress;
     double start;
+    int mpi[2];           /* mpirun's stdout and stderr; -1 once ended */
+    FILE *noise;          /* --log-dir/mpirun.stderr: mpirun's boxed messages */
+    double quiet_since;   /* mpirun is gone since then; streams may still be open */
 } sup;
 
 static void kill_now(sup *s)
 {
+    if (s->io) {
+        hg_iochan_signal_all(s->io, SIGKILL);
+        hg_iochan_release_all(s->io);
+    }
     if (!s->child_done) {
         int sig = SIGKILL;
         each_child(s->child, signal_rank, &sig);
@@ -153,11 +179,17 @@ static void kill_now(sup *s)
     s->kill_at = 0;
 }
 
-/* Delivers sig to the ranks on this host and holds mpirun back while they finish;
- * with no rank to reach (mpirun is still starting them), mpirun gets it. */
+/* Delivers sig to every rank and starts the grace period. Through the channel once any
+ * keeper is there (ranks that connect later get it on arrival); before that, to the
+ * ranks on this host while mpirun is held back, or to mpirun while it is still
+ * starting them. */
 static void begin_stop(sup *s, int sig, double grace, double now)
 {
-    if (!s->child_done) {
+    s->stopping = 1;
+    if (s->io && hg_iochan_connected(s->io) > 0) {
+        s->chan_stop = 1;
+        hg_iochan_signal_all(s->io, sig);
+    } else if (!s->child_done) {
         int ranks = each_child(s->child, NULL, NULL);
         if (ranks > 0 && kill(s->child, SIGSTOP) == 0) {
             s->mpirun_stopped = 1;
@@ -204,6 +236,7 @@ static void on_signal(sup *s, int sig, double now)
     hg_progress_clear(s->progress);
     if (s->signals_seen == 1) {
         s->stop_signal = sig;
+        s->stop_started = now;
         if (s->o->grace_s > 0)
             fprintf(s->err, "hgrid: %s received: passed to the job, which has %d s to exit "
                     "(again to kill it now)\n", strsignal(sig), s->o->grace_s);
@@ -240,6 +273,10 @@ static void child_exec(const hg_supervise_opts *o, int outfd, int errfd, int exe
     signal(SIGCHLD, SIG_DFL);
     signal(SIGPIPE, SIG_DFL);
     sigprocmask(SIG_SETMASK, oldmask, NULL);
+    /* Each rank's grace is the launcher's, given before the keepers are released; what
+     * Open MPI tears down after that has exited already, and its own second between
+     * SIGTERM and SIGKILL (per kill round) only delays the end. A user's value stands. */
+    setenv("OMPI_MCA_odls_base_sigkill_timeout", "0", 0);
     execvp(o->argv[0], o->argv);
 fail:
     e = errno;
@@ -253,11 +290,24 @@ static const char *module_name(const sup *s, int rank)
     return mi >= 0 ? hg_layout_module(s->o->layout, (size_t)mi)->name : "?";
 }
 
+/* The first rank whose program failed: as its keeper said (exact, in the order the
+ * statuses arrived), else as mpirun named it. */
+static int first_failure(const sup *s, int *rank, int *code, int *sig)
+{
+    int st;
+    if (hg_iochan_first_failure(s->io, rank, &st) == 0) {
+        *sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+        *code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + *sig;
+        return 0;
+    }
+    return hg_progress_first_failure(s->progress, rank, code, sig);
+}
+
 /* "rank 3 (radio_encoder) was the first to fail, killed by signal 6 (Aborted)" */
 static int describe_first_failure(const sup *s, char *buf, size_t len)
 {
     int rank, code, sig;
-    if (hg_progress_first_failure(s->progress, &rank, &code, &sig) != 0)
+    if (first_failure(s, &rank, &code, &sig) != 0)
         return -1;
     if (sig)
         snprintf(buf, len, "rank %d (%s) was the first to fail, killed by signal %d (%s)", rank,
@@ -276,7 +326,7 @@ static void write_fallback_report(const sup *s, int status, const char *why)
     const hg_supervise_opts *o = s->o;
     int rank, code, sig;
     json_t *ranks = json_array();
-    if (ranks && hg_progress_first_failure(s->progress, &rank, &code, &sig) == 0)
+    if (ranks && first_failure(s, &rank, &code, &sig) == 0)
         json_array_append_new(ranks, json_pack("{s:i, s:s, s:s, s:i, s:i}", "rank", rank,
                                                "module", module_name(s, rank), "status",
                                                "failed", "exit_status", sig ? -1 : code,
@@ -336,7 +386,11 @@ static int conclude(sup *s)
             fprintf(s->err, "hgrid: the job failed before every rank was ready (%d/%d)%s%s; exit "
                     "status %d\n", ready, o->world, named ? ": " : "", named ? first : "", st);
     } else {
-        st = raw; /* the workload's own status */
+        int rank, ws;
+        /* The workload's own status: the first failed rank's, which mpirun may not have
+         * seen first, as the keepers are released together. */
+        st = hg_iochan_first_failure(s->io, &rank, &ws) != 0 ? raw
+             : WIFSIGNALED(ws) ? 128 + WTERMSIG(ws) : WEXITSTATUS(ws);
         if (st != 0 && named)
             fprintf(s->err, "hgrid: workload failed: %s; job exit status %d\n", first, st);
         else if (st != 0)
@@ -348,16 +402,295 @@ static int conclude(sup *s)
     return st;
 }
 
+/* A failed rank stops the others with the grace a signal would give; once every
+ * connected rank's program has exited, or SIGKILL went out at the end of the grace, the
+ * keepers are released and mpirun ends the job (within RELEASE_BACKSTOP_S). */
+static void advance_stop(sup *s, double now)
+{
+    int rank, st;
+    if (!s->io)
+        return;
+    if (!s->stopping && !s->child_done && hg_iochan_first_failure(s->io, &rank, &st) == 0) {
+        char how[64];
+        if (WIFSIGNALED(st))
+            snprintf(how, sizeof(how), "killed by signal %d (%s)", WTERMSIG(st),
+                     strsignal(WTERMSIG(st)));
+        else
+            snprintf(how, sizeof(how), "exit status %d", WEXITSTATUS(st));
+        /* Before go (an in-process pre-flight) every rank is ending already. */
+        if (hg_progress_decision(s->progress) == 1 && s->o->world > 1) {
+            hg_progress_clear(s->progress);
+            fprintf(s->err, "hgrid: rank %d (%s) failed, %s; stopping the other ranks "
+                    "(SIGTERM, %d s to exit)\n", rank, module_name(s, rank), how, s->o->grace_s);
+        }
+        s->stop_started = now;
+        begin_stop(s, SIGTERM, s->o->grace_s, now);
+    }
+    if (!s->chan_stop || s->released)
+        return;
+    int connected = hg_iochan_connected(s->io);
+    if (hg_iochan_exited(s->io) >= connected
+        && (connected == s->o->world || now - s->stop_started > 2.0)) {
+        hg_iochan_release_all(s->io);
+        s->released = 1;
+        s->backstop_at = now + RELEASE_BACKSTOP_S;
+    } else if (!s->chan_killed && now >= s->kill_at) {
+        hg_progress_clear(s->progress);
+        fprintf(s->err, "hgrid: the job did not exit within the grace period; killing it\n");
+        hg_iochan_signal_all(s->io, SIGKILL);
+        s->chan_killed = 1;
+        s->backstop_at = now + RELEASE_BACKSTOP_S;
+    }
+}
+
+/* The deadlines: the readiness backstop, the grace period, mpirun after the release. */
+static void check_timers(sup *s, double now)
+{
+    const hg_supervise_opts *o = s->o;
+    /* The backstop, well after the agents' own deadline lines (protocol.h). */
+    if (!s->child_done && !s->deadline_hit && !s->stop_signal && o->deadline_s > 0
+        && hg_progress_decision(s->progress) < 0 && hg_progress_ready(s->progress) < o->world
+        && now - s->start > hg_deadline_backstop_s(o->deadline_s)) {
+        s->deadline_hit = 1;
+        hg_progress_clear(s->progress);
+        fprintf(s->err, "hgrid: readiness deadline passed (%d/%d ranks ready), stopping "
+                "the job\n", hg_progress_ready(s->progress), o->world);
+        s->stop_started = now;
+        begin_stop(s, SIGTERM, BACKSTOP_KILL_GRACE_S, now);
+    }
+    advance_stop(s, now);
+    if (!s->chan_stop && s->kill_at > 0 && now >= s->kill_at) {
+        hg_progress_clear(s->progress);
+        fprintf(s->err, "hgrid: the job did not exit within %s; killing it\n",
+                s->deadline_hit ? "5 s" : "the grace period");
+        kill_now(s);
+    }
+    if (!s->child_done && s->backstop_at > 0 && now >= s->backstop_at) {
+        s->backstop_at = 0;
+        kill_now(s);
+    }
+    maybe_resume(s);
+}
+
 static int want_read(int fd, const hg_outq *q)
 {
     return fd >= 0 && hg_outq_pending(q) < QUEUE_HIGH;
 }
 
+/* The ranks' output is read while the user's reader keeps up, always while stopping,
+ * and (exec handoff) once the decision that precedes it has been shown. */
+static int read_ranks(const sup *s)
+{
+    if (s->stopping || s->child_done)
+        return 1;
+    if (hg_outq_pending(s->out_q) >= QUEUE_HIGH || hg_outq_pending(s->err_q) >= QUEUE_HIGH)
+        return 0;
+    return s->o->in_process || hg_progress_decision(s->progress) >= 0 || s->mpi[1] < 0;
+}
+
+/* One of mpirun's streams: stdout passes through, stderr through the progress filter. */
+static void read_mpirun(sup *s, int i, double now)
+{
+    char buf[65536];
+    ssize_t got = read(s->mpi[i], buf, sizeof(buf));
+    if (got > 0) {
+        s->quiet_since = s->child_done ? now : s->quiet_since;
+        if (i == 0) {
+            hg_progress_clear(s->progress);
+            hg_outq_put(s->out_q, buf, (size_t)got);
+        } else {
+            hg_progress_feed(s->progress, buf, (size_t)got, now - s->start);
+        }
+    } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
+        close(s->mpi[i]);
+        s->mpi[i] = -1;
+        if (i == 1)
+            hg_progress_finish(s->progress);
+    }
+}
+
+/* One wait for anything: a signal, mpirun's streams, the ranks' channel, our readers. */
+static int poll_once(sup *s, int sfd, hg_error *err)
+{
+    int nio = s->io ? hg_iochan_nfds(s->io) : 0;
+    struct pollfd *fds = calloc((size_t)(5 + nio), sizeof(*fds));
+    int nf = 0, ix_in[2] = { -1, -1 }, ix_out[2] = { -1, -1 }, ix_io = -1, n;
+    hg_outq *qs[2] = { s->out_q, s->err_q };
+    if (!fds)
+        return hg_error_set(err, HG_ENOMEM, "out of memory");
+    fds[nf++] = (struct pollfd){ sfd, POLLIN, 0 };
+    for (int i = 0; i < 2; i++) {
+        if (want_read(s->mpi[i], qs[i]) || (s->stopping && s->mpi[i] >= 0)) {
+            ix_in[i] = nf;
+            fds[nf++] = (struct pollfd){ s->mpi[i], POLLIN, 0 };
+        }
+        if (hg_outq_pending(qs[i]) > 0) {
+            ix_out[i] = nf;
+            fds[nf++] = (struct pollfd){ hg_outq_fd(qs[i]), POLLOUT, 0 };
+        }
+    }
+    if (s->io) {
+        ix_io = nf;
+        nf += hg_iochan_pollfds(s->io, fds + nf, read_ranks(s));
+    }
+    n = poll(fds, (nfds_t)nf, 100);
+    if (n < 0 && errno != EINTR) {
+        free(fds);
+        return hg_error_set(err, HG_ESYS, "poll: %s", strerror(errno));
+    }
+    double now = now_s();
+    if (n > 0 && (fds[0].revents & POLLIN)) {
+        struct signalfd_siginfo si;
+        while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+            on_signal(s, (int)si.ssi_signo, now);
+    }
+    /* SIGCHLD coalesces and orphans arrive unannounced: reap on every wake-up. */
+    reap(s);
+    for (int i = 0; n > 0 && i < 2; i++) {
+        if (ix_out[i] >= 0 && (fds[ix_out[i]].revents & (POLLOUT | POLLERR | POLLHUP)))
+            hg_outq_write_some(qs[i]);
+        if (ix_in[i] >= 0 && (fds[ix_in[i]].revents & (POLLIN | POLLHUP | POLLERR)))
+            read_mpirun(s, i, now);
+    }
+    if (s->io)
+        hg_iochan_serve(s->io, fds + ix_io, nf - ix_io, now - s->start);
+    hg_progress_tick(s->progress, now_s() - s->start);
+    free(fds);
+    return 0;
+}
+
+/* Done when mpirun has exited and every stream (mpirun's, the ranks') has ended; after
+ * mpirun, what it left behind is killed, and a stream that stays open in silence can
+ * only be held by a process outside the job. */
+static int finished(sup *s, double now)
+{
+    if (!s->child_done)
+        return 0;
+    if (s->quiet_since == 0) {
+        sweep_children();
+        s->quiet_since = now;
+    }
+    int open_in = (s->mpi[0] >= 0) + (s->mpi[1] >= 0) + hg_iochan_open(s->io);
+    if (open_in && now - s->quiet_since > ORPHAN_STREAM_S) {
+        fprintf(s->err, "hgrid: warning: a process outside the job still holds its output "
+                "open; stopped relaying it\n");
+        return 1;
+    }
+    return !open_in;
+}
+
+static void set_spill(const sup *s)
+{
+    const char *dir = s->o->log_dir;
+    size_t mem = SPILL_MEM;
+    if (!dir) {
+        dir = getenv("TMPDIR");
+        dir = dir && *dir ? dir : "/tmp";
+    }
+#ifdef HG_TEST_HOOKS
+    /* Test builds only: a small memory part, so a test can make the queues spill. */
+    int test_mem = hg_int_env("HGRID_TEST_SPILL_MEM", 1 << 30);
+    if (test_mem > 0)
+        mem = (size_t)test_mem;
+#endif
+    hg_outq_set_spill(s->out_q, dir, mem);
+    hg_outq_set_spill(s->err_q, dir, mem);
+}
+
+/* What is still queued reaches the reader, however slow; a signal now means the user
+ * no longer wants to wait. */
+static void drain_queues(sup *s, int sfd)
+{
+    while (hg_outq_pending(s->out_q) + hg_outq_pending(s->err_q) > 0) {
+        struct pollfd fds[3] = { { sfd, POLLIN, 0 },
+                                 { hg_outq_fd(s->out_q), hg_outq_pending(s->out_q) ? POLLOUT : 0, 0 },
+                                 { hg_outq_fd(s->err_q), hg_outq_pending(s->err_q) ? POLLOUT : 0, 0 } };
+        if (poll(fds, 3, -1) < 0 && errno != EINTR)
+            break;
+        int stop = 0;
+        struct signalfd_siginfo si;
+        while ((fds[0].revents & POLLIN) && read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+            stop |= si.ssi_signo != SIGCHLD;
+        if (stop)
+            break;
+        if (fds[1].revents)
+            hg_outq_write_some(s->out_q);
+        if (fds[2].revents)
+            hg_outq_write_some(s->err_q);
+    }
+}
+
+/* Queues, progress filter and the channel's sinks. */
+static int setup_output(sup *s, hg_error *err)
+{
+    const hg_supervise_opts *o = s->o;
+    s->out_q = hg_outq_new(STDOUT_FILENO);
+    s->err_q = hg_outq_new(STDERR_FILENO);
+    s->err = s->err_q ? hg_outq_stream(s->err_q) : NULL;
+    s->progress = s->err ? hg_progress_new(s->err, o->world, isatty(STDERR_FILENO), o->token) : NULL;
+    if (!s->progress)
+        return hg_error_set(err, HG_ENOMEM, "out of memory");
+    set_spill(s);
+    /* Open MPI's boxed end-of-job messages say less than our closing line: with a log
+     * directory they are kept there, else dropped. */
+    if (o->log_dir) {
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/mpirun.stderr", o->log_dir);
+        s->noise = fopen(path, "we");
+        hg_progress_set_noise(s->progress, s->noise);
+    }
+    if (s->io) {
+        hg_iochan_sinks k = { o->token, o->layout, o->label, o->log_dir,
+                              s->out_q, s->err_q, s->progress, s->err };
+        hg_iochan_attach(s->io, &k);
+    }
+    return 0;
+}
+
+/* Forks mpirun with its streams on pipes to us; exec_errno says whether it ran. */
+static int start_mpirun(sup *s, const sigset_t *oldmask, hg_error *err)
+{
+    int outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, execp[2] = { -1, -1 };
+    int rc = 0;
+    if (pipe2(outp, O_CLOEXEC) != 0 || pipe2(errp, O_CLOEXEC) != 0 || pipe2(execp, O_CLOEXEC) != 0) {
+        rc = hg_error_set(err, HG_ESYS, "pipe: %s", strerror(errno));
+        goto out;
+    }
+    fflush(NULL);
+    pid_t parent = getpid();
+    s->child = fork();
+    if (s->child < 0) {
+        rc = hg_error_set(err, HG_ESYS, "fork: %s", strerror(errno));
+        goto out;
+    }
+    if (s->child == 0)
+        child_exec(s->o, outp[1], errp[1], execp[1], oldmask, parent);
+    setpgid(s->child, s->child); /* also here: no race with the child's own call */
+    close(execp[1]);
+    execp[1] = -1;
+    /* EOF once exec succeeded (close-on-exec), or the errno of the failed exec. */
+    while (read(execp[0], &s->exec_errno, sizeof(s->exec_errno)) < 0 && errno == EINTR)
+        ;
+    s->mpi[0] = outp[0];
+    s->mpi[1] = errp[0];
+    outp[0] = errp[0] = -1;
+out:
+    for (int i = 0; i < 2; i++) {
+        if (outp[i] >= 0)
+            close(outp[i]);
+        if (errp[i] >= 0)
+            close(errp[i]);
+        if (execp[i] >= 0)
+            close(execp[i]);
+    }
+    return rc;
+}
+
 int hg_supervise(const hg_supervise_opts *o, int *status, hg_error *err)
 {
-    sup s = { .o = o };
+    sup s = { .o = o, .io = o->io, .mpi = { -1, -1 } };
     sigset_t mask, oldmask;
-    int outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, execp[2] = { -1, -1 }, sfd = -1, rc = 0;
+    int sfd = -1, rc = 0;
 
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     /* A reader of our output going away (`| head`) must not kill the supervisor and
@@ -371,126 +704,21 @@ int hg_supervise(const hg_supervise_opts *o, int *status, hg_error *err)
     if (sigprocmask(SIG_BLOCK, &mask, &oldmask) != 0)
         return hg_error_set(err, HG_ESYS, "sigprocmask: %s", strerror(errno));
     sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-    if (sfd < 0 || pipe2(outp, O_CLOEXEC) != 0 || pipe2(errp, O_CLOEXEC) != 0
-        || pipe2(execp, O_CLOEXEC) != 0) {
-        rc = hg_error_set(err, HG_ESYS, "signalfd/pipe: %s", strerror(errno));
+    if (sfd < 0) {
+        rc = hg_error_set(err, HG_ESYS, "signalfd: %s", strerror(errno));
         goto out;
     }
-    s.out_q = hg_outq_new(STDOUT_FILENO);
-    s.err_q = hg_outq_new(STDERR_FILENO);
-    s.err = s.err_q ? hg_outq_stream(s.err_q) : NULL;
-    s.progress = s.err ? hg_progress_new(s.err, o->world, isatty(STDERR_FILENO), o->token) : NULL;
-    if (!s.progress) {
-        rc = hg_error_set(err, HG_ENOMEM, "out of memory");
+    if ((rc = setup_output(&s, err)) != 0)
         goto out;
-    }
     s.start = now_s();
-    fflush(NULL);
-    pid_t parent = getpid();
-    s.child = fork();
-    if (s.child < 0) {
-        rc = hg_error_set(err, HG_ESYS, "fork: %s", strerror(errno));
+    if ((rc = start_mpirun(&s, &oldmask, err)) != 0)
         goto out;
+    while (!finished(&s, now_s())) {
+        check_timers(&s, now_s());
+        if ((rc = poll_once(&s, sfd, err)) != 0)
+            break;
     }
-    if (s.child == 0)
-        child_exec(o, outp[1], errp[1], execp[1], &oldmask, parent);
-    setpgid(s.child, s.child); /* also here: no race with the child's own call */
-    close(outp[1]);
-    close(errp[1]);
-    close(execp[1]);
-    outp[1] = errp[1] = execp[1] = -1;
-    /* EOF once exec succeeded (close-on-exec), or the errno of the failed exec. */
-    while (read(execp[0], &s.exec_errno, sizeof(s.exec_errno)) < 0 && errno == EINTR)
-        ;
-
-    int fds_in[2] = { outp[0], errp[0] };
-    double quiet_since = 0;   /* everything we started is gone; streams still open */
-    for (;;) {
-        double now = now_s();
-        /* The backstop, well after the agents' own deadline lines (protocol.h). */
-        if (!s.child_done && !s.deadline_hit && !s.stop_signal && o->deadline_s > 0
-            && hg_progress_decision(s.progress) < 0 && hg_progress_ready(s.progress) < o->world
-            && now - s.start > hg_deadline_backstop_s(o->deadline_s)) {
-            s.deadline_hit = 1;
-            hg_progress_clear(s.progress);
-            fprintf(s.err, "hgrid: readiness deadline passed (%d/%d ranks ready), stopping "
-                    "the job\n", hg_progress_ready(s.progress), o->world);
-            begin_stop(&s, SIGTERM, BACKSTOP_KILL_GRACE_S, now);
-        }
-        if (s.kill_at > 0 && now >= s.kill_at) {
-            hg_progress_clear(s.progress);
-            fprintf(s.err, "hgrid: the job did not exit within %s; killing it\n",
-                    s.deadline_hit ? "5 s" : "the grace period");
-            kill_now(&s);
-        }
-        maybe_resume(&s);
-        if (s.child_done && quiet_since == 0) {
-            /* Whatever mpirun left behind would keep the streams open: kill it. */
-            sweep_children();
-            quiet_since = now;
-        }
-        int open_in = (fds_in[0] >= 0) + (fds_in[1] >= 0);
-        if (s.child_done && open_in && now - quiet_since > ORPHAN_STREAM_S) {
-            fprintf(s.err, "hgrid: warning: a process outside the job still holds its output "
-                    "open; stopped relaying it\n");
-            break;
-        }
-        if (s.child_done && !open_in)
-            break;
-
-        struct pollfd fds[5];
-        int nf = 0, ix_in[2] = { -1, -1 }, ix_out[2] = { -1, -1 };
-        hg_outq *qs[2] = { s.out_q, s.err_q };
-        fds[nf++] = (struct pollfd){ sfd, POLLIN, 0 };
-        for (int i = 0; i < 2; i++) {
-            if (want_read(fds_in[i], qs[i])) {
-                ix_in[i] = nf;
-                fds[nf++] = (struct pollfd){ fds_in[i], POLLIN, 0 };
-            }
-            if (hg_outq_pending(qs[i]) > 0) {
-                ix_out[i] = nf;
-                fds[nf++] = (struct pollfd){ hg_outq_fd(qs[i]), POLLOUT, 0 };
-            }
-        }
-        int n = poll(fds, (nfds_t)nf, 200);
-        if (n < 0 && errno != EINTR) {
-            rc = hg_error_set(err, HG_ESYS, "poll: %s", strerror(errno));
-            break;
-        }
-        if (n > 0 && (fds[0].revents & POLLIN)) {
-            struct signalfd_siginfo si;
-            while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-                on_signal(&s, (int)si.ssi_signo, now_s());
-        }
-        /* SIGCHLD coalesces and orphans arrive unannounced: reap on every wake-up. */
-        reap(&s);
-        for (int i = 0; n > 0 && i < 2; i++) {
-            if (ix_out[i] >= 0 && (fds[ix_out[i]].revents & (POLLOUT | POLLERR | POLLHUP)))
-                hg_outq_write_some(qs[i]);
-            if (ix_in[i] < 0 || !(fds[ix_in[i]].revents & (POLLIN | POLLHUP | POLLERR)))
-                continue;
-            char buf[65536];
-            ssize_t got = read(fds_in[i], buf, sizeof(buf));
-            if (got > 0) {
-                quiet_since = s.child_done ? now_s() : quiet_since;
-                if (i == 0) {
-                    hg_progress_clear(s.progress);
-                    hg_outq_put(s.out_q, buf, (size_t)got);
-                } else {
-                    hg_progress_feed(s.progress, buf, (size_t)got, now_s() - s.start);
-                }
-            } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
-                close(fds_in[i]);
-                fds_in[i] = -1;
-                if (i == 1)
-                    hg_progress_finish(s.progress);
-            }
-        }
-        hg_progress_tick(s.progress, now_s() - s.start);
-    }
-    outp[0] = fds_in[0];
-    errp[0] = fds_in[1];
-    if (errp[0] >= 0)
+    if (s.mpi[1] >= 0)
         hg_progress_finish(s.progress);
     if (!s.child_done) {
         kill_now(&s);
@@ -499,38 +727,16 @@ int hg_supervise(const hg_supervise_opts *o, int *status, hg_error *err)
     }
     sweep_children();
     *status = conclude(&s);
-
-    /* What is still queued reaches the reader, however slow; a signal now means the
-     * user no longer wants to wait. */
-    while (hg_outq_pending(s.out_q) + hg_outq_pending(s.err_q) > 0) {
-        struct pollfd fds[3] = { { sfd, POLLIN, 0 },
-                                 { hg_outq_fd(s.out_q), hg_outq_pending(s.out_q) ? POLLOUT : 0, 0 },
-                                 { hg_outq_fd(s.err_q), hg_outq_pending(s.err_q) ? POLLOUT : 0, 0 } };
-        if (poll(fds, 3, -1) < 0 && errno != EINTR)
-            break;
-        int stop = 0;
-        struct signalfd_siginfo si;
-        while ((fds[0].revents & POLLIN) && read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-            stop |= si.ssi_signo != SIGCHLD;
-        if (stop)
-            break;
-        if (fds[1].revents)
-            hg_outq_write_some(s.out_q);
-        if (fds[2].revents)
-            hg_outq_write_some(s.err_q);
-    }
+    drain_queues(&s, sfd);
 out:
     hg_progress_free(s.progress);
+    if (s.noise)
+        fclose(s.noise);
     hg_outq_free(s.out_q);
     hg_outq_free(s.err_q);
-    for (int i = 0; i < 2; i++) {
-        if (outp[i] >= 0)
-            close(outp[i]);
-        if (errp[i] >= 0)
-            close(errp[i]);
-        if (execp[i] >= 0)
-            close(execp[i]);
-    }
+    for (int i = 0; i < 2; i++)
+        if (s.mpi[i] >= 0)
+            close(s.mpi[i]);
     if (sfd >= 0)
         close(sfd);
     /* Signals that came after the job ended were handled by ending it; delivering

@@ -8,6 +8,7 @@
 #define HG_SUPERVISOR_H
 
 #include "error.h"
+#include "iochan.h"
 #include "layout.h"
 
 typedef struct hg_supervise_opts {
@@ -20,6 +21,11 @@ typedef struct hg_supervise_opts {
     const char *token;        /* the job's status token (protocol.h) */
     const char *report_path;  /* --report: written here when the coordinator could not */
     const char *backend;      /* for that report */
+    hg_iochan *io;            /* the ranks' channel (listening); NULL: none */
+    int in_process;           /* status lines come through the channel too */
+    int label;                /* --label: the channel's records get "[RANK MODULE] " */
+    const char *log_dir;      /* --log-dir: the channel's records also go there; and
+                               * where output spills while the job is stopping */
 } hg_supervise_opts;
 
 /* Returns 0 and sets *status, or an HG_E* code when supervision could not be set up

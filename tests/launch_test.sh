@@ -326,7 +326,7 @@ check "label: exit 0" test "$RC" -eq 0 || show label
 check "label: every stdout line names rank and module" test "$(grep -cE '^\[([0-9]) (radio_encoder|language)\] out of \1$' "$T/label.out")" -eq 8
 check "label: rank 5 is [5 language]" grep -qx '\[5 language\] out of 5' "$T/label.out"
 check "label: stderr lines too" grep -q '\[0 radio_encoder\] err of 0$' "$T/label.err"
-check "log-dir: one stdout and one stderr file per rank" test "$(ls "$T/logs" | wc -l)" -eq 16
+check "log-dir: one stdout and one stderr file per rank" test "$(ls "$T/logs" | grep -c '^rank[0-7]-[a-z_]*\.std\(out\|err\)$')" -eq 16
 check "log-dir: rank 5's stdout, byte-exact" cmp -s "$T/logs/rank5-language.stdout" <(printf 'out of 5\n')
 check "log-dir: rank 0's stderr, byte-exact" cmp -s "$T/logs/rank0-radio_encoder.stderr" <(printf 'err of 0\nno newline')
 
@@ -391,6 +391,85 @@ finish saveshort
 check "--grace 2: killed after the grace, nothing saved" test "$(ls "$T/saveshort" | wc -l)" -eq 0 -a "$RC" -eq 130
 check "--grace 2: in about 2 s" bash -c "(( $ELAPSED < 10000 ))"
 check "--grace 2: nothing left running" none_left saveshort
+
+# --- output through every stop (issue 17) ----------------------------------------------
+# Each rank's program writes to its keeper, which sends whole lines to the launcher over
+# hgrid's own channel; the launcher is their one writer.
+OUTP=tests/output
+# SIGTERM while the workload logs 300 lines per rank as it saves: every rank saves and
+# every line arrives (mpirun's stopped I/O forwarding lost them all before).
+for mode in plain label; do
+  mkdir -p "$T/tl$mode"
+  flags=(); [[ $mode = label ]] && flags=(--label --log-dir "$T/tl${mode}logs")
+  SAVE_DIR="$T/tl$mode" start tl$mode --backend mpi --grace 15 "${flags[@]}" "$CFG" -- python3 "$OUTP/save_on_term.py"
+  for ((i = 0; i < 300; i++)); do [[ $(ls "$T/tl$mode" | grep -c '^running') -eq 8 ]] && break; sleep 0.1; done
+  kill -TERM "$LPID"
+  finish tl$mode
+  check "SIGTERM while logging ($mode): exit 143" test "$RC" -eq 143 || show tl$mode
+  check "SIGTERM while logging ($mode): 8 of 8 ranks saved" test "$(ls "$T/tl$mode" | grep -c '^saved')" -eq 8
+  check "SIGTERM while logging ($mode): all 2,400 lines and 8 SAVED arrived" test "$(grep -c ' saving line ' "$T/tl$mode.out")" -eq 2400 -a "$(grep -c ' SAVED$' "$T/tl$mode.out")" -eq 8
+  check "SIGTERM while logging ($mode): in seconds" under 12
+  check "SIGTERM while logging ($mode): nothing left running" none_left tl$mode
+done
+check "SIGTERM while logging: labelled under the own rank" test "$(grep -cE '^\[([0-7]) (radio_encoder|language)\] rank \1 (saving line|SAVED)' "$T/tllabel.out")" -eq 2408
+check "SIGTERM while logging: log files hold every line" test "$(cat "$T"/tllabellogs/*.stdout | grep -c ' saving line ')" -eq 2400
+
+# One rank fails: the others get SIGTERM and --grace (Open MPI gave them 1 s).
+mkdir -p "$T/tlfail"
+SAVE_DIR="$T/tlfail" FAIL_RANK=5 start tlfail --backend mpi --grace 15 "$CFG" -- python3 "$OUTP/save_on_term.py"
+finish tlfail
+check "failed rank, others save: exit 9" test "$RC" -eq 9 || show tlfail
+check "failed rank, others save: 7 of 7 saved" test "$(ls "$T/tlfail" | grep -c '^saved')" -eq 7
+check "failed rank, others save: all 2,100 lines arrived" test "$(grep -c ' saving line ' "$T/tlfail.out")" -eq 2100
+check "failed rank, others save: says why the others stop" has "$T/tlfail.err" "hgrid: rank 5 (language) failed, exit status 9; stopping the other ranks (SIGTERM, 15 s to exit)"
+check "failed rank, others save: the closing line" has "$T/tlfail.err" "hgrid: workload failed: rank 5 (language) was the first to fail, exit status 9; job exit status 9"
+check "failed rank, others save: nothing left running" none_left tlfail
+
+# Lines arrive whole, under their own rank's label: 8 ranks x 3,000 lines racing.
+for lab in 1 0; do
+  flags=(); [[ $lab = 1 ]] && flags=(--label)
+  "$L" --backend mpi "${flags[@]}" "$CFG" -- python3 "$OUTP/lines.py" 3000 100 >"$T/lines$lab.out" 2>/dev/null; RC=$?
+  check "8 x 3,000 lines (label $lab): exit 0, malformed 0" test "$RC" -eq 0 -a "$(python3 "$OUTP/check_lines.py" "$T/lines$lab.out" 8 3000 100 $lab)" = "malformed 0, misplaced 0, complete yes"
+  "$L" --backend mpi "${flags[@]}" "$CFG" -- python3 "$OUTP/lines.py" 5 100000 >"$T/big$lab.out" 2>/dev/null; RC=$?
+  check "100,000-byte lines (label $lab): malformed 0 of 40" test "$RC" -eq 0 -a "$(python3 "$OUTP/check_lines.py" "$T/big$lab.out" 8 5 100000 $lab)" = "malformed 0, misplaced 0, complete yes"
+done
+cat >"$T/flat16.yaml" <<'YAML'
+version: 1
+modules:
+  - { name: lm, role: language, dp: 16 }
+YAML
+PYTHONUNBUFFERED=1 "$L" --backend mpi --label "$T/flat16.yaml" -- python3 -c 'import os; r = os.environ["RANK"]; [print("rank", r, "line", i) for i in range(40)]' >"$T/unbuf.out" 2>/dev/null
+check "unbuffered Python, 16 ranks: 640 lines, each under its own label" test "$(grep -cE '^\[([0-9]+) lm\] rank \1 line [0-9]+$' "$T/unbuf.out")" -eq 640 -a "$(wc -l <"$T/unbuf.out")" -eq 640
+# A line over HG_LINE_MAX (1 MiB) is cut with a mark on the terminal, exact in the log.
+"$L" --backend mpi --label --log-dir "$T/cutlogs" "$SMOKE" -- python3 -c 'import sys; sys.stdout.write("a" * 1500000 + "\nend\n")' >"$T/cut.out" 2>/dev/null
+check "a 1.5 MB line: cut once per rank, with the mark" test "$(grep -c 'line continues]$' "$T/cut.out")" -eq 2
+check "a 1.5 MB line: the rest labelled again" test "$(grep -cE '^\[[01] [a-z]+\] a+$' "$T/cut.out")" -eq 2 -a "$(grep -cE '^\[[01] [a-z]+\] end$' "$T/cut.out")" -eq 2
+check "a 1.5 MB line: the log file byte-exact" cmp -s "$T/cutlogs/rank0-encoder.stdout" <(python3 -c 'import sys; sys.stdout.write("a" * 1500000 + "\nend\n")')
+# Partial lines (a prompt, a progress bar) show after a short silence, never inside
+# another rank's line.
+"$L" --backend mpi "$SMOKE" -- sh -c 'if [ "$RANK" = 0 ]; then printf "progress 50%%"; sleep 1; echo " done"; else sleep 0.5; echo "rank 1 line"; fi' >"$T/partial.out" 2>/dev/null
+check "partial line: shown before its end, and whole lines stay whole" test "$(cat "$T/partial.out")" = $'progress 50%\nrank 1 line\n done'
+# The program's stdout is a pipe in every mode.
+for flags in "" "--label"; do
+  "$L" --backend mpi $flags "$SMOKE" -- sh -c '[ -p /dev/stdout ] && [ -p /dev/stderr ] && echo pipes' >"$T/kind.out" 2>/dev/null
+  check "stdout and stderr are pipes (${flags:-no flags})" test "$(grep -c 'pipes$' "$T/kind.out")" -eq 2
+done
+# A stalled reader during the grace: the ranks still log and save; what the reader
+# cannot take yet waits in memory, then in a spill file (test hook: 1 MiB of memory).
+mkdir -p "$T/tlstall"
+( SAVE_DIR="$T/tlstall" SAVE_LINES=20000 HGRID_TEST_SPILL_MEM=1048576 "$L" --backend mpi --grace 30 "$CFG" -- python3 "$OUTP/save_on_term.py" 2>"$T/tlstall.err" | { while [[ $(ls "$T/tlstall" | grep -c '^saved') -lt 8 ]]; do sleep 0.2; [[ -e "$T/tlstall.giveup" ]] && break; done; cat; } >"$T/tlstall.out"; echo "${PIPESTATUS[0]}" >"$T/tlstall.rc" ) &
+STALL=$!
+for ((i = 0; i < 300; i++)); do [[ $(ls "$T/tlstall" | grep -c '^running') -eq 8 ]] && break; sleep 0.1; done
+pkill -TERM -f "^$L --backend mpi --grace 30 " ; ( sleep 40; touch "$T/tlstall.giveup" ) & GIVEUP=$!
+wait "$STALL"; kill "$GIVEUP" 2>/dev/null
+check "stalled reader during the grace: 8 of 8 saved" test "$(ls "$T/tlstall" | grep -c '^saved')" -eq 8
+check "stalled reader during the grace: all 160,000 lines arrive" test "$(grep -c ' saving line ' "$T/tlstall.out")" -eq 160000 -a "$(cat "$T/tlstall.rc")" -eq 143
+# A background child that keeps the streams open: the launch ends when the ranks do.
+start bgchild --backend mpi "$SMOKE" -- sh -c 'sh -c "trap \"\" TERM; exec sleep 301" & exit 0'
+finish bgchild
+check "background child: exit 0, within seconds (not at its 301 s)" test "$RC" -eq 0 -a "$ELAPSED" -lt 10000 || show bgchild
+check "background child: names the holder, rank and host" grep -qE "^hgrid: rank 0 \(encoder\): its program exited, but process [0-9]+ \(sleep\) on $(hostname) still held its output after 2 s of silence; killed it$" "$T/bgchild.err"
+check "background child: nothing left running" none_left bgchild
 
 # --- a config from a pipe or standard input; -v quotes as a shell would ---------------
 start pipecfg --backend mpi <(cat "$SMOKE") -- sh -c 'echo "piped $RANK"'

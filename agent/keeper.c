@@ -1,0 +1,571 @@
+/* The keeper: one poll loop over PROGRAM's two pipes, the launcher's socket and a
+ * signalfd. Lines: bytes gather per stream until a newline, HG_LINE_MAX bytes (a CUT
+ * piece) or HG_PARTIAL_FLUSH_MS of silence (a PARTIAL piece), and each goes out as one
+ * record. Back-pressure: while more than OUT_HIGH bytes wait for the socket the pipes
+ * are not read, so a slow launcher slows PROGRAM and nothing is dropped. Signals the
+ * keeper itself receives (mpirun tearing the job down) go to PROGRAM's group once;
+ * PROGRAM dies with the keeper (PR_SET_PDEATHSIG), so nothing outlives a SIGKILLed
+ * keeper. */
+#include "keeper.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "intparse.h"
+#include "protocol.h"
+#include "record.h"
+#include "relay.h"
+
+#define OUT_HIGH (4u << 20)
+#define CONNECT_TIMEOUT_MS 3000
+#define MAX_HOLDERS 8
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int send_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n > 0) {
+        ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        c += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* One address, bounded in time: a host that drops packets must not hold the rank. */
+static int connect_one(const char *addr, const char *port)
+{
+    struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST };
+    struct addrinfo *res = NULL;
+    int fd = -1;
+    if (getaddrinfo(addr, port, &hints, &res) != 0)
+        return -1;
+    fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd >= 0 && connect(fd, res->ai_addr, res->ai_addrlen) != 0) {
+        struct pollfd p = { fd, POLLOUT, 0 };
+        int e = 0;
+        socklen_t el = sizeof(e);
+        if (errno != EINPROGRESS || poll(&p, 1, CONNECT_TIMEOUT_MS) != 1
+            || getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) != 0 || e != 0) {
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+/* Waits for the launcher's WELCOME: whatever answered on that port may not be it. Reads
+ * its 8 bytes and no more: a SIGNAL may follow at once, for the loop to read. */
+static int welcomed(int fd)
+{
+    unsigned char got[HG_RECORD_HEADER], want[HG_RECORD_HEADER];
+    size_t have = 0;
+    double end = now_s() + CONNECT_TIMEOUT_MS / 1000.0;
+    hg_record_header(want, HG_REC_WELCOME, 0, 0, 0);
+    while (have < sizeof(got) && now_s() < end) {
+        struct pollfd pf = { fd, POLLIN, 0 };
+        if (poll(&pf, 1, (int)((end - now_s()) * 1000) + 1) <= 0)
+            continue;
+        ssize_t n = recv(fd, got + have, sizeof(got) - have, 0);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (n <= 0)
+            return 0;
+        have += (size_t)n;
+    }
+    return have == sizeof(got) && memcmp(got, want, sizeof(want)) == 0;
+}
+
+static int say_hello(int fd, int rank)
+{
+    char host[256], body[512];
+    unsigned char hdr[HG_RECORD_HEADER];
+    const char *token = getenv(HG_ENV_STATUS_TOKEN);
+    if (gethostname(host, sizeof(host) - 1) != 0)
+        snprintf(host, sizeof(host), "?");
+    host[sizeof(host) - 1] = '\0';
+    int n = snprintf(body, sizeof(body), "%s %d %ld %s", token ? token : "-", rank, (long)getpid(),
+                     host);
+    if (n < 0 || (size_t)n >= sizeof(body))
+        return -1;
+    hg_record_header(hdr, HG_REC_HELLO, 0, 0, (size_t)n);
+    return send_all(fd, hdr, sizeof(hdr)) == 0 && send_all(fd, body, (size_t)n) == 0 ? 0 : -1;
+}
+
+int hg_keeper_connect(int rank, hg_error *err)
+{
+    const char *io = getenv(HG_ENV_IO);
+    char port[16], host[256], addrs[2048], me[256];
+    hg_error_clear(err);
+    if (!io || !*io)
+        return -1;
+    if (sscanf(io, "%15s %255s %2047s", port, host, addrs) != 3)
+        return hg_error_set(err, HG_EINVAL, "rank %d: %s=%s is not PORT HOST ADDRS", rank,
+                            HG_ENV_IO, io), -1;
+    if (gethostname(me, sizeof(me) - 1) != 0)
+        me[0] = '\0';
+    me[sizeof(me) - 1] = '\0';
+    /* On the launcher's own host, loopback first: no interface or firewall in the way. */
+    char list[2304];
+    snprintf(list, sizeof(list), "%s%s", strcmp(me, host) == 0 ? "127.0.0.1," : "", addrs);
+    char *save = NULL;
+    for (char *a = strtok_r(list, ",", &save); a; a = strtok_r(NULL, ",", &save)) {
+        int fd = connect_one(a, port);
+        if (fd < 0)
+            continue;
+        if (say_hello(fd, rank) == 0 && welcomed(fd))
+            return fd;
+        close(fd);
+    }
+    hg_error_set(err, HG_ESYS, "rank %d: cannot reach hgrid-launch on %s port %s (%s); its "
+                 "output goes through mpirun instead", rank, host, port, addrs);
+    return -1;
+}
+
+typedef struct kstream {
+    int fd;
+    char *line;       /* bytes of the current line, HG_LINE_MAX at most */
+    size_t len;
+    double last;      /* when bytes last arrived */
+    ino_t ino;        /* the pipe, to find who else holds it */
+} kstream;
+
+typedef struct keeper {
+    int rank, sock, sfd;
+    kstream st[2];
+    char *out;        /* records waiting for the socket */
+    size_t off, len, cap;
+    hg_record_parser *in;
+    pid_t child;
+    int child_done, wstatus;
+    int stopping;     /* a stop signal came (from the launcher or to us): hold the status */
+    int released, gone, closed_sent;
+    double exited_at;
+} keeper;
+
+static void queue(keeper *k, int type, int stream, unsigned flags, const void *data, size_t n)
+{
+    unsigned char hdr[HG_RECORD_HEADER];
+    if (k->gone)
+        return;
+    if (k->off > 0 && k->off >= k->len - k->off) {
+        memmove(k->out, k->out + k->off, k->len - k->off);
+        k->len -= k->off;
+        k->off = 0;
+    }
+    size_t need = k->len + sizeof(hdr) + n;
+    if (need > k->cap) {
+        size_t cap = k->cap ? k->cap : 65536;
+        while (cap < need)
+            cap *= 2;
+        char *b = realloc(k->out, cap);
+        if (!b)
+            return; /* out of memory in a process this small: the record is lost */
+        k->out = b;
+        k->cap = cap;
+    }
+    hg_record_header(hdr, type, stream, flags, n);
+    memcpy(k->out + k->len, hdr, sizeof(hdr));
+    if (n)
+        memcpy(k->out + k->len + sizeof(hdr), data, n);
+    k->len += sizeof(hdr) + n;
+}
+
+static void queuef(keeper *k, int type, const char *fmt, long v)
+{
+    char buf[64];
+    int n = snprintf(buf, sizeof(buf), fmt, v);
+    queue(k, type, 0, 0, buf, (size_t)n);
+}
+
+/* Whole lines out of s->line; a full buffer without a newline goes as a CUT piece. */
+static void emit_lines(keeper *k, int i)
+{
+    kstream *s = &k->st[i];
+    size_t start = 0;
+    for (;;) {
+        char *nl = memchr(s->line + start, '\n', s->len - start);
+        if (!nl)
+            break;
+        size_t n = (size_t)(nl - (s->line + start)) + 1;
+        queue(k, HG_REC_OUT, i + 1, 0, s->line + start, n);
+        start += n;
+    }
+    if (start == 0 && s->len == HG_LINE_MAX) {
+        queue(k, HG_REC_OUT, i + 1, HG_REC_CUT, s->line, s->len);
+        start = s->len;
+    }
+    memmove(s->line, s->line + start, s->len - start);
+    s->len -= start;
+}
+
+static void flush_partial(keeper *k, int i)
+{
+    kstream *s = &k->st[i];
+    if (s->len > 0)
+        queue(k, HG_REC_OUT, i + 1, HG_REC_PARTIAL, s->line, s->len);
+    s->len = 0;
+}
+
+static void close_stream(keeper *k, int i)
+{
+    flush_partial(k, i);
+    if (k->st[i].fd >= 0)
+        close(k->st[i].fd);
+    k->st[i].fd = -1;
+}
+
+/* Reads what the pipe has; returns 0 when it may have more. */
+static int read_stream(keeper *k, int i, double now)
+{
+    kstream *s = &k->st[i];
+    while (s->fd >= 0) {
+        size_t room = HG_LINE_MAX - s->len;
+        ssize_t got = read(s->fd, s->line + s->len, room < 65536 ? room : 65536);
+        if (got > 0) {
+            s->len += (size_t)got;
+            s->last = now;
+            emit_lines(k, i);
+            return 0;
+        }
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 1;
+        close_stream(k, i);
+    }
+    return 1;
+}
+
+static void signal_program(keeper *k, int sig)
+{
+    if (kill(-k->child, sig) != 0 && !k->child_done)
+        kill(k->child, sig);
+}
+
+static void on_control(keeper *k)
+{
+    char buf[4096];
+    ssize_t got = recv(k->sock, buf, sizeof(buf), 0);
+    hg_record r;
+    int rc;
+    if (got < 0 && (errno == EINTR || errno == EAGAIN))
+        return;
+    if (got <= 0 || hg_record_parser_feed(k->in, buf, (size_t)got) != 0) {
+        /* The launcher is gone: nobody will read, release or stop us. Its job ends. */
+        k->gone = 1;
+        k->len = k->off = 0;
+        signal_program(k, SIGKILL);
+        return;
+    }
+    while ((rc = hg_record_parser_next(k->in, &r)) == 1) {
+        int sig;
+        char num[16];
+        if (r.type == HG_REC_RELEASE) {
+            k->released = 1;
+        } else if (r.type == HG_REC_SIGNAL && r.len < sizeof(num)) {
+            memcpy(num, r.data, r.len);
+            num[r.len] = '\0';
+            if (hg_int_parse(num, 1, 64, &sig) == 0) {
+                k->stopping = 1;
+                signal_program(k, sig);
+            }
+        }
+    }
+}
+
+/* "PID COMM" of every other process that has one of PROGRAM's pipes open. */
+static int report_holders(keeper *k)
+{
+    DIR *proc = opendir("/proc");
+    struct dirent *e;
+    int found = 0;
+    if (!proc)
+        return 0;
+    while ((e = readdir(proc)) && found < MAX_HOLDERS) {
+        int pid;
+        if (hg_int_parse(e->d_name, 1, INT_MAX, &pid) != 0 || pid == getpid())
+            continue;
+        char dir[64];
+        snprintf(dir, sizeof(dir), "/proc/%d/fd", pid);
+        DIR *fds = opendir(dir);
+        if (!fds)
+            continue;
+        struct dirent *f;
+        int holds = 0;
+        while (!holds && (f = readdir(fds))) {
+            char path[384], link[64];
+            snprintf(path, sizeof(path), "%s/%s", dir, f->d_name);
+            ssize_t n = readlink(path, link, sizeof(link) - 1);
+            if (n <= 0)
+                continue;
+            link[n] = '\0';
+            for (int i = 0; i < 2; i++) {
+                char want[48];
+                snprintf(want, sizeof(want), "pipe:[%lu]", (unsigned long)k->st[i].ino);
+                holds |= strcmp(link, want) == 0;
+            }
+        }
+        closedir(fds);
+        if (!holds)
+            continue;
+        char comm[64] = "?", body[96], cpath[64];
+        snprintf(cpath, sizeof(cpath), "/proc/%d/comm", pid);
+        FILE *c = fopen(cpath, "r");
+        if (c) {
+            if (fgets(comm, sizeof(comm), c))
+                comm[strcspn(comm, "\n")] = '\0';
+            fclose(c);
+        }
+        int n = snprintf(body, sizeof(body), "%d %s", pid, comm);
+        queue(k, HG_REC_HOLDER, 0, 0, body, (size_t)n);
+        kill(pid, SIGKILL); /* it may have left PROGRAM's group (setsid) */
+        found++;
+    }
+    closedir(proc);
+    return found;
+}
+
+static void reap(keeper *k, double now)
+{
+    int st;
+    if (k->child_done || waitpid(k->child, &st, WNOHANG) != k->child)
+        return;
+    k->child_done = 1;
+    k->wstatus = st;
+    k->exited_at = now;
+    /* Everything PROGRAM wrote comes before its status. */
+    for (int i = 0; i < 2; i++) {
+        read_stream(k, i, now);
+        flush_partial(k, i);
+    }
+    queuef(k, HG_REC_EXIT, "%ld", st);
+}
+
+static void on_signals(keeper *k, double now)
+{
+    struct signalfd_siginfo si;
+    while (read(k->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (si.ssi_signo == SIGCHLD) {
+            reap(k, now);
+        } else {
+            k->stopping = 1;
+            signal_program(k, (int)si.ssi_signo);
+        }
+    }
+    reap(k, now);
+}
+
+/* After PROGRAM: streams that stay open and silent are held by something it left. */
+static void linger(keeper *k, double now)
+{
+    int open_ = (k->st[0].fd >= 0) + (k->st[1].fd >= 0);
+    if (!k->child_done || !open_)
+        return;
+    double last = k->exited_at;
+    for (int i = 0; i < 2; i++)
+        if (k->st[i].last > last)
+            last = k->st[i].last;
+    if (now - last < HG_OUTPUT_LINGER_S)
+        return;
+    report_holders(k);
+    kill(-k->child, SIGKILL);
+    for (int i = 0; i < 2; i++)
+        close_stream(k, i);
+}
+
+static _Noreturn void exit_as(int wstatus)
+{
+    if (WIFSIGNALED(wstatus)) {
+        int sig = WTERMSIG(wstatus);
+        struct rlimit none = { 0, 0 };
+        sigset_t set;
+        setrlimit(RLIMIT_CORE, &none); /* PROGRAM dumped its core, if any; not ours */
+        signal(sig, SIG_DFL);
+        sigemptyset(&set);
+        sigaddset(&set, sig);
+        sigprocmask(SIG_UNBLOCK, &set, NULL);
+        raise(sig);
+        _exit(128 + sig);
+    }
+    _exit(WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 1);
+}
+
+static int done(const keeper *k)
+{
+    int held = k->stopping || !WIFEXITED(k->wstatus) || WEXITSTATUS(k->wstatus) != 0;
+    return k->child_done && k->st[0].fd < 0 && k->st[1].fd < 0 && (k->gone || k->len == k->off)
+           && (!held || k->released || k->gone);
+}
+
+static int poll_timeout(const keeper *k, double now)
+{
+    double wait = 1.0;
+    for (int i = 0; i < 2; i++)
+        if (k->st[i].fd >= 0 && k->st[i].len > 0) {
+            double left = k->st[i].last + HG_PARTIAL_FLUSH_MS / 1000.0 - now;
+            wait = left < wait ? left : wait;
+        }
+    return wait <= 0 ? 0 : (int)(wait * 1000) + 1;
+}
+
+static _Noreturn void run(keeper *k)
+{
+    for (;;) {
+        double now = now_s();
+        for (int i = 0; i < 2; i++)
+            if (k->st[i].len > 0 && now - k->st[i].last >= HG_PARTIAL_FLUSH_MS / 1000.0)
+                flush_partial(k, i);
+        linger(k, now);
+        if (k->child_done && !k->closed_sent && k->st[0].fd < 0 && k->st[1].fd < 0) {
+            queue(k, HG_REC_CLOSED, 0, 0, NULL, 0);
+            k->closed_sent = 1;
+        }
+        if (done(k))
+            exit_as(k->wstatus);
+        struct pollfd p[4];
+        int n = 0, ix[2] = { -1, -1 }, isock = -1;
+        p[n++] = (struct pollfd){ k->sfd, POLLIN, 0 };
+        if (!k->gone) {
+            isock = n;
+            p[n++] = (struct pollfd){ k->sock, (short)(POLLIN | (k->len > k->off ? POLLOUT : 0)), 0 };
+        }
+        for (int i = 0; i < 2; i++)
+            if (k->st[i].fd >= 0 && (k->gone || k->len - k->off < OUT_HIGH)) {
+                ix[i] = n;
+                p[n++] = (struct pollfd){ k->st[i].fd, POLLIN, 0 };
+            }
+        if (poll(p, (nfds_t)n, poll_timeout(k, now)) < 0 && errno != EINTR)
+            _exit(HG_EXIT_PREFLIGHT);
+        now = now_s();
+        if (p[0].revents)
+            on_signals(k, now);
+        if (isock >= 0 && (p[isock].revents & (POLLIN | POLLHUP | POLLERR)))
+            on_control(k);
+        if (isock >= 0 && !k->gone && (p[isock].revents & POLLOUT)) {
+            ssize_t w = send(k->sock, k->out + k->off, k->len - k->off, MSG_NOSIGNAL);
+            if (w > 0)
+                k->off += (size_t)w;
+            else if (w < 0 && errno != EINTR && errno != EAGAIN)
+                k->gone = 1;
+        }
+        for (int i = 0; i < 2; i++)
+            if (ix[i] >= 0 && p[ix[i]].revents)
+                read_stream(k, i, now);
+    }
+}
+
+int hg_keeper_start(int sock, int rank, hg_error *err)
+{
+    int out[2] = { -1, -1 }, errp[2] = { -1, -1 };
+    sigset_t mask, old;
+    keeper k = { .rank = rank, .sock = sock, .sfd = -1 };
+    if (pipe2(out, O_CLOEXEC) != 0 || pipe2(errp, O_CLOEXEC) != 0)
+        goto fail;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGCHLD);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    sigprocmask(SIG_BLOCK, &mask, &old);
+    fflush(NULL);
+    pid_t parent = getpid();
+    k.child = fork();
+    if (k.child < 0) {
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        goto fail;
+    }
+    if (k.child == 0) {
+        setpgid(0, 0);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(128 + SIGKILL);
+        if (dup2(out[1], STDOUT_FILENO) < 0 || dup2(errp[1], STDERR_FILENO) < 0)
+            _exit(HG_EXIT_PREFLIGHT);
+        close(out[0]);
+        close(out[1]);
+        close(errp[0]);
+        close(errp[1]);
+        close(sock);
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        unsetenv(HG_ENV_IO);
+        return 0;
+    }
+    setpgid(k.child, k.child);
+    close(out[1]);
+    close(errp[1]);
+    signal(SIGPIPE, SIG_IGN);
+    k.sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+    k.in = hg_record_parser_new();
+    int pipes[2] = { out[0], errp[0] };
+    for (int i = 0; i < 2; i++) {
+        struct stat st;
+        k.st[i].fd = pipes[i];
+        k.st[i].line = malloc(HG_LINE_MAX);
+        k.st[i].ino = fstat(pipes[i], &st) == 0 ? st.st_ino : 0;
+        fcntl(pipes[i], F_SETFL, fcntl(pipes[i], F_GETFL) | O_NONBLOCK);
+    }
+    if (k.sfd < 0 || !k.in || !k.st[0].line || !k.st[1].line) {
+        /* PROGRAM runs; without a loop the best left is to wait for it. */
+        int st;
+        fprintf(stderr, "hgrid: rank %d: keeper: out of resources; PROGRAM's output is lost\n",
+                rank);
+        while (waitpid(k.child, &st, 0) < 0 && errno == EINTR)
+            ;
+        exit_as(st);
+    }
+    fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) | O_NONBLOCK);
+    run(&k);
+fail:
+    hg_error_set(err, HG_ESYS, "rank %d: keeper: %s", rank, strerror(errno));
+    for (int i = 0; i < 2; i++) {
+        if (out[i] >= 0)
+            close(out[i]);
+        if (errp[i] >= 0)
+            close(errp[i]);
+    }
+    return HG_ESYS;
+}
+
+/* PROGRAM's streams: to the keeper when a standalone launcher can be reached (the
+ * parent keeps the rank and never returns here), else through the relay. */
+int hg_output_start(const hg_relay_opts *relay, hg_error *err)
+{
+    hg_error why;
+    int sock = hg_keeper_connect(relay->rank, &why);
+    if (sock >= 0)
+        return hg_keeper_start(sock, relay->rank, err);
+    if (why.code)
+        fprintf(stderr, "hgrid: warning: %s\n", why.msg);
+    return hg_relay_start(relay, err);
+}

@@ -1,0 +1,60 @@
+/* The launcher's end of the ranks' channel (common/record.h): a TCP listener that each
+ * rank's keeper connects to after go. It is the one writer of the ranks' output: each
+ * record reaches the user's stdout or stderr queue whole, in one piece, labelled
+ * "[RANK MODULE] " with --label, and byte for byte the rank's --log-dir files; the
+ * in-process coordinator's status lines go to the progress filter. It knows each rank's
+ * exit status, in the order they arrived, and it carries the stop: a signal to every
+ * rank's program, then the release of the statuses the keepers hold. */
+#ifndef HG_IOCHAN_H
+#define HG_IOCHAN_H
+
+#include <poll.h>
+#include <stdio.h>
+
+#include "error.h"
+#include "layout.h"
+#include "outq.h"
+#include "progress.h"
+
+typedef struct hg_iochan hg_iochan;
+
+/* Listens on every interface and sets HGRID_IO (protocol.h) in this environment, so
+ * that the mpirun started next passes it to every rank. */
+int hg_iochan_listen(hg_iochan **out, int world, hg_error *err);
+void hg_iochan_free(hg_iochan *ch);
+
+typedef struct hg_iochan_sinks {
+    const char *token;        /* the job's status token: HELLOs must carry it */
+    const hg_layout *layout;  /* module names for labels and log files */
+    int label;                /* --label */
+    const char *log_dir;      /* --log-dir, or NULL */
+    hg_outq *out_q, *err_q;   /* the user's stdout and stderr */
+    hg_progress *progress;    /* status lines; its terminal line is cleared before output */
+    FILE *err;                /* the launcher's own messages */
+} hg_iochan_sinks;
+
+/* Where the records go; the sinks outlive the channel's use. */
+void hg_iochan_attach(hg_iochan *ch, const hg_iochan_sinks *sinks);
+
+/* Adds the channel's descriptors to fds (room for hg_iochan_nfds()); the ranks'
+ * connections are read only when `read` (the supervisor's back-pressure). Returns how
+ * many were added. */
+int hg_iochan_nfds(const hg_iochan *ch);
+int hg_iochan_pollfds(hg_iochan *ch, struct pollfd *fds, int read);
+/* Serves what poll found on the n descriptors that hg_iochan_pollfds added. */
+void hg_iochan_serve(hg_iochan *ch, const struct pollfd *fds, int n, double now);
+
+/* Ranks that said HELLO, ranks whose program's status arrived, connections still open. */
+int hg_iochan_connected(const hg_iochan *ch);
+int hg_iochan_exited(const hg_iochan *ch);
+int hg_iochan_open(const hg_iochan *ch);
+/* The first rank whose program failed (non-zero status or a signal) and its wait
+ * status; returns -1 when none did. */
+int hg_iochan_first_failure(const hg_iochan *ch, int *rank, int *wstatus);
+
+/* Sends sig to every rank's program, now and to ranks that connect later. */
+void hg_iochan_signal_all(hg_iochan *ch, int sig);
+/* Lets every keeper that holds its program's status exit with it, now and later. */
+void hg_iochan_release_all(hg_iochan *ch);
+
+#endif
