@@ -24,9 +24,13 @@ void hg_diags_add(hg_diags *d, hg_diag_level level, int line, int col, const cha
 
 size_t hg_diags_errors(const hg_diags *d);
 size_t hg_diags_warnings(const hg_diags *d);
-/* Stored diagnostics, in the order they were added, fully formatted. */
+/* Stored diagnostics, in the order they were added (or sorted), fully formatted. */
 size_t hg_diags_size(const hg_diags *d);
 const char *hg_diags_text(const hg_diags *d, size_t i);
+/* Orders the diagnostics stored from index first on by position (line, then column;
+ * no position first), keeping the order of equal positions, so one checker's findings
+ * read top to bottom whatever order it found them in. */
+void hg_diags_sort_from(hg_diags *d, size_t first);
 void hg_diags_print(const hg_diags *d, FILE *out);
 
 #endif

@@ -1,7 +1,10 @@
 /* Validation of a parsed config against the rules of Megatron's MIMO example
  * (docs/DESIGN.md, "Validation rules" 1-9). Every rule is checked and every failure
  * reported at the most specific position available: the value that breaks it, else its
- * module. Sizes are multiplied in 64 bits and bounded by HG_MAX_WORLD before narrowing. */
+ * module; the diagnostics are then put in file order. A rule whose inputs an earlier
+ * failure left unknown (a module's size, the graph around a cycle) is skipped rather
+ * than reported again. Sizes are multiplied in 64 bits and bounded by HG_MAX_WORLD
+ * before narrowing. */
 #include "validate.h"
 
 #include <stdint.h>
@@ -26,81 +29,91 @@ static hg_mark pick(hg_mark a, hg_mark b, hg_mark c)
 
 #define ERR(d, mk, ...) hg_diags_add((d), HG_DIAG_ERROR, (mk).line, (mk).col, __VA_ARGS__)
 
-/* Rule 2 and 3 for one module; fills out and returns 0 when its shape is sound. */
+/* Rules 2-4 for one module; returns 0 when its shape is sound, else -1 with each of its
+ * problems reported. out always holds the name, role and given factors. out->size (and
+ * dp) is 0 when the size itself is unknown (tp*cp*pp past the limit, no dp or size, or
+ * the two disagree), and every rule that needs it is skipped: saying more would only
+ * repeat that problem. An expert-view problem (rules 3, 4) leaves the size known, so
+ * the rules between modules (tiling, world_size, bridges, batch) still run. */
 static int resolve_module(const hg_module_spec *s, hg_module *out, hg_diags *d)
 {
     const char *n = s->name;
-    long long size;
+    long long size = 0;
     int ok = 1;
+
+    memset(out, 0, sizeof(*out));
+    snprintf(out->name, sizeof(out->name), "%s", s->name);
+    out->role = s->role;
+    out->tp = (int)s->tp.v;
+    out->cp = (int)s->cp.v;
+    out->pp = (int)s->pp.v;
+    out->ep = (int)s->ep.v;
+    out->expert_tp = (int)s->expert_tp.v;
+    out->num_experts = (int)s->num_experts.v;
 
     /* Each factor is at most HG_MAX_WORLD = 2^24, so two multiply safely in 64 bits
      * but three may not: a product past HG_MAX_WORLD stops before the third factor. */
     long long dense = s->tp.v * s->cp.v;
-    if (dense > HG_MAX_WORLD || dense * s->pp.v > HG_MAX_WORLD) {
+    if (dense <= HG_MAX_WORLD)
+        dense *= s->pp.v;
+    if (dense > HG_MAX_WORLD) {
         ERR(d, pick(s->pp.at, s->cp.at, pick(s->tp.at, s->at, s->at)),
             "%s: tp*cp*pp = %lld*%lld*%lld is more than %d ranks", n, s->tp.v, s->cp.v,
             s->pp.v, HG_MAX_WORLD);
-        return -1;
-    }
-    dense *= s->pp.v;
-
-    if (!s->dp.at.line && !s->size.at.line) {
+        dense = 0;
+        ok = 0;
+    } else if (!s->dp.at.line && !s->size.at.line) {
         ERR(d, s->at, "%s: give dp or size (the other is derived from tp*cp*pp)", n);
-        return -1;
-    }
-    if (s->size.at.line) {
-        size = s->size.v;
-        if (size % dense != 0) {
-            ERR(d, s->size.at, "%s: size %lld is not divisible by tp*cp*pp = %lld", n, size,
-                dense);
-            return -1;
+        ok = 0;
+    } else if (s->size.at.line) {
+        if (s->size.v % dense != 0) {
+            ERR(d, s->size.at, "%s: size %lld is not divisible by tp*cp*pp = %lld", n,
+                s->size.v, dense);
+            ok = 0;
+        } else if (s->dp.at.line && s->size.v != dense * s->dp.v) {
+            ERR(d, s->size.at, "%s: size %lld does not equal tp*cp*pp*dp = %lld", n,
+                s->size.v, dense * s->dp.v);
+            ok = 0;
+        } else {
+            size = s->size.v;
         }
-        if (s->dp.at.line && size != dense * s->dp.v) {
-            ERR(d, s->size.at, "%s: size %lld does not equal tp*cp*pp*dp = %lld", n, size,
-                dense * s->dp.v);
-            return -1;
-        }
+    } else if (dense * s->dp.v > HG_MAX_WORLD) {
+        ERR(d, s->dp.at, "%s: tp*cp*pp*dp = %lld*%lld*%lld*%lld is more than %d ranks", n,
+            s->tp.v, s->cp.v, s->pp.v, s->dp.v, HG_MAX_WORLD);
+        ok = 0;
     } else {
-        if (dense > HG_MAX_WORLD || dense * s->dp.v > HG_MAX_WORLD) {
-            ERR(d, s->dp.at, "%s: tp*cp*pp*dp = %lld*%lld*%lld*%lld is more than %d ranks", n,
-                s->tp.v, s->cp.v, s->pp.v, s->dp.v, HG_MAX_WORLD);
-            return -1;
-        }
         size = dense * s->dp.v;
     }
 
+    /* A tp*cp*pp past the limit is most often a pp past it, which the expert product
+     * shares: that one problem is said once. */
     long long expert = s->expert_tp.v * s->ep.v;
-    if (expert > HG_MAX_WORLD || expert * s->pp.v > HG_MAX_WORLD) {
-        ERR(d, pick(s->ep.at, s->expert_tp.at, pick(s->moe_at, s->pp.at, s->at)),
-            "%s: expert_tp*ep*pp = %lld*%lld*%lld is more than %d ranks", n, s->expert_tp.v,
-            s->ep.v, s->pp.v, HG_MAX_WORLD);
+    if (expert <= HG_MAX_WORLD)
+        expert *= s->pp.v;
+    hg_mark expert_at = pick(s->ep.at, s->expert_tp.at, pick(s->moe_at, s->pp.at, s->at));
+    if (!dense) {
+        /* nothing: see above */
+    } else if (expert > HG_MAX_WORLD) {
+        ERR(d, expert_at, "%s: expert_tp*ep*pp = %lld*%lld*%lld is more than %d ranks", n,
+            s->expert_tp.v, s->ep.v, s->pp.v, HG_MAX_WORLD);
         ok = 0;
-    } else if ((expert *= s->pp.v) > size || size % expert != 0) {
-        ERR(d, pick(s->ep.at, s->expert_tp.at, pick(s->moe_at, s->pp.at, s->at)),
-            "%s: size %lld is not divisible by expert_tp*ep*pp = %lld", n, size, expert);
+    } else if (size && (expert > size || size % expert != 0)) {
+        ERR(d, expert_at, "%s: size %lld is not divisible by expert_tp*ep*pp = %lld", n, size,
+            expert);
         ok = 0;
+    } else if (size) {
+        out->expert_dp = (int)(size / expert);
     }
     if (s->num_experts.at.line && s->num_experts.v % s->ep.v != 0) {
         ERR(d, s->num_experts.at, "%s: num_experts %lld is not divisible by ep = %lld", n,
             s->num_experts.v, s->ep.v);
         ok = 0;
     }
-    if (!ok)
-        return -1;
-
-    memset(out, 0, sizeof(*out));
-    snprintf(out->name, sizeof(out->name), "%s", s->name);
-    out->role = s->role;
-    out->size = (int)size;
-    out->tp = (int)s->tp.v;
-    out->cp = (int)s->cp.v;
-    out->pp = (int)s->pp.v;
-    out->dp = (int)(size / dense);
-    out->ep = (int)s->ep.v;
-    out->expert_tp = (int)s->expert_tp.v;
-    out->expert_dp = (int)(size / expert);
-    out->num_experts = (int)s->num_experts.v;
-    return 0;
+    if (size) {
+        out->size = (int)size;
+        out->dp = (int)(size / dense);
+    }
+    return ok ? 0 : -1;
 }
 
 /* Rule 8: what Megatron's MIMO runtime accepts today. Only a layout with an encoder
@@ -201,14 +214,17 @@ static void cycle_text(const hg_config *cfg, const int *path, size_t n, char *bu
 
 /* Resolves feeds into edges (encoders without feeds to language_i; none when it is
  * not below the module count), reports unknown names, self edges, repeats and cycles.
- * Returns 0 with the sorted, unique edges when the graph is sound. */
+ * Returns 0 when the graph is sound. Either way *edges_out holds the sorted, unique
+ * edges that resolved (a wrong entry drops only itself), and *cyclic says whether a
+ * cycle was found. */
 static int build_graph(const hg_config *cfg, size_t language_i, hg_edge **edges_out,
-                       size_t *nedges_out, hg_diags *d)
+                       size_t *nedges_out, int *cyclic, hg_diags *d)
 {
     size_t n = cfg->nmodules, total = 0, ne = 0;
     size_t errors_before = hg_diags_errors(d);
     *edges_out = NULL;
     *nedges_out = 0;
+    *cyclic = 0;
     for (size_t i = 0; i < n; i++)
         total += cfg->modules[i].feeds_at.line ? cfg->modules[i].nfeeds
                                                 : cfg->modules[i].role == HG_ROLE_ENCODER;
@@ -322,16 +338,15 @@ static int build_graph(const hg_config *cfg, size_t language_i, hg_edge **edges_
                 }
                 ERR(d, at, "feeds: the module graph has a cycle: %s (bridges must form an "
                     "acyclic graph)", text);
+                *cyclic = 1;
             }
         }
     }
-    if (hg_diags_errors(d) == errors_before) {
-        rc = 0;
-        if (ne) {
-            *edges_out = edges;
-            *nedges_out = ne;
-            edges = NULL;
-        }
+    rc = hg_diags_errors(d) == errors_before ? 0 : -1;
+    if (ne) {
+        *edges_out = edges;
+        *nedges_out = ne;
+        edges = NULL;
     }
 out:
     free(ix);
@@ -343,7 +358,8 @@ out:
     return rc;
 }
 
-/* Rule 9 and, per bridge, rule 6 on a sound graph. */
+/* Rule 9 and, per bridge, rule 6, on the edges of a graph without a cycle. The dp rules
+ * need both ends' sizes; a module whose size is unknown (already reported) skips them. */
 static void check_bridges(const hg_config *cfg, const hg_module *mods, const hg_edge *edges,
                           size_t ne, unsigned char *cp_told, hg_diags *d)
 {
@@ -366,6 +382,8 @@ static void check_bridges(const hg_config *cfg, const hg_module *mods, const hg_
                 "BridgeCommunicator asserts it); set cp: 1, or remove the bridge with "
                 "feeds: [] on %s", m->name, m->cp, a->name, b->name, a->name);
         }
+        if (!a->size || !b->size)
+            continue;
         if (a->dp % b->dp != 0 && b->dp % a->dp != 0) {
             ERR(d, pick(ed->at, sa->dp.at, pick(sa->size.at, sa->at, sa->at)),
                 "%s -> %s: %s dp = %d and %s dp = %d do not divide each other, which a "
@@ -403,7 +421,8 @@ int hg_validate_graph(const hg_config *cfg, unsigned flags, hg_module *out, int 
                       hg_edge **edges_out, size_t *nedges_out, hg_diags *d)
 {
     size_t errors_before = hg_diags_errors(d);
-    int resolved_all = 1;
+    size_t first_diag = hg_diags_size(d);
+    int tiled = 1; /* every module so far has a size, so next is where the next starts */
     int colocated = cfg->layout == HG_LAYOUT_COLOCATED;
     long long next = 0;
     const hg_module_spec *language = NULL;
@@ -450,10 +469,7 @@ int hg_validate_graph(const hg_config *cfg, unsigned flags, hg_module *out, int 
             ERR(d, s->feeds_at,
                 "%s: feeds has no meaning in a colocated layout (every module holds every "
                 "rank, so there are no bridges)", s->name);
-        if (resolve_module(s, &out[i], d) != 0) {
-            resolved_all = 0;
-            continue;
-        }
+        resolve_module(s, &out[i], d);
         if (colocated) {
             /* Rule 5, colocated: every module spans [0, world) from rank 0. */
             if (s->offset.at.line && s->offset.v != 0)
@@ -463,8 +479,13 @@ int hg_validate_graph(const hg_config *cfg, unsigned flags, hg_module *out, int 
             out[i].offset = 0;
             continue;
         }
-        /* Rule 5: modules tile [0, world) in order. */
-        if (resolved_all) {
+        if (!out[i].size) {
+            tiled = 0;
+            continue;
+        }
+        /* Rule 5: modules tile [0, world) in order; past a module of unknown size the
+         * offsets are unknown too. */
+        if (tiled) {
             if (s->offset.at.line && s->offset.v != next)
                 ERR(d, s->offset.at,
                     "%s: offset %lld does not match the tiling: modules are placed in order "
@@ -474,20 +495,21 @@ int hg_validate_graph(const hg_config *cfg, unsigned flags, hg_module *out, int 
             if (next > HG_MAX_WORLD) {
                 ERR(d, s->at, "%s: the modules so far need %lld ranks, more than %d", s->name,
                     next, HG_MAX_WORLD);
-                resolved_all = 0;
+                tiled = 0;
             }
         }
     }
     if (!language)
         ERR(d, cfg->modules_at, "modules: no module has role: language (exactly one is required)");
 
-    if (colocated && resolved_all) {
-        /* The world is world_size when given, else the language module's size. */
+    if (colocated) {
+        /* The world is world_size when given, else the language module's size; each
+         * module of known size is held against it. */
         const hg_module *ref = language ? &out[language_i] : &out[0];
         next = cfg->world_size.at.line ? cfg->world_size.v : ref->size;
-        for (size_t i = 0; i < cfg->nmodules; i++) {
+        for (size_t i = 0; next && i < cfg->nmodules; i++) {
             const hg_module_spec *s = &cfg->modules[i];
-            if (out[i].size == next)
+            if (!out[i].size || out[i].size == next)
                 continue;
             hg_mark at = pick(s->size.at, s->dp.at, s->at);
             if (cfg->world_size.at.line)
@@ -497,30 +519,31 @@ int hg_validate_graph(const hg_config *cfg, unsigned flags, hg_module *out, int 
                 ERR(d, at, "%s: size %d does not equal %s's size %lld (in a colocated layout "
                     "every module spans all ranks)", s->name, out[i].size, ref->name, next);
         }
-    } else if (resolved_all && cfg->world_size.at.line && cfg->world_size.v != next)
+    } else if (tiled && cfg->world_size.at.line && cfg->world_size.v != next)
         ERR(d, cfg->world_size.at,
             "world_size %lld does not equal the sum of module sizes, %lld", cfg->world_size.v,
             next);
 
-    /* Rule 9: the module graph, disjoint layouts only. */
-    int graph_ok = 0;
-    if (!colocated && build_graph(cfg, language ? language_i : SIZE_MAX, &edges, &ne, d) == 0
-        && language)
-        graph_ok = 1;
+    /* Rule 9: the module graph, disjoint layouts only. A wrong feeds entry drops only
+     * itself, so the other bridges are still checked; a cycle leaves which edge is meant
+     * open, so no bridge is. */
+    int cyclic = 0;
+    if (!colocated)
+        build_graph(cfg, language ? language_i : SIZE_MAX, &edges, &ne, &cyclic, d);
     unsigned char *cp_told = calloc(cfg->nmodules, 1);
-    if (graph_ok && resolved_all)
+    if (!cyclic)
         check_bridges(cfg, out, edges, ne, cp_told, d);
 
     /* Rules 6 and 7 need the batch; they bind only when one is given. Rule 6 is per
      * bridge (check_bridges); colocated, each encoder against the language module. */
     int has_batch = cfg->micro_batch_size.at.line || cfg->global_batch_size.at.line;
-    if (resolved_all && language && has_batch) {
+    if (language && out[language_i].size && has_batch) {
         long long mbs = cfg->micro_batch_size.at.line ? cfg->micro_batch_size.v : 1;
         const hg_module *lm = &out[language_i];
         long long per_step = mbs * lm->dp;
         for (size_t i = 0; colocated && i < cfg->nmodules; i++) {
             const hg_module *m = &out[i];
-            if (m->role != HG_ROLE_ENCODER || per_step % m->dp == 0)
+            if (m->role != HG_ROLE_ENCODER || !m->size || per_step % m->dp == 0)
                 continue;
             ERR(d, pick(cfg->modules[i].dp.at, cfg->modules[i].at, cfg->modules[i].at),
                 "%s: micro_batch_size*language dp = %lld*%d = %lld is not divisible by encoder "
@@ -532,10 +555,11 @@ int hg_validate_graph(const hg_config *cfg, unsigned flags, hg_module *out, int 
                 "batch.global_batch_size %lld is not divisible by micro_batch_size*language dp "
                 "= %lld*%d = %lld", cfg->global_batch_size.v, mbs, lm->dp, per_step);
     }
-    if (resolved_all && language)
-        check_mimo_runtime(cfg, out, flags, cp_told, d);
+    check_mimo_runtime(cfg, out, flags, cp_told, d);
     free(cp_told);
 
+    /* The checks above run rule by rule; the reader gets them top to bottom. */
+    hg_diags_sort_from(d, first_diag);
     if (hg_diags_errors(d) != errors_before) {
         free(edges);
         return HG_ECONFIG;

@@ -971,6 +971,22 @@ while read -r name loc msg; do
     end
 done <tests/bad/EXPECTED
 
+# A file listed more than once holds several problems: every one is reported, each once,
+# in file order, so its stderr is exactly its lines of EXPECTED, in their order.
+begin bad_files_every_problem_once
+for name in $(grep -v '^#' tests/bad/EXPECTED | cut -d' ' -f1 | sort | uniq -d); do
+    f=tests/bad/$name
+    [ -e "$f" ] || continue
+    run --dry-run "$f"
+    want_rc 2
+    grep -F "$name " tests/bad/EXPECTED | while read -r n loc msg; do
+        [ "$n" = "$name" ] || continue
+        printf '%s\n' "$f:$loc: error: $msg"
+    done >"$tmp/want"
+    cmp -s "$tmp/err" "$tmp/want" || fail "$f: stderr '$(cat "$tmp/err")', want '$(cat "$tmp/want")'"
+done
+end
+
 begin bad_files_all_listed
 nfiles=0
 for f in tests/bad/*.yaml; do

@@ -276,11 +276,11 @@ START_TEST(rule4_bad)
     INVALID("version: 1\nmodules:\n" LM "    dp: 4\n"
             "    moe:\n      num_experts: 6\n      ep: 4\n",
             "t.yaml:7:20: error: language: num_experts 6 is not divisible by ep = 4");
-    /* Rules 3 and 4 are both reported. */
+    /* Rules 3 and 4 are both reported, in file order. */
     INVALID("version: 1\nmodules:\n" LM "    dp: 4\n"
             "    moe:\n      num_experts: 7\n      ep: 8\n",
-            "t.yaml:8:11: error: language: size 4 is not divisible by expert_tp*ep*pp = 8",
-            "t.yaml:7:20: error: language: num_experts 7 is not divisible by ep = 8");
+            "t.yaml:7:20: error: language: num_experts 7 is not divisible by ep = 8",
+            "t.yaml:8:11: error: language: size 4 is not divisible by expert_tp*ep*pp = 8");
 }
 END_TEST
 
@@ -473,8 +473,9 @@ END_TEST
 
 /* ---- several problems at once ---- */
 
-/* Every module's problems are reported; once one module's span is unknown the tiling
- * and batch rules, which need every span, are not checked. */
+/* Every module's problems are reported, in file order; once one module's span is
+ * unknown the tiling and world_size, which need every span, are not checked, but the
+ * batch rule, which needs only the language module's, is. */
 START_TEST(all_rule_errors_reported)
 {
     INVALID("version: 1\n"                              /* 1 */
@@ -487,14 +488,16 @@ START_TEST(all_rule_errors_reported)
             "t.yaml:7:11: error: a: size 4 is not divisible by tp*cp*pp = 3",
             "t.yaml:8:11: error: duplicate module name 'a' (first used at 4:11)",
             "t.yaml:11:24: error: a: num_experts 3 is not divisible by ep = 2",
+            "t.yaml:12:5: error: c: give dp or size (the other is derived from tp*cp*pp)",
             "t.yaml:13:11: error: c: a second language module (the first is 'a'); exactly one is "
             "allowed",
-            "t.yaml:12:5: error: c: give dp or size (the other is derived from tp*cp*pp)");
+            "t.yaml:14:28: error: batch.global_batch_size 3 is not divisible by "
+            "micro_batch_size*language dp = 1*2 = 2");
 }
 END_TEST
 
 /* With every span known, the tiling, world and batch rules are all reported, and a
- * warning sits among the errors. */
+ * warning sits among the errors, all in file order. */
 START_TEST(all_tiling_and_batch_errors_reported)
 {
     hg_diags *d;
@@ -506,18 +509,18 @@ START_TEST(all_tiling_and_batch_errors_reported)
                              "batch:\n  micro_batch_size: 1\n  global_batch_size: 3\n", 0, &d);
     ck_assert_ptr_null(l);
     check_diags(d, (const char *const[]){
+                       "t.yaml:2:13: error: world_size 10 does not equal the sum of module sizes, 8",
                        "t.yaml:4:38: error: v: offset 1 does not match the tiling: modules are "
                        "placed in order with no gap, so it starts at rank 0",
-                       "t.yaml:5:39: error: l: offset 5 does not match the tiling: modules are "
-                       "placed in order with no gap, so it starts at rank 6",
-                       "t.yaml:2:13: error: world_size 10 does not equal the sum of module sizes, 8",
                        "t.yaml:4:45: error: v -> l: v dp = 3 and l dp = 2 do not divide each "
                        "other, which a bridge needs (Megatron's BridgeCommunicator raises); change "
                        "one, or remove the bridge with feeds: [] on v",
-                       "t.yaml:8:22: error: batch.global_batch_size 3 is not divisible by "
-                       "micro_batch_size*language dp = 1*2 = 2",
                        "t.yaml:4:52: warning: v: cp=1 pp=2 is beyond what the MIMO example "
-                       "runtime supports (encoder cp and pp must be 1)", NULL });
+                       "runtime supports (encoder cp and pp must be 1)",
+                       "t.yaml:5:39: error: l: offset 5 does not match the tiling: modules are "
+                       "placed in order with no gap, so it starts at rank 6",
+                       "t.yaml:8:22: error: batch.global_batch_size 3 is not divisible by "
+                       "micro_batch_size*language dp = 1*2 = 2", NULL });
     ck_assert_uint_eq(hg_diags_errors(d), 5);
     ck_assert_uint_eq(hg_diags_warnings(d), 1);
     hg_diags_free(d);
@@ -616,9 +619,9 @@ START_TEST(rule9_without_language)
             "  - {name: a, role: encoder, dp: 1, feeds: [b]}\n"
             "  - {name: b, role: encoder, dp: 1, feeds: [a, c]}\n",
             "t.yaml:3:3: error: modules: no module has role: language (exactly one is required)",
-            "t.yaml:4:48: error: b: feeds: no module is named 'c'",
             "t.yaml:4:45: error: feeds: the module graph has a cycle: a -> b -> a (bridges must "
-            "form an acyclic graph)");
+            "form an acyclic graph)",
+            "t.yaml:4:48: error: b: feeds: no module is named 'c'");
 }
 END_TEST
 
@@ -802,6 +805,124 @@ START_TEST(validate_graph_edges)
 }
 END_TEST
 
+/* issue 17: a wrong world_size, a bridge whose dp counts do not divide and num_experts
+ * that ep does not divide are three independent problems, all reported, in file order.
+ * (Before, the expert problem hid the other two.) */
+START_TEST(independent_layout_errors_reported)
+{
+    INVALID("version: 1\n"                                        /* 1 */
+            "world_size: 16\n"                                    /* 2 */
+            "modules:\n" ENC "    dp: 4\n"                        /* 3-6 */
+            LM "    dp: 6\n    moe: {num_experts: 7, ep: 3}\n",     /* 7-10 */
+            "t.yaml:2:13: error: world_size 16 does not equal the sum of module sizes, 10",
+            "t.yaml:6:9: error: vision -> language: vision dp = 4 and language dp = 6 do not "
+            "divide each other, which a bridge needs (Megatron's BridgeCommunicator raises); "
+            "change one, or remove the bridge with feeds: [] on vision",
+            "t.yaml:10:24: error: language: num_experts 7 is not divisible by ep = 3");
+    /* An expert view that does not fit the size leaves the size known: the tiling
+     * after it is still checked. */
+    INVALID("version: 1\nworld_size: 9\nmodules:\n"
+            "  - {name: vision, role: encoder, dp: 3, moe: {ep: 2}}\n"
+            "  - {name: language, role: language, offset: 2, dp: 3}\n",
+            "t.yaml:2:13: error: world_size 9 does not equal the sum of module sizes, 6",
+            "t.yaml:4:52: error: vision: size 3 is not divisible by expert_tp*ep*pp = 2",
+            "t.yaml:5:46: error: language: offset 2 does not match the tiling: modules are "
+            "placed in order with no gap, so it starts at rank 3");
+}
+END_TEST
+
+/* A module whose size is unknown (size and dp disagree) says so once: the world_size,
+ * the later offsets, its bridge and its expert view, which all need the size, are not
+ * checked; what needs no size (num_experts % ep) and other modules' own rules are. */
+START_TEST(unknown_size_no_cascade)
+{
+    INVALID("version: 1\nworld_size: 20\nmodules:\n"
+            "  - {name: vision, role: encoder, dp: 4, size: 5, moe: {num_experts: 3, ep: 2}}\n"
+            "  - {name: language, role: language, offset: 9, dp: 3, moe: {ep: 2}}\n",
+            "t.yaml:4:48: error: vision: size 5 does not equal tp*cp*pp*dp = 4",
+            "t.yaml:4:70: error: vision: num_experts 3 is not divisible by ep = 2",
+            "t.yaml:5:66: error: language: size 3 is not divisible by expert_tp*ep*pp = 2");
+    /* tp*cp*pp past the limit: pp, shared by the expert product, is not blamed twice. */
+    INVALID("version: 1\nmodules:\n"
+            "  - {name: language, role: language, tp: 2, dp: 1, pp: 16777216, "
+            "moe: {ep: 2, num_experts: 3}}\n",
+            "t.yaml:3:56: error: language: tp*cp*pp = 2*1*16777216 is more than 16777216 ranks",
+            "t.yaml:3:92: error: language: num_experts 3 is not divisible by ep = 2");
+    /* Colocated: the module of unknown size is not compared with the world; the others,
+     * and its offset, are. */
+    INVALID("version: 1\nlayout: colocated\nworld_size: 8\nmodules:\n"
+            "  - {name: vision, role: encoder, dp: 4, size: 6, offset: 2}\n"
+            "  - {name: language, role: language, dp: 4}\n",
+            "t.yaml:5:48: error: vision: size 6 does not equal tp*cp*pp*dp = 4",
+            "t.yaml:5:59: error: vision: offset 2 in a colocated layout, where every module "
+            "starts at rank 0",
+            "t.yaml:6:42: error: language: size 4 does not equal world_size 8 (in a colocated "
+            "layout every module spans all ranks)");
+    /* With the reference module's size unknown and no world_size, nothing to compare. */
+    INVALID("version: 1\nlayout: colocated\nmodules:\n"
+            "  - {name: vision, role: encoder, dp: 2}\n"
+            "  - {name: language, role: language, dp: 4, size: 6}\n",
+            "t.yaml:5:51: error: language: size 6 does not equal tp*cp*pp*dp = 4");
+}
+END_TEST
+
+/* A wrong feeds entry drops only itself: the other bridges are still checked. A cycle
+ * leaves open which edge is meant, so no bridge is. */
+START_TEST(graph_errors_and_bridges)
+{
+    INVALID("version: 1\nmodules:\n"
+            "  - {name: vision, role: encoder, dp: 3}\n"
+            "  - {name: audio, role: encoder, dp: 2, feeds: [langauge]}\n"
+            "  - {name: language, role: language, dp: 2}\n",
+            "t.yaml:3:39: error: vision -> language: vision dp = 3 and language dp = 2 do not "
+            "divide each other, which a bridge needs (Megatron's BridgeCommunicator raises); "
+            "change one, or remove the bridge with feeds: [] on vision",
+            "t.yaml:4:49: error: audio: feeds: no module is named 'langauge' (did you mean "
+            "'language'?)");
+    INVALID("version: 1\nmodules:\n"
+            "  - {name: a, role: encoder, dp: 3, feeds: [b]}\n"
+            "  - {name: b, role: encoder, dp: 2, feeds: [a]}\n"
+            "  - {name: language, role: language, dp: 2}\n",
+            "t.yaml:4:45: error: feeds: the module graph has a cycle: a -> b -> a (bridges must "
+            "form an acyclic graph)");
+}
+END_TEST
+
+/* hg_diags_sort_from orders by line, then column, keeps equal positions in the order
+ * they came, puts no position first, leaves what came before first alone, and keeps
+ * the "too many" line last. */
+START_TEST(diags_sort_by_position)
+{
+    hg_diags *d = hg_diags_new("t.yaml");
+    hg_diags_add(d, HG_DIAG_ERROR, 9, 1, "before");
+    hg_diags_add(d, HG_DIAG_ERROR, 5, 2, "b");
+    hg_diags_add(d, HG_DIAG_WARNING, 5, 1, "a");
+    hg_diags_add(d, HG_DIAG_ERROR, 5, 2, "c");
+    hg_diags_add(d, HG_DIAG_ERROR, 0, 0, "none");
+    hg_diags_add(d, HG_DIAG_ERROR, 2, 7, "first");
+    hg_diags_sort_from(d, 1);
+    check_diags(d, (const char *const[]){ "t.yaml:9:1: error: before", "t.yaml: error: none",
+                                          "t.yaml:2:7: error: first", "t.yaml:5:1: warning: a",
+                                          "t.yaml:5:2: error: b", "t.yaml:5:2: error: c",
+                                          NULL });
+    hg_diags_free(d);
+
+    d = hg_diags_new("t.yaml");
+    for (int i = HG_DIAGS_MAX + 5; i > 0; i--)
+        hg_diags_add(d, HG_DIAG_ERROR, i, 1, "e");
+    hg_diags_sort_from(d, 0);
+    ck_assert_uint_eq(hg_diags_size(d), HG_DIAGS_MAX + 1);
+    char want[64];
+    snprintf(want, sizeof(want), "t.yaml:%d:1: error: e", 6); /* 1-5 were dropped */
+    ck_assert_str_eq(hg_diags_text(d, 0), want);
+    snprintf(want, sizeof(want), "t.yaml:%d:1: error: e", HG_DIAGS_MAX + 5);
+    ck_assert_str_eq(hg_diags_text(d, HG_DIAGS_MAX - 1), want);
+    ck_assert_str_eq(hg_diags_text(d, HG_DIAGS_MAX),
+                     "t.yaml: error: too many diagnostics; the rest are not shown");
+    hg_diags_free(d);
+}
+END_TEST
+
 /* hg_validate on its own: fills every module and the world, and counts only its own
  * errors (earlier diagnostics in the list do not fail it). */
 START_TEST(validate_direct)
@@ -866,6 +987,10 @@ static Suite *validate_suite(void)
     tcase_add_test(tc, rule8_good);
     tcase_add_test(tc, all_rule_errors_reported);
     tcase_add_test(tc, all_tiling_and_batch_errors_reported);
+    tcase_add_test(tc, independent_layout_errors_reported);
+    tcase_add_test(tc, unknown_size_no_cascade);
+    tcase_add_test(tc, graph_errors_and_bridges);
+    tcase_add_test(tc, diags_sort_by_position);
     tcase_add_test(tc, validate_direct);
     tcase_add_test(tc, role_names);
     tcase_add_test(tc, rule9_graph_good);

@@ -32,6 +32,27 @@ static FILE *devnull(void)
     return f;
 }
 
+/* Validation reports every problem, top to bottom: a failed build said at least one
+ * error, and the diagnostics it added from index first on are in position order (no
+ * position first; the "too many" line, which has none, ends a full list). */
+static void check_diags_from(const hg_diags *d, size_t first, size_t errors_before, int rc)
+{
+    if (rc != 0 && hg_diags_errors(d) == errors_before)
+        abort();
+    size_t end = hg_diags_size(d);
+    if (end == HG_DIAGS_MAX + 1)
+        end--;
+    int pl = 0, pc = 0;
+    for (size_t i = first; i < end; i++) {
+        int line = 0, col = 0;
+        sscanf(hg_diags_text(d, i), "fuzz.yaml:%d:%d:", &line, &col);
+        if (line < pl || (line == pl && col < pc))
+            abort();
+        pl = line;
+        pc = col;
+    }
+}
+
 static void rank_plan(const hg_layout *l, int rank, FILE *out)
 {
     hg_rank_view p;
@@ -95,9 +116,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     if (hg_config_parse((const char *)data, size, &cfg, d) != 0)
         goto out;
-    if (hg_layout_build(cfg, HG_VALIDATE_STRICT, &strict, d) == 0)
+    size_t from = hg_diags_size(d), errors = hg_diags_errors(d);
+    int rc = hg_layout_build(cfg, HG_VALIDATE_STRICT, &strict, d);
+    check_diags_from(d, from, errors, rc);
+    if (rc == 0)
         hg_layout_free(strict);
-    if (hg_layout_build(cfg, 0, &l, d) != 0)
+    from = hg_diags_size(d);
+    errors = hg_diags_errors(d);
+    rc = hg_layout_build(cfg, 0, &l, d);
+    check_diags_from(d, from, errors, rc);
+    if (rc != 0)
         goto out;
 
     int world = hg_layout_world_size(l);
