@@ -35,7 +35,7 @@ typedef struct argv_buf {
     int failed;
 } argv_buf;
 
-static void add(argv_buf *a, const char *s)
+static void argv_add(argv_buf *a, const char *s)
 {
     if (a->failed)
         return;
@@ -57,11 +57,11 @@ static void add(argv_buf *a, const char *s)
     a->v[++a->n] = NULL;
 }
 
-static void addf(argv_buf *a, const char *fmt, int v)
+static void argv_addf(argv_buf *a, const char *fmt, int v)
 {
     char buf[64];
     snprintf(buf, sizeof(buf), fmt, v);
-    add(a, buf);
+    argv_add(a, buf);
 }
 
 static void argv_free(argv_buf *a)
@@ -94,7 +94,7 @@ static int find_agent(char *out, size_t len)
 
 static void emit_word(void *ctx, const char *word)
 {
-    add(ctx, word);
+    argv_add(ctx, word);
 }
 
 /* The agent's command line: what was given on ours, with the paths the agents write
@@ -119,7 +119,7 @@ static void agent_args(argv_buf *a, const hg_cli *cli, const char *agent, const 
     args.log_dir = log_dir ? log_dir : cli->log_dir;
     args.config = config;
     args.program = cli->program;
-    add(a, agent);
+    argv_add(a, agent);
     hg_agent_args_write(&args, emit_word, a);
     free(report);
     free(log_dir);
@@ -283,8 +283,8 @@ static void forward_env(argv_buf *a)
         if ((size_t)(eq - *e) >= sizeof(name))
             continue;
         snprintf(name, sizeof(name), "%.*s", (int)(eq - *e), *e);
-        add(a, "-x");
-        add(a, name);
+        argv_add(a, "-x");
+        argv_add(a, name);
     }
 }
 
@@ -488,68 +488,89 @@ static int preflight_local(const hg_cli *cli)
     return 0;
 }
 
-static int standalone(const hg_cli *cli, const hg_config *cfg, const hg_layout *layout,
-                      const char *agent, const char *config_path, const char *bytes, size_t len)
+/* What a standalone launch owns until the job has ended. */
+typedef struct job_files {
+    char *plan_dir;  /* the ranks' plan files; removed with its files */
+    char *config;    /* the path the agents read (a copy in plan_dir for a pipe) */
+    char *report;    /* --report, absolute */
+    char *log_dir;   /* --log-dir, absolute */
+    hg_iochan *io;   /* the ranks' channel */
+} job_files;
+
+static void job_files_free(job_files *f)
 {
-    int world = hg_layout_world_size(layout);
-    int status;
-    char *report = NULL;
-    /* mpirun looks up ssh and its own helpers on PATH; under `env -i` use execvp's. */
-    if (!getenv("PATH"))
-        setenv("PATH", "/usr/local/bin:/usr/bin:/bin", 1);
-    if ((status = preflight_local(cli)) != 0)
-        return status;
+    hg_iochan_free(f->io);
+    free(f->log_dir);
+    free(f->report);
+    free(f->config);
+    remove_plan_dir(f->plan_dir);
+}
+
+/* An absolute version of a path the agents may open from another directory. */
+static char *absolute(const char *path)
+{
+    char *cwd, *abs = NULL;
+    if (path[0] == '/')
+        return strdup(path);
+    if (!(cwd = realpath(".", NULL)))
+        return NULL;
+    if (asprintf(&abs, "%s/%s", cwd, path) < 0)
+        abs = NULL;
+    free(cwd);
+    return abs;
+}
+
+/* Token, plan directory, config, paths and the ranks' channel, before mpirun's command
+ * line (HGRID_IO and the token travel with every HGRID_* name). Returns 0 or the exit
+ * status, having said why. */
+static int prepare_job(const hg_cli *cli, int world, const char *config_path, const char *bytes,
+                       size_t len, job_files *f)
+{
+    hg_error err;
     if (set_status_token() != 0) {
         fprintf(stderr, "hgrid-launch: setenv: %s\n", strerror(errno));
         return HG_EXIT_NOT_STARTED;
     }
-    char *plan_dir = make_plan_dir();
-    if (!plan_dir) {
+    if (!(f->plan_dir = make_plan_dir())) {
         fprintf(stderr, "hgrid-launch: the job could not be started: cannot create a plan "
                 "directory in %s: %s\n", tmp_dir(), strerror(errno));
         return HG_EXIT_NOT_STARTED;
     }
-    char *config = config_path ? strdup(config_path) : copy_config(plan_dir, bytes, len);
-    if (!config) {
+    f->config = config_path ? strdup(config_path) : copy_config(f->plan_dir, bytes, len);
+    if (!f->config) {
         fprintf(stderr, "hgrid-launch: the job could not be started: cannot copy the config "
-                "into %s: %s\n", plan_dir, strerror(errno));
-        remove_plan_dir(plan_dir);
+                "into %s: %s\n", f->plan_dir, strerror(errno));
         return HG_EXIT_NOT_STARTED;
     }
-    if (cli->report)
-        report = cli->report[0] == '/' ? strdup(cli->report) : realpath(".", NULL);
-    if (report && cli->report[0] != '/') {
-        char *abs = NULL;
-        if (asprintf(&abs, "%s/%s", report, cli->report) < 0)
-            abs = NULL;
-        free(report);
-        report = abs;
-    }
-    /* Before mpirun's command line: HGRID_IO is passed on with every HGRID_* name. */
-    hg_iochan *io = NULL;
-    hg_error ioerr;
-    if (hg_iochan_listen(&io, world, &ioerr) != 0) {
-        fprintf(stderr, "hgrid-launch: the job could not be started: %s\n", ioerr.msg);
-        free(report);
-        free(config);
-        remove_plan_dir(plan_dir);
+    if ((cli->report && !(f->report = absolute(cli->report)))
+        || (cli->log_dir && !(f->log_dir = realpath(cli->log_dir, NULL)))) {
+        fprintf(stderr, "hgrid-launch: the job could not be started: %s\n", strerror(errno));
         return HG_EXIT_NOT_STARTED;
     }
-    char *log_dir = cli->log_dir ? realpath(cli->log_dir, NULL) : NULL;
-    argv_buf a = { 0 };
-    add(&a, cli->mpirun);
-    add(&a, "-np");
-    addf(&a, "%d", world);
+    if (hg_iochan_listen(&f->io, world, &err) != 0) {
+        fprintf(stderr, "hgrid-launch: the job could not be started: %s\n", err.msg);
+        return HG_EXIT_NOT_STARTED;
+    }
+    return 0;
+}
+
+/* `mpirun -np WORLD [its options] hgrid-agent [the agent's] CONFIG -- PROGRAM`. */
+static void mpirun_argv(argv_buf *a, const hg_cli *cli, int world, const char *agent,
+                        const char *config)
+{
+    argv_add(a, cli->mpirun);
+    argv_add(a, "-np");
+    argv_addf(a, "%d", world);
     /* mpirun refuses root unless told; a root container is the common case for GPU jobs. */
     if (geteuid() == 0)
-        add(&a, "--allow-run-as-root");
+        argv_add(a, "--allow-run-as-root");
     if (cli->hostfile) {
-        add(&a, "--hostfile");
-        add(&a, cli->hostfile);
+        argv_add(a, "--hostfile");
+        argv_add(a, cli->hostfile);
     }
     if (cli->gpus_per_node) {
-        add(&a, "--map-by");
-        addf(&a, "ppr:%d:node", cli->gpus_per_node);
+        argv_add(a, "--map-by");
+        argv_addf(a, "ppr:%d:node", cli->gpus_per_node);
     }
     /* Open MPI binds each rank to one core by default; a trainer's data loaders and
      * NCCL's proxy threads need the whole node. A --bind-to of the user's wins. */
@@ -557,26 +578,40 @@ static int standalone(const hg_cli *cli, const hg_config *cfg, const hg_layout *
     for (int i = 0; i < cli->nmpi_args; i++)
         user_binds |= strstr(cli->mpi_args[i], "bind-to") != NULL;
     if (!user_binds) {
-        add(&a, "--bind-to");
-        add(&a, "none");
+        argv_add(a, "--bind-to");
+        argv_add(a, "none");
     }
-    forward_env(&a);
+    forward_env(a);
     for (int i = 0; i < cli->nmpi_args; i++)
-        add(&a, cli->mpi_args[i]);
-    agent_args(&a, cli, agent, config);
-    if (a.failed || (cli->report && !report)) {
-        argv_free(&a);
-        hg_iochan_free(io);
-        free(log_dir);
-        free(report);
-        free(config);
-        remove_plan_dir(plan_dir);
+        argv_add(a, cli->mpi_args[i]);
+    agent_args(a, cli, agent, config);
+}
+
+/* Outside any job: prepare, start mpirun under the supervisor, clean up. */
+static int launch_standalone(const hg_cli *cli, const hg_config *cfg, const hg_layout *layout,
+                             const char *agent, const char *config_path, const char *bytes,
+                             size_t len)
+{
+    int world = hg_layout_world_size(layout);
+    job_files f = { 0 };
+    argv_buf a = { 0 };
+    hg_error err;
+    int status;
+    /* mpirun looks up ssh and its own helpers on PATH; under `env -i` use execvp's. */
+    if (!getenv("PATH"))
+        setenv("PATH", "/usr/local/bin:/usr/bin:/bin", 1);
+    if ((status = preflight_local(cli)) != 0)
+        return status;
+    if ((status = prepare_job(cli, world, config_path, bytes, len, &f)) != 0)
+        goto out;
+    mpirun_argv(&a, cli, world, agent, f.config);
+    status = HG_EXIT_NOT_STARTED;
+    if (a.failed) {
         fprintf(stderr, "hgrid-launch: out of memory\n");
-        return HG_EXIT_NOT_STARTED;
+        goto out;
     }
     if (cli->verbose)
         print_argv(a.v);
-
     hg_supervise_opts o = {
         .argv = a.v,
         .world = world,
@@ -585,27 +620,22 @@ static int standalone(const hg_cli *cli, const hg_config *cfg, const hg_layout *
         .layout = layout,
         .verbose = cli->verbose,
         .token = getenv(HG_ENV_STATUS_TOKEN),
-        .report_path = report,
+        .report_path = f.report,
         .backend = hg_backend_name(cli->backend != HG_BACKEND_FROM_CONFIG ? (hg_backend)cli->backend
                                                                            : cfg->backend),
-        .io = io,
+        .io = f.io,
         .in_process = cli->in_process,
         .label = cli->label,
-        .log_dir = log_dir ? log_dir : cli->log_dir,
+        .log_dir = f.log_dir,
     };
-    hg_error err;
     hg_error_clear(&err);
-    status = HG_EXIT_NOT_STARTED;
     if (hg_supervise(&o, &status, &err) != 0) {
         fprintf(stderr, "hgrid-launch: the job could not be started: %s\n", err.msg);
         status = HG_EXIT_NOT_STARTED;
     }
+out:
     argv_free(&a);
-    hg_iochan_free(io);
-    free(log_dir);
-    free(report);
-    free(config);
-    remove_plan_dir(plan_dir);
+    job_files_free(&f);
     return status;
 }
 
@@ -666,7 +696,7 @@ int hg_launch(const hg_cli *cli)
     if (job.kind != HG_JOB_NONE)
         status = in_job(&eff, &job, layout, agent, config);
     else
-        status = standalone(&eff, cfg, layout, agent, config, bytes, len);
+        status = launch_standalone(&eff, cfg, layout, agent, config, bytes, len);
 out:
     free(config);
     free(bytes);

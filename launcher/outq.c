@@ -97,7 +97,6 @@ static int spill(hg_outq *q, const void *data, size_t n)
     }
     return 0;
 }
-int hg_outq_broken(const hg_outq *q) { return q->broken; }
 
 static int put_memory(hg_outq *q, const void *data, size_t n);
 
@@ -189,16 +188,6 @@ void hg_outq_write_some(hg_outq *q)
         q->broken = 1; /* EPIPE, EBADF, EIO, ENOSPC: nobody can read what follows */
         q->off = q->len = 0;
         q->spill_off = q->spill_len = 0;
-    }
-}
-
-void hg_outq_drain(hg_outq *q)
-{
-    while (!q->broken && hg_outq_pending(q) > 0) {
-        struct pollfd p = { q->fd, POLLOUT, 0 };
-        if (poll(&p, 1, -1) < 0 && errno != EINTR)
-            break;
-        hg_outq_write_some(q);
     }
 }
 

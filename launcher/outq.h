@@ -22,12 +22,8 @@ size_t hg_outq_pending(const hg_outq *q);
 void hg_outq_set_spill(hg_outq *q, const char *dir, size_t mem_max);
 /* Bytes waiting in the spill file. */
 size_t hg_outq_spilled(const hg_outq *q);
-/* Whether the reader has gone away: nothing more will be written. */
-int hg_outq_broken(const hg_outq *q);
 /* Writes what the descriptor takes in one call; call when poll said POLLOUT. */
 void hg_outq_write_some(hg_outq *q);
-/* Writes everything, waiting for the reader as long as it takes. */
-void hg_outq_drain(hg_outq *q);
 /* A stdio stream that appends to the queue (unbuffered), for fprintf. */
 FILE *hg_outq_stream(hg_outq *q);
 
