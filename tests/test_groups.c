@@ -1,0 +1,307 @@
+/* Comm sets (common/groups.c): which communicators one rank builds, which (module,
+ * kind) pairs share one, the split color and key of each, and how groups are named in
+ * messages. Ranks of the golden layouts (tests/golden), whose groups are Megatron's. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "groups.h"
+#include "layout.h"
+#include "testutil.h"
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    char *buf = calloc(1, 1 << 16);
+    ck_assert_ptr_nonnull(buf);
+    size_t n = fread(buf, 1, (1 << 16) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* One rank of a golden layout: its layout, view and comm set. */
+typedef struct fixture {
+    hg_layout *l;
+    hg_rank_view v;
+    hg_comm_set cs;
+} fixture;
+
+static void setup_rank(fixture *fx, const char *golden, int rank, int share)
+{
+    char path[512];
+    hg_diags *d = NULL;
+    hg_error err;
+    hg_error_clear(&err);
+    snprintf(path, sizeof(path), "%s/tests/golden/%s.yaml", SRCDIR, golden);
+    char *text = slurp(path);
+    fx->l = layout_of(text, 0, &d);
+    free(text);
+    if (!fx->l)
+        diags_dump(d);
+    hg_diags_free(d);
+    ck_assert_ptr_nonnull(fx->l);
+    ck_assert_int_eq(hg_rank_view_build(fx->l, rank, &fx->v, &err), 0);
+    ck_assert_int_eq(hg_comm_set_build(&fx->v, share, &fx->cs, &err), 0);
+}
+
+static void teardown(fixture *fx)
+{
+    hg_comm_set_free(&fx->cs);
+    hg_rank_view_free(&fx->v);
+    hg_layout_free(fx->l);
+}
+
+static int creates(const hg_comm_set *cs, int s)
+{
+    return (cs->creates[s / 32] >> (s % 32)) & 1u;
+}
+
+/* vlm8_moe rank 4 (language tp2 dp2 ep4): tp = tp_cp = mp [4, 5]; the one-rank groups
+ * (cp, pp, expt_tp, expt_dp, embd, pos_embd) one communicator; dp = dp_cp [4, 6]; the
+ * module's span (tp_dp, tp_dp_cp, tp_cp_dp_pp, ep, tp_ep, tp_ep_pp) one: 5 with the world. */
+START_TEST(shared_slots_of_one_module)
+{
+    fixture fx;
+    setup_rank(&fx, "vlm8_moe", 4, 1);
+    const hg_comm_set *cs = &fx.cs;
+    ck_assert_int_eq(cs->nviews, 1);
+    ck_assert_int_eq(cs->primary, 0);
+    ck_assert_int_eq(cs->nsplits, HG_KIND_COUNT);
+    ck_assert_int_eq(cs->nwords, 1);
+    ck_assert_int_eq(cs->nslots, 5);
+    static const int want[HG_KIND_COUNT] = {
+        [HG_KIND_TP] = 1, [HG_KIND_CP] = 2, [HG_KIND_PP] = 2, [HG_KIND_DP] = 3,
+        [HG_KIND_DP_CP] = 3, [HG_KIND_TP_CP] = 1, [HG_KIND_MP] = 1, [HG_KIND_TP_DP] = 4,
+        [HG_KIND_TP_DP_CP] = 4, [HG_KIND_TP_CP_DP_PP] = 4, [HG_KIND_EP] = 4,
+        [HG_KIND_EXPT_TP] = 2, [HG_KIND_EXPT_DP] = 2, [HG_KIND_TP_EP] = 4,
+        [HG_KIND_TP_EP_PP] = 4, [HG_KIND_EMBD] = 2, [HG_KIND_POS_EMBD] = 2,
+    };
+    for (int k = 0; k < HG_KIND_COUNT; k++) {
+        ck_assert_msg(cs->slot[k] == want[k], "kind %s: slot %d, expected %d",
+                      hg_kind_name((hg_kind)k), cs->slot[k], want[k]);
+        ck_assert_int_eq(hg_comm_set_slot(cs, 0, k), want[k]);
+    }
+    /* A slot is made where its first (module, kind) is: tp, cp, dp, tp_dp. */
+    for (int s = 0; s < cs->nsplits; s++)
+        ck_assert_int_eq(creates(cs, s), s == HG_KIND_TP || s == HG_KIND_CP || s == HG_KIND_DP
+                                             || s == HG_KIND_TP_DP);
+    ck_assert_int_eq(cs->slot_kind[1], HG_KIND_TP);
+    ck_assert_int_eq(cs->slot_kind[2], HG_KIND_CP);
+    ck_assert_int_eq(cs->slot_kind[3], HG_KIND_DP);
+    ck_assert_int_eq(cs->slot_kind[4], HG_KIND_TP_DP);
+    ck_assert_int_eq(cs->slot_view[HG_SLOT_WORLD], -1);
+    ck_assert_int_eq(cs->slot_kind[HG_SLOT_WORLD], -1);
+    teardown(&fx);
+}
+END_TEST
+
+/* The color is the group's lowest member, the key the rank's position in it; a
+ * position where the rank reuses a slot has no color (and key 0). */
+START_TEST(color_and_key)
+{
+    fixture fx;
+    setup_rank(&fx, "vlm8_moe", 6, 1);
+    const hg_comm_set *cs = &fx.cs;
+    ck_assert_int_eq(hg_comm_set_color(cs, HG_KIND_TP), 6);   /* tp [6, 7] */
+    ck_assert_int_eq(hg_comm_set_key(cs, HG_KIND_TP), 0);
+    ck_assert_int_eq(hg_comm_set_color(cs, HG_KIND_DP), 4);   /* dp [4, 6] */
+    ck_assert_int_eq(hg_comm_set_key(cs, HG_KIND_DP), 1);
+    ck_assert_int_eq(hg_comm_set_color(cs, HG_KIND_DP_CP), -1); /* shares dp's */
+    ck_assert_int_eq(hg_comm_set_key(cs, HG_KIND_DP_CP), 0);
+    ck_assert_int_eq(hg_comm_set_split_slot(cs, HG_KIND_DP), 3);
+    ck_assert_int_eq(hg_comm_set_split_slot(cs, HG_KIND_DP_CP), 3);
+    ck_assert_int_eq(hg_comm_set_color(cs, -1), -1);
+    ck_assert_int_eq(hg_comm_set_color(cs, cs->nsplits), -1);
+    ck_assert_int_eq(hg_comm_set_split_slot(cs, -1), -1);
+    ck_assert_int_eq(hg_comm_set_split_slot(cs, cs->nsplits), -1);
+    teardown(&fx);
+}
+END_TEST
+
+/* splits is the agent's to fill (the OR of every rank's creates): none until then. */
+START_TEST(split_needed_follows_splits)
+{
+    fixture fx;
+    setup_rank(&fx, "vlm8_moe", 0, 1);
+    hg_comm_set *cs = &fx.cs;
+    for (int s = 0; s < cs->nsplits; s++)
+        ck_assert_int_eq(hg_comm_set_split_needed(cs, s), 0);
+    cs->splits[0] = 1u << HG_KIND_EP;
+    ck_assert_int_eq(hg_comm_set_split_needed(cs, HG_KIND_EP), 1);
+    ck_assert_int_eq(hg_comm_set_split_needed(cs, HG_KIND_TP), 0);
+    ck_assert_int_eq(hg_comm_set_split_needed(cs, -1), 0);
+    ck_assert_int_eq(hg_comm_set_split_needed(cs, cs->nsplits), 0);
+    teardown(&fx);
+}
+END_TEST
+
+/* An encoder has no embd groups; out-of-range views and kinds have no group or slot;
+ * HG_KIND_WORLD is the world slot. */
+START_TEST(groups_that_do_not_exist)
+{
+    fixture fx;
+    setup_rank(&fx, "vlm8_moe", 0, 1);
+    const hg_comm_set *cs = &fx.cs;
+    ck_assert_ptr_null(hg_comm_set_group(cs, 0, HG_KIND_EMBD));
+    ck_assert_int_eq(hg_comm_set_slot(cs, 0, HG_KIND_EMBD), -1);
+    ck_assert_int_eq(hg_comm_set_slot(cs, 0, HG_KIND_POS_EMBD), -1);
+    ck_assert_ptr_null(hg_comm_set_group(cs, 1, HG_KIND_TP));
+    ck_assert_ptr_null(hg_comm_set_group(cs, -1, HG_KIND_TP));
+    ck_assert_ptr_null(hg_comm_set_group(cs, 0, HG_KIND_COUNT));
+    ck_assert_int_eq(hg_comm_set_slot(cs, 1, HG_KIND_TP), -1);
+    ck_assert_int_eq(hg_comm_set_slot(cs, 0, -1), -1);
+    ck_assert_int_eq(hg_comm_set_slot(cs, 0, HG_KIND_WORLD), HG_SLOT_WORLD);
+    ck_assert_int_eq(hg_comm_set_slot(cs, 7, HG_KIND_WORLD), HG_SLOT_WORLD);
+    const hg_rank_group *g = hg_comm_set_group(cs, 0, HG_KIND_TP);
+    ck_assert_ptr_nonnull(g);
+    ck_assert_int_eq(g->size, 2);
+    ck_assert_int_eq(g->members[0], 0);
+    ck_assert_int_eq(g->members[1], 1);
+    ck_assert_int_eq(cs->nslots, 5); /* an encoder: the same sharing, without embd */
+    teardown(&fx);
+}
+END_TEST
+
+/* share = 0 (HGRID_TEST_NO_SHARE): one slot per (module, kind) the rank has. */
+START_TEST(no_sharing)
+{
+    fixture fx;
+    setup_rank(&fx, "vlm8_moe", 4, 0);
+    ck_assert_int_eq(fx.cs.nslots, 1 + HG_KIND_COUNT);
+    for (int k = 0; k < HG_KIND_COUNT; k++) {
+        ck_assert_int_eq(fx.cs.slot[k], 1 + k);
+        ck_assert_int_eq(creates(&fx.cs, k), 1);
+    }
+    teardown(&fx);
+    setup_rank(&fx, "vlm8_moe", 0, 0); /* an encoder: no embd, pos_embd */
+    ck_assert_int_eq(fx.cs.nslots, 1 + HG_KIND_COUNT - 2);
+    ck_assert_int_eq(fx.cs.slot[HG_KIND_EMBD], -1);
+    teardown(&fx);
+}
+END_TEST
+
+/* A group of the world's size is the world: no slot of its own. */
+START_TEST(world_sized_group_is_the_world)
+{
+    hg_diags *d = NULL;
+    hg_rank_view v;
+    hg_comm_set cs;
+    hg_error err;
+    hg_error_clear(&err);
+    hg_layout *l = layout_of("version: 1\nmodules:\n  - name: lm\n    role: language\n"
+                             "    tp: 2\n    dp: 2\n", 0, &d);
+    ck_assert_ptr_nonnull(l);
+    ck_assert_int_eq(hg_rank_view_build(l, 3, &v, &err), 0);
+    ck_assert_int_eq(hg_comm_set_build(&v, 1, &cs, &err), 0);
+    ck_assert_int_eq(cs.slot[HG_KIND_TP_DP], HG_SLOT_WORLD);
+    ck_assert_int_eq(cs.slot[HG_KIND_TP_CP_DP_PP], HG_SLOT_WORLD);
+    ck_assert_int_eq(creates(&cs, HG_KIND_TP_DP), 0);
+    ck_assert_int_eq(cs.slot[HG_KIND_TP], 1);  /* [2, 3] */
+    ck_assert_int_eq(cs.slot[HG_KIND_CP], 2);  /* [3] */
+    ck_assert_int_eq(cs.slot[HG_KIND_DP], 3);  /* [1, 3] */
+    ck_assert_int_eq(cs.nslots, 4);
+    ck_assert_int_eq(hg_comm_set_color(&cs, HG_KIND_DP), 1);
+    ck_assert_int_eq(hg_comm_set_key(&cs, HG_KIND_DP), 1);
+    hg_comm_set_free(&cs);
+    hg_rank_view_free(&v);
+    hg_layout_free(l);
+    hg_diags_free(d);
+}
+END_TEST
+
+/* Colocated: one view per module, config order; the language module is the primary;
+ * identical memberships share a slot across modules too. */
+START_TEST(colocated_shares_across_modules)
+{
+    fixture fx;
+    setup_rank(&fx, "colocated8", 0, 1);
+    const hg_comm_set *cs = &fx.cs;
+    ck_assert_int_eq(cs->nviews, 2);
+    ck_assert_int_eq(cs->primary, 1);
+    ck_assert_int_eq(cs->nsplits, 2 * HG_KIND_COUNT);
+    ck_assert_int_eq(cs->nwords, 2);
+    ck_assert_int_eq(hg_comm_set_words(fx.l), 2);
+    /* vision dp8: its dp is the world; its tp [0] is language's cp [0]. */
+    ck_assert_int_eq(hg_comm_set_slot(cs, 0, HG_KIND_DP), HG_SLOT_WORLD);
+    ck_assert_int_eq(hg_comm_set_slot(cs, 1, HG_KIND_CP), hg_comm_set_slot(cs, 0, HG_KIND_TP));
+    ck_assert_int_eq(hg_comm_set_color(cs, HG_KIND_COUNT + HG_KIND_CP), -1);
+    /* The primary's slots are the language module's. */
+    for (int k = 0; k < HG_KIND_COUNT; k++)
+        ck_assert_int_eq(cs->slot[k], hg_comm_set_slot(cs, 1, k));
+    ck_assert_int_eq(cs->slot_view[hg_comm_set_slot(cs, 1, HG_KIND_TP)], 1);
+    teardown(&fx);
+}
+END_TEST
+
+START_TEST(words_of_a_disjoint_layout)
+{
+    fixture fx;
+    setup_rank(&fx, "two_encoders14", 0, 1);
+    ck_assert_int_eq(hg_comm_set_words(fx.l), 1);
+    teardown(&fx);
+}
+END_TEST
+
+START_TEST(describe_groups)
+{
+    fixture fx;
+    char buf[256];
+    setup_rank(&fx, "vlm8_moe", 4, 1);
+    hg_group_describe(&fx.v, HG_KIND_TP, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "language tp [4, 5]");
+    hg_group_describe(&fx.v, -1, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "world [0..7]");
+    hg_comm_set_describe_split(&fx.cs, HG_KIND_DP, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "language dp [4, 6]");
+    /* A slot is named by the group that created it: slot 4 by tp_dp, not ep. */
+    hg_comm_set_describe_slot(&fx.cs, 4, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "language tp_dp [4, 5, 6, 7]");
+    hg_comm_set_describe_slot(&fx.cs, HG_SLOT_WORLD, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "world [0..7]");
+    hg_comm_set_describe_slot(&fx.cs, 99, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "world [0..7]");
+    /* Cut, never overrun. */
+    hg_group_describe(&fx.v, HG_KIND_TP, buf, 10);
+    ck_assert_str_eq(buf, "language ");
+    teardown(&fx);
+}
+END_TEST
+
+START_TEST(describe_members)
+{
+    char buf[256];
+    int m[20];
+    for (int i = 0; i < 20; i++)
+        m[i] = i;
+    hg_members_describe(m, 0, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "[]");
+    hg_members_describe(m, 12, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]");
+    /* Past 12: the first six and the last five. */
+    hg_members_describe(m, 20, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "[0, 1, 2, 3, 4, 5, ... 10 more, 15, 16, 17, 18, 19]");
+    hg_members_describe(m, 20, buf, 8);
+    ck_assert_str_eq(buf, "[0, 1, ");
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("groups");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, shared_slots_of_one_module);
+    tcase_add_test(tc, color_and_key);
+    tcase_add_test(tc, split_needed_follows_splits);
+    tcase_add_test(tc, groups_that_do_not_exist);
+    tcase_add_test(tc, no_sharing);
+    tcase_add_test(tc, world_sized_group_is_the_world);
+    tcase_add_test(tc, colocated_shares_across_modules);
+    tcase_add_test(tc, words_of_a_disjoint_layout);
+    tcase_add_test(tc, describe_groups);
+    tcase_add_test(tc, describe_members);
+    suite_add_tcase(s, tc);
+    return run_suite(s);
+}
