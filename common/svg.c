@@ -13,6 +13,13 @@
  * by side. Above HG_SVG_MAX_RANK_CELLS ranks a cell is a tp group (or several), the
  * arrows one per bridge, and the legend says so: 131,072 ranks stay a few MB.
  *
+ * Arrows never cross a text. A measuring pass draws the panels nowhere and notes each
+ * text's box (svg.h's estimate, by the style table that also writes the style sheet);
+ * then each bridge is planned against those boxes: an arrow per link while they are
+ * few and clear, else one bundled arrow between the panels, through the column gaps,
+ * with its count placed where it covers no text and no arrow. Only then is anything
+ * written, the legend saying how each bridge came out.
+ *
  * Output is small fixed-format elements through stdio; only the config's name is
  * escaped (module names are validated to letters, digits, '_', '-', '.'). */
 #include "svg.h"
@@ -27,12 +34,13 @@
 typedef struct out {
     FILE *f;
     int failed; /* errno of the first failed write */
+    int silent; /* the measuring pass: nothing is written */
 } out;
 
 static void o_printf(out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void o_printf(out *o, const char *fmt, ...)
 {
-    if (o->failed)
+    if (o->failed || o->silent)
         return;
     va_list ap;
     va_start(ap, fmt);
@@ -46,7 +54,7 @@ static void o_printf(out *o, const char *fmt, ...)
  * ASCII pass: hgrid's own text is UTF-8, and a file name goes through ascii_name. */
 static void o_text(out *o, const char *s)
 {
-    for (; *s && !o->failed; s++) {
+    for (; *s && !o->failed && !o->silent; s++) {
         unsigned char c = (unsigned char)*s;
         if (c == '&')
             o_printf(o, "&amp;");
@@ -239,10 +247,34 @@ static void colour(size_t i, double white, char buf[8])
 }
 
 /* Width of text in px: no font metrics here, so a generous average glyph width. */
-static int text_w(const char *s, int px, int bold)
+static double text_wd(const char *s, int px, int bold)
 {
-    return (int)(strlen(s) * px * (bold ? 0.64 : 0.56)) + 1;
+    return strlen(s) * px * (bold ? HG_SVG_GLYPH_W_BOLD : HG_SVG_GLYPH_W) + 1;
 }
+
+static int text_w(const char *s, int px, int bold) { return (int)text_wd(s, px, bold); }
+
+/* Every text's class, its font and anchor: the style sheet is written from this table
+ * and each text's box (svg.h) is measured by it, so the two cannot disagree. */
+typedef struct text_style {
+    const char *cls;
+    int px, bold, middle;
+    const char *fill; /* NULL: the default */
+} text_style;
+
+enum { T_TITLE, T_LEGEND, T_MH, T_MS, T_AX, T_AXC, T_ST, T_R, T_N, NTEXT_STYLES };
+
+static const text_style text_styles[NTEXT_STYLES] = {
+    [T_TITLE] = { "title", 16, 1, 0, NULL },
+    [T_LEGEND] = { "legend", 12, 0, 0, NULL },
+    [T_MH] = { "mh", 14, 1, 0, NULL },     /* a panel's heading */
+    [T_MS] = { "ms", 11, 0, 0, "#444" },   /* captions: panel, expert view, link counts */
+    [T_AX] = { "ax", 9, 0, 0, "#666" },    /* axis labels */
+    [T_AXC] = { "ac", 9, 0, 1, "#666" },   /* axis labels centred on their column */
+    [T_ST] = { "st", 11, 1, 0, "#444" },   /* pp stages */
+    [T_R] = { "r", 11, 1, 1, NULL },       /* a cell's rank */
+    [T_N] = { "n", 8, 0, 1, "#555" },      /* a cell's node */
+};
 
 /* n with thousands separators: "131,072". */
 static const char *count_str(int n, char buf[16])
@@ -332,6 +364,41 @@ static void panel_place(panel *pn, int x, int y)
         grid_place(&pn->expert, x + PAD, y + HEAD + pn->dense.h + EXPERT_HEAD);
 }
 
+/* ---- what arrows keep out of: text boxes, and routes through the gaps ---- */
+
+typedef struct box {
+    double x0, y0, x1, y1;
+} box;
+
+/* The boxes of every text in the panels, bucketed by area so that a segment meets
+ * only its neighbours (a 4,096-rank picture holds some 20,000 texts). */
+enum { BUCKET = 32 };
+
+typedef struct boxes {
+    box *v;
+    size_t n, cap;
+    int nx, ny;        /* buckets, once indexed */
+    size_t *start;     /* bucket b's boxes: item[start[b] .. start[b + 1]) */
+    size_t *item;
+} boxes;
+
+/* An arrow's path: its "d" and the polyline it is measured by (cubics cut in pieces). */
+enum { CUBIC_PIECES = 24, ROUTE_PTS = CUBIC_PIECES + 3 };
+
+typedef struct route {
+    char d[160];
+    int n;
+    double p[ROUTE_PTS][2];
+} route;
+
+/* One bridge's drawing: per link, or one bundled arrow with its count beside it. */
+typedef struct bridge_plan {
+    int bundled;
+    route r;
+    int label;         /* the count placed, at (lx, ly): a text of class ms */
+    int lx, ly;
+} bridge_plan;
+
 /* ---- drawing ---- */
 
 typedef struct picture {
@@ -346,7 +413,220 @@ typedef struct picture {
      * two nodes (large form). */
     int *first;
     unsigned char *crosses;
+    int collect;       /* the measuring pass: note each text's box */
+    boxes texts;
+    int top;           /* the content's top: arrows may run just above it */
+    int *col_x, *col_r; /* each column's left and right edge */
+    bridge_plan *plans;
+    route *links;      /* every per-link arrow, for the counts to keep clear of */
+    size_t nlinks;
 } picture;
+
+static box text_box(int style, double x, double y, const char *s)
+{
+    const text_style *t = &text_styles[style];
+    double w = text_wd(s, t->px, t->bold);
+    if (t->middle)
+        x -= w / 2;
+    return (box){ x, y - HG_SVG_TEXT_ASCENT * t->px, x + w, y + HG_SVG_TEXT_DESCENT * t->px };
+}
+
+static void boxes_add(picture *pc, box b)
+{
+    boxes *bs = &pc->texts;
+    if (pc->o.failed)
+        return;
+    if (bs->n == bs->cap) {
+        size_t cap = bs->cap ? 2 * bs->cap : 1024;
+        box *v = realloc(bs->v, cap * sizeof(*v));
+        if (!v) {
+            pc->o.failed = ENOMEM;
+            return;
+        }
+        bs->v = v;
+        bs->cap = cap;
+    }
+    bs->v[bs->n++] = b;
+}
+
+/* A text of the given style, its box noted in the measuring pass. */
+static void put_text(picture *pc, int style, int x, int y, const char *fill, const char *s)
+{
+    out *o = &pc->o;
+    o_printf(o, "<text class=\"%s\" x=\"%d\" y=\"%d\"", text_styles[style].cls, x, y);
+    if (fill)
+        o_printf(o, " style=\"fill:%s\"", fill);
+    o_printf(o, ">");
+    o_text(o, s);
+    o_printf(o, "</text>\n");
+    if (pc->collect)
+        boxes_add(pc, text_box(style, x, y, s));
+}
+
+static void put_textf(picture *pc, int style, int x, int y, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void put_textf(picture *pc, int style, int x, int y, const char *fmt, ...)
+{
+    char buf[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    put_text(pc, style, x, y, NULL, buf);
+}
+
+static int bucket_of(double v, int n)
+{
+    int b = v < 0 ? 0 : (int)(v / BUCKET);
+    return b < n ? b : n - 1;
+}
+
+/* Buckets for the boxes noted so far (counting sort: every box in each bucket it
+ * touches). 0, or HG_ENOMEM. */
+static int boxes_index(boxes *bs)
+{
+    double mx = 1, my = 1;
+    for (size_t i = 0; i < bs->n; i++) {
+        mx = bs->v[i].x1 > mx ? bs->v[i].x1 : mx;
+        my = bs->v[i].y1 > my ? bs->v[i].y1 : my;
+    }
+    bs->nx = (int)(mx / BUCKET) + 1;
+    bs->ny = (int)(my / BUCKET) + 1;
+    size_t nb = (size_t)bs->nx * (size_t)bs->ny, total = 0;
+    bs->start = calloc(nb + 1, sizeof(size_t));
+    if (!bs->start)
+        return HG_ENOMEM;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < bs->n; i++) {
+            const box *b = &bs->v[i];
+            for (int gy = bucket_of(b->y0, bs->ny); gy <= bucket_of(b->y1, bs->ny); gy++)
+                for (int gx = bucket_of(b->x0, bs->nx); gx <= bucket_of(b->x1, bs->nx); gx++) {
+                    size_t k = (size_t)gy * (size_t)bs->nx + (size_t)gx;
+                    if (pass == 0)
+                        bs->start[k + 1]++;
+                    else
+                        bs->item[bs->start[k]++] = i;
+                }
+        }
+        if (pass == 0) {
+            for (size_t k = 0; k < nb; k++)
+                bs->start[k + 1] += bs->start[k];
+            total = bs->start[nb];
+            bs->item = malloc((total ? total : 1) * sizeof(size_t));
+            if (!bs->item)
+                return HG_ENOMEM;
+        } else {
+            /* The fill moved each start to the next bucket's: shift back. */
+            memmove(bs->start + 1, bs->start, nb * sizeof(size_t));
+            bs->start[0] = 0;
+        }
+    }
+    return 0;
+}
+
+/* Whether the segment meets the box, grown by a pixel (the arrows' own width, and
+ * room for a cubic between its pieces): Liang-Barsky clipping. */
+static int segment_meets(double x0, double y0, double x1, double y1, box b)
+{
+    b.x0 -= 1.5, b.y0 -= 1.5, b.x1 += 1.5, b.y1 += 1.5;
+    double t0 = 0, t1 = 1, dx = x1 - x0, dy = y1 - y0;
+    double p[4] = { -dx, dx, -dy, dy }, q[4] = { x0 - b.x0, b.x1 - x0, y0 - b.y0, b.y1 - y0 };
+    for (int k = 0; k < 4; k++) {
+        if (p[k] == 0) {
+            if (q[k] < 0)
+                return 0;
+        } else {
+            double r = q[k] / p[k];
+            if (p[k] < 0 && r > t0)
+                t0 = r;
+            else if (p[k] > 0 && r < t1)
+                t1 = r;
+            if (t0 > t1)
+                return 0;
+        }
+    }
+    return 1;
+}
+
+/* Whether the route crosses no text of the panels. */
+static int route_clear(const picture *pc, const route *r)
+{
+    const boxes *bs = &pc->texts;
+    for (int i = 0; i + 1 < r->n; i++) {
+        double x0 = r->p[i][0], y0 = r->p[i][1], x1 = r->p[i + 1][0], y1 = r->p[i + 1][1];
+        int gx0 = bucket_of((x0 < x1 ? x0 : x1) - 2, bs->nx), gx1 = bucket_of((x0 < x1 ? x1 : x0) + 2, bs->nx);
+        int gy0 = bucket_of((y0 < y1 ? y0 : y1) - 2, bs->ny), gy1 = bucket_of((y0 < y1 ? y1 : y0) + 2, bs->ny);
+        for (int gy = gy0; gy <= gy1; gy++)
+            for (int gx = gx0; gx <= gx1; gx++) {
+                size_t k = (size_t)gy * (size_t)bs->nx + (size_t)gx;
+                for (size_t j = bs->start[k]; j < bs->start[k + 1]; j++)
+                    if (segment_meets(x0, y0, x1, y1, bs->v[bs->item[j]]))
+                        return 0;
+            }
+    }
+    return 1;
+}
+
+/* A cubic from (x1, y1) rightwards into (x2, y2), leaving and arriving level; with
+ * xa > x1 or xb < x2, straight from x1 to xa first and from xb to x2 last. */
+static void route_cubic_via(route *r, int x1, int xa, int y1, int xb, int x2, int y2)
+{
+    int len = 0, n = 0;
+    len += snprintf(r->d, sizeof(r->d), "M%d %d", x1, y1);
+    if (xa > x1) {
+        len += snprintf(r->d + len, sizeof(r->d) - (size_t)len, "L%d %d", xa, y1);
+        r->p[n][0] = x1, r->p[n++][1] = y1;
+    }
+    int dx = (xb - xa) / 2 > 30 ? (xb - xa) / 2 : 30;
+    double c[4][2] = { { xa, y1 }, { xa + dx, y1 }, { xb - dx, y2 }, { xb, y2 } };
+    len += snprintf(r->d + len, sizeof(r->d) - (size_t)len, "C%d %d %d %d %d %d", xa + dx, y1,
+                    xb - dx, y2, xb, y2);
+    if (x2 > xb)
+        snprintf(r->d + len, sizeof(r->d) - (size_t)len, "L%d %d", x2, y2);
+    for (int i = 0; i <= CUBIC_PIECES; i++, n++) {
+        double t = (double)i / CUBIC_PIECES, u = 1 - t;
+        double w[4] = { u * u * u, 3 * t * u * u, 3 * t * t * u, t * t * t };
+        r->p[n][0] = r->p[n][1] = 0;
+        for (int k = 0; k < 4; k++) {
+            r->p[n][0] += w[k] * c[k][0];
+            r->p[n][1] += w[k] * c[k][1];
+        }
+    }
+    if (x2 > xb)
+        r->p[n][0] = x2, r->p[n++][1] = y2;
+    r->n = n;
+}
+
+static void route_cubic(route *r, int x1, int y1, int x2, int y2)
+{
+    route_cubic_via(r, x1, x1, y1, x2, x2, y2);
+}
+
+/* Straight lines through the points (x, y pairs). */
+static void route_lines(route *r, const int *xy, int n)
+{
+    int len = 0;
+    r->n = n;
+    for (int i = 0; i < n; i++) {
+        len += snprintf(r->d + len, sizeof(r->d) - (size_t)len, "%s%d %d", i ? "L" : "M",
+                        xy[2 * i], xy[2 * i + 1]);
+        r->p[i][0] = xy[2 * i];
+        r->p[i][1] = xy[2 * i + 1];
+    }
+}
+
+static int boxes_meet(box a, box b)
+{
+    return a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1;
+}
+
+static int route_meets_box(const route *r, box b)
+{
+    for (int i = 0; i + 1 < r->n; i++)
+        if (segment_meets(r->p[i][0], r->p[i][1], r->p[i + 1][0], r->p[i + 1][1], b))
+            return 1;
+    return 0;
+}
 
 static int node_of(const picture *pc, int rank) { return rank / pc->opts->gpus_per_node; }
 
@@ -354,7 +634,6 @@ static int node_of(const picture *pc, int rank) { return rank / pc->opts->gpus_p
  * dp rows on the left. */
 static void draw_grid_labels(picture *pc, const grid *g)
 {
-    out *o = &pc->o;
     const char *an = g->expert ? "expt_tp" : "tp", *cn = g->expert ? "ep" : "cp",
                *dn = g->expert ? "expt_dp" : "dp";
     int y = g->y - g->top;
@@ -362,8 +641,7 @@ static void draw_grid_labels(picture *pc, const grid *g)
         int yy = y;
         if (g->stages > 1) {
             yy += STAGE_BAND;
-            o_printf(o, "<text class=\"st\" x=\"%d\" y=\"%d\">pp %d</text>\n", stage_x(g, p),
-                     yy - 4, p);
+            put_textf(pc, T_ST, stage_x(g, p), yy - 4, "pp %d", p);
         }
         for (int blk = 0; blk < g->blocks; blk++) {
             int yb = yy;
@@ -373,32 +651,29 @@ static void draw_grid_labels(picture *pc, const grid *g)
                 int hi = (blk + 1) * g->rows_per_block;
                 hi = (hi > g->rows ? g->rows : hi) * g->dp_per_row - 1;
                 if (g->per_rank)
-                    o_printf(o, "<text class=\"ax\" x=\"%d\" y=\"%d\">%s %d-%d</text>\n",
-                             block_x(g, p, blk), yb - 3, dn, lo, hi);
+                    put_textf(pc, T_AX, block_x(g, p, blk), yb - 3, "%s %d-%d", dn, lo, hi);
             }
             for (int c = 0; c < g->clusters; c++) {
                 int yc = yb;
                 if (g->clusters > 1) {
                     yc += CLUSTER_BAND;
-                    o_printf(o, "<text class=\"ax\" x=\"%d\" y=\"%d\">%s %d</text>\n",
-                             cluster_x(g, p, blk, c), yc - 3, cn, c);
+                    put_textf(pc, T_AX, cluster_x(g, p, blk, c), yc - 3, "%s %d", cn, c);
                 }
                 if (!g->per_rank)
                     continue;
                 for (int a = 0; a < g->cols; a++)
-                    o_printf(o, "<text class=\"ax c\" x=\"%d\" y=\"%d\">%d</text>\n",
-                             cluster_x(g, p, blk, c) + a * g->cw + g->cw / 2, yc + COL_BAND - 6,
-                             a);
+                    put_textf(pc, T_AXC, cluster_x(g, p, blk, c) + a * g->cw + g->cw / 2,
+                              yc + COL_BAND - 6, "%d", a);
             }
         }
     }
     if (!g->per_rank)
         return;
     int lx = g->labels_right ? g->x + g->cells_w + 8 : g->x - g->left;
-    o_printf(o, "<text class=\"ax\" x=\"%d\" y=\"%d\">%s</text>\n", lx, g->y - 6, an);
+    put_text(pc, T_AX, lx, g->y - 6, NULL, an);
     for (int r = 0; r < g->rows_per_block && r < g->rows; r++)
-        o_printf(o, "<text class=\"ax\" x=\"%d\" y=\"%d\">%s%s%d</text>\n", lx,
-                 g->y + r * g->ch + g->ch / 2 + 3, dn, g->blocks > 1 ? " +" : " ", r);
+        put_textf(pc, T_AX, lx, g->y + r * g->ch + g->ch / 2 + 3, "%s%s%d", dn,
+                  g->blocks > 1 ? " +" : " ", r);
 }
 
 /* Lines where neighbouring cells lie on different nodes: one path per grid. Drawn
@@ -486,13 +761,12 @@ static int draw_grid(picture *pc, size_t mi, const grid *g, hg_error *err)
         if (g->per_rank) {
             o_printf(o, "<rect class=\"%s\" data-rank=\"%d\" x=\"%d\" y=\"%d\" width=\"%d\" "
                      "height=\"%d\"/>", g->expert ? "expert-rank" : "rank", r, x, y, g->cw, g->ch);
-            if (gpn > 0)
-                o_printf(o, "<text class=\"r\" x=\"%d\" y=\"%d\">%d</text><text class=\"n\" "
-                         "x=\"%d\" y=\"%d\">n%d</text>\n", x + g->cw / 2, y + 12, r,
-                         x + g->cw / 2, y + 22, node_of(pc, r));
-            else
-                o_printf(o, "<text class=\"r\" x=\"%d\" y=\"%d\">%d</text>\n", x + g->cw / 2,
-                         y + g->ch / 2 + 4, r);
+            if (gpn > 0) {
+                put_textf(pc, T_R, x + g->cw / 2, y + 12, "%d", r);
+                put_textf(pc, T_N, x + g->cw / 2, y + 22, "n%d", node_of(pc, r));
+            } else {
+                put_textf(pc, T_R, x + g->cw / 2, y + g->ch / 2 + 4, "%d", r);
+            }
         } else {
             o_printf(o, "<rect class=\"cell%s\" data-first=\"%d\" data-ranks=\"%d\" x=\"%d\" "
                      "y=\"%d\" width=\"%d\" height=\"%d\"/>\n",
@@ -518,32 +792,15 @@ static int draw_panel(picture *pc, size_t mi, hg_error *err)
     o_printf(o, "<g class=\"module\" data-module=\"%s\">\n", pn->m->name);
     o_printf(o, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" rx=\"6\" fill=\"%s\" "
              "stroke=\"%s\" stroke-width=\"1.5\"/>\n", pn->x, pn->y, pn->w, pn->h, pale, strong);
-    o_printf(o, "<text class=\"mh\" x=\"%d\" y=\"%d\" style=\"fill:%s\">%s</text>\n",
-             pn->x + PAD, pn->y + 19, strong, pn->shape);
-    o_printf(o, "<text class=\"ms\" x=\"%d\" y=\"%d\">%s</text>\n", pn->x + PAD, pn->y + 35,
-             pn->sub);
+    put_text(pc, T_MH, pn->x + PAD, pn->y + 19, strong, pn->shape);
+    put_text(pc, T_MS, pn->x + PAD, pn->y + 35, NULL, pn->sub);
     int rc = draw_grid(pc, mi, &pn->dense, err);
     if (rc == 0 && pn->has_expert) {
-        o_printf(o, "<text class=\"ms\" x=\"%d\" y=\"%d\">%s</text>\n", pn->x + PAD,
-                 pn->expert.y - pn->expert.top - 7, pn->expert_head);
+        put_text(pc, T_MS, pn->x + PAD, pn->expert.y - pn->expert.top - 7, NULL, pn->expert_head);
         rc = draw_grid(pc, mi, &pn->expert, err);
     }
     o_printf(o, "</g>\n");
     return rc;
-}
-
-/* A cubic from (x1, y1) rightwards into (x2, y2). */
-static void arrow(picture *pc, const char *cls, int from, int to, int bridge, int x1, int y1,
-                  int x2, int y2, int src)
-{
-    char strong[8];
-    colour((size_t)src, 0, strong);
-    int dx = (x2 - x1) / 2 > 30 ? (x2 - x1) / 2 : 30;
-    o_printf(&pc->o, "<path class=\"%s\" data-bridge=\"%d\"", cls, bridge);
-    if (from >= 0)
-        o_printf(&pc->o, " data-from=\"%d\" data-to=\"%d\"", from, to);
-    o_printf(&pc->o, " d=\"M%d %dC%d %d %d %d %d %d\" stroke=\"%s\" marker-end=\"url(#arrow%d)\"/>\n",
-             x1, y1, x1 + dx, y1, x2 - dx, y2, x2, y2, strong, src % (int)NPALETTE);
 }
 
 static void rank_xy(const picture *pc, int module, int rank, int *x, int *y)
@@ -552,33 +809,234 @@ static void rank_xy(const picture *pc, int module, int rank, int *x, int *y)
     cell_xy(g, cell_of(g, pc->panels[module].m, rank), x, y);
 }
 
-static int draw_bridges(picture *pc, hg_error *err)
+/* Link j's arrow: from the right of its sender's cell into the left of its
+ * receiver's; where that curve would cross a text (a steep one over its own panel's
+ * header), level out of the source's column and into the destination's, curving in
+ * the gap between. */
+static void link_route(const picture *pc, const hg_bridge *b, int j, route *rt, int *s, int *r)
+{
+    int x1, y1, x2, y2;
+    hg_bridge_link(pc->l, b, j, s, r);
+    rank_xy(pc, b->src, *s, &x1, &y1);
+    rank_xy(pc, b->dest, *r, &x2, &y2);
+    const panel *ps = &pc->panels[b->src], *pd = &pc->panels[b->dest];
+    x1 += ps->dense.cw, y1 += ps->dense.ch / 2, x2 -= 4, y2 += pd->dense.ch / 2;
+    route_cubic(rt, x1, y1, x2, y2);
+    int xa = pc->col_r[ps->column] + 4, xb = pc->col_x[pd->column] - 16;
+    if (xa < xb && !route_clear(pc, rt))
+        route_cubic_via(rt, x1, xa, y1, xb, x2, y2);
+}
+
+/* The height where bundle k of n leaves or enters a grid: spread about the middle of
+ * its rows, 16 px apart. */
+static int lane_y(const grid *g, int k, int n)
+{
+    int span = g->rows_per_block * g->ch, y = g->y + span / 2 + (2 * k - (n - 1)) * 8;
+    if (y > g->y + span - 4)
+        y = g->y + span - 4;
+    return y < g->y + 4 ? g->y + 4 : y;
+}
+
+/* Whether b meets no text of the panels. */
+static int box_clear(const picture *pc, box b)
+{
+    const boxes *bs = &pc->texts;
+    b.x0 -= 2, b.y0 -= 2, b.x1 += 2, b.y1 += 2;
+    for (int gy = bucket_of(b.y0, bs->ny); gy <= bucket_of(b.y1, bs->ny); gy++)
+        for (int gx = bucket_of(b.x0, bs->nx); gx <= bucket_of(b.x1, bs->nx); gx++) {
+            size_t k = (size_t)gy * (size_t)bs->nx + (size_t)gx;
+            for (size_t j = bs->start[k]; j < bs->start[k + 1]; j++)
+                if (boxes_meet(b, bs->v[bs->item[j]]))
+                    return 0;
+        }
+    return 1;
+}
+
+/* "2,048 links" */
+static void count_label(const hg_bridge *b, char buf[32])
+{
+    char nl[16];
+    snprintf(buf, 32, "%s link%s", count_str(b->nlinks, nl), b->nlinks == 1 ? "" : "s");
+}
+
+/* Step k of a route's length, as the taxi drives (no libm): for spacing only. */
+static double step_len(const route *r, int k)
+{
+    double dx = r->p[k + 1][0] - r->p[k][0], dy = r->p[k + 1][1] - r->p[k][1];
+    return (dx < 0 ? -dx : dx) + (dy < 0 ? -dy : dy);
+}
+
+/* A place for bundle i's count beside its arrow, where it covers no text and no
+ * arrow: along the arrow from its middle outwards to its ends, centred on it,
+ * starting or ending there, above it or below; first off the panels, then anywhere.
+ * None found leaves the count to the legend. */
+static void place_count(picture *pc, size_t i, int bottom)
+{
+    bridge_plan *pl = &pc->plans[i];
+    char text[32], other[32];
+    count_label(hg_layout_bridge(pc->l, i), text);
+    double len = 0, w = text_wd(text, text_styles[T_MS].px, text_styles[T_MS].bold);
+    const route *r = &pl->r;
+    for (int k = 0; k + 1 < r->n; k++)
+        len += step_len(r, k);
+    static const double at[] = { 0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8, 0.1, 0.9, 0, 1 };
+    for (int off_panels = 1; off_panels >= 0; off_panels--)
+        for (size_t a = 0; a < sizeof(at) / sizeof(at[0]); a++) {
+            /* The point at that share of the arrow's length. */
+            double want = at[a] * len, px = r->p[0][0], py = r->p[0][1];
+            for (int k = 0; k + 1 < r->n; k++) {
+                double sl = step_len(r, k);
+                if (sl >= want && sl > 0) {
+                    px = r->p[k][0] + (r->p[k + 1][0] - r->p[k][0]) * want / sl;
+                    py = r->p[k][1] + (r->p[k + 1][1] - r->p[k][1]) * want / sl;
+                    break;
+                }
+                want -= sl;
+            }
+            for (int c = 0; c < 6; c++) {
+                int below = c % 2, align = c / 2; /* centred, starting, ending at the point */
+                int x = (int)(align == 0 ? px - w / 2 : align == 1 ? px + 4 : px - w - 4);
+                int y = below ? (int)py + 16 : (int)py - 7;
+                box t = text_box(T_MS, x, y, text), grown = { t.x0 - 2, t.y0 - 2, t.x1 + 2, t.y1 + 2 };
+                int ok = t.x0 >= MARGIN && t.y0 >= pc->top - 16 && t.y1 <= bottom && box_clear(pc, t);
+                for (size_t k = 0; ok && off_panels && k < pc->n; k++) {
+                    const panel *pn = &pc->panels[k];
+                    ok = !boxes_meet(grown, (box){ pn->x, pn->y, pn->x + pn->w, pn->y + pn->h });
+                }
+                for (size_t k = 0; ok && k < pc->nlinks; k++)
+                    ok = !route_meets_box(&pc->links[k], t);
+                for (size_t k = 0; ok && k < hg_layout_bridge_count(pc->l); k++) {
+                    const bridge_plan *o = &pc->plans[k];
+                    if (!o->bundled)
+                        continue;
+                    ok = !route_meets_box(&o->r, grown);
+                    if (ok && o->label) {
+                        count_label(hg_layout_bridge(pc->l, k), other);
+                        ok = !boxes_meet(grown, text_box(T_MS, o->lx, o->ly, other));
+                    }
+                }
+                if (ok) {
+                    pl->label = 1, pl->lx = x, pl->ly = y;
+                    return;
+                }
+            }
+        }
+}
+
+/* Which bridges are drawn per link and how the others run: a bridge keeps an arrow
+ * per link while it has few enough to tell apart (HG_SVG_MAX_LINK_ARROWS) and none of
+ * them crosses a text; else one bundled arrow from its source panel to its
+ * destination's, level with the middle of their grids, and where that crosses a text
+ * (a column between them), up its column gap, along above the panels and down the
+ * destination's. Needs the texts' boxes indexed. */
+static int plan_bridges(picture *pc, int bottom, hg_error *err)
 {
     const hg_layout *l = pc->l;
-    size_t nb = hg_layout_bridge_count(l);
-    int maxb = 1;
+    size_t nb = hg_layout_bridge_count(l), cap = 0;
+    int rc = 0;
+    int *deg = calloc(4 * pc->n + 1, sizeof(int)); /* out, in; then those used */
+    pc->plans = calloc(nb + 1, sizeof(*pc->plans));
+    if (!deg || !pc->plans) {
+        rc = hg_error_set(err, HG_ENOMEM, "out of memory drawing the bridges");
+        goto out;
+    }
+    for (size_t i = 0; i < nb; i++) {
+        const hg_bridge *b = hg_layout_bridge(l, i);
+        bridge_plan *pl = &pc->plans[i];
+        pl->bundled = !pc->per_rank || b->nlinks > HG_SVG_MAX_LINK_ARROWS;
+        if (pl->bundled)
+            continue;
+        if (pc->nlinks + (size_t)b->nlinks > cap) {
+            cap = 2 * cap + (size_t)b->nlinks;
+            route *v = realloc(pc->links, cap * sizeof(*v));
+            if (!v) {
+                rc = hg_error_set(err, HG_ENOMEM, "out of memory drawing the bridges");
+                goto out;
+            }
+            pc->links = v;
+        }
+        size_t n0 = pc->nlinks;
+        for (int j = 0; j < b->nlinks && !pl->bundled; j++) {
+            int s, r;
+            link_route(pc, b, j, &pc->links[pc->nlinks], &s, &r);
+            pl->bundled = !route_clear(pc, &pc->links[pc->nlinks++]);
+        }
+        if (pl->bundled)
+            pc->nlinks = n0;
+    }
+    int *nout = deg, *nin = deg + pc->n, *kout = deg + 2 * pc->n, *kin = deg + 3 * pc->n;
+    for (size_t i = 0; i < nb; i++) {
+        const hg_bridge *b = hg_layout_bridge(l, i);
+        if (pc->plans[i].bundled)
+            nout[b->src]++, nin[b->dest]++;
+    }
+    for (size_t i = 0; i < nb; i++) {
+        const hg_bridge *b = hg_layout_bridge(l, i);
+        bridge_plan *pl = &pc->plans[i];
+        if (!pl->bundled)
+            continue;
+        const panel *s = &pc->panels[b->src], *d = &pc->panels[b->dest];
+        int ko = kout[b->src]++, ki = kin[b->dest]++;
+        int x1 = s->x + s->w, y1 = lane_y(&s->dense, ko, nout[b->src]);
+        int x2 = d->x - 3, y2 = lane_y(&d->dense, ki, nin[b->dest]);
+        route_cubic(&pl->r, x1, y1, x2, y2);
+        if (!route_clear(pc, &pl->r)) {
+            int xa = pc->col_r[s->column] + 10 + 6 * (ko % 8);
+            int xb = pc->col_x[d->column] - 24 - 6 * (ki % 8), yc = pc->top - 6 - 4 * (int)(i % 3);
+            int xy[] = { x1, y1, xa, y1, xa, yc, xb, yc, xb, y2, x2, y2 };
+            route_lines(&pl->r, xy, 6);
+        }
+    }
+    for (size_t i = 0; i < nb; i++)
+        if (pc->plans[i].bundled)
+            place_count(pc, i, bottom);
+out:
+    free(deg);
+    return rc;
+}
+
+/* A boundary outline: a leader's broadcast group, one row at the last or first stage,
+ * outlined inside the row's height so that neighbouring rows' outlines do not cross
+ * each other's labels. k of n: its place among the bridges outlining the same group
+ * (two encoders feeding one module's receivers). */
+typedef struct outline {
+    int x, y, w, h;
+    int bridge, side;
+    int k, n;
+    size_t at; /* drawing order */
+} outline;
+
+static int outline_cmp(const void *pa, const void *pb)
+{
+    const outline *a = pa, *b = pb;
+    int d[] = { a->x - b->x, a->y - b->y, a->w - b->w, a->h - b->h, a->bridge - b->bridge };
+    for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++)
+        if (d[i])
+            return d[i] < 0 ? -1 : 1;
+    return 0;
+}
+
+/* Every bridge's boundary outlines. One outline shared by n bridges is drawn n times
+ * with one dash pattern of n dashes, each bridge's shifted to its own dash, so every
+ * colour shows; an outline of one bridge keeps the style sheet's dashes. */
+static int draw_outlines(picture *pc, hg_error *err)
+{
+    const hg_layout *l = pc->l;
+    size_t nb = hg_layout_bridge_count(l), total = 0, at = 0;
+    int maxb = 1, rc = 0;
     for (size_t i = 0; i < pc->n; i++)
         if (pc->panels[i].m->tp * pc->panels[i].m->cp > maxb)
             maxb = pc->panels[i].m->tp * pc->panels[i].m->cp;
+    for (size_t i = 0; i < nb; i++)
+        total += (size_t)hg_layout_bridge(l, i)->nsrc + (size_t)hg_layout_bridge(l, i)->ndest;
     int *members = malloc((size_t)maxb * sizeof(int));
-    if (!members)
-        return hg_error_set(err, HG_ENOMEM, "out of memory drawing the bridges");
-    for (size_t i = 0; i < nb && !pc->o.failed; i++) {
+    outline *v = malloc((total + 1) * sizeof(*v)), *sorted = malloc((total + 1) * sizeof(*v));
+    if (!members || !v || !sorted) {
+        rc = hg_error_set(err, HG_ENOMEM, "out of memory drawing the bridges");
+        goto out;
+    }
+    for (size_t i = 0; i < nb; i++) {
         const hg_bridge *b = hg_layout_bridge(l, i);
-        if (!pc->per_rank) {
-            const panel *s = &pc->panels[b->src], *d = &pc->panels[b->dest];
-            int x1 = s->x + s->w, y1 = s->y + s->h / 2, x2 = d->x - 3, y2 = d->y + d->h / 2;
-            arrow(pc, "bridge", -1, -1, (int)i, x1, y1, x2, y2, b->src);
-            char nl[16];
-            o_printf(&pc->o, "<text class=\"ms\" x=\"%d\" y=\"%d\">%s links</text>\n",
-                     (x1 + x2) / 2 - 30, (y1 + y2) / 2 - 6, count_str(b->nlinks, nl));
-            continue;
-        }
-        char strong[8];
-        colour((size_t)b->src, 0, strong);
-        /* Boundary groups: one row (cp = 1 at bridge ends) at the last or first stage,
-         * outlined inside the row's height so that neighbouring rows' outlines do not
-         * cross each other's labels. */
         for (int side = 0; side < 2; side++) {
             int n = side == HG_BRIDGE_SRC ? b->nsrc : b->ndest;
             int size = hg_bridge_broadcast_size(l, b, (hg_bridge_side)side);
@@ -599,24 +1057,78 @@ static int draw_bridges(picture *pc, hg_error *err)
                     if (j == 0 || y > y1)
                         y1 = y;
                 }
-                o_printf(&pc->o, "<rect class=\"boundary\" data-bridge=\"%zu\" data-side=\"%s\" "
-                         "x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" stroke=\"%s\"/>\n", i,
-                         hg_bridge_side_name((hg_bridge_side)side), x0 - 2, y0 + 1,
-                         x1 - x0 + g->cw + 4, y1 - y0 + g->ch - 2, strong);
+                v[at] = (outline){ x0 - 2, y0 + 1, x1 - x0 + g->cw + 4, y1 - y0 + g->ch - 2,
+                                   (int)i, side, 0, 1, at };
+                at++;
             }
         }
+    }
+    memcpy(sorted, v, total * sizeof(*v));
+    qsort(sorted, total, sizeof(*v), outline_cmp);
+    for (size_t a = 0, z; a < total; a = z) {
+        for (z = a + 1; z < total && sorted[z].x == sorted[a].x && sorted[z].y == sorted[a].y
+                        && sorted[z].w == sorted[a].w && sorted[z].h == sorted[a].h; z++)
+            ;
+        for (size_t j = a; j < z; j++)
+            v[sorted[j].at].k = (int)(j - a), v[sorted[j].at].n = (int)(z - a);
+    }
+    for (size_t j = 0; j < total && !pc->o.failed; j++) {
+        const outline *u = &v[j];
+        char strong[8];
+        colour((size_t)hg_layout_bridge(l, (size_t)u->bridge)->src, 0, strong);
+        o_printf(&pc->o, "<rect class=\"boundary\" data-bridge=\"%d\" data-side=\"%s\" "
+                 "x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" stroke=\"%s\"", u->bridge,
+                 hg_bridge_side_name((hg_bridge_side)u->side), u->x, u->y, u->w, u->h, strong);
+        if (u->n > 1) {
+            /* The style sheet's 5 on, 3 off, a dash each in turn; a style, since the
+             * style sheet's rule would win over an attribute. */
+            int period = 8 * u->n;
+            o_printf(&pc->o, " style=\"stroke-dasharray:5 %d;stroke-dashoffset:%d\"", period - 5,
+                     (period - 8 * u->k) % period);
+        }
+        o_printf(&pc->o, "/>\n");
+    }
+out:
+    free(members);
+    free(v);
+    free(sorted);
+    return rc;
+}
+
+/* The bridges as planned: outlines, arrows, then the bundles' counts over them. */
+static int draw_bridges(picture *pc, hg_error *err)
+{
+    const hg_layout *l = pc->l;
+    size_t nb = hg_layout_bridge_count(l);
+    int rc = pc->per_rank ? draw_outlines(pc, err) : 0;
+    for (size_t i = 0; i < nb && rc == 0 && !pc->o.failed; i++) {
+        const hg_bridge *b = hg_layout_bridge(l, i);
+        const bridge_plan *pl = &pc->plans[i];
+        char strong[8];
+        colour((size_t)b->src, 0, strong);
+        int mk = b->src % (int)NPALETTE;
+        if (pl->bundled) {
+            o_printf(&pc->o, "<path class=\"bridge\" data-bridge=\"%zu\" data-links=\"%d\" "
+                     "d=\"%s\" stroke=\"%s\" marker-end=\"url(#bundle%d)\"/>\n", i, b->nlinks,
+                     pl->r.d, strong, mk);
+            continue;
+        }
         for (int j = 0; j < b->nlinks; j++) {
-            int s, r, x1, y1, x2, y2;
-            hg_bridge_link(l, b, j, &s, &r);
-            rank_xy(pc, b->src, s, &x1, &y1);
-            rank_xy(pc, b->dest, r, &x2, &y2);
-            const grid *gs = &pc->panels[b->src].dense, *gd = &pc->panels[b->dest].dense;
-            arrow(pc, "bridge-link", s, r, (int)i, x1 + gs->cw, y1 + gs->ch / 2, x2 - 4,
-                  y2 + gd->ch / 2, b->src);
+            route rt;
+            int s, r;
+            link_route(pc, b, j, &rt, &s, &r);
+            o_printf(&pc->o, "<path class=\"bridge-link\" data-bridge=\"%zu\" data-from=\"%d\" "
+                     "data-to=\"%d\" d=\"%s\" stroke=\"%s\" marker-end=\"url(#arrow%d)\"/>\n", i,
+                     s, r, rt.d, strong, mk);
         }
     }
-    free(members);
-    return 0;
+    for (size_t i = 0; i < nb && rc == 0; i++) {
+        char text[32];
+        count_label(hg_layout_bridge(l, i), text);
+        if (pc->plans[i].label)
+            put_text(pc, T_MS, pc->plans[i].lx, pc->plans[i].ly, NULL, text);
+    }
+    return rc;
 }
 
 static void draw_highlight(picture *pc)
@@ -744,9 +1256,12 @@ static int legend_build(const picture *pc, legend *lg, hg_error *err)
                  hg_layout_module(l, (size_t)br->dest)->name, hg_bridge_mode_name(br->mode),
                  count_str(br->nsrc, a), count_str(br->ndest, b), count_str(br->nlinks, c),
                  br->nlinks == 1 ? "" : "s",
-                 pc->per_rank ? " (an arrow per link, source leader to receiver; dashed: "
-                                "the boundary groups that broadcast them)"
-                              : " (one arrow for all of them)");
+                 !pc->per_rank ? " (one arrow for all of them)"
+                 : pc->plans && pc->plans[i].bundled
+                     ? " (one thick arrow for all of them, their count beside it; dashed: the "
+                       "boundary groups that broadcast them)"
+                     : " (an arrow per link, source leader to receiver; dashed: "
+                       "the boundary groups that broadcast them)");
     }
     if (listed < nb && (t = legend_add(lg, -1)))
         snprintf(t, LEGEND_LEN, "... and %zu more bridges.", nb - listed);
@@ -770,22 +1285,19 @@ static void write_head(picture *pc, int width, int height)
         o_text(o, pc->name);
     }
     o_printf(o, "</title>\n<style>\n"
-             "text{font-family:'DejaVu Sans',Verdana,Arial,sans-serif;fill:#222}\n"
-             ".title{font-size:16px;font-weight:bold}\n"
-             ".legend{font-size:12px}\n"
-             ".mh{font-size:14px;font-weight:bold}\n"
-             ".ms{font-size:11px;fill:#444}\n"
-             ".ax{font-size:9px;fill:#666}\n"
-             ".c{text-anchor:middle}\n"
-             ".st{font-size:11px;font-weight:bold;fill:#444}\n"
-             ".r{font-size:11px;font-weight:bold;text-anchor:middle}\n"
-             ".n{font-size:8px;text-anchor:middle;fill:#555}\n"
-             ".rank,.expert-rank{stroke:#fff;stroke-width:1.5}\n"
+             "text{font-family:'DejaVu Sans',Verdana,Arial,sans-serif;fill:#222}\n");
+    for (int i = 0; i < NTEXT_STYLES; i++) {
+        const text_style *t = &text_styles[i];
+        o_printf(o, ".%s{font-size:%dpx%s%s%s%s}\n", t->cls, t->px,
+                 t->bold ? ";font-weight:bold" : "", t->middle ? ";text-anchor:middle" : "",
+                 t->fill ? ";fill:" : "", t->fill ? t->fill : "");
+    }
+    o_printf(o, ".rank,.expert-rank{stroke:#fff;stroke-width:1.5}\n"
              ".cell{stroke:#fff;stroke-width:0.6}\n"
              ".crosses-node{stroke:#000;stroke-width:1.2}\n"
              ".node-boundary{fill:none;stroke:#222;stroke-width:3;stroke-linecap:square}\n"
              ".bridge-link,.bridge{fill:none;stroke-width:1.6;stroke-opacity:0.9}\n"
-             ".bridge{stroke-width:3}\n"
+             ".bridge{stroke-width:4}\n"
              ".boundary{fill:none;stroke-width:1.5;stroke-dasharray:5 3}\n"
              ".highlight{fill:none;stroke:#d6007a;stroke-width:4}\n"
              ".highlight-expert{fill:none;stroke:#d6007a;stroke-width:3;stroke-dasharray:4 2}\n"
@@ -799,15 +1311,26 @@ static void write_head(picture *pc, int width, int height)
                  "markerWidth=\"6\" markerHeight=\"6\" orient=\"auto\"><path d=\"M0 0L10 5L0 10z\" "
                  "fill=\"%s\"/></marker>\n", i, strong);
     }
+    /* A bundle's head: as wide as a link's, on a stroke more than twice as thick. */
+    for (size_t i = 0; i < pc->n && i < NPALETTE && pc->plans; i++) {
+        int used = 0;
+        for (size_t k = 0; k < hg_layout_bridge_count(pc->l); k++)
+            used |= pc->plans[k].bundled && (size_t)hg_layout_bridge(pc->l, k)->src % NPALETTE == i;
+        if (!used)
+            continue;
+        char strong[8];
+        colour(i, 0, strong);
+        o_printf(o, "<marker id=\"bundle%zu\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" "
+                 "markerWidth=\"3.5\" markerHeight=\"3.5\" orient=\"auto\"><path "
+                 "d=\"M0 0L10 5L0 10z\" fill=\"%s\"/></marker>\n", i, strong);
+    }
     o_printf(o, "</defs>\n<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n");
 }
 
 static void write_legend(picture *pc, const legend *lg, const char *title)
 {
     out *o = &pc->o;
-    o_printf(o, "<text class=\"title\" x=\"%d\" y=\"%d\">", MARGIN, MARGIN + 14);
-    o_text(o, title);
-    o_printf(o, "</text>\n");
+    put_text(pc, T_TITLE, MARGIN, MARGIN + 14, NULL, title);
     for (int i = 0; i < lg->n; i++) {
         int y = MARGIN + 24 + (i + 1) * LEGEND_LINE, x = MARGIN;
         if (lg->swatch[i] >= 0) {
@@ -818,9 +1341,7 @@ static void write_legend(picture *pc, const legend *lg, const char *title)
                      lg->swatch[i] % (int)NPALETTE);
             x += 36;
         }
-        o_printf(o, "<text class=\"legend\" x=\"%d\" y=\"%d\">", x, y);
-        o_text(o, lg->text[i]);
-        o_printf(o, "</text>\n");
+        put_text(pc, T_LEGEND, x, y, NULL, lg->text[i]);
     }
 }
 
@@ -868,7 +1389,9 @@ int hg_plan_write_svg(const hg_layout *l, const hg_svg_opts *opts, FILE *f, hg_e
     lg = malloc(sizeof(*lg));
     colw = calloc(pc.n, sizeof(int));
     colh = calloc(pc.n, sizeof(int));
-    if (!pc.panels || !lg || !colw || !colh || (opts->title && !name)) {
+    pc.col_x = calloc(pc.n, sizeof(int));
+    pc.col_r = calloc(pc.n, sizeof(int));
+    if (!pc.panels || !lg || !colw || !colh || !pc.col_x || !pc.col_r || (opts->title && !name)) {
         rc = hg_error_set(err, HG_ENOMEM, "out of memory drawing the layout");
         goto out;
     }
@@ -911,8 +1434,11 @@ int hg_plan_write_svg(const hg_layout *l, const hg_svg_opts *opts, FILE *f, hg_e
     int colgap = hg_layout_bridge_count(l) ? COLUMN_GAP : 40;
     int top = MARGIN + 24 + lg->n * LEGEND_LINE + 24;
     int x = MARGIN, width = 0;
+    pc.top = top;
     for (int c = 0; c < ncol; c++) {
         int y = top + (content_h - colh[c]) / 2;
+        pc.col_x[c] = x;
+        pc.col_r[c] = x + colw[c];
         for (size_t i = 0; i < pc.n; i++) {
             panel *pn = &pc.panels[i];
             if (pn->column != c)
@@ -923,6 +1449,21 @@ int hg_plan_write_svg(const hg_layout *l, const hg_svg_opts *opts, FILE *f, hg_e
         x += colw[c] + (c + 1 < ncol ? colgap : 0);
     }
     width = x + MARGIN;
+
+    /* The measuring pass: the panels' texts, drawn nowhere, give the boxes that the
+     * bridges' arrows are routed around; the legend then says how each is drawn. */
+    pc.o.silent = pc.collect = 1;
+    for (size_t i = 0; i < pc.n && rc == 0 && !pc.o.failed; i++)
+        rc = draw_panel(&pc, i, err);
+    pc.o.silent = pc.collect = 0;
+    if (rc == 0 && (pc.o.failed || boxes_index(&pc.texts) != 0))
+        rc = hg_error_set(err, HG_ENOMEM, "out of memory drawing the layout");
+    if (rc == 0)
+        rc = plan_bridges(&pc, top + content_h, err);
+    if (rc == 0)
+        rc = legend_build(&pc, lg, err);
+    if (rc != 0)
+        goto out;
 
     char title[320], a[16];
     snprintf(title, sizeof(title), "%s%s%s ranks, %zu module%s, %s", pc.name ? pc.name : "",
@@ -955,6 +1496,13 @@ int hg_plan_write_svg(const hg_layout *l, const hg_svg_opts *opts, FILE *f, hg_e
 out:
     free(pc.first);
     free(pc.crosses);
+    free(pc.texts.v);
+    free(pc.texts.start);
+    free(pc.texts.item);
+    free(pc.plans);
+    free(pc.links);
+    free(pc.col_x);
+    free(pc.col_r);
     free(pc.panels);
     free(name);
     free(lg);

@@ -9,6 +9,10 @@
 #   - --gpus-per-node: node lines where a node boundary cuts a module's grid, none
 #     without it;
 #   - a config name with markup and non-UTF-8 bytes still gives valid XML;
+#   - no arrow crosses a text's box, in every configs/*.yaml and golden layout, with
+#     nodes of 8 and without (issue 17: configs/large-1024.yaml's 128 links crossed the
+#     cell labels; they are one bundled arrow now), and an outline shared by several
+#     bridges shows each one's colour;
 #   - docs/layout-vlm-8gpu-moe.svg (the README's picture) is today's output;
 #   - 131,072 ranks: under 1 s and 5 MB, tp-group cells that cover the world once, a
 #     caption saying so, one arrow per bridge;
@@ -79,6 +83,210 @@ print("\n".join(sorted(out)))
 PY
 }
 
+# geometry SVG...: what the picture's geometry gets wrong, one line each (nothing when
+# right): (1) an arrow (a path with a marker, a bridge or a bridge-link) crossing a
+# text's box, the box estimated as the code does (common/svg.h: the glyph widths,
+# ascent and descent; each class's font-size, weight and anchor from the picture's own
+# style sheet; width by the UTF-8 byte count); (2) a boundary outline drawn by several
+# bridges where a bridge's colour shows nowhere (the dashes walked around the outline,
+# the last drawn on top).
+geometry() {
+    python3 - common/svg.h "$@" <<'PY'
+import math, re, sys, xml.etree.ElementTree as ET
+NS = "{http://www.w3.org/2000/svg}"
+hdr = open(sys.argv[1]).read()
+def const(name):
+    return float(re.search(r"#define %s ([0-9.]+)" % name, hdr).group(1))
+GW, GWB = const("HG_SVG_GLYPH_W"), const("HG_SVG_GLYPH_W_BOLD")
+ASC, DESC = const("HG_SVG_TEXT_ASCENT"), const("HG_SVG_TEXT_DESCENT")
+
+def styles(root):
+    css = "".join(e.text or "" for e in root.iter(NS + "style"))
+    rules = {}
+    for sels, body in re.findall(r"([^{}]+)\{([^}]*)\}", css):
+        decl = dict(kv.split(":", 1) for kv in body.split(";") if ":" in kv)
+        for sel in sels.split(","):
+            sel = sel.strip()
+            if re.fullmatch(r"\.[\w-]+", sel):
+                rules.setdefault(sel[1:], {}).update(decl)
+            elif sel == "text":
+                rules.setdefault("", {}).update(decl)
+    return rules
+
+def text_boxes(root, rules):
+    boxes = []
+    for t in root.iter(NS + "text"):
+        decl = dict(rules.get("", {}))
+        for c in (t.get("class") or "").split():
+            decl.update(rules.get(c, {}))
+        px = float(decl.get("font-size", "16px").rstrip("px"))
+        bold = decl.get("font-weight") == "bold"
+        s = "".join(t.itertext())
+        w = len(s.encode()) * px * (GWB if bold else GW) + 1
+        x, y = float(t.get("x")), float(t.get("y"))
+        if decl.get("text-anchor") == "middle":
+            x -= w / 2
+        elif decl.get("text-anchor") == "end":
+            x -= w
+        boxes.append((x, y - ASC * px, x + w, y + DESC * px, s))
+    return boxes
+
+def segments(d):
+    """The path as line segments; cubics cut into 64 pieces."""
+    toks = re.findall(r"[MLHVCmlhvc]|-?[0-9.]+", d)
+    segs, i, cmd, cx, cy = [], 0, None, 0.0, 0.0
+    def num():
+        nonlocal i
+        i += 1
+        return float(toks[i - 1])
+    while i < len(toks):
+        if toks[i].isalpha():
+            cmd = toks[i]
+            i += 1
+        if cmd in "Mm":
+            x, y = num(), num()
+            cx, cy = (cx + x, cy + y) if cmd == "m" else (x, y)
+            cmd = "L" if cmd == "M" else "l"
+            continue
+        if cmd in "LlHhVv":
+            nx, ny = cx, cy
+            if cmd in "Ll":
+                x, y = num(), num()
+                nx, ny = (cx + x, cy + y) if cmd == "l" else (x, y)
+            elif cmd in "Hh":
+                x = num()
+                nx = cx + x if cmd == "h" else x
+            else:
+                y = num()
+                ny = cy + y if cmd == "v" else y
+            segs.append((cx, cy, nx, ny))
+            cx, cy = nx, ny
+        elif cmd in "Cc":
+            p = [num() for _ in range(6)]
+            if cmd == "c":
+                p = [p[k] + (cx if k % 2 == 0 else cy) for k in range(6)]
+            px_, py_ = cx, cy
+            for k in range(1, 65):
+                t = k / 64
+                a, b, c, e = (1 - t) ** 3, 3 * t * (1 - t) ** 2, 3 * t * t * (1 - t), t ** 3
+                nx = a * cx + b * p[0] + c * p[2] + e * p[4]
+                ny = a * cy + b * p[1] + c * p[3] + e * p[5]
+                segs.append((px_, py_, nx, ny))
+                px_, py_ = nx, ny
+            cx, cy = p[4], p[5]
+        else:
+            raise SystemExit("path command %s not understood" % cmd)
+    return segs
+
+def crosses(s, b):
+    """Liang-Barsky: does segment s meet the box b?"""
+    x0, y0, x1, y1 = s
+    t0, t1 = 0.0, 1.0
+    dx, dy = x1 - x0, y1 - y0
+    for p, q in ((-dx, x0 - b[0]), (dx, b[2] - x0), (-dy, y0 - b[1]), (dy, b[3] - y0)):
+        if p == 0:
+            if q < 0:
+                return False
+        else:
+            r = q / p
+            if p < 0:
+                t0 = max(t0, r)
+            else:
+                t1 = min(t1, r)
+            if t0 > t1:
+                return False
+    return True
+
+CELL = 32
+def check_arrows(root, name):
+    boxes = text_boxes(root, styles(root))
+    grid = {}
+    for k, b in enumerate(boxes):
+        for gx in range(int(b[0] // CELL), int(b[2] // CELL) + 1):
+            for gy in range(int(b[1] // CELL), int(b[3] // CELL) + 1):
+                grid.setdefault((gx, gy), []).append(k)
+    bad = 0
+    for p in root.iter(NS + "path"):
+        cls = (p.get("class") or "").split()
+        if not (p.get("marker-end") or "bridge" in cls or "bridge-link" in cls):
+            continue
+        hit = set()
+        for s in segments(p.get("d")):
+            for gx in range(int(min(s[0], s[2]) // CELL), int(max(s[0], s[2]) // CELL) + 1):
+                for gy in range(int(min(s[1], s[3]) // CELL), int(max(s[1], s[3]) // CELL) + 1):
+                    for k in grid.get((gx, gy), ()):
+                        if k not in hit and crosses(s, boxes[k]):
+                            hit.add(k)
+        for k in sorted(hit):
+            bad += 1
+            if bad <= 5:
+                print("%s: the arrow %s (%s) crosses the text %r" % (
+                    name, " ".join(cls) or "swatch", p.get("d")[:40], boxes[k][4]))
+    if bad > 5:
+        print("%s: ... %d arrow-text crossings in all" % (name, bad))
+
+def prop(e, rules, name):
+    """A property as SVG resolves it: the style attribute, then the style sheet's
+    rules for the element's classes, then the presentation attribute."""
+    style = dict(kv.split(":", 1) for kv in (e.get("style") or "").split(";") if ":" in kv)
+    if name in style:
+        return style[name]
+    decl = {}
+    for c in (e.get("class") or "").split():
+        decl.update(rules.get(c, {}))
+    return decl.get(name, e.get(name))
+
+def dashes(r, rules):
+    """The painted stretches of a rect's outline as a predicate on the distance walked
+    from its top-left corner, clockwise (how SVG strokes a rect)."""
+    spec = prop(r, rules, "stroke-dasharray") or ""
+    arr = [float(v) for v in re.split(r"[ ,]+", spec.strip()) if v]
+    if not arr or sum(arr) == 0:
+        return lambda s: True
+    if len(arr) % 2:
+        arr = arr * 2
+    off = float(prop(r, rules, "stroke-dashoffset") or 0)
+    period = sum(arr)
+    def painted(s):
+        u = (s + off) % period
+        for k, a in enumerate(arr):
+            if u < a:
+                return k % 2 == 0
+            u -= a
+        return False
+    return painted
+
+def check_outlines(root, name):
+    rules, groups = styles(root), {}
+    for r in root.iter(NS + "rect"):
+        if "boundary" in (r.get("class") or "").split():
+            key = tuple(float(r.get(a)) for a in ("x", "y", "width", "height"))
+            groups.setdefault(key, []).append(r)
+    for key, rs in sorted(groups.items()):
+        if len({r.get("data-bridge") for r in rs}) < 2:
+            continue
+        want = {prop(r, rules, "stroke") for r in rs}
+        painted = [(prop(r, rules, "stroke"), dashes(r, rules)) for r in rs]
+        seen, s, per = set(), 0.0, 2 * (key[2] + key[3])
+        while s < per:
+            top = None
+            for colour, f in painted:
+                if f(s):
+                    top = colour
+            seen.add(top)
+            s += 0.25
+        if not want <= seen:
+            print("%s: the outline at %s shared by bridges %s shows %s, not %s" % (
+                name, key[:2], sorted({r.get("data-bridge") for r in rs}),
+                sorted(c for c in seen if c), sorted(want)))
+
+for f in sys.argv[2:]:
+    root = ET.parse(f).getroot()
+    check_arrows(root, f)
+    check_outlines(root, f)
+PY
+}
+
 # ---- the golden layouts, rank by rank ----
 
 for cfg in tests/golden/*.yaml; do
@@ -144,6 +352,42 @@ for cfg in tests/golden/*.yaml; do
     done
     end
 done
+
+# ---- arrows never cover text; shared outlines show every bridge ----
+
+begin arrows_clear_of_text
+# configs/large-1024.yaml: 128 links of one bridge, fan-in over wrapped blocks of 22
+# and 16 rows: drawn one by one they crossed the cell labels and the expert view's
+# caption. Every bundled config, with nodes and without, and the golden layouts.
+files=()
+for cfg in configs/*.yaml tests/golden/*.yaml; do
+    for gpn in 0 8; do
+        f=$tmp/geo-$(basename "$cfg" .yaml)-$gpn.svg
+        nodes=()
+        [ "$gpn" = 0 ] || nodes=(--gpus-per-node "$gpn")
+        "$L" --dry-run --format svg "${nodes[@]}" "$cfg" >"$f" 2>/dev/null ||
+            { fail "$cfg --gpus-per-node $gpn: exit status $?"; continue; }
+        files+=("$f")
+    done
+done
+problems=$(geometry "${files[@]}" 2>&1)
+[ -z "$problems" ] || fail "$problems"
+# The 1,024 ranks' bridge is too many links to draw apart: one bundled arrow with its
+# count, no per-link arrows.
+f=$tmp/geo-large-1024-8.svg
+[ "$(xp "$f" "count($LINK)")" = 0 ] || fail "large-1024: $(xp "$f" "count($LINK)") per-link arrows"
+[ "$(xp "$f" "count($BRIDGE[@data-links='128'])")" = 1 ] || fail "large-1024: no bundled arrow of 128 links"
+[ "$(xp "$f" "count(//*[local-name()='text'][.='128 links'])")" = 1 ] || fail "large-1024: no '128 links'"
+# The README's limit is svg.h's.
+max=$(sed -n 's/^#define HG_SVG_MAX_LINK_ARROWS \([0-9]*\).*/\1/p' common/svg.h)
+tr '\n' ' ' <README.md | grep -Fq "A bridge of more than $max links" ||
+    fail "README.md does not say bundles start above HG_SVG_MAX_LINK_ARROWS ($max) links"
+# two-encoders-14: audio and vision both feed language's 4 receivers; each of those
+# outlines is drawn once per bridge, and both colours show on it.
+f=$tmp/geo-two-encoders-14-0.svg
+[ "$(xp "$f" "count($BOUNDARY[@data-side='dest'])")" = 8 ] ||
+    fail "two-encoders-14: $(xp "$f" "count($BOUNDARY[@data-side='dest'])") receiver outlines, want 2 x 4"
+end
 
 # ---- nodes ----
 
@@ -229,6 +473,9 @@ grep -Fq 'Above 4,096 ranks one cell per rank would be unreadable: each cell is 
 [ "$(xp "$svg" "count(//*[local-name()='g'][@data-module='video']$(el rect crosses-node))")" = 1024 ] ||
     fail "video's tp groups are not marked as crossing nodes"
 [ "$(xp "$svg" "count($HIGHLIGHT[@data-rank='70000'])")" = 1 ] || fail "rank 70000 not highlighted"
+# Three bundles meet at the language panel: their counts stay clear of each other's arrows.
+problems=$(geometry "$svg" 2>&1)
+[ -z "$problems" ] || fail "$problems"
 end
 
 # ---- PNG ----

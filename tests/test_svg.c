@@ -47,6 +47,125 @@ static int count(const char *s, const char *what)
     return n;
 }
 
+/* ---- geometry: arrows against the boxes of texts, measured as svg.h says ---- */
+
+typedef struct tbox {
+    double x0, y0, x1, y1;
+} tbox;
+
+/* The font of a text class, from the picture's own style sheet. */
+static void text_font(const char *svg, const char *cls, int *px, int *bold, int *middle)
+{
+    char key[48];
+    snprintf(key, sizeof(key), "\n.%s{", cls);
+    const char *p = strstr(svg, key);
+    ck_assert_msg(p != NULL, "no style for class %s", cls);
+    const char *end = strchr(p, '}'), *f = strstr(p, "font-size:");
+    ck_assert_msg(f && f < end, "no font-size for class %s", cls);
+    *px = atoi(f + 10);
+    const char *b = strstr(p, "font-weight:bold"), *m = strstr(p, "text-anchor:middle");
+    *bold = b && b < end;
+    *middle = m && m < end;
+}
+
+/* Every <text>'s box; returns how many (at most cap). */
+static size_t text_boxes(const char *svg, tbox *v, size_t cap)
+{
+    size_t n = 0;
+    for (const char *p = strstr(svg, "<text class=\""); p && n < cap; p = strstr(p + 1, "<text class=\"")) {
+        char cls[32];
+        double x, y;
+        ck_assert_int_eq(sscanf(p, "<text class=\"%31[^\"]\" x=\"%lf\" y=\"%lf\"", cls, &x, &y), 3);
+        int px, bold, middle;
+        text_font(svg, cls, &px, &bold, &middle);
+        const char *t = strchr(p, '>') + 1, *e = strstr(t, "</text>");
+        size_t bytes = 0;
+        for (; t < e; t++, bytes++)
+            if (*t == '&')
+                t = strchr(t, ';'); /* an entity is one character */
+        double w = bytes * px * (bold ? HG_SVG_GLYPH_W_BOLD : HG_SVG_GLYPH_W) + 1;
+        if (middle)
+            x -= w / 2;
+        v[n++] = (tbox){ x, y - HG_SVG_TEXT_ASCENT * px, x + w, y + HG_SVG_TEXT_DESCENT * px };
+    }
+    return n;
+}
+
+static int meets(double x0, double y0, double x1, double y1, tbox b)
+{
+    double t0 = 0, t1 = 1, dx = x1 - x0, dy = y1 - y0;
+    double p[4] = { -dx, dx, -dy, dy }, q[4] = { x0 - b.x0, b.x1 - x0, y0 - b.y0, b.y1 - y0 };
+    for (int k = 0; k < 4; k++) {
+        if (p[k] == 0) {
+            if (q[k] < 0)
+                return 0;
+            continue;
+        }
+        double r = q[k] / p[k];
+        if (p[k] < 0 && r > t0)
+            t0 = r;
+        if (p[k] > 0 && r < t1)
+            t1 = r;
+        if (t0 > t1)
+            return 0;
+    }
+    return 1;
+}
+
+/* How many (arrow, text) pairs cross: every bridge and bridge-link path (M, L and C
+ * commands, cubics cut in 64) against every text's box. */
+static int arrow_text_crossings(const char *svg)
+{
+    size_t cap = 100000;
+    tbox *boxes = malloc(cap * sizeof(*boxes));
+    ck_assert_ptr_nonnull(boxes);
+    size_t nbox = text_boxes(svg, boxes, cap);
+    int crossings = 0;
+    for (const char *p = strstr(svg, "<path class=\"bridge"); p; p = strstr(p + 1, "<path class=\"bridge")) {
+        const char *d = strstr(p, " d=\"") + 4;
+        double cx = 0, cy = 0;
+        unsigned char *hit = calloc(nbox + 1, 1);
+        while (*d != '"') {
+            char cmd = *d++;
+            double a[6];
+            int n = 0, used;
+            int want = cmd == 'C' ? 6 : 2;
+            for (int k = 0; k < want; k++, n++) {
+                ck_assert_int_eq(sscanf(d, " %lf%n", &a[k], &used), 1);
+                d += used;
+            }
+            int pieces = cmd == 'C' ? 64 : 1;
+            for (int i = 1; cmd != 'M' && i <= pieces; i++) {
+                double t = (double)i / pieces, u = 1 - t, x, y;
+                if (cmd == 'C') {
+                    x = u * u * u * cx + 3 * t * u * u * a[0] + 3 * t * t * u * a[2] + t * t * t * a[4];
+                    y = u * u * u * cy + 3 * t * u * u * a[1] + 3 * t * t * u * a[3] + t * t * t * a[5];
+                } else {
+                    x = a[0], y = a[1];
+                }
+                double t0 = (double)(i - 1) / pieces, u0 = 1 - t0, px = cx, py = cy;
+                if (cmd == 'C' && i > 1) {
+                    px = u0 * u0 * u0 * cx + 3 * t0 * u0 * u0 * a[0] + 3 * t0 * t0 * u0 * a[2] + t0 * t0 * t0 * a[4];
+                    py = u0 * u0 * u0 * cy + 3 * t0 * u0 * u0 * a[1] + 3 * t0 * t0 * u0 * a[3] + t0 * t0 * t0 * a[5];
+                }
+                for (size_t k = 0; k < nbox; k++)
+                    if (!hit[k] && meets(px, py, x, y, boxes[k]))
+                        hit[k] = 1, crossings++;
+            }
+            cx = a[n - 2], cy = a[n - 1];
+        }
+        free(hit);
+    }
+    free(boxes);
+    return crossings;
+}
+
+/* configs/large-1024.yaml: 128 links of one fan-in bridge between wrapped blocks. */
+static const char large1024[] = "version: 1\nworld_size: 1024\nmodules:\n"
+                                "  - {name: vision, role: encoder, tp: 2, dp: 128}\n"
+                                "  - {name: language, role: language, tp: 8, pp: 3, dp: 32, "
+                                "moe: {num_experts: 64, ep: 8}}\n";
+
 /* hg_module_coords is the rank view's coords, for every rank of both views. */
 START_TEST(module_coords_match_views)
 {
@@ -204,6 +323,76 @@ START_TEST(legend_bridges)
 }
 END_TEST
 
+/* 128 links drawn one by one crossed the cell labels and the expert view's caption:
+ * now one bundled arrow, its count beside it, and no arrow crosses a text. */
+START_TEST(many_links_bundled_clear_of_text)
+{
+    hg_layout *l = layout_of_text(large1024);
+    ck_assert_int_le(hg_layout_world_size(l), HG_SVG_MAX_RANK_CELLS); /* the per-rank form */
+    char *s = svg_of(l, 300, 8, "configs/large-1024.yaml");
+    ck_assert_int_eq(count(s, "class=\"bridge-link\""), 0);
+    ck_assert_int_eq(count(s, "<path class=\"bridge\" data-bridge=\"0\" data-links=\"128\" "), 1);
+    ck_assert_int_eq(count(s, ">128 links<"), 1);
+    ck_assert_int_eq(count(s, "128 links (one thick arrow for all of them, their count beside "
+                              "it; dashed: the boundary groups that broadcast them)<"), 1);
+    ck_assert_int_eq(count(s, "class=\"boundary\""), 128 + 32); /* the leaders still show */
+    ck_assert_int_eq(arrow_text_crossings(s), 0);
+    free(s);
+    hg_layout_free(l);
+}
+END_TEST
+
+/* Few links, clear of text: an arrow each, as before; one more than
+ * HG_SVG_MAX_LINK_ARROWS: bundled even where they would not cross a text. */
+START_TEST(few_links_drawn_apart)
+{
+    hg_layout *l = layout_of_text(vlm8);
+    char *s = svg_of(l, 5, 4, NULL);
+    ck_assert_int_eq(count(s, "class=\"bridge-link\""), 2);
+    ck_assert_int_eq(count(s, "<path class=\"bridge\" "), 0);
+    ck_assert_int_eq(arrow_text_crossings(s), 0);
+    free(s);
+    hg_layout_free(l);
+
+    char text[256];
+    snprintf(text, sizeof(text), "version: 1\nmodules:\n"
+             "  - {name: audio, role: encoder, dp: %d}\n"
+             "  - {name: language, role: language, dp: %d}\n",
+             HG_SVG_MAX_LINK_ARROWS + 1, HG_SVG_MAX_LINK_ARROWS + 1);
+    l = layout_of_text(text);
+    s = svg_of(l, -1, 0, NULL);
+    ck_assert_int_eq(count(s, "class=\"bridge-link\""), 0);
+    ck_assert_int_eq(count(s, "<path class=\"bridge\" "), 1);
+    ck_assert_int_eq(count(s, ">33 links<"), 1);
+    ck_assert_int_eq(arrow_text_crossings(s), 0);
+    free(s);
+    hg_layout_free(l);
+}
+END_TEST
+
+/* Two encoders feed the same 4 receivers: each receiver's outline is drawn once per
+ * bridge, in one dash pattern shifted per bridge, so both colours show (before, the
+ * second covered the first). A receiver's outline of one bridge keeps the plain
+ * dashes. */
+START_TEST(shared_outline_every_colour)
+{
+    hg_layout *l = layout_of_text("version: 1\nmodules:\n"
+                                  "  - {name: audio, role: encoder, dp: 2}\n"
+                                  "  - {name: vision, role: encoder, tp: 2, dp: 2}\n"
+                                  "  - {name: language, role: language, tp: 2, dp: 4, moe: {ep: 4}}\n");
+    char *s = svg_of(l, -1, 0, NULL);
+    ck_assert_int_eq(count(s, "data-bridge=\"0\" data-side=\"dest\""), 4);
+    ck_assert_int_eq(count(s, "data-bridge=\"1\" data-side=\"dest\""), 4);
+    ck_assert_int_eq(count(s, "stroke=\"#4e79a7\" style=\"stroke-dasharray:5 11;stroke-dashoffset:0\"/>"), 4);
+    ck_assert_int_eq(count(s, "stroke=\"#f28e2b\" style=\"stroke-dasharray:5 11;stroke-dashoffset:8\"/>"), 4);
+    /* and the style sheet's, for .boundary and .highlight-expert */
+    ck_assert_int_eq(count(s, "stroke-dasharray"), 8 + 2);
+    ck_assert_int_eq(arrow_text_crossings(s), 0);
+    free(s);
+    hg_layout_free(l);
+}
+END_TEST
+
 START_TEST(write_error)
 {
     hg_layout *l = layout_of_text(vlm8);
@@ -230,6 +419,9 @@ int main(void)
     tcase_add_test(t, colocated_panels);
     tcase_add_test(t, large_form);
     tcase_add_test(t, legend_bridges);
+    tcase_add_test(t, many_links_bundled_clear_of_text);
+    tcase_add_test(t, few_links_drawn_apart);
+    tcase_add_test(t, shared_outline_every_colour);
     tcase_add_test(t, write_error);
     suite_add_tcase(s, t);
     return run_suite(s);
