@@ -122,24 +122,12 @@ int hg_ctx_local_rank(const hg_ctx *ctx) { return AGENT(ctx)->local_rank; }
 int hg_ctx_local_size(const hg_ctx *ctx) { return AGENT(ctx)->local_size; }
 int hg_ctx_communicators(const hg_ctx *ctx) { return AGENT(ctx)->comms.nslots; }
 
+/* -1 (and *size -1) for a dim the library does not know (layout.h). */
 static int view_coord(const hg_rank_view *v, hg_dim dim, int *size)
 {
-    const hg_module *m = &v->module;
-    const hg_coords *c = &v->coords;
-    int val, n;
-    switch (dim) {
-    case HG_DIM_TP: val = c->tp; n = m->tp; break;
-    case HG_DIM_CP: val = c->cp; n = m->cp; break;
-    case HG_DIM_DP: val = c->dp; n = m->dp; break;
-    case HG_DIM_PP: val = c->pp; n = m->pp; break;
-    case HG_DIM_EP: val = c->ep; n = m->ep; break;
-    case HG_DIM_EXPT_TP: val = c->expt_tp; n = m->expert_tp; break;
-    case HG_DIM_EXPT_DP: val = c->expt_dp; n = m->expert_dp; break;
-    default: val = n = -1; break;
-    }
     if (size)
-        *size = n;
-    return val;
+        *size = hg_module_dim(&v->module, dim);
+    return hg_coords_dim(&v->coords, dim);
 }
 
 int hg_ctx_coord(const hg_ctx *ctx, hg_dim dim, int *size)

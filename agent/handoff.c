@@ -105,16 +105,6 @@ static int set_env(const hg_agent *a, const char *plan_path)
 {
     const hg_rank_view *p = &a->view;
     const hg_module *m = &p->module;
-    const hg_coords *c = &p->coords;
-    const struct {
-        const char *name;
-        int rank, size;
-    } dims[] = {
-        { "TP", c->tp, m->tp },           { "CP", c->cp, m->cp },
-        { "DP", c->dp, m->dp },           { "PP", c->pp, m->pp },
-        { "EP", c->ep, m->ep },           { "EXPT_TP", c->expt_tp, m->expert_tp },
-        { "EXPT_DP", c->expt_dp, m->expert_dp },
-    };
     int bad = 0;
     bad |= set_int("RANK", a->rank);
     bad |= set_int("WORLD_SIZE", a->world);
@@ -127,12 +117,12 @@ static int set_env(const hg_agent *a, const char *plan_path)
     bad |= set_int(HG_ENV_MODULE_RANK, p->module_rank);
     bad |= set_int(HG_ENV_MODULE_SIZE, m->size);
     bad |= set_modules(a);
-    for (size_t i = 0; i < sizeof(dims) / sizeof(dims[0]); i++) {
+    for (int d = 0; d < HG_DIM_COUNT; d++) { /* HGRID_TP_RANK, ..., base.h's HG_DIMS */
         char name[32];
-        snprintf(name, sizeof(name), HG_ENV_DIM_RANK, dims[i].name);
-        bad |= set_int(name, dims[i].rank);
-        snprintf(name, sizeof(name), HG_ENV_DIM_SIZE, dims[i].name);
-        bad |= set_int(name, dims[i].size);
+        snprintf(name, sizeof(name), HG_ENV_DIM_RANK, hg_dim_env_name((hg_dim)d));
+        bad |= set_int(name, hg_coords_dim(&p->coords, (hg_dim)d));
+        snprintf(name, sizeof(name), HG_ENV_DIM_SIZE, hg_dim_env_name((hg_dim)d));
+        bad |= set_int(name, hg_module_dim(m, (hg_dim)d));
     }
     if (a->device >= 0)
         bad |= set_int(HG_ENV_CUDA_DEVICE, a->device);
@@ -170,6 +160,15 @@ static void cloexec_from_3(void)
     closedir(d);
 }
 
+/* The keeper's heartbeat pipe (HG_ENV_HEARTBEAT_FD) is PROGRAM's to keep. */
+static void keep_heartbeat_fd(void)
+{
+    int fd = hg_int_env(HG_ENV_HEARTBEAT_FD, INT_MAX);
+    int flags = fd >= 3 ? fcntl(fd, F_GETFD) : -1;
+    if (flags >= 0)
+        (void)fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC);
+}
+
 int hg_handoff_exec(hg_agent *a, char **argv, hg_error *err)
 {
     char plan_path[4096], host[sizeof(a->host)];
@@ -196,6 +195,7 @@ int hg_handoff_exec(hg_agent *a, char **argv, hg_error *err)
      * a line the program writes must never pass for one (common/protocol.h). */
     unsetenv(HG_ENV_STATUS_TOKEN);
     cloexec_from_3();
+    keep_heartbeat_fd();
     execvp(argv[0], argv);
     return hg_error_set(err, HG_ESYS, "rank %d on %s: cannot run PROGRAM '%s': %s", rank, host,
                         argv[0], strerror(errno));

@@ -9,7 +9,5 @@
 /* Sets e (when not NULL) and returns code, so callers can `return hg_error_set(...)`. */
 int hg_error_set(hg_error *e, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-int hg_error_set_at(hg_error *e, int code, const char *file, int line, int col,
-                    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
 #endif

@@ -15,51 +15,118 @@
 
 enum { DENSE = 0, EXPERT = 1 };
 
+/* What a kind spans: a view and the dims of that view that vary within a group. Names
+ * and order are base.h's HG_KINDS. */
 typedef struct kind_def {
-    const char *name;
     int view;
     unsigned mask; /* bit i: dim i of the view varies within a group */
 } kind_def;
 
 static const kind_def kinds[HG_KIND_COUNT] = {
-    [HG_KIND_TP] = { "tp", DENSE, 1u << 0 },
-    [HG_KIND_CP] = { "cp", DENSE, 1u << 1 },
-    [HG_KIND_PP] = { "pp", DENSE, 1u << 3 },
-    [HG_KIND_DP] = { "dp", DENSE, 1u << 2 },
-    [HG_KIND_DP_CP] = { "dp_cp", DENSE, (1u << 1) | (1u << 2) },
-    [HG_KIND_TP_CP] = { "tp_cp", DENSE, (1u << 0) | (1u << 1) },
-    [HG_KIND_MP] = { "mp", DENSE, (1u << 0) | (1u << 3) },
-    [HG_KIND_TP_DP] = { "tp_dp", DENSE, (1u << 0) | (1u << 2) },
-    [HG_KIND_TP_DP_CP] = { "tp_dp_cp", DENSE, (1u << 0) | (1u << 1) | (1u << 2) },
-    [HG_KIND_TP_CP_DP_PP] = { "tp_cp_dp_pp", DENSE, 0xFu },
-    [HG_KIND_EP] = { "ep", EXPERT, 1u << 1 },
-    [HG_KIND_EXPT_TP] = { "expt_tp", EXPERT, 1u << 0 },
-    [HG_KIND_EXPT_DP] = { "expt_dp", EXPERT, 1u << 2 },
-    [HG_KIND_TP_EP] = { "tp_ep", EXPERT, (1u << 0) | (1u << 1) },
-    [HG_KIND_TP_EP_PP] = { "tp_ep_pp", EXPERT, (1u << 0) | (1u << 1) | (1u << 3) },
+    [HG_KIND_TP] = { DENSE, 1u << 0 },
+    [HG_KIND_CP] = { DENSE, 1u << 1 },
+    [HG_KIND_PP] = { DENSE, 1u << 3 },
+    [HG_KIND_DP] = { DENSE, 1u << 2 },
+    [HG_KIND_DP_CP] = { DENSE, (1u << 1) | (1u << 2) },
+    [HG_KIND_TP_CP] = { DENSE, (1u << 0) | (1u << 1) },
+    [HG_KIND_MP] = { DENSE, (1u << 0) | (1u << 3) },
+    [HG_KIND_TP_DP] = { DENSE, (1u << 0) | (1u << 2) },
+    [HG_KIND_TP_DP_CP] = { DENSE, (1u << 0) | (1u << 1) | (1u << 2) },
+    [HG_KIND_TP_CP_DP_PP] = { DENSE, 0xFu },
+    [HG_KIND_EP] = { EXPERT, 1u << 1 },
+    [HG_KIND_EXPT_TP] = { EXPERT, 1u << 0 },
+    [HG_KIND_EXPT_DP] = { EXPERT, 1u << 2 },
+    [HG_KIND_TP_EP] = { EXPERT, (1u << 0) | (1u << 1) },
+    [HG_KIND_TP_EP_PP] = { EXPERT, (1u << 0) | (1u << 1) | (1u << 3) },
     /* Derived from the pp groups; see embd_* below. */
-    [HG_KIND_EMBD] = { "embd", DENSE, 1u << 3 },
-    [HG_KIND_POS_EMBD] = { "pos_embd", DENSE, 1u << 3 },
+    [HG_KIND_EMBD] = { DENSE, 1u << 3 },
+    [HG_KIND_POS_EMBD] = { DENSE, 1u << 3 },
 };
+
+/* The dims of each view, grid order (first fastest). */
+static const hg_dim view_dim[2][4] = {
+    [DENSE] = { HG_DIM_TP, HG_DIM_CP, HG_DIM_DP, HG_DIM_PP },
+    [EXPERT] = { HG_DIM_EXPT_TP, HG_DIM_EP, HG_DIM_EXPT_DP, HG_DIM_PP },
+};
+
+#define KIND_NAME_(NAME, name) [HG_KIND_##NAME] = HG_STRINGIFY(name),
+static const char *const kind_names[HG_KIND_COUNT] = { HG_KINDS(KIND_NAME_) };
+#undef KIND_NAME_
 
 const char *hg_kind_name(hg_kind kind)
 {
     if (kind == HG_KIND_WORLD)
         return "world";
-    return (unsigned)kind < HG_KIND_COUNT ? kinds[kind].name : "?";
+    return (unsigned)kind < HG_KIND_COUNT ? kind_names[kind] : "?";
 }
 
-int hg_kind_from_name(const char *name)
+int hg_kind_dims(hg_kind kind, hg_dim dims[4])
 {
-    for (int k = 0; k < HG_KIND_COUNT; k++)
-        if (strcmp(kinds[k].name, name) == 0)
-            return k;
+    int n = 0;
+    for (int i = 0; i < 4; i++)
+        if (kinds[kind].mask & (1u << i))
+            dims[n++] = view_dim[kinds[kind].view][i];
+    return n;
+}
+
+const char *hg_kind_view_name(hg_kind kind)
+{
+    return kinds[kind].view == DENSE ? "dense" : "expert";
+}
+
+#define DIM_NAME_(NAME, name, module_key) [HG_DIM_##NAME] = HG_STRINGIFY(name),
+static const char *const dim_names[] = { HG_DIMS(DIM_NAME_) };
+#undef DIM_NAME_
+#define DIM_KEY_(NAME, name, module_key) [HG_DIM_##NAME] = HG_STRINGIFY(module_key),
+static const char *const dim_module_keys[] = { HG_DIMS(DIM_KEY_) };
+#undef DIM_KEY_
+#define DIM_ENV_(NAME, name, module_key) [HG_DIM_##NAME] = #NAME,
+static const char *const dim_env_names[] = { HG_DIMS(DIM_ENV_) };
+#undef DIM_ENV_
+
+const char *hg_dim_name(hg_dim dim)
+{
+    return (unsigned)dim < HG_DIM_COUNT ? dim_names[dim] : "?";
+}
+
+const char *hg_dim_module_key(hg_dim dim)
+{
+    return (unsigned)dim < HG_DIM_COUNT ? dim_module_keys[dim] : "?";
+}
+
+const char *hg_dim_env_name(hg_dim dim)
+{
+    return (unsigned)dim < HG_DIM_COUNT ? dim_env_names[dim] : "?";
+}
+
+int hg_coords_dim(const hg_coords *c, hg_dim dim)
+{
+    switch (dim) {
+#define DIM_COORD_(NAME, name, module_key) case HG_DIM_##NAME: return c->name;
+    HG_DIMS(DIM_COORD_)
+#undef DIM_COORD_
+    }
+    return -1;
+}
+
+int hg_module_dim(const hg_module *m, hg_dim dim)
+{
+    switch (dim) {
+#define DIM_SIZE_(NAME, name, module_key) case HG_DIM_##NAME: return m->module_key;
+    HG_DIMS(DIM_SIZE_)
+#undef DIM_SIZE_
+    }
     return -1;
 }
 
 static int is_embd(hg_kind kind)
 {
     return kind == HG_KIND_EMBD || kind == HG_KIND_POS_EMBD;
+}
+
+const char *hg_kind_members(hg_kind kind)
+{
+    return kind == HG_KIND_EMBD ? "first and last" : kind == HG_KIND_POS_EMBD ? "first" : NULL;
 }
 
 int hg_kind_applies(const hg_module *m, hg_kind kind)

@@ -16,10 +16,29 @@
 #include "validate.h"
 
 /* hg_kind (the group kinds, named and ordered as Megatron's ProcessGroupCollection
- * fields and the plan JSON) and hg_kind_name are public: hgrid/base.h. */
+ * fields and the plan JSON; HG_KINDS), hg_kind_name and hg_dim (HG_DIMS) are public:
+ * hgrid/base.h. */
 
-/* Returns the kind, or -1 for an unknown name. */
-int hg_kind_from_name(const char *name);
+/* The number of dims, from HG_DIMS. */
+#define HG_DIM_ONE_(NAME, name, module_key) +1
+enum { HG_DIM_COUNT = 0 HG_DIMS(HG_DIM_ONE_) };
+#undef HG_DIM_ONE_
+
+/* A dim's coordinate name ("tp", ..., "expt_dp"), its module key in the plan ("tp", ...,
+ * "expert_dp") and its part of environment names ("TP", ..., "EXPT_DP"). */
+const char *hg_dim_name(hg_dim dim);
+const char *hg_dim_module_key(hg_dim dim);
+const char *hg_dim_env_name(hg_dim dim);
+
+/* The dims a kind's groups span, in grid order (first fastest), into dims; returns how
+ * many (1 to 4). embd and pos_embd span pp: they hold some ranks of each pp group
+ * (hg_group_size). The view they are dims of: "dense" or "expert". */
+int hg_kind_dims(hg_kind kind, hg_dim dims[4]);
+const char *hg_kind_view_name(hg_kind kind);
+/* Which ranks of each group of its dims a kind holds: NULL for all of them; "first and
+ * last" (embd) and "first" (pos_embd) of each pp group. Such kinds are the language
+ * module's only (hg_kind_applies). */
+const char *hg_kind_members(hg_kind kind);
 /* Whether a module has groups of this kind at all (embd kinds: language only). */
 int hg_kind_applies(const hg_module *m, hg_kind kind);
 
@@ -55,6 +74,10 @@ typedef struct hg_coords {
     int tp, cp, dp, pp;          /* dense view */
     int expt_tp, ep, expt_dp;    /* expert view (pp shared) */
 } hg_coords;
+
+/* A coordinate, and a module's size, along one dim; -1 for no dim. */
+int hg_coords_dim(const hg_coords *c, hg_dim dim);
+int hg_module_dim(const hg_module *m, hg_dim dim);
 
 /* Coordinates of rank in module m (m->offset <= rank < m->offset + m->size), both
  * views: the coords of hg_rank_view_build, in O(1) and without groups, for callers

@@ -173,10 +173,51 @@ static json_t *json_path_string(const char *path)
 
 static json_t *module_json(const hg_module *m)
 {
-    return json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}",
-                     "name", m->name, "role", hg_role_name(m->role), "offset", m->offset,
-                     "size", m->size, "tp", m->tp, "cp", m->cp, "dp", m->dp, "pp", m->pp,
-                     "ep", m->ep, "expert_tp", m->expert_tp, "expert_dp", m->expert_dp);
+    json_t *j = json_pack("{s:s, s:s, s:i, s:i}", "name", m->name, "role",
+                          hg_role_name(m->role), "offset", m->offset, "size", m->size);
+    for (int d = 0; j && d < HG_DIM_COUNT; d++)
+        if (json_object_set_new(j, hg_dim_module_key((hg_dim)d),
+                                json_integer(hg_module_dim(m, (hg_dim)d))) != 0) {
+            json_decref(j);
+            return NULL;
+        }
+    return j;
+}
+
+/* "kinds": every group kind, in hg_kind order, with the view and the dims (grid order)
+ * its groups span; embd and pos_embd also say which ranks of each pp group they hold
+ * and that only the language module has them. Readers (python/hgrid) take kinds from
+ * here. */
+static json_t *kind_json(hg_kind k)
+{
+    hg_dim dims[4];
+    int n = hg_kind_dims(k, dims);
+    json_t *d = json_array(), *e;
+    for (int i = 0; d && i < n; i++)
+        if (json_array_append_new(d, json_string(hg_dim_name(dims[i]))) != 0) {
+            json_decref(d);
+            return NULL;
+        }
+    e = json_pack("{s:s, s:o}", "view", hg_kind_view_name(k), "dims", d);
+    if (e && hg_kind_members(k)
+        && (json_object_set_new(e, "members", json_string(hg_kind_members(k))) != 0
+            || json_object_set_new(e, "roles",
+                                   json_pack("[s]", hg_role_name(HG_ROLE_LANGUAGE))) != 0)) {
+        json_decref(e);
+        return NULL;
+    }
+    return e;
+}
+
+static json_t *kinds_json(void)
+{
+    json_t *kinds = json_object();
+    for (int k = 0; kinds && k < HG_KIND_COUNT; k++)
+        if (json_object_set_new(kinds, hg_kind_name((hg_kind)k), kind_json((hg_kind)k)) != 0) {
+            json_decref(kinds);
+            return NULL;
+        }
+    return kinds;
 }
 
 /* A module of the whole plan: module_json plus "feeds", the modules it sends to. */
@@ -264,11 +305,6 @@ static int w_bridges(writer *w, const hg_layout *l, int *members)
     return 0;
 }
 
-int hg_plan_write_json(const hg_layout *l, FILE *out, hg_error *err)
-{
-    return hg_plan_write_json_named(l, NULL, out, err);
-}
-
 int hg_plan_write_json_named(const hg_layout *l, const char *config, FILE *out, hg_error *err)
 {
     writer *w = w_new(out);
@@ -289,7 +325,7 @@ int hg_plan_write_json_named(const hg_layout *l, const char *config, FILE *out, 
         goto out;
     }
 
-    w_str(w, "{\"hgrid_plan\":1,");
+    w_str(w, "{\"hgrid_plan\":" HG_STRINGIFY(HG_PLAN_VERSION) ",");
     if (config) {
         w_str(w, "\"config\":");
         if (w_json(w, json_path_string(config)) != 0)
@@ -345,7 +381,10 @@ int hg_plan_write_json_named(const hg_layout *l, const char *config, FILE *out, 
     w_str(w, "},\"bridges\":[");
     if (w_bridges(w, l, members) != 0)
         goto nomem;
-    w_str(w, "]}\n");
+    w_str(w, "],\"kinds\":");
+    if (w_json(w, kinds_json()) != 0)
+        goto nomem;
+    w_str(w, "}\n");
     rc = w_finish(w, err);
     goto out;
 nomem:
@@ -434,9 +473,9 @@ static int module_row(const void *ctx, int row, char cells[][CELL_MAX], hg_error
     snprintf(cells[0], CELL_MAX, "%s", m->name);
     snprintf(cells[1], CELL_MAX, "%s", hg_role_name(m->role));
     snprintf(cells[2], CELL_MAX, "%d-%d", m->offset, m->offset + m->size - 1);
-    const int v[] = { m->size, m->tp, m->cp, m->dp, m->pp, m->ep, m->expert_tp, m->expert_dp };
-    for (int i = 0; i < 8; i++)
-        snprintf(cells[3 + i], CELL_MAX, "%d", v[i]);
+    snprintf(cells[3], CELL_MAX, "%d", m->size);
+    for (int d = 0; d < HG_DIM_COUNT; d++)
+        snprintf(cells[4 + d], CELL_MAX, "%d", hg_module_dim(m, (hg_dim)d));
     return 0;
 }
 
@@ -454,10 +493,8 @@ static int rank_row(const void *ctx, int row, char cells[][CELL_MAX], hg_error *
         return rc;
     snprintf(cells[0], CELL_MAX, "%d", row);
     snprintf(cells[1], CELL_MAX, "%s", p.module.name);
-    const hg_coords *c = &p.coords;
-    const int v[] = { c->tp, c->cp, c->dp, c->pp, c->ep, c->expt_tp, c->expt_dp };
-    for (int i = 0; i < 7; i++)
-        snprintf(cells[2 + i], CELL_MAX, "%d", v[i]);
+    for (int d = 0; d < HG_DIM_COUNT; d++)
+        snprintf(cells[2 + d], CELL_MAX, "%d", hg_coords_dim(&p.coords, (hg_dim)d));
     hg_rank_view_free(&p);
     return 0;
 }
@@ -569,9 +606,14 @@ static json_t *rank_groups_json(const hg_rank_view *p)
 
 static json_t *coords_json(const hg_coords *c)
 {
-    return json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "tp", c->tp, "cp", c->cp, "dp",
-                     c->dp, "pp", c->pp, "ep", c->ep, "expt_tp", c->expt_tp, "expt_dp",
-                     c->expt_dp);
+    json_t *j = json_object();
+    for (int d = 0; j && d < HG_DIM_COUNT; d++)
+        if (json_object_set_new(j, hg_dim_name((hg_dim)d),
+                                json_integer(hg_coords_dim(c, (hg_dim)d))) != 0) {
+            json_decref(j);
+            return NULL;
+        }
+    return j;
 }
 
 /* "bridges": this rank's roles (docs/DESIGN.md, "Module graph and bridges"). */
@@ -613,8 +655,8 @@ static json_t *rank_modules_json(const hg_rank_view *p)
 int hg_plan_write_rank_json(const hg_rank_view *p, FILE *out, hg_error *err)
 {
     writer *w = w_new(out);
-    json_t *root = json_pack("{s:i, s:i, s:i, s:o, s:i, s:o, s:o, s:o}", "hgrid_rank_plan", 1,
-                             "world_size", p->world_size, "rank", p->rank, "module",
+    json_t *root = json_pack("{s:i, s:o, s:i, s:i, s:o, s:i, s:o, s:o, s:o}", "hgrid_rank_plan",
+                             HG_PLAN_VERSION, "kinds", kinds_json(), "world_size", p->world_size, "rank", p->rank, "module",
                              module_json(&p->module), "module_rank", p->module_rank, "coords",
                              coords_json(&p->coords), "groups", rank_groups_json(p),
                              "bridges", rank_bridges_json(p));

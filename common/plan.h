@@ -11,15 +11,21 @@
 #include "error.h"
 #include "layout.h"
 
-/* Write errors (a closed pipe, a full disk) return HG_EIO with err->msg "cannot write
- * the plan: CAUSE"; output stops being computed at the first one. */
-int hg_plan_write_json(const hg_layout *l, FILE *out, hg_error *err);
-/* The same plan with "config":NAME right after "hgrid_plan" (NULL: no such key), so
- * each line of a multi-config dry-run names its file. Bytes of a NAME that are not
- * UTF-8 become U+FFFD; from "world_size" on the line is hg_plan_write_json's. */
+/* The schema version of both JSON plans: the value of "hgrid_plan" (the whole layout)
+ * and of "hgrid_rank_plan" (one rank). Keys are only ever added within a version; a
+ * reader checks it (python/hgrid/_plan.py's RANK_PLAN_VERSION is tested equal). */
+#define HG_PLAN_VERSION 1
+
+/* The whole layout's plan, one line: "hgrid_plan", "config":NAME when config is not
+ * NULL (so each line of a multi-config dry-run names its file; bytes of a NAME that are
+ * not UTF-8 become U+FFFD), "layout", "world_size", "modules", "groups", "bridges",
+ * "kinds" (each kind's view and dims). Write errors (a closed pipe, a full disk) return
+ * HG_EIO with err->msg "cannot write the plan: CAUSE"; output stops being computed at
+ * the first one. */
 int hg_plan_write_json_named(const hg_layout *l, const char *config, FILE *out,
                              hg_error *err);
 int hg_plan_write_table(const hg_layout *l, FILE *out, hg_error *err);
+/* One rank's plan: "hgrid_rank_plan", "kinds" (as above), then the rank's view. */
 int hg_plan_write_rank_json(const hg_rank_view *p, FILE *out, hg_error *err);
 int hg_plan_write_rank_table(const hg_rank_view *p, FILE *out, hg_error *err);
 /* The layout as the command-line arguments of Megatron-LM's MIMO example

@@ -80,17 +80,7 @@ HG_API hg_role hg_ctx_role(const hg_ctx *ctx);
 HG_API int hg_ctx_module_rank(const hg_ctx *ctx);      /* rank within the module */
 HG_API int hg_ctx_module_size(const hg_ctx *ctx);
 
-/* Coordinates in the dense view (tp, cp, dp, pp) and the expert view (ep, expert tp,
- * expert dp; pp shared). */
-typedef enum hg_dim {
-    HG_DIM_TP,
-    HG_DIM_CP,
-    HG_DIM_DP,
-    HG_DIM_PP,
-    HG_DIM_EP,
-    HG_DIM_EXPT_TP,
-    HG_DIM_EXPT_DP
-} hg_dim;
+/* hg_dim (HG_DIM_TP, ..., HG_DIM_EXPT_DP): hgrid/base.h's HG_DIMS. */
 /* This rank's coordinate along dim, and in *size (when not NULL) that dim's size;
  * -1 for a dim the library does not know. */
 HG_API int hg_ctx_coord(const hg_ctx *ctx, hg_dim dim, int *size);

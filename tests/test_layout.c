@@ -18,6 +18,25 @@
 #include "testutil.h"
 #include "validate.h"
 
+/* The "kinds" of every plan, whole or one rank's: each kind's view and the dims its
+ * groups span (layout.c's table, written by plan.c), as python/hgrid reads them. */
+#define KINDS_JSON \
+    "\"kinds\":{\"tp\":{\"view\":\"dense\",\"dims\":[\"tp\"]}," \
+    "\"cp\":{\"view\":\"dense\",\"dims\":[\"cp\"]},\"pp\":{\"view\":\"dense\",\"dims\":[\"pp\"]}," \
+    "\"dp\":{\"view\":\"dense\",\"dims\":[\"dp\"]},\"dp_cp\":{\"view\":\"dense\",\"dims\":[\"cp\",\"dp\"]}," \
+    "\"tp_cp\":{\"view\":\"dense\",\"dims\":[\"tp\",\"cp\"]}," \
+    "\"mp\":{\"view\":\"dense\",\"dims\":[\"tp\",\"pp\"]}," \
+    "\"tp_dp\":{\"view\":\"dense\",\"dims\":[\"tp\",\"dp\"]}," \
+    "\"tp_dp_cp\":{\"view\":\"dense\",\"dims\":[\"tp\",\"cp\",\"dp\"]}," \
+    "\"tp_cp_dp_pp\":{\"view\":\"dense\",\"dims\":[\"tp\",\"cp\",\"dp\",\"pp\"]}," \
+    "\"ep\":{\"view\":\"expert\",\"dims\":[\"ep\"]}," \
+    "\"expt_tp\":{\"view\":\"expert\",\"dims\":[\"expt_tp\"]}," \
+    "\"expt_dp\":{\"view\":\"expert\",\"dims\":[\"expt_dp\"]}," \
+    "\"tp_ep\":{\"view\":\"expert\",\"dims\":[\"expt_tp\",\"ep\"]}," \
+    "\"tp_ep_pp\":{\"view\":\"expert\",\"dims\":[\"expt_tp\",\"ep\",\"pp\"]}," \
+    "\"embd\":{\"view\":\"dense\",\"dims\":[\"pp\"],\"members\":\"first and last\",\"roles\":[\"language\"]}," \
+    "\"pos_embd\":{\"view\":\"dense\",\"dims\":[\"pp\"],\"members\":\"first\",\"roles\":[\"language\"]}}"
+
 /* The golden YAML files, found when the suite is built. */
 static glob_t goldens;
 
@@ -84,8 +103,8 @@ static char *plan_json(const hg_layout *l, size_t *len)
     ck_assert_ptr_nonnull(f);
     hg_error err;
     hg_error_clear(&err);
-    int rc = hg_plan_write_json(l, f, &err);
-    ck_assert_msg(rc == 0, "hg_plan_write_json: %s", err.msg);
+    int rc = hg_plan_write_json_named(l, NULL, f, &err);
+    ck_assert_msg(rc == 0, "hg_plan_write_json_named: %s", err.msg);
     fclose(f);
     if (len)
         *len = n;
@@ -175,8 +194,10 @@ START_TEST(golden_plan_json)
         ck_abort_msg("%s: bridges differ:\n  golden %.600s\n  plan   %.600s", yaml, a, b);
     }
     ck_assert_uint_eq(hg_layout_bridge_count(l), json_array_size(json_object_get(want, "bridges")));
+    ck_assert_msg(json_equal(json_object_get(got, "kinds"), json_object_get(want, "kinds")),
+                  "%s: kinds differ", yaml);
     /* The plan has exactly these keys. */
-    ck_assert_uint_eq(json_object_size(got), 6);
+    ck_assert_uint_eq(json_object_size(got), 7);
 
     /* Byte for byte: the golden files are compact JSON in the plan's key order, so from
      * "world_size" on they are the plan's bytes (the plan ends with a newline). */
@@ -682,6 +703,15 @@ START_TEST(rank_view_out_of_range)
 }
 END_TEST
 
+/* The kind of a name, -1 for none: names are unique, and only kinds have them. */
+static int kind_from_name(const char *name)
+{
+    for (int k = 0; k < HG_KIND_COUNT; k++)
+        if (strcmp(hg_kind_name((hg_kind)k), name) == 0)
+            return k;
+    return -1;
+}
+
 START_TEST(kind_names_round_trip)
 {
     static const char *const names[HG_KIND_COUNT] = {
@@ -690,14 +720,40 @@ START_TEST(kind_names_round_trip)
     };
     for (int k = 0; k < HG_KIND_COUNT; k++) {
         ck_assert_str_eq(hg_kind_name((hg_kind)k), names[k]);
-        ck_assert_int_eq(hg_kind_from_name(names[k]), k);
+        ck_assert_int_eq(kind_from_name(names[k]), k);
     }
-    ck_assert_int_eq(hg_kind_from_name("intra_dp_cp"), -1);
-    ck_assert_int_eq(hg_kind_from_name("TP"), -1);
-    ck_assert_int_eq(hg_kind_from_name(""), -1);
-    ck_assert_int_eq(hg_kind_from_name("tp "), -1);
+    ck_assert_int_eq(kind_from_name("intra_dp_cp"), -1);
+    ck_assert_int_eq(kind_from_name("TP"), -1);
+    ck_assert_int_eq(kind_from_name(""), -1);
+    ck_assert_int_eq(kind_from_name("tp "), -1);
     ck_assert_str_eq(hg_kind_name(HG_KIND_COUNT), "?");
     ck_assert_str_eq(hg_kind_name((hg_kind)-1), "?");
+}
+END_TEST
+
+/* base.h's HG_DIMS: names in the plan's coords, module keys, environment names, and
+ * the accessors in hg_dim order (the public hg_dim values). */
+START_TEST(dims_table)
+{
+    static const char *const name[] = { "tp", "cp", "dp", "pp", "ep", "expt_tp", "expt_dp" };
+    static const char *const key[] = { "tp", "cp", "dp", "pp", "ep", "expert_tp", "expert_dp" };
+    static const char *const env[] = { "TP", "CP", "DP", "PP", "EP", "EXPT_TP", "EXPT_DP" };
+    hg_coords c = { .tp = 1, .cp = 2, .dp = 3, .pp = 4, .expt_tp = 6, .ep = 5, .expt_dp = 7 };
+    hg_module m = { .tp = 11, .cp = 12, .dp = 13, .pp = 14, .ep = 15, .expert_tp = 16,
+                    .expert_dp = 17 };
+    ck_assert_int_eq(HG_DIM_COUNT, 7);
+    ck_assert_int_eq(HG_DIM_TP, 0);
+    ck_assert_int_eq(HG_DIM_EXPT_DP, 6);
+    for (int d = 0; d < HG_DIM_COUNT; d++) {
+        ck_assert_str_eq(hg_dim_name((hg_dim)d), name[d]);
+        ck_assert_str_eq(hg_dim_module_key((hg_dim)d), key[d]);
+        ck_assert_str_eq(hg_dim_env_name((hg_dim)d), env[d]);
+        ck_assert_int_eq(hg_coords_dim(&c, (hg_dim)d), d + 1);
+        ck_assert_int_eq(hg_module_dim(&m, (hg_dim)d), d + 11);
+    }
+    ck_assert_int_eq(hg_coords_dim(&c, (hg_dim)7), -1);
+    ck_assert_int_eq(hg_module_dim(&m, (hg_dim)-1), -1);
+    ck_assert_str_eq(hg_dim_name((hg_dim)7), "?");
 }
 END_TEST
 
@@ -725,7 +781,7 @@ START_TEST(rank_json_vlm8_rank5)
     ck_assert_int_eq(hg_plan_write_rank_json(&p, f, NULL), 0);
     fclose(f);
     ck_assert_str_eq(buf,
-        "{\"hgrid_rank_plan\":1,\"world_size\":8,\"rank\":5,"
+        "{\"hgrid_rank_plan\":1," KINDS_JSON ",\"world_size\":8,\"rank\":5,"
         "\"module\":{\"name\":\"language\",\"role\":\"language\",\"offset\":4,\"size\":4,\"tp\":2,"
         "\"cp\":1,\"dp\":2,\"pp\":1,\"ep\":4,\"expert_tp\":1,\"expert_dp\":1},\"module_rank\":1,"
         "\"coords\":{\"tp\":1,\"cp\":0,\"dp\":0,\"pp\":0,\"ep\":1,\"expt_tp\":0,\"expt_dp\":0},"
@@ -854,7 +910,7 @@ START_TEST(plan_write_error)
         return; /* no /dev/full here */
     hg_error err;
     hg_error_clear(&err);
-    ck_assert_int_eq(hg_plan_write_json(l, f, &err), HG_EIO);
+    ck_assert_int_eq(hg_plan_write_json_named(l, NULL, f, &err), HG_EIO);
     ck_assert_str_eq(err.msg, "cannot write the plan: No space left on device");
     fclose(f);
     hg_layout_free(l);
@@ -919,11 +975,16 @@ static int write_json_named_bytes(const hg_layout *l, FILE *out, hg_error *err)
     return hg_plan_write_json_named(l, "caf\xe9-\xe2\x82-\xc0\xaf-\xc3\xa9.yaml", out, err);
 }
 
+static int write_json_plain(const hg_layout *l, FILE *out, hg_error *err)
+{
+    return hg_plan_write_json_named(l, NULL, out, err);
+}
+
 /* "config" comes right after "hgrid_plan"; the rest is the unnamed plan's bytes. */
 START_TEST(plan_json_named)
 {
     hg_layout *l = layout_of_file(SRCDIR "/tests/golden/vlm8_moe.yaml");
-    char *plain = write_to_string(l, hg_plan_write_json);
+    char *plain = write_to_string(l, write_json_plain);
     char *named = write_to_string(l, write_json_named_a);
     const char *head = "{\"hgrid_plan\":1,\"config\":\"configs/a \\\"b\\\".yaml\",\"layout\":"
                        "\"disjoint\",\"world_size\":8,";
@@ -1244,6 +1305,7 @@ static Suite *layout_suite(void)
     tcase_set_timeout(groups, 60);
     tcase_add_test(groups, brute_force_shapes);
     tcase_add_test(groups, rank_views_match_groups);
+    tcase_add_test(groups, dims_table);
     tcase_add_test(groups, module_of_boundaries);
     tcase_add_test(groups, rank_view_out_of_range);
     tcase_add_test(groups, kind_names_round_trip);

@@ -150,7 +150,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     long long span = colocated ? (long long)world * (long long)hg_layout_module_count(l) : world;
     if (span <= FUZZ_MAX_JSON_WORLD) {
-        if (hg_plan_write_json(l, out, &err) != 0 || hg_plan_write_table(l, out, &err) != 0)
+        if (hg_plan_write_json_named(l, NULL, out, &err) != 0 || hg_plan_write_table(l, out, &err) != 0)
             abort();
     }
     if (span <= FUZZ_MAX_RANK_WORLD) {

@@ -166,7 +166,7 @@ static int dump_plan(const char *path)
     hg_diags *d = hg_diags_new(path);
     int rc = 1;
     if (hg_config_read_file(path, &bytes, &len, d) == 0 && hg_config_parse(bytes, len, &cfg, d) == 0
-        && hg_layout_build(cfg, 0, &layout, d) == 0 && hg_plan_write_json(layout, stdout, NULL) == 0)
+        && hg_layout_build(cfg, 0, &layout, d) == 0 && hg_plan_write_json_named(layout, NULL, stdout, NULL) == 0)
         rc = 0;
     hg_diags_print(d, stderr);
     hg_layout_free(layout);
