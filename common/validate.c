@@ -20,7 +20,7 @@ const char *hg_role_name(hg_role role)
 }
 
 /* The first mark that was given, so a message points at the most specific place. */
-static hg_mark pick(hg_mark a, hg_mark b, hg_mark c)
+static hg_mark first_given_mark(hg_mark a, hg_mark b, hg_mark c)
 {
     if (a.line)
         return a;
@@ -29,18 +29,9 @@ static hg_mark pick(hg_mark a, hg_mark b, hg_mark c)
 
 #define ERR(d, mk, ...) hg_diags_add((d), HG_DIAG_ERROR, (mk).line, (mk).col, __VA_ARGS__)
 
-/* Rules 2-4 for one module; returns 0 when its shape is sound, else -1 with each of its
- * problems reported. out always holds the name, role and given factors. out->size (and
- * dp) is 0 when the size itself is unknown (tp*cp*pp past the limit, no dp or size, or
- * the two disagree), and every rule that needs it is skipped: saying more would only
- * repeat that problem. An expert-view problem (rules 3, 4) leaves the size known, so
- * the rules between modules (tiling, world_size, bridges, batch) still run. */
-static int resolve_module(const hg_module_spec *s, hg_module *out, hg_diags *d)
+/* out gets the module's name, role and the factors as given; sizes stay 0. */
+static void copy_given_factors(const hg_module_spec *s, hg_module *out)
 {
-    const char *n = s->name;
-    long long size = 0;
-    int ok = 1;
-
     memset(out, 0, sizeof(*out));
     snprintf(out->name, sizeof(out->name), "%s", s->name);
     out->role = s->role;
@@ -50,65 +41,101 @@ static int resolve_module(const hg_module_spec *s, hg_module *out, hg_diags *d)
     out->ep = (int)s->ep.v;
     out->expert_tp = (int)s->expert_tp.v;
     out->num_experts = (int)s->num_experts.v;
+}
 
+/* Rule 2: *dense = tp*cp*pp (0 when past the limit) and *size from dp or size (0 when
+ * unknown). Returns 0, or -1 with the problem reported. */
+static int resolve_dense_size(const hg_module_spec *s, long long *dense_out,
+                              long long *size_out, hg_diags *d)
+{
+    const char *n = s->name;
     /* Each factor is at most HG_MAX_WORLD = 2^24, so two multiply safely in 64 bits
      * but three may not: a product past HG_MAX_WORLD stops before the third factor. */
     long long dense = s->tp.v * s->cp.v;
+    int ok = 0;
+    *size_out = 0;
     if (dense <= HG_MAX_WORLD)
         dense *= s->pp.v;
     if (dense > HG_MAX_WORLD) {
-        ERR(d, pick(s->pp.at, s->cp.at, pick(s->tp.at, s->at, s->at)),
+        ERR(d, first_given_mark(s->pp.at, s->cp.at, first_given_mark(s->tp.at, s->at, s->at)),
             "%s: tp*cp*pp = %lld*%lld*%lld is more than %d ranks", n, s->tp.v, s->cp.v,
             s->pp.v, HG_MAX_WORLD);
         dense = 0;
-        ok = 0;
     } else if (!s->dp.at.line && !s->size.at.line) {
         ERR(d, s->at, "%s: give dp or size (the other is derived from tp*cp*pp)", n);
-        ok = 0;
     } else if (s->size.at.line) {
         if (s->size.v % dense != 0) {
             ERR(d, s->size.at, "%s: size %lld is not divisible by tp*cp*pp = %lld", n,
                 s->size.v, dense);
-            ok = 0;
         } else if (s->dp.at.line && s->size.v != dense * s->dp.v) {
             ERR(d, s->size.at, "%s: size %lld does not equal tp*cp*pp*dp = %lld", n,
                 s->size.v, dense * s->dp.v);
-            ok = 0;
         } else {
-            size = s->size.v;
+            *size_out = s->size.v;
+            ok = 1;
         }
     } else if (dense * s->dp.v > HG_MAX_WORLD) {
         ERR(d, s->dp.at, "%s: tp*cp*pp*dp = %lld*%lld*%lld*%lld is more than %d ranks", n,
             s->tp.v, s->cp.v, s->pp.v, s->dp.v, HG_MAX_WORLD);
-        ok = 0;
     } else {
-        size = dense * s->dp.v;
+        *size_out = dense * s->dp.v;
+        ok = 1;
     }
+    *dense_out = dense;
+    return ok ? 0 : -1;
+}
 
-    /* A tp*cp*pp past the limit is most often a pp past it, which the expert product
-     * shares: that one problem is said once. */
+/* Rule 3: out->expert_dp from size / (expert_tp*ep*pp). Skipped when tp*cp*pp was past
+ * the limit: that is most often a pp past it, which the expert product shares, and the
+ * one problem is said once. Returns 0, or -1 with the problem reported. */
+static int resolve_expert_view(const hg_module_spec *s, long long dense, long long size,
+                               hg_module *out, hg_diags *d)
+{
     long long expert = s->expert_tp.v * s->ep.v;
     if (expert <= HG_MAX_WORLD)
         expert *= s->pp.v;
-    hg_mark expert_at = pick(s->ep.at, s->expert_tp.at, pick(s->moe_at, s->pp.at, s->at));
-    if (!dense) {
-        /* nothing: see above */
-    } else if (expert > HG_MAX_WORLD) {
-        ERR(d, expert_at, "%s: expert_tp*ep*pp = %lld*%lld*%lld is more than %d ranks", n,
+    hg_mark at = first_given_mark(s->ep.at, s->expert_tp.at,
+                                  first_given_mark(s->moe_at, s->pp.at, s->at));
+    if (!dense)
+        return 0;
+    if (expert > HG_MAX_WORLD) {
+        ERR(d, at, "%s: expert_tp*ep*pp = %lld*%lld*%lld is more than %d ranks", s->name,
             s->expert_tp.v, s->ep.v, s->pp.v, HG_MAX_WORLD);
-        ok = 0;
-    } else if (size && (expert > size || size % expert != 0)) {
-        ERR(d, expert_at, "%s: size %lld is not divisible by expert_tp*ep*pp = %lld", n, size,
+        return -1;
+    }
+    if (size && (expert > size || size % expert != 0)) {
+        ERR(d, at, "%s: size %lld is not divisible by expert_tp*ep*pp = %lld", s->name, size,
             expert);
-        ok = 0;
-    } else if (size) {
+        return -1;
+    }
+    if (size)
         out->expert_dp = (int)(size / expert);
-    }
-    if (s->num_experts.at.line && s->num_experts.v % s->ep.v != 0) {
-        ERR(d, s->num_experts.at, "%s: num_experts %lld is not divisible by ep = %lld", n,
-            s->num_experts.v, s->ep.v);
-        ok = 0;
-    }
+    return 0;
+}
+
+/* Rule 4: ep divides num_experts when it is given. */
+static int check_num_experts(const hg_module_spec *s, hg_diags *d)
+{
+    if (!s->num_experts.at.line || s->num_experts.v % s->ep.v == 0)
+        return 0;
+    ERR(d, s->num_experts.at, "%s: num_experts %lld is not divisible by ep = %lld", s->name,
+        s->num_experts.v, s->ep.v);
+    return -1;
+}
+
+/* Rules 2-4 for one module; returns 0 when its shape is sound, else -1 with each of its
+ * problems reported. out always holds the name, role and given factors. out->size (and
+ * dp) is 0 when the size itself is unknown (tp*cp*pp past the limit, no dp or size, or
+ * the two disagree), and every rule that needs it is skipped: saying more would only
+ * repeat that problem. An expert-view problem (rules 3, 4) leaves the size known, so
+ * the rules between modules (tiling, world_size, bridges, batch) still run. */
+static int resolve_module(const hg_module_spec *s, hg_module *out, hg_diags *d)
+{
+    long long dense, size;
+    copy_given_factors(s, out);
+    int ok = resolve_dense_size(s, &dense, &size, d) == 0;
+    ok &= resolve_expert_view(s, dense, size, out, d) == 0;
+    ok &= check_num_experts(s, d) == 0;
     if (size) {
         out->size = (int)size;
         out->dp = (int)(size / dense);
@@ -134,13 +161,13 @@ static void check_mimo_runtime(const hg_config *cfg, const hg_module *mods, unsi
         if (cp_told && cp_told[i] && (m->role == HG_ROLE_LANGUAGE || m->pp == 1))
             continue;
         if (m->role == HG_ROLE_LANGUAGE && m->cp != 1) {
-            hg_mark at = pick(s->cp.at, s->at, s->at);
+            hg_mark at = first_given_mark(s->cp.at, s->at, s->at);
             hg_diags_add(d, lvl, at.line, at.col,
                          "%s: cp=%d is beyond what the MIMO example runtime supports "
                          "(language cp must be 1)", m->name, m->cp);
         }
         if (m->role == HG_ROLE_ENCODER && (m->cp != 1 || m->pp != 1)) {
-            hg_mark at = pick(m->cp != 1 ? s->cp.at : s->pp.at, s->at, s->at);
+            hg_mark at = first_given_mark(m->cp != 1 ? s->cp.at : s->pp.at, s->at, s->at);
             hg_diags_add(d, lvl, at.line, at.col,
                          "%s: cp=%d pp=%d is beyond what the MIMO example runtime supports "
                          "(encoder cp and pp must be 1)", m->name, m->cp, m->pp);
@@ -162,7 +189,16 @@ static int cmp_name_ix(const void *a, const void *b)
     return c ? c : (x->i > y->i) - (x->i < y->i);
 }
 
-static int find_module(const name_ix *ix, size_t n, const char *name)
+/* ix[0 .. n): every module's name and index, sorted by name for find_module_by_name. */
+static void index_module_names(const hg_config *cfg, name_ix *ix)
+{
+    for (size_t i = 0; i < cfg->nmodules; i++)
+        ix[i] = (name_ix){ cfg->modules[i].name, (int)i };
+    qsort(ix, cfg->nmodules, sizeof(*ix), cmp_name_ix);
+}
+
+/* The index of the first module named name, or -1. */
+static int find_module_by_name(const name_ix *ix, size_t n, const char *name)
 {
     size_t lo = 0, hi = n;
     while (lo < hi) {
@@ -212,39 +248,46 @@ static void cycle_text(const hg_config *cfg, const int *path, size_t n, char *bu
     }
 }
 
-/* Resolves feeds into edges (encoders without feeds to language_i; none when it is
- * not below the module count), reports unknown names, self edges, repeats and cycles.
- * Returns 0 when the graph is sound. Either way *edges_out holds the sorted, unique
- * edges that resolved (a wrong entry drops only itself), and *cyclic says whether a
- * cycle was found. */
-static int build_graph(const hg_config *cfg, size_t language_i, hg_edge **edges_out,
-                       size_t *nedges_out, int *cyclic, hg_diags *d)
+/* How many edges the feeds can give at most: each written entry, and one per encoder
+ * without feeds (its default edge). */
+static size_t count_feeds_edges(const hg_config *cfg)
 {
-    size_t n = cfg->nmodules, total = 0, ne = 0;
-    size_t errors_before = hg_diags_errors(d);
-    *edges_out = NULL;
-    *nedges_out = 0;
-    *cyclic = 0;
-    for (size_t i = 0; i < n; i++)
+    size_t total = 0;
+    for (size_t i = 0; i < cfg->nmodules; i++)
         total += cfg->modules[i].feeds_at.line ? cfg->modules[i].nfeeds
                                                 : cfg->modules[i].role == HG_ROLE_ENCODER;
-    int defaults = language_i < n; /* no language module (an error of its own): no default */
-    name_ix *ix = malloc(n * sizeof(*ix));
-    hg_edge *edges = malloc((total ? total : 1) * sizeof(*edges));
-    /* Cycle search: out-edge ranges, colours, the path and each node's next edge. */
-    size_t *first = malloc((n + 1) * sizeof(*first));
-    size_t *next = malloc(n * sizeof(*next));
-    int *path = malloc(n * sizeof(*path));
-    unsigned char *colour = calloc(n, 1);
-    int rc = -1;
-    if (!ix || !edges || !first || !next || !path || !colour) {
-        hg_diags_add(d, HG_DIAG_ERROR, 0, 0, "out of memory");
-        goto out;
-    }
-    for (size_t i = 0; i < n; i++)
-        ix[i] = (name_ix){ cfg->modules[i].name, (int)i };
-    qsort(ix, n, sizeof(*ix), cmp_name_ix);
+    return total;
+}
 
+/* Module s's feeds entry j names no module: say so, with the closest name when it is
+ * a likely typo. */
+static void report_unknown_feed(const hg_config *cfg, const hg_module_spec *s, size_t j,
+                                hg_diags *d)
+{
+    const char *best = NULL;
+    size_t best_d = SIZE_MAX;
+    for (size_t k = 0; k < cfg->nmodules; k++) {
+        size_t dist = hg_name_distance(s->feeds[j], cfg->modules[k].name);
+        if (dist < best_d) {
+            best_d = dist;
+            best = cfg->modules[k].name;
+        }
+    }
+    if (best && best_d <= 2 && best_d < strlen(s->feeds[j]))
+        ERR(d, s->feed_at[j], "%s: feeds: no module is named '%s' (did you mean '%s'?)",
+            s->name, s->feeds[j], best);
+    else
+        ERR(d, s->feed_at[j], "%s: feeds: no module is named '%s'", s->name, s->feeds[j]);
+}
+
+/* edges[] gets one edge per feeds entry that names another module (the others are
+ * reported), and one to language_i per encoder without feeds when language_i is below
+ * the module count. Returns how many, in module order. */
+static size_t collect_feeds_edges(const hg_config *cfg, const name_ix *ix, size_t language_i,
+                                  hg_edge *edges, hg_diags *d)
+{
+    size_t n = cfg->nmodules, ne = 0;
+    int defaults = language_i < n; /* no language module (an error of its own): no default */
     for (size_t i = 0; i < n; i++) {
         const hg_module_spec *s = &cfg->modules[i];
         if (!s->feeds_at.line) {
@@ -253,23 +296,9 @@ static int build_graph(const hg_config *cfg, size_t language_i, hg_edge **edges_
             continue;
         }
         for (size_t j = 0; j < s->nfeeds; j++) {
-            int t = find_module(ix, n, s->feeds[j]);
+            int t = find_module_by_name(ix, n, s->feeds[j]);
             if (t < 0) {
-                const char *best = NULL;
-                size_t best_d = SIZE_MAX;
-                for (size_t k = 0; k < n; k++) {
-                    size_t dist = hg_name_distance(s->feeds[j], cfg->modules[k].name);
-                    if (dist < best_d) {
-                        best_d = dist;
-                        best = cfg->modules[k].name;
-                    }
-                }
-                if (best && best_d <= 2 && best_d < strlen(s->feeds[j]))
-                    ERR(d, s->feed_at[j], "%s: feeds: no module is named '%s' (did you mean "
-                        "'%s'?)", s->name, s->feeds[j], best);
-                else
-                    ERR(d, s->feed_at[j], "%s: feeds: no module is named '%s'", s->name,
-                        s->feeds[j]);
+                report_unknown_feed(cfg, s, j, d);
                 continue;
             }
             if ((size_t)t == i) {
@@ -279,6 +308,13 @@ static int build_graph(const hg_config *cfg, size_t language_i, hg_edge **edges_
             edges[ne++] = (hg_edge){ (int)i, t, s->feed_at[j] };
         }
     }
+    return ne;
+}
+
+/* Sorts edges[0 .. ne) and drops (reporting) each repeat of an edge; returns how many
+ * are left. */
+static size_t sort_unique_edges(const hg_config *cfg, hg_edge *edges, size_t ne, hg_diags *d)
+{
     qsort(edges, ne, sizeof(*edges), cmp_edge);
     size_t u = 0;
     for (size_t e = 0; e < ne; e++) {
@@ -290,58 +326,120 @@ static int build_graph(const hg_config *cfg, size_t language_i, hg_edge **edges_
         }
         edges[u++] = edges[e];
     }
-    ne = u;
+    return u;
+}
 
-    /* Depth-first search, iterative (4096 modules may chain): a back edge closes a
-     * cycle, which is on the path from its target to its source. One report per back
-     * edge; a cycle always holds a written feeds entry (default edges all end at the
-     * language module, which has none by default), and the message points at one. */
-    for (size_t i = 0, e = 0; i <= n; i++) {
-        while (e < ne && (size_t)edges[e].src < i)
-            e++;
-        first[i] = e;
+/* The cycle search's work arrays: each module's out-edge range
+ * edges[first[v] .. first[v + 1]), its colour (0 unseen, 1 on the path, 2 done), the
+ * path from the root, and each path node's next edge to follow. */
+typedef struct cycle_search {
+    const hg_config *cfg;
+    const hg_edge *edges;
+    size_t *first;
+    size_t *next;
+    int *path;
+    unsigned char *colour;
+} cycle_search;
+
+/* The edge ed closes the cycle path[k - 1 .. depth): report it once, at a written feeds
+ * entry on it (ed itself when written). A cycle always holds one: default edges all end
+ * at the language module, which has none by default. */
+static void report_cycle(const cycle_search *cs, size_t k, size_t depth, const hg_edge *ed,
+                         hg_diags *d)
+{
+    const int *path = cs->path;
+    char text[600];
+    cycle_text(cs->cfg, path + k - 1, depth - k + 1, text, sizeof(text));
+    hg_mark at = ed->at;
+    for (size_t p = k - 1; !at.line && p + 1 < depth; p++) {
+        /* the written edge path[p] -> path[p + 1] */
+        for (size_t x = cs->first[path[p]]; x < cs->first[path[p] + 1]; x++)
+            if (cs->edges[x].dest == path[p + 1] && cs->edges[x].at.line) {
+                at = cs->edges[x].at;
+                break;
+            }
     }
-    for (size_t root = 0; root < n; root++) {
-        if (colour[root])
+    ERR(d, at, "feeds: the module graph has a cycle: %s (bridges must form an acyclic graph)",
+        text);
+}
+
+/* Depth-first search from root, iterative (4096 modules may chain): a back edge closes
+ * a cycle, which is on the path from its target to its source. One report per back
+ * edge. Returns whether any was found. */
+static int search_cycles_from(cycle_search *cs, int root, hg_diags *d)
+{
+    size_t depth = 0;
+    int cyclic = 0;
+    cs->path[depth++] = root;
+    cs->colour[root] = 1;
+    cs->next[root] = cs->first[root];
+    while (depth) {
+        int v = cs->path[depth - 1];
+        if (cs->next[v] == cs->first[v + 1]) {
+            cs->colour[v] = 2;
+            depth--;
             continue;
-        size_t depth = 0;
-        path[depth++] = (int)root;
-        colour[root] = 1;
-        next[root] = first[root];
-        while (depth) {
-            int v = path[depth - 1];
-            if (next[v] == first[v + 1]) {
-                colour[v] = 2;
-                depth--;
-                continue;
-            }
-            const hg_edge *ed = &edges[next[v]++];
-            int t = ed->dest;
-            if (colour[t] == 0) {
-                colour[t] = 1;
-                next[t] = first[t];
-                path[depth++] = t;
-            } else if (colour[t] == 1) {
-                size_t k = depth;
-                while (path[k - 1] != t)
-                    k--;
-                char text[600];
-                cycle_text(cfg, path + k - 1, depth - k + 1, text, sizeof(text));
-                hg_mark at = ed->at;
-                for (size_t p = k - 1; !at.line && p + 1 < depth; p++) {
-                    /* the written edge path[p] -> path[p + 1] */
-                    for (size_t x = first[path[p]]; x < first[path[p] + 1]; x++)
-                        if (edges[x].dest == path[p + 1] && edges[x].at.line) {
-                            at = edges[x].at;
-                            break;
-                        }
-                }
-                ERR(d, at, "feeds: the module graph has a cycle: %s (bridges must form an "
-                    "acyclic graph)", text);
-                *cyclic = 1;
-            }
+        }
+        const hg_edge *ed = &cs->edges[cs->next[v]++];
+        int t = ed->dest;
+        if (cs->colour[t] == 0) {
+            cs->colour[t] = 1;
+            cs->next[t] = cs->first[t];
+            cs->path[depth++] = t;
+        } else if (cs->colour[t] == 1) {
+            size_t k = depth;
+            while (cs->path[k - 1] != t)
+                k--;
+            report_cycle(cs, k, depth, ed, d);
+            cyclic = 1;
         }
     }
+    return cyclic;
+}
+
+/* Reports every cycle of the sorted edges[0 .. ne); returns whether there was one. */
+static int report_cycles(cycle_search *cs, size_t ne, hg_diags *d)
+{
+    size_t n = cs->cfg->nmodules;
+    int cyclic = 0;
+    for (size_t i = 0, e = 0; i <= n; i++) {
+        while (e < ne && (size_t)cs->edges[e].src < i)
+            e++;
+        cs->first[i] = e;
+    }
+    for (size_t root = 0; root < n; root++)
+        if (!cs->colour[root])
+            cyclic |= search_cycles_from(cs, (int)root, d);
+    return cyclic;
+}
+
+/* Resolves feeds into edges (encoders without feeds to language_i; none when it is
+ * not below the module count), reports unknown names, self edges, repeats and cycles.
+ * Returns 0 when the graph is sound. Either way *edges_out holds the sorted, unique
+ * edges that resolved (a wrong entry drops only itself), and *cyclic says whether a
+ * cycle was found. */
+static int build_graph(const hg_config *cfg, size_t language_i, hg_edge **edges_out,
+                       size_t *nedges_out, int *cyclic, hg_diags *d)
+{
+    size_t n = cfg->nmodules, total = count_feeds_edges(cfg);
+    size_t errors_before = hg_diags_errors(d);
+    *edges_out = NULL;
+    *nedges_out = 0;
+    *cyclic = 0;
+    name_ix *ix = malloc(n * sizeof(*ix));
+    hg_edge *edges = malloc((total ? total : 1) * sizeof(*edges));
+    cycle_search cs = { cfg, edges, malloc((n + 1) * sizeof(*cs.first)),
+                        malloc(n * sizeof(*cs.next)), malloc(n * sizeof(*cs.path)),
+                        calloc(n, 1) };
+    int rc = -1;
+    if (!ix || !edges || !cs.first || !cs.next || !cs.path || !cs.colour) {
+        hg_diags_add(d, HG_DIAG_ERROR, 0, 0, "out of memory");
+        goto out;
+    }
+    index_module_names(cfg, ix);
+    size_t ne = collect_feeds_edges(cfg, ix, language_i, edges, d);
+    ne = sort_unique_edges(cfg, edges, ne, d);
+    *cyclic = report_cycles(&cs, ne, d);
     rc = hg_diags_errors(d) == errors_before ? 0 : -1;
     if (ne) {
         *edges_out = edges;
@@ -351,10 +449,10 @@ static int build_graph(const hg_config *cfg, size_t language_i, hg_edge **edges_
 out:
     free(ix);
     free(edges);
-    free(first);
-    free(next);
-    free(path);
-    free(colour);
+    free(cs.first);
+    free(cs.next);
+    free(cs.path);
+    free(cs.colour);
     return rc;
 }
 
@@ -377,7 +475,7 @@ static void check_bridges(const hg_config *cfg, const hg_module *mods, const hg_
                 continue;
             if (cp_told)
                 cp_told[ends[k]] = 1;
-            ERR(d, pick(s->cp.at, s->at, s->at),
+            ERR(d, first_given_mark(s->cp.at, s->at, s->at),
                 "%s: cp = %d at a bridge end (%s -> %s), which needs cp = 1 (Megatron's "
                 "BridgeCommunicator asserts it); set cp: 1, or remove the bridge with "
                 "feeds: [] on %s", m->name, m->cp, a->name, b->name, a->name);
@@ -385,7 +483,8 @@ static void check_bridges(const hg_config *cfg, const hg_module *mods, const hg_
         if (!a->size || !b->size)
             continue;
         if (a->dp % b->dp != 0 && b->dp % a->dp != 0) {
-            ERR(d, pick(ed->at, sa->dp.at, pick(sa->size.at, sa->at, sa->at)),
+            hg_mark src_at = first_given_mark(sa->size.at, sa->at, sa->at);
+            ERR(d, first_given_mark(ed->at, sa->dp.at, src_at),
                 "%s -> %s: %s dp = %d and %s dp = %d do not divide each other, which a "
                 "bridge needs (Megatron's BridgeCommunicator raises); change one, or remove "
                 "the bridge with feeds: [] on %s", a->name, b->name, a->name, a->dp, b->name,
@@ -397,7 +496,7 @@ static void check_bridges(const hg_config *cfg, const hg_module *mods, const hg_
         long long per_step = mbs * b->dp;
         if (!has_batch || per_step % a->dp == 0)
             continue;
-        hg_mark at = pick(sa->dp.at, sa->at, sa->at);
+        hg_mark at = first_given_mark(sa->dp.at, sa->at, sa->at);
         if (a->role == HG_ROLE_ENCODER && b->role == HG_ROLE_LANGUAGE)
             ERR(d, at,
                 "%s: micro_batch_size*language dp = %lld*%d = %lld is not divisible by encoder "
@@ -411,10 +510,156 @@ static void check_bridges(const hg_config *cfg, const hg_module *mods, const hg_
     }
 }
 
-int hg_validate(const hg_config *cfg, unsigned flags, hg_module *out, int *world,
-                hg_diags *d)
+/* Rule 1 for module i: its name is not one an earlier module already has. */
+static void check_name_unique(const hg_config *cfg, size_t i, hg_diags *d)
 {
-    return hg_validate_graph(cfg, flags, out, world, NULL, NULL, d);
+    const hg_module_spec *s = &cfg->modules[i];
+    for (size_t j = 0; j < i; j++) {
+        const hg_module_spec *earlier = &cfg->modules[j];
+        if (strcmp(earlier->name, s->name) != 0)
+            continue;
+        /* An alias repeats the very same node, so both carry one position. */
+        if (s->name_at.line == earlier->name_at.line && s->name_at.col == earlier->name_at.col)
+            ERR(d, cfg->modules_at,
+                "modules: entry %zu repeats entry %zu through an alias, so the name '%s' "
+                "is used twice", i + 1, j + 1, s->name);
+        else
+            ERR(d, first_given_mark(s->name_at, s->at, s->at),
+                "duplicate module name '%s' (first used at %d:%d)", s->name,
+                earlier->name_at.line, earlier->name_at.col);
+        return;
+    }
+}
+
+/* Where the modules placed so far end (rule 5, disjoint). */
+typedef struct tiling {
+    int known;      /* every module so far has a size, so next is where the next starts */
+    long long next; /* the first rank after them */
+} tiling;
+
+/* Rule 5, colocated: every module spans [0, world) from rank 0. */
+static void place_colocated(const hg_module_spec *s, hg_module *m, hg_diags *d)
+{
+    if (s->offset.at.line && s->offset.v != 0)
+        ERR(d, s->offset.at,
+            "%s: offset %lld in a colocated layout, where every module starts at rank 0",
+            s->name, s->offset.v);
+    m->offset = 0;
+}
+
+/* Rule 5, disjoint: modules tile [0, world) in order; past a module of unknown size the
+ * offsets are unknown too. */
+static void place_disjoint(const hg_module_spec *s, hg_module *m, tiling *t, hg_diags *d)
+{
+    if (!m->size) {
+        t->known = 0;
+        return;
+    }
+    if (!t->known)
+        return;
+    if (s->offset.at.line && s->offset.v != t->next)
+        ERR(d, s->offset.at,
+            "%s: offset %lld does not match the tiling: modules are placed in order with no "
+            "gap, so it starts at rank %lld", s->name, s->offset.v, t->next);
+    m->offset = (int)t->next;
+    t->next += m->size;
+    if (t->next > HG_MAX_WORLD) {
+        ERR(d, s->at, "%s: the modules so far need %lld ranks, more than %d", s->name, t->next,
+            HG_MAX_WORLD);
+        t->known = 0;
+    }
+}
+
+/* Rules 1-5 module by module, in file order: unique names, one language module, feeds
+ * only where there are bridges, each module's shape, and its place. Returns the
+ * language module's index, SIZE_MAX when there is none. */
+static size_t resolve_modules(const hg_config *cfg, hg_module *out, tiling *t, hg_diags *d)
+{
+    int colocated = cfg->layout == HG_LAYOUT_COLOCATED;
+    size_t language_i = SIZE_MAX;
+    for (size_t i = 0; i < cfg->nmodules; i++) {
+        const hg_module_spec *s = &cfg->modules[i];
+        check_name_unique(cfg, i, d);
+        if (s->role == HG_ROLE_LANGUAGE && language_i != SIZE_MAX)
+            ERR(d, first_given_mark(s->role_at, s->at, s->at),
+                "%s: a second language module (the first is '%s'); exactly one is allowed",
+                s->name, cfg->modules[language_i].name);
+        else if (s->role == HG_ROLE_LANGUAGE)
+            language_i = i;
+        if (colocated && s->feeds_at.line)
+            ERR(d, s->feeds_at,
+                "%s: feeds has no meaning in a colocated layout (every module holds every "
+                "rank, so there are no bridges)", s->name);
+        resolve_module(s, &out[i], d);
+        if (colocated)
+            place_colocated(s, &out[i], d);
+        else
+            place_disjoint(s, &out[i], t, d);
+    }
+    if (language_i == SIZE_MAX)
+        ERR(d, cfg->modules_at, "modules: no module has role: language (exactly one is required)");
+    return language_i;
+}
+
+/* Colocated: the world is world_size when given, else the language module's size (the
+ * first module's without one); each module of known size is held against it. Returns
+ * the world, 0 when unknown. */
+static long long check_colocated_world(const hg_config *cfg, const hg_module *mods,
+                                       size_t language_i, hg_diags *d)
+{
+    const hg_module *ref = language_i != SIZE_MAX ? &mods[language_i] : &mods[0];
+    long long world = cfg->world_size.at.line ? cfg->world_size.v : ref->size;
+    for (size_t i = 0; world && i < cfg->nmodules; i++) {
+        const hg_module_spec *s = &cfg->modules[i];
+        if (!mods[i].size || mods[i].size == world)
+            continue;
+        hg_mark at = first_given_mark(s->size.at, s->dp.at, s->at);
+        if (cfg->world_size.at.line)
+            ERR(d, at, "%s: size %d does not equal world_size %lld (in a colocated layout "
+                "every module spans all ranks)", s->name, mods[i].size, world);
+        else
+            ERR(d, at, "%s: size %d does not equal %s's size %lld (in a colocated layout "
+                "every module spans all ranks)", s->name, mods[i].size, ref->name, world);
+    }
+    return world;
+}
+
+/* Disjoint: the world is where the tiling ends; a world_size given must match it. */
+static long long check_disjoint_world(const hg_config *cfg, const tiling *t, hg_diags *d)
+{
+    if (t->known && cfg->world_size.at.line && cfg->world_size.v != t->next)
+        ERR(d, cfg->world_size.at,
+            "world_size %lld does not equal the sum of module sizes, %lld", cfg->world_size.v,
+            t->next);
+    return t->next;
+}
+
+/* Rules 6 and 7 need the batch; they bind only when one is given. Rule 6 is per bridge
+ * (check_bridges); colocated, each encoder against the language module. */
+static void check_batch(const hg_config *cfg, const hg_module *mods, size_t language_i,
+                        hg_diags *d)
+{
+    int has_batch = cfg->micro_batch_size.at.line || cfg->global_batch_size.at.line;
+    if (language_i == SIZE_MAX || !mods[language_i].size || !has_batch)
+        return;
+    int colocated = cfg->layout == HG_LAYOUT_COLOCATED;
+    long long mbs = cfg->micro_batch_size.at.line ? cfg->micro_batch_size.v : 1;
+    const hg_module *lm = &mods[language_i];
+    long long per_step = mbs * lm->dp;
+    for (size_t i = 0; colocated && i < cfg->nmodules; i++) {
+        const hg_module *m = &mods[i];
+        const hg_module_spec *s = &cfg->modules[i];
+        if (m->role != HG_ROLE_ENCODER || !m->size || per_step % m->dp == 0)
+            continue;
+        ERR(d, first_given_mark(s->dp.at, s->at, s->at),
+            "%s: micro_batch_size*language dp = %lld*%d = %lld is not divisible by encoder "
+            "dp = %d (the encoder bridge fans out evenly)", m->name, mbs, lm->dp, per_step,
+            m->dp);
+    }
+    if (cfg->global_batch_size.at.line && cfg->global_batch_size.v % per_step != 0)
+        ERR(d, cfg->global_batch_size.at,
+            "batch.global_batch_size %lld is not divisible by micro_batch_size*language dp "
+            "= %lld*%d = %lld", cfg->global_batch_size.v, mbs, lm->dp, per_step);
 }
 
 int hg_validate_graph(const hg_config *cfg, unsigned flags, hg_module *out, int *world,
@@ -422,11 +667,7 @@ int hg_validate_graph(const hg_config *cfg, unsigned flags, hg_module *out, int 
 {
     size_t errors_before = hg_diags_errors(d);
     size_t first_diag = hg_diags_size(d);
-    int tiled = 1; /* every module so far has a size, so next is where the next starts */
     int colocated = cfg->layout == HG_LAYOUT_COLOCATED;
-    long long next = 0;
-    const hg_module_spec *language = NULL;
-    size_t language_i = 0;
     hg_edge *edges = NULL;
     size_t ne = 0;
 
@@ -438,123 +679,21 @@ int hg_validate_graph(const hg_config *cfg, unsigned flags, hg_module *out, int 
         ERR(d, cfg->modules_at, "modules: at least one module is required");
         return HG_ECONFIG;
     }
-    for (size_t i = 0; i < cfg->nmodules; i++) {
-        const hg_module_spec *s = &cfg->modules[i];
-        for (size_t j = 0; j < i; j++) {
-            if (strcmp(cfg->modules[j].name, s->name) != 0)
-                continue;
-            /* An alias repeats the very same node, so both carry one position. */
-            if (s->name_at.line == cfg->modules[j].name_at.line
-                && s->name_at.col == cfg->modules[j].name_at.col)
-                ERR(d, cfg->modules_at,
-                    "modules: entry %zu repeats entry %zu through an alias, so the name '%s' "
-                    "is used twice", i + 1, j + 1, s->name);
-            else
-                ERR(d, pick(s->name_at, s->at, s->at),
-                    "duplicate module name '%s' (first used at %d:%d)", s->name,
-                    cfg->modules[j].name_at.line, cfg->modules[j].name_at.col);
-            break;
-        }
-        if (s->role == HG_ROLE_LANGUAGE) {
-            if (language)
-                ERR(d, pick(s->role_at, s->at, s->at),
-                    "%s: a second language module (the first is '%s'); exactly one is allowed",
-                    s->name, language->name);
-            else {
-                language = s;
-                language_i = i;
-            }
-        }
-        if (colocated && s->feeds_at.line)
-            ERR(d, s->feeds_at,
-                "%s: feeds has no meaning in a colocated layout (every module holds every "
-                "rank, so there are no bridges)", s->name);
-        resolve_module(s, &out[i], d);
-        if (colocated) {
-            /* Rule 5, colocated: every module spans [0, world) from rank 0. */
-            if (s->offset.at.line && s->offset.v != 0)
-                ERR(d, s->offset.at,
-                    "%s: offset %lld in a colocated layout, where every module starts at "
-                    "rank 0", s->name, s->offset.v);
-            out[i].offset = 0;
-            continue;
-        }
-        if (!out[i].size) {
-            tiled = 0;
-            continue;
-        }
-        /* Rule 5: modules tile [0, world) in order; past a module of unknown size the
-         * offsets are unknown too. */
-        if (tiled) {
-            if (s->offset.at.line && s->offset.v != next)
-                ERR(d, s->offset.at,
-                    "%s: offset %lld does not match the tiling: modules are placed in order "
-                    "with no gap, so it starts at rank %lld", s->name, s->offset.v, next);
-            out[i].offset = (int)next;
-            next += out[i].size;
-            if (next > HG_MAX_WORLD) {
-                ERR(d, s->at, "%s: the modules so far need %lld ranks, more than %d", s->name,
-                    next, HG_MAX_WORLD);
-                tiled = 0;
-            }
-        }
-    }
-    if (!language)
-        ERR(d, cfg->modules_at, "modules: no module has role: language (exactly one is required)");
-
-    if (colocated) {
-        /* The world is world_size when given, else the language module's size; each
-         * module of known size is held against it. */
-        const hg_module *ref = language ? &out[language_i] : &out[0];
-        next = cfg->world_size.at.line ? cfg->world_size.v : ref->size;
-        for (size_t i = 0; next && i < cfg->nmodules; i++) {
-            const hg_module_spec *s = &cfg->modules[i];
-            if (!out[i].size || out[i].size == next)
-                continue;
-            hg_mark at = pick(s->size.at, s->dp.at, s->at);
-            if (cfg->world_size.at.line)
-                ERR(d, at, "%s: size %d does not equal world_size %lld (in a colocated layout "
-                    "every module spans all ranks)", s->name, out[i].size, next);
-            else
-                ERR(d, at, "%s: size %d does not equal %s's size %lld (in a colocated layout "
-                    "every module spans all ranks)", s->name, out[i].size, ref->name, next);
-        }
-    } else if (tiled && cfg->world_size.at.line && cfg->world_size.v != next)
-        ERR(d, cfg->world_size.at,
-            "world_size %lld does not equal the sum of module sizes, %lld", cfg->world_size.v,
-            next);
+    tiling t = { 1, 0 };
+    size_t language_i = resolve_modules(cfg, out, &t, d);
+    long long world_size = colocated ? check_colocated_world(cfg, out, language_i, d)
+                                     : check_disjoint_world(cfg, &t, d);
 
     /* Rule 9: the module graph, disjoint layouts only. A wrong feeds entry drops only
      * itself, so the other bridges are still checked; a cycle leaves which edge is meant
      * open, so no bridge is. */
     int cyclic = 0;
     if (!colocated)
-        build_graph(cfg, language ? language_i : SIZE_MAX, &edges, &ne, &cyclic, d);
+        build_graph(cfg, language_i, &edges, &ne, &cyclic, d);
     unsigned char *cp_told = calloc(cfg->nmodules, 1);
     if (!cyclic)
         check_bridges(cfg, out, edges, ne, cp_told, d);
-
-    /* Rules 6 and 7 need the batch; they bind only when one is given. Rule 6 is per
-     * bridge (check_bridges); colocated, each encoder against the language module. */
-    int has_batch = cfg->micro_batch_size.at.line || cfg->global_batch_size.at.line;
-    if (language && out[language_i].size && has_batch) {
-        long long mbs = cfg->micro_batch_size.at.line ? cfg->micro_batch_size.v : 1;
-        const hg_module *lm = &out[language_i];
-        long long per_step = mbs * lm->dp;
-        for (size_t i = 0; colocated && i < cfg->nmodules; i++) {
-            const hg_module *m = &out[i];
-            if (m->role != HG_ROLE_ENCODER || !m->size || per_step % m->dp == 0)
-                continue;
-            ERR(d, pick(cfg->modules[i].dp.at, cfg->modules[i].at, cfg->modules[i].at),
-                "%s: micro_batch_size*language dp = %lld*%d = %lld is not divisible by encoder "
-                "dp = %d (the encoder bridge fans out evenly)", m->name, mbs, lm->dp, per_step,
-                m->dp);
-        }
-        if (cfg->global_batch_size.at.line && cfg->global_batch_size.v % per_step != 0)
-            ERR(d, cfg->global_batch_size.at,
-                "batch.global_batch_size %lld is not divisible by micro_batch_size*language dp "
-                "= %lld*%d = %lld", cfg->global_batch_size.v, mbs, lm->dp, per_step);
-    }
+    check_batch(cfg, out, language_i, d);
     check_mimo_runtime(cfg, out, flags, cp_told, d);
     free(cp_told);
 
@@ -564,7 +703,7 @@ int hg_validate_graph(const hg_config *cfg, unsigned flags, hg_module *out, int 
         free(edges);
         return HG_ECONFIG;
     }
-    *world = (int)next;
+    *world = (int)world_size;
     if (edges_out) {
         *edges_out = edges;
         *nedges_out = ne;

@@ -20,21 +20,19 @@ typedef struct hg_module {
     int num_experts; /* 0 when not given */
 } hg_module;
 
-/* Checks cfg; fills out[0 .. cfg->nmodules) and *world. Returns 0 when no error was
- * reported (warnings allowed), HG_ECONFIG otherwise. */
-int hg_validate(const hg_config *cfg, unsigned flags, hg_module *out, int *world,
-                hg_diags *diags);
-
 /* One edge of the module graph (a bridge of a disjoint layout): src feeds dest. */
 typedef struct hg_edge {
     int src, dest; /* module indexes */
     hg_mark at;    /* the name in src's feeds; line 0: the encoder default */
 } hg_edge;
 
-/* hg_validate, plus the module graph (rule 9; docs/DESIGN.md "Module graph and
- * bridges"): on success *edges (malloc'd, the caller's to free; NULL when there is no
- * edge, always so in a colocated layout) holds *nedges edges sorted by source module,
- * then destination. On failure *edges is NULL. */
+/* Checks cfg; fills out[0 .. cfg->nmodules) and *world. Returns 0 when no error was
+ * reported (warnings allowed; errors already in diags do not count), HG_ECONFIG
+ * otherwise. The diagnostics it adds are in file order.
+ * With edges non-NULL it also hands back the module graph (rule 9; docs/DESIGN.md
+ * "Module graph and bridges"): on success *edges (malloc'd, the caller's to free; NULL
+ * when there is no edge, always so in a colocated layout) holds *nedges edges sorted by
+ * source module, then destination. On failure *edges is NULL. */
 int hg_validate_graph(const hg_config *cfg, unsigned flags, hg_module *out, int *world,
                       hg_edge **edges, size_t *nedges, hg_diags *diags);
 

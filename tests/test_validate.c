@@ -777,7 +777,7 @@ START_TEST(colocated_rule6)
 }
 END_TEST
 
-/* hg_validate_graph hands back the edges, sorted; hg_validate does not need them. */
+/* hg_validate_graph hands back the edges, sorted, when asked for them. */
 START_TEST(validate_graph_edges)
 {
     hg_diags *d = hg_diags_new("t.yaml");
@@ -923,8 +923,8 @@ START_TEST(diags_sort_by_position)
 }
 END_TEST
 
-/* hg_validate on its own: fills every module and the world, and counts only its own
- * errors (earlier diagnostics in the list do not fail it). */
+/* hg_validate_graph on its own, without the edges: fills every module and the world,
+ * and counts only its own errors (earlier diagnostics in the list do not fail it). */
 START_TEST(validate_direct)
 {
     const char *text = "version: 1\nmodules:\n" ENC "    dp: 2\n" LM "    tp: 2\n    size: 8\n";
@@ -934,7 +934,7 @@ START_TEST(validate_direct)
     ck_assert_int_eq(hg_config_parse(text, strlen(text), &cfg, d), 0);
     hg_module mods[2];
     int world = -1;
-    ck_assert_int_eq(hg_validate(cfg, 0, mods, &world, d), 0);
+    ck_assert_int_eq(hg_validate_graph(cfg, 0, mods, &world, NULL, NULL, d), 0);
     ck_assert_int_eq(world, 10);
     ck_assert_int_eq(mods[1].offset, 2);
     ck_assert_int_eq(mods[1].dp, 4);
