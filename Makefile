@@ -187,7 +187,7 @@ install-python:
 	install -d $(DESTDIR)$(PREFIX)/share/hgrid/python/hgrid
 	install -m 644 python/pyproject.toml python/_build_backend.py python/README.md \
 	    $(DESTDIR)$(PREFIX)/share/hgrid/python/
-	install -m 644 python/hgrid/*.py $(DESTDIR)$(PREFIX)/share/hgrid/python/hgrid/
+	install -m 644 python/hgrid/*.py python/hgrid/py.typed $(DESTDIR)$(PREFIX)/share/hgrid/python/hgrid/
 
 # A fresh build without Check installed into a scratch prefix, what a user of the
 # library builds against it, and the flags stamp.

@@ -1,6 +1,7 @@
 """A PEP 517 build backend for the hgrid package, standard library only: builds a pure
-Python wheel of hgrid/ (and an sdist), so pip needs nothing from an index. Name and
-version are read from pyproject.toml's [project] table."""
+Python wheel of hgrid/ (and an sdist), so pip needs nothing from an index. The name is
+read from pyproject.toml's [project] table, the version from hgrid/__init__.py (one
+home in the package; tests keep it equal to include/hgrid/base.h's)."""
 import base64
 import hashlib
 import os
@@ -12,10 +13,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def _project():
-    text = open(os.path.join(HERE, "pyproject.toml"), encoding="utf-8").read()
+    with open(os.path.join(HERE, "pyproject.toml"), encoding="utf-8") as f:
+        text = f.read()
     proj = text.split("[project]", 1)[1].split("\n[", 1)[0]
     get = lambda k: re.search(r'^%s\s*=\s*"([^"]*)"' % k, proj, re.M).group(1)  # noqa: E731
-    return get("name"), get("version"), get("description"), get("requires-python")
+    with open(os.path.join(HERE, "hgrid", "__init__.py"), encoding="utf-8") as f:
+        init = f.read()
+    version = re.search(r'^__version__\s*=\s*"([^"]*)"', init, re.M).group(1)
+    return get("name"), version, get("description"), get("requires-python")
 
 
 def _metadata():
@@ -27,7 +32,7 @@ def _metadata():
 def _files():
     for d, _, names in sorted(os.walk(os.path.join(HERE, "hgrid"))):
         for n in sorted(names):
-            if n.endswith(".py"):
+            if n.endswith(".py") or n == "py.typed":
                 full = os.path.join(d, n)
                 yield full, os.path.relpath(full, HERE).replace(os.sep, "/")
 

@@ -5,9 +5,11 @@ hgrid-launch's exec handoff writes) into typed objects. ``hgrid.torch.init()`` t
 into live torch.distributed groups. Importing ``hgrid`` imports the standard library
 only; ``hgrid.torch`` imports torch when its functions are called.
 """
-from ._plan import (Bridge, Group, Module, ModulePlan, Plan, PlanError, RANK_PLAN_VERSION,
-                    load_plan, plan)
+from ._plan import (Bridge, Group, HgridError, Kind, Module, ModulePlan, Plan, PlanError,
+                    RANK_PLAN_VERSION, load_plan, plan)
 
+# include/hgrid/base.h's HG_VERSION_* (tests/python/test_package.py keeps them equal);
+# the wheel's version is read from here (python/_build_backend.py).
 __version__ = "0.2.0"
-__all__ = ["Bridge", "Group", "Module", "ModulePlan", "Plan", "PlanError",
-           "RANK_PLAN_VERSION", "load_plan", "plan"]
+__all__ = ["Bridge", "Group", "HgridError", "Kind", "Module", "ModulePlan", "Plan",
+           "PlanError", "RANK_PLAN_VERSION", "load_plan", "plan"]

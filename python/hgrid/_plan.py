@@ -1,16 +1,43 @@
-"""This rank's plan (HGRID_PLAN) as typed objects. Standard library only."""
+"""This rank's plan (HGRID_PLAN) as typed objects. Standard library only.
+
+The plan describes itself: its schema version ("hgrid_rank_plan") and its group kinds
+with the dims each spans ("kinds", written by common/plan.c from common/layout.c's
+table). This package keeps no table of kinds of its own."""
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple, Union
 
+# The plan schema this reader understands: common/plan.h's HG_PLAN_VERSION (tested equal).
 RANK_PLAN_VERSION = 1
 ENV = "HGRID_PLAN"
 
 
-class PlanError(Exception):
+class HgridError(Exception):
+    """Base of every error hgrid's Python package raises (PlanError, HgridTorchError)."""
+
+
+class PlanError(HgridError):
     """The plan cannot be read: HGRID_PLAN unset, the file missing, not JSON, or not an
     hgrid rank plan. The message names the variable or the path."""
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A group kind as the plan describes it: the view ("dense" or "expert") and the dims
+    its groups span, grid order (first fastest). `members`: None when a group holds every
+    rank its dims span; else which ones ("first and last", "first": embd, pos_embd), and
+    then only some ranks of a module are in a group of the kind. `roles`: the module roles
+    that have the kind (None: every module)."""
+    name: str
+    view: str
+    dims: Tuple[str, ...]
+    members: Optional[str] = None
+    roles: Optional[Tuple[str, ...]] = None
+
+    @property
+    def partial(self) -> bool:
+        return self.members is not None
 
 
 @dataclass(frozen=True)
@@ -33,7 +60,7 @@ class Group:
     kind: str
     index: int  # which group of its kind in the module
     rank: int  # this rank's position in members
-    members: List[int]
+    members: Tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -70,6 +97,9 @@ class Plan:
     # when colocated.
     modules: List[ModulePlan] = field(default_factory=list)
     path: Optional[str] = None
+    # The plan's kinds in its order (include/hgrid/base.h's), and its schema version.
+    kinds: Dict[str, Kind] = field(default_factory=dict)
+    version: int = RANK_PLAN_VERSION
 
     def module_plan(self, name: str) -> ModulePlan:
         for m in self.modules:
@@ -83,10 +113,11 @@ MODULE_INT_KEYS = ("offset", "size", "tp", "cp", "dp", "pp", "ep", "expert_tp", 
 
 
 class _Reader:
-    def __init__(self, where):
+    def __init__(self, where: str):
         self.where = where
+        self.kinds: Dict[str, Kind] = {}
 
-    def fail(self, what):
+    def fail(self, what: str):
         raise PlanError("%s: not a valid hgrid rank plan: %s" % (self.where, what))
 
     def obj(self, d, key, ctx):
@@ -118,6 +149,24 @@ class _Reader:
             self.fail("%s%s must be a list of ranks in [0, %d)" % (ctx, key, world))
         return list(v)
 
+    def strs(self, d, key, ctx):
+        v = d.get(key)
+        if not isinstance(v, list) or not v or not all(isinstance(x, str) for x in v):
+            self.fail("%s%s must be a non-empty list of strings" % (ctx, key))
+        return tuple(v)
+
+    def kinds_(self, d):
+        kinds = {}
+        for name, k in self.obj(d, "kinds", "").items():
+            c = "kinds.%s." % name
+            if not isinstance(k, dict):
+                self.fail("kinds.%s must be an object" % name)
+            kinds[name] = Kind(name=name, view=self.str_(k, "view", c, ("dense", "expert")),
+                               dims=self.strs(k, "dims", c),
+                               members=self.str_(k, "members", c) if "members" in k else None,
+                               roles=self.strs(k, "roles", c) if "roles" in k else None)
+        return kinds
+
     def module(self, d, ctx):
         m = self.obj(d, "module", ctx)
         c = ctx + "module."
@@ -132,6 +181,8 @@ class _Reader:
         groups = {}
         for kind, g in self.obj(d, "groups", ctx).items():
             c = "%sgroups.%s." % (ctx, kind)
+            if kind not in self.kinds:
+                self.fail("%sgroups.%s is not one of the plan's kinds" % (ctx, kind))
             if g is None:  # the rank is in no group of this kind (embd, pos_embd)
                 groups[kind] = None
                 continue
@@ -141,12 +192,12 @@ class _Reader:
             if rank not in members:
                 self.fail("%smembers does not hold rank %d" % (c, rank))
             groups[kind] = Group(kind=kind, index=self.int_(g, "index", c),
-                                 rank=self.int_(g, "rank", c), members=members)
+                                 rank=self.int_(g, "rank", c), members=tuple(members))
         return ModulePlan(module=module, module_rank=self.int_(d, "module_rank", ctx),
                           coords=coords, groups=groups)
 
 
-def load_plan(data, where="plan"):
+def load_plan(data: Any, where: str = "plan") -> Plan:
     """A Plan from an already-parsed per-rank plan (the dict of `hgrid-launch --dry-run
     --format json --rank N`). `where` names the source in error messages."""
     r = _Reader(where)
@@ -159,6 +210,7 @@ def load_plan(data, where="plan"):
     if version != RANK_PLAN_VERSION:
         raise PlanError("%s: hgrid_rank_plan version %s is not supported (this hgrid reads "
                         "version %d)" % (where, json.dumps(version), RANK_PLAN_VERSION))
+    r.kinds = r.kinds_(data)
     world = r.int_(data, "world_size", "", 1)
     rank = r.int_(data, "rank", "")
     if rank >= world:
@@ -189,10 +241,11 @@ def load_plan(data, where="plan"):
         layout = "disjoint"
     return Plan(rank=rank, world_size=world, layout=layout, module=top.module,
                 module_rank=top.module_rank, coords=top.coords, groups=top.groups,
-                bridges=bridges, modules=modules, path=None if where == "plan" else where)
+                bridges=bridges, modules=modules, path=None if where == "plan" else where,
+                kinds=r.kinds, version=version)
 
 
-def plan(path=None):
+def plan(path: Optional[Union[str, "os.PathLike[str]"]] = None) -> Plan:
     """This rank's plan: from `path`, else from the file HGRID_PLAN names."""
     if path is None:
         path = os.environ.get(ENV)

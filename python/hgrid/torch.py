@@ -16,19 +16,17 @@ import dataclasses
 import inspect
 import os
 from datetime import timedelta
-from typing import Dict, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Tuple, Type, Union
 
 from . import _groups
-from ._plan import Plan, plan as _read_plan
-
-FIELDS = _groups.FIELDS
+from ._plan import HgridError, Plan, plan as _read_plan
 
 # The oldest torch hgrid.torch works with: new_group(..., use_local_synchronization=True)
 # came in 2.1. Both "needs torch" errors say it from here.
 TORCH_MIN = "2.1"
 
 
-class HgridTorchError(RuntimeError):
+class HgridTorchError(HgridError, RuntimeError):
     """hgrid.torch cannot set up the groups (torch too old, env missing or inconsistent
     with the plan)."""
 
@@ -37,23 +35,25 @@ class ProcessGroups:
     """hgrid's stand-in for Megatron's ProcessGroupCollection (used when Megatron is not
     importable): the same field names, None where the rank is in no such group."""
 
-    def __init__(self, module: str, **groups):
+    def __init__(self, module: str, fields: Iterable[str], **groups: Any):
         self.module = module
-        for f in FIELDS:
+        self.fields: Tuple[str, ...] = tuple(fields)  # the plan's kinds and their aliases
+        for f in self.fields:
             setattr(self, f, groups.get(f))
         self.unset_fields: List[str] = []
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "ProcessGroups(module=%r, %s)" % (self.module, ", ".join(
-            "%s=%s" % (f, "None" if getattr(self, f) is None else "<group>") for f in FIELDS))
+            "%s=%s" % (f, "None" if getattr(self, f) is None else "<group>")
+            for f in self.fields))
 
 
 class Groups:
     """What init() returns: per module name, a ProcessGroupCollection (Megatron's when
     importable, else ProcessGroups); the rank's bridges; destroy()."""
 
-    def __init__(self, plan: Plan, modules: Dict[str, object], created: Dict[tuple, object],
-                 initialized_here: bool, spec):
+    def __init__(self, plan: Plan, modules: Dict[str, Any], created: Dict[Tuple[int, ...], Any],
+                 initialized_here: bool, spec: _groups.GroupSpec):
         self.plan = plan
         self.modules = modules
         self.bridges = list(plan.bridges)
@@ -63,14 +63,14 @@ class Groups:
         self._destroyed = False
 
     @property
-    def pgc(self):
+    def pgc(self) -> Any:
         """The collection of the rank's module (colocated: the language module)."""
         return self.modules[self.plan.module.name]
 
-    def __getitem__(self, module: str):
+    def __getitem__(self, module: str) -> Any:
         return self.modules[module]
 
-    def group(self, members):
+    def group(self, members: Iterable[int]) -> Any:
         """The live group of a membership (the default group for the whole world)."""
         import torch.distributed as dist
         t = tuple(members)
@@ -78,7 +78,7 @@ class Groups:
             return dist.group.WORLD
         return self.created[t]
 
-    def destroy(self):
+    def destroy(self) -> None:
         """Destroys the groups init() created, and the default group if init() made it."""
         if self._destroyed:
             return
@@ -111,7 +111,7 @@ def _import_torch():
     return torch, dist
 
 
-def check_torch(dist=None):
+def check_torch(dist: Any = None) -> None:
     """Raises HgridTorchError when new_group has no use_local_synchronization (torch < 2.1)."""
     if dist is None:
         dist = _import_torch()[1]
@@ -128,7 +128,7 @@ def check_torch(dist=None):
             % (TORCH_MIN, getattr(torch, "__version__", "?")))
 
 
-def _env_int(name, required=True, default=None):
+def _env_int(name: str, required: bool = True, default: Optional[int] = None) -> Optional[int]:
     v = os.environ.get(name)
     if v is None or v == "":
         if required:
@@ -143,7 +143,7 @@ def _env_int(name, required=True, default=None):
         raise HgridTorchError("%s=%s is not an integer" % (name, v)) from None
 
 
-def megatron_collection_class():
+def megatron_collection_class() -> Optional[Type[Any]]:
     """Megatron's ProcessGroupCollection class, or None when Megatron is not importable."""
     try:
         from megatron.core.process_groups_config import ProcessGroupCollection
@@ -152,7 +152,7 @@ def megatron_collection_class():
     return ProcessGroupCollection
 
 
-def collection_fields(cls) -> List[str]:
+def collection_fields(cls: Type[Any]) -> List[str]:
     if dataclasses.is_dataclass(cls):
         return [f.name for f in dataclasses.fields(cls)]
     names = []
@@ -184,8 +184,9 @@ def _check_group_counts(torch, dist):
             "hgrid.torch.init before creating other groups" % (lo - 1, hi - 1, n - 1))
 
 
-def init(plan=None, backend: Optional[str] = None, timeout: Optional[timedelta] = None,
-         megatron: Optional[bool] = None, share_world: bool = True) -> Groups:
+def init(plan: Union[Plan, str, "os.PathLike[str]", None] = None, backend: Optional[str] = None,
+         timeout: Optional[timedelta] = None, megatron: Optional[bool] = None,
+         share_world: bool = True) -> Groups:
     """init_process_group from the torchrun-style env (RANK, WORLD_SIZE, MASTER_ADDR,
     MASTER_PORT, LOCAL_RANK) unless already initialized: `backend`, else
     $HGRID_TORCH_BACKEND, else nccl when CUDA is available and gloo otherwise; nccl is
@@ -261,7 +262,8 @@ def init(plan=None, backend: Optional[str] = None, timeout: Optional[timedelta] 
         name = mp.module.name
         if cls is None:
             values, _ = spec.fields(name)
-            modules[name] = ProcessGroups(name, **{f: live(m) for f, m in values.items()})
+            modules[name] = ProcessGroups(name, spec.field_names,
+                                          **{f: live(m) for f, m in values.items()})
         else:
             values, unset = spec.fields(name, collection_fields(cls))
             pgc = cls(**{f: live(m) for f, m in values.items()})

@@ -1,0 +1,100 @@
+"""The package as a whole: its version is include/hgrid/base.h's (and the wheel's), the
+plan schema it reads is common/plan.h's, the plan's kinds are its only table of kinds,
+typed (py.typed, Group.members a tuple), one base exception, and `pip install
+--no-index --no-build-isolation ./python` into a fresh venv (offline)."""
+import os
+import re
+import subprocess
+import sys
+import unittest
+
+import _util
+
+import hgrid
+import hgrid.torch
+
+
+def _read(*path):
+    with open(os.path.join(_util.ROOT, *path), encoding="utf-8") as f:
+        return f.read()
+
+
+class Package(_util.TempDirCase):
+    def test_version_is_base_h(self):
+        base = _read("include", "hgrid", "base.h")
+        want = ".".join(re.search(r"^#define HG_VERSION_%s (\d+)" % p, base, re.M).group(1)
+                        for p in ("MAJOR", "MINOR", "PATCH"))
+        self.assertEqual(hgrid.__version__, want)
+        self.assertNotRegex(_read("python", "pyproject.toml"), r"(?m)^version\s*=")
+        sys.path.insert(0, _util.PYDIR)
+        try:
+            import _build_backend
+        finally:
+            sys.path.remove(_util.PYDIR)
+        self.assertEqual(_build_backend._project()[:2], ("hgrid", want))
+
+    def test_plan_version_is_plan_h(self):
+        v = re.search(r"^#define HG_PLAN_VERSION (\d+)", _read("common", "plan.h"), re.M)
+        self.assertEqual(hgrid.RANK_PLAN_VERSION, int(v.group(1)))
+
+    def test_no_table_of_kinds(self):
+        # Kinds come from the plan: the package names no kind of its own but in the
+        # Megatron aliases (intra_dp_cp = dp_cp, ...).
+        from hgrid import _groups
+        self.assertEqual(set(_groups.MEGATRON_ALIASES.values()), {"dp_cp", "expt_dp"})
+        for name in ("FIELDS", "FIELD_KIND", "KIND_ORDER", "PARTIAL_KINDS"):
+            self.assertFalse(hasattr(_groups, name), name)
+        self.assertFalse(hasattr(hgrid.torch, "FIELDS"))
+
+    def test_plan_kinds_and_version(self):
+        _util.need_launch(self)
+        path = os.path.join(self.tmp, "r5.json")
+        with open(path, "wb") as f:
+            f.write(_util.dry_run("--format", "json", "--rank", "5", "tests/golden/vlm8_moe.yaml"))
+        p = hgrid.plan(path)
+        self.assertEqual(p.version, 1)
+        self.assertEqual(list(p.kinds), list(p.groups))
+        self.assertEqual(p.kinds["dp_cp"], hgrid.Kind(name="dp_cp", view="dense", dims=("cp", "dp")))
+        self.assertEqual(p.kinds["embd"], hgrid.Kind(name="embd", view="dense", dims=("pp",),
+                                                     members="first and last",
+                                                     roles=("language",)))
+        self.assertEqual(p.groups["dp"].members, (5, 7))
+        self.assertIsInstance(p.groups["tp"].members, tuple)
+
+    def test_typed(self):
+        self.assertTrue(os.path.isfile(os.path.join(_util.PYDIR, "hgrid", "py.typed")))
+        self.assertIn("return", hgrid.plan.__annotations__)
+        self.assertIn("return", hgrid.load_plan.__annotations__)
+        self.assertIn("return", hgrid.torch.init.__annotations__)
+
+    def test_one_base_exception(self):
+        self.assertTrue(issubclass(hgrid.PlanError, hgrid.HgridError))
+        self.assertTrue(issubclass(hgrid.torch.HgridTorchError, hgrid.HgridError))
+        self.assertTrue(issubclass(hgrid.torch.HgridTorchError, RuntimeError))
+
+    def test_pip_install_offline(self):
+        venv = os.path.join(self.tmp, "venv")
+        log = []
+
+        def run(*cmd, **kw):
+            r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **kw)
+            log.append(r.stdout.decode(errors="replace"))
+            return r.returncode == 0
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        ok = (run(sys.executable, "-m", "venv", "--system-site-packages", venv)
+              and run(os.path.join(venv, "bin", "pip"), "install", "--no-index",
+                      "--no-build-isolation", "--disable-pip-version-check", "-q", _util.PYDIR)
+              and run(os.path.join(venv, "bin", "python"), "-c",
+                      "import os, sys, hgrid, hgrid.torch\n"
+                      "assert hgrid.__file__.startswith(sys.prefix), hgrid.__file__\n"
+                      "assert 'torch' not in sys.modules\n"
+                      "assert os.path.isfile(os.path.join(os.path.dirname(hgrid.__file__),"
+                      " 'py.typed'))\n"
+                      "from importlib.metadata import version\n"
+                      "assert version('hgrid') == hgrid.__version__, version('hgrid')\n",
+                      cwd="/", env=env))
+        self.assertTrue(ok, "\n".join(log)[-3000:])
+
+
+if __name__ == "__main__":
+    unittest.main()
