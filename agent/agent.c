@@ -54,67 +54,75 @@ int hg_agent_exit_status(int rc)
 /* The watchdog fires after the coordinator's own grace has passed too (protocol.h). */
 static double watchdog_deadline(const hg_agent *a)
 {
-    return a->t0 + hg_deadline_watchdog_s(a->timeout_s);
+    return a->run.t0 + hg_deadline_watchdog_s(a->set.timeout_s);
 }
 
-static void enter(hg_agent *a, hg_phase p)
+static void enter_phase(hg_agent *a, hg_phase p)
 {
-    a->phase = p;
-    hg_watchdog_phase(&a->wd, p);
+    a->run.phase = p;
+    hg_watchdog_phase(&a->run.wd, p);
 }
 
 /* GPU memory in use now, or -1: phases after binding are measured, so what NCCL's
  * communicators and their connections cost shows per phase (the readiness record). */
 static long long gpu_used(const hg_agent *a, hg_phase p)
 {
-    if (p < HG_PHASE_WORLD || p >= HG_PHASE_TIMED || !a->be || !a->be->gpu_used || a->device < 0)
+    if (p < HG_PHASE_WORLD || p >= HG_PHASE_TIMED || !a->be || !a->be->gpu_used || a->result.device < 0)
         return -1;
     return a->be->gpu_used(&a->bk);
 }
 
 /* Runs one timed step unless this rank has failed already; records where it failed. */
-static int step(hg_agent *a, hg_phase p, int (*fn)(hg_agent *, hg_error *), int rc, hg_error *own)
+static int run_step(hg_agent *a, hg_phase p, int (*fn)(hg_agent *, hg_error *), int rc, hg_error *own)
 {
     double t;
     long long before, after;
     if (rc != 0 || !fn)
         return rc;
-    enter(a, p);
+    enter_phase(a, p);
     before = gpu_used(a, p);
     t = hg_now();
     rc = fn(a, own);
-    a->times[p] += hg_now() - t;
+    a->run.times[p] += hg_now() - t;
     if (before >= 0 && (after = gpu_used(a, p)) >= 0) {
-        a->gpu_mib[p] += (double)(after - before) / (1024.0 * 1024.0);
-        a->gpu_measured = 1;
+        a->run.gpu_mib[p] += (double)(after - before) / (1024.0 * 1024.0);
+        a->run.gpu_measured = 1;
     }
     if (rc != 0)
-        a->failed_phase = p;
+        a->run.failed_phase = p;
     return rc;
 }
 
+/* Before MPI_Init: the backend the options name (nccl unless they say mpi) may start
+ * its own work, to overlap MPI's start (backend.h, prewarm). */
+static void prewarm_backend(hg_agent *a)
+{
+    a->be = hg_backend_ops_of(a->opts.backend == HG_BACKEND_MPI ? HG_BACKEND_MPI
+                                                                 : HG_BACKEND_NCCL);
+    if (a->be && a->be->prewarm)
+        a->be->prewarm(&a->bk);
+}
+
+/* After bootstrap: the settings' backend; the one that prewarmed, if another (the
+ * config chose mpi: no GPU after all), lets go of what it started. */
 static int pick_backend(hg_agent *a, hg_error *err)
 {
-    if (a->backend == HG_BACKEND_MPI) {
-        a->be = &hg_backend_mpi_ops;
-        return 0;
-    }
-#ifdef HG_HAVE_NCCL
-    (void)err;
-    a->be = &hg_backend_nccl_ops;
+    const hg_backend_ops *be = hg_backend_ops_of(a->set.backend);
+    if (a->be && a->be != be)
+        a->be->release(&a->bk, 1);
+    a->be = be;
+    if (!be)
+        return hg_error_set(err, HG_EINVAL, "this hgrid was built without the NCCL backend (make "
+                            "NCCL=0); use --backend mpi or agent.backend: mpi");
     return 0;
-#else
-    return hg_error_set(err, HG_EINVAL, "this hgrid was built without the NCCL backend (make "
-                        "NCCL=0); use --backend mpi or agent.backend: mpi");
-#endif
 }
 
 static int view_step(hg_agent *a, hg_error *err)
 {
-    int rc = hg_rank_view_build(a->layout, a->rank, &a->view, err);
+    int rc = hg_rank_view_build(a->grid.layout, a->id.rank, &a->grid.view, err);
     if (rc == 0) {
-        a->have_view = 1;
-        rc = hg_comm_set_build(&a->view, a->opts.share, &a->comms, err);
+        a->grid.have_view = 1;
+        rc = hg_comm_set_build(&a->grid.view, a->opts.share, &a->grid.comms, err);
     }
     return rc;
 }
@@ -129,17 +137,17 @@ static int program_step(hg_agent *a, hg_error *err)
     hg_error_clear(&why);
     if (hg_program_resolve(a->opts.program, getenv("PATH"), NULL, 0, &why) == 0)
         return 0;
-    a->usage_failed = 1;
-    return hg_error_set(err, HG_EINVAL, "rank %d on %s: %s", a->rank, a->host, why.msg);
+    a->result.usage_failed = 1;
+    return hg_error_set(err, HG_EINVAL, "rank %d on %s: %s", a->id.rank, a->id.host, why.msg);
 }
 
 /* Everyone learns whether anyone failed so far, and at which split positions anyone
  * makes a communicator (the same answer each round: creates is fixed once the view
  * is). Called by every rank at the same points, whatever its own rc; the count is the
  * layout's (hg_comm_set_words), the same on every rank, set or no set. */
-static int agree(hg_agent *a, int rc, hg_error *own)
+static int agree_on_failures(hg_agent *a, int rc, hg_error *own)
 {
-    int words = hg_comm_set_words(a->layout), mrc;
+    int words = hg_comm_set_words(a->grid.layout), mrc;
     unsigned *in = calloc((size_t)words + 1, sizeof(unsigned));
     unsigned *out = calloc((size_t)words + 1, sizeof(unsigned));
     if (!in || !out) {
@@ -148,30 +156,30 @@ static int agree(hg_agent *a, int rc, hg_error *own)
         free(out);
         if (rc != 0)
             return rc;
-        a->failed_phase = a->phase;
-        return hg_error_set(own, HG_ENOMEM, "rank %d: out of memory", a->rank);
+        a->run.failed_phase = a->run.phase;
+        return hg_error_set(own, HG_ENOMEM, "rank %d: out of memory", a->id.rank);
     }
     in[0] = rc != 0;
-    for (int i = 0; i < words && i < a->comms.nwords; i++)
-        in[1 + i] = a->comms.creates[i];
-    mrc = MPI_Allreduce(in, out, words + 1, MPI_UNSIGNED, MPI_BOR, a->ctrl);
+    for (int i = 0; i < words && i < a->grid.comms.nwords; i++)
+        in[1 + i] = a->grid.comms.creates[i];
+    mrc = MPI_Allreduce(in, out, words + 1, MPI_UNSIGNED, MPI_BOR, a->id.ctrl);
     if (mrc != MPI_SUCCESS) {
         free(in);
         free(out);
         if (rc != 0)
             return rc; /* this rank's own failure is the better reason */
-        a->failed_phase = a->phase;
-        return hg_mpi_fail(own, mrc, a->rank, "MPI_Allreduce(pre-flight status)");
+        a->run.failed_phase = a->run.phase;
+        return hg_mpi_fail(own, mrc, a->id.rank, "MPI_Allreduce(pre-flight status)");
     }
-    for (int i = 0; i < words && i < a->comms.nwords; i++)
-        a->comms.splits[i] = out[1 + i];
+    for (int i = 0; i < words && i < a->grid.comms.nwords; i++)
+        a->grid.comms.splits[i] = out[1 + i];
     int any_failed = out[0] != 0;
     free(in);
     free(out);
     if (rc == 0 && any_failed) {
-        a->failed_phase = a->phase;
+        a->run.failed_phase = a->run.phase;
         return hg_error_set(own, HG_EPEER, "rank %d: skipped the rest of pre-flight after phase "
-                            "%s: another rank failed", a->rank, hg_phase_name(a->phase));
+                            "%s: another rank failed", a->id.rank, hg_phase_name(a->run.phase));
     }
     return rc;
 }
@@ -179,47 +187,57 @@ static int agree(hg_agent *a, int rc, hg_error *own)
 /* Test builds: the failure injected at the end of phase p, if any (testhooks.h). */
 static int inject_failure(hg_agent *a, hg_phase p, int rc, hg_error *own)
 {
-    if (rc == 0 && (rc = hg_test_fail(a->rank, hg_phase_name(p), own)) != 0)
-        a->failed_phase = p;
+    if (rc == 0 && (rc = hg_test_fail(a->id.rank, hg_phase_name(p), own)) != 0)
+        a->run.failed_phase = p;
     return rc;
 }
 
-/* Test builds: a verification that runs out of time or meets an MPI error. */
+/* Test builds: a verification that runs out of time or meets an MPI error (on the MPI
+ * backend's world too, an MPI_Comm there: hgrid.h). */
 static int test_verify_step(hg_agent *a, hg_error *err)
 {
-    return hg_test_verify(&a->bk, a->be, err);
+    MPI_Comm world = MPI_COMM_NULL;
+    if (a->set.backend == HG_BACKEND_MPI && hg_agent_comm(a, HG_SLOT_WORLD))
+        world = *(MPI_Comm *)hg_agent_comm(a, HG_SLOT_WORLD);
+    return hg_test_verify(&a->bk, world, err);
 }
 
 /* What the backend sees of this rank: a copy of the agent's identity, made once
- * bootstrap has learnt it and before any backend call (backend.h). The prewarm and the
+ * bootstrap has learnt it and before any backend call but prewarm (backend.h). The
  * backend's own fields are the backend's already. */
 static void backend_rank_fill(hg_agent *a)
 {
     hg_backend_rank *b = &a->bk;
-    b->rank = a->rank;
-    b->world = a->world;
-    b->local_rank = a->local_rank;
-    b->local_size = a->local_size;
-    b->host = a->host;
-    b->ctrl = a->ctrl;
-    b->local = a->local;
-    b->deadline = a->deadline;
-    b->timeout_s = a->timeout_s;
-    b->view = &a->view;
-    b->comms = &a->comms;
+    b->rank = a->id.rank;
+    b->world = a->id.world;
+    b->local_rank = a->id.local_rank;
+    b->local_size = a->id.local_size;
+    b->host = a->id.host;
+    b->ctrl = a->id.ctrl;
+    b->local = a->id.local;
+    b->deadline = a->run.deadline;
+    b->settings = &a->set;
+    b->view = &a->grid.view;
+    b->comms = &a->grid.comms;
 }
 
 /* The backend's step fn of the GPU phase, then what it bound. */
 static int bind_step(hg_agent *a, hg_error *err)
 {
     int rc = a->be->bind(&a->bk, err);
-    a->device = a->bk.device;
+    a->result.device = a->bk.device;
     return rc;
 }
 
+/* Test builds may declare a world larger than the job (testhooks.h): its init waits
+ * for ranks that never come. */
 static int world_step(hg_agent *a, hg_error *err)
 {
-    return a->be->world(&a->bk, err);
+    int phantom = hg_test_phantom_ranks(), rc;
+    a->bk.world += phantom;
+    rc = a->be->world(&a->bk, err);
+    a->bk.world -= phantom;
+    return rc;
 }
 
 static int groups_step(hg_agent *a, hg_error *err)
@@ -234,40 +252,17 @@ void *hg_agent_comm(const hg_agent *a, int slot)
 
 int hg_agent_module_count(const hg_agent *a)
 {
-    return a->have_view ? a->comms.nviews : 0;
+    return a->grid.have_view ? a->grid.comms.nviews : 0;
 }
 
 const hg_rank_view *hg_agent_module_view(const hg_agent *a, int m)
 {
-    return m >= 0 && m < hg_agent_module_count(a) ? &a->comms.views[m] : NULL;
+    return m >= 0 && m < hg_agent_module_count(a) ? &a->grid.comms.views[m] : NULL;
 }
 
 int hg_agent_module_slot(const hg_agent *a, int m, int kind)
 {
-    return m >= 0 && m < hg_agent_module_count(a) ? hg_comm_set_slot(&a->comms, m, kind) : -1;
-}
-
-void *hg_agent_comm_of_module(const hg_agent *a, int m, int kind)
-{
-    int slot = hg_agent_module_slot(a, m, kind);
-    return slot < 0 ? NULL : hg_agent_comm(a, slot);
-}
-
-int hg_agent_bridge_count(const hg_agent *a)
-{
-    return a->have_view ? a->view.nbridges : 0;
-}
-
-const hg_rank_bridge *hg_agent_bridge(const hg_agent *a, int i)
-{
-    return i >= 0 && i < hg_agent_bridge_count(a) ? &a->view.bridges[i] : NULL;
-}
-
-void *hg_agent_bridge_comm(const hg_agent *a, int i)
-{
-    const hg_rank_bridge *rb = hg_agent_bridge(a, i);
-    /* Bridges are disjoint layouts' only: the rank's one module is m = 0. */
-    return rb ? hg_agent_comm_of_module(a, a->comms.primary, rb->group_kind) : NULL;
+    return m >= 0 && m < hg_agent_module_count(a) ? hg_comm_set_slot(&a->grid.comms, m, kind) : -1;
 }
 
 int hg_agent_start(const hg_agent_opts *opts, hg_agent **out, hg_error *err)
@@ -283,77 +278,71 @@ int hg_agent_start(const hg_agent_opts *opts, hg_agent **out, hg_error *err)
     a->opts = *opts;
     if (hg_test_no_share())
         a->opts.share = 0; /* rank 0's choice reaches every rank with the config */
-    a->t0 = hg_now();
-    a->ctrl = MPI_COMM_NULL;
-    a->local = MPI_COMM_NULL;
-    a->device = a->bk.device = -1;
-    a->rank = -1;
+    a->run.t0 = hg_now();
+    a->id.ctrl = MPI_COMM_NULL;
+    a->id.local = MPI_COMM_NULL;
+    a->result.device = a->bk.device = -1;
+    a->id.rank = -1;
     /* Until the config says otherwise, the watchdog allows the config's own default
      * (hgrid-launch passes the config's as --timeout). */
-    a->timeout_s = opts->timeout_s > 0 ? opts->timeout_s : HG_TIMEOUT_DEFAULT_S;
-    a->deadline = a->t0 + a->timeout_s;
-    if ((rc = hg_watchdog_start(&a->wd, watchdog_deadline(a), a->timeout_s, err)) != 0) {
+    a->set.timeout_s = opts->timeout_s > 0 ? opts->timeout_s : HG_TIMEOUT_DEFAULT_S;
+    a->run.deadline = a->run.t0 + a->set.timeout_s;
+    if ((rc = hg_watchdog_start(&a->run.wd, watchdog_deadline(a), a->set.timeout_s, err)) != 0) {
         free(a);
         return rc;
     }
 
-    enter(a, HG_PHASE_BOOTSTRAP);
-#ifdef HG_HAVE_NCCL
-    if (opts->backend != HG_BACKEND_MPI)
-        hg_nccl_prewarm_start(&a->bk.prewarm);
-#endif
+    enter_phase(a, HG_PHASE_BOOTSTRAP);
+    prewarm_backend(a);
     if ((rc = hg_bootstrap(a, err)) != 0 || (rc = pick_backend(a, err)) != 0) {
         /* Config problems are the same on every rank: all stop here, rank 0 has said why. */
-        if (rc != HG_ECONFIG && a->rank == 0)
+        if (rc != HG_ECONFIG && a->id.rank == 0)
             fprintf(stderr, "hgrid: %s\n", err->msg);
         goto fail;
     }
-#ifdef HG_HAVE_NCCL
-    if (a->backend == HG_BACKEND_MPI)
-        hg_nccl_prewarm_join(&a->bk.prewarm); /* the config chose mpi: no GPU after all */
-#endif
-    a->deadline = a->t0 + a->timeout_s;
-    hg_watchdog_rearm(&a->wd, watchdog_deadline(a), a->timeout_s);
+    hg_test_host(a->id.rank, a->id.host, sizeof(a->id.host));
+    a->run.deadline = a->run.t0 + a->set.timeout_s;
+    hg_watchdog_rearm(&a->run.wd, watchdog_deadline(a), a->set.timeout_s);
     backend_rank_fill(a);
 
-    rc = step(a, HG_PHASE_BOOTSTRAP, view_step, 0, &own);
-    rc = step(a, HG_PHASE_BOOTSTRAP, program_step, rc, &own);
-    a->times[HG_PHASE_BOOTSTRAP] = hg_now() - a->t0; /* from the very start */
-    rc = agree(a, rc, &own);
+    rc = run_step(a, HG_PHASE_BOOTSTRAP, view_step, 0, &own);
+    rc = run_step(a, HG_PHASE_BOOTSTRAP, program_step, rc, &own);
+    a->run.times[HG_PHASE_BOOTSTRAP] = hg_now() - a->run.t0; /* from the very start */
+    rc = agree_on_failures(a, rc, &own);
 
-    enter(a, HG_PHASE_GPU);
-    rc = step(a, HG_PHASE_GPU, a->be->bind ? bind_step : NULL, rc, &own);
+    enter_phase(a, HG_PHASE_GPU);
+    rc = run_step(a, HG_PHASE_GPU, a->be->bind ? bind_step : NULL, rc, &own);
     rc = inject_failure(a, HG_PHASE_GPU, rc, &own);
-    rc = agree(a, rc, &own);
+    rc = agree_on_failures(a, rc, &own);
     /* agent.preflight: none stops after the GPU check; world builds the world alone and
      * verifies it with one all-reduce; full builds and proves everything. */
-    if (a->preflight != HG_PREFLIGHT_NONE) {
-        rc = step(a, HG_PHASE_WORLD, world_step, rc, &own);
+    if (a->set.preflight != HG_PREFLIGHT_NONE) {
+        rc = run_step(a, HG_PHASE_WORLD, world_step, rc, &own);
         rc = inject_failure(a, HG_PHASE_WORLD, rc, &own);
-        rc = agree(a, rc, &own);
-        a->ncomms = a->bk.nverify = 1;
+        rc = agree_on_failures(a, rc, &own);
+        a->result.ncomms = a->bk.nverify = 1;
     }
-    if (a->preflight == HG_PREFLIGHT_FULL) {
-        rc = step(a, HG_PHASE_GROUPS, groups_step, rc, &own);
+    if (a->set.preflight == HG_PREFLIGHT_FULL) {
+        rc = run_step(a, HG_PHASE_GROUPS, groups_step, rc, &own);
         rc = inject_failure(a, HG_PHASE_GROUPS, rc, &own);
-        rc = agree(a, rc, &own);
-        a->ncomms = a->bk.nverify = a->comms.nslots;
+        rc = agree_on_failures(a, rc, &own);
+        a->result.ncomms = a->bk.nverify = a->grid.comms.nslots;
     }
-    if (a->verify && a->preflight != HG_PREFLIGHT_NONE) {
-        rc = step(a, HG_PHASE_VERIFY, hg_verify, rc, &own);
+    if (a->set.verify && a->set.preflight != HG_PREFLIGHT_NONE) {
+        rc = run_step(a, HG_PHASE_VERIFY, hg_verify, rc, &own);
         /* Every rank knows the layout: all take this branch alike. */
-        if (a->preflight == HG_PREFLIGHT_FULL && hg_layout_bridge_count(a->layout) > 0) {
-            rc = agree(a, rc, &own);
-            rc = step(a, HG_PHASE_BRIDGES, hg_bridges, rc, &own);
+        if (a->set.preflight == HG_PREFLIGHT_FULL && hg_layout_bridge_count(a->grid.layout) > 0) {
+            rc = agree_on_failures(a, rc, &own);
+            rc = run_step(a, HG_PHASE_BRIDGES, hg_bridges, rc, &own);
         }
-        rc = step(a, HG_PHASE_VERIFY, test_verify_step, rc, &own);
+        rc = run_step(a, HG_PHASE_VERIFY, test_verify_step, rc, &own);
     }
-    hg_test_before_readiness(a->rank);
+    hg_test_before_readiness(a->id.rank);
 
-    enter(a, HG_PHASE_READINESS);
+    enter_phase(a, HG_PHASE_READINESS);
     if ((rc = hg_readiness(a, rc != 0 ? &own : NULL, err)) != 0)
         goto fail;
-    hg_watchdog_stop(&a->wd);
+    hg_watchdog_stop(&a->run.wd);
     *out = a;
     return 0;
 fail:
@@ -365,21 +354,18 @@ void hg_agent_free(hg_agent *a, int failed)
 {
     if (!a)
         return;
-    hg_watchdog_stop(&a->wd);
-#ifdef HG_HAVE_NCCL
-    hg_nccl_prewarm_join(&a->bk.prewarm); /* bootstrap failed before bind() */
-#endif
+    hg_watchdog_stop(&a->run.wd);
     if (a->be)
         a->be->release(&a->bk, failed);
-    hg_comm_set_free(&a->comms);
-    if (a->have_view)
-        hg_rank_view_free(&a->view);
-    hg_layout_free(a->layout);
-    if (a->local != MPI_COMM_NULL)
-        MPI_Comm_free(&a->local);
-    if (a->ctrl != MPI_COMM_NULL)
-        MPI_Comm_free(&a->ctrl);
-    if (a->mpi_owned)
+    hg_comm_set_free(&a->grid.comms);
+    if (a->grid.have_view)
+        hg_rank_view_free(&a->grid.view);
+    hg_layout_free(a->grid.layout);
+    if (a->id.local != MPI_COMM_NULL)
+        MPI_Comm_free(&a->id.local);
+    if (a->id.ctrl != MPI_COMM_NULL)
+        MPI_Comm_free(&a->id.ctrl);
+    if (a->id.mpi_owned)
         MPI_Finalize();
     free(a);
 }

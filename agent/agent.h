@@ -44,39 +44,58 @@ typedef struct hg_decision {
     char master_addr[256];
 } hg_decision;
 
-typedef struct hg_agent {
-    hg_agent_opts opts;
-    double t0;          /* hg_now() when the agent started */
-    double deadline;    /* t0 + timeout: NCCL init and readiness are bounded by it */
-    int timeout_s;
-    int verify;
-    int preflight;      /* hg_preflight: the depth this run goes to */
-    int backend;        /* hg_backend */
-    int mpi_owned;      /* this agent called MPI_Init, so it calls MPI_Finalize */
-    MPI_Comm ctrl;      /* a private duplicate of MPI_COMM_WORLD for the agent's own talk */
+/* Who and where this rank is: bootstrap.c learns it, nothing changes it after. */
+typedef struct hg_identity {
     int rank, world;
     int local_rank, local_size;
-    MPI_Comm local;     /* the ranks of this host (MPI_COMM_TYPE_SHARED), from ctrl */
-    int device;         /* the CUDA device this rank bound (bk.device); -1: none */
-    int usage_failed;   /* this rank's failure is the user's command (PROGRAM cannot run) */
     char host[256];
+    MPI_Comm ctrl;      /* a private duplicate of MPI_COMM_WORLD for the agent's own talk */
+    MPI_Comm local;     /* the ranks of this host (MPI_COMM_TYPE_SHARED), from ctrl */
+    int mpi_owned;      /* this agent called MPI_Init, so it calls MPI_Finalize */
+} hg_identity;
+
+/* The layout and this rank's part of it: bootstrap.c parses the layout, agent.c's
+ * view step builds the view and the comm set. */
+typedef struct hg_grid {
     hg_layout *layout;
     hg_rank_view view;  /* this rank's module, coordinates, groups and bridges; colocated:
                          * the language module's, every module's in view.per_module */
     int have_view;
     hg_comm_set comms;  /* built with the view; its views are the view's (per_module) */
-    int bridge_links;   /* bridge links this rank proved as their sender (bridges.c) */
-    int bridge_groups;  /* boundary groups whose broadcast this rank led */
-    const hg_backend_ops *be;
-    hg_backend_rank bk; /* what the backend sees of this rank (a copy, filled once) */
+} hg_grid;
+
+/* How the steps ran: agent.c's step runner (the watchdog is told of each phase). */
+typedef struct hg_run {
+    double t0;          /* hg_now() when the agent started */
+    double deadline;    /* t0 + timeout: NCCL init and readiness are bounded by it */
+    hg_phase phase;
+    hg_phase failed_phase;
     double times[HG_PHASE_TIMED];
     double gpu_mib[HG_PHASE_TIMED]; /* GPU memory taken during each phase (MiB) */
     int gpu_measured;   /* gpu_mib holds measurements (a GPU backend that can tell) */
-    int ncomms;         /* communicators this rank built (the world included) */
-    hg_phase phase;
-    hg_phase failed_phase;
-    hg_decision decision;
     hg_watchdog wd;
+} hg_run;
+
+/* What the steps found, each field filled by one phase. */
+typedef struct hg_results {
+    int usage_failed;   /* bootstrap (program step): PROGRAM cannot run: the user's error */
+    int device;         /* gpu: the CUDA device this rank bound (bk.device); -1: none */
+    int ncomms;         /* world, groups: communicators this rank built (the world included) */
+    int bridge_links;   /* bridges.c: links this rank proved as their sender */
+    int bridge_groups;  /* bridges.c: boundary groups whose broadcast this rank led */
+    hg_decision decision; /* readiness.c: rank 0's, on every rank */
+} hg_results;
+
+typedef struct hg_agent {
+    hg_agent_opts opts; /* the caller's; bootstrap makes share and strict rank 0's */
+    hg_identity id;
+    hg_settings set;    /* bootstrap.c: the config under rank 0's overrides (backend.h) */
+    hg_grid grid;
+    hg_run run;
+    const hg_backend_ops *be; /* agent.c: the options' backend before bootstrap (its
+                               * prewarm), the settings' after */
+    hg_backend_rank bk; /* what the backend sees of this rank (a copy, filled once) */
+    hg_results result;
 } hg_agent;
 
 /* bootstrap.c: MPI up, local rank and the host's communicator, rank 0's config bytes
@@ -113,7 +132,7 @@ int hg_agent_exit_status(int rc);
  * the mpi backend, an ncclComm_t with nccl; NULL outside [0, comms.nslots). */
 void *hg_agent_comm(const hg_agent *a, int slot);
 
-/* For api.c: what a rank holds per module and per bridge (agent.c).
+/* For api.c: what a rank holds per module (agent.c).
  *
  * The rank's modules are numbered m = 0 .. hg_agent_module_count() - 1: its one module
  * in a disjoint layout (m = 0 is view.module_index of the layout), every module of a
@@ -121,20 +140,11 @@ void *hg_agent_comm(const hg_agent *a, int slot);
  * module_index the language module's). hg_agent_module_view is the rank's view of
  * module m (its coordinates and groups there; NULL past the end); hg_agent_module_slot
  * its slot of (m, kind) (HG_KIND_WORLD: the world), -1 when the rank is in no group of
- * the kind there; hg_agent_comm_of_module that slot's live communicator, as
- * hg_agent_comm, NULL when none. Identical memberships share one slot, across modules
- * too: two (m, kind) with one slot are one communicator. */
+ * the kind there. Identical memberships share one slot, across modules too: two (m,
+ * kind) with one slot are one communicator. */
 int hg_agent_module_count(const hg_agent *a);
 const hg_rank_view *hg_agent_module_view(const hg_agent *a, int m);
 int hg_agent_module_slot(const hg_agent *a, int m, int kind);
-void *hg_agent_comm_of_module(const hg_agent *a, int m, int kind);
-/* This rank's bridges (view.bridges, layout order; none when colocated): count, entry
- * i (NULL past the end), and the communicator of entry i's boundary broadcast group
- * (its module's tp_cp communicator). The links themselves go over the world
- * communicator (hg_agent_comm(a, HG_SLOT_WORLD)), with the peers as global ranks. */
-int hg_agent_bridge_count(const hg_agent *a);
-const hg_rank_bridge *hg_agent_bridge(const hg_agent *a, int i);
-void *hg_agent_bridge_comm(const hg_agent *a, int i);
 
 
 /* handoff.c: the exec-mode environment, the plan file, teardown and execvp. Consumes a

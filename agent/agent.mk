@@ -39,7 +39,7 @@ SO_NAME := libhgrid.so.$(SO_MAJOR)
 SO_FILE := libhgrid.so.$(VERSION)
 SO_LDFLAGS := -shared -Wl,-soname,$(SO_NAME) -Wl,--no-undefined
 
-AGENT_LIB_SRC := agent/agent.c agent/api.c agent/bootstrap.c agent/verify.c \
+AGENT_LIB_SRC := agent/agent.c agent/api.c agent/backend.c agent/bootstrap.c agent/verify.c \
     agent/bridges.c agent/readiness.c agent/watchdog.c agent/handoff.c agent/backend_mpi.c agent/status.c \
     agent/relay.c agent/keeper.c
 ifeq ($(AGENT_NCCL),1)

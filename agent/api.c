@@ -111,16 +111,16 @@ void hg_finalize(hg_ctx *ctx)
     hg_agent_free((hg_agent *)(void *)ctx, 0);
 }
 
-int hg_ctx_rank(const hg_ctx *ctx) { return AGENT(ctx)->rank; }
-int hg_ctx_world_size(const hg_ctx *ctx) { return AGENT(ctx)->world; }
-const char *hg_ctx_module(const hg_ctx *ctx) { return AGENT(ctx)->view.module.name; }
-hg_role hg_ctx_role(const hg_ctx *ctx) { return AGENT(ctx)->view.module.role; }
-int hg_ctx_module_rank(const hg_ctx *ctx) { return AGENT(ctx)->view.module_rank; }
-int hg_ctx_module_size(const hg_ctx *ctx) { return AGENT(ctx)->view.module.size; }
-hg_backend hg_ctx_backend(const hg_ctx *ctx) { return (hg_backend)AGENT(ctx)->backend; }
-int hg_ctx_local_rank(const hg_ctx *ctx) { return AGENT(ctx)->local_rank; }
-int hg_ctx_local_size(const hg_ctx *ctx) { return AGENT(ctx)->local_size; }
-int hg_ctx_communicators(const hg_ctx *ctx) { return AGENT(ctx)->comms.nslots; }
+int hg_ctx_rank(const hg_ctx *ctx) { return AGENT(ctx)->id.rank; }
+int hg_ctx_world_size(const hg_ctx *ctx) { return AGENT(ctx)->id.world; }
+const char *hg_ctx_module(const hg_ctx *ctx) { return AGENT(ctx)->grid.view.module.name; }
+hg_role hg_ctx_role(const hg_ctx *ctx) { return AGENT(ctx)->grid.view.module.role; }
+int hg_ctx_module_rank(const hg_ctx *ctx) { return AGENT(ctx)->grid.view.module_rank; }
+int hg_ctx_module_size(const hg_ctx *ctx) { return AGENT(ctx)->grid.view.module.size; }
+hg_backend hg_ctx_backend(const hg_ctx *ctx) { return (hg_backend)AGENT(ctx)->set.backend; }
+int hg_ctx_local_rank(const hg_ctx *ctx) { return AGENT(ctx)->id.local_rank; }
+int hg_ctx_local_size(const hg_ctx *ctx) { return AGENT(ctx)->id.local_size; }
+int hg_ctx_communicators(const hg_ctx *ctx) { return AGENT(ctx)->grid.comms.nslots; }
 
 /* -1 (and *size -1) for a dim the library does not know (layout.h). */
 static int view_coord(const hg_rank_view *v, hg_dim dim, int *size)
@@ -132,16 +132,16 @@ static int view_coord(const hg_rank_view *v, hg_dim dim, int *size)
 
 int hg_ctx_coord(const hg_ctx *ctx, hg_dim dim, int *size)
 {
-    return view_coord(&AGENT(ctx)->view, dim, size);
+    return view_coord(&AGENT(ctx)->grid.view, dim, size);
 }
 
 static int view_group(const hg_agent *a, const hg_rank_view *v, hg_kind kind, int *members,
                       int max)
 {
     if (kind == HG_KIND_WORLD) {
-        for (int i = 0; members && i < max && i < a->world; i++)
+        for (int i = 0; members && i < max && i < a->id.world; i++)
             members[i] = i;
-        return a->world;
+        return a->id.world;
     }
     if ((unsigned)kind >= HG_KIND_COUNT || v->groups[kind].index < 0)
         return 0;
@@ -153,22 +153,22 @@ static int view_group(const hg_agent *a, const hg_rank_view *v, hg_kind kind, in
 
 int hg_ctx_group(const hg_ctx *ctx, hg_kind kind, int *members, int max)
 {
-    return view_group(AGENT(ctx), &AGENT(ctx)->view, kind, members, max);
+    return view_group(AGENT(ctx), &AGENT(ctx)->grid.view, kind, members, max);
 }
 
 int hg_ctx_group_rank(const hg_ctx *ctx, hg_kind kind)
 {
     const hg_agent *a = AGENT(ctx);
     if (kind == HG_KIND_WORLD)
-        return a->rank;
-    if ((unsigned)kind >= HG_KIND_COUNT || a->view.groups[kind].index < 0)
+        return a->id.rank;
+    if ((unsigned)kind >= HG_KIND_COUNT || a->grid.view.groups[kind].index < 0)
         return -1;
-    return a->view.groups[kind].pos;
+    return a->grid.view.groups[kind].pos;
 }
 
 int hg_ctx_cuda_device(const hg_ctx *ctx)
 {
-    return AGENT(ctx)->backend == HG_BACKEND_NCCL ? AGENT(ctx)->device : -1;
+    return AGENT(ctx)->set.backend == HG_BACKEND_NCCL ? AGENT(ctx)->result.device : -1;
 }
 
 static const hg_rank_view *module_view(const hg_ctx *ctx, int m)
@@ -185,17 +185,17 @@ static int module_slot(const hg_agent *a, int m, hg_kind kind)
  * the plain calls are the per-module ones for it. */
 MPI_Comm hg_ctx_mpi_comm(const hg_ctx *ctx, hg_kind kind)
 {
-    return hg_ctx_module_mpi_comm(ctx, AGENT(ctx)->comms.primary, kind);
+    return hg_ctx_module_mpi_comm(ctx, AGENT(ctx)->grid.comms.primary, kind);
 }
 
 struct ncclComm *hg_ctx_nccl_comm(const hg_ctx *ctx, hg_kind kind)
 {
-    return hg_ctx_module_nccl_comm(ctx, AGENT(ctx)->comms.primary, kind);
+    return hg_ctx_module_nccl_comm(ctx, AGENT(ctx)->grid.comms.primary, kind);
 }
 
 /* ---- MIMO topology ---- */
 
-hg_layout_kind hg_ctx_layout(const hg_ctx *ctx) { return AGENT(ctx)->view.layout; }
+hg_layout_kind hg_ctx_layout(const hg_ctx *ctx) { return AGENT(ctx)->grid.view.layout; }
 
 int hg_ctx_module_count(const hg_ctx *ctx)
 {
@@ -229,7 +229,7 @@ MPI_Comm hg_ctx_module_mpi_comm(const hg_ctx *ctx, int m, hg_kind kind)
 {
     const hg_agent *a = AGENT(ctx);
     int slot = module_slot(a, m, kind);
-    if (slot < 0 || a->backend != HG_BACKEND_MPI)
+    if (slot < 0 || a->set.backend != HG_BACKEND_MPI)
         return MPI_COMM_NULL;
     return *(MPI_Comm *)hg_agent_comm(a, slot);
 }
@@ -238,22 +238,22 @@ struct ncclComm *hg_ctx_module_nccl_comm(const hg_ctx *ctx, int m, hg_kind kind)
 {
     const hg_agent *a = AGENT(ctx);
     int slot = module_slot(a, m, kind);
-    if (slot < 0 || a->backend != HG_BACKEND_NCCL)
+    if (slot < 0 || a->set.backend != HG_BACKEND_NCCL)
         return NULL;
     return hg_agent_comm(a, slot);
 }
 
-int hg_ctx_bridge_count(const hg_ctx *ctx) { return AGENT(ctx)->view.nbridges; }
+int hg_ctx_bridge_count(const hg_ctx *ctx) { return AGENT(ctx)->grid.view.nbridges; }
 
 int hg_ctx_bridge_sized(const hg_ctx *ctx, int i, hg_bridge_info *info, size_t size)
 {
     const hg_agent *a = AGENT(ctx);
-    if (!info || i < 0 || i >= a->view.nbridges)
+    if (!info || i < 0 || i >= a->grid.view.nbridges)
         return HG_EINVAL;
-    const hg_rank_bridge *b = &a->view.bridges[i];
+    const hg_rank_bridge *b = &a->grid.view.bridges[i];
     hg_bridge_info full = HG_BRIDGE_INFO_INIT;
-    full.src = hg_layout_module(a->layout, (size_t)b->src)->name;
-    full.dest = hg_layout_module(a->layout, (size_t)b->dest)->name;
+    full.src = hg_layout_module(a->grid.layout, (size_t)b->src)->name;
+    full.dest = hg_layout_module(a->grid.layout, (size_t)b->dest)->name;
     full.mode = b->mode;
     full.side = b->side;
     full.role = b->role;

@@ -22,7 +22,7 @@ typedef struct mpi_state {
     int nlinks;
 } mpi_state;
 
-static mpi_state *state(hg_backend_rank *b)
+static mpi_state *state_of(hg_backend_rank *b)
 {
     if (!b->state) {
         mpi_state *s = calloc(1, sizeof(*s));
@@ -41,7 +41,7 @@ static mpi_state *state(hg_backend_rank *b)
 
 static int mpi_world(hg_backend_rank *b, hg_error *err)
 {
-    mpi_state *s = state(b);
+    mpi_state *s = state_of(b);
     int mrc;
     if (!s)
         return hg_error_set(err, HG_ENOMEM, "rank %d: out of memory", b->rank);
@@ -130,7 +130,7 @@ static int mpi_shape(hg_backend_rank *b, int slot, int *count, int *rank, hg_err
 
 /* Bridge links: every receive and send posted at once (MPI orders nothing here, so no
  * order can deadlock); the sends are small and complete on their own. */
-static int mpi_link_start(hg_backend_rank *b, hg_link_xfer *x, int n, int silent, hg_error *err)
+static int mpi_link_start(hg_backend_rank *b, hg_link_xfer *x, int n, hg_error *err)
 {
     mpi_state *s = b->state;
     int mrc;
@@ -151,7 +151,7 @@ static int mpi_link_start(hg_backend_rank *b, hg_link_xfer *x, int n, int silent
                              s->comm[HG_SLOT_WORLD], &s->link_req[2 * i])) != MPI_SUCCESS)
             return hg_mpi_fail(err, mrc, b->rank, "MPI_Irecv(bridge link)");
     }
-    for (int i = 0; !silent && i < n; i++)
+    for (int i = 0; i < n; i++)
         if ((mrc = MPI_Isend(x[i].out, HG_LINK_WORDS, MPI_INT, x[i].peer, TAG_LINK,
                              s->comm[HG_SLOT_WORLD], &s->link_req[2 * i + 1])) != MPI_SUCCESS)
             return hg_mpi_fail(err, mrc, b->rank, "MPI_Isend(bridge link)");
@@ -236,6 +236,7 @@ static void *mpi_comm(const hg_backend_rank *b, int slot)
 }
 
 const hg_backend_ops hg_backend_mpi_ops = {
+    .prewarm = NULL,
     .bind = NULL,
     .world = mpi_world,
     .groups = mpi_groups,

@@ -17,6 +17,7 @@
 
 #include <cuda_runtime.h>
 #include <nccl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,9 +25,15 @@
 
 #include "gpu_choice.h"
 #include "intparse.h"
-#include "testhooks.h"
 
 typedef struct nccl_state {
+    /* prewarm(): a GPU context made while MPI_Init runs, so CUDA's start-up cost
+     * overlaps MPI's instead of following it; on the launcher's local rank and size
+     * hints (-1: not given); joined by bind() or release(). */
+    pthread_t prewarm;
+    int prewarm_started;
+    int hint_local_rank, hint_local_size;
+    int roots;              /* world(): the bootstrap roots it used */
     int nslots;
     ncclComm_t *comm;       /* [nslots] */
     cudaStream_t *stream;   /* [nslots] */
@@ -37,7 +44,7 @@ typedef struct nccl_state {
     cudaStream_t bridge_stream;
     int *link_dev;
     cudaEvent_t *link_ev;
-    int nlinks, issued, enqueuing, silent;
+    int nlinks, issued, enqueuing;
     long long *bcast_dev;
 } nccl_state;
 
@@ -61,11 +68,12 @@ static int env_hint(const char *const *names)
     return -1;
 }
 
-static void *prewarm(void *arg)
+static void *prewarm_gpu(void *arg)
 {
-    const hg_prewarm *p = arg;
-    hg_gpu_view v = { .rank = -1, .host = "", .local_rank = p->local_rank,
-                      .local_size = p->local_size > p->local_rank ? p->local_size : p->local_rank + 1 };
+    const nccl_state *s = arg;
+    hg_gpu_view v = { .rank = -1, .host = "", .local_rank = s->hint_local_rank,
+                      .local_size = s->hint_local_size > s->hint_local_rank ? s->hint_local_size
+                                                                              : s->hint_local_rank + 1 };
     int device = -1;
     /* Silent: errors are left for bind(), which repeats every call on the main thread
      * and says once what is wrong. */
@@ -75,22 +83,32 @@ static void *prewarm(void *arg)
     return NULL;
 }
 
-void hg_nccl_prewarm_start(hg_prewarm *p)
+/* Starts creating the CUDA context of the GPU that the launcher's local rank and size
+ * hints (OMPI_COMM_WORLD_LOCAL_RANK/_SIZE, SLURM_LOCALID, MPI_LOCALRANKID) choose by
+ * hg_gpu_choose's rules, in a thread that prints nothing; bind() joins it and chooses
+ * again from the real local rank, whatever the hints said. */
+static void nccl_prewarm(hg_backend_rank *b)
 {
     static const char *const ranks[] = { "OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID",
                                          "MPI_LOCALRANKID", NULL };
     static const char *const sizes[] = { "OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", NULL };
-    p->local_rank = env_hint(ranks);
-    p->local_size = env_hint(sizes);
-    if (p->local_rank >= 0 && pthread_create(&p->thread, NULL, prewarm, p) == 0)
-        p->started = 1;
+    nccl_state *s = b->state ? b->state : calloc(1, sizeof(*s));
+    if (!s)
+        return; /* bind() tries again, and says so */
+    b->state = s;
+    s->device = -1;
+    s->hint_local_rank = env_hint(ranks);
+    s->hint_local_size = env_hint(sizes);
+    if (!s->prewarm_started && s->hint_local_rank >= 0
+        && pthread_create(&s->prewarm, NULL, prewarm_gpu, s) == 0)
+        s->prewarm_started = 1;
 }
 
-void hg_nccl_prewarm_join(hg_prewarm *p)
+static void prewarm_join(nccl_state *s)
 {
-    if (p->started)
-        pthread_join(p->thread, NULL);
-    p->started = 0;
+    if (s->prewarm_started)
+        pthread_join(s->prewarm, NULL);
+    s->prewarm_started = 0;
 }
 
 /* Aborts a communicator whose operation failed or ran past the deadline and forgets it,
@@ -105,7 +123,7 @@ static void abort_slot(nccl_state *s, ncclComm_t *c)
 }
 
 /* Names the group of a slot, or (slot < 0) of split position split, for messages. */
-static void describe(const hg_backend_rank *b, int slot, int split, char *buf, size_t len)
+static void describe_group(const hg_backend_rank *b, int slot, int split, char *buf, size_t len)
 {
     if (slot < 0)
         hg_comm_set_describe_split(b->comms, split, buf, len);
@@ -127,7 +145,7 @@ static int wait_comm(hg_backend_rank *b, ncclComm_t *c, const char *what, int sl
         if (r == ncclSuccess && st == ncclSuccess)
             return 0;
         if (r != ncclSuccess || st != ncclInProgress) {
-            describe(b, slot, split, group, sizeof(group));
+            describe_group(b, slot, split, group, sizeof(group));
             hg_error_set(err, HG_ENCCL, "rank %d on %s: %s for %s failed: %s (%s)", b->rank,
                          b->host, what, group, ncclGetErrorString(r != ncclSuccess ? r : st),
                          ncclGetLastError(*c));
@@ -135,12 +153,12 @@ static int wait_comm(hg_backend_rank *b, ncclComm_t *c, const char *what, int sl
             return HG_ENCCL;
         }
         if (hg_now() > deadline) {
-            describe(b, slot, split, group, sizeof(group));
+            describe_group(b, slot, split, group, sizeof(group));
             abort_slot(s, c);
             return hg_error_set(err, HG_ETIMEDOUT,
                                 "rank %d on %s: %s for %s did not complete within the %d s "
                                 "init timeout; communicator aborted",
-                                b->rank, b->host, what, group, b->timeout_s);
+                                b->rank, b->host, what, group, b->settings->timeout_s);
         }
         hg_backoff(&spins);
     }
@@ -150,7 +168,7 @@ static int nccl_fail(hg_backend_rank *b, hg_error *err, ncclResult_t r, const ch
                      int slot, int split)
 {
     char group[256];
-    describe(b, slot, split, group, sizeof(group));
+    describe_group(b, slot, split, group, sizeof(group));
     return hg_error_set(err, HG_ENCCL, "rank %d on %s: %s for %s: %s (%s)", b->rank, b->host,
                         call, group, ncclGetErrorString(r), ncclGetLastError(NULL));
 }
@@ -195,17 +213,17 @@ static int bind_local(hg_backend_rank *b, hg_gpu_view *v, hg_gpu_id *id, hg_erro
 
 static int nccl_bind(hg_backend_rank *b, hg_error *err)
 {
-    nccl_state *s = calloc(1, sizeof(*s));
+    nccl_state *s = b->state ? b->state : calloc(1, sizeof(*s));
     int nslots = b->comms->nslots;
     hg_gpu_id mine, *all = calloc((size_t)b->local_size, sizeof(*all));
     hg_gpu_view v = { .rank = b->rank, .host = b->host, .local_rank = b->local_rank,
                       .local_size = b->local_size, .visible_env = getenv("CUDA_VISIBLE_DEVICES") };
     int rc, mrc;
-    hg_nccl_prewarm_join(&b->prewarm);
     b->state = s;
     /* (Out of memory here, a rank skips the exchange below, and its host's peers wait
      * in it for the watchdog: a few hundred bytes that cannot be had end the job anyway.) */
     if (s) {
+        prewarm_join(s);
         s->nslots = nslots;
         s->comm = calloc((size_t)nslots, sizeof(*s->comm));
         s->stream = calloc((size_t)nslots, sizeof(*s->stream));
@@ -298,7 +316,7 @@ static int nccl_world(hg_backend_rank *b, hg_error *err)
     nccl_state *s = b->state;
     ncclConfig_t cfg = comm_config();
     ncclResult_t r = ncclSuccess;
-    int k = b->ranks_per_root, rc;
+    int k = b->settings->nccl_ranks_per_root, rc;
     /* Above k ranks, one root per k ranks; k = 0, or NCCL without the scalable call: one. */
     int nroots = HG_NCCL_SCALABLE && k > 0 && b->world > k ? (b->world + k - 1) / k : 1;
     root_id *ids = calloc((size_t)nroots, sizeof(*ids));
@@ -309,9 +327,7 @@ static int nccl_world(hg_backend_rank *b, hg_error *err)
         free(ids);
         return rc;
     }
-    /* Test builds: a world larger than the job, so init waits for a peer that never
-     * comes: the deadline-and-abort path, on a single GPU. */
-    int nranks = b->world + hg_test_nccl_phantom_ranks();
+    int nranks = b->world;
 #if HG_NCCL_SCALABLE
     if (nroots > 1) {
         ncclUniqueId *uid = malloc((size_t)nroots * sizeof(*uid));
@@ -329,7 +345,7 @@ static int nccl_world(hg_backend_rank *b, hg_error *err)
         r = ncclCommInitRankConfig(&s->comm[HG_SLOT_WORLD], nranks, ids[0].id, b->rank, &cfg);
     }
     free(ids);
-    b->roots = nroots;
+    s->roots = nroots;
     if (r != ncclSuccess && r != ncclInProgress) {
         if (s->comm[HG_SLOT_WORLD])
             abort_slot(s, &s->comm[HG_SLOT_WORLD]);
@@ -416,7 +432,7 @@ static int nccl_allreduce(hg_backend_rank *b, long long mine, long long *sums, h
                 return hg_error_set(err, HG_ETIMEDOUT,
                                     "rank %d on %s: ncclAllReduce for %s did not finish within the "
                                     "%d s init timeout; communicator aborted",
-                                    b->rank, b->host, group, b->timeout_s);
+                                    b->rank, b->host, group, b->settings->timeout_s);
             }
             hg_backoff(&spins);
         }
@@ -463,7 +479,7 @@ static int link_issue(hg_backend_rank *b, hg_link_xfer *x, int n, hg_error *err)
     int i = s->issued, *out = s->link_dev + (size_t)i * HG_LINK_WORDS;
     int *in = s->link_dev + (size_t)(n + i) * HG_LINK_WORDS;
     ncclResult_t r = ncclGroupStart();
-    if (r == ncclSuccess && !s->silent)
+    if (r == ncclSuccess)
         r = ncclSend(out, HG_LINK_WORDS, ncclInt32, x[i].peer, s->comm[HG_SLOT_WORLD], s->bridge_stream);
     if (r == ncclSuccess)
         r = ncclRecv(in, HG_LINK_WORDS, ncclInt32, x[i].peer, s->comm[HG_SLOT_WORLD], s->bridge_stream);
@@ -515,7 +531,7 @@ static int nccl_link_poll(hg_backend_rank *b, hg_link_xfer *x, int n, hg_error *
     return 0;
 }
 
-static int nccl_link_start(hg_backend_rank *b, hg_link_xfer *x, int n, int silent, hg_error *err)
+static int nccl_link_start(hg_backend_rank *b, hg_link_xfer *x, int n, hg_error *err)
 {
     nccl_state *s = b->state;
     cudaError_t e;
@@ -529,7 +545,6 @@ static int nccl_link_start(hg_backend_rank *b, hg_link_xfer *x, int n, int silen
         return hg_error_set(err, HG_ENOMEM, "rank %d: out of memory", b->rank);
     s->nlinks = n;
     s->issued = s->enqueuing = 0;
-    s->silent = silent;
     for (int i = 0; i < n; i++) {
         x[i].done = x[i].connected = 0;
         memcpy(host + (size_t)i * HG_LINK_WORDS, x[i].out, sizeof(x[i].out));
@@ -596,6 +611,7 @@ static void nccl_release(hg_backend_rank *b, int abort)
     hg_error ignored;
     if (!s)
         return;
+    prewarm_join(s); /* bootstrap failed, or the config chose another backend, before bind() */
     /* Children before the world they share resources with. A clean teardown finalizes
      * each communicator (all members do, in one order) before destroying it; after a
      * failure peers may be gone, so only the local abort is safe. */
@@ -646,6 +662,12 @@ static long long nccl_gpu_used(const hg_backend_rank *b)
     return (long long)(total_b - free_b);
 }
 
+static int nccl_world_roots(const hg_backend_rank *b)
+{
+    const nccl_state *s = b->state;
+    return s ? s->roots : 0;
+}
+
 static void *nccl_comm(const hg_backend_rank *b, int slot)
 {
     nccl_state *s = b->state;
@@ -653,6 +675,7 @@ static void *nccl_comm(const hg_backend_rank *b, int slot)
 }
 
 const hg_backend_ops hg_backend_nccl_ops = {
+    .prewarm = nccl_prewarm,
     .bind = nccl_bind,
     .world = nccl_world,
     .groups = nccl_groups,
@@ -665,4 +688,5 @@ const hg_backend_ops hg_backend_nccl_ops = {
     .link_stop = nccl_link_stop,
     .bcast = nccl_bcast,
     .gpu_used = nccl_gpu_used,
+    .world_roots = nccl_world_roots,
 };

@@ -16,7 +16,6 @@
 #include "diag.h"
 #include "intparse.h"
 #include "protocol.h"
-#include "testhooks.h"
 
 /* What rank 0 broadcasts before the config bytes. */
 typedef struct cfg_header {
@@ -29,20 +28,11 @@ typedef struct cfg_header {
     int32_t ranks_per_root; /* rank 0's HGRID_NCCL_RANKS_PER_ROOT, -1: none */
 } cfg_header;
 
-int hg_mpi_fail(hg_error *err, int mrc, int rank, const char *call)
-{
-    char text[MPI_MAX_ERROR_STRING];
-    int n = 0;
-    if (MPI_Error_string(mrc, text, &n) != MPI_SUCCESS)
-        snprintf(text, sizeof(text), "MPI error %d", mrc);
-    return hg_error_set(err, HG_EMPI, "rank %d: %s: %s", rank, call, text);
-}
-
 #define MPI_TRY(call, what)                                 \
     do {                                                    \
         int mrc_ = (call);                                  \
         if (mrc_ != MPI_SUCCESS) {                          \
-            rc = hg_mpi_fail(err, mrc_, a->rank, what);     \
+            rc = hg_mpi_fail(err, mrc_, a->id.rank, what);     \
             goto out;                                       \
         }                                                   \
     } while (0)
@@ -75,86 +65,85 @@ int hg_bootstrap(hg_agent *a, hg_error *err)
     hg_diags *diags = NULL;
     cfg_header h;
     memset(&h, 0, sizeof(h));
-    a->rank = -1;
+    a->id.rank = -1;
 
     MPI_Initialized(&initialized);
     if (!initialized) {
         MPI_TRY(MPI_Init(NULL, NULL), "MPI_Init");
-        a->mpi_owned = 1;
+        a->id.mpi_owned = 1;
     }
-    MPI_TRY(MPI_Comm_dup(MPI_COMM_WORLD, &a->ctrl), "MPI_Comm_dup");
+    MPI_TRY(MPI_Comm_dup(MPI_COMM_WORLD, &a->id.ctrl), "MPI_Comm_dup");
     /* MPI_COMM_WORLD's errors are fatal and a duplicate inherits that: every error here
      * would abort the job with MPI's status instead of reaching the coordinator. The
      * communicators split from ctrl inherit this handler. */
-    MPI_TRY(MPI_Comm_set_errhandler(a->ctrl, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
-    MPI_TRY(MPI_Comm_rank(a->ctrl, &a->rank), "MPI_Comm_rank");
-    MPI_TRY(MPI_Comm_size(a->ctrl, &a->world), "MPI_Comm_size");
-    atomic_store(&a->wd.rank, a->rank);
+    MPI_TRY(MPI_Comm_set_errhandler(a->id.ctrl, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
+    MPI_TRY(MPI_Comm_rank(a->id.ctrl, &a->id.rank), "MPI_Comm_rank");
+    MPI_TRY(MPI_Comm_size(a->id.ctrl, &a->id.world), "MPI_Comm_size");
+    atomic_store(&a->run.wd.rank, a->id.rank);
     /* Kept: the NCCL backend checks over it that no two ranks of a host share a GPU. */
-    MPI_TRY(MPI_Comm_split_type(a->ctrl, MPI_COMM_TYPE_SHARED, a->rank, MPI_INFO_NULL, &a->local),
+    MPI_TRY(MPI_Comm_split_type(a->id.ctrl, MPI_COMM_TYPE_SHARED, a->id.rank, MPI_INFO_NULL, &a->id.local),
             "MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)");
-    MPI_TRY(MPI_Comm_rank(a->local, &a->local_rank), "MPI_Comm_rank(local)");
-    MPI_TRY(MPI_Comm_size(a->local, &a->local_size), "MPI_Comm_size(local)");
-    if (gethostname(a->host, sizeof(a->host) - 1) != 0)
-        snprintf(a->host, sizeof(a->host), "unknown-host");
-    hg_test_host(a->rank, a->host, sizeof(a->host));
+    MPI_TRY(MPI_Comm_rank(a->id.local, &a->id.local_rank), "MPI_Comm_rank(local)");
+    MPI_TRY(MPI_Comm_size(a->id.local, &a->id.local_size), "MPI_Comm_size(local)");
+    if (gethostname(a->id.host, sizeof(a->id.host) - 1) != 0)
+        snprintf(a->id.host, sizeof(a->id.host), "unknown-host");
 
     diags = hg_diags_new(a->opts.config_path);
     if (!diags) {
-        rc = hg_error_set(err, HG_ENOMEM, "rank %d: out of memory", a->rank);
+        rc = hg_error_set(err, HG_ENOMEM, "rank %d: out of memory", a->id.rank);
         goto out;
     }
-    if (a->rank == 0)
+    if (a->id.rank == 0)
         bytes = read_on_root(a, &h, diags);
-    MPI_TRY(MPI_Bcast(&h, (int)sizeof(h), MPI_BYTE, 0, a->ctrl), "MPI_Bcast(config header)");
+    MPI_TRY(MPI_Bcast(&h, (int)sizeof(h), MPI_BYTE, 0, a->id.ctrl), "MPI_Bcast(config header)");
     if (h.len < 0) {
-        if (a->rank == 0)
+        if (a->id.rank == 0)
             hg_diags_print(diags, stderr);
         rc = hg_error_set(err, HG_ECONFIG, "rank 0 could not read the config %s",
                           a->opts.config_path);
         goto out;
     }
-    if (a->rank != 0 && !(bytes = malloc((size_t)h.len + 1))) {
-        rc = hg_error_set(err, HG_ENOMEM, "rank %d: out of memory for the config", a->rank);
+    if (a->id.rank != 0 && !(bytes = malloc((size_t)h.len + 1))) {
+        rc = hg_error_set(err, HG_ENOMEM, "rank %d: out of memory for the config", a->id.rank);
         goto out;
     }
-    MPI_TRY(MPI_Bcast(bytes, (int)h.len, MPI_CHAR, 0, a->ctrl), "MPI_Bcast(config bytes)");
+    MPI_TRY(MPI_Bcast(bytes, (int)h.len, MPI_CHAR, 0, a->id.ctrl), "MPI_Bcast(config bytes)");
     bytes[h.len] = '\0';
 
     if (hg_config_parse(bytes, (size_t)h.len, &cfg, diags) == 0)
-        hg_layout_build(cfg, h.strict ? HG_VALIDATE_STRICT : 0, &a->layout, diags);
-    if (a->rank == 0)
+        hg_layout_build(cfg, h.strict ? HG_VALIDATE_STRICT : 0, &a->grid.layout, diags);
+    if (a->id.rank == 0)
         hg_diags_print(diags, stderr); /* warnings too */
-    if (!a->layout) {
+    if (!a->grid.layout) {
         rc = hg_error_set(err, HG_ECONFIG, "%s: invalid config (%zu error%s)", a->opts.config_path,
                           hg_diags_errors(diags), hg_diags_errors(diags) == 1 ? "" : "s");
         goto out;
     }
-    if (hg_layout_world_size(a->layout) != a->world) {
+    if (hg_layout_world_size(a->grid.layout) != a->id.world) {
         rc = hg_error_set(err, HG_ECONFIG,
                           "%s: the layout needs %d rank%s (world_size), but the job has %d MPI "
-                          "rank%s", a->opts.config_path, hg_layout_world_size(a->layout),
-                          hg_layout_world_size(a->layout) == 1 ? "" : "s", a->world,
-                          a->world == 1 ? "" : "s");
-        if (a->rank == 0)
+                          "rank%s", a->opts.config_path, hg_layout_world_size(a->grid.layout),
+                          hg_layout_world_size(a->grid.layout) == 1 ? "" : "s", a->id.world,
+                          a->id.world == 1 ? "" : "s");
+        if (a->id.rank == 0)
             fprintf(stderr, "hgrid: %s\n", err->msg);
         goto out;
     }
-    a->backend = h.backend >= 0 ? h.backend : (int)cfg->backend;
-    a->timeout_s = h.timeout_s > 0 ? h.timeout_s : (int)cfg->init_timeout_s.v;
-    a->verify = cfg->verify;
-    a->preflight = h.preflight >= 0 ? h.preflight : (int)cfg->preflight;
-    a->bk.ranks_per_root = h.ranks_per_root >= 0 ? h.ranks_per_root : (int)cfg->nccl_ranks_per_root.v;
+    a->set.backend = h.backend >= 0 ? h.backend : (int)cfg->backend;
+    a->set.timeout_s = h.timeout_s > 0 ? h.timeout_s : (int)cfg->init_timeout_s.v;
+    a->set.verify = cfg->verify;
+    a->set.preflight = h.preflight >= 0 ? h.preflight : (int)cfg->preflight;
+    a->set.nccl_ranks_per_root = h.ranks_per_root >= 0 ? h.ranks_per_root : (int)cfg->nccl_ranks_per_root.v;
     a->opts.share = h.share;
     a->opts.strict = h.strict;
     /* An in-process program gets hgrid's communicators (hgrid.h): they are the handoff. */
-    if (a->preflight != HG_PREFLIGHT_FULL && !a->opts.exec_handoff) {
+    if (a->set.preflight != HG_PREFLIGHT_FULL && !a->opts.exec_handoff) {
         rc = hg_error_set(err, HG_ECONFIG, "%s: pre-flight '%s' (%s) applies to the exec "
                           "handoff; an in-process program (hg_init) uses hgrid's communicators, "
                           "which only the full pre-flight builds", a->opts.config_path,
-                          hg_preflight_name((hg_preflight)a->preflight),
+                          hg_preflight_name((hg_preflight)a->set.preflight),
                           h.preflight >= 0 ? "--preflight" : "agent.preflight");
-        if (a->rank == 0)
+        if (a->id.rank == 0)
             fprintf(stderr, "hgrid: %s\n", err->msg);
         goto out;
     }

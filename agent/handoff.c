@@ -52,13 +52,13 @@ static int open_plan(const hg_agent *a, char *path, size_t len)
     if (dir && *dir) {
         if (mkdir(dir, 0700) != 0 && errno != EEXIST)
             return -1;
-        snprintf(path, len, "%s/rank%d.json", dir, a->rank);
+        snprintf(path, len, "%s/rank%d.json", dir, a->id.rank);
         return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     }
     dir = getenv("TMPDIR");
     if (!dir || !*dir)
         dir = "/tmp";
-    snprintf(path, len, "%s/hgrid-plan-rank%d-XXXXXX.json", dir, a->rank);
+    snprintf(path, len, "%s/hgrid-plan-rank%d-XXXXXX.json", dir, a->id.rank);
     return mkstemps(path, 5);
 }
 
@@ -67,15 +67,15 @@ static int write_plan(const hg_agent *a, char *path, size_t len, hg_error *err)
     FILE *f;
     int fd, rc;
     if ((fd = open_plan(a, path, len)) < 0)
-        return hg_error_set(err, HG_EIO, "rank %d: cannot create the plan file %s: %s", a->rank,
+        return hg_error_set(err, HG_EIO, "rank %d: cannot create the plan file %s: %s", a->id.rank,
                             path, strerror(errno));
     if (!(f = fdopen(fd, "w"))) {
         close(fd);
-        return hg_error_set(err, HG_EIO, "rank %d: fdopen %s: %s", a->rank, path, strerror(errno));
+        return hg_error_set(err, HG_EIO, "rank %d: fdopen %s: %s", a->id.rank, path, strerror(errno));
     }
-    rc = hg_plan_write_rank_json(&a->view, f, err);
+    rc = hg_plan_write_rank_json(&a->grid.view, f, err);
     if (fclose(f) != 0 && rc == 0)
-        rc = hg_error_set(err, HG_EIO, "rank %d: writing %s: %s", a->rank, path, strerror(errno));
+        rc = hg_error_set(err, HG_EIO, "rank %d: writing %s: %s", a->id.rank, path, strerror(errno));
     return rc;
 }
 
@@ -83,19 +83,19 @@ static int write_plan(const hg_agent *a, char *path, size_t len, hg_error *err)
  * rank's own module. */
 static int set_modules(const hg_agent *a)
 {
-    size_t n = hg_layout_module_count(a->layout), len = 1, used = 0;
+    size_t n = hg_layout_module_count(a->grid.layout), len = 1, used = 0;
     char *list;
     int rc;
-    if (a->view.nmodules_here == 0)
-        return setenv(HG_ENV_MODULES, a->view.module.name, 1);
+    if (a->grid.view.nmodules_here == 0)
+        return setenv(HG_ENV_MODULES, a->grid.view.module.name, 1);
     for (size_t i = 0; i < n; i++)
-        len += strlen(hg_layout_module(a->layout, i)->name) + 1;
+        len += strlen(hg_layout_module(a->grid.layout, i)->name) + 1;
     if (!(list = malloc(len)))
         return -1;
     list[0] = '\0';
     for (size_t i = 0; i < n; i++)
         used += (size_t)snprintf(list + used, len - used, "%s%s", i ? "," : "",
-                                 hg_layout_module(a->layout, i)->name);
+                                 hg_layout_module(a->grid.layout, i)->name);
     rc = setenv(HG_ENV_MODULES, list, 1);
     free(list);
     return rc;
@@ -103,15 +103,15 @@ static int set_modules(const hg_agent *a)
 
 static int set_env(const hg_agent *a, const char *plan_path)
 {
-    const hg_rank_view *p = &a->view;
+    const hg_rank_view *p = &a->grid.view;
     const hg_module *m = &p->module;
     int bad = 0;
-    bad |= set_int("RANK", a->rank);
-    bad |= set_int("WORLD_SIZE", a->world);
-    bad |= set_int("LOCAL_RANK", a->local_rank);
-    bad |= set_int("LOCAL_WORLD_SIZE", a->local_size);
-    bad |= setenv("MASTER_ADDR", a->decision.master_addr, 1);
-    bad |= set_int("MASTER_PORT", a->decision.master_port);
+    bad |= set_int("RANK", a->id.rank);
+    bad |= set_int("WORLD_SIZE", a->id.world);
+    bad |= set_int("LOCAL_RANK", a->id.local_rank);
+    bad |= set_int("LOCAL_WORLD_SIZE", a->id.local_size);
+    bad |= setenv("MASTER_ADDR", a->result.decision.master_addr, 1);
+    bad |= set_int("MASTER_PORT", a->result.decision.master_port);
     bad |= setenv(HG_ENV_MODULE, m->name, 1);
     bad |= setenv(HG_ENV_ROLE, hg_role_name(m->role), 1);
     bad |= set_int(HG_ENV_MODULE_RANK, p->module_rank);
@@ -124,8 +124,8 @@ static int set_env(const hg_agent *a, const char *plan_path)
         snprintf(name, sizeof(name), HG_ENV_DIM_SIZE, hg_dim_env_name((hg_dim)d));
         bad |= set_int(name, hg_module_dim(m, (hg_dim)d));
     }
-    if (a->device >= 0)
-        bad |= set_int(HG_ENV_CUDA_DEVICE, a->device);
+    if (a->result.device >= 0)
+        bad |= set_int(HG_ENV_CUDA_DEVICE, a->result.device);
     else
         bad |= unsetenv(HG_ENV_CUDA_DEVICE);
     bad |= setenv(HG_ENV_PLAN, plan_path, 1);
@@ -171,10 +171,10 @@ static void keep_heartbeat_fd(void)
 
 int hg_handoff_exec(hg_agent *a, char **argv, hg_error *err)
 {
-    char plan_path[4096], host[sizeof(a->host)];
-    int rank = a->rank, rc;
-    memcpy(host, a->host, sizeof(host)); /* a is freed before the exec */
-    hg_watchdog_phase(&a->wd, HG_PHASE_HANDOFF);
+    char plan_path[4096], host[sizeof(a->id.host)];
+    int rank = a->id.rank, rc;
+    memcpy(host, a->id.host, sizeof(host)); /* a is freed before the exec */
+    hg_watchdog_phase(&a->run.wd, HG_PHASE_HANDOFF);
     if ((rc = write_plan(a, plan_path, sizeof(plan_path), err)) != 0) {
         hg_agent_free(a, 1);
         return rc;
@@ -186,7 +186,7 @@ int hg_handoff_exec(hg_agent *a, char **argv, hg_error *err)
     }
     char module[64];
     hg_relay_opts relay = { a->opts.label, a->opts.log_dir, rank, module };
-    snprintf(module, sizeof(module), "%s", a->view.module.name);
+    snprintf(module, sizeof(module), "%s", a->grid.view.module.name);
     hg_agent_free(a, 0);
     fflush(NULL);
     if ((rc = hg_output_start(&relay, err)) != 0)

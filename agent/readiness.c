@@ -75,28 +75,28 @@ static void copy_text(char *dst, size_t size, const char *src)
 static void fill_record(const hg_agent *a, const hg_error *own, hg_record *r)
 {
     memset(r, 0, sizeof(*r));
-    r->rank = a->rank;
+    r->rank = a->id.rank;
     r->status = !own ? REC_READY : own->code == HG_EPEER ? REC_SKIPPED : REC_FAILED;
     r->code = own ? own->code : 0;
-    r->phase = own ? (int)a->failed_phase : (int)HG_PHASE_READINESS;
-    r->ncomms = own ? 0 : a->ncomms;
-    r->roots = a->bk.roots;
-    r->gpu_measured = a->gpu_measured;
-    memcpy(r->gpu_mib, a->gpu_mib, sizeof(r->gpu_mib));
-    r->local_rank = a->local_rank;
-    r->usage = own && a->usage_failed;
-    r->links = a->bridge_links;
-    memcpy(r->times, a->times, sizeof(r->times));
-    r->elapsed = hg_now() - a->t0;
-    copy_text(r->host, sizeof(r->host), a->host);
+    r->phase = own ? (int)a->run.failed_phase : (int)HG_PHASE_READINESS;
+    r->ncomms = own ? 0 : a->result.ncomms;
+    r->roots = a->be->world_roots ? a->be->world_roots(&a->bk) : 0;
+    r->gpu_measured = a->run.gpu_measured;
+    memcpy(r->gpu_mib, a->run.gpu_mib, sizeof(r->gpu_mib));
+    r->local_rank = a->id.local_rank;
+    r->usage = own && a->result.usage_failed;
+    r->links = a->result.bridge_links;
+    memcpy(r->times, a->run.times, sizeof(r->times));
+    r->elapsed = hg_now() - a->run.t0;
+    copy_text(r->host, sizeof(r->host), a->id.host);
     if (own)
         copy_text(r->error, sizeof(r->error), own->msg);
 }
 
 static const char *module_of(const hg_agent *a, int rank)
 {
-    int mi = hg_layout_module_of(a->layout, rank);
-    return mi < 0 ? "?" : hg_layout_module(a->layout, (size_t)mi)->name;
+    int mi = hg_layout_module_of(a->grid.layout, rank);
+    return mi < 0 ? "?" : hg_layout_module(a->grid.layout, (size_t)mi)->name;
 }
 
 /* ", 3 bridge links sent" (verb), or "" for none when quiet_zero. */
@@ -118,7 +118,7 @@ static int layout_links(const hg_layout *l)
     return n;
 }
 
-static void progress(coordinator *c, const hg_record *r)
+static void count_arrival(coordinator *c, const hg_record *r)
 {
     hg_agent *a = c->a;
     double now = hg_now();
@@ -138,9 +138,9 @@ static void progress(coordinator *c, const hg_record *r)
                 r->elapsed, r->times[0], r->times[1], r->times[2], r->times[3], r->times[4],
                 r->times[5], r->ncomms, links_text(r->links, "sent", 1));
     if (r->status == REC_READY
-        && (a->opts.verbose || a->world <= PROGRESS_EVERY_RANK || c->ready == a->world
+        && (a->opts.verbose || a->id.world <= PROGRESS_EVERY_RANK || c->ready == a->id.world
             || now - c->last_line >= PROGRESS_INTERVAL_S)) {
-        hg_status(HG_STATUS_READY, c->ready, a->world);
+        hg_status(HG_STATUS_READY, c->ready, a->id.world);
         c->last_line = now;
     }
 }
@@ -152,15 +152,15 @@ static int receive_all(coordinator *c, double deadline, hg_error *err)
     MPI_Request req = MPI_REQUEST_NULL;
     unsigned spins = 0;
     int mrc;
-    while (c->arrived < a->world) {
+    while (c->arrived < a->id.world) {
         int flag = 0;
         MPI_Status st;
         if (req == MPI_REQUEST_NULL
-            && (mrc = MPI_Irecv(&buf, (int)sizeof(buf), MPI_BYTE, MPI_ANY_SOURCE, TAG_READY, a->ctrl, &req))
+            && (mrc = MPI_Irecv(&buf, (int)sizeof(buf), MPI_BYTE, MPI_ANY_SOURCE, TAG_READY, a->id.ctrl, &req))
                    != MPI_SUCCESS)
-            return hg_mpi_fail(err, mrc, a->rank, "MPI_Irecv(readiness record)");
+            return hg_mpi_fail(err, mrc, a->id.rank, "MPI_Irecv(readiness record)");
         if ((mrc = MPI_Test(&req, &flag, &st)) != MPI_SUCCESS)
-            return hg_mpi_fail(err, mrc, a->rank, "MPI_Test(readiness record)");
+            return hg_mpi_fail(err, mrc, a->id.rank, "MPI_Test(readiness record)");
         if (flag) {
             int from = st.MPI_SOURCE;
             buf.rank = from; /* the sender is who MPI says it is */
@@ -168,7 +168,7 @@ static int receive_all(coordinator *c, double deadline, hg_error *err)
             buf.host[sizeof(buf.host) - 1] = buf.error[sizeof(buf.error) - 1] = '\0';
             if (c->rec[from].status == REC_MISSING) {
                 c->rec[from] = buf;
-                progress(c, &buf);
+                count_arrival(c, &buf);
             }
             spins = 0;
             continue;
@@ -228,7 +228,7 @@ typedef struct budget {
 static budget budget_of(const coordinator *c)
 {
     budget b = { 1 << 30, 0, 0, 1e300, -1e300 };
-    for (int i = 0; i < c->a->world; i++) {
+    for (int i = 0; i < c->a->id.world; i++) {
         const hg_record *r = &c->rec[i];
         if (r->status != REC_READY)
             continue;
@@ -252,24 +252,24 @@ static int write_report(const coordinator *c, int go)
     const hg_agent *a = c->a;
     json_t *ranks = json_array();
     json_t *root = NULL;
-    for (int i = 0; ranks && i < a->world; i++)
+    for (int i = 0; ranks && i < a->id.world; i++)
         if (json_array_append_new(ranks, record_json(a, &c->rec[i])) != 0)
             break;
     int verified = 0;
-    for (int i = 0; i < a->world; i++)
+    for (int i = 0; i < a->id.world; i++)
         verified += c->rec[i].status == REC_READY ? c->rec[i].links : 0;
     budget b = budget_of(c);
     json_t *gpu = b.gpu_lo <= b.gpu_hi ? json_pack("{s:f, s:f}", "min", b.gpu_lo, "max", b.gpu_hi)
                                        : json_null();
     root = json_pack("{s:i, s:i, s:s, s:s, s:i, s:i, s:b, s:f, s:i, s:i, s:i, s:i, s:{s:i, s:i}, "
                      "s:o, s:i, s:i, s:o}",
-                     "hgrid_ready", 1, "world_size", a->world, "backend",
-                     hg_backend_name((hg_backend)a->backend), "preflight",
-                     hg_preflight_name((hg_preflight)a->preflight), "nccl_roots", b.roots,
-                     "timeout_s", a->timeout_s, "go", go, "elapsed_s", c->elapsed, "ready",
+                     "hgrid_ready", 1, "world_size", a->id.world, "backend",
+                     hg_backend_name((hg_backend)a->set.backend), "preflight",
+                     hg_preflight_name((hg_preflight)a->set.preflight), "nccl_roots", b.roots,
+                     "timeout_s", a->set.timeout_s, "go", go, "elapsed_s", c->elapsed, "ready",
                      c->ready, "failed", c->failed, "skipped", c->skipped, "missing",
-                     a->world - c->arrived, "communicators_per_rank", "min", b.comms_lo, "max",
-                     b.comms_hi, "gpu_mib_per_rank", gpu, "bridge_links", layout_links(a->layout),
+                     a->id.world - c->arrived, "communicators_per_rank", "min", b.comms_lo, "max",
+                     b.comms_hi, "gpu_mib_per_rank", gpu, "bridge_links", layout_links(a->grid.layout),
                      "bridge_links_verified", verified, "ranks", ranks);
     int rc = !root || json_dump_file(root, a->opts.report_path, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) != 0;
     if (rc)
@@ -294,11 +294,11 @@ static void print_summary(const coordinator *c)
 {
     const hg_agent *a = c->a;
     double worst[HG_PHASE_TIMED] = { 0 };
-    int links = 0, total = layout_links(a->layout);
+    int links = 0, total = layout_links(a->grid.layout);
     budget b = budget_of(c);
     char comms[32], bridges[64] = "", roots[64] = "", gpu[64] = "", depth[32] = "";
     char bridge_time[32] = "";
-    for (int i = 0; i < a->world; i++) {
+    for (int i = 0; i < a->id.world; i++) {
         for (int p = 0; p < HG_PHASE_TIMED; p++)
             if (c->rec[i].times[p] > worst[p])
                 worst[p] = c->rec[i].times[p];
@@ -308,13 +308,13 @@ static void print_summary(const coordinator *c)
         snprintf(comms, sizeof(comms), "%d", b.comms_lo);
     else
         snprintf(comms, sizeof(comms), "%d-%d", b.comms_lo, b.comms_hi);
-    if (total > 0 && a->verify && a->preflight == HG_PREFLIGHT_FULL)
+    if (total > 0 && a->set.verify && a->set.preflight == HG_PREFLIGHT_FULL)
         snprintf(bridges, sizeof(bridges), "%s", links_text(links, "verified", 0));
     else if (total > 0)
         snprintf(bridges, sizeof(bridges), "%s", links_text(total, "not verified", 0));
     /* A layout without bridges has no bridges phase: "bridges 0.00" would read as a
      * phase that ran, fast. */
-    if (hg_layout_bridge_count(a->layout) > 0)
+    if (hg_layout_bridge_count(a->grid.layout) > 0)
         snprintf(bridge_time, sizeof(bridge_time), ", bridges %.2f", worst[5]);
     if (b.roots == 1)
         snprintf(roots, sizeof(roots), ", 1 NCCL root");
@@ -325,21 +325,21 @@ static void print_summary(const coordinator *c)
         snprintf(gpu, sizeof(gpu), ", %.0f MiB GPU memory/rank", b.gpu_lo);
     else if (b.gpu_lo <= b.gpu_hi)
         snprintf(gpu, sizeof(gpu), ", %.0f-%.0f MiB GPU memory/rank", b.gpu_lo, b.gpu_hi);
-    if (a->preflight != HG_PREFLIGHT_FULL)
+    if (a->set.preflight != HG_PREFLIGHT_FULL)
         snprintf(depth, sizeof(depth), ", pre-flight %s",
-                 hg_preflight_name((hg_preflight)a->preflight));
+                 hg_preflight_name((hg_preflight)a->set.preflight));
     fprintf(stderr, "hgrid: %d/%d ranks ready in %.2f s (bootstrap %.2f, gpu %.2f, world %.2f, "
             "groups %.2f, verify %.2f%s; %s communicator%s/rank%s, %s backend%s%s%s)\n",
-            c->ready, a->world, c->elapsed, worst[0], worst[1], worst[2], worst[3], worst[4],
+            c->ready, a->id.world, c->elapsed, worst[0], worst[1], worst[2], worst[3], worst[4],
             bridge_time, comms, b.comms_lo == 1 && b.comms_hi == 1 ? "" : "s", bridges,
-            hg_backend_name((hg_backend)a->backend), roots, gpu, depth);
+            hg_backend_name((hg_backend)a->set.backend), roots, gpu, depth);
 }
 
 /* A record's message names its rank for the rank's own sake ("rank 5 on h: ..."); the
  * coordinator's line names it already, and lines of ranks that failed alike must read
  * alike. (The host ends at the first ": ": host names have no colon, and the record's
  * copy of the host may be cut.) */
-static const char *reason(const hg_record *r)
+static const char *failure_reason(const hg_record *r)
 {
     char own[96];
     int n = snprintf(own, sizeof(own), "rank %d on ", r->rank);
@@ -356,13 +356,13 @@ static const char *reason(const hg_record *r)
  * one run. */
 static int same_failure(const hg_record *a, const hg_record *b)
 {
-    return a->phase == b->phase && strcmp(reason(a), reason(b)) == 0;
+    return a->phase == b->phase && strcmp(failure_reason(a), failure_reason(b)) == 0;
 }
 
 static int by_reason(const void *x, const void *y)
 {
     const hg_record *a = *(const hg_record *const *)x, *b = *(const hg_record *const *)y;
-    int d = strcmp(reason(a), reason(b));
+    int d = strcmp(failure_reason(a), failure_reason(b));
     if (d)
         return d;
     if (a->phase != b->phase)
@@ -414,17 +414,17 @@ static void describe_hosts(const hg_record *const *g, size_t n, char *buf, size_
 static void print_group(const coordinator *c, const hg_record *const *g, size_t n)
 {
     const hg_agent *a = c->a;
-    size_t nmod = hg_layout_module_count(a->layout), used = 0;
+    size_t nmod = hg_layout_module_count(a->grid.layout), used = 0;
     char ranks[512], mods[512] = "", hosts[512];
     unsigned char *seen = calloc(nmod ? nmod : 1, 1);
     int *list = malloc(n * sizeof(*list));
     if (!seen || !list) {
         for (size_t i = 0; i < n; i++)
-            fprintf(stderr, "hgrid: rank %d: %s\n", g[i]->rank, reason(g[i]));
+            fprintf(stderr, "hgrid: rank %d: %s\n", g[i]->rank, failure_reason(g[i]));
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
-        int mi = hg_layout_module_of(a->layout, g[i]->rank);
+        int mi = hg_layout_module_of(a->grid.layout, g[i]->rank);
         list[i] = g[i]->rank;
         if (mi >= 0 && (size_t)mi < nmod)
             seen[mi] = 1;
@@ -432,11 +432,11 @@ static void print_group(const coordinator *c, const hg_record *const *g, size_t 
     for (size_t m = 0; m < nmod && used < sizeof(mods); m++)
         if (seen[m])
             used += (size_t)snprintf(mods + used, sizeof(mods) - used, "%s%s", used ? ", " : "",
-                                     hg_layout_module(a->layout, m)->name);
+                                     hg_layout_module(a->grid.layout, m)->name);
     hg_ranklist_format(list, n, ranks, sizeof(ranks));
     describe_hosts(g, n, hosts, sizeof(hosts));
     fprintf(stderr, "hgrid: ranks %s (%zu ranks: %s): %s [phase %s, %s]\n", ranks, n, mods,
-            reason(g[0]), hg_phase_name((hg_phase)g[0]->phase), hosts);
+            failure_reason(g[0]), hg_phase_name((hg_phase)g[0]->phase), hosts);
 out:
     free(seen);
     free(list);
@@ -448,7 +448,7 @@ static void print_failures(const coordinator *c)
     const hg_record **f = malloc((size_t)(c->failed ? c->failed : 1) * sizeof(*f));
     const hg_record ***groups = malloc((size_t)(c->failed ? c->failed : 1) * sizeof(*groups));
     size_t n = 0, ng = 0;
-    for (int i = 0; f && groups && i < a->world; i++)
+    for (int i = 0; f && groups && i < a->id.world; i++)
         if (c->rec[i].status == REC_FAILED)
             f[n++] = &c->rec[i];
     if (f && groups) {
@@ -464,34 +464,34 @@ static void print_failures(const coordinator *c)
                 end++;
             if (end - g == 1)
                 fprintf(stderr, "hgrid: rank %d (%s): %s [phase %s, host %s]\n", g[0]->rank,
-                        module_of(a, g[0]->rank), reason(g[0]), hg_phase_name((hg_phase)g[0]->phase),
+                        module_of(a, g[0]->rank), failure_reason(g[0]), hg_phase_name((hg_phase)g[0]->phase),
                         g[0]->host);
             else
                 print_group(c, g, (size_t)(end - g));
         }
     } else {
-        for (int i = 0; i < a->world; i++)
+        for (int i = 0; i < a->id.world; i++)
             if (c->rec[i].status == REC_FAILED)
-                fprintf(stderr, "hgrid: rank %d: %s\n", c->rec[i].rank, reason(&c->rec[i]));
+                fprintf(stderr, "hgrid: rank %d: %s\n", c->rec[i].rank, failure_reason(&c->rec[i]));
     }
     free(f);
     free(groups);
     fprintf(stderr, "hgrid: no-go: pre-flight failed on %d of %d ranks (%d skipped, %d ready)\n",
-            c->failed, a->world, c->skipped, c->ready);
-    if (a->decision.ntimedout)
+            c->failed, a->id.world, c->skipped, c->ready);
+    if (a->result.decision.ntimedout)
         fprintf(stderr, "hgrid: readiness deadline of %d s passed on %d of %d ranks\n",
-                a->timeout_s, a->decision.ntimedout, a->world);
+                a->set.timeout_s, a->result.decision.ntimedout, a->id.world);
 }
 
 /* "3, 7-9": the missing ranks, shortened past a few dozen. */
 static void list_missing(const coordinator *c, char *buf, size_t len)
 {
-    int *missing = malloc((size_t)c->a->world * sizeof(*missing));
+    int *missing = malloc((size_t)c->a->id.world * sizeof(*missing));
     size_t n = 0;
     buf[0] = '\0';
     if (!missing)
         return;
-    for (int i = 0; i < c->a->world; i++)
+    for (int i = 0; i < c->a->id.world; i++)
         if (c->rec[i].status == REC_MISSING)
             missing[n++] = i;
     hg_ranklist_format(missing, n, buf, len);
@@ -532,8 +532,8 @@ static void print_nodes(const hg_record *const *by, int world)
 static int check_placement(const coordinator *c)
 {
     hg_agent *a = c->a;
-    const hg_record **by = malloc((size_t)a->world * sizeof(*by));
-    int *node = malloc((size_t)a->world * sizeof(*node)), refused = 0, n = 0;
+    const hg_record **by = malloc((size_t)a->id.world * sizeof(*by));
+    int *node = malloc((size_t)a->id.world * sizeof(*node)), refused = 0, n = 0;
     hg_placement pl;
     hg_error err;
     memset(&pl, 0, sizeof(pl));
@@ -543,22 +543,22 @@ static int check_placement(const coordinator *c)
         free(node);
         return 0; /* a check that cannot run is no reason to stop the job */
     }
-    for (int i = 0; i < a->world; i++)
+    for (int i = 0; i < a->id.world; i++)
         by[i] = &c->rec[i];
-    qsort(by, (size_t)a->world, sizeof(*by), by_record_host);
-    for (int i = 0; i < a->world; i++) {
+    qsort(by, (size_t)a->id.world, sizeof(*by), by_record_host);
+    for (int i = 0; i < a->id.world; i++) {
         if (i > 0 && strcmp(by[i]->host, by[i - 1]->host) != 0)
             n++;
         node[by[i]->rank] = n;
     }
-    if (n > 0 && hg_placement_check(a->layout, 0, node, &pl, &err) == 0) {
+    if (n > 0 && hg_placement_check(a->grid.layout, 0, node, &pl, &err) == 0) {
         char *line = malloc(HG_PLACEMENT_LINE_MAX);
         for (size_t i = 0; line && i < pl.nfindings; i++)
             fprintf(stderr, "hgrid: %s: placement on the hosts the ranks reported: %s\n",
                     a->opts.strict ? "error" : "warning",
                     hg_placement_format(&pl, i, line, HG_PLACEMENT_LINE_MAX));
         if (pl.nfindings > 0)
-            print_nodes(by, a->world);
+            print_nodes(by, a->id.world);
         refused = a->opts.strict && pl.nfindings > 0;
         if (refused)
             fprintf(stderr, "hgrid: no-go: --strict refuses groups across hosts\n");
@@ -593,56 +593,56 @@ static int coordinate(hg_agent *a, const hg_record *mine, hg_error *err)
     int rc;
     memset(&c, 0, sizeof(c));
     c.a = a;
-    c.rec = calloc((size_t)a->world, sizeof(hg_record));
+    c.rec = calloc((size_t)a->id.world, sizeof(hg_record));
     if (!c.rec)
-        return hg_error_set(err, HG_ENOMEM, "rank 0: out of memory for %d readiness records", a->world);
-    for (int i = 0; i < a->world; i++) {
+        return hg_error_set(err, HG_ENOMEM, "rank 0: out of memory for %d readiness records", a->id.world);
+    for (int i = 0; i < a->id.world; i++) {
         c.rec[i].rank = i;
         c.rec[i].status = REC_MISSING;
     }
     c.rec[0] = *mine;
-    progress(&c, mine);
+    count_arrival(&c, mine);
     /* Ranks that ran out of init time themselves report right after the deadline; the
      * grace lets their reasons arrive before the coordinator calls them missing. */
-    rc = receive_all(&c, a->deadline + hg_deadline_grace_s(a->timeout_s), err);
-    c.elapsed = hg_now() - a->t0;
+    rc = receive_all(&c, a->run.deadline + hg_deadline_grace_s(a->set.timeout_s), err);
+    c.elapsed = hg_now() - a->run.t0;
     if (rc == HG_ETIMEDOUT) {
         char missing[512], detail[640];
         list_missing(&c, missing, sizeof(missing));
         snprintf(detail, sizeof(detail), "%d of %d ranks never reported (rank%s %s)",
-                 a->world - c.arrived, a->world, a->world - c.arrived == 1 ? "" : "s", missing);
+                 a->id.world - c.arrived, a->id.world, a->id.world - c.arrived == 1 ? "" : "s", missing);
         if (c.failed)
             print_failures(&c);
         announce(&c, 0);
         fflush(stderr);
         free(c.rec);
-        hg_deadline_exit(a->rank, a->timeout_s, HG_PHASE_READINESS, detail);
+        hg_deadline_exit(a->id.rank, a->set.timeout_s, HG_PHASE_READINESS, detail);
     }
     if (rc != 0) {
         free(c.rec);
         return rc;
     }
-    a->decision.go = c.failed == 0 && c.skipped == 0;
-    if (a->decision.go && check_placement(&c)) {
-        a->decision.go = 0;
-        a->decision.placement = 1;
+    a->result.decision.go = c.failed == 0 && c.skipped == 0;
+    if (a->result.decision.go && check_placement(&c)) {
+        a->result.decision.go = 0;
+        a->result.decision.placement = 1;
     }
-    a->decision.nfailed = c.failed;
-    for (int i = 0; i < a->world; i++) {
-        a->decision.ntimedout += c.rec[i].status == REC_FAILED && c.rec[i].code == HG_ETIMEDOUT;
-        a->decision.nusage += c.rec[i].status == REC_FAILED && c.rec[i].usage;
+    a->result.decision.nfailed = c.failed;
+    for (int i = 0; i < a->id.world; i++) {
+        a->result.decision.ntimedout += c.rec[i].status == REC_FAILED && c.rec[i].code == HG_ETIMEDOUT;
+        a->result.decision.nusage += c.rec[i].status == REC_FAILED && c.rec[i].usage;
     }
-    if (a->decision.go)
+    if (a->result.decision.go)
         print_summary(&c);
-    else if (!a->decision.placement)
+    else if (!a->result.decision.placement)
         print_failures(&c);
-    announce(&c, a->decision.go);
-    if (a->decision.go && a->opts.exec_handoff) {
-        snprintf(a->decision.master_addr, sizeof(a->decision.master_addr), "%s", a->host);
-        if (!(a->decision.master_port = free_port())) {
-            a->decision.master_port = 29500;
+    announce(&c, a->result.decision.go);
+    if (a->result.decision.go && a->opts.exec_handoff) {
+        snprintf(a->result.decision.master_addr, sizeof(a->result.decision.master_addr), "%s", a->id.host);
+        if (!(a->result.decision.master_port = free_port())) {
+            a->result.decision.master_port = 29500;
             fprintf(stderr, "hgrid: warning: could not find a free port on %s; MASTER_PORT=29500\n",
-                    a->host);
+                    a->id.host);
         }
     }
     free(c.rec);
@@ -654,34 +654,34 @@ int hg_readiness(hg_agent *a, const hg_error *own, hg_error *err)
     hg_record mine;
     int rc = 0, mrc, code;
     fill_record(a, own, &mine);
-    if (a->rank == 0) {
+    if (a->id.rank == 0) {
         rc = coordinate(a, &mine, err);
         if (rc != 0)
-            a->decision.go = 0; /* still tell the others, or they wait for the watchdog */
-    } else if ((mrc = MPI_Send(&mine, (int)sizeof(mine), MPI_BYTE, 0, TAG_READY, a->ctrl)) != MPI_SUCCESS) {
-        return hg_mpi_fail(err, mrc, a->rank, "MPI_Send(readiness record)");
+            a->result.decision.go = 0; /* still tell the others, or they wait for the watchdog */
+    } else if ((mrc = MPI_Send(&mine, (int)sizeof(mine), MPI_BYTE, 0, TAG_READY, a->id.ctrl)) != MPI_SUCCESS) {
+        return hg_mpi_fail(err, mrc, a->id.rank, "MPI_Send(readiness record)");
     }
-    if ((mrc = MPI_Bcast(&a->decision, (int)sizeof(a->decision), MPI_BYTE, 0, a->ctrl)) != MPI_SUCCESS)
-        return hg_mpi_fail(err, mrc, a->rank, "MPI_Bcast(go/no-go)");
+    if ((mrc = MPI_Bcast(&a->result.decision, (int)sizeof(a->result.decision), MPI_BYTE, 0, a->id.ctrl)) != MPI_SUCCESS)
+        return hg_mpi_fail(err, mrc, a->id.rank, "MPI_Bcast(go/no-go)");
     if (rc != 0)
         return rc;
-    if (a->decision.go)
+    if (a->result.decision.go)
         return 0;
     /* No-go is one verdict for every rank, whatever this rank's own error: a deadline
      * (exit 124) when any rank ran out of time; a usage error (exit 2) when every failed
      * rank's PROGRAM cannot run; else a pre-flight failure (exit 3). */
-    if (a->decision.placement)
+    if (a->result.decision.placement)
         return hg_error_set(err, HG_EINVAL, "rank %d: no-go: --strict refuses tp, cp, ep or "
-                            "expert_tp groups across hosts", a->rank);
-    code = a->decision.ntimedout ? HG_ETIMEDOUT
-         : a->decision.nfailed > 0 && a->decision.nusage == a->decision.nfailed ? HG_EINVAL
+                            "expert_tp groups across hosts", a->id.rank);
+    code = a->result.decision.ntimedout ? HG_ETIMEDOUT
+         : a->result.decision.nfailed > 0 && a->result.decision.nusage == a->result.decision.nfailed ? HG_EINVAL
                                                                                : HG_EPEER;
     if (own)
         return hg_error_set(err, code, "%s", own->msg);
-    if (a->decision.ntimedout)
+    if (a->result.decision.ntimedout)
         return hg_error_set(err, code, "rank %d: no-go: the readiness deadline of %d s passed on "
-                            "%d rank%s", a->rank, a->timeout_s, a->decision.ntimedout,
-                            a->decision.ntimedout == 1 ? "" : "s");
-    return hg_error_set(err, code, "rank %d: no-go: pre-flight failed on %d rank%s", a->rank,
-                        a->decision.nfailed, a->decision.nfailed == 1 ? "" : "s");
+                            "%d rank%s", a->id.rank, a->set.timeout_s, a->result.decision.ntimedout,
+                            a->result.decision.ntimedout == 1 ? "" : "s");
+    return hg_error_set(err, code, "rank %d: no-go: pre-flight failed on %d rank%s", a->id.rank,
+                        a->result.decision.nfailed, a->result.decision.nfailed == 1 ? "" : "s");
 }

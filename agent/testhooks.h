@@ -1,10 +1,13 @@
 /* Fault hooks for the integration tests (tests/agent_test.sh, tests/launch_test.sh,
- * tests/gpu/run.sh), read from HGRID_TEST_* environment variables. They exist only in
+ * tests/gpu/run.sh), read from HGRID_TEST_* environment variables: the one seam of
+ * fault injection. The agent's steps call it (agent.c, bridges.c), never a backend:
+ * a fault reaches a backend only as what the agent asks of it (a larger world, links
+ * it is not given). They exist only in
  * the test variant, built with -DHG_TEST_HOOKS (build/test/); in the product every
  * function below is a no-op that finds no hook, so the shipped hgrid-agent and libhgrid
  * hold no HGRID_TEST_ name, and a stray variable (the launcher passes every HGRID_* to
- * every host) can neither hang nor kill a real job. Header-only and private to agent/:
- * the test variant needs no source file of its own, only the define.
+ * every host) can neither hang nor kill a real job. Header-only and private to agent/'s
+ * steps: the test variant needs no source file of its own, only the define.
  *
  *   HGRID_TEST_FAIL_RANK=R       rank R fails pre-flight with an "injected" message, at
  *                                the end of phase HGRID_TEST_FAIL_PHASE (gpu, the
@@ -22,12 +25,13 @@
  *   HGRID_TEST_HANG_RANK=R       rank R sleeps forever just before readiness;
  *   HGRID_TEST_NO_SHARE=1        one communicator per kind even where members coincide
  *                                (exercises ncclCommSplit on a single GPU);
- *   HGRID_TEST_NCCL_PHANTOM_PEER=1  the NCCL world is declared one rank larger than the
- *                                job, so its init never completes: the deadline and
- *                                ncclCommAbort path, on a single GPU;
- *   HGRID_TEST_BRIDGE_SILENT_RANK=R  rank R skips its sends on every bridge link (it
- *                                still receives, and says its side is done): its peers
- *                                must name it (bridges.c), well before the deadline;
+ *   HGRID_TEST_NCCL_PHANTOM_PEER=1  the backend is told of a world one rank larger
+ *                                than the job, so NCCL's init never completes: the
+ *                                deadline and ncclCommAbort path, on a single GPU;
+ *   HGRID_TEST_BRIDGE_SILENT_RANK=R  rank R leaves its bridge links out of the backend
+ *                                (it sends and receives nothing on them) and says its
+ *                                side is done: its peers must name it (bridges.c),
+ *                                well before the deadline;
  *                                with HGRID_TEST_BRIDGE_MUTE=1 it does not say so either,
  *                                so its peers can name it only at the deadline;
  *   HGRID_TEST_HOSTS_OF=N        every rank reports host "testnode<rank / N>" instead of
@@ -79,26 +83,24 @@ static inline int hg_test_fail(int rank, const char *phase, hg_error *err)
 
 /* After verification, HGRID_TEST_SLOW_RANK: sleep past the deadline and report what a
  * rank whose NCCL all-reduce never settled reports. HGRID_TEST_MPI_ERROR_RANK: a send
- * to a rank that does not exist, on the control communicator and, with the MPI
- * backend, on the backend's world; both must return an error (MPI_ERRORS_RETURN), as an
- * errors-are-fatal communicator would abort the job. Returns 0 when neither names
- * this rank. */
-static inline int hg_test_verify(const hg_backend_rank *b, const hg_backend_ops *be,
-                                 hg_error *err)
+ * to a rank that does not exist, on the control communicator and on world (the MPI
+ * backend's world communicator; MPI_COMM_NULL with another backend); both must return
+ * an error (MPI_ERRORS_RETURN), as an errors-are-fatal communicator would abort the
+ * job. Returns 0 when neither names this rank. */
+static inline int hg_test_verify(const hg_backend_rank *b, MPI_Comm world, hg_error *err)
 {
     if (hg_test_rank("HGRID_TEST_SLOW_RANK") == b->rank) {
         struct timespec ts = { 0, 50000000L };
         while (hg_now() < b->deadline + 0.2)
             nanosleep(&ts, NULL);
         return hg_error_set(err, HG_ETIMEDOUT, "rank %d: verify did not complete within the "
-                            "%d s init timeout (HGRID_TEST_SLOW_RANK=%d)", b->rank, b->timeout_s,
+                            "%d s init timeout (HGRID_TEST_SLOW_RANK=%d)", b->rank,
+                            b->settings->timeout_s,
                             b->rank);
     }
     if (hg_test_rank("HGRID_TEST_MPI_ERROR_RANK") == b->rank) {
-        MPI_Comm comms[2] = { b->ctrl, MPI_COMM_NULL };
+        MPI_Comm comms[2] = { b->ctrl, world };
         int x = 0, mrc = MPI_SUCCESS;
-        if (be == &hg_backend_mpi_ops)
-            comms[1] = *(MPI_Comm *)be->comm(b, HG_SLOT_WORLD);
         for (int i = 0; i < 2 && comms[i] != MPI_COMM_NULL; i++)
             if ((mrc = MPI_Send(&x, 1, MPI_INT, b->world, 0, comms[i])) == MPI_SUCCESS)
                 return hg_error_set(err, HG_EINVAL, "rank %d: MPI_Send to rank %d succeeded "
@@ -125,14 +127,15 @@ static inline void hg_test_before_readiness(int rank)
     }
 }
 
-/* HGRID_TEST_NCCL_PHANTOM_PEER: ranks to add to the NCCL world that will never come. */
-static inline int hg_test_nccl_phantom_ranks(void)
+/* HGRID_TEST_NCCL_PHANTOM_PEER: ranks to add to the world the backend builds, which
+ * will never come. */
+static inline int hg_test_phantom_ranks(void)
 {
     return hg_test_rank("HGRID_TEST_NCCL_PHANTOM_PEER") == 1;
 }
 
-/* HGRID_TEST_BRIDGE_SILENT_RANK: 0, or 1 when this rank sends nothing on its bridge
- * links, 2 when it does not say how they ended either (HGRID_TEST_BRIDGE_MUTE). */
+/* HGRID_TEST_BRIDGE_SILENT_RANK: 0, or 1 when this rank leaves its bridge links out of
+ * the backend, 2 when it does not say how they ended either (HGRID_TEST_BRIDGE_MUTE). */
 static inline int hg_test_bridge_silent(int rank)
 {
     if (hg_test_rank("HGRID_TEST_BRIDGE_SILENT_RANK") != rank)
@@ -166,10 +169,9 @@ static inline int hg_test_fail(int rank, const char *phase, hg_error *err)
     return 0;
 }
 
-static inline int hg_test_verify(const hg_backend_rank *b, const hg_backend_ops *be,
-                                 hg_error *err)
+static inline int hg_test_verify(const hg_backend_rank *b, MPI_Comm world, hg_error *err)
 {
-    (void)b, (void)be, (void)err;
+    (void)b, (void)world, (void)err;
     return 0;
 }
 
@@ -178,7 +180,7 @@ static inline void hg_test_before_readiness(int rank)
     (void)rank;
 }
 
-static inline int hg_test_nccl_phantom_ranks(void)
+static inline int hg_test_phantom_ranks(void)
 {
     return 0;
 }

@@ -31,10 +31,10 @@ static long long expected_sum(const hg_comm_set *cs, int slot)
 /* view < 0: the world. */
 static int check_shape(hg_agent *a, int view, int kind, int slot, hg_error *err)
 {
-    const hg_comm_set *cs = &a->comms;
+    const hg_comm_set *cs = &a->grid.comms;
     const hg_rank_group *g = view < 0 ? NULL : hg_comm_set_group(cs, view, kind);
-    int want_size = g ? g->size : a->view.world_size;
-    int want_pos = g ? g->pos : a->view.rank;
+    int want_size = g ? g->size : a->grid.view.world_size;
+    int want_pos = g ? g->pos : a->grid.view.rank;
     int count = -1, rank = -1, rc;
     char what[256];
     if ((rc = a->be->shape(&a->bk, slot, &count, &rank, err)) != 0)
@@ -46,20 +46,20 @@ static int check_shape(hg_agent *a, int view, int kind, int slot, hg_error *err)
     return hg_error_set(err, HG_EVERIFY,
                         "rank %d: verify: the %s communicator for %s has %d ranks and this "
                         "rank at position %d; the layout says %d ranks, position %d",
-                        a->rank, hg_backend_name((hg_backend)a->backend), what, count, rank,
+                        a->id.rank, hg_backend_name((hg_backend)a->set.backend), what, count, rank,
                         want_size, want_pos);
 }
 
 int hg_verify(hg_agent *a, hg_error *err)
 {
-    const hg_comm_set *cs = &a->comms;
+    const hg_comm_set *cs = &a->grid.comms;
     long long *sums = malloc((size_t)cs->nslots * sizeof(long long));
     char what[256];
     int rc;
 
     if (!sums)
-        return hg_error_set(err, HG_ENOMEM, "rank %d: out of memory", a->rank);
-    if ((rc = a->be->allreduce(&a->bk, (long long)a->rank + 1, sums, err)) != 0)
+        return hg_error_set(err, HG_ENOMEM, "rank %d: out of memory", a->id.rank);
+    if ((rc = a->be->allreduce(&a->bk, (long long)a->id.rank + 1, sums, err)) != 0)
         goto out;
     for (int s = 0; s < a->bk.nverify; s++) {
         long long want = expected_sum(cs, s);
@@ -69,7 +69,7 @@ int hg_verify(hg_agent *a, hg_error *err)
         rc = hg_error_set(err, HG_EVERIFY,
                           "rank %d: verify: %s all-reduce over %s gave %lld, expected %lld "
                           "(the sum of rank + 1 over the layout's members)",
-                          a->rank, hg_backend_name((hg_backend)a->backend), what, sums[s], want);
+                          a->id.rank, hg_backend_name((hg_backend)a->set.backend), what, sums[s], want);
         goto out;
     }
     if ((rc = check_shape(a, -1, -1, HG_SLOT_WORLD, err)) != 0)
