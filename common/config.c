@@ -36,7 +36,7 @@ static hg_mark mark_of(const yaml_node_t *n)
 #define ERR_AT(w, node, ...) \
     hg_diags_add((w)->diags, HG_DIAG_ERROR, mark_of(node).line, mark_of(node).col, __VA_ARGS__)
 
-static const char *node_kind(const yaml_node_t *n)
+static const char *node_kind_name(const yaml_node_t *n)
 {
     switch (n->type) {
     case YAML_SCALAR_NODE: return n->data.scalar.length ? "a scalar" : "nothing";
@@ -46,7 +46,7 @@ static const char *node_kind(const yaml_node_t *n)
     }
 }
 
-static const char *scalar(const yaml_node_t *n)
+static const char *scalar_text(const yaml_node_t *n)
 {
     return (const char *)n->data.scalar.value;
 }
@@ -54,7 +54,7 @@ static const char *scalar(const yaml_node_t *n)
 /* Byte length of a scalar; YAML scalars may hold NULs ("\0" escapes). */
 static int scalar_is_cstr(const yaml_node_t *n)
 {
-    return strlen(scalar(n)) == n->data.scalar.length;
+    return strlen(scalar_text(n)) == n->data.scalar.length;
 }
 
 size_t hg_name_distance(const char *a, const char *b)
@@ -89,17 +89,18 @@ static void unknown_key(walker *w, const yaml_node_t *key, const char *where,
     const char *best = NULL;
     size_t best_d = SIZE_MAX;
     for (size_t i = 0; keys[i]; i++) {
-        size_t d = hg_name_distance(scalar(key), keys[i]);
+        size_t d = hg_name_distance(scalar_text(key), keys[i]);
         if (d < best_d) {
             best_d = d;
             best = keys[i];
         }
     }
-    size_t len = strlen(scalar(key));
+    size_t len = strlen(scalar_text(key));
     if (best && best_d <= 2 && best_d < len)
-        ERR_AT(w, key, "unknown key '%.64s' in %s (did you mean '%s'?)", scalar(key), where, best);
+        ERR_AT(w, key, "unknown key '%.64s' in %s (did you mean '%s'?)", scalar_text(key),
+               where, best);
     else
-        ERR_AT(w, key, "unknown key '%.64s' in %s", scalar(key), where);
+        ERR_AT(w, key, "unknown key '%.64s' in %s", scalar_text(key), where);
 }
 
 /* Parses a plain decimal integer into *v; reports and returns -1 otherwise. */
@@ -107,10 +108,10 @@ static int parse_int(walker *w, const yaml_node_t *n, const char *what, long lon
                      long long hi, hg_num *out)
 {
     if (n->type != YAML_SCALAR_NODE || n->data.scalar.length == 0) {
-        ERR_AT(w, n, "%s: expected an integer, got %s", what, node_kind(n));
+        ERR_AT(w, n, "%s: expected an integer, got %s", what, node_kind_name(n));
         return -1;
     }
-    const char *s = scalar(n);
+    const char *s = scalar_text(n);
     if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) {
         ERR_AT(w, n, "%s: expected an integer, got the quoted string \"%.32s\"", what, s);
         return -1;
@@ -156,16 +157,16 @@ static int parse_bool(walker *w, const yaml_node_t *n, const char *what, int *ou
     static const char *const no[] = { "false", "False", "FALSE", NULL };
     if (n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
         for (size_t i = 0; yes[i]; i++)
-            if (strcmp(scalar(n), yes[i]) == 0)
+            if (strcmp(scalar_text(n), yes[i]) == 0)
                 return *out = 1, 0;
         for (size_t i = 0; no[i]; i++)
-            if (strcmp(scalar(n), no[i]) == 0)
+            if (strcmp(scalar_text(n), no[i]) == 0)
                 return *out = 0, 0;
     }
     if (n->type == YAML_SCALAR_NODE)
-        ERR_AT(w, n, "%s: expected true or false, got '%.32s'", what, scalar(n));
+        ERR_AT(w, n, "%s: expected true or false, got '%.32s'", what, scalar_text(n));
     else
-        ERR_AT(w, n, "%s: expected true or false, got %s", what, node_kind(n));
+        ERR_AT(w, n, "%s: expected true or false, got %s", what, node_kind_name(n));
     return -1;
 }
 
@@ -173,14 +174,14 @@ static int parse_bool(walker *w, const yaml_node_t *n, const char *what, int *ou
 static const char *string_value(walker *w, const yaml_node_t *n, const char *what)
 {
     if (n->type != YAML_SCALAR_NODE || n->data.scalar.length == 0) {
-        ERR_AT(w, n, "%s: expected a string, got %s", what, node_kind(n));
+        ERR_AT(w, n, "%s: expected a string, got %s", what, node_kind_name(n));
         return NULL;
     }
     if (!scalar_is_cstr(n)) {
         ERR_AT(w, n, "%s: string holds a NUL character", what);
         return NULL;
     }
-    return scalar(n);
+    return scalar_text(n);
 }
 
 typedef void (*field_fn)(walker *w, const char *key, const yaml_node_t *value, void *ctx);
@@ -204,19 +205,19 @@ static void walk_mapping(walker *w, const yaml_node_t *map, const char *where,
         if (!k || !v)
             continue;
         if (k->type != YAML_SCALAR_NODE || !scalar_is_cstr(k) || k->data.scalar.length == 0) {
-            ERR_AT(w, k, "keys in %s must be plain strings, got %s", where, node_kind(k));
+            ERR_AT(w, k, "keys in %s must be plain strings, got %s", where, node_kind_name(k));
             continue;
         }
         size_t i = 0;
-        while (keys[i] && strcmp(keys[i], scalar(k)) != 0)
+        while (keys[i] && strcmp(keys[i], scalar_text(k)) != 0)
             i++;
         if (!keys[i] || i >= HG_MAX_KEYS) {
             unknown_key(w, k, where, keys);
             continue;
         }
         if (seen[i].line) {
-            ERR_AT(w, k, "duplicate key '%.64s' in %s (first given at %d:%d)", scalar(k), where,
-                   seen[i].line, seen[i].col);
+            ERR_AT(w, k, "duplicate key '%.64s' in %s (first given at %d:%d)", scalar_text(k),
+                   where, seen[i].line, seen[i].col);
             continue;
         }
         seen[i] = mark_of(k);
@@ -228,7 +229,7 @@ static int expect_mapping(walker *w, const yaml_node_t *n, const char *what)
 {
     if (n->type == YAML_MAPPING_NODE)
         return 0;
-    ERR_AT(w, n, "%s: expected a mapping, got %s", what, node_kind(n));
+    ERR_AT(w, n, "%s: expected a mapping, got %s", what, node_kind_name(n));
     return -1;
 }
 
@@ -271,9 +272,9 @@ static void parse_feeds(walker *w, const yaml_node_t *v, hg_module_spec *m)
     if (v->type != YAML_SEQUENCE_NODE) {
         if (v->type == YAML_SCALAR_NODE && v->data.scalar.length && scalar_is_cstr(v))
             ERR_AT(w, v, "feeds: expected a list of module names, got '%.64s' (write "
-                   "feeds: [%.64s])", scalar(v), scalar(v));
+                   "feeds: [%.64s])", scalar_text(v), scalar_text(v));
         else
-            ERR_AT(w, v, "feeds: expected a list of module names, got %s", node_kind(v));
+            ERR_AT(w, v, "feeds: expected a list of module names, got %s", node_kind_name(v));
         return;
     }
     size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
@@ -366,7 +367,7 @@ static void module_field(walker *w, const char *key, const yaml_node_t *v, void 
 static void parse_modules(walker *w, const yaml_node_t *seq, hg_config *cfg)
 {
     if (seq->type != YAML_SEQUENCE_NODE) {
-        ERR_AT(w, seq, "modules: expected a list of modules, got %s", node_kind(seq));
+        ERR_AT(w, seq, "modules: expected a list of modules, got %s", node_kind_name(seq));
         return;
     }
     cfg->modules_at = mark_of(seq);
@@ -585,7 +586,7 @@ bad:
     return -1;
 }
 
-static void defaults(hg_config *cfg)
+static void set_config_defaults(hg_config *cfg)
 {
     cfg->backend = HG_BACKEND_NCCL;
     cfg->init_timeout_s.v = HG_TIMEOUT_DEFAULT_S;
@@ -594,7 +595,7 @@ static void defaults(hg_config *cfg)
     cfg->nccl_ranks_per_root.v = HG_RANKS_PER_ROOT_DEFAULT;
 }
 
-static void module_defaults(hg_config *cfg)
+static void set_module_defaults(hg_config *cfg)
 {
     for (size_t i = 0; i < cfg->nmodules; i++) {
         hg_module_spec *m = &cfg->modules[i];
@@ -683,52 +684,56 @@ static int check_flow_depth(const char *bytes, size_t len, hg_diags *diags)
     return rc;
 }
 
-int hg_config_parse(const char *bytes, size_t len, hg_config **out, hg_diags *diags)
+/* What libyaml is not given: an empty or oversized file, bytes that are not UTF-8, '['
+ * and '{' nested past HG_MAX_FLOW_DEPTH. Skips a UTF-8 byte order mark, which is
+ * allowed: with the encoding set, libyaml would read it as an indenting character and
+ * misplace every later key of the first line. Returns 0, or -1 with the problem
+ * reported. */
+static int check_config_bytes(const char **bytes, size_t *len, hg_diags *diags)
+{
+    if (*len == 0) {
+        hg_diags_add(diags, HG_DIAG_ERROR, 1, 1, "the file is empty");
+        return -1;
+    }
+    if (*len > HG_CONFIG_MAX_BYTES) {
+        hg_diags_add(diags, HG_DIAG_ERROR, 1, 1, "the file is %zu bytes, more than the %d allowed",
+                     *len, HG_CONFIG_MAX_BYTES);
+        return -1;
+    }
+    if (check_utf8((const unsigned char *)*bytes, *len, diags) != 0)
+        return -1;
+    if (*len >= 3 && memcmp(*bytes, "\xEF\xBB\xBF", 3) == 0) {
+        *bytes += 3;
+        *len -= 3;
+    }
+    return check_flow_depth(*bytes, *len, diags);
+}
+
+/* Loads the one YAML document of bytes into *doc (the caller's to delete on success).
+ * Refuses a syntax error, a file without a document and a second document, which a
+ * plain load would silently ignore. Returns 0, HG_ECONFIG or HG_ENOMEM, the problem
+ * reported. */
+static int load_one_document(const char *bytes, size_t len, yaml_document_t *doc,
+                             hg_diags *diags)
 {
     yaml_parser_t parser;
-    yaml_document_t doc, extra;
+    yaml_document_t extra;
     int have_doc = 0, rc = HG_ECONFIG;
-    hg_config *cfg = NULL;
-    size_t errors_before = hg_diags_errors(diags);
-
-    *out = NULL;
-    if (len == 0) {
-        hg_diags_add(diags, HG_DIAG_ERROR, 1, 1, "the file is empty");
-        return HG_ECONFIG;
-    }
-    if (len > HG_CONFIG_MAX_BYTES) {
-        hg_diags_add(diags, HG_DIAG_ERROR, 1, 1, "the file is %zu bytes, more than the %d allowed",
-                     len, HG_CONFIG_MAX_BYTES);
-        return HG_ECONFIG;
-    }
-    if (check_utf8((const unsigned char *)bytes, len, diags) != 0)
-        return HG_ECONFIG;
-    /* A UTF-8 byte order mark is allowed; with the encoding set, libyaml would read it
-     * as an indenting character and misplace every later key of the first line. */
-    if (len >= 3 && memcmp(bytes, "\xEF\xBB\xBF", 3) == 0) {
-        bytes += 3;
-        len -= 3;
-    }
-    if (check_flow_depth(bytes, len, diags) != 0)
-        return HG_ECONFIG;
-
     if (!yaml_parser_initialize(&parser)) {
         hg_diags_add(diags, HG_DIAG_ERROR, 0, 0, "out of memory");
         return HG_ENOMEM;
     }
     yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING);
     yaml_parser_set_input_string(&parser, (const unsigned char *)bytes, len);
-    if (!yaml_parser_load(&parser, &doc)) {
+    if (!yaml_parser_load(&parser, doc)) {
         report_parser(&parser, bytes, len, diags);
         goto out;
     }
     have_doc = 1;
-    yaml_node_t *root = yaml_document_get_root_node(&doc);
-    if (!root) {
+    if (!yaml_document_get_root_node(doc)) {
         hg_diags_add(diags, HG_DIAG_ERROR, 1, 1, "the file holds no YAML document");
         goto out;
     }
-    /* A second document would be silently ignored by a plain load: refuse it. */
     if (!yaml_parser_load(&parser, &extra)) {
         report_parser(&parser, bytes, len, diags);
         goto out;
@@ -741,33 +746,55 @@ int hg_config_parse(const char *bytes, size_t len, hg_config **out, hg_diags *di
         goto out;
     }
     yaml_document_delete(&extra);
+    rc = 0;
+out:
+    if (rc != 0 && have_doc)
+        yaml_document_delete(doc);
+    yaml_parser_delete(&parser);
+    return rc;
+}
 
-    cfg = calloc(1, sizeof(*cfg));
-    if (!cfg) {
-        rc = HG_ENOMEM;
-        goto out;
-    }
-    defaults(cfg);
-    walker w = { &doc, diags };
+/* Walks the document into cfg, defaults filled in, every problem reported. Returns -1
+ * when the root is not a mapping (nothing else is then said), else 0: the caller
+ * counts the errors. */
+static int config_from_document(yaml_document_t *doc, hg_config *cfg, hg_diags *diags)
+{
+    yaml_node_t *root = yaml_document_get_root_node(doc);
+    walker w = { doc, diags };
+    set_config_defaults(cfg);
     if (expect_mapping(&w, root, "the grid description") != 0)
-        goto out;
+        return -1;
     root_ctx rctx = { .cfg = cfg };
     walk_mapping(&w, root, "the grid description", root_keys, root_field, &rctx);
     if (!rctx.has_version)
         ERR_AT(&w, root, "missing required key 'version' (add 'version: 1')");
     if (!rctx.has_modules)
         ERR_AT(&w, root, "missing required key 'modules'");
-    module_defaults(cfg);
-    if (hg_diags_errors(diags) == errors_before) {
+    set_module_defaults(cfg);
+    return 0;
+}
+
+int hg_config_parse(const char *bytes, size_t len, hg_config **out, hg_diags *diags)
+{
+    yaml_document_t doc;
+    size_t errors_before = hg_diags_errors(diags);
+
+    *out = NULL;
+    if (check_config_bytes(&bytes, &len, diags) != 0)
+        return HG_ECONFIG;
+    int rc = load_one_document(bytes, len, &doc, diags);
+    if (rc != 0)
+        return rc;
+    hg_config *cfg = calloc(1, sizeof(*cfg));
+    rc = cfg ? HG_ECONFIG : HG_ENOMEM;
+    if (cfg && config_from_document(&doc, cfg, diags) == 0
+        && hg_diags_errors(diags) == errors_before) {
         *out = cfg;
         cfg = NULL;
         rc = 0;
     }
-out:
     hg_config_free(cfg);
-    if (have_doc)
-        yaml_document_delete(&doc);
-    yaml_parser_delete(&parser);
+    yaml_document_delete(&doc);
     return rc;
 }
 
