@@ -37,6 +37,34 @@ typedef struct cfg_header {
         }                                                   \
     } while (0)
 
+/* Where a config error is, for hg_error's file, line and col (a program using hg_init
+ * can point at the YAML line): the config, at the first error diagnostic's position
+ * ("FILE:LINE:COL: error: ..." as diag.h writes it; line 0: none given). */
+static void locate_config_error(const hg_diags *diags, const char *file, hg_error *err)
+{
+    size_t flen = strlen(file);
+    snprintf(err->file, sizeof(err->file), "%s", file);
+    for (size_t i = 0; diags && i < hg_diags_size(diags); i++) {
+        const char *t = hg_diags_text(diags, i);
+        int line = 0, col = 0, n = 0;
+        if (strncmp(t, file, flen) != 0 || t[flen] != ':')
+            continue;
+        t += flen + 1;
+        if (sscanf(t, "%d:%d: error: %n", &line, &col, &n) == 2 && n > 0) {
+            err->line = line;
+            err->col = col;
+            return;
+        }
+        n = 0;
+        if (sscanf(t, "%d: error: %n", &line, &n) == 1 && n > 0) {
+            err->line = line;
+            return;
+        }
+        if (strncmp(t, " error: ", 8) == 0)
+            return; /* an error without a position */
+    }
+}
+
 /* Rank 0: the file's bytes and its overrides into h; diagnostics into diags. */
 static char *read_on_root(hg_agent *a, cfg_header *h, hg_diags *diags)
 {
@@ -101,6 +129,7 @@ int hg_bootstrap(hg_agent *a, hg_error *err)
             hg_diags_print(diags, stderr);
         rc = hg_error_set(err, HG_ECONFIG, "rank 0 could not read the config %s",
                           a->opts.config_path);
+        locate_config_error(diags, a->opts.config_path, err);
         goto out;
     }
     if (a->id.rank != 0 && !(bytes = malloc((size_t)h.len + 1))) {
@@ -117,6 +146,7 @@ int hg_bootstrap(hg_agent *a, hg_error *err)
     if (!a->grid.layout) {
         rc = hg_error_set(err, HG_ECONFIG, "%s: invalid config (%zu error%s)", a->opts.config_path,
                           hg_diags_errors(diags), hg_diags_errors(diags) == 1 ? "" : "s");
+        locate_config_error(diags, a->opts.config_path, err);
         goto out;
     }
     if (hg_layout_world_size(a->grid.layout) != a->id.world) {

@@ -117,6 +117,8 @@ int main(int argc, char **argv)
     hg_error_clear(&err);
     if ((rc = hg_init(&o, &ctx, &err)) != 0) {
         fprintf(stderr, "trainer: %s\n", err.msg);
+        if (err.line > 0) /* a config error: where in the YAML */
+            fprintf(stderr, "trainer: %s:%d:%d: the first error\n", err.file, err.line, err.col);
         return hg_exit_status(rc);
     }
 

@@ -164,9 +164,9 @@ out=$work/out
 HGRID_TEST_NO_SHARE=1 mpi 8 -x HGRID_TEST_NO_SHARE "$AGENT" --backend mpi "$G/colocated8.yaml" -- "$CHECK" "$G/colocated8.json"
 check "colocated, no sharing: world + one per (module, kind), each verified" bash -c "[[ $rc -eq 0 ]] && grep -q '; 32-33 communicators/rank, mpi backend)$' $out"
 
-# A peer that sends nothing across a bridge (HGRID_TEST_BRIDGE_SILENT_RANK: it skips its
-# sends, still receives, and says its side is done): each of its peers names it and
-# itself, with the bridge, a second later: exit 3 long before the 60 s deadline.
+# A peer that sends nothing across a bridge (HGRID_TEST_BRIDGE_SILENT_RANK: its links
+# are kept from the backend, and it says its side is done): each of its peers names it
+# and itself, with the bridge, a second later: exit 3 long before the 60 s deadline.
 HGRID_TEST_BRIDGE_SILENT_RANK=0 mpi 14 -x HGRID_TEST_BRIDGE_SILENT_RANK "$AGENT" --backend mpi --timeout 60 \
     --report "$work/silent.json" "$G/two_encoders14.yaml" -- "$CHECK" "$G/two_encoders14.json"
 check "silent sender 0 (fan-out to 6, 8): exit 3 (${secs} s)" rc_is 3
@@ -371,6 +371,17 @@ check "in-process, verify past the deadline: hg_init fails, hg_exit_status 124" 
 # (The first rank to exit makes mpirun kill the other, perhaps before it prints.)
 check "in-process, verify past the deadline: hg_init's summary names rank 1" has '^hgrid: rank 1 \(language\): verify did not complete within the 1 s init timeout'
 check "in-process, verify past the deadline: the trainer says why" has '^trainer: rank (1: verify did not complete within the 1 s init timeout|0: no-go: the readiness deadline of 1 s passed on 1 rank$)'
+
+# hg_init on a bad config: hg_error's file, line and col are the first error's (the
+# trainer prints them); the message stays the summary.
+printf 'version: 1\nmodules:\n  - name: language\n    role: language\n    tp: 3\n    size: 2\n' >"$work/bad-tp.yaml"
+mpi 2 "$TRAINER" --backend mpi "$work/bad-tp.yaml"
+check "in-process, bad config: hg_init fails, hg_exit_status 2" rc_is 2
+check "in-process, bad config: the diagnostic, once" count_is "^$work/bad-tp.yaml:6:11: error: language: size 2 is not divisible by tp\*cp\*pp = 3$" 1
+want=$work/bad-tp.yaml:6:11
+# (The first rank to exit makes mpirun kill the other, perhaps before it prints.)
+check "in-process, bad config: hg_error points at the first error ($want)" has "^trainer: $want: the first error$"
+check "in-process, bad config: hg_error's message" has "^trainer: $work/bad-tp.yaml: invalid config \(1 error\)$"
 
 # MPI errors come back as codes (MPI_ERRORS_RETURN on the agent's communicators), so a
 # failing MPI call is a named pre-flight failure, not an abort with MPI's own status.
