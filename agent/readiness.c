@@ -31,6 +31,7 @@
 #include "placement.h"
 #include "protocol.h"
 #include "ranklist.h"
+#include "report.h"
 #include "status.h"
 
 enum { REC_READY = 0, REC_FAILED = 1, REC_SKIPPED = 2, REC_MISSING = 3 };
@@ -208,13 +209,18 @@ static json_t *record_json(const hg_agent *a, const hg_record *r)
             json_object_set_new(mem, hg_phase_name((hg_phase)p), json_real(r->gpu_mib[p]));
         json_object_set_new(mem, "total", json_real(gpu_total(r)));
     }
-    return json_pack("{s:i, s:s, s:s, s:s, s:i, s:s, s:i, s:i, s:i, s:o, s:o, s:f, s:s?}", "rank",
-                     r->rank, "module", module_of(a, r->rank), "status", status_names[r->status],
-                     "host", r->host, "local_rank", r->local_rank, "phase",
-                     r->status == REC_MISSING ? "?" : hg_phase_name((hg_phase)r->phase),
-                     "communicators", r->ncomms, "nccl_roots", r->roots, "bridge_links", r->links,
-                     "times", times, "gpu_mib", mem ? mem : json_null(), "elapsed_s", r->elapsed,
-                     "error", r->error[0] ? r->error : NULL);
+    json_t *entry = hg_report_rank(r->rank, module_of(a, r->rank), status_names[r->status]);
+    json_t *rest = json_pack("{s:s, s:i, s:s, s:i, s:i, s:i, s:o, s:o, s:f, s:s?}",
+                             "host", r->host, "local_rank", r->local_rank, "phase",
+                             r->status == REC_MISSING ? "?" : hg_phase_name((hg_phase)r->phase),
+                             "communicators", r->ncomms, "nccl_roots", r->roots, "bridge_links",
+                             r->links, "times", times, "gpu_mib", mem ? mem : json_null(),
+                             "elapsed_s", r->elapsed, "error", r->error[0] ? r->error : NULL);
+    if (hg_report_add(entry, rest) != 0) {
+        json_decref(entry);
+        return NULL;
+    }
+    return entry;
 }
 
 /* Over the ready ranks: communicators and GPU MiB per rank, lowest and highest; the
@@ -251,7 +257,6 @@ static int write_report(const coordinator *c, int go)
 {
     const hg_agent *a = c->a;
     json_t *ranks = json_array();
-    json_t *root = NULL;
     for (int i = 0; ranks && i < a->id.world; i++)
         if (json_array_append_new(ranks, record_json(a, &c->rec[i])) != 0)
             break;
@@ -261,21 +266,22 @@ static int write_report(const coordinator *c, int go)
     budget b = budget_of(c);
     json_t *gpu = b.gpu_lo <= b.gpu_hi ? json_pack("{s:f, s:f}", "min", b.gpu_lo, "max", b.gpu_hi)
                                        : json_null();
-    root = json_pack("{s:i, s:i, s:s, s:s, s:i, s:i, s:b, s:f, s:i, s:i, s:i, s:i, s:{s:i, s:i}, "
-                     "s:o, s:i, s:i, s:o}",
-                     "hgrid_ready", 1, "world_size", a->id.world, "backend",
-                     hg_backend_name((hg_backend)a->set.backend), "preflight",
-                     hg_preflight_name((hg_preflight)a->set.preflight), "nccl_roots", b.roots,
-                     "timeout_s", a->set.timeout_s, "go", go, "elapsed_s", c->elapsed, "ready",
-                     c->ready, "failed", c->failed, "skipped", c->skipped, "missing",
-                     a->id.world - c->arrived, "communicators_per_rank", "min", b.comms_lo, "max",
-                     b.comms_hi, "gpu_mib_per_rank", gpu, "bridge_links", layout_links(a->grid.layout),
-                     "bridge_links_verified", verified, "ranks", ranks);
-    int rc = !root || json_dump_file(root, a->opts.report_path, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) != 0;
-    if (rc)
-        fprintf(stderr, "hgrid: warning: cannot write the readiness report %s\n", a->opts.report_path);
-    json_decref(root);
-    return rc;
+    hg_report_head head = { a->id.world, hg_backend_name((hg_backend)a->set.backend),
+                            hg_preflight_name((hg_preflight)a->set.preflight), b.roots,
+                            a->set.timeout_s, go };
+    json_t *root = hg_report_new(&head);
+    json_t *rest = json_pack("{s:f, s:i, s:i, s:i, s:i, s:{s:i, s:i}, s:o, s:i, s:i, s:o}",
+                             "elapsed_s", c->elapsed, "ready", c->ready, "failed", c->failed,
+                             "skipped", c->skipped, "missing", a->id.world - c->arrived,
+                             "communicators_per_rank", "min", b.comms_lo, "max", b.comms_hi,
+                             "gpu_mib_per_rank", gpu, "bridge_links",
+                             layout_links(a->grid.layout), "bridge_links_verified", verified,
+                             "ranks", ranks);
+    if (hg_report_add(root, rest) != 0) {
+        json_decref(root);
+        root = NULL;
+    }
+    return hg_report_write(root, a->opts.report_path, stderr) != 0;
 }
 
 /* The decision on the status channel, then the report (when asked for) and its line. */

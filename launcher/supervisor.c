@@ -55,6 +55,7 @@
 #include "proc.h"
 #include "progress.h"
 #include "protocol.h"
+#include "report.h"
 
 #define BACKSTOP_KILL_GRACE_S 5.0
 #define QUEUE_HIGH (8u << 20)
@@ -324,21 +325,24 @@ static int describe_first_failure(const sup *s, char *buf, size_t len)
 static void write_fallback_report(const sup *s, int status, const char *why)
 {
     const hg_supervise_opts *o = s->o;
+    hg_report_head head = { o->world, o->backend ? o->backend : "?", NULL, 0, o->deadline_s, 0 };
     int rank, code, sig;
     json_t *ranks = json_array();
-    if (ranks && first_failure(s, &rank, &code, &sig) == 0)
-        json_array_append_new(ranks, json_pack("{s:i, s:s, s:s, s:i, s:i}", "rank", rank,
-                                               "module", module_name(s, rank), "status",
-                                               "failed", "exit_status", sig ? -1 : code,
-                                               "signal", sig));
-    json_t *root = json_pack("{s:i, s:i, s:s, s:i, s:b, s:s, s:s, s:i, s:i, s:o}", "hgrid_ready",
-                             1, "world_size", o->world, "backend", o->backend ? o->backend : "?",
-                             "timeout_s", o->deadline_s, "go", 0, "written_by", "hgrid-launch",
-                             "error", why, "exit_status", status, "ready",
-                             hg_progress_ready(s->progress), "ranks", ranks);
-    if (!root || json_dump_file(root, o->report_path, JSON_INDENT(1) | JSON_PRESERVE_ORDER) != 0)
-        fprintf(s->err, "hgrid: warning: cannot write the readiness report %s\n", o->report_path);
-    json_decref(root);
+    if (ranks && first_failure(s, &rank, &code, &sig) == 0) {
+        json_t *r = hg_report_rank(rank, module_name(s, rank), "failed");
+        if (hg_report_add(r, json_pack("{s:i, s:i}", "exit_status", sig ? -1 : code, "signal",
+                                       sig)) == 0)
+            json_array_append(ranks, r);
+        json_decref(r);
+    }
+    json_t *root = hg_report_new(&head);
+    if (hg_report_add(root, json_pack("{s:s, s:s, s:i, s:i, s:o}", "written_by", "hgrid-launch",
+                                      "error", why, "exit_status", status, "ready",
+                                      hg_progress_ready(s->progress), "ranks", ranks)) != 0) {
+        json_decref(root);
+        root = NULL;
+    }
+    hg_report_write(root, o->report_path, s->err);
 }
 
 /* The exit status and the closing lines, from what the job told us. One meaning per

@@ -232,9 +232,10 @@ else
     in_process "colocated per (module, kind)" 2 tests/gpu/colocated-2gpu.yaml HGRID_TEST_NO_SHARE=1
     run mpirun -np 2 "$AGENT" --backend nccl tests/gpu/colocated-2gpu.yaml -- sh -c 'echo "MODULES $RANK $HGRID_MODULE $HGRID_MODULES"'
     check "colocated: HGRID_MODULE the language module, HGRID_MODULES both, on both ranks" count_is '^MODULES [01] language vision,language$' 2
-    # Rank 0 sends nothing on its link (HGRID_TEST_BRIDGE_SILENT_RANK). With NCCL its
-    # peer cannot even connect the link, so neither side hears "done": the failure
-    # comes at the 10 s deadline (exit 124), naming the bridge and both ranks.
+    # Rank 0 sends nothing on its link (HGRID_TEST_BRIDGE_SILENT_RANK: the link is kept
+    # from its backend, and it says its side is done). With NCCL its peer cannot even
+    # connect the link; it names rank 0 after the grace (exit 3), or at the 10 s
+    # deadline (exit 124), with the bridge and both ranks.
     run env HGRID_TEST_BRIDGE_SILENT_RANK=0 mpirun -np 2 -x HGRID_TEST_BRIDGE_SILENT_RANK "$AGENT" --backend nccl \
         --timeout 10 tests/gpu/bridge-2gpu.yaml -- "${DEVPROG[@]}"
     show
