@@ -171,6 +171,12 @@ typedef struct keeper {
     int stopping;     /* a stop signal came (from the launcher or to us): hold the status */
     int released, gone, closed_sent;
     double exited_at;
+    int beat_fd;      /* PROGRAM's heartbeat pipe (HG_ENV_HEARTBEAT_FD), -1 once closed */
+    char beat_buf[64];
+    size_t beat_len;
+    char beat_last[64]; /* the latest whole line, not yet sent when beat_due */
+    int beat_due;
+    double beat_sent;
 } keeper;
 
 static void queue(keeper *k, int type, int stream, unsigned flags, const void *data, size_t n)
@@ -356,6 +362,51 @@ static int report_holders(keeper *k)
     return found;
 }
 
+/* Heartbeat lines "STEP" or "STEP stacks"; only the latest matters, and it goes out at
+ * most every HG_BEAT_FORWARD_MS. A line too long or not a number is ignored. */
+static void read_beats(keeper *k)
+{
+    char buf[512];
+    ssize_t got = read(k->beat_fd, buf, sizeof(buf));
+    if (got < 0 && (errno == EINTR || errno == EAGAIN))
+        return;
+    if (got <= 0) {
+        close(k->beat_fd);
+        k->beat_fd = -1;
+        return;
+    }
+    for (ssize_t i = 0; i < got; i++) {
+        if (buf[i] != '\n') {
+            if (k->beat_len < sizeof(k->beat_buf) - 1)
+                k->beat_buf[k->beat_len++] = buf[i];
+            else
+                k->beat_len = sizeof(k->beat_buf); /* too long: dropped at its newline */
+            continue;
+        }
+        long step;
+        char rest[16] = "", *end;
+        if (k->beat_len < sizeof(k->beat_buf)) {
+            k->beat_buf[k->beat_len] = '\0';
+            step = strtol(k->beat_buf, &end, 10);
+            if (end != k->beat_buf && step >= 0 && (*end == '\0' || sscanf(end, " %15s", rest) == 1)) {
+                snprintf(k->beat_last, sizeof(k->beat_last), "%ld%s", step,
+                         strcmp(rest, "stacks") == 0 ? " stacks" : "");
+                k->beat_due = 1;
+            }
+        }
+        k->beat_len = 0;
+    }
+}
+
+static void forward_beat(keeper *k, double now)
+{
+    if (!k->beat_due || now - k->beat_sent < HG_BEAT_FORWARD_MS / 1000.0)
+        return;
+    queue(k, HG_REC_BEAT, 0, 0, k->beat_last, strlen(k->beat_last));
+    k->beat_due = 0;
+    k->beat_sent = now;
+}
+
 static void reap(keeper *k, double now)
 {
     int st;
@@ -369,6 +420,10 @@ static void reap(keeper *k, double now)
         read_stream(k, i, now);
         flush_partial(k, i);
     }
+    if (k->beat_fd >= 0)
+        read_beats(k);
+    k->beat_sent = 0;
+    forward_beat(k, now);
     queuef(k, HG_REC_EXIT, "%ld", st);
 }
 
@@ -430,7 +485,7 @@ static int done(const keeper *k)
 
 static int poll_timeout(const keeper *k, double now)
 {
-    double wait = 1.0;
+    double wait = k->beat_due ? k->beat_sent + HG_BEAT_FORWARD_MS / 1000.0 - now : 1.0;
     for (int i = 0; i < 2; i++)
         if (k->st[i].fd >= 0 && k->st[i].len > 0) {
             double left = k->st[i].last + HG_PARTIAL_FLUSH_MS / 1000.0 - now;
@@ -453,8 +508,9 @@ static _Noreturn void run(keeper *k)
         }
         if (done(k))
             exit_as(k->wstatus);
-        struct pollfd p[4];
-        int n = 0, ix[2] = { -1, -1 }, isock = -1;
+        forward_beat(k, now);
+        struct pollfd p[5];
+        int n = 0, ix[2] = { -1, -1 }, isock = -1, ibeat = -1;
         p[n++] = (struct pollfd){ k->sfd, POLLIN, 0 };
         if (!k->gone) {
             isock = n;
@@ -465,6 +521,10 @@ static _Noreturn void run(keeper *k)
                 ix[i] = n;
                 p[n++] = (struct pollfd){ k->st[i].fd, POLLIN, 0 };
             }
+        if (k->beat_fd >= 0) {
+            ibeat = n;
+            p[n++] = (struct pollfd){ k->beat_fd, POLLIN, 0 };
+        }
         if (poll(p, (nfds_t)n, poll_timeout(k, now)) < 0 && errno != EINTR)
             _exit(HG_EXIT_PREFLIGHT);
         now = now_s();
@@ -482,15 +542,17 @@ static _Noreturn void run(keeper *k)
         for (int i = 0; i < 2; i++)
             if (ix[i] >= 0 && p[ix[i]].revents)
                 read_stream(k, i, now);
+        if (ibeat >= 0 && p[ibeat].revents)
+            read_beats(k);
     }
 }
 
 int hg_keeper_start(int sock, int rank, hg_error *err)
 {
-    int out[2] = { -1, -1 }, errp[2] = { -1, -1 };
+    int out[2] = { -1, -1 }, errp[2] = { -1, -1 }, beat[2] = { -1, -1 };
     sigset_t mask, old;
-    keeper k = { .rank = rank, .sock = sock, .sfd = -1 };
-    if (pipe2(out, O_CLOEXEC) != 0 || pipe2(errp, O_CLOEXEC) != 0)
+    keeper k = { .rank = rank, .sock = sock, .sfd = -1, .beat_fd = -1 };
+    if (pipe2(out, O_CLOEXEC) != 0 || pipe2(errp, O_CLOEXEC) != 0 || pipe2(beat, O_CLOEXEC) != 0)
         goto fail;
     sigemptyset(&mask);
     sigaddset(&mask, SIGCHLD);
@@ -512,6 +574,21 @@ int hg_keeper_start(int sock, int rank, hg_error *err)
             _exit(128 + SIGKILL);
         if (dup2(out[1], STDOUT_FILENO) < 0 || dup2(errp[1], STDERR_FILENO) < 0)
             _exit(HG_EXIT_PREFLIGHT);
+        /* The heartbeat pipe, inherited by PROGRAM (not close-on-exec), at a descriptor
+         * below 10 so that any shell can write to it (dash takes one digit); what held 9
+         * then is the agent's, about to be closed by the exec anyway. */
+        close(beat[0]);
+        int beat_fd = fcntl(beat[1], F_DUPFD, 3);
+        if (beat_fd > 9) {
+            close(beat_fd);
+            beat_fd = beat[1] == 9 ? 9 : dup2(beat[1], 9);
+        }
+        if (beat[1] != beat_fd)
+            close(beat[1]);
+        char num[16];
+        snprintf(num, sizeof(num), "%d", beat_fd);
+        if (beat_fd < 0 || setenv(HG_ENV_HEARTBEAT_FD, num, 1) != 0)
+            unsetenv(HG_ENV_HEARTBEAT_FD);
         close(out[0]);
         close(out[1]);
         close(errp[0]);
@@ -524,6 +601,9 @@ int hg_keeper_start(int sock, int rank, hg_error *err)
     setpgid(k.child, k.child);
     close(out[1]);
     close(errp[1]);
+    close(beat[1]);
+    k.beat_fd = beat[0];
+    fcntl(k.beat_fd, F_SETFL, fcntl(k.beat_fd, F_GETFL) | O_NONBLOCK);
     signal(SIGPIPE, SIG_IGN);
     k.sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
     k.in = hg_record_parser_new();
@@ -553,6 +633,8 @@ fail:
             close(out[i]);
         if (errp[i] >= 0)
             close(errp[i]);
+        if (beat[i] >= 0)
+            close(beat[i]);
     }
     return HG_ESYS;
 }

@@ -14,6 +14,8 @@
 #define HG_EXIT_PREFLIGHT 3    /* an agent failed pre-flight (signals included) */
 #define HG_EXIT_NOT_STARTED 4  /* the job could not be started: mpirun missing or failing,
                                 * bad hostfile, argument list too long, no rank started */
+#define HG_EXIT_STALLED 5      /* ranks stopped sending heartbeats (--stall-timeout) */
+#define HG_EXIT_NO_HOSTS 6     /* --exclude-failed-hosts left too few hosts for the layout */
 #define HG_EXIT_DEADLINE 124   /* the readiness deadline passed */
 
 /* The status channel. A standalone hgrid-launch puts a random per-job token in the
@@ -56,6 +58,14 @@
 #define HG_LINE_MAX (1u << 20)
 #define HG_LINE_CUT_MARK " [hgrid: line continues]\n"
 #define HG_PARTIAL_FLUSH_MS 100
+/* Heartbeats (--stall-timeout): under a standalone launch PROGRAM finds the write end of
+ * a pipe to its keeper in this descriptor and writes one line per step, "STEP\n" (a
+ * decimal integer), or "STEP stacks\n" when SIGUSR1 dumps its threads' stacks to stderr
+ * (hgrid.heartbeat registers faulthandler so); hg_heartbeat() and hgrid.heartbeat() do it.
+ * Unset without a launcher: heartbeats are then no-ops. The keeper passes on the latest
+ * step at most every HG_BEAT_FORWARD_MS. */
+#define HG_ENV_HEARTBEAT_FD "HGRID_HEARTBEAT_FD"
+#define HG_BEAT_FORWARD_MS 500
 /* --log-dir: each rank's streams, byte for byte (dir, rank, module, "stdout"/"stderr"). */
 #define HG_LOG_PATH_FMT "%s/rank%d-%s.%s"
 /* After PROGRAM exits, its streams are read while bytes flow; a process it left behind
@@ -96,6 +106,13 @@
 #define HG_TIMEOUT_MIN_S 1
 #define HG_TIMEOUT_MAX_S 86400
 #define HG_TIMEOUT_DEFAULT_S 120
+
+/* Restarts of a failed job (--max-restarts, agent.max_restarts): at most this many. The
+ * workload learns its attempt from HGRID_RESTART_COUNT and torchrun's names. */
+#define HG_MAX_RESTARTS 1000
+#define HG_ENV_RESTART_COUNT "HGRID_RESTART_COUNT"
+#define HG_ENV_TE_RESTART_COUNT "TORCHELASTIC_RESTART_COUNT"
+#define HG_ENV_TE_MAX_RESTARTS "TORCHELASTIC_MAX_RESTARTS"
 
 /* Seconds a stopping workload gets between the forwarded signal and SIGKILL. */
 #define HG_GRACE_DEFAULT_S 30

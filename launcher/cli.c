@@ -52,6 +52,21 @@ void hg_cli_usage(FILE *out)
           out);
     fprintf(out, "                       (default %d; a second signal kills at once)\n",
             HG_GRACE_DEFAULT_S);
+    fputs("Resilience (not with --dry-run):\n"
+          "  --max-restarts N     start a failed job again, up to N times, each attempt with\n"
+          "                       a full pre-flight (default: agent.max_restarts, 0); the\n"
+          "                       operator's Ctrl-C/SIGTERM never restarts\n"
+          "  --restart-delay SECONDS\n"
+          "                       wait between a failed attempt and the next (default 0)\n"
+          "  --exclude-failed-hosts\n"
+          "                       with --hostfile: leave out of the next attempt a host whose\n"
+          "                       rank failed pre-flight or died by a signal; spare slots in\n"
+          "                       the hostfile take its place\n"
+          "  --stall-timeout SECONDS\n"
+          "                       end an attempt whose ranks stop sending heartbeats (hgrid.\n"
+          "                       heartbeat, hg_heartbeat) for this long, naming them (default:\n"
+          "                       agent.stall_timeout_s, 0: off)\n",
+          out);
     fputs("General:\n"
           "  -v, --verbose        print the mpirun command line and every rank's readiness\n"
           "  -h, --help           this text\n"
@@ -68,12 +83,15 @@ void hg_cli_usage(FILE *out)
             "  %-6d usage error or invalid config (a bad config never launches)\n"
             "  %-6d an agent failed pre-flight\n"
             "  %-6d the job could not be started\n"
+            "  %-6d ranks stalled: no heartbeat for --stall-timeout\n"
+            "  %-6d too few hosts left for the layout (--exclude-failed-hosts)\n"
             "  %-6d the readiness deadline passed\n"
             "  128+N  hgrid-launch itself was stopped by signal N\n"
             "  other  the workload's own status: the first failing rank's exit code, or\n"
             "         128+N when a rank was killed by signal N\n",
             HG_EXIT_OK, HG_EXIT_OUTPUT, HG_EXIT_USAGE, HG_EXIT_PREFLIGHT, HG_EXIT_NOT_STARTED,
-            HG_EXIT_DEADLINE);
+            HG_EXIT_STALLED, HG_EXIT_NO_HOSTS, HG_EXIT_DEADLINE);
+    fputs("With --max-restarts the status is the last attempt's.\n", out);
 }
 
 static int parse_pos_int(const char *opt, const char *s, int min, int *out, hg_error *err)
@@ -125,6 +143,10 @@ static const opt_spec options[] = {
     { "--label", NULL, 0, MODE_LAUNCH, "it labels the ranks' output" },
     { "--log-dir", NULL, 1, MODE_LAUNCH, "it keeps the ranks' output" },
     { "--grace", NULL, 1, MODE_LAUNCH, "it times the workload's shutdown" },
+    { "--max-restarts", NULL, 1, MODE_LAUNCH, "it restarts a failed launch" },
+    { "--restart-delay", NULL, 1, MODE_LAUNCH, "it paces the launch's restarts" },
+    { "--exclude-failed-hosts", NULL, 0, MODE_LAUNCH, "it picks the hosts of a restart" },
+    { "--stall-timeout", NULL, 1, MODE_LAUNCH, "it watches the launch's heartbeats" },
     { "--verbose", "-v", 0, MODE_ANY, NULL },
     { "--help", "-h", 0, MODE_ANY, NULL },
     { "--version", "-V", 0, MODE_ANY, NULL },
@@ -157,7 +179,7 @@ static int nonempty(const char *opt, const char *val, const char *expected, hg_e
 
 /* Sets what an option says. A single-valued option given again replaces the earlier
  * value (the last one counts, as with most command lines and their wrapper scripts). */
-static int apply(hg_cli *c, const char *name, const char *val, hg_error *err)
+static int apply_option(hg_cli *c, const char *name, const char *val, hg_error *err)
 {
     if (strcmp(name, "--dry-run") == 0)
         c->dry_run = 1;
@@ -167,6 +189,8 @@ static int apply(hg_cli *c, const char *name, const char *val, hg_error *err)
         c->in_process = 1;
     else if (strcmp(name, "--label") == 0)
         c->label = 1;
+    else if (strcmp(name, "--exclude-failed-hosts") == 0)
+        c->exclude_failed_hosts = 1;
     else if (strcmp(name, "--verbose") == 0)
         c->verbose = 1;
     else if (strcmp(name, "--help") == 0)
@@ -208,6 +232,20 @@ static int apply(hg_cli *c, const char *name, const char *val, hg_error *err)
         if (parse_pos_int(name, val, 0, &c->grace_s, err) != 0 || c->grace_s > HG_TIMEOUT_MAX_S)
             return hg_error_set(err, HG_EINVAL, "--grace: expected seconds in 0..%d, got '%s'",
                                 HG_TIMEOUT_MAX_S, val);
+    } else if (strcmp(name, "--max-restarts") == 0) {
+        if (parse_pos_int(name, val, 0, &c->max_restarts, err) != 0 || c->max_restarts > HG_MAX_RESTARTS)
+            return hg_error_set(err, HG_EINVAL, "--max-restarts: expected a count in 0..%d, got "
+                                "'%s'", HG_MAX_RESTARTS, val);
+    } else if (strcmp(name, "--restart-delay") == 0) {
+        if (parse_pos_int(name, val, 0, &c->restart_delay_s, err) != 0
+            || c->restart_delay_s > HG_TIMEOUT_MAX_S)
+            return hg_error_set(err, HG_EINVAL, "--restart-delay: expected seconds in 0..%d, got "
+                                "'%s'", HG_TIMEOUT_MAX_S, val);
+    } else if (strcmp(name, "--stall-timeout") == 0) {
+        if (parse_pos_int(name, val, 0, &c->stall_timeout_s, err) != 0
+            || c->stall_timeout_s > HG_TIMEOUT_MAX_S)
+            return hg_error_set(err, HG_EINVAL, "--stall-timeout: expected seconds in 0..%d, got "
+                                "'%s'", HG_TIMEOUT_MAX_S, val);
     } else if (strcmp(name, "--gpus-per-node") == 0) {
         return parse_pos_int(name, val, 1, &c->gpus_per_node, err);
     } else if (strcmp(name, "--log-dir") == 0) {
@@ -239,6 +277,8 @@ int hg_cli_parse(int argc, char **argv, hg_cli *c, hg_error *err)
     c->preflight = -1;
     c->mpirun = "mpirun";
     c->grace_s = HG_GRACE_DEFAULT_S;
+    c->max_restarts = -1;
+    c->stall_timeout_s = -1;
     /* The first option of each mode, as written, for the error that it does not apply. */
     const char *launch_only = NULL, *dry_run_only = NULL;
     const opt_spec *launch_spec = NULL;
@@ -276,7 +316,7 @@ int hg_cli_parse(int argc, char **argv, hg_cli *c, hg_error *err)
         }
         if (o->mode == MODE_DRY_RUN && !dry_run_only)
             dry_run_only = o->name;
-        int rc = apply(c, o->name, val, err);
+        int rc = apply_option(c, o->name, val, err);
         if (rc != 0)
             return rc;
     }
@@ -314,6 +354,9 @@ int hg_cli_parse(int argc, char **argv, hg_cli *c, hg_error *err)
     if (c->nprogram == 0)
         return hg_error_set(err, HG_EINVAL, "no program to launch: hgrid-launch CONFIG -- PROGRAM "
                             "[ARGS...]");
+    if (c->exclude_failed_hosts && !c->hostfile)
+        return hg_error_set(err, HG_EINVAL, "--exclude-failed-hosts needs --hostfile (the hosts "
+                            "to choose from)");
     return hg_agent_check_preflight(c->in_process, c->preflight, err);
 }
 

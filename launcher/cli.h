@@ -12,6 +12,10 @@ typedef struct hg_cli {
     int label;              /* --label: "[R module] " before every line of the ranks */
     const char *log_dir;    /* --log-dir DIR: each rank's stdout/stderr also to files */
     int grace_s;            /* --grace S: stop signal to SIGKILL (default HG_GRACE_DEFAULT_S) */
+    int max_restarts;       /* --max-restarts N; -1: the config's agent.max_restarts */
+    int restart_delay_s;    /* --restart-delay S */
+    int exclude_failed_hosts; /* --exclude-failed-hosts (needs --hostfile) */
+    int stall_timeout_s;    /* --stall-timeout S; -1: the config's agent.stall_timeout_s */
     hg_format format;
     int rank;               /* --rank N, -1 when absent */
     int backend;            /* --backend: hg_backend; HG_BACKEND_FROM_CONFIG: the config's */

@@ -38,6 +38,9 @@ typedef struct conn {
     int at_line_start[2];
     int log[2];
     int exited, wstatus, closed;
+    int beats, stacks;   /* heartbeats seen; SIGUSR1 dumps stacks */
+    long step;
+    double beat_at;      /* mono() of the latest */
 } conn;
 
 struct hg_iochan {
@@ -401,6 +404,22 @@ static void on_exit_record(hg_iochan *ch, conn *c, const hg_record *r)
     }
 }
 
+static void on_beat(conn *c, const hg_record *r)
+{
+    char body[64], rest[16] = "";
+    long step;
+    if (r->len >= sizeof(body))
+        return;
+    memcpy(body, r->data, r->len);
+    body[r->len] = '\0';
+    if (sscanf(body, "%ld %15s", &step, rest) < 1 || step < 0)
+        return;
+    c->beats++;
+    c->step = step;
+    c->stacks = strcmp(rest, "stacks") == 0;
+    c->beat_at = mono();
+}
+
 /* Returns -1 when the connection must be dropped. */
 static int on_record(hg_iochan *ch, conn *c, const hg_record *r, double now)
 {
@@ -419,6 +438,9 @@ static int on_record(hg_iochan *ch, conn *c, const hg_record *r, double now)
         break;
     case HG_REC_CLOSED:
         c->closed = 1;
+        break;
+    case HG_REC_BEAT:
+        on_beat(c, r);
         break;
     default:
         break;
@@ -486,4 +508,50 @@ int hg_iochan_first_failure(const hg_iochan *ch, int *rank, int *wstatus)
     *rank = ch->first_rank;
     *wstatus = ch->first_wstatus;
     return 0;
+}
+
+int hg_iochan_stalled(const hg_iochan *ch, double stall_s, int *ranks, long *steps, long *others,
+                      int *nothers)
+{
+    int n = 0;
+    double now = mono();
+    *nothers = 0;
+    for (size_t i = 0; ch && i < ch->nconns; i++) {
+        const conn *c = &ch->conns[i];
+        if (c->rank < 0 || !c->beats || c->exited)
+            continue;
+        if (now - c->beat_at >= stall_s) {
+            int j = n++;
+            for (; j > 0 && ranks[j - 1] > c->rank; j--) {
+                ranks[j] = ranks[j - 1];
+                steps[j] = steps[j - 1];
+            }
+            ranks[j] = c->rank;
+            steps[j] = c->step;
+        } else {
+            others[(*nothers)++] = c->step;
+        }
+    }
+    return n;
+}
+
+int hg_iochan_signal_stacks(hg_iochan *ch, int sig)
+{
+    int n = 0;
+    for (size_t i = 0; ch && i < ch->nconns; i++) {
+        conn *c = &ch->conns[i];
+        if (c->rank >= 0 && c->fd >= 0 && c->stacks && !c->exited) {
+            send_signal(c, sig);
+            n++;
+        }
+    }
+    return n;
+}
+
+const char *hg_iochan_host(const hg_iochan *ch, int rank)
+{
+    for (size_t i = 0; ch && i < ch->nconns; i++)
+        if (ch->conns[i].rank == rank)
+            return ch->conns[i].host;
+    return NULL;
 }

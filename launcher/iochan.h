@@ -52,6 +52,17 @@ int hg_iochan_open(const hg_iochan *ch);
  * status; returns -1 when none did. */
 int hg_iochan_first_failure(const hg_iochan *ch, int *rank, int *wstatus);
 
+/* Heartbeats (HG_REC_BEAT): the ranks whose program has beaten, is still running and has
+ * not beaten for stall_s seconds, ascending, with their last steps (room for the world
+ * size in each array); the steps of the ranks still beating go to others. Returns how
+ * many stalled. Ranks that never beat are in neither list. */
+int hg_iochan_stalled(const hg_iochan *ch, double stall_s, int *ranks, long *steps, long *others,
+                      int *nothers);
+/* Sends sig to the programs whose heartbeats said it dumps their stacks; returns how many. */
+int hg_iochan_signal_stacks(hg_iochan *ch, int sig);
+/* The host a rank's keeper said it runs on, or NULL when it has not connected. */
+const char *hg_iochan_host(const hg_iochan *ch, int rank);
+
 /* Sends sig to every rank's program, now and to ranks that connect later. */
 void hg_iochan_signal_all(hg_iochan *ch, int sig);
 /* Lets every keeper that holds its program's status exit with it, now and later. */

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -260,7 +261,7 @@ static int in_job(const hg_cli *cli, const hg_job *job, const hg_layout *layout,
  * host, as srun's --export=ALL would (-x NAME for each one set here). */
 static int forwarded(const char *name, size_t len)
 {
-    static const char *const prefixes[] = { "NCCL_", "CUDA_", HG_ENV_PREFIX, "TORCH_",
+    static const char *const prefixes[] = { "NCCL_", "CUDA_", HG_ENV_PREFIX, "TORCH_", "TORCHELASTIC_",
                                             "PYTORCH_", "UCX_", NULL };
     static const char *const names[] = { "PATH", "LD_LIBRARY_PATH", "PYTHONPATH", NULL };
     for (size_t i = 0; prefixes[i]; i++)
@@ -587,33 +588,38 @@ static void mpirun_argv(argv_buf *a, const hg_cli *cli, int world, const char *a
     agent_args(a, cli, agent, config);
 }
 
-/* Outside any job: prepare, start mpirun under the supervisor, clean up. */
-static int launch_standalone(const hg_cli *cli, const hg_config *cfg, const hg_layout *layout,
-                             const char *agent, const char *config_path, const char *bytes,
-                             size_t len)
+/* The attempt number the workload sees, as hgrid and as torchrun name it. */
+static int set_restart_env(int attempt, int max_restarts)
+{
+    char n[16], m[16];
+    snprintf(n, sizeof(n), "%d", attempt);
+    snprintf(m, sizeof(m), "%d", max_restarts);
+    return setenv(HG_ENV_RESTART_COUNT, n, 1) | setenv(HG_ENV_TE_RESTART_COUNT, n, 1)
+           | setenv(HG_ENV_TE_MAX_RESTARTS, m, 1);
+}
+
+/* One attempt: prepare, start mpirun under the supervisor, clean up. Fills *a. */
+static int run_attempt(const hg_cli *cli, const hg_config *cfg, const hg_layout *layout,
+                       const char *agent, const char *config_path, const char *bytes, size_t len,
+                       hg_attempt *a)
 {
     int world = hg_layout_world_size(layout);
     job_files f = { 0 };
-    argv_buf a = { 0 };
+    argv_buf argv = { 0 };
     hg_error err;
-    int status;
-    /* mpirun looks up ssh and its own helpers on PATH; under `env -i` use execvp's. */
-    if (!getenv("PATH"))
-        setenv("PATH", "/usr/local/bin:/usr/bin:/bin", 1);
-    if ((status = preflight_local(cli)) != 0)
-        return status;
-    if ((status = prepare_job(cli, world, config_path, bytes, len, &f)) != 0)
+    *a = (hg_attempt){ .status = HG_EXIT_NOT_STARTED, .failed_rank = -1, .go_s = -1 };
+    if ((a->status = prepare_job(cli, world, config_path, bytes, len, &f)) != 0)
         goto out;
-    mpirun_argv(&a, cli, world, agent, f.config);
-    status = HG_EXIT_NOT_STARTED;
-    if (a.failed) {
+    mpirun_argv(&argv, cli, world, agent, f.config);
+    a->status = HG_EXIT_NOT_STARTED;
+    if (argv.failed) {
         fprintf(stderr, "hgrid-launch: out of memory\n");
         goto out;
     }
     if (cli->verbose)
-        print_argv(a.v);
+        print_argv(argv.v);
     hg_supervise_opts o = {
-        .argv = a.v,
+        .argv = argv.v,
         .world = world,
         .deadline_s = cli->timeout_s, /* hg_launch filled it from the config if not given */
         .grace_s = cli->grace_s,
@@ -627,16 +633,91 @@ static int launch_standalone(const hg_cli *cli, const hg_config *cfg, const hg_l
         .in_process = cli->in_process,
         .label = cli->label,
         .log_dir = f.log_dir,
+        .stall_s = cli->stall_timeout_s > 0 ? cli->stall_timeout_s : 0,
     };
     hg_error_clear(&err);
-    if (hg_supervise(&o, &status, &err) != 0) {
+    if (hg_supervise(&o, a, &err) != 0) {
         fprintf(stderr, "hgrid-launch: the job could not be started: %s\n", err.msg);
-        status = HG_EXIT_NOT_STARTED;
+        a->status = HG_EXIT_NOT_STARTED;
     }
 out:
-    argv_free(&a);
+    argv_free(&argv);
     job_files_free(&f);
-    return status;
+    return a->status;
+}
+
+/* Waits before the next attempt; returns the signal that stopped the wait, 0 if none. */
+static int restart_pause(int seconds)
+{
+    sigset_t mask, old;
+    struct timespec ts = { seconds, 0 };
+    int sig = 0;
+    if (seconds <= 0)
+        return 0;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGHUP);
+    sigprocmask(SIG_BLOCK, &mask, &old);
+    double end = (double)time(NULL) + seconds;
+    while (sig <= 0 && (double)time(NULL) < end) {
+        sig = sigtimedwait(&mask, NULL, &ts);
+        if (sig < 0 && errno != EINTR && errno != EAGAIN)
+            break;
+        ts.tv_sec = (time_t)(end - (double)time(NULL));
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    return sig > 0 ? sig : 0;
+}
+
+/* "rank 5 (language) on node3, exit status 9" */
+static void say_attempt(int attempt, const hg_attempt *a, int restarts_left, int delay_s)
+{
+    fprintf(stderr, "hgrid: attempt %d failed after %.1f s (%s)", attempt, a->duration_s, a->why);
+    if (a->failed_host[0])
+        fprintf(stderr, " on %s", a->failed_host);
+    if (restarts_left > 0)
+        fprintf(stderr, "; restarting (%d restart%s left)%s", restarts_left,
+                restarts_left == 1 ? "" : "s", delay_s > 0 ? "" : "");
+    if (restarts_left > 0 && delay_s > 0)
+        fprintf(stderr, " in %d s", delay_s);
+    fputs("\n", stderr);
+}
+
+/* Outside any job: attempts, each with a fresh plan directory, channel, token and
+ * MASTER_PORT, until one succeeds, one fails for a reason a restart cannot help, the
+ * operator stops it, or --max-restarts are spent. The status is the last attempt's. */
+static int launch_standalone(const hg_cli *cli, const hg_config *cfg, const hg_layout *layout,
+                             const char *agent, const char *config_path, const char *bytes,
+                             size_t len)
+{
+    int max = cli->max_restarts >= 0 ? cli->max_restarts : 0, status, attempt;
+    hg_attempt a;
+    /* mpirun looks up ssh and its own helpers on PATH; under `env -i` use execvp's. */
+    if (!getenv("PATH"))
+        setenv("PATH", "/usr/local/bin:/usr/bin:/bin", 1);
+    if ((status = preflight_local(cli)) != 0)
+        return status;
+    for (attempt = 0;; attempt++) {
+        if (set_restart_env(attempt, max) != 0) {
+            fprintf(stderr, "hgrid-launch: setenv: %s\n", strerror(errno));
+            return HG_EXIT_NOT_STARTED;
+        }
+        status = run_attempt(cli, cfg, layout, agent, config_path, bytes, len, &a);
+        if (status == 0 || !a.restartable || attempt >= max) {
+            if (attempt > 0)
+                fprintf(stderr, "hgrid: %d attempts; the last %s\n", attempt + 1,
+                        status == 0 ? "succeeded" : a.restartable ? "failed, no restart left"
+                                                                  : "failed");
+            return status;
+        }
+        say_attempt(attempt, &a, max - attempt, cli->restart_delay_s);
+        int sig = restart_pause(cli->restart_delay_s);
+        if (sig) {
+            fprintf(stderr, "hgrid: %s received: no restart\n", strsignal(sig));
+            return 128 + sig;
+        }
+    }
 }
 
 /* A launcher started with a standard stream closed would hand that descriptor number

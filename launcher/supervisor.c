@@ -56,6 +56,7 @@
 #include "progress.h"
 #include "protocol.h"
 #include "report.h"
+#include "stall.h"
 
 #define BACKSTOP_KILL_GRACE_S 5.0
 #define QUEUE_HIGH (8u << 20)
@@ -64,6 +65,8 @@
 /* After the keepers are released (or SIGKILL was sent through them), mpirun has this
  * long to end the job before it is killed. */
 #define RELEASE_BACKSTOP_S 10.0
+/* After stalled ranks were asked for their stacks, this long before the stop. */
+#define STACKS_WAIT_S 2.0
 /* After mpirun and everything we started are gone, a stream still open can only be
  * held by a process outside the job; stop waiting for it after this long in silence. */
 #define ORPHAN_STREAM_S 10.0
@@ -161,6 +164,9 @@ typedef struct sup {
     double start;
     int mpi[2];           /* mpirun's stdout and stderr; -1 once ended */
     FILE *noise;          /* --log-dir/mpirun.stderr: mpirun's boxed messages */
+    int stalled;          /* ranks stopped beating: the attempt ends (HG_EXIT_STALLED) */
+    double stall_stop_at; /* when to stop the stalled attempt (after the stacks) */
+    double go_at;         /* when go was seen, 0 none */
     double quiet_since;   /* mpirun is gone since then; streams may still be open */
 } sup;
 
@@ -345,43 +351,65 @@ static void write_fallback_report(const sup *s, int status, const char *why)
     hg_report_write(root, o->report_path, s->err);
 }
 
+/* The failed rank of the attempt, as far as it is known, into a. */
+static void attribute_failure(const sup *s, hg_attempt *a)
+{
+    int rank, code, sig;
+    a->failed_rank = -1;
+    if (first_failure(s, &rank, &code, &sig) != 0)
+        return;
+    const char *host = hg_iochan_host(s->io, rank);
+    a->failed_rank = rank;
+    a->failed_signal = sig;
+    snprintf(a->failed_host, sizeof(a->failed_host), "%s", host ? host : "");
+}
+
 /* The exit status and the closing lines, from what the job told us. One meaning per
  * code (protocol.h): a job that never started is 4 whatever mpirun said, a failure
  * before go is a pre-flight failure (3) unless the agents chose 2 or 124. */
-static int conclude(sup *s)
+static void conclude(sup *s, hg_attempt *a)
 {
     const hg_supervise_opts *o = s->o;
     int ready = hg_progress_ready(s->progress);
     int decision = hg_progress_decision(s->progress);
     int started = hg_progress_started(s->progress) || decision >= 0;
-    char first[256], why[512];
+    char first[256], *why = a->why;
+    size_t wl = sizeof(a->why);
     int named = describe_first_failure(s, first, sizeof(first)) == 0;
     int raw = WIFEXITED(s->child_status) ? WEXITSTATUS(s->child_status)
                                          : 128 + WTERMSIG(s->child_status);
-    int st;
+    int st, restartable = 0;
 
     why[0] = '\0';
     if (s->exec_errno) {
         st = HG_EXIT_NOT_STARTED;
-        snprintf(why, sizeof(why), "cannot run '%s': %s", o->argv[0], strerror(s->exec_errno));
+        snprintf(why, wl, "cannot run '%s': %s", o->argv[0], strerror(s->exec_errno));
         fprintf(s->err, "hgrid: the job could not be started: %s\n", why);
     } else if (s->stop_signal) {
         st = 128 + s->stop_signal;
-        snprintf(why, sizeof(why), "stopped by %s", strsignal(s->stop_signal));
+        a->operator_stop = 1;
+        snprintf(why, wl, "stopped by %s", strsignal(s->stop_signal));
     } else if (s->deadline_hit) {
         st = HG_EXIT_DEADLINE;
-        snprintf(why, sizeof(why), "readiness deadline of %d s passed with %d/%d ranks ready",
+        restartable = 1;
+        snprintf(why, wl, "readiness deadline of %d s passed with %d/%d ranks ready",
                  o->deadline_s, ready, o->world);
         fprintf(s->err, "hgrid: %s; the job ended\n", why);
+    } else if (s->stalled) {
+        st = HG_EXIT_STALLED;
+        restartable = 1;
+        snprintf(why, wl, "ranks stalled: no heartbeat for %d s", o->stall_s);
+        fprintf(s->err, "hgrid: the job ended: %s; exit status %d\n", why, st);
     } else if (!started) {
         st = HG_EXIT_NOT_STARTED;
-        snprintf(why, sizeof(why), "%s %s %d before any rank started", o->argv[0],
+        snprintf(why, wl, "%s %s %d before any rank started", o->argv[0],
                  WIFEXITED(s->child_status) ? "exited with status" : "was killed by signal",
                  WIFEXITED(s->child_status) ? raw : WTERMSIG(s->child_status));
         fprintf(s->err, "hgrid: the job could not be started: %s\n", why);
     } else if (decision != 1 && raw != 0) {
         st = raw == HG_EXIT_USAGE || raw == HG_EXIT_DEADLINE ? raw : HG_EXIT_PREFLIGHT;
-        snprintf(why, sizeof(why), "pre-flight failed with %d/%d ranks ready%s%s", ready,
+        restartable = st != HG_EXIT_USAGE;
+        snprintf(why, wl, "pre-flight failed with %d/%d ranks ready%s%s", ready,
                  o->world, named ? ": " : "", named ? first : "");
         if (raw == HG_EXIT_DEADLINE)
             fprintf(s->err, "hgrid: readiness deadline of %d s passed with %d/%d ranks ready; "
@@ -395,6 +423,9 @@ static int conclude(sup *s)
          * seen first, as the keepers are released together. */
         st = hg_iochan_first_failure(s->io, &rank, &ws) != 0 ? raw
              : WIFSIGNALED(ws) ? 128 + WTERMSIG(ws) : WEXITSTATUS(ws);
+        restartable = st != 0;
+        if (st != 0)
+            snprintf(why, wl, "%s", named ? first : "the workload failed");
         if (st != 0 && named)
             fprintf(s->err, "hgrid: workload failed: %s; job exit status %d\n", first, st);
         else if (st != 0)
@@ -403,7 +434,10 @@ static int conclude(sup *s)
     if (o->report_path && decision != 1 && !hg_progress_report_written(s->progress)
         && st != 0)
         write_fallback_report(s, st, why);
-    return st;
+    a->status = st;
+    a->restartable = restartable;
+    if (st != 0)
+        attribute_failure(s, a);
 }
 
 /* A failed rank stops the others with the grace a signal would give; once every
@@ -447,6 +481,41 @@ static void advance_stop(sup *s, double now)
     }
 }
 
+/* Ranks that beat and then went silent for --stall-timeout: named, asked for their
+ * stacks, then the attempt is stopped as a failure. */
+static void check_stall(sup *s, double now)
+{
+    const hg_supervise_opts *o = s->o;
+    if (s->stalled && !s->stopping && now >= s->stall_stop_at) {
+        hg_progress_clear(s->progress);
+        fprintf(s->err, "hgrid: ending the attempt: every rank gets SIGTERM and %d s to exit\n",
+                o->grace_s);
+        s->stop_started = now;
+        begin_stop(s, SIGTERM, o->grace_s, now);
+    }
+    if (!s->io || o->stall_s <= 0 || s->stalled || s->stopping || s->child_done)
+        return;
+    int *ranks = malloc((size_t)o->world * sizeof(int)), nothers = 0, n = 0;
+    long *steps = malloc((size_t)o->world * sizeof(long));
+    long *others = malloc((size_t)o->world * sizeof(long));
+    if (ranks && steps && others)
+        n = hg_iochan_stalled(s->io, o->stall_s, ranks, steps, others, &nothers);
+    if (n > 0) {
+        hg_stall_facts f = { ranks, steps, n, others, nothers, o->stall_s };
+        s->stalled = 1;
+        hg_progress_clear(s->progress);
+        hg_stall_describe(s->err, o->layout, &f);
+        int asked = hg_iochan_signal_stacks(s->io, SIGUSR1);
+        if (asked)
+            fprintf(s->err, "hgrid: asked %d rank%s for their stacks (SIGUSR1: in their stderr%s)\n",
+                    asked, asked == 1 ? "" : "s", o->log_dir ? " and its log file" : "");
+        s->stall_stop_at = now + (asked ? STACKS_WAIT_S : 0);
+    }
+    free(ranks);
+    free(steps);
+    free(others);
+}
+
 /* The deadlines: the readiness backstop, the grace period, mpirun after the release. */
 static void check_timers(sup *s, double now)
 {
@@ -462,6 +531,9 @@ static void check_timers(sup *s, double now)
         s->stop_started = now;
         begin_stop(s, SIGTERM, BACKSTOP_KILL_GRACE_S, now);
     }
+    if (s->go_at == 0 && hg_progress_decision(s->progress) == 1)
+        s->go_at = now;
+    check_stall(s, now);
     advance_stop(s, now);
     if (!s->chan_stop && s->kill_at > 0 && now >= s->kill_at) {
         hg_progress_clear(s->progress);
@@ -690,7 +762,7 @@ out:
     return rc;
 }
 
-int hg_supervise(const hg_supervise_opts *o, int *status, hg_error *err)
+int hg_supervise(const hg_supervise_opts *o, hg_attempt *result, hg_error *err)
 {
     sup s = { .o = o, .io = o->io, .mpi = { -1, -1 } };
     sigset_t mask, oldmask;
@@ -730,7 +802,9 @@ int hg_supervise(const hg_supervise_opts *o, int *status, hg_error *err)
         s.child_done = 1;
     }
     sweep_children();
-    *status = conclude(&s);
+    *result = (hg_attempt){ .failed_rank = -1, .go_s = s.go_at > 0 ? s.go_at - s.start : -1 };
+    conclude(&s, result);
+    result->duration_s = now_s() - s.start;
     drain_queues(&s, sfd);
 out:
     hg_progress_free(s.progress);

@@ -26,10 +26,26 @@ typedef struct hg_supervise_opts {
     int label;                /* --label: the channel's records get "[RANK MODULE] " */
     const char *log_dir;      /* --log-dir: the channel's records also go there; and
                                * where output spills while the job is stopping */
+    int stall_s;              /* --stall-timeout: 0 none */
 } hg_supervise_opts;
 
-/* Returns 0 and sets *status, or an HG_E* code when supervision could not be set up
+/* How an attempt ended, for the restart loop and the closing lines. */
+typedef struct hg_attempt {
+    int status;          /* the exit status it stands for (protocol.h) */
+    int restartable;     /* failed in a way another attempt may not: a rank's failure, a
+                          * pre-flight no-go or deadline, a stall; never the operator's stop,
+                          * a usage error or a job that could not start */
+    int operator_stop;   /* ended by the operator's signal */
+    int failed_rank;     /* the first failed rank, -1 when none is known */
+    int failed_signal;   /* ... killed by this signal, 0: it exited */
+    char failed_host[128]; /* ... on this host, "" when not known */
+    double duration_s;
+    double go_s;         /* seconds from the start to go, -1 when there was none */
+    char why[512];       /* the cause in words, "" on success */
+} hg_attempt;
+
+/* Returns 0 and fills *result, or an HG_E* code when supervision could not be set up
  * (nothing was started then). */
-int hg_supervise(const hg_supervise_opts *opts, int *status, hg_error *err);
+int hg_supervise(const hg_supervise_opts *opts, hg_attempt *result, hg_error *err);
 
 #endif

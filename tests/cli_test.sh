@@ -72,10 +72,13 @@ want=$(printf '%s\n' "Exit status:"
         "$(exit_code USAGE)" "usage error or invalid config (a bad config never launches)" \
         "$(exit_code PREFLIGHT)" "an agent failed pre-flight" \
         "$(exit_code NOT_STARTED)" "the job could not be started" \
+        "$(exit_code STALLED)" "ranks stalled: no heartbeat for --stall-timeout" \
+        "$(exit_code NO_HOSTS)" "too few hosts left for the layout (--exclude-failed-hosts)" \
         "$(exit_code DEADLINE)" "the readiness deadline passed" \
         "128+N" "hgrid-launch itself was stopped by signal N" \
         "other" "the workload's own status: the first failing rank's exit code, or"
-    printf '         %s\n' "128+N when a rank was killed by signal N")
+    printf '         %s\n' "128+N when a rank was killed by signal N"
+    printf '%s\n' "With --max-restarts the status is the last attempt's.")
 got=$(sed -n '/^Exit status:$/,$p' "$tmp/out")
 [ "$got" = "$want" ] || fail "exit status list: $(printf '%s' "$got" | head -c 600)"
 # Every code protocol.h defines is listed.
@@ -84,7 +87,7 @@ for name in $(sed -n 's/^#define HG_EXIT_\([A-Z_]*\) .*/\1/p' common/protocol.h)
 done
 # The README's table lists the same codes.
 for c in "$(exit_code OK)" "$(exit_code OUTPUT)" "$(exit_code USAGE)" "$(exit_code PREFLIGHT)" \
-    "$(exit_code NOT_STARTED)" "$(exit_code DEADLINE)" "128+N" other; do
+    "$(exit_code NOT_STARTED)" "$(exit_code STALLED)" "$(exit_code NO_HOSTS)" "$(exit_code DEADLINE)" "128+N" other; do
     grep -q "^| $c | " README.md || fail "README's exit status table has no row '$c'"
 done
 end

@@ -1,0 +1,24 @@
+/* What the launcher says when ranks stall (--stall-timeout): each stalled rank with its
+ * module, coordinates and last heartbeat step, where the ranks still beating are, and the
+ * process groups the stalled ranks make up or share, so "every rank of language dp group
+ * 1 waits" reads as such. */
+#ifndef HG_STALL_H
+#define HG_STALL_H
+
+#include <stdio.h>
+
+#include "layout.h"
+
+typedef struct hg_stall_facts {
+    const int *stalled;      /* ranks, ascending */
+    const long *step;        /* each stalled rank's last step */
+    int nstalled;
+    const long *others;      /* the steps of the ranks still beating */
+    int nothers;
+    int timeout_s;
+} hg_stall_facts;
+
+/* Writes the "hgrid: ..." lines to out. */
+void hg_stall_describe(FILE *out, const hg_layout *l, const hg_stall_facts *f);
+
+#endif
