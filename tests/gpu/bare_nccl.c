@@ -6,7 +6,7 @@
  *   - the CUDA context of its GPU is created in a thread while MPI_Init runs (the
  *     launcher's local-rank hints, common/gpu_choice.h's rule), joined after it;
  *   - the layout from libhgrid_core, read and built on every rank;
- *   - which communicators: agent/groups.c itself (included below, so the rule has one
+ *   - which communicators: common/groups.c itself (linked below, so the rule has one
  *     home): one per distinct membership, a group equal to the world or to an earlier
  *     group shares it (--per-kind: one per (module, kind)), colocated modules too; one
  *     MPI_Allreduce tells every rank at which split positions anyone needs one (hgrid's
@@ -41,7 +41,7 @@
  *                 cudaFree(0) after it), blocking communicators, all verification
  *                 all-reduces on one blocking stream with cudaStreamSynchronize after
  *                 each (which spins by default), busy polling; the same communicators
- *                 (agent/groups.c) as the floor. Its figures against the floor's price
+ *                 (common/groups.c) as the floor. Its figures against the floor's price
  *                 those choices; issue 12 measured it at 2.1x hgrid on 2 GPUs.
  *   --nonblocking with --naive: the same with blocking = 0, polled without backoff
  *                 (the old "bare-nb"). Without --naive it changes nothing: the floor
@@ -70,9 +70,9 @@
 #include "layout.h"
 #include "plan.h"
 
-/* hgrid's own rule of which communicators a rank builds (not in libhgrid_core, which is
- * common/ only): compiled into this program, so the floor cannot drift from it. */
-#include "../../agent/groups.c"
+/* hgrid's own rule of which communicators a rank builds (common/groups.h, in
+ * libhgrid_core), so the floor cannot drift from it. */
+#include "groups.h"
 /* hgrid's clock and polling pause (hg_now, hg_backoff), the same as the agent's. */
 #include "../../agent/clock.h"
 
