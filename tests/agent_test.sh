@@ -34,36 +34,24 @@ for f in "$AGENT" "$TRAINER"; do
         || { echo "agent_test: $f has no test hooks (build the test variant: make test-programs)"; exit 2; }
 done
 
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+. tests/lib.sh
 # Quiet, loopback-only Open MPI: no fabric probing on CI machines.
-export OMPI_MCA_btl=self,vader,tcp OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo
-export OMPI_MCA_btl_base_warn_component_unused=0
+mpi_env
 # When a rank fails, kill its peers at once: Open MPI's default waits 1 s between
 # SIGTERM and SIGKILL (odls_base_sigkill_timeout), in every failing job of this suite.
 export OMPI_MCA_odls_base_sigkill_timeout=0
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+suite agent
+work=$T
 export TMPDIR=$work/tmp # the agents' plan files land here
 mkdir -p "$TMPDIR"
 out=$work/out
 H=$(hostname)
-pass=0
-failed=0
 rc=0
 secs=0
 
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-nok() {
-    failed=$((failed + 1))
-    echo "FAIL $1"
-    sed 's/^/    | /' "$out" | tail -n 25
-}
-# check NAME CONDITION...: one assertion about the last run.
-check() {
-    local name=$1
-    shift
-    if "$@"; then ok "$name"; else nok "$name"; fi
-}
+# check NAME CONDITION... (tests/lib.sh) is one assertion about the last run; a failed
+# one shows that run's output.
+show_failure() { sed 's/^/    | /' "$out" | tail -n 25; }
 has() { grep -qE -- "$1" "$out"; }
 lacks() { ! grep -qE -- "$1" "$out"; }
 count_is() { [[ $(grep -cE -- "$1" "$out") -eq $2 ]]; }
@@ -531,5 +519,4 @@ cli --timeout
 check "an option without its value: exit 2" bash -c "[[ $rc -eq 2 ]] && grep -q '^hgrid-agent: --timeout needs a value (S)$' $out"
 
 leftover=$(find "$TMPDIR" -name 'hgrid-plan-rank*' | wc -l)
-echo "agent: $pass passed, $failed failed ($leftover plan files written under TMPDIR)"
-[[ $failed -eq 0 ]]
+summary "($leftover plan files written under TMPDIR)"

@@ -17,16 +17,10 @@ cd "$(dirname "$0")/.." || exit 1
 L=${HGRID_LAUNCH:?set HGRID_LAUNCH to the hgrid-launch binary}
 case $L in /*) ;; *) L=$PWD/$L ;; esac
 
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
-
-passed=0 failed=0 case_name= case_ok=1
-
-begin() { case_name=$1 case_ok=1; }
-fail() { case_ok=0; printf 'FAIL %s: %s\n' "$case_name" "$*" >&2; }
-end() {
-    if [ "$case_ok" = 1 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
-}
+# Each case: begin NAME, `fail WHY` for each thing wrong, end (tests/lib.sh).
+. tests/lib.sh
+suite cli
+tmp=$T
 
 # run ARGS...: runs the launcher; sets rc, and the files $tmp/out and $tmp/err.
 run() {
@@ -1158,5 +1152,4 @@ run --help
 grep -q '^  --preflight full|world|none$' "$tmp/out" || fail "--help has no --preflight"
 end
 
-echo "cli: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+summary

@@ -9,10 +9,8 @@ set -u
 cd "$(dirname "$0")/.."
 L=$(realpath "${HGRID_LAUNCH:-build/bin/hgrid-launch}")
 CFG=configs/vlm-8gpu-moe.yaml
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_rmaps_base_oversubscribe=1
-# Loopback only, and no complaints about missing high-speed fabrics.
-export OMPI_MCA_btl=self,vader,tcp OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo
+. tests/lib.sh
+mpi_env
 export OMPI_MCA_pml=ob1
 # Open MPI waits this long between SIGTERM and SIGKILL when it tears a failed job down.
 export OMPI_MCA_odls_base_sigkill_timeout=0
@@ -23,17 +21,9 @@ A=${HGRID_AGENT:-$(dirname "$L")/hgrid-agent}
 grep -qa HGRID_TEST_FAIL_RANK "$A" $(ldd "$A" 2>/dev/null | awk '/libhgrid/ { print $3 }') \
   || { echo "launch_test: $A has no test hooks (build the test variant: make test-programs)"; exit 2; }
 
-T=$(mktemp -d /tmp/hgrid-launch-test.XXXXXX)
+suite launch
 # Plan files of in-job runs land here; a standalone launch removes its own.
 export TMPDIR=$T
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
-check() { # name condition-command...
-  local name=$1; shift
-  if "$@"; then ok "$name"; else bad "$name"; fi
-}
 has() { grep -qF -- "$2" "$1"; }
 
 # All current descendants of $1, by PID.
@@ -572,6 +562,4 @@ for name in failrank abort hang termwork exit7 segv deadline16; do
   check "$name: no mpirun end-of-job box or signal line" bash -c "! grep -qE 'Primary job +terminated normally|mpirun detected that|mpirun noticed that|mpirun: Forwarding signal|^-{74}\$' '$T/$name.err'"
 done
 
-echo "launch: $pass passed, $fail failed"
-[[ $fail -eq 0 ]] && rm -rf "$T"
-[[ $fail -eq 0 ]]
+summary

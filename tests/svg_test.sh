@@ -31,15 +31,10 @@ for tool in xmllint python3; do
     command -v "$tool" >/dev/null || { echo "svg: $tool is missing (scripts/install-deps.sh)" >&2; exit 1; }
 done
 
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
-
-passed=0 failed=0 case_name= case_ok=1
-begin() { case_name=$1 case_ok=1; }
-fail() { case_ok=0; printf 'FAIL %s: %s\n' "$case_name" "$*" >&2; }
-end() {
-    if [ "$case_ok" = 1 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
-}
+# Each case: begin NAME, `fail WHY` for each thing wrong, end (tests/lib.sh).
+. tests/lib.sh
+suite svg
+tmp=$T
 
 # xp FILE XPATH: the XPath's value (a number, or attribute nodes one per line). The
 # SVG namespace is the default one, so elements are matched by local-name().
@@ -499,5 +494,4 @@ else
 fi
 end
 
-echo "svg: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+summary
