@@ -236,7 +236,7 @@ static const unsigned palette[] = {
 #define NPALETTE (sizeof(palette) / sizeof(palette[0]))
 
 /* "#rrggbb" of module i's colour mixed with white (0: the colour, 1: white). */
-static void colour(size_t i, double white, char buf[8])
+static void module_colour(size_t i, double white, char buf[8])
 {
     unsigned c = palette[i % NPALETTE], v[3];
     for (int k = 0; k < 3; k++) {
@@ -247,12 +247,12 @@ static void colour(size_t i, double white, char buf[8])
 }
 
 /* Width of text in px: no font metrics here, so a generous average glyph width. */
-static double text_wd(const char *s, int px, int bold)
+static double text_width(const char *s, int px, int bold)
 {
     return strlen(s) * px * (bold ? HG_SVG_GLYPH_W_BOLD : HG_SVG_GLYPH_W) + 1;
 }
 
-static int text_w(const char *s, int px, int bold) { return (int)text_wd(s, px, bold); }
+static int text_width_px(const char *s, int px, int bold) { return (int)text_width(s, px, bold); }
 
 /* Every text's class, its font and anchor: the style sheet is written from this table
  * and each text's box (svg.h) is measured by it, so the two cannot disagree. */
@@ -344,11 +344,11 @@ static void panel_init(panel *pn, const hg_module *m, int per_rank, int dp_per_r
     int w = pn->dense.w;
     if (pn->has_expert && pn->expert.w > w)
         w = pn->expert.w;
-    int tw = text_w(pn->shape, 14, 1);
-    if (text_w(pn->sub, 11, 0) > tw)
-        tw = text_w(pn->sub, 11, 0);
-    if (text_w(pn->expert_head, 11, 0) > tw)
-        tw = text_w(pn->expert_head, 11, 0);
+    int tw = text_width_px(pn->shape, 14, 1);
+    if (text_width_px(pn->sub, 11, 0) > tw)
+        tw = text_width_px(pn->sub, 11, 0);
+    if (text_width_px(pn->expert_head, 11, 0) > tw)
+        tw = text_width_px(pn->expert_head, 11, 0);
     pn->w = 2 * PAD + (w > tw ? w : tw);
     pn->h = HEAD + pn->dense.h + PAD;
     if (pn->has_expert)
@@ -404,7 +404,7 @@ typedef struct bridge_plan {
 typedef struct picture {
     const hg_layout *l;
     const hg_svg_opts *opts;
-    const char *name;  /* opts->title as ASCII, or NULL */
+    char *name;        /* opts->title as ASCII, or NULL; owned */
     out o;
     panel *panels;
     size_t n;
@@ -416,7 +416,10 @@ typedef struct picture {
     int collect;       /* the measuring pass: note each text's box */
     boxes texts;
     int top;           /* the content's top: arrows may run just above it */
+    int bottom;        /* the content's bottom: counts stay above it */
+    int width;         /* the document's */
     int *col_x, *col_r; /* each column's left and right edge */
+    int *col_w, *col_h; /* each column's width and its panels' stacked height */
     bridge_plan *plans;
     route *links;      /* every per-link arrow, for the counts to keep clear of */
     size_t nlinks;
@@ -425,7 +428,7 @@ typedef struct picture {
 static box text_box(int style, double x, double y, const char *s)
 {
     const text_style *t = &text_styles[style];
-    double w = text_wd(s, t->px, t->bold);
+    double w = text_width(s, t->px, t->bold);
     if (t->middle)
         x -= w / 2;
     return (box){ x, y - HG_SVG_TEXT_ASCENT * t->px, x + w, y + HG_SVG_TEXT_DESCENT * t->px };
@@ -450,7 +453,7 @@ static void boxes_add(picture *pc, box b)
 }
 
 /* A text of the given style, its box noted in the measuring pass. */
-static void put_text(picture *pc, int style, int x, int y, const char *fill, const char *s)
+static void draw_text(picture *pc, int style, int x, int y, const char *fill, const char *s)
 {
     out *o = &pc->o;
     o_printf(o, "<text class=\"%s\" x=\"%d\" y=\"%d\"", text_styles[style].cls, x, y);
@@ -463,16 +466,16 @@ static void put_text(picture *pc, int style, int x, int y, const char *fill, con
         boxes_add(pc, text_box(style, x, y, s));
 }
 
-static void put_textf(picture *pc, int style, int x, int y, const char *fmt, ...)
+static void draw_textf(picture *pc, int style, int x, int y, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
-static void put_textf(picture *pc, int style, int x, int y, const char *fmt, ...)
+static void draw_textf(picture *pc, int style, int x, int y, const char *fmt, ...)
 {
     char buf[256];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    put_text(pc, style, x, y, NULL, buf);
+    draw_text(pc, style, x, y, NULL, buf);
 }
 
 static int bucket_of(double v, int n)
@@ -628,7 +631,7 @@ static int route_meets_box(const route *r, box b)
     return 0;
 }
 
-static int node_of(const picture *pc, int rank) { return rank / pc->opts->gpus_per_node; }
+static int rank_node(const picture *pc, int rank) { return rank / pc->opts->gpus_per_node; }
 
 /* The grid's label bands: stages, blocks (their dp range), clusters, tp columns, and
  * dp rows on the left. */
@@ -641,7 +644,7 @@ static void draw_grid_labels(picture *pc, const grid *g)
         int yy = y;
         if (g->stages > 1) {
             yy += STAGE_BAND;
-            put_textf(pc, T_ST, stage_x(g, p), yy - 4, "pp %d", p);
+            draw_textf(pc, T_ST, stage_x(g, p), yy - 4, "pp %d", p);
         }
         for (int blk = 0; blk < g->blocks; blk++) {
             int yb = yy;
@@ -651,18 +654,18 @@ static void draw_grid_labels(picture *pc, const grid *g)
                 int hi = (blk + 1) * g->rows_per_block;
                 hi = (hi > g->rows ? g->rows : hi) * g->dp_per_row - 1;
                 if (g->per_rank)
-                    put_textf(pc, T_AX, block_x(g, p, blk), yb - 3, "%s %d-%d", dn, lo, hi);
+                    draw_textf(pc, T_AX, block_x(g, p, blk), yb - 3, "%s %d-%d", dn, lo, hi);
             }
             for (int c = 0; c < g->clusters; c++) {
                 int yc = yb;
                 if (g->clusters > 1) {
                     yc += CLUSTER_BAND;
-                    put_textf(pc, T_AX, cluster_x(g, p, blk, c), yc - 3, "%s %d", cn, c);
+                    draw_textf(pc, T_AX, cluster_x(g, p, blk, c), yc - 3, "%s %d", cn, c);
                 }
                 if (!g->per_rank)
                     continue;
                 for (int a = 0; a < g->cols; a++)
-                    put_textf(pc, T_AXC, cluster_x(g, p, blk, c) + a * g->cw + g->cw / 2,
+                    draw_textf(pc, T_AXC, cluster_x(g, p, blk, c) + a * g->cw + g->cw / 2,
                               yc + COL_BAND - 6, "%d", a);
             }
         }
@@ -670,9 +673,9 @@ static void draw_grid_labels(picture *pc, const grid *g)
     if (!g->per_rank)
         return;
     int lx = g->labels_right ? g->x + g->cells_w + 8 : g->x - g->left;
-    put_text(pc, T_AX, lx, g->y - 6, NULL, an);
+    draw_text(pc, T_AX, lx, g->y - 6, NULL, an);
     for (int r = 0; r < g->rows_per_block && r < g->rows; r++)
-        put_textf(pc, T_AX, lx, g->y + r * g->ch + g->ch / 2 + 3, "%s%s%d", dn,
+        draw_textf(pc, T_AX, lx, g->y + r * g->ch + g->ch / 2 + 3, "%s%s%d", dn,
                   g->blocks > 1 ? " +" : " ", r);
 }
 
@@ -686,7 +689,7 @@ static void draw_node_lines(picture *pc, const grid *g, int ranks_per_cell)
     int started = 0, ncells = grid_cells(g);
     for (int idx = 0; idx < ncells && !o->failed; idx++) {
         cell k = cell_at(g, idx);
-        int x, y, node = node_of(pc, pc->first[idx]);
+        int x, y, node = rank_node(pc, pc->first[idx]);
         cell_xy(g, k, &x, &y);
         /* Right: the next column, or the first of the next cluster across the gap. */
         cell r = k;
@@ -699,7 +702,7 @@ static void draw_node_lines(picture *pc, const grid *g, int ranks_per_cell)
             r.c++;
             rx = x + g->cw + g->cluster_gap / 2;
         }
-        if (rx >= 0 && node_of(pc, pc->first[cell_index(g, r)]) != node) {
+        if (rx >= 0 && rank_node(pc, pc->first[cell_index(g, r)]) != node) {
             o_printf(o, started ? "M%d %dv%d" : "<path class=\"node-boundary\" d=\"M%d %dv%d",
                      rx, y, g->ch);
             started = 1;
@@ -708,7 +711,7 @@ static void draw_node_lines(picture *pc, const grid *g, int ranks_per_cell)
         if ((k.row + 1) % g->rows_per_block != 0 && k.row + 1 < g->rows) {
             cell d = k;
             d.row++;
-            if (node_of(pc, pc->first[cell_index(g, d)]) != node) {
+            if (rank_node(pc, pc->first[cell_index(g, d)]) != node) {
                 o_printf(o, started ? "M%d %dh%d" : "<path class=\"node-boundary\" d=\"M%d %dh%d",
                          x, y + g->ch, g->cw);
                 started = 1;
@@ -719,13 +722,12 @@ static void draw_node_lines(picture *pc, const grid *g, int ranks_per_cell)
         o_printf(o, "\"/>\n");
 }
 
-/* One grid's cells: every rank of the module placed by its coordinates. */
-static int draw_grid(picture *pc, size_t mi, const grid *g, hg_error *err)
+/* Per cell of g (module m's): its lowest rank, in pc->first, and in the large form
+ * with nodes the placement check's question, in pc->crosses: does a tp group in it
+ * leave its node? */
+static int index_grid_cells(picture *pc, const hg_module *m, const grid *g, hg_error *err)
 {
-    out *o = &pc->o;
-    const hg_module *m = pc->panels[mi].m;
     int ncells = grid_cells(g);
-    int gpn = pc->opts->gpus_per_node;
     pc->first = malloc((size_t)ncells * sizeof(int));
     pc->crosses = calloc((size_t)ncells, 1);
     int *members = malloc((size_t)m->tp * sizeof(int));
@@ -740,39 +742,54 @@ static int draw_grid(picture *pc, size_t mi, const grid *g, hg_error *err)
         if (pc->first[idx] < 0)
             pc->first[idx] = r;
     }
-    /* The placement check's question, per cell: does a tp group leave its node? */
-    int ntp = !g->per_rank && gpn > 0 ? hg_group_count(m, HG_KIND_TP) : 0;
+    int ntp = !g->per_rank && pc->opts->gpus_per_node > 0 ? hg_group_count(m, HG_KIND_TP) : 0;
     for (int t = 0; t < ntp; t++) {
         int size = hg_group_size(m, HG_KIND_TP, t);
         hg_group_members(m, HG_KIND_TP, t, members);
-        if (node_of(pc, members[0]) != node_of(pc, members[size - 1]))
+        if (rank_node(pc, members[0]) != rank_node(pc, members[size - 1]))
             pc->crosses[cell_index(g, cell_of(g, m, members[0]))] = 1;
     }
     free(members);
+    return 0;
+}
 
+/* Cell idx of g: a rank with its number (and node), or a cell of per_cell ranks. */
+static void write_grid_cell(picture *pc, const grid *g, int idx, int per_cell)
+{
+    out *o = &pc->o;
+    int x, y, r = pc->first[idx];
+    cell_xy(g, cell_at(g, idx), &x, &y);
+    if (!g->per_rank) {
+        o_printf(o, "<rect class=\"cell%s\" data-first=\"%d\" data-ranks=\"%d\" x=\"%d\" "
+                 "y=\"%d\" width=\"%d\" height=\"%d\"/>\n",
+                 pc->crosses[idx] ? " crosses-node" : "", r, per_cell, x, y, g->cw, g->ch);
+        return;
+    }
+    o_printf(o, "<rect class=\"%s\" data-rank=\"%d\" x=\"%d\" y=\"%d\" width=\"%d\" "
+             "height=\"%d\"/>", g->expert ? "expert-rank" : "rank", r, x, y, g->cw, g->ch);
+    if (pc->opts->gpus_per_node > 0) {
+        draw_textf(pc, T_R, x + g->cw / 2, y + 12, "%d", r);
+        draw_textf(pc, T_N, x + g->cw / 2, y + 22, "n%d", rank_node(pc, r));
+    } else {
+        draw_textf(pc, T_R, x + g->cw / 2, y + g->ch / 2 + 4, "%d", r);
+    }
+}
+
+/* One grid's cells: every rank of the module placed by its coordinates. */
+static int draw_grid(picture *pc, size_t mi, const grid *g, hg_error *err)
+{
+    out *o = &pc->o;
+    const hg_module *m = pc->panels[mi].m;
+    int rc = index_grid_cells(pc, m, g, err);
+    if (rc != 0)
+        return rc;
     char fill[8];
-    colour(mi, 0.55, fill);
+    module_colour(mi, 0.55, fill);
     draw_grid_labels(pc, g);
     o_printf(o, "<g fill=\"%s\">\n", fill);
     int per_cell = g->per_rank ? 1 : m->tp * g->dp_per_row;
-    for (int idx = 0; idx < ncells && !o->failed; idx++) {
-        int x, y, r = pc->first[idx];
-        cell_xy(g, cell_at(g, idx), &x, &y);
-        if (g->per_rank) {
-            o_printf(o, "<rect class=\"%s\" data-rank=\"%d\" x=\"%d\" y=\"%d\" width=\"%d\" "
-                     "height=\"%d\"/>", g->expert ? "expert-rank" : "rank", r, x, y, g->cw, g->ch);
-            if (gpn > 0) {
-                put_textf(pc, T_R, x + g->cw / 2, y + 12, "%d", r);
-                put_textf(pc, T_N, x + g->cw / 2, y + 22, "n%d", node_of(pc, r));
-            } else {
-                put_textf(pc, T_R, x + g->cw / 2, y + g->ch / 2 + 4, "%d", r);
-            }
-        } else {
-            o_printf(o, "<rect class=\"cell%s\" data-first=\"%d\" data-ranks=\"%d\" x=\"%d\" "
-                     "y=\"%d\" width=\"%d\" height=\"%d\"/>\n",
-                     pc->crosses[idx] ? " crosses-node" : "", r, per_cell, x, y, g->cw, g->ch);
-        }
-    }
+    for (int idx = 0; idx < grid_cells(g) && !o->failed; idx++)
+        write_grid_cell(pc, g, idx, per_cell);
     o_printf(o, "</g>\n");
     draw_node_lines(pc, g, per_cell);
     free(pc->first);
@@ -787,23 +804,23 @@ static int draw_panel(picture *pc, size_t mi, hg_error *err)
     out *o = &pc->o;
     panel *pn = &pc->panels[mi];
     char strong[8], pale[8];
-    colour(mi, 0, strong);
-    colour(mi, 0.9, pale);
+    module_colour(mi, 0, strong);
+    module_colour(mi, 0.9, pale);
     o_printf(o, "<g class=\"module\" data-module=\"%s\">\n", pn->m->name);
     o_printf(o, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" rx=\"6\" fill=\"%s\" "
              "stroke=\"%s\" stroke-width=\"1.5\"/>\n", pn->x, pn->y, pn->w, pn->h, pale, strong);
-    put_text(pc, T_MH, pn->x + PAD, pn->y + 19, strong, pn->shape);
-    put_text(pc, T_MS, pn->x + PAD, pn->y + 35, NULL, pn->sub);
+    draw_text(pc, T_MH, pn->x + PAD, pn->y + 19, strong, pn->shape);
+    draw_text(pc, T_MS, pn->x + PAD, pn->y + 35, NULL, pn->sub);
     int rc = draw_grid(pc, mi, &pn->dense, err);
     if (rc == 0 && pn->has_expert) {
-        put_text(pc, T_MS, pn->x + PAD, pn->expert.y - pn->expert.top - 7, NULL, pn->expert_head);
+        draw_text(pc, T_MS, pn->x + PAD, pn->expert.y - pn->expert.top - 7, NULL, pn->expert_head);
         rc = draw_grid(pc, mi, &pn->expert, err);
     }
     o_printf(o, "</g>\n");
     return rc;
 }
 
-static void rank_xy(const picture *pc, int module, int rank, int *x, int *y)
+static void rank_cell_xy(const picture *pc, int module, int rank, int *x, int *y)
 {
     const grid *g = &pc->panels[module].dense;
     cell_xy(g, cell_of(g, pc->panels[module].m, rank), x, y);
@@ -817,8 +834,8 @@ static void link_route(const picture *pc, const hg_bridge *b, int j, route *rt, 
 {
     int x1, y1, x2, y2;
     hg_bridge_link(pc->l, b, j, s, r);
-    rank_xy(pc, b->src, *s, &x1, &y1);
-    rank_xy(pc, b->dest, *r, &x2, &y2);
+    rank_cell_xy(pc, b->src, *s, &x1, &y1);
+    rank_cell_xy(pc, b->dest, *r, &x2, &y2);
     const panel *ps = &pc->panels[b->src], *pd = &pc->panels[b->dest];
     x1 += ps->dense.cw, y1 += ps->dense.ch / 2, x2 -= 4, y2 += pd->dense.ch / 2;
     route_cubic(rt, x1, y1, x2, y2);
@@ -829,7 +846,7 @@ static void link_route(const picture *pc, const hg_bridge *b, int j, route *rt, 
 
 /* The height where bundle k of n leaves or enters a grid: spread about the middle of
  * its rows, 16 px apart. */
-static int lane_y(const grid *g, int k, int n)
+static int bundle_lane_y(const grid *g, int k, int n)
 {
     int span = g->rows_per_block * g->ch, y = g->y + span / 2 + (2 * k - (n - 1)) * 8;
     if (y > g->y + span - 4)
@@ -838,7 +855,7 @@ static int lane_y(const grid *g, int k, int n)
 }
 
 /* Whether b meets no text of the panels. */
-static int box_clear(const picture *pc, box b)
+static int box_clear_of_texts(const picture *pc, box b)
 {
     const boxes *bs = &pc->texts;
     b.x0 -= 2, b.y0 -= 2, b.x1 += 2, b.y1 += 2;
@@ -853,69 +870,84 @@ static int box_clear(const picture *pc, box b)
 }
 
 /* "2,048 links" */
-static void count_label(const hg_bridge *b, char buf[32])
+static void bridge_count_label(const hg_bridge *b, char buf[32])
 {
     char nl[16];
     snprintf(buf, 32, "%s link%s", count_str(b->nlinks, nl), b->nlinks == 1 ? "" : "s");
 }
 
 /* Step k of a route's length, as the taxi drives (no libm): for spacing only. */
-static double step_len(const route *r, int k)
+static double route_step_len(const route *r, int k)
 {
     double dx = r->p[k + 1][0] - r->p[k][0], dy = r->p[k + 1][1] - r->p[k][1];
     return (dx < 0 ? -dx : dx) + (dy < 0 ? -dy : dy);
+}
+
+/* The point at length want along route r (want <= its length). */
+static void route_point_at(const route *r, double want, double *px, double *py)
+{
+    *px = r->p[0][0], *py = r->p[0][1];
+    for (int k = 0; k + 1 < r->n; k++) {
+        double sl = route_step_len(r, k);
+        if (sl >= want && sl > 0) {
+            *px = r->p[k][0] + (r->p[k + 1][0] - r->p[k][0]) * want / sl;
+            *py = r->p[k][1] + (r->p[k + 1][1] - r->p[k][1]) * want / sl;
+            return;
+        }
+        want -= sl;
+    }
+}
+
+/* Whether a count's box t stays within the content and covers no text, no arrow, no
+ * count placed before, and with off_panels no panel. */
+static int count_spot_clear(const picture *pc, box t, int off_panels)
+{
+    char other[32];
+    box grown = { t.x0 - 2, t.y0 - 2, t.x1 + 2, t.y1 + 2 };
+    int ok = t.x0 >= MARGIN && t.y0 >= pc->top - 16 && t.y1 <= pc->bottom
+             && box_clear_of_texts(pc, t);
+    for (size_t k = 0; ok && off_panels && k < pc->n; k++) {
+        const panel *pn = &pc->panels[k];
+        ok = !boxes_meet(grown, (box){ pn->x, pn->y, pn->x + pn->w, pn->y + pn->h });
+    }
+    for (size_t k = 0; ok && k < pc->nlinks; k++)
+        ok = !route_meets_box(&pc->links[k], t);
+    for (size_t k = 0; ok && k < hg_layout_bridge_count(pc->l); k++) {
+        const bridge_plan *o = &pc->plans[k];
+        if (!o->bundled)
+            continue;
+        ok = !route_meets_box(&o->r, grown);
+        if (ok && o->label) {
+            bridge_count_label(hg_layout_bridge(pc->l, k), other);
+            ok = !boxes_meet(grown, text_box(T_MS, o->lx, o->ly, other));
+        }
+    }
+    return ok;
 }
 
 /* A place for bundle i's count beside its arrow, where it covers no text and no
  * arrow: along the arrow from its middle outwards to its ends, centred on it,
  * starting or ending there, above it or below; first off the panels, then anywhere.
  * None found leaves the count to the legend. */
-static void place_count(picture *pc, size_t i, int bottom)
+static void place_bundle_count(picture *pc, size_t i)
 {
     bridge_plan *pl = &pc->plans[i];
-    char text[32], other[32];
-    count_label(hg_layout_bridge(pc->l, i), text);
-    double len = 0, w = text_wd(text, text_styles[T_MS].px, text_styles[T_MS].bold);
+    char text[32];
+    bridge_count_label(hg_layout_bridge(pc->l, i), text);
+    double len = 0, w = text_width(text, text_styles[T_MS].px, text_styles[T_MS].bold);
     const route *r = &pl->r;
     for (int k = 0; k + 1 < r->n; k++)
-        len += step_len(r, k);
+        len += route_step_len(r, k);
     static const double at[] = { 0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8, 0.1, 0.9, 0, 1 };
     for (int off_panels = 1; off_panels >= 0; off_panels--)
         for (size_t a = 0; a < sizeof(at) / sizeof(at[0]); a++) {
-            /* The point at that share of the arrow's length. */
-            double want = at[a] * len, px = r->p[0][0], py = r->p[0][1];
-            for (int k = 0; k + 1 < r->n; k++) {
-                double sl = step_len(r, k);
-                if (sl >= want && sl > 0) {
-                    px = r->p[k][0] + (r->p[k + 1][0] - r->p[k][0]) * want / sl;
-                    py = r->p[k][1] + (r->p[k + 1][1] - r->p[k][1]) * want / sl;
-                    break;
-                }
-                want -= sl;
-            }
+            double px, py;
+            route_point_at(r, at[a] * len, &px, &py);
             for (int c = 0; c < 6; c++) {
                 int below = c % 2, align = c / 2; /* centred, starting, ending at the point */
                 int x = (int)(align == 0 ? px - w / 2 : align == 1 ? px + 4 : px - w - 4);
                 int y = below ? (int)py + 16 : (int)py - 7;
-                box t = text_box(T_MS, x, y, text), grown = { t.x0 - 2, t.y0 - 2, t.x1 + 2, t.y1 + 2 };
-                int ok = t.x0 >= MARGIN && t.y0 >= pc->top - 16 && t.y1 <= bottom && box_clear(pc, t);
-                for (size_t k = 0; ok && off_panels && k < pc->n; k++) {
-                    const panel *pn = &pc->panels[k];
-                    ok = !boxes_meet(grown, (box){ pn->x, pn->y, pn->x + pn->w, pn->y + pn->h });
-                }
-                for (size_t k = 0; ok && k < pc->nlinks; k++)
-                    ok = !route_meets_box(&pc->links[k], t);
-                for (size_t k = 0; ok && k < hg_layout_bridge_count(pc->l); k++) {
-                    const bridge_plan *o = &pc->plans[k];
-                    if (!o->bundled)
-                        continue;
-                    ok = !route_meets_box(&o->r, grown);
-                    if (ok && o->label) {
-                        count_label(hg_layout_bridge(pc->l, k), other);
-                        ok = !boxes_meet(grown, text_box(T_MS, o->lx, o->ly, other));
-                    }
-                }
-                if (ok) {
+                if (count_spot_clear(pc, text_box(T_MS, x, y, text), off_panels)) {
                     pl->label = 1, pl->lx = x, pl->ly = y;
                     return;
                 }
@@ -923,23 +955,13 @@ static void place_count(picture *pc, size_t i, int bottom)
         }
 }
 
-/* Which bridges are drawn per link and how the others run: a bridge keeps an arrow
- * per link while it has few enough to tell apart (HG_SVG_MAX_LINK_ARROWS) and none of
- * them crosses a text; else one bundled arrow from its source panel to its
- * destination's, level with the middle of their grids, and where that crosses a text
- * (a column between them), up its column gap, along above the panels and down the
- * destination's. Needs the texts' boxes indexed. */
-static int plan_bridges(picture *pc, int bottom, hg_error *err)
+/* Marks each bridge bundled or not: a bridge keeps an arrow per link while it has
+ * few enough to tell apart (HG_SVG_MAX_LINK_ARROWS) and none of them crosses a text.
+ * The arrows kept are noted in pc->links. */
+static int plan_link_arrows(picture *pc, hg_error *err)
 {
     const hg_layout *l = pc->l;
     size_t nb = hg_layout_bridge_count(l), cap = 0;
-    int rc = 0;
-    int *deg = calloc(4 * pc->n + 1, sizeof(int)); /* out, in; then those used */
-    pc->plans = calloc(nb + 1, sizeof(*pc->plans));
-    if (!deg || !pc->plans) {
-        rc = hg_error_set(err, HG_ENOMEM, "out of memory drawing the bridges");
-        goto out;
-    }
     for (size_t i = 0; i < nb; i++) {
         const hg_bridge *b = hg_layout_bridge(l, i);
         bridge_plan *pl = &pc->plans[i];
@@ -949,10 +971,8 @@ static int plan_bridges(picture *pc, int bottom, hg_error *err)
         if (pc->nlinks + (size_t)b->nlinks > cap) {
             cap = 2 * cap + (size_t)b->nlinks;
             route *v = realloc(pc->links, cap * sizeof(*v));
-            if (!v) {
-                rc = hg_error_set(err, HG_ENOMEM, "out of memory drawing the bridges");
-                goto out;
-            }
+            if (!v)
+                return hg_error_set(err, HG_ENOMEM, "out of memory drawing the bridges");
             pc->links = v;
         }
         size_t n0 = pc->nlinks;
@@ -964,6 +984,38 @@ static int plan_bridges(picture *pc, int bottom, hg_error *err)
         if (pl->bundled)
             pc->nlinks = n0;
     }
+    return 0;
+}
+
+/* Bundled bridge i's arrow, the ko-th of nout leaving its source panel and the ki-th
+ * of nin entering its destination's: level with the middle of their grids, and where
+ * that crosses a text (a column between them), up its column gap, along above the
+ * panels and down the destination's. */
+static void route_bundle(picture *pc, size_t i, int ko, int nout, int ki, int nin)
+{
+    const hg_bridge *b = hg_layout_bridge(pc->l, i);
+    bridge_plan *pl = &pc->plans[i];
+    const panel *s = &pc->panels[b->src], *d = &pc->panels[b->dest];
+    int x1 = s->x + s->w, y1 = bundle_lane_y(&s->dense, ko, nout);
+    int x2 = d->x - 3, y2 = bundle_lane_y(&d->dense, ki, nin);
+    route_cubic(&pl->r, x1, y1, x2, y2);
+    if (!route_clear(pc, &pl->r)) {
+        int xa = pc->col_r[s->column] + 10 + 6 * (ko % 8);
+        int xb = pc->col_x[d->column] - 24 - 6 * (ki % 8), yc = pc->top - 6 - 4 * (int)(i % 3);
+        int xy[] = { x1, y1, xa, y1, xa, yc, xb, yc, xb, y2, x2, y2 };
+        route_lines(&pl->r, xy, 6);
+    }
+}
+
+/* Every bundled bridge's arrow, spread into lanes where several leave or enter one
+ * panel. */
+static int route_bundles(picture *pc, hg_error *err)
+{
+    const hg_layout *l = pc->l;
+    size_t nb = hg_layout_bridge_count(l);
+    int *deg = calloc(4 * pc->n + 1, sizeof(int)); /* out, in; then those used */
+    if (!deg)
+        return hg_error_set(err, HG_ENOMEM, "out of memory drawing the bridges");
     int *nout = deg, *nin = deg + pc->n, *kout = deg + 2 * pc->n, *kin = deg + 3 * pc->n;
     for (size_t i = 0; i < nb; i++) {
         const hg_bridge *b = hg_layout_bridge(l, i);
@@ -972,26 +1024,29 @@ static int plan_bridges(picture *pc, int bottom, hg_error *err)
     }
     for (size_t i = 0; i < nb; i++) {
         const hg_bridge *b = hg_layout_bridge(l, i);
-        bridge_plan *pl = &pc->plans[i];
-        if (!pl->bundled)
+        if (!pc->plans[i].bundled)
             continue;
-        const panel *s = &pc->panels[b->src], *d = &pc->panels[b->dest];
         int ko = kout[b->src]++, ki = kin[b->dest]++;
-        int x1 = s->x + s->w, y1 = lane_y(&s->dense, ko, nout[b->src]);
-        int x2 = d->x - 3, y2 = lane_y(&d->dense, ki, nin[b->dest]);
-        route_cubic(&pl->r, x1, y1, x2, y2);
-        if (!route_clear(pc, &pl->r)) {
-            int xa = pc->col_r[s->column] + 10 + 6 * (ko % 8);
-            int xb = pc->col_x[d->column] - 24 - 6 * (ki % 8), yc = pc->top - 6 - 4 * (int)(i % 3);
-            int xy[] = { x1, y1, xa, y1, xa, yc, xb, yc, xb, y2, x2, y2 };
-            route_lines(&pl->r, xy, 6);
-        }
+        route_bundle(pc, i, ko, nout[b->src], ki, nin[b->dest]);
     }
-    for (size_t i = 0; i < nb; i++)
-        if (pc->plans[i].bundled)
-            place_count(pc, i, bottom);
-out:
     free(deg);
+    return 0;
+}
+
+/* Which bridges are drawn per link, how the bundled ones run and where their counts
+ * go. Needs the texts' boxes indexed. */
+static int plan_bridges(picture *pc, hg_error *err)
+{
+    size_t nb = hg_layout_bridge_count(pc->l);
+    pc->plans = calloc(nb + 1, sizeof(*pc->plans));
+    if (!pc->plans)
+        return hg_error_set(err, HG_ENOMEM, "out of memory drawing the bridges");
+    int rc = plan_link_arrows(pc, err);
+    if (rc == 0)
+        rc = route_bundles(pc, err);
+    for (size_t i = 0; i < nb && rc == 0; i++)
+        if (pc->plans[i].bundled)
+            place_bundle_count(pc, i);
     return rc;
 }
 
@@ -1016,14 +1071,88 @@ static int outline_cmp(const void *pa, const void *pb)
     return 0;
 }
 
-/* Every bridge's boundary outlines. One outline shared by n bridges is drawn n times
- * with one dash pattern of n dashes, each bridge's shifted to its own dash, so every
- * colour shows; an outline of one bridge keeps the style sheet's dashes. */
+/* The outline around a broadcast group (its size members, in module mod): the box of
+ * their cells in the dense grid. */
+static outline broadcast_outline(const picture *pc, int mod, const int *members, int size)
+{
+    const grid *g = &pc->panels[mod].dense;
+    int x0 = 0, y0 = 0, x1 = 0, y1 = 0;
+    for (int j = 0; j < size; j++) {
+        int x, y;
+        rank_cell_xy(pc, mod, members[j], &x, &y);
+        if (j == 0 || x < x0)
+            x0 = x;
+        if (j == 0 || y < y0)
+            y0 = y;
+        if (j == 0 || x > x1)
+            x1 = x;
+        if (j == 0 || y > y1)
+            y1 = y;
+    }
+    return (outline){ x0 - 2, y0 + 1, x1 - x0 + g->cw + 4, y1 - y0 + g->ch - 2, 0, 0, 0, 1, 0 };
+}
+
+/* Every bridge's outlines into v, in drawing order: by bridge, source side first, by
+ * leader. members: room for the largest broadcast group. */
+static void collect_outlines(const picture *pc, outline *v, int *members)
+{
+    const hg_layout *l = pc->l;
+    size_t nb = hg_layout_bridge_count(l), at = 0;
+    for (size_t i = 0; i < nb; i++) {
+        const hg_bridge *b = hg_layout_bridge(l, i);
+        for (int side = 0; side < 2; side++) {
+            int n = side == HG_BRIDGE_SRC ? b->nsrc : b->ndest;
+            int size = hg_bridge_broadcast_size(l, b, (hg_bridge_side)side);
+            int mod = side == HG_BRIDGE_SRC ? b->src : b->dest;
+            for (int r = 0; r < n; r++, at++) {
+                hg_bridge_broadcast_members(l, b, (hg_bridge_side)side, r, members);
+                v[at] = broadcast_outline(pc, mod, members, size);
+                v[at].bridge = (int)i, v[at].side = side, v[at].at = at;
+            }
+        }
+    }
+}
+
+/* Each outline's k of n among the outlines of the same box (sorted: scratch). */
+static void count_shared_outlines(outline *v, outline *sorted, size_t total)
+{
+    memcpy(sorted, v, total * sizeof(*v));
+    qsort(sorted, total, sizeof(*v), outline_cmp);
+    for (size_t a = 0, z; a < total; a = z) {
+        for (z = a + 1; z < total && sorted[z].x == sorted[a].x && sorted[z].y == sorted[a].y
+                        && sorted[z].w == sorted[a].w && sorted[z].h == sorted[a].h; z++)
+            ;
+        for (size_t j = a; j < z; j++)
+            v[sorted[j].at].k = (int)(j - a), v[sorted[j].at].n = (int)(z - a);
+    }
+}
+
+/* One outline, in its bridge's colour. One shared by n bridges is drawn n times with
+ * one dash pattern of n dashes, each bridge's shifted to its own dash, so every colour
+ * shows; an outline of one bridge keeps the style sheet's dashes. */
+static void write_outline(picture *pc, const outline *u)
+{
+    char strong[8];
+    module_colour((size_t)hg_layout_bridge(pc->l, (size_t)u->bridge)->src, 0, strong);
+    o_printf(&pc->o, "<rect class=\"boundary\" data-bridge=\"%d\" data-side=\"%s\" "
+             "x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" stroke=\"%s\"", u->bridge,
+             hg_bridge_side_name((hg_bridge_side)u->side), u->x, u->y, u->w, u->h, strong);
+    if (u->n > 1) {
+        /* The style sheet's 5 on, 3 off, a dash each in turn; a style, since the
+         * style sheet's rule would win over an attribute. */
+        int period = 8 * u->n;
+        o_printf(&pc->o, " style=\"stroke-dasharray:5 %d;stroke-dashoffset:%d\"", period - 5,
+                 (period - 8 * u->k) % period);
+    }
+    o_printf(&pc->o, "/>\n");
+}
+
+/* Every bridge's boundary outlines. */
 static int draw_outlines(picture *pc, hg_error *err)
 {
     const hg_layout *l = pc->l;
-    size_t nb = hg_layout_bridge_count(l), total = 0, at = 0;
-    int maxb = 1, rc = 0;
+    size_t nb = hg_layout_bridge_count(l), total = 0;
+    int maxb = 1, rc = 0; /* a broadcast group lies within one tp x cp slice */
     for (size_t i = 0; i < pc->n; i++)
         if (pc->panels[i].m->tp * pc->panels[i].m->cp > maxb)
             maxb = pc->panels[i].m->tp * pc->panels[i].m->cp;
@@ -1035,59 +1164,10 @@ static int draw_outlines(picture *pc, hg_error *err)
         rc = hg_error_set(err, HG_ENOMEM, "out of memory drawing the bridges");
         goto out;
     }
-    for (size_t i = 0; i < nb; i++) {
-        const hg_bridge *b = hg_layout_bridge(l, i);
-        for (int side = 0; side < 2; side++) {
-            int n = side == HG_BRIDGE_SRC ? b->nsrc : b->ndest;
-            int size = hg_bridge_broadcast_size(l, b, (hg_bridge_side)side);
-            int mod = side == HG_BRIDGE_SRC ? b->src : b->dest;
-            const grid *g = &pc->panels[mod].dense;
-            for (int r = 0; r < n; r++) {
-                hg_bridge_broadcast_members(l, b, (hg_bridge_side)side, r, members);
-                int x0 = 0, y0 = 0, x1 = 0, y1 = 0;
-                for (int j = 0; j < size; j++) {
-                    int x, y;
-                    rank_xy(pc, mod, members[j], &x, &y);
-                    if (j == 0 || x < x0)
-                        x0 = x;
-                    if (j == 0 || y < y0)
-                        y0 = y;
-                    if (j == 0 || x > x1)
-                        x1 = x;
-                    if (j == 0 || y > y1)
-                        y1 = y;
-                }
-                v[at] = (outline){ x0 - 2, y0 + 1, x1 - x0 + g->cw + 4, y1 - y0 + g->ch - 2,
-                                   (int)i, side, 0, 1, at };
-                at++;
-            }
-        }
-    }
-    memcpy(sorted, v, total * sizeof(*v));
-    qsort(sorted, total, sizeof(*v), outline_cmp);
-    for (size_t a = 0, z; a < total; a = z) {
-        for (z = a + 1; z < total && sorted[z].x == sorted[a].x && sorted[z].y == sorted[a].y
-                        && sorted[z].w == sorted[a].w && sorted[z].h == sorted[a].h; z++)
-            ;
-        for (size_t j = a; j < z; j++)
-            v[sorted[j].at].k = (int)(j - a), v[sorted[j].at].n = (int)(z - a);
-    }
-    for (size_t j = 0; j < total && !pc->o.failed; j++) {
-        const outline *u = &v[j];
-        char strong[8];
-        colour((size_t)hg_layout_bridge(l, (size_t)u->bridge)->src, 0, strong);
-        o_printf(&pc->o, "<rect class=\"boundary\" data-bridge=\"%d\" data-side=\"%s\" "
-                 "x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" stroke=\"%s\"", u->bridge,
-                 hg_bridge_side_name((hg_bridge_side)u->side), u->x, u->y, u->w, u->h, strong);
-        if (u->n > 1) {
-            /* The style sheet's 5 on, 3 off, a dash each in turn; a style, since the
-             * style sheet's rule would win over an attribute. */
-            int period = 8 * u->n;
-            o_printf(&pc->o, " style=\"stroke-dasharray:5 %d;stroke-dashoffset:%d\"", period - 5,
-                     (period - 8 * u->k) % period);
-        }
-        o_printf(&pc->o, "/>\n");
-    }
+    collect_outlines(pc, v, members);
+    count_shared_outlines(v, sorted, total);
+    for (size_t j = 0; j < total && !pc->o.failed; j++)
+        write_outline(pc, &v[j]);
 out:
     free(members);
     free(v);
@@ -1105,7 +1185,7 @@ static int draw_bridges(picture *pc, hg_error *err)
         const hg_bridge *b = hg_layout_bridge(l, i);
         const bridge_plan *pl = &pc->plans[i];
         char strong[8];
-        colour((size_t)b->src, 0, strong);
+        module_colour((size_t)b->src, 0, strong);
         int mk = b->src % (int)NPALETTE;
         if (pl->bundled) {
             o_printf(&pc->o, "<path class=\"bridge\" data-bridge=\"%zu\" data-links=\"%d\" "
@@ -1124,9 +1204,9 @@ static int draw_bridges(picture *pc, hg_error *err)
     }
     for (size_t i = 0; i < nb && rc == 0; i++) {
         char text[32];
-        count_label(hg_layout_bridge(l, i), text);
+        bridge_count_label(hg_layout_bridge(l, i), text);
         if (pc->plans[i].label)
-            put_text(pc, T_MS, pc->plans[i].lx, pc->plans[i].ly, NULL, text);
+            draw_text(pc, T_MS, pc->plans[i].lx, pc->plans[i].ly, NULL, text);
     }
     return rc;
 }
@@ -1165,7 +1245,7 @@ typedef struct legend {
     int swatch[LEGEND_MAX]; /* -1: none; else the bridge source module (an arrow) */
 } legend;
 
-static char *legend_add(legend *lg, int swatch)
+static char *legend_new_line(legend *lg, int swatch)
 {
     if (lg->n == LEGEND_MAX)
         return NULL;
@@ -1175,7 +1255,7 @@ static char *legend_add(legend *lg, int swatch)
 
 /* One line on the highlighted rank, from its view: the module(s), coordinates, node,
  * bridge roles. */
-static int highlight_line(const picture *pc, char *buf, hg_error *err)
+static int legend_highlight_line(const picture *pc, char *buf, hg_error *err)
 {
     hg_rank_view v;
     int rc = hg_rank_view_build(pc->l, pc->opts->rank, &v, err);
@@ -1196,7 +1276,7 @@ static int highlight_line(const picture *pc, char *buf, hg_error *err)
             n += (size_t)snprintf(buf + n, cap - n, ", ep %d", c->ep);
     }
     if (pc->opts->gpus_per_node > 0 && n < cap)
-        n += (size_t)snprintf(buf + n, cap - n, "; node %d", node_of(pc, v.rank));
+        n += (size_t)snprintf(buf + n, cap - n, "; node %d", rank_node(pc, v.rank));
     for (int i = 0; i < v.nbridges && n < cap; i++)
         n += (size_t)snprintf(buf + n, cap - n, "; %s %s \xe2\x86\x92 %s", hg_bridge_role_name(v.bridges[i].role),
                               v.bridges[i].src_name, v.bridges[i].dest_name);
@@ -1204,53 +1284,51 @@ static int highlight_line(const picture *pc, char *buf, hg_error *err)
     return 0;
 }
 
-static int legend_build(const picture *pc, legend *lg, hg_error *err)
+/* What a cell is: one rank, or (the large form) one tp group. */
+static void legend_cells_line(const picture *pc, legend *lg)
 {
-    const hg_layout *l = pc->l;
-    char a[16], b[16], c[16];
-    char *t;
-    int colocated = hg_layout_mode(l) == HG_LAYOUT_COLOCATED;
+    char a[16];
     int any_expert = 0;
     for (size_t i = 0; i < pc->n; i++)
         any_expert |= pc->panels[i].has_expert;
-    memset(lg, 0, sizeof(*lg));
-
-    if (pc->per_rank) {
-        t = legend_add(lg, -1);
+    char *t = legend_new_line(lg, -1);
+    if (pc->per_rank)
         snprintf(t, LEGEND_LEN, "Each cell is one rank, labelled with its global rank: tp "
                  "across, dp down, one block per pp stage (cp: column groups)%s.",
                  any_expert ? "; a second grid shows the expert view, ep as column groups" : "");
-    } else {
-        t = legend_add(lg, -1);
+    else
         snprintf(t, LEGEND_LEN, "Above %s ranks one cell per rank would be unreadable: each "
                  "cell is one tp group (each module's header says how many ranks), tp groups "
                  "of dp neighbours down, one block per pp stage; no rank labels, no expert view.",
                  count_str(HG_SVG_MAX_RANK_CELLS, a));
-    }
-    if (colocated) {
-        t = legend_add(lg, -1);
-        snprintf(t, LEGEND_LEN, "Colocated: every panel is the same ranks 0-%d, factored by "
-                 "one module; activations stay on the rank, so there are no bridges.",
-                 pc->world - 1);
-    }
+}
+
+/* How nodes are drawn (--gpus-per-node). */
+static void legend_nodes_line(const picture *pc, legend *lg)
+{
     int gpn = pc->opts->gpus_per_node;
-    if (gpn > 0) {
-        t = legend_add(lg, -1);
-        if (pc->per_rank)
-            snprintf(t, LEGEND_LEN, "Nodes of %d ranks (--gpus-per-node): a thick line between "
-                     "ranks on different nodes; nK under a rank is its node.", gpn);
-        else
-            snprintf(t, LEGEND_LEN, "Nodes of %d ranks (--gpus-per-node): a thick line between "
-                     "cells on different nodes (when a node spans several cells); a cell "
-                     "outlined black holds a tp group that spans two nodes or more.", gpn);
-    }
-    size_t nb = hg_layout_bridge_count(l);
-    /* A line per bridge while room is left for the rest: the highlight, and a count
-     * of the bridges not listed (every one is still drawn). */
-    size_t listed = 0;
+    char *t = legend_new_line(lg, -1);
+    if (pc->per_rank)
+        snprintf(t, LEGEND_LEN, "Nodes of %d ranks (--gpus-per-node): a thick line between "
+                 "ranks on different nodes; nK under a rank is its node.", gpn);
+    else
+        snprintf(t, LEGEND_LEN, "Nodes of %d ranks (--gpus-per-node): a thick line between "
+                 "cells on different nodes (when a node spans several cells); a cell "
+                 "outlined black holds a tp group that spans two nodes or more.", gpn);
+}
+
+/* A line per bridge, in its colour, saying how it is drawn, while room is left for
+ * the rest: the highlight, and a count of the bridges not listed (every one is still
+ * drawn). */
+static void legend_bridge_lines(const picture *pc, legend *lg)
+{
+    const hg_layout *l = pc->l;
+    char a[16], b[16], c[16];
+    char *t;
+    size_t nb = hg_layout_bridge_count(l), listed = 0;
     for (size_t i = 0; i < nb && lg->n < LEGEND_MAX - 2; i++, listed++) {
         const hg_bridge *br = hg_layout_bridge(l, i);
-        t = legend_add(lg, br->src);
+        t = legend_new_line(lg, br->src);
         snprintf(t, LEGEND_LEN, "%s \xe2\x86\x92 %s: %s, %s \xe2\x86\x92 %s leaders, %s link%s%s",
                  hg_layout_module(l, (size_t)br->src)->name,
                  hg_layout_module(l, (size_t)br->dest)->name, hg_bridge_mode_name(br->mode),
@@ -1263,12 +1341,32 @@ static int legend_build(const picture *pc, legend *lg, hg_error *err)
                      : " (an arrow per link, source leader to receiver; dashed: "
                        "the boundary groups that broadcast them)");
     }
-    if (listed < nb && (t = legend_add(lg, -1)))
+    if (listed < nb && (t = legend_new_line(lg, -1)))
         snprintf(t, LEGEND_LEN, "... and %zu more bridges.", nb - listed);
-    if (!colocated && nb == 0 && pc->n > 1 && (t = legend_add(lg, -1)))
+}
+
+/* The legend's lines: what a cell is, the layout's kind, nodes, bridges (as planned
+ * once pc->plans is set), the highlighted rank. */
+static int legend_build(const picture *pc, legend *lg, hg_error *err)
+{
+    char *t;
+    int colocated = hg_layout_mode(pc->l) == HG_LAYOUT_COLOCATED;
+    memset(lg, 0, sizeof(*lg));
+    legend_cells_line(pc, lg);
+    if (colocated) {
+        t = legend_new_line(lg, -1);
+        snprintf(t, LEGEND_LEN, "Colocated: every panel is the same ranks 0-%d, factored by "
+                 "one module; activations stay on the rank, so there are no bridges.",
+                 pc->world - 1);
+    }
+    if (pc->opts->gpus_per_node > 0)
+        legend_nodes_line(pc, lg);
+    legend_bridge_lines(pc, lg);
+    if (!colocated && hg_layout_bridge_count(pc->l) == 0 && pc->n > 1
+        && (t = legend_new_line(lg, -1)))
         snprintf(t, LEGEND_LEN, "No bridges: no module feeds another.");
-    if (pc->opts->rank >= 0 && (t = legend_add(lg, -1)))
-        return highlight_line(pc, t, err);
+    if (pc->opts->rank >= 0 && (t = legend_new_line(lg, -1)))
+        return legend_highlight_line(pc, t, err);
     return 0;
 }
 
@@ -1306,7 +1404,7 @@ static void write_head(picture *pc, int width, int height)
      * 1.1); module i's is arrow(i mod the palette). */
     for (size_t i = 0; i < pc->n && i < NPALETTE; i++) {
         char strong[8];
-        colour(i, 0, strong);
+        module_colour(i, 0, strong);
         o_printf(o, "<marker id=\"arrow%zu\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" "
                  "markerWidth=\"6\" markerHeight=\"6\" orient=\"auto\"><path d=\"M0 0L10 5L0 10z\" "
                  "fill=\"%s\"/></marker>\n", i, strong);
@@ -1319,7 +1417,7 @@ static void write_head(picture *pc, int width, int height)
         if (!used)
             continue;
         char strong[8];
-        colour(i, 0, strong);
+        module_colour(i, 0, strong);
         o_printf(o, "<marker id=\"bundle%zu\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" "
                  "markerWidth=\"3.5\" markerHeight=\"3.5\" orient=\"auto\"><path "
                  "d=\"M0 0L10 5L0 10z\" fill=\"%s\"/></marker>\n", i, strong);
@@ -1330,18 +1428,18 @@ static void write_head(picture *pc, int width, int height)
 static void write_legend(picture *pc, const legend *lg, const char *title)
 {
     out *o = &pc->o;
-    put_text(pc, T_TITLE, MARGIN, MARGIN + 14, NULL, title);
+    draw_text(pc, T_TITLE, MARGIN, MARGIN + 14, NULL, title);
     for (int i = 0; i < lg->n; i++) {
         int y = MARGIN + 24 + (i + 1) * LEGEND_LINE, x = MARGIN;
         if (lg->swatch[i] >= 0) {
             char strong[8];
-            colour((size_t)lg->swatch[i], 0, strong);
+            module_colour((size_t)lg->swatch[i], 0, strong);
             o_printf(o, "<path d=\"M%d %dh26\" stroke=\"%s\" stroke-width=\"2\" "
                      "marker-end=\"url(#arrow%d)\"/>\n", x, y - 4, strong,
                      lg->swatch[i] % (int)NPALETTE);
             x += 36;
         }
-        put_text(pc, T_LEGEND, x, y, NULL, lg->text[i]);
+        draw_text(pc, T_LEGEND, x, y, NULL, lg->text[i]);
     }
 }
 
@@ -1363,7 +1461,7 @@ static void assign_columns(picture *pc)
 
 /* Large form: a module's cells are dp_per_row tp groups each, the smallest divisor of
  * its dp that keeps it within its share (by ranks) of HG_SVG_MAX_GROUP_CELLS. */
-static int dp_per_row(const hg_module *m, long long total_ranks)
+static int pick_dp_per_row(const hg_module *m, long long total_ranks)
 {
     long long share = (long long)HG_SVG_MAX_GROUP_CELLS * m->size / total_ranks;
     if (share < 64)
@@ -1374,139 +1472,190 @@ static int dp_per_row(const hg_module *m, long long total_ranks)
     return m->dp;
 }
 
-int hg_plan_write_svg(const hg_layout *l, const hg_svg_opts *opts, FILE *f, hg_error *err)
+/* The picture's memory: its panels, the title's name and the columns' edges. */
+static int picture_alloc(picture *pc, hg_error *err)
 {
-    picture pc = { .l = l, .opts = opts, .o = { f, 0 } };
-    legend *lg = NULL;
-    int *colw = NULL, *colh = NULL;
-    int rc = 0;
-    pc.n = hg_layout_module_count(l);
-    pc.world = hg_layout_world_size(l);
-    pc.per_rank = pc.world <= HG_SVG_MAX_RANK_CELLS;
-    pc.panels = calloc(pc.n, sizeof(*pc.panels));
-    char *name = ascii_name(opts->title);
-    pc.name = name;
-    lg = malloc(sizeof(*lg));
-    colw = calloc(pc.n, sizeof(int));
-    colh = calloc(pc.n, sizeof(int));
-    pc.col_x = calloc(pc.n, sizeof(int));
-    pc.col_r = calloc(pc.n, sizeof(int));
-    if (!pc.panels || !lg || !colw || !colh || !pc.col_x || !pc.col_r || (opts->title && !name)) {
-        rc = hg_error_set(err, HG_ENOMEM, "out of memory drawing the layout");
-        goto out;
-    }
+    pc->n = hg_layout_module_count(pc->l);
+    pc->world = hg_layout_world_size(pc->l);
+    pc->per_rank = pc->world <= HG_SVG_MAX_RANK_CELLS;
+    pc->panels = calloc(pc->n, sizeof(*pc->panels));
+    pc->name = ascii_name(pc->opts->title);
+    pc->col_w = calloc(pc->n, sizeof(int));
+    pc->col_h = calloc(pc->n, sizeof(int));
+    pc->col_x = calloc(pc->n, sizeof(int));
+    pc->col_r = calloc(pc->n, sizeof(int));
+    if (!pc->panels || !pc->col_w || !pc->col_h || !pc->col_x || !pc->col_r
+        || (pc->opts->title && !pc->name))
+        return hg_error_set(err, HG_ENOMEM, "out of memory drawing the layout");
+    return 0;
+}
 
+static void picture_free(picture *pc)
+{
+    free(pc->first);
+    free(pc->crosses);
+    free(pc->texts.v);
+    free(pc->texts.start);
+    free(pc->texts.item);
+    free(pc->plans);
+    free(pc->links);
+    free(pc->col_x);
+    free(pc->col_r);
+    free(pc->col_w);
+    free(pc->col_h);
+    free(pc->panels);
+    free(pc->name);
+}
+
+/* Every module's panel and its column. Arrows arrive from the left: a module only
+ * receiving keeps its row labels out of their way. */
+static void init_panels(picture *pc)
+{
+    const hg_layout *l = pc->l;
     long long total = 0; /* ranks drawn: the world, once per module when colocated */
-    for (size_t i = 0; i < pc.n; i++)
+    for (size_t i = 0; i < pc->n; i++)
         total += hg_layout_module(l, i)->size;
-    for (size_t i = 0; i < pc.n; i++) {
+    for (size_t i = 0; i < pc->n; i++) {
         const hg_module *m = hg_layout_module(l, i);
-        panel_init(&pc.panels[i], m, pc.per_rank, pc.per_rank ? 1 : dp_per_row(m, total));
+        panel_init(&pc->panels[i], m, pc->per_rank, pc->per_rank ? 1 : pick_dp_per_row(m, total));
     }
-    assign_columns(&pc);
-    /* Arrows arrive from the left: a module only receiving keeps its row labels out of
-     * their way. */
+    assign_columns(pc);
     for (size_t i = 0; i < hg_layout_bridge_count(l); i++) {
         const hg_bridge *b = hg_layout_bridge(l, i);
-        pc.panels[b->dest].dense.labels_right = pc.panels[b->dest].expert.labels_right = 1;
+        pc->panels[b->dest].dense.labels_right = pc->panels[b->dest].expert.labels_right = 1;
     }
     for (size_t i = 0; i < hg_layout_bridge_count(l); i++) {
         const hg_bridge *b = hg_layout_bridge(l, i);
-        pc.panels[b->src].dense.labels_right = pc.panels[b->src].expert.labels_right = 0;
+        pc->panels[b->src].dense.labels_right = pc->panels[b->src].expert.labels_right = 0;
     }
-    if ((rc = legend_build(&pc, lg, err)) != 0)
-        goto out;
+}
 
-    /* Columns: widths, stacked heights; the tallest sets the content's height, the
-     * others are centred on it so arrows stay short. */
-    int ncol = 0, content_h = 0;
-    for (size_t i = 0; i < pc.n; i++) {
-        panel *pn = &pc.panels[i];
+/* Each column's width and stacked height; returns the number of columns. */
+static int size_columns(picture *pc)
+{
+    int ncol = 0;
+    for (size_t i = 0; i < pc->n; i++) {
+        const panel *pn = &pc->panels[i];
         if (pn->column + 1 > ncol)
             ncol = pn->column + 1;
-        if (pn->w > colw[pn->column])
-            colw[pn->column] = pn->w;
-        colh[pn->column] += (colh[pn->column] ? PANEL_GAP : 0) + pn->h;
+        if (pn->w > pc->col_w[pn->column])
+            pc->col_w[pn->column] = pn->w;
+        pc->col_h[pn->column] += (pc->col_h[pn->column] ? PANEL_GAP : 0) + pn->h;
     }
+    return ncol;
+}
+
+/* The panels below top, column by column: the tallest column sets the content's
+ * height, the others are centred on it so arrows stay short. */
+static void place_columns(picture *pc, int top)
+{
+    int ncol = size_columns(pc), content_h = 0;
     for (int c = 0; c < ncol; c++)
-        if (colh[c] > content_h)
-            content_h = colh[c];
-    int colgap = hg_layout_bridge_count(l) ? COLUMN_GAP : 40;
-    int top = MARGIN + 24 + lg->n * LEGEND_LINE + 24;
-    int x = MARGIN, width = 0;
-    pc.top = top;
+        if (pc->col_h[c] > content_h)
+            content_h = pc->col_h[c];
+    int colgap = hg_layout_bridge_count(pc->l) ? COLUMN_GAP : 40;
+    int x = MARGIN;
     for (int c = 0; c < ncol; c++) {
-        int y = top + (content_h - colh[c]) / 2;
-        pc.col_x[c] = x;
-        pc.col_r[c] = x + colw[c];
-        for (size_t i = 0; i < pc.n; i++) {
-            panel *pn = &pc.panels[i];
+        int y = top + (content_h - pc->col_h[c]) / 2;
+        pc->col_x[c] = x;
+        pc->col_r[c] = x + pc->col_w[c];
+        for (size_t i = 0; i < pc->n; i++) {
+            panel *pn = &pc->panels[i];
             if (pn->column != c)
                 continue;
             panel_place(pn, x, y);
             y += pn->h + PANEL_GAP;
         }
-        x += colw[c] + (c + 1 < ncol ? colgap : 0);
+        x += pc->col_w[c] + (c + 1 < ncol ? colgap : 0);
     }
-    width = x + MARGIN;
+    pc->top = top;
+    pc->bottom = top + content_h;
+    pc->width = x + MARGIN;
+}
 
-    /* The measuring pass: the panels' texts, drawn nowhere, give the boxes that the
-     * bridges' arrows are routed around; the legend then says how each is drawn. */
-    pc.o.silent = pc.collect = 1;
-    for (size_t i = 0; i < pc.n && rc == 0 && !pc.o.failed; i++)
-        rc = draw_panel(&pc, i, err);
-    pc.o.silent = pc.collect = 0;
-    if (rc == 0 && (pc.o.failed || boxes_index(&pc.texts) != 0))
+/* The measuring pass: the panels' texts, drawn nowhere, give the boxes that the
+ * bridges' arrows are routed around. */
+static int measure_texts(picture *pc, hg_error *err)
+{
+    int rc = 0;
+    pc->o.silent = pc->collect = 1;
+    for (size_t i = 0; i < pc->n && rc == 0 && !pc->o.failed; i++)
+        rc = draw_panel(pc, i, err);
+    pc->o.silent = pc->collect = 0;
+    if (rc == 0 && (pc->o.failed || boxes_index(&pc->texts) != 0))
         rc = hg_error_set(err, HG_ENOMEM, "out of memory drawing the layout");
-    if (rc == 0)
-        rc = plan_bridges(&pc, top + content_h, err);
-    if (rc == 0)
-        rc = legend_build(&pc, lg, err);
-    if (rc != 0)
-        goto out;
+    return rc;
+}
 
-    char title[320], a[16];
-    snprintf(title, sizeof(title), "%s%s%s ranks, %zu module%s, %s", pc.name ? pc.name : "",
-             pc.name ? ": " : "", count_str(pc.world, a), pc.n, pc.n == 1 ? "" : "s",
-             hg_layout_kind_name(hg_layout_mode(l)));
+/* "NAME: 4,096 ranks, 2 modules, disjoint"; the document is made wide enough for it
+ * and for every legend line. */
+static void title_and_width(picture *pc, const legend *lg, char *title, size_t size)
+{
+    char a[16];
+    snprintf(title, size, "%s%s%s ranks, %zu module%s, %s", pc->name ? pc->name : "",
+             pc->name ? ": " : "", count_str(pc->world, a), pc->n, pc->n == 1 ? "" : "s",
+             hg_layout_kind_name(hg_layout_mode(pc->l)));
     for (int i = 0; i < lg->n; i++)
-        if (text_w(lg->text[i], 12, 0) + 2 * MARGIN + 36 > width)
-            width = text_w(lg->text[i], 12, 0) + 2 * MARGIN + 36;
-    if (text_w(title, 16, 1) + 2 * MARGIN > width)
-        width = text_w(title, 16, 1) + 2 * MARGIN;
+        if (text_width_px(lg->text[i], 12, 0) + 2 * MARGIN + 36 > pc->width)
+            pc->width = text_width_px(lg->text[i], 12, 0) + 2 * MARGIN + 36;
+    if (text_width_px(title, 16, 1) + 2 * MARGIN > pc->width)
+        pc->width = text_width_px(title, 16, 1) + 2 * MARGIN;
+}
 
-    write_head(&pc, width, top + content_h + MARGIN);
-    write_legend(&pc, lg, title);
-    for (size_t i = 0; i < pc.n && rc == 0 && !pc.o.failed; i++)
-        rc = draw_panel(&pc, i, err);
+/* Flushes the stream: a write error shows at the latest here. */
+static int finish_output(out *o, hg_error *err)
+{
+    if (!o->failed) {
+        errno = 0;
+        if (fflush(o->f) != 0 || ferror(o->f))
+            o->failed = errno ? errno : EIO;
+    }
+    if (o->failed)
+        return hg_error_set(err, HG_EIO, "cannot write the plan: %s", strerror(o->failed));
+    return 0;
+}
+
+/* The document, every position decided: head, legend, panels, bridges, highlight. */
+static int write_document(picture *pc, const legend *lg, const char *title, hg_error *err)
+{
+    int rc = 0;
+    write_head(pc, pc->width, pc->bottom + MARGIN);
+    write_legend(pc, lg, title);
+    for (size_t i = 0; i < pc->n && rc == 0 && !pc->o.failed; i++)
+        rc = draw_panel(pc, i, err);
     if (rc == 0)
-        rc = draw_bridges(&pc, err);
+        rc = draw_bridges(pc, err);
+    if (rc != 0)
+        return rc;
+    if (pc->opts->rank >= 0)
+        draw_highlight(pc);
+    o_printf(&pc->o, "</svg>\n");
+    return finish_output(&pc->o, err);
+}
+
+int hg_plan_write_svg(const hg_layout *l, const hg_svg_opts *opts, FILE *f, hg_error *err)
+{
+    picture pc = { .l = l, .opts = opts, .o = { f, 0, 0 } };
+    legend *lg = malloc(sizeof(*lg));
+    char title[320];
+    int rc = picture_alloc(&pc, err);
+    if (rc == 0 && !lg)
+        rc = hg_error_set(err, HG_ENOMEM, "out of memory drawing the layout");
     if (rc != 0)
         goto out;
-    if (opts->rank >= 0)
-        draw_highlight(&pc);
-    o_printf(&pc.o, "</svg>\n");
-    if (!pc.o.failed) {
-        errno = 0;
-        if (fflush(f) != 0 || ferror(f))
-            pc.o.failed = errno ? errno : EIO;
-    }
-    if (pc.o.failed)
-        rc = hg_error_set(err, HG_EIO, "cannot write the plan: %s", strerror(pc.o.failed));
+    init_panels(&pc);
+    /* The legend is built twice: first for its height, which sets where the panels
+     * start; then, the bridges planned, saying how each is drawn. */
+    if ((rc = legend_build(&pc, lg, err)) != 0)
+        goto out;
+    place_columns(&pc, MARGIN + 24 + lg->n * LEGEND_LINE + 24);
+    if ((rc = measure_texts(&pc, err)) != 0 || (rc = plan_bridges(&pc, err)) != 0
+        || (rc = legend_build(&pc, lg, err)) != 0)
+        goto out;
+    title_and_width(&pc, lg, title, sizeof(title));
+    rc = write_document(&pc, lg, title, err);
 out:
-    free(pc.first);
-    free(pc.crosses);
-    free(pc.texts.v);
-    free(pc.texts.start);
-    free(pc.texts.item);
-    free(pc.plans);
-    free(pc.links);
-    free(pc.col_x);
-    free(pc.col_r);
-    free(pc.panels);
-    free(name);
+    picture_free(&pc);
     free(lg);
-    free(colw);
-    free(colh);
     return rc;
 }

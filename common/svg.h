@@ -36,8 +36,8 @@ typedef struct hg_svg_opts {
 } hg_svg_opts;
 
 /* Writes the picture of l. Write errors return HG_EIO with err->msg "cannot write the
- * plan: CAUSE", as hg_plan_write_json; memory, HG_ENOMEM. Stable element classes for
- * tools and tests: rect.rank (data-rank), rect.expert-rank, rect.cell (data-first,
+ * plan: CAUSE", as hg_plan_write_json_named; memory, HG_ENOMEM. Stable element classes
+ * for tools and tests: rect.rank (data-rank), rect.expert-rank, rect.cell (data-first,
  * data-ranks: the large form), path.bridge-link (one per link, data-from, data-to),
  * path.bridge (one per bundled bridge, data-links: every bridge in the large form),
  * rect.boundary (data-bridge, data-side), rect.highlight (data-rank),
