@@ -250,106 +250,151 @@ static void w_ints(writer *w, const int *v, int n)
     w_bytes(w, "]", 1);
 }
 
-/* The "bridges" array's entries, streamed: O(links + boundary groups), with members
- * (room for a whole module) as scratch. */
-static int w_bridges(writer *w, const hg_layout *l, int *members)
+/* One side's leaders of bridge b: "[r,r,...]". */
+static void w_bridge_leaders(writer *w, const hg_layout *l, const hg_bridge *b,
+                             hg_bridge_side side)
 {
-    size_t nb = hg_layout_bridge_count(l);
-    for (size_t i = 0; i < nb && !w->failed; i++) {
-        const hg_bridge *b = hg_layout_bridge(l, i);
-        w_str(w, i ? ",{\"src\":" : "{\"src\":");
-        if (w_json(w, json_string(hg_layout_module(l, (size_t)b->src)->name)) != 0)
-            return -1;
-        w_str(w, ",\"dest\":");
-        if (w_json(w, json_string(hg_layout_module(l, (size_t)b->dest)->name)) != 0)
-            return -1;
-        w_str(w, ",\"mode\":\"");
-        w_str(w, hg_bridge_mode_name(b->mode));
-        w_str(w, "\"");
-        static const char *const side_key[2][2] = {
-            { ",\"src_leaders\":[", ",\"dest_leaders\":[" },
-            { ",\"src_broadcast\":[", ",\"dest_broadcast\":[" },
-        };
-        for (int side = 0; side < 2; side++) {
-            int n = side == HG_BRIDGE_SRC ? b->nsrc : b->ndest;
-            w_str(w, side_key[0][side]);
-            for (int r = 0; r < n; r++) {
-                if (r)
-                    w_bytes(w, ",", 1);
-                w_int(w, hg_bridge_leader(l, b, (hg_bridge_side)side, r));
-            }
-            w_str(w, "]");
-        }
-        for (int side = 0; side < 2; side++) {
-            int n = side == HG_BRIDGE_SRC ? b->nsrc : b->ndest;
-            int size = hg_bridge_broadcast_size(l, b, (hg_bridge_side)side);
-            w_str(w, side_key[1][side]);
-            for (int r = 0; r < n && !w->failed; r++) {
-                if (r)
-                    w_bytes(w, ",", 1);
-                hg_bridge_broadcast_members(l, b, (hg_bridge_side)side, r, members);
-                w_ints(w, members, size);
-            }
-            w_str(w, "]");
-        }
-        w_str(w, ",\"links\":[");
-        for (int j = 0; j < b->nlinks; j++) {
-            int pair[2];
-            hg_bridge_link(l, b, j, &pair[0], &pair[1]);
-            if (j)
-                w_bytes(w, ",", 1);
-            w_ints(w, pair, 2);
-        }
-        w_str(w, "]}");
+    int n = side == HG_BRIDGE_SRC ? b->nsrc : b->ndest;
+    w_str(w, "[");
+    for (int r = 0; r < n; r++) {
+        if (r)
+            w_bytes(w, ",", 1);
+        w_int(w, hg_bridge_leader(l, b, side, r));
     }
+    w_str(w, "]");
+}
+
+/* One side's broadcast groups of bridge b, one per leader: "[[..],[..]]". */
+static void w_bridge_broadcasts(writer *w, const hg_layout *l, const hg_bridge *b,
+                                hg_bridge_side side, int *members)
+{
+    int n = side == HG_BRIDGE_SRC ? b->nsrc : b->ndest;
+    int size = hg_bridge_broadcast_size(l, b, side);
+    w_str(w, "[");
+    for (int r = 0; r < n && !w->failed; r++) {
+        if (r)
+            w_bytes(w, ",", 1);
+        hg_bridge_broadcast_members(l, b, side, r, members);
+        w_ints(w, members, size);
+    }
+    w_str(w, "]");
+}
+
+/* Bridge b's links, sender and receiver each: "[[s,r],...]". */
+static void w_bridge_links(writer *w, const hg_layout *l, const hg_bridge *b)
+{
+    w_str(w, "[");
+    for (int j = 0; j < b->nlinks; j++) {
+        int pair[2];
+        hg_bridge_link(l, b, j, &pair[0], &pair[1]);
+        if (j)
+            w_bytes(w, ",", 1);
+        w_ints(w, pair, 2);
+    }
+    w_str(w, "]");
+}
+
+/* One entry of "bridges": src, dest, mode, both sides' leaders and broadcast groups,
+ * links. */
+static int w_bridge(writer *w, const hg_layout *l, const hg_bridge *b, int *members)
+{
+    w_str(w, "{\"src\":");
+    if (w_json(w, json_string(hg_layout_module(l, (size_t)b->src)->name)) != 0)
+        return -1;
+    w_str(w, ",\"dest\":");
+    if (w_json(w, json_string(hg_layout_module(l, (size_t)b->dest)->name)) != 0)
+        return -1;
+    w_str(w, ",\"mode\":\"");
+    w_str(w, hg_bridge_mode_name(b->mode));
+    w_str(w, "\",\"src_leaders\":");
+    w_bridge_leaders(w, l, b, HG_BRIDGE_SRC);
+    w_str(w, ",\"dest_leaders\":");
+    w_bridge_leaders(w, l, b, HG_BRIDGE_DEST);
+    w_str(w, ",\"src_broadcast\":");
+    w_bridge_broadcasts(w, l, b, HG_BRIDGE_SRC, members);
+    w_str(w, ",\"dest_broadcast\":");
+    w_bridge_broadcasts(w, l, b, HG_BRIDGE_DEST, members);
+    w_str(w, ",\"links\":");
+    w_bridge_links(w, l, b);
+    w_str(w, "}");
     return 0;
 }
 
-int hg_plan_write_json_named(const hg_layout *l, const char *config, FILE *out, hg_error *err)
+/* "bridges":[...], streamed: O(links + boundary groups), with members (room for a
+ * whole module) as scratch. */
+static int w_plan_bridges(writer *w, const hg_layout *l, int *members)
 {
-    writer *w = w_new(out);
-    int *members = NULL;
-    int rc = 0;
-    size_t nmod = hg_layout_module_count(l);
-    if (!w)
-        return hg_error_set(err, HG_ENOMEM, "out of memory");
-
-    /* The largest group of any kind is a whole module. */
-    int maxsize = 1;
-    for (size_t i = 0; i < nmod; i++)
-        if (hg_layout_module(l, i)->size > maxsize)
-            maxsize = hg_layout_module(l, i)->size;
-    members = malloc((size_t)maxsize * sizeof(int));
-    if (!members) {
-        rc = hg_error_set(err, HG_ENOMEM, "out of memory");
-        goto out;
+    size_t nb = hg_layout_bridge_count(l);
+    w_str(w, ",\"bridges\":[");
+    for (size_t i = 0; i < nb && !w->failed; i++) {
+        if (i)
+            w_str(w, ",");
+        if (w_bridge(w, l, hg_layout_bridge(l, i), members) != 0)
+            return -1;
     }
+    w_str(w, "]");
+    return 0;
+}
 
+/* The plan's head: "{"hgrid_plan":V,"config":NAME,"layout":KIND,"world_size":N". */
+static int w_plan_head(writer *w, const hg_layout *l, const char *config)
+{
     w_str(w, "{\"hgrid_plan\":" HG_STRINGIFY(HG_PLAN_VERSION) ",");
     if (config) {
         w_str(w, "\"config\":");
         if (w_json(w, json_path_string(config)) != 0)
-            goto nomem;
+            return -1;
         w_str(w, ",");
     }
     w_str(w, "\"layout\":\"");
     w_str(w, hg_layout_kind_name(hg_layout_mode(l)));
     w_str(w, "\",\"world_size\":");
     w_int(w, hg_layout_world_size(l));
+    return 0;
+}
+
+/* ,"modules":[...]: each module with the modules it feeds. */
+static int w_plan_modules(writer *w, const hg_layout *l)
+{
     w_str(w, ",\"modules\":[");
-    for (size_t i = 0; i < nmod; i++) {
+    for (size_t i = 0; i < hg_layout_module_count(l); i++) {
         if (i)
             w_str(w, ",");
         if (w_json(w, module_feeds_json(l, i)) != 0)
-            goto nomem;
+            return -1;
     }
-    w_str(w, "],\"groups\":{");
+    w_str(w, "]");
+    return 0;
+}
+
+/* "KIND":[[members],...]: every group of one kind of module m, members as scratch. */
+static void w_kind_groups(writer *w, const hg_module *m, hg_kind k, int *members)
+{
+    w_str(w, "\"");
+    w_str(w, hg_kind_name(k));
+    w_str(w, "\":[");
+    int count = hg_group_count(m, k);
+    /* Once a write failed no one reads the rest: stop computing it. */
+    for (int g = 0; g < count && !w->failed; g++) {
+        int size = hg_group_size(m, k, g);
+        hg_group_members(m, k, g, members);
+        w_str(w, g ? "," : "");
+        w_ints(w, members, size);
+    }
+    w_str(w, "]");
+}
+
+/* ,"groups":{MODULE:{KIND:[...],...},...}: every group of the kinds each module has. */
+static int w_plan_groups(writer *w, const hg_layout *l, int *members)
+{
+    size_t nmod = hg_layout_module_count(l);
+    w_str(w, ",\"groups\":{");
     for (size_t i = 0; i < nmod && !w->failed; i++) {
         const hg_module *m = hg_layout_module(l, i);
         if (i)
             w_str(w, ",");
         if (w_json(w, json_string(m->name)) != 0)
-            goto nomem;
+            return -1;
         w_str(w, ":{");
         int first_kind = 1;
         for (int k = 0; k < HG_KIND_COUNT && !w->failed; k++) {
@@ -358,30 +403,40 @@ int hg_plan_write_json_named(const hg_layout *l, const char *config, FILE *out, 
             if (!first_kind)
                 w_str(w, ",");
             first_kind = 0;
-            w_str(w, "\"");
-            w_str(w, hg_kind_name((hg_kind)k));
-            w_str(w, "\":[");
-            int count = hg_group_count(m, (hg_kind)k);
-            /* Once a write failed no one reads the rest: stop computing it. */
-            for (int g = 0; g < count && !w->failed; g++) {
-                int size = hg_group_size(m, (hg_kind)k, g);
-                hg_group_members(m, (hg_kind)k, g, members);
-                w_str(w, g ? ",[" : "[");
-                for (int j = 0; j < size; j++) {
-                    if (j)
-                        w_bytes(w, ",", 1);
-                    w_int(w, members[j]);
-                }
-                w_bytes(w, "]", 1);
-            }
-            w_str(w, "]");
+            w_kind_groups(w, m, (hg_kind)k, members);
         }
         w_str(w, "}");
     }
-    w_str(w, "},\"bridges\":[");
-    if (w_bridges(w, l, members) != 0)
+    w_str(w, "}");
+    return 0;
+}
+
+/* The largest group of any kind: a whole module. */
+static int largest_module_size(const hg_layout *l)
+{
+    int maxsize = 1;
+    for (size_t i = 0; i < hg_layout_module_count(l); i++)
+        if (hg_layout_module(l, i)->size > maxsize)
+            maxsize = hg_layout_module(l, i)->size;
+    return maxsize;
+}
+
+int hg_plan_write_json_named(const hg_layout *l, const char *config, FILE *out, hg_error *err)
+{
+    writer *w = w_new(out);
+    int *members = NULL;
+    int rc = 0;
+    if (!w)
+        return hg_error_set(err, HG_ENOMEM, "out of memory");
+    members = malloc((size_t)largest_module_size(l) * sizeof(int));
+    if (!members) {
+        rc = hg_error_set(err, HG_ENOMEM, "out of memory");
+        goto out;
+    }
+    if (w_plan_head(w, l, config) != 0 || w_plan_modules(w, l) != 0
+        || w_plan_groups(w, l, members) != 0 || w_plan_bridges(w, l, members) != 0)
         goto nomem;
-    w_str(w, "],\"kinds\":");
+    w_str(w, ",\"kinds\":");
     if (w_json(w, kinds_json()) != 0)
         goto nomem;
     w_str(w, "}\n");
@@ -521,6 +576,21 @@ static int bridge_row(const void *ctx, int row, char cells[][CELL_MAX], hg_error
 /* Per-rank coordinates are listed up to this many ranks; beyond, a summary. */
 #define TABLE_MAX_RANKS 64
 
+/* "groups per module (count x size)": a line per module, its kinds' counts and sizes. */
+static void w_group_counts(writer *w, const hg_layout *l)
+{
+    w_str(w, "\ngroups per module (count x size):\n");
+    for (size_t i = 0; i < hg_layout_module_count(l) && !w->failed; i++) {
+        const hg_module *m = hg_layout_module(l, i);
+        w_printf(w, "  %s:", m->name);
+        for (int k = 0; k < HG_KIND_COUNT; k++)
+            if (hg_kind_applies(m, (hg_kind)k))
+                w_printf(w, " %s %dx%d", hg_kind_name((hg_kind)k), hg_group_count(m, (hg_kind)k),
+                         hg_group_size(m, (hg_kind)k, 0));
+        w_str(w, "\n");
+    }
+}
+
 int hg_plan_write_table(const hg_layout *l, FILE *out, hg_error *err)
 {
     size_t nmod = hg_layout_module_count(l);
@@ -543,16 +613,7 @@ int hg_plan_write_table(const hg_layout *l, FILE *out, hg_error *err)
     } else if (!colocated && nmod > 1) {
         w_str(w, "\nbridges: none\n");
     }
-    w_str(w, "\ngroups per module (count x size):\n");
-    for (size_t i = 0; i < nmod && !w->failed; i++) {
-        const hg_module *m = hg_layout_module(l, i);
-        w_printf(w, "  %s:", m->name);
-        for (int k = 0; k < HG_KIND_COUNT; k++)
-            if (hg_kind_applies(m, (hg_kind)k))
-                w_printf(w, " %s %dx%d", hg_kind_name((hg_kind)k), hg_group_count(m, (hg_kind)k),
-                         hg_group_size(m, (hg_kind)k, 0));
-        w_str(w, "\n");
-    }
+    w_group_counts(w, l);
     if (world > TABLE_MAX_RANKS) {
         w_printf(w, "\n%d ranks: per-rank coordinates not listed (use --rank N for one "
                  "rank's view)\n", world);
@@ -567,7 +628,7 @@ out:
     return rc;
 }
 
-static json_t *int_array(const int *v, int n)
+static json_t *int_array_json(const int *v, int n)
 {
     json_t *a = json_array();
     for (int i = 0; a && i < n; i++)
@@ -595,7 +656,8 @@ static json_t *rank_groups_json(const hg_rank_view *p)
             continue;
         json_t *v = g->index < 0 ? json_null()
                                  : json_pack("{s:i, s:i, s:o}", "index", g->index, "rank",
-                                             g->pos, "members", int_array(g->members, g->size));
+                                             g->pos, "members",
+                                             int_array_json(g->members, g->size));
         if (json_object_set_new(groups, hg_kind_name((hg_kind)k), v) != 0) {
             json_decref(groups);
             return NULL;
@@ -625,8 +687,8 @@ static json_t *rank_bridges_json(const hg_rank_view *p)
         json_t *e = json_pack("{s:s, s:s, s:s, s:s, s:o, s:i, s:o}", "src", b->src_name, "dest",
                               b->dest_name, "side", hg_bridge_side_name(b->side), "role",
                               hg_bridge_role_name(b->role), "peers",
-                              int_array(b->peers, b->npeers), "leader", b->leader, "broadcast",
-                              int_array(b->broadcast, b->nbroadcast));
+                              int_array_json(b->peers, b->npeers), "leader", b->leader, "broadcast",
+                              int_array_json(b->broadcast, b->nbroadcast));
         if (json_array_append_new(a, e) != 0) {
             json_decref(a);
             return NULL;
@@ -778,7 +840,7 @@ int hg_plan_write_rank_table(const hg_rank_view *p, FILE *out, hg_error *err)
 #define MEG "--format megatron: "
 
 /* Whether the layout's single encoder feeds the language module (a bridge). */
-static int feeds_language(const hg_layout *l, int enc, int lang)
+static int encoder_feeds_language(const hg_layout *l, int enc, int lang)
 {
     size_t first, n = hg_layout_bridges_from(l, enc, &first);
     for (size_t i = 0; i < n; i++)
@@ -787,61 +849,80 @@ static int feeds_language(const hg_layout *l, int enc, int lang)
     return 0;
 }
 
-int hg_plan_write_megatron(const hg_layout *l, FILE *out, hg_error *err)
+/* The language module's index (-1: none) and the first encoder's (-1: none), and how
+ * many encoders there are. */
+static int find_megatron_modules(const hg_layout *l, int *enc, int *lang)
 {
-    size_t nmod = hg_layout_module_count(l);
-    int enc = -1, lang = -1, nenc = 0;
-    for (size_t i = 0; i < nmod; i++) {
+    int nenc = 0;
+    *enc = *lang = -1;
+    for (size_t i = 0; i < hg_layout_module_count(l); i++) {
         const hg_module *m = hg_layout_module(l, i);
         if (m->role == HG_ROLE_LANGUAGE) {
-            lang = (int)i;
+            *lang = (int)i;
         } else {
-            if (enc < 0)
-                enc = (int)i;
+            if (*enc < 0)
+                *enc = (int)i;
             nenc++;
         }
     }
-    if (lang < 0) /* validation requires one; never here */
-        return hg_error_set(err, HG_EINVAL, MEG "the layout has no language module");
-    const hg_module *lm = hg_layout_module(l, (size_t)lang);
-    const hg_module *em = enc >= 0 ? hg_layout_module(l, (size_t)enc) : NULL;
-    if (em) {
-        if (hg_layout_mode(l) == HG_LAYOUT_COLOCATED)
-            return hg_error_set(err, HG_EINVAL,
-                                MEG "a colocated layout; the Megatron MIMO example places its "
-                                "encoder and language module on disjoint ranks");
-        if (nenc > 1)
-            return hg_error_set(err, HG_EINVAL,
-                                MEG "%d encoders; the Megatron MIMO example has one", nenc);
-        if (em->cp > 1 || em->pp > 1) {
-            char what[64];
-            if (em->cp > 1 && em->pp > 1)
-                snprintf(what, sizeof(what), "cp = %d and pp = %d", em->cp, em->pp);
-            else if (em->cp > 1)
-                snprintf(what, sizeof(what), "cp = %d", em->cp);
-            else
-                snprintf(what, sizeof(what), "pp = %d", em->pp);
-            return hg_error_set(err, HG_EINVAL,
-                                MEG "encoder '%s' has %s; the Megatron MIMO example's encoder "
-                                "has cp = 1 and pp = 1 (tp and dp only)", em->name, what);
-        }
-        if (em->ep > 1 || em->expert_tp > 1 || em->num_experts > 0)
-            return hg_error_set(err, HG_EINVAL,
-                                MEG "encoder '%s' has experts (moe); the Megatron MIMO "
-                                "example's encoder has none", em->name);
-        if (!feeds_language(l, enc, lang))
-            return hg_error_set(err, HG_EINVAL,
-                                MEG "encoder '%s' does not feed language module '%s' (feeds: []); "
-                                "the Megatron MIMO example bridges its encoder to the "
-                                "language module", em->name, lm->name);
-        if (lm->offset != em->size)
-            return hg_error_set(err, HG_EINVAL,
-                                MEG "language module '%s' starts at rank %d, not at rank %d "
-                                "right after encoder '%s'; the Megatron MIMO example places "
-                                "its encoder at rank 0 and the language module right after it",
-                                lm->name, lm->offset, em->size, em->name);
-    }
+    return nenc;
+}
 
+/* The example's encoder has only tp and dp. */
+static int check_megatron_encoder_shape(const hg_module *em, hg_error *err)
+{
+    if (em->cp > 1 || em->pp > 1) {
+        char what[64];
+        if (em->cp > 1 && em->pp > 1)
+            snprintf(what, sizeof(what), "cp = %d and pp = %d", em->cp, em->pp);
+        else if (em->cp > 1)
+            snprintf(what, sizeof(what), "cp = %d", em->cp);
+        else
+            snprintf(what, sizeof(what), "pp = %d", em->pp);
+        return hg_error_set(err, HG_EINVAL,
+                            MEG "encoder '%s' has %s; the Megatron MIMO example's encoder "
+                            "has cp = 1 and pp = 1 (tp and dp only)", em->name, what);
+    }
+    if (em->ep > 1 || em->expert_tp > 1 || em->num_experts > 0)
+        return hg_error_set(err, HG_EINVAL,
+                            MEG "encoder '%s' has experts (moe); the Megatron MIMO "
+                            "example's encoder has none", em->name);
+    return 0;
+}
+
+/* Whether the example can express a layout with an encoder: disjoint, one encoder of
+ * tp and dp only, at rank 0, feeding the language module right after it. */
+static int check_megatron_layout(const hg_layout *l, int enc, int lang, int nenc, hg_error *err)
+{
+    const hg_module *em = hg_layout_module(l, (size_t)enc);
+    const hg_module *lm = hg_layout_module(l, (size_t)lang);
+    if (hg_layout_mode(l) == HG_LAYOUT_COLOCATED)
+        return hg_error_set(err, HG_EINVAL,
+                            MEG "a colocated layout; the Megatron MIMO example places its "
+                            "encoder and language module on disjoint ranks");
+    if (nenc > 1)
+        return hg_error_set(err, HG_EINVAL,
+                            MEG "%d encoders; the Megatron MIMO example has one", nenc);
+    int rc = check_megatron_encoder_shape(em, err);
+    if (rc != 0)
+        return rc;
+    if (!encoder_feeds_language(l, enc, lang))
+        return hg_error_set(err, HG_EINVAL,
+                            MEG "encoder '%s' does not feed language module '%s' (feeds: []); "
+                            "the Megatron MIMO example bridges its encoder to the "
+                            "language module", em->name, lm->name);
+    if (lm->offset != em->size)
+        return hg_error_set(err, HG_EINVAL,
+                            MEG "language module '%s' starts at rank %d, not at rank %d "
+                            "right after encoder '%s'; the Megatron MIMO example places "
+                            "its encoder at rank 0 and the language module right after it",
+                            lm->name, lm->offset, em->size, em->name);
+    return 0;
+}
+
+/* The arguments line: encoder em (or NULL: --llm-only), language module lm. */
+static int w_megatron_args(const hg_module *em, const hg_module *lm, FILE *out, hg_error *err)
+{
     writer *w = w_new(out);
     if (!w)
         return hg_error_set(err, HG_ENOMEM, "out of memory");
@@ -858,4 +939,18 @@ int hg_plan_write_megatron(const hg_layout *l, FILE *out, hg_error *err)
     int rc = w_finish(w, err);
     free(w);
     return rc;
+}
+
+int hg_plan_write_megatron(const hg_layout *l, FILE *out, hg_error *err)
+{
+    int enc, lang, nenc = find_megatron_modules(l, &enc, &lang);
+    if (lang < 0) /* validation requires one; never here */
+        return hg_error_set(err, HG_EINVAL, MEG "the layout has no language module");
+    if (enc >= 0) {
+        int rc = check_megatron_layout(l, enc, lang, nenc, err);
+        if (rc != 0)
+            return rc;
+    }
+    return w_megatron_args(enc >= 0 ? hg_layout_module(l, (size_t)enc) : NULL,
+                           hg_layout_module(l, (size_t)lang), out, err);
 }
