@@ -119,7 +119,7 @@ int hg_module_dim(const hg_module *m, hg_dim dim)
     return -1;
 }
 
-static int is_embd(hg_kind kind)
+static int is_embedding_kind(hg_kind kind)
 {
     return kind == HG_KIND_EMBD || kind == HG_KIND_POS_EMBD;
 }
@@ -131,7 +131,7 @@ const char *hg_kind_members(hg_kind kind)
 
 int hg_kind_applies(const hg_module *m, hg_kind kind)
 {
-    return !is_embd(kind) || m->role == HG_ROLE_LANGUAGE;
+    return !is_embedding_kind(kind) || m->role == HG_ROLE_LANGUAGE;
 }
 
 static void view_dims(const hg_module *m, int view, int dims[4])
@@ -194,15 +194,11 @@ static void fill_run(int *out, int r, int step, int n)
         out[j] = r + j * step;
 }
 
-void hg_group_members(const hg_module *m, hg_kind kind, int group, int *members)
+/* The lowest member of group `group` of kind k: its remaining-dim coordinates are
+ * `group` in mixed radix, first remaining dim fastest. */
+static int group_base_rank(const hg_module *m, const kind_def *k, const int dims[4],
+                           const int strides[4], int group)
 {
-    const kind_def *k = &kinds[kind];
-    int dims[4], strides[4];
-    view_dims(m, k->view, dims);
-    view_strides(dims, strides);
-
-    /* The group's lowest member: its remaining-dim coordinates are `group` in mixed
-     * radix, first remaining dim fastest. */
     int base = m->offset, rest = group;
     for (int i = 0; i < 4; i++) {
         if (k->mask & (1u << i))
@@ -210,17 +206,17 @@ void hg_group_members(const hg_module *m, hg_kind kind, int group, int *members)
         base += (rest % dims[i]) * strides[i];
         rest /= dims[i];
     }
-    if (is_embd(kind)) {
-        /* Embedding groups: the first (and, for embd, last) stage of a pp group. */
-        members[0] = base;
-        if (kind == HG_KIND_EMBD && m->pp > 1)
-            members[1] = base + (m->pp - 1) * strides[3];
-        return;
-    }
-    /* The varying dims, size-1 dims dropped and each dim whose stride continues the
-     * one before merged into it (same order, so members still ascend). A whole module,
-     * or tp x dp when cp = 1, becomes one run of consecutive ranks. */
-    int vdims[4], vstrides[4], nv = 0;
+    return base;
+}
+
+/* The varying dims of kind k as runs: size-1 dims dropped and each dim whose stride
+ * continues the one before merged into it (same order, so members still ascend). A
+ * whole module, or tp x dp when cp = 1, becomes one run of consecutive ranks. Returns
+ * how many runs. */
+static int varying_runs(const kind_def *k, const int dims[4], const int strides[4],
+                        int vdims[4], int vstrides[4])
+{
+    int nv = 0;
     for (int i = 0; i < 4; i++) {
         if (!(k->mask & (1u << i)) || dims[i] == 1)
             continue;
@@ -232,12 +228,15 @@ void hg_group_members(const hg_module *m, hg_kind kind, int group, int *members)
         vstrides[nv] = strides[i];
         nv++;
     }
-    if (nv == 0) {
-        members[0] = base;
-        return;
-    }
-    /* fill_run writes the fastest run; an odometer over the other runs, first fastest,
-     * steps its start. */
+    return nv;
+}
+
+/* members: every rank base + sum c[i] * vstrides[i] (c[i] < vdims[i]), ascending.
+ * fill_run writes the fastest run; an odometer over the other runs, first fastest,
+ * steps its start. */
+static void fill_runs(int *members, int base, const int vdims[4], const int vstrides[4],
+                      int nv)
+{
     int c[4] = { 0, 0, 0, 0 }, r = base;
     for (int *out = members;; out += vdims[0]) {
         fill_run(out, r, vstrides[0], vdims[0]);
@@ -256,6 +255,28 @@ void hg_group_members(const hg_module *m, hg_kind kind, int group, int *members)
     }
 }
 
+void hg_group_members(const hg_module *m, hg_kind kind, int group, int *members)
+{
+    const kind_def *k = &kinds[kind];
+    int dims[4], strides[4];
+    view_dims(m, k->view, dims);
+    view_strides(dims, strides);
+    int base = group_base_rank(m, k, dims, strides, group);
+    if (is_embedding_kind(kind)) {
+        /* Embedding groups: the first (and, for embd, last) stage of a pp group. */
+        members[0] = base;
+        if (kind == HG_KIND_EMBD && m->pp > 1)
+            members[1] = base + (m->pp - 1) * strides[3];
+        return;
+    }
+    int vdims[4], vstrides[4];
+    int nv = varying_runs(k, dims, strides, vdims, vstrides);
+    if (nv == 0)
+        members[0] = base;
+    else
+        fill_runs(members, base, vdims, vstrides, nv);
+}
+
 struct hg_layout {
     int world;
     size_t n;
@@ -269,7 +290,7 @@ struct hg_layout {
     int *out_first, *in_first, *in_list;
 };
 
-static hg_bridge_mode mode_of(int S, int D)
+static hg_bridge_mode bridge_mode_of(int S, int D)
 {
     return S == D ? HG_BRIDGE_ONE_TO_ONE : S > D ? HG_BRIDGE_FAN_IN : HG_BRIDGE_FAN_OUT;
 }
@@ -293,7 +314,7 @@ static int build_bridges(hg_layout *l, const hg_edge *edges, size_t ne)
         br->dest = edges[e].dest;
         br->nsrc = a->dp;
         br->ndest = b->dp;
-        br->mode = mode_of(a->dp, b->dp);
+        br->mode = bridge_mode_of(a->dp, b->dp);
         br->nlinks = a->dp > b->dp ? a->dp : b->dp;
         l->out_first[br->src + 1]++;
         l->in_first[br->dest + 1]++;
@@ -411,7 +432,7 @@ int hg_layout_module_of(const hg_layout *l, int rank)
     return (int)lo;
 }
 
-static void coords_in(const hg_module *m, int local, int view, int c[4])
+static void view_coords(const hg_module *m, int local, int view, int c[4])
 {
     int dims[4];
     view_dims(m, view, dims);
@@ -424,14 +445,14 @@ static void coords_in(const hg_module *m, int local, int view, int c[4])
 void hg_module_coords(const hg_module *m, int rank, hg_coords *out)
 {
     int dc[4], ec[4];
-    coords_in(m, rank - m->offset, DENSE, dc);
-    coords_in(m, rank - m->offset, EXPERT, ec);
+    view_coords(m, rank - m->offset, DENSE, dc);
+    view_coords(m, rank - m->offset, EXPERT, ec);
     *out = (hg_coords){ .tp = dc[0], .cp = dc[1], .dp = dc[2], .pp = dc[3],
                         .expt_tp = ec[0], .ep = ec[1], .expt_dp = ec[2] };
 }
 
 /* Which group of `kind` holds a rank with view coordinates c, and its position in it. */
-static void locate(const hg_module *m, hg_kind kind, const int c[4], int *group, int *pos)
+static void locate_in_group(const hg_module *m, hg_kind kind, const int c[4], int *group, int *pos)
 {
     const kind_def *k = &kinds[kind];
     int dims[4];
@@ -451,14 +472,14 @@ static void locate(const hg_module *m, hg_kind kind, const int c[4], int *group,
 }
 
 /* rank's view in module mi alone: coordinates and groups. */
-static int build_one(const hg_layout *l, int rank, int mi, hg_rank_view *out, hg_error *err)
+static int build_module_view(const hg_layout *l, int rank, int mi, hg_rank_view *out, hg_error *err)
 {
     memset(out, 0, sizeof(*out));
     const hg_module *m = &l->modules[mi];
     int local = rank - m->offset;
     int dc[4], ec[4];
-    coords_in(m, local, DENSE, dc);
-    coords_in(m, local, EXPERT, ec);
+    view_coords(m, local, DENSE, dc);
+    view_coords(m, local, EXPERT, ec);
 
     size_t total = 0;
     for (int k = 0; k < HG_KIND_COUNT; k++)
@@ -485,8 +506,8 @@ static int build_one(const hg_layout *l, int rank, int mi, hg_rank_view *out, hg
         if (!hg_kind_applies(m, (hg_kind)k))
             continue;
         int group, pos;
-        locate(m, (hg_kind)k, kinds[k].view == DENSE ? dc : ec, &group, &pos);
-        if (is_embd((hg_kind)k)) {
+        locate_in_group(m, (hg_kind)k, kinds[k].view == DENSE ? dc : ec, &group, &pos);
+        if (is_embedding_kind((hg_kind)k)) {
             int last = dc[3] == m->pp - 1;
             if (dc[3] != 0 && !(k == HG_KIND_EMBD && last))
                 continue; /* a middle pp stage holds no embedding */
@@ -516,86 +537,122 @@ int hg_rank_view_build_module(const hg_layout *l, int rank, int module_index,
     if (rank < m->offset || rank - m->offset >= m->size)
         return hg_error_set(err, HG_EINVAL, "rank %d is not in module %s (ranks %d-%d)", rank,
                             m->name, m->offset, m->offset + m->size - 1);
-    return build_one(l, rank, module_index, out, err);
+    return build_module_view(l, rank, module_index, out, err);
 }
 
-/* The bridge roles of a rank of module mi at dense coordinates (its view v): every
- * outgoing bridge when it is on the last pp stage, every incoming one on the first,
- * merged into bridge order. O(own bridges + their peers). */
-static int add_bridges(const hg_layout *l, hg_rank_view *v, hg_error *err)
+/* The bridges of a rank, in bridge order: its module's outgoing ones
+ * bridges[oi .. o1) when it is on the last pp stage, and its incoming ones
+ * in_list[ii .. i1) when it is on the first, merged. */
+typedef struct rank_bridge_cursor {
+    int oi, o1, ii, i1;
+} rank_bridge_cursor;
+
+static rank_bridge_cursor rank_bridges_start(const hg_layout *l, const hg_rank_view *v)
 {
     int mi = v->module_index;
     const hg_module *m = &l->modules[mi];
     int last = v->coords.pp == m->pp - 1, first = v->coords.pp == 0;
-    int o0 = l->out_first[mi], o1 = last ? l->out_first[mi + 1] : o0;
-    int i0 = l->in_first[mi], i1 = first ? l->in_first[mi + 1] : i0;
-    int nb = (o1 - o0) + (i1 - i0);
+    rank_bridge_cursor c;
+    c.oi = l->out_first[mi];
+    c.o1 = last ? l->out_first[mi + 1] : c.oi;
+    c.ii = l->in_first[mi];
+    c.i1 = first ? l->in_first[mi + 1] : c.ii;
+    return c;
+}
+
+/* The next bridge's index and the rank's side of it, or -1 after the last. */
+static int rank_bridges_next(const hg_layout *l, rank_bridge_cursor *c, hg_bridge_side *side)
+{
+    if (c->oi >= c->o1 && c->ii >= c->i1)
+        return -1;
+    if (c->ii >= c->i1 || (c->oi < c->o1 && c->oi < l->in_list[c->ii])) {
+        *side = HG_BRIDGE_SRC;
+        return c->oi++;
+    }
+    *side = HG_BRIDGE_DEST;
+    return l->in_list[c->ii++];
+}
+
+/* The leader of the rank's dp replica on its side of br. When the rank is that leader,
+ * [*lo, *hi) are the other side's replicas it exchanges with; else the range is empty. */
+static int rank_bridge_peers(const hg_layout *l, const hg_rank_view *v, const hg_bridge *br,
+                             hg_bridge_side side, int *lo, int *hi)
+{
+    int r = v->coords.dp;
+    int leader = hg_bridge_leader(l, br, side, r);
+    *lo = *hi = 0;
+    if (leader != v->rank)
+        return leader;
+    /* The side with more leaders has one peer each; the other, a range. */
+    int mine = side == HG_BRIDGE_SRC ? br->nsrc : br->ndest;
+    int theirs = side == HG_BRIDGE_SRC ? br->ndest : br->nsrc;
+    if (mine >= theirs) {
+        *lo = r / (mine / theirs);
+        *hi = *lo + 1;
+    } else {
+        *lo = r * (theirs / mine);
+        *hi = *lo + theirs / mine;
+    }
+    return leader;
+}
+
+/* rb: bridge b as the rank sees it from side; the leaders of its peers are written
+ * from peer on. Returns where the next bridge's peers go. */
+static int *fill_rank_bridge(const hg_layout *l, const hg_rank_view *v, int b,
+                             hg_bridge_side side, hg_rank_bridge *rb, int *peer)
+{
+    const hg_bridge *br = &l->bridges[b];
+    const hg_rank_group *g = &v->groups[HG_KIND_TP_CP];
+    hg_bridge_side other = side == HG_BRIDGE_SRC ? HG_BRIDGE_DEST : HG_BRIDGE_SRC;
+    int lo, hi;
+    int leader = rank_bridge_peers(l, v, br, side, &lo, &hi);
+    rb->bridge = b;
+    rb->src = br->src;
+    rb->dest = br->dest;
+    snprintf(rb->src_name, sizeof(rb->src_name), "%s", l->modules[br->src].name);
+    snprintf(rb->dest_name, sizeof(rb->dest_name), "%s", l->modules[br->dest].name);
+    rb->mode = br->mode;
+    rb->side = side;
+    rb->role = leader != v->rank ? HG_BRIDGE_MEMBER
+               : side == HG_BRIDGE_SRC ? HG_BRIDGE_SENDER : HG_BRIDGE_RECEIVER;
+    rb->replica = v->coords.dp;
+    rb->leader = leader;
+    rb->npeers = hi - lo;
+    rb->peers = peer;
+    for (int p = lo; p < hi; p++)
+        *peer++ = hg_bridge_leader(l, br, other, p);
+    rb->group_kind = HG_KIND_TP_CP;
+    rb->group_index = g->index;
+    rb->nbroadcast = g->size;
+    rb->broadcast = g->members;
+    rb->pos = g->pos;
+    return peer;
+}
+
+/* The bridge roles of the rank of view v (its module's view, built): every outgoing
+ * bridge when it is on the last pp stage, every incoming one on the first, merged into
+ * bridge order. Two passes: count the peers, then fill one block. O(own bridges + their
+ * peers). */
+static int add_rank_bridges(const hg_layout *l, hg_rank_view *v, hg_error *err)
+{
+    rank_bridge_cursor start = rank_bridges_start(l, v), c;
+    int nb = (start.o1 - start.oi) + (start.i1 - start.ii);
     if (nb == 0)
         return 0;
-    int r = v->coords.dp, npeers = 0;
-    for (int pass = 0; pass < 2; pass++) {
-        int oi = o0, ii = i0, k = 0, *peer = v->bridge_storage;
-        while (oi < o1 || ii < i1) {
-            int b;
-            hg_bridge_side side;
-            if (ii >= i1 || (oi < o1 && oi < l->in_list[ii])) {
-                b = oi++;
-                side = HG_BRIDGE_SRC;
-            } else {
-                b = l->in_list[ii++];
-                side = HG_BRIDGE_DEST;
-            }
-            const hg_bridge *br = &l->bridges[b];
-            int leader = hg_bridge_leader(l, br, side, r);
-            int S = br->nsrc, D = br->ndest, lo = 0, hi = 0;
-            hg_bridge_side other = side == HG_BRIDGE_SRC ? HG_BRIDGE_DEST : HG_BRIDGE_SRC;
-            if (leader == v->rank) {
-                /* The side with more leaders has one peer each; the other, a range. */
-                int mine = side == HG_BRIDGE_SRC ? S : D, theirs = side == HG_BRIDGE_SRC ? D : S;
-                if (mine >= theirs) {
-                    lo = r / (mine / theirs);
-                    hi = lo + 1;
-                } else {
-                    lo = r * (theirs / mine);
-                    hi = lo + theirs / mine;
-                }
-            }
-            if (pass == 0) {
-                npeers += hi - lo;
-                continue;
-            }
-            hg_rank_bridge *rb = &v->bridges[k++];
-            const hg_rank_group *g = &v->groups[HG_KIND_TP_CP];
-            rb->bridge = b;
-            rb->src = br->src;
-            rb->dest = br->dest;
-            snprintf(rb->src_name, sizeof(rb->src_name), "%s", l->modules[br->src].name);
-            snprintf(rb->dest_name, sizeof(rb->dest_name), "%s", l->modules[br->dest].name);
-            rb->mode = br->mode;
-            rb->side = side;
-            rb->role = leader != v->rank ? HG_BRIDGE_MEMBER
-                       : side == HG_BRIDGE_SRC ? HG_BRIDGE_SENDER : HG_BRIDGE_RECEIVER;
-            rb->replica = r;
-            rb->leader = leader;
-            rb->npeers = hi - lo;
-            rb->peers = peer;
-            for (int p = lo; p < hi; p++)
-                *peer++ = hg_bridge_leader(l, br, other, p);
-            rb->group_kind = HG_KIND_TP_CP;
-            rb->group_index = g->index;
-            rb->nbroadcast = g->size;
-            rb->broadcast = g->members;
-            rb->pos = g->pos;
-        }
-        if (pass == 0) {
-            v->bridges = calloc((size_t)nb, sizeof(*v->bridges));
-            v->bridge_storage = malloc((size_t)(npeers ? npeers : 1) * sizeof(int));
-            if (!v->bridges || !v->bridge_storage)
-                return hg_error_set(err, HG_ENOMEM, "out of memory for rank %d's bridges",
-                                    v->rank);
-            v->nbridges = nb;
-        }
+    int b, lo, hi, npeers = 0;
+    hg_bridge_side side;
+    for (c = start; (b = rank_bridges_next(l, &c, &side)) >= 0;) {
+        rank_bridge_peers(l, v, &l->bridges[b], side, &lo, &hi);
+        npeers += hi - lo;
     }
+    v->bridges = calloc((size_t)nb, sizeof(*v->bridges));
+    v->bridge_storage = malloc((size_t)(npeers ? npeers : 1) * sizeof(int));
+    if (!v->bridges || !v->bridge_storage)
+        return hg_error_set(err, HG_ENOMEM, "out of memory for rank %d's bridges", v->rank);
+    v->nbridges = nb;
+    int *peer = v->bridge_storage, k = 0;
+    for (c = start; (b = rank_bridges_next(l, &c, &side)) >= 0;)
+        peer = fill_rank_bridge(l, v, b, side, &v->bridges[k++], peer);
     return 0;
 }
 
@@ -606,15 +663,15 @@ int hg_rank_view_build(const hg_layout *l, int rank, hg_rank_view *out, hg_error
     if (mi < 0)
         return hg_error_set(err, HG_EINVAL, "rank %d is outside the world [0, %d)", rank,
                             l->world);
-    int rc = build_one(l, rank, mi, out, err);
+    int rc = build_module_view(l, rank, mi, out, err);
     if (rc == 0 && l->nbridges)
-        rc = add_bridges(l, out, err);
+        rc = add_rank_bridges(l, out, err);
     if (rc == 0 && l->mode == HG_LAYOUT_COLOCATED) {
         out->per_module = calloc(l->n, sizeof(*out->per_module));
         if (!out->per_module)
             rc = hg_error_set(err, HG_ENOMEM, "out of memory for rank %d's view", rank);
         for (size_t i = 0; rc == 0 && i < l->n; i++) {
-            rc = build_one(l, rank, (int)i, &out->per_module[i], err);
+            rc = build_module_view(l, rank, (int)i, &out->per_module[i], err);
             if (rc == 0)
                 out->nmodules_here = (int)i + 1;
         }
