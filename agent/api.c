@@ -4,8 +4,12 @@
  * exported but the HG_API functions (libhgrid is built with -fvisibility=hidden). */
 #include "hgrid.h"
 
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent.h"
 #include "config.h"
@@ -121,6 +125,29 @@ hg_backend hg_ctx_backend(const hg_ctx *ctx) { return (hg_backend)AGENT(ctx)->se
 int hg_ctx_local_rank(const hg_ctx *ctx) { return AGENT(ctx)->id.local_rank; }
 int hg_ctx_local_size(const hg_ctx *ctx) { return AGENT(ctx)->id.local_size; }
 int hg_ctx_communicators(const hg_ctx *ctx) { return AGENT(ctx)->grid.comms.nslots; }
+
+int hg_ctx_restart_count(const hg_ctx *ctx)
+{
+    (void)ctx;
+    int n = hg_int_env(HG_ENV_RESTART_COUNT, HG_MAX_RESTARTS);
+    return n < 0 ? 0 : n;
+}
+
+int hg_heartbeat(const hg_ctx *ctx, long step)
+{
+    char line[32];
+    (void)ctx;
+    if (step < 0)
+        return HG_EINVAL;
+    int fd = hg_int_env(HG_ENV_HEARTBEAT_FD, INT_MAX);
+    if (fd < 3)
+        return 0;
+    int n = snprintf(line, sizeof(line), "%ld\n", step);
+    ssize_t w;
+    while ((w = write(fd, line, (size_t)n)) < 0 && errno == EINTR)
+        ;
+    return w == n ? 0 : HG_EIO;
+}
 
 /* -1 (and *size -1) for a dim the library does not know (layout.h). */
 static int view_coord(const hg_rank_view *v, hg_dim dim, int *size)

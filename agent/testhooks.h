@@ -11,7 +11,8 @@
  *
  *   HGRID_TEST_FAIL_RANK=R       rank R fails pre-flight with an "injected" message, at
  *                                the end of phase HGRID_TEST_FAIL_PHASE (gpu, the
- *                                default; world; groups);
+ *                                default; world; groups); with HGRID_TEST_FAIL_ATTEMPT=K
+ *                                only in attempt K of a restarted job (HGRID_RESTART_COUNT);
  *   HGRID_TEST_SLOW_RANK=R       rank R's verify step outlives the readiness deadline
  *                                and reports that it timed out (as an NCCL call that
  *                                never settles does): every rank exits 124;
@@ -74,8 +75,10 @@ static inline int hg_test_no_share(void)
 static inline int hg_test_fail(int rank, const char *phase, hg_error *err)
 {
     const char *want = getenv("HGRID_TEST_FAIL_PHASE");
+    int attempt = hg_test_rank("HGRID_TEST_FAIL_ATTEMPT");
     if (hg_test_rank("HGRID_TEST_FAIL_RANK") != rank
-        || strcmp(want && *want ? want : "gpu", phase) != 0)
+        || strcmp(want && *want ? want : "gpu", phase) != 0
+        || (attempt >= 0 && hg_int_env("HGRID_RESTART_COUNT", INT_MAX) != attempt))
         return 0;
     return hg_error_set(err, HG_EINVAL, "rank %d: injected pre-flight failure "
                         "(HGRID_TEST_FAIL_RANK=%d)", rank, rank);

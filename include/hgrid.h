@@ -145,6 +145,14 @@ HG_API int hg_ctx_local_size(const hg_ctx *ctx);
  * rank sees all of the host's GPUs, 0 when each sees one; -1 with the mpi backend. */
 HG_API int hg_ctx_cuda_device(const hg_ctx *ctx);
 HG_API int hg_ctx_communicators(const hg_ctx *ctx); /* distinct ones, the world included */
+/* Which attempt of the job this is: 0 the first, n after n restarts (hgrid-launch
+ * --max-restarts; HGRID_RESTART_COUNT). */
+HG_API int hg_ctx_restart_count(const hg_ctx *ctx);
+/* Tells a standalone hgrid-launch that this rank reached step (>= 0), for its stall
+ * detection (--stall-timeout): call it once per training step. A few bytes on a pipe to
+ * the rank's keeper (HGRID_HEARTBEAT_FD); a no-op returning 0 without a launcher.
+ * Returns 0, HG_EINVAL for a negative step, or HG_EIO when the keeper is gone. */
+HG_API int hg_heartbeat(const hg_ctx *ctx, long step);
 
 /* The live communicator of a kind (or HG_KIND_WORLD); kinds whose groups have identical
  * members return the same communicator. MPI_COMM_NULL / NULL when this rank is in no

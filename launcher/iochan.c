@@ -513,14 +513,23 @@ int hg_iochan_first_failure(const hg_iochan *ch, int *rank, int *wstatus)
 int hg_iochan_stalled(const hg_iochan *ch, double stall_s, int *ranks, long *steps, long *others,
                       int *nothers)
 {
-    int n = 0;
+    int n = 0, any = 0;
     double now = mono();
+    /* Ranks that stall together stop beating within a step of each other: once one has
+     * been silent for stall_s, those silent for half of it (and for more than two
+     * forwarding intervals) stalled with it. */
+    double near = stall_s / 2 > 2.0 * HG_BEAT_FORWARD_MS / 1000 ? stall_s / 2
+                                                                  : 2.0 * HG_BEAT_FORWARD_MS / 1000;
     *nothers = 0;
     for (size_t i = 0; ch && i < ch->nconns; i++) {
         const conn *c = &ch->conns[i];
+        any |= c->rank >= 0 && c->beats && !c->exited && now - c->beat_at >= stall_s;
+    }
+    for (size_t i = 0; any && i < ch->nconns; i++) {
+        const conn *c = &ch->conns[i];
         if (c->rank < 0 || !c->beats || c->exited)
             continue;
-        if (now - c->beat_at >= stall_s) {
+        if (now - c->beat_at >= (near < stall_s ? near : stall_s)) {
             int j = n++;
             for (; j > 0 && ranks[j - 1] > c->rank; j--) {
                 ranks[j] = ranks[j - 1];

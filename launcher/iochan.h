@@ -52,10 +52,11 @@ int hg_iochan_open(const hg_iochan *ch);
  * status; returns -1 when none did. */
 int hg_iochan_first_failure(const hg_iochan *ch, int *rank, int *wstatus);
 
-/* Heartbeats (HG_REC_BEAT): the ranks whose program has beaten, is still running and has
- * not beaten for stall_s seconds, ascending, with their last steps (room for the world
- * size in each array); the steps of the ranks still beating go to others. Returns how
- * many stalled. Ranks that never beat are in neither list. */
+/* Heartbeats (HG_REC_BEAT): once a rank whose program has beaten and still runs has not
+ * beaten for stall_s seconds, it and those silent for half as long (ranks that stall
+ * together stop within a step of each other), ascending, with their last steps (room for
+ * the world size in each array); the steps of the ranks still beating go to others.
+ * Returns how many stalled (0: none yet). Ranks that never beat are in neither list. */
 int hg_iochan_stalled(const hg_iochan *ch, double stall_s, int *ranks, long *steps, long *others,
                       int *nothers);
 /* Sends sig to the programs whose heartbeats said it dumps their stacks; returns how many. */

@@ -19,8 +19,11 @@
 #include <unistd.h>
 
 #include "agent_argv.h"
+#include "attempts.h"
 #include "config.h"
 #include "diag.h"
+#include "hostfile.h"
+#include "intparse.h"
 #include "iochan.h"
 #include "job.h"
 #include "layout.h"
@@ -588,6 +591,13 @@ static void mpirun_argv(argv_buf *a, const hg_cli *cli, int world, const char *a
     agent_args(a, cli, agent, config);
 }
 
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* The attempt number the workload sees, as hgrid and as torchrun name it. */
 static int set_restart_env(int attempt, int max_restarts)
 {
@@ -633,7 +643,7 @@ static int run_attempt(const hg_cli *cli, const hg_config *cfg, const hg_layout 
         .in_process = cli->in_process,
         .label = cli->label,
         .log_dir = f.log_dir,
-        .stall_s = cli->stall_timeout_s > 0 ? cli->stall_timeout_s : 0,
+        .stall_s = cli->stall_timeout_s >= 0 ? cli->stall_timeout_s : (int)cfg->stall_timeout_s.v,
     };
     hg_error_clear(&err);
     if (hg_supervise(&o, a, &err) != 0) {
@@ -687,37 +697,110 @@ static void say_attempt(int attempt, const hg_attempt *a, int restarts_left, int
 /* Outside any job: attempts, each with a fresh plan directory, channel, token and
  * MASTER_PORT, until one succeeds, one fails for a reason a restart cannot help, the
  * operator stops it, or --max-restarts are spent. The status is the last attempt's. */
+/* Per attempt with --exclude-failed-hosts: the hostfile of the hosts still in, and a
+ * readiness report to read the pre-flight failures from (the user's, else a scratch
+ * one). Returns 0, HG_EXIT_NO_HOSTS when too few slots are left, HG_EXIT_NOT_STARTED
+ * when the files cannot be made. */
+static int prepare_hosts(hg_cli *acli, hg_hostfile *hosts, int world, int attempt,
+                         char *hostfile, char *report, size_t len)
+{
+    const char *tmp = tmp_dir();
+    int fd;
+    if (hg_hostfile_slots(hosts) < world) {
+        fprintf(stderr, "hgrid: too few hosts left for the layout: %d slots, %d ranks needed ("
+                "hosts: ", hg_hostfile_slots(hosts), world);
+        hg_hostfile_describe(hosts, stderr);
+        fputs(")\n", stderr);
+        return HG_EXIT_NO_HOSTS;
+    }
+    snprintf(hostfile, len, "%s/hgrid-hosts-XXXXXX", tmp);
+    if ((fd = mkstemp(hostfile)) < 0 || (close(fd), hg_hostfile_write(hosts, hostfile)) != 0) {
+        fprintf(stderr, "hgrid-launch: cannot write a hostfile in %s: %s\n", tmp, strerror(errno));
+        hostfile[0] = '\0';
+        return HG_EXIT_NOT_STARTED;
+    }
+    acli->hostfile = hostfile;
+#ifdef HG_TEST_HOOKS
+    /* Test builds only: hosts made up by HGRID_TEST_HOSTS_OF cannot run mpirun's ranks;
+     * the choice is made and said, and mpirun runs on this machine. */
+    if (hg_int_env("HGRID_TEST_HOSTFILE_DRY", 1) == 1)
+        acli->hostfile = NULL;
+#endif
+    if (!acli->report) {
+        snprintf(report, len, "%s/hgrid-report-XXXXXX", tmp);
+        if ((fd = mkstemp(report)) < 0) {
+            report[0] = '\0';
+            return HG_EXIT_NOT_STARTED;
+        }
+        close(fd);
+        acli->report = report;
+    }
+    if (attempt > 0) {
+        fprintf(stderr, "hgrid: attempt %d runs on ", attempt);
+        hg_hostfile_describe(hosts, stderr);
+        fputc('\n', stderr);
+    }
+    return 0;
+}
+
 static int launch_standalone(const hg_cli *cli, const hg_config *cfg, const hg_layout *layout,
                              const char *agent, const char *config_path, const char *bytes,
                              size_t len)
 {
-    int max = cli->max_restarts >= 0 ? cli->max_restarts : 0, status, attempt;
-    hg_attempt a;
+    int max = cli->max_restarts >= 0 ? cli->max_restarts : (int)cfg->max_restarts.v;
+    int world = hg_layout_world_size(layout), status, attempt;
+    hg_attempts *log = hg_attempts_new();
+    hg_hostfile *hosts = NULL;
+    hg_attempt a = { .failed_rank = -1, .go_s = -1 };
+    hg_error err;
     /* mpirun looks up ssh and its own helpers on PATH; under `env -i` use execvp's. */
     if (!getenv("PATH"))
         setenv("PATH", "/usr/local/bin:/usr/bin:/bin", 1);
-    if ((status = preflight_local(cli)) != 0)
-        return status;
+    if ((status = preflight_local(cli)) != 0 || !log)
+        goto out;
+    if (cli->exclude_failed_hosts && hg_hostfile_read(cli->hostfile, &hosts, &err) != 0) {
+        fprintf(stderr, "hgrid-launch: the job could not be started: %s\n", err.msg);
+        status = HG_EXIT_NOT_STARTED;
+        goto out;
+    }
     for (attempt = 0;; attempt++) {
+        hg_cli acli = *cli;
+        char hostfile[PATH_MAX] = "", report[PATH_MAX] = "";
         if (set_restart_env(attempt, max) != 0) {
             fprintf(stderr, "hgrid-launch: setenv: %s\n", strerror(errno));
-            return HG_EXIT_NOT_STARTED;
+            status = HG_EXIT_NOT_STARTED;
+            break;
         }
-        status = run_attempt(cli, cfg, layout, agent, config_path, bytes, len, &a);
-        if (status == 0 || !a.restartable || attempt >= max) {
-            if (attempt > 0)
-                fprintf(stderr, "hgrid: %d attempts; the last %s\n", attempt + 1,
-                        status == 0 ? "succeeded" : a.restartable ? "failed, no restart left"
-                                                                  : "failed");
-            return status;
+        double start = mono_s();
+        status = hosts ? prepare_hosts(&acli, hosts, world, attempt, hostfile, report,
+                                       sizeof(hostfile)) : 0;
+        if (status == 0) {
+            status = run_attempt(&acli, cfg, layout, agent, config_path, bytes, len, &a);
+            hg_attempts_add(log, &a, start, mono_s());
+            if (hosts && status != 0 && a.restartable)
+                hg_hostfile_exclude_failures(hosts, acli.report, &a);
         }
+        if (hostfile[0])
+            unlink(hostfile);
+        if (report[0])
+            unlink(report);
+        if (status == 0 || status == HG_EXIT_NO_HOSTS || !a.restartable || attempt >= max)
+            break;
         say_attempt(attempt, &a, max - attempt, cli->restart_delay_s);
         int sig = restart_pause(cli->restart_delay_s);
         if (sig) {
             fprintf(stderr, "hgrid: %s received: no restart\n", strsignal(sig));
-            return 128 + sig;
+            status = 128 + sig;
+            break;
         }
     }
+    hg_attempts_summary(log, stderr);
+    if (cli->report && hg_attempts_count(log) > 1 && hg_attempts_add_to_report(log, cli->report) != 0)
+        fprintf(stderr, "hgrid: warning: cannot add the attempts to the report %s\n", cli->report);
+out:
+    hg_hostfile_free(hosts);
+    hg_attempts_free(log);
+    return status;
 }
 
 /* A launcher started with a standard stream closed would hand that descriptor number

@@ -461,6 +461,93 @@ check "background child: exit 0, within seconds (not at its 301 s)" test "$RC" -
 check "background child: names the holder, rank and host" grep -qE "^hgrid: rank 0 \(encoder\): its program exited, but process [0-9]+ \(sleep\) on $(hostname) still held its output after 2 s of silence; killed it$" "$T/bgchild.err"
 check "background child: nothing left running" none_left bgchild
 
+# --- resilience: restarts, stalls (issue 19) ---------------------------------------------
+# Fails on attempt 0 (rank 1 exits 3), succeeds on attempt 1: every rank sees count 1.
+start restart --backend mpi --max-restarts 2 --report "$T/restart.json" "$CFG" -- sh -c '[ "$HGRID_RESTART_COUNT" = 0 ] && [ "$RANK" = 1 ] && exit 3; echo "rank $RANK attempt $HGRID_RESTART_COUNT $TORCHELASTIC_RESTART_COUNT of $TORCHELASTIC_MAX_RESTARTS"; exit 0'
+finish restart
+check "restart: exit 0 after a failed attempt" test "$RC" -eq 0 || show restart 12
+check "restart: every rank of attempt 1 sees restart count 1 (hgrid's and torchrun's names)" test "$(grep -cE '^rank [0-7] attempt 1 1 of 2$' "$T/restart.out")" -eq 8
+check "restart: says why and that it restarts" has "$T/restart.err" "hgrid: attempt 0 failed after "
+check "restart: the summary lists both attempts" bash -c "grep -q '^hgrid: 2 attempts:$' '$T/restart.err' && grep -qE '^hgrid:   attempt 0: failed after [0-9.]+ s \\(rank 1 \\(radio_encoder\\) was the first to fail, exit status 3 on [^)]+\\), exit status 3$' '$T/restart.err' && grep -qE '^hgrid:   attempt 1: succeeded after [0-9.]+ s; go [0-9.]+ s after attempt 0 ended$' '$T/restart.err'"
+check "restart: the report lists both attempts" python3 -c "
+import json, sys
+r = json.load(open('$T/restart.json'))
+a = r['attempts']
+sys.exit(not (r['restarts'] == 1 and len(a) == 2 and a[0]['exit_status'] == 3 and a[0]['failed_rank'] == 1
+              and a[1]['exit_status'] == 0 and a[1]['from_last_failure_to_go_s'] > 0))"
+check "restart: nothing left running" none_left restart
+# --max-restarts 0 (the default): no restart.
+start norestart --backend mpi "$CFG" -- sh -c '[ "$RANK" = 1 ] && exit 3; exit 0'
+finish norestart
+check "no --max-restarts: the first failure ends the job" test "$RC" -eq 3 -a "$(grep -c 'attempt' "$T/norestart.err")" -eq 0 || show norestart
+# Restarts exhausted: the last attempt's status.
+start exhaust --backend mpi --max-restarts 2 "$CFG" -- sh -c '[ "$RANK" = 2 ] && exit 7; exit 0'
+finish exhaust
+check "restarts exhausted: exit 7, three attempts" test "$RC" -eq 7 -a "$(grep -c '^hgrid:   attempt [0-2]: failed' "$T/exhaust.err")" -eq 3 || show exhaust
+# A pre-flight failure restarts too; the config's agent.max_restarts counts.
+sed 's/^agent:$/agent:\n  max_restarts: 1/' "$SMOKE" >"$T/smoke-restart.yaml"
+grep -q 'max_restarts: 1' "$T/smoke-restart.yaml" || printf 'agent:\n  max_restarts: 1\n' >>"$T/smoke-restart.yaml"
+HGRID_TEST_FAIL_RANK=1 HGRID_TEST_FAIL_ATTEMPT=0 start preflightrestart --backend mpi "$T/smoke-restart.yaml" -- true
+finish preflightrestart
+check "pre-flight failure, agent.max_restarts 1: exit 0 on attempt 1" test "$RC" -eq 0 -a "$(grep -c '^hgrid:   attempt' "$T/preflightrestart.err")" -eq 2 || show preflightrestart
+# The operator's signal never restarts.
+start oprestart --backend mpi --max-restarts 3 "$CFG" -- sh -c 'echo "ready $RANK"; exec sleep 60'
+wait_for "$T/oprestart.out" "ready 7" 30; sleep 0.3
+kill -TERM "$LPID"
+finish oprestart
+check "operator SIGTERM with --max-restarts: exit 143, no restart" test "$RC" -eq 143 -a "$(grep -c 'attempt' "$T/oprestart.err")" -eq 0 || show oprestart
+check "operator SIGTERM with --max-restarts: nothing left running" none_left oprestart
+# A stall: rank 6 stops heartbeating at step 5 (a shell writes to HGRID_HEARTBEAT_FD).
+BEAT='i=0; while [ $i -lt 200 ]; do echo $i >&$HGRID_HEARTBEAT_FD; if [ "$RANK" = 6 ] && [ $i -ge 5 ]; then exec sleep 300; fi; i=$((i+1)); sleep 0.1; done'
+start stall --backend mpi --stall-timeout 2 --grace 2 "$CFG" -- sh -c "$BEAT"
+finish stall
+check "stall: exit 5" test "$RC" -eq 5 || show stall
+check "stall: names the rank, its module, coordinates and step, and where the others are" grep -qE '^hgrid: rank 6 \(language, tp 0 dp 1 ep 2\) stalled at step 5; 7 other ranks at steps? [0-9-]+ \(no heartbeat for 2 s\)$' "$T/stall.err"
+check "stall: within stall timeout + grace" under 15
+check "stall: nothing left running" none_left stall
+# Two ranks of one tp group stall: the group is named.
+BEAT2='i=0; while [ $i -lt 200 ]; do echo $i >&$HGRID_HEARTBEAT_FD; if [ "$RANK" -ge 6 ] && [ $i -ge 5 ]; then exec sleep 300; fi; i=$((i+1)); sleep 0.1; done'
+start stall2 --backend mpi --stall-timeout 2 --grace 2 "$CFG" -- sh -c "$BEAT2"
+finish stall2
+check "stall of a whole tp group: the group is named" has "$T/stall2.err" "hgrid: the stalled ranks are every rank of language tp group 1 (ranks 6-7)"
+# Python: hgrid.heartbeat registers faulthandler, so the stalled rank's stack arrives.
+cat >"$T/pybeat.py" <<'PY'
+import os, time, hgrid
+r = int(os.environ["RANK"])
+for step in range(1000):
+    hgrid.heartbeat(step)
+    if r == 3 and step == 4:
+        time.sleep(300)
+    time.sleep(0.1)
+PY
+PYTHONPATH=$PWD/python start pystall --backend mpi --label --stall-timeout 2 --grace 2 "$CFG" -- python3 "$T/pybeat.py"
+finish pystall
+check "Python stall: exit 5, rank 3 named at step 4" test "$RC" -eq 5 -a "$(grep -c '^hgrid: rank 3 (radio_encoder, tp 1 dp 1) stalled at step 4' "$T/pystall.err")" -eq 1 || show pystall 15
+check "Python stall: its stack arrived, under its label" grep -qE '^\[3 radio_encoder\] .*File ".*pybeat.py", line 6' "$T/pystall.err"
+check "Python stall: nothing left running" none_left pystall
+# A stall, then a restart that runs through.
+start stallrestart --backend mpi --stall-timeout 2 --grace 2 --max-restarts 1 "$CFG" -- sh -c 'echo 1 >&$HGRID_HEARTBEAT_FD; [ "$HGRID_RESTART_COUNT" = 0 ] && exec sleep 300; exit 0'
+finish stallrestart
+check "stall then restart: exit 0" test "$RC" -eq 0 -a "$(grep -c '^hgrid:   attempt' "$T/stallrestart.err")" -eq 2 || show stallrestart
+
+# Failed hosts left out: rank 5 (on made-up host testnode2: HGRID_TEST_HOSTS_OF) fails
+# pre-flight in phase gpu on attempt 0; attempt 1 runs without testnode2, the spare
+# testnode4 in its place (HGRID_TEST_HOSTFILE_DRY: chosen and said, run here).
+printf '# five hosts, one spare\ntestnode0 slots=2\ntestnode1 slots=2\ntestnode2 slots=2\ntestnode3 slots=2\ntestnode4 slots=2\n' >"$T/hosts5"
+head -n 5 "$T/hosts5" >"$T/hosts4"
+HGRID_TEST_HOSTS_OF=2 HGRID_TEST_FAIL_RANK=5 HGRID_TEST_FAIL_ATTEMPT=0 HGRID_TEST_HOSTFILE_DRY=1 \
+  start exclude --backend mpi --hostfile "$T/hosts5" --exclude-failed-hosts --max-restarts 1 "$CFG" -- true
+finish exclude
+check "failed host left out: exit 0 on attempt 1" test "$RC" -eq 0 || show exclude 12
+check "failed host left out: the spare takes its place" has "$T/exclude.err" "hgrid: attempt 1 runs on testnode0, testnode1, testnode3, testnode4; left out: testnode2 (rank 5 failed pre-flight in phase gpu)"
+HGRID_TEST_HOSTS_OF=2 HGRID_TEST_FAIL_RANK=5 HGRID_TEST_FAIL_ATTEMPT=0 HGRID_TEST_HOSTFILE_DRY=1 \
+  start nospare --backend mpi --hostfile "$T/hosts4" --exclude-failed-hosts --max-restarts 1 "$CFG" -- true
+finish nospare
+check "failed host, no spare: exit 6" test "$RC" -eq 6 || show nospare 12
+check "failed host, no spare: says so" has "$T/nospare.err" "hgrid: too few hosts left for the layout: 6 slots, 8 ranks needed (hosts: testnode0, testnode1, testnode3; left out: testnode2 (rank 5 failed pre-flight in phase gpu))"
+"$L" --backend mpi --exclude-failed-hosts "$SMOKE" -- true >"$T/nohostfile.out" 2>"$T/nohostfile.err"; RC=$?
+check "--exclude-failed-hosts without --hostfile: exit 2, says why" test "$RC" -eq 2 -a "$(grep -c 'needs --hostfile' "$T/nohostfile.err")" -eq 1
+
 # --- a config from a pipe or standard input; -v quotes as a shell would ---------------
 start pipecfg --backend mpi <(cat "$SMOKE") -- sh -c 'echo "piped $RANK"'
 finish pipecfg

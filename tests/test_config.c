@@ -182,7 +182,27 @@ START_TEST(good_defaults)
     ck_assert_int_eq(cfg->preflight, HG_PREFLIGHT_FULL);
     ck_assert_mark(cfg->preflight_at, 0, 0);
     ck_assert_num(cfg->nccl_ranks_per_root, HG_RANKS_PER_ROOT_DEFAULT, 0, 0);
+    ck_assert_num(cfg->max_restarts, 0, 0, 0);
+    ck_assert_num(cfg->stall_timeout_s, 0, 0, 0);
     hg_config_free(cfg);
+}
+END_TEST
+
+/* agent.max_restarts and agent.stall_timeout_s (--max-restarts, --stall-timeout). */
+START_TEST(good_and_bad_restart_keys)
+{
+    hg_config *cfg = parse_ok("version: 1\nmodules:\n  - {name: lm, role: language, dp: 2}\n"
+                              "agent:\n  max_restarts: 3\n  stall_timeout_s: 600\n");
+    ck_assert_num(cfg->max_restarts, 3, 5, 17);
+    ck_assert_num(cfg->stall_timeout_s, 600, 6, 20);
+    hg_config_free(cfg);
+    EXPECT("version: 1\nmodules:\n  - {name: lm, role: language, dp: 2}\nagent:\n"
+           "  max_restarts: 1001\n  stall_timeout_s: -1\n",
+           "t.yaml:5:17: error: agent.max_restarts: 1001 is too large (at most 1000)",
+           "t.yaml:6:20: error: agent.stall_timeout_s must be at least 0, got -1");
+    EXPECT("version: 1\nmodules:\n  - {name: lm, role: language, dp: 2}\nagent:\n"
+           "  max_restart: 2\n",
+           "t.yaml:5:3: error: unknown key 'max_restart' in agent (did you mean 'max_restarts'?)");
 }
 END_TEST
 
@@ -1280,6 +1300,7 @@ static Suite *config_suite(void)
     tcase_add_test(good, good_full_values_and_marks);
     tcase_add_test(good, good_defaults);
     tcase_add_test(good, good_preflight_and_roots);
+    tcase_add_test(good, good_and_bad_restart_keys);
     tcase_add_test(good, good_flow_style_and_empty_moe);
     tcase_add_test(good, good_bool_spellings);
     tcase_add_test(good, good_number_spellings);

@@ -101,6 +101,12 @@ class Plan:
     kinds: Dict[str, Kind] = field(default_factory=dict)
     version: int = RANK_PLAN_VERSION
 
+    @property
+    def restart_count(self) -> int:
+        """Which attempt of the job this is (0 first; hgrid-launch --max-restarts)."""
+        from ._heartbeat import restart_count
+        return restart_count()
+
     def module_plan(self, name: str) -> ModulePlan:
         for m in self.modules:
             if m.module.name == name:

@@ -1,0 +1,185 @@
+/* Hostfile lines are kept as written (options included) and written back whole; only
+ * the host name and slots are read. */
+#include "hostfile.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct host_line {
+    char *text;   /* the line as written */
+    char name[256];
+    int slots;
+    int out;      /* left out */
+    char why[160];
+} host_line;
+
+struct hg_hostfile {
+    host_line *v;
+    int n;
+};
+
+void hg_hostfile_free(hg_hostfile *h)
+{
+    for (int i = 0; h && i < h->n; i++)
+        free(h->v[i].text);
+    if (h)
+        free(h->v);
+    free(h);
+}
+
+/* One line: 1 and *hl filled, 0 for a blank or comment line, -1 when malformed. */
+static int parse_host_line(char *line, host_line *hl)
+{
+    char *hash = strchr(line, '#'), *save = NULL;
+    if (hash)
+        *hash = '\0';
+    char *tok = strtok_r(line, " \t\r\n", &save);
+    if (!tok)
+        return 0;
+    if (strlen(tok) >= sizeof(hl->name))
+        return -1;
+    snprintf(hl->name, sizeof(hl->name), "%s", tok);
+    hl->slots = 1;
+    while ((tok = strtok_r(NULL, " \t\r\n", &save))) {
+        char *end;
+        if (strncmp(tok, "slots=", 6) != 0)
+            continue;
+        long v = strtol(tok + 6, &end, 10);
+        if (*end || v < 1 || v > 1 << 24)
+            return -1;
+        hl->slots = (int)v;
+    }
+    return 1;
+}
+
+int hg_hostfile_read(const char *path, hg_hostfile **out, hg_error *err)
+{
+    FILE *f = fopen(path, "r");
+    hg_hostfile *h = calloc(1, sizeof(*h));
+    char line[4096];
+    int lineno = 0, rc = 0;
+    *out = NULL;
+    if (!f || !h) {
+        rc = hg_error_set(err, HG_EIO, "cannot read the hostfile %s: %s", path, strerror(errno));
+        goto out;
+    }
+    while (fgets(line, sizeof(line), f)) {
+        host_line hl = { 0 };
+        char *copy = strdup(line);
+        lineno++;
+        copy[strcspn(copy, "\n")] = '\0';
+        int k = parse_host_line(line, &hl);
+        if (k <= 0) {
+            free(copy);
+            if (k < 0) {
+                rc = hg_error_set(err, HG_EINVAL, "%s:%d: not a hostfile line", path, lineno);
+                goto out;
+            }
+            continue;
+        }
+        host_line *v = realloc(h->v, (size_t)(h->n + 1) * sizeof(*v));
+        if (!v) {
+            free(copy);
+            rc = hg_error_set(err, HG_ENOMEM, "out of memory");
+            goto out;
+        }
+        h->v = v;
+        hl.text = copy;
+        h->v[h->n++] = hl;
+    }
+out:
+    if (f)
+        fclose(f);
+    if (rc == 0)
+        *out = h;
+    else
+        hg_hostfile_free(h);
+    return rc;
+}
+
+int hg_hostfile_slots(const hg_hostfile *h)
+{
+    int n = 0;
+    for (int i = 0; i < h->n; i++)
+        n += h->v[i].out ? 0 : h->v[i].slots;
+    return n;
+}
+
+int hg_hostfile_exclude(hg_hostfile *h, const char *host, const char *why)
+{
+    int newly = 0;
+    for (int i = 0; i < h->n; i++)
+        if (!h->v[i].out && strcmp(h->v[i].name, host) == 0) {
+            h->v[i].out = 1;
+            snprintf(h->v[i].why, sizeof(h->v[i].why), "%s", why);
+            newly = 1;
+        }
+    return newly;
+}
+
+int hg_hostfile_write(const hg_hostfile *h, const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    for (int i = 0; i < h->n; i++)
+        if (!h->v[i].out)
+            fprintf(f, "%s\n", h->v[i].text);
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+void hg_hostfile_describe(const hg_hostfile *h, FILE *out)
+{
+    int first = 1;
+    for (int i = 0; i < h->n; i++)
+        if (!h->v[i].out) {
+            fprintf(out, "%s%s", first ? "" : ", ", h->v[i].name);
+            first = 0;
+        }
+    first = 1;
+    for (int i = 0; i < h->n; i++)
+        if (h->v[i].out) {
+            fprintf(out, "%s%s (%s)", first ? "; left out: " : ", ", h->v[i].name, h->v[i].why);
+            first = 0;
+        }
+}
+
+/* A pre-flight phase in which a failure says something about the host's GPU or links
+ * (not the config, not another rank's failure). */
+static int host_phase(const char *phase)
+{
+    static const char *const phases[] = { "gpu", "world", "groups", "verify", "bridges", NULL };
+    for (int i = 0; phases[i]; i++)
+        if (strcmp(phase, phases[i]) == 0)
+            return 1;
+    return 0;
+}
+
+int hg_hostfile_exclude_failures(hg_hostfile *h, const char *report, const hg_attempt *a)
+{
+    int newly = 0;
+    char why[160];
+    json_t *root = report ? json_load_file(report, 0, NULL) : NULL;
+    json_t *ranks = root ? json_object_get(root, "ranks") : NULL;
+    size_t i;
+    json_t *r;
+    json_array_foreach(ranks, i, r) {
+        const char *status = json_string_value(json_object_get(r, "status"));
+        const char *phase = json_string_value(json_object_get(r, "phase"));
+        const char *host = json_string_value(json_object_get(r, "host"));
+        if (!status || !phase || !host || strcmp(status, "failed") != 0 || !host_phase(phase))
+            continue;
+        snprintf(why, sizeof(why), "rank %d failed pre-flight in phase %s",
+                 (int)json_integer_value(json_object_get(r, "rank")), phase);
+        newly += hg_hostfile_exclude(h, host, why);
+    }
+    json_decref(root);
+    if (a->failed_rank >= 0 && a->failed_signal && a->failed_host[0]) {
+        snprintf(why, sizeof(why), "rank %d killed by signal %d", a->failed_rank,
+                 a->failed_signal);
+        newly += hg_hostfile_exclude(h, a->failed_host, why);
+    }
+    return newly;
+}

@@ -1,0 +1,37 @@
+/* The hosts of a launch with --hostfile and --exclude-failed-hosts: the hostfile's
+ * lines in order, the hosts left out after failed attempts (and why), the hostfile each
+ * attempt gives mpirun (the original lines of the hosts still in, so spare hosts further
+ * down take the place of those left out, in hostfile order), and the failures of an
+ * attempt that leave a host out: a rank whose GPU or link failed pre-flight (the
+ * readiness report's records), or one that died by a signal. */
+#ifndef HG_HOSTFILE_H
+#define HG_HOSTFILE_H
+
+#include <stdio.h>
+
+#include "error.h"
+#include "supervisor.h"
+
+typedef struct hg_hostfile hg_hostfile;
+
+/* Open MPI's format: "HOST [slots=N] [max_slots=M]", '#' comments; a host without slots
+ * counts one. Returns 0, or HG_EIO / HG_EINVAL with err naming the file and line. */
+int hg_hostfile_read(const char *path, hg_hostfile **out, hg_error *err);
+void hg_hostfile_free(hg_hostfile *h);
+/* Slots of the hosts still in. */
+int hg_hostfile_slots(const hg_hostfile *h);
+/* Leaves host out with why ("rank 5 failed pre-flight in phase gpu"); returns 1 when it
+ * was in and is now out, 0 otherwise (unknown, or out already). */
+int hg_hostfile_exclude(hg_hostfile *h, const char *host, const char *why);
+/* Writes the lines of the hosts still in to path; 0 or -1 (errno). */
+int hg_hostfile_write(const hg_hostfile *h, const char *path);
+/* "a, b, c" of the hosts still in, and "x (why), y (why)" of those left out. */
+void hg_hostfile_describe(const hg_hostfile *h, FILE *out);
+
+/* Leaves out the hosts an attempt's failures point at: report (the readiness report of
+ * the attempt, may be NULL or missing) for pre-flight failures in phases gpu, world,
+ * groups, verify and bridges; a for a rank killed by a signal. Returns how many hosts
+ * were newly left out. */
+int hg_hostfile_exclude_failures(hg_hostfile *h, const char *report, const hg_attempt *a);
+
+#endif
