@@ -12,25 +12,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "launchenv.h"
 #include "protocol.h"
-
-/* A token that could break the line (a space, a colon, a control character) is no
- * token: it cannot have come from the launcher. */
-static const char *token(void)
-{
-    const char *t = getenv(HG_ENV_STATUS_TOKEN);
-    if (!t || !*t)
-        return NULL;
-    for (const char *c = t; *c; c++)
-        if (*c <= ' ' || *c == ':' || *c == 0x7f)
-            return NULL;
-    return t;
-}
 
 void hg_status(const char *fmt, ...)
 {
     char msg[HG_STATUS_LINE_MAX], line[HG_STATUS_LINE_MAX];
-    const char *t = token();
+    const char *t = hg_status_token(); /* NULL for none, or one that could break the line */
     va_list ap;
     int n;
     if (!t)
