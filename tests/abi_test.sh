@@ -9,14 +9,9 @@
 # Prints `abi: N passed, M failed`.
 set -u
 cd "$(dirname "$0")/.."
-T=$(mktemp -d /tmp/hgrid-abi-test.XXXXXX)
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-pass=0
-fail=0
-check() {
-  local name=$1; shift
-  if "$@"; then pass=$((pass + 1)); echo "ok   $name"; else fail=$((fail + 1)); echo "FAIL $name"; fi
-}
+. tests/lib.sh
+suite abi
+mpi_env
 P=$T/prefix
 GOLDEN=tests/golden
 make -s install PREFIX="$P" BUILD="${BUILD:-build}" >"$T/install.log" 2>&1
@@ -100,6 +95,4 @@ for m in $modules; do
 done
 check "colocated: no bridges" bash -c "! grep -q ' bridge ' '$T/co.out'"
 
-echo "abi: $pass passed, $fail failed"
-[[ $fail -eq 0 ]] && rm -rf "$T"
-[[ $fail -eq 0 ]]
+summary

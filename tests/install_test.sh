@@ -17,14 +17,9 @@
 # Prints `install: N passed, M failed`.
 set -u
 cd "$(dirname "$0")/.."
-T=$(mktemp -d /tmp/hgrid-install-test.XXXXXX)
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-pass=0
-fail=0
-check() {
-  local name=$1; shift
-  if "$@"; then pass=$((pass + 1)); echo "ok   $name"; else fail=$((fail + 1)); echo "FAIL $name"; return 1; fi
-}
+. tests/lib.sh
+suite install
+mpi_env
 # The builds here are a user's: not the make that runs this test (its MAKEFLAGS,
 # DEVELOPER and build directory stay out).
 umake() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u DEVELOPER make -j"$(nproc)" "$@"; }
@@ -144,6 +139,4 @@ check "make CFLAGS='-O0 -g': every compile has -O0" bash -c "! grep -E ' -c ' '$
 umake -n check-unit BUILD="$T/dev" >"$T/dev.log" 2>&1
 check "make check-unit compiles with -Werror" grep -qE -- '-Werror .* -c common/config\.c' "$T/dev.log"
 
-echo "install: $pass passed, $fail failed"
-[[ $fail -eq 0 ]] && rm -rf "$T"
-[[ $fail -eq 0 ]]
+summary

@@ -31,7 +31,7 @@ check() {
 
 # Cases of several assertions, counted once (cli_test.sh, svg_test.sh): begin NAME, then
 # `fail WHY` for each thing wrong ("FAIL NAME: WHY" on stderr), then end.
-case_name= case_ok=1
+case_name='' case_ok=1
 begin() { case_name=$1 case_ok=1; }
 fail() { case_ok=0; printf 'FAIL %s: %s\n' "$case_name" "$*" >&2; }
 end() {

@@ -21,32 +21,26 @@ L=${HGRID_LAUNCH:-$PWD/build/test/bin/hgrid-launch}
 PY=${PYTHON:-python3}
 [[ -x $L ]] || { echo "python_test: $L is not built (make test-programs)"; exit 2; }
 command -v "$PY" >/dev/null || { echo "python_test: $PY not found"; exit 2; }
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_btl=self,vader,tcp OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo
-export OMPI_MCA_btl_base_warn_component_unused=0
+. tests/lib.sh
+mpi_env
 export HGRID_LAUNCH=$L PYTHONPATH=$ROOT/python PYTHONDONTWRITEBYTECODE=1
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+suite python
 
 "$PY" -m unittest discover -v -s tests/python >"$T/out" 2>&1
 rc=$?
 # unittest -v: "NAME (MODULE.CLASS) ... ok", or the name, then the docstring's first line
 # and " ... ok"; a skip is not a pass.
-pass=0
-fail=0
 prev=
 while IFS= read -r line; do
     case $line in
-    *' ... ok') pass=$((pass + 1)); echo "ok   ${prev:+$prev: }${line% ... ok}" ;;
-    *' ... FAIL' | *' ... ERROR' | *' ... skipped '*)
-        fail=$((fail + 1)); echo "FAIL ${prev:+$prev: }$line" ;;
+    *' ... ok') ok "${prev:+$prev: }${line% ... ok}" ;;
+    *' ... FAIL' | *' ... ERROR' | *' ... skipped '*) bad "${prev:+$prev: }$line" ;;
     *' ('*')') prev=$line; continue ;;
     esac
     prev=
 done <"$T/out"
-if ((fail > 0 || rc != 0)); then
+if ((failed > 0 || rc != 0)); then
     sed -n '/^=\{20,\}$/,$p' "$T/out" | head -150
-    ((fail > 0)) || fail=1
+    ((failed > 0)) || failed=1
 fi
-echo "python: $pass passed, $fail failed"
-((fail == 0))
+summary

@@ -34,6 +34,7 @@ log=${OUT:-/tmp}/gpu-tests.log
 say() { echo "$@" | tee -a "$log"; }
 
 . tests/gpu/devdeps.sh
+. tests/lib.sh
 
 say "== build ($(nvidia-smi -L 2>/dev/null | grep -c '^GPU') GPU(s); $(mpirun --version | head -1))"
 # The tests run the test variant (build/test/: the HGRID_TEST_* hooks compiled in);
@@ -60,8 +61,6 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export TMPDIR=$work
 out=$work/out
-pass=0
-failed=0
 rc=0
 
 run() {
@@ -71,18 +70,8 @@ run() {
     secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
     { echo "\$ $*"; cat "$out"; echo "(status $rc, $secs s)"; } >>"$log"
 }
-check() {
-    local name=$1
-    shift
-    if "$@"; then
-        pass=$((pass + 1))
-        say "ok   $name"
-    else
-        failed=$((failed + 1))
-        say "FAIL $name"
-        sed 's/^/    | /' "$out" | tail -25 | tee -a "$log"
-    fi
-}
+# check NAME CONDITION... (tests/lib.sh): a failed one shows the last run's output.
+show_failure() { sed 's/^/    | /' "$out" | tail -25 | tee -a "$log"; }
 has() { grep -qE -- "$1" "$out"; }
 faster_than() { awk -v s="$secs" -v m="$1" 'BEGIN { exit !(s < m) }'; }
 count_is() { [[ $(grep -cE -- "$1" "$out") -eq $2 ]]; }

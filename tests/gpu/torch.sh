@@ -17,6 +17,7 @@ log=${OUT:-/tmp}/torch-tests.log
 : >"$log"
 say() { echo "$@" | tee -a "$log"; }
 . tests/gpu/devdeps.sh
+. tests/lib.sh
 export OMPI_MCA_rmaps_base_oversubscribe=1 OMP_NUM_THREADS=1 HGRID_TEST_HANG_S=${HGRID_TEST_HANG_S:-45}
 export PYTHONPATH=$PWD/python${PYTHONPATH:+:$PYTHONPATH}
 PY=${PYTHON:-python3}
@@ -38,9 +39,8 @@ else
     PFX=(env MASTER_ADDR=127.0.0.1)
 fi
 ngpu=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-pass=0 failed=0
+suite torch
+work=$T
 
 # After a family's (nccl, gloo) first failure its other runs are skipped: a hang costs
 # HGRID_TEST_HANG_S (torch_groups.py then prints every rank's Python stack) once, not
@@ -66,12 +66,11 @@ groups() {
     { echo "\$ $L $* $config"; cat "$work/out"; cat "$work/g"/out.* 2>/dev/null; } >>"$log"
     local good=$(cat "$work/g"/out.* 2>/dev/null | grep -c '^rank [0-9]* ok')
     if [[ $rc == 0 && $good == "$np" ]]; then
-        pass=$((pass + 1))
-        say "ok   groups $name: $np ranks, every field = plan, all-reduces right (${secs} s)"
+        ok "groups $name: $np ranks, every field = plan, all-reduces right (${secs} s)"
         say "     $(cat "$work/g/out.0")"
     else
-        failed=$((failed + 1)) broken[${name%% *}]=1
-        say "FAIL groups $name: status $rc, $good of $np ranks ok (${secs} s)"
+        broken[${name%% *}]=1
+        bad "groups $name: status $rc, $good of $np ranks ok (${secs} s)"
         { cat "$work/g"/out.* 2>/dev/null | grep -v ' ok' | head -5; tail -40 "$work/out"; } | sed 's/^/    | /' | tee -a "$log"
     fi
 }
@@ -85,12 +84,11 @@ train() {
     { echo "\$ $L $* $config -- $PY examples/train_torch.py"; cat "$work/out"; } >>"$log"
     local good=$(grep -c '^train_torch: rank .*all ranks ok$' "$work/out")
     if [[ $rc == 0 ]]; then
-        pass=$((pass + 1))
-        say "ok   train_torch $name: exit 0 ($good of $np rank lines seen)"
+        ok "train_torch $name: exit 0 ($good of $np rank lines seen)"
         grep '^train_torch: rank 0 \|^train_torch: rank 1 ' "$work/out" | head -2 | sed 's/^/     /' | tee -a "$log"
     else
-        failed=$((failed + 1)) broken[${name%% *}]=1
-        say "FAIL train_torch $name: status $rc"
+        broken[${name%% *}]=1
+        bad "train_torch $name: status $rc"
         tail -40 "$work/out" | sed 's/^/    | /' | tee -a "$log"
     fi
 }
@@ -135,5 +133,4 @@ if [[ ${BENCH:-1} != 0 ]]; then
     ((${#args[@]})) || args=(--gloo 16)
     timeout 400 "$PY" scripts/bench-torch-groups --launch "$L" "${args[@]}" 2>&1 | tee -a "$log"
 fi
-say "torch: $pass passed, $failed failed"
-((failed == 0))
+summary
