@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "intparse.h"
+#include "launchenv.h"
 #include "protocol.h"
 #include "record.h"
 #include "relay.h"
@@ -110,7 +111,7 @@ static int say_hello(int fd, int rank)
 {
     char host[256], body[512];
     unsigned char hdr[HG_RECORD_HEADER];
-    const char *token = getenv(HG_ENV_STATUS_TOKEN);
+    const char *token = hg_status_token();
     if (gethostname(host, sizeof(host) - 1) != 0)
         snprintf(host, sizeof(host), "?");
     host[sizeof(host) - 1] = '\0';
@@ -547,6 +548,72 @@ static _Noreturn void run(keeper *k)
     }
 }
 
+/* In the child: the heartbeat pipe's write end at a descriptor below 10 (so any shell
+ * can write to it: dash takes one digit; what held 9 then is the agent's, about to be
+ * closed by the exec anyway), not close-on-exec, named in HG_ENV_HEARTBEAT_FD. */
+static void child_heartbeat_fd(const int beat[2])
+{
+    char num[16];
+    close(beat[0]);
+    int fd = fcntl(beat[1], F_DUPFD, 3);
+    if (fd > 9) {
+        close(fd);
+        fd = beat[1] == 9 ? 9 : dup2(beat[1], 9);
+    }
+    if (beat[1] != fd)
+        close(beat[1]);
+    snprintf(num, sizeof(num), "%d", fd);
+    if (fd < 0 || setenv(HG_ENV_HEARTBEAT_FD, num, 1) != 0)
+        unsetenv(HG_ENV_HEARTBEAT_FD);
+}
+
+/* In the child, to become PROGRAM: its own process group, dying with the keeper, its
+ * streams on the pipes, nothing of the keeper's left open. */
+static void become_program(pid_t keeper_pid, const int out[2], const int errp[2],
+                           const int beat[2], int sock, const sigset_t *old)
+{
+    setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != keeper_pid)
+        _exit(128 + SIGKILL);
+    if (dup2(out[1], STDOUT_FILENO) < 0 || dup2(errp[1], STDERR_FILENO) < 0)
+        _exit(HG_EXIT_PREFLIGHT);
+    child_heartbeat_fd(beat);
+    close(out[0]);
+    close(out[1]);
+    close(errp[0]);
+    close(errp[1]);
+    close(sock);
+    sigprocmask(SIG_SETMASK, old, NULL);
+    unsetenv(HG_ENV_IO);
+}
+
+/* In the keeper: the read ends, the signalfd and the buffers; returns -1 when any is
+ * missing. */
+static int keeper_init(keeper *k, const int out[2], const int errp[2], const int beat[2],
+                       const sigset_t *mask)
+{
+    int pipes[2] = { out[0], errp[0] };
+    setpgid(k->child, k->child);
+    close(out[1]);
+    close(errp[1]);
+    close(beat[1]);
+    k->beat_fd = beat[0];
+    fcntl(k->beat_fd, F_SETFL, fcntl(k->beat_fd, F_GETFL) | O_NONBLOCK);
+    signal(SIGPIPE, SIG_IGN);
+    k->sfd = signalfd(-1, mask, SFD_CLOEXEC | SFD_NONBLOCK);
+    k->in = hg_record_parser_new();
+    for (int i = 0; i < 2; i++) {
+        struct stat st;
+        k->st[i].fd = pipes[i];
+        k->st[i].line = malloc(HG_LINE_MAX);
+        k->st[i].ino = fstat(pipes[i], &st) == 0 ? st.st_ino : 0;
+        fcntl(pipes[i], F_SETFL, fcntl(pipes[i], F_GETFL) | O_NONBLOCK);
+    }
+    fcntl(k->sock, F_SETFL, fcntl(k->sock, F_GETFL) | O_NONBLOCK);
+    return k->sfd < 0 || !k->in || !k->st[0].line || !k->st[1].line ? -1 : 0;
+}
+
 int hg_keeper_start(int sock, int rank, hg_error *err)
 {
     int out[2] = { -1, -1 }, errp[2] = { -1, -1 }, beat[2] = { -1, -1 };
@@ -568,54 +635,10 @@ int hg_keeper_start(int sock, int rank, hg_error *err)
         goto fail;
     }
     if (k.child == 0) {
-        setpgid(0, 0);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(128 + SIGKILL);
-        if (dup2(out[1], STDOUT_FILENO) < 0 || dup2(errp[1], STDERR_FILENO) < 0)
-            _exit(HG_EXIT_PREFLIGHT);
-        /* The heartbeat pipe, inherited by PROGRAM (not close-on-exec), at a descriptor
-         * below 10 so that any shell can write to it (dash takes one digit); what held 9
-         * then is the agent's, about to be closed by the exec anyway. */
-        close(beat[0]);
-        int beat_fd = fcntl(beat[1], F_DUPFD, 3);
-        if (beat_fd > 9) {
-            close(beat_fd);
-            beat_fd = beat[1] == 9 ? 9 : dup2(beat[1], 9);
-        }
-        if (beat[1] != beat_fd)
-            close(beat[1]);
-        char num[16];
-        snprintf(num, sizeof(num), "%d", beat_fd);
-        if (beat_fd < 0 || setenv(HG_ENV_HEARTBEAT_FD, num, 1) != 0)
-            unsetenv(HG_ENV_HEARTBEAT_FD);
-        close(out[0]);
-        close(out[1]);
-        close(errp[0]);
-        close(errp[1]);
-        close(sock);
-        sigprocmask(SIG_SETMASK, &old, NULL);
-        unsetenv(HG_ENV_IO);
+        become_program(parent, out, errp, beat, sock, &old);
         return 0;
     }
-    setpgid(k.child, k.child);
-    close(out[1]);
-    close(errp[1]);
-    close(beat[1]);
-    k.beat_fd = beat[0];
-    fcntl(k.beat_fd, F_SETFL, fcntl(k.beat_fd, F_GETFL) | O_NONBLOCK);
-    signal(SIGPIPE, SIG_IGN);
-    k.sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-    k.in = hg_record_parser_new();
-    int pipes[2] = { out[0], errp[0] };
-    for (int i = 0; i < 2; i++) {
-        struct stat st;
-        k.st[i].fd = pipes[i];
-        k.st[i].line = malloc(HG_LINE_MAX);
-        k.st[i].ino = fstat(pipes[i], &st) == 0 ? st.st_ino : 0;
-        fcntl(pipes[i], F_SETFL, fcntl(pipes[i], F_GETFL) | O_NONBLOCK);
-    }
-    if (k.sfd < 0 || !k.in || !k.st[0].line || !k.st[1].line) {
+    if (keeper_init(&k, out, errp, beat, &mask) != 0) {
         /* PROGRAM runs; without a loop the best left is to wait for it. */
         int st;
         fprintf(stderr, "hgrid: rank %d: keeper: out of resources; PROGRAM's output is lost\n",
@@ -624,7 +647,6 @@ int hg_keeper_start(int sock, int rank, hg_error *err)
             ;
         exit_as(st);
     }
-    fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) | O_NONBLOCK);
     run(&k);
 fail:
     hg_error_set(err, HG_ESYS, "rank %d: keeper: %s", rank, strerror(errno));
