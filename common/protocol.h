@@ -54,10 +54,12 @@
  * whole up to HG_LINE_MAX bytes; a longer one is sent in pieces of that size, and on the
  * user's streams each piece but the last ends with HG_LINE_CUT_MARK (log files keep the
  * bytes exact). A partial line (no newline yet: a prompt, a progress bar) is sent after
- * HG_PARTIAL_FLUSH_MS without new bytes. */
+ * HG_PARTIAL_FLUSH_MS without new bytes: long enough that a program writing one line in
+ * several writes (Python's print() unbuffered, one per argument) and descheduled between
+ * them on a loaded host keeps its line whole, short enough for a prompt to show. */
 #define HG_LINE_MAX (1u << 20)
 #define HG_LINE_CUT_MARK " [hgrid: line continues]\n"
-#define HG_PARTIAL_FLUSH_MS 100
+#define HG_PARTIAL_FLUSH_MS 250
 /* Heartbeats (--stall-timeout): under a standalone launch PROGRAM finds the write end of
  * a pipe to its keeper in this descriptor and writes one line per step, "STEP\n" (a
  * decimal integer), or "STEP stacks\n" when SIGUSR1 dumps its threads' stacks to stderr

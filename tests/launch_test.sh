@@ -437,7 +437,7 @@ check "a 1.5 MB line: the rest labelled again" test "$(grep -cE '^\[[01] [a-z]+\
 check "a 1.5 MB line: the log file byte-exact" cmp -s "$T/cutlogs/rank0-encoder.stdout" <(python3 -c 'import sys; sys.stdout.write("a" * 1500000 + "\nend\n")')
 # Partial lines (a prompt, a progress bar) show after a short silence, never inside
 # another rank's line.
-"$L" --backend mpi "$SMOKE" -- sh -c 'if [ "$RANK" = 0 ]; then printf "progress 50%%"; sleep 1; echo " done"; else sleep 0.5; echo "rank 1 line"; fi' >"$T/partial.out" 2>/dev/null
+"$L" --backend mpi "$SMOKE" -- sh -c 'if [ "$RANK" = 0 ]; then printf "progress 50%%"; sleep 2; echo " done"; else sleep 1; echo "rank 1 line"; fi' >"$T/partial.out" 2>/dev/null
 check "partial line: shown before its end, and whole lines stay whole" test "$(cat "$T/partial.out")" = $'progress 50%\nrank 1 line\n done'
 # The program's stdout is a pipe in every mode.
 for flags in "" "--label"; do
