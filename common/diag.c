@@ -43,7 +43,6 @@ void hg_diags_free(hg_diags *d)
     free(d);
 }
 
-const char *hg_diags_file(const hg_diags *d) { return d->file; }
 
 static int push(hg_diags *d, char *s, int line, int col)
 {

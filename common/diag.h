@@ -17,7 +17,6 @@ typedef struct hg_diags hg_diags;
 
 hg_diags *hg_diags_new(const char *file);
 void hg_diags_free(hg_diags *d);
-const char *hg_diags_file(const hg_diags *d);
 
 void hg_diags_add(hg_diags *d, hg_diag_level level, int line, int col, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));

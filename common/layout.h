@@ -50,7 +50,7 @@ void hg_group_members(const hg_module *m, hg_kind kind, int group, int *members)
 
 typedef struct hg_layout hg_layout;
 
-/* Validates cfg and builds its layout; diagnostics as hg_validate. */
+/* Validates cfg and builds its layout; diagnostics as hg_validate_graph (validate.h). */
 int hg_layout_build(const hg_config *cfg, unsigned flags, hg_layout **out, hg_diags *diags);
 /* Parses and validates a config's bytes (at most HG_CONFIG_MAX_BYTES, already read
  * from wherever they came from); diagnostics name the file diags was made for. Both
