@@ -45,6 +45,10 @@ void hg_cli_usage(FILE *out)
           "  --hostfile FILE      passed to mpirun\n"
           "  --mpirun PATH        the mpirun to start (default: mpirun on PATH)\n"
           "  --mpi-arg ARG        one more argument for mpirun (repeatable)\n"
+          "  --launcher mpirun|srun\n"
+          "                       what starts the ranks: mpirun (default), or, inside a SLURM\n"
+          "                       allocation (salloc, sbatch), one srun step per attempt\n"
+          "                       (srun --exclude leaves failed hosts out)\n"
           "  --in-process         PROGRAM links libhgrid and calls hg_init() itself\n"
           "  --label              prefix every line of the ranks with '[RANK MODULE] '\n"
           "  --log-dir DIR        also write each rank's stdout and stderr to files in DIR\n"
@@ -59,9 +63,9 @@ void hg_cli_usage(FILE *out)
           "  --restart-delay SECONDS\n"
           "                       wait between a failed attempt and the next (default 0)\n"
           "  --exclude-failed-hosts\n"
-          "                       with --hostfile: leave out of the next attempt a host whose\n"
-          "                       rank failed pre-flight or died by a signal; spare slots in\n"
-          "                       the hostfile take its place\n"
+          "                       with --hostfile (or --launcher srun): leave out of the next\n"
+          "                       attempt a host whose rank failed pre-flight or died by a\n"
+          "                       signal; spare hosts take its place\n"
           "  --stall-timeout SECONDS\n"
           "                       end an attempt whose ranks stop sending heartbeats (hgrid.\n"
           "                       heartbeat, hg_heartbeat) for this long, naming them (default:\n"
@@ -139,6 +143,7 @@ static const opt_spec options[] = {
     { "--gpus-per-node", NULL, 1, MODE_ANY, NULL },
     { "--mpirun", NULL, 1, MODE_LAUNCH, "it picks the mpirun that starts the launch" },
     { "--mpi-arg", NULL, 1, MODE_LAUNCH, "it is passed to mpirun" },
+    { "--launcher", NULL, 1, MODE_LAUNCH, "it picks what starts the launch's ranks" },
     { "--in-process", NULL, 0, MODE_LAUNCH, "it says how PROGRAM joins the launch" },
     { "--label", NULL, 0, MODE_LAUNCH, "it labels the ranks' output" },
     { "--log-dir", NULL, 1, MODE_LAUNCH, "it keeps the ranks' output" },
@@ -232,6 +237,10 @@ static int apply_option(hg_cli *c, const char *name, const char *val, hg_error *
         if (parse_pos_int(name, val, 0, &c->grace_s, err) != 0 || c->grace_s > HG_TIMEOUT_MAX_S)
             return hg_error_set(err, HG_EINVAL, "--grace: expected seconds in 0..%d, got '%s'",
                                 HG_TIMEOUT_MAX_S, val);
+    } else if (strcmp(name, "--launcher") == 0) {
+        if (strcmp(val, "mpirun") != 0 && strcmp(val, "srun") != 0)
+            return hg_error_set(err, HG_EINVAL, "--launcher: expected mpirun or srun, got '%s'", val);
+        c->use_srun = strcmp(val, "srun") == 0;
     } else if (strcmp(name, "--max-restarts") == 0) {
         if (parse_pos_int(name, val, 0, &c->max_restarts, err) != 0 || c->max_restarts > HG_MAX_RESTARTS)
             return hg_error_set(err, HG_EINVAL, "--max-restarts: expected a count in 0..%d, got "
@@ -276,6 +285,7 @@ int hg_cli_parse(int argc, char **argv, hg_cli *c, hg_error *err)
     c->backend = HG_BACKEND_FROM_CONFIG;
     c->preflight = -1;
     c->mpirun = "mpirun";
+    c->srun = "srun";
     c->grace_s = HG_GRACE_DEFAULT_S;
     c->max_restarts = -1;
     c->stall_timeout_s = -1;
@@ -354,9 +364,12 @@ int hg_cli_parse(int argc, char **argv, hg_cli *c, hg_error *err)
     if (c->nprogram == 0)
         return hg_error_set(err, HG_EINVAL, "no program to launch: hgrid-launch CONFIG -- PROGRAM "
                             "[ARGS...]");
-    if (c->exclude_failed_hosts && !c->hostfile)
+    if (c->exclude_failed_hosts && !c->hostfile && !c->use_srun)
         return hg_error_set(err, HG_EINVAL, "--exclude-failed-hosts needs --hostfile (the hosts "
-                            "to choose from)");
+                            "to choose from), or --launcher srun inside a SLURM allocation");
+    if (c->use_srun && c->hostfile)
+        return hg_error_set(err, HG_EINVAL, "--hostfile does not go with --launcher srun (the "
+                            "allocation holds the hosts)");
     return hg_agent_check_preflight(c->in_process, c->preflight, err);
 }
 

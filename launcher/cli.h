@@ -25,6 +25,8 @@ typedef struct hg_cli {
     const char *hostfile;
     int gpus_per_node;      /* 0: not given */
     const char *mpirun;     /* --mpirun PATH, default "mpirun" */
+    int use_srun;           /* --launcher srun: each attempt an srun step of the allocation */
+    const char *srun;       /* "srun" */
     const char **mpi_args;  /* --mpi-arg, repeatable; owned array, borrowed strings */
     int nmpi_args;
     const char **configs;   /* positional before "--"; owned array */

@@ -107,11 +107,21 @@ int hg_hostfile_slots(const hg_hostfile *h)
     return n;
 }
 
+/* The same host, written short or fully qualified ("node3" and "node3.cluster"): a rank
+ * reports gethostname(), SLURM and hostfiles may use either. */
+static int same_host(const char *a, const char *b)
+{
+    size_t la = strcspn(a, "."), lb = strcspn(b, ".");
+    if (strcmp(a, b) == 0)
+        return 1;
+    return (a[la] == '\0' || b[lb] == '\0') && la == lb && strncmp(a, b, la) == 0;
+}
+
 int hg_hostfile_exclude(hg_hostfile *h, const char *host, const char *why)
 {
     int newly = 0;
     for (int i = 0; i < h->n; i++)
-        if (!h->v[i].out && strcmp(h->v[i].name, host) == 0) {
+        if (!h->v[i].out && same_host(h->v[i].name, host)) {
             h->v[i].out = 1;
             snprintf(h->v[i].why, sizeof(h->v[i].why), "%s", why);
             newly = 1;
@@ -138,6 +148,8 @@ void hg_hostfile_describe(const hg_hostfile *h, FILE *out)
             fprintf(out, "%s%s", first ? "" : ", ", h->v[i].name);
             first = 0;
         }
+    if (first)
+        fputs("none", out);
     first = 1;
     for (int i = 0; i < h->n; i++)
         if (h->v[i].out) {
@@ -182,4 +194,102 @@ int hg_hostfile_exclude_failures(hg_hostfile *h, const char *report, const hg_at
         newly += hg_hostfile_exclude(h, a->failed_host, why);
     }
     return newly;
+}
+
+static int add_host(hg_hostfile *h, const char *name, size_t n, int slots)
+{
+    host_line *v = realloc(h->v, (size_t)(h->n + 1) * sizeof(*v));
+    if (!v || n == 0 || n >= sizeof(v->name))
+        return v ? (h->v = v, -1) : -1;
+    h->v = v;
+    host_line *hl = &h->v[h->n];
+    *hl = (host_line){ 0 };
+    memcpy(hl->name, name, n);
+    hl->name[n] = '\0';
+    hl->slots = slots;
+    if (asprintf(&hl->text, "%s slots=%d", hl->name, slots) < 0)
+        return -1;
+    h->n++;
+    return 0;
+}
+
+/* "prefix[1-3,07]suffix": each number of the ranges, zero-padded as written. */
+static int expand_bracket(hg_hostfile *h, const char *item, int slots)
+{
+    const char *open = strchr(item, '['), *close = open ? strchr(open, ']') : NULL;
+    char name[256];
+    if (!close || strchr(close + 1, '['))
+        return -1;
+    int plen = (int)(open - item);
+    const char *p = open + 1;
+    while (p < close) {
+        char *end;
+        const char *start = p;
+        long lo = strtol(p, &end, 10), hi = lo;
+        int width = (int)(end - start);
+        if (end == start)
+            return -1;
+        p = end;
+        if (*p == '-') {
+            hi = strtol(p + 1, &end, 10);
+            if (end == p + 1 || hi < lo || hi - lo > 100000)
+                return -1;
+            p = end;
+        }
+        for (long v = lo; v <= hi; v++) {
+            int n = snprintf(name, sizeof(name), "%.*s%0*ld%s", plen, item, width, v, close + 1);
+            if (n < 0 || (size_t)n >= sizeof(name) || add_host(h, name, (size_t)n, slots) != 0)
+                return -1;
+        }
+        if (*p == ',')
+            p++;
+        else if (p != close)
+            return -1;
+    }
+    return 0;
+}
+
+int hg_hostfile_from_nodelist(const char *nodelist, int slots, hg_hostfile **out, hg_error *err)
+{
+    hg_hostfile *h = calloc(1, sizeof(*h));
+    char *copy = strdup(nodelist ? nodelist : "");
+    int rc = h && copy ? 0 : hg_error_set(err, HG_ENOMEM, "out of memory");
+    int depth = 0;
+    /* Split at commas outside brackets. */
+    for (char *p = copy, *item = copy; rc == 0 && p && *item; p++) {
+        if (*p == '[')
+            depth++;
+        else if (*p == ']')
+            depth--;
+        if (*p != '\0' && (*p != ',' || depth > 0))
+            continue;
+        char c = *p;
+        *p = '\0';
+        int bad = strchr(item, '[') ? expand_bracket(h, item, slots)
+                                    : add_host(h, item, strlen(item), slots);
+        if (bad)
+            rc = hg_error_set(err, HG_EINVAL, "cannot read the SLURM node list '%s' (at '%s')",
+                              nodelist, item);
+        item = p + 1;
+        if (!c)
+            break;
+    }
+    free(copy);
+    if (rc == 0 && h->n == 0)
+        rc = hg_error_set(err, HG_EINVAL, "the SLURM node list is empty");
+    if (rc != 0) {
+        hg_hostfile_free(h);
+        h = NULL;
+    }
+    *out = h;
+    return rc;
+}
+
+void hg_hostfile_excluded(const hg_hostfile *h, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < h->n; i++)
+        if (h->v[i].out && used < len)
+            used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? "," : "", h->v[i].name);
 }

@@ -18,6 +18,12 @@ typedef struct hg_hostfile hg_hostfile;
  * counts one. Returns 0, or HG_EIO / HG_EINVAL with err naming the file and line. */
 int hg_hostfile_read(const char *path, hg_hostfile **out, hg_error *err);
 void hg_hostfile_free(hg_hostfile *h);
+/* The hosts of a SLURM allocation: nodelist in SLURM's compact form ("n1,n2",
+ * "node[01-04,7]", "gpu[1-2],cpu3"), slots each. Returns 0, or HG_EINVAL naming what
+ * could not be expanded. */
+int hg_hostfile_from_nodelist(const char *nodelist, int slots, hg_hostfile **out, hg_error *err);
+/* "a,b" of the hosts left out (srun --exclude), into buf; "" when none. */
+void hg_hostfile_excluded(const hg_hostfile *h, char *buf, size_t len);
 /* Slots of the hosts still in. */
 int hg_hostfile_slots(const hg_hostfile *h);
 /* Leaves host out with why ("rank 5 failed pre-flight in phase gpu"); returns 1 when it

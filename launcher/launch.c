@@ -481,7 +481,17 @@ static int preflight_local(const hg_cli *cli)
                 "%s: %s\n", cli->hostfile, strerror(errno));
         return HG_EXIT_NOT_STARTED;
     }
-    if (hg_program_resolve(cli->mpirun, getenv("PATH"), NULL, 0, &why) != 0) {
+    if (cli->use_srun && !(getenv("SLURM_JOB_ID") && *getenv("SLURM_JOB_ID"))) {
+        fprintf(stderr, "hgrid-launch: --launcher srun runs inside a SLURM allocation (salloc, "
+                "sbatch): SLURM_JOB_ID is not set\n");
+        return HG_EXIT_USAGE;
+    }
+    if (cli->use_srun && hg_program_resolve(cli->srun, getenv("PATH"), NULL, 0, &why) != 0) {
+        fprintf(stderr, "hgrid-launch: the job could not be started: cannot run srun: %s\n",
+                why.msg);
+        return HG_EXIT_NOT_STARTED;
+    }
+    if (!cli->use_srun && hg_program_resolve(cli->mpirun, getenv("PATH"), NULL, 0, &why) != 0) {
         /* "cannot run PROGRAM 'x': why" from the shared lookup, said of mpirun here. */
         const char *reason = strstr(why.msg, "': ");
         fprintf(stderr, "hgrid-launch: the job could not be started: cannot run mpirun '%s': "
@@ -558,6 +568,28 @@ static int prepare_job(const hg_cli *cli, int world, const char *config_path, co
     return 0;
 }
 
+/* `srun --mpi=pmix -n WORLD [--exclude=HOSTS] [...] hgrid-agent ... -- PROGRAM`: one step
+ * of the allocation. A task's failure does not end the step (the keepers hold it while
+ * the others get their grace); the environment passes as srun's --export=ALL default. */
+static void srun_argv(argv_buf *a, const hg_cli *cli, int world, const char *agent,
+                      const char *config, const char *exclude)
+{
+    argv_add(a, cli->srun);
+    argv_add(a, "--mpi=pmix");
+    argv_add(a, "-n");
+    argv_addf(a, "%d", world);
+    argv_add(a, "--kill-on-bad-exit=0");
+    if (cli->gpus_per_node)
+        argv_addf(a, "--ntasks-per-node=%d", cli->gpus_per_node);
+    if (exclude && *exclude) {
+        argv_add(a, "--exclude");
+        argv_add(a, exclude);
+    }
+    for (int i = 0; i < cli->nmpi_args; i++)
+        argv_add(a, cli->mpi_args[i]);
+    agent_args(a, cli, agent, config);
+}
+
 /* `mpirun -np WORLD [its options] hgrid-agent [the agent's] CONFIG -- PROGRAM`. */
 static void mpirun_argv(argv_buf *a, const hg_cli *cli, int world, const char *agent,
                         const char *config)
@@ -611,7 +643,7 @@ static int set_restart_env(int attempt, int max_restarts)
 /* One attempt: prepare, start mpirun under the supervisor, clean up. Fills *a. */
 static int run_attempt(const hg_cli *cli, const hg_config *cfg, const hg_layout *layout,
                        const char *agent, const char *config_path, const char *bytes, size_t len,
-                       hg_attempt *a)
+                       const char *exclude, hg_attempt *a)
 {
     int world = hg_layout_world_size(layout);
     job_files f = { 0 };
@@ -620,7 +652,10 @@ static int run_attempt(const hg_cli *cli, const hg_config *cfg, const hg_layout 
     *a = (hg_attempt){ .status = HG_EXIT_NOT_STARTED, .failed_rank = -1, .go_s = -1 };
     if ((a->status = prepare_job(cli, world, config_path, bytes, len, &f)) != 0)
         goto out;
-    mpirun_argv(&argv, cli, world, agent, f.config);
+    if (cli->use_srun)
+        srun_argv(&argv, cli, world, agent, f.config, exclude);
+    else
+        mpirun_argv(&argv, cli, world, agent, f.config);
     a->status = HG_EXIT_NOT_STARTED;
     if (argv.failed) {
         fprintf(stderr, "hgrid-launch: out of memory\n");
@@ -713,13 +748,17 @@ static int prepare_hosts(hg_cli *acli, hg_hostfile *hosts, int world, int attemp
         fputs(")\n", stderr);
         return HG_EXIT_NO_HOSTS;
     }
-    snprintf(hostfile, len, "%s/hgrid-hosts-XXXXXX", tmp);
-    if ((fd = mkstemp(hostfile)) < 0 || (close(fd), hg_hostfile_write(hosts, hostfile)) != 0) {
+    if (acli->use_srun) {
+        hg_hostfile_excluded(hosts, hostfile, len); /* srun --exclude's list, not a file */
+    } else if (snprintf(hostfile, len, "%s/hgrid-hosts-XXXXXX", tmp) < 0
+               || (fd = mkstemp(hostfile)) < 0
+               || (close(fd), hg_hostfile_write(hosts, hostfile)) != 0) {
         fprintf(stderr, "hgrid-launch: cannot write a hostfile in %s: %s\n", tmp, strerror(errno));
         hostfile[0] = '\0';
         return HG_EXIT_NOT_STARTED;
     }
-    acli->hostfile = hostfile;
+    if (!acli->use_srun)
+        acli->hostfile = hostfile;
 #ifdef HG_TEST_HOOKS
     /* Test builds only: hosts made up by HGRID_TEST_HOSTS_OF cannot run mpirun's ranks;
      * the choice is made and said, and mpirun runs on this machine. */
@@ -743,6 +782,20 @@ static int prepare_hosts(hg_cli *acli, hg_hostfile *hosts, int world, int attemp
     return 0;
 }
 
+/* The hosts to choose from: the hostfile's, or (--launcher srun) the allocation's nodes,
+ * each with the tasks per node srun will place: --gpus-per-node, SLURM_NTASKS_PER_NODE,
+ * else the world spread over the nodes. */
+static int load_hosts(const hg_cli *cli, int world, hg_hostfile **hosts, hg_error *err)
+{
+    if (!cli->use_srun)
+        return hg_hostfile_read(cli->hostfile, hosts, err);
+    int nodes = hg_int_env("SLURM_JOB_NUM_NODES", INT_MAX);
+    int per = cli->gpus_per_node ? cli->gpus_per_node : hg_int_env("SLURM_NTASKS_PER_NODE", INT_MAX);
+    if (per <= 0)
+        per = nodes > 0 ? (world + nodes - 1) / nodes : world;
+    return hg_hostfile_from_nodelist(getenv("SLURM_JOB_NODELIST"), per, hosts, err);
+}
+
 static int launch_standalone(const hg_cli *cli, const hg_config *cfg, const hg_layout *layout,
                              const char *agent, const char *config_path, const char *bytes,
                              size_t len)
@@ -758,7 +811,7 @@ static int launch_standalone(const hg_cli *cli, const hg_config *cfg, const hg_l
         setenv("PATH", "/usr/local/bin:/usr/bin:/bin", 1);
     if ((status = preflight_local(cli)) != 0 || !log)
         goto out;
-    if (cli->exclude_failed_hosts && hg_hostfile_read(cli->hostfile, &hosts, &err) != 0) {
+    if (cli->exclude_failed_hosts && load_hosts(cli, world, &hosts, &err) != 0) {
         fprintf(stderr, "hgrid-launch: the job could not be started: %s\n", err.msg);
         status = HG_EXIT_NOT_STARTED;
         goto out;
@@ -775,12 +828,13 @@ static int launch_standalone(const hg_cli *cli, const hg_config *cfg, const hg_l
         status = hosts ? prepare_hosts(&acli, hosts, world, attempt, hostfile, report,
                                        sizeof(hostfile)) : 0;
         if (status == 0) {
-            status = run_attempt(&acli, cfg, layout, agent, config_path, bytes, len, &a);
+            status = run_attempt(&acli, cfg, layout, agent, config_path, bytes, len,
+                                 cli->use_srun ? hostfile : NULL, &a);
             hg_attempts_add(log, &a, start, mono_s());
             if (hosts && status != 0 && a.restartable)
                 hg_hostfile_exclude_failures(hosts, acli.report, &a);
         }
-        if (hostfile[0])
+        if (hostfile[0] && !cli->use_srun)
             unlink(hostfile);
         if (report[0])
             unlink(report);

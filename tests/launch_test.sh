@@ -607,6 +607,16 @@ if [[ "${1:-}" != "--no-slurm" ]]; then
     check "srun without PMIx: says --mpi=pmix" has "$T/srunnone.err" "srun --mpi=pmix"
     srun --mpi=pmix -n 8 "$L" --backend mpi "$CFG" -- bash -c '[ "$RANK" = 3 ] && exit 7; exit 0' >"$T/srun7.out" 2>"$T/srun7.err"; RC=$?
     check "srun: workload exit 7 is the step's status" test "$RC" -eq 7
+    # Restarts inside an allocation: each attempt an srun step (--launcher srun).
+    salloc -n 8 "$L" --launcher srun --backend mpi --max-restarts 1 "$CFG" -- sh -c '[ "$HGRID_RESTART_COUNT" = 0 ] && [ "$RANK" = 1 ] && exit 3; echo "rank $RANK attempt $HGRID_RESTART_COUNT"' >"$T/srunrestart.out" 2>"$T/srunrestart.err"; RC=$?
+    check "srun steps: a failed attempt restarted, exit 0" test "$RC" -eq 0 -a "$(grep -c '^rank [0-7] attempt 1$' "$T/srunrestart.out")" -eq 8 || tail -5 "$T/srunrestart.err"
+    check "srun steps: the summary lists both attempts" bash -c "grep -q '^hgrid: 2 attempts:$' '$T/srunrestart.err'"
+    # The only node's rank died by a signal: with --exclude-failed-hosts nothing is left.
+    salloc -n 8 "$L" --launcher srun --backend mpi --max-restarts 1 --exclude-failed-hosts "$CFG" -- sh -c '[ "$RANK" = 3 ] && kill -9 $$; sleep 30' >"$T/srunexcl.out" 2>"$T/srunexcl.err"; RC=$?
+    check "srun steps: the failed node left out, none to spare: exit 6" test "$RC" -eq 6 || tail -5 "$T/srunexcl.err"
+    check "srun steps: says which node and why" has "$T/srunexcl.err" "hgrid: too few hosts left for the layout: 0 slots, 8 ranks needed (hosts: none; left out: $(hostname -s) (rank 3 killed by signal 9))"
+    "$L" --launcher srun --backend mpi "$CFG" -- true >"$T/srunnoalloc.out" 2>"$T/srunnoalloc.err"; RC=$?
+    check "--launcher srun outside an allocation: exit 2, says so" test "$RC" -eq 2 -a "$(grep -c 'runs inside a SLURM allocation' "$T/srunnoalloc.err")" -eq 1
     # An sbatch script as in the README.
     cat >"$T/job.sh" <<JOB
 #!/bin/bash
