@@ -1,62 +1,74 @@
 """hgrid.torch's torch-free logic: which groups a rank creates, how identical memberships
 are shared, and which Megatron ProcessGroupCollection field gets which group. Kept apart
-from torch so it is tested without torch. The kinds, their order and which of them hold
-only some ranks come from the plan ("kinds"); what is Megatron's alone (its field names)
-is here."""
+from torch so it is tested without torch. The kinds, their order, which of them hold
+only some ranks and which fields each fills come from the plan ("kinds"); only plans
+written before the plan named the fields need FALLBACK_FIELDS, here."""
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Dict, Iterable, List, Mapping, Optional, Set, Tuple
 
 from ._plan import Kind, Plan
 
-# Megatron ProcessGroupCollection fields that are another name of a plan kind
-# (docs/DESIGN.md's kind table), placed right after that kind among the fields.
-MEGATRON_ALIASES = {"intra_dp_cp": "dp_cp", "intra_expt_dp": "expt_dp"}
-# Fields of newer Megatron-LM versions that hgrid's kinds determine too.
-EXTRA_FIELD_KIND = {"intra_dist_opt": "tp_cp_dp_pp"}
+# The fields of plans without "fields" (older plans), the one place this package names
+# Megatron fields itself: field -> the plan kinds that give it, the first the plan has
+# wins. Such a plan either has no gtp_remat kinds, and then gtp_remat = expert_gtp_remat
+# = 1, where Megatron's topology sets dp_cp_gtp_remat to the dp_cp group, and so on; or
+# it has them (a plan from between the kinds and their "fields"), and they give the field.
+# Each field is placed right after its kind among the fields.
+FALLBACK_FIELDS = {
+    "intra_dp_cp": ("dp_cp",),
+    "intra_expt_dp": ("expt_dp",),
+    "intra_dist_opt": ("tp_cp_dp_pp",),
+    "dp_cp_gtp_remat": ("gtp_remat_dp_cp", "dp_cp"),
+    "expt_dp_gtp_remat": ("ep_gtp_remat_dp", "expt_dp"),
+    "tp_ep_pp_with_egtp_remat": ("tp_ep_gtp_remat_pp", "tp_ep_pp"),
+}
 
 Members = Tuple[int, ...]
 
 
-def field_table(kinds: Iterable[str]) -> Dict[str, str]:
-    """{field: plan kind} of the ProcessGroupCollection fields hgrid fills, in order: each
-    kind of the plan under its own name, followed by its Megatron aliases."""
-    table: Dict[str, str] = {}
-    for k in kinds:
-        table[k] = k
-        for alias, kind in MEGATRON_ALIASES.items():
-            if kind == k:
-                table[alias] = k
-    return table
+def kind_fields(kinds: Mapping[str, Kind]) -> Dict[str, Tuple[str, ...]]:
+    """{plan kind: the ProcessGroupCollection fields its group fills}, in the plan's
+    order: the kind's own name, then the plan's "fields" of the kind (or, for a plan
+    without them, FALLBACK_FIELDS')."""
+    if any(k.fields is not None for k in kinds.values()):
+        return {n: (n,) + tuple(f for f in (k.fields or ()) if f != n)
+                for n, k in kinds.items()}
+    out = {n: [n] for n in kinds}
+    for f, candidates in FALLBACK_FIELDS.items():
+        kind = next((c for c in candidates if c in kinds), None)
+        if kind is not None:
+            out[kind].append(f)
+    return {n: tuple(v) for n, v in out.items()}
 
 
-def gtp_reduced(name: str, table: Mapping[str, str]) -> Optional[str]:
-    """A gtp_remat field name reduced to the field it equals when gtp_remat is 1 (hgrid
-    has no gtp_remat dimension, so it is always 1): the name without its "gtp" and
-    "remat" parts, when that is a field hgrid fills; else None."""
-    parts = name.split("_")
-    if "gtp" not in parts and "remat" not in parts:
-        return None
-    rest = "_".join(p for p in parts if p not in ("gtp", "remat"))
-    if rest in table or rest in EXTRA_FIELD_KIND:
-        return rest
-    return None
+def field_table(kinds: Mapping[str, Kind]) -> Dict[str, str]:
+    """{field: plan kind} of every ProcessGroupCollection field the plan determines, in
+    order (kind_fields')."""
+    return {f: n for n, fields in kind_fields(kinds).items() for f in fields}
 
 
 def field_kinds(field_names: Iterable[str],
-                kinds: Iterable[str]) -> Tuple[Dict[str, str], List[str]]:
+                kinds: Mapping[str, Kind]) -> Tuple[Dict[str, str], List[str]]:
     """For a ProcessGroupCollection's field names and the plan's kinds: {field: plan kind}
-    for every field hgrid determines, and the list of the others (left unset), in the
+    for every field the plan determines, and the list of the others (left unset), in the
     given order."""
     table = field_table(kinds)
     out: Dict[str, str] = {}
     unset: List[str] = []
     for f in field_names:
-        base = f if (f in table or f in EXTRA_FIELD_KIND) else gtp_reduced(f, table)
-        if base is None:
-            unset.append(f)
+        if f in table:
+            out[f] = table[f]
         else:
-            out[f] = table.get(base) or EXTRA_FIELD_KIND[base]
+            unset.append(f)
     return out, unset
+
+
+def priority_kinds(names: Iterable[str], kinds: Mapping[str, Kind]
+                   ) -> Tuple[Set[str], List[str]]:
+    """The plan kinds that `names` (plan kinds or ProcessGroupCollection fields, as
+    Megatron's high_priority_stream_groups) name, and the names that are neither."""
+    table = field_table(kinds)
+    return {table[n] for n in names if n in table}, [n for n in names if n not in table]
 
 
 @dataclass
@@ -64,15 +76,19 @@ class GroupSpec:
     """What one rank creates. `create`: the distinct memberships to pass to new_group, in
     creation order (group_spec says why that order). A membership equal to the whole
     world is not created (the default group serves) when share_world is on. `modules`:
-    per module name, {plan kind: members}. `kinds`: the plan's."""
+    per module name, {plan kind: members}. `kinds`: the plan's. `high_priority`: the
+    memberships to create on high-priority streams (NCCL); one of them that is the whole
+    world is created too, not served by the default group."""
     world_size: int
     create: List[Members] = field(default_factory=list)
     modules: Dict[str, Dict[str, Members]] = field(default_factory=dict)
     share_world: bool = True
     kinds: Dict[str, Kind] = field(default_factory=dict)
+    high_priority: Set[Members] = field(default_factory=set)
 
     def is_world(self, members: Members) -> bool:
-        return self.share_world and len(members) == self.world_size
+        return (self.share_world and len(members) == self.world_size
+                and members not in self.high_priority)
 
     @property
     def field_names(self) -> Tuple[str, ...]:
@@ -91,9 +107,13 @@ class GroupSpec:
         return {f: groups.get(k) for f, k in kinds.items()}, unset
 
 
-def group_spec(plan: Plan, share_world: bool = True) -> GroupSpec:
+def group_spec(plan: Plan, share_world: bool = True,
+               high_priority: Iterable[str] = ()) -> GroupSpec:
     """The groups this rank needs, from an hgrid.Plan: every group of every module of the
-    rank (colocated: all modules), identical memberships once.
+    rank (colocated: all modules), identical memberships once. `high_priority`: plan
+    kinds (priority_kinds') whose groups go on high-priority streams; a membership is
+    one group, so it is high-priority when any of its kinds is named. Every member
+    finds the same kinds giving a membership (below), so the members agree.
 
     Sharing, the same rule as the agent's (common/groups.c, hg_comm_set_build): a group
     whose members equal an earlier group's, of any kind of any module of the rank, is
@@ -114,10 +134,11 @@ def group_spec(plan: Plan, share_world: bool = True) -> GroupSpec:
     kind. Kinds that hold only some ranks of a module (the plan's "members": embd and
     pos_embd, the first and last pipeline stages) come after every other kind of every
     module. The same order makes the creation deadlock-free: every member reaches a
-    group at the same count. tests/python/test_launch.py checks the equal counts for
-    every rank of the golden layouts."""
+    group at the same count. tests/python/test_order.py checks the equal counts for
+    every rank of the golden layouts, gtp_remat ones included."""
     spec = GroupSpec(world_size=plan.world_size, share_world=share_world,
                      kinds=dict(plan.kinds))
+    hp = set(high_priority)
     order = {k: i for i, k in enumerate(plan.kinds)}
     seen = set()
     steps = []
@@ -128,6 +149,8 @@ def group_spec(plan: Plan, share_world: bool = True) -> GroupSpec:
                 continue
             members = tuple(g.members)
             kinds[kind] = members
+            if kind in hp:
+                spec.high_priority.add(members)
             steps.append((plan.kinds[kind].partial, mi, order[kind], members))
         spec.modules[mp.module.name] = kinds
     for _, _, _, members in sorted(steps, key=lambda s: s[:3]):

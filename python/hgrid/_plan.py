@@ -28,12 +28,15 @@ class Kind:
     its groups span, grid order (first fastest). `members`: None when a group holds every
     rank its dims span; else which ones ("first and last", "first": embd, pos_embd), and
     then only some ranks of a module are in a group of the kind. `roles`: the module roles
-    that have the kind (None: every module)."""
+    that have the kind (None: every module). `fields`: the Megatron ProcessGroupCollection
+    fields a group of the kind fills (intra_dist_opt for tp_cp_dp_pp, ...); None in plans
+    written before the plan said so (hgrid/_groups.py then has them)."""
     name: str
     view: str
     dims: Tuple[str, ...]
     members: Optional[str] = None
     roles: Optional[Tuple[str, ...]] = None
+    fields: Optional[Tuple[str, ...]] = None
 
     @property
     def partial(self) -> bool:
@@ -53,6 +56,9 @@ class Module:
     ep: int
     expert_tp: int
     expert_dp: int
+    # Generalized Tensor Parallelism; 1 in plans written before hgrid had it.
+    gtp_remat: int = 1
+    expert_gtp_remat: int = 1
 
 
 @dataclass(frozen=True)
@@ -116,6 +122,8 @@ class Plan:
 
 
 MODULE_INT_KEYS = ("offset", "size", "tp", "cp", "dp", "pp", "ep", "expert_tp", "expert_dp")
+# Module keys that older plans lack (then 1).
+MODULE_OPTIONAL_KEYS = ("gtp_remat", "expert_gtp_remat")
 
 
 class _Reader:
@@ -155,10 +163,11 @@ class _Reader:
             self.fail("%s%s must be a list of ranks in [0, %d)" % (ctx, key, world))
         return list(v)
 
-    def strs(self, d, key, ctx):
+    def strs(self, d, key, ctx, empty=False):
         v = d.get(key)
-        if not isinstance(v, list) or not v or not all(isinstance(x, str) for x in v):
-            self.fail("%s%s must be a non-empty list of strings" % (ctx, key))
+        if not isinstance(v, list) or not (v or empty) or not all(isinstance(x, str) for x in v):
+            self.fail("%s%s must be a %slist of strings"
+                      % (ctx, key, "" if empty else "non-empty "))
         return tuple(v)
 
     def kinds_(self, d):
@@ -170,13 +179,30 @@ class _Reader:
             kinds[name] = Kind(name=name, view=self.str_(k, "view", c, ("dense", "expert")),
                                dims=self.strs(k, "dims", c),
                                members=self.str_(k, "members", c) if "members" in k else None,
-                               roles=self.strs(k, "roles", c) if "roles" in k else None)
+                               roles=self.strs(k, "roles", c) if "roles" in k else None,
+                               fields=self.strs(k, "fields", c, empty=True)
+                               if "fields" in k else None)
+        self.check_fields(kinds)
         return kinds
+
+    def check_fields(self, kinds):
+        """Every kind says its fields or none does (an older plan), and no field is
+        filled by two kinds."""
+        said = [n for n, k in kinds.items() if k.fields is not None]
+        if said and len(said) != len(kinds):
+            self.fail("kinds.%s.fields is missing (kinds.%s has fields)"
+                      % ([n for n in kinds if n not in said][0], said[0]))
+        owner = {n: n for n in kinds}  # a kind's own name is its own
+        for n, k in kinds.items():
+            for f in k.fields or ():
+                if owner.setdefault(f, n) != n:
+                    self.fail("kinds.%s.fields: %s is kinds.%s's already" % (n, f, owner[f]))
 
     def module(self, d, ctx):
         m = self.obj(d, "module", ctx)
         c = ctx + "module."
         ints = {k: self.int_(m, k, c, 1 if k != "offset" else 0) for k in MODULE_INT_KEYS}
+        ints.update({k: self.int_(m, k, c, 1) for k in MODULE_OPTIONAL_KEYS if k in m})
         return Module(name=self.str_(m, "name", c),
                       role=self.str_(m, "role", c, ("encoder", "language")), **ints)
 

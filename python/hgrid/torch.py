@@ -15,8 +15,9 @@ torch is imported when init() is called, never by `import hgrid.torch`.
 import dataclasses
 import inspect
 import os
+import warnings
 from datetime import timedelta
-from typing import Any, Dict, Iterable, List, Optional, Tuple, Type, Union
+from typing import Any, Dict, Iterable, List, Optional, Set, Tuple, Type, Union
 
 from . import _groups
 from ._plan import HgridError, Plan, plan as _read_plan
@@ -53,13 +54,15 @@ class Groups:
     importable, else ProcessGroups); the rank's bridges; destroy()."""
 
     def __init__(self, plan: Plan, modules: Dict[str, Any], created: Dict[Tuple[int, ...], Any],
-                 initialized_here: bool, spec: _groups.GroupSpec):
+                 initialized_here: bool, spec: _groups.GroupSpec,
+                 notes: Optional[List[str]] = None):
         self.plan = plan
         self.modules = modules
         self.bridges = list(plan.bridges)
         self.created = created  # members -> group, what init created
         self.spec = spec
         self.initialized_here = initialized_here
+        self.notes: List[str] = list(notes or [])  # what init() did not do, and why
         self._destroyed = False
 
     @property
@@ -161,6 +164,27 @@ def collection_fields(cls: Type[Any]) -> List[str]:
     return names
 
 
+def high_priority_kinds(plan: Plan, names: Optional[Iterable[str]]
+                        ) -> Tuple[Set[str], List[str]]:
+    """The plan kinds that high_priority_stream_groups names, and the names as a list;
+    or HgridTorchError naming the names that are no plan kind or field, and the valid
+    ones."""
+    if names is None:
+        return set(), []
+    if isinstance(names, str):
+        raise HgridTorchError("high_priority_stream_groups must be a list of group names, "
+                              "not the string %r" % names)
+    names = list(names)
+    kinds, unknown = _groups.priority_kinds(names, plan.kinds)
+    if unknown:
+        raise HgridTorchError(
+            "high_priority_stream_groups: %s %s no group of the plan %s; the valid names "
+            "(plan kinds and ProcessGroupCollection fields): %s"
+            % (", ".join(map(repr, unknown)), "is" if len(unknown) == 1 else "are",
+               plan.path or "", ", ".join(_groups.field_table(plan.kinds))))
+    return kinds, names
+
+
 def _check_group_counts(torch, dist):
     """torch names a group made with local synchronization by how many groups the calling
     rank already has (hgrid/_groups.py), so groups the program made before init() must
@@ -186,20 +210,27 @@ def _check_group_counts(torch, dist):
 
 def init(plan: Union[Plan, str, "os.PathLike[str]", None] = None, backend: Optional[str] = None,
          timeout: Optional[timedelta] = None, megatron: Optional[bool] = None,
-         share_world: bool = True) -> Groups:
+         share_world: bool = True,
+         high_priority_stream_groups: Optional[Iterable[str]] = None) -> Groups:
     """init_process_group from the torchrun-style env (RANK, WORLD_SIZE, MASTER_ADDR,
     MASTER_PORT, LOCAL_RANK) unless already initialized: `backend`, else
     $HGRID_TORCH_BACKEND, else nccl when CUDA is available and gloo otherwise; nccl is
-    bound to GPU HGRID_CUDA_DEVICE (else LOCAL_RANK) with device_id. Then this rank's groups from the plan (`plan`: an
-    hgrid.Plan, a path, or None for HGRID_PLAN). megatron: None = a real
-    ProcessGroupCollection when importable, True = required, False = never.
+    bound to GPU HGRID_CUDA_DEVICE (else LOCAL_RANK) with device_id. Then this rank's
+    groups from the plan (`plan`: an hgrid.Plan, a path, or None for HGRID_PLAN).
+    megatron: None = a real ProcessGroupCollection when importable, True = required,
+    False = never; its fields are those the plan's kinds fill (`unset_fields`: the rest).
     share_world: a group whose members are the whole world is the default group.
+    high_priority_stream_groups: plan kinds or ProcessGroupCollection fields ("ep",
+    "dp_cp", "intra_dist_opt", ...) whose groups are created with
+    ProcessGroupNCCL.Options(is_high_priority_stream=True), as Megatron's; the same list
+    on every rank. Ignored on gloo (said in Groups.notes and, on rank 0, a warning).
     Without torch: HgridTorchError, saying which torch is needed."""
     torch, dist = _import_torch()
 
     check_torch(dist)
     p = plan if isinstance(plan, Plan) else _read_plan(plan)
     kw = {} if timeout is None else {"timeout": timeout}
+    hp_kinds, hp_names = high_priority_kinds(p, high_priority_stream_groups)
 
     initialized_here = False
     if not dist.is_initialized():
@@ -232,12 +263,27 @@ def init(plan: Union[Plan, str, "os.PathLike[str]", None] = None, backend: Optio
 
     if not initialized_here:
         _check_group_counts(torch, dist)
-    spec = _groups.group_spec(p, share_world=share_world)
+    notes = []
+    nccl_options = getattr(dist, "ProcessGroupNCCL", None)
+    on_nccl = "nccl" in str(dist.get_backend())
+    if hp_kinds and (not on_nccl or nccl_options is None):
+        notes.append("high_priority_stream_groups (%s) ignored: %s" % (
+            ", ".join(hp_names), "this torch has no torch.distributed.ProcessGroupNCCL"
+            if on_nccl else "the backend is %s, and high-priority streams are NCCL's"
+            % dist.get_backend()))
+        if p.rank == 0:
+            warnings.warn("hgrid.torch: " + notes[-1], RuntimeWarning, stacklevel=2)
+        hp_kinds = set()
+    spec = _groups.group_spec(p, share_world=share_world, high_priority=hp_kinds)
     created = {}
     try:
         for members in spec.create:
+            opts = {}
+            if members in spec.high_priority:
+                # One Options per group: new_group records the group's ranks and name in it.
+                opts["pg_options"] = nccl_options.Options(is_high_priority_stream=True)
             created[members] = dist.new_group(ranks=list(members),
-                                              use_local_synchronization=True, **kw)
+                                              use_local_synchronization=True, **kw, **opts)
     except BaseException:
         for pg in created.values():
             try:
@@ -269,4 +315,4 @@ def init(plan: Union[Plan, str, "os.PathLike[str]", None] = None, backend: Optio
             pgc = cls(**{f: live(m) for f, m in values.items()})
             pgc.unset_fields = unset
             modules[name] = pgc
-    return Groups(p, modules, created, initialized_here, spec)
+    return Groups(p, modules, created, initialized_here, spec, notes)

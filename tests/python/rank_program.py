@@ -27,6 +27,8 @@ def kind(k):
         d["members"] = k.members
     if k.roles is not None:
         d["roles"] = list(k.roles)
+    if k.fields is not None:
+        d["fields"] = list(k.fields)
     return d
 
 

@@ -1,6 +1,7 @@
 """PlanError's exact messages: HGRID_PLAN unset, a missing file, a directory, not JSON,
-not an hgrid plan, the whole layout's plan, a wrong version, a bad field, and a plan
-without its kinds or with a group of no kind it lists."""
+not an hgrid plan, the whole layout's plan, a wrong version, a bad field, a plan
+without its kinds or with a group of no kind it lists, and a kind's "fields" missing
+where others have them, not a list of strings, or a field two kinds fill."""
 import json
 import os
 import unittest
@@ -101,6 +102,45 @@ class PlanErrors(_util.TempDirCase):
         p = self.write("nomp.json", json.dumps(d))
         self.assertEqual(self.error(None, p), "%s: not a valid hgrid rank plan: groups.mp is "
                          "not one of the plan's kinds" % p)
+
+    def test_fields_missing_on_one_kind(self):
+        d = self.rank5()
+        del d["kinds"]["tp_cp"]["fields"]
+        p = self.write("nofields.json", json.dumps(d))
+        self.assertEqual(self.error(None, p), "%s: not a valid hgrid rank plan: kinds.tp_cp."
+                         "fields is missing (kinds.tp has fields)" % p)
+
+    def test_fields_not_strings(self):
+        d = self.rank5()
+        d["kinds"]["mp"]["fields"] = "mp"
+        p = self.write("fieldsstr.json", json.dumps(d))
+        self.assertEqual(self.error(None, p), "%s: not a valid hgrid rank plan: kinds.mp."
+                         "fields must be a list of strings" % p)
+
+    def test_field_of_two_kinds(self):
+        d = self.rank5()
+        d["kinds"]["tp_ep_pp"]["fields"].append("intra_dist_opt")
+        p = self.write("twice.json", json.dumps(d))
+        self.assertEqual(self.error(None, p), "%s: not a valid hgrid rank plan: kinds.tp_ep_pp."
+                         "fields: intra_dist_opt is kinds.tp_cp_dp_pp's already" % p)
+        d = self.rank5()
+        d["kinds"]["tp_cp_dp_pp"]["fields"].append("dp")
+        p = self.write("kindname.json", json.dumps(d))
+        self.assertEqual(self.error(None, p), "%s: not a valid hgrid rank plan: kinds."
+                         "tp_cp_dp_pp.fields: dp is kinds.dp's already" % p)
+
+    def test_older_plan_without_fields(self):
+        # Plans written before "fields" (and the gtp_remat kinds and module keys) still read.
+        d = self.rank5()
+        for k in list(d["kinds"]):
+            d["kinds"][k].pop("fields")
+            if "gtp" in k:
+                del d["kinds"][k], d["groups"][k]
+        for key in ("gtp_remat", "expert_gtp_remat"):
+            d["module"].pop(key)
+        p = hgrid.load_plan(d)
+        self.assertEqual(p.kinds["dp_cp"].fields, None)
+        self.assertEqual((p.module.gtp_remat, p.module.expert_gtp_remat), (1, 1))
 
 
 if __name__ == "__main__":

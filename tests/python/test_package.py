@@ -38,11 +38,14 @@ class Package(_util.TempDirCase):
         self.assertEqual(hgrid.RANK_PLAN_VERSION, int(v.group(1)))
 
     def test_no_table_of_kinds(self):
-        # Kinds come from the plan: the package names no kind of its own but in the
-        # Megatron aliases (intra_dp_cp = dp_cp, ...).
+        # Kinds and their fields come from the plan: the package names kinds only in
+        # the fields of older plans (intra_dp_cp = dp_cp, ...), and rewrites no names.
         from hgrid import _groups
-        self.assertEqual(set(_groups.MEGATRON_ALIASES.values()), {"dp_cp", "expt_dp"})
-        for name in ("FIELDS", "FIELD_KIND", "KIND_ORDER", "PARTIAL_KINDS"):
+        self.assertEqual({k for ks in _groups.FALLBACK_FIELDS.values() for k in ks}, {
+            "dp_cp", "expt_dp", "tp_cp_dp_pp", "gtp_remat_dp_cp", "ep_gtp_remat_dp",
+            "tp_ep_gtp_remat_pp", "tp_ep_pp"})
+        for name in ("FIELDS", "FIELD_KIND", "KIND_ORDER", "PARTIAL_KINDS", "MEGATRON_ALIASES",
+                     "EXTRA_FIELD_KIND", "gtp_reduced"):
             self.assertFalse(hasattr(_groups, name), name)
         self.assertFalse(hasattr(hgrid.torch, "FIELDS"))
 
@@ -54,10 +57,13 @@ class Package(_util.TempDirCase):
         p = hgrid.plan(path)
         self.assertEqual(p.version, 1)
         self.assertEqual(list(p.kinds), list(p.groups))
-        self.assertEqual(p.kinds["dp_cp"], hgrid.Kind(name="dp_cp", view="dense", dims=("cp", "dp")))
+        self.assertEqual(p.kinds["dp_cp"], hgrid.Kind(name="dp_cp", view="dense", dims=("cp", "dp"),
+                                                      fields=("dp_cp", "intra_dp_cp")))
         self.assertEqual(p.kinds["embd"], hgrid.Kind(name="embd", view="dense", dims=("pp",),
                                                      members="first and last",
-                                                     roles=("language",)))
+                                                     roles=("language",), fields=("embd",)))
+        self.assertEqual(p.kinds["tp_ep_gtp_remat_pp"].fields, ("tp_ep_pp_with_egtp_remat",))
+        self.assertEqual((p.module.gtp_remat, p.module.expert_gtp_remat), (1, 1))
         self.assertEqual(p.groups["dp"].members, (5, 7))
         self.assertIsInstance(p.groups["tp"].members, tuple)
 

@@ -1,9 +1,13 @@
 """hgrid.torch without torch (CI has none): `import hgrid.torch` imports no torch; its
 torch-free logic (which groups, shared memberships, Megatron fields, from the plan's
-kinds); init() against a stand-in torch.distributed that records its calls (local
-synchronization, one group per distinct membership, a Megatron ProcessGroupCollection
-with unset fields), the torch < 2.1 error, and init() without torch (hidden, as if not
-installed: HgridTorchError naming the torch it needs)."""
+kinds and their "fields", older plans' fields from the one fallback table, gtp_remat
+plans built from tests/golden-gtp's group lists); init() against a stand-in
+torch.distributed that records its calls (local synchronization, one group per distinct
+membership, a Megatron ProcessGroupCollection with unset fields, high-priority streams
+on NCCL, ignored with a note on gloo, unknown names refused), the torch < 2.1 error,
+and init() without torch (hidden, as if not installed: HgridTorchError naming the torch
+it needs)."""
+import dataclasses
 import importlib.machinery
 import importlib.util
 import json
@@ -29,19 +33,26 @@ def device(*a): return ("device",) + a
 FAKE_DIST = '''
 calls = []
 _init = [False]
+_state = {"backend": "gloo", "rank": 0, "world": 1}
 class group: WORLD = "WORLD"
+class ProcessGroupNCCL:
+    class Options:
+        def __init__(self, is_high_priority_stream=False):
+            self.is_high_priority_stream = is_high_priority_stream
 def is_initialized(): return _init[0]
+def get_backend(group=None): return _state["backend"]
 def init_process_group(backend, init_method=None, rank=None, world_size=None, **kw):
     calls.append(("init", backend, rank, world_size, tuple(sorted(kw)))); _init[0] = True
 def new_group(ranks=None, timeout=None, backend=None, pg_options=None,
               use_local_synchronization=False, group_desc=None, device_id=None):
-    calls.append(("new_group", tuple(ranks), use_local_synchronization))
+    calls.append(("new_group", tuple(ranks), use_local_synchronization,
+                  pg_options and pg_options.is_high_priority_stream))
     return ("pg", tuple(ranks))
 def destroy_process_group(group=None):
     calls.append(("destroy", group))
     if group is None: _init[0] = False
-def get_rank(): return 0
-def get_world_size(): return 1
+def get_rank(): return _state["rank"]
+def get_world_size(): return _state["world"]
 '''
 FAKE_MEGATRON = '''
 from dataclasses import dataclass, field, fields
@@ -55,6 +66,9 @@ class ProcessGroupCollection:
     embd: object = field(init=False)
     dp_cp_gtp_remat: object = field(init=False)
     gtp_remat: object = field(init=False)
+    expt_gtp_remat: object = field(init=False)
+    expt_dp_gtp_remat: object = field(init=False)
+    tp_ep_pp_with_egtp_remat: object = field(init=False)
     def __init__(self, **kw):
         names = [f.name for f in fields(self)]
         for k, v in kw.items():
@@ -62,6 +76,11 @@ class ProcessGroupCollection:
             setattr(self, k, v)
 '''
 ENV = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "LOCAL_RANK")
+GTP16 = os.path.join(_util.GOLDEN_GTP, "gtp_llm_only16.json")
+APPENDED = _util.GTP_APPENDED
+_mg = {}
+exec(FAKE_MEGATRON, _mg)
+MegatronLike = _mg["ProcessGroupCollection"]
 
 
 def _write(path, text):
@@ -104,18 +123,87 @@ class TorchLogic(_Plans):
         self.assertEqual([m for m in nows.create if m not in spec.create], [tuple(range(8))])
 
     def test_fields_from_the_plan(self):
-        # The plan's kinds in base.h's order, each Megatron alias after its kind.
+        # The plan's kinds in base.h's order, each followed by the fields the plan says
+        # it fills.
         self.assertEqual(g.group_spec(self.c3).field_names, (
             "tp", "cp", "pp", "dp", "dp_cp", "intra_dp_cp", "tp_cp", "mp", "tp_dp",
-            "tp_dp_cp", "tp_cp_dp_pp", "ep", "expt_tp", "expt_dp", "intra_expt_dp", "tp_ep",
-            "tp_ep_pp", "embd", "pos_embd"))
+            "tp_dp_cp", "tp_cp_dp_pp", "intra_dist_opt", "ep", "expt_tp", "expt_dp",
+            "intra_expt_dp", "tp_ep", "tp_ep_pp", "embd", "pos_embd", "gtp_remat",
+            "gtp_remat_dp_cp", "dp_cp_gtp_remat", "expt_gtp_remat", "tp_ep_gtp_remat_pp",
+            "tp_ep_pp_with_egtp_remat", "ep_gtp_remat_dp", "expt_dp_gtp_remat"))
         self.assertEqual(self.c3.kinds["tp_ep_pp"].dims, ("expt_tp", "ep", "pp"))
+        self.assertIn("intra_dist_opt", self.c3.kinds["tp_cp_dp_pp"].fields)
         self.assertEqual([k for k, v in self.c3.kinds.items() if v.partial], ["embd", "pos_embd"])
-        kinds, unset = g.field_kinds(["tp", "hcp", "intra_dist_opt", "dp_cp_gtp_remat",
-                                      "gtp_remat", "embd"], self.c3.kinds)
+        names = ["tp", "hcp", "intra_dist_opt", "dp_cp_gtp_remat", "gtp_remat", "embd",
+                 "expt_gtp_remat", "tp_ep_pp_with_egtp_remat", "expt_dp_gtp_remat"]
+        kinds, unset = g.field_kinds(names, self.c3.kinds)
         self.assertEqual(kinds, {"tp": "tp", "intra_dist_opt": "tp_cp_dp_pp",
-                                 "dp_cp_gtp_remat": "dp_cp", "embd": "embd"})
-        self.assertEqual(unset, ["hcp", "gtp_remat"])
+                                 "dp_cp_gtp_remat": "gtp_remat_dp_cp", "gtp_remat": "gtp_remat",
+                                 "embd": "embd", "expt_gtp_remat": "expt_gtp_remat",
+                                 "tp_ep_pp_with_egtp_remat": "tp_ep_gtp_remat_pp",
+                                 "expt_dp_gtp_remat": "ep_gtp_remat_dp"})
+        self.assertEqual(unset, ["hcp"])
+        # gtp_remat 1: the gtp_remat fields are singletons or equal the plain groups.
+        f, _ = g.group_spec(self.c3).fields("language")
+        self.assertEqual((f["gtp_remat"], f["expt_gtp_remat"]), ((3,), (3,)))
+        self.assertEqual(f["dp_cp_gtp_remat"], f["dp_cp"])
+        self.assertEqual(f["expt_dp_gtp_remat"], f["expt_dp"])
+        self.assertEqual(f["tp_ep_pp_with_egtp_remat"], f["tp_ep_pp"])
+        self.assertEqual(f["intra_dist_opt"], tuple(range(8)))
+
+    def older(self, plan, gtp_kinds):
+        """plan as an older launcher wrote it: no "fields" (and no gtp_remat kinds)."""
+        kinds = {n: dataclasses.replace(k, fields=None) for n, k in plan.kinds.items()
+                 if gtp_kinds or "gtp" not in n}
+        return dataclasses.replace(plan, kinds=kinds, modules=[dataclasses.replace(
+            m, groups={k: v for k, v in m.groups.items() if k in kinds}) for m in plan.modules])
+
+    def test_fields_of_older_plans(self):
+        # Without "fields": FALLBACK_FIELDS, the one table; the gtp_remat fields from the
+        # plain kinds when the plan has no gtp_remat kinds (gtp_remat = 1 then) ...
+        old = self.older(self.c3, gtp_kinds=False)
+        self.assertEqual(g.kind_fields(old.kinds)["dp_cp"],
+                         ("dp_cp", "intra_dp_cp", "dp_cp_gtp_remat"))
+        f, unset = g.group_spec(old).fields("language", [
+            "intra_dist_opt", "dp_cp_gtp_remat", "expt_dp_gtp_remat", "tp_ep_pp_with_egtp_remat",
+            "gtp_remat", "expt_gtp_remat"])
+        self.assertEqual(f, {"intra_dist_opt": tuple(range(8)), "dp_cp_gtp_remat": (1, 3),
+                             "expt_dp_gtp_remat": (1, 3), "tp_ep_pp_with_egtp_remat": (2, 3, 6, 7)})
+        self.assertEqual(unset, ["gtp_remat", "expt_gtp_remat"])  # no kind gives them
+        # ... and from the gtp_remat kinds when it has them.
+        mid = self.older(self.c3, gtp_kinds=True)
+        self.assertEqual(g.field_table(mid.kinds), g.field_table(self.c3.kinds))
+        gtp = hgrid.load_plan(_util.gtp_rank_plans(GTP16, fields=False)[5])
+        self.assertEqual(g.field_table(gtp.kinds), g.field_table(
+            hgrid.load_plan(_util.gtp_rank_plans(GTP16)[5]).kinds))
+
+    def test_gtp_fields_equal_the_golden_groups(self):
+        # Every rank of every golden-gtp layout: each Megatron field is the group of
+        # the kind that golden-gtp/README.md names, and nothing but Megatron's own
+        # non-plan fields is unset.
+        same = {"dp_cp_gtp_remat": "gtp_remat_dp_cp", "intra_dist_opt": "tp_cp_dp_pp",
+                "expt_dp_gtp_remat": "ep_gtp_remat_dp",
+                "tp_ep_pp_with_egtp_remat": "tp_ep_gtp_remat_pp",
+                "intra_dp_cp": "dp_cp", "intra_expt_dp": "expt_dp"}
+        names = [f.name for f in dataclasses.fields(MegatronLike)]
+        n = 0
+        for name, path, world in _util.goldens_gtp():
+            with open(path) as fh:
+                golden = json.load(fh)
+            for d in _util.gtp_rank_plans(path, APPENDED):
+                p = hgrid.load_plan(d)
+                spec = g.group_spec(p)
+                for mp in p.modules:
+                    f, unset = spec.fields(mp.module.name, names)
+                    self.assertEqual(unset, ["hcp"])
+                    for field_name, members in f.items():
+                        kind = same.get(field_name, field_name)
+                        want = [tuple(x) for x in golden["groups"][mp.module.name].get(kind, [])
+                                if p.rank in x]
+                        self.assertEqual([members] if members else [], want,
+                                         (name, p.rank, mp.module.name, field_name))
+                        n += 1
+        self.assertGreater(n, 600)
 
     def test_megatron_order(self):
         # Benchmark code, in scripts/bench-torch-groups, not in the package.
@@ -206,10 +294,69 @@ class FakeTorch(_Plans):
         self.assertEqual(v.dp, "WORLD")
         self.assertEqual(gr["language"].intra_dist_opt, "WORLD")
         self.assertEqual(gr["language"].dp_cp_gtp_remat, ("pg", (1, 3)))
-        self.assertEqual(v.unset_fields, ["hcp", "gtp_remat"])
+        self.assertEqual(v.unset_fields, ["hcp"])
+        self.assertEqual(gr["language"].gtp_remat, ("pg", (3,)))
+        self.assertEqual(gr["language"].expt_gtp_remat, ("pg", (3,)))
+        self.assertEqual(gr["language"].tp_ep_pp_with_egtp_remat, ("pg", (2, 3, 6, 7)))
         self.assertIsNone(v.embd)
         self.assertFalse(hasattr(v, "hcp"))
         self.assertEqual(gr["vision"].tp, gr["language"].cp)  # shared across modules
+        self.assertEqual(gr.notes, [])
+
+    def test_high_priority_nccl(self):
+        # As Megatron's create_topology: the named groups (plan kinds or fields) get
+        # ProcessGroupNCCL.Options(is_high_priority_stream=True), the others none.
+        dist = self.dist
+        dist._state.update(backend="nccl", rank=9, world=14)
+        dist._init[0] = True
+        gr = self.ht.init(self.r9, megatron=False,
+                          high_priority_stream_groups=["dp", "intra_dist_opt"])
+        hp = {c[1] for c in dist.calls if c[0] == "new_group" and c[3]}
+        self.assertEqual(hp, {self.r9.groups["dp"].members, self.r9.groups["tp_cp_dp_pp"].members})
+        self.assertEqual(len([c for c in dist.calls if c[0] == "new_group"]),
+                         len(g.group_spec(self.r9).create))
+        self.assertEqual(gr.notes, [])
+
+    def test_high_priority_world_group(self):
+        # A high-priority group whose members are the world is created, not the default
+        # group (which has no high-priority stream).
+        dist = self.dist
+        dist._state.update(backend="cpu:gloo,cuda:nccl", rank=3, world=8)
+        dist._init[0] = True
+        gr = self.ht.init(self.c3, megatron=False, high_priority_stream_groups=["tp_cp_dp_pp"])
+        made = [c for c in dist.calls if c[0] == "new_group"]
+        self.assertEqual([c for c in made if c[3]], [("new_group", tuple(range(8)), True, True)])
+        self.assertEqual([c[1] for c in made],
+                         g.group_spec(self.c3, high_priority={"tp_cp_dp_pp"}).create)
+        self.assertEqual(gr["language"].intra_dist_opt, ("pg", tuple(range(8))))
+        self.assertEqual(gr["vision"].dp, ("pg", tuple(range(8))))  # the same membership
+        self.assertEqual(gr.group(range(8)), ("pg", tuple(range(8))))
+
+    def test_high_priority_gloo_ignored(self):
+        os.environ.update(RANK="0", WORLD_SIZE="8")
+        import warnings
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            gr = self.ht.init(self.rank_plan("configs/colocated-8.yaml", 0),
+                              high_priority_stream_groups=["ep", "tp"])
+        note = ("high_priority_stream_groups (ep, tp) ignored: the backend is gloo, and "
+                "high-priority streams are NCCL's")
+        self.assertEqual(gr.notes, [note])
+        self.assertEqual([str(x.message) for x in w], ["hgrid.torch: " + note])
+        self.assertEqual({c[3] for c in self.dist.calls if c[0] == "new_group"}, {None})
+
+    def test_high_priority_unknown_name(self):
+        with self.assertRaises(self.ht.HgridTorchError) as cm:
+            self.ht.init(self.r9, high_priority_stream_groups=["dp", "hcp", "dpcp"])
+        self.assertEqual(str(cm.exception), (
+            "high_priority_stream_groups: 'hcp', 'dpcp' are no group of the plan %s; the "
+            "valid names (plan kinds and ProcessGroupCollection fields): %s"
+            % (self.r9.path, ", ".join(g.group_spec(self.r9).field_names))))
+        self.assertEqual(self.dist.calls, [])  # refused before anything is created
+        with self.assertRaises(self.ht.HgridTorchError) as cm:
+            self.ht.init(self.r9, high_priority_stream_groups="ep")
+        self.assertEqual(str(cm.exception), "high_priority_stream_groups must be a list of "
+                         "group names, not the string 'ep'")
 
 
 def _python(code, *args, cwd=None, pythonpath=None):
