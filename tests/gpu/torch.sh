@@ -2,15 +2,20 @@
 # hgrid.torch on the GPU machine (torch >= 2.1 there), one compact run; prints ok/FAIL
 # lines and `torch: N passed, M failed`; logs to $OUT/torch-tests.log when OUT is set.
 #   - gloo under hgrid-launch --backend mpi (HGRID_TORCH_BACKEND=gloo): golden layouts of
-#     8 (vlm8_moe), 14 (two encoders), 8 colocated, 20 (enc4_llm_pp4_20) ranks and a
-#     64-rank layout: tests/gpu/torch_groups.py in every rank (get_process_group_ranks of
-#     every field equals the plan, shared memberships one group, one all-reduce per group);
+#     8 (vlm8_moe), 14 (two encoders), 8 colocated, 20 (enc4_llm_pp4_20) ranks, a
+#     64-rank layout and every gtp_remat layout of tests/golden-gtp (gtp_remat fields
+#     set, one with high_priority_stream_groups: ignored, with a note):
+#     tests/gpu/torch_groups.py in every rank (get_process_group_ranks of every field
+#     equals the plan, shared memberships one group, one all-reduce per group);
 #   - nccl on 2 GPUs under hgrid-launch: two-gpu, bridge-2gpu, colocated-2gpu, the same;
+#     two-gpu and colocated-2gpu also with high_priority_stream_groups (exactly those
+#     groups on high-priority streams);
 #   - examples/train_torch.py: gloo on two encoders 14, colocated 8, vlm8; nccl on
 #     bridge-2gpu and colocated-2gpu;
 #   - scripts/bench-torch-groups: nccl on 2 GPUs and gloo at 32 and 64 ranks (BENCH=0
 #     skips it, BENCH=full adds gloo 128 and tests/golden/big128.yaml).
-#   tests/gpu/torch.sh      (from the repository root or anywhere)
+#   tests/gpu/torch.sh      (from the repository root or anywhere; TORCH_ONLY=REGEX runs
+#                           only the runs whose names match, e.g. TORCH_ONLY='gtp|priority')
 set -u
 cd "$(dirname "$0")/../.."
 log=${OUT:-/tmp}/torch-tests.log
@@ -48,6 +53,10 @@ work=$T
 declare -A broken=()
 skipped() {
     local fam=${1%% *}
+    if [[ -n ${TORCH_ONLY:-} && ! $1 =~ $TORCH_ONLY ]]; then
+        say "skip $1 (TORCH_ONLY=$TORCH_ONLY)"
+        return 0
+    fi
     if [[ -n ${broken[$fam]:-} ]]; then
         say "skip $1 (an earlier $fam run failed)"
         return 0
@@ -99,6 +108,10 @@ if ((ngpu >= 2)); then
     groups "nccl colocated-2gpu" 2 tests/gpu/colocated-2gpu.yaml
     # What an exec'd PyTorch trainer is advised to use: torch builds its own groups.
     groups "nccl bridge-2gpu --preflight world" 2 tests/gpu/bridge-2gpu.yaml --preflight world
+    export HGRID_TEST_HIGH_PRIORITY=dp,ep,intra_dist_opt
+    groups "nccl two-gpu high-priority dp,ep,intra_dist_opt" 2 tests/gpu/two-gpu.yaml
+    groups "nccl colocated-2gpu high-priority dp,ep,intra_dist_opt" 2 tests/gpu/colocated-2gpu.yaml
+    unset HGRID_TEST_HIGH_PRIORITY
     groups "nccl colocated-2gpu --preflight none" 2 tests/gpu/colocated-2gpu.yaml --preflight none
     train "nccl bridge-2gpu" 2 tests/gpu/bridge-2gpu.yaml
     train "nccl colocated-2gpu" 2 tests/gpu/colocated-2gpu.yaml
@@ -113,6 +126,15 @@ groups "gloo colocated8" 8 tests/golden/colocated8.yaml "${MPI[@]}"
 groups "gloo two_encoders14" 14 tests/golden/two_encoders14.yaml "${MPI[@]}"
 groups "gloo enc4_llm_pp4_20" 20 tests/golden/enc4_llm_pp4_20.yaml "${MPI[@]}"
 groups "gloo 64 ranks" 64 tests/layouts/moe64.yaml "${MPI[@]}"
+for y in tests/golden-gtp/*.yaml; do
+    [[ -e $y ]] || continue
+    groups "gloo $(basename "$y" .yaml)" "$(awk '/^world_size:/ { print $2 }' "$y")" "$y" "${MPI[@]}"
+done
+if [[ -e tests/golden-gtp/gtp_vlm12.yaml ]]; then
+    export HGRID_TEST_HIGH_PRIORITY=ep,dp_cp_gtp_remat
+    groups "gloo gtp_vlm12 high-priority ep,dp_cp_gtp_remat (ignored)" 12 tests/golden-gtp/gtp_vlm12.yaml "${MPI[@]}"
+    unset HGRID_TEST_HIGH_PRIORITY
+fi
 train "gloo two_encoders14" 14 tests/golden/two_encoders14.yaml "${MPI[@]}"
 train "gloo colocated8" 8 tests/golden/colocated8.yaml "${MPI[@]}"
 train "gloo vlm8_moe" 8 tests/golden/vlm8_moe.yaml "${MPI[@]}"
