@@ -3,10 +3,14 @@
 # files in tests/python/ (each says what it covers):
 #   test_launch.py   hgrid.plan() in every rank of real launches of the golden layouts of
 #                    <= 20 ranks, and Python's group sharing against the agent's count;
-#   test_order.py    group creation order, every rank of every golden layout and moe64;
+#   test_order.py    group creation order, every rank of every golden layout, moe64 and
+#                    the gtp_remat layouts of tests/golden-gtp (their dry-run plans, and
+#                    plans built from their group lists in two kind orders);
 #   test_errors.py   PlanError's exact messages;
-#   test_torch.py    hgrid.torch's torch-free logic, init() on a stand-in torch, torch too
-#                    old or missing;
+#   test_torch.py    hgrid.torch's torch-free logic (every ProcessGroupCollection field
+#                    from the plan's kinds and "fields", older plans' fallback),
+#                    init() on a stand-in torch (high_priority_stream_groups too), torch
+#                    too old or missing;
 #   test_package.py  version, plan schema, kinds from the plan, types, exceptions, pip
 #                    install into a venv offline.
 # Also runnable alone: HGRID_LAUNCH=build/test/bin/hgrid-launch python3 -m unittest

@@ -28,8 +28,9 @@ Members = Tuple[int, ...]
 
 def kind_fields(kinds: Mapping[str, Kind]) -> Dict[str, Tuple[str, ...]]:
     """{plan kind: the ProcessGroupCollection fields its group fills}, in the plan's
-    order: the kind's own name, then the plan's "fields" of the kind (or, for a plan
-    without them, FALLBACK_FIELDS')."""
+    order: the kind's own name (hgrid's ProcessGroups has every kind by its name; the
+    plan's names of kinds are Megatron's where Megatron has the group), then the plan's
+    "fields" of the kind (or, for a plan without them, FALLBACK_FIELDS')."""
     if any(k.fields is not None for k in kinds.values()):
         return {n: (n,) + tuple(f for f in (k.fields or ()) if f != n)
                 for n, k in kinds.items()}
@@ -68,6 +69,7 @@ def priority_kinds(names: Iterable[str], kinds: Mapping[str, Kind]
     """The plan kinds that `names` (plan kinds or ProcessGroupCollection fields, as
     Megatron's high_priority_stream_groups) name, and the names that are neither."""
     table = field_table(kinds)
+    names = list(names)
     return {table[n] for n in names if n in table}, [n for n in names if n not in table]
 
 
