@@ -9,7 +9,7 @@
 #     equals the plan, shared memberships one group, one all-reduce per group);
 #   - nccl on 2 GPUs under hgrid-launch: two-gpu, bridge-2gpu, colocated-2gpu, the same;
 #     two-gpu and colocated-2gpu also with high_priority_stream_groups (exactly those
-#     groups on high-priority streams);
+#     groups on high-priority streams), one-gpu (1 rank) so on any GPU machine;
 #   - examples/train_torch.py: gloo on two encoders 14, colocated 8, vlm8; nccl on
 #     bridge-2gpu and colocated-2gpu;
 #   - scripts/bench-torch-groups: nccl on 2 GPUs and gloo at 32 and 64 ranks (BENCH=0
@@ -102,6 +102,12 @@ train() {
     fi
 }
 
+if ((ngpu >= 1)); then
+    # One rank: its one group is the world, on a high-priority stream a group of its own.
+    export HGRID_TEST_HIGH_PRIORITY=dp,intra_dist_opt
+    groups "nccl one-gpu high-priority dp,intra_dist_opt" 1 tests/gpu/one-gpu.yaml
+    unset HGRID_TEST_HIGH_PRIORITY
+fi
 if ((ngpu >= 2)); then
     groups "nccl two-gpu" 2 tests/gpu/two-gpu.yaml
     groups "nccl bridge-2gpu" 2 tests/gpu/bridge-2gpu.yaml
