@@ -241,7 +241,8 @@ typedef struct module_ctx {
     int has_name, has_role; /* the key was given, even with a bad value */
 } module_ctx;
 
-static const char *const moe_keys[] = { "num_experts", "ep", "expert_tp", NULL };
+static const char *const moe_keys[] = { "num_experts", "ep", "expert_tp", "expert_gtp_remat",
+                                        NULL };
 
 static void moe_field(walker *w, const char *key, const yaml_node_t *v, void *ctx)
 {
@@ -250,12 +251,14 @@ static void moe_field(walker *w, const char *key, const yaml_node_t *v, void *ct
         parse_int(w, v, "moe.num_experts", 1, HG_MAX_WORLD, &m->num_experts);
     else if (strcmp(key, "ep") == 0)
         parse_int(w, v, "moe.ep", 1, HG_MAX_WORLD, &m->ep);
+    else if (strcmp(key, "expert_gtp_remat") == 0)
+        parse_int(w, v, "moe.expert_gtp_remat", 1, HG_MAX_WORLD, &m->expert_gtp_remat);
     else
         parse_int(w, v, "moe.expert_tp", 1, HG_MAX_WORLD, &m->expert_tp);
 }
 
 static const char *const module_keys[] = { "name", "role", "tp", "cp", "pp", "dp", "size",
-                                           "offset", "moe", "feeds", NULL };
+                                           "offset", "moe", "feeds", "gtp_remat", NULL };
 
 static int valid_name(const char *s)
 {
@@ -356,6 +359,7 @@ static void module_field(walker *w, const char *key, const yaml_node_t *v, void 
             { "dp", offsetof(hg_module_spec, dp), 1 },
             { "size", offsetof(hg_module_spec, size), 1 },
             { "offset", offsetof(hg_module_spec, offset), 0 },
+            { "gtp_remat", offsetof(hg_module_spec, gtp_remat), 1 },
         };
         for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
             if (strcmp(key, nums[i].key) == 0)
@@ -604,7 +608,8 @@ static void set_module_defaults(hg_config *cfg)
 {
     for (size_t i = 0; i < cfg->nmodules; i++) {
         hg_module_spec *m = &cfg->modules[i];
-        hg_num *ones[] = { &m->tp, &m->cp, &m->pp, &m->ep, &m->expert_tp };
+        hg_num *ones[] = { &m->tp, &m->cp, &m->pp, &m->ep, &m->expert_tp, &m->gtp_remat,
+                           &m->expert_gtp_remat };
         for (size_t k = 0; k < sizeof(ones) / sizeof(ones[0]); k++)
             if (!ones[k]->at.line)
                 ones[k]->v = 1;

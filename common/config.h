@@ -56,6 +56,7 @@ typedef struct hg_module_spec {
     hg_num tp, cp, pp, dp, size, offset;
     hg_mark moe_at;
     hg_num num_experts, ep, expert_tp;
+    hg_num gtp_remat, expert_gtp_remat; /* Megatron's Generalized Tensor Parallelism */
     /* `feeds: [names]`: feeds_at.line == 0 when not given (an encoder then feeds the
      * language module); nfeeds may be 0 (`feeds: []`, no bridge). */
     hg_mark feeds_at;

@@ -14,6 +14,7 @@
 #include <string.h>
 
 enum { DENSE = 0, EXPERT = 1 };
+enum { NV = HG_VIEW_DIMS, PP_AXIS = HG_VIEW_DIMS - 1 }; /* pp is every view's last dim */
 
 /* What a kind spans: a view and the dims of that view that vary within a group. Names
  * and order are base.h's HG_KINDS. */
@@ -22,31 +23,80 @@ typedef struct kind_def {
     unsigned mask; /* bit i: dim i of the view varies within a group */
 } kind_def;
 
+/* Dims of each view, by bit: dense [tp, gtp_remat, cp, dp, pp], expert [expert_tp, ep,
+ * expert_gtp_remat, expert_dp, pp]. */
+enum { D_TP = 1u << 0, D_GTP = 1u << 1, D_CP = 1u << 2, D_DP = 1u << 3, D_PP = 1u << 4 };
+enum { E_TP = 1u << 0, E_EP = 1u << 1, E_GTP = 1u << 2, E_DP = 1u << 3, E_PP = 1u << 4 };
+
 static const kind_def kinds[HG_KIND_COUNT] = {
-    [HG_KIND_TP] = { DENSE, 1u << 0 },
-    [HG_KIND_CP] = { DENSE, 1u << 1 },
-    [HG_KIND_PP] = { DENSE, 1u << 3 },
-    [HG_KIND_DP] = { DENSE, 1u << 2 },
-    [HG_KIND_DP_CP] = { DENSE, (1u << 1) | (1u << 2) },
-    [HG_KIND_TP_CP] = { DENSE, (1u << 0) | (1u << 1) },
-    [HG_KIND_MP] = { DENSE, (1u << 0) | (1u << 3) },
-    [HG_KIND_TP_DP] = { DENSE, (1u << 0) | (1u << 2) },
-    [HG_KIND_TP_DP_CP] = { DENSE, (1u << 0) | (1u << 1) | (1u << 2) },
-    [HG_KIND_TP_CP_DP_PP] = { DENSE, 0xFu },
-    [HG_KIND_EP] = { EXPERT, 1u << 1 },
-    [HG_KIND_EXPT_TP] = { EXPERT, 1u << 0 },
-    [HG_KIND_EXPT_DP] = { EXPERT, 1u << 2 },
-    [HG_KIND_TP_EP] = { EXPERT, (1u << 0) | (1u << 1) },
-    [HG_KIND_TP_EP_PP] = { EXPERT, (1u << 0) | (1u << 1) | (1u << 3) },
+    [HG_KIND_TP] = { DENSE, D_TP },
+    [HG_KIND_CP] = { DENSE, D_CP },
+    [HG_KIND_PP] = { DENSE, D_PP },
+    [HG_KIND_DP] = { DENSE, D_DP },
+    [HG_KIND_DP_CP] = { DENSE, D_CP | D_DP },
+    [HG_KIND_TP_CP] = { DENSE, D_TP | D_CP },
+    /* Megatron's mp, tp_dp, tp_dp_cp and tp_cp_dp_pp (intra_dist_opt) span gtp_remat. */
+    [HG_KIND_MP] = { DENSE, D_TP | D_GTP | D_PP },
+    [HG_KIND_TP_DP] = { DENSE, D_TP | D_GTP | D_DP },
+    [HG_KIND_TP_DP_CP] = { DENSE, D_TP | D_GTP | D_CP | D_DP },
+    [HG_KIND_TP_CP_DP_PP] = { DENSE, D_TP | D_GTP | D_CP | D_DP | D_PP },
+    [HG_KIND_EP] = { EXPERT, E_EP },
+    [HG_KIND_EXPT_TP] = { EXPERT, E_TP },
+    [HG_KIND_EXPT_DP] = { EXPERT, E_DP },
+    [HG_KIND_TP_EP] = { EXPERT, E_TP | E_EP },
+    [HG_KIND_TP_EP_PP] = { EXPERT, E_TP | E_EP | E_PP },
     /* Derived from the pp groups; see embd_* below. */
-    [HG_KIND_EMBD] = { DENSE, 1u << 3 },
-    [HG_KIND_POS_EMBD] = { DENSE, 1u << 3 },
+    [HG_KIND_EMBD] = { DENSE, D_PP },
+    [HG_KIND_POS_EMBD] = { DENSE, D_PP },
+    [HG_KIND_GTP_REMAT] = { DENSE, D_GTP },
+    [HG_KIND_GTP_REMAT_DP_CP] = { DENSE, D_GTP | D_CP | D_DP },
+    [HG_KIND_EXPT_GTP_REMAT] = { EXPERT, E_GTP },
+    [HG_KIND_TP_EP_GTP_REMAT_PP] = { EXPERT, E_TP | E_EP | E_GTP | E_PP },
+    [HG_KIND_EP_GTP_REMAT_DP] = { EXPERT, E_GTP | E_DP },
 };
 
+/* Megatron's ProcessGroupCollection fields each kind fills (pg_collection_from_grid
+ * and the MIMO example's topology), the plans' "fields", which python/hgrid reads: the
+ * existing kinds their own name (as hgrid.torch has always set it) and their aliases
+ * (intra_dp_cp, intra_expt_dp, intra_dist_opt); the GTP kinds Megatron's names. */
+static const char *const kind_fields[HG_KIND_COUNT][3] = {
+    [HG_KIND_TP] = { "tp" },
+    [HG_KIND_CP] = { "cp" },
+    [HG_KIND_PP] = { "pp" },
+    [HG_KIND_DP] = { "dp" },
+    [HG_KIND_DP_CP] = { "dp_cp", "intra_dp_cp" },
+    [HG_KIND_TP_CP] = { "tp_cp" },
+    [HG_KIND_MP] = { "mp" },
+    [HG_KIND_TP_DP] = { "tp_dp" },
+    [HG_KIND_TP_DP_CP] = { "tp_dp_cp" },
+    [HG_KIND_TP_CP_DP_PP] = { "tp_cp_dp_pp", "intra_dist_opt" },
+    [HG_KIND_EP] = { "ep" },
+    [HG_KIND_EXPT_TP] = { "expt_tp" },
+    [HG_KIND_EXPT_DP] = { "expt_dp", "intra_expt_dp" },
+    [HG_KIND_TP_EP] = { "tp_ep" },
+    [HG_KIND_TP_EP_PP] = { "tp_ep_pp" },
+    [HG_KIND_EMBD] = { "embd" },
+    [HG_KIND_POS_EMBD] = { "pos_embd" },
+    [HG_KIND_GTP_REMAT] = { "gtp_remat" },
+    [HG_KIND_GTP_REMAT_DP_CP] = { "dp_cp_gtp_remat" },
+    [HG_KIND_EXPT_GTP_REMAT] = { "expt_gtp_remat" },
+    [HG_KIND_TP_EP_GTP_REMAT_PP] = { "tp_ep_pp_with_egtp_remat" },
+    [HG_KIND_EP_GTP_REMAT_DP] = { "expt_dp_gtp_remat" },
+};
+
+int hg_kind_fields(hg_kind kind, const char *const **fields)
+{
+    int n = 0;
+    *fields = kind_fields[kind];
+    while (n < 3 && kind_fields[kind][n])
+        n++;
+    return n;
+}
+
 /* The dims of each view, grid order (first fastest). */
-static const hg_dim view_dim[2][4] = {
-    [DENSE] = { HG_DIM_TP, HG_DIM_CP, HG_DIM_DP, HG_DIM_PP },
-    [EXPERT] = { HG_DIM_EXPT_TP, HG_DIM_EP, HG_DIM_EXPT_DP, HG_DIM_PP },
+static const hg_dim view_dim[2][HG_VIEW_DIMS] = {
+    [DENSE] = { HG_DIM_TP, HG_DIM_GTP_REMAT, HG_DIM_CP, HG_DIM_DP, HG_DIM_PP },
+    [EXPERT] = { HG_DIM_EXPT_TP, HG_DIM_EP, HG_DIM_EXPT_GTP_REMAT, HG_DIM_EXPT_DP, HG_DIM_PP },
 };
 
 #define KIND_NAME_(NAME, name) [HG_KIND_##NAME] = HG_STRINGIFY(name),
@@ -60,10 +110,10 @@ const char *hg_kind_name(hg_kind kind)
     return (unsigned)kind < HG_KIND_COUNT ? kind_names[kind] : "?";
 }
 
-int hg_kind_dims(hg_kind kind, hg_dim dims[4])
+int hg_kind_dims(hg_kind kind, hg_dim dims[HG_VIEW_DIMS])
 {
     int n = 0;
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < HG_VIEW_DIMS; i++)
         if (kinds[kind].mask & (1u << i))
             dims[n++] = view_dim[kinds[kind].view][i];
     return n;
@@ -134,27 +184,29 @@ int hg_kind_applies(const hg_module *m, hg_kind kind)
     return !is_embedding_kind(kind) || m->role == HG_ROLE_LANGUAGE;
 }
 
-static void view_dims(const hg_module *m, int view, int dims[4])
+static void view_dims(const hg_module *m, int view, int dims[NV])
 {
     if (view == DENSE) {
-        dims[0] = m->tp, dims[1] = m->cp, dims[2] = m->dp, dims[3] = m->pp;
+        dims[0] = m->tp, dims[1] = m->gtp_remat, dims[2] = m->cp, dims[3] = m->dp;
+        dims[4] = m->pp;
     } else {
-        dims[0] = m->expert_tp, dims[1] = m->ep, dims[2] = m->expert_dp, dims[3] = m->pp;
+        dims[0] = m->expert_tp, dims[1] = m->ep, dims[2] = m->expert_gtp_remat;
+        dims[3] = m->expert_dp, dims[4] = m->pp;
     }
 }
 
-static void view_strides(const int dims[4], int strides[4])
+static void view_strides(const int dims[NV], int strides[NV])
 {
     strides[0] = 1;
-    for (int i = 1; i < 4; i++)
+    for (int i = 1; i < NV; i++)
         strides[i] = strides[i - 1] * dims[i - 1];
 }
 
 int hg_group_count(const hg_module *m, hg_kind kind)
 {
-    int dims[4], n = 1;
+    int dims[NV], n = 1;
     view_dims(m, kinds[kind].view, dims);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < NV; i++)
         if (!(kinds[kind].mask & (1u << i)))
             n *= dims[i];
     return n;
@@ -167,9 +219,9 @@ int hg_group_size(const hg_module *m, hg_kind kind, int group)
         return m->pp == 1 ? 1 : 2;
     if (kind == HG_KIND_POS_EMBD)
         return 1;
-    int dims[4], n = 1;
+    int dims[NV], n = 1;
     view_dims(m, kinds[kind].view, dims);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < NV; i++)
         if (kinds[kind].mask & (1u << i))
             n *= dims[i];
     return n;
@@ -196,11 +248,11 @@ static void fill_run(int *out, int r, int step, int n)
 
 /* The lowest member of group `group` of kind k: its remaining-dim coordinates are
  * `group` in mixed radix, first remaining dim fastest. */
-static int group_base_rank(const hg_module *m, const kind_def *k, const int dims[4],
-                           const int strides[4], int group)
+static int group_base_rank(const hg_module *m, const kind_def *k, const int dims[NV],
+                           const int strides[NV], int group)
 {
     int base = m->offset, rest = group;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < NV; i++) {
         if (k->mask & (1u << i))
             continue;
         base += (rest % dims[i]) * strides[i];
@@ -213,11 +265,11 @@ static int group_base_rank(const hg_module *m, const kind_def *k, const int dims
  * continues the one before merged into it (same order, so members still ascend). A
  * whole module, or tp x dp when cp = 1, becomes one run of consecutive ranks. Returns
  * how many runs. */
-static int varying_runs(const kind_def *k, const int dims[4], const int strides[4],
-                        int vdims[4], int vstrides[4])
+static int varying_runs(const kind_def *k, const int dims[NV], const int strides[NV],
+                        int vdims[NV], int vstrides[NV])
 {
     int nv = 0;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < NV; i++) {
         if (!(k->mask & (1u << i)) || dims[i] == 1)
             continue;
         if (nv && vstrides[nv - 1] * vdims[nv - 1] == strides[i]) {
@@ -234,10 +286,10 @@ static int varying_runs(const kind_def *k, const int dims[4], const int strides[
 /* members: every rank base + sum c[i] * vstrides[i] (c[i] < vdims[i]), ascending.
  * fill_run writes the fastest run; an odometer over the other runs, first fastest,
  * steps its start. */
-static void fill_runs(int *members, int base, const int vdims[4], const int vstrides[4],
+static void fill_runs(int *members, int base, const int vdims[NV], const int vstrides[NV],
                       int nv)
 {
-    int c[4] = { 0, 0, 0, 0 }, r = base;
+    int c[NV] = { 0 }, r = base;
     for (int *out = members;; out += vdims[0]) {
         fill_run(out, r, vstrides[0], vdims[0]);
         int i = 1;
@@ -258,7 +310,7 @@ static void fill_runs(int *members, int base, const int vdims[4], const int vstr
 void hg_group_members(const hg_module *m, hg_kind kind, int group, int *members)
 {
     const kind_def *k = &kinds[kind];
-    int dims[4], strides[4];
+    int dims[NV], strides[NV];
     view_dims(m, k->view, dims);
     view_strides(dims, strides);
     int base = group_base_rank(m, k, dims, strides, group);
@@ -266,10 +318,10 @@ void hg_group_members(const hg_module *m, hg_kind kind, int group, int *members)
         /* Embedding groups: the first (and, for embd, last) stage of a pp group. */
         members[0] = base;
         if (kind == HG_KIND_EMBD && m->pp > 1)
-            members[1] = base + (m->pp - 1) * strides[3];
+            members[1] = base + (m->pp - 1) * strides[PP_AXIS];
         return;
     }
-    int vdims[4], vstrides[4];
+    int vdims[NV], vstrides[NV];
     int nv = varying_runs(k, dims, strides, vdims, vstrides);
     if (nv == 0)
         members[0] = base;
@@ -312,10 +364,11 @@ static int build_bridges(hg_layout *l, const hg_edge *edges, size_t ne)
         hg_bridge *br = &l->bridges[e];
         br->src = edges[e].src;
         br->dest = edges[e].dest;
-        br->nsrc = a->dp;
-        br->ndest = b->dp;
-        br->mode = bridge_mode_of(a->dp, b->dp);
-        br->nlinks = a->dp > b->dp ? a->dp : b->dp;
+        /* One leader per dp x gtp_remat lane (Megatron's get_leader_rank). */
+        br->nsrc = a->dp * a->gtp_remat;
+        br->ndest = b->dp * b->gtp_remat;
+        br->mode = bridge_mode_of(br->nsrc, br->ndest);
+        br->nlinks = br->nsrc > br->ndest ? br->nsrc : br->ndest;
         l->out_first[br->src + 1]++;
         l->in_first[br->dest + 1]++;
     }
@@ -432,33 +485,39 @@ int hg_layout_module_of(const hg_layout *l, int rank)
     return (int)lo;
 }
 
-static void view_coords(const hg_module *m, int local, int view, int c[4])
+static void view_coords(const hg_module *m, int local, int view, int c[NV])
 {
-    int dims[4];
+    int dims[NV];
     view_dims(m, view, dims);
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < NV; i++) {
         c[i] = local % dims[i];
         local /= dims[i];
     }
 }
 
+static hg_coords coords_of(const int dc[NV], const int ec[NV])
+{
+    return (hg_coords){ .tp = dc[0], .gtp_remat = dc[1], .cp = dc[2], .dp = dc[3],
+                        .pp = dc[4], .expt_tp = ec[0], .ep = ec[1], .expt_gtp_remat = ec[2],
+                        .expt_dp = ec[3] };
+}
+
 void hg_module_coords(const hg_module *m, int rank, hg_coords *out)
 {
-    int dc[4], ec[4];
+    int dc[NV], ec[NV];
     view_coords(m, rank - m->offset, DENSE, dc);
     view_coords(m, rank - m->offset, EXPERT, ec);
-    *out = (hg_coords){ .tp = dc[0], .cp = dc[1], .dp = dc[2], .pp = dc[3],
-                        .expt_tp = ec[0], .ep = ec[1], .expt_dp = ec[2] };
+    *out = coords_of(dc, ec);
 }
 
 /* Which group of `kind` holds a rank with view coordinates c, and its position in it. */
-static void locate_in_group(const hg_module *m, hg_kind kind, const int c[4], int *group, int *pos)
+static void locate_in_group(const hg_module *m, hg_kind kind, const int c[NV], int *group, int *pos)
 {
     const kind_def *k = &kinds[kind];
-    int dims[4];
+    int dims[NV];
     view_dims(m, k->view, dims);
     int g = 0, gs = 1, p = 0, ps = 1;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < NV; i++) {
         if (k->mask & (1u << i)) {
             p += c[i] * ps;
             ps *= dims[i];
@@ -477,7 +536,7 @@ static int build_module_view(const hg_layout *l, int rank, int mi, hg_rank_view 
     memset(out, 0, sizeof(*out));
     const hg_module *m = &l->modules[mi];
     int local = rank - m->offset;
-    int dc[4], ec[4];
+    int dc[NV], ec[NV];
     view_coords(m, local, DENSE, dc);
     view_coords(m, local, EXPERT, ec);
 
@@ -495,8 +554,7 @@ static int build_module_view(const hg_layout *l, int rank, int mi, hg_rank_view 
     out->module_index = mi;
     out->module = *m;
     out->module_rank = local;
-    out->coords = (hg_coords){ .tp = dc[0], .cp = dc[1], .dp = dc[2], .pp = dc[3],
-                               .expt_tp = ec[0], .ep = ec[1], .expt_dp = ec[2] };
+    out->coords = coords_of(dc, ec);
     out->storage = storage;
 
     int *next = storage;
@@ -508,10 +566,10 @@ static int build_module_view(const hg_layout *l, int rank, int mi, hg_rank_view 
         int group, pos;
         locate_in_group(m, (hg_kind)k, kinds[k].view == DENSE ? dc : ec, &group, &pos);
         if (is_embedding_kind((hg_kind)k)) {
-            int last = dc[3] == m->pp - 1;
-            if (dc[3] != 0 && !(k == HG_KIND_EMBD && last))
+            int last = dc[PP_AXIS] == m->pp - 1;
+            if (dc[PP_AXIS] != 0 && !(k == HG_KIND_EMBD && last))
                 continue; /* a middle pp stage holds no embedding */
-            pos = dc[3] == 0 ? 0 : 1;
+            pos = dc[PP_AXIS] == 0 ? 0 : 1;
         }
         g->index = group;
         g->size = hg_group_size(m, (hg_kind)k, group);
@@ -573,12 +631,18 @@ static int rank_bridges_next(const hg_layout *l, rank_bridge_cursor *c, hg_bridg
     return l->in_list[c->ii++];
 }
 
+/* A rank's bridge lane: its gtp_remat coordinate, then dp (gtp_remat fastest). */
+static int lane_of(const hg_rank_view *v)
+{
+    return v->coords.gtp_remat + v->module.gtp_remat * v->coords.dp;
+}
+
 /* The leader of the rank's dp replica on its side of br. When the rank is that leader,
  * [*lo, *hi) are the other side's replicas it exchanges with; else the range is empty. */
 static int rank_bridge_peers(const hg_layout *l, const hg_rank_view *v, const hg_bridge *br,
                              hg_bridge_side side, int *lo, int *hi)
 {
-    int r = v->coords.dp;
+    int r = lane_of(v);
     int leader = hg_bridge_leader(l, br, side, r);
     *lo = *hi = 0;
     if (leader != v->rank)
@@ -615,7 +679,7 @@ static int *fill_rank_bridge(const hg_layout *l, const hg_rank_view *v, int b,
     rb->side = side;
     rb->role = leader != v->rank ? HG_BRIDGE_MEMBER
                : side == HG_BRIDGE_SRC ? HG_BRIDGE_SENDER : HG_BRIDGE_RECEIVER;
-    rb->replica = v->coords.dp;
+    rb->replica = lane_of(v);
     rb->leader = leader;
     rb->npeers = hi - lo;
     rb->peers = peer;
@@ -752,17 +816,20 @@ static const hg_module *side_module(const hg_layout *l, const hg_bridge *b,
 int hg_bridge_leader(const hg_layout *l, const hg_bridge *b, hg_bridge_side side, int r)
 {
     const hg_module *m = side_module(l, b, side);
+    /* Lane r = g + gtp_remat * d; rank = o + t + tp*(g + gtp_remat*(c + cp*(d + dp*p))). */
+    int G = m->gtp_remat, g = r % G, d = r / G;
     if (side == HG_BRIDGE_DEST)
-        return m->offset + m->tp * m->cp * r;
-    return m->offset + (m->tp - 1) + m->tp * ((m->cp - 1) + m->cp * (r + m->dp * (m->pp - 1)));
+        return m->offset + m->tp * (g + G * m->cp * d);
+    return m->offset + (m->tp - 1) +
+           m->tp * (g + G * ((m->cp - 1) + m->cp * (d + m->dp * (m->pp - 1))));
 }
 
 int hg_bridge_broadcast_group(const hg_layout *l, const hg_bridge *b, hg_bridge_side side,
                               int r)
 {
     const hg_module *m = side_module(l, b, side);
-    /* tp_cp groups are ordered by (dp, pp), dp fastest. */
-    return side == HG_BRIDGE_DEST ? r : r + m->dp * (m->pp - 1);
+    /* tp_cp groups are ordered by (gtp_remat, dp, pp), gtp_remat fastest: lane first. */
+    return side == HG_BRIDGE_DEST ? r : r + m->gtp_remat * m->dp * (m->pp - 1);
 }
 
 int hg_bridge_broadcast_size(const hg_layout *l, const hg_bridge *b, hg_bridge_side side)

@@ -30,10 +30,17 @@ const char *hg_dim_name(hg_dim dim);
 const char *hg_dim_module_key(hg_dim dim);
 const char *hg_dim_env_name(hg_dim dim);
 
+/* Dims per view: dense [tp, gtp_remat, cp, dp, pp], expert [expert_tp, ep,
+ * expert_gtp_remat, expert_dp, pp]. */
+#define HG_VIEW_DIMS 5
+
 /* The dims a kind's groups span, in grid order (first fastest), into dims; returns how
- * many (1 to 4). embd and pos_embd span pp: they hold some ranks of each pp group
+ * many (1 to HG_VIEW_DIMS). embd and pos_embd span pp: they hold some ranks of each pp group
  * (hg_group_size). The view they are dims of: "dense" or "expert". */
-int hg_kind_dims(hg_kind kind, hg_dim dims[4]);
+int hg_kind_dims(hg_kind kind, hg_dim dims[HG_VIEW_DIMS]);
+/* Megatron's ProcessGroupCollection fields a kind fills (the plans' "fields"): *fields
+ * points at them; returns how many (0 to 3). */
+int hg_kind_fields(hg_kind kind, const char *const **fields);
 const char *hg_kind_view_name(hg_kind kind);
 /* Which ranks of each group of its dims a kind holds: NULL for all of them; "first and
  * last" (embd) and "first" (pos_embd) of each pp group. Such kinds are the language
@@ -73,6 +80,7 @@ int hg_layout_module_of(const hg_layout *l, int rank);
 typedef struct hg_coords {
     int tp, cp, dp, pp;          /* dense view */
     int expt_tp, ep, expt_dp;    /* expert view (pp shared) */
+    int gtp_remat, expt_gtp_remat; /* both views' GTP coordinate */
 } hg_coords;
 
 /* A coordinate, and a module's size, along one dim; -1 for no dim. */

@@ -186,11 +186,11 @@ static json_t *module_json(const hg_module *m)
 
 /* "kinds": every group kind, in hg_kind order, with the view and the dims (grid order)
  * its groups span; embd and pos_embd also say which ranks of each pp group they hold
- * and that only the language module has them. Readers (python/hgrid) take kinds from
+ * and that only the language module has them; every kind its "fields". Readers (python/hgrid) take kinds from
  * here. */
 static json_t *kind_json(hg_kind k)
 {
-    hg_dim dims[4];
+    hg_dim dims[HG_VIEW_DIMS];
     int n = hg_kind_dims(k, dims);
     json_t *d = json_array(), *e;
     for (int i = 0; d && i < n; i++)
@@ -203,6 +203,20 @@ static json_t *kind_json(hg_kind k)
         && (json_object_set_new(e, "members", json_string(hg_kind_members(k))) != 0
             || json_object_set_new(e, "roles",
                                    json_pack("[s]", hg_role_name(HG_ROLE_LANGUAGE))) != 0)) {
+        json_decref(e);
+        return NULL;
+    }
+    /* "fields": Megatron's ProcessGroupCollection fields the kind fills (python/hgrid
+     * takes them from here). */
+    const char *const *fields;
+    int nf = hg_kind_fields(k, &fields);
+    json_t *f = json_array();
+    for (int i = 0; f && i < nf; i++)
+        if (json_array_append_new(f, json_string(fields[i])) != 0) {
+            json_decref(f);
+            f = NULL;
+        }
+    if (e && (!f || json_object_set_new(e, "fields", f) != 0)) {
         json_decref(e);
         return NULL;
     }
@@ -460,7 +474,8 @@ typedef struct table_col {
     int gap;    /* spaces before the column (none before the first) */
 } table_col;
 
-#define TABLE_MAX_COLS 12
+#define TABLE_MAX_COLS 16
+_Static_assert(4 + HG_DIM_COUNT <= TABLE_MAX_COLS, "the module table has a column per dim");
 #define CELL_MAX 136 /* two module names (HG_NAME_MAX) joined by " -> ", or a number */
 
 /* Fills row's cells; returns 0 or an HG_E* code with err set. */
@@ -486,7 +501,7 @@ static void w_table_line(writer *w, const table_col *cols, int ncols, const int 
 static int w_table(writer *w, const table_col *cols, int ncols, int nrows, table_row_fn row,
                    const void *ctx, hg_error *err)
 {
-    int width[TABLE_MAX_COLS];
+    int width[TABLE_MAX_COLS] = { 0 };
     char cells[TABLE_MAX_COLS][CELL_MAX];
     for (int c = 0; c < ncols; c++) {
         int h = (int)strlen(cols[c].head);
@@ -518,7 +533,8 @@ static const table_col module_cols[] = {
     { "module", 20, 1, 0 }, { "role", 8, 1, 1 },      { "ranks", 17, 1, 1 },
     { "size", 5, 0, 1 },    { "tp", 4, 0, 1 },        { "cp", 4, 0, 1 },
     { "dp", 5, 0, 1 },      { "pp", 4, 0, 1 },        { "ep", 4, 0, 2 },
-    { "expert_tp", 9, 0, 1 }, { "expert_dp", 9, 0, 1 },
+    { "expert_tp", 9, 0, 1 }, { "expert_dp", 9, 0, 1 }, { "gtp_remat", 9, 0, 1 },
+    { "expert_gtp_remat", 16, 0, 1 },
 };
 
 static int module_row(const void *ctx, int row, char cells[][CELL_MAX], hg_error *err)
@@ -538,7 +554,20 @@ static const table_col rank_cols[] = {
     { "rank", 5, 1, 0 }, { "module", 20, 1, 1 }, { "tp", 4, 0, 1 },
     { "cp", 4, 0, 1 },   { "dp", 4, 0, 1 },      { "pp", 4, 0, 1 },
     { "ep", 4, 0, 2 },   { "expt_tp", 7, 0, 1 }, { "expt_dp", 7, 0, 1 },
+    { "gtp_remat", 9, 0, 1 }, { "expt_gtp_remat", 14, 0, 1 },
 };
+
+/* The tables' last two columns (HG_DIMS' gtp_remat, expert_gtp_remat) are shown only
+ * when some module has GTP, so a layout without it reads as before. */
+static int table_gtp_cols(const hg_layout *l)
+{
+    for (size_t i = 0; i < hg_layout_module_count(l); i++) {
+        const hg_module *m = hg_layout_module(l, i);
+        if (m->gtp_remat != 1 || m->expert_gtp_remat != 1)
+            return 0;
+    }
+    return -2;
+}
 
 static int rank_row(const void *ctx, int row, char cells[][CELL_MAX], hg_error *err)
 {
@@ -603,7 +632,7 @@ int hg_plan_write_table(const hg_layout *l, FILE *out, hg_error *err)
     w_printf(w, "hgrid plan: %d rank%s, %zu module%s%s\n\n", world, world == 1 ? "" : "s", nmod,
              nmod == 1 ? "" : "s",
              colocated ? ", colocated (every module spans every rank)" : "");
-    if ((rc = w_table(w, module_cols, NCOLS(module_cols), (int)nmod, module_row, l, err)) != 0)
+    if ((rc = w_table(w, module_cols, NCOLS(module_cols) + table_gtp_cols(l), (int)nmod, module_row, l, err)) != 0)
         goto out;
     size_t nb = hg_layout_bridge_count(l);
     if (nb) {
@@ -619,7 +648,7 @@ int hg_plan_write_table(const hg_layout *l, FILE *out, hg_error *err)
                  "rank's view)\n", world);
     } else {
         w_str(w, "\n");
-        if ((rc = w_table(w, rank_cols, NCOLS(rank_cols), world, rank_row, l, err)) != 0)
+        if ((rc = w_table(w, rank_cols, NCOLS(rank_cols) + table_gtp_cols(l), world, rank_row, l, err)) != 0)
             goto out;
     }
     rc = w_finish(w, err);
@@ -763,13 +792,27 @@ static void w_rank_module(writer *w, const hg_rank_view *p)
 {
     const hg_module *m = &p->module;
     const hg_coords *c = &p->coords;
-    w_printf(w, "dense:  tp %d/%d  cp %d/%d  dp %d/%d  pp %d/%d\n", c->tp, m->tp, c->cp, m->cp,
-             c->dp, m->dp, c->pp, m->pp);
-    w_printf(w, "expert: expt_tp %d/%d  ep %d/%d  expt_dp %d/%d  pp %d/%d\n", c->expt_tp,
-             m->expert_tp, c->ep, m->ep, c->expt_dp, m->expert_dp, c->pp, m->pp);
+    /* gtp_remat is shown where it is not 1, so a layout without GTP reads as before. */
+    if (m->gtp_remat == 1)
+        w_printf(w, "dense:  tp %d/%d  cp %d/%d  dp %d/%d  pp %d/%d\n", c->tp, m->tp, c->cp,
+                 m->cp, c->dp, m->dp, c->pp, m->pp);
+    else
+        w_printf(w, "dense:  tp %d/%d  gtp_remat %d/%d  cp %d/%d  dp %d/%d  pp %d/%d\n", c->tp,
+                 m->tp, c->gtp_remat, m->gtp_remat, c->cp, m->cp, c->dp, m->dp, c->pp, m->pp);
+    if (m->expert_gtp_remat == 1)
+        w_printf(w, "expert: expt_tp %d/%d  ep %d/%d  expt_dp %d/%d  pp %d/%d\n", c->expt_tp,
+                 m->expert_tp, c->ep, m->ep, c->expt_dp, m->expert_dp, c->pp, m->pp);
+    else
+        w_printf(w, "expert: expt_tp %d/%d  ep %d/%d  expt_gtp_remat %d/%d  expt_dp %d/%d  "
+                 "pp %d/%d\n", c->expt_tp, m->expert_tp, c->ep, m->ep, c->expt_gtp_remat,
+                 m->expert_gtp_remat, c->expt_dp, m->expert_dp, c->pp, m->pp);
     /* Group indexes and ranks reach 2^24: widths from the data keep the columns aligned. */
-    int gw = 6, rw = 5;
+    int gw = 6, rw = 5, kw = 12;
     char num[16];
+    for (int k = 0; k < HG_KIND_COUNT; k++) {
+        int n = (int)strlen(hg_kind_name((hg_kind)k));
+        kw = n > kw ? n : kw;
+    }
     for (int k = 0; k < HG_KIND_COUNT; k++) {
         const hg_rank_group *g = &p->groups[k];
         if (!hg_kind_applies(m, (hg_kind)k) || g->index < 0)
@@ -779,17 +822,17 @@ static void w_rank_module(writer *w, const hg_rank_view *p)
         n = snprintf(num, sizeof(num), "%d", g->pos);
         rw = n > rw ? n : rw;
     }
-    w_printf(w, "\n%-12s %*s %*s  %s\n", "kind", gw, "group", rw, "rank", "members");
+    w_printf(w, "\n%-*s %*s %*s  %s\n", kw, "kind", gw, "group", rw, "rank", "members");
     for (int k = 0; k < HG_KIND_COUNT; k++) {
         const hg_rank_group *g = &p->groups[k];
         if (!hg_kind_applies(m, (hg_kind)k))
             continue;
         if (g->index < 0) {
-            w_printf(w, "%-12s %*s %*s  (not a member)\n", hg_kind_name((hg_kind)k), gw, "-", rw,
-                     "-");
+            w_printf(w, "%-*s %*s %*s  (not a member)\n", kw, hg_kind_name((hg_kind)k), gw, "-",
+                     rw, "-");
             continue;
         }
-        w_printf(w, "%-12s %*d %*d  ", hg_kind_name((hg_kind)k), gw, g->index, rw, g->pos);
+        w_printf(w, "%-*s %*d %*d  ", kw, hg_kind_name((hg_kind)k), gw, g->index, rw, g->pos);
         w_rank_list(w, g->members, g->size);
         w_str(w, "\n");
     }
@@ -941,11 +984,32 @@ static int w_megatron_args(const hg_module *em, const hg_module *lm, FILE *out, 
     return rc;
 }
 
+/* The MIMO example's command line (examples/mimo/training/args.py, --encoder-* and
+ * --llm-*) has no Generalized Tensor Parallelism argument: a module with gtp_remat or
+ * expert_gtp_remat above 1 cannot be passed to it. */
+static int check_megatron_gtp(const hg_layout *l, hg_error *err)
+{
+    for (size_t i = 0; i < hg_layout_module_count(l); i++) {
+        const hg_module *m = hg_layout_module(l, i);
+        if (m->gtp_remat != 1 || m->expert_gtp_remat != 1)
+            return hg_error_set(err, HG_EINVAL,
+                                MEG "module '%s' has gtp_remat %d, expert_gtp_remat %d; the "
+                                "Megatron MIMO example's command line (--encoder-*, --llm-*) "
+                                "takes no Generalized Tensor Parallelism size, so it would "
+                                "build a different grid", m->name, m->gtp_remat,
+                                m->expert_gtp_remat);
+    }
+    return 0;
+}
+
 int hg_plan_write_megatron(const hg_layout *l, FILE *out, hg_error *err)
 {
     int enc, lang, nenc = find_megatron_modules(l, &enc, &lang);
     if (lang < 0) /* validation requires one; never here */
         return hg_error_set(err, HG_EINVAL, MEG "the layout has no language module");
+    int grc = check_megatron_gtp(l, err);
+    if (grc != 0)
+        return grc;
     if (enc >= 0) {
         int rc = check_megatron_layout(l, enc, lang, nenc, err);
         if (rc != 0)

@@ -41,6 +41,32 @@ static void copy_given_factors(const hg_module_spec *s, hg_module *out)
     out->ep = (int)s->ep.v;
     out->expert_tp = (int)s->expert_tp.v;
     out->num_experts = (int)s->num_experts.v;
+    out->gtp_remat = (int)s->gtp_remat.v;
+    out->expert_gtp_remat = (int)s->expert_gtp_remat.v;
+}
+
+/* The dense factors but dp as a diagnostic writes them: "tp*cp*pp = 2*1*2", with
+ * gtp_remat named only when it is not 1 (so a layout without GTP reads as before). */
+static const char *dense_label(const hg_module_spec *s, char *buf, size_t len)
+{
+    if (s->gtp_remat.v == 1)
+        snprintf(buf, len, "tp*cp*pp = %lld*%lld*%lld", s->tp.v, s->cp.v, s->pp.v);
+    else
+        snprintf(buf, len, "tp*gtp_remat*cp*pp = %lld*%lld*%lld*%lld", s->tp.v,
+                 s->gtp_remat.v, s->cp.v, s->pp.v);
+    return buf;
+}
+
+/* The same for the expert view: "expert_tp*ep*pp = 1*4*2" or with expert_gtp_remat. */
+static const char *expert_label(const hg_module_spec *s, char *buf, size_t len)
+{
+    if (s->expert_gtp_remat.v == 1)
+        snprintf(buf, len, "expert_tp*ep*pp = %lld*%lld*%lld", s->expert_tp.v, s->ep.v,
+                 s->pp.v);
+    else
+        snprintf(buf, len, "expert_tp*ep*expert_gtp_remat*pp = %lld*%lld*%lld*%lld",
+                 s->expert_tp.v, s->ep.v, s->expert_gtp_remat.v, s->pp.v);
+    return buf;
 }
 
 /* Rule 2: *dense = tp*cp*pp (0 when past the limit) and *size from dp or size (0 when
@@ -49,34 +75,44 @@ static int resolve_dense_size(const hg_module_spec *s, long long *dense_out,
                               long long *size_out, hg_diags *d)
 {
     const char *n = s->name;
+    char lab[160];
     /* Each factor is at most HG_MAX_WORLD = 2^24, so two multiply safely in 64 bits
-     * but three may not: a product past HG_MAX_WORLD stops before the third factor. */
+     * but three may not: a product past HG_MAX_WORLD stops before the next factor. */
     long long dense = s->tp.v * s->cp.v;
     int ok = 0;
     *size_out = 0;
     if (dense <= HG_MAX_WORLD)
         dense *= s->pp.v;
+    if (dense <= HG_MAX_WORLD)
+        dense *= s->gtp_remat.v;
+    dense_label(s, lab, sizeof(lab));
     if (dense > HG_MAX_WORLD) {
-        ERR(d, first_given_mark(s->pp.at, s->cp.at, first_given_mark(s->tp.at, s->at, s->at)),
-            "%s: tp*cp*pp = %lld*%lld*%lld is more than %d ranks", n, s->tp.v, s->cp.v,
-            s->pp.v, HG_MAX_WORLD);
+        ERR(d, first_given_mark(s->gtp_remat.at, s->pp.at,
+                                first_given_mark(s->cp.at, s->tp.at, s->at)),
+            "%s: %s is more than %d ranks", n, lab, HG_MAX_WORLD);
         dense = 0;
     } else if (!s->dp.at.line && !s->size.at.line) {
-        ERR(d, s->at, "%s: give dp or size (the other is derived from tp*cp*pp)", n);
+        ERR(d, s->at, "%s: give dp or size (the other is derived from %s)", n,
+            s->gtp_remat.v == 1 ? "tp*cp*pp" : "tp*gtp_remat*cp*pp");
     } else if (s->size.at.line) {
         if (s->size.v % dense != 0) {
-            ERR(d, s->size.at, "%s: size %lld is not divisible by tp*cp*pp = %lld", n,
-                s->size.v, dense);
+            ERR(d, s->size.at, "%s: size %lld is not divisible by %s%s%lld", n, s->size.v,
+                s->gtp_remat.v == 1 ? "tp*cp*pp" : "tp*gtp_remat*cp*pp", " = ", dense);
         } else if (s->dp.at.line && s->size.v != dense * s->dp.v) {
-            ERR(d, s->size.at, "%s: size %lld does not equal tp*cp*pp*dp = %lld", n,
-                s->size.v, dense * s->dp.v);
+            ERR(d, s->size.at, "%s: size %lld does not equal %s = %lld", n, s->size.v,
+                s->gtp_remat.v == 1 ? "tp*cp*pp*dp" : "tp*gtp_remat*cp*pp*dp", dense * s->dp.v);
         } else {
             *size_out = s->size.v;
             ok = 1;
         }
     } else if (dense * s->dp.v > HG_MAX_WORLD) {
-        ERR(d, s->dp.at, "%s: tp*cp*pp*dp = %lld*%lld*%lld*%lld is more than %d ranks", n,
-            s->tp.v, s->cp.v, s->pp.v, s->dp.v, HG_MAX_WORLD);
+        if (s->gtp_remat.v == 1)
+            ERR(d, s->dp.at, "%s: tp*cp*pp*dp = %lld*%lld*%lld*%lld is more than %d ranks", n,
+                s->tp.v, s->cp.v, s->pp.v, s->dp.v, HG_MAX_WORLD);
+        else
+            ERR(d, s->dp.at, "%s: tp*gtp_remat*cp*pp*dp = %lld*%lld*%lld*%lld*%lld is more "
+                "than %d ranks", n, s->tp.v, s->gtp_remat.v, s->cp.v, s->pp.v, s->dp.v,
+                HG_MAX_WORLD);
     } else {
         *size_out = dense * s->dp.v;
         ok = 1;
@@ -91,21 +127,26 @@ static int resolve_dense_size(const hg_module_spec *s, long long *dense_out,
 static int resolve_expert_view(const hg_module_spec *s, long long dense, long long size,
                                hg_module *out, hg_diags *d)
 {
+    char lab[160];
     long long expert = s->expert_tp.v * s->ep.v;
     if (expert <= HG_MAX_WORLD)
         expert *= s->pp.v;
-    hg_mark at = first_given_mark(s->ep.at, s->expert_tp.at,
-                                  first_given_mark(s->moe_at, s->pp.at, s->at));
+    if (expert <= HG_MAX_WORLD)
+        expert *= s->expert_gtp_remat.v;
+    hg_mark at = first_given_mark(s->expert_gtp_remat.at, s->ep.at,
+                                  first_given_mark(s->expert_tp.at, s->moe_at,
+                                                   first_given_mark(s->pp.at, s->at, s->at)));
     if (!dense)
         return 0;
+    expert_label(s, lab, sizeof(lab));
     if (expert > HG_MAX_WORLD) {
-        ERR(d, at, "%s: expert_tp*ep*pp = %lld*%lld*%lld is more than %d ranks", s->name,
-            s->expert_tp.v, s->ep.v, s->pp.v, HG_MAX_WORLD);
+        ERR(d, at, "%s: %s is more than %d ranks", s->name, lab, HG_MAX_WORLD);
         return -1;
     }
     if (size && (expert > size || size % expert != 0)) {
-        ERR(d, at, "%s: size %lld is not divisible by expert_tp*ep*pp = %lld", s->name, size,
-            expert);
+        ERR(d, at, "%s: size %lld is not divisible by %s%s = %lld", s->name, size,
+            s->expert_gtp_remat.v == 1 ? "expert_tp*ep*pp" : "expert_tp*ep*expert_gtp_remat*pp",
+            "", expert);
         return -1;
     }
     if (size)
@@ -482,22 +523,39 @@ static void check_bridges(const hg_config *cfg, const hg_module *mods, const hg_
         }
         if (!a->size || !b->size)
             continue;
-        if (a->dp % b->dp != 0 && b->dp % a->dp != 0) {
+        /* Megatron's BridgeCommunicator elects one leader per dp x gtp_remat lane on
+         * each side; the two counts must divide one another. */
+        int la = a->dp * a->gtp_remat, lb = b->dp * b->gtp_remat;
+        int gtp = a->gtp_remat != 1 || b->gtp_remat != 1;
+        if (la % lb != 0 && lb % la != 0) {
             hg_mark src_at = first_given_mark(sa->size.at, sa->at, sa->at);
-            ERR(d, first_given_mark(ed->at, sa->dp.at, src_at),
-                "%s -> %s: %s dp = %d and %s dp = %d do not divide each other, which a "
-                "bridge needs (Megatron's BridgeCommunicator raises); change one, or remove "
-                "the bridge with feeds: [] on %s", a->name, b->name, a->name, a->dp, b->name,
-                b->dp, a->name);
+            if (!gtp)
+                ERR(d, first_given_mark(ed->at, sa->dp.at, src_at),
+                    "%s -> %s: %s dp = %d and %s dp = %d do not divide each other, which a "
+                    "bridge needs (Megatron's BridgeCommunicator raises); change one, or "
+                    "remove the bridge with feeds: [] on %s", a->name, b->name, a->name, a->dp,
+                    b->name, b->dp, a->name);
+            else
+                ERR(d, first_given_mark(ed->at, sa->dp.at, src_at),
+                    "%s -> %s: the leader counts %s dp*gtp_remat = %d*%d = %d and %s "
+                    "dp*gtp_remat = %d*%d = %d do not divide each other, which a bridge needs "
+                    "(Megatron's BridgeCommunicator raises); change one, or remove the bridge "
+                    "with feeds: [] on %s", a->name, b->name, a->name, a->dp, a->gtp_remat, la,
+                    b->name, b->dp, b->gtp_remat, lb, a->name);
             continue;
         }
-        /* Rule 6: a micro-batch of the destination's dp replicas splits evenly over
-         * the source's. */
-        long long per_step = mbs * b->dp;
-        if (!has_batch || per_step % a->dp == 0)
+        /* Rule 6: a micro-batch of the destination's leaders (dp x gtp_remat lanes)
+         * splits evenly over the source's. */
+        long long per_step = mbs * lb;
+        if (!has_batch || per_step % la == 0)
             continue;
         hg_mark at = first_given_mark(sa->dp.at, sa->at, sa->at);
-        if (a->role == HG_ROLE_ENCODER && b->role == HG_ROLE_LANGUAGE)
+        if (gtp)
+            ERR(d, first_given_mark(sa->gtp_remat.at, at, at),
+                "%s: micro_batch_size*%s dp*gtp_remat = %lld*%d = %lld is not divisible by "
+                "%s dp*gtp_remat = %d (the bridge %s -> %s fans out evenly)", a->name, b->name,
+                mbs, lb, per_step, a->name, la, a->name, b->name);
+        else if (a->role == HG_ROLE_ENCODER && b->role == HG_ROLE_LANGUAGE)
             ERR(d, at,
                 "%s: micro_batch_size*language dp = %lld*%d = %lld is not divisible by encoder "
                 "dp = %d (the encoder bridge fans out evenly)", a->name, mbs, b->dp, per_step,
@@ -645,21 +703,36 @@ static void check_batch(const hg_config *cfg, const hg_module *mods, size_t lang
     int colocated = cfg->layout == HG_LAYOUT_COLOCATED;
     long long mbs = cfg->micro_batch_size.at.line ? cfg->micro_batch_size.v : 1;
     const hg_module *lm = &mods[language_i];
-    long long per_step = mbs * lm->dp;
+    /* The language module's leaders: one per dp x gtp_remat lane. */
+    int lanes = lm->dp * lm->gtp_remat;
+    long long per_step = mbs * lanes;
     for (size_t i = 0; colocated && i < cfg->nmodules; i++) {
         const hg_module *m = &mods[i];
         const hg_module_spec *s = &cfg->modules[i];
-        if (m->role != HG_ROLE_ENCODER || !m->size || per_step % m->dp == 0)
+        int mlanes = m->dp * m->gtp_remat;
+        if (m->role != HG_ROLE_ENCODER || !m->size || per_step % mlanes == 0)
             continue;
-        ERR(d, first_given_mark(s->dp.at, s->at, s->at),
-            "%s: micro_batch_size*language dp = %lld*%d = %lld is not divisible by encoder "
-            "dp = %d (the encoder bridge fans out evenly)", m->name, mbs, lm->dp, per_step,
-            m->dp);
+        if (lm->gtp_remat == 1 && m->gtp_remat == 1)
+            ERR(d, first_given_mark(s->dp.at, s->at, s->at),
+                "%s: micro_batch_size*language dp = %lld*%d = %lld is not divisible by encoder "
+                "dp = %d (the encoder bridge fans out evenly)", m->name, mbs, lm->dp, per_step,
+                m->dp);
+        else
+            ERR(d, first_given_mark(s->gtp_remat.at, s->dp.at, s->at),
+                "%s: micro_batch_size*language dp*gtp_remat = %lld*%d = %lld is not divisible "
+                "by encoder dp*gtp_remat = %d (the encoder bridge fans out evenly)", m->name,
+                mbs, lanes, per_step, mlanes);
     }
-    if (cfg->global_batch_size.at.line && cfg->global_batch_size.v % per_step != 0)
-        ERR(d, cfg->global_batch_size.at,
-            "batch.global_batch_size %lld is not divisible by micro_batch_size*language dp "
-            "= %lld*%d = %lld", cfg->global_batch_size.v, mbs, lm->dp, per_step);
+    if (cfg->global_batch_size.at.line && cfg->global_batch_size.v % per_step != 0) {
+        if (lm->gtp_remat == 1)
+            ERR(d, cfg->global_batch_size.at,
+                "batch.global_batch_size %lld is not divisible by micro_batch_size*language dp "
+                "= %lld*%d = %lld", cfg->global_batch_size.v, mbs, lm->dp, per_step);
+        else
+            ERR(d, cfg->global_batch_size.at,
+                "batch.global_batch_size %lld is not divisible by micro_batch_size*language "
+                "dp*gtp_remat = %lld*%d = %lld", cfg->global_batch_size.v, mbs, lanes, per_step);
+    }
 }
 
 int hg_validate_graph(const hg_config *cfg, unsigned flags, hg_module *out, int *world,

@@ -18,6 +18,7 @@ typedef struct hg_module {
     int tp, cp, dp, pp;
     int ep, expert_tp, expert_dp;
     int num_experts; /* 0 when not given */
+    int gtp_remat, expert_gtp_remat; /* dense and expert views' GTP dims (default 1) */
 } hg_module;
 
 /* One edge of the module graph (a bridge of a disjoint layout): src feeds dest. */

@@ -59,6 +59,30 @@ check "both print one line per rank" test "$(grep -c '^abi: rank' "$T/new.sorted
 check "both print the same" cmp -s "$T/new.sorted" "$T/old.sorted" || diff "$T/new.sorted" "$T/old.sorted" | head
 check "rank 5: language, tp group [4..5], sum 11" grep -q '^abi: rank 5/8 language (language) module rank 1/4 tp 1/2 group 2 \[4..5\] sum 11 lib ' "$T/new.sorted"
 
+# The previous release's header (tests/abi/prev: include/ as it was before issue 20
+# appended the gtp_remat dims and the five GTP kinds): a program built against it runs on
+# today's library, on a layout without GTP and on one with it, and prints what the same
+# program built against today's header prints. Existing hg_kind and hg_dim values kept
+# their numbers, so the old program's HG_KIND_TP is the library's.
+# shellcheck disable=SC2086
+mpicc -std=c11 -Wall -Wextra -Werror -Itests/abi/prev -o "$T/prev.bin" tests/abi/abi_program.c $FLAGS >"$T/prev.log" 2>&1
+check "program builds against the previous release's header" test $? -eq 0 || cat "$T/prev.log"
+check "the previous header lacks the GTP kinds and dims" bash -c "! grep -q GTP_REMAT tests/abi/prev/hgrid/base.h && grep -q GTP_REMAT '$P/include/hgrid/base.h'"
+check "the previous header's kinds are today's first ones, in order" cmp -s \
+  <(sed -n 's/^ *X(\([A-Z_]*\), [a-z_]*).*/\1/p' tests/abi/prev/hgrid/base.h) \
+  <(sed -n 's/^ *X(\([A-Z_]*\), [a-z_]*).*/\1/p' "$P/include/hgrid/base.h" | head -n "$(grep -c '^ *X([A-Z_]*, [a-z_]*)' tests/abi/prev/hgrid/base.h)")
+for cfg in configs/vlm-8gpu-moe.yaml tests/golden-gtp/gtp_colocated8.yaml; do
+  for v in new prev; do
+    bin=$T/$v; [[ $v == prev ]] && bin=$T/prev.bin
+    HGRID_CONFIG=$cfg HGRID_BACKEND=mpi LD_LIBRARY_PATH=$P/lib \
+      mpirun -np 8 "$bin" >"$T/$v.gtp.out" 2>"$T/$v.gtp.err"
+    check "$v-header program on today's library ($cfg): exit 0" test $? -eq 0 || tail -5 "$T/$v.gtp.err"
+    sort "$T/$v.gtp.out" >"$T/$v.gtp.sorted"
+  done
+  check "previous and today's header print the same ($cfg)" cmp -s "$T/new.gtp.sorted" "$T/prev.gtp.sorted" || diff "$T/new.gtp.sorted" "$T/prev.gtp.sorted" | head
+  check "one line per rank ($cfg)" test "$(grep -c '^abi: rank' "$T/prev.gtp.sorted")" -eq 8
+done
+
 # The topology API (bridges, colocated modules), through the installed header: the
 # example trainer reduces over every module's communicators and prints each bridge role.
 # shellcheck disable=SC2086

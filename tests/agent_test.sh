@@ -89,13 +89,13 @@ mpi() {
 # with the dry-run's) and prints HGRID_MODULES, then becomes hg-rank-check.
 KEEP='cp "$HGRID_PLAN" "$HG_PLANS/rank$RANK.json" && echo "MODULES $RANK $HGRID_MODULES" && exec "$0" "$@"'
 golden() {
-    local name=$1 n=$2 comms=$3 links=$4
+    local name=$1 n=$2 comms=$3 links=$4 G=${5:-$G}
     rm -rf "$work/plans-$name"
     mkdir -p "$work/plans-$name"
     HG_PLANS=$work/plans-$name mpi "$n" -x HG_PLANS "$AGENT" --backend mpi --report "$work/$name.json" "$G/$name.yaml" -- \
         sh -c "$KEEP" "$CHECK" "$G/$name.json"
     check "$name: $n ranks exit 0 (${secs} s)" rc_is 0
-    check "$name: every rank's groups match the golden" count_is '^rank-check: rank [0-9]+ ok: (15|17) kinds match$' "$n"
+    check "$name: every rank's groups match the golden" count_is '^rank-check: rank [0-9]+ ok: (20|22) kinds match$' "$n"
     check "$name: no mismatch" lacks 'FAIL'
     check "$name: summary line, $links bridge links verified" has "^hgrid: $n/$n ranks ready in [0-9]+\.[0-9]{2} s \(bootstrap [0-9.]+, gpu [0-9.]+, world [0-9.]+, groups [0-9.]+, verify [0-9.]+$( ((links)) && echo ', bridges [0-9.]+'); $comms communicators/rank$(links_text "$links"), mpi backend\)$"
     check "$name: no status-channel line without HGRID_STATUS_TOKEN" lacks 'hgrid-status'
@@ -129,6 +129,12 @@ golden two_encoders14 14 3-7 8
 golden bridge_fanout12 12 3-5 4
 golden bridge_fanin_pp16 16 5-8 4
 golden colocated8 8 7 0
+# Generalized Tensor Parallelism (issue 20; tests/golden-gtp, Megatron's HyperCommGrid with
+# [tp, gtp_remat, cp, dp, pp] and BridgeCommunicator's one leader per dp x gtp_remat lane):
+# every group and bridge link verified, HGRID_GTP_REMAT_RANK/SIZE checked by hg-rank-check.
+golden gtp_llm_only16 16 10 0 tests/golden-gtp
+golden gtp_vlm12 12 5-8 4 tests/golden-gtp
+golden gtp_fanin20 20 5-9 8 tests/golden-gtp
 
 # Bridge roles in HGRID_PLAN, against the golden bridges (Megatron's BridgeCommunicator):
 # two_encoders14: audio leaders 0, 1 and vision leaders 3, 5 each feed two of language's
@@ -150,7 +156,7 @@ check "HGRID_MODULES: colocated, every module in config order, on every rank" co
 check "colocated: HGRID_MODULE and coordinates are the language module's" bash -c "grep -q '^ENV 5 HGRID_MODULE=language$' $out && grep -q '^ENV 5 HGRID_PP_RANK=1$' $out && grep -q '^ENV 5 HGRID_TP_RANK=1$' $out"
 out=$work/out
 HGRID_TEST_NO_SHARE=1 mpi 8 -x HGRID_TEST_NO_SHARE "$AGENT" --backend mpi "$G/colocated8.yaml" -- "$CHECK" "$G/colocated8.json"
-check "colocated, no sharing: world + one per (module, kind), each verified" bash -c "[[ $rc -eq 0 ]] && grep -q '; 32-33 communicators/rank, mpi backend)$' $out"
+check "colocated, no sharing: world + one per (module, kind) (20 + 22 kinds), each verified" bash -c "[[ $rc -eq 0 ]] && grep -q '; 42-43 communicators/rank, mpi backend)$' $out"
 
 # A peer that sends nothing across a bridge (HGRID_TEST_BRIDGE_SILENT_RANK: its links
 # are kept from the backend, and it says its side is done): each of its peers names it
@@ -251,7 +257,7 @@ check "status channel: a malformed token writes nothing" bash -c "[[ $rc -eq 0 ]
 # One communicator per kind (the split-per-kind path NCCL takes on one GPU), verified.
 HGRID_TEST_NO_SHARE=1 mpi 8 -x HGRID_TEST_NO_SHARE "$AGENT" --backend mpi "$G/vlm8_moe.yaml" -- "$CHECK" "$G/vlm8_moe.json"
 check "no sharing: exit 0" rc_is 0
-check "no sharing: world + one per kind (15 encoder, 17 language)" has "; 16-18 communicators/rank$(links_text 2), mpi backend\)$"
+check "no sharing: world + one per kind (20 encoder, 22 language)" has "; 21-23 communicators/rank$(links_text 2), mpi backend\)$"
 
 # Descriptors a library leaves open without close-on-exec during pre-flight (NCCL's RAS
 # sockets; here one /dev/null per rank) are closed at exec: the program sees 0, 1, 2.
@@ -433,7 +439,7 @@ fi
 mpi 8 "$TRAINER" --backend mpi "$G/vlm8_moe.yaml"
 check "in-process trainer, 8 ranks under mpirun: exit 0" rc_is 0
 check "in-process trainer: every rank's kinds all-reduce to the plan's sums" count_is '^trainer: rank [0-9]+ done: 5 communicators, all kinds ok$' 8
-check "in-process trainer: one line per kind (15 + 17 + world each)" count_is '^trainer: rank [0-9]+ [a-z_]+ [a-z_]+: sum [0-9]+ expected [0-9]+ ok$' $((4 * 16 + 4 * 18))
+check "in-process trainer: one line per kind (20 + 22 + world each)" count_is '^trainer: rank [0-9]+ [a-z_]+ [a-z_]+: sum [0-9]+ expected [0-9]+ ok$' $((4 * 21 + 4 * 23))
 check "in-process trainer: readiness summary from hg_init" has '^hgrid: 8/8 ranks ready in '
 mpi 20 "$AGENT" --in-process --backend mpi "$G/enc4_llm_pp4_20.yaml" -- "$TRAINER"
 check "in-process via hgrid-agent --in-process, 20 ranks: exit 0" rc_is 0

@@ -376,6 +376,29 @@ for g in tests/golden/*.yaml; do
     end
 done
 
+# The GTP goldens (tests/golden-gtp, copies of ../shared/golden-gtp: Megatron-LM's own
+# HyperCommGrid with [tp, gtp_remat, cp, dp, pp] and BridgeCommunicator): the dry-run's
+# modules (gtp keys included), every group kind and the bridges equal each file, and
+# every rank's --rank plan agrees with the whole plan (coords, groups, bridge roles).
+for g in tests/golden-gtp/*.yaml; do
+    begin "json_golden_gtp_$(basename "$g" .yaml)"
+    run --dry-run --format json "$g"
+    want_rc 0
+    golden_stderr_ok
+    python3 tests/golden-gtp/compare.py "$tmp/out" "${g%.yaml}.json" >"$tmp/cmp" ||
+        fail "plan differs from ${g%.yaml}.json: $(head -c 600 "$tmp/cmp")"
+    cp "$tmp/out" "$tmp/whole.json"
+    n=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["world_size"])' "$tmp/whole.json")
+    rm -rf "$tmp/ranks" && mkdir "$tmp/ranks"
+    for ((r = 0; r < n; r++)); do
+        "$L" --dry-run --rank "$r" --format json "$g" >"$tmp/ranks/$r.json" 2>/dev/null ||
+            fail "--rank $r failed"
+    done
+    python3 tests/golden-gtp/ranks_agree.py "$tmp/whole.json" "$tmp"/ranks/*.json >"$tmp/cmp" ||
+        fail "rank plans: $(head -c 600 "$tmp/cmp")"
+    end
+done
+
 # The example configs equal their golden layouts.
 for pair in two-encoders-14:two_encoders14 colocated-8:colocated8; do
     begin "example_config_${pair%%:*}"
@@ -465,8 +488,8 @@ want_empty_stderr
 want_first_line "$tmp/out" "rank 5 of 8: module language (language), module rank 1 of 4"
 want_line "$tmp/out" "dense:  tp 1/2  cp 0/1  dp 0/2  pp 0/1"
 want_line "$tmp/out" "expert: expt_tp 0/1  ep 1/4  expt_dp 0/1  pp 0/1"
-want_line "$tmp/out" "dp                1     0  [5, 7]"
-want_line "$tmp/out" "ep                0     1  [4, 5, 6, 7]"
+want_line "$tmp/out" "dp                      1     0  [5, 7]"
+want_line "$tmp/out" "ep                      0     1  [4, 5, 6, 7]"
 end
 
 begin rank_json
@@ -475,7 +498,7 @@ want_rc 0
 want_empty_stderr
 # "kinds" as the whole plan has it (tests/golden/vlm8_moe.json; test_layout.c: its bytes).
 kinds=$(sed -n 's/.*,\("kinds":{.*}\)}$/\1/p' tests/golden/vlm8_moe.json)
-want='{"hgrid_rank_plan":1,'$kinds',"world_size":8,"rank":5,"module":{"name":"language","role":"language","offset":4,"size":4,"tp":2,"cp":1,"dp":2,"pp":1,"ep":4,"expert_tp":1,"expert_dp":1},"module_rank":1,"coords":{"tp":1,"cp":0,"dp":0,"pp":0,"ep":1,"expt_tp":0,"expt_dp":0},"groups":{"tp":{"index":0,"rank":1,"members":[4,5]},"cp":{"index":1,"rank":0,"members":[5]},"pp":{"index":1,"rank":0,"members":[5]},"dp":{"index":1,"rank":0,"members":[5,7]},"dp_cp":{"index":1,"rank":0,"members":[5,7]},"tp_cp":{"index":0,"rank":1,"members":[4,5]},"mp":{"index":0,"rank":1,"members":[4,5]},"tp_dp":{"index":0,"rank":1,"members":[4,5,6,7]},"tp_dp_cp":{"index":0,"rank":1,"members":[4,5,6,7]},"tp_cp_dp_pp":{"index":0,"rank":1,"members":[4,5,6,7]},"ep":{"index":0,"rank":1,"members":[4,5,6,7]},"expt_tp":{"index":1,"rank":0,"members":[5]},"expt_dp":{"index":1,"rank":0,"members":[5]},"tp_ep":{"index":0,"rank":1,"members":[4,5,6,7]},"tp_ep_pp":{"index":0,"rank":1,"members":[4,5,6,7]},"embd":{"index":1,"rank":0,"members":[5]},"pos_embd":{"index":1,"rank":0,"members":[5]}},"bridges":[{"src":"radio_encoder","dest":"language","side":"dest","role":"member","peers":[],"leader":4,"broadcast":[4,5]}]}'
+want='{"hgrid_rank_plan":1,'$kinds',"world_size":8,"rank":5,"module":{"name":"language","role":"language","offset":4,"size":4,"tp":2,"cp":1,"dp":2,"pp":1,"ep":4,"expert_tp":1,"expert_dp":1,"gtp_remat":1,"expert_gtp_remat":1},"module_rank":1,"coords":{"tp":1,"cp":0,"dp":0,"pp":0,"ep":1,"expt_tp":0,"expt_dp":0,"gtp_remat":0,"expt_gtp_remat":0},"groups":{"tp":{"index":0,"rank":1,"members":[4,5]},"cp":{"index":1,"rank":0,"members":[5]},"pp":{"index":1,"rank":0,"members":[5]},"dp":{"index":1,"rank":0,"members":[5,7]},"dp_cp":{"index":1,"rank":0,"members":[5,7]},"tp_cp":{"index":0,"rank":1,"members":[4,5]},"mp":{"index":0,"rank":1,"members":[4,5]},"tp_dp":{"index":0,"rank":1,"members":[4,5,6,7]},"tp_dp_cp":{"index":0,"rank":1,"members":[4,5,6,7]},"tp_cp_dp_pp":{"index":0,"rank":1,"members":[4,5,6,7]},"ep":{"index":0,"rank":1,"members":[4,5,6,7]},"expt_tp":{"index":1,"rank":0,"members":[5]},"expt_dp":{"index":1,"rank":0,"members":[5]},"tp_ep":{"index":0,"rank":1,"members":[4,5,6,7]},"tp_ep_pp":{"index":0,"rank":1,"members":[4,5,6,7]},"embd":{"index":1,"rank":0,"members":[5]},"pos_embd":{"index":1,"rank":0,"members":[5]},"gtp_remat":{"index":1,"rank":0,"members":[5]},"gtp_remat_dp_cp":{"index":1,"rank":0,"members":[5,7]},"expt_gtp_remat":{"index":1,"rank":0,"members":[5]},"tp_ep_gtp_remat_pp":{"index":0,"rank":1,"members":[4,5,6,7]},"ep_gtp_remat_dp":{"index":1,"rank":0,"members":[5]}},"bridges":[{"src":"radio_encoder","dest":"language","side":"dest","role":"member","peers":[],"leader":4,"broadcast":[4,5]}]}'
 [ "$(cat "$tmp/out")" = "$want" ] || fail "rank JSON: $(head -c 300 "$tmp/out")"
 end
 
@@ -484,7 +507,7 @@ begin rank_json_middle_stage
 run --dry-run --rank 8 --format json tests/golden/enc4_llm_pp4_20.yaml
 want_rc 0
 grep -Fq '"coords":{"tp":0,"cp":0,"dp":0,"pp":1,' "$tmp/out" || fail "rank 8 is not stage 1"
-grep -Fq '"embd":null,"pos_embd":null},"bridges":[]}' "$tmp/out" || fail "embd not null: $(tail -c 100 "$tmp/out")"
+grep -Fq '"embd":null,"pos_embd":null,"gtp_remat":{' "$tmp/out" || fail "embd not null: $(tail -c 100 "$tmp/out")"
 end
 
 begin rank_last
@@ -604,8 +627,8 @@ want_line "$tmp/out" "16777216 ranks: per-rank coordinates not listed (use --ran
 run --dry-run --rank 16777215 "$tmp/world-2-24.yaml"
 want_rc 0
 header=$(grep '^kind ' "$tmp/out")
-[ "$header" = "kind           group    rank  members" ] || fail "header '$header'"
-want_line "$tmp/out" "pos_embd           -       -  (not a member)"
+[ "$header" = "kind                 group    rank  members" ] || fail "header '$header'"
+want_line "$tmp/out" "pos_embd                 -       -  (not a member)"
 while IFS= read -r row; do aligned "$header" "$row" 1 3; done < <(sed '1,/^kind /d' "$tmp/out")
 end
 
@@ -824,6 +847,14 @@ begin megatron_without_num_experts
 want_megatron tests/golden/vlm8_moe.yaml "--encoder-tp 2 --encoder-dp 2 --llm-offset 4 --llm-tp 2 --llm-cp 1 --llm-pp 1 --llm-dp 2 --llm-ep 4 --llm-expt-tp 1"
 want_megatron tests/golden/expert_tp_differs12.yaml "--encoder-tp 1 --encoder-dp 4 --llm-offset 4 --llm-tp 4 --llm-cp 1 --llm-pp 1 --llm-dp 2 --llm-ep 2 --llm-expt-tp 2"
 want_megatron configs/smoke-2gpu.yaml "--encoder-tp 1 --encoder-dp 1 --llm-offset 1 --llm-tp 1 --llm-cp 1 --llm-pp 1 --llm-dp 1 --llm-ep 1 --llm-expt-tp 1"
+end
+
+begin megatron_gtp
+# Generalized Tensor Parallelism: the MIMO example's command line (examples/mimo/training/
+# args.py: --encoder-tp/-dp, --llm-*) takes no gtp_remat, so hgrid refuses and says why.
+megatron_refuses tests/golden-gtp/gtp_vlm12.yaml "module 'language' has gtp_remat 2, expert_gtp_remat 1; the Megatron MIMO example's command line (--encoder-*, --llm-*) takes no Generalized Tensor Parallelism size, so it would build a different grid"
+megatron_refuses tests/golden-gtp/gtp_fanin20.yaml "module 'vision' has gtp_remat 2, expert_gtp_remat 1; the Megatron MIMO example's command line (--encoder-*, --llm-*) takes no Generalized Tensor Parallelism size, so it would build a different grid"
+megatron_refuses tests/golden-gtp/gtp_llm_only16.yaml "module 'language' has gtp_remat 2, expert_gtp_remat 2; the Megatron MIMO example's command line (--encoder-*, --llm-*) takes no Generalized Tensor Parallelism size, so it would build a different grid"
 end
 
 begin megatron_two_encoders

@@ -71,13 +71,18 @@ START_TEST(shared_slots_of_one_module)
     ck_assert_int_eq(cs->primary, 0);
     ck_assert_int_eq(cs->nsplits, HG_KIND_COUNT);
     ck_assert_int_eq(cs->nwords, 1);
-    ck_assert_int_eq(cs->nslots, 5);
+    ck_assert_int_eq(cs->nslots, 5); /* as before the five GTP kinds */
     static const int want[HG_KIND_COUNT] = {
         [HG_KIND_TP] = 1, [HG_KIND_CP] = 2, [HG_KIND_PP] = 2, [HG_KIND_DP] = 3,
         [HG_KIND_DP_CP] = 3, [HG_KIND_TP_CP] = 1, [HG_KIND_MP] = 1, [HG_KIND_TP_DP] = 4,
         [HG_KIND_TP_DP_CP] = 4, [HG_KIND_TP_CP_DP_PP] = 4, [HG_KIND_EP] = 4,
         [HG_KIND_EXPT_TP] = 2, [HG_KIND_EXPT_DP] = 2, [HG_KIND_TP_EP] = 4,
         [HG_KIND_TP_EP_PP] = 4, [HG_KIND_EMBD] = 2, [HG_KIND_POS_EMBD] = 2,
+        /* gtp_remat = expert_gtp_remat = 1: the GTP kinds add no communicator (issue 20):
+         * gtp_remat, expt_gtp_remat and ep_gtp_remat_dp are one rank, gtp_remat_dp_cp is
+         * dp_cp, tp_ep_gtp_remat_pp is tp_ep_pp. */
+        [HG_KIND_GTP_REMAT] = 2, [HG_KIND_GTP_REMAT_DP_CP] = 3, [HG_KIND_EXPT_GTP_REMAT] = 2,
+        [HG_KIND_TP_EP_GTP_REMAT_PP] = 4, [HG_KIND_EP_GTP_REMAT_DP] = 2,
     };
     for (int k = 0; k < HG_KIND_COUNT; k++) {
         ck_assert_msg(cs->slot[k] == want[k], "kind %s: slot %d, expected %d",

@@ -21,21 +21,28 @@
 /* The "kinds" of every plan, whole or one rank's: each kind's view and the dims its
  * groups span (layout.c's table, written by plan.c), as python/hgrid reads them. */
 #define KINDS_JSON \
-    "\"kinds\":{\"tp\":{\"view\":\"dense\",\"dims\":[\"tp\"]}," \
-    "\"cp\":{\"view\":\"dense\",\"dims\":[\"cp\"]},\"pp\":{\"view\":\"dense\",\"dims\":[\"pp\"]}," \
-    "\"dp\":{\"view\":\"dense\",\"dims\":[\"dp\"]},\"dp_cp\":{\"view\":\"dense\",\"dims\":[\"cp\",\"dp\"]}," \
-    "\"tp_cp\":{\"view\":\"dense\",\"dims\":[\"tp\",\"cp\"]}," \
-    "\"mp\":{\"view\":\"dense\",\"dims\":[\"tp\",\"pp\"]}," \
-    "\"tp_dp\":{\"view\":\"dense\",\"dims\":[\"tp\",\"dp\"]}," \
-    "\"tp_dp_cp\":{\"view\":\"dense\",\"dims\":[\"tp\",\"cp\",\"dp\"]}," \
-    "\"tp_cp_dp_pp\":{\"view\":\"dense\",\"dims\":[\"tp\",\"cp\",\"dp\",\"pp\"]}," \
-    "\"ep\":{\"view\":\"expert\",\"dims\":[\"ep\"]}," \
-    "\"expt_tp\":{\"view\":\"expert\",\"dims\":[\"expt_tp\"]}," \
-    "\"expt_dp\":{\"view\":\"expert\",\"dims\":[\"expt_dp\"]}," \
-    "\"tp_ep\":{\"view\":\"expert\",\"dims\":[\"expt_tp\",\"ep\"]}," \
-    "\"tp_ep_pp\":{\"view\":\"expert\",\"dims\":[\"expt_tp\",\"ep\",\"pp\"]}," \
-    "\"embd\":{\"view\":\"dense\",\"dims\":[\"pp\"],\"members\":\"first and last\",\"roles\":[\"language\"]}," \
-    "\"pos_embd\":{\"view\":\"dense\",\"dims\":[\"pp\"],\"members\":\"first\",\"roles\":[\"language\"]}}"
+    "\"kinds\":{\"tp\":{\"view\":\"dense\",\"dims\":[\"tp\"],\"fields\":[\"tp\"]}," \
+    "\"cp\":{\"view\":\"dense\",\"dims\":[\"cp\"],\"fields\":[\"cp\"]}," \
+    "\"pp\":{\"view\":\"dense\",\"dims\":[\"pp\"],\"fields\":[\"pp\"]}," \
+    "\"dp\":{\"view\":\"dense\",\"dims\":[\"dp\"],\"fields\":[\"dp\"]}," \
+    "\"dp_cp\":{\"view\":\"dense\",\"dims\":[\"cp\",\"dp\"],\"fields\":[\"dp_cp\",\"intra_dp_cp\"]}," \
+    "\"tp_cp\":{\"view\":\"dense\",\"dims\":[\"tp\",\"cp\"],\"fields\":[\"tp_cp\"]}," \
+    "\"mp\":{\"view\":\"dense\",\"dims\":[\"tp\",\"gtp_remat\",\"pp\"],\"fields\":[\"mp\"]}," \
+    "\"tp_dp\":{\"view\":\"dense\",\"dims\":[\"tp\",\"gtp_remat\",\"dp\"],\"fields\":[\"tp_dp\"]}," \
+    "\"tp_dp_cp\":{\"view\":\"dense\",\"dims\":[\"tp\",\"gtp_remat\",\"cp\",\"dp\"],\"fields\":[\"tp_dp_cp\"]}," \
+    "\"tp_cp_dp_pp\":{\"view\":\"dense\",\"dims\":[\"tp\",\"gtp_remat\",\"cp\",\"dp\",\"pp\"],\"fields\":[\"tp_cp_dp_pp\",\"intra_dist_opt\"]}," \
+    "\"ep\":{\"view\":\"expert\",\"dims\":[\"ep\"],\"fields\":[\"ep\"]}," \
+    "\"expt_tp\":{\"view\":\"expert\",\"dims\":[\"expt_tp\"],\"fields\":[\"expt_tp\"]}," \
+    "\"expt_dp\":{\"view\":\"expert\",\"dims\":[\"expt_dp\"],\"fields\":[\"expt_dp\",\"intra_expt_dp\"]}," \
+    "\"tp_ep\":{\"view\":\"expert\",\"dims\":[\"expt_tp\",\"ep\"],\"fields\":[\"tp_ep\"]}," \
+    "\"tp_ep_pp\":{\"view\":\"expert\",\"dims\":[\"expt_tp\",\"ep\",\"pp\"],\"fields\":[\"tp_ep_pp\"]}," \
+    "\"embd\":{\"view\":\"dense\",\"dims\":[\"pp\"],\"members\":\"first and last\",\"roles\":[\"language\"],\"fields\":[\"embd\"]}," \
+    "\"pos_embd\":{\"view\":\"dense\",\"dims\":[\"pp\"],\"members\":\"first\",\"roles\":[\"language\"],\"fields\":[\"pos_embd\"]}," \
+    "\"gtp_remat\":{\"view\":\"dense\",\"dims\":[\"gtp_remat\"],\"fields\":[\"gtp_remat\"]}," \
+    "\"gtp_remat_dp_cp\":{\"view\":\"dense\",\"dims\":[\"gtp_remat\",\"cp\",\"dp\"],\"fields\":[\"dp_cp_gtp_remat\"]}," \
+    "\"expt_gtp_remat\":{\"view\":\"expert\",\"dims\":[\"expt_gtp_remat\"],\"fields\":[\"expt_gtp_remat\"]}," \
+    "\"tp_ep_gtp_remat_pp\":{\"view\":\"expert\",\"dims\":[\"expt_tp\",\"ep\",\"expt_gtp_remat\",\"pp\"],\"fields\":[\"tp_ep_pp_with_egtp_remat\"]}," \
+    "\"ep_gtp_remat_dp\":{\"view\":\"expert\",\"dims\":[\"expt_gtp_remat\",\"expt_dp\"],\"fields\":[\"expt_dp_gtp_remat\"]}}"
 
 /* The golden YAML files, found when the suite is built. */
 static glob_t goldens;
@@ -497,14 +504,20 @@ END_TEST
  * last) rank of each pp group, pp groups in order. Compares with hg_group_*. */
 static void brute_force_check(const hg_module *m)
 {
+    /* { view (0 dense, 1 expert), dims mask }: dense [tp, gtp_remat, cp, dp, pp],
+     * expert [expert_tp, ep, expert_gtp_remat, expert_dp, pp]. */
+    enum { T = 1, G = 2, C = 4, D = 8, P = 16, ET = 1, EP = 2, EG = 4, ED = 8 };
     static const unsigned masks[HG_KIND_COUNT][2] = {
-        /* { view (0 dense, 1 expert), dims mask over [d0, d1, d2, pp] } */
-        [HG_KIND_TP] = { 0, 1 }, [HG_KIND_CP] = { 0, 2 }, [HG_KIND_PP] = { 0, 8 },
-        [HG_KIND_DP] = { 0, 4 }, [HG_KIND_DP_CP] = { 0, 6 }, [HG_KIND_TP_CP] = { 0, 3 },
-        [HG_KIND_MP] = { 0, 9 }, [HG_KIND_TP_DP] = { 0, 5 }, [HG_KIND_TP_DP_CP] = { 0, 7 },
-        [HG_KIND_TP_CP_DP_PP] = { 0, 15 }, [HG_KIND_EP] = { 1, 2 }, [HG_KIND_EXPT_TP] = { 1, 1 },
-        [HG_KIND_EXPT_DP] = { 1, 4 }, [HG_KIND_TP_EP] = { 1, 3 }, [HG_KIND_TP_EP_PP] = { 1, 11 },
-        [HG_KIND_EMBD] = { 0, 8 }, [HG_KIND_POS_EMBD] = { 0, 8 },
+        [HG_KIND_TP] = { 0, T }, [HG_KIND_CP] = { 0, C }, [HG_KIND_PP] = { 0, P },
+        [HG_KIND_DP] = { 0, D }, [HG_KIND_DP_CP] = { 0, C | D }, [HG_KIND_TP_CP] = { 0, T | C },
+        [HG_KIND_MP] = { 0, T | G | P }, [HG_KIND_TP_DP] = { 0, T | G | D },
+        [HG_KIND_TP_DP_CP] = { 0, T | G | C | D }, [HG_KIND_TP_CP_DP_PP] = { 0, 31 },
+        [HG_KIND_EP] = { 1, EP }, [HG_KIND_EXPT_TP] = { 1, ET }, [HG_KIND_EXPT_DP] = { 1, ED },
+        [HG_KIND_TP_EP] = { 1, ET | EP }, [HG_KIND_TP_EP_PP] = { 1, ET | EP | P },
+        [HG_KIND_EMBD] = { 0, P }, [HG_KIND_POS_EMBD] = { 0, P },
+        [HG_KIND_GTP_REMAT] = { 0, G }, [HG_KIND_GTP_REMAT_DP_CP] = { 0, G | C | D },
+        [HG_KIND_EXPT_GTP_REMAT] = { 1, EG }, [HG_KIND_TP_EP_GTP_REMAT_PP] = { 1, ET | EP | EG | P },
+        [HG_KIND_EP_GTP_REMAT_DP] = { 1, EG | ED },
     };
     int n = m->size;
     int *key = malloc((size_t)n * sizeof(int));
@@ -515,13 +528,14 @@ static void brute_force_check(const hg_module *m)
     for (int k = 0; k < HG_KIND_COUNT; k++) {
         int view = (int)masks[k][0];
         unsigned mask = masks[k][1];
-        int dims[4] = { m->tp, m->cp, m->dp, m->pp };
+        int dims[5] = { m->tp, m->gtp_remat, m->cp, m->dp, m->pp };
         if (view)
-            dims[0] = m->expert_tp, dims[1] = m->ep, dims[2] = m->expert_dp;
+            dims[0] = m->expert_tp, dims[1] = m->ep, dims[2] = m->expert_gtp_remat,
+            dims[3] = m->expert_dp;
         /* key: the coordinates outside the kind, as one number */
         for (int r = 0; r < n; r++) {
             int rest = r, kv = 0, mul = 1;
-            for (int i = 0; i < 4; i++) {
+            for (int i = 0; i < 5; i++) {
                 int c = rest % dims[i];
                 rest /= dims[i];
                 if (!(mask & (1u << i))) {
@@ -575,26 +589,33 @@ START_TEST(brute_force_shapes)
     for (int a = 0; a < 4; a++)
         for (int b = 0; b < 4; b++)
             for (int c = 0; c < 4; c++)
-                for (int e = 0; e < 4; e++) {
-                    hg_module m = { .role = HG_ROLE_LANGUAGE, .offset = 7 };
-                    m.tp = vals[a], m.cp = vals[b], m.dp = vals[c], m.pp = vals[e];
-                    m.size = m.tp * m.cp * m.dp * m.pp;
-                    /* every expert factorization of size/pp */
-                    int per_stage = m.size / m.pp;
-                    for (int etp = 1; etp <= per_stage; etp++) {
-                        if (per_stage % etp)
+                for (int e = 0; e < 4; e++)
+                    for (int g = 1; g <= 2; g++) {
+                        /* gtp_remat 2 on the smaller shapes only: the check is O(size^2) */
+                        if (g == 2 && (vals[b] > 2 || vals[e] > 2))
                             continue;
-                        for (int ep = 1; ep <= per_stage / etp; ep++) {
-                            if ((per_stage / etp) % ep)
-                                continue;
-                            m.expert_tp = etp;
-                            m.ep = ep;
-                            m.expert_dp = per_stage / (etp * ep);
-                            brute_force_check(&m);
-                            shapes++;
-                        }
+                        hg_module m = { .role = HG_ROLE_LANGUAGE, .offset = 7 };
+                        m.tp = vals[a], m.cp = vals[b], m.dp = vals[c], m.pp = vals[e];
+                        m.gtp_remat = g;
+                        m.size = m.tp * m.gtp_remat * m.cp * m.dp * m.pp;
+                        /* every expert factorization of size/pp, expert_gtp_remat 1 or 2 */
+                        int per_stage = m.size / m.pp;
+                        for (int eg = 1; eg <= (g == 2 ? 2 : 1); eg++)
+                            for (int etp = 1; etp <= per_stage; etp++) {
+                                if (per_stage % (etp * eg))
+                                    continue;
+                                for (int ep = 1; ep <= per_stage / (etp * eg); ep++) {
+                                    if ((per_stage / (etp * eg)) % ep)
+                                        continue;
+                                    m.expert_tp = etp;
+                                    m.ep = ep;
+                                    m.expert_gtp_remat = eg;
+                                    m.expert_dp = per_stage / (etp * ep * eg);
+                                    brute_force_check(&m);
+                                    shapes++;
+                                }
+                            }
                     }
-                }
     ck_assert_int_gt(shapes, 1000);
 }
 END_TEST
@@ -717,7 +738,13 @@ START_TEST(kind_names_round_trip)
     static const char *const names[HG_KIND_COUNT] = {
         "tp", "cp", "pp", "dp", "dp_cp", "tp_cp", "mp", "tp_dp", "tp_dp_cp", "tp_cp_dp_pp",
         "ep", "expt_tp", "expt_dp", "tp_ep", "tp_ep_pp", "embd", "pos_embd",
+        /* issue 20, appended: the values above keep their numbers */
+        "gtp_remat", "gtp_remat_dp_cp", "expt_gtp_remat", "tp_ep_gtp_remat_pp",
+        "ep_gtp_remat_dp",
     };
+    ck_assert_int_eq(HG_KIND_POS_EMBD, 16);
+    ck_assert_int_eq(HG_KIND_GTP_REMAT, 17);
+    ck_assert_int_eq(HG_KIND_EP_GTP_REMAT_DP, 21);
     for (int k = 0; k < HG_KIND_COUNT; k++) {
         ck_assert_str_eq(hg_kind_name((hg_kind)k), names[k]);
         ck_assert_int_eq(kind_from_name(names[k]), k);
@@ -735,13 +762,17 @@ END_TEST
  * the accessors in hg_dim order (the public hg_dim values). */
 START_TEST(dims_table)
 {
-    static const char *const name[] = { "tp", "cp", "dp", "pp", "ep", "expt_tp", "expt_dp" };
-    static const char *const key[] = { "tp", "cp", "dp", "pp", "ep", "expert_tp", "expert_dp" };
-    static const char *const env[] = { "TP", "CP", "DP", "PP", "EP", "EXPT_TP", "EXPT_DP" };
-    hg_coords c = { .tp = 1, .cp = 2, .dp = 3, .pp = 4, .expt_tp = 6, .ep = 5, .expt_dp = 7 };
+    static const char *const name[] = { "tp", "cp", "dp", "pp", "ep", "expt_tp", "expt_dp",
+                                        "gtp_remat", "expt_gtp_remat" };
+    static const char *const key[] = { "tp", "cp", "dp", "pp", "ep", "expert_tp", "expert_dp",
+                                       "gtp_remat", "expert_gtp_remat" };
+    static const char *const env[] = { "TP", "CP", "DP", "PP", "EP", "EXPT_TP", "EXPT_DP",
+                                       "GTP_REMAT", "EXPT_GTP_REMAT" };
+    hg_coords c = { .tp = 1, .cp = 2, .dp = 3, .pp = 4, .expt_tp = 6, .ep = 5, .expt_dp = 7,
+                    .gtp_remat = 8, .expt_gtp_remat = 9 };
     hg_module m = { .tp = 11, .cp = 12, .dp = 13, .pp = 14, .ep = 15, .expert_tp = 16,
-                    .expert_dp = 17 };
-    ck_assert_int_eq(HG_DIM_COUNT, 7);
+                    .expert_dp = 17, .gtp_remat = 18, .expert_gtp_remat = 19 };
+    ck_assert_int_eq(HG_DIM_COUNT, 9);
     ck_assert_int_eq(HG_DIM_TP, 0);
     ck_assert_int_eq(HG_DIM_EXPT_DP, 6);
     for (int d = 0; d < HG_DIM_COUNT; d++) {
@@ -751,9 +782,12 @@ START_TEST(dims_table)
         ck_assert_int_eq(hg_coords_dim(&c, (hg_dim)d), d + 1);
         ck_assert_int_eq(hg_module_dim(&m, (hg_dim)d), d + 11);
     }
-    ck_assert_int_eq(hg_coords_dim(&c, (hg_dim)7), -1);
+    ck_assert_int_eq(HG_DIM_EXPT_DP, 6); /* the old dims keep their values */
+    ck_assert_int_eq(HG_DIM_GTP_REMAT, 7);
+    ck_assert_int_eq(HG_DIM_EXPT_GTP_REMAT, 8);
+    ck_assert_int_eq(hg_coords_dim(&c, (hg_dim)9), -1);
     ck_assert_int_eq(hg_module_dim(&m, (hg_dim)-1), -1);
-    ck_assert_str_eq(hg_dim_name((hg_dim)7), "?");
+    ck_assert_str_eq(hg_dim_name((hg_dim)9), "?");
 }
 END_TEST
 
@@ -783,8 +817,10 @@ START_TEST(rank_json_vlm8_rank5)
     ck_assert_str_eq(buf,
         "{\"hgrid_rank_plan\":1," KINDS_JSON ",\"world_size\":8,\"rank\":5,"
         "\"module\":{\"name\":\"language\",\"role\":\"language\",\"offset\":4,\"size\":4,\"tp\":2,"
-        "\"cp\":1,\"dp\":2,\"pp\":1,\"ep\":4,\"expert_tp\":1,\"expert_dp\":1},\"module_rank\":1,"
-        "\"coords\":{\"tp\":1,\"cp\":0,\"dp\":0,\"pp\":0,\"ep\":1,\"expt_tp\":0,\"expt_dp\":0},"
+        "\"cp\":1,\"dp\":2,\"pp\":1,\"ep\":4,\"expert_tp\":1,\"expert_dp\":1,\"gtp_remat\":1,"
+        "\"expert_gtp_remat\":1},\"module_rank\":1,"
+        "\"coords\":{\"tp\":1,\"cp\":0,\"dp\":0,\"pp\":0,\"ep\":1,\"expt_tp\":0,\"expt_dp\":0,"
+        "\"gtp_remat\":0,\"expt_gtp_remat\":0},"
         "\"groups\":{\"tp\":{\"index\":0,\"rank\":1,\"members\":[4,5]},"
         "\"cp\":{\"index\":1,\"rank\":0,\"members\":[5]},"
         "\"pp\":{\"index\":1,\"rank\":0,\"members\":[5]},"
@@ -801,7 +837,12 @@ START_TEST(rank_json_vlm8_rank5)
         "\"tp_ep\":{\"index\":0,\"rank\":1,\"members\":[4,5,6,7]},"
         "\"tp_ep_pp\":{\"index\":0,\"rank\":1,\"members\":[4,5,6,7]},"
         "\"embd\":{\"index\":1,\"rank\":0,\"members\":[5]},"
-        "\"pos_embd\":{\"index\":1,\"rank\":0,\"members\":[5]}},"
+        "\"pos_embd\":{\"index\":1,\"rank\":0,\"members\":[5]},"
+        "\"gtp_remat\":{\"index\":1,\"rank\":0,\"members\":[5]},"
+        "\"gtp_remat_dp_cp\":{\"index\":1,\"rank\":0,\"members\":[5,7]},"
+        "\"expt_gtp_remat\":{\"index\":1,\"rank\":0,\"members\":[5]},"
+        "\"tp_ep_gtp_remat_pp\":{\"index\":0,\"rank\":1,\"members\":[4,5,6,7]},"
+        "\"ep_gtp_remat_dp\":{\"index\":1,\"rank\":0,\"members\":[5]}},"
         "\"bridges\":[{\"src\":\"radio_encoder\",\"dest\":\"language\",\"side\":\"dest\","
         "\"role\":\"member\",\"peers\":[],\"leader\":4,\"broadcast\":[4,5]}]}\n");
     free(buf);
@@ -863,8 +904,8 @@ START_TEST(rank_table_vlm8_rank0)
     ck_assert_ptr_nonnull(strstr(buf, "rank 0 of 8: module radio_encoder (encoder), module rank 0 of 4\n"));
     ck_assert_ptr_nonnull(strstr(buf, "dense:  tp 0/2  cp 0/1  dp 0/2  pp 0/1\n"));
     ck_assert_ptr_nonnull(strstr(buf, "expert: expt_tp 0/1  ep 0/1  expt_dp 0/4  pp 0/1\n"));
-    ck_assert_ptr_nonnull(strstr(buf, "\ndp                0     0  [0, 2]\n"));
-    ck_assert_ptr_nonnull(strstr(buf, "\nexpt_dp           0     0  [0, 1, 2, 3]\n"));
+    ck_assert_ptr_nonnull(strstr(buf, "\ndp                      0     0  [0, 2]\n"));
+    ck_assert_ptr_nonnull(strstr(buf, "\nexpt_dp                 0     0  [0, 1, 2, 3]\n"));
     ck_assert_ptr_null(strstr(buf, "embd"));
     free(buf);
     hg_rank_view_free(&p);
@@ -1043,10 +1084,10 @@ START_TEST(table_aligned_at_max_world)
     FILE *f = open_memstream(&rt, &n);
     ck_assert_int_eq(hg_plan_write_rank_table(&p, f, NULL), 0);
     fclose(f);
-    ck_assert_ptr_nonnull(strstr(rt, "\nkind           group    rank  members\n"
-                                     "tp           1048575       7  [16777208, "));
-    ck_assert_ptr_nonnull(strstr(rt, "\ntp_cp_dp_pp        0 8388607  [8388608, "));
-    ck_assert_ptr_nonnull(strstr(rt, "\npos_embd           -       -  (not a member)\n"));
+    ck_assert_ptr_nonnull(strstr(rt, "\nkind                 group    rank  members\n"
+                                     "tp                 1048575       7  [16777208, "));
+    ck_assert_ptr_nonnull(strstr(rt, "\ntp_cp_dp_pp              0 8388607  [8388608, "));
+    ck_assert_ptr_nonnull(strstr(rt, "\npos_embd                 -       -  (not a member)\n"));
     free(rt);
     hg_rank_view_free(&p);
     hg_layout_free(l);
@@ -1150,7 +1191,7 @@ START_TEST(rank_table_bridges_and_colocated)
                                   "dense:  tp 0/1  cp 0/1  dp 3/8  pp 0/1\n", 113), 0);
     ck_assert_ptr_nonnull(strstr(buf, "\n\nmodule language (language), module rank 3 of 8\n"
                                       "dense:  tp 1/2  cp 0/1  dp 1/2  pp 0/2\n"));
-    ck_assert_ptr_nonnull(strstr(buf, "\npos_embd          3     0  [3]\n"));
+    ck_assert_ptr_nonnull(strstr(buf, "\npos_embd                3     0  [3]\n"));
     ck_assert_ptr_null(strstr(buf, "bridges"));
     free(buf);
     hg_layout_free(l);

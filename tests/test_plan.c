@@ -27,9 +27,11 @@ static const char small_yaml[] =
 
 #define SMALL_MODULES                                                                          \
     "\"modules\":[{\"name\":\"enc\",\"role\":\"encoder\",\"offset\":0,\"size\":2,\"tp\":1,"      \
-    "\"cp\":1,\"dp\":2,\"pp\":1,\"ep\":1,\"expert_tp\":1,\"expert_dp\":2,\"feeds\":[\"lm\"]},"  \
+    "\"cp\":1,\"dp\":2,\"pp\":1,\"ep\":1,\"expert_tp\":1,\"expert_dp\":2,\"gtp_remat\":1,"   \
+    "\"expert_gtp_remat\":1,\"feeds\":[\"lm\"]},"                                              \
     "{\"name\":\"lm\",\"role\":\"language\",\"offset\":2,\"size\":2,\"tp\":2,\"cp\":1,"         \
-    "\"dp\":1,\"pp\":1,\"ep\":1,\"expert_tp\":1,\"expert_dp\":2,\"feeds\":[]}]"
+    "\"dp\":1,\"pp\":1,\"ep\":1,\"expert_tp\":1,\"expert_dp\":2,\"gtp_remat\":1,"             \
+    "\"expert_gtp_remat\":1,\"feeds\":[]}]"
 
 /* The whole plan as the writer streams it, up to "kinds". */
 static const char small_plan[] =
@@ -37,12 +39,15 @@ static const char small_plan[] =
     "\"groups\":{\"enc\":{\"tp\":[[0],[1]],\"cp\":[[0],[1]],\"pp\":[[0],[1]],\"dp\":[[0,1]],"
     "\"dp_cp\":[[0,1]],\"tp_cp\":[[0],[1]],\"mp\":[[0],[1]],\"tp_dp\":[[0,1]],"
     "\"tp_dp_cp\":[[0,1]],\"tp_cp_dp_pp\":[[0,1]],\"ep\":[[0],[1]],\"expt_tp\":[[0],[1]],"
-    "\"expt_dp\":[[0,1]],\"tp_ep\":[[0],[1]],\"tp_ep_pp\":[[0],[1]]},"
+    "\"expt_dp\":[[0,1]],\"tp_ep\":[[0],[1]],\"tp_ep_pp\":[[0],[1]],\"gtp_remat\":[[0],[1]],"
+    "\"gtp_remat_dp_cp\":[[0,1]],\"expt_gtp_remat\":[[0],[1]],\"tp_ep_gtp_remat_pp\":[[0],[1]],"
+    "\"ep_gtp_remat_dp\":[[0,1]]},"
     "\"lm\":{\"tp\":[[2,3]],\"cp\":[[2],[3]],\"pp\":[[2],[3]],\"dp\":[[2],[3]],"
     "\"dp_cp\":[[2],[3]],\"tp_cp\":[[2,3]],\"mp\":[[2,3]],\"tp_dp\":[[2,3]],"
     "\"tp_dp_cp\":[[2,3]],\"tp_cp_dp_pp\":[[2,3]],\"ep\":[[2],[3]],\"expt_tp\":[[2],[3]],"
     "\"expt_dp\":[[2,3]],\"tp_ep\":[[2],[3]],\"tp_ep_pp\":[[2],[3]],\"embd\":[[2],[3]],"
-    "\"pos_embd\":[[2],[3]]}},"
+    "\"pos_embd\":[[2],[3]],\"gtp_remat\":[[2],[3]],\"gtp_remat_dp_cp\":[[2],[3]],"
+    "\"expt_gtp_remat\":[[2],[3]],\"tp_ep_gtp_remat_pp\":[[2],[3]],\"ep_gtp_remat_dp\":[[2,3]]}},"
     "\"bridges\":[{\"src\":\"enc\",\"dest\":\"lm\",\"mode\":\"fan-in\",\"src_leaders\":[0,1],"
     "\"dest_leaders\":[2],\"src_broadcast\":[[0],[1]],\"dest_broadcast\":[[2,3]],"
     "\"links\":[[0,2],[1,2]]}]";
@@ -51,8 +56,10 @@ static const char small_plan[] =
 static const char rank2_plan[] =
     "{\"hgrid_rank_plan\":1,\"world_size\":4,\"rank\":2,\"module\":{\"name\":\"lm\","
     "\"role\":\"language\",\"offset\":2,\"size\":2,\"tp\":2,\"cp\":1,\"dp\":1,\"pp\":1,\"ep\":1,"
-    "\"expert_tp\":1,\"expert_dp\":2},\"module_rank\":0,\"coords\":{\"tp\":0,\"cp\":0,\"dp\":0,"
-    "\"pp\":0,\"ep\":0,\"expt_tp\":0,\"expt_dp\":0},\"groups\":{"
+    "\"expert_tp\":1,\"expert_dp\":2,\"gtp_remat\":1,\"expert_gtp_remat\":1},\"module_rank\":0,"
+    "\"coords\":{\"tp\":0,\"cp\":0,\"dp\":0,"
+    "\"pp\":0,\"ep\":0,\"expt_tp\":0,\"expt_dp\":0,\"gtp_remat\":0,\"expt_gtp_remat\":0},"
+    "\"groups\":{"
     "\"tp\":{\"index\":0,\"rank\":0,\"members\":[2,3]},"
     "\"cp\":{\"index\":0,\"rank\":0,\"members\":[2]},"
     "\"pp\":{\"index\":0,\"rank\":0,\"members\":[2]},"
@@ -69,7 +76,12 @@ static const char rank2_plan[] =
     "\"tp_ep\":{\"index\":0,\"rank\":0,\"members\":[2]},"
     "\"tp_ep_pp\":{\"index\":0,\"rank\":0,\"members\":[2]},"
     "\"embd\":{\"index\":0,\"rank\":0,\"members\":[2]},"
-    "\"pos_embd\":{\"index\":0,\"rank\":0,\"members\":[2]}},"
+    "\"pos_embd\":{\"index\":0,\"rank\":0,\"members\":[2]},"
+    "\"gtp_remat\":{\"index\":0,\"rank\":0,\"members\":[2]},"
+    "\"gtp_remat_dp_cp\":{\"index\":0,\"rank\":0,\"members\":[2]},"
+    "\"expt_gtp_remat\":{\"index\":0,\"rank\":0,\"members\":[2]},"
+    "\"tp_ep_gtp_remat_pp\":{\"index\":0,\"rank\":0,\"members\":[2]},"
+    "\"ep_gtp_remat_dp\":{\"index\":0,\"rank\":0,\"members\":[2,3]}},"
     "\"bridges\":[{\"src\":\"enc\",\"dest\":\"lm\",\"side\":\"dest\",\"role\":\"receiver\","
     "\"peers\":[0,1],\"leader\":2,\"broadcast\":[2,3]}]}";
 

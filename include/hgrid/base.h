@@ -71,8 +71,9 @@ typedef enum hg_backend {
     HG_BACKEND_MPI = 1
 } hg_backend;
 
-/* The seven dimensions of a module's grid, dense view (tp, cp, dp, pp) and expert view
- * (expt_tp, ep, expt_dp; pp shared), in one table: X(NAME, name, module_key) makes
+/* The nine dimensions of a module's grid, dense view [tp, gtp_remat, cp, dp, pp] and
+ * expert view [expt_tp, ep, expt_gtp_remat, expt_dp, pp] (pp shared; Megatron's
+ * Generalized Tensor Parallelism, gtp_remat, appended last), in one table: X(NAME, name, module_key) makes
  * HG_DIM_NAME (hg_dim, in this order); `name` is the coordinate's name (the plan's
  * "coords" and a kind's "dims", HGRID_<NAME>_RANK/_SIZE in the environment),
  * `module_key` the module's size along it (the plan's "modules" entries). */
@@ -83,7 +84,9 @@ typedef enum hg_backend {
     X(PP, pp, pp)                                                                              \
     X(EP, ep, ep)                                                                              \
     X(EXPT_TP, expt_tp, expert_tp)                                                             \
-    X(EXPT_DP, expt_dp, expert_dp)
+    X(EXPT_DP, expt_dp, expert_dp)                                                             \
+    X(GTP_REMAT, gtp_remat, gtp_remat)                                                         \
+    X(EXPT_GTP_REMAT, expt_gtp_remat, expert_gtp_remat)
 
 /* Coordinates in the dense view (tp, cp, dp, pp) and the expert view (ep, expert tp,
  * expert dp; pp shared): hg_ctx_coord (hgrid.h). */
@@ -114,7 +117,12 @@ typedef enum hg_dim { HG_DIMS(HG_DIM_ENUM_) } hg_dim;
     X(TP_EP, tp_ep)                                                                            \
     X(TP_EP_PP, tp_ep_pp)                                                                      \
     X(EMBD, embd)                                                                              \
-    X(POS_EMBD, pos_embd)
+    X(POS_EMBD, pos_embd)                                                                      \
+    X(GTP_REMAT, gtp_remat)                                                                    \
+    X(GTP_REMAT_DP_CP, gtp_remat_dp_cp)                                                        \
+    X(EXPT_GTP_REMAT, expt_gtp_remat)                                                          \
+    X(TP_EP_GTP_REMAT_PP, tp_ep_gtp_remat_pp)                                                  \
+    X(EP_GTP_REMAT_DP, ep_gtp_remat_dp)
 
 #define HG_KIND_ENUM_(NAME, name) HG_KIND_##NAME,
 typedef enum hg_kind {

@@ -170,6 +170,8 @@ int main(int argc, char **argv)
     check_env_dim(plan, "EP", "ep", "ep");
     check_env_dim(plan, "EXPT_TP", "expt_tp", "expert_tp");
     check_env_dim(plan, "EXPT_DP", "expt_dp", "expert_dp");
+    check_env_dim(plan, "GTP_REMAT", "gtp_remat", "gtp_remat");
+    check_env_dim(plan, "EXPT_GTP_REMAT", "expt_gtp_remat", "expert_gtp_remat");
     long lr = env_int("LOCAL_RANK"), ls = env_int("LOCAL_WORLD_SIZE"), port = env_int("MASTER_PORT");
     if (lr < 0 || lr >= ls)
         FAIL("LOCAL_RANK %ld not in [0, LOCAL_WORLD_SIZE %ld)", lr, ls);
