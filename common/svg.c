@@ -102,6 +102,9 @@ enum {
 
 typedef struct grid {
     int expert;        /* 0: dense [tp, cp, dp, pp]; 1: expert [expert_tp, ep, expert_dp, pp] */
+    /* Generalized Tensor Parallelism: a column is (tp, gtp_remat), tp fastest; tp columns
+     * per gtp_remat coordinate (the view's tp or expert_tp) and gtp_remat's size. */
+    int tpc, gtp;
     int per_rank;      /* 1: a cell per rank; 0: a cell per dp_per_row tp groups */
     int cols, clusters, rows, stages; /* cell columns per cluster, cell rows */
     int dp_per_row;
@@ -123,11 +126,15 @@ static void grid_init(grid *g, const hg_module *m, int expert, int per_rank, int
     g->dp_per_row = dp_per_row;
     int drows;
     if (!expert) {
-        g->cols = per_rank ? m->tp : 1;
+        g->tpc = m->tp;
+        g->gtp = m->gtp_remat;
+        g->cols = per_rank ? m->tp * m->gtp_remat : 1;
         g->clusters = m->cp;
         drows = m->dp;
     } else {
-        g->cols = m->expert_tp;
+        g->tpc = m->expert_tp;
+        g->gtp = m->expert_gtp_remat;
+        g->cols = m->expert_tp * m->expert_gtp_remat;
         g->clusters = m->ep;
         drows = m->expert_dp;
     }
@@ -215,11 +222,11 @@ static cell cell_of(const grid *g, const hg_module *m, int rank)
     hg_module_coords(m, rank, &k);
     cell c;
     if (!g->expert) {
-        c.a = g->per_rank ? k.tp : 0;
+        c.a = g->per_rank ? k.tp + m->tp * k.gtp_remat : 0;
         c.c = k.cp;
         c.row = k.dp / g->dp_per_row;
     } else {
-        c.a = k.expt_tp;
+        c.a = k.expt_tp + m->expert_tp * k.expt_gtp_remat;
         c.c = k.ep;
         c.row = k.expt_dp;
     }
@@ -310,6 +317,9 @@ static void panel_init(panel *pn, const hg_module *m, int per_rank, int dp_per_r
     int n = snprintf(pn->shape, sizeof(pn->shape), "%s: tp%d", m->name, m->tp);
     if (m->cp > 1)
         n += snprintf(pn->shape + n, sizeof(pn->shape) - (size_t)n, " cp%d", m->cp);
+    if (m->gtp_remat > 1)
+        n += snprintf(pn->shape + n, sizeof(pn->shape) - (size_t)n, " gtp_remat%d",
+                      m->gtp_remat);
     n += snprintf(pn->shape + n, sizeof(pn->shape) - (size_t)n, " dp%d pp%d", m->dp, m->pp);
     if (m->ep > 1)
         n += snprintf(pn->shape + n, sizeof(pn->shape) - (size_t)n, ", ep%d", m->ep);
@@ -322,8 +332,13 @@ static void panel_init(panel *pn, const hg_module *m, int per_rank, int dp_per_r
                  m->role == HG_ROLE_LANGUAGE ? "language model" : hg_role_name(m->role),
                  count_str(m->offset, a), count_str(m->offset + m->size - 1, b));
     if (!per_rank) {
-        int ranks = m->tp * dp_per_row;
-        if (dp_per_row == 1)
+        int ranks = m->tp * m->gtp_remat * dp_per_row;
+        if (m->gtp_remat > 1)
+            snprintf(pn->sub + n, sizeof(pn->sub) - (size_t)n,
+                     "; a cell: %d tp group%s of one dp replica (%d ranks)",
+                     m->gtp_remat * dp_per_row, m->gtp_remat * dp_per_row == 1 ? "" : "s",
+                     ranks);
+        else if (dp_per_row == 1)
             snprintf(pn->sub + n, sizeof(pn->sub) - (size_t)n, "; a cell: one tp group (%d rank%s)",
                      ranks, ranks == 1 ? "" : "s");
         else
@@ -334,11 +349,17 @@ static void panel_init(panel *pn, const hg_module *m, int per_rank, int dp_per_r
     grid_init(&pn->dense, m, 0, per_rank, dp_per_row);
     /* The expert view is worth a second grid only when it differs from the dense one
      * beyond merging cp into dp. */
-    pn->has_expert = per_rank && (m->ep > 1 || m->expert_tp > 1);
+    pn->has_expert = per_rank && (m->ep > 1 || m->expert_tp > 1 || m->expert_gtp_remat > 1);
     if (pn->has_expert) {
         grid_init(&pn->expert, m, 1, 1, 1);
-        snprintf(pn->expert_head, sizeof(pn->expert_head), "expert view: expert_tp%d across, "
-                 "ep%d column groups, expert_dp%d down", m->expert_tp, m->ep, m->expert_dp);
+        if (m->expert_gtp_remat > 1)
+            snprintf(pn->expert_head, sizeof(pn->expert_head), "expert view: expert_tp%d x "
+                     "expert_gtp_remat%d across (etp.egtp), ep%d column groups, expert_dp%d down",
+                     m->expert_tp, m->expert_gtp_remat, m->ep, m->expert_dp);
+        else
+            snprintf(pn->expert_head, sizeof(pn->expert_head), "expert view: expert_tp%d "
+                     "across, ep%d column groups, expert_dp%d down", m->expert_tp, m->ep,
+                     m->expert_dp);
     }
 
     int w = pn->dense.w;
@@ -665,15 +686,20 @@ static void draw_grid_labels(picture *pc, const grid *g)
                 if (!g->per_rank)
                     continue;
                 for (int a = 0; a < g->cols; a++)
-                    draw_textf(pc, T_AXC, cluster_x(g, p, blk, c) + a * g->cw + g->cw / 2,
-                              yc + COL_BAND - 6, "%d", a);
+                    if (g->gtp > 1) /* "t.g": the tp and gtp_remat coordinates */
+                        draw_textf(pc, T_AXC, cluster_x(g, p, blk, c) + a * g->cw + g->cw / 2,
+                                   yc + COL_BAND - 6, "%d.%d", a % g->tpc, a / g->tpc);
+                    else
+                        draw_textf(pc, T_AXC, cluster_x(g, p, blk, c) + a * g->cw + g->cw / 2,
+                                   yc + COL_BAND - 6, "%d", a);
             }
         }
     }
     if (!g->per_rank)
         return;
     int lx = g->labels_right ? g->x + g->cells_w + 8 : g->x - g->left;
-    draw_text(pc, T_AX, lx, g->y - 6, NULL, an);
+    draw_text(pc, T_AX, lx, g->y - 6, NULL,
+              g->gtp == 1 ? an : g->expert ? "etp.egtp" : "tp.gtp_remat");
     for (int r = 0; r < g->rows_per_block && r < g->rows; r++)
         draw_textf(pc, T_AX, lx, g->y + r * g->ch + g->ch / 2 + 3, "%s%s%d", dn,
                   g->blocks > 1 ? " +" : " ", r);
@@ -787,7 +813,7 @@ static int draw_grid(picture *pc, size_t mi, const grid *g, hg_error *err)
     module_colour(mi, 0.55, fill);
     draw_grid_labels(pc, g);
     o_printf(o, "<g fill=\"%s\">\n", fill);
-    int per_cell = g->per_rank ? 1 : m->tp * g->dp_per_row;
+    int per_cell = g->per_rank ? 1 : m->tp * m->gtp_remat * g->dp_per_row;
     for (int idx = 0; idx < grid_cells(g) && !o->failed; idx++)
         write_grid_cell(pc, g, idx, per_cell);
     o_printf(o, "</g>\n");
@@ -1268,6 +1294,8 @@ static int legend_highlight_line(const picture *pc, char *buf, hg_error *err)
         const hg_rank_view *u = v.nmodules_here > 0 ? &v.per_module[i] : &v;
         const hg_coords *c = &u->coords;
         n += (size_t)snprintf(buf + n, cap - n, "%s %s tp %d", i ? ";" : ",", u->module.name, c->tp);
+        if (u->module.gtp_remat > 1 && n < cap)
+            n += (size_t)snprintf(buf + n, cap - n, " gtp_remat %d", c->gtp_remat);
         if (u->module.cp > 1 && n < cap)
             n += (size_t)snprintf(buf + n, cap - n, " cp %d", c->cp);
         if (n < cap)
