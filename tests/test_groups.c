@@ -35,7 +35,10 @@ static void setup_rank(fixture *fx, const char *golden, int rank, int share)
     hg_diags *d = NULL;
     hg_error err;
     hg_error_clear(&err);
-    snprintf(path, sizeof(path), "%s/tests/golden/%s.yaml", SRCDIR, golden);
+    /* "golden-gtp/NAME": a layout of tests/golden-gtp; else tests/golden/NAME. */
+    snprintf(path, sizeof(path), strchr(golden, '/') ? "%s/tests/%s.yaml"
+                                                      : "%s/tests/golden/%s.yaml",
+             SRCDIR, golden);
     char *text = slurp(path);
     fx->l = layout_of(text, 0, &d);
     free(text);
@@ -100,6 +103,73 @@ START_TEST(shared_slots_of_one_module)
     ck_assert_int_eq(cs->slot_view[HG_SLOT_WORLD], -1);
     ck_assert_int_eq(cs->slot_kind[HG_SLOT_WORLD], -1);
     teardown(&fx);
+}
+END_TEST
+
+/* gtp_llm_only16 rank 5 (language tp2 gtp_remat2 pp2 dp2; experts ep4 expert_gtp_remat2):
+ * t1 g0 d1 p0. Nine distinct memberships and the world: tp = tp_cp [4, 5]; gtp_remat
+ * [5, 7]; the singletons (cp, expt_tp, expt_dp, pos_embd); pp = embd [5, 13]; dp =
+ * dp_cp = expt_gtp_remat = ep_gtp_remat_dp [1, 5]; gtp_remat_dp_cp [1, 3, 5, 7]; mp =
+ * tp_ep_pp [4-7, 12-15]; tp_dp = tp_dp_cp [0-7]; ep = tp_ep [4-7]; tp_cp_dp_pp and
+ * tp_ep_gtp_remat_pp span the module, which is the world: the agent's "10
+ * communicators/rank" (tests/agent_test.sh). */
+START_TEST(gtp_kinds_share)
+{
+    fixture fx;
+    setup_rank(&fx, "golden-gtp/gtp_llm_only16", 5, 1);
+    const hg_comm_set *cs = &fx.cs;
+    const int *s = cs->slot;
+    ck_assert_int_eq(cs->nslots, 10);
+    ck_assert_int_eq(s[HG_KIND_TP], s[HG_KIND_TP_CP]);
+    ck_assert_int_ne(s[HG_KIND_GTP_REMAT], s[HG_KIND_TP]);
+    ck_assert_int_eq(s[HG_KIND_CP], s[HG_KIND_EXPT_TP]);
+    ck_assert_int_eq(s[HG_KIND_CP], s[HG_KIND_POS_EMBD]);
+    ck_assert_int_eq(s[HG_KIND_PP], s[HG_KIND_EMBD]);
+    ck_assert_int_eq(s[HG_KIND_DP], s[HG_KIND_EXPT_GTP_REMAT]);
+    ck_assert_int_eq(s[HG_KIND_DP], s[HG_KIND_EP_GTP_REMAT_DP]);
+    ck_assert_int_ne(s[HG_KIND_GTP_REMAT_DP_CP], s[HG_KIND_DP_CP]);
+    ck_assert_int_eq(s[HG_KIND_MP], s[HG_KIND_TP_EP_PP]);
+    ck_assert_int_eq(s[HG_KIND_TP_DP], s[HG_KIND_TP_DP_CP]);
+    ck_assert_int_eq(s[HG_KIND_EP], s[HG_KIND_TP_EP]);
+    ck_assert_int_eq(s[HG_KIND_TP_CP_DP_PP], HG_SLOT_WORLD);
+    ck_assert_int_eq(s[HG_KIND_TP_EP_GTP_REMAT_PP], HG_SLOT_WORLD);
+    const hg_rank_group *g = &fx.v.groups[HG_KIND_GTP_REMAT_DP_CP];
+    ck_assert_int_eq(g->size, 4);
+    ck_assert_int_eq(g->members[0], 1);
+    ck_assert_int_eq(g->members[3], 7);
+    teardown(&fx);
+}
+END_TEST
+
+/* gtp_remat = expert_gtp_remat = 1: on every rank of every golden layout each GTP kind
+ * shares the communicator of a kind that existed before them (issue 20: they add none). */
+START_TEST(gtp_kinds_add_no_communicator_at_1)
+{
+    static const char *const goldens[] = {
+        "big128", "bridge_fanin_pp16", "bridge_fanout12", "colocated8", "dense16_cp",
+        "enc4_llm_pp4_20", "expert_tp_differs12", "llm_only8", "two_encoders14", "vlm8_moe",
+    };
+    for (size_t i = 0; i < sizeof(goldens) / sizeof(goldens[0]); i++) {
+        fixture fx;
+        setup_rank(&fx, goldens[i], 0, 1);
+        int world = fx.v.world_size;
+        teardown(&fx);
+        for (int r = 0; r < world; r++) {
+            setup_rank(&fx, goldens[i], r, 1);
+            const hg_comm_set *cs = &fx.cs;
+            for (int s = 0; s < cs->nsplits; s++) {
+                int k = s % HG_KIND_COUNT;
+                if (k < HG_KIND_GTP_REMAT || cs->view_slot[s] < 0)
+                    continue;
+                ck_assert_msg(!(cs->creates[s / 32] & (1u << (s % 32))),
+                              "%s rank %d: kind %s makes a communicator", goldens[i], r,
+                              hg_kind_name((hg_kind)k));
+                /* the slot's maker: the world (-1) or a kind from before */
+                ck_assert_int_lt(cs->slot_kind[cs->view_slot[s]], HG_KIND_GTP_REMAT);
+            }
+            teardown(&fx);
+        }
+    }
 }
 END_TEST
 
@@ -298,6 +368,8 @@ int main(void)
     Suite *s = suite_create("groups");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, shared_slots_of_one_module);
+    tcase_add_test(tc, gtp_kinds_share);
+    tcase_add_test(tc, gtp_kinds_add_no_communicator_at_1);
     tcase_add_test(tc, color_and_key);
     tcase_add_test(tc, split_needed_follows_splits);
     tcase_add_test(tc, groups_that_do_not_exist);
