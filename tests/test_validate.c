@@ -165,6 +165,60 @@ START_TEST(rule2_good_dp_and_size)
 }
 END_TEST
 
+/* Generalized Tensor Parallelism (issue 20): size = tp*gtp_remat*cp*pp*dp and
+ * expert_dp = size / (expert_tp*ep*expert_gtp_remat*pp); the diagnostics name gtp_remat
+ * where it is not 1. */
+START_TEST(rule2_gtp_remat)
+{
+    hg_layout *l = valid("version: 1\nmodules:\n" LM "    tp: 2\n    gtp_remat: 2\n    pp: 2\n"
+                         "    dp: 2\n    moe:\n      ep: 4\n      expert_gtp_remat: 2\n", 0);
+    check_module(l, 0, "language", HG_ROLE_LANGUAGE, 0, 16, 2, 1, 2, 2, 4, 1, 1, 0);
+    ck_assert_int_eq(hg_layout_module(l, 0)->gtp_remat, 2);
+    ck_assert_int_eq(hg_layout_module(l, 0)->expert_gtp_remat, 2);
+    hg_layout_free(l);
+    /* size given: dp = size / (tp*gtp_remat*cp*pp). */
+    l = valid("version: 1\nmodules:\n" LM "    tp: 2\n    gtp_remat: 3\n    size: 12\n", 0);
+    check_module(l, 0, "language", HG_ROLE_LANGUAGE, 0, 12, 2, 1, 2, 1, 1, 1, 12, 0);
+    hg_layout_free(l);
+    /* Defaults: 1, and a layout without them reads as before. */
+    l = valid("version: 1\nmodules:\n" LM "    dp: 2\n", 0);
+    ck_assert_int_eq(hg_layout_module(l, 0)->gtp_remat, 1);
+    ck_assert_int_eq(hg_layout_module(l, 0)->expert_gtp_remat, 1);
+    hg_layout_free(l);
+    INVALID("version: 1\nmodules:\n" LM "    tp: 2\n    gtp_remat: 2\n    size: 10\n",
+            "t.yaml:7:11: error: language: size 10 is not divisible by tp*gtp_remat*cp*pp = 4");
+    INVALID("version: 1\nmodules:\n" LM "    tp: 2\n    gtp_remat: 2\n    dp: 2\n    size: 4\n",
+            "t.yaml:8:11: error: language: size 4 does not equal tp*gtp_remat*cp*pp*dp = 8");
+    INVALID("version: 1\nmodules:\n" LM "    dp: 3\n    moe:\n      ep: 2\n      expert_gtp_remat: 2\n",
+            "t.yaml:8:25: error: language: size 3 is not divisible by "
+            "expert_tp*ep*expert_gtp_remat*pp = 4");
+}
+END_TEST
+
+/* Bridges elect one leader per dp x gtp_remat lane: the two counts divide one another,
+ * and the fan-out batch rule counts lanes. */
+START_TEST(rule9_gtp_leaders)
+{
+    hg_layout *l = valid("version: 1\nmodules:\n" ENC "    dp: 2\n" LM "    gtp_remat: 2\n"
+                         "    dp: 2\n", 0);
+    const hg_bridge *b = hg_layout_bridge(l, 0);
+    ck_assert_int_eq(b->nsrc, 2);
+    ck_assert_int_eq(b->ndest, 4);
+    ck_assert_int_eq(b->mode, HG_BRIDGE_FAN_OUT);
+    hg_layout_free(l);
+    INVALID("version: 1\nmodules:\n" ENC "    dp: 3\n" LM "    gtp_remat: 2\n    dp: 1\n",
+            "t.yaml:5:9: error: vision -> language: the leader counts vision dp*gtp_remat = "
+            "3*1 = 3 and language dp*gtp_remat = 1*2 = 2 do not divide each other, which a "
+            "bridge needs (Megatron's BridgeCommunicator raises); change one, or remove the "
+            "bridge with feeds: [] on vision");
+    INVALID("version: 1\nbatch:\n  micro_batch_size: 1\nmodules:\n" ENC "    dp: 4\n" LM
+            "    gtp_remat: 2\n    dp: 1\n",
+            "t.yaml:7:9: error: vision: micro_batch_size*language dp*gtp_remat = 1*2 = 2 is "
+            "not divisible by vision dp*gtp_remat = 4 (the bridge vision -> language fans out "
+            "evenly)");
+}
+END_TEST
+
 START_TEST(rule2_size_not_divisible)
 {
     INVALID("version: 1\nmodules:\n" LM "    tp: 4\n    pp: 2\n    size: 12\n",
@@ -962,6 +1016,8 @@ static Suite *validate_suite(void)
     tcase_add_test(tc, rule1_no_language);
     tcase_add_test(tc, rule1_two_languages);
     tcase_add_test(tc, rule2_good_dp_and_size);
+    tcase_add_test(tc, rule2_gtp_remat);
+    tcase_add_test(tc, rule9_gtp_leaders);
     tcase_add_test(tc, rule2_size_not_divisible);
     tcase_add_test(tc, rule2_size_and_dp_disagree);
     tcase_add_test(tc, rule2_neither_dp_nor_size);
