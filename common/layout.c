@@ -329,6 +329,47 @@ void hg_group_members(const hg_module *m, hg_kind kind, int group, int *members)
         fill_runs(members, base, vdims, vstrides, nv);
 }
 
+void hg_group_walk(const hg_module *m, hg_kind kind, int *members,
+                   void (*fn)(void *ctx, const int *members, int size), void *ctx)
+{
+    int count = hg_group_count(m, kind), size = hg_group_size(m, kind, 0);
+    if (is_embedding_kind(kind)) {
+        for (int g = 0; g < count; g++) {
+            hg_group_members(m, kind, g, members);
+            fn(ctx, members, size);
+        }
+        return;
+    }
+    const kind_def *k = &kinds[kind];
+    int dims[NV], strides[NV], vdims[NV], vstrides[NV];
+    view_dims(m, k->view, dims);
+    view_strides(dims, strides);
+    int nv = varying_runs(k, dims, strides, vdims, vstrides);
+    /* The other dims as an odometer, first fastest: group g's lowest member without a
+     * division per group (group_base_rank's order). */
+    int odims[NV], ostrides[NV], c[NV] = { 0 }, no = 0, base = m->offset;
+    for (int i = 0; i < NV; i++)
+        if (!(k->mask & (1u << i)) && dims[i] > 1) {
+            odims[no] = dims[i];
+            ostrides[no++] = strides[i];
+        }
+    for (int g = 0; g < count; g++) {
+        if (nv == 0)
+            members[0] = base;
+        else
+            fill_runs(members, base, vdims, vstrides, nv);
+        fn(ctx, members, size);
+        for (int i = 0; i < no; i++) {
+            if (++c[i] < odims[i]) {
+                base += ostrides[i];
+                break;
+            }
+            base -= (odims[i] - 1) * ostrides[i];
+            c[i] = 0;
+        }
+    }
+}
+
 struct hg_layout {
     int world;
     size_t n;

@@ -54,6 +54,11 @@ int hg_group_count(const hg_module *m, hg_kind kind);
 int hg_group_size(const hg_module *m, hg_kind kind, int group);
 /* Writes the members of group g, ascending, into members[0 .. size). */
 void hg_group_members(const hg_module *m, hg_kind kind, int group, int *members);
+/* Every group of a kind in order, as hg_group_members gives it: fn(ctx, members, size)
+ * once per group, members written into members (room for the largest group). O(total
+ * members), with no per-group division: what whole-plan writers use. */
+void hg_group_walk(const hg_module *m, hg_kind kind, int *members,
+                   void (*fn)(void *ctx, const int *members, int size), void *ctx);
 
 typedef struct hg_layout hg_layout;
 

@@ -382,19 +382,30 @@ static int w_plan_modules(writer *w, const hg_layout *l)
 }
 
 /* "KIND":[[members],...]: every group of one kind of module m, members as scratch. */
+typedef struct group_writer {
+    writer *w;
+    int first;
+} group_writer;
+
+/* One group of w_kind_groups' list. Once a write failed no one reads the rest, and the
+ * writer drops it. */
+static void w_one_group(void *ctx, const int *members, int size)
+{
+    group_writer *gw = ctx;
+    if (gw->w->failed)
+        return;
+    w_str(gw->w, gw->first ? "" : ",");
+    gw->first = 0;
+    w_ints(gw->w, members, size);
+}
+
 static void w_kind_groups(writer *w, const hg_module *m, hg_kind k, int *members)
 {
     w_str(w, "\"");
     w_str(w, hg_kind_name(k));
     w_str(w, "\":[");
-    int count = hg_group_count(m, k);
-    /* Once a write failed no one reads the rest: stop computing it. */
-    for (int g = 0; g < count && !w->failed; g++) {
-        int size = hg_group_size(m, k, g);
-        hg_group_members(m, k, g, members);
-        w_str(w, g ? "," : "");
-        w_ints(w, members, size);
-    }
+    group_writer gw = { w, 1 };
+    hg_group_walk(m, k, members, w_one_group, &gw);
     w_str(w, "]");
 }
 

@@ -502,6 +502,23 @@ END_TEST
 /* A group holds the ranks that agree on every dim outside the kind; members ascend;
  * groups are ordered by their lowest member. Embedding groups: the first (embd: and
  * last) rank of each pp group, pp groups in order. Compares with hg_group_*. */
+typedef struct walk_check {
+    const hg_module *m;
+    hg_kind kind;
+    int next;    /* the group hg_group_walk should give next */
+    int *scratch;
+} walk_check;
+
+static void walk_one(void *ctx, const int *members, int size)
+{
+    walk_check *wc = ctx;
+    ck_assert_int_eq(size, hg_group_size(wc->m, wc->kind, wc->next));
+    hg_group_members(wc->m, wc->kind, wc->next, wc->scratch);
+    for (int j = 0; j < size; j++)
+        ck_assert_int_eq(members[j], wc->scratch[j]);
+    wc->next++;
+}
+
 static void brute_force_check(const hg_module *m)
 {
     /* { view (0 dense, 1 expert), dims mask }: dense [tp, gtp_remat, cp, dp, pp],
@@ -575,6 +592,10 @@ static void brute_force_check(const hg_module *m)
             groups++;
         }
         ck_assert_int_eq(hg_group_count(m, (hg_kind)k), groups);
+        /* hg_group_walk gives the same groups, in the same order. */
+        walk_check wc = { m, (hg_kind)k, 0, want };
+        hg_group_walk(m, (hg_kind)k, got, walk_one, &wc);
+        ck_assert_int_eq(wc.next, groups);
     }
     free(key);
     free(seen);
