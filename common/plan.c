@@ -647,7 +647,8 @@ int hg_plan_write_table(const hg_layout *l, FILE *out, hg_error *err)
         goto out;
     size_t nb = hg_layout_bridge_count(l);
     if (nb) {
-        w_printf(w, "\nbridge%s (leaders per side, one per dp replica):\n", nb == 1 ? "" : "s");
+        w_printf(w, "\nbridge%s (leaders per side, one per dp %s):\n", nb == 1 ? "" : "s",
+                 table_gtp_cols(l) == 0 ? "x gtp_remat lane" : "replica");
         if ((rc = w_table(w, bridge_cols, NCOLS(bridge_cols), (int)nb, bridge_row, l, err)) != 0)
             goto out;
     } else if (!colocated && nmod > 1) {

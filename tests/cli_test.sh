@@ -849,6 +849,21 @@ want_megatron tests/golden/expert_tp_differs12.yaml "--encoder-tp 1 --encoder-dp
 want_megatron configs/smoke-2gpu.yaml "--encoder-tp 1 --encoder-dp 1 --llm-offset 1 --llm-tp 1 --llm-cp 1 --llm-pp 1 --llm-dp 1 --llm-ep 1 --llm-expt-tp 1"
 end
 
+begin table_gtp
+# GTP in the table: the modules' and ranks' gtp_remat columns, one bridge leader per
+# dp x gtp_remat lane (gtp_vlm12: 2 -> 4), and a rank's gtp_remat coordinate.
+run --dry-run tests/golden-gtp/gtp_vlm12.yaml
+want_rc 0
+want_line "$tmp/out" "module               role     ranks              size   tp   cp    dp   pp    ep expert_tp expert_dp gtp_remat expert_gtp_remat"
+want_line "$tmp/out" "language             language 4-11                  8    2    1     2    1     2         1         4         2                1"
+want_line "$tmp/out" "bridge (leaders per side, one per dp x gtp_remat lane):"
+want_line "$tmp/out" "  vision -> language fan-out     2 -> 4     4"
+run --dry-run --rank 6 tests/golden-gtp/gtp_vlm12.yaml
+want_rc 0
+want_line "$tmp/out" "dense:  tp 0/2  gtp_remat 1/2  cp 0/1  dp 0/2  pp 0/1"
+want_line "$tmp/out" "gtp_remat               0     1  [4, 6]"
+end
+
 begin megatron_gtp
 # Generalized Tensor Parallelism: the MIMO example's command line (examples/mimo/training/
 # args.py: --encoder-tp/-dp, --llm-*) takes no gtp_remat, so hgrid refuses and says why.
