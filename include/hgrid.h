@@ -80,7 +80,8 @@ HG_API hg_role hg_ctx_role(const hg_ctx *ctx);
 HG_API int hg_ctx_module_rank(const hg_ctx *ctx);      /* rank within the module */
 HG_API int hg_ctx_module_size(const hg_ctx *ctx);
 
-/* hg_dim (HG_DIM_TP, ..., HG_DIM_EXPT_DP): hgrid/base.h's HG_DIMS. */
+/* hg_dim (HG_DIM_TP, ..., HG_DIM_EXPT_DP, then HG_DIM_GTP_REMAT, HG_DIM_EXPT_GTP_REMAT):
+ * hgrid/base.h's HG_DIMS. */
 /* This rank's coordinate along dim, and in *size (when not NULL) that dim's size;
  * -1 for a dim the library does not know. */
 HG_API int hg_ctx_coord(const hg_ctx *ctx, hg_dim dim, int *size);
