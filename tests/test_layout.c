@@ -241,6 +241,38 @@ START_TEST(golden_plan_json)
 }
 END_TEST
 
+/* The GTP goldens (tests/golden-gtp, Megatron's HyperCommGrid with [tp, gtp_remat, cp,
+ * dp, pp] and BridgeCommunicator's lanes): modules (gtp keys included, "feeds" too),
+ * every kind's groups and the bridges equal the file, key order aside. */
+START_TEST(golden_gtp_plan_json)
+{
+    static const char *const names[] = { "gtp_llm_only16", "gtp_vlm12", "gtp_fanin20",
+                                         "gtp_colocated8" };
+    char yaml[512], jpath[512];
+    snprintf(yaml, sizeof(yaml), "%s/tests/golden-gtp/%s.yaml", SRCDIR, names[_i]);
+    snprintf(jpath, sizeof(jpath), "%s/tests/golden-gtp/%s.json", SRCDIR, names[_i]);
+    json_t *want = load_json(jpath);
+    hg_layout *l = layout_of_file(yaml);
+    size_t len;
+    char *out = plan_json(l, &len);
+    json_error_t jerr;
+    json_t *got = json_loads(out, 0, &jerr);
+    ck_assert_msg(got != NULL, "%s: plan is not JSON: %s", yaml, jerr.text);
+    ck_assert_msg(json_equal(json_object_get(got, "modules"), json_object_get(want, "modules")),
+                  "%s: modules differ", yaml);
+    explain_groups(yaml, json_object_get(want, "groups"), json_object_get(got, "groups"));
+    ck_assert(json_equal(json_object_get(got, "groups"), json_object_get(want, "groups")));
+    ck_assert_msg(json_equal(json_object_get(got, "bridges"), json_object_get(want, "bridges")),
+                  "%s: bridges differ", yaml);
+    ck_assert_str_eq(json_string_value(json_object_get(got, "layout")),
+                     json_string_value(json_object_get(want, "layout")));
+    json_decref(got);
+    json_decref(want);
+    free(out);
+    hg_layout_free(l);
+}
+END_TEST
+
 /* Index of rank in a JSON list of ints, or -1. */
 static int index_in(json_t *list, int rank)
 {
@@ -1360,6 +1392,7 @@ static Suite *layout_suite(void)
     tcase_set_timeout(golden, 60);
     tcase_add_test(golden, golden_count);
     tcase_add_loop_test(golden, golden_plan_json, 0, (int)goldens.gl_pathc);
+    tcase_add_loop_test(golden, golden_gtp_plan_json, 0, 4);
     tcase_add_loop_test(golden, golden_rank_views, 0, (int)goldens.gl_pathc);
     suite_add_tcase(s, golden);
 
