@@ -7,7 +7,7 @@
 
 /* Same major version: programs built against an older minor version keep working. */
 #define HG_VERSION_MAJOR 0
-#define HG_VERSION_MINOR 2
+#define HG_VERSION_MINOR 3
 #define HG_VERSION_PATCH 0
 #define HG_VERSION_HEX ((HG_VERSION_MAJOR << 16) | (HG_VERSION_MINOR << 8) | HG_VERSION_PATCH)
 #define HG_STRINGIFY_(x) #x

@@ -13,6 +13,6 @@ from ._plan import (Bridge, Group, HgridError, Kind, Module, ModulePlan, Plan, P
 
 # include/hgrid/base.h's HG_VERSION_* (tests/python/test_package.py keeps them equal);
 # the wheel's version is read from here (python/_build_backend.py).
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 __all__ = ["Bridge", "Group", "HgridError", "Kind", "Module", "ModulePlan", "Plan",
            "PlanError", "RANK_PLAN_VERSION", "heartbeat", "load_plan", "plan", "restart_count"]
