@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "intparse.h"
 #include "launchenv.h"
 #include "protocol.h"
@@ -39,13 +40,6 @@
 #define OUT_HIGH (4u << 20)
 #define CONNECT_TIMEOUT_MS 3000
 #define MAX_HOLDERS 8
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int send_all(int fd, const void *p, size_t n)
 {
@@ -91,11 +85,11 @@ static int welcomed(int fd)
 {
     unsigned char got[HG_RECORD_HEADER], want[HG_RECORD_HEADER];
     size_t have = 0;
-    double end = now_s() + CONNECT_TIMEOUT_MS / 1000.0;
+    double end = hg_now() + CONNECT_TIMEOUT_MS / 1000.0;
     hg_record_header(want, HG_REC_WELCOME, 0, 0, 0);
-    while (have < sizeof(got) && now_s() < end) {
+    while (have < sizeof(got) && hg_now() < end) {
         struct pollfd pf = { fd, POLLIN, 0 };
-        if (poll(&pf, 1, (int)((end - now_s()) * 1000) + 1) <= 0)
+        if (poll(&pf, 1, (int)((end - hg_now()) * 1000) + 1) <= 0)
             continue;
         ssize_t n = recv(fd, got + have, sizeof(got) - have, 0);
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
@@ -498,7 +492,7 @@ static int poll_timeout(const keeper *k, double now)
 static _Noreturn void run(keeper *k)
 {
     for (;;) {
-        double now = now_s();
+        double now = hg_now();
         for (int i = 0; i < 2; i++)
             if (k->st[i].len > 0 && now - k->st[i].last >= HG_PARTIAL_FLUSH_MS / 1000.0)
                 flush_partial(k, i);
@@ -528,7 +522,7 @@ static _Noreturn void run(keeper *k)
         }
         if (poll(p, (nfds_t)n, poll_timeout(k, now)) < 0 && errno != EINTR)
             _exit(HG_EXIT_PREFLIGHT);
-        now = now_s();
+        now = hg_now();
         if (p[0].revents)
             on_signals(k, now);
         if (isock >= 0 && (p[isock].revents & (POLLIN | POLLHUP | POLLERR)))

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "intparse.h"
 #include "protocol.h"
 #include "record.h"
@@ -40,7 +41,7 @@ typedef struct conn {
     int exited, wstatus, closed;
     int beats, stacks;   /* heartbeats seen; SIGUSR1 dumps stacks */
     long step;
-    double beat_at;      /* mono() of the latest */
+    double beat_at;      /* hg_now() of the latest */
 } conn;
 
 struct hg_iochan {
@@ -57,13 +58,6 @@ struct hg_iochan {
     char *scratch;
     size_t scratch_cap;
 };
-
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Every IPv4 address of an interface that is up, loopback left out (keepers on this
  * host use loopback anyway). */
@@ -184,8 +178,8 @@ static void send_control(conn *c, int type, const char *body)
     hg_record_header(buf, type, 0, 0, n);
     memcpy(buf + HG_RECORD_HEADER, body ? body : "", n);
     n += HG_RECORD_HEADER;
-    double end = mono() + 1.0;
-    while (c->fd >= 0 && off < n && mono() < end) {
+    double end = hg_now() + 1.0;
+    while (c->fd >= 0 && off < n && hg_now() < end) {
         ssize_t w = send(c->fd, buf + off, n - off, MSG_NOSIGNAL);
         if (w > 0) {
             off += (size_t)w;
@@ -417,7 +411,7 @@ static void on_beat(conn *c, const hg_record *r)
     c->beats++;
     c->step = step;
     c->stacks = strcmp(rest, "stacks") == 0;
-    c->beat_at = mono();
+    c->beat_at = hg_now();
 }
 
 /* Returns -1 when the connection must be dropped. */
@@ -514,7 +508,7 @@ int hg_iochan_stalled(const hg_iochan *ch, double stall_s, int *ranks, long *ste
                       int *nothers)
 {
     int n = 0, any = 0;
-    double now = mono();
+    double now = hg_now();
     /* Ranks that stall together stop beating within a step of each other: once one has
      * been silent for stall_s, those silent for half of it (and for more than two
      * forwarding intervals) stalled with it. */

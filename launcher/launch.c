@@ -20,6 +20,7 @@
 
 #include "agent_argv.h"
 #include "attempts.h"
+#include "clock.h"
 #include "config.h"
 #include "diag.h"
 #include "hostfile.h"
@@ -623,13 +624,6 @@ static void mpirun_argv(argv_buf *a, const hg_cli *cli, int world, const char *a
     agent_args(a, cli, agent, config);
 }
 
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* The attempt number the workload sees, as hgrid and as torchrun name it. */
 static int set_restart_env(int attempt, int max_restarts)
 {
@@ -824,13 +818,13 @@ static int launch_standalone(const hg_cli *cli, const hg_config *cfg, const hg_l
             status = HG_EXIT_NOT_STARTED;
             break;
         }
-        double start = mono_s();
+        double start = hg_now();
         status = hosts ? prepare_hosts(&acli, hosts, world, attempt, hostfile, report,
                                        sizeof(hostfile)) : 0;
         if (status == 0) {
             status = run_attempt(&acli, cfg, layout, agent, config_path, bytes, len,
                                  cli->use_srun ? hostfile : NULL, &a);
-            hg_attempts_add(log, &a, start, mono_s());
+            hg_attempts_add(log, &a, start, hg_now());
             if (hosts && status != 0 && a.restartable)
                 hg_hostfile_exclude_failures(hosts, acli.report, &a);
         }

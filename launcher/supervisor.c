@@ -49,6 +49,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "intparse.h"
 #include "iochan.h"
 #include "outq.h"
@@ -70,13 +71,6 @@
 /* After mpirun and everything we started are gone, a stream still open can only be
  * held by a process outside the job; stop waiting for it after this long in silence. */
 #define ORPHAN_STREAM_S 10.0
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Calls fn(pid, state, arg) for every process whose parent is ppid; returns the count. */
 static int each_child(pid_t ppid, void (*fn)(pid_t, char, void *), void *arg)
@@ -614,7 +608,7 @@ static int poll_once(sup *s, int sfd, hg_error *err)
         free(fds);
         return hg_error_set(err, HG_ESYS, "poll: %s", strerror(errno));
     }
-    double now = now_s();
+    double now = hg_now();
     if (n > 0 && (fds[0].revents & POLLIN)) {
         struct signalfd_siginfo si;
         while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
@@ -630,7 +624,7 @@ static int poll_once(sup *s, int sfd, hg_error *err)
     }
     if (s->io)
         hg_iochan_serve(s->io, fds + ix_io, nf - ix_io, now - s->start);
-    hg_progress_tick(s->progress, now_s() - s->start);
+    hg_progress_tick(s->progress, hg_now() - s->start);
     free(fds);
     return 0;
 }
@@ -786,11 +780,11 @@ int hg_supervise(const hg_supervise_opts *o, hg_attempt *result, hg_error *err)
     }
     if ((rc = setup_output(&s, err)) != 0)
         goto out;
-    s.start = now_s();
+    s.start = hg_now();
     if ((rc = start_mpirun(&s, &oldmask, err)) != 0)
         goto out;
-    while (!finished(&s, now_s())) {
-        check_timers(&s, now_s());
+    while (!finished(&s, hg_now())) {
+        check_timers(&s, hg_now());
         if ((rc = poll_once(&s, sfd, err)) != 0)
             break;
     }
@@ -804,7 +798,7 @@ int hg_supervise(const hg_supervise_opts *o, hg_attempt *result, hg_error *err)
     sweep_children();
     *result = (hg_attempt){ .failed_rank = -1, .go_s = s.go_at > 0 ? s.go_at - s.start : -1 };
     conclude(&s, result);
-    result->duration_s = now_s() - s.start;
+    result->duration_s = hg_now() - s.start;
     drain_queues(&s, sfd);
 out:
     hg_progress_free(s.progress);

@@ -74,7 +74,7 @@
  * libhgrid_core), so the floor cannot drift from it. */
 #include "groups.h"
 /* hgrid's clock and polling pause (hg_now, hg_backoff), the same as the agent's. */
-#include "../../agent/clock.h"
+#include "clock.h"
 
 #define CUDA(call)                                                                       \
     do {                                                                                 \

@@ -1,6 +1,6 @@
-/* The clock of every deadline in the agent: CLOCK_MONOTONIC, in seconds, so neither an
- * NTP step nor a changed date moves a deadline; and the pause of every loop that polls
- * against one. */
+/* The clock of every deadline and timer in hgrid, the agent's, the keeper's and the
+ * launcher's: CLOCK_MONOTONIC, in seconds, so neither an NTP step nor a changed date
+ * moves one; and the pause of every loop that polls against one. */
 #ifndef HG_CLOCK_H
 #define HG_CLOCK_H
 
