@@ -152,13 +152,15 @@ typedef struct sup {
     int chan_stop;        /* ... through the channel */
     int chan_killed, released;
     double kill_at;       /* when to SIGKILL a job that is being stopped; 0: not stopping */
-    double stop_started;
+    double stop_started;  /* when the first begin_stop ran */
     double backstop_at;   /* when to kill mpirun after the release; 0: none */
     hg_progress *progress;
     double start;
     int mpi[2];           /* mpirun's stdout and stderr; -1 once ended */
     FILE *noise;          /* --log-dir/mpirun.stderr: mpirun's boxed messages */
     int stalled;          /* ranks stopped beating: the attempt ends (HG_EXIT_STALLED) */
+    int *stall_ranks;     /* --stall-timeout with a channel: hg_iochan_stalled's arrays, */
+    long *stall_steps, *stall_others; /* world-sized, made once; NULL: stalls not watched */
     double stall_stop_at; /* when to stop the stalled attempt (after the stacks) */
     double go_at;         /* when go was seen, 0 none */
     double quiet_since;   /* mpirun is gone since then; streams may still be open */
@@ -186,6 +188,8 @@ static void kill_now(sup *s)
  * starting them. */
 static void begin_stop(sup *s, int sig, double grace, double now)
 {
+    if (!s->stopping)
+        s->stop_started = now;
     s->stopping = 1;
     if (s->io && hg_iochan_connected(s->io) > 0) {
         s->chan_stop = 1;
@@ -237,7 +241,6 @@ static void on_signal(sup *s, int sig, double now)
     hg_progress_clear(s->progress);
     if (s->signals_seen == 1) {
         s->stop_signal = sig;
-        s->stop_started = now;
         if (s->o->grace_s > 0)
             fprintf(s->err, "hgrid: %s received: passed to the job, which has %d s to exit "
                     "(again to kill it now)\n", strsignal(sig), s->o->grace_s);
@@ -291,14 +294,29 @@ static const char *module_name(const sup *s, int rank)
     return mi >= 0 ? hg_layout_module(s->o->layout, (size_t)mi)->name : "?";
 }
 
+/* A rank's wait status as a shell reports it: *code (128+N after signal N) and *sig. */
+static void decode_wait(int st, int *code, int *sig)
+{
+    *sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+    *code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + *sig;
+}
+
+/* "exit status 9" or "killed by signal 6 (Aborted)" */
+static void status_words(int code, int sig, char *buf, size_t len)
+{
+    if (sig)
+        snprintf(buf, len, "killed by signal %d (%s)", sig, strsignal(sig));
+    else
+        snprintf(buf, len, "exit status %d", code);
+}
+
 /* The first rank whose program failed: as its keeper said (exact, in the order the
  * statuses arrived), else as mpirun named it. */
 static int first_failure(const sup *s, int *rank, int *code, int *sig)
 {
     int st;
     if (hg_iochan_first_failure(s->io, rank, &st) == 0) {
-        *sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
-        *code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + *sig;
+        decode_wait(st, code, sig);
         return 0;
     }
     return hg_progress_first_failure(s->progress, rank, code, sig);
@@ -308,14 +326,11 @@ static int first_failure(const sup *s, int *rank, int *code, int *sig)
 static int describe_first_failure(const sup *s, char *buf, size_t len)
 {
     int rank, code, sig;
+    char how[96];
     if (first_failure(s, &rank, &code, &sig) != 0)
         return -1;
-    if (sig)
-        snprintf(buf, len, "rank %d (%s) was the first to fail, killed by signal %d (%s)", rank,
-                 module_name(s, rank), sig, strsignal(sig));
-    else
-        snprintf(buf, len, "rank %d (%s) was the first to fail, exit status %d", rank,
-                 module_name(s, rank), code);
+    status_words(code, sig, how, sizeof(how));
+    snprintf(buf, len, "rank %d (%s) was the first to fail, %s", rank, module_name(s, rank), how);
     return 0;
 }
 
@@ -412,11 +427,12 @@ static void conclude(sup *s, hg_attempt *a)
             fprintf(s->err, "hgrid: the job failed before every rank was ready (%d/%d)%s%s; exit "
                     "status %d\n", ready, o->world, named ? ": " : "", named ? first : "", st);
     } else {
-        int rank, ws;
+        int rank, ws, sig;
         /* The workload's own status: the first failed rank's, which mpirun may not have
          * seen first, as the keepers are released together. */
-        st = hg_iochan_first_failure(s->io, &rank, &ws) != 0 ? raw
-             : WIFSIGNALED(ws) ? 128 + WTERMSIG(ws) : WEXITSTATUS(ws);
+        st = raw;
+        if (hg_iochan_first_failure(s->io, &rank, &ws) == 0)
+            decode_wait(ws, &st, &sig);
         restartable = st != 0;
         if (st != 0)
             snprintf(why, wl, "%s", named ? first : "the workload failed");
@@ -443,19 +459,16 @@ static void advance_stop(sup *s, double now)
     if (!s->io)
         return;
     if (!s->stopping && !s->child_done && hg_iochan_first_failure(s->io, &rank, &st) == 0) {
-        char how[64];
-        if (WIFSIGNALED(st))
-            snprintf(how, sizeof(how), "killed by signal %d (%s)", WTERMSIG(st),
-                     strsignal(WTERMSIG(st)));
-        else
-            snprintf(how, sizeof(how), "exit status %d", WEXITSTATUS(st));
+        char how[96];
+        int code, sig;
+        decode_wait(st, &code, &sig);
+        status_words(code, sig, how, sizeof(how));
         /* Before go (an in-process pre-flight) every rank is ending already. */
         if (hg_progress_decision(s->progress) == 1 && s->o->world > 1) {
             hg_progress_clear(s->progress);
             fprintf(s->err, "hgrid: rank %d (%s) failed, %s; stopping the other ranks "
                     "(SIGTERM, %d s to exit)\n", rank, module_name(s, rank), how, s->o->grace_s);
         }
-        s->stop_started = now;
         begin_stop(s, SIGTERM, s->o->grace_s, now);
     }
     if (!s->chan_stop || s->released)
@@ -484,18 +497,16 @@ static void check_stall(sup *s, double now)
         hg_progress_clear(s->progress);
         fprintf(s->err, "hgrid: ending the attempt: every rank gets SIGTERM and %d s to exit\n",
                 o->grace_s);
-        s->stop_started = now;
         begin_stop(s, SIGTERM, o->grace_s, now);
     }
-    if (!s->io || o->stall_s <= 0 || s->stalled || s->stopping || s->child_done)
+    if (!s->stall_ranks || s->stalled || s->stopping || s->child_done)
         return;
-    int *ranks = malloc((size_t)o->world * sizeof(int)), nothers = 0, n = 0;
-    long *steps = malloc((size_t)o->world * sizeof(long));
-    long *others = malloc((size_t)o->world * sizeof(long));
-    if (ranks && steps && others)
-        n = hg_iochan_stalled(s->io, o->stall_s, ranks, steps, others, &nothers);
+    int nothers = 0;
+    int n = hg_iochan_stalled(s->io, o->stall_s, s->stall_ranks, s->stall_steps,
+                              s->stall_others, &nothers);
     if (n > 0) {
-        hg_stall_facts f = { ranks, steps, n, others, nothers, o->stall_s };
+        hg_stall_facts f = { s->stall_ranks, s->stall_steps, n, s->stall_others, nothers,
+                             o->stall_s };
         s->stalled = 1;
         hg_progress_clear(s->progress);
         hg_stall_describe(s->err, o->layout, &f);
@@ -505,9 +516,6 @@ static void check_stall(sup *s, double now)
                     asked, asked == 1 ? "" : "s", o->log_dir ? " and its log file" : "");
         s->stall_stop_at = now + (asked ? STACKS_WAIT_S : 0);
     }
-    free(ranks);
-    free(steps);
-    free(others);
 }
 
 /* The deadlines: the readiness backstop, the grace period, mpirun after the release. */
@@ -522,7 +530,6 @@ static void check_timers(sup *s, double now)
         hg_progress_clear(s->progress);
         fprintf(s->err, "hgrid: readiness deadline passed (%d/%d ranks ready), stopping "
                 "the job\n", hg_progress_ready(s->progress), o->world);
-        s->stop_started = now;
         begin_stop(s, SIGTERM, BACKSTOP_KILL_GRACE_S, now);
     }
     if (s->go_at == 0 && hg_progress_decision(s->progress) == 1)
@@ -709,6 +716,13 @@ static int setup_output(sup *s, hg_error *err)
         s->noise = fopen(path, "we");
         hg_progress_set_noise(s->progress, s->noise);
     }
+    if (s->io && o->stall_s > 0) {
+        s->stall_ranks = malloc((size_t)o->world * sizeof(int));
+        s->stall_steps = malloc((size_t)o->world * sizeof(long));
+        s->stall_others = malloc((size_t)o->world * sizeof(long));
+        if (!s->stall_ranks || !s->stall_steps || !s->stall_others)
+            return hg_error_set(err, HG_ENOMEM, "out of memory");
+    }
     if (s->io) {
         hg_iochan_sinks k = { o->token, o->layout, o->label, o->log_dir,
                               s->out_q, s->err_q, s->progress, s->err };
@@ -801,6 +815,9 @@ int hg_supervise(const hg_supervise_opts *o, hg_attempt *result, hg_error *err)
     result->duration_s = hg_now() - s.start;
     drain_queues(&s, sfd);
 out:
+    free(s.stall_ranks);
+    free(s.stall_steps);
+    free(s.stall_others);
     hg_progress_free(s.progress);
     if (s.noise)
         fclose(s.noise);
