@@ -476,6 +476,10 @@ a = r['attempts']
 sys.exit(not (r['restarts'] == 1 and len(a) == 2 and a[0]['exit_status'] == 3 and a[0]['failed_rank'] == 1
               and a[1]['exit_status'] == 0 and a[1]['from_last_failure_to_go_s'] > 0))"
 check "restart: nothing left running" none_left restart
+# --restart-delay: the next attempt waits, and says so.
+start delay --backend mpi --max-restarts 1 --restart-delay 2 "$SMOKE" -- sh -c '[ "$HGRID_RESTART_COUNT" = 0 ] && exit 3; exit 0'
+finish delay
+check "--restart-delay 2: exit 0, says the wait, takes it" test "$RC" -eq 0 -a "$(grep -c 'restarting (1 restart left) in 2 s$' "$T/delay.err")" -eq 1 -a "$ELAPSED" -ge 2000 || show delay
 # --max-restarts 0 (the default): no restart.
 start norestart --backend mpi "$CFG" -- sh -c '[ "$RANK" = 1 ] && exit 3; exit 0'
 finish norestart
