@@ -346,6 +346,9 @@ check "env -i: the job runs" test "$RC" -eq 0 || tail -5 "$T/envi.err"
 TMPDIR="$T/no-tmp" "$L" --backend mpi "$SMOKE" -- true >"$T/notmp.out" 2>"$T/notmp.err"; RC=$?
 check "TMPDIR missing: exit 4" test "$RC" -eq 4
 check "TMPDIR missing: names it" has "$T/notmp.err" "TMPDIR=$T/no-tmp: No such file or directory"
+: >"$T/tmp-is-a-file"
+TMPDIR="$T/tmp-is-a-file" "$L" --backend mpi "$SMOKE" -- true >"$T/filetmp.out" 2>"$T/filetmp.err"; RC=$?
+check "TMPDIR a regular file: exit 4, says not a directory" test "$RC" -eq 4 -a "$(grep -c "TMPDIR=$T/tmp-is-a-file: Not a directory (the ranks' plans are written there)" "$T/filetmp.err")" -eq 1
 "$L" --backend mpi --report "$T/no-dir/r.json" "$SMOKE" -- true >"$T/noreport.out" 2>"$T/noreport.err"; RC=$?
 check "--report into a missing directory: exit 2 before launching" test "$RC" -eq 2
 check "--report into a missing directory: names it" has "$T/noreport.err" "--report $T/no-dir/r.json: cannot write there: No such file or directory"

@@ -135,6 +135,47 @@ START_TEST(usage_errors)
 }
 END_TEST
 
+/* The resilience options (issue 19): values, defaults, and what goes with what. */
+START_TEST(resilience_options)
+{
+    char **ok = ARGV("--max-restarts", "3", "--restart-delay", "5", "--stall-timeout", "60",
+                     "--launcher", "srun", "--exclude-failed-hosts", "cfg.yaml", "--", "x");
+    hg_cli c;
+    hg_error e;
+    ck_assert_int_eq(parse(ARGC(ok), ok, &c, &e), 0);
+    ck_assert_int_eq(c.max_restarts, 3);
+    ck_assert_int_eq(c.restart_delay_s, 5);
+    ck_assert_int_eq(c.stall_timeout_s, 60);
+    ck_assert_int_eq(c.use_srun, 1);
+    ck_assert_int_eq(c.exclude_failed_hosts, 1);
+    hg_cli_free(&c);
+    char **dflt = ARGV("cfg.yaml", "--", "x");
+    ck_assert_int_eq(parse(ARGC(dflt), dflt, &c, &e), 0);
+    ck_assert_int_eq(c.max_restarts, -1); /* the config's agent.max_restarts */
+    ck_assert_int_eq(c.stall_timeout_s, -1);
+    ck_assert_int_eq(c.restart_delay_s, 0);
+    ck_assert_int_eq(c.use_srun, 0);
+    hg_cli_free(&c);
+    char **a = ARGV("--max-restarts", "1001", "cfg.yaml", "--", "x");
+    expect_error(ARGC(a), a, "--max-restarts: expected a count in 0..1000, got '1001'");
+    char **b = ARGV("--restart-delay", "-1", "cfg.yaml", "--", "x");
+    expect_error(ARGC(b), b, "--restart-delay: expected seconds in 0..86400, got '-1'");
+    char **d = ARGV("--stall-timeout", "1m", "cfg.yaml", "--", "x");
+    expect_error(ARGC(d), d, "--stall-timeout: expected seconds in 0..86400, got '1m'");
+    char **f = ARGV("--launcher", "pbs", "cfg.yaml", "--", "x");
+    expect_error(ARGC(f), f, "--launcher: expected mpirun or srun, got 'pbs'");
+    char **g = ARGV("--launcher", "srun", "--hostfile", "h", "cfg.yaml", "--", "x");
+    expect_error(ARGC(g), g, "--hostfile does not go with --launcher srun (the allocation holds "
+                             "the hosts)");
+    char **h = ARGV("--exclude-failed-hosts", "cfg.yaml", "--", "x");
+    expect_error(ARGC(h), h, "--exclude-failed-hosts needs --hostfile (the hosts to choose from), "
+                             "or --launcher srun inside a SLURM allocation");
+    char **i = ARGV("--dry-run", "--max-restarts", "1", "cfg.yaml");
+    expect_error(ARGC(i), i, "--max-restarts does not apply to --dry-run (it restarts a failed "
+                             "launch)");
+}
+END_TEST
+
 START_TEST(help_and_version_need_nothing_else)
 {
     char **v = ARGV("--help");
@@ -343,6 +384,7 @@ int main(void)
     TCase *tc = tcase_create("parse");
     tcase_add_test(tc, launch_with_every_option);
     tcase_add_test(tc, defaults);
+    tcase_add_test(tc, resilience_options);
     tcase_add_test(tc, program_arguments_are_not_options);
     tcase_add_test(tc, dry_run_several_configs);
     tcase_add_test(tc, usage_errors);
