@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "intparse.h"
@@ -152,6 +153,27 @@ static _Noreturn void run_relay(stream *st, const char *label)
     }
 }
 
+/* mkdir -p, as the standalone launcher does before mpirun starts: here every rank of
+ * the job makes the same directory at the same moment, so a component someone else
+ * has just made (EEXIST) is success. Returns 0 or an errno. */
+static int make_dirs(const char *dir)
+{
+    char path[4096];
+    if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
+        return ENAMETOOLONG;
+    for (char *p = path + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char c = *p;
+        *p = '\0';
+        if (mkdir(path, 0777) != 0 && errno != EEXIST)
+            return errno;
+        *p = c;
+        if (!c)
+            return 0;
+    }
+}
+
 int hg_relay_start(const hg_relay_opts *o, hg_error *err)
 {
     static const char *const names[2] = { "stdout", "stderr" };
@@ -160,6 +182,9 @@ int hg_relay_start(const hg_relay_opts *o, hg_error *err)
     char label[128];
 
     snprintf(label, sizeof(label), "[%d %s] ", o->rank, o->module);
+    if (o->log_dir && (rc = make_dirs(o->log_dir)) != 0)
+        return hg_error_set(err, HG_EIO, "rank %d: cannot create the log directory %s: %s",
+                            o->rank, o->log_dir, strerror(rc));
     for (int i = 0; i < 2; i++) {
         int p[2];
         if (o->log_dir) {

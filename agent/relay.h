@@ -23,8 +23,10 @@ typedef struct hg_relay_opts {
 void hg_relay_log_path(const char *dir, int rank, const char *module, const char *stream,
                        char *buf, size_t len);
 
-/* Starts the relay and points this process's descriptors 1 and 2 at it. Returns 0, or HG_EIO (a log file
- * could not be created) or HG_ESYS with err saying why; the streams are then unchanged. */
+/* Starts the relay and points this process's descriptors 1 and 2 at it, first making
+ * the log directory and its parents where missing (mkdir -p). Returns 0, or HG_EIO (the
+ * directory or a log file could not be created) or HG_ESYS with err saying why; the
+ * streams are then unchanged. */
 int hg_relay_start(const hg_relay_opts *o, hg_error *err);
 
 #endif

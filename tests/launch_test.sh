@@ -585,6 +585,15 @@ rm -rf "$T/hgrid-job-$$-$live_start-abcdef"
 mpirun -np 8 "$L" --backend mpi "$CFG" -- bash -c "$ENVPROG" >"$T/inmpi.out" 2>"$T/inmpi.err"; RC=$?
 check "in mpirun: exit 0" test "$RC" -eq 0 || { RC=$RC; ELAPSED=-; show inmpi; }
 check "in mpirun: environment contract" expect_env "$T/inmpi.out"
+logs_made() {
+  [[ $(ls "$1" | grep -c '^rank[0-7]-[a-z_]*\.std\(out\|err\)$') -eq 16 ]] \
+    && cmp -s "$1/rank5-language.stdout" <(printf 'out of 5\n')
+}
+# Eight ranks make the same missing --log-dir (and its parent) at once, as the
+# standalone launcher makes it before mpirun starts.
+mpirun -np 8 "$L" --backend mpi --log-dir "$T/inmpilogs/new" "$CFG" -- sh -c 'echo "out of $RANK"' >"$T/inmpild.out" 2>"$T/inmpild.err"; RC=$?
+check "in mpirun, --log-dir NEWDIR/NEW: exit 0" test "$RC" -eq 0 || { ELAPSED=-; show inmpild; }
+check "in mpirun, --log-dir NEWDIR/NEW: 16 files, rank 5's byte-exact" logs_made "$T/inmpilogs/new"
 mpirun -np 4 "$L" --backend mpi "$CFG" -- true >"$T/inmpi4.out" 2>"$T/inmpi4.err"; RC=$?
 check "in mpirun, 4 tasks for 8 ranks: exit 2" test "$RC" -eq 2
 check "in mpirun, 4 tasks for 8 ranks: message" has "$T/inmpi4.err" "the mpirun job has 4 tasks but $CFG describes 8 ranks"
