@@ -585,6 +585,17 @@ rm -rf "$T/hgrid-job-$$-$live_start-abcdef"
 mpirun -np 8 "$L" --backend mpi "$CFG" -- bash -c "$ENVPROG" >"$T/inmpi.out" 2>"$T/inmpi.err"; RC=$?
 check "in mpirun: exit 0" test "$RC" -eq 0 || { RC=$RC; ELAPSED=-; show inmpi; }
 check "in mpirun: environment contract" expect_env "$T/inmpi.out"
+# Relay mode: every rank relays its own program's output to mpirun, whose I/O forwarding
+# reads each rank's stream in pieces of at most 4096 bytes and writes them as they come.
+# stderr is a pipe there: each line whole, under its own label, up to 4096 bytes with it.
+mpirun -np 8 "$L" --backend mpi --label "$CFG" -- sh -c 'python3 "$0" 3000 100 >&2' "$OUTP/lines.py" >"$T/inmpilines.out" 2>"$T/inmpilines.err"; RC=$?
+grep -v '^hgrid: ' "$T/inmpilines.err" >"$T/inmpilines.prog"
+check "in mpirun, 8 x 3,000 labelled lines: exit 0, malformed 0, misplaced 0" test "$RC" -eq 0 -a "$(python3 "$OUTP/check_lines.py" "$T/inmpilines.prog" 8 3000 100 1)" = "malformed 0, misplaced 0, complete yes"
+mpirun -np 8 "$L" --backend mpi --label "$CFG" -- sh -c 'python3 "$0" 40 4000 >&2' "$OUTP/lines.py" >"$T/inmpi4k.out" 2>"$T/inmpi4k.err"; RC=$?
+grep -v '^hgrid: ' "$T/inmpi4k.err" >"$T/inmpi4k.prog"
+check "in mpirun, 4,000-byte labelled lines: malformed 0 of 320" test "$RC" -eq 0 -a "$(python3 "$OUTP/check_lines.py" "$T/inmpi4k.prog" 8 40 4000 1)" = "malformed 0, misplaced 0, complete yes"
+mpirun -np 8 "$L" --backend mpi --label "$CFG" -- sh -c 'printf "last words of $RANK"' >"$T/inmpilast.out" 2>"$T/inmpilast.err"; RC=$?
+check "in mpirun: a last line without newline still arrives, labelled" test "$RC" -eq 0 -a "$(grep -oE '\[([0-7]) [a-z_]+\] last words of [0-7]' "$T/inmpilast.out" | sort -u | wc -l)" -eq 8
 logs_made() {
   [[ $(ls "$1" | grep -c '^rank[0-7]-[a-z_]*\.std\(out\|err\)$') -eq 16 ]] \
     && cmp -s "$1/rank5-language.stdout" <(printf 'out of 5\n')

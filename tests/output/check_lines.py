@@ -5,7 +5,8 @@ import re
 import sys
 
 path, world, n, width, labelled = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "1"
-line_re = re.compile(r"^(?:\[(\d+) [\w.-]+\] )?(\d+):(\d+):(\d+)$")
+# Bounded rank and index: a spliced line must not make int() choke on its digits.
+line_re = re.compile(r"^(?:\[(\d{1,9}) [\w.-]+\] )?(\d{1,9}):(\d{1,9}):(\d+)$")
 malformed = misplaced = 0
 seen = {}
 for line in open(path, "rb").read().decode("ascii", "replace").split("\n")[:-1]:
