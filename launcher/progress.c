@@ -18,6 +18,7 @@
  * rank R ... exited on signal N"), which names the first rank to fail. */
 #include "progress.h"
 
+#include <ctype.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -404,16 +405,18 @@ static int literal_may(const char *held, size_t n, const char *lit)
     return memcmp(held, lit, n < m ? n : m) == 0;
 }
 
-/* 2: the n bytes of s begin with pat (noise_lines' %h and %d), 1: they may still, 0:
- * they cannot. */
+/* 2: the n bytes of s begin with pat, 1: they may still, 0: they cannot. %h: a host
+ * name (a letter or digit, then those, '.', '-', '_'), so a bar drawn as "[---" is never
+ * held; %d: digits. */
 static int pattern_may(const char *s, size_t n, const char *pat)
 {
     size_t i = 0;
     for (const char *q = pat; *q; q++) {
         if (q[0] == '%' && (q[1] == 'h' || q[1] == 'd')) {
             size_t from = i;
-            while (i < n && (q[1] == 'd' ? s[i] >= '0' && s[i] <= '9'
-                                         : !strchr(":] \t", s[i])))
+            while (i < n && (q[1] == 'd' ? isdigit((unsigned char)s[i])
+                             : isalnum((unsigned char)s[i])
+                                   || (i > from && strchr(".-_", s[i]))))
                 i++;
             if (i == n)
                 return 1;
