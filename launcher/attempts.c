@@ -63,8 +63,8 @@ void hg_attempts_summary(const hg_attempts *l, FILE *out)
     for (int i = 0; i < l->n; i++) {
         const hg_attempt *a = &l->v[i].a;
         fprintf(out, "hgrid:   attempt %d: %s after %.1f s", i,
-                a->status == 0 ? "succeeded" : "failed", a->duration_s);
-        if (a->status != 0)
+                a->stop == HG_STOP_NONE ? "succeeded" : "failed", a->duration_s);
+        if (a->stop != HG_STOP_NONE)
             fprintf(out, " (%s%s%s), exit status %d", a->why, a->failed_host[0] ? " on " : "",
                     a->failed_host, a->status);
         if (recovery_s(l, i) >= 0)
@@ -78,10 +78,11 @@ static json_t *attempt_json(const hg_attempts *l, int i)
     const hg_attempt *a = &l->v[i].a;
     json_t *o = json_pack("{s:i, s:i, s:f, s:s}", "attempt", i, "exit_status", a->status,
                           "duration_s", a->duration_s, "result",
-                          a->status == 0 ? "succeeded" : a->operator_stop ? "stopped" : "failed");
+                          a->stop == HG_STOP_NONE ? "succeeded"
+                          : a->stop == HG_STOP_OPERATOR ? "stopped" : "failed");
     if (!o)
         return NULL;
-    if (a->status != 0)
+    if (a->stop != HG_STOP_NONE)
         json_object_set_new(o, "cause", json_string(a->why));
     if (a->failed_rank >= 0) {
         json_object_set_new(o, "failed_rank", json_integer(a->failed_rank));
@@ -92,6 +93,7 @@ static json_t *attempt_json(const hg_attempts *l, int i)
     }
     if (a->go_s >= 0)
         json_object_set_new(o, "go_s", json_real(a->go_s));
+    json_object_set_new(o, "launcher_messages", json_integer(a->launcher_messages));
     if (recovery_s(l, i) >= 0)
         json_object_set_new(o, "from_last_failure_to_go_s", json_real(recovery_s(l, i)));
     return o;
@@ -102,12 +104,18 @@ int hg_attempts_add_to_report(const hg_attempts *l, const char *path)
     json_error_t jerr;
     json_t *root = json_load_file(path, 0, &jerr), *list = json_array();
     int rc = -1;
+    json_int_t noise = 0;
     if (!root || !json_is_object(root) || !list)
         goto out;
     for (int i = 0; i < l->n; i++)
+        noise += l->v[i].a.launcher_messages;
+    json_object_set_new(root, "launcher_messages", json_integer(noise));
+    for (int i = 0; l->n > 1 && i < l->n; i++)
         json_array_append_new(list, attempt_json(l, i));
-    json_object_set_new(root, "restarts", json_integer(l->n - 1));
-    json_object_set(root, "attempts", list);
+    if (l->n > 1) {
+        json_object_set_new(root, "restarts", json_integer(l->n - 1));
+        json_object_set(root, "attempts", list);
+    }
     rc = json_dump_file(root, path, JSON_INDENT(1) | JSON_PRESERVE_ORDER) == 0 ? 0 : -1;
 out:
     json_decref(list);

@@ -19,8 +19,10 @@ int hg_attempts_count(const hg_attempts *l);
 /* "hgrid: 2 attempts: ..." one line per attempt, with the time from each failure to
  * the next attempt's go. Nothing for a single attempt. */
 void hg_attempts_summary(const hg_attempts *l, FILE *out);
-/* Adds "attempts" (and "restarts") to the JSON report at path, written by the last
- * attempt's coordinator or the launcher; returns -1 when it cannot be read or written. */
+/* Adds "launcher_messages" (how many of mpirun's or srun's messages were kept out of the
+ * user's stderr, in all attempts) and, after more than one attempt, "attempts" and
+ * "restarts" to the JSON report at path, written by the last attempt's coordinator or
+ * the launcher; returns -1 when it cannot be read or written. */
 int hg_attempts_add_to_report(const hg_attempts *l, const char *path);
 
 #endif

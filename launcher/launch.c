@@ -637,13 +637,14 @@ static int set_restart_env(int attempt, int max_restarts)
 /* One attempt: prepare, start mpirun under the supervisor, clean up. Fills *a. */
 static int run_attempt(const hg_cli *cli, const hg_config *cfg, const hg_layout *layout,
                        const char *agent, const char *config_path, const char *bytes, size_t len,
-                       const char *exclude, hg_attempt *a)
+                       const char *exclude, hg_next_fn next, void *next_ctx, hg_attempt *a)
 {
     int world = hg_layout_world_size(layout);
     job_files f = { 0 };
     argv_buf argv = { 0 };
     hg_error err;
-    *a = (hg_attempt){ .status = HG_EXIT_NOT_STARTED, .failed_rank = -1, .go_s = -1 };
+    *a = (hg_attempt){ .stop = HG_STOP_NOT_STARTED, .status = HG_EXIT_NOT_STARTED,
+                       .failed_rank = -1, .go_s = -1 };
     if ((a->status = prepare_job(cli, world, config_path, bytes, len, &f)) != 0)
         goto out;
     if (cli->use_srun)
@@ -673,10 +674,14 @@ static int run_attempt(const hg_cli *cli, const hg_config *cfg, const hg_layout 
         .label = cli->label,
         .log_dir = f.log_dir,
         .stall_s = cli->stall_timeout_s >= 0 ? cli->stall_timeout_s : (int)cfg->stall_timeout_s.v,
+        .launcher = cli->use_srun ? "srun" : "mpirun",
+        .next = next,
+        .next_ctx = next_ctx,
     };
     hg_error_clear(&err);
     if (hg_supervise(&o, a, &err) != 0) {
         fprintf(stderr, "hgrid-launch: the job could not be started: %s\n", err.msg);
+        a->stop = HG_STOP_NOT_STARTED;
         a->status = HG_EXIT_NOT_STARTED;
     }
 out:
@@ -714,17 +719,77 @@ static int restart_pause(int seconds)
 
 /* "hgrid: attempt 0 failed after 2.2 s (rank 5 (language) ...) on node3; restarting (1
  * restart left) in 10 s" */
-static void say_attempt(int attempt, const hg_attempt *a, int restarts_left, int delay_s)
+static void say_attempt(FILE *out, int attempt, const hg_attempt *a, int restarts_left,
+                        int delay_s)
 {
-    fprintf(stderr, "hgrid: attempt %d failed after %.1f s (%s)", attempt, a->duration_s, a->why);
+    fprintf(out, "hgrid: attempt %d failed after %.1f s (%s)", attempt, a->duration_s, a->why);
     if (a->failed_host[0])
-        fprintf(stderr, " on %s", a->failed_host);
+        fprintf(out, " on %s", a->failed_host);
     if (restarts_left > 0)
-        fprintf(stderr, "; restarting (%d restart%s left)", restarts_left,
+        fprintf(out, "; restarting (%d restart%s left)", restarts_left,
                 restarts_left == 1 ? "" : "s");
     if (restarts_left > 0 && delay_s > 0)
-        fprintf(stderr, " in %d s", delay_s);
-    fputs("\n", stderr);
+        fprintf(out, " in %d s", delay_s);
+    fputs("\n", out);
+}
+
+static void say_too_few_hosts(FILE *out, const hg_hostfile *hosts, int world)
+{
+    fprintf(out, "hgrid: too few hosts left for the layout: %d slots, %d ranks needed (hosts: ",
+            hg_hostfile_slots(hosts), world);
+    hg_hostfile_describe(hosts, out);
+    fputs(")\n", out);
+}
+
+/* What the restart loop decides when an attempt has failed in a way another attempt
+ * may mend, before anything is said of its end: whether the next attempt can start. */
+typedef struct restart_plan {
+    const hg_cli *cli;
+    hg_hostfile *hosts;  /* --exclude-failed-hosts, else NULL */
+    const char *report;  /* the attempt's readiness report, to read its failures from */
+    int world, attempt, max;
+    int restart;         /* another attempt follows */
+    int no_hosts;        /* the job ends: too few hosts are left */
+} restart_plan;
+
+static hg_next next_attempt(void *ctx, const hg_attempt *a, FILE *out)
+{
+    restart_plan *r = ctx;
+    if (r->attempt >= r->max)
+        return HG_NEXT_END;
+    if (r->hosts) {
+        hg_hostfile_exclude_failures(r->hosts, r->report, a);
+        if (hg_hostfile_slots(r->hosts) < r->world) {
+            say_attempt(out, r->attempt, a, 0, 0);
+            say_too_few_hosts(out, r->hosts, r->world);
+            r->no_hosts = 1;
+            return HG_NEXT_ENDED;
+        }
+    }
+    say_attempt(out, r->attempt, a, r->max - r->attempt, r->cli->restart_delay_s);
+    r->restart = 1;
+    return HG_NEXT_RESTART;
+}
+
+/* With restarts possible (--max-restarts > 0), each attempt's files go to their own
+ * LOG_DIR/attempt_N/ (as torchrun's attempt_N), attempt 0's included, so a layout never
+ * depends on how the job went; without, to LOG_DIR itself. Returns 0 or the exit status,
+ * having said why. */
+static int attempt_log_dir(hg_cli *acli, int max, int attempt, char *buf, size_t len)
+{
+    int e;
+    if (!acli->log_dir || max <= 0)
+        return 0;
+    if ((size_t)snprintf(buf, len, "%s/attempt_%d", acli->log_dir, attempt) >= len)
+        e = ENAMETOOLONG;
+    else
+        e = make_log_dir(buf);
+    if (e) {
+        fprintf(stderr, "hgrid-launch: --log-dir %s: %s\n", buf, strerror(e));
+        return HG_EXIT_NOT_STARTED;
+    }
+    acli->log_dir = buf;
+    return 0;
 }
 
 /* Outside any job: attempts, each with a fresh plan directory, channel, token and
@@ -740,10 +805,7 @@ static int prepare_hosts(hg_cli *acli, hg_hostfile *hosts, int world, int attemp
     const char *tmp = tmp_dir();
     int fd;
     if (hg_hostfile_slots(hosts) < world) {
-        fprintf(stderr, "hgrid: too few hosts left for the layout: %d slots, %d ranks needed ("
-                "hosts: ", hg_hostfile_slots(hosts), world);
-        hg_hostfile_describe(hosts, stderr);
-        fputs(")\n", stderr);
+        say_too_few_hosts(stderr, hosts, world);
         return HG_EXIT_NO_HOSTS;
     }
     if (acli->use_srun) {
@@ -816,7 +878,8 @@ static int launch_standalone(const hg_cli *cli, const hg_config *cfg, const hg_l
     }
     for (attempt = 0;; attempt++) {
         hg_cli acli = *cli;
-        char hostfile[PATH_MAX] = "", report[PATH_MAX] = "";
+        char hostfile[PATH_MAX] = "", report[PATH_MAX] = "", log_dir[PATH_MAX] = "";
+        restart_plan plan = { cli, hosts, NULL, world, attempt, max, 0, 0 };
         if (set_restart_env(attempt, max) != 0) {
             fprintf(stderr, "hgrid-launch: setenv: %s\n", strerror(errno));
             status = HG_EXIT_NOT_STARTED;
@@ -825,20 +888,25 @@ static int launch_standalone(const hg_cli *cli, const hg_config *cfg, const hg_l
         double start = hg_now();
         status = hosts ? prepare_hosts(&acli, hosts, world, attempt, hostfile, report,
                                        sizeof(hostfile)) : 0;
+        /* hgrid's own verdicts before an attempt runs; an attempt's status is its own
+         * (a workload may exit 6), and only plan says whether the job goes on. */
+        plan.no_hosts = status == HG_EXIT_NO_HOSTS;
+        if (status == 0)
+            status = attempt_log_dir(&acli, max, attempt, log_dir, sizeof(log_dir));
         if (status == 0) {
+            plan.report = acli.report;
             status = run_attempt(&acli, cfg, layout, agent, config_path, bytes, len,
-                                 cli->use_srun ? hostfile : NULL, &a);
+                                 cli->use_srun ? hostfile : NULL, next_attempt, &plan, &a);
             hg_attempts_add(log, &a, start, hg_now());
-            if (hosts && status != 0 && a.restartable)
-                hg_hostfile_exclude_failures(hosts, acli.report, &a);
         }
         if (hostfile[0] && !cli->use_srun)
             unlink(hostfile);
         if (report[0])
             unlink(report);
-        if (status == 0 || status == HG_EXIT_NO_HOSTS || !a.restartable || attempt >= max)
+        if (plan.no_hosts)
+            status = HG_EXIT_NO_HOSTS;
+        if (!plan.restart)
             break;
-        say_attempt(attempt, &a, max - attempt, cli->restart_delay_s);
         int sig = restart_pause(cli->restart_delay_s);
         if (sig) {
             fprintf(stderr, "hgrid: %s received: no restart\n", strsignal(sig));
@@ -847,7 +915,9 @@ static int launch_standalone(const hg_cli *cli, const hg_config *cfg, const hg_l
         }
     }
     hg_attempts_summary(log, stderr);
-    if (cli->report && hg_attempts_count(log) > 1 && hg_attempts_add_to_report(log, cli->report) != 0)
+    /* A single attempt's report may be missing (the job never started): nothing to add. */
+    if (cli->report && hg_attempts_add_to_report(log, cli->report) != 0
+        && hg_attempts_count(log) > 1)
         fprintf(stderr, "hgrid: warning: cannot add the attempts to the report %s\n", cli->report);
 out:
     hg_hostfile_free(hosts);

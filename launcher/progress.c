@@ -18,6 +18,7 @@
  * rank R ... exited on signal N"), which names the first rank to fail. */
 #include "progress.h"
 
+#include <ctype.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,9 +43,24 @@ static const char *const noise_openers[] = {
     NULL,
 };
 
+/* Single lines that the MPI runtime's libraries (PMIx, libevent) and srun print while a
+ * job is torn down, all said better by the launcher's closing line. %h: a host name,
+ * %d: a number; the launcher's own process ("[HOST:PID] " with mpirun's PID, e.g. its
+ * crash in PMIx_server_finalize) is added by hg_progress_set_launcher_pid. */
+static const char *const noise_lines[] = {
+    "[%h:%d] PMIX ERROR: ",
+    "[%h:%d] pmix_",
+    "[warn] Epoll ",
+    "mpirun: abort is already in progress",
+    "srun: error: %h: task",
+    "srun: Force Terminated ",
+    "srun: Job step aborted",
+    NULL,
+};
+
 enum line_mode { LINE_HOLD, LINE_OUT, LINE_NOISE };
 /* What the held start of a line may still become. */
-enum { MAY_STATUS = 1, MAY_RULE = 2, MAY_FORWARD = 4, MAY_OPENER = 8 };
+enum { MAY_STATUS = 1, MAY_RULE = 2, MAY_FORWARD = 4, MAY_OPENER = 8, MAY_LINE = 16 };
 
 typedef struct deadline_group {
     int timeout_s;
@@ -63,6 +79,7 @@ struct hg_progress {
     int printed_ready;    /* ready count of that line */
     double now;
     int fail_rank, fail_status, fail_signal, pending_rank;
+    char launcher[32];    /* "[%h:PID] ", mpirun's own lines; empty: none */
     char prefix[64];      /* "hgrid-status TOKEN: "; empty: no status lines */
     size_t prefix_len;
     /* The current line: its start held while it may be a line read here (LINE_HOLD),
@@ -79,6 +96,7 @@ struct hg_progress {
     deadline_group *dl;
     size_t ndl, dl_cap;
     double dl_last;       /* when the last deadline message came */
+    size_t deadlines;     /* deadline messages seen in all */
 };
 
 hg_progress *hg_progress_new(FILE *out, int world, int tty, const char *token)
@@ -122,6 +140,11 @@ void hg_progress_free(hg_progress *p)
 void hg_progress_set_noise(hg_progress *p, FILE *sink)
 {
     p->noise = sink;
+}
+
+void hg_progress_set_launcher_pid(hg_progress *p, long pid)
+{
+    snprintf(p->launcher, sizeof(p->launcher), "[%%h:%ld] ", pid);
 }
 
 size_t hg_progress_noise_count(const hg_progress *p)
@@ -275,6 +298,7 @@ static void status_line(hg_progress *p, const char *s)
     } else if (sscanf(s, HG_STATUS_DEADLINE "%n", &n, &w, &off) == 2 && off > 0 && s[off]
                && n >= -1 && (p->world <= 0 || n < p->world) && w > 0) {
         p->started = 1;
+        p->deadlines++;
         add_deadline(p, n, w, s + off);
     }
 }
@@ -381,6 +405,49 @@ static int literal_may(const char *held, size_t n, const char *lit)
     return memcmp(held, lit, n < m ? n : m) == 0;
 }
 
+/* 2: the n bytes of s begin with pat, 1: they may still, 0: they cannot. %h: a host
+ * name (a letter or digit, then those, '.', '-', '_'), so a bar drawn as "[---" is never
+ * held; %d: digits. */
+static int pattern_may(const char *s, size_t n, const char *pat)
+{
+    size_t i = 0;
+    for (const char *q = pat; *q; q++) {
+        if (q[0] == '%' && (q[1] == 'h' || q[1] == 'd')) {
+            size_t from = i;
+            while (i < n && (q[1] == 'd' ? isdigit((unsigned char)s[i])
+                             : isalnum((unsigned char)s[i])
+                                   || (i > from && strchr(".-_", s[i]))))
+                i++;
+            if (i == n)
+                return 1;
+            if (i == from)
+                return 0;
+            q++;
+            continue;
+        }
+        if (i == n)
+            return 1;
+        if (s[i++] != *q)
+            return 0;
+    }
+    return 2;
+}
+
+/* The best of the noise lines' answers for the held start: 2, 1 or 0 as pattern_may. */
+static int noise_line_may(const hg_progress *p)
+{
+    int best = 0;
+    for (int i = 0; noise_lines[i] && best < 2; i++) {
+        int m = pattern_may(p->hold, p->held, noise_lines[i]);
+        best = m > best ? m : best;
+    }
+    if (p->launcher[0] && best < 2) {
+        int m = pattern_may(p->hold, p->held, p->launcher);
+        best = m > best ? m : best;
+    }
+    return best;
+}
+
 static int held_may(const hg_progress *p)
 {
     int may = 0;
@@ -395,6 +462,8 @@ static int held_may(const hg_progress *p)
         for (int i = 0; noise_openers[i]; i++)
             if (literal_may(p->hold, n, noise_openers[i]))
                 may |= MAY_OPENER;
+    if (!p->in_noise && noise_line_may(p))
+        may |= MAY_LINE;
     return may;
 }
 
@@ -496,7 +565,14 @@ void hg_progress_feed(hg_progress *p, const char *buf, size_t n, double now)
         p->hold[p->held] = '\0';
         keep_scan(p, &c, 1);
         int may = held_may(p);
-        if ((may & MAY_OPENER) && opens_noise(p)) {
+        if ((may & MAY_LINE) && !(may & MAY_STATUS) && noise_line_may(p) == 2) {
+            /* One line of noise: it and the rest of it go to the sink. */
+            release_rule(p);
+            p->noise_count++;
+            divert(p, p->hold, p->held);
+            p->held = 0;
+            p->mode = LINE_NOISE;
+        } else if ((may & MAY_OPENER) && opens_noise(p)) {
             rule_to(p, 1);
             p->rule_held = 0;
             p->in_noise = 1;
@@ -555,6 +631,7 @@ int hg_progress_ready(const hg_progress *p) { return p->ready; }
 int hg_progress_started(const hg_progress *p) { return p->started; }
 int hg_progress_decision(const hg_progress *p) { return p->decision; }
 int hg_progress_report_written(const hg_progress *p) { return p->report; }
+size_t hg_progress_deadlines(const hg_progress *p) { return p->deadlines; }
 
 int hg_progress_first_failure(const hg_progress *p, int *rank, int *status, int *signal)
 {

@@ -33,6 +33,11 @@ void hg_progress_free(hg_progress *p);
  * box (no slots, no executable, ...) passes unchanged. hg_progress_first_failure reads
  * the diverted boxes as before. The caller keeps sink open until hg_progress_free. */
 void hg_progress_set_noise(hg_progress *p, FILE *sink);
+/* mpirun's process ID: its own lines ("[HOST:PID] ...", e.g. a crash while it tears the
+ * job down) are noise too, as are the single lines of PMIx and libevent ("[HOST:PID]
+ * PMIX ERROR: ...", "[HOST:PID] pmix_...", "[warn] Epoll ...") and srun's ("srun: error:
+ * HOST: tasks ...", "srun: Force Terminated ...", "srun: Job step aborted ..."). */
+void hg_progress_set_launcher_pid(hg_progress *p, long pid);
 /* How many of those messages (a box or a line each) were kept out of out so far. */
 size_t hg_progress_noise_count(const hg_progress *p);
 
@@ -54,6 +59,8 @@ int hg_progress_started(const hg_progress *p);
 int hg_progress_decision(const hg_progress *p);
 /* The coordinator wrote the --report file. */
 int hg_progress_report_written(const hg_progress *p);
+/* How many of the ranks' deadline messages came (printed or still held). */
+size_t hg_progress_deadlines(const hg_progress *p);
 /* The first failing rank as mpirun reported it, with its exit status, or the signal
  * that killed it (0 when it exited); returns 0 when mpirun named one. */
 int hg_progress_first_failure(const hg_progress *p, int *rank, int *status, int *signal);

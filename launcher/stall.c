@@ -82,9 +82,12 @@ static void shared_groups(FILE *out, const hg_stall_facts *f, const hg_rank_view
             waiting += !is_stalled(f, g->members[i]);
         char members[256];
         hg_ranklist_format(g->members, (size_t)g->size, members, sizeof(members));
+        /* Only that they have not yet been silent for the whole timeout is known: they
+         * may be waiting on the stalled ranks and about to stall too. */
         fprintf(out, "hgrid: the stalled rank%s in %s %s group %d (ranks %s), whose other %d "
-                "rank%s did not stall\n", f->nstalled == 1 ? " is" : "s are", views[0].module.name,
-                hg_kind_name((hg_kind)best), g->index, members, waiting, waiting == 1 ? "" : "s");
+                "rank%s silent for less than %d s\n", f->nstalled == 1 ? " is" : "s are",
+                views[0].module.name, hg_kind_name((hg_kind)best), g->index, members, waiting,
+                waiting == 1 ? " was" : "s were", f->timeout_s);
     }
 }
 

@@ -171,6 +171,8 @@ static void kill_now(sup *s)
     if (s->io) {
         hg_iochan_signal_all(s->io, SIGKILL);
         hg_iochan_release_all(s->io);
+        /* Killed already: the grace's own end has nothing left to kill or say. */
+        s->chan_killed = 1;
     }
     if (!s->child_done) {
         int sig = SIGKILL;
@@ -248,7 +250,7 @@ static void on_signal(sup *s, int sig, double now)
             fprintf(s->err, "hgrid: %s received, stopping the job\n", strsignal(sig));
         begin_stop(s, sig, s->o->grace_s, now);
     } else {
-        fprintf(s->err, "hgrid: %s received again, killing the job\n", strsignal(sig));
+        fprintf(s->err, "hgrid: %s received again, killing the job now\n", strsignal(sig));
         kill_now(s);
     }
 }
@@ -373,9 +375,26 @@ static void attribute_failure(const sup *s, hg_attempt *a)
     snprintf(a->failed_host, sizeof(a->failed_host), "%s", host ? host : "");
 }
 
-/* The exit status and the closing lines, from what the job told us. One meaning per
- * code (protocol.h): a job that never started is 4 whatever mpirun said, a failure
- * before go is a pre-flight failure (3) unless the agents chose 2 or 124. */
+int hg_stop_restartable(hg_stop stop)
+{
+    switch (stop) {
+    case HG_STOP_WORKLOAD:
+    case HG_STOP_PREFLIGHT:
+    case HG_STOP_DEADLINE:
+    case HG_STOP_STALL:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* The attempt's verdict, exit status and cause, from what the job told us; nothing is
+ * printed yet (the closing line depends on whether another attempt follows). One
+ * meaning per code (protocol.h): a job that never started is 4 whatever mpirun said; a
+ * failure before go is a pre-flight failure (3), a usage error (2) when the agents said
+ * so, and the deadline (124) whenever any rank's deadline passed, whatever its peers
+ * made of the silence first. After go the status is the workload's own, whatever its
+ * value, and the stop says it is the workload's. */
 static void conclude(sup *s, hg_attempt *a)
 {
     const hg_supervise_opts *o = s->o;
@@ -387,45 +406,39 @@ static void conclude(sup *s, hg_attempt *a)
     int named = describe_first_failure(s, first, sizeof(first)) == 0;
     int raw = WIFEXITED(s->child_status) ? WEXITSTATUS(s->child_status)
                                          : 128 + WTERMSIG(s->child_status);
-    int st, restartable = 0;
+    int st;
 
     why[0] = '\0';
     if (s->exec_errno) {
+        a->stop = HG_STOP_NOT_STARTED;
         st = HG_EXIT_NOT_STARTED;
         snprintf(why, wl, "cannot run '%s': %s", o->argv[0], strerror(s->exec_errno));
-        fprintf(s->err, "hgrid: the job could not be started: %s\n", why);
     } else if (s->stop_signal) {
+        a->stop = HG_STOP_OPERATOR;
         st = 128 + s->stop_signal;
-        a->operator_stop = 1;
         snprintf(why, wl, "stopped by %s", strsignal(s->stop_signal));
-    } else if (s->deadline_hit) {
+    } else if (s->deadline_hit
+               || (decision != 1 && raw != 0 && started
+                   && (raw == HG_EXIT_DEADLINE || hg_progress_deadlines(s->progress) > 0))) {
+        a->stop = HG_STOP_DEADLINE;
         st = HG_EXIT_DEADLINE;
-        restartable = 1;
         snprintf(why, wl, "readiness deadline of %d s passed with %d/%d ranks ready",
                  o->deadline_s, ready, o->world);
-        fprintf(s->err, "hgrid: %s; the job ended\n", why);
     } else if (s->stalled) {
+        a->stop = HG_STOP_STALL;
         st = HG_EXIT_STALLED;
-        restartable = 1;
         snprintf(why, wl, "ranks stalled: no heartbeat for %d s", o->stall_s);
-        fprintf(s->err, "hgrid: the job ended: %s; exit status %d\n", why, st);
     } else if (!started) {
+        a->stop = HG_STOP_NOT_STARTED;
         st = HG_EXIT_NOT_STARTED;
         snprintf(why, wl, "%s %s %d before any rank started", o->argv[0],
                  WIFEXITED(s->child_status) ? "exited with status" : "was killed by signal",
                  WIFEXITED(s->child_status) ? raw : WTERMSIG(s->child_status));
-        fprintf(s->err, "hgrid: the job could not be started: %s\n", why);
     } else if (decision != 1 && raw != 0) {
-        st = raw == HG_EXIT_USAGE || raw == HG_EXIT_DEADLINE ? raw : HG_EXIT_PREFLIGHT;
-        restartable = st != HG_EXIT_USAGE;
+        a->stop = raw == HG_EXIT_USAGE ? HG_STOP_USAGE : HG_STOP_PREFLIGHT;
+        st = raw == HG_EXIT_USAGE ? HG_EXIT_USAGE : HG_EXIT_PREFLIGHT;
         snprintf(why, wl, "pre-flight failed with %d/%d ranks ready%s%s", ready,
                  o->world, named ? ": " : "", named ? first : "");
-        if (raw == HG_EXIT_DEADLINE)
-            fprintf(s->err, "hgrid: readiness deadline of %d s passed with %d/%d ranks ready; "
-                    "the job ended\n", o->deadline_s, ready, o->world);
-        else
-            fprintf(s->err, "hgrid: the job failed before every rank was ready (%d/%d)%s%s; exit "
-                    "status %d\n", ready, o->world, named ? ": " : "", named ? first : "", st);
     } else {
         int rank, ws, sig;
         /* The workload's own status: the first failed rank's, which mpirun may not have
@@ -433,21 +446,50 @@ static void conclude(sup *s, hg_attempt *a)
         st = raw;
         if (hg_iochan_first_failure(s->io, &rank, &ws) == 0)
             decode_wait(ws, &st, &sig);
-        restartable = st != 0;
+        a->stop = st != 0 ? HG_STOP_WORKLOAD : HG_STOP_NONE;
         if (st != 0)
             snprintf(why, wl, "%s", named ? first : "the workload failed");
-        if (st != 0 && named)
-            fprintf(s->err, "hgrid: workload failed: %s; job exit status %d\n", first, st);
-        else if (st != 0)
-            fprintf(s->err, "hgrid: workload failed with exit status %d\n", st);
     }
     if (o->report_path && decision != 1 && !hg_progress_report_written(s->progress)
         && st != 0)
         write_fallback_report(s, st, why);
     a->status = st;
-    a->restartable = restartable;
     if (st != 0)
         attribute_failure(s, a);
+}
+
+/* The job's closing line for an attempt that ends it. */
+static void say_verdict(sup *s, const hg_attempt *a)
+{
+    const hg_supervise_opts *o = s->o;
+    int ready = hg_progress_ready(s->progress);
+    char first[256];
+    int named = describe_first_failure(s, first, sizeof(first)) == 0;
+    switch (a->stop) {
+    case HG_STOP_NONE:
+    case HG_STOP_OPERATOR:
+        break;
+    case HG_STOP_NOT_STARTED:
+        fprintf(s->err, "hgrid: the job could not be started: %s\n", a->why);
+        break;
+    case HG_STOP_DEADLINE:
+        fprintf(s->err, "hgrid: %s; the job ended\n", a->why);
+        break;
+    case HG_STOP_STALL:
+        fprintf(s->err, "hgrid: the job ended: %s; exit status %d\n", a->why, a->status);
+        break;
+    case HG_STOP_PREFLIGHT:
+    case HG_STOP_USAGE:
+        fprintf(s->err, "hgrid: the job failed before every rank was ready (%d/%d)%s%s; exit "
+                "status %d\n", ready, o->world, named ? ": " : "", named ? first : "", a->status);
+        break;
+    case HG_STOP_WORKLOAD:
+        if (named)
+            fprintf(s->err, "hgrid: workload failed: %s; job exit status %d\n", first, a->status);
+        else
+            fprintf(s->err, "hgrid: workload failed with exit status %d\n", a->status);
+        break;
+    }
 }
 
 /* A failed rank stops the others with the grace a signal would give; once every
@@ -708,11 +750,13 @@ static int setup_output(sup *s, hg_error *err)
     if (!s->progress)
         return hg_error_set(err, HG_ENOMEM, "out of memory");
     set_spill(s);
-    /* Open MPI's boxed end-of-job messages say less than our closing line: with a log
-     * directory they are kept there, else dropped. */
+    /* Open MPI's boxed end-of-job messages, PMIx's, libevent's and srun's lines say
+     * less than our closing line: with a log directory they are kept there (mpirun.stderr
+     * or srun.stderr), else dropped; the report counts them. */
     if (o->log_dir) {
         char path[4096];
-        snprintf(path, sizeof(path), "%s/mpirun.stderr", o->log_dir);
+        snprintf(path, sizeof(path), "%s/%s.stderr", o->log_dir,
+                 o->launcher ? o->launcher : "mpirun");
         s->noise = fopen(path, "we");
         hg_progress_set_noise(s->progress, s->noise);
     }
@@ -797,6 +841,7 @@ int hg_supervise(const hg_supervise_opts *o, hg_attempt *result, hg_error *err)
     s.start = hg_now();
     if ((rc = start_mpirun(&s, &oldmask, err)) != 0)
         goto out;
+    hg_progress_set_launcher_pid(s.progress, (long)s.child);
     while (!finished(&s, hg_now())) {
         check_timers(&s, hg_now());
         if ((rc = poll_once(&s, sfd, err)) != 0)
@@ -813,6 +858,14 @@ int hg_supervise(const hg_supervise_opts *o, hg_attempt *result, hg_error *err)
     *result = (hg_attempt){ .failed_rank = -1, .go_s = s.go_at > 0 ? s.go_at - s.start : -1 };
     conclude(&s, result);
     result->duration_s = hg_now() - s.start;
+    result->launcher_messages = (long)hg_progress_noise_count(s.progress);
+    /* Whether the job goes on is decided before anything is said of its end: a job
+     * exit status only when the job ends. */
+    hg_next next = HG_NEXT_END;
+    if (hg_stop_restartable(result->stop) && o->next)
+        next = o->next(o->next_ctx, result, s.err);
+    if (next == HG_NEXT_END)
+        say_verdict(&s, result);
     drain_queues(&s, sfd);
 out:
     free(s.stall_ranks);

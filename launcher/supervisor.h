@@ -7,9 +7,52 @@
 #ifndef HG_SUPERVISOR_H
 #define HG_SUPERVISOR_H
 
+#include <stdio.h>
+
 #include "error.h"
 #include "iochan.h"
 #include "layout.h"
+
+/* Why an attempt ended: hgrid's own verdict, carried apart from the exit status. A
+ * workload's status is whatever its program chose (6, 124, ...) and is never read as
+ * one of hgrid's codes; the verdict (restart or not, the closing line) comes from this. */
+typedef enum hg_stop {
+    HG_STOP_NONE,        /* succeeded */
+    HG_STOP_WORKLOAD,    /* a rank's program failed after go: status is its exit status */
+    HG_STOP_PREFLIGHT,   /* pre-flight no-go, or a rank failed before go */
+    HG_STOP_DEADLINE,    /* the readiness deadline passed */
+    HG_STOP_STALL,       /* ranks stopped beating (--stall-timeout) */
+    HG_STOP_OPERATOR,    /* the operator's signal */
+    HG_STOP_USAGE,       /* the agents refused the config or PROGRAM */
+    HG_STOP_NOT_STARTED, /* mpirun (srun) could not start the job */
+} hg_stop;
+
+/* Whether another attempt may help after an attempt that ended so: a rank's failure,
+ * a pre-flight no-go or deadline, a stall; never success, the operator's stop, a usage
+ * error or a job that could not start. */
+int hg_stop_restartable(hg_stop stop);
+
+/* How an attempt ended, for the restart loop and the closing lines. */
+typedef struct hg_attempt {
+    hg_stop stop;        /* why it ended: hgrid's verdict */
+    int status;          /* the exit status it stands for (protocol.h, or the workload's) */
+    int failed_rank;     /* the first failed rank, -1 when none is known */
+    int failed_signal;   /* ... killed by this signal, 0: it exited */
+    char failed_host[128]; /* ... on this host, "" when not known */
+    double duration_s;
+    double go_s;         /* seconds from the start to go, -1 when there was none */
+    char why[512];       /* the cause in words, "" on success */
+    long launcher_messages; /* mpirun's (srun's) messages kept out of the user's stderr */
+} hg_attempt;
+
+/* Asked by hg_supervise once a failed attempt has ended whose stop is restartable,
+ * before any closing line: whether the job goes on. */
+typedef enum hg_next {
+    HG_NEXT_END,     /* the job ends with this attempt: its closing line is printed */
+    HG_NEXT_RESTART, /* another attempt follows: the callback said so on out */
+    HG_NEXT_ENDED,   /* the job ends for a reason the callback said on out */
+} hg_next;
+typedef hg_next (*hg_next_fn)(void *ctx, const hg_attempt *a, FILE *out);
 
 typedef struct hg_supervise_opts {
     char *const *argv;        /* argv[0] is looked up on PATH */
@@ -27,22 +70,10 @@ typedef struct hg_supervise_opts {
     const char *log_dir;      /* --log-dir: the channel's records also go there; and
                                * where output spills while the job is stopping */
     int stall_s;              /* --stall-timeout: 0 none */
+    const char *launcher;     /* "mpirun" or "srun": names LOG_DIR/LAUNCHER.stderr */
+    hg_next_fn next;          /* NULL: a failed attempt always ends the job */
+    void *next_ctx;
 } hg_supervise_opts;
-
-/* How an attempt ended, for the restart loop and the closing lines. */
-typedef struct hg_attempt {
-    int status;          /* the exit status it stands for (protocol.h) */
-    int restartable;     /* failed in a way another attempt may not: a rank's failure, a
-                          * pre-flight no-go or deadline, a stall; never the operator's stop,
-                          * a usage error or a job that could not start */
-    int operator_stop;   /* ended by the operator's signal */
-    int failed_rank;     /* the first failed rank, -1 when none is known */
-    int failed_signal;   /* ... killed by this signal, 0: it exited */
-    char failed_host[128]; /* ... on this host, "" when not known */
-    double duration_s;
-    double go_s;         /* seconds from the start to go, -1 when there was none */
-    char why[512];       /* the cause in words, "" on success */
-} hg_attempt;
 
 /* Returns 0 and fills *result, or an HG_E* code when supervision could not be set up
  * (nothing was started then). */

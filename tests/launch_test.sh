@@ -478,7 +478,29 @@ r = json.load(open('$T/restart.json'))
 a = r['attempts']
 sys.exit(not (r['restarts'] == 1 and len(a) == 2 and a[0]['exit_status'] == 3 and a[0]['failed_rank'] == 1
               and a[1]['exit_status'] == 0 and a[1]['from_last_failure_to_go_s'] > 0))"
+check "restart: the failed attempt's line says it restarts, and no job exit status precedes it" bash -c "grep -qE '^hgrid: attempt 0 failed after [0-9.]+ s \\(rank 1 \\(radio_encoder\\) was the first to fail, exit status 3\\) on [^ ]+; restarting \\(2 restarts left\\)$' '$T/restart.err' && ! grep -qE '^hgrid: workload failed|job exit status' '$T/restart.err'" || show restart 12
 check "restart: nothing left running" none_left restart
+# A workload's status is its own, never hgrid's verdict: a rank that exits with one of
+# hgrid's codes (6: too few hosts, 124: deadline, ...) is restarted like any other.
+for code in 2 5 6 124; do
+  start wexit$code --backend mpi --max-restarts 1 "$SMOKE" -- sh -c "[ \"\$HGRID_RESTART_COUNT\" = 0 ] && [ \"\$RANK\" = 1 ] && exit $code; exit 0"
+  finish wexit$code
+  check "workload exit $code on attempt 0: restarted, exit 0 after two attempts" test "$RC" -eq 0 -a "$(grep -c '^hgrid:   attempt [01]: ' "$T/wexit$code.err")" -eq 2 || show wexit$code
+done
+# --log-dir with restarts: every attempt's files in attempt_N/, mpirun's too.
+start logrestart --backend mpi --max-restarts 1 --log-dir "$T/rlogs" "$SMOKE" -- sh -c 'echo "out $RANK attempt $HGRID_RESTART_COUNT"; [ "$HGRID_RESTART_COUNT" = 0 ] && [ "$RANK" = 1 ] && { echo "traceback of attempt 0" >&2; exit 3; }; exit 0'
+finish logrestart
+check "log-dir with restarts: exit 0" test "$RC" -eq 0 || show logrestart
+check "log-dir with restarts: attempt 0's traceback kept in attempt_0/" cmp -s "$T/rlogs/attempt_0/rank1-language.stderr" <(printf 'traceback of attempt 0\n')
+check "log-dir with restarts: attempt 1's output in attempt_1/" cmp -s "$T/rlogs/attempt_1/rank1-language.stdout" <(printf 'out 1 attempt 1\n')
+check "log-dir with restarts: mpirun.stderr per attempt, nothing at the top" bash -c "test -f '$T/rlogs/attempt_0/mpirun.stderr' -a -f '$T/rlogs/attempt_1/mpirun.stderr' && [ \"\$(ls '$T/rlogs')\" = \"\$(printf 'attempt_0\\nattempt_1')\" ]"
+# A second Ctrl-C kills at once and says so; the grace had not run out.
+start twoint --backend mpi --grace 30 "$SMOKE" -- sh -c 'trap "" TERM INT; echo "ready $RANK"; while :; do sleep 0.1; done'
+wait_for "$T/twoint.out" "ready 1" 30; sleep 0.3
+kill -INT "$LPID"; sleep 0.5; kill -INT "$LPID"
+finish twoint
+check "second Ctrl-C: 'killing the job now', never 'did not exit within the grace period'" bash -c "grep -q 'received again, killing the job now\$' '$T/twoint.err' && ! grep -q 'grace period' '$T/twoint.err'" || show twoint
+check "second Ctrl-C: ends within seconds" under 15
 # --restart-delay: the next attempt waits, and says so.
 start delay --backend mpi --max-restarts 1 --restart-delay 2 "$SMOKE" -- sh -c '[ "$HGRID_RESTART_COUNT" = 0 ] && exit 3; exit 0'
 finish delay
@@ -491,6 +513,7 @@ check "no --max-restarts: the first failure ends the job" test "$RC" -eq 3 -a "$
 start exhaust --backend mpi --max-restarts 2 "$CFG" -- sh -c '[ "$RANK" = 2 ] && exit 7; exit 0'
 finish exhaust
 check "restarts exhausted: exit 7, three attempts" test "$RC" -eq 7 -a "$(grep -c '^hgrid:   attempt [0-2]: failed' "$T/exhaust.err")" -eq 3 || show exhaust
+check "restarts exhausted: one job exit status, after the last attempt only" test "$(grep -c 'job exit status 7$' "$T/exhaust.err")" -eq 1 -a "$(grep -c '; restarting (' "$T/exhaust.err")" -eq 2 || show exhaust
 # A pre-flight failure restarts too; the config's agent.max_restarts counts.
 sed 's/^agent:$/agent:\n  max_restarts: 1/' "$SMOKE" >"$T/smoke-restart.yaml"
 grep -q 'max_restarts: 1' "$T/smoke-restart.yaml" || printf 'agent:\n  max_restarts: 1\n' >>"$T/smoke-restart.yaml"
@@ -510,6 +533,7 @@ start stall --backend mpi --stall-timeout 2 --grace 2 "$CFG" -- sh -c "$BEAT"
 finish stall
 check "stall: exit 5" test "$RC" -eq 5 || show stall
 check "stall: names the rank, its module, coordinates and step, and where the others are" grep -qE '^hgrid: rank 6 \(language, tp 0 dp 1 ep 2\) stalled at step 5; 7 other ranks at steps? [0-9-]+ \(no heartbeat for 2 s\)$' "$T/stall.err"
+check "stall: the group's others are said to be silent for less than the timeout, not unstalled" bash -c "grep -qE '^hgrid: the stalled rank is in language [a-z_]+ group [0-9]+ \\(ranks [-0-9, ]+\\), whose other [0-9]+ ranks? (was|were) silent for less than 2 s$' '$T/stall.err' && ! grep -q 'did not stall' '$T/stall.err'" || show stall 12
 check "stall: within stall timeout + grace" under 15
 check "stall: nothing left running" none_left stall
 # Two ranks of one tp group stall: the group is named.
@@ -551,6 +575,7 @@ HGRID_TEST_HOSTS_OF=2 HGRID_TEST_FAIL_RANK=5 HGRID_TEST_FAIL_ATTEMPT=0 HGRID_TES
   start nospare --backend mpi --hostfile "$T/hosts4" --exclude-failed-hosts --max-restarts 1 "$CFG" -- true
 finish nospare
 check "failed host, no spare: exit 6" test "$RC" -eq 6 || show nospare 12
+check "failed host, no spare: no 'restarting' before 'too few hosts', and no closing line but that one" bash -c "grep -qE '^hgrid: attempt 0 failed after [0-9.]+ s \\(pre-flight failed' '$T/nospare.err' && ! grep -qE 'restarting|job exit status|job failed before' '$T/nospare.err'" || show nospare 12
 check "failed host, no spare: says so" has "$T/nospare.err" "hgrid: too few hosts left for the layout: 6 slots, 8 ranks needed (hosts: testnode0, testnode1, testnode3; left out: testnode2 (rank 5 failed pre-flight in phase gpu))"
 "$L" --backend mpi --exclude-failed-hosts "$SMOKE" -- true >"$T/nohostfile.out" 2>"$T/nohostfile.err"; RC=$?
 check "--exclude-failed-hosts without --hostfile: exit 2, says why" test "$RC" -eq 2 -a "$(grep -c 'needs --hostfile' "$T/nohostfile.err")" -eq 1
@@ -681,8 +706,21 @@ check "deadline on 16 ranks: it names the ranks" \
 check "deadline on 16 ranks: no rank is '?'" bash -c "! grep -q 'rank ?' '$T/deadline16.err'"
 check "deadline on 16 ranks: nothing left running" none_left deadline16
 
+# 64 ranks bootstrapping on a few cores with --timeout 1: the deadline is the verdict
+# (124) whatever the ranks or mpirun made of it first (an agent's peer error, mpirun's own
+# crash in PMIx teardown), and the first hgrid line names it; PMIx's and libevent's lines
+# go to --log-dir's mpirun.stderr, not to the user.
+for i in 1 2 3; do
+  start deadline64_$i --backend mpi --timeout 1 --log-dir "$T/dl64logs$i" --report "$T/dl64_$i.json" tests/layouts/moe64.yaml -- true
+  finish deadline64_$i
+  check "deadline on 64 ranks, run $i: exit 124" test "$RC" -eq 124 || show deadline64_$i 20
+  check "deadline on 64 ranks, run $i: the first hgrid line is the deadline's" bash -c "grep -m1 '^hgrid' '$T/deadline64_$i.err' | grep -qE '^hgrid: (ranks? [-0-9, ]+|[0-9]+ ranks \\(numbers unknown\\)): readiness deadline of 1 s passed in phase |^hgrid: readiness deadline of 1 s passed'" || show deadline64_$i 20
+  check "deadline on 64 ranks, run $i: no PMIx or libevent line on stderr" bash -c "! grep -qE 'PMIX ERROR|pmix_|^\\[warn\\] Epoll' '$T/deadline64_$i.err'" || show deadline64_$i 20
+  check "deadline on 64 ranks, run $i: the report counts what was kept out" python3 -c "import json; assert json.load(open('$T/dl64_$i.json'))['launcher_messages'] >= 0"
+done
+
 # --- mpirun's own end-of-job boxes and signal lines stay out of the user's streams ------
-for name in failrank abort hang termwork exit7 segv deadline16; do
+for name in failrank abort hang termwork exit7 segv deadline16 deadline64_1 deadline64_2 deadline64_3; do
   check "$name: no mpirun end-of-job box or signal line" bash -c "! grep -qE 'Primary job +terminated normally|mpirun detected that|mpirun noticed that|mpirun: Forwarding signal|^-{74}\$' '$T/$name.err'"
 done
 

@@ -398,6 +398,39 @@ START_TEST(signal_box_diverted_byte_by_byte)
 }
 END_TEST
 
+START_TEST(runtime_and_srun_lines_go_to_the_sink)
+{
+    two_sinks t;
+    const char *noise =
+        "[vm:26259] PMIX ERROR: UNREACHABLE in file ../../src/mca/ptl/base/ptl_base_connection_"
+        "hdlr.c at line 388\n"
+        "[vm:26259] pmix_ptl_base: send_msg: write failed: Broken pipe (32) [sd = 160]\n"
+        "[warn] Epoll MOD(1) on fd 27 failed. Old events were 6; read change was 0 (none); "
+        "write change was 2 (del): Bad file descriptor\n"
+        "mpirun: abort is already in progress...hit ctrl-c again to forcibly terminate\n"
+        "srun: error: vm: tasks 0-7: Terminated\n"
+        "srun: Force Terminated StepId=12.0\n"
+        "[node-3.cluster:4242] *** Process received signal ***\n";
+    const char *passes = "[vm:26259] a rank's own line\n"
+                         "[warn] a warning of the workload\n"
+                         "[vm:4243] *** Process received signal ***\n"
+                         "srun: error: no task here\n"
+                         "PMIX ERROR: not prefixed\n";
+    char in[2048];
+    snprintf(in, sizeof(in), "%s%s", noise, passes);
+    open_two(&t);
+    hg_progress_set_launcher_pid(t.p, 4242);
+    /* One byte a read: nothing may depend on where a read ends. */
+    for (size_t i = 0; in[i]; i++)
+        hg_progress_feed(t.p, in + i, 1, 1.0);
+    hg_progress_finish(t.p);
+    ck_assert_str_eq(text(&t.out), passes);
+    ck_assert_str_eq(text(&t.noise), noise);
+    ck_assert_uint_eq(hg_progress_noise_count(t.p), 7);
+    close_two(&t);
+}
+END_TEST
+
 START_TEST(other_boxes_and_lookalikes_pass_unchanged)
 {
     two_sinks t;
@@ -488,6 +521,7 @@ int main(void)
     tcase_add_test(tc, mpirun_end_of_job_boxes_go_to_the_sink);
     tcase_add_test(tc, signal_box_diverted_byte_by_byte);
     tcase_add_test(tc, other_boxes_and_lookalikes_pass_unchanged);
+    tcase_add_test(tc, runtime_and_srun_lines_go_to_the_sink);
     tcase_add_test(tc, a_box_that_passed_hides_no_noise_box);
     tcase_add_test(tc, noise_is_dropped_without_a_sink);
     tcase_add_test(tc, held_dashes_pass_after_a_while);
