@@ -16,6 +16,7 @@
                                 * bad hostfile, argument list too long, no rank started */
 #define HG_EXIT_STALLED 5      /* ranks stopped sending heartbeats (--stall-timeout) */
 #define HG_EXIT_NO_HOSTS 6     /* --exclude-failed-hosts left too few hosts for the layout */
+#define HG_EXIT_LOST 7         /* a host was lost, or ranks ended with no exit status */
 #define HG_EXIT_DEADLINE 124   /* the readiness deadline passed */
 
 /* The status channel. A standalone hgrid-launch puts a random per-job token in the

@@ -495,6 +495,14 @@ int hg_iochan_open(const hg_iochan *ch)
     return n;
 }
 
+int hg_iochan_rank_exited(const hg_iochan *ch, int rank)
+{
+    for (size_t i = 0; ch && i < ch->nconns; i++)
+        if (ch->conns[i].rank == rank && ch->conns[i].exited)
+            return 1;
+    return 0;
+}
+
 int hg_iochan_first_failure(const hg_iochan *ch, int *rank, int *wstatus)
 {
     if (!ch || ch->first_rank < 0)

@@ -48,6 +48,8 @@ void hg_iochan_serve(hg_iochan *ch, const struct pollfd *fds, int n, double now)
 int hg_iochan_connected(const hg_iochan *ch);
 int hg_iochan_exited(const hg_iochan *ch);
 int hg_iochan_open(const hg_iochan *ch);
+/* Whether rank's program's final status arrived. */
+int hg_iochan_rank_exited(const hg_iochan *ch, int rank);
 /* The first rank whose program failed (non-zero status or a signal) and its wait
  * status; returns -1 when none did. */
 int hg_iochan_first_failure(const hg_iochan *ch, int *rank, int *wstatus);

@@ -56,6 +56,7 @@
 #include "proc.h"
 #include "progress.h"
 #include "protocol.h"
+#include "ranklist.h"
 #include "report.h"
 #include "stall.h"
 
@@ -164,6 +165,11 @@ typedef struct sup {
     double stall_stop_at; /* when to stop the stalled attempt (after the stacks) */
     double go_at;         /* when go was seen, 0 none */
     double quiet_since;   /* mpirun is gone since then; streams may still be open */
+    hg_jobstate js;       /* the attempt's state and first stop reason */
+    hg_job_facts facts;   /* what the verdict was made of (conclude) */
+    char missing[256];    /* ranks with no final status, for facts */
+    char lost_host[128];  /* the host lost, "" none */
+    char lost_how[256];   /* how it was lost, in words */
 } sup;
 
 static void kill_now(sup *s)
@@ -243,6 +249,7 @@ static void on_signal(sup *s, int sig, double now)
     hg_progress_clear(s->progress);
     if (s->signals_seen == 1) {
         s->stop_signal = sig;
+        hg_jobstate_stop(&s->js, HG_STOP_OPERATOR, now);
         if (s->o->grace_s > 0)
             fprintf(s->err, "hgrid: %s received: passed to the job, which has %d s to exit "
                     "(again to kill it now)\n", strsignal(sig), s->o->grace_s);
@@ -324,17 +331,6 @@ static int first_failure(const sup *s, int *rank, int *code, int *sig)
     return hg_progress_first_failure(s->progress, rank, code, sig);
 }
 
-/* "rank 3 (radio_encoder) was the first to fail, killed by signal 6 (Aborted)" */
-static int describe_first_failure(const sup *s, char *buf, size_t len)
-{
-    int rank, code, sig;
-    char how[96];
-    if (first_failure(s, &rank, &code, &sig) != 0)
-        return -1;
-    status_words(code, sig, how, sizeof(how));
-    snprintf(buf, len, "rank %d (%s) was the first to fail, %s", rank, module_name(s, rank), how);
-    return 0;
-}
 
 /* The coordinator writes the readiness report; when the job ended before it could
  * (a rank killed during pre-flight takes the job down with it), the launcher writes
@@ -375,121 +371,85 @@ static void attribute_failure(const sup *s, hg_attempt *a)
     snprintf(a->failed_host, sizeof(a->failed_host), "%s", host ? host : "");
 }
 
-int hg_stop_restartable(hg_stop stop)
+/* The ranks with no final status, "4-7", into buf ("" when every rank's came). */
+static void missing_ranks(const sup *s, char *buf, size_t len)
 {
-    switch (stop) {
-    case HG_STOP_WORKLOAD:
-    case HG_STOP_PREFLIGHT:
-    case HG_STOP_DEADLINE:
-    case HG_STOP_STALL:
-        return 1;
-    default:
-        return 0;
-    }
+    int *r = malloc((size_t)s->o->world * sizeof(int));
+    int n = 0;
+    buf[0] = '\0';
+    if (!r)
+        return;
+    for (int i = 0; i < s->o->world; i++)
+        if (!hg_iochan_rank_exited(s->io, i))
+            r[n++] = i;
+    hg_ranklist_format(r, n, buf, len);
+    free(r);
 }
 
-/* The attempt's verdict, exit status and cause, from what the job told us; nothing is
- * printed yet (the closing line depends on whether another attempt follows). One
- * meaning per code (protocol.h): a job that never started is 4 whatever mpirun said; a
- * failure before go is a pre-flight failure (3), a usage error (2) when the agents said
- * so, and the deadline (124) whenever any rank's deadline passed, whatever its peers
- * made of the silence first. After go the status is the workload's own, whatever its
- * value, and the stop says it is the workload's. */
+/* The facts the verdict is made of, as the job left them. */
+static void gather_facts(const sup *s, hg_job_facts *f, char *missing, size_t mlen)
+{
+    const hg_supervise_opts *o = s->o;
+    int rank = -1, code = 0, sig = 0;
+    int raw = WIFEXITED(s->child_status) ? WEXITSTATUS(s->child_status)
+                                         : 128 + WTERMSIG(s->child_status);
+    if (first_failure(s, &rank, &code, &sig) != 0)
+        rank = -1;
+    missing_ranks(s, missing, mlen);
+    *f = (hg_job_facts){
+        .launcher = o->argv[0],
+        .exec_errno = s->exec_errno,
+        .launcher_code = raw,
+        .launcher_signal = WIFSIGNALED(s->child_status) ? WTERMSIG(s->child_status) : 0,
+        .started = hg_progress_started(s->progress) || hg_progress_decision(s->progress) >= 0,
+        .decision = hg_progress_decision(s->progress),
+        .deadline_reports = hg_progress_deadlines(s->progress),
+        .world = o->world,
+        .ready = hg_progress_ready(s->progress),
+        .deadline_s = o->deadline_s,
+        .stall_s = o->stall_s,
+        .operator_signal = s->stop_signal,
+        .channel = s->io != NULL,
+        .exited = hg_iochan_exited(s->io),
+        .first_rank = rank,
+        .first_code = code,
+        .first_signal = sig,
+        .first_module = rank >= 0 ? module_name(s, rank) : NULL,
+        .lost_host = s->lost_host[0] ? s->lost_host : NULL,
+        .lost_how = s->lost_how[0] ? s->lost_how : NULL,
+        .missing = missing[0] ? missing : NULL,
+    };
+}
+
+/* The attempt's verdict (jobstate.h), exit status and cause; nothing is printed yet
+ * (the closing line depends on whether another attempt follows). */
 static void conclude(sup *s, hg_attempt *a)
 {
     const hg_supervise_opts *o = s->o;
-    int ready = hg_progress_ready(s->progress);
-    int decision = hg_progress_decision(s->progress);
-    int started = hg_progress_started(s->progress) || decision >= 0;
-    char first[256], *why = a->why;
-    size_t wl = sizeof(a->why);
-    int named = describe_first_failure(s, first, sizeof(first)) == 0;
-    int raw = WIFEXITED(s->child_status) ? WEXITSTATUS(s->child_status)
-                                         : 128 + WTERMSIG(s->child_status);
-    int st;
-
-    why[0] = '\0';
-    if (s->exec_errno) {
-        a->stop = HG_STOP_NOT_STARTED;
-        st = HG_EXIT_NOT_STARTED;
-        snprintf(why, wl, "cannot run '%s': %s", o->argv[0], strerror(s->exec_errno));
-    } else if (s->stop_signal) {
-        a->stop = HG_STOP_OPERATOR;
-        st = 128 + s->stop_signal;
-        snprintf(why, wl, "stopped by %s", strsignal(s->stop_signal));
-    } else if (s->deadline_hit
-               || (decision != 1 && raw != 0 && started
-                   && (raw == HG_EXIT_DEADLINE || hg_progress_deadlines(s->progress) > 0))) {
-        a->stop = HG_STOP_DEADLINE;
-        st = HG_EXIT_DEADLINE;
-        snprintf(why, wl, "readiness deadline of %d s passed with %d/%d ranks ready",
-                 o->deadline_s, ready, o->world);
-    } else if (s->stalled) {
-        a->stop = HG_STOP_STALL;
-        st = HG_EXIT_STALLED;
-        snprintf(why, wl, "ranks stalled: no heartbeat for %d s", o->stall_s);
-    } else if (!started) {
-        a->stop = HG_STOP_NOT_STARTED;
-        st = HG_EXIT_NOT_STARTED;
-        snprintf(why, wl, "%s %s %d before any rank started", o->argv[0],
-                 WIFEXITED(s->child_status) ? "exited with status" : "was killed by signal",
-                 WIFEXITED(s->child_status) ? raw : WTERMSIG(s->child_status));
-    } else if (decision != 1 && raw != 0) {
-        a->stop = raw == HG_EXIT_USAGE ? HG_STOP_USAGE : HG_STOP_PREFLIGHT;
-        st = raw == HG_EXIT_USAGE ? HG_EXIT_USAGE : HG_EXIT_PREFLIGHT;
-        snprintf(why, wl, "pre-flight failed with %d/%d ranks ready%s%s", ready,
-                 o->world, named ? ": " : "", named ? first : "");
-    } else {
-        int rank, ws, sig;
-        /* The workload's own status: the first failed rank's, which mpirun may not have
-         * seen first, as the keepers are released together. */
-        st = raw;
-        if (hg_iochan_first_failure(s->io, &rank, &ws) == 0)
-            decode_wait(ws, &st, &sig);
-        a->stop = st != 0 ? HG_STOP_WORKLOAD : HG_STOP_NONE;
-        if (st != 0)
-            snprintf(why, wl, "%s", named ? first : "the workload failed");
-    }
-    if (o->report_path && decision != 1 && !hg_progress_report_written(s->progress)
-        && st != 0)
-        write_fallback_report(s, st, why);
-    a->status = st;
-    if (st != 0)
+    hg_verdict v;
+    hg_jobstate_move(&s->js, HG_JOB_ENDED);
+    gather_facts(s, &s->facts, s->missing, sizeof(s->missing));
+    hg_job_verdict(&s->js, &s->facts, &v);
+    a->stop = v.stop;
+    a->status = v.status;
+    snprintf(a->why, sizeof(a->why), "%s", v.why);
+    if (o->report_path && s->facts.decision != 1 && !hg_progress_report_written(s->progress)
+        && v.status != 0)
+        write_fallback_report(s, v.status, v.why);
+    if (v.stop == HG_STOP_HOST_LOST)
+        snprintf(a->failed_host, sizeof(a->failed_host), "%s", s->lost_host);
+    else if (v.status != 0)
         attribute_failure(s, a);
 }
 
 /* The job's closing line for an attempt that ends it. */
 static void say_verdict(sup *s, const hg_attempt *a)
 {
-    const hg_supervise_opts *o = s->o;
-    int ready = hg_progress_ready(s->progress);
-    char first[256];
-    int named = describe_first_failure(s, first, sizeof(first)) == 0;
-    switch (a->stop) {
-    case HG_STOP_NONE:
-    case HG_STOP_OPERATOR:
-        break;
-    case HG_STOP_NOT_STARTED:
-        fprintf(s->err, "hgrid: the job could not be started: %s\n", a->why);
-        break;
-    case HG_STOP_DEADLINE:
-        fprintf(s->err, "hgrid: %s; the job ended\n", a->why);
-        break;
-    case HG_STOP_STALL:
-        fprintf(s->err, "hgrid: the job ended: %s; exit status %d\n", a->why, a->status);
-        break;
-    case HG_STOP_PREFLIGHT:
-    case HG_STOP_USAGE:
-        fprintf(s->err, "hgrid: the job failed before every rank was ready (%d/%d)%s%s; exit "
-                "status %d\n", ready, o->world, named ? ": " : "", named ? first : "", a->status);
-        break;
-    case HG_STOP_WORKLOAD:
-        if (named)
-            fprintf(s->err, "hgrid: workload failed: %s; job exit status %d\n", first, a->status);
-        else
-            fprintf(s->err, "hgrid: workload failed with exit status %d\n", a->status);
-        break;
-    }
+    hg_verdict v = { .stop = a->stop, .status = a->status };
+    char line[1024];
+    snprintf(v.why, sizeof(v.why), "%s", a->why);
+    hg_job_closing_line(&v, &s->facts, line, sizeof(line));
+    fputs(line, s->err);
 }
 
 /* A failed rank stops the others with the grace a signal would give; once every
@@ -505,7 +465,10 @@ static void advance_stop(sup *s, double now)
         int code, sig;
         decode_wait(st, &code, &sig);
         status_words(code, sig, how, sizeof(how));
-        /* Before go (an in-process pre-flight) every rank is ending already. */
+        /* Before go (an in-process pre-flight) every rank is ending already, and what
+         * the failure was (usage, deadline, pre-flight) is found when the job has ended. */
+        if (hg_progress_decision(s->progress) == 1)
+            hg_jobstate_stop(&s->js, HG_STOP_WORKLOAD, now);
         if (hg_progress_decision(s->progress) == 1 && s->o->world > 1) {
             hg_progress_clear(s->progress);
             fprintf(s->err, "hgrid: rank %d (%s) failed, %s; stopping the other ranks "
@@ -550,6 +513,7 @@ static void check_stall(sup *s, double now)
         hg_stall_facts f = { s->stall_ranks, s->stall_steps, n, s->stall_others, nothers,
                              o->stall_s };
         s->stalled = 1;
+        hg_jobstate_stop(&s->js, HG_STOP_STALL, now);
         hg_progress_clear(s->progress);
         hg_stall_describe(s->err, o->layout, &f);
         int asked = hg_iochan_signal_stacks(s->io, SIGUSR1);
@@ -569,6 +533,7 @@ static void check_timers(sup *s, double now)
         && hg_progress_decision(s->progress) < 0 && hg_progress_ready(s->progress) < o->world
         && now - s->start > hg_deadline_backstop_s(o->deadline_s)) {
         s->deadline_hit = 1;
+        hg_jobstate_stop(&s->js, HG_STOP_DEADLINE, now);
         hg_progress_clear(s->progress);
         fprintf(s->err, "hgrid: readiness deadline passed (%d/%d ranks ready), stopping "
                 "the job\n", hg_progress_ready(s->progress), o->world);
@@ -576,6 +541,10 @@ static void check_timers(sup *s, double now)
     }
     if (s->go_at == 0 && hg_progress_decision(s->progress) == 1)
         s->go_at = now;
+    if (hg_progress_started(s->progress) || hg_progress_decision(s->progress) >= 0)
+        hg_jobstate_move(&s->js, HG_JOB_PREFLIGHT);
+    if (hg_progress_decision(s->progress) == 1)
+        hg_jobstate_move(&s->js, HG_JOB_RUNNING);
     check_stall(s, now);
     advance_stop(s, now);
     if (!s->chan_stop && s->kill_at > 0 && now >= s->kill_at) {
@@ -817,6 +786,7 @@ out:
 int hg_supervise(const hg_supervise_opts *o, hg_attempt *result, hg_error *err)
 {
     sup s = { .o = o, .io = o->io, .mpi = { -1, -1 } };
+    hg_jobstate_init(&s.js);
     sigset_t mask, oldmask;
     int sfd = -1, rc = 0;
 
@@ -841,6 +811,8 @@ int hg_supervise(const hg_supervise_opts *o, hg_attempt *result, hg_error *err)
     s.start = hg_now();
     if ((rc = start_mpirun(&s, &oldmask, err)) != 0)
         goto out;
+    if (s.exec_errno)
+        hg_jobstate_stop(&s.js, HG_STOP_NOT_STARTED, hg_now());
     hg_progress_set_launcher_pid(s.progress, (long)s.child);
     while (!finished(&s, hg_now())) {
         check_timers(&s, hg_now());

@@ -11,26 +11,8 @@
 
 #include "error.h"
 #include "iochan.h"
+#include "jobstate.h"
 #include "layout.h"
-
-/* Why an attempt ended: hgrid's own verdict, carried apart from the exit status. A
- * workload's status is whatever its program chose (6, 124, ...) and is never read as
- * one of hgrid's codes; the verdict (restart or not, the closing line) comes from this. */
-typedef enum hg_stop {
-    HG_STOP_NONE,        /* succeeded */
-    HG_STOP_WORKLOAD,    /* a rank's program failed after go: status is its exit status */
-    HG_STOP_PREFLIGHT,   /* pre-flight no-go, or a rank failed before go */
-    HG_STOP_DEADLINE,    /* the readiness deadline passed */
-    HG_STOP_STALL,       /* ranks stopped beating (--stall-timeout) */
-    HG_STOP_OPERATOR,    /* the operator's signal */
-    HG_STOP_USAGE,       /* the agents refused the config or PROGRAM */
-    HG_STOP_NOT_STARTED, /* mpirun (srun) could not start the job */
-} hg_stop;
-
-/* Whether another attempt may help after an attempt that ended so: a rank's failure,
- * a pre-flight no-go or deadline, a stall; never success, the operator's stop, a usage
- * error or a job that could not start. */
-int hg_stop_restartable(hg_stop stop);
 
 /* How an attempt ended, for the restart loop and the closing lines. */
 typedef struct hg_attempt {
