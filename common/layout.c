@@ -731,7 +731,14 @@ static int *fill_rank_bridge(const hg_layout *l, const hg_rank_view *v, int b,
     rb->nbroadcast = g->size;
     rb->broadcast = g->members;
     rb->pos = g->pos;
-    return peer;
+    rb->ngroup = hg_bridge_group_size(br);
+    rb->group = peer;
+    hg_bridge_group_members(l, br, peer);
+    rb->group_pos = -1;
+    for (int i = 0; i < rb->ngroup; i++)
+        if (peer[i] == v->rank)
+            rb->group_pos = i;
+    return peer + rb->ngroup;
 }
 
 /* The bridge roles of the rank of view v (its module's view, built): every outgoing
@@ -748,7 +755,7 @@ static int add_rank_bridges(const hg_layout *l, hg_rank_view *v, hg_error *err)
     hg_bridge_side side;
     for (c = start; (b = rank_bridges_next(l, &c, &side)) >= 0;) {
         rank_bridge_peers(l, v, &l->bridges[b], side, &lo, &hi);
-        npeers += hi - lo;
+        npeers += hi - lo + hg_bridge_group_size(&l->bridges[b]);
     }
     v->bridges = calloc((size_t)nb, sizeof(*v->bridges));
     v->bridge_storage = malloc((size_t)(npeers ? npeers : 1) * sizeof(int));
@@ -769,6 +776,7 @@ int hg_rank_view_build(const hg_layout *l, int rank, hg_rank_view *out, hg_error
         return hg_error_set(err, HG_EINVAL, "rank %d is outside the world [0, %d)", rank,
                             l->world);
     int rc = build_module_view(l, rank, mi, out, err);
+    out->source = l;
     if (rc == 0 && l->nbridges)
         rc = add_rank_bridges(l, out, err);
     if (rc == 0 && l->mode == HG_LAYOUT_COLOCATED) {
@@ -884,6 +892,23 @@ void hg_bridge_broadcast_members(const hg_layout *l, const hg_bridge *b,
 {
     hg_group_members(side_module(l, b, side), HG_KIND_TP_CP,
                      hg_bridge_broadcast_group(l, b, side, r), members);
+}
+
+int hg_bridge_group_size(const hg_bridge *b) { return b->nsrc + b->ndest; }
+
+void hg_bridge_group_members(const hg_layout *l, const hg_bridge *b, int *members)
+{
+    /* Each side's leaders ascend with the lane, and the modules are disjoint: the union
+     * is the lower module's leaders, then the other's. */
+    int first_src = l->modules[b->src].offset < l->modules[b->dest].offset;
+    hg_bridge_side order[2] = { first_src ? HG_BRIDGE_SRC : HG_BRIDGE_DEST,
+                                first_src ? HG_BRIDGE_DEST : HG_BRIDGE_SRC };
+    int k = 0;
+    for (int s = 0; s < 2; s++) {
+        int n = order[s] == HG_BRIDGE_SRC ? b->nsrc : b->ndest;
+        for (int r = 0; r < n; r++)
+            members[k++] = hg_bridge_leader(l, b, order[s], r);
+    }
 }
 
 void hg_bridge_link(const hg_layout *l, const hg_bridge *b, int j, int *sender,

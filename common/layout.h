@@ -131,7 +131,12 @@ typedef struct hg_rank_view {
      * Owned. */
     int nmodules_here;
     struct hg_rank_view *per_module;
-    int *bridge_storage; /* peers of every bridge, owned */
+    int *bridge_storage; /* peers and bridge groups of every bridge, owned */
+    /* The layout the view was built from, borrowed (valid while that layout lives): the
+     * rank plan's "bridge_groups" lists every bridge of the layout, not only this rank's,
+     * because torch programs construct every bridge on every rank (docs/DESIGN.md,
+     * "The bridge's own group"). NULL in a zeroed view. */
+    const hg_layout *source;
 } hg_rank_view;
 
 /* This rank's view. In a disjoint layout: its module's, with its bridge roles. In a
@@ -184,6 +189,12 @@ int hg_bridge_broadcast_size(const hg_layout *l, const hg_bridge *b, hg_bridge_s
 /* Writes that group's members, ascending, into members[0 .. size). */
 void hg_bridge_broadcast_members(const hg_layout *l, const hg_bridge *b,
                                  hg_bridge_side side, int r, int *members);
+/* The bridge's own group (Megatron's bridge_pg, over which the leaders exchange
+ * activations): every leader of both sides, ascending, i.e. sorted(src leaders | dest
+ * leaders); nsrc + ndest ranks, as the two modules are disjoint. */
+int hg_bridge_group_size(const hg_bridge *b);
+/* Writes its members, ascending, into members[0 .. hg_bridge_group_size). O(size). */
+void hg_bridge_group_members(const hg_layout *l, const hg_bridge *b, int *members);
 /* Link j in [0, nlinks), plan order (by sender, then receiver): its sender (a source
  * leader) and receiver (a destination leader) as global ranks. O(1). */
 void hg_bridge_link(const hg_layout *l, const hg_bridge *b, int j, int *sender,
@@ -210,6 +221,12 @@ struct hg_rank_bridge {
     int nbroadcast;
     const int *broadcast;
     int pos;
+    /* The bridge's own group (hg_bridge_group_members), ascending, owned by the view;
+     * group_pos is this rank's position in it, -1 for a member (only leaders are in
+     * it). */
+    int ngroup;
+    const int *group;
+    int group_pos;
 };
 
 #endif

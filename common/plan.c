@@ -308,8 +308,8 @@ static void w_bridge_links(writer *w, const hg_layout *l, const hg_bridge *b)
     w_str(w, "]");
 }
 
-/* One entry of "bridges": src, dest, mode, both sides' leaders and broadcast groups,
- * links. */
+/* One entry of "bridges": src, dest, mode, both sides' leaders, the bridge's own group
+ * (both sides' leaders, ascending), both sides' broadcast groups, links. */
 static int w_bridge(writer *w, const hg_layout *l, const hg_bridge *b, int *members)
 {
     w_str(w, "{\"src\":");
@@ -324,6 +324,9 @@ static int w_bridge(writer *w, const hg_layout *l, const hg_bridge *b, int *memb
     w_bridge_leaders(w, l, b, HG_BRIDGE_SRC);
     w_str(w, ",\"dest_leaders\":");
     w_bridge_leaders(w, l, b, HG_BRIDGE_DEST);
+    w_str(w, ",\"group\":");
+    hg_bridge_group_members(l, b, members);
+    w_ints(w, members, hg_bridge_group_size(b));
     w_str(w, ",\"src_broadcast\":");
     w_bridge_broadcasts(w, l, b, HG_BRIDGE_SRC, members);
     w_str(w, ",\"dest_broadcast\":");
@@ -598,7 +601,35 @@ static int rank_row(const void *ctx, int row, char cells[][CELL_MAX], hg_error *
 
 static const table_col bridge_cols[] = {
     { "  bridge", 20, 1, 0 }, { "mode", 10, 1, 1 }, { "leaders", 7, 0, 1 }, { "links", 5, 0, 1 },
+    { "group", 5, 1, 2 },
 };
+
+/* A bridge's own group in a table cell: every member up to 8, else the first three and
+ * the last with the count (a cell is bounded; --rank N lists them all). */
+static void bridge_group_cell(const hg_layout *l, const hg_bridge *b, char *cell)
+{
+    int n = hg_bridge_group_size(b), v[9];
+    int *members = n <= 8 ? v : malloc((size_t)n * sizeof(int));
+    if (!members) {
+        snprintf(cell, CELL_MAX, "(%d ranks)", n);
+        return;
+    }
+    hg_bridge_group_members(l, b, members);
+    size_t at = 0;
+    for (int i = 0; i < n; i++) {
+        if (n > 8 && i == 3) {
+            at += (size_t)snprintf(cell + at, CELL_MAX - at, ", ...");
+            i = n - 1;
+        }
+        at += (size_t)snprintf(cell + at, CELL_MAX - at, "%s%d", i ? ", " : "[", members[i]);
+    }
+    if (n > 8)
+        snprintf(cell + at, CELL_MAX - at, "] (%d ranks)", n);
+    else
+        snprintf(cell + at, CELL_MAX - at, "]");
+    if (members != v)
+        free(members);
+}
 
 static int bridge_row(const void *ctx, int row, char cells[][CELL_MAX], hg_error *err)
 {
@@ -610,6 +641,7 @@ static int bridge_row(const void *ctx, int row, char cells[][CELL_MAX], hg_error
     snprintf(cells[1], CELL_MAX, "%s", hg_bridge_mode_name(b->mode));
     snprintf(cells[2], CELL_MAX, "%d -> %d", b->nsrc, b->ndest);
     snprintf(cells[3], CELL_MAX, "%d", b->nlinks);
+    bridge_group_cell(l, b, cells[4]);
     return 0;
 }
 
@@ -725,15 +757,73 @@ static json_t *rank_bridges_json(const hg_rank_view *p)
     json_t *a = json_array();
     for (int i = 0; a && i < p->nbridges; i++) {
         const hg_rank_bridge *b = &p->bridges[i];
-        json_t *e = json_pack("{s:s, s:s, s:s, s:s, s:o, s:i, s:o}", "src", b->src_name, "dest",
-                              b->dest_name, "side", hg_bridge_side_name(b->side), "role",
+        json_t *e = json_pack("{s:s, s:s, s:s, s:s, s:o, s:i, s:o, s:o}", "src", b->src_name,
+                              "dest", b->dest_name, "side", hg_bridge_side_name(b->side), "role",
                               hg_bridge_role_name(b->role), "peers",
                               int_array_json(b->peers, b->npeers), "leader", b->leader, "broadcast",
-                              int_array_json(b->broadcast, b->nbroadcast));
+                              int_array_json(b->broadcast, b->nbroadcast), "group",
+                              int_array_json(b->group, b->ngroup));
         if (json_array_append_new(a, e) != 0) {
             json_decref(a);
             return NULL;
         }
+    }
+    return a;
+}
+
+/* One side's boundary broadcast groups of bridge b, one per leader, as JSON. */
+static json_t *broadcasts_json(const hg_layout *l, const hg_bridge *b, hg_bridge_side side,
+                               int *members)
+{
+    json_t *a = json_array();
+    int n = side == HG_BRIDGE_SRC ? b->nsrc : b->ndest;
+    int size = hg_bridge_broadcast_size(l, b, side);
+    for (int r = 0; a && r < n; r++) {
+        hg_bridge_broadcast_members(l, b, side, r, members);
+        if (json_array_append_new(a, int_array_json(members, size)) != 0) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+/* "bridge_groups": every bridge of the layout, the rank's or not, in plan order: src,
+ * dest, the bridge's own group and both sides' broadcast groups. A torch program
+ * constructs every bridge on every rank (Megatron's MultiModulePipelineCommunicator), so
+ * hgrid.torch needs each one's groups to hand them over (docs/DESIGN.md, "The bridge's
+ * own group"). O(every bridge's boundary ranks). */
+static json_t *bridge_groups_json(const hg_layout *l)
+{
+    json_t *a = json_array();
+    size_t nb = hg_layout_bridge_count(l);
+    int most = 1;
+    for (size_t i = 0; i < nb; i++) {
+        const hg_bridge *b = hg_layout_bridge(l, i);
+        int sizes[3] = { hg_bridge_group_size(b), hg_bridge_broadcast_size(l, b, HG_BRIDGE_SRC),
+                         hg_bridge_broadcast_size(l, b, HG_BRIDGE_DEST) };
+        for (int k = 0; k < 3; k++)
+            most = sizes[k] > most ? sizes[k] : most;
+    }
+    int *members = malloc((size_t)most * sizeof(int));
+    for (size_t i = 0; a && members && i < nb; i++) {
+        const hg_bridge *b = hg_layout_bridge(l, i);
+        hg_bridge_group_members(l, b, members);
+        json_t *group = int_array_json(members, hg_bridge_group_size(b));
+        json_t *e = json_pack("{s:s, s:s, s:o, s:o, s:o}", "src",
+                              hg_layout_module(l, (size_t)b->src)->name, "dest",
+                              hg_layout_module(l, (size_t)b->dest)->name, "group", group,
+                              "src_broadcast", broadcasts_json(l, b, HG_BRIDGE_SRC, members),
+                              "dest_broadcast", broadcasts_json(l, b, HG_BRIDGE_DEST, members));
+        if (json_array_append_new(a, e) != 0) {
+            json_decref(a);
+            a = NULL;
+        }
+    }
+    free(members);
+    if (!members) {
+        json_decref(a);
+        return NULL;
     }
     return a;
 }
@@ -768,6 +858,9 @@ int hg_plan_write_rank_json(const hg_rank_view *p, FILE *out, hg_error *err)
         goto nomem;
     if (p->layout == HG_LAYOUT_COLOCATED
         && json_object_set_new(root, "modules", rank_modules_json(p)) != 0)
+        goto nomem;
+    if (p->layout != HG_LAYOUT_COLOCATED && p->source
+        && json_object_set_new(root, "bridge_groups", bridge_groups_json(p->source)) != 0)
         goto nomem;
     /* Streamed through the writer, which keeps a write error's cause (jansson does not). */
     if (json_dump_callback(root, w_dump, w, JSON_COMPACT | JSON_PRESERVE_ORDER) != 0
@@ -883,7 +976,12 @@ int hg_plan_write_rank_table(const hg_rank_view *p, FILE *out, hg_error *err)
         }
         w_printf(w, "\n    broadcast: %s group %d, ", hg_kind_name(b->group_kind), b->group_index);
         w_rank_list(w, b->broadcast, b->nbroadcast);
-        w_str(w, "\n");
+        w_str(w, "\n    bridge group: ");
+        w_rank_list(w, b->group, b->ngroup);
+        if (b->group_pos < 0)
+            w_str(w, " (not a member)\n");
+        else
+            w_printf(w, " (rank %d of %d)\n", b->group_pos, b->ngroup);
     }
     int rc = w_finish(w, err);
     free(w);

@@ -364,6 +364,13 @@ for g in tests/golden/*.yaml; do
     [ "${plan#*\"world_size\":}" = "${golden#*\"world_size\":}" ] ||
         fail "plan differs from ${g%.yaml}.json"
     [ "$(wc -l <"$tmp/out")" = 1 ] || fail "plan is not one line"
+    # Each bridge's own group is Megatron's bridge_ranks: sorted(src leaders | dest leaders).
+    python3 -c 'import json, sys
+for b in json.load(open(sys.argv[1]))["bridges"]:
+    want = sorted(set(b["src_leaders"]) | set(b["dest_leaders"]))
+    if b["group"] != want:
+        sys.exit("bridge %s -> %s: group %s, want %s" % (b["src"], b["dest"], b["group"], want))' \
+        "$tmp/out" || fail "bridge group"
     if command -v jq >/dev/null; then
         jq -e '.hgrid_plan == 1' "$tmp/out" >/dev/null || fail "jq cannot parse the plan"
         for k in layout modules groups bridges; do
@@ -498,7 +505,7 @@ want_rc 0
 want_empty_stderr
 # "kinds" as the whole plan has it (tests/golden/vlm8_moe.json; test_layout.c: its bytes).
 kinds=$(sed -n 's/.*,\("kinds":{.*}\)}$/\1/p' tests/golden/vlm8_moe.json)
-want='{"hgrid_rank_plan":1,'$kinds',"world_size":8,"rank":5,"module":{"name":"language","role":"language","offset":4,"size":4,"tp":2,"cp":1,"dp":2,"pp":1,"ep":4,"expert_tp":1,"expert_dp":1,"gtp_remat":1,"expert_gtp_remat":1},"module_rank":1,"coords":{"tp":1,"cp":0,"dp":0,"pp":0,"ep":1,"expt_tp":0,"expt_dp":0,"gtp_remat":0,"expt_gtp_remat":0},"groups":{"tp":{"index":0,"rank":1,"members":[4,5]},"cp":{"index":1,"rank":0,"members":[5]},"pp":{"index":1,"rank":0,"members":[5]},"dp":{"index":1,"rank":0,"members":[5,7]},"dp_cp":{"index":1,"rank":0,"members":[5,7]},"tp_cp":{"index":0,"rank":1,"members":[4,5]},"mp":{"index":0,"rank":1,"members":[4,5]},"tp_dp":{"index":0,"rank":1,"members":[4,5,6,7]},"tp_dp_cp":{"index":0,"rank":1,"members":[4,5,6,7]},"tp_cp_dp_pp":{"index":0,"rank":1,"members":[4,5,6,7]},"ep":{"index":0,"rank":1,"members":[4,5,6,7]},"expt_tp":{"index":1,"rank":0,"members":[5]},"expt_dp":{"index":1,"rank":0,"members":[5]},"tp_ep":{"index":0,"rank":1,"members":[4,5,6,7]},"tp_ep_pp":{"index":0,"rank":1,"members":[4,5,6,7]},"embd":{"index":1,"rank":0,"members":[5]},"pos_embd":{"index":1,"rank":0,"members":[5]},"gtp_remat":{"index":1,"rank":0,"members":[5]},"gtp_remat_dp_cp":{"index":1,"rank":0,"members":[5,7]},"expt_gtp_remat":{"index":1,"rank":0,"members":[5]},"tp_ep_gtp_remat_pp":{"index":0,"rank":1,"members":[4,5,6,7]},"ep_gtp_remat_dp":{"index":1,"rank":0,"members":[5]}},"bridges":[{"src":"radio_encoder","dest":"language","side":"dest","role":"member","peers":[],"leader":4,"broadcast":[4,5]}]}'
+want='{"hgrid_rank_plan":1,'$kinds',"world_size":8,"rank":5,"module":{"name":"language","role":"language","offset":4,"size":4,"tp":2,"cp":1,"dp":2,"pp":1,"ep":4,"expert_tp":1,"expert_dp":1,"gtp_remat":1,"expert_gtp_remat":1},"module_rank":1,"coords":{"tp":1,"cp":0,"dp":0,"pp":0,"ep":1,"expt_tp":0,"expt_dp":0,"gtp_remat":0,"expt_gtp_remat":0},"groups":{"tp":{"index":0,"rank":1,"members":[4,5]},"cp":{"index":1,"rank":0,"members":[5]},"pp":{"index":1,"rank":0,"members":[5]},"dp":{"index":1,"rank":0,"members":[5,7]},"dp_cp":{"index":1,"rank":0,"members":[5,7]},"tp_cp":{"index":0,"rank":1,"members":[4,5]},"mp":{"index":0,"rank":1,"members":[4,5]},"tp_dp":{"index":0,"rank":1,"members":[4,5,6,7]},"tp_dp_cp":{"index":0,"rank":1,"members":[4,5,6,7]},"tp_cp_dp_pp":{"index":0,"rank":1,"members":[4,5,6,7]},"ep":{"index":0,"rank":1,"members":[4,5,6,7]},"expt_tp":{"index":1,"rank":0,"members":[5]},"expt_dp":{"index":1,"rank":0,"members":[5]},"tp_ep":{"index":0,"rank":1,"members":[4,5,6,7]},"tp_ep_pp":{"index":0,"rank":1,"members":[4,5,6,7]},"embd":{"index":1,"rank":0,"members":[5]},"pos_embd":{"index":1,"rank":0,"members":[5]},"gtp_remat":{"index":1,"rank":0,"members":[5]},"gtp_remat_dp_cp":{"index":1,"rank":0,"members":[5,7]},"expt_gtp_remat":{"index":1,"rank":0,"members":[5]},"tp_ep_gtp_remat_pp":{"index":0,"rank":1,"members":[4,5,6,7]},"ep_gtp_remat_dp":{"index":1,"rank":0,"members":[5]}},"bridges":[{"src":"radio_encoder","dest":"language","side":"dest","role":"member","peers":[],"leader":4,"broadcast":[4,5],"group":[1,3,4,6]}],"bridge_groups":[{"src":"radio_encoder","dest":"language","group":[1,3,4,6],"src_broadcast":[[0,1],[2,3]],"dest_broadcast":[[4,5],[6,7]]}]}'
 [ "$(cat "$tmp/out")" = "$want" ] || fail "rank JSON: $(head -c 300 "$tmp/out")"
 end
 
@@ -523,8 +530,9 @@ run --dry-run tests/golden/two_encoders14.yaml
 want_rc 0
 want_empty_stderr
 want_line "$tmp/out" "bridges (leaders per side, one per dp replica):"
-want_line "$tmp/out" "  audio -> language  fan-out     2 -> 4     4"
-want_line "$tmp/out" "  vision -> language fan-out     2 -> 4     4"
+want_line "$tmp/out" "  bridge             mode       leaders links  group"
+want_line "$tmp/out" "  audio -> language  fan-out     2 -> 4     4  [0, 1, 6, 8, 10, 12]"
+want_line "$tmp/out" "  vision -> language fan-out     2 -> 4     4  [3, 5, 6, 8, 10, 12]"
 run --dry-run tests/golden/big128.yaml
 want_line "$tmp/out" "bridges: none"
 end
@@ -544,21 +552,24 @@ want_empty_stderr
 want_line "$tmp/out" "  audio -> language (fan-out): dest side, receiver, leader 8, receives from [0]"
 want_line "$tmp/out" "  vision -> language (fan-out): dest side, receiver, leader 8, receives from [3]"
 want_line "$tmp/out" "    broadcast: tp_cp group 1, [8, 9]"
+want_line "$tmp/out" "    bridge group: [0, 1, 6, 8, 10, 12] (rank 3 of 6)"
+want_line "$tmp/out" "    bridge group: [3, 5, 6, 8, 10, 12] (rank 3 of 6)"
 run --dry-run --rank 4 tests/golden/two_encoders14.yaml
 want_line "$tmp/out" "  vision -> language (fan-out): src side, member, leader 5"
+want_line "$tmp/out" "    bridge group: [3, 5, 6, 8, 10, 12] (not a member)"
 end
 
 begin rank_bridges_json
 run --dry-run --rank 3 --format json tests/golden/two_encoders14.yaml
 want_rc 0
 want_empty_stderr
-grep -Fq '"bridges":[{"src":"vision","dest":"language","side":"src","role":"sender","peers":[6,8],"leader":3,"broadcast":[2,3]}]}' "$tmp/out" ||
-    fail "bridges: $(tail -c 200 "$tmp/out")"
+grep -Fq '"bridges":[{"src":"vision","dest":"language","side":"src","role":"sender","peers":[6,8],"leader":3,"broadcast":[2,3],"group":[3,5,6,8,10,12]}],"bridge_groups":[{"src":"audio","dest":"language","group":[0,1,6,8,10,12],"src_broadcast":[[0],[1]],"dest_broadcast":[[6,7],[8,9],[10,11],[12,13]]},{"src":"vision","dest":"language","group":[3,5,6,8,10,12],"src_broadcast":[[2,3],[4,5]],"dest_broadcast":[[6,7],[8,9],[10,11],[12,13]]}]}' "$tmp/out" ||
+    fail "bridges: $(tail -c 400 "$tmp/out")"
 run --dry-run --rank 5 --format json tests/golden/bridge_fanin_pp16.yaml
-grep -Fq '"bridges":[{"src":"vision","dest":"language","side":"src","role":"sender","peers":[8],"leader":5,"broadcast":[5]}]}' "$tmp/out" ||
+grep -Fq '"bridges":[{"src":"vision","dest":"language","side":"src","role":"sender","peers":[8],"leader":5,"broadcast":[5],"group":[4,5,6,7,8,10]}],' "$tmp/out" ||
     fail "fan-in sender: $(tail -c 200 "$tmp/out")"
 run --dry-run --rank 10 --format json tests/golden/bridge_fanin_pp16.yaml
-grep -Fq '"bridges":[{"src":"vision","dest":"language","side":"dest","role":"receiver","peers":[6,7],"leader":10,"broadcast":[10,11]}]}' "$tmp/out" ||
+grep -Fq '"bridges":[{"src":"vision","dest":"language","side":"dest","role":"receiver","peers":[6,7],"leader":10,"broadcast":[10,11],"group":[4,5,6,7,8,10]}],' "$tmp/out" ||
     fail "fan-in receiver: $(tail -c 200 "$tmp/out")"
 end
 
@@ -857,7 +868,7 @@ want_rc 0
 want_line "$tmp/out" "module               role     ranks              size   tp   cp    dp   pp    ep expert_tp expert_dp gtp_remat expert_gtp_remat"
 want_line "$tmp/out" "language             language 4-11                  8    2    1     2    1     2         1         4         2                1"
 want_line "$tmp/out" "bridge (leaders per side, one per dp x gtp_remat lane):"
-want_line "$tmp/out" "  vision -> language fan-out     2 -> 4     4"
+want_line "$tmp/out" "  vision -> language fan-out     2 -> 4     4  [1, 3, 4, 6, 8, 10]"
 run --dry-run --rank 6 tests/golden-gtp/gtp_vlm12.yaml
 want_rc 0
 want_line "$tmp/out" "dense:  tp 0/2  gtp_remat 1/2  cp 0/1  dp 0/2  pp 0/1"

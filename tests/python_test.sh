@@ -9,7 +9,10 @@
 #   test_errors.py   PlanError's exact messages;
 #   test_torch.py    hgrid.torch's torch-free logic (every ProcessGroupCollection field
 #                    from the plan's kinds and "fields", older plans' fallback),
-#                    init() on a stand-in torch (high_priority_stream_groups too), torch
+#                    init() on a stand-in torch (high_priority_stream_groups too, the
+#                    bridge groups handed to a stand-in BridgeCommunicator's caches), the
+#                    bridge caches' keys against Megatron's formulas re-derived from the
+#                    golden modules on every rank, torch
 #                    too old or missing;
 #   test_package.py  version, plan schema, kinds from the plan, types, exceptions, pip
 #                    install into a venv offline.

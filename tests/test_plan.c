@@ -49,7 +49,7 @@ static const char small_plan[] =
     "\"pos_embd\":[[2],[3]],\"gtp_remat\":[[2],[3]],\"gtp_remat_dp_cp\":[[2],[3]],"
     "\"expt_gtp_remat\":[[2],[3]],\"tp_ep_gtp_remat_pp\":[[2],[3]],\"ep_gtp_remat_dp\":[[2,3]]}},"
     "\"bridges\":[{\"src\":\"enc\",\"dest\":\"lm\",\"mode\":\"fan-in\",\"src_leaders\":[0,1],"
-    "\"dest_leaders\":[2],\"src_broadcast\":[[0],[1]],\"dest_broadcast\":[[2,3]],"
+    "\"dest_leaders\":[2],\"group\":[0,1,2],\"src_broadcast\":[[0],[1]],\"dest_broadcast\":[[2,3]],"
     "\"links\":[[0,2],[1,2]]}]";
 
 /* Rank 2's plan without "kinds", compact. */
@@ -83,12 +83,14 @@ static const char rank2_plan[] =
     "\"tp_ep_gtp_remat_pp\":{\"index\":0,\"rank\":0,\"members\":[2]},"
     "\"ep_gtp_remat_dp\":{\"index\":0,\"rank\":0,\"members\":[2,3]}},"
     "\"bridges\":[{\"src\":\"enc\",\"dest\":\"lm\",\"side\":\"dest\",\"role\":\"receiver\","
-    "\"peers\":[0,1],\"leader\":2,\"broadcast\":[2,3]}]}";
+    "\"peers\":[0,1],\"leader\":2,\"broadcast\":[2,3],\"group\":[0,1,2]}],"
+    "\"bridge_groups\":[{\"src\":\"enc\",\"dest\":\"lm\",\"group\":[0,1,2],"
+    "\"src_broadcast\":[[0],[1]],\"dest_broadcast\":[[2,3]]}]}";
 
 /* Rank 0's: a sender of the same bridge, whose encoder has no embd groups. */
 static const char rank0_bridges[] =
     "[{\"src\":\"enc\",\"dest\":\"lm\",\"side\":\"src\",\"role\":\"sender\",\"peers\":[2],"
-    "\"leader\":0,\"broadcast\":[0]}]";
+    "\"leader\":0,\"broadcast\":[0],\"group\":[0,1,2]}]";
 
 static hg_layout *small_layout(void)
 {

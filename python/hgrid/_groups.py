@@ -160,3 +160,56 @@ def group_spec(plan: Plan, share_world: bool = True,
             seen.add(members)
             spec.create.append(members)
     return spec
+
+
+# Megatron's BridgeCommunicator (megatron/core/pipeline_parallel/bridge_communicator.py)
+# keeps the groups of its bridges in two class-level dicts and creates a group only for a
+# key it does not find there: _bridge_pg_cache, keyed by str(sorted(leaders)), holds the
+# bridge's own group (new_group: a non-member gets GroupMember.NON_GROUP_MEMBER), and
+# _broadcast_pg_cache, keyed by str(sorted(tuple(g) for g in a side's boundary groups)),
+# the calling rank's boundary group of that side (new_subgroups_by_enumeration: None for
+# a rank in none). Every rank constructs every bridge (MultiModulePipelineCommunicator),
+# so hgrid fills both with every bridge's keys on every rank, and Megatron creates none.
+BRIDGE_CACHE = "_bridge_pg_cache"
+BROADCAST_CACHE = "_broadcast_pg_cache"
+
+
+def bridge_key(members: Iterable[int]) -> str:
+    """_bridge_pg_cache's key of a bridge's own group."""
+    return str(sorted(members))
+
+
+def broadcast_key(groups: Iterable[Iterable[int]]) -> str:
+    """_broadcast_pg_cache's key of one side's boundary broadcast groups."""
+    return str(sorted(tuple(g) for g in groups))
+
+
+@dataclass
+class BridgeSpec:
+    """What one rank creates and hands to Megatron for the bridges. `create`: the bridge
+    groups this rank leads (is a member of), plan order, each once. `caches`: {cache name:
+    {key: members, or None where this rank is in no group of the key}}, every bridge of
+    the layout."""
+    create: List[Members] = field(default_factory=list)
+    caches: Dict[str, Dict[str, Optional[Members]]] = field(default_factory=dict)
+
+
+def bridge_spec(plan: Plan) -> BridgeSpec:
+    """The bridge groups of an hgrid.Plan (its "bridge_groups"; none in a plan written
+    before it had them). Only leaders are in a bridge's own group; the boundary groups are
+    the modules' tp_cp groups at the boundary stage, which group_spec already creates.
+
+    Bridge groups are created after every module group, in plan (bridge) order: a leader
+    of several bridges creates them in that order, as every other leader does, so no two
+    leaders wait on each other (with local synchronization only members take part)."""
+    spec = BridgeSpec(caches={BRIDGE_CACHE: {}, BROADCAST_CACHE: {}})
+    me = plan.rank
+    for b in plan.bridge_groups:
+        mine = tuple(b.group) if me in b.group else None
+        spec.caches[BRIDGE_CACHE][bridge_key(b.group)] = mine
+        if mine is not None and mine not in spec.create:
+            spec.create.append(mine)
+        for groups in (b.src_broadcast, b.dest_broadcast):
+            spec.caches[BROADCAST_CACHE][broadcast_key(groups)] = next(
+                (tuple(g) for g in groups if me in g), None)
+    return spec

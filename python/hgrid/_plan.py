@@ -78,6 +78,21 @@ class Bridge:
     peers: List[int]  # ranks it sends to (sender) or receives from (receiver)
     leader: int  # the leader of its boundary group
     broadcast: List[int]  # the boundary group's members
+    # The bridge's own group: both sides' leaders, ascending (Megatron's bridge_pg); ()
+    # in plans written before the plan had it.
+    group: Tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class BridgeGroups:
+    """One bridge of the layout (the rank's or not), with its groups: its own group (both
+    sides' leaders, ascending) and each side's boundary broadcast groups, one per leader
+    (the module's tp_cp groups at the boundary pipeline stage)."""
+    src: str
+    dest: str
+    group: Tuple[int, ...]
+    src_broadcast: Tuple[Tuple[int, ...], ...]
+    dest_broadcast: Tuple[Tuple[int, ...], ...]
 
 
 @dataclass(frozen=True)
@@ -106,6 +121,9 @@ class Plan:
     # The plan's kinds in its order (include/hgrid/base.h's), and its schema version.
     kinds: Dict[str, Kind] = field(default_factory=dict)
     version: int = RANK_PLAN_VERSION
+    # Every bridge of the layout with its groups ("bridge_groups"), plan order; [] when
+    # colocated, without bridges, or in plans written before the plan had them.
+    bridge_groups: List[BridgeGroups] = field(default_factory=list)
 
     @property
     def restart_count(self) -> int:
@@ -261,7 +279,26 @@ def load_plan(data: Any, where: str = "plan") -> Plan:
                               role=r.str_(b, "role", c, ("sender", "receiver", "member")),
                               peers=r.ranks(b, "peers", c, world),
                               leader=r.int_(b, "leader", c),
-                              broadcast=r.ranks(b, "broadcast", c, world)))
+                              broadcast=r.ranks(b, "broadcast", c, world),
+                              group=tuple(r.ranks(b, "group", c, world)) if "group" in b
+                              else ()))
+    bridge_groups = []
+    raw_groups = data.get("bridge_groups", [])
+    if not isinstance(raw_groups, list):
+        r.fail("bridge_groups must be a list")
+    for i, b in enumerate(raw_groups):
+        c = "bridge_groups[%d]." % i
+        if not isinstance(b, dict):
+            r.fail("bridge_groups[%d] must be an object" % i)
+        sides = {}
+        for side in ("src_broadcast", "dest_broadcast"):
+            v = b.get(side)
+            if not isinstance(v, list):
+                r.fail("%s%s must be a list of lists of ranks" % (c, side))
+            sides[side] = tuple(tuple(r.ranks({"[%d]" % j: x}, "[%d]" % j, c + side, world))
+                                for j, x in enumerate(v))
+        bridge_groups.append(BridgeGroups(src=r.str_(b, "src", c), dest=r.str_(b, "dest", c),
+                                          group=tuple(r.ranks(b, "group", c, world)), **sides))
     if "modules" in data:
         raw = data["modules"]
         if not isinstance(raw, list) or not raw:
@@ -274,7 +311,7 @@ def load_plan(data: Any, where: str = "plan") -> Plan:
     return Plan(rank=rank, world_size=world, layout=layout, module=top.module,
                 module_rank=top.module_rank, coords=top.coords, groups=top.groups,
                 bridges=bridges, modules=modules, path=None if where == "plan" else where,
-                kinds=r.kinds, version=version)
+                kinds=r.kinds, version=version, bridge_groups=bridge_groups)
 
 
 def plan(path: Optional[Union[str, "os.PathLike[str]"]] = None) -> Plan:

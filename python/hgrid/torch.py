@@ -6,6 +6,7 @@
     torch.distributed.all_reduce(x, group=pgc.dp)
     groups["vision"].tp                  # colocated: any module of the rank
     groups.bridges                       # the plan's bridges that touch this rank
+    groups.bridge_caches                 # every bridge's groups, by Megatron's cache keys
     groups.destroy()
 
 Only this rank's groups are created, each with new_group(ranks,
@@ -63,6 +64,10 @@ class Groups:
         self.spec = spec
         self.initialized_here = initialized_here
         self.notes: List[str] = list(notes or [])  # what init() did not do, and why
+        # {cache name: {key: live group}} handed to Megatron's BridgeCommunicator (the
+        # class, when importable: bridge_class), _groups.bridge_spec's keys.
+        self.bridge_caches: Dict[str, Dict[str, Any]] = {}
+        self.bridge_class: Optional[Type[Any]] = None
         self._destroyed = False
 
     @property
@@ -92,6 +97,14 @@ class Groups:
         for pg in self.created.values():
             dist.destroy_process_group(pg)
         self.created = {}
+        # Megatron's caches would hold destroyed groups: take back what init() put there.
+        for name, entries in self.bridge_caches.items():
+            cache = getattr(self.bridge_class, name, None)
+            if isinstance(cache, dict):
+                for k, pg in entries.items():
+                    if cache.get(k, pg) is pg:
+                        cache.pop(k, None)
+        self.bridge_caches = {}
         if self.initialized_here:
             dist.destroy_process_group()
 
@@ -275,6 +288,7 @@ def init(plan: Union[Plan, str, "os.PathLike[str]", None] = None, backend: Optio
             warnings.warn("hgrid.torch: " + notes[-1], RuntimeWarning, stacklevel=2)
         hp_kinds = set()
     spec = _groups.group_spec(p, share_world=share_world, high_priority=hp_kinds)
+    bspec = _groups.bridge_spec(p)
     created = {}
     try:
         for members in spec.create:
@@ -284,6 +298,12 @@ def init(plan: Union[Plan, str, "os.PathLike[str]", None] = None, backend: Optio
                 opts["pg_options"] = nccl_options.Options(is_high_priority_stream=True)
             created[members] = dist.new_group(ranks=list(members),
                                               use_local_synchronization=True, **kw, **opts)
+        # The bridges' own groups after every module group (_groups.bridge_spec says why);
+        # their boundary groups are tp_cp groups, created above.
+        for members in bspec.create:
+            if members not in created and not spec.is_world(members):
+                created[members] = dist.new_group(ranks=list(members),
+                                                  use_local_synchronization=True, **kw)
     except BaseException:
         for pg in created.values():
             try:
@@ -298,6 +318,15 @@ def init(plan: Union[Plan, str, "os.PathLike[str]", None] = None, backend: Optio
         if members is None:
             return None
         return dist.group.WORLD if spec.is_world(members) else created[members]
+
+    # What Megatron's BridgeCommunicator would find in its caches: live groups by its keys.
+    non_member = getattr(getattr(dist, "GroupMember", None), "NON_GROUP_MEMBER", None)
+    bridge_caches = {
+        _groups.BRIDGE_CACHE: {k: non_member if m is None else live(m)
+                               for k, m in bspec.caches[_groups.BRIDGE_CACHE].items()},
+        _groups.BROADCAST_CACHE: {k: live(m)
+                                  for k, m in bspec.caches[_groups.BROADCAST_CACHE].items()},
+    }
 
     cls = None if megatron is False else megatron_collection_class()
     if megatron and cls is None:
@@ -315,4 +344,32 @@ def init(plan: Union[Plan, str, "os.PathLike[str]", None] = None, backend: Optio
             pgc = cls(**{f: live(m) for f, m in values.items()})
             pgc.unset_fields = unset
             modules[name] = pgc
-    return Groups(p, modules, created, initialized_here, spec, notes)
+    groups = Groups(p, modules, created, initialized_here, spec, notes)
+    groups.bridge_caches = bridge_caches
+    bridge_cls = None if megatron is False else megatron_bridge_class()
+    if bridge_cls is not None:
+        install_bridge_groups(bridge_cls, bridge_caches)
+        groups.bridge_class = bridge_cls
+    return groups
+
+
+def megatron_bridge_class() -> Optional[Type[Any]]:
+    """Megatron's BridgeCommunicator class, or None when it is not importable (a Megatron
+    before bridges, or none)."""
+    try:
+        from megatron.core.pipeline_parallel.bridge_communicator import BridgeCommunicator
+    except ImportError:
+        return None
+    return BridgeCommunicator
+
+
+def install_bridge_groups(cls: Type[Any], caches: Dict[str, Dict[str, Any]]) -> None:
+    """Puts the bridges' groups where Megatron's BridgeCommunicator looks before it
+    creates one (its class-level caches, _groups.BRIDGE_CACHE and BROADCAST_CACHE), so
+    that constructing a bridge creates no group: without this every rank would call
+    new_group and new_subgroups_by_enumeration, collectives of the whole world, for every
+    bridge. A Megatron whose class has no such caches (before #5234) is left alone."""
+    for name, entries in caches.items():
+        cache = getattr(cls, name, None)
+        if isinstance(cache, dict):
+            cache.update(entries)

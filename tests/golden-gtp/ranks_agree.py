@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """ranks_agree.py WHOLE RANK...: every rank's plan (--dry-run --rank N --format json)
 agrees with the whole plan: its module, each group (index, members, its position) and,
-in a disjoint layout, its bridge roles (leader, peers, broadcast group) are the whole
-plan's. Exit 0 when all agree."""
+in a disjoint layout, its bridge roles (leader, peers, broadcast group, the bridge's
+own group) and "bridge_groups" (every bridge's groups) are the whole plan's. Exit 0 when all agree."""
 import json
 import sys
 
@@ -47,6 +47,8 @@ for path in sys.argv[2:]:
         if len(lane) != 1 or b["leader"] != leaders[lane[0]] or b["broadcast"] != bcast[lane[0]]:
             bad.append("rank %d bridge %s" % (r, b))
             continue
+        if b["group"] != wb["group"]:
+            bad.append("rank %d bridge group %s" % (r, b["group"]))
         if b["role"] == "member":
             ok = b["leader"] != r and b["peers"] == []
         else:
@@ -55,6 +57,11 @@ for path in sys.argv[2:]:
             ok = b["leader"] == r and b["peers"] == peers
         if not ok:
             bad.append("rank %d bridge role %s" % (r, b))
+    if "modules" not in p:
+        want = [{k: wb[k] for k in ("src", "dest", "group", "src_broadcast", "dest_broadcast")}
+                for wb in whole["bridges"]]
+        if p.get("bridge_groups") != want:
+            bad.append("rank %d: bridge_groups %s" % (r, p.get("bridge_groups")))
 if seen != set(range(whole["world_size"])):
     bad.append("ranks missing: %s" % sorted(set(range(whole["world_size"])) - seen))
 print("\n".join(bad[:20]))

@@ -35,9 +35,14 @@ def kind(k):
 top = [m for m in p.modules if m.module.name == p.module.name][0]
 got = {"hgrid_rank_plan": p.version, "kinds": {n: kind(k) for n, k in p.kinds.items()},
        "world_size": p.world_size, "rank": p.rank, **mp(top),
-       "bridges": [dataclasses.asdict(b) for b in p.bridges]}
+       "bridges": [{**dataclasses.asdict(b), "group": list(b.group)} for b in p.bridges]}
 if p.layout == "colocated":
     got["modules"] = [mp(m) for m in p.modules]
+else:
+    got["bridge_groups"] = [{"src": b.src, "dest": b.dest, "group": list(b.group),
+                             "src_broadcast": [list(x) for x in b.src_broadcast],
+                             "dest_broadcast": [list(x) for x in b.dest_broadcast]}
+                            for b in p.bridge_groups]
 errs = []
 if got != exp or list(got["kinds"]) != list(exp["kinds"]):
     errs.append("plan differs from the dry-run: %s" % json.dumps(got))

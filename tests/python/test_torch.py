@@ -75,7 +75,45 @@ class ProcessGroupCollection:
             if k not in names: raise ValueError("Unknown attribute: %s" % k)
             setattr(self, k, v)
 '''
+FAKE_BRIDGE = '''
+class BridgeCommunicator:
+    _broadcast_pg_cache = {}
+    _bridge_pg_cache = {}
+'''
 ENV = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "LOCAL_RANK")
+
+
+def megatron_bridge_keys(modules, edges, rank):
+    """Megatron's BridgeCommunicator's cache entries for `rank`, re-derived here from the
+    modules' grids alone (not from hgrid's plan): {"bridge": {key: in it?}, "broadcast":
+    {key: the rank's group or None}}. A grid [tp, gtp_remat, cp, dp, pp], tp fastest, from
+    the module's offset; get_leader_rank takes, per (dp, gtp_remat) lane, the last rank of
+    the lane's tp-cp-pp enumeration on the source side and the first on the destination;
+    get_boundary_pp_stage_ranks, the tp-cp groups (cp fastest in Megatron's enumeration,
+    cp = 1 at a bridge) of the last or first pp stage."""
+    def grid(m):
+        t, g, c, d, p = m["tp"], m.get("gtp_remat", 1), m["cp"], m["dp"], m["pp"]
+        return lambda ti, gi, ci, di, pi: m["offset"] + ti + t * (gi + g * (ci + c * (di + d * pi)))
+
+    out = {"bridge": {}, "broadcast": {}}
+    for src, dest in edges:
+        leaders, sides = [], []
+        for m, is_src in ((modules[src], True), (modules[dest], False)):
+            at = grid(m)
+            t, g, c, d, p = m["tp"], m.get("gtp_remat", 1), m["cp"], m["dp"], m["pp"]
+            stage = p - 1 if is_src else 0
+            for di in range(d):
+                for gi in range(g):
+                    lane = [at(ti, gi, ci, di, pi) for pi in range(p) for ci in range(c)
+                            for ti in range(t)]
+                    leaders.append(lane[-1] if is_src else lane[0])
+            sides.append([[at(ti, gi, ci, di, stage) for ti in range(t) for ci in range(c)]
+                          for pi in (stage,) for di in range(d) for gi in range(g)])
+        out["bridge"][str(sorted(set(leaders)))] = rank in leaders
+        for groups in sides:
+            out["broadcast"][str(sorted(tuple(x) for x in groups))] = next(
+                (tuple(x) for x in groups if rank in x), None)
+    return out
 GTP16 = os.path.join(_util.GOLDEN_GTP, "gtp_llm_only16.json")
 APPENDED = _util.GTP_APPENDED
 _mg = {}
@@ -205,6 +243,50 @@ class TorchLogic(_Plans):
                         n += 1
         self.assertGreater(n, 600)
 
+    def test_bridge_caches_every_rank(self):
+        # Every rank of every golden layout with bridges, the GTP ones too: hgrid's keys and
+        # values are those Megatron's BridgeCommunicator would compute.
+        checked = 0
+        for d in (_util.GOLDEN, _util.GOLDEN_GTP):
+            for f in sorted(os.listdir(d)):
+                if not f.endswith(".yaml"):
+                    continue
+                with open(os.path.join(d, f[:-5] + ".json")) as j:
+                    golden = json.load(j)
+                if not golden.get("bridges"):
+                    continue
+                modules = {m["name"]: m for m in golden["modules"]}
+                edges = [(b["src"], b["dest"]) for b in golden["bridges"]]
+                for r in range(golden["world_size"]):
+                    p = self.rank_plan(os.path.join(d, f), r)
+                    spec = g.bridge_spec(p)
+                    want = megatron_bridge_keys(modules, edges, r)
+                    got_bridge = {k: v is not None
+                                  for k, v in spec.caches[g.BRIDGE_CACHE].items()}
+                    self.assertEqual(got_bridge, want["bridge"], "%s rank %d" % (f, r))
+                    self.assertEqual(spec.caches[g.BROADCAST_CACHE], want["broadcast"],
+                                     "%s rank %d" % (f, r))
+                    self.assertEqual(spec.create, [tuple(b.group) for b in p.bridge_groups
+                                                   if r in b.group])
+                    checked += 1
+        self.assertGreater(checked, 100)
+
+    def test_bridge_spec_exact(self):
+        # two-encoders-14: audio (0-1) and vision (2-5) both feed language (6-13, tp2 dp4).
+        spec = g.bridge_spec(self.rank_plan("configs/two-encoders-14.yaml", 8))
+        self.assertEqual(spec.create, [(0, 1, 6, 8, 10, 12), (3, 5, 6, 8, 10, 12)])
+        self.assertEqual(spec.caches, {
+            "_bridge_pg_cache": {"[0, 1, 6, 8, 10, 12]": (0, 1, 6, 8, 10, 12),
+                                 "[3, 5, 6, 8, 10, 12]": (3, 5, 6, 8, 10, 12)},
+            "_broadcast_pg_cache": {"[(0,), (1,)]": None,
+                                    "[(6, 7), (8, 9), (10, 11), (12, 13)]": (8, 9),
+                                    "[(2, 3), (4, 5)]": None}})
+        spec = g.bridge_spec(self.rank_plan("configs/two-encoders-14.yaml", 4))
+        self.assertEqual(spec.create, [])
+        self.assertEqual(spec.caches["_bridge_pg_cache"],
+                         {"[0, 1, 6, 8, 10, 12]": None, "[3, 5, 6, 8, 10, 12]": None})
+        self.assertEqual(spec.caches["_broadcast_pg_cache"]["[(2, 3), (4, 5)]"], (4, 5))
+
     def test_megatron_order(self):
         # Benchmark code, in scripts/bench-torch-groups, not in the package.
         self.assertFalse(hasattr(g, "megatron_order"))
@@ -233,6 +315,9 @@ class FakeTorch(_Plans):
         _write(os.path.join(fake, "megatron", "__init__.py"), "")
         _write(os.path.join(fake, "megatron", "core", "__init__.py"), "")
         _write(os.path.join(fake, "megatron", "core", "process_groups_config.py"), FAKE_MEGATRON)
+        _write(os.path.join(fake, "megatron", "core", "pipeline_parallel", "__init__.py"), "")
+        _write(os.path.join(fake, "megatron", "core", "pipeline_parallel",
+                            "bridge_communicator.py"), FAKE_BRIDGE)
         self.env = {k: os.environ.get(k) for k in ENV}
         sys.path.insert(0, fake)
         self.fake = fake
@@ -268,6 +353,37 @@ class FakeTorch(_Plans):
         destroys = [c[1] for c in dist.calls if c[0] == "destroy"]
         self.assertIsNone(destroys[-1])
         self.assertEqual(len(destroys), len(made) + 1)
+
+    def test_bridge_groups_handed_to_megatron(self):
+        # Rank 8 of two-encoders-14 leads both bridges: it creates their groups after its
+        # module's, and Megatron's BridgeCommunicator finds every bridge's groups.
+        ht, dist = self.ht, self.dist
+        os.environ.update(RANK="8")
+        p = self.rank_plan("configs/two-encoders-14.yaml", 8)
+        gr = ht.init(p)
+        from megatron.core.pipeline_parallel.bridge_communicator import BridgeCommunicator as B
+        made = [c[1] for c in dist.calls if c[0] == "new_group"]
+        self.assertEqual(made, g.group_spec(p).create + [(0, 1, 6, 8, 10, 12),
+                                                         (3, 5, 6, 8, 10, 12)])
+        self.assertEqual(B._bridge_pg_cache, {
+            "[0, 1, 6, 8, 10, 12]": ("pg", (0, 1, 6, 8, 10, 12)),
+            "[3, 5, 6, 8, 10, 12]": ("pg", (3, 5, 6, 8, 10, 12))})
+        self.assertEqual(B._broadcast_pg_cache, {
+            "[(0,), (1,)]": None, "[(6, 7), (8, 9), (10, 11), (12, 13)]": ("pg", (8, 9)),
+            "[(2, 3), (4, 5)]": None})
+        # the boundary group is the rank's tp_cp group, the same live group
+        self.assertIs(B._broadcast_pg_cache["[(6, 7), (8, 9), (10, 11), (12, 13)]"],
+                      gr.group((8, 9)))
+        gr.destroy()
+        self.assertEqual((B._bridge_pg_cache, B._broadcast_pg_cache), ({}, {}))
+
+    def test_bridge_groups_not_handed_without_megatron(self):
+        ht = self.ht
+        gr = ht.init(self.r9, megatron=False)
+        from megatron.core.pipeline_parallel.bridge_communicator import BridgeCommunicator as B
+        self.assertEqual((B._bridge_pg_cache, B._broadcast_pg_cache), ({}, {}))
+        self.assertEqual(gr.bridge_caches["_bridge_pg_cache"]["[3, 5, 6, 8, 10, 12]"], None)
+        gr.destroy()
 
     def test_rank_mismatch(self):
         os.environ["RANK"] = "8"
