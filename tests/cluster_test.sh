@@ -7,7 +7,7 @@
 # no ip/unshare/nsenter, namespaces or bridges refused.
 # Usage: HGRID_LAUNCH=build/bin/hgrid-launch bash tests/cluster_test.sh
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 . tests/lib.sh
 
 skip() { echo "cluster: skip: $*"; exit 0; }
