@@ -52,10 +52,10 @@ for i in 1 2 3; do
     check "nsc$i: hostname" test "$(on "nsc$i" hostname)" = "nsc$i"
     check "nsc$i: address $net.$i" test "$(on "nsc$i" ip -4 -o addr show dev eth0 | awk '{print $4}')" = "$net.$i/24"
 done
-on nsc1 sh -c 'echo one >/tmp/hgrid-cluster-probe'
-check "private /tmp: written on nsc1, there" test "$(on nsc1 cat /tmp/hgrid-cluster-probe)" = one
-check "private /tmp: absent on nsc2" on nsc2 test ! -e /tmp/hgrid-cluster-probe
-check "private /tmp: absent on the head" test ! -e /tmp/hgrid-cluster-probe
+on nsc1 sh -c "echo one >/tmp/hgrid-cluster-probe-$cid"
+check "private /tmp: written on nsc1, there" test "$(on nsc1 cat /tmp/hgrid-cluster-probe-$cid)" = one
+check "private /tmp: absent on nsc2" on nsc2 test ! -e /tmp/hgrid-cluster-probe-$cid
+check "private /tmp: absent on the head" test ! -e /tmp/hgrid-cluster-probe-$cid
 check "shared file system: the launcher at the same path on nsc3" on nsc3 test -x "$LAUNCH"
 check "name resolution: nsc3 from nsc1" test "$(on nsc1 getent hosts nsc3 | awk '{print $1}')" = "$net.3"
 check "ping nsc3 from nsc1" reaches nsc1 nsc3
@@ -65,6 +65,14 @@ printf 'nsc1 slots=2\nnsc2 slots=2\nnsc3 slots=2\n' >"$HGRID_CLUSTER_DIR/hosts6"
 on nsc1 timeout 60 mpirun --hostfile "$HGRID_CLUSTER_DIR/hosts6" -np 6 hostname >"$T/out" 2>&1
 check "mpirun --hostfile -np 6: 2 ranks on each host" \
     test "$(sort "$T/out" | paste -sd ' ')" = "nsc1 nsc1 nsc2 nsc2 nsc3 nsc3"
+
+# The rsh agent as ssh: the remote command's output, stderr and exit status; a host
+# named in other case, long, or by address.
+"$C" rsh -x NSC2.cluster 'hostname; echo err >&2; exit 7' >"$T/out" 2>"$T/err"
+rc=$?
+check "rsh: the remote command's status" test "$rc" -eq 7
+check "rsh: its output and stderr" test "$(cat "$T/out")/$(cat "$T/err")" = "nsc2/err"
+check "rsh by address" test "$("$C" rsh "$net.3" hostname)" = nsc3
 
 # hgrid-launch --hostfile, MPI backend, 8 ranks by slot order over the 3 hosts: every
 # rank says the host it really runs on.
@@ -107,8 +115,15 @@ check "partition nsc3: the agent says why" \
 "$C" revive nsc3 >"$T/out" 2>&1
 check "revive nsc3: ping works" reaches nsc1 nsc3
 
+# An rsh session to nsc3 when it is killed: like ssh's to a vanished host, it waits
+# (the launcher's mpirun hears nothing), and ends with 255 once the link is back.
+"$C" rsh nsc3 sleep 300 2>"$T/rsh.err" &
+session=$!
+sleep 0.5
 "$C" kill nsc3 >"$T/out" 2>&1
 check "kill nsc3: exit 0" test $? -eq 0
+sleep 1.5
+check "kill nsc3: an rsh session to it waits on" kill -0 "$session"
 check "kill nsc3: its processes are gone" bash -c '! kill -0 "$0" 2>/dev/null' "$sleeper"
 check "kill nsc3: ping fails" bash -c '! "$0" exec nsc1 ping -c 1 -W 1 nsc3 >/dev/null 2>&1' "$C"
 if ((slurm)); then
@@ -117,6 +132,11 @@ if ((slurm)); then
 fi
 "$C" revive nsc3 >"$T/out" 2>&1
 check "revive nsc3 (after kill): ping works" reaches nsc1 nsc3
+for ((i = 0; i < 30; i++)); do kill -0 "$session" 2>/dev/null || break; sleep 0.1; done
+wait "$session"
+rc=$?
+check "revive nsc3: the waiting rsh session ends, 255" test "$rc" -eq 255
+check "revive nsc3: ... saying so" test "$(cat "$T/rsh.err")" = "Connection to nsc3 closed by remote host."
 if ((slurm)); then
     on nsc1 timeout 30 srun -N 3 hostname >"$T/out" 2>&1
     check "revive nsc3: srun -N 3 reaches it again" test "$(sort "$T/out" | paste -sd ' ')" = "nsc1 nsc2 nsc3"
