@@ -11,6 +11,7 @@ packages=(
   openmpi-bin libopenmpi-dev        # agents and the MPI backend
   slurm-wlm munge                   # the local SLURM of the integration tests
   valgrind procps
+  iproute2 iputils-ping util-linux   # the test cluster: ip, tc, ping, unshare, nsenter
   python3 python3-venv              # the Python package's tests (a venv, pip offline)
   libxml2-utils librsvg2-bin        # the layout picture's tests: xmllint, rsvg-convert
 )

@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# The test cluster (scripts/cluster, issue 24): three hosts in namespaces on this
+# machine, each with its own hostname, address and /tmp, reached by name; mpirun
+# --hostfile through the rsh agent, hgrid-launch --hostfile and under SLURM with every
+# rank on its real host; srun -N 3; partition, kill, slow and revive; and down leaving
+# nothing. Skips (exit 0, one "skip" line saying why) where it cannot run: not root,
+# no ip/unshare/nsenter, namespaces or bridges refused.
+# Usage: HGRID_LAUNCH=build/bin/hgrid-launch bash tests/cluster_test.sh
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+. tests/lib.sh
+
+skip() { echo "cluster: skip: $*"; exit 0; }
+[[ $(id -u) -eq 0 ]] || skip "needs root (network namespaces, a bridge, slurmd)"
+for c in ip unshare nsenter; do
+    command -v "$c" >/dev/null || skip "no '$c' (install iproute2 and util-linux: scripts/install-deps.sh)"
+done
+unshare --net --uts --mount true 2>/dev/null || skip "this machine refuses new network/UTS/mount namespaces"
+probe_br=hgcprobe$$
+ip link add "$probe_br" type bridge 2>/dev/null || skip "this machine refuses to create a bridge"
+ip link del "$probe_br"
+
+LAUNCH=${HGRID_LAUNCH:-$PWD/build/bin/hgrid-launch}
+C=$PWD/scripts/cluster
+suite cluster
+
+# A cluster id of its own (not 0, the one people use by hand): the first whose bridge
+# and state directory are both absent.
+for ((cid = 101; cid <= 140; cid++)); do
+    ip link show "hgc${cid}br" >/dev/null 2>&1 || [[ -e /var/tmp/hgrid-cluster-$cid ]] || break
+done
+export HGRID_CLUSTER_ID=$cid HGRID_CLUSTER_DIR=/var/tmp/hgrid-cluster-$cid
+net=10.77.$cid
+trap '"$C" down >/dev/null 2>&1' EXIT
+
+# Where a failure shows what the cluster said.
+show_failure() { [[ -s "$T/out" ]] && sed 's/^/     | /' "$T/out" | tail -n 30; return 0; }
+
+slurm=1
+for c in munged slurmctld slurmd srun salloc; do command -v "$c" >/dev/null || slurm=0; done
+((slurm)) || say "skip: SLURM's cases (munged, slurmctld, slurmd, srun or salloc missing)"
+start=$(date +%s)
+HGRID_CLUSTER_SLURM=$slurm "$C" up 3 >"$T/out" 2>&1
+check "up 3: exit 0" test $? -eq 0 || { summary; exit 1; }
+
+on() { "$C" exec "$@"; }
+# reaches FROM TO: one ping from host FROM to host TO is answered.
+reaches() { on "$1" ping -c 1 -W 2 "$2" >"$T/out" 2>&1; }
+
+# --- each host its own ----------------------------------------------------------------
+for i in 1 2 3; do
+    check "nsc$i: hostname" test "$(on "nsc$i" hostname)" = "nsc$i"
+    check "nsc$i: address $net.$i" test "$(on "nsc$i" ip -4 -o addr show dev eth0 | awk '{print $4}')" = "$net.$i/24"
+done
+on nsc1 sh -c "echo one >/tmp/hgrid-cluster-probe-$cid"
+check "private /tmp: written on nsc1, there" test "$(on nsc1 cat /tmp/hgrid-cluster-probe-$cid)" = one
+check "private /tmp: absent on nsc2" on nsc2 test ! -e /tmp/hgrid-cluster-probe-$cid
+check "private /tmp: absent on the head" test ! -e /tmp/hgrid-cluster-probe-$cid
+check "shared file system: the launcher at the same path on nsc3" on nsc3 test -x "$LAUNCH"
+check "name resolution: nsc3 from nsc1" test "$(on nsc1 getent hosts nsc3 | awk '{print $1}')" = "$net.3"
+check "ping nsc3 from nsc1" reaches nsc1 nsc3
+
+# --- mpirun through the rsh agent -----------------------------------------------------
+printf 'nsc1 slots=2\nnsc2 slots=2\nnsc3 slots=2\n' >"$HGRID_CLUSTER_DIR/hosts6"
+on nsc1 timeout 60 mpirun --hostfile "$HGRID_CLUSTER_DIR/hosts6" -np 6 hostname >"$T/out" 2>&1
+check "mpirun --hostfile -np 6: 2 ranks on each host" \
+    test "$(sort "$T/out" | paste -sd ' ')" = "nsc1 nsc1 nsc2 nsc2 nsc3 nsc3"
+
+# The rsh agent as ssh: the remote command's output, stderr and exit status; a host
+# named in other case, long, or by address.
+"$C" rsh -x NSC2.cluster 'hostname; echo err >&2; exit 7' >"$T/out" 2>"$T/err"
+rc=$?
+check "rsh: the remote command's status" test "$rc" -eq 7
+check "rsh: its output and stderr" test "$(cat "$T/out")/$(cat "$T/err")" = "nsc2/err"
+check "rsh by address" test "$("$C" rsh "$net.3" hostname)" = nsc3
+
+# hgrid-launch --hostfile, MPI backend, 8 ranks by slot order over the 3 hosts: every
+# rank says the host it really runs on.
+printf 'nsc1 slots=3\nnsc2 slots=3\nnsc3 slots=2\n' >"$HGRID_CLUSTER_DIR/hosts8"
+on nsc1 timeout 90 "$LAUNCH" --backend mpi --hostfile "$HGRID_CLUSTER_DIR/hosts8" configs/vlm-8gpu-moe.yaml \
+    -- sh -c 'echo "rank $RANK on $(hostname)"' >"$T/out" 2>&1
+rc=$?
+check "hgrid-launch --hostfile (3 hosts): exit 0" test "$rc" -eq 0
+check "hgrid-launch --hostfile: 8/8 ranks ready" grep -q '^hgrid: 8/8 ranks ready in ' "$T/out"
+want="rank 0 on nsc1|rank 1 on nsc1|rank 2 on nsc1|rank 3 on nsc2|rank 4 on nsc2|rank 5 on nsc2|rank 6 on nsc3|rank 7 on nsc3"
+check "hgrid-launch --hostfile: every rank on its host" \
+    test "$(grep '^rank ' "$T/out" | sort -t' ' -k2n | paste -sd '|')" = "$want"
+
+# --- SLURM ----------------------------------------------------------------------------
+if ((slurm)); then
+    on nsc1 timeout 30 srun -N 3 hostname >"$T/out" 2>&1
+    check "srun -N 3: one task on each host" test "$(sort "$T/out" | paste -sd ' ')" = "nsc1 nsc2 nsc3"
+    # Under salloc, --launcher srun: each rank's host is the node SLURM gave its task.
+    on nsc1 timeout 90 salloc -N 3 -n 8 "$LAUNCH" --launcher srun --backend mpi configs/vlm-8gpu-moe.yaml \
+        -- sh -c 'echo "rank $RANK on $(hostname) node $SLURMD_NODENAME"' >"$T/out" 2>&1
+    rc=$?
+    check "salloc -N 3 hgrid-launch --launcher srun: exit 0" test "$rc" -eq 0
+    check "srun launch: 8 ranks, each on the node SLURM gave it" \
+        test "$(awk '/^rank / && $4 == $6' "$T/out" | wc -l)" -eq 8
+    check "srun launch: ranks on all 3 hosts" \
+        test "$(awk '/^rank / {print $4}' "$T/out" | sort -u | paste -sd ' ')" = "nsc1 nsc2 nsc3"
+fi
+
+# --- partition, kill, revive ------------------------------------------------------------
+# A process on nsc3 (not this shell's child: its death is not reported here).
+sleeper=$(on nsc3 sh -c 'sleep 300 </dev/null >/dev/null 2>&1 & echo $!')
+"$C" partition nsc3 >"$T/out" 2>&1
+check "partition nsc3: ping fails" bash -c '! "$0" exec nsc1 ping -c 1 -W 1 nsc3 >/dev/null 2>&1' "$C"
+check "partition nsc3: its processes run on" kill -0 "$sleeper"
+"$C" rsh nsc3 true >"$T/out" 2>&1
+rc=$?
+check "partition nsc3: the rsh agent cannot reach it (ssh's 255)" test "$rc" -eq 255
+check "partition nsc3: the agent says why" \
+    test "$(cat "$T/out")" = "ssh: connect to host nsc3 port 22: No route to host"
+"$C" revive nsc3 >"$T/out" 2>&1
+check "revive nsc3: ping works" reaches nsc1 nsc3
+
+# An rsh session to nsc3 when it is killed: like ssh's to a vanished host, it waits
+# (the launcher's mpirun hears nothing), and ends with 255 once the link is back.
+"$C" rsh nsc3 sleep 300 2>"$T/rsh.err" &
+session=$!
+sleep 0.5
+"$C" kill nsc3 >"$T/out" 2>&1
+check "kill nsc3: exit 0" test $? -eq 0
+sleep 1.5
+check "kill nsc3: an rsh session to it waits on" kill -0 "$session"
+check "kill nsc3: its processes are gone" bash -c '! kill -0 "$0" 2>/dev/null' "$sleeper"
+check "kill nsc3: ping fails" bash -c '! "$0" exec nsc1 ping -c 1 -W 1 nsc3 >/dev/null 2>&1' "$C"
+if ((slurm)); then
+    check "kill nsc3: its slurmd is gone" \
+        bash -c '! kill -0 "$(cat "$0")" 2>/dev/null' "$HGRID_CLUSTER_DIR/slurm/slurmd-nsc3.pid"
+fi
+"$C" revive nsc3 >"$T/out" 2>&1
+check "revive nsc3 (after kill): ping works" reaches nsc1 nsc3
+for ((i = 0; i < 30; i++)); do kill -0 "$session" 2>/dev/null || break; sleep 0.1; done
+wait "$session"
+rc=$?
+check "revive nsc3: the waiting rsh session ends, 255" test "$rc" -eq 255
+check "revive nsc3: ... saying so" test "$(cat "$T/rsh.err")" = "Connection to nsc3 closed by remote host."
+if ((slurm)); then
+    on nsc1 timeout 30 srun -N 3 hostname >"$T/out" 2>&1
+    check "revive nsc3: srun -N 3 reaches it again" test "$(sort "$T/out" | paste -sd ' ')" = "nsc1 nsc2 nsc3"
+fi
+
+# --- slow -------------------------------------------------------------------------------
+if ! command -v tc >/dev/null; then
+    say "skip: slow (no tc: install iproute2)"
+elif "$C" slow nsc2 100ms 0% >"$T/out" 2>&1; then
+    rtt=$(on nsc1 ping -c 2 -W 3 nsc2 | sed -n 's|^rtt [^=]*= [0-9.]*/\([0-9.]*\)/.*|\1|p')
+    check "slow nsc2 100ms each way: ping's RTT >= 200 ms (got ${rtt:-none})" \
+        awk -v r="${rtt:-0}" 'BEGIN { exit !(r >= 200) }'
+    "$C" revive nsc2 >/dev/null 2>&1
+    rtt=$(on nsc1 ping -c 1 -W 3 nsc2 | sed -n 's|^rtt [^=]*= [0-9.]*/\([0-9.]*\)/.*|\1|p')
+    check "revive nsc2: ping's RTT < 100 ms again (got ${rtt:-none})" \
+        awk -v r="${rtt:-1000}" 'BEGIN { exit !(r < 100) }'
+elif grep -q "this kernel has no netem" "$T/out"; then
+    say "skip: slow's delay (this kernel has no netem, CONFIG_NET_SCH_NETEM)"
+    check "slow without netem: exit 1, the reason said" \
+        grep -qx 'cluster: cannot slow nsc2: this kernel has no netem (CONFIG_NET_SCH_NETEM): .*' "$T/out"
+else
+    bad "slow nsc2: failed"
+    show_failure
+fi
+
+# --- down -------------------------------------------------------------------------------
+daemons=()
+for f in "$HGRID_CLUSTER_DIR"/slurm/*.pid "$HGRID_CLUSTER_DIR"/munge/munged.pid "$HGRID_CLUSTER_DIR"/hosts/*/holder.pid; do
+    [[ -s "$f" ]] && daemons+=("$(<"$f")")
+done
+"$C" down >"$T/out" 2>&1
+check "down: exit 0" test $? -eq 0
+check "down: no namespace left" bash -c '! ip netns list | grep -q "^hgc$0-"' "$cid"
+check "down: no bridge left" bash -c '! ip link show "hgc$0br" >/dev/null 2>&1' "$cid"
+check "down: no veth left" bash -c '! ip -o link show | grep -q " hgc$0-"' "$cid"
+check "down: holders, slurmd, slurmctld, munged all gone (${#daemons[@]} recorded)" \
+    bash -c 'test "$#" -ge 3 || exit 1; for p; do ! kill -0 "$p" 2>/dev/null || exit 1; done' x "${daemons[@]}"
+check "down: its state directory removed" test ! -e "$HGRID_CLUSTER_DIR"
+"$C" down >"$T/out" 2>&1
+check "down again: exit 0 (idempotent)" test $? -eq 0
+trap - EXIT
+summary "in $(($(date +%s) - start)) s"
