@@ -60,11 +60,13 @@
 #define HG_LINE_MAX (1u << 20)
 #define HG_LINE_CUT_MARK " [hgrid: line continues]\n"
 #define HG_PARTIAL_FLUSH_MS 250
-/* Without --label, a cut line's next piece that follows anything else on the same stream
- * (another rank's bytes, the launcher's own line) starts with this tag naming its rank
- * (printf: RANK), so that pieces can be put back together. A carriage return ends a
- * piece too (HG_REC_REDRAW in record.h): a progress bar's redraws are shown as they
- * come, each labelled with --label. */
+/* Without --label, where other ranks' lines may come between a cut line's pieces, the
+ * pieces name their rank (printf: RANK) so that they can be put back together: each
+ * piece but the last ends with HG_LINE_CUT_MARK_RANK, each but the first starts with
+ * HG_LINE_CONT_TAG. (With --label, the label names the rank and HG_LINE_CUT_MARK is
+ * used.) A carriage return ends a piece too (HG_REC_REDRAW in record.h): a progress
+ * bar's redraws are shown as they come, each labelled with --label. */
+#define HG_LINE_CUT_MARK_RANK " [hgrid: line of rank %d continues]\n"
 #define HG_LINE_CONT_TAG "[hgrid: rank %d continues] "
 /* Stack dumps (SIGUSR1 after --stall-timeout): the launcher holds a rank's stderr from
  * the signal until it has been quiet for HG_STACKS_QUIET_MS (or the rank ends), then

@@ -419,8 +419,7 @@ static void write_log(conn *c, int i, const char *p, size_t n)
 /* One piece of rank c's stream i onto its destination, in one hg_outq_put: a newline
  * first when another rank's (or stream's) partial line is open there, then the label
  * (--label, at a line's or a redraw's start) or, without labels, the tag naming the rank
- * when a cut line goes on after someone else's bytes, the bytes, and the mark when the
- * line was cut. raw: the launcher's own block (a stack dump), labelled by its maker. */
+ * when it continues a cut line, the bytes, and the mark when the line was cut. raw: the launcher's own block (a stack dump), labelled by its maker. */
 static void put_piece(hg_iochan *ch, conn *c, int i, const char *data, size_t len,
                       unsigned flags, int raw)
 {
@@ -440,10 +439,14 @@ static void put_piece(hg_iochan *ch, conn *c, int i, const char *data, size_t le
     size_t hl = 0;
     if (!raw && ch->k.label && c->label_next[i])
         hl = (size_t)snprintf(head, sizeof(head), "[%d %s] ", c->rank, module_of(ch, c->rank));
-    else if (!raw && !ch->k.label && c->cut[i]
-             && (pre_nl || ch->last_rank[slot] != c->rank || ch->last_stream[slot] != i))
+    else if (!raw && !ch->k.label && c->cut[i])
         hl = (size_t)snprintf(head, sizeof(head), HG_LINE_CONT_TAG, c->rank);
-    const char *mark = (flags & HG_REC_CUT) ? HG_LINE_CUT_MARK : "";
+    /* Without labels the pieces name their rank: other ranks' lines may come between. */
+    char mark[96] = "";
+    if ((flags & HG_REC_CUT) && ch->k.label)
+        snprintf(mark, sizeof(mark), "%s", HG_LINE_CUT_MARK);
+    else if (flags & HG_REC_CUT)
+        snprintf(mark, sizeof(mark), HG_LINE_CUT_MARK_RANK, c->rank);
     size_t ml = strlen(mark), n = (size_t)pre_nl + hl + len + ml;
     char *b = scratch(ch, n);
     if (b) {

@@ -305,21 +305,21 @@ START_TEST(redraws_are_labelled)
 }
 END_TEST
 
-/* B.6: without --label, a cut line's next piece after another rank's line is tagged with
- * its rank; one that follows its own piece directly is not. */
+/* B.6: without --label, each piece of a cut line names its rank: the mark at its end,
+ * the tag at the start of the next, whatever came between. */
 START_TEST(cut_pieces_are_tagged)
 {
     harness h;
-    const char *want = "aaaa [hgrid: line continues]\nx\n[hgrid: rank 0 continues] bbbb"
-                       " [hgrid: line continues]\ncc\n";
+    const char *want = "aaaa [hgrid: line of rank 0 continues]\nx\n[hgrid: rank 0 continues] bbbb"
+                       " [hgrid: line of rank 0 continues]\n[hgrid: rank 0 continues] cc\n";
     h_start(&h, 2, 0, 0);
     h_connect_range(&h, 0, 2);
     h_line(&h, 0, 1, HG_REC_CUT, "aaaa");
-    h_until(&h, 0, 29);
+    h_until(&h, 0, 39);
     h_line(&h, 1, 1, 0, "x\n");
-    h_until(&h, 0, 31);
+    h_until(&h, 0, 41);
     h_line(&h, 0, 1, HG_REC_CUT, "bbbb");
-    h_until(&h, 0, 86);
+    h_until(&h, 0, 106);
     h_line(&h, 0, 1, 0, "cc\n");
     h_until(&h, 0, strlen(want));
     ck_assert_out(&h, 0, want);
