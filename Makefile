@@ -2,7 +2,8 @@
 #   make           the product, in $(BUILD)/ (build/): hgrid-launch, hgrid-agent, libhgrid
 #                  (.a, and .so with SONAME libhgrid.so.0) and the example trainer. Needs
 #                  no Check: the tests are built by the check targets only.
-#   make check     every test, plain and under ASan+UBSan (check-san, in $(BUILD)-san/).
+#   make check     every test, plain and under ASan+UBSan (check-san, in $(BUILD)-san/:
+#                  the unit, CLI and SVG tests and a few launches of the launcher).
 #                  The integration tests run a test variant of the programs, built in
 #                  $(BUILD)/test/ with -DHG_TEST_HOOKS (the HGRID_TEST_* fault hooks);
 #                  `make install` never ships it.
@@ -158,9 +159,15 @@ check-cluster: $(LAUNCH_BIN) $(AGENT_BIN)
 check-valgrind: $(LAUNCH_BIN)
 	HGRID_LAUNCH=$(CURDIR)/$(LAUNCH_BIN) scripts/valgrind-dryrun.sh
 
-# The unit, CLI and SVG tests under AddressSanitizer and UndefinedBehaviorSanitizer.
+# The unit, CLI and SVG tests under AddressSanitizer and UndefinedBehaviorSanitizer, and
+# the launcher's runtime (channel, output queues, supervisor): a few real launches, one
+# of 70 ranks, of the sanitized test variant of hgrid-launch with the plain test agent.
 check-san:
-	$(MAKE) SANITIZE=1 BUILD=$(SAN_BUILD) DEVELOPER=$(DEVELOPER) check-unit check-cli check-svg
+	$(MAKE) SANITIZE=1 BUILD=$(SAN_BUILD) DEVELOPER=$(DEVELOPER) check-unit check-cli check-svg \
+	    $(SAN_BUILD)/test/bin/hgrid-launch
+	$(MAKE) DEVELOPER=$(DEVELOPER) test-programs
+	HGRID_LAUNCH=$(CURDIR)/$(SAN_BUILD)/test/bin/hgrid-launch \
+	    HGRID_AGENT=$(CURDIR)/$(TEST_BUILD)/bin/hgrid-agent bash tests/san_launch_test.sh
 
 check: check-unit check-cli check-svg check-agent check-launch check-install check-abi check-valgrind check-python \
     check-cluster

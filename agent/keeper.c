@@ -1,7 +1,8 @@
 /* The keeper: one poll loop over PROGRAM's two pipes, the launcher's socket and a
- * signalfd. Lines: bytes gather per stream until a newline, HG_LINE_MAX bytes (a CUT
- * piece) or HG_PARTIAL_FLUSH_MS of silence (a PARTIAL piece), and each goes out as one
- * record. Back-pressure: while more than OUT_HIGH bytes wait for the socket the pipes
+ * signalfd. Lines: bytes gather per stream until a newline, a carriage return not
+ * followed by one (a PARTIAL REDRAW piece: a progress bar's redraw shows at once),
+ * HG_LINE_MAX bytes (a CUT piece) or HG_PARTIAL_FLUSH_MS of silence (a PARTIAL piece),
+ * and each goes out as one record. Back-pressure: while more than OUT_HIGH bytes wait for the socket the pipes
  * are not read, so a slow launcher slows PROGRAM and nothing is dropped. Signals the
  * keeper itself receives (mpirun tearing the job down) go to PROGRAM's group once;
  * PROGRAM dies with the keeper (PR_SET_PDEATHSIG), so nothing outlives a SIGKILLed
@@ -38,6 +39,9 @@
 #include "relay.h"
 
 #define OUT_HIGH (4u << 20)
+/* A stream's buffer: one byte past HG_LINE_MAX, so that a line of exactly HG_LINE_MAX
+ * bytes goes whole with its newline instead of as a CUT piece and an empty line. */
+#define LINE_BUF (HG_LINE_MAX + 1)
 #define CONNECT_TIMEOUT_MS 3000
 #define MAX_HOLDERS 8
 
@@ -149,8 +153,9 @@ int hg_keeper_connect(int rank, hg_error *err)
 
 typedef struct kstream {
     int fd;
-    char *line;       /* bytes of the current line, HG_LINE_MAX at most */
+    char *line;       /* bytes of the current line, LINE_BUF at most */
     size_t len;
+    size_t scanned;   /* line[0, scanned) holds no end of a piece */
     double last;      /* when bytes last arrived */
     ino_t ino;        /* the pipe, to find who else holds it */
 } kstream;
@@ -209,33 +214,44 @@ static void queuef(keeper *k, int type, const char *fmt, long v)
     queue(k, type, 0, 0, buf, (size_t)n);
 }
 
-/* Whole lines out of s->line; a full buffer without a newline goes as a CUT piece. */
+/* Whole pieces out of s->line: lines, and redraws ended by a carriage return (one at
+ * the end waits for the next byte: it may be a CRLF's); a full buffer without either
+ * goes as a CUT piece of HG_LINE_MAX bytes. */
 static void emit_lines(keeper *k, int i)
 {
     kstream *s = &k->st[i];
-    size_t start = 0;
-    for (;;) {
-        char *nl = memchr(s->line + start, '\n', s->len - start);
-        if (!nl)
+    size_t start = 0, j = s->scanned;
+    for (; j < s->len; j++) {
+        char c = s->line[j];
+        if (c == '\n') {
+            queue(k, HG_REC_OUT, i + 1, 0, s->line + start, j + 1 - start);
+            start = j + 1;
+        } else if (c == '\r' && j + 1 < s->len && s->line[j + 1] != '\n') {
+            queue(k, HG_REC_OUT, i + 1, HG_REC_PARTIAL | HG_REC_REDRAW, s->line + start,
+                  j + 1 - start);
+            start = j + 1;
+        } else if (c == '\r' && j + 1 == s->len) {
             break;
-        size_t n = (size_t)(nl - (s->line + start)) + 1;
-        queue(k, HG_REC_OUT, i + 1, 0, s->line + start, n);
-        start += n;
+        }
     }
-    if (start == 0 && s->len == HG_LINE_MAX) {
-        queue(k, HG_REC_OUT, i + 1, HG_REC_CUT, s->line, s->len);
-        start = s->len;
+    if (s->len - start > HG_LINE_MAX) {
+        queue(k, HG_REC_OUT, i + 1, HG_REC_CUT, s->line + start, HG_LINE_MAX);
+        start += HG_LINE_MAX;
+        j = start;
     }
     memmove(s->line, s->line + start, s->len - start);
     s->len -= start;
+    s->scanned = j - start;
 }
 
 static void flush_partial(keeper *k, int i)
 {
     kstream *s = &k->st[i];
     if (s->len > 0)
-        queue(k, HG_REC_OUT, i + 1, HG_REC_PARTIAL, s->line, s->len);
+        queue(k, HG_REC_OUT, i + 1,
+              HG_REC_PARTIAL | (s->line[s->len - 1] == '\r' ? HG_REC_REDRAW : 0), s->line, s->len);
     s->len = 0;
+    s->scanned = 0;
 }
 
 static void close_stream(keeper *k, int i)
@@ -251,7 +267,7 @@ static int read_stream(keeper *k, int i, double now)
 {
     kstream *s = &k->st[i];
     while (s->fd >= 0) {
-        size_t room = HG_LINE_MAX - s->len;
+        size_t room = LINE_BUF - s->len;
         ssize_t got = read(s->fd, s->line + s->len, room < 65536 ? room : 65536);
         if (got > 0) {
             s->len += (size_t)got;
@@ -600,7 +616,7 @@ static int keeper_init(keeper *k, const int out[2], const int errp[2], const int
     for (int i = 0; i < 2; i++) {
         struct stat st;
         k->st[i].fd = pipes[i];
-        k->st[i].line = malloc(HG_LINE_MAX);
+        k->st[i].line = malloc(LINE_BUF);
         k->st[i].ino = fstat(pipes[i], &st) == 0 ? st.st_ino : 0;
         fcntl(pipes[i], F_SETFL, fcntl(pipes[i], F_GETFL) | O_NONBLOCK);
     }

@@ -61,6 +61,23 @@
 #define HG_LINE_MAX (1u << 20)
 #define HG_LINE_CUT_MARK " [hgrid: line continues]\n"
 #define HG_PARTIAL_FLUSH_MS 250
+/* Without --label, where other ranks' lines may come between a cut line's pieces, the
+ * pieces name their rank (printf: RANK) so that they can be put back together: each
+ * piece but the last ends with HG_LINE_CUT_MARK_RANK, each but the first starts with
+ * HG_LINE_CONT_TAG. (With --label, the label names the rank and HG_LINE_CUT_MARK is
+ * used.) A carriage return ends a piece too (HG_REC_REDRAW in record.h): a progress
+ * bar's redraws are shown as they come, each labelled with --label. */
+#define HG_LINE_CUT_MARK_RANK " [hgrid: line of rank %d continues]\n"
+#define HG_LINE_CONT_TAG "[hgrid: rank %d continues] "
+/* Stack dumps (SIGUSR1 after --stall-timeout): the launcher holds a rank's stderr from
+ * the signal until it has been quiet for HG_STACKS_QUIET_MS (or the rank ends), then
+ * writes it as one block between these lines (printf: RANK MODULE, RANK); a rank that
+ * writes nothing within HG_STACKS_WAIT_S is not held. Log files get the bytes as they
+ * come. */
+#define HG_STACKS_HEAD "hgrid: rank %d (%s): stacks, dumped on SIGUSR1:\n"
+#define HG_STACKS_FOOT "hgrid: rank %d: end of stacks\n"
+#define HG_STACKS_QUIET_MS 500
+#define HG_STACKS_WAIT_S 5.0
 /* Heartbeats (--stall-timeout): under a standalone launch PROGRAM finds the write end of
  * a pipe to its keeper in this descriptor and writes one line per step, "STEP\n" (a
  * decimal integer), or "STEP stacks\n" when SIGUSR1 dumps its threads' stacks to stderr

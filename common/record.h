@@ -28,9 +28,12 @@ typedef enum hg_record_type {
     HG_REC_WELCOME = 18  /* the HELLO was this job's: the keeper may start PROGRAM */
 } hg_record_type;
 
-/* OUT flags. A record without either ends with its line's newline. */
-#define HG_REC_PARTIAL 1u /* no newline yet: flushed after HG_PARTIAL_FLUSH_MS of silence */
+/* OUT flags. A record without PARTIAL or CUT ends with its line's newline. */
+#define HG_REC_PARTIAL 1u /* no newline yet: flushed after HG_PARTIAL_FLUSH_MS of silence,
+                           * or ended by a carriage return (then REDRAW too) */
 #define HG_REC_CUT 2u     /* the line was longer than HG_LINE_MAX: it goes on in the next */
+#define HG_REC_REDRAW 4u  /* with PARTIAL: ends with '\r' (a progress bar's redraw): the
+                           * line stays open, and the next piece rewrites it from its start */
 
 typedef struct hg_record {
     int type, stream;

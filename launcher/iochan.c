@@ -1,9 +1,12 @@
 /* The ranks' channel, launcher side. One connection per rank; records are decoded
  * with common/record.c and written in arrival order. Lines stay whole on the user's
- * streams: a record goes into its queue in one hg_outq_put, with its label, and when
- * one rank's partial line (a prompt, a progress bar) is followed by another rank's
- * record on the same stream, a newline is put first and the partial rank's next piece
- * gets its label again. Log files get the bytes exactly, without labels or marks.
+ * streams: a record goes into its queue in one hg_outq_put, with its label. A rank's
+ * partial line (a prompt, a progress bar) stays open on its destination (stdout,
+ * stderr, or both when they are one file) until that rank ends it; anything else
+ * written there first (another rank's record, the launcher's own message) puts a
+ * newline before it, as does the rank's connection closing, and the partial rank's
+ * next piece gets its label again. Log files get the bytes exactly, without labels or
+ * marks. Connections are found by rank (by_rank), never by pointer: the array grows.
  * A connection that has not said HELLO with this job's token within HELLO_S is dropped. */
 #include "iochan.h"
 
@@ -36,8 +39,13 @@ typedef struct conn {
     int rank;            /* -1 until HELLO */
     long pid;
     char host[128];
-    int at_line_start[2];
+    int label_next[2];   /* the next piece starts a line or a redraw (labelled) */
+    int cut[2];          /* the last piece was cut at HG_LINE_MAX: the line goes on */
     int log[2];
+    int dumping;         /* asked for its stacks: stderr is held in dump (D.3) */
+    double dump_at, dump_last;
+    char *dump;
+    size_t dump_len, dump_cap;
     int exited, wstatus, closed;
     int beats, stacks;   /* heartbeats seen; SIGUSR1 dumps stacks */
     long step;
@@ -49,12 +57,18 @@ struct hg_iochan {
     hg_iochan_sinks k;
     conn *conns;
     size_t nconns, cap;
+    int *by_rank;        /* world-sized: the index in conns of each rank's connection, -1 */
     int connected, exited;
     int first_rank, first_wstatus; /* first failure, -1 none */
     int stop_sig, released;
-    /* Per user stream: the connection and stream whose partial line was put last. */
-    conn *partial_owner[2];
-    int partial_stream[2];
+    /* Per destination (two, or one when stdout and stderr are the same file): the rank
+     * and stream whose partial line is open there (-1: none), and the rank and stream
+     * that wrote there last (-1: the launcher). */
+    int open_rank[2], open_stream[2];
+    int last_rank[2], last_stream[2];
+    int shared;          /* one destination: slot 0 for both streams */
+    int dumping;         /* connections holding a stack dump */
+    int freeing;         /* the queues may be gone: put nothing */
     char *scratch;
     size_t scratch_cap;
 };
@@ -95,6 +109,15 @@ int hg_iochan_listen(hg_iochan **out, int world, hg_error *err)
         return hg_error_set(err, HG_ENOMEM, "out of memory");
     ch->world = world;
     ch->first_rank = -1;
+    ch->by_rank = malloc((size_t)(world > 0 ? world : 1) * sizeof(int));
+    if (!ch->by_rank) {
+        free(ch);
+        return hg_error_set(err, HG_ENOMEM, "out of memory");
+    }
+    for (int r = 0; r < world; r++)
+        ch->by_rank[r] = -1;
+    for (int i = 0; i < 2; i++)
+        ch->open_rank[i] = ch->last_rank[i] = -1;
     ch->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (ch->listen_fd < 0 || bind(ch->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) != 0
         || listen(ch->listen_fd, world < SOMAXCONN ? world + 8 : SOMAXCONN) != 0
@@ -117,17 +140,67 @@ int hg_iochan_listen(hg_iochan **out, int world, hg_error *err)
     return 0;
 }
 
+static int slot_of(const hg_iochan *ch, int stream)
+{
+    return ch->shared ? 0 : stream;
+}
+
+static hg_outq *queue_of(const hg_iochan *ch, int slot)
+{
+    return slot ? ch->k.err_q : ch->k.out_q;
+}
+
+static conn *conn_of(hg_iochan *ch, int rank)
+{
+    return rank >= 0 && rank < ch->world && ch->by_rank[rank] >= 0 ? &ch->conns[ch->by_rank[rank]]
+                                                                    : NULL;
+}
+
+/* Ends the partial line open on a destination, if any: a newline, and its rank's next
+ * piece there is labelled again. */
+static void end_open(hg_iochan *ch, int slot)
+{
+    int rank = ch->open_rank[slot];
+    if (rank < 0)
+        return;
+    conn *o = conn_of(ch, rank);
+    if (o)
+        o->label_next[ch->open_stream[slot]] = 1;
+    ch->open_rank[slot] = -1;
+    if (!ch->freeing && queue_of(ch, slot))
+        hg_outq_put(queue_of(ch, slot), "\n", 1);
+}
+
+/* The launcher writes its own message to its stderr (hg_outq_on_own_write): it starts
+ * on a line of its own. */
+static void before_own_write(void *arg)
+{
+    hg_iochan *ch = arg;
+    int slot = slot_of(ch, 1);
+    end_open(ch, slot);
+    ch->last_rank[slot] = -1;
+}
+
+static void dump_flush(hg_iochan *ch, conn *c);
+
 static void conn_close(hg_iochan *ch, conn *c)
 {
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
+    if (c->dumping)
+        dump_flush(ch, c);
+    free(c->dump);
+    c->dump = NULL;
     for (int i = 0; i < 2; i++) {
         if (c->log[i] >= 0)
             close(c->log[i]);
         c->log[i] = -1;
-        if (ch->partial_owner[i] == c)
-            ch->partial_owner[i] = NULL;
+        /* Its program is done: a last line without a newline ends here, not glued to
+         * the next rank's. */
+        int slot = slot_of(ch, i);
+        if (c->rank >= 0 && ch->open_rank[slot] == c->rank && ch->open_stream[slot] == i)
+            end_open(ch, slot);
     }
     hg_record_parser_free(c->parser);
     c->parser = NULL;
@@ -137,11 +210,13 @@ void hg_iochan_free(hg_iochan *ch)
 {
     if (!ch)
         return;
+    ch->freeing = 1;
     for (size_t i = 0; i < ch->nconns; i++)
         conn_close(ch, &ch->conns[i]);
     if (ch->listen_fd >= 0)
         close(ch->listen_fd);
     free(ch->conns);
+    free(ch->by_rank);
     free(ch->scratch);
     free(ch);
 }
@@ -149,6 +224,19 @@ void hg_iochan_free(hg_iochan *ch)
 void hg_iochan_attach(hg_iochan *ch, const hg_iochan_sinks *sinks)
 {
     ch->k = *sinks;
+    ch->shared = ch->k.out_q && ch->k.err_q && hg_outq_same(ch->k.out_q, ch->k.err_q);
+    for (int i = 0; i < 2; i++)
+        ch->open_rank[i] = ch->last_rank[i] = -1;
+    if (ch->k.err_q)
+        hg_outq_on_own_write(ch->k.err_q, before_own_write, ch);
+}
+
+void hg_iochan_detach(hg_iochan *ch)
+{
+    if (ch && ch->k.err_q)
+        hg_outq_on_own_write(ch->k.err_q, NULL, NULL);
+    if (ch)
+        ch->k.out_q = ch->k.err_q = NULL;
 }
 
 int hg_iochan_nfds(const hg_iochan *ch)
@@ -233,7 +321,7 @@ static void accept_all(hg_iochan *ch, double now)
         }
         conn *c = &ch->conns[ch->nconns++];
         *c = (conn){ .fd = fd, .since = now, .rank = -1, .log = { -1, -1 } };
-        c->at_line_start[0] = c->at_line_start[1] = 1;
+        c->label_next[0] = c->label_next[1] = 1;
         c->parser = hg_record_parser_new();
         if (!c->parser)
             conn_close(ch, c);
@@ -273,10 +361,11 @@ static int on_hello(hg_iochan *ch, conn *c, const hg_record *r)
     if (sscanf(body, "%127s %d %ld %127s", token, &rank, &pid, host) != 4 || !ch->k.token
         || strcmp(token, ch->k.token) != 0 || rank < 0 || rank >= ch->world)
         return -1;
-    for (size_t i = 0; i < ch->nconns; i++)
-        if (ch->conns[i].rank == rank && ch->conns[i].fd >= 0)
-            return -1;
+    conn *old = conn_of(ch, rank);
+    if (old && old->fd >= 0)
+        return -1;
     c->rank = rank;
+    ch->by_rank[rank] = (int)(c - ch->conns);
     c->pid = pid;
     snprintf(c->host, sizeof(c->host), "%s", host);
     ch->connected++;
@@ -293,7 +382,7 @@ static int is_status(const hg_iochan *ch, const conn *c, const hg_record *r)
 {
     char prefix[128];
     int n;
-    if (r->stream != 2 || r->flags || !c->at_line_start[1] || !ch->k.token)
+    if (r->stream != 2 || r->flags || !c->label_next[1] || !ch->k.token)
         return 0;
     n = snprintf(prefix, sizeof(prefix), "%s%s: ", HG_STATUS_PREFIX, ch->k.token);
     return n > 0 && r->len > (size_t)n && memcmp(r->data, prefix, (size_t)n) == 0;
@@ -327,40 +416,136 @@ static void write_log(conn *c, int i, const char *p, size_t n)
     }
 }
 
-static void on_output(hg_iochan *ch, conn *c, const hg_record *r, double now)
+/* One piece of rank c's stream i onto its destination, in one hg_outq_put: a newline
+ * first when another rank's (or stream's) partial line is open there, then the label
+ * (--label, at a line's or a redraw's start) or, without labels, the tag naming the rank
+ * when it continues a cut line, the bytes, and the mark when the line was cut. raw: the launcher's own block (a stack dump), labelled by its maker. */
+static void put_piece(hg_iochan *ch, conn *c, int i, const char *data, size_t len,
+                      unsigned flags, int raw)
 {
-    int i = r->stream == 2 ? 1 : 0;
-    hg_outq *q = i ? ch->k.err_q : ch->k.out_q;
-    if (is_status(ch, c, r)) {
-        hg_progress_feed(ch->k.progress, r->data, r->len, now);
+    int slot = slot_of(ch, i);
+    hg_outq *q = queue_of(ch, slot);
+    if (!q || ch->freeing)
         return;
+    hg_progress_clear(ch->k.progress);
+    int pre_nl = ch->open_rank[slot] >= 0
+                 && (ch->open_rank[slot] != c->rank || ch->open_stream[slot] != i);
+    if (pre_nl) {
+        conn *o = conn_of(ch, ch->open_rank[slot]);
+        if (o)
+            o->label_next[ch->open_stream[slot]] = 1;
     }
-    write_log(c, i, r->data, r->len);
-    /* Another rank's partial line on this stream: end it here, label its rest again. */
-    conn *owner = ch->partial_owner[i];
-    int pre_nl = owner && (owner != c || ch->partial_stream[i] != i);
-    if (pre_nl)
-        owner->at_line_start[ch->partial_stream[i]] = 1;
-    char label[160];
-    size_t ll = 0;
-    if (ch->k.label && c->at_line_start[i])
-        ll = (size_t)snprintf(label, sizeof(label), "[%d %s] ", c->rank, module_of(ch, c->rank));
-    const char *mark = (r->flags & HG_REC_CUT) ? HG_LINE_CUT_MARK : "";
-    size_t ml = strlen(mark), n = (size_t)pre_nl + ll + r->len + ml;
+    char head[160];
+    size_t hl = 0;
+    if (!raw && ch->k.label && c->label_next[i])
+        hl = (size_t)snprintf(head, sizeof(head), "[%d %s] ", c->rank, module_of(ch, c->rank));
+    else if (!raw && !ch->k.label && c->cut[i])
+        hl = (size_t)snprintf(head, sizeof(head), HG_LINE_CONT_TAG, c->rank);
+    /* Without labels the pieces name their rank: other ranks' lines may come between. */
+    char mark[96] = "";
+    if ((flags & HG_REC_CUT) && ch->k.label)
+        snprintf(mark, sizeof(mark), "%s", HG_LINE_CUT_MARK);
+    else if (flags & HG_REC_CUT)
+        snprintf(mark, sizeof(mark), HG_LINE_CUT_MARK_RANK, c->rank);
+    size_t ml = strlen(mark), n = (size_t)pre_nl + hl + len + ml;
     char *b = scratch(ch, n);
     if (b) {
         size_t o = 0;
         if (pre_nl)
             b[o++] = '\n';
-        memcpy(b + o, label, ll);
-        memcpy(b + o + ll, r->data, r->len);
-        memcpy(b + o + ll + r->len, mark, ml);
-        hg_progress_clear(ch->k.progress);
+        memcpy(b + o, head, hl);
+        memcpy(b + o + hl, data, len);
+        memcpy(b + o + hl + len, mark, ml);
         hg_outq_put(q, b, n);
     }
-    c->at_line_start[i] = !(r->flags & HG_REC_PARTIAL);
-    ch->partial_owner[i] = (r->flags & HG_REC_PARTIAL) ? c : NULL;
-    ch->partial_stream[i] = i;
+    /* After a carriage return the terminal redraws the same line: it stays open for the
+     * others, and with --label each redraw is labelled. */
+    c->label_next[i] = !(flags & HG_REC_PARTIAL) || (flags & HG_REC_REDRAW);
+    c->cut[i] = !!(flags & HG_REC_CUT);
+    ch->open_rank[slot] = (flags & HG_REC_PARTIAL) ? c->rank : -1;
+    ch->open_stream[slot] = i;
+    ch->last_rank[slot] = c->rank;
+    ch->last_stream[slot] = i;
+}
+
+/* A stack dump held whole (D.3): one block, headed and closed by the launcher's lines
+ * naming the rank, each of its lines labelled with --label. */
+static void dump_flush(hg_iochan *ch, conn *c)
+{
+    if (c->dumping)
+        ch->dumping--;
+    c->dumping = 0;
+    if (c->dump_len == 0 || ch->freeing)
+        return;
+    char lab[160], head[256], foot[160];
+    size_t ll = ch->k.label ? (size_t)snprintf(lab, sizeof(lab), "[%d %s] ", c->rank,
+                                               module_of(ch, c->rank))
+                            : 0;
+    int hn = snprintf(head, sizeof(head), HG_STACKS_HEAD, c->rank, module_of(ch, c->rank));
+    int fn = snprintf(foot, sizeof(foot), HG_STACKS_FOOT, c->rank);
+    size_t lines = 1;
+    for (size_t k = 0; k < c->dump_len; k++)
+        lines += c->dump[k] == '\n';
+    char *b = malloc((size_t)hn + (size_t)fn + c->dump_len + lines * (ll + 1));
+    if (b) {
+        size_t o = 0;
+        memcpy(b, head, (size_t)hn);
+        o += (size_t)hn;
+        for (size_t k = 0; k < c->dump_len;) {
+            const char *nl = memchr(c->dump + k, '\n', c->dump_len - k);
+            size_t n = nl ? (size_t)(nl - (c->dump + k)) + 1 : c->dump_len - k;
+            memcpy(b + o, lab, ll);
+            memcpy(b + o + ll, c->dump + k, n);
+            o += ll + n;
+            k += n;
+            if (!nl)
+                b[o++] = '\n';
+        }
+        memcpy(b + o, foot, (size_t)fn);
+        o += (size_t)fn;
+        put_piece(ch, c, 1, b, o, 0, 1);
+        c->label_next[1] = 1;
+        free(b);
+    }
+    c->dump_len = 0;
+}
+
+/* Holds a piece of a dumping rank's stderr; 0 when it was held. */
+static int dump_hold(hg_iochan *ch, conn *c, const hg_record *r)
+{
+    if (c->dump_len + r->len > HG_LINE_MAX) {
+        dump_flush(ch, c);
+        return -1;
+    }
+    if (c->dump_len + r->len > c->dump_cap) {
+        size_t cap = c->dump_cap ? c->dump_cap : 16384;
+        while (cap < c->dump_len + r->len)
+            cap *= 2;
+        char *b = realloc(c->dump, cap);
+        if (!b) {
+            dump_flush(ch, c);
+            return -1;
+        }
+        c->dump = b;
+        c->dump_cap = cap;
+    }
+    memcpy(c->dump + c->dump_len, r->data, r->len);
+    c->dump_len += r->len;
+    c->dump_last = hg_now();
+    return 0;
+}
+
+static void on_output(hg_iochan *ch, conn *c, const hg_record *r, double now)
+{
+    int i = r->stream == 2 ? 1 : 0;
+    if (is_status(ch, c, r)) {
+        hg_progress_feed(ch->k.progress, r->data, r->len, now);
+        return;
+    }
+    write_log(c, i, r->data, r->len);
+    if (i == 1 && c->dumping && dump_hold(ch, c, r) == 0)
+        return;
+    put_piece(ch, c, i, r->data, r->len, r->flags, 0);
 }
 
 static void on_holder(hg_iochan *ch, conn *c, const hg_record *r)
@@ -392,6 +577,8 @@ static void on_exit_record(hg_iochan *ch, conn *c, const hg_record *r)
     c->exited = 1;
     c->wstatus = st;
     ch->exited++;
+    if (c->dumping) /* the keeper sends all of PROGRAM's output before its status */
+        dump_flush(ch, c);
     if (ch->first_rank < 0 && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
         ch->first_rank = c->rank;
         ch->first_wstatus = st;
@@ -475,6 +662,13 @@ void hg_iochan_serve(hg_iochan *ch, const struct pollfd *fds, int n, double now)
     }
     if (n > 0 && (fds[0].revents & POLLIN))
         accept_all(ch, now);
+    double t = hg_now();
+    for (size_t i = 0; ch->dumping > 0 && i < ch->nconns; i++) {
+        conn *c = &ch->conns[i];
+        if (c->dumping && (c->dump_len ? t - c->dump_last >= HG_STACKS_QUIET_MS / 1000.0
+                                       : t - c->dump_at >= HG_STACKS_WAIT_S))
+            dump_flush(ch, c);
+    }
 }
 
 int hg_iochan_connected(const hg_iochan *ch)
@@ -553,6 +747,12 @@ int hg_iochan_signal_stacks(hg_iochan *ch, int sig)
         conn *c = &ch->conns[i];
         if (c->rank >= 0 && c->fd >= 0 && c->stacks && !c->exited) {
             send_signal(c, sig);
+            if (!c->dumping) {
+                c->dumping = 1;
+                ch->dumping++;
+                c->dump_at = hg_now();
+                c->dump_len = 0;
+            }
             n++;
         }
     }
@@ -561,8 +761,7 @@ int hg_iochan_signal_stacks(hg_iochan *ch, int sig)
 
 const char *hg_iochan_host(const hg_iochan *ch, int rank)
 {
-    for (size_t i = 0; ch && i < ch->nconns; i++)
-        if (ch->conns[i].rank == rank)
-            return ch->conns[i].host;
-    return NULL;
+    if (!ch || rank < 0 || rank >= ch->world || ch->by_rank[rank] < 0)
+        return NULL;
+    return ch->conns[ch->by_rank[rank]].host;
 }

@@ -33,8 +33,12 @@ typedef struct hg_iochan_sinks {
     FILE *err;                /* the launcher's own messages */
 } hg_iochan_sinks;
 
-/* Where the records go; the sinks outlive the channel's use. */
+/* Where the records go; the sinks outlive the channel's use. The launcher's own
+ * messages to err_q's stream (hg_outq_stream) start on a line of their own: a rank's
+ * partial line open there is ended first (hg_outq_on_own_write). Detach before the
+ * queues are freed. */
 void hg_iochan_attach(hg_iochan *ch, const hg_iochan_sinks *sinks);
+void hg_iochan_detach(hg_iochan *ch);
 
 /* Adds the channel's descriptors to fds (room for hg_iochan_nfds()); the ranks'
  * connections are read only when `read` (the supervisor's back-pressure). Returns how

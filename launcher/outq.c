@@ -17,6 +17,9 @@
 #include <unistd.h>
 
 struct hg_outq {
+    hg_outq *via;    /* the queue that holds this one's bytes (same destination), or NULL */
+    void (*own)(void *); /* called before each write through the stream */
+    void *own_arg;
     int fd;
     int broken;
     int lost;        /* out of memory once: said so */
@@ -59,13 +62,53 @@ void hg_outq_free(hg_outq *q)
     free(q);
 }
 
+/* Same file or pipe: one queue holds the bytes of both, in the order they were put, and
+ * writes them through the first descriptor, so nothing can split a record. */
+int hg_outq_pair(int out_fd, int err_fd, hg_outq **out, hg_outq **err)
+{
+    struct stat a, b;
+    *out = hg_outq_new(out_fd);
+    *err = hg_outq_new(err_fd);
+    if (!*out || !*err) {
+        hg_outq_free(*out);
+        hg_outq_free(*err);
+        *out = *err = NULL;
+        return -1;
+    }
+    if (fstat(out_fd, &a) == 0 && fstat(err_fd, &b) == 0 && a.st_dev == b.st_dev
+        && a.st_ino == b.st_ino)
+        (*err)->via = *out;
+    return 0;
+}
+
+int hg_outq_same(const hg_outq *a, const hg_outq *b)
+{
+    return (a->via ? a->via : a) == (b->via ? b->via : b);
+}
+
+void hg_outq_on_own_write(hg_outq *q, void (*fn)(void *), void *arg)
+{
+    q->own = fn;
+    q->own_arg = arg;
+}
+
 int hg_outq_fd(const hg_outq *q) { return q->fd; }
 static size_t in_memory(const hg_outq *q) { return q->len - q->off; }
-size_t hg_outq_spilled(const hg_outq *q) { return (size_t)(q->spill_len - q->spill_off); }
-size_t hg_outq_pending(const hg_outq *q) { return in_memory(q) + hg_outq_spilled(q); }
+size_t hg_outq_spilled(const hg_outq *q)
+{
+    q = q->via ? q->via : q;
+    return (size_t)(q->spill_len - q->spill_off);
+}
+size_t hg_outq_pending(const hg_outq *q)
+{
+    q = q->via ? q->via : q;
+    return in_memory(q) + hg_outq_spilled(q);
+}
 
 void hg_outq_set_spill(hg_outq *q, const char *dir, size_t mem_max)
 {
+    if (q->via)
+        return; /* the queue it writes through has its own */
     free(q->spill_dir);
     q->spill_dir = dir ? strdup(dir) : NULL;
     q->mem_max = mem_max;
@@ -102,6 +145,7 @@ static int put_memory(hg_outq *q, const void *data, size_t n);
 
 int hg_outq_put(hg_outq *q, const void *data, size_t n)
 {
+    q = q->via ? q->via : q;
     if (q->broken || n == 0)
         return 0;
     if (q->spill_dir && (hg_outq_spilled(q) > 0 || in_memory(q) + n > q->mem_max)) {
@@ -174,6 +218,7 @@ static void refill(hg_outq *q)
 
 void hg_outq_write_some(hg_outq *q)
 {
+    q = q->via ? q->via : q;
     if (in_memory(q) == 0 && hg_outq_spilled(q) > 0 && !q->broken)
         refill(q);
     size_t n = in_memory(q);
@@ -193,7 +238,10 @@ void hg_outq_write_some(hg_outq *q)
 
 static ssize_t stream_write(void *cookie, const char *buf, size_t n)
 {
-    hg_outq_put(cookie, buf, n);
+    hg_outq *q = cookie;
+    if (q->own)
+        q->own(q->own_arg);
+    hg_outq_put(q, buf, n);
     return (ssize_t)n;
 }
 

@@ -712,9 +712,9 @@ static void drain_queues(sup *s, int sfd)
 static int setup_output(sup *s, hg_error *err)
 {
     const hg_supervise_opts *o = s->o;
-    s->out_q = hg_outq_new(STDOUT_FILENO);
-    s->err_q = hg_outq_new(STDERR_FILENO);
-    s->err = s->err_q ? hg_outq_stream(s->err_q) : NULL;
+    if (hg_outq_pair(STDOUT_FILENO, STDERR_FILENO, &s->out_q, &s->err_q) != 0)
+        return hg_error_set(err, HG_ENOMEM, "out of memory");
+    s->err = hg_outq_stream(s->err_q);
     s->progress = s->err ? hg_progress_new(s->err, o->world, isatty(STDERR_FILENO), o->token) : NULL;
     if (!s->progress)
         return hg_error_set(err, HG_ENOMEM, "out of memory");
@@ -846,8 +846,10 @@ out:
     hg_progress_free(s.progress);
     if (s.noise)
         fclose(s.noise);
-    hg_outq_free(s.out_q);
+    if (s.io)
+        hg_iochan_detach(s.io);
     hg_outq_free(s.err_q);
+    hg_outq_free(s.out_q);
     for (int i = 0; i < 2; i++)
         if (s.mpi[i] >= 0)
             close(s.mpi[i]);

@@ -442,6 +442,41 @@ check "a 1.5 MB line: the log file byte-exact" cmp -s "$T/cutlogs/rank0-encoder.
 # another rank's line.
 "$L" --backend mpi "$SMOKE" -- sh -c 'if [ "$RANK" = 0 ]; then printf "progress 50%%"; sleep 2; echo " done"; else sleep 1; echo "rank 1 line"; fi' >"$T/partial.out" 2>/dev/null
 check "partial line: shown before its end, and whole lines stay whole" test "$(cat "$T/partial.out")" = $'progress 50%\nrank 1 line\n done'
+# issue 23 B.1: a last line without a newline is ended when its rank is done, not glued
+# to the next rank's line, with and without --label.
+for flags in "" "--label"; do
+  "$L" --backend mpi $flags "$SMOKE" -- sh -c 'if [ "$RANK" = 0 ]; then printf "last words, no newline"; else sleep 1; echo "a whole line"; fi' >"$T/lastwords.out" 2>/dev/null
+  want=$'last words, no newline\na whole line'; [[ -n $flags ]] && want=$'[0 encoder] last words, no newline\n[1 language] a whole line'
+  check "unterminated last line ends with its rank (${flags:-no flags})" test "$(cat "$T/lastwords.out")" = "$want"
+done
+# B.2: hgrid's own lines start on a line of their own after a rank's unfinished stderr
+# line: a failing rank, a SIGKILLed one, a bar, the operator's SIGTERM.
+"$L" --backend mpi --label "$SMOKE" -- sh -c 'if [ "$RANK" = 1 ]; then printf "fatal: bad input" >&2; exit 3; fi; sleep 2' >/dev/null 2>"$T/glued.err"
+check "own line after an unfinished rank line: not glued" grep -qx '\[1 language\] fatal: bad input' "$T/glued.err"
+check "own line after an unfinished rank line: at a line start" grep -q '^hgrid: rank 1 (language) failed, exit status 3; stopping' "$T/glued.err"
+"$L" --backend mpi "$SMOKE" -- sh -c 'if [ "$RANK" = 1 ]; then printf "half a line" >&2; kill -9 $$; fi; sleep 2' >/dev/null 2>"$T/killed.err"
+check "SIGKILLed mid-line: its half line ends, the failure line starts a line" grep -qx 'half a line' "$T/killed.err"
+start termbar --backend mpi --grace 5 "$SMOKE" -- sh -c 'printf "bar 10%%" >&2; exec sleep 30'
+for ((i = 0; i < 100; i++)); do [[ $(grep -c 'bar 10%' "$T/termbar.err" 2>/dev/null) -ge 1 ]] && break; sleep 0.1; done
+sleep 0.5; kill -TERM "$LPID"; finish termbar
+check "SIGTERM after a bar: the operator's line starts a line" grep -q '^hgrid: Terminated received' "$T/termbar.err" || show termbar
+# B.3: a bar redrawn with \r every 0.1 s shows its redraws as they come, byte for byte,
+# and with --label each redraw is labelled.
+got=$(python3 "$OUTP/first_redraw.py" "$T/bar.out" "$L" --backend mpi "$SMOKE" -- sh -c '[ "$RANK" = 0 ] && exec python3 tests/output/bar.py 30; exit 0')
+check "progress bar: first redraw within 1 s (got $got s)" python3 -c "import sys; sys.exit(not ('$got' != 'never' and float('$got') < 1.0))"
+check "progress bar: the bytes exactly" cmp -s "$T/bar.out" <(python3 -c 'import sys; sys.stdout.write("start\n" + "".join("\r%3d%%" % i for i in range(30)) + "\n")')
+python3 "$OUTP/first_redraw.py" "$T/barl.out" "$L" --backend mpi --label "$SMOKE" -- sh -c '[ "$RANK" = 0 ] && exec python3 tests/output/bar.py 30; exit 0' >/dev/null
+check "progress bar, --label: each of 30 redraws labelled" test "$(grep -ao $'\r\\[0 encoder\\] ' "$T/barl.out" | wc -l)" -eq 30
+# B.4: stdout and stderr on one pipe (2>&1 | cat): 8 ranks x 400 lines of 5,000 bytes
+# over PIPE_BUF, none spliced.
+"$L" --backend mpi "$CFG" -- python3 "$OUTP/both.py" 200 5000 2>&1 | cat >"$T/both.out"
+check "stdout and stderr on one pipe: 0 spliced of 3,200" test "$(python3 "$OUTP/check_both.py" "$T/both.out" 5000)" = "spliced 0, lines 3200"
+# B.6: a line of exactly HG_LINE_MAX bytes is whole; without --label the pieces of 8
+# ranks' 2.5 MB lines name their rank and can be put back together.
+"$L" --backend mpi "$SMOKE" -- python3 -c 'import sys; sys.stdout.write("a" * 1048576 + "\n")' >"$T/mib.out" 2>/dev/null
+check "a line of exactly 1 MiB: whole, no mark" cmp -s "$T/mib.out" <(python3 -c 'import sys; sys.stdout.write(("a" * 1048576 + "\n") * 2)')
+"$L" --backend mpi "$CFG" -- python3 -c 'import os, sys; sys.stdout.write(chr(97 + int(os.environ["RANK"])) * 2500000 + "\n")' >"$T/cut8.out" 2>/dev/null
+check "8 ranks' 2.5 MB lines: every piece tagged, all put back together" test "$(python3 "$OUTP/cut_pieces.py" "$T/cut8.out" 8 2500000)" = "whole 8 of 8, tagged 16"
 # The program's stdout is a pipe in every mode.
 for flags in "" "--label"; do
   "$L" --backend mpi $flags "$SMOKE" -- sh -c '[ -p /dev/stdout ] && [ -p /dev/stderr ] && echo pipes' >"$T/kind.out" 2>/dev/null

@@ -93,6 +93,70 @@ START_TEST(without_spill_memory_holds_all)
 }
 END_TEST
 
+/* issue 23 B.4: stdout and stderr on one pipe. Records of 10,000 bytes (over PIPE_BUF)
+ * put alternately into the two queues and written as poll would let them: each arrives
+ * whole, in the order put. */
+START_TEST(pair_on_one_pipe_keeps_records_whole)
+{
+    int fds[2];
+    ck_assert_int_eq(pipe2(fds, O_NONBLOCK), 0);
+    int err_fd = dup(fds[1]);
+    hg_outq *out, *err;
+    ck_assert_int_eq(hg_outq_pair(fds[1], err_fd, &out, &err), 0);
+    ck_assert(hg_outq_same(out, err));
+    size_t rec = 10000, total = 0;
+    char *want = malloc(200 * rec);
+    for (int i = 0; i < 200; i++) {
+        char *r = want + total;
+        memset(r, i % 2 ? 'e' : 'o', rec - 1);
+        snprintf(r, 12, "%s-%04d-", i % 2 ? "ERR" : "OUT", i);
+        r[10] = i % 2 ? 'e' : 'o';
+        r[rec - 1] = '\n';
+        ck_assert_int_eq(hg_outq_put(i % 2 ? err : out, r, rec), 0);
+        total += rec;
+    }
+    size_t len = 0;
+    char *got = malloc(total + 1);
+    while (hg_outq_pending(out) + hg_outq_pending(err) > 0) {
+        hg_outq_write_some(out);
+        hg_outq_write_some(err);
+        ssize_t n;
+        while ((n = read(fds[0], got + len, total - len)) > 0)
+            len += (size_t)n;
+    }
+    ck_assert_uint_eq(len, total);
+    ck_assert(memcmp(got, want, total) == 0);
+    free(got);
+    free(want);
+    hg_outq_free(err);
+    hg_outq_free(out);
+    close(fds[0]);
+    close(fds[1]);
+    close(err_fd);
+}
+END_TEST
+
+/* Different destinations stay two queues. */
+START_TEST(pair_on_two_pipes_is_two_queues)
+{
+    int a[2], b[2];
+    ck_assert_int_eq(pipe(a), 0);
+    ck_assert_int_eq(pipe(b), 0);
+    hg_outq *out, *err;
+    ck_assert_int_eq(hg_outq_pair(a[1], b[1], &out, &err), 0);
+    ck_assert(!hg_outq_same(out, err));
+    hg_outq_put(err, "e\n", 2);
+    ck_assert_uint_eq(hg_outq_pending(out), 0);
+    ck_assert_uint_eq(hg_outq_pending(err), 2);
+    hg_outq_free(err);
+    hg_outq_free(out);
+    for (int i = 0; i < 2; i++) {
+        close(a[i]);
+        close(b[i]);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("outq");
@@ -100,6 +164,8 @@ int main(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, spill_keeps_every_byte_in_order);
     tcase_add_test(tc, without_spill_memory_holds_all);
+    tcase_add_test(tc, pair_on_one_pipe_keeps_records_whole);
+    tcase_add_test(tc, pair_on_two_pipes_is_two_queues);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
