@@ -177,6 +177,7 @@ typedef struct keeper {
     char beat_last[64]; /* the latest whole line, not yet sent when beat_due */
     int beat_due;
     double beat_sent;
+    double queued_at; /* when the latest record was queued: ALIVE after a silence */
 } keeper;
 
 static void queue(keeper *k, int type, int stream, unsigned flags, const void *data, size_t n)
@@ -184,6 +185,7 @@ static void queue(keeper *k, int type, int stream, unsigned flags, const void *d
     unsigned char hdr[HG_RECORD_HEADER];
     if (k->gone)
         return;
+    k->queued_at = hg_now();
     if (k->off > 0 && k->off >= k->len - k->off) {
         memmove(k->out, k->out + k->off, k->len - k->off);
         k->len -= k->off;
@@ -494,9 +496,21 @@ static int done(const keeper *k)
            && (!held || k->released || k->gone);
 }
 
+/* The launcher tells a lost host from a busy one by silence: say something at least
+ * every HG_ALIVE_INTERVAL_MS, whatever PROGRAM does. Nothing while records still wait
+ * for the socket: they will say it when they go. */
+static void keep_alive(keeper *k, double now)
+{
+    if (!k->gone && k->len == k->off && now - k->queued_at >= HG_ALIVE_INTERVAL_MS / 1000.0)
+        queue(k, HG_REC_ALIVE, 0, 0, NULL, 0);
+}
+
 static int poll_timeout(const keeper *k, double now)
 {
     double wait = k->beat_due ? k->beat_sent + HG_BEAT_FORWARD_MS / 1000.0 - now : 1.0;
+    double alive = k->queued_at + HG_ALIVE_INTERVAL_MS / 1000.0 - now;
+    if (!k->gone && k->len == k->off && alive < wait)
+        wait = alive;
     for (int i = 0; i < 2; i++)
         if (k->st[i].fd >= 0 && k->st[i].len > 0) {
             double left = k->st[i].last + HG_PARTIAL_FLUSH_MS / 1000.0 - now;
@@ -520,6 +534,7 @@ static _Noreturn void run(keeper *k)
         if (done(k))
             exit_as(k->wstatus);
         forward_beat(k, now);
+        keep_alive(k, now);
         struct pollfd p[5];
         int n = 0, ix[2] = { -1, -1 }, isock = -1, ibeat = -1;
         p[n++] = (struct pollfd){ k->sfd, POLLIN, 0 };

@@ -59,6 +59,12 @@
  * several writes (Python's print() unbuffered, one per argument) and descheduled between
  * them on a loaded host keeps its line whole, short enough for a prompt to show. */
 #define HG_LINE_MAX (1u << 20)
+/* Host liveness: each keeper sends a record at least this often, whatever its program
+ * does, and the launcher holds a host lost when every rank on it that still owes its
+ * status has been silent for the host timeout (--host-timeout, default below), or its
+ * connection ended without that status. */
+#define HG_ALIVE_INTERVAL_MS 1000
+#define HG_HOST_TIMEOUT_S 10
 #define HG_LINE_CUT_MARK " [hgrid: line continues]\n"
 #define HG_PARTIAL_FLUSH_MS 250
 /* Without --label, where other ranks' lines may come between a cut line's pieces, the

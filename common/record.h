@@ -22,6 +22,7 @@ typedef enum hg_record_type {
     HG_REC_HOLDER = 4, /* "PID COMM": a process that kept the streams open after PROGRAM */
     HG_REC_CLOSED = 5, /* both streams reached their end: no more OUT records */
     HG_REC_BEAT = 6,   /* "STEP" or "STEP stacks": PROGRAM's latest heartbeat (protocol.h) */
+    HG_REC_ALIVE = 7,  /* empty: the keeper and its host are alive (HG_ALIVE_INTERVAL_MS) */
     /* launcher -> keeper */
     HG_REC_SIGNAL = 16, /* "SIGNO": deliver it to PROGRAM's process group */
     HG_REC_RELEASE = 17, /* the job's stop is over: a keeper holding PROGRAM's status exits */

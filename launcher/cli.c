@@ -69,7 +69,12 @@ void hg_cli_usage(FILE *out)
           "  --stall-timeout SECONDS\n"
           "                       end an attempt whose ranks stop sending heartbeats (hgrid.\n"
           "                       heartbeat, hg_heartbeat) for this long, naming them (default:\n"
-          "                       agent.stall_timeout_s, 0: off)\n",
+          "                       agent.stall_timeout_s, 0: off)\n"
+          "  --host-timeout SECONDS\n"
+          "                       a host whose ranks' keepers all fall silent for this long,\n"
+          "                       or whose connections end without their programs' status,\n"
+          "                       is lost: the attempt ends naming it, exit 7 (default 10;\n"
+          "                       0: off)\n",
           out);
     fputs("General:\n"
           "  -v, --verbose        print the mpirun command line and every rank's readiness\n"
@@ -89,12 +94,13 @@ void hg_cli_usage(FILE *out)
             "  %-6d the job could not be started\n"
             "  %-6d ranks stalled: no heartbeat for --stall-timeout\n"
             "  %-6d too few hosts left for the layout (--exclude-failed-hosts)\n"
+            "  %-6d a host was lost (--host-timeout), or ranks ended with no exit status\n"
             "  %-6d the readiness deadline passed\n"
             "  128+N  hgrid-launch itself was stopped by signal N\n"
             "  other  the workload's own status: the first failing rank's exit code, or\n"
             "         128+N when a rank was killed by signal N\n",
             HG_EXIT_OK, HG_EXIT_OUTPUT, HG_EXIT_USAGE, HG_EXIT_PREFLIGHT, HG_EXIT_NOT_STARTED,
-            HG_EXIT_STALLED, HG_EXIT_NO_HOSTS, HG_EXIT_DEADLINE);
+            HG_EXIT_STALLED, HG_EXIT_NO_HOSTS, HG_EXIT_LOST, HG_EXIT_DEADLINE);
     fputs("With --max-restarts the status is the last attempt's.\n", out);
 }
 
@@ -152,6 +158,7 @@ static const opt_spec options[] = {
     { "--restart-delay", NULL, 1, MODE_LAUNCH, "it paces the launch's restarts" },
     { "--exclude-failed-hosts", NULL, 0, MODE_LAUNCH, "it picks the hosts of a restart" },
     { "--stall-timeout", NULL, 1, MODE_LAUNCH, "it watches the launch's heartbeats" },
+    { "--host-timeout", NULL, 1, MODE_LAUNCH, "it watches the launch's hosts" },
     { "--verbose", "-v", 0, MODE_ANY, NULL },
     { "--help", "-h", 0, MODE_ANY, NULL },
     { "--version", "-V", 0, MODE_ANY, NULL },
@@ -255,6 +262,11 @@ static int apply_option(hg_cli *c, const char *name, const char *val, hg_error *
             || c->stall_timeout_s > HG_TIMEOUT_MAX_S)
             return hg_error_set(err, HG_EINVAL, "--stall-timeout: expected seconds in 0..%d, got "
                                 "'%s'", HG_TIMEOUT_MAX_S, val);
+    } else if (strcmp(name, "--host-timeout") == 0) {
+        if (parse_pos_int(name, val, 0, &c->host_timeout_s, err) != 0
+            || c->host_timeout_s > HG_TIMEOUT_MAX_S)
+            return hg_error_set(err, HG_EINVAL, "--host-timeout: expected seconds in 0..%d, got "
+                                "'%s'", HG_TIMEOUT_MAX_S, val);
     } else if (strcmp(name, "--gpus-per-node") == 0) {
         return parse_pos_int(name, val, 1, &c->gpus_per_node, err);
     } else if (strcmp(name, "--log-dir") == 0) {
@@ -289,6 +301,7 @@ int hg_cli_parse(int argc, char **argv, hg_cli *c, hg_error *err)
     c->grace_s = HG_GRACE_DEFAULT_S;
     c->max_restarts = -1;
     c->stall_timeout_s = -1;
+    c->host_timeout_s = HG_HOST_TIMEOUT_S;
     /* The first option of each mode, as written, for the error that it does not apply. */
     const char *launch_only = NULL, *dry_run_only = NULL;
     const opt_spec *launch_spec = NULL;

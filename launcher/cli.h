@@ -16,6 +16,7 @@ typedef struct hg_cli {
     int restart_delay_s;    /* --restart-delay S */
     int exclude_failed_hosts; /* --exclude-failed-hosts (needs --hostfile) */
     int stall_timeout_s;    /* --stall-timeout S; -1: the config's agent.stall_timeout_s */
+    int host_timeout_s;     /* --host-timeout S (HG_HOST_TIMEOUT_S); 0: off */
     hg_format format;
     int rank;               /* --rank N, -1 when absent */
     int backend;            /* --backend: hg_backend; HG_BACKEND_FROM_CONFIG: the config's */

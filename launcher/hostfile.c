@@ -2,10 +2,17 @@
  * the host name and slots are read. */
 #include "hostfile.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
 #include <jansson.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 typedef struct host_line {
     char *text;   /* the line as written */
@@ -107,14 +114,69 @@ int hg_hostfile_slots(const hg_hostfile *h)
     return n;
 }
 
-/* The same host, written short or fully qualified ("node3" and "node3.cluster"): a rank
- * reports gethostname(), SLURM and hostfiles may use either. */
-static int same_host(const char *a, const char *b)
+/* The same name, written short or fully qualified ("node3" and "Node3.cluster"): host
+ * names are case-blind, a rank reports gethostname(), SLURM and hostfiles may use
+ * either. */
+static int same_name(const char *a, const char *b)
 {
     size_t la = strcspn(a, "."), lb = strcspn(b, ".");
-    if (strcmp(a, b) == 0)
+    if (strcasecmp(a, b) == 0)
         return 1;
-    return (a[la] == '\0' || b[lb] == '\0') && la == lb && strncmp(a, b, la) == 0;
+    return (a[la] == '\0' || b[lb] == '\0') && la == lb && strncasecmp(a, b, la) == 0;
+}
+
+/* Whether addr (IPv4, network order) is one of this machine's: loopback or an
+ * interface's. */
+static int local_addr(struct in_addr addr)
+{
+    struct ifaddrs *ifs = NULL;
+    int found = (ntohl(addr.s_addr) >> 24) == 127;
+    if (!found && getifaddrs(&ifs) == 0) {
+        for (struct ifaddrs *i = ifs; i && !found; i = i->ifa_next)
+            found = i->ifa_addr && i->ifa_addr->sa_family == AF_INET
+                    && ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr == addr.s_addr;
+        freeifaddrs(ifs);
+    }
+    return found;
+}
+
+/* Up to cap IPv4 addresses of name (a name or a dotted address); returns how many. A
+ * name that is this machine's own counts as local (*local). */
+static int resolve(const char *name, struct in_addr *out, int cap, int *local)
+{
+    struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM };
+    struct addrinfo *res = NULL;
+    char self[256];
+    int n = 0;
+    *local = gethostname(self, sizeof(self)) == 0 && (self[sizeof(self) - 1] = '\0', 1)
+             && same_name(self, name);
+    if (getaddrinfo(name, NULL, &hints, &res) != 0)
+        return 0;
+    for (struct addrinfo *r = res; r && n < cap; r = r->ai_next) {
+        out[n] = ((struct sockaddr_in *)r->ai_addr)->sin_addr;
+        *local |= local_addr(out[n]);
+        n++;
+    }
+    freeaddrinfo(res);
+    return n;
+}
+
+/* The same host, however written: the same name (case, short or long), an address of
+ * the other's, or both this machine ("127.0.0.1" and the launcher's own name). */
+static int same_host(const char *a, const char *b)
+{
+    struct in_addr va[8], vb[8];
+    int la, lb;
+    if (same_name(a, b))
+        return 1;
+    int na = resolve(a, va, 8, &la), nb = resolve(b, vb, 8, &lb);
+    if (la && lb)
+        return 1;
+    for (int i = 0; i < na; i++)
+        for (int j = 0; j < nb; j++)
+            if (va[i].s_addr == vb[j].s_addr)
+                return 1;
+    return 0;
 }
 
 int hg_hostfile_exclude(hg_hostfile *h, const char *host, const char *why)
@@ -188,7 +250,10 @@ int hg_hostfile_exclude_failures(hg_hostfile *h, const char *report, const hg_at
         newly += hg_hostfile_exclude(h, host, why);
     }
     json_decref(root);
-    if (a->failed_rank >= 0 && a->failed_signal && a->failed_host[0]) {
+    if (a->stop == HG_STOP_HOST_LOST && a->failed_host[0]) {
+        snprintf(why, sizeof(why), "host lost");
+        newly += hg_hostfile_exclude(h, a->failed_host, why);
+    } else if (a->failed_rank >= 0 && a->failed_signal && a->failed_host[0]) {
         snprintf(why, sizeof(why), "rank %d killed by signal %d", a->failed_rank,
                  a->failed_signal);
         newly += hg_hostfile_exclude(h, a->failed_host, why);

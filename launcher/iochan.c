@@ -50,6 +50,9 @@ typedef struct conn {
     int beats, stacks;   /* heartbeats seen; SIGUSR1 dumps stacks */
     long step;
     double beat_at;      /* hg_now() of the latest */
+    double heard;        /* hg_now() of the latest record or reset, for host liveness */
+    int reset;           /* the connection ended without the program's status */
+    int dropped;         /* its host was lost: it is no longer waited for */
 } conn;
 
 struct hg_iochan {
@@ -60,6 +63,7 @@ struct hg_iochan {
     int *by_rank;        /* world-sized: the index in conns of each rank's connection, -1 */
     int connected, exited;
     int first_rank, first_wstatus; /* first failure, -1 none */
+    double first_at;     /* hg_now() when it arrived */
     int stop_sig, released;
     /* Per destination (two, or one when stdout and stderr are the same file): the rank
      * and stream whose partial line is open there (-1: none), and the rank and stream
@@ -320,7 +324,7 @@ static void accept_all(hg_iochan *ch, double now)
             ch->cap = cap;
         }
         conn *c = &ch->conns[ch->nconns++];
-        *c = (conn){ .fd = fd, .since = now, .rank = -1, .log = { -1, -1 } };
+        *c = (conn){ .fd = fd, .since = now, .rank = -1, .log = { -1, -1 }, .heard = hg_now() };
         c->label_next[0] = c->label_next[1] = 1;
         c->parser = hg_record_parser_new();
         if (!c->parser)
@@ -582,6 +586,7 @@ static void on_exit_record(hg_iochan *ch, conn *c, const hg_record *r)
     if (ch->first_rank < 0 && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
         ch->first_rank = c->rank;
         ch->first_wstatus = st;
+        ch->first_at = hg_now();
     }
 }
 
@@ -638,16 +643,21 @@ static void read_conn(hg_iochan *ch, conn *c, double now)
     if (got < 0 && (errno == EAGAIN || errno == EINTR))
         return;
     if (got <= 0 || hg_record_parser_feed(c->parser, buf, (size_t)got) != 0) {
+        c->reset = c->rank >= 0 && !c->exited;
+        c->heard = hg_now();
         conn_close(ch, c);
         return;
     }
+    c->heard = hg_now();
     while ((k = hg_record_parser_next(c->parser, &r)) == 1)
         if (on_record(ch, c, &r, now) != 0) {
             k = -1;
             break;
         }
-    if (k < 0)
+    if (k < 0) {
+        c->reset = c->rank >= 0 && !c->exited;
         conn_close(ch, c);
+    }
 }
 
 void hg_iochan_serve(hg_iochan *ch, const struct pollfd *fds, int n, double now)
@@ -691,10 +701,102 @@ int hg_iochan_open(const hg_iochan *ch)
 
 int hg_iochan_rank_exited(const hg_iochan *ch, int rank)
 {
+    return ch && rank >= 0 && rank < ch->world && ch->by_rank[rank] >= 0
+           && ch->conns[ch->by_rank[rank]].exited;
+}
+
+double hg_iochan_first_failure_at(const hg_iochan *ch)
+{
+    return ch && ch->first_rank >= 0 ? ch->first_at : -1;
+}
+
+int hg_iochan_settled(const hg_iochan *ch)
+{
+    int n = 0;
     for (size_t i = 0; ch && i < ch->nconns; i++)
-        if (ch->conns[i].rank == rank && ch->conns[i].exited)
-            return 1;
-    return 0;
+        n += ch->conns[i].rank >= 0 && (ch->conns[i].exited || ch->conns[i].dropped);
+    return n;
+}
+
+/* A connection whose program has no status yet is gone when it ended (reset) or has
+ * been silent for silence_s; alive otherwise. */
+static int conn_gone(const conn *c, double now, double silence_s)
+{
+    return c->reset || (c->fd >= 0 && now - c->heard >= silence_s);
+}
+
+/* Whether every rank of host that still owes its status is gone; *since is when the
+ * first of them went (last heard, or reset). */
+static int host_gone(const hg_iochan *ch, const char *host, double now, double silence_s,
+                     double *since)
+{
+    int any = 0;
+    *since = now;
+    for (size_t j = 0; j < ch->nconns; j++) {
+        const conn *d = &ch->conns[j];
+        if (d->rank < 0 || d->exited || d->dropped || strcmp(d->host, host) != 0)
+            continue;
+        if (!conn_gone(d, now, silence_s))
+            return 0;
+        any = 1;
+        *since = d->heard < *since ? d->heard : *since;
+    }
+    return any;
+}
+
+int hg_iochan_lost_host(const hg_iochan *ch, double now, double silence_s, hg_iochan_lost *out)
+{
+    const conn *best = NULL;
+    double best_since = now;
+    /* Cheap when all is well: the per-host look only for connections that are gone. The
+     * host blamed is the one whose ranks went first: when mpirun tears the job down after
+     * a host died, other hosts' connections end too, later. */
+    for (size_t i = 0; ch && i < ch->nconns; i++) {
+        const conn *c = &ch->conns[i];
+        double since;
+        if (c->rank < 0 || c->exited || c->dropped || !conn_gone(c, now, silence_s)
+            || (best && strcmp(best->host, c->host) == 0))
+            continue;
+        if (host_gone(ch, c->host, now, silence_s, &since) && (!best || since < best_since)) {
+            best = c;
+            best_since = since;
+        }
+    }
+    if (!best)
+        return 0;
+    int n = 0, resets = 0;
+    for (size_t j = 0; j < ch->nconns; j++) {
+        const conn *d = &ch->conns[j];
+        if (d->rank < 0 || d->exited || d->dropped || strcmp(d->host, best->host) != 0)
+            continue;
+        if (n < out->cap)
+            out->ranks[n] = d->rank;
+        n++;
+        resets += d->reset;
+    }
+    snprintf(out->host, sizeof(out->host), "%s", best->host);
+    out->n = n < out->cap ? n : out->cap;
+    out->reset = resets == n;
+    return 1;
+}
+
+void hg_iochan_drop_host(hg_iochan *ch, const char *host)
+{
+    for (size_t i = 0; ch && i < ch->nconns; i++) {
+        conn *c = &ch->conns[i];
+        if (c->rank >= 0 && !c->exited && strcmp(c->host, host) == 0) {
+            c->dropped = 1;
+            if (c->fd >= 0)
+                conn_close(ch, c);
+        }
+    }
+}
+
+void hg_iochan_heard_all(hg_iochan *ch, double now)
+{
+    for (size_t i = 0; ch && i < ch->nconns; i++)
+        if (ch->conns[i].fd >= 0)
+            ch->conns[i].heard = now;
 }
 
 int hg_iochan_first_failure(const hg_iochan *ch, int *rank, int *wstatus)

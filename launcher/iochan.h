@@ -54,6 +54,29 @@ int hg_iochan_exited(const hg_iochan *ch);
 int hg_iochan_open(const hg_iochan *ch);
 /* Whether rank's program's final status arrived. */
 int hg_iochan_rank_exited(const hg_iochan *ch, int rank);
+/* hg_now() when the first failure's status arrived, -1 none. */
+double hg_iochan_first_failure_at(const hg_iochan *ch);
+/* Ranks whose status arrived or whose host was dropped: nothing more will come. */
+int hg_iochan_settled(const hg_iochan *ch);
+
+/* Host liveness. Each keeper sends a record at least every HG_ALIVE_INTERVAL_MS, busy
+ * or hung program or not; a host is lost when every one of its ranks that still owes
+ * its program's status has been silent for silence_s, or its connection ended without
+ * that status (reset). */
+typedef struct hg_iochan_lost {
+    char host[128];
+    int *ranks;   /* room for cap: the host's ranks that were lost, ascending order of */
+    int cap, n;   /* ... connection; n of them */
+    int reset;    /* every one of them reset (killed) rather than fell silent */
+} hg_iochan_lost;
+/* Returns 1 and fills *out with the first lost host found, else 0. */
+int hg_iochan_lost_host(const hg_iochan *ch, double now, double silence_s, hg_iochan_lost *out);
+/* Stops waiting for the host's ranks: their connections are closed and they count as
+ * settled. */
+void hg_iochan_drop_host(hg_iochan *ch, const char *host);
+/* Counts every open connection as heard now: after a time in which the launcher did
+ * not read them (its own reader was slow), their silence says nothing. */
+void hg_iochan_heard_all(hg_iochan *ch, double now);
 /* The first rank whose program failed (non-zero status or a signal) and its wait
  * status; returns -1 when none did. */
 int hg_iochan_first_failure(const hg_iochan *ch, int *rank, int *wstatus);

@@ -67,6 +67,8 @@
 /* After the keepers are released (or SIGKILL was sent through them), mpirun has this
  * long to end the job before it is killed. */
 #define RELEASE_BACKSTOP_S 10.0
+/* ... or this long when a host was lost: mpirun cannot end the job cleanly without it. */
+#define LOST_HOST_BACKSTOP_S 3.0
 /* After stalled ranks were asked for their stacks, this long before the stop. */
 #define STACKS_WAIT_S 2.0
 /* After mpirun and everything we started are gone, a stream still open can only be
@@ -170,6 +172,8 @@ typedef struct sup {
     char missing[256];    /* ranks with no final status, for facts */
     char lost_host[128];  /* the host lost, "" none */
     char lost_how[256];   /* how it was lost, in words */
+    int *lost_ranks;      /* world-sized, for hg_iochan_lost_host */
+    int reading_paused;   /* the ranks' channel was not read (slow reader): silence void */
 } sup;
 
 static void kill_now(sup *s)
@@ -358,11 +362,16 @@ static void write_fallback_report(const sup *s, int status, const char *why)
     hg_report_write(root, o->report_path, s->err);
 }
 
-/* The failed rank of the attempt, as far as it is known, into a. */
+/* The failed rank of the attempt, as far as it is known, into a; never a rank that
+ * failed after the attempt's stop began for another reason: hgrid's own stop ended it,
+ * and its host is not to blame. */
 static void attribute_failure(const sup *s, hg_attempt *a)
 {
     int rank, code, sig;
+    double at = hg_iochan_first_failure_at(s->io);
     a->failed_rank = -1;
+    if (s->js.stopped && s->js.stop != HG_STOP_WORKLOAD && at >= s->js.stop_at)
+        return;
     if (first_failure(s, &rank, &code, &sig) != 0)
         return;
     const char *host = hg_iochan_host(s->io, rank);
@@ -479,11 +488,12 @@ static void advance_stop(sup *s, double now)
     if (!s->chan_stop || s->released)
         return;
     int connected = hg_iochan_connected(s->io);
-    if (hg_iochan_exited(s->io) >= connected
+    if (hg_iochan_settled(s->io) >= connected
         && (connected == s->o->world || now - s->stop_started > 2.0)) {
         hg_iochan_release_all(s->io);
         s->released = 1;
-        s->backstop_at = now + RELEASE_BACKSTOP_S;
+        /* mpirun waits in vain for a lost host's daemon. */
+        s->backstop_at = now + (s->lost_host[0] ? LOST_HOST_BACKSTOP_S : RELEASE_BACKSTOP_S);
     } else if (!s->chan_killed && now >= s->kill_at) {
         hg_progress_clear(s->progress);
         fprintf(s->err, "hgrid: the job did not exit within the grace period; killing it\n");
@@ -524,6 +534,71 @@ static void check_stall(sup *s, double now)
     }
 }
 
+static int read_ranks(const sup *s);
+
+static int cmp_int(const void *a, const void *b)
+{
+    return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b);
+}
+
+/* "4-6 (language)" or "3 (vision), 4-6 (language)": ranks, ascending, by module. */
+static void ranks_by_module(const sup *s, int *r, int n, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    qsort(r, (size_t)n, sizeof(int), cmp_int);
+    for (int i = 0; i < n;) {
+        int mi = hg_layout_module_of(s->o->layout, r[i]), j = i;
+        char list[256];
+        while (j < n && hg_layout_module_of(s->o->layout, r[j]) == mi)
+            j++;
+        hg_ranklist_format(r + i, j - i, list, sizeof(list));
+        int w = snprintf(buf + used, len - used, "%s%s (%s)", used ? ", " : "", list,
+                         module_name(s, r[i]));
+        if (w < 0 || (size_t)w >= len - used)
+            break;
+        used += (size_t)w;
+        i = j;
+    }
+}
+
+/* A host whose ranks' keepers all fell silent or reset (iochan.h): named in one line,
+ * dropped (nothing more is awaited from it) and the attempt stopped. Silence counts only
+ * while the channel is read: a slow reader of ours pauses every keeper alike. */
+static void check_liveness(sup *s, double now)
+{
+    const hg_supervise_opts *o = s->o;
+    if (!s->io || o->host_timeout_s <= 0 || !s->lost_ranks || s->js.stopped || s->child_done)
+        return;
+    if (!read_ranks(s)) {
+        s->reading_paused = 1;
+        return;
+    }
+    if (s->reading_paused) {
+        hg_iochan_heard_all(s->io, now);
+        s->reading_paused = 0;
+        return;
+    }
+    hg_iochan_lost lost = { .ranks = s->lost_ranks, .cap = o->world };
+    if (!hg_iochan_lost_host(s->io, now, o->host_timeout_s, &lost))
+        return;
+    char ranks[300];
+    int n = lost.n;
+    ranks_by_module(s, lost.ranks, n, ranks, sizeof(ranks));
+    snprintf(s->lost_host, sizeof(s->lost_host), "%s", lost.host);
+    if (lost.reset)
+        snprintf(s->lost_how, sizeof(s->lost_how), "the connection%s of rank%s %s ended without "
+                 "an exit status", n == 1 ? "" : "s", n == 1 ? "" : "s", ranks);
+    else
+        snprintf(s->lost_how, sizeof(s->lost_how), "no word from rank%s %s for %d s",
+                 n == 1 ? "" : "s", ranks, o->host_timeout_s);
+    hg_jobstate_stop(&s->js, HG_STOP_HOST_LOST, now);
+    hg_iochan_drop_host(s->io, lost.host);
+    fprintf(s->err, "hgrid: host %s lost: %s; stopping the other ranks (SIGTERM, %d s to "
+            "exit)\n", s->lost_host, s->lost_how, o->grace_s);
+    begin_stop(s, SIGTERM, o->grace_s, now);
+}
+
 /* The deadlines: the readiness backstop, the grace period, mpirun after the release. */
 static void check_timers(sup *s, double now)
 {
@@ -546,6 +621,7 @@ static void check_timers(sup *s, double now)
     if (hg_progress_decision(s->progress) == 1)
         hg_jobstate_move(&s->js, HG_JOB_RUNNING);
     check_stall(s, now);
+    check_liveness(s, now);
     advance_stop(s, now);
     if (!s->chan_stop && s->kill_at > 0 && now >= s->kill_at) {
         hg_progress_clear(s->progress);
@@ -729,6 +805,8 @@ static int setup_output(sup *s, hg_error *err)
         s->noise = fopen(path, "we");
         hg_progress_set_noise(s->progress, s->noise);
     }
+    if (s->io && o->host_timeout_s > 0 && !(s->lost_ranks = malloc((size_t)o->world * sizeof(int))))
+        return hg_error_set(err, HG_ENOMEM, "out of memory");
     if (s->io && o->stall_s > 0) {
         s->stall_ranks = malloc((size_t)o->world * sizeof(int));
         s->stall_steps = malloc((size_t)o->world * sizeof(long));
@@ -840,6 +918,7 @@ int hg_supervise(const hg_supervise_opts *o, hg_attempt *result, hg_error *err)
         say_verdict(&s, result);
     drain_queues(&s, sfd);
 out:
+    free(s.lost_ranks);
     free(s.stall_ranks);
     free(s.stall_steps);
     free(s.stall_others);

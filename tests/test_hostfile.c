@@ -55,6 +55,34 @@ START_TEST(hostfile_lines_slots_and_write_back)
 }
 END_TEST
 
+/* Entries and reported hosts compared by what they are: case, an address of this
+ * machine against its own name, a lost host's name; never another host. */
+START_TEST(hosts_match_by_what_they_are)
+{
+    char path[] = "/tmp/hgrid-hostfile-test-XXXXXX", self[256] = "";
+    int fd = mkstemp(path);
+    const char text[] = "127.0.0.1 slots=8\nNODE7 slots=4\nnode8 slots=4\n";
+    ck_assert_int_eq(write(fd, text, sizeof(text) - 1), (int)sizeof(text) - 1);
+    close(fd);
+    hg_hostfile *h;
+    hg_error err;
+    ck_assert_int_eq(hg_hostfile_read(path, &h, &err), 0);
+    ck_assert_int_eq(gethostname(self, sizeof(self) - 1), 0);
+    ck_assert_int_eq(hg_hostfile_exclude(h, "node7.cluster", "rank 5 killed by signal 9"), 1);
+    ck_assert_int_eq(hg_hostfile_exclude(h, "Node8", "host lost"), 1);
+    ck_assert_int_eq(hg_hostfile_slots(h), 8);
+    /* The ranks on this machine report its name; the entry says 127.0.0.1. */
+    ck_assert_int_eq(hg_hostfile_exclude(h, self, "rank 0 killed by signal 9"), 1);
+    ck_assert_int_eq(hg_hostfile_slots(h), 0);
+    hg_hostfile_free(h);
+    ck_assert_int_eq(hg_hostfile_read(path, &h, &err), 0);
+    ck_assert_int_eq(hg_hostfile_exclude(h, "node9", "unknown"), 0);
+    ck_assert_int_eq(hg_hostfile_slots(h), 16);
+    hg_hostfile_free(h);
+    unlink(path);
+}
+END_TEST
+
 START_TEST(hostfile_bad_line_named)
 {
     char path[] = "/tmp/hgrid-hostfile-test-XXXXXX";
@@ -125,6 +153,7 @@ int main(void)
     Suite *s = suite_create("hostfile");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, hostfile_lines_slots_and_write_back);
+    tcase_add_test(tc, hosts_match_by_what_they_are);
     tcase_add_test(tc, hostfile_bad_line_named);
     tcase_add_test(tc, slurm_node_lists_expand);
     tcase_add_test(tc, failures_that_leave_a_host_out);
