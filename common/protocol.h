@@ -62,11 +62,15 @@
 #define HG_PARTIAL_FLUSH_MS 250
 /* Heartbeats (--stall-timeout): under a standalone launch PROGRAM finds the write end of
  * a pipe to its keeper in this descriptor and writes one line per step, "STEP\n" (a
- * decimal integer), or "STEP stacks\n" when SIGUSR1 dumps its threads' stacks to stderr
- * (hgrid.heartbeat registers faulthandler so); hg_heartbeat() and hgrid.heartbeat() do it.
+ * decimal integer), or "STEP stacks PID\n" when SIGUSR1 sent to process PID (the one
+ * writing) dumps its threads' stacks to stderr (hgrid.heartbeat registers faulthandler
+ * so); hg_heartbeat() writes the first, hgrid.heartbeat() the second. The stacks signal
+ * goes to PID alone, never to PROGRAM's process group: a wrapper shell, or a program
+ * that has no handler, would die of it. "stacks" without a PID asks for nothing.
  * Unset without a launcher: heartbeats are then no-ops. The keeper passes on the latest
- * step at most every HG_BEAT_FORWARD_MS. */
+ * line at most every HG_BEAT_FORWARD_MS. */
 #define HG_ENV_HEARTBEAT_FD "HGRID_HEARTBEAT_FD"
+#define HG_BEAT_STACKS "stacks"
 #define HG_BEAT_FORWARD_MS 500
 /* --log-dir: each rank's streams, byte for byte (dir, rank, module, "stdout"/"stderr"). */
 #define HG_LOG_PATH_FMT "%s/rank%d-%s.%s"

@@ -39,7 +39,8 @@ typedef struct conn {
     int at_line_start[2];
     int log[2];
     int exited, wstatus, closed;
-    int beats, stacks;   /* heartbeats seen; SIGUSR1 dumps stacks */
+    int beats;           /* heartbeats seen */
+    long stacks_pid;     /* the latest beat's process that dumps its stacks on SIGUSR1, or 0 */
     long step;
     double beat_at;      /* hg_now() of the latest */
 } conn;
@@ -401,16 +402,16 @@ static void on_exit_record(hg_iochan *ch, conn *c, const hg_record *r)
 static void on_beat(conn *c, const hg_record *r)
 {
     char body[64], rest[16] = "";
-    long step;
+    long step, pid = 0;
     if (r->len >= sizeof(body))
         return;
     memcpy(body, r->data, r->len);
     body[r->len] = '\0';
-    if (sscanf(body, "%ld %15s", &step, rest) < 1 || step < 0)
+    if (sscanf(body, "%ld %15s %ld", &step, rest, &pid) < 1 || step < 0)
         return;
     c->beats++;
     c->step = step;
-    c->stacks = strcmp(rest, "stacks") == 0;
+    c->stacks_pid = strcmp(rest, HG_BEAT_STACKS) == 0 && pid > 0 ? pid : 0;
     c->beat_at = hg_now();
 }
 
@@ -543,8 +544,11 @@ int hg_iochan_signal_stacks(hg_iochan *ch, int sig)
     int n = 0;
     for (size_t i = 0; ch && i < ch->nconns; i++) {
         conn *c = &ch->conns[i];
-        if (c->rank >= 0 && c->fd >= 0 && c->stacks && !c->exited) {
-            send_signal(c, sig);
+        if (c->rank >= 0 && c->fd >= 0 && c->stacks_pid > 0 && !c->exited) {
+            /* To that process alone: its group may hold a wrapper shell (protocol.h). */
+            char body[48];
+            snprintf(body, sizeof(body), "%d %ld", sig, c->stacks_pid);
+            send_control(c, HG_REC_SIGNAL, body);
             n++;
         }
     }

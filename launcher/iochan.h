@@ -59,7 +59,8 @@ int hg_iochan_first_failure(const hg_iochan *ch, int *rank, int *wstatus);
  * Returns how many stalled (0: none yet). Ranks that never beat are in neither list. */
 int hg_iochan_stalled(const hg_iochan *ch, double stall_s, int *ranks, long *steps, long *others,
                       int *nothers);
-/* Sends sig to the programs whose heartbeats said it dumps their stacks; returns how many. */
+/* Sends sig to the processes whose heartbeats said it dumps their stacks, each alone (not
+ * its process group); returns how many. */
 int hg_iochan_signal_stacks(hg_iochan *ch, int sig);
 /* The host a rank's keeper said it runs on, or NULL when it has not connected. */
 const char *hg_iochan_host(const hg_iochan *ch, int rank);

@@ -532,6 +532,32 @@ finish pystall
 check "Python stall: exit 5, rank 3 named at step 4" test "$RC" -eq 5 -a "$(grep -c '^hgrid: rank 3 (radio_encoder, tp 1 dp 1) stalled at step 4' "$T/pystall.err")" -eq 1 || show pystall 15
 check "Python stall: its stack arrived, under its label" grep -qE '^\[3 radio_encoder\] .*File ".*pybeat.py", line 6' "$T/pystall.err"
 check "Python stall: nothing left running" none_left pystall
+# The stacks signal goes to the process that asked for it, never to its process group:
+# a bash wrapper without exec around a Python rank survives it (its TERM trap runs at the
+# stop), and the Python rank still dumps its stack.
+cat >"$T/wrapbeat.py" <<'PY'
+import os, time, hgrid
+r = int(os.environ["RANK"])
+for step in range(1000):
+    hgrid.heartbeat(step)
+    if r == 3 and step == 4:
+        time.sleep(300)
+    time.sleep(0.1)
+PY
+WRAP='trap "echo wrapper $RANK: stopped; exit 0" TERM; python3 "$0" & wait $!; echo "wrapper $RANK: python ended"'
+PYTHONPATH=$PWD/python start wrapstall --backend mpi --label --stall-timeout 2 --grace 4 "$CFG" -- bash -c "$WRAP" "$T/wrapbeat.py"
+finish wrapstall
+check "stall under a bash wrapper: exit 5, rank 3 named, asked every rank for its stack" test "$RC" -eq 5 -a "$(grep -c '^hgrid: rank 3 (radio_encoder, tp 1 dp 1) stalled at step 4' "$T/wrapstall.err")" -eq 1 -a "$(grep -c '^hgrid: asked 8 ranks for their stacks' "$T/wrapstall.err")" -eq 1 || show wrapstall 15
+check "stall under a bash wrapper: the Python rank's stack arrived" grep -qE '^\[3 radio_encoder\] .*File ".*wrapbeat.py", line 6' "$T/wrapstall.err"
+check "stall under a bash wrapper: every wrapper lived to the stop" test "$(grep -cE '^\[[0-7] [a-z_]+\] wrapper [0-7]: stopped$' "$T/wrapstall.out")" -eq 8 || { sed 's/^/     | /' "$T/wrapstall.out" | tail -12; show wrapstall 15; }
+check "stall under a bash wrapper: no rank died of SIGUSR1" bash -c "! grep -qE 'killed by signal|failed' '$T/wrapstall.err'"
+check "stall under a bash wrapper: nothing left running" none_left wrapstall
+# A program that heartbeats without asking for stacks (a shell here, as C's
+# hg_heartbeat) is never sent the stacks signal; SIGUSR1 would end it.
+PLAIN='trap "echo plain $RANK: stopped; exit 0" TERM; i=0; while [ $i -lt 200 ]; do echo $i >&$HGRID_HEARTBEAT_FD; if [ "$RANK" = 6 ] && [ $i -ge 5 ]; then sleep 300 & wait $!; fi; i=$((i+1)); sleep 0.1; done'
+start plainstall --backend mpi --stall-timeout 2 --grace 4 "$CFG" -- bash -c "$PLAIN"
+finish plainstall
+check "stall of a plain heartbeat: exit 5, no stacks asked, rank 6 lived to the stop" test "$RC" -eq 5 -a "$(grep -c 'for their stacks' "$T/plainstall.err")" -eq 0 -a "$(grep -c '^plain 6: stopped$' "$T/plainstall.out")" -eq 1 || show plainstall 15
 # A stall, then a restart that runs through.
 start stallrestart --backend mpi --stall-timeout 2 --grace 2 --max-restarts 1 "$CFG" -- sh -c 'echo 1 >&$HGRID_HEARTBEAT_FD; [ "$HGRID_RESTART_COUNT" = 0 ] && exec sleep 300; exit 0'
 finish stallrestart
