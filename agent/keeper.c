@@ -31,6 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "clock.h"
 #include "intparse.h"
 #include "launchenv.h"
@@ -451,6 +453,68 @@ static void forward_beat(keeper *k, double now)
     k->beat_sent = now;
 }
 
+/* One line of at most max bytes from p (up to its first newline), blanks at both ends
+ * dropped, control characters as '?': a field of the CAUSE record. */
+static void one_line(char *out, size_t max, const char *p)
+{
+    size_t n = 0;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    for (; *p && *p != '\n' && *p != '\r' && n + 1 < max; p++)
+        out[n++] = (unsigned char)*p < ' ' || *p == 0x7f ? '?' : *p;
+    while (n > 0 && out[n - 1] == ' ')
+        n--;
+    out[n] = '\0';
+}
+
+/* The traceback's last frame: its last line that starts with 'File "'. */
+static void last_frame(char *out, size_t max, const char *stack)
+{
+    const char *last = NULL;
+    out[0] = '\0';
+    for (const char *l = stack; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        const char *t = l + strspn(l, " \t");
+        if (strncmp(t, "File \"", 6) == 0)
+            last = t;
+    }
+    if (last)
+        one_line(out, max, last);
+}
+
+/* After a failed PROGRAM: the root cause torch's @record wrote (protocol.h,
+ * HG_ENV_TE_ERROR_FILE) as one CAUSE record, before the EXIT. No file, an empty one or
+ * one that is not torch's JSON sends nothing. */
+static void send_cause(keeper *k)
+{
+    const char *path = getenv(HG_ENV_TE_ERROR_FILE);
+    struct stat st;
+    if (!path || !*path || stat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0
+        || (unsigned long long)st.st_size > HG_ERROR_FILE_MAX)
+        return;
+    json_t *root = json_load_file(path, 0, NULL);
+    json_t *m = json_object_get(root, "message");
+    const char *text = json_string_value(m), *stack = NULL;
+    long long when = (long long)st.st_mtime;
+    if (json_is_object(m)) {
+        json_t *extra = json_object_get(m, "extraInfo"), *ts = json_object_get(extra, "timestamp");
+        text = json_string_value(json_object_get(m, "message"));
+        stack = json_string_value(json_object_get(extra, "py_callstack"));
+        if (json_is_integer(ts))
+            when = json_integer_value(ts);
+        else if (json_is_string(ts))
+            when = strtoll(json_string_value(ts), NULL, 10);
+    }
+    if (text) {
+        char msg[1024], frame[1024], body[2100];
+        one_line(msg, sizeof(msg), text);
+        last_frame(frame, sizeof(frame), stack);
+        int n = snprintf(body, sizeof(body), "%lld\n%s\n%s", when, msg, frame);
+        if (n > 0 && (size_t)n < sizeof(body))
+            queue(k, HG_REC_CAUSE, 0, 0, body, (size_t)n);
+    }
+    json_decref(root);
+}
+
 static void reap(keeper *k, double now)
 {
     int st;
@@ -468,6 +532,8 @@ static void reap(keeper *k, double now)
         read_beats(k);
     k->beat_sent = 0;
     forward_beat(k, now);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        send_cause(k);
     queuef(k, HG_REC_EXIT, "%ld", st);
 }
 

@@ -23,6 +23,9 @@ typedef enum hg_record_type {
     HG_REC_CLOSED = 5, /* both streams reached their end: no more OUT records */
     HG_REC_BEAT = 6,   /* "STEP" or "STEP stacks PID": PROGRAM's latest heartbeat, PID the
                         * process that dumps its stacks on SIGUSR1 (protocol.h) */
+    HG_REC_CAUSE = 7,  /* "TIMESTAMP\nMESSAGE\nFRAME": the root cause in PROGRAM's error
+                        * file (HG_ENV_TE_ERROR_FILE), before its EXIT; no newline inside
+                        * a field, FRAME may be empty, TIMESTAMP seconds since the epoch */
     /* launcher -> keeper */
     HG_REC_SIGNAL = 16, /* "SIGNO": deliver it to PROGRAM's process group; "SIGNO PID": to
                          * PID alone, the stacks PID of the keeper's latest BEAT */

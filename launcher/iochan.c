@@ -43,6 +43,7 @@ typedef struct conn {
     long stacks_pid;     /* the latest beat's process that dumps its stacks on SIGUSR1, or 0 */
     long step;
     double beat_at;      /* hg_now() of the latest */
+    char *cause;         /* the CAUSE record's payload (record.h), or NULL */
 } conn;
 
 struct hg_iochan {
@@ -138,8 +139,10 @@ void hg_iochan_free(hg_iochan *ch)
 {
     if (!ch)
         return;
-    for (size_t i = 0; i < ch->nconns; i++)
+    for (size_t i = 0; i < ch->nconns; i++) {
         conn_close(ch, &ch->conns[i]);
+        free(ch->conns[i].cause);
+    }
     if (ch->listen_fd >= 0)
         close(ch->listen_fd);
     free(ch->conns);
@@ -415,6 +418,43 @@ static void on_beat(conn *c, const hg_record *r)
     c->beat_at = hg_now();
 }
 
+/* Kept until the failure line asks for it (hg_iochan_say_cause); the first one counts. */
+static void on_cause(conn *c, const hg_record *r)
+{
+    if (c->cause || memchr(r->data, '\0', r->len))
+        return;
+    if ((c->cause = malloc(r->len + 1))) {
+        memcpy(c->cause, r->data, r->len);
+        c->cause[r->len] = '\0';
+    }
+}
+
+void hg_iochan_say_cause(const hg_iochan *ch, int rank, FILE *out)
+{
+    for (size_t i = 0; ch && i < ch->nconns; i++) {
+        const conn *c = &ch->conns[i];
+        if (c->rank != rank || !c->cause)
+            continue;
+        long long when;
+        int used = 0;
+        char stamp[32] = "?";
+        if (sscanf(c->cause, "%lld\n%n", &when, &used) != 1 || used == 0)
+            return;
+        const char *msg = c->cause + used, *frame = strchr(msg, '\n');
+        if (!frame)
+            return;
+        time_t t = (time_t)when;
+        struct tm tm;
+        if (localtime_r(&t, &tm))
+            strftime(stamp, sizeof(stamp), "%Y-%m-%d_%H:%M:%S", &tm); /* torchrun's format */
+        fprintf(out, "hgrid: rank %d (%s) root cause (%s): %.*s\n", rank, module_of(ch, rank), stamp,
+                (int)(frame - msg), msg);
+        if (frame[1])
+            fprintf(out, "hgrid: rank %d (%s)   %s\n", rank, module_of(ch, rank), frame + 1);
+        return;
+    }
+}
+
 /* Returns -1 when the connection must be dropped. */
 static int on_record(hg_iochan *ch, conn *c, const hg_record *r, double now)
 {
@@ -436,6 +476,9 @@ static int on_record(hg_iochan *ch, conn *c, const hg_record *r, double now)
         break;
     case HG_REC_BEAT:
         on_beat(c, r);
+        break;
+    case HG_REC_CAUSE:
+        on_cause(c, r);
         break;
     default:
         break;

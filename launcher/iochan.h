@@ -52,6 +52,12 @@ int hg_iochan_open(const hg_iochan *ch);
  * status; returns -1 when none did. */
 int hg_iochan_first_failure(const hg_iochan *ch, int *rank, int *wstatus);
 
+/* The root cause a failed rank's keeper found in its program's error file (torch's
+ * @record, HG_REC_CAUSE), as torchrun shows it: "hgrid: rank R (MODULE) root cause
+ * (TIME): MESSAGE" and, when the traceback has one, "hgrid: rank R (MODULE)   FRAME" (its
+ * last frame); TIME is torchrun's local %Y-%m-%d_%H:%M:%S. Nothing when none came. */
+void hg_iochan_say_cause(const hg_iochan *ch, int rank, FILE *out);
+
 /* Heartbeats (HG_REC_BEAT): once a rank whose program has beaten and still runs has not
  * beaten for stall_s seconds, it and those silent for half as long (ranks that stall
  * together stop within a step of each other), ascending, with their last steps (room for
