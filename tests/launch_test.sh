@@ -597,6 +597,14 @@ PLAIN='trap "echo plain $RANK: stopped; exit 0" TERM; i=0; while [ $i -lt 200 ];
 start plainstall --backend mpi --stall-timeout 2 --grace 4 "$CFG" -- bash -c "$PLAIN"
 finish plainstall
 check "stall of a plain heartbeat: exit 5, no stacks asked, rank 6 lived to the stop" test "$RC" -eq 5 -a "$(grep -c 'for their stacks' "$T/plainstall.err")" -eq 0 -a "$(grep -c '^plain 6: stopped$' "$T/plainstall.out")" -eq 1 || show plainstall 15
+# A heartbeat that names a process outside the rank asks for nothing: the keeper signals
+# only PROGRAM's own processes.
+sleep 300 & OUTSIDE=$!
+start strangerpid --backend mpi --stall-timeout 2 --grace 2 "$CFG" -- sh -c "echo '1 stacks $OUTSIDE' >&\$HGRID_HEARTBEAT_FD; exec sleep 300"
+finish strangerpid
+check "a heartbeat naming another process's pid: exit 5, that process not signalled" test "$RC" -eq 5 -a "$(grep -c '^hgrid: asked 8 ranks for their stacks' "$T/strangerpid.err")" -eq 1 || show strangerpid
+check "a heartbeat naming another process's pid: it still runs" kill -0 "$OUTSIDE"
+kill "$OUTSIDE"; wait "$OUTSIDE" 2>/dev/null
 # A stall, then a restart that runs through.
 start stallrestart --backend mpi --stall-timeout 2 --grace 2 --max-restarts 1 "$CFG" -- sh -c 'echo 1 >&$HGRID_HEARTBEAT_FD; [ "$HGRID_RESTART_COUNT" = 0 ] && exec sleep 300; exit 0'
 finish stallrestart
