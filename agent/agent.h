@@ -48,6 +48,7 @@ typedef struct hg_decision {
 typedef struct hg_identity {
     int rank, world;
     int local_rank, local_size;
+    int node, nodes;    /* this host's index (hosts ordered by their lowest rank), count */
     char host[256];
     MPI_Comm ctrl;      /* a private duplicate of MPI_COMM_WORLD for the agent's own talk */
     MPI_Comm local;     /* the ranks of this host (MPI_COMM_TYPE_SHARED), from ctrl */

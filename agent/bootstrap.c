@@ -113,6 +113,22 @@ int hg_bootstrap(hg_agent *a, hg_error *err)
             "MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)");
     MPI_TRY(MPI_Comm_rank(a->id.local, &a->id.local_rank), "MPI_Comm_rank(local)");
     MPI_TRY(MPI_Comm_size(a->id.local, &a->id.local_size), "MPI_Comm_size(local)");
+    /* torchrun's GROUP_RANK and GROUP_WORLD_SIZE: each host's first rank numbers the
+     * hosts among themselves and tells the rest of its host. */
+    {
+        MPI_Comm firsts = MPI_COMM_NULL;
+        int node[2] = { 0, 1 };
+        MPI_TRY(MPI_Comm_split(a->id.ctrl, a->id.local_rank == 0 ? 0 : MPI_UNDEFINED, a->id.rank,
+                               &firsts), "MPI_Comm_split(hosts)");
+        if (firsts != MPI_COMM_NULL) {
+            MPI_Comm_rank(firsts, &node[0]);
+            MPI_Comm_size(firsts, &node[1]);
+            MPI_Comm_free(&firsts);
+        }
+        MPI_TRY(MPI_Bcast(node, 2, MPI_INT, 0, a->id.local), "MPI_Bcast(host index)");
+        a->id.node = node[0];
+        a->id.nodes = node[1];
+    }
     if (gethostname(a->id.host, sizeof(a->id.host) - 1) != 0)
         snprintf(a->id.host, sizeof(a->id.host), "unknown-host");
 

@@ -1,5 +1,7 @@
 /* Exec handoff: after go, the program gets the torchrun-compatible environment (RANK,
- * WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT), hgrid's own
+ * WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT, GROUP_RANK,
+ * GROUP_WORLD_SIZE, ROLE_RANK, ROLE_WORLD_SIZE, ROLE_NAME, TORCHELASTIC_RUN_ID and a
+ * per-rank TORCHELASTIC_ERROR_FILE for torch's @record: protocol.h), hgrid's own
  * (HGRID_MODULE, HGRID_ROLE, HGRID_MODULE_RANK/_SIZE, HGRID_{TP,CP,DP,PP,EP,EXPT_TP,
  * EXPT_DP}_RANK/_SIZE: the language module's in a colocated layout), HGRID_MODULES (the
  * modules this rank belongs to, comma-separated in config order: every module when
@@ -101,6 +103,35 @@ static int set_modules(const hg_agent *a)
     return rc;
 }
 
+/* TORCHELASTIC_ERROR_FILE: beside the plan in a standalone launch's directory (one per
+ * attempt, read by the keeper after a failure, removed with the directory), else a
+ * private file made in $TMPDIR as the plan file is (never a name another user could
+ * have planted a link at), left for the program. */
+static int set_error_file(const hg_agent *a)
+{
+    char path[4096];
+    const char *dir = getenv(HG_ENV_PLAN_DIR);
+    if (dir && *dir) {
+        snprintf(path, sizeof(path), HG_ERROR_FILE_FMT, dir, a->id.rank);
+    } else {
+        dir = getenv("TMPDIR");
+        snprintf(path, sizeof(path), HG_ERROR_FILE_TMP_FMT, dir && *dir ? dir : "/tmp", a->id.rank);
+        int fd = mkstemps(path, 5);
+        if (fd < 0)
+            return unsetenv(HG_ENV_TE_ERROR_FILE); /* @record then only logs */
+        close(fd);
+    }
+    return setenv(HG_ENV_TE_ERROR_FILE, path, 1);
+}
+
+static const char *run_id(void)
+{
+    const char *id = getenv(HG_ENV_RUN_ID);
+    if (!id || !*id)
+        id = getenv("SLURM_JOB_ID");
+    return id && *id ? id : HG_TE_RUN_ID_NONE;
+}
+
 static int set_env(const hg_agent *a, const char *plan_path)
 {
     const hg_rank_view *p = &a->grid.view;
@@ -116,6 +147,13 @@ static int set_env(const hg_agent *a, const char *plan_path)
     bad |= setenv(HG_ENV_ROLE, hg_role_name(m->role), 1);
     bad |= set_int(HG_ENV_MODULE_RANK, p->module_rank);
     bad |= set_int(HG_ENV_MODULE_SIZE, m->size);
+    bad |= set_int("GROUP_RANK", a->id.node);
+    bad |= set_int("GROUP_WORLD_SIZE", a->id.nodes);
+    bad |= set_int("ROLE_RANK", a->id.rank);
+    bad |= set_int("ROLE_WORLD_SIZE", a->id.world);
+    bad |= setenv(HG_ENV_TE_ROLE_NAME, HG_TE_ROLE_NAME, 1);
+    bad |= setenv(HG_ENV_TE_RUN_ID, run_id(), 1);
+    bad |= set_error_file(a);
     bad |= set_modules(a);
     for (int d = 0; d < HG_DIM_COUNT; d++) { /* HGRID_TP_RANK, ..., base.h's HG_DIMS */
         char name[32];

@@ -6,7 +6,8 @@
  * are not read, so a slow launcher slows PROGRAM and nothing is dropped. Signals the
  * keeper itself receives (mpirun tearing the job down) go to PROGRAM's group once;
  * PROGRAM dies with the keeper (PR_SET_PDEATHSIG), so nothing outlives a SIGKILLed
- * keeper. */
+ * keeper. The stall's stacks signal is the exception: it goes to the one process whose
+ * heartbeat asked for it, never to the group. */
 #include "keeper.h"
 
 #include <arpa/inet.h>
@@ -30,6 +31,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "clock.h"
 #include "intparse.h"
@@ -175,6 +178,7 @@ typedef struct keeper {
     char beat_buf[64];
     size_t beat_len;
     char beat_last[64]; /* the latest whole line, not yet sent when beat_due */
+    pid_t stacks_pid;   /* the latest line's "stacks PID", 0 when it asked for none */
     int beat_due;
     double beat_sent;
     double queued_at; /* when the latest record was queued: ALIVE after a silence */
@@ -292,6 +296,41 @@ static void signal_program(keeper *k, int sig)
         kill(k->child, sig);
 }
 
+/* Whether pid is PROGRAM's: in its process group, or a descendant (/proc's parent
+ * links). A heartbeat names the pid; the check keeps a reused or made-up pid from
+ * aiming the signal at a process that is not the rank's. */
+static int is_programs(const keeper *k, pid_t pid)
+{
+    pid_t at = pid;
+    for (int hops = 0; at > 1 && hops < 64; hops++) {
+        char path[64], buf[512];
+        snprintf(path, sizeof(path), "/proc/%ld/stat", (long)at);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            return 0;
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        /* "PID (COMM) STATE PPID PGRP ...": COMM may hold blanks and parentheses. */
+        char *close_paren = strrchr(buf, ')');
+        long ppid, pgrp;
+        char state;
+        if (!close_paren || sscanf(close_paren + 1, " %c %ld %ld", &state, &ppid, &pgrp) != 3)
+            return 0;
+        if (at == k->child || pgrp == (long)k->child)
+            return 1;
+        at = (pid_t)ppid;
+    }
+    return 0;
+}
+
+/* The stacks signal: to the process whose heartbeat asked for it, never to the group. */
+static void signal_stacks(keeper *k, int sig, long pid)
+{
+    if (pid > 0 && pid == (long)k->stacks_pid && !k->child_done && is_programs(k, (pid_t)pid))
+        kill((pid_t)pid, sig);
+}
+
 static void on_control(keeper *k)
 {
     char buf[4096];
@@ -309,16 +348,21 @@ static void on_control(keeper *k)
     }
     while ((rc = hg_record_parser_next(k->in, &r)) == 1) {
         int sig;
-        char num[16];
+        long pid = 0;
+        char body[48], num[16];
         if (r.type == HG_REC_RELEASE) {
             k->released = 1;
-        } else if (r.type == HG_REC_SIGNAL && r.len < sizeof(num)) {
-            memcpy(num, r.data, r.len);
-            num[r.len] = '\0';
-            if (hg_int_parse(num, 1, 64, &sig) == 0) {
-                k->stopping = 1;
+        } else if (r.type == HG_REC_SIGNAL && r.len < sizeof(body)) {
+            memcpy(body, r.data, r.len);
+            body[r.len] = '\0';
+            if (sscanf(body, "%15s %ld", num, &pid) < 1 || hg_int_parse(num, 1, 64, &sig) != 0)
+                continue;
+            /* Either way the job is stopping: hold the status for the launcher. */
+            k->stopping = 1;
+            if (pid)
+                signal_stacks(k, sig, pid);
+            else
                 signal_program(k, sig);
-            }
         }
     }
 }
@@ -375,8 +419,9 @@ static int report_holders(keeper *k)
     return found;
 }
 
-/* Heartbeat lines "STEP" or "STEP stacks"; only the latest matters, and it goes out at
- * most every HG_BEAT_FORWARD_MS. A line too long or not a number is ignored. */
+/* Heartbeat lines "STEP" or "STEP stacks PID" (protocol.h); only the latest matters,
+ * and it goes out at most every HG_BEAT_FORWARD_MS. A line too long or not a number is
+ * ignored. */
 static void read_beats(keeper *k)
 {
     char buf[512];
@@ -396,14 +441,20 @@ static void read_beats(keeper *k)
                 k->beat_len = sizeof(k->beat_buf); /* too long: dropped at its newline */
             continue;
         }
-        long step;
+        long step, pid = 0;
         char rest[16] = "", *end;
         if (k->beat_len < sizeof(k->beat_buf)) {
             k->beat_buf[k->beat_len] = '\0';
             step = strtol(k->beat_buf, &end, 10);
-            if (end != k->beat_buf && step >= 0 && (*end == '\0' || sscanf(end, " %15s", rest) == 1)) {
-                snprintf(k->beat_last, sizeof(k->beat_last), "%ld%s", step,
-                         strcmp(rest, "stacks") == 0 ? " stacks" : "");
+            if (end != k->beat_buf && step >= 0
+                && (*end == '\0' || sscanf(end, " %15s %ld", rest, &pid) >= 1)) {
+                int stacks = strcmp(rest, HG_BEAT_STACKS) == 0 && pid > 0 && pid <= INT_MAX;
+                k->stacks_pid = stacks ? (pid_t)pid : 0;
+                if (stacks)
+                    snprintf(k->beat_last, sizeof(k->beat_last), "%ld %s %ld", step,
+                             HG_BEAT_STACKS, pid);
+                else
+                    snprintf(k->beat_last, sizeof(k->beat_last), "%ld", step);
                 k->beat_due = 1;
             }
         }
@@ -418,6 +469,68 @@ static void forward_beat(keeper *k, double now)
     queue(k, HG_REC_BEAT, 0, 0, k->beat_last, strlen(k->beat_last));
     k->beat_due = 0;
     k->beat_sent = now;
+}
+
+/* One line of at most max bytes from p (up to its first newline), blanks at both ends
+ * dropped, control characters as '?': a field of the CAUSE record. */
+static void one_line(char *out, size_t max, const char *p)
+{
+    size_t n = 0;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    for (; *p && *p != '\n' && *p != '\r' && n + 1 < max; p++)
+        out[n++] = (unsigned char)*p < ' ' || *p == 0x7f ? '?' : *p;
+    while (n > 0 && out[n - 1] == ' ')
+        n--;
+    out[n] = '\0';
+}
+
+/* The traceback's last frame: its last line that starts with 'File "'. */
+static void last_frame(char *out, size_t max, const char *stack)
+{
+    const char *last = NULL;
+    out[0] = '\0';
+    for (const char *l = stack; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        const char *t = l + strspn(l, " \t");
+        if (strncmp(t, "File \"", 6) == 0)
+            last = t;
+    }
+    if (last)
+        one_line(out, max, last);
+}
+
+/* After a failed PROGRAM: the root cause torch's @record wrote (protocol.h,
+ * HG_ENV_TE_ERROR_FILE) as one CAUSE record, before the EXIT. No file, an empty one or
+ * one that is not torch's JSON sends nothing. */
+static void send_cause(keeper *k)
+{
+    const char *path = getenv(HG_ENV_TE_ERROR_FILE);
+    struct stat st;
+    if (!path || !*path || stat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0
+        || (unsigned long long)st.st_size > HG_ERROR_FILE_MAX)
+        return;
+    json_t *root = json_load_file(path, 0, NULL);
+    json_t *m = json_object_get(root, "message");
+    const char *text = json_string_value(m), *stack = NULL;
+    long long when = (long long)st.st_mtime;
+    if (json_is_object(m)) {
+        json_t *extra = json_object_get(m, "extraInfo"), *ts = json_object_get(extra, "timestamp");
+        text = json_string_value(json_object_get(m, "message"));
+        stack = json_string_value(json_object_get(extra, "py_callstack"));
+        if (json_is_integer(ts))
+            when = json_integer_value(ts);
+        else if (json_is_string(ts))
+            when = strtoll(json_string_value(ts), NULL, 10);
+    }
+    if (text) {
+        char msg[1024], frame[1024], body[2100];
+        one_line(msg, sizeof(msg), text);
+        last_frame(frame, sizeof(frame), stack);
+        int n = snprintf(body, sizeof(body), "%lld\n%s\n%s", when, msg, frame);
+        if (n > 0 && (size_t)n < sizeof(body))
+            queue(k, HG_REC_CAUSE, 0, 0, body, (size_t)n);
+    }
+    json_decref(root);
 }
 
 static void reap(keeper *k, double now)
@@ -437,6 +550,8 @@ static void reap(keeper *k, double now)
         read_beats(k);
     k->beat_sent = 0;
     forward_beat(k, now);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        send_cause(k);
     queuef(k, HG_REC_EXIT, "%ld", st);
 }
 

@@ -86,11 +86,15 @@
 #define HG_STACKS_WAIT_S 5.0
 /* Heartbeats (--stall-timeout): under a standalone launch PROGRAM finds the write end of
  * a pipe to its keeper in this descriptor and writes one line per step, "STEP\n" (a
- * decimal integer), or "STEP stacks\n" when SIGUSR1 dumps its threads' stacks to stderr
- * (hgrid.heartbeat registers faulthandler so); hg_heartbeat() and hgrid.heartbeat() do it.
+ * decimal integer), or "STEP stacks PID\n" when SIGUSR1 sent to process PID (the one
+ * writing) dumps its threads' stacks to stderr (hgrid.heartbeat registers faulthandler
+ * so); hg_heartbeat() writes the first, hgrid.heartbeat() the second. The stacks signal
+ * goes to PID alone, never to PROGRAM's process group: a wrapper shell, or a program
+ * that has no handler, would die of it. "stacks" without a PID asks for nothing.
  * Unset without a launcher: heartbeats are then no-ops. The keeper passes on the latest
- * step at most every HG_BEAT_FORWARD_MS. */
+ * line at most every HG_BEAT_FORWARD_MS. */
 #define HG_ENV_HEARTBEAT_FD "HGRID_HEARTBEAT_FD"
+#define HG_BEAT_STACKS "stacks"
 #define HG_BEAT_FORWARD_MS 500
 /* --log-dir: each rank's streams, byte for byte (dir, rank, module, "stdout"/"stderr"). */
 #define HG_LOG_PATH_FMT "%s/rank%d-%s.%s"
@@ -139,6 +143,30 @@
 #define HG_ENV_RESTART_COUNT "HGRID_RESTART_COUNT"
 #define HG_ENV_TE_RESTART_COUNT "TORCHELASTIC_RESTART_COUNT"
 #define HG_ENV_TE_MAX_RESTARTS "TORCHELASTIC_MAX_RESTARTS"
+
+/* The rest of torchrun's worker environment, set by the exec handoff. One role, the
+ * world: ROLE_RANK is RANK, ROLE_WORLD_SIZE is WORLD_SIZE, ROLE_NAME torchrun's
+ * "default"; GROUP_RANK is the host's index (hosts ordered by their lowest rank),
+ * GROUP_WORLD_SIZE the number of hosts. TORCHELASTIC_RUN_ID is HGRID_RUN_ID: a standalone
+ * launch sets it once for all attempts (a UUID, as torchrun --standalone does) unless
+ * the user did; without it, SLURM_JOB_ID, else torchrun's default "none". */
+#define HG_ENV_RUN_ID "HGRID_RUN_ID"
+#define HG_ENV_TE_RUN_ID "TORCHELASTIC_RUN_ID"
+#define HG_TE_RUN_ID_NONE "none"
+#define HG_ENV_TE_ROLE_NAME "ROLE_NAME"
+#define HG_TE_ROLE_NAME "default"
+/* Where torch's @record (torch.distributed.elastic.multiprocessing.errors) writes the
+ * exception that ended PROGRAM, as JSON {"message": {"message": "TYPE: TEXT",
+ * "extraInfo": {"py_callstack": TRACEBACK, "timestamp": "SECONDS"}}}: one file per rank
+ * and attempt on the rank's host, HG_ERROR_FILE_FMT in a standalone launch's plan
+ * directory (removed with it), else HG_ERROR_FILE_TMP_FMT made in $TMPDIR (empty, left
+ * for the program as its plan file is). After a failed PROGRAM the keeper reads
+ * it and sends its root cause to the launcher (HG_REC_CAUSE, record.h), which prints it
+ * after the rank's failure line. Files over HG_ERROR_FILE_MAX bytes are not read. */
+#define HG_ENV_TE_ERROR_FILE "TORCHELASTIC_ERROR_FILE"
+#define HG_ERROR_FILE_FMT "%s/rank%d-error.json"          /* plan dir, rank */
+#define HG_ERROR_FILE_TMP_FMT "%s/hgrid-error-rank%d-XXXXXX.json" /* $TMPDIR, rank */
+#define HG_ERROR_FILE_MAX (4u << 20)
 
 /* Seconds a stopping workload gets between the forwarded signal and SIGKILL. */
 #define HG_GRACE_DEFAULT_S 30

@@ -21,10 +21,15 @@ typedef enum hg_record_type {
     HG_REC_EXIT = 3,   /* "STATUS": PROGRAM's wait status, in decimal */
     HG_REC_HOLDER = 4, /* "PID COMM": a process that kept the streams open after PROGRAM */
     HG_REC_CLOSED = 5, /* both streams reached their end: no more OUT records */
-    HG_REC_BEAT = 6,   /* "STEP" or "STEP stacks": PROGRAM's latest heartbeat (protocol.h) */
-    HG_REC_ALIVE = 7,  /* empty: the keeper and its host are alive (HG_ALIVE_INTERVAL_MS) */
+    HG_REC_BEAT = 6,   /* "STEP" or "STEP stacks PID": PROGRAM's latest heartbeat, PID the
+                        * process that dumps its stacks on SIGUSR1 (protocol.h) */
+    HG_REC_CAUSE = 7,  /* "TIMESTAMP\nMESSAGE\nFRAME": the root cause in PROGRAM's error
+                        * file (HG_ENV_TE_ERROR_FILE), before its EXIT; no newline inside
+                        * a field, FRAME may be empty, TIMESTAMP seconds since the epoch */
+    HG_REC_ALIVE = 8,  /* empty: the keeper and its host are alive (HG_ALIVE_INTERVAL_MS) */
     /* launcher -> keeper */
-    HG_REC_SIGNAL = 16, /* "SIGNO": deliver it to PROGRAM's process group */
+    HG_REC_SIGNAL = 16, /* "SIGNO": deliver it to PROGRAM's process group; "SIGNO PID": to
+                         * PID alone, the stacks PID of the keeper's latest BEAT */
     HG_REC_RELEASE = 17, /* the job's stop is over: a keeper holding PROGRAM's status exits */
     HG_REC_WELCOME = 18  /* the HELLO was this job's: the keeper may start PROGRAM */
 } hg_record_type;

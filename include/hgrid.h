@@ -151,8 +151,9 @@ HG_API int hg_ctx_communicators(const hg_ctx *ctx); /* distinct ones, the world 
 HG_API int hg_ctx_restart_count(const hg_ctx *ctx);
 /* Tells a standalone hgrid-launch that this rank reached step (>= 0), for its stall
  * detection (--stall-timeout): call it once per training step. A few bytes on a pipe to
- * the rank's keeper (HGRID_HEARTBEAT_FD); a no-op returning 0 without a launcher.
- * Returns 0, HG_EINVAL for a negative step, or HG_EIO when the keeper is gone. */
+ * the rank's keeper (HGRID_HEARTBEAT_FD); a no-op returning 0 without a launcher. It
+ * installs no signal handler and asks for no stack dump: a stall sends this process no
+ * signal. Returns 0, HG_EINVAL for a negative step, or HG_EIO when the keeper is gone. */
 HG_API int hg_heartbeat(const hg_ctx *ctx, long step);
 
 /* The live communicator of a kind (or HG_KIND_WORLD); kinds whose groups have identical

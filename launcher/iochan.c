@@ -47,12 +47,14 @@ typedef struct conn {
     char *dump;
     size_t dump_len, dump_cap;
     int exited, wstatus, closed;
-    int beats, stacks;   /* heartbeats seen; SIGUSR1 dumps stacks */
+    int beats;           /* heartbeats seen */
+    long stacks_pid;     /* the latest beat's process that dumps its stacks on SIGUSR1, or 0 */
     long step;
     double beat_at;      /* hg_now() of the latest */
     double heard;        /* hg_now() of the latest record or reset, for host liveness */
     int reset;           /* the connection ended without the program's status */
     int dropped;         /* its host was lost: it is no longer waited for */
+    char *cause;         /* the CAUSE record's payload (record.h), or NULL */
 } conn;
 
 struct hg_iochan {
@@ -215,8 +217,10 @@ void hg_iochan_free(hg_iochan *ch)
     if (!ch)
         return;
     ch->freeing = 1;
-    for (size_t i = 0; i < ch->nconns; i++)
+    for (size_t i = 0; i < ch->nconns; i++) {
         conn_close(ch, &ch->conns[i]);
+        free(ch->conns[i].cause);
+    }
     if (ch->listen_fd >= 0)
         close(ch->listen_fd);
     free(ch->conns);
@@ -593,17 +597,54 @@ static void on_exit_record(hg_iochan *ch, conn *c, const hg_record *r)
 static void on_beat(conn *c, const hg_record *r)
 {
     char body[64], rest[16] = "";
-    long step;
+    long step, pid = 0;
     if (r->len >= sizeof(body))
         return;
     memcpy(body, r->data, r->len);
     body[r->len] = '\0';
-    if (sscanf(body, "%ld %15s", &step, rest) < 1 || step < 0)
+    if (sscanf(body, "%ld %15s %ld", &step, rest, &pid) < 1 || step < 0)
         return;
     c->beats++;
     c->step = step;
-    c->stacks = strcmp(rest, "stacks") == 0;
+    c->stacks_pid = strcmp(rest, HG_BEAT_STACKS) == 0 && pid > 0 ? pid : 0;
     c->beat_at = hg_now();
+}
+
+/* Kept until the failure line asks for it (hg_iochan_say_cause); the first one counts. */
+static void on_cause(conn *c, const hg_record *r)
+{
+    if (c->cause || memchr(r->data, '\0', r->len))
+        return;
+    if ((c->cause = malloc(r->len + 1))) {
+        memcpy(c->cause, r->data, r->len);
+        c->cause[r->len] = '\0';
+    }
+}
+
+void hg_iochan_say_cause(const hg_iochan *ch, int rank, FILE *out)
+{
+    for (size_t i = 0; ch && i < ch->nconns; i++) {
+        const conn *c = &ch->conns[i];
+        if (c->rank != rank || !c->cause)
+            continue;
+        long long when;
+        int used = 0;
+        char stamp[32] = "?";
+        if (sscanf(c->cause, "%lld\n%n", &when, &used) != 1 || used == 0)
+            return;
+        const char *msg = c->cause + used, *frame = strchr(msg, '\n');
+        if (!frame)
+            return;
+        time_t t = (time_t)when;
+        struct tm tm;
+        if (localtime_r(&t, &tm))
+            strftime(stamp, sizeof(stamp), "%Y-%m-%d_%H:%M:%S", &tm); /* torchrun's format */
+        fprintf(out, "hgrid: rank %d (%s) root cause (%s): %.*s\n", rank, module_of(ch, rank), stamp,
+                (int)(frame - msg), msg);
+        if (frame[1])
+            fprintf(out, "hgrid: rank %d (%s)   %s\n", rank, module_of(ch, rank), frame + 1);
+        return;
+    }
 }
 
 /* Returns -1 when the connection must be dropped. */
@@ -627,6 +668,9 @@ static int on_record(hg_iochan *ch, conn *c, const hg_record *r, double now)
         break;
     case HG_REC_BEAT:
         on_beat(c, r);
+        break;
+    case HG_REC_CAUSE:
+        on_cause(c, r);
         break;
     default:
         break;
@@ -847,8 +891,11 @@ int hg_iochan_signal_stacks(hg_iochan *ch, int sig)
     int n = 0;
     for (size_t i = 0; ch && i < ch->nconns; i++) {
         conn *c = &ch->conns[i];
-        if (c->rank >= 0 && c->fd >= 0 && c->stacks && !c->exited) {
-            send_signal(c, sig);
+        if (c->rank >= 0 && c->fd >= 0 && c->stacks_pid > 0 && !c->exited) {
+            /* To that process alone: its group may hold a wrapper shell (protocol.h). */
+            char body[48];
+            snprintf(body, sizeof(body), "%d %ld", sig, c->stacks_pid);
+            send_control(c, HG_REC_SIGNAL, body);
             if (!c->dumping) {
                 c->dumping = 1;
                 ch->dumping++;

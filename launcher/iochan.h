@@ -81,6 +81,12 @@ void hg_iochan_heard_all(hg_iochan *ch, double now);
  * status; returns -1 when none did. */
 int hg_iochan_first_failure(const hg_iochan *ch, int *rank, int *wstatus);
 
+/* The root cause a failed rank's keeper found in its program's error file (torch's
+ * @record, HG_REC_CAUSE), as torchrun shows it: "hgrid: rank R (MODULE) root cause
+ * (TIME): MESSAGE" and, when the traceback has one, "hgrid: rank R (MODULE)   FRAME" (its
+ * last frame); TIME is torchrun's local %Y-%m-%d_%H:%M:%S. Nothing when none came. */
+void hg_iochan_say_cause(const hg_iochan *ch, int rank, FILE *out);
+
 /* Heartbeats (HG_REC_BEAT): once a rank whose program has beaten and still runs has not
  * beaten for stall_s seconds, it and those silent for half as long (ranks that stall
  * together stop within a step of each other), ascending, with their last steps (room for
@@ -88,7 +94,8 @@ int hg_iochan_first_failure(const hg_iochan *ch, int *rank, int *wstatus);
  * Returns how many stalled (0: none yet). Ranks that never beat are in neither list. */
 int hg_iochan_stalled(const hg_iochan *ch, double stall_s, int *ranks, long *steps, long *others,
                       int *nothers);
-/* Sends sig to the programs whose heartbeats said it dumps their stacks; returns how many. */
+/* Sends sig to the processes whose heartbeats said it dumps their stacks, each alone (not
+ * its process group); returns how many. */
 int hg_iochan_signal_stacks(hg_iochan *ch, int sig);
 /* The host a rank's keeper said it runs on, or NULL when it has not connected. */
 const char *hg_iochan_host(const hg_iochan *ch, int rank);

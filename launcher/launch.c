@@ -444,6 +444,31 @@ static int set_status_token(void)
     return setenv(HG_ENV_STATUS_TOKEN, hex, 1);
 }
 
+/* The job's id for TORCHELASTIC_RUN_ID (protocol.h), the same in every attempt: the
+ * user's HGRID_RUN_ID, else a random UUID, as torchrun --standalone makes. */
+static int set_run_id(void)
+{
+    unsigned char r[16];
+    char id[40];
+    const char *have = getenv(HG_ENV_RUN_ID);
+    if (have && *have)
+        return 0;
+    if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        unsigned long long x = (unsigned long long)ts.tv_nsec ^ ((unsigned long long)getpid() << 32);
+        unsigned long long y = (unsigned long long)ts.tv_sec;
+        memcpy(r, &x, sizeof(x));
+        memcpy(r + 8, &y, sizeof(y));
+    }
+    r[6] = (unsigned char)((r[6] & 0x0f) | 0x40); /* version 4 */
+    r[8] = (unsigned char)((r[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+    snprintf(id, sizeof(id), "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12],
+             r[13], r[14], r[15]);
+    return setenv(HG_ENV_RUN_ID, id, 1);
+}
+
 /* Everything that can be known wrong before mpirun starts is checked here, each with
  * its own exit status and a message that names the path (protocol.h). */
 static int preflight_local(const hg_cli *cli)
@@ -872,6 +897,11 @@ static int launch_standalone(const hg_cli *cli, const hg_config *cfg, const hg_l
         setenv("PATH", "/usr/local/bin:/usr/bin:/bin", 1);
     if ((status = preflight_local(cli)) != 0 || !log)
         goto out;
+    if (set_run_id() != 0) {
+        fprintf(stderr, "hgrid-launch: setenv: %s\n", strerror(errno));
+        status = HG_EXIT_NOT_STARTED;
+        goto out;
+    }
     if (cli->exclude_failed_hosts && load_hosts(cli, world, &hosts, &err) != 0) {
         fprintf(stderr, "hgrid-launch: the job could not be started: %s\n", err.msg);
         status = HG_EXIT_NOT_STARTED;

@@ -482,6 +482,7 @@ static void advance_stop(sup *s, double now)
             hg_progress_clear(s->progress);
             fprintf(s->err, "hgrid: rank %d (%s) failed, %s; stopping the other ranks "
                     "(SIGTERM, %d s to exit)\n", rank, module_name(s, rank), how, s->o->grace_s);
+            hg_iochan_say_cause(s->io, rank, s->err);
         }
         begin_stop(s, SIGTERM, s->o->grace_s, now);
     }

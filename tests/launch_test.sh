@@ -69,7 +69,7 @@ wait_for() { # file text seconds
 }
 show() { echo "     rc=$RC elapsed=${ELAPSED}ms"; sed 's/^/     | /' "$T/$1.err" | tail -n "${2:-8}"; }
 
-ENVPROG='echo "env rank=$RANK world=$WORLD_SIZE local=$LOCAL_RANK/$LOCAL_WORLD_SIZE module=$HGRID_MODULE role=$HGRID_ROLE mrank=$HGRID_MODULE_RANK/$HGRID_MODULE_SIZE tp=$HGRID_TP_RANK/$HGRID_TP_SIZE dp=$HGRID_DP_RANK/$HGRID_DP_SIZE ep=$HGRID_EP_RANK/$HGRID_EP_SIZE expt_dp=$HGRID_EXPT_DP_RANK/$HGRID_EXPT_DP_SIZE master=${MASTER_ADDR:+set}:${MASTER_PORT:+set} plan=$(test -s "$HGRID_PLAN" && echo ok)"'
+ENVPROG='echo "env rank=$RANK world=$WORLD_SIZE local=$LOCAL_RANK/$LOCAL_WORLD_SIZE module=$HGRID_MODULE role=$HGRID_ROLE mrank=$HGRID_MODULE_RANK/$HGRID_MODULE_SIZE tp=$HGRID_TP_RANK/$HGRID_TP_SIZE dp=$HGRID_DP_RANK/$HGRID_DP_SIZE ep=$HGRID_EP_RANK/$HGRID_EP_SIZE expt_dp=$HGRID_EXPT_DP_RANK/$HGRID_EXPT_DP_SIZE master=${MASTER_ADDR:+set}:${MASTER_PORT:+set} plan=$(test -s "$HGRID_PLAN" && echo ok) group=$GROUP_RANK/$GROUP_WORLD_SIZE role=$ROLE_NAME:$ROLE_RANK/$ROLE_WORLD_SIZE run=$TORCHELASTIC_RUN_ID errfile=$TORCHELASTIC_ERROR_FILE"'
 
 # The env line every rank of configs/vlm-8gpu-moe.yaml must print.
 expect_env() {
@@ -85,9 +85,14 @@ expect_env() {
     "env rank=7 world=8 local=7/8 module=language role=language mrank=3/4 tp=1/2 dp=1/2 ep=3/4 expt_dp=0/1"
   )
   for r in "${want[@]}"; do
-    grep -qF -- "$r master=set:set plan=ok" "$out" || { echo "     missing: $r"; ok=0; }
+    # torchrun's names: one host, one role (the world); the run id and error file below.
+    local rank=${r#env rank=}; rank=${rank%% *}
+    grep -qF -- "$r master=set:set plan=ok group=0/1 role=default:$rank/8 run=" "$out" || { echo "     missing: $r"; ok=0; }
+    grep -qE -- "^env rank=$rank .* errfile=/.*rank$rank-[^ ]*\.json$" "$out" || { echo "     rank $rank: no error file of its own"; ok=0; }
   done
   [[ $(grep -c '^env ' "$out") -eq 8 ]] || { echo "     expected 8 env lines"; ok=0; }
+  [[ $(grep -oE ' run=[^ ]+ ' "$out" | sort -u | wc -l) -eq 1 ]] || { echo "     expected one run id on every rank"; ok=0; }
+  [[ $(grep -oE ' errfile=[^ ]+$' "$out" | sort -u | wc -l) -eq 8 ]] || { echo "     expected 8 distinct error files"; ok=0; }
   [[ $ok -eq 1 ]]
 }
 
@@ -97,8 +102,12 @@ finish ok
 check "standalone: exit 0" test "$RC" -eq 0 || show ok
 check "standalone: readiness summary" grep -qE '^hgrid: 8/8 ranks ready in [0-9.]+ s \(bootstrap' "$T/ok.err"
 check "standalone: environment contract on all 8 ranks" expect_env "$T/ok.out"
+check "standalone: TORCHELASTIC_RUN_ID is a UUID, the error files are in the plan directory" bash -c "[[ \$(grep -cE ' run=[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12} errfile=$T/hgrid-job-[^/ ]+/rank[0-7]-error\.json$' '$T/ok.out') -eq 8 ]]"
 check "standalone: nothing left running" none_left ok
 check "standalone: the plan directory is removed" bash -c "! compgen -G '$T/hgrid-job-*' >/dev/null"
+HGRID_RUN_ID=my-run-7 start runid --backend mpi configs/smoke-2gpu.yaml -- bash -c "$ENVPROG"
+finish runid
+check "standalone: HGRID_RUN_ID names the run" test "$RC" -eq 0 -a "$(grep -c ' run=my-run-7 ' "$T/runid.out")" -eq 2 || show runid
 
 # --- standalone, in-process handoff into the example trainer ---------------------------
 TRAINER=$(dirname "$L")/hgrid-example-trainer
@@ -256,6 +265,36 @@ finish segv
 check "workload crash: exit 139" test "$RC" -eq 139 || show segv
 check "workload crash: names the rank and the signal" has "$T/segv.err" "workload failed: rank 6 (language) was the first to fail, killed by signal 11 (Segmentation fault)"
 check "workload crash: nothing left running" none_left segv
+
+# --- a failed rank's root cause, from its error file (torch's @record) -----------------
+# The JSON torch's ErrorHandler.record_exception writes (torch.distributed.elastic.
+# multiprocessing.errors), from a plain Python program: the summary shows the exception,
+# the traceback's last frame and the time, after the rank's failure line.
+cat >"$T/cause.py" <<'PY'
+import json, os, sys, time, traceback
+def step(batch):
+    raise ValueError("bad batch size %d\nsecond line" % batch)
+if os.environ["RANK"] != "5":
+    time.sleep(60)
+try:
+    step(3)
+except ValueError as e:
+    data = {"message": {"message": f"{type(e).__name__}: {e}",
+                        "extraInfo": {"py_callstack": traceback.format_exc(), "timestamp": "1700000000"}}}
+    with open(os.environ["TORCHELASTIC_ERROR_FILE"], "w") as fp:
+        json.dump(data, fp)
+    raise
+PY
+TZ=UTC start cause --backend mpi --grace 5 "$CFG" -- python3 "$T/cause.py"
+finish cause
+check "root cause: exit 1, the failure line then the error file's exception, time and last frame" \
+  test "$RC" -eq 1 -a "$(grep -A2 '^hgrid: rank 5 (language) failed, exit status 1; stopping' "$T/cause.err" | tail -n 2)" = "hgrid: rank 5 (language) root cause (2023-11-14_22:13:20): ValueError: bad batch size 3
+hgrid: rank 5 (language)   File \"$T/cause.py\", line 3, in step" || show cause 12
+check "root cause: nothing left running" none_left cause
+# No error file (a shell, or Python without @record): no root cause line.
+start nocause --backend mpi --grace 5 "$CFG" -- bash -c '[ "$RANK" = 5 ] && exit 3; sleep 60'
+finish nocause
+check "no error file: no root cause line" test "$RC" -eq 3 -a "$(grep -c 'root cause' "$T/nocause.err")" -eq 0 || show nocause
 
 # --- output: nothing lost, nothing altered ------------------------------------------
 SMOKE=configs/smoke-2gpu.yaml
@@ -591,6 +630,40 @@ finish pystall
 check "Python stall: exit 5, rank 3 named at step 4" test "$RC" -eq 5 -a "$(grep -c '^hgrid: rank 3 (radio_encoder, tp 1 dp 1) stalled at step 4' "$T/pystall.err")" -eq 1 || show pystall 15
 check "Python stall: its stack arrived, under its label" grep -qE '^\[3 radio_encoder\] .*File ".*pybeat.py", line 6' "$T/pystall.err"
 check "Python stall: nothing left running" none_left pystall
+# The stacks signal goes to the process that asked for it, never to its process group:
+# a bash wrapper without exec around a Python rank survives it (its TERM trap runs at the
+# stop), and the Python rank still dumps its stack.
+cat >"$T/wrapbeat.py" <<'PY'
+import os, time, hgrid
+r = int(os.environ["RANK"])
+for step in range(1000):
+    hgrid.heartbeat(step)
+    if r == 3 and step == 4:
+        time.sleep(300)
+    time.sleep(0.1)
+PY
+WRAP='trap "echo wrapper $RANK: stopped; exit 0" TERM; python3 "$0" & wait $!; echo "wrapper $RANK: python ended"'
+PYTHONPATH=$PWD/python start wrapstall --backend mpi --label --stall-timeout 2 --grace 4 "$CFG" -- bash -c "$WRAP" "$T/wrapbeat.py"
+finish wrapstall
+check "stall under a bash wrapper: exit 5, rank 3 named, asked every rank for its stack" test "$RC" -eq 5 -a "$(grep -c '^hgrid: rank 3 (radio_encoder, tp 1 dp 1) stalled at step 4' "$T/wrapstall.err")" -eq 1 -a "$(grep -c '^hgrid: asked 8 ranks for their stacks' "$T/wrapstall.err")" -eq 1 || show wrapstall 15
+check "stall under a bash wrapper: the Python rank's stack arrived" grep -qE '^\[3 radio_encoder\] .*File ".*wrapbeat.py", line 6' "$T/wrapstall.err"
+check "stall under a bash wrapper: every wrapper lived to the stop" test "$(grep -cE '^\[[0-7] [a-z_]+\] wrapper [0-7]: stopped$' "$T/wrapstall.out")" -eq 8 || { sed 's/^/     | /' "$T/wrapstall.out" | tail -12; show wrapstall 15; }
+check "stall under a bash wrapper: no rank died of SIGUSR1" bash -c "! grep -qE 'killed by signal|failed' '$T/wrapstall.err'"
+check "stall under a bash wrapper: nothing left running" none_left wrapstall
+# A program that heartbeats without asking for stacks (a shell here, as C's
+# hg_heartbeat) is never sent the stacks signal; SIGUSR1 would end it.
+PLAIN='trap "echo plain $RANK: stopped; exit 0" TERM; i=0; while [ $i -lt 200 ]; do echo $i >&$HGRID_HEARTBEAT_FD; if [ "$RANK" = 6 ] && [ $i -ge 5 ]; then sleep 300 & wait $!; fi; i=$((i+1)); sleep 0.1; done'
+start plainstall --backend mpi --stall-timeout 2 --grace 4 "$CFG" -- bash -c "$PLAIN"
+finish plainstall
+check "stall of a plain heartbeat: exit 5, no stacks asked, rank 6 lived to the stop" test "$RC" -eq 5 -a "$(grep -c 'for their stacks' "$T/plainstall.err")" -eq 0 -a "$(grep -c '^plain 6: stopped$' "$T/plainstall.out")" -eq 1 || show plainstall 15
+# A heartbeat that names a process outside the rank asks for nothing: the keeper signals
+# only PROGRAM's own processes.
+sleep 300 & OUTSIDE=$!
+start strangerpid --backend mpi --stall-timeout 2 --grace 2 "$CFG" -- sh -c "echo '1 stacks $OUTSIDE' >&\$HGRID_HEARTBEAT_FD; exec sleep 300"
+finish strangerpid
+check "a heartbeat naming another process's pid: exit 5, that process not signalled" test "$RC" -eq 5 -a "$(grep -c '^hgrid: asked 8 ranks for their stacks' "$T/strangerpid.err")" -eq 1 || show strangerpid
+check "a heartbeat naming another process's pid: it still runs" kill -0 "$OUTSIDE"
+kill "$OUTSIDE"; wait "$OUTSIDE" 2>/dev/null
 # A stall, then a restart that runs through.
 start stallrestart --backend mpi --stall-timeout 2 --grace 2 --max-restarts 1 "$CFG" -- sh -c 'echo 1 >&$HGRID_HEARTBEAT_FD; [ "$HGRID_RESTART_COUNT" = 0 ] && exec sleep 300; exit 0'
 finish stallrestart

@@ -1,10 +1,16 @@
 """Heartbeats for hgrid-launch's stall detection (--stall-timeout).
 
 Under a standalone hgrid-launch, HGRID_HEARTBEAT_FD names the write end of a pipe to
-the rank's keeper; each heartbeat is one line "STEP stacks" on it (common/protocol.h).
+the rank's keeper; each heartbeat is one line "STEP stacks PID" on it (common/protocol.h):
+at a stall the launcher sends SIGUSR1 to process PID alone, never to its process group.
 The first call registers faulthandler on SIGUSR1, so a stalled rank's threads' stacks
 reach its stderr (and the --log-dir file) before the launcher stops it. Without the
 variable (no launcher, or srun/mpirun directly) a heartbeat does nothing.
+
+SIGUSR1 stays the program's: a handler it set before the first heartbeat (SLURM's
+--signal=USR1@90 checkpointing) still runs, after the stacks (faulthandler's chain). A
+handler it sets later replaces hgrid's: from then on its heartbeats ask for no stacks
+("STEP"), and a stall sends it no signal.
 """
 import faulthandler
 import os
@@ -17,10 +23,14 @@ ENV_RESTART_COUNT = "HGRID_RESTART_COUNT"
 
 _fd: Optional[int] = None
 _ready = False
+# signal.getsignal(SIGUSR1) when faulthandler was registered; a different one later means
+# the program took SIGUSR1 back. _NOT_OURS: registration failed or never happened.
+_NOT_OURS = object()
+_handler_then: object = _NOT_OURS
 
 
 def _open() -> Optional[int]:
-    global _fd, _ready
+    global _fd, _ready, _handler_then
     if _ready:
         return _fd
     _ready = True
@@ -29,10 +39,27 @@ def _open() -> Optional[int]:
         return None
     _fd = int(value)
     try:
-        faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
+        previous = signal.getsignal(signal.SIGUSR1)
+        # chain=True re-raises SIGUSR1 to the previous handler after the dump: the
+        # program's own (Python's, or one set from C: None), or SIG_IGN. With SIG_DFL
+        # that would end the process, so the dump is all then.
+        faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True,
+                              chain=previous is not signal.SIG_DFL)
+        _handler_then = previous
     except (AttributeError, ValueError, RuntimeError, OSError):
         pass  # no SIGUSR1 (not POSIX) or no usable stderr: heartbeats still count
     return _fd
+
+
+def _stacks() -> bool:
+    """Whether SIGUSR1 still dumps this process's stacks: registered, and the program
+    has not set a handler of its own since."""
+    if _handler_then is _NOT_OURS:
+        return False
+    try:
+        return signal.getsignal(signal.SIGUSR1) is _handler_then
+    except (AttributeError, ValueError):
+        return False
 
 
 def heartbeat(step: int) -> None:
@@ -45,7 +72,10 @@ def heartbeat(step: int) -> None:
     if fd is None:
         return
     try:
-        os.write(fd, b"%d stacks\n" % step)
+        if _stacks():
+            os.write(fd, b"%d stacks %d\n" % (step, os.getpid()))
+        else:
+            os.write(fd, b"%d\n" % step)
     except OSError:
         pass  # the keeper is gone: the job is ending, and saying so is the keeper's
 

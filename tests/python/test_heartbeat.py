@@ -1,8 +1,9 @@
 """hgrid.heartbeat and hgrid.restart_count (issue 19), without a launcher: a heartbeat is
-one "STEP stacks" line on the descriptor HGRID_HEARTBEAT_FD names, and registers
-faulthandler on SIGUSR1 so a stalled rank's stacks reach stderr; without the variable it
-does nothing; the restart count comes from HGRID_RESTART_COUNT. Each case runs in a
-fresh interpreter, as the package reads the descriptor once."""
+one "STEP stacks PID" line on the descriptor HGRID_HEARTBEAT_FD names (PID: the process
+the stacks signal goes to, issue 23), and registers faulthandler on SIGUSR1 so a stalled
+rank's stacks reach stderr, chaining to the program's own SIGUSR1 handler; without the
+variable it does nothing; the restart count comes from HGRID_RESTART_COUNT. Each case
+runs in a fresh interpreter, as the package reads the descriptor once."""
 import os
 import signal
 import subprocess
@@ -22,12 +23,14 @@ class Heartbeat(unittest.TestCase):
     def test_lines_on_the_descriptor(self):
         r, w = os.pipe()
         try:
-            out = _python("import hgrid\nfor s in (0, 1, 7):\n    hgrid.heartbeat(s)\n",
-                          {"HGRID_HEARTBEAT_FD": str(w)}, pass_fds=(w,))
+            out = _python("import os, hgrid\nfor s in (0, 1, 7):\n    hgrid.heartbeat(s)\n"
+                          "print(os.getpid())\n", {"HGRID_HEARTBEAT_FD": str(w)}, pass_fds=(w,))
             os.close(w)
             w = -1
             self.assertEqual(out.returncode, 0, out.stderr)
-            self.assertEqual(os.read(r, 4096), b"0 stacks\n1 stacks\n7 stacks\n")
+            pid = int(out.stdout)
+            self.assertEqual(os.read(r, 4096),
+                             b"0 stacks %d\n1 stacks %d\n7 stacks %d\n" % (pid, pid, pid))
         finally:
             os.close(r)
             if w >= 0:
@@ -45,6 +48,66 @@ class Heartbeat(unittest.TestCase):
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertEqual(out.stdout, b"alive\n")
         self.assertIn(b'File "<string>", line 3', out.stderr)
+
+    def _run_with_pipe(self, code):
+        r, w = os.pipe()
+        try:
+            out = _python(code, {"HGRID_HEARTBEAT_FD": str(w)}, pass_fds=(w,))
+            os.close(w)
+            w = -1
+            return out, os.read(r, 4096)
+        finally:
+            os.close(r)
+            if w >= 0:
+                os.close(w)
+
+    def test_own_sigusr1_handler_still_called_after_the_stacks(self):
+        # SLURM's --signal=USR1@90: the program saves on SIGUSR1. hgrid.heartbeat() must
+        # not take that from it: the stacks first, then the program's handler.
+        code = ("import os, signal, sys, time, hgrid\n"
+                "got = []\n"
+                "signal.signal(signal.SIGUSR1, lambda s, f: got.append(s))\n"
+                "hgrid.heartbeat(3)\n"
+                "os.kill(os.getpid(), signal.SIGUSR1)\n"
+                "time.sleep(0.2)\n"
+                "print('own handler', got == [signal.SIGUSR1])\n"
+                "sys.stdout.flush()\n"
+                "os.kill(os.getpid(), signal.SIGUSR1)\n"
+                "time.sleep(0.2)\n"
+                "print('twice', got == [signal.SIGUSR1] * 2)\n")
+        out, beats = self._run_with_pipe(code)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(out.stdout, b"own handler True\ntwice True\n")
+        self.assertEqual(out.stderr.count(b'File "<string>", line 5'), 1, out.stderr)
+        self.assertEqual(out.stderr.count(b'File "<string>", line 9'), 1, out.stderr)
+        self.assertRegex(beats, rb"^3 stacks [0-9]+\n$")
+
+    def test_ignored_sigusr1_stays_ignored(self):
+        code = ("import os, signal, time, hgrid\n"
+                "signal.signal(signal.SIGUSR1, signal.SIG_IGN)\n"
+                "hgrid.heartbeat(0)\n"
+                "os.kill(os.getpid(), signal.SIGUSR1)\n"
+                "time.sleep(0.2)\n"
+                "print('alive')\n")
+        out, _ = self._run_with_pipe(code)
+        self.assertEqual((out.returncode, out.stdout), (0, b"alive\n"), out.stderr)
+        self.assertIn(b'File "<string>", line 4', out.stderr)
+
+    def test_handler_set_after_the_first_heartbeat_is_the_programs(self):
+        # The program takes SIGUSR1 back later: its handler alone runs, and the heartbeats
+        # stop asking for stacks, so a stall sends it no SIGUSR1.
+        code = ("import os, signal, time, hgrid\n"
+                "hgrid.heartbeat(0)\n"
+                "got = []\n"
+                "signal.signal(signal.SIGUSR1, lambda s, f: got.append(s))\n"
+                "hgrid.heartbeat(1)\n"
+                "os.kill(os.getpid(), signal.SIGUSR1)\n"
+                "time.sleep(0.2)\n"
+                "print('own handler', got == [signal.SIGUSR1])\n")
+        out, beats = self._run_with_pipe(code)
+        self.assertEqual((out.returncode, out.stdout), (0, b"own handler True\n"), out.stderr)
+        self.assertNotIn(b"Current thread", out.stderr)
+        self.assertRegex(beats, rb"^0 stacks [0-9]+\n1\n$")
 
     def test_no_launcher_no_op(self):
         out = _python("import hgrid\nhgrid.heartbeat(5)\nprint(hgrid.restart_count())\n",
