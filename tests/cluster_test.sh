@@ -101,6 +101,71 @@ if ((slurm)); then
         test "$(awk '/^rank / {print $4}' "$T/out" | sort -u | paste -sd ' ')" = "nsc1 nsc2 nsc3"
 fi
 
+# --- a host lost mid-run (issue 24) -----------------------------------------------------
+# 8 ranks on nsc1 (0-3) and nsc2 (4-7), nsc3 a spare; nsc2 dies (or is cut off) once the
+# ranks run. The attempt ends within the host timeout plus the grace, naming the host;
+# with a restart and --exclude-failed-hosts the next attempt runs on nsc1 and nsc3.
+printf 'nsc1 slots=4\nnsc2 slots=4\nnsc3 slots=4\n' >"$HGRID_CLUSTER_DIR/hosts12"
+# lose VERB: runs the launch below on nsc1 and VERBs nsc2 once every rank has said it
+# runs; leaves rc, the elapsed seconds from the loss to the end (lost_s) and $T/out.
+lose() {
+    local verb=$1; shift
+    rm -f "$HGRID_CLUSTER_DIR/running"
+    on nsc1 timeout 120 "$LAUNCH" --backend mpi --host-timeout 3 --grace 5 \
+        --hostfile "$HGRID_CLUSTER_DIR/hosts12" "$@" configs/vlm-8gpu-moe.yaml -- sh -c \
+        'echo "rank $RANK attempt $HGRID_RESTART_COUNT on $(hostname)"; echo >>"$0/running"
+         [ "$HGRID_RESTART_COUNT" = 1 ] || sleep 60' "$HGRID_CLUSTER_DIR" >"$T/out" 2>&1 &
+    local pid=$! n=0
+    while ((n < 300)) && [[ $(wc -l <"$HGRID_CLUSTER_DIR/running" 2>/dev/null || echo 0) -lt 8 ]]; do
+        sleep 0.1; n=$((n + 1))
+    done
+    local t0; t0=$(date +%s.%N)
+    "$C" "$verb" nsc2 >/dev/null
+    wait "$pid"; rc=$?
+    lost_s=$(echo "$(date +%s.%N) - $t0" | bc)
+    "$C" revive nsc2 >/dev/null
+    n=0
+    until on nsc2 ping -c 1 -W 1 nsc1 >/dev/null 2>&1 && on nsc1 ping -c 1 -W 1 nsc2 >/dev/null 2>&1; do
+        ((++n < 20)) || break
+        sleep 0.5
+    done
+}
+lose kill
+check "host killed: exit 7" test "$rc" -eq 7
+check "host killed: one line names nsc2 and its ranks" \
+    test "$(grep -c '^hgrid: host nsc2 lost: .* ranks 4-7 (language)' "$T/out")" -eq 1
+check "host killed: the closing line" grep -q '^hgrid: the job ended: host nsc2 lost: .*; exit status 7$' "$T/out"
+check "host killed: ended within host timeout + grace + 5 s ($lost_s s)" test "$(echo "$lost_s < 13" | bc)" -eq 1
+check "host killed: no healthy host blamed" bash -c '! grep -q "nsc1 lost\|nsc3 lost\|rank [0-3] .*failed" "$0"' "$T/out"
+lose partition
+check "host partitioned: exit 7" test "$rc" -eq 7
+check "host partitioned: named, silent for the host timeout" \
+    grep -q '^hgrid: host nsc2 lost: no word from ranks 4-7 (language) for 3 s' "$T/out"
+check "host partitioned: ended within host timeout + grace + 5 s ($lost_s s)" test "$(echo "$lost_s < 13" | bc)" -eq 1
+lose kill --max-restarts 1 --exclude-failed-hosts
+check "host killed, restart: exit 0" test "$rc" -eq 0
+check "host killed, restart: attempt 1 leaves nsc2 out" \
+    grep -q '^hgrid: attempt 1 runs on nsc1, nsc3; left out: nsc2 (host lost)$' "$T/out"
+want="rank 0 attempt 1 on nsc1|rank 1 attempt 1 on nsc1|rank 2 attempt 1 on nsc1|rank 3 attempt 1 on nsc1|rank 4 attempt 1 on nsc3|rank 5 attempt 1 on nsc3|rank 6 attempt 1 on nsc3|rank 7 attempt 1 on nsc3"
+check "host killed, restart: all 8 ranks of attempt 1 on nsc1 and nsc3" \
+    test "$(grep '^rank .* attempt 1 ' "$T/out" | sort -t' ' -k2n | paste -sd '|')" = "$want"
+if ((slurm)); then
+    # The same under SLURM: salloc --no-kill keeps the allocation when a node fails.
+    rm -f "$HGRID_CLUSTER_DIR/running"
+    on nsc1 timeout 120 salloc --no-kill -N 3 -n 8 "$LAUNCH" --launcher srun --backend mpi \
+        --host-timeout 3 --grace 5 configs/vlm-8gpu-moe.yaml -- sh -c \
+        'echo "rank $RANK on $(hostname)"; echo >>"$0/running"; sleep 60' "$HGRID_CLUSTER_DIR" >"$T/out" 2>&1 &
+    pid=$!; n=0
+    while ((n < 300)) && [[ $(wc -l <"$HGRID_CLUSTER_DIR/running" 2>/dev/null || echo 0) -lt 8 ]]; do
+        sleep 0.1; n=$((n + 1))
+    done
+    "$C" kill nsc2 >/dev/null
+    wait "$pid"; rc=$?
+    "$C" revive nsc2 >/dev/null
+    check "SLURM, node killed: exit 7" test "$rc" -eq 7
+    check "SLURM, node killed: names nsc2" grep -q '^hgrid: host nsc2 lost: ' "$T/out"
+fi
+
 # --- partition, kill, revive ------------------------------------------------------------
 # A process on nsc3 (not this shell's child: its death is not reported here).
 sleeper=$(on nsc3 sh -c 'sleep 300 </dev/null >/dev/null 2>&1 & echo $!')
