@@ -114,6 +114,14 @@ int hg_hostfile_slots(const hg_hostfile *h)
     return n;
 }
 
+int hg_hostfile_hosts_in(const hg_hostfile *h)
+{
+    int n = 0;
+    for (int i = 0; i < h->n; i++)
+        n += !h->v[i].out;
+    return n;
+}
+
 /* The same name, written short or fully qualified ("node3" and "Node3.cluster"): host
  * names are case-blind, a rank reports gethostname(), SLURM and hostfiles may use
  * either. */

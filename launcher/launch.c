@@ -611,6 +611,13 @@ static void srun_argv(argv_buf *a, const hg_cli *cli, int world, const char *age
         argv_add(a, "--exclude");
         argv_add(a, exclude);
     }
+    if (cli->srun_nodes > 0) {
+        argv_add(a, "-N");
+        argv_addf(a, "%d", cli->srun_nodes);
+        /* The last attempt's step is not complete while its lost node cannot say so,
+         * and holds the healthy nodes' resources: without this, "nodes are busy". */
+        argv_add(a, "--overlap");
+    }
     for (int i = 0; i < cli->nmpi_args; i++)
         argv_add(a, cli->mpi_args[i]);
     agent_args(a, cli, agent, config);
@@ -836,6 +843,7 @@ static int prepare_hosts(hg_cli *acli, hg_hostfile *hosts, int world, int attemp
     }
     if (acli->use_srun) {
         hg_hostfile_excluded(hosts, hostfile, len); /* srun --exclude's list, not a file */
+        acli->srun_nodes = hostfile[0] ? hg_hostfile_hosts_in(hosts) : 0;
     } else if (snprintf(hostfile, len, "%s/hgrid-hosts-XXXXXX", tmp) < 0
                || (fd = mkstemp(hostfile)) < 0
                || (close(fd), hg_hostfile_write(hosts, hostfile)) != 0) {

@@ -164,6 +164,31 @@ if ((slurm)); then
     "$C" revive nsc2 >/dev/null
     check "SLURM, node killed: exit 7" test "$rc" -eq 7
     check "SLURM, node killed: names nsc2" grep -q '^hgrid: host nsc2 lost: ' "$T/out"
+    # With a restart: srun -N 2 --exclude nsc2 --overlap (the lost step still holds the
+    # healthy nodes), all 8 ranks on nsc1 and nsc3.
+    n=0
+    until on nsc1 ping -c 1 -W 1 nsc2 >/dev/null 2>&1 && on nsc2 ping -c 1 -W 1 nsc1 >/dev/null 2>&1; do
+        ((++n < 20)) || break
+        sleep 0.5
+    done
+    rm -f "$HGRID_CLUSTER_DIR/running"
+    on nsc1 timeout 120 salloc --no-kill -N 3 --ntasks-per-node=4 "$LAUNCH" --launcher srun --backend mpi \
+        --host-timeout 3 --grace 5 --max-restarts 1 --exclude-failed-hosts configs/vlm-8gpu-moe.yaml -- sh -c \
+        'echo "rank $RANK attempt $HGRID_RESTART_COUNT on $(hostname)"; echo >>"$0/running"
+         [ "$HGRID_RESTART_COUNT" = 1 ] || sleep 60' "$HGRID_CLUSTER_DIR" >"$T/out" 2>&1 &
+    pid=$!; n=0
+    while ((n < 300)) && [[ $(wc -l <"$HGRID_CLUSTER_DIR/running" 2>/dev/null || echo 0) -lt 8 ]]; do
+        sleep 0.1; n=$((n + 1))
+    done
+    lost=$(awk '/^rank .* attempt 0 on / && $6 != "nsc1" {print $6; exit}' "$T/out")
+    "$C" kill "$lost" >/dev/null
+    wait "$pid"; rc=$?
+    "$C" revive "$lost" >/dev/null
+    check "SLURM, node killed, restart: exit 0" test "$rc" -eq 0
+    check "SLURM, node killed, restart: attempt 1 leaves $lost out" \
+        grep -q "^hgrid: attempt 1 runs on .*; left out: $lost (host lost)\$" "$T/out"
+    check "SLURM, node killed, restart: 8 ranks of attempt 1, none on $lost" \
+        test "$(grep '^rank .* attempt 1 on ' "$T/out" | grep -vc " on $lost\$")" -eq 8
 fi
 
 # --- partition, kill, revive ------------------------------------------------------------
