@@ -68,6 +68,7 @@ want=$(printf '%s\n' "Exit status:"
         "$(exit_code NOT_STARTED)" "the job could not be started" \
         "$(exit_code STALLED)" "ranks stalled: no heartbeat for --stall-timeout" \
         "$(exit_code NO_HOSTS)" "too few hosts left for the layout (--exclude-failed-hosts)" \
+        "$(exit_code LOST)" "a host was lost (--host-timeout), or ranks ended with no exit status" \
         "$(exit_code DEADLINE)" "the readiness deadline passed" \
         "128+N" "hgrid-launch itself was stopped by signal N" \
         "other" "the workload's own status: the first failing rank's exit code, or"
@@ -81,7 +82,8 @@ for name in $(sed -n 's/^#define HG_EXIT_\([A-Z_]*\) .*/\1/p' common/protocol.h)
 done
 # The README's table lists the same codes.
 for c in "$(exit_code OK)" "$(exit_code OUTPUT)" "$(exit_code USAGE)" "$(exit_code PREFLIGHT)" \
-    "$(exit_code NOT_STARTED)" "$(exit_code STALLED)" "$(exit_code NO_HOSTS)" "$(exit_code DEADLINE)" "128+N" other; do
+    "$(exit_code NOT_STARTED)" "$(exit_code STALLED)" "$(exit_code NO_HOSTS)" "$(exit_code LOST)" \
+    "$(exit_code DEADLINE)" "128+N" other; do
     grep -q "^| $c | " README.md || fail "README's exit status table has no row '$c'"
 done
 end

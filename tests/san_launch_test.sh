@@ -48,7 +48,7 @@ check "failing rank: its line ended before hgrid's" grep -qx '\[1 language\] fat
 # A stall: heartbeats, the stacks' SIGUSR1 and the held dump, then the stop.
 LAST=stall
 "$L" --backend mpi --stall-timeout 1 --grace 2 configs/smoke-2gpu.yaml -- sh -c \
-  'trap "echo stack of $RANK >&2; echo frame of $RANK >&2" USR1; echo "1 stacks" >&$HGRID_HEARTBEAT_FD; while :; do sleep 0.1; done' \
+  'trap "echo stack of $RANK >&2; echo frame of $RANK >&2" USR1; echo "1 stacks $$" >&$HGRID_HEARTBEAT_FD; while :; do sleep 0.1; done' \
   >/dev/null 2>"$T/stall.err"; RC=$?
 check "stall: exit 5, sanitizers quiet" test "$RC" -eq 5 && clean "$T/stall.err"
 check "stall: each rank's stacks framed" test "$(grep -cE '^hgrid: rank [01] \((encoder|language)\): stacks, dumped on SIGUSR1:$' "$T/stall.err")" -eq 2

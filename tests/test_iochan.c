@@ -338,8 +338,8 @@ START_TEST(stack_dumps_are_framed)
                        "hgrid: rank 1: end of stacks\n";
     h_start(&h, 2, 0, 0);
     h_connect_range(&h, 0, 2);
-    h_send(&h, 0, HG_REC_BEAT, 0, 0, "3 stacks", 8);
-    h_send(&h, 1, HG_REC_BEAT, 0, 0, "3 stacks", 8);
+    h_send(&h, 0, HG_REC_BEAT, 0, 0, "3 stacks 4242", 13);
+    h_send(&h, 1, HG_REC_BEAT, 0, 0, "3 stacks 4343", 13);
     h_pump(&h, 50);
     ck_assert_int_eq(hg_iochan_signal_stacks(h.ch, 10), 2);
     h_line(&h, 0, 2, 0, "Thread A\n");
