@@ -1133,6 +1133,7 @@ run --help
 want_rc 0
 want_line "$tmp/out" "       hgrid-launch --dry-run --format svg [--rank N] [--gpus-per-node N] CONFIG"
 want_line "$tmp/out" "  --format table|json|megatron|svg"
+want_line "$tmp/out" "                       (and GTP's --*-num-weight-shards);"
 want_line "$tmp/out" "                       svg: a picture of the layout (--rank N highlights rank N)"
 end
 
