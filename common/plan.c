@@ -1040,6 +1040,14 @@ static int check_megatron_encoder_shape(const hg_module *em, hg_error *err)
         return hg_error_set(err, HG_EINVAL,
                             MEG "encoder '%s' has experts (moe); the Megatron MIMO "
                             "example's encoder has none", em->name);
+    /* Its Generalized Tensor Parallelism size is the language module's alone: the
+     * encoder's model provider resets its weight shards to its tp (no GTP). */
+    if (em->gtp_remat > 1)
+        return hg_error_set(err, HG_EINVAL,
+                            MEG "encoder '%s' has gtp_remat %d; the Megatron MIMO example "
+                            "takes a Generalized Tensor Parallelism size for the language "
+                            "module only (--tensor-parallel-num-weight-shards), its encoder "
+                            "has none", em->name, em->gtp_remat);
     return 0;
 }
 
@@ -1073,7 +1081,11 @@ static int check_megatron_layout(const hg_layout *l, int enc, int lang, int nenc
     return 0;
 }
 
-/* The arguments line: encoder em (or NULL: --llm-only), language module lm. */
+/* The arguments line: encoder em (or NULL: --llm-only), language module lm. The
+ * example reads the language module's Generalized Tensor Parallelism sizes from
+ * Megatron's own weight-shard arguments (args.py, resolve_hetero_gtp_degrees): each
+ * is the tensor-parallel size times the GTP size, and its --llm-dp leaves GTP out
+ * (the span is tp*gtp_remat*cp*pp*dp), as hgrid's dp does. Written only above 1. */
 static int w_megatron_args(const hg_module *em, const hg_module *lm, FILE *out, hg_error *err)
 {
     writer *w = w_new(out);
@@ -1088,28 +1100,15 @@ static int w_megatron_args(const hg_module *em, const hg_module *lm, FILE *out, 
              lm->expert_tp);
     if (lm->num_experts > 0)
         w_printf(w, " --num-experts %d", lm->num_experts);
+    if (lm->gtp_remat > 1)
+        w_printf(w, " --tensor-parallel-num-weight-shards %d", lm->tp * lm->gtp_remat);
+    if (lm->expert_gtp_remat > 1)
+        w_printf(w, " --expert-tensor-parallel-num-weight-shards %d",
+                 lm->expert_tp * lm->expert_gtp_remat);
     w_str(w, "\n");
     int rc = w_finish(w, err);
     free(w);
     return rc;
-}
-
-/* The MIMO example's command line (examples/mimo/training/args.py, --encoder-* and
- * --llm-*) has no Generalized Tensor Parallelism argument: a module with gtp_remat or
- * expert_gtp_remat above 1 cannot be passed to it. */
-static int check_megatron_gtp(const hg_layout *l, hg_error *err)
-{
-    for (size_t i = 0; i < hg_layout_module_count(l); i++) {
-        const hg_module *m = hg_layout_module(l, i);
-        if (m->gtp_remat != 1 || m->expert_gtp_remat != 1)
-            return hg_error_set(err, HG_EINVAL,
-                                MEG "module '%s' has gtp_remat %d, expert_gtp_remat %d; the "
-                                "Megatron MIMO example's command line (--encoder-*, --llm-*) "
-                                "takes no Generalized Tensor Parallelism size, so it would "
-                                "build a different grid", m->name, m->gtp_remat,
-                                m->expert_gtp_remat);
-    }
-    return 0;
 }
 
 int hg_plan_write_megatron(const hg_layout *l, FILE *out, hg_error *err)
@@ -1117,9 +1116,6 @@ int hg_plan_write_megatron(const hg_layout *l, FILE *out, hg_error *err)
     int enc, lang, nenc = find_megatron_modules(l, &enc, &lang);
     if (lang < 0) /* validation requires one; never here */
         return hg_error_set(err, HG_EINVAL, MEG "the layout has no language module");
-    int grc = check_megatron_gtp(l, err);
-    if (grc != 0)
-        return grc;
     if (enc >= 0) {
         int rc = check_megatron_layout(l, enc, lang, nenc, err);
         if (rc != 0)

@@ -593,6 +593,13 @@ static void check_name_unique(const hg_config *cfg, size_t i, hg_diags *d)
 typedef struct tiling {
     int known;      /* every module so far has a size, so next is where the next starts */
     long long next; /* the first rank after them */
+    /* The sums of the sizes as written: a module whose size is unknown because of its
+     * own problem (size not divisible, size and dp disagreeing) counts its size: in
+     * written and dp times its product in written_dp (each the other when only one is
+     * given), so a world_size that matches neither is reported in the same run, not
+     * only once that module is fixed. written_known is 0 once a module writes no size. */
+    int written_known;
+    long long written, written_dp;
 } tiling;
 
 /* Rule 5, colocated: every module spans [0, world) from rank 0. */
@@ -605,10 +612,37 @@ static void place_colocated(const hg_module_spec *s, hg_module *m, hg_diags *d)
     m->offset = 0;
 }
 
+/* dp times tp*gtp_remat*cp*pp when dp is given and that is within the limit, else 0. */
+static long long size_by_dp(const hg_module_spec *s)
+{
+    if (!s->dp.at.line)
+        return 0;
+    long long n = s->dp.v;
+    const long long f[] = { s->tp.v, s->gtp_remat.v, s->cp.v, s->pp.v };
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+        n *= f[i]; /* both factors at most HG_MAX_WORLD = 2^24: no overflow in 64 bits */
+        if (n > HG_MAX_WORLD)
+            return 0;
+    }
+    return n;
+}
+
 /* Rule 5, disjoint: modules tile [0, world) in order; past a module of unknown size the
  * offsets are unknown too. */
 static void place_disjoint(const hg_module_spec *s, hg_module *m, tiling *t, hg_diags *d)
 {
+    long long by_size = m->size, by_dp = m->size;
+    if (!m->size) {
+        by_dp = size_by_dp(s);
+        by_size = s->size.at.line ? s->size.v : by_dp;
+        by_dp = by_dp ? by_dp : by_size;
+    }
+    if (!by_size || t->written + by_size > HG_MAX_WORLD || t->written_dp + by_dp > HG_MAX_WORLD) {
+        t->written_known = 0;
+    } else {
+        t->written += by_size;
+        t->written_dp += by_dp;
+    }
     if (!m->size) {
         t->known = 0;
         return;
@@ -685,10 +719,17 @@ static long long check_colocated_world(const hg_config *cfg, const hg_module *mo
 /* Disjoint: the world is where the tiling ends; a world_size given must match it. */
 static long long check_disjoint_world(const hg_config *cfg, const tiling *t, hg_diags *d)
 {
-    if (t->known && cfg->world_size.at.line && cfg->world_size.v != t->next)
+    if (!cfg->world_size.at.line)
+        return t->next;
+    if (t->known && cfg->world_size.v != t->next)
         ERR(d, cfg->world_size.at,
             "world_size %lld does not equal the sum of module sizes, %lld", cfg->world_size.v,
             t->next);
+    else if (!t->known && t->written_known && cfg->world_size.v != t->written
+             && cfg->world_size.v != t->written_dp)
+        ERR(d, cfg->world_size.at,
+            "world_size %lld does not equal the sum of module sizes as written, %lld",
+            cfg->world_size.v, t->written);
     return t->next;
 }
 
@@ -752,7 +793,7 @@ int hg_validate_graph(const hg_config *cfg, unsigned flags, hg_module *out, int 
         ERR(d, cfg->modules_at, "modules: at least one module is required");
         return HG_ECONFIG;
     }
-    tiling t = { 1, 0 };
+    tiling t = { 1, 0, 1, 0, 0 };
     size_t language_i = resolve_modules(cfg, out, &t, d);
     long long world_size = colocated ? check_colocated_world(cfg, out, language_i, d)
                                      : check_disjoint_world(cfg, &t, d);

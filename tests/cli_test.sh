@@ -878,11 +878,16 @@ want_line "$tmp/out" "gtp_remat               0     1  [4, 6]"
 end
 
 begin megatron_gtp
-# Generalized Tensor Parallelism: the MIMO example's command line (examples/mimo/training/
-# args.py: --encoder-tp/-dp, --llm-*) takes no gtp_remat, so hgrid refuses and says why.
-megatron_refuses tests/golden-gtp/gtp_vlm12.yaml "module 'language' has gtp_remat 2, expert_gtp_remat 1; the Megatron MIMO example's command line (--encoder-*, --llm-*) takes no Generalized Tensor Parallelism size, so it would build a different grid"
-megatron_refuses tests/golden-gtp/gtp_fanin20.yaml "module 'vision' has gtp_remat 2, expert_gtp_remat 1; the Megatron MIMO example's command line (--encoder-*, --llm-*) takes no Generalized Tensor Parallelism size, so it would build a different grid"
-megatron_refuses tests/golden-gtp/gtp_llm_only16.yaml "module 'language' has gtp_remat 2, expert_gtp_remat 2; the Megatron MIMO example's command line (--encoder-*, --llm-*) takes no Generalized Tensor Parallelism size, so it would build a different grid"
+# Generalized Tensor Parallelism: the MIMO example (examples/mimo/training/args.py,
+# resolve_hetero_gtp_degrees) reads the language module's GTP sizes from Megatron's
+# --tensor-parallel-num-weight-shards (tp x gtp_remat) and
+# --expert-tensor-parallel-num-weight-shards (expert_tp x expert_gtp_remat); its --llm-dp
+# leaves GTP out, as hgrid's dp does. Its encoder takes none: refused, with why.
+want_megatron tests/golden-gtp/gtp_vlm12.yaml "--encoder-tp 2 --encoder-dp 2 --llm-offset 4 --llm-tp 2 --llm-cp 1 --llm-pp 1 --llm-dp 2 --llm-ep 2 --llm-expt-tp 1 --tensor-parallel-num-weight-shards 4"
+want_megatron tests/golden-gtp/gtp_llm_only16.yaml "--llm-only --llm-offset 0 --llm-tp 2 --llm-cp 1 --llm-pp 2 --llm-dp 2 --llm-ep 4 --llm-expt-tp 1 --tensor-parallel-num-weight-shards 4 --expert-tensor-parallel-num-weight-shards 2"
+printf 'version: 1\nmodules:\n  - {name: language, role: language, tp: 2, dp: 4, moe: {ep: 2, expert_tp: 2, expert_gtp_remat: 2}}\n' >"$tmp/egtp.yaml"
+want_megatron "$tmp/egtp.yaml" "--llm-only --llm-offset 0 --llm-tp 2 --llm-cp 1 --llm-pp 1 --llm-dp 4 --llm-ep 2 --llm-expt-tp 2 --expert-tensor-parallel-num-weight-shards 4"
+megatron_refuses tests/golden-gtp/gtp_fanin20.yaml "encoder 'vision' has gtp_remat 2; the Megatron MIMO example takes a Generalized Tensor Parallelism size for the language module only (--tensor-parallel-num-weight-shards), its encoder has none"
 end
 
 begin megatron_two_encoders
@@ -1141,6 +1146,7 @@ run --help
 want_rc 0
 want_line "$tmp/out" "       hgrid-launch --dry-run --format svg [--rank N] [--gpus-per-node N] CONFIG"
 want_line "$tmp/out" "  --format table|json|megatron|svg"
+want_line "$tmp/out" "                       (and GTP's --*-num-weight-shards);"
 want_line "$tmp/out" "                       svg: a picture of the layout (--rank N highlights rank N)"
 end
 

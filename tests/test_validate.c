@@ -550,6 +550,44 @@ START_TEST(all_rule_errors_reported)
 }
 END_TEST
 
+/* A module whose size is unknown because of its own problem still writes one: a
+ * world_size that disagrees with the sizes as written is reported in the same run,
+ * not only after that module is fixed (issue 23, C.5). */
+START_TEST(world_size_reported_beside_a_size_error)
+{
+    INVALID("version: 1\n"                              /* 1 */
+            "world_size: 99\n"                          /* 2 */
+            "modules:\n"                                /* 3 */
+            "  - {name: v, role: encoder, tp: 3, size: 4}\n" /* 4 */
+            "  - {name: l, role: language, tp: 2, dp: 4}\n",  /* 5 */
+            "t.yaml:2:13: error: world_size 99 does not equal the sum of module sizes as "
+            "written, 12",
+            "t.yaml:4:43: error: v: size 4 is not divisible by tp*cp*pp = 3");
+    /* size and dp disagreeing: the size: counts */
+    INVALID("version: 1\nworld_size: 99\nmodules:\n"
+            "  - {name: v, role: encoder, size: 4, dp: 2}\n"
+            "  - {name: l, role: language, tp: 2, dp: 4}\n",
+            "t.yaml:2:13: error: world_size 99 does not equal the sum of module sizes as "
+            "written, 12",
+            "t.yaml:4:36: error: v: size 4 does not equal tp*cp*pp*dp = 2");
+    /* the sizes as written matching world_size: only the module's own problem */
+    INVALID("version: 1\nworld_size: 12\nmodules:\n"
+            "  - {name: v, role: encoder, tp: 3, size: 4}\n"
+            "  - {name: l, role: language, tp: 2, dp: 4}\n",
+            "t.yaml:4:43: error: v: size 4 is not divisible by tp*cp*pp = 3");
+    /* size and dp disagreeing, world_size matching the dp reading: it may be right */
+    INVALID("version: 1\nworld_size: 10\nmodules:\n"
+            "  - {name: v, role: encoder, size: 4, dp: 2}\n"
+            "  - {name: l, role: language, tp: 2, dp: 4}\n",
+            "t.yaml:4:36: error: v: size 4 does not equal tp*cp*pp*dp = 2");
+    /* an expert-view problem leaves the size known: the plain message */
+    INVALID("version: 1\nworld_size: 99\nmodules:\n"
+            "  - {name: l, role: language, dp: 4, moe: {ep: 3}}\n",
+            "t.yaml:2:13: error: world_size 99 does not equal the sum of module sizes, 4",
+            "t.yaml:4:48: error: l: size 4 is not divisible by expert_tp*ep*pp = 3");
+}
+END_TEST
+
 /* With every span known, the tiling, world and batch rules are all reported, and a
  * warning sits among the errors, all in file order. */
 START_TEST(all_tiling_and_batch_errors_reported)
@@ -885,14 +923,17 @@ START_TEST(independent_layout_errors_reported)
 }
 END_TEST
 
-/* A module whose size is unknown (size and dp disagree) says so once: the world_size,
- * the later offsets, its bridge and its expert view, which all need the size, are not
- * checked; what needs no size (num_experts % ep) and other modules' own rules are. */
+/* A module whose size is unknown (size and dp disagree) says so once: the later
+ * offsets, its bridge and its expert view, which all need the size, are not checked;
+ * what needs no size (num_experts % ep), other modules' own rules, and a world_size
+ * that matches neither its size: nor its dp (20, not 5 + 3 or 4 + 3) are. */
 START_TEST(unknown_size_no_cascade)
 {
     INVALID("version: 1\nworld_size: 20\nmodules:\n"
             "  - {name: vision, role: encoder, dp: 4, size: 5, moe: {num_experts: 3, ep: 2}}\n"
             "  - {name: language, role: language, offset: 9, dp: 3, moe: {ep: 2}}\n",
+            "t.yaml:2:13: error: world_size 20 does not equal the sum of module sizes as "
+            "written, 8",
             "t.yaml:4:48: error: vision: size 5 does not equal tp*cp*pp*dp = 4",
             "t.yaml:4:70: error: vision: num_experts 3 is not divisible by ep = 2",
             "t.yaml:5:66: error: language: size 3 is not divisible by expert_tp*ep*pp = 2");
@@ -1042,6 +1083,7 @@ static Suite *validate_suite(void)
     tcase_add_test(tc, rule8_strict_is_an_error);
     tcase_add_test(tc, rule8_good);
     tcase_add_test(tc, all_rule_errors_reported);
+    tcase_add_test(tc, world_size_reported_beside_a_size_error);
     tcase_add_test(tc, all_tiling_and_batch_errors_reported);
     tcase_add_test(tc, independent_layout_errors_reported);
     tcase_add_test(tc, unknown_size_no_cascade);

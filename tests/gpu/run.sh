@@ -98,6 +98,32 @@ export HGRID_TEST_REAL_AGENT=$PWD/$B/bin/hgrid-agent
 $BARE --plan tests/gpu/one-gpu.yaml >"$work/one.json"
 $BARE --plan tests/gpu/two-gpu.yaml >"$work/two.json"
 
+# per_kind CONFIG: the summary's communicators/rank with one communicator per (module,
+# kind) (HGRID_TEST_NO_SHARE=1), from the dry-run's rank plans, so it follows the kinds:
+# the world plus each group the rank is in (a kind that does not apply, or a null group
+# such as embd on a middle stage, makes none); N, or MIN-MAX when the ranks differ.
+per_kind() {
+    python3 - "$B/bin/hgrid-launch" "$1" <<'PY'
+import json, subprocess, sys
+launch, config = sys.argv[1:]
+def plan(*args):
+    return json.loads(subprocess.run([launch, "--dry-run", "--format", "json", *args, config],
+                                     check=True, capture_output=True, text=True).stdout)
+counts = []
+for r in range(plan()["world_size"]):
+    p = plan("--rank", str(r))
+    views = p.get("modules") or [p]
+    counts.append(1 + sum(g is not None for v in views for g in v["groups"].values()))
+lo, hi = min(counts), max(counts)
+print(lo if lo == hi else "%d-%d" % (lo, hi))
+PY
+}
+ONE_PER_KIND=$(per_kind tests/gpu/one-gpu.yaml)
+TWO_PER_KIND=$(per_kind tests/gpu/two-gpu.yaml)
+BRIDGE_PER_KIND=$(per_kind tests/gpu/bridge-2gpu.yaml)
+COLOC_PER_KIND=$(per_kind tests/gpu/colocated-2gpu.yaml)
+say "   one communicator per kind: one-gpu $ONE_PER_KIND, two-gpu $TWO_PER_KIND, bridge $BRIDGE_PER_KIND, colocated $COLOC_PER_KIND"
+
 # exec_mode NAME NP CONFIG PLAN COMMS [ENV...]; $LINKS (", 1 bridge link verified") is
 # what the summary says of bridges, nothing when the layout has none.
 exec_mode() {
@@ -127,7 +153,7 @@ in_process() {
 
 say "== 1 rank, one GPU"
 exec_mode "1 rank shared" 1 tests/gpu/one-gpu.yaml "$work/one.json" 1 HGRID_TEST_NO_SHARE=0
-exec_mode "1 rank per kind" 1 tests/gpu/one-gpu.yaml "$work/one.json" 18 HGRID_TEST_NO_SHARE=1
+exec_mode "1 rank per kind" 1 tests/gpu/one-gpu.yaml "$work/one.json" "$ONE_PER_KIND" HGRID_TEST_NO_SHARE=1
 in_process "1 rank shared" 1 tests/gpu/one-gpu.yaml HGRID_TEST_NO_SHARE=0
 in_process "1 rank per kind" 1 tests/gpu/one-gpu.yaml HGRID_TEST_NO_SHARE=1
 
@@ -178,7 +204,7 @@ if ((ngpu < 2)); then
 else
     say "== 2 ranks, $ngpu GPUs"
     exec_mode "2 ranks shared" 2 tests/gpu/two-gpu.yaml "$work/two.json" 2 HGRID_TEST_NO_SHARE=0
-    exec_mode "2 ranks per kind" 2 tests/gpu/two-gpu.yaml "$work/two.json" 18 HGRID_TEST_NO_SHARE=1
+    exec_mode "2 ranks per kind" 2 tests/gpu/two-gpu.yaml "$work/two.json" "$TWO_PER_KIND" HGRID_TEST_NO_SHARE=1
     in_process "2 ranks shared" 2 tests/gpu/two-gpu.yaml HGRID_TEST_NO_SHARE=0
     in_process "2 ranks per kind" 2 tests/gpu/two-gpu.yaml HGRID_TEST_NO_SHARE=1
     # Rank 1 fails after world (or group) init: the agreement after each phase keeps
@@ -196,7 +222,7 @@ else
         $BARE --plan configs/smoke-2gpu.yaml >"$work/smoke.json"
         # Encoder and language: with one communicator per kind, the encoder rank passes
         # no color at embd and pos_embd (it has none), the language rank does.
-        LINKS=', 1 bridge link verified' exec_mode "smoke-2gpu per kind" 2 configs/smoke-2gpu.yaml "$work/smoke.json" 16-18 HGRID_TEST_NO_SHARE=1
+        LINKS=', 1 bridge link verified' exec_mode "smoke-2gpu per kind" 2 configs/smoke-2gpu.yaml "$work/smoke.json" "$(per_kind configs/smoke-2gpu.yaml)" HGRID_TEST_NO_SHARE=1
         in_process "smoke-2gpu per kind" 2 configs/smoke-2gpu.yaml HGRID_TEST_NO_SHARE=1
     fi
 
@@ -204,9 +230,9 @@ else
     $BARE --plan tests/gpu/bridge-2gpu.yaml >"$work/bridge.json"
     $BARE --plan tests/gpu/colocated-2gpu.yaml >"$work/coloc.json"
     # Encoder rank 0 -> language rank 1: one link, proved before go; per kind, the
-    # encoder has 15 kinds and the language 17, plus the world.
+    # encoder's kinds and the language's, plus the world (per_kind).
     LINKS=', 1 bridge link verified' exec_mode "bridge 1 -> 1" 2 tests/gpu/bridge-2gpu.yaml "$work/bridge.json" 2 HGRID_TEST_NO_SHARE=0
-    LINKS=', 1 bridge link verified' exec_mode "bridge 1 -> 1 per kind" 2 tests/gpu/bridge-2gpu.yaml "$work/bridge.json" 16-18 HGRID_TEST_NO_SHARE=1
+    LINKS=', 1 bridge link verified' exec_mode "bridge 1 -> 1 per kind" 2 tests/gpu/bridge-2gpu.yaml "$work/bridge.json" "$BRIDGE_PER_KIND" HGRID_TEST_NO_SHARE=1
     in_process "bridge 1 -> 1" 2 tests/gpu/bridge-2gpu.yaml HGRID_TEST_NO_SHARE=0
     check "bridge 1 -> 1: in process, hg_init proved the link" has "^hgrid: 2/2 ranks ready in .*; 2 communicators/rank, 1 bridge link verified, nccl backend$(tail_re 2)\)$"
     in_process "bridge 1 -> 1 per kind" 2 tests/gpu/bridge-2gpu.yaml HGRID_TEST_NO_SHARE=1
@@ -214,9 +240,10 @@ else
     show
     check "bridge 1 -> 1: hgrid-launch, exit 0, the link proved (${secs} s)" bash -c "[[ $rc -eq 0 ]] && grep -qE '^hgrid: 2/2 ranks ready in .*, bridges [0-9.]+; 2 communicators/rank, 1 bridge link verified, nccl backend$(tail_re 2)\)$' $out"
     # Both modules on both GPUs: vision's tp and language's cp are one communicator (the
-    # rank alone), the rest the world: 2; one per (module, kind): 1 + 15 + 17.
+    # rank alone), the rest the world: 2; one per (module, kind): the world plus both
+    # modules' kinds (per_kind).
     exec_mode "colocated" 2 tests/gpu/colocated-2gpu.yaml "$work/coloc.json" 2 HGRID_TEST_NO_SHARE=0
-    exec_mode "colocated per (module, kind)" 2 tests/gpu/colocated-2gpu.yaml "$work/coloc.json" 33 HGRID_TEST_NO_SHARE=1
+    exec_mode "colocated per (module, kind)" 2 tests/gpu/colocated-2gpu.yaml "$work/coloc.json" "$COLOC_PER_KIND" HGRID_TEST_NO_SHARE=1
     in_process "colocated" 2 tests/gpu/colocated-2gpu.yaml HGRID_TEST_NO_SHARE=0
     in_process "colocated per (module, kind)" 2 tests/gpu/colocated-2gpu.yaml HGRID_TEST_NO_SHARE=1
     run mpirun -np 2 "$AGENT" --backend nccl tests/gpu/colocated-2gpu.yaml -- sh -c 'echo "MODULES $RANK $HGRID_MODULE $HGRID_MODULES"'
@@ -266,8 +293,8 @@ PY
         pf "bridge 1 -> 1" tests/gpu/bridge-2gpu.yaml "$work/bridge.json" $d 2 HGRID_TEST_NO_SHARE=0
         pf "colocated" tests/gpu/colocated-2gpu.yaml "$work/coloc.json" $d 2 HGRID_TEST_NO_SHARE=0
     done
-    pf "two-gpu per kind" tests/gpu/two-gpu.yaml "$work/two.json" full 18 HGRID_TEST_NO_SHARE=1
-    pf "colocated per (module, kind)" tests/gpu/colocated-2gpu.yaml "$work/coloc.json" full 33 HGRID_TEST_NO_SHARE=1
+    pf "two-gpu per kind" tests/gpu/two-gpu.yaml "$work/two.json" full "$TWO_PER_KIND" HGRID_TEST_NO_SHARE=1
+    pf "colocated per (module, kind)" tests/gpu/colocated-2gpu.yaml "$work/coloc.json" full "$COLOC_PER_KIND" HGRID_TEST_NO_SHARE=1
     # A rank that fails in world init with --preflight world fails both at once.
     run env HGRID_TEST_FAIL_RANK=1 HGRID_TEST_FAIL_PHASE=world mpirun -np 2 -x HGRID_TEST_FAIL_RANK \
         -x HGRID_TEST_FAIL_PHASE "$AGENT" --backend nccl --preflight world --timeout 60 tests/gpu/two-gpu.yaml -- true
