@@ -225,6 +225,33 @@ int hg_hostfile_uses_all(const hg_hostfile *h, int world)
     return 1;
 }
 
+int hg_hostfile_probe_slurm(hg_hostfile *h, double timeout_s, int attempt, FILE *out)
+{
+    const char *names[256];
+    int idx[256], n = 0, ok[256], gone = 0;
+    char why[256][HG_PROBE_WHY_MAX];
+    for (int i = 0; i < h->n; i++)
+        h->v[i].down = h->v[i].probed = 0;
+    for (int i = 0; i < h->n && n < 256; i++)
+        if (!h->v[i].out) {
+            idx[n] = i;
+            names[n++] = h->v[i].name;
+        }
+    if (n == 0 || hg_probe_slurm_nodes(names, n, timeout_s, ok, why) != 0)
+        return 0;
+    for (int k = 0; k < n; k++) {
+        if (ok[k])
+            continue;
+        host_line *hl = &h->v[idx[k]];
+        hl->down = 1;
+        snprintf(hl->why, sizeof(hl->why), "not up: %.180s", why[k]);
+        fprintf(out, "hgrid: node %s is not up in the allocation (%s); left out of attempt %d\n",
+                hl->name, why[k], attempt);
+        gone++;
+    }
+    return gone;
+}
+
 int hg_hostfile_probe(hg_hostfile *h, int world, double timeout_s, int attempt, FILE *out)
 {
     int gone = 0;

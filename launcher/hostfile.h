@@ -41,6 +41,11 @@ int hg_hostfile_uses_all(const hg_hostfile *h, int world);
  * nsc2 unreachable (ssh exit 255: ...); left out of attempt 1"), and the next spares in
  * hostfile order are probed in its place. Returns how many were left out. */
 int hg_hostfile_probe(hg_hostfile *h, int world, double timeout_s, int attempt, FILE *out);
+/* Under SLURM, before an attempt: the allocation's nodes not up (probe.h,
+ * hg_probe_slurm_nodes) are left out of this attempt (srun --exclude), a line each
+ * ("hgrid: node nsc2 is not up in the allocation (sinfo: down*); left out of attempt
+ * 1"). Returns how many. */
+int hg_hostfile_probe_slurm(hg_hostfile *h, double timeout_s, int attempt, FILE *out);
 /* "a, b, c" of the hosts still in, and "x (why), y (why)" of those left out. */
 void hg_hostfile_describe(const hg_hostfile *h, FILE *out);
 

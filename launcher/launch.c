@@ -777,11 +777,21 @@ typedef struct restart_plan {
     int world, attempt, max;
     int restart;         /* another attempt follows */
     int no_hosts;        /* the job ends: too few hosts are left */
+    int *advised;        /* the --no-kill advice was given (once a launch) */
 } restart_plan;
 
 static hg_next next_attempt(void *ctx, const hg_attempt *a, FILE *out)
 {
     restart_plan *r = ctx;
+    /* SLURM ends an allocation that loses a node unless it was made with --no-kill, and
+     * the job record does not say whether it was (scontrol show job has no such field):
+     * said once, when a node is lost. */
+    if (r->cli->use_srun && a->stop == HG_STOP_HOST_LOST && r->advised && !*r->advised) {
+        fprintf(out, "hgrid: SLURM ends an allocation that loses a node unless it was made "
+                "with --no-kill (salloc --no-kill / sbatch --no-kill): without it no restart "
+                "can run\n");
+        *r->advised = 1;
+    }
     if (r->attempt >= r->max)
         return HG_NEXT_END;
     if (r->hosts) {
@@ -835,9 +845,13 @@ static int prepare_hosts(hg_cli *acli, hg_hostfile *hosts, int world, int attemp
 {
     const char *tmp = tmp_dir();
     int fd, gone = 0;
-    if (!acli->use_srun && hg_hostfile_slots(hosts) >= world)
+    if (acli->use_srun)
+        gone = hg_hostfile_probe_slurm(hosts, HG_PROBE_TIMEOUT_S, attempt, stderr);
+    else if (hg_hostfile_slots(hosts) >= world)
         gone = hg_hostfile_probe(hosts, world, HG_PROBE_TIMEOUT_S, attempt, stderr);
-    if (hg_hostfile_slots(hosts) < world) {
+    /* Under SLURM without --exclude-failed-hosts the slots per node are a guess (the
+     * world spread over the nodes): srun, which knows the allocation, decides. */
+    if (hg_hostfile_slots(hosts) < world && (!acli->use_srun || acli->exclude_failed_hosts)) {
         say_too_few_hosts(stderr, hosts, world);
         return HG_EXIT_NO_HOSTS;
     }
@@ -896,7 +910,7 @@ static int launch_standalone(const hg_cli *cli, const hg_config *cfg, const hg_l
                              size_t len)
 {
     int max = cli->max_restarts >= 0 ? cli->max_restarts : (int)cfg->max_restarts.v;
-    int world = hg_layout_world_size(layout), status, attempt;
+    int world = hg_layout_world_size(layout), status, attempt, advised = 0;
     hg_attempts *log = hg_attempts_new();
     hg_hostfile *hosts = NULL;
     hg_attempt a = { .failed_rank = -1, .go_s = -1 };
@@ -918,11 +932,17 @@ static int launch_standalone(const hg_cli *cli, const hg_config *cfg, const hg_l
         status = HG_EXIT_NOT_STARTED;
         goto out;
     }
+    /* Under SLURM the allocation's nodes are checked before each attempt even without
+     * --exclude-failed-hosts (a node down at the start must not stop the job); outside
+     * an allocation there is nothing to check. */
+    if (!hosts && cli->use_srun && getenv("SLURM_JOB_NODELIST")
+        && load_hosts(cli, world, &hosts, &err) != 0)
+        hosts = NULL;
     for (attempt = 0;; attempt++) {
         hg_cli acli = *cli;
         char hostfile[PATH_MAX] = "", report[PATH_MAX] = "", log_dir[PATH_MAX] = "";
         restart_plan plan = { cli, cli->exclude_failed_hosts ? hosts : NULL, NULL, world, attempt,
-                              max, 0, 0 };
+                              max, 0, 0, &advised };
         if (set_restart_env(attempt, max) != 0) {
             fprintf(stderr, "hgrid-launch: setenv: %s\n", strerror(errno));
             status = HG_EXIT_NOT_STARTED;

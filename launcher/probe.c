@@ -216,3 +216,101 @@ int hg_probe_hosts(const char *const *hosts, int n, double timeout_s, int *ok,
     free(pr);
     return 0;
 }
+
+/* Runs argv, its stdout into buf (len bytes at most, NUL-ended), within timeout_s;
+ * returns its exit status, -1 when it could not run or ran out of time. */
+static int run_capture(char *const *argv, double timeout_s, char *buf, size_t len)
+{
+    int pfd[2], st = -1;
+    size_t used = 0;
+    buf[0] = '\0';
+    if (pipe2(pfd, O_CLOEXEC) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+        setpgid(0, 0);
+        dup2(null, 0);
+        dup2(pfd[1], 1);
+        dup2(null, 2);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    close(pfd[1]);
+    if (pid < 0) {
+        close(pfd[0]);
+        return -1;
+    }
+    double end = hg_now() + timeout_s;
+    for (;;) {
+        struct pollfd fd = { .fd = pfd[0], .events = POLLIN };
+        double left = end - hg_now();
+        if (left <= 0 || poll(&fd, 1, (int)(left * 1000) + 1) == 0) {
+            kill(-pid, SIGKILL);
+            break;
+        }
+        ssize_t got = read(pfd[0], buf + used, len - 1 - used);
+        if (got > 0) {
+            used += (size_t)got;
+            buf[used] = '\0';
+            if (used < len - 1)
+                continue;
+        } else if (got < 0 && errno == EINTR) {
+            continue;
+        }
+        break;
+    }
+    close(pfd[0]);
+    if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+        return -1;
+    return WEXITSTATUS(st);
+}
+
+int hg_probe_slurm_nodes(const char *const *nodes, int n, double timeout_s, int *ok,
+                         char (*why)[HG_PROBE_WHY_MAX])
+{
+    size_t need = 1;
+    for (int i = 0; i < n; i++)
+        need += strlen(nodes[i]) + 1;
+    char *list = calloc(need, 1), *out = malloc(65536);
+    int rc = -1;
+    if (!list || !out)
+        goto done;
+    for (int i = 0; i < n; i++) {
+        strcat(list, i ? "," : "");
+        strcat(list, nodes[i]);
+    }
+    char *argv[] = { "sinfo", "-h", "-N", "-n", list, "-o", "%N %t", NULL };
+    if (run_capture(argv, timeout_s, out, 65536) != 0)
+        goto done;
+    for (int i = 0; i < n; i++) {
+        ok[i] = 0;
+        snprintf(why[i], HG_PROBE_WHY_MAX, "not listed by sinfo");
+    }
+    char *save = NULL;
+    for (char *line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char name[256], state[64];
+        if (sscanf(line, "%255s %63s", name, state) != 2)
+            continue;
+        size_t sl = strlen(state);
+        /* A trailing '*' is "not responding"; down, drained, failing or in maintenance
+         * cannot run a step. */
+        int bad = state[sl - 1] == '*' || strncmp(state, "down", 4) == 0
+                  || strncmp(state, "drain", 5) == 0 || strncmp(state, "fail", 4) == 0
+                  || strncmp(state, "maint", 5) == 0 || strncmp(state, "unk", 3) == 0
+                  || strncmp(state, "no_resp", 7) == 0;
+        for (int i = 0; i < n; i++)
+            if (strcmp(nodes[i], name) == 0) {
+                ok[i] = !bad;
+                if (bad)
+                    snprintf(why[i], HG_PROBE_WHY_MAX, "sinfo: %s", state);
+                else
+                    why[i][0] = '\0';
+            }
+    }
+    rc = 0;
+done:
+    free(list);
+    free(out);
+    return rc;
+}

@@ -16,4 +16,11 @@
 int hg_probe_hosts(const char *const *hosts, int n, double timeout_s, int *ok,
                    char (*why)[HG_PROBE_WHY_MAX]);
 
+/* Under SLURM: which nodes of the allocation can run a step now, as `sinfo -h -N -n
+ * NODES -o "%N %t"` says (down, drained, failing, in maintenance or not responding, its
+ * '*', cannot). ok[i] and why[i] ("sinfo: down*") as hg_probe_hosts. Returns 0, or -1
+ * when sinfo could not say (then ok is untouched: the nodes are taken as up). */
+int hg_probe_slurm_nodes(const char *const *nodes, int n, double timeout_s, int *ok,
+                         char (*why)[HG_PROBE_WHY_MAX]);
+
 #endif

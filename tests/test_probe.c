@@ -14,14 +14,20 @@
 #include "probe.h"
 #include "testutil.h"
 
-static char dir[] = "/tmp/hgrid-probe-test-XXXXXX";
+static char dir[64];
+
+static void new_dir(void)
+{
+    snprintf(dir, sizeof(dir), "/tmp/hgrid-probe-test-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
 
 /* A fake ssh: "up*" answers, "slow*" never does, any other host is unreachable; each
  * call is noted in DIR/calls. */
 static void fake_agent(void)
 {
     char path[256];
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    new_dir();
     snprintf(path, sizeof(path), "%s/ssh", dir);
     FILE *f = fopen(path, "w");
     ck_assert_ptr_nonnull(f);
@@ -160,6 +166,38 @@ START_TEST(all_hosts_up_and_needed)
 }
 END_TEST
 
+/* Under SLURM: sinfo's states; not responding ('*'), down, drained or failing are not up. */
+START_TEST(slurm_nodes_not_up)
+{
+    char path[8192], oldpath[4096];
+    const char *nodes[] = { "n1", "n2", "n3", "n4", "n5" };
+    int ok[5];
+    char why[5][HG_PROBE_WHY_MAX];
+    new_dir();
+    snprintf(path, sizeof(path), "%s/sinfo", dir);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "#!/bin/sh\n[ \"$*\" = '-h -N -n n1,n2,n3,n4,n5 -o %%N %%t' ] || exit 1\n"
+               "printf 'n1 mix\\nn2 down*\\nn3 idle*\\nn4 alloc\\nn5 drain\\n'\n");
+    fclose(f);
+    chmod(path, 0755);
+    snprintf(oldpath, sizeof(oldpath), "%s", getenv("PATH"));
+    snprintf(path, sizeof(path), "%s:%s", dir, oldpath);
+    setenv("PATH", path, 1);
+    ck_assert_int_eq(hg_probe_slurm_nodes(nodes, 5, 5.0, ok, why), 0);
+    setenv("PATH", oldpath, 1);
+    ck_assert_int_eq(ok[0], 1);
+    ck_assert_int_eq(ok[1], 0);
+    ck_assert_str_eq(why[1], "sinfo: down*");
+    ck_assert_int_eq(ok[2], 0);
+    ck_assert_str_eq(why[2], "sinfo: idle*");
+    ck_assert_int_eq(ok[3], 1);
+    ck_assert_int_eq(ok[4], 0);
+    snprintf(path, sizeof(path), "%s/sinfo", dir);
+    unlink(path);
+    rmdir(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("probe");
@@ -169,6 +207,7 @@ int main(void)
     tcase_add_test(tc, no_agent_to_run);
     tcase_add_test(tc, dead_hosts_left_out_spares_in_order);
     tcase_add_test(tc, all_hosts_up_and_needed);
+    tcase_add_test(tc, slurm_nodes_not_up);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
