@@ -2,6 +2,8 @@
  * the host name and slots are read. */
 #include "hostfile.h"
 
+#include "probe.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ifaddrs.h>
@@ -19,7 +21,9 @@ typedef struct host_line {
     char name[256];
     int slots;
     int out;      /* left out */
-    char why[160];
+    int down;     /* unreachable at this attempt's probe: out of this attempt only */
+    int probed;   /* probed for this attempt */
+    char why[HG_PROBE_WHY_MAX];
 } host_line;
 
 struct hg_hostfile {
@@ -110,7 +114,7 @@ int hg_hostfile_slots(const hg_hostfile *h)
 {
     int n = 0;
     for (int i = 0; i < h->n; i++)
-        n += h->v[i].out ? 0 : h->v[i].slots;
+        n += h->v[i].out || h->v[i].down ? 0 : h->v[i].slots;
     return n;
 }
 
@@ -191,7 +195,7 @@ int hg_hostfile_exclude(hg_hostfile *h, const char *host, const char *why)
 {
     int newly = 0;
     for (int i = 0; i < h->n; i++)
-        if (!h->v[i].out && same_host(h->v[i].name, host)) {
+        if (!h->v[i].out && !h->v[i].down && same_host(h->v[i].name, host)) {
             h->v[i].out = 1;
             snprintf(h->v[i].why, sizeof(h->v[i].why), "%s", why);
             newly = 1;
@@ -199,22 +203,111 @@ int hg_hostfile_exclude(hg_hostfile *h, const char *host, const char *why)
     return newly;
 }
 
-int hg_hostfile_write(const hg_hostfile *h, const char *path)
+/* Whether host i is in this attempt and needed: slots before it short of world. */
+static int needed(const hg_hostfile *h, int i, int world)
+{
+    int before = 0;
+    if (h->v[i].out || h->v[i].down)
+        return 0;
+    for (int j = 0; j < i; j++)
+        before += h->v[j].out || h->v[j].down ? 0 : h->v[j].slots;
+    return world <= 0 || before < world;
+}
+
+int hg_hostfile_write(const hg_hostfile *h, int world, const char *path)
 {
     FILE *f = fopen(path, "w");
     if (!f)
         return -1;
     for (int i = 0; i < h->n; i++)
-        if (!h->v[i].out)
+        if (needed(h, i, world))
             fprintf(f, "%s\n", h->v[i].text);
     return fclose(f) == 0 ? 0 : -1;
+}
+
+int hg_hostfile_uses_all(const hg_hostfile *h, int world)
+{
+    for (int i = 0; i < h->n; i++)
+        if (!needed(h, i, world))
+            return 0;
+    return 1;
+}
+
+int hg_hostfile_probe_slurm(hg_hostfile *h, double timeout_s, int attempt, FILE *out)
+{
+    const char *names[256];
+    int idx[256], n = 0, ok[256], gone = 0;
+    char why[256][HG_PROBE_WHY_MAX];
+    for (int i = 0; i < h->n; i++)
+        h->v[i].down = h->v[i].probed = 0;
+    for (int i = 0; i < h->n && n < 256; i++)
+        if (!h->v[i].out) {
+            idx[n] = i;
+            names[n++] = h->v[i].name;
+        }
+    if (n == 0 || hg_probe_slurm_nodes(names, n, timeout_s, ok, why) != 0)
+        return 0;
+    for (int k = 0; k < n; k++) {
+        if (ok[k])
+            continue;
+        host_line *hl = &h->v[idx[k]];
+        hl->down = 1;
+        snprintf(hl->why, sizeof(hl->why), "not up: %.180s", why[k]);
+        fprintf(out, "hgrid: node %s is not up in the allocation (%s); left out of attempt %d\n",
+                hl->name, why[k], attempt);
+        gone++;
+    }
+    return gone;
+}
+
+int hg_hostfile_probe(hg_hostfile *h, int world, double timeout_s, int attempt, FILE *out)
+{
+    int gone = 0;
+    for (int i = 0; i < h->n; i++)
+        h->v[i].down = h->v[i].probed = 0;
+    for (;;) {
+        /* The hosts this attempt would use that are not probed yet: a spare is probed
+         * only once a host before it is found down. */
+        const char *names[256];
+        int idx[256], n = 0, ok[256];
+        char why[256][HG_PROBE_WHY_MAX];
+        for (int i = 0; i < h->n && n < 256; i++) {
+            int local = 0;
+            struct in_addr a[8];
+            if (!needed(h, i, world) || h->v[i].probed)
+                continue;
+            h->v[i].probed = 1;
+            /* mpirun starts this machine's ranks itself, with no agent. */
+            resolve(h->v[i].name, a, 8, &local);
+            if (local)
+                continue;
+            idx[n] = i;
+            names[n++] = h->v[i].name;
+        }
+        if (n == 0)
+            return gone;
+        if (hg_probe_hosts(names, n, timeout_s, ok, why) != 0) {
+            fprintf(out, "hgrid: warning: cannot probe the hosts: %s\n", why[0]);
+            return gone;
+        }
+        for (int k = 0; k < n; k++) {
+            if (ok[k])
+                continue;
+            host_line *hl = &h->v[idx[k]];
+            hl->down = 1;
+            snprintf(hl->why, sizeof(hl->why), "unreachable: %.180s", why[k]);
+            fprintf(out, "hgrid: host %s unreachable (%s); left out of attempt %d\n", hl->name,
+                    why[k], attempt);
+            gone++;
+        }
+    }
 }
 
 void hg_hostfile_describe(const hg_hostfile *h, FILE *out)
 {
     int first = 1;
     for (int i = 0; i < h->n; i++)
-        if (!h->v[i].out) {
+        if (!h->v[i].out && !h->v[i].down) {
             fprintf(out, "%s%s", first ? "" : ", ", h->v[i].name);
             first = 0;
         }
@@ -222,7 +315,7 @@ void hg_hostfile_describe(const hg_hostfile *h, FILE *out)
         fputs("none", out);
     first = 1;
     for (int i = 0; i < h->n; i++)
-        if (h->v[i].out) {
+        if (h->v[i].out || h->v[i].down) {
             fprintf(out, "%s%s (%s)", first ? "; left out: " : ", ", h->v[i].name, h->v[i].why);
             first = 0;
         }
@@ -363,6 +456,6 @@ void hg_hostfile_excluded(const hg_hostfile *h, char *buf, size_t len)
     size_t used = 0;
     buf[0] = '\0';
     for (int i = 0; i < h->n; i++)
-        if (h->v[i].out && used < len)
+        if ((h->v[i].out || h->v[i].down) && used < len)
             used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? "," : "", h->v[i].name);
 }

@@ -31,8 +31,23 @@ int hg_hostfile_hosts_in(const hg_hostfile *h);
 /* Leaves host out with why ("rank 5 failed pre-flight in phase gpu"); returns 1 when it
  * was in and is now out, 0 otherwise (unknown, or out already). */
 int hg_hostfile_exclude(hg_hostfile *h, const char *host, const char *why);
-/* Writes the lines of the hosts still in to path; 0 or -1 (errno). */
-int hg_hostfile_write(const hg_hostfile *h, const char *path);
+/* Writes the lines of the hosts still in to path, in order, only as many as world ranks
+ * need (world <= 0: all): mpirun contacts every host of its hostfile, so a spare it
+ * need not use must not be in it. 0 or -1 (errno). */
+int hg_hostfile_write(const hg_hostfile *h, int world, const char *path);
+/* 1 when the hostfile as read is what this attempt uses: every host in and needed. */
+int hg_hostfile_uses_all(const hg_hostfile *h, int world);
+/* Before an attempt: probes (probe.h) the hosts it would use for world ranks, all at
+ * once, timeout_s each, this machine's own excepted (mpirun needs no agent for it); an
+ * unreachable one is left out of this attempt only, with a line on out ("hgrid: host
+ * nsc2 unreachable (ssh exit 255: ...); left out of attempt 1"), and the next spares in
+ * hostfile order are probed in its place. Returns how many were left out. */
+int hg_hostfile_probe(hg_hostfile *h, int world, double timeout_s, int attempt, FILE *out);
+/* Under SLURM, before an attempt: the allocation's nodes not up (probe.h,
+ * hg_probe_slurm_nodes) are left out of this attempt (srun --exclude), a line each
+ * ("hgrid: node nsc2 is not up in the allocation (sinfo: down*); left out of attempt
+ * 1"). Returns how many. */
+int hg_hostfile_probe_slurm(hg_hostfile *h, double timeout_s, int attempt, FILE *out);
 /* "a, b, c" of the hosts still in, and "x (why), y (why)" of those left out. */
 void hg_hostfile_describe(const hg_hostfile *h, FILE *out);
 

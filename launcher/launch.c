@@ -24,6 +24,7 @@
 #include "config.h"
 #include "diag.h"
 #include "hostfile.h"
+#include "probe.h"
 #include "intparse.h"
 #include "iochan.h"
 #include "job.h"
@@ -783,11 +784,21 @@ typedef struct restart_plan {
     int world, attempt, max;
     int restart;         /* another attempt follows */
     int no_hosts;        /* the job ends: too few hosts are left */
+    int *advised;        /* the --no-kill advice was given (once a launch) */
 } restart_plan;
 
 static hg_next next_attempt(void *ctx, const hg_attempt *a, FILE *out)
 {
     restart_plan *r = ctx;
+    /* SLURM ends an allocation that loses a node unless it was made with --no-kill, and
+     * the job record does not say whether it was (scontrol show job has no such field):
+     * said once, when a node is lost. */
+    if (r->cli->use_srun && a->stop == HG_STOP_HOST_LOST && r->advised && !*r->advised) {
+        fprintf(out, "hgrid: SLURM ends an allocation that loses a node unless it was made "
+                "with --no-kill (salloc --no-kill / sbatch --no-kill): without it no restart "
+                "can run\n");
+        *r->advised = 1;
+    }
     if (r->attempt >= r->max)
         return HG_NEXT_END;
     if (r->hosts) {
@@ -828,7 +839,11 @@ static int attempt_log_dir(hg_cli *acli, int max, int attempt, char *buf, size_t
 /* Outside any job: attempts, each with a fresh plan directory, channel, token and
  * MASTER_PORT, until one succeeds, one fails for a reason a restart cannot help, the
  * operator stops it, or --max-restarts are spent. The status is the last attempt's. */
-/* Per attempt with --exclude-failed-hosts: the hostfile of the hosts still in, and a
+/* Seconds each host has to answer the probe before an attempt (probe.h). */
+#define HG_PROBE_TIMEOUT_S 5.0
+
+/* Per attempt with --hostfile or --exclude-failed-hosts: the hosts probed, the hostfile
+ * of the hosts still in and needed, and a
  * readiness report to read the pre-flight failures from (the user's, else a scratch
  * one). Returns 0, HG_EXIT_NO_HOSTS when too few slots are left, HG_EXIT_NOT_STARTED
  * when the files cannot be made. */
@@ -836,22 +851,30 @@ static int prepare_hosts(hg_cli *acli, hg_hostfile *hosts, int world, int attemp
                          char *hostfile, char *report, size_t len)
 {
     const char *tmp = tmp_dir();
-    int fd;
-    if (hg_hostfile_slots(hosts) < world) {
+    int fd, gone = 0;
+    if (acli->use_srun)
+        gone = hg_hostfile_probe_slurm(hosts, HG_PROBE_TIMEOUT_S, attempt, stderr);
+    else if (hg_hostfile_slots(hosts) >= world)
+        gone = hg_hostfile_probe(hosts, world, HG_PROBE_TIMEOUT_S, attempt, stderr);
+    /* Under SLURM without --exclude-failed-hosts the slots per node are a guess (the
+     * world spread over the nodes): srun, which knows the allocation, decides. */
+    if (hg_hostfile_slots(hosts) < world && (!acli->use_srun || acli->exclude_failed_hosts)) {
         say_too_few_hosts(stderr, hosts, world);
         return HG_EXIT_NO_HOSTS;
     }
     if (acli->use_srun) {
         hg_hostfile_excluded(hosts, hostfile, len); /* srun --exclude's list, not a file */
         acli->srun_nodes = hostfile[0] ? hg_hostfile_hosts_in(hosts) : 0;
+    } else if (hg_hostfile_uses_all(hosts, world)) {
+        /* The user's own file, as written: nothing to leave out. */
     } else if (snprintf(hostfile, len, "%s/hgrid-hosts-XXXXXX", tmp) < 0
                || (fd = mkstemp(hostfile)) < 0
-               || (close(fd), hg_hostfile_write(hosts, hostfile)) != 0) {
+               || (close(fd), hg_hostfile_write(hosts, world, hostfile)) != 0) {
         fprintf(stderr, "hgrid-launch: cannot write a hostfile in %s: %s\n", tmp, strerror(errno));
         hostfile[0] = '\0';
         return HG_EXIT_NOT_STARTED;
     }
-    if (!acli->use_srun)
+    if (!acli->use_srun && hostfile[0])
         acli->hostfile = hostfile;
 #ifdef HG_TEST_HOOKS
     /* Test builds only: hosts made up by HGRID_TEST_HOSTS_OF cannot run mpirun's ranks;
@@ -868,7 +891,7 @@ static int prepare_hosts(hg_cli *acli, hg_hostfile *hosts, int world, int attemp
         close(fd);
         acli->report = report;
     }
-    if (attempt > 0) {
+    if (attempt > 0 || gone) {
         fprintf(stderr, "hgrid: attempt %d runs on ", attempt);
         hg_hostfile_describe(hosts, stderr);
         fputc('\n', stderr);
@@ -895,7 +918,7 @@ static int launch_standalone(const hg_cli *cli, const hg_config *cfg, const hg_l
                              size_t len)
 {
     int max = cli->max_restarts >= 0 ? cli->max_restarts : (int)cfg->max_restarts.v;
-    int world = hg_layout_world_size(layout), status, attempt;
+    int world = hg_layout_world_size(layout), status, attempt, advised = 0;
     hg_attempts *log = hg_attempts_new();
     hg_hostfile *hosts = NULL;
     hg_attempt a = { .failed_rank = -1, .go_s = -1 };
@@ -910,15 +933,24 @@ static int launch_standalone(const hg_cli *cli, const hg_config *cfg, const hg_l
         status = HG_EXIT_NOT_STARTED;
         goto out;
     }
-    if (cli->exclude_failed_hosts && load_hosts(cli, world, &hosts, &err) != 0) {
+    /* With a hostfile the hosts are probed before each attempt (a down spare must not
+     * stop the job), --exclude-failed-hosts or not; under SLURM only to leave hosts out. */
+    if ((cli->hostfile || cli->exclude_failed_hosts) && load_hosts(cli, world, &hosts, &err) != 0) {
         fprintf(stderr, "hgrid-launch: the job could not be started: %s\n", err.msg);
         status = HG_EXIT_NOT_STARTED;
         goto out;
     }
+    /* Under SLURM the allocation's nodes are checked before each attempt even without
+     * --exclude-failed-hosts (a node down at the start must not stop the job); outside
+     * an allocation there is nothing to check. */
+    if (!hosts && cli->use_srun && getenv("SLURM_JOB_NODELIST")
+        && load_hosts(cli, world, &hosts, &err) != 0)
+        hosts = NULL;
     for (attempt = 0;; attempt++) {
         hg_cli acli = *cli;
         char hostfile[PATH_MAX] = "", report[PATH_MAX] = "", log_dir[PATH_MAX] = "";
-        restart_plan plan = { cli, hosts, NULL, world, attempt, max, 0, 0 };
+        restart_plan plan = { cli, cli->exclude_failed_hosts ? hosts : NULL, NULL, world, attempt,
+                              max, 0, 0, &advised };
         if (set_restart_env(attempt, max) != 0) {
             fprintf(stderr, "hgrid-launch: setenv: %s\n", strerror(errno));
             status = HG_EXIT_NOT_STARTED;

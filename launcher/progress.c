@@ -40,7 +40,23 @@ static const char *const noise_openers[] = {
     "mpirun detected that one or more processes exited with non-zero status",
     "mpirun noticed that process rank ",
     "mpirun noticed that the job aborted",
+    /* The daemon boxes (daemon_boxes below): one hgrid line each, naming the host. */
+    "ORTE was unable to reliably start one or more daemons",
+    "An ORTE daemon has unexpectedly failed after launch",
+    "ORTE has lost communication with a remote daemon",
     NULL,
+};
+
+/* Boxes that mean a host is gone or never came: the opener, and what hgrid says of the
+ * host (named in the box as "Remote daemon: [[J,S],D] on node HOST", else by the rsh
+ * agent's last "ssh: connect to host HOST ..." line before it, else unknown). */
+static const struct {
+    const char *opener, *how;
+} daemon_boxes[] = {
+    { "ORTE was unable to reliably start one or more daemons", "mpirun could not start its daemon on it" },
+    { "An ORTE daemon has unexpectedly failed after launch", "mpirun's daemon on it failed" },
+    { "ORTE has lost communication with a remote daemon", "mpirun lost its daemon on it" },
+    { NULL, NULL },
 };
 
 /* Single lines that the MPI runtime's libraries (PMIx, libevent) and srun print while a
@@ -55,6 +71,8 @@ static const char *const noise_lines[] = {
     "srun: error: %h: task",
     "srun: Force Terminated ",
     "srun: Job step aborted",
+    "srun: error: Node failure on ",
+    "srun: error: Nodes %h are still not ready",
     NULL,
 };
 
@@ -93,6 +111,11 @@ struct hg_progress {
     int box_lines;
     size_t scanned;
     char scan[SCAN_MAX + 1];
+    int daemon_box;       /* in_noise box is daemon_boxes[daemon_box - 1]; 0: not one */
+    char box_host[128];   /* the host a daemon box named */
+    char ssh_host[128];   /* the host of the last passed "ssh: ... host HOST" line */
+    char lost_host[128];  /* the first host mpirun or srun said is gone; "" none */
+    const char *lost_how;
     deadline_group *dl;
     size_t ndl, dl_cap;
     double dl_last;       /* when the last deadline message came */
@@ -303,6 +326,62 @@ static void status_line(hg_progress *p, const char *s)
     }
 }
 
+/* mpirun or srun said host is gone: one line, the first such host kept for the
+ * supervisor (a later one is said too: the job may have lost more than one). */
+static void say_lost(hg_progress *p, const char *host, const char *how)
+{
+    hg_progress_clear(p);
+    if (host && *host) {
+        fprintf(p->out, "hgrid: host %s lost: %s\n", host, how);
+        if (!p->lost_host[0]) {
+            snprintf(p->lost_host, sizeof(p->lost_host), "%s", host);
+            p->lost_how = how;
+        }
+    } else {
+        fprintf(p->out, "hgrid: %s on a host it does not name (Open MPI's message: "
+                "--log-dir's mpirun.stderr)\n", how);
+    }
+}
+
+/* A daemon box closes (or the stream ends inside one): its line. */
+static void end_daemon_box(hg_progress *p)
+{
+    if (!p->daemon_box)
+        return;
+    const char *how = daemon_boxes[p->daemon_box - 1].how;
+    if (!p->box_host[0] && p->daemon_box != 3)
+        snprintf(p->box_host, sizeof(p->box_host), "%s", p->ssh_host);
+    if (p->box_host[0])
+        say_lost(p, p->box_host, how);
+    else
+        say_lost(p, NULL, p->daemon_box == 3 ? "mpirun lost its daemon"
+                                             : "mpirun could not start its daemon");
+    p->daemon_box = 0;
+    p->box_host[0] = '\0';
+}
+
+/* Host names in what mpirun, srun and ssh print, of a line that ended: srun's single
+ * lines and a daemon box's "Remote daemon:" line (diverted, noise), ssh's (passed). */
+static void scan_hosts(hg_progress *p, const char *s, int noise)
+{
+    char host[128];
+    const char *q;
+    if (!noise) {
+        if ((q = strstr(s, "ssh: connect to host ")) && sscanf(q, "ssh: connect to host %127s", host) == 1)
+            snprintf(p->ssh_host, sizeof(p->ssh_host), "%s", host);
+        else if ((q = strstr(s, "ssh: Could not resolve hostname ")) && sscanf(q, "ssh: Could not resolve hostname %127[^: ]", host) == 1)
+            snprintf(p->ssh_host, sizeof(p->ssh_host), "%s", host);
+        return;
+    }
+    if (p->in_noise && p->daemon_box && (q = strstr(s, "Remote daemon:"))
+        && (q = strstr(q, " on node ")) && sscanf(q, " on node %127s", host) == 1)
+        snprintf(p->box_host, sizeof(p->box_host), "%s", host);
+    else if (sscanf(s, "srun: error: Node failure on %127s", host) == 1)
+        say_lost(p, host, "SLURM reported a node failure");
+    else if (sscanf(s, "srun: error: Nodes %127s are still not ready", host) == 1)
+        say_lost(p, host, "SLURM reported it not ready");
+}
+
 /* mpirun names the first failing process in a block of lines; keep the first. */
 static void scan_mpirun(hg_progress *p, const char *s)
 {
@@ -371,8 +450,11 @@ static void end_line(hg_progress *p)
 {
     p->scan[p->scanned] = '\0';
     scan_mpirun(p, p->scan);
-    if (p->mode == LINE_NOISE && p->in_noise && ++p->box_lines > NOISE_BOX_LINES_MAX)
+    scan_hosts(p, p->scan, p->mode == LINE_NOISE);
+    if (p->mode == LINE_NOISE && p->in_noise && ++p->box_lines > NOISE_BOX_LINES_MAX) {
         p->in_noise = 0; /* no closing line: the rest is not mpirun's box */
+        end_daemon_box(p);
+    }
     next_line(p);
 }
 
@@ -509,6 +591,7 @@ static void end_held_line(hg_progress *p)
         if (p->in_noise) {
             rule_to(p, 1);
             p->in_noise = 0;
+            end_daemon_box(p);
         } else {
             release_rule(p);
             p->rule_held = 1;
@@ -577,6 +660,11 @@ void hg_progress_feed(hg_progress *p, const char *buf, size_t n, double now)
             p->rule_held = 0;
             p->in_noise = 1;
             p->box_lines = 0;
+            p->daemon_box = 0;
+            for (int k = 0; daemon_boxes[k].opener; k++)
+                if (p->held >= strlen(daemon_boxes[k].opener)
+                    && memcmp(p->hold, daemon_boxes[k].opener, strlen(daemon_boxes[k].opener)) == 0)
+                    p->daemon_box = k + 1;
             p->noise_count++;
             divert(p, p->hold, p->held);
             p->held = 0;
@@ -603,6 +691,7 @@ void hg_progress_finish(hg_progress *p)
 {
     release_held(p);
     end_line(p);
+    end_daemon_box(p);
     flush_deadlines(p);
     hg_progress_clear(p);
     fflush(p->out);
@@ -632,6 +721,13 @@ int hg_progress_started(const hg_progress *p) { return p->started; }
 int hg_progress_decision(const hg_progress *p) { return p->decision; }
 int hg_progress_report_written(const hg_progress *p) { return p->report; }
 size_t hg_progress_deadlines(const hg_progress *p) { return p->deadlines; }
+
+const char *hg_progress_lost_host(const hg_progress *p, const char **how)
+{
+    if (how)
+        *how = p->lost_how;
+    return p->lost_host[0] ? p->lost_host : NULL;
+}
 
 int hg_progress_first_failure(const hg_progress *p, int *rank, int *status, int *signal)
 {

@@ -61,6 +61,15 @@ int hg_progress_decision(const hg_progress *p);
 int hg_progress_report_written(const hg_progress *p);
 /* How many of the ranks' deadline messages came (printed or still held). */
 size_t hg_progress_deadlines(const hg_progress *p);
+/* The first host mpirun or srun said is gone: Open MPI's boxes "ORTE has lost
+ * communication with a remote daemon" (the remote daemon's node), "ORTE was unable to
+ * reliably start one or more daemons" and "An ORTE daemon has unexpectedly failed after
+ * launch" (the host of the rsh agent's last "ssh: connect to host HOST" line, when
+ * there was one), srun's "srun: error: Node failure on HOST" and "srun: error: Nodes
+ * HOST are still not ready". Each is noise (the raw text goes to the sink) and becomes
+ * one line on out, "hgrid: host HOST lost: HOW". Returns the host or NULL; *how (may be
+ * NULL) gets HOW ("mpirun lost its daemon on it", "SLURM reported a node failure"). */
+const char *hg_progress_lost_host(const hg_progress *p, const char **how);
 /* The first failing rank as mpirun reported it, with its exit status, or the signal
  * that killed it (0 when it exited); returns 0 when mpirun named one. */
 int hg_progress_first_failure(const hg_progress *p, int *rank, int *status, int *signal);

@@ -569,6 +569,22 @@ static void ranks_by_module(const sup *s, int *r, int n, char *buf, size_t len)
 static void check_liveness(sup *s, double now)
 {
     const hg_supervise_opts *o = s->o;
+    const char *how = NULL, *gone = hg_progress_lost_host(s->progress, &how);
+    /* mpirun or srun said a host is gone (progress.h): a host lost at once, said already
+     * by the progress relay's one line, with no wait for its silence. */
+    if (gone && !s->js.stopped) {
+        snprintf(s->lost_host, sizeof(s->lost_host), "%s", gone);
+        snprintf(s->lost_how, sizeof(s->lost_how), "%s", how);
+        hg_jobstate_stop(&s->js, HG_STOP_HOST_LOST, now);
+        if (s->io)
+            hg_iochan_drop_host(s->io, gone);
+        if (!s->child_done) {
+            fprintf(s->err, "hgrid: stopping the other ranks (SIGTERM, %d s to exit)\n",
+                    o->grace_s);
+            begin_stop(s, SIGTERM, o->grace_s, now);
+        }
+        return;
+    }
     if (!s->io || o->host_timeout_s <= 0 || !s->lost_ranks || s->js.stopped || s->child_done)
         return;
     if (!read_ranks(s)) {
@@ -905,6 +921,8 @@ int hg_supervise(const hg_supervise_opts *o, hg_attempt *result, hg_error *err)
         waitpid(s.child, &s.child_status, 0);
         s.child_done = 1;
     }
+    /* A host mpirun or srun named gone as it ended (its last words) still lost it. */
+    check_liveness(&s, hg_now());
     sweep_children();
     *result = (hg_attempt){ .failed_rank = -1, .go_s = s.go_at > 0 ? s.go_at - s.start : -1 };
     conclude(&s, result);

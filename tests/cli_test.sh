@@ -67,7 +67,7 @@ want=$(printf '%s\n' "Exit status:"
         "$(exit_code PREFLIGHT)" "an agent failed pre-flight" \
         "$(exit_code NOT_STARTED)" "the job could not be started" \
         "$(exit_code STALLED)" "ranks stalled: no heartbeat for --stall-timeout" \
-        "$(exit_code NO_HOSTS)" "too few hosts left for the layout (--exclude-failed-hosts)" \
+        "$(exit_code NO_HOSTS)" "too few hosts left for the layout (unreachable or left out)" \
         "$(exit_code LOST)" "a host was lost (--host-timeout), or ranks ended with no exit status" \
         "$(exit_code DEADLINE)" "the readiness deadline passed" \
         "128+N" "hgrid-launch itself was stopped by signal N" \

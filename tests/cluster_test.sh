@@ -252,6 +252,67 @@ else
     show_failure
 fi
 
+# === spares and the launcher's word on lost hosts (issue 24 items 5 and 7) ============
+# Kept as one block: hosts probed before an attempt through the rsh agent, a dead host
+# replaced by the next spare, a dead spare that is not needed never contacted, mpirun's
+# "lost communication" box as one line and a host loss, and under SLURM a node not up
+# left out through srun --exclude.
+printf 'nsc1 slots=4\nnsc2 slots=4 max_slots=4\nnsc3 slots=4 max_slots=8\n' >"$HGRID_CLUSTER_DIR/hosts12"
+"$C" kill nsc2 >/dev/null 2>&1
+on nsc1 timeout 90 "$LAUNCH" --backend mpi --hostfile "$HGRID_CLUSTER_DIR/hosts12" configs/vlm-8gpu-moe.yaml \
+    -- sh -c 'echo "rank $RANK on $(hostname)"' >"$T/out" 2>&1
+rc=$?
+check "spares: nsc2 dead, nsc3 spare: exit 0" test "$rc" -eq 0 || show_failure
+check "spares: one line for nsc2, left out of attempt 0" \
+    test "$(grep -cE '^hgrid: host nsc2 unreachable \(rsh exit 255: .+\); left out of attempt 0$' "$T/out")" -eq 1
+check "spares: ranks on nsc1 and nsc3 only" \
+    test "$(awk '/^rank / {print $4}' "$T/out" | sort | uniq -c | awk '{print $1 $2}' | paste -sd ' ')" = "4nsc1 4nsc3"
+"$C" revive nsc2 >/dev/null 2>&1
+# A dead spare the layout does not need: never probed nor given to mpirun (which would
+# contact it and fail); max_slots= accepted with --exclude-failed-hosts.
+"$C" kill nsc3 >/dev/null 2>&1
+on nsc1 timeout 90 "$LAUNCH" --backend mpi --max-restarts 1 --exclude-failed-hosts --hostfile "$HGRID_CLUSTER_DIR/hosts12" \
+    configs/vlm-8gpu-moe.yaml -- sh -c 'echo "rank $RANK on $(hostname)"' >"$T/out" 2>&1
+rc=$?
+check "spares: dead spare nsc3 not needed: exit 0, not a word of it" \
+    test "$rc" -eq 0 -a "$(grep -c nsc3 "$T/out")" -eq 0 || show_failure
+"$C" revive nsc3 >/dev/null 2>&1
+# mpirun's daemon on nsc2 killed (its link up): mpirun's box becomes one line and the
+# attempt ends as a host loss at once, long before --host-timeout.
+mkdir -p "$HGRID_CLUSTER_DIR/logs"
+on nsc1 timeout 90 "$LAUNCH" --backend mpi --host-timeout 60 --log-dir "$HGRID_CLUSTER_DIR/logs" \
+    --hostfile "$HGRID_CLUSTER_DIR/hosts12" configs/vlm-8gpu-moe.yaml -- sleep 30 >"$T/out" 2>&1 &
+lpid=$!
+for ((i = 0; i < 100; i++)); do
+    orted=$(for p in $(ip netns pids "hgc$cid-nsc2"); do [[ "$(cat /proc/$p/comm 2>/dev/null)" = orted ]] && echo "$p"; done)
+    [[ -n "$orted" ]] && grep -q '^hgrid: 8/8 ranks ready in ' "$T/out" && break
+    sleep 0.2
+done
+t0=$(date +%s)
+kill -9 $orted 2>/dev/null
+wait "$lpid"; rc=$?
+took=$(($(date +%s) - t0))
+check "lost daemon: exit 7 within 20 s (took $took s)" test "$rc" -eq 7 -a "$took" -lt 20 || show_failure
+check "lost daemon: one line naming nsc2" \
+    test "$(grep -c '^hgrid: host nsc2 lost: mpirun lost its daemon on it$' "$T/out")" -eq 1
+check "lost daemon: no box on the terminal" bash -c '! grep -q "ORTE has lost" "$0"' "$T/out"
+check "lost daemon: the box in mpirun.stderr" \
+    grep -q '^  Remote daemon: \[\[[0-9]*,0\],[0-9]*\] on node nsc2$' "$HGRID_CLUSTER_DIR/logs/mpirun.stderr"
+if ((slurm)); then
+    # A node of the allocation down (the allocation made with --no-kill, so it lives on):
+    # left out of the step through srun --exclude, the job runs on the other two.
+    on nsc1 timeout 120 salloc --no-kill -N 3 --ntasks-per-node=4 sh -c 'scontrol update nodename=nsc3 state=down reason=hgtest
+        exec "$0" --launcher srun --backend mpi configs/vlm-8gpu-moe.yaml -- sh -c "echo rank \$RANK on \$(hostname)"' \
+        "$LAUNCH" >"$T/out" 2>&1
+    rc=$?
+    on nsc1 scontrol update nodename=nsc3 state=resume >/dev/null 2>&1
+    check "srun: node nsc3 down: exit 0" test "$rc" -eq 0 || show_failure
+    check "srun: one line for nsc3" test "$(grep -c '^hgrid: node nsc3 is not up in the allocation (sinfo: down); left out of attempt 0$' "$T/out")" -eq 1
+    check "srun: ranks on nsc1 and nsc2 only" \
+        test "$(awk '/^rank / {print $4}' "$T/out" | sort -u | paste -sd ' ')" = "nsc1 nsc2"
+fi
+# === end of spares block ===============================================================
+
 # --- down -------------------------------------------------------------------------------
 daemons=()
 for f in "$HGRID_CLUSTER_DIR"/slurm/*.pid "$HGRID_CLUSTER_DIR"/munge/munged.pid "$HGRID_CLUSTER_DIR"/hosts/*/holder.pid; do

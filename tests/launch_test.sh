@@ -676,12 +676,12 @@ check "stall then restart: exit 0" test "$RC" -eq 0 -a "$(grep -c '^hgrid:   att
 # testnode4 in its place (HGRID_TEST_HOSTFILE_DRY: chosen and said, run here).
 printf '# five hosts, one spare\ntestnode0 slots=2\ntestnode1 slots=2\ntestnode2 slots=2\ntestnode3 slots=2\ntestnode4 slots=2\n' >"$T/hosts5"
 head -n 5 "$T/hosts5" >"$T/hosts4"
-HGRID_TEST_HOSTS_OF=2 HGRID_TEST_FAIL_RANK=5 HGRID_TEST_FAIL_ATTEMPT=0 HGRID_TEST_HOSTFILE_DRY=1 \
+OMPI_MCA_plm_rsh_agent=true HGRID_TEST_HOSTS_OF=2 HGRID_TEST_FAIL_RANK=5 HGRID_TEST_FAIL_ATTEMPT=0 HGRID_TEST_HOSTFILE_DRY=1 \
   start exclude --backend mpi --hostfile "$T/hosts5" --exclude-failed-hosts --max-restarts 1 "$CFG" -- true
 finish exclude
 check "failed host left out: exit 0 on attempt 1" test "$RC" -eq 0 || show exclude 12
 check "failed host left out: the spare takes its place" has "$T/exclude.err" "hgrid: attempt 1 runs on testnode0, testnode1, testnode3, testnode4; left out: testnode2 (rank 5 failed pre-flight in phase gpu)"
-HGRID_TEST_HOSTS_OF=2 HGRID_TEST_FAIL_RANK=5 HGRID_TEST_FAIL_ATTEMPT=0 HGRID_TEST_HOSTFILE_DRY=1 \
+OMPI_MCA_plm_rsh_agent=true HGRID_TEST_HOSTS_OF=2 HGRID_TEST_FAIL_RANK=5 HGRID_TEST_FAIL_ATTEMPT=0 HGRID_TEST_HOSTFILE_DRY=1 \
   start nospare --backend mpi --hostfile "$T/hosts4" --exclude-failed-hosts --max-restarts 1 "$CFG" -- true
 finish nospare
 check "failed host, no spare: exit 6" test "$RC" -eq 6 || show nospare 12

@@ -40,7 +40,7 @@ START_TEST(hostfile_lines_slots_and_write_back)
     char *d = describe(h);
     ck_assert_str_eq(d, "n0, n2; left out: n1.cluster (rank 5 killed by signal 9)");
     free(d);
-    ck_assert_int_eq(hg_hostfile_write(h, path), 0);
+    ck_assert_int_eq(hg_hostfile_write(h, 0, path), 0);
     FILE *f = fopen(path, "r");
     char got[256] = "";
     size_t n = fread(got, 1, sizeof(got) - 1, f);

@@ -496,6 +496,92 @@ START_TEST(held_dashes_pass_after_a_while)
 }
 END_TEST
 
+/* --- hosts mpirun and srun say are gone ----------------------------------------------- */
+
+#define BOX_NODE_DIED RULE "ORTE has lost communication with a remote daemon.\n\n" \
+    "  HNP daemon   : [[59427,0],0] on node nsc1\n  Remote daemon: [[59427,0],2] on node nsc2\n\n" \
+    "This is usually due to either a failure of the TCP network\nconnection to the node, or " \
+    "possibly an internal failure of\nthe daemon itself. We cannot recover from this failure, " \
+    "and\ntherefore will terminate the job.\n" RULE
+#define BOX_NO_START RULE "ORTE was unable to reliably start one or more daemons.\n" \
+    "This usually is caused by:\n\n* not finding the required libraries and/or binaries on\n" \
+    "  one or more nodes. Please check your PATH and LD_LIBRARY_PATH\n" RULE
+#define BOX_FAILED RULE "An ORTE daemon has unexpectedly failed after launch and before\n" \
+    "communicating back to mpirun. This could be caused by a number\nof factors.\n" RULE
+
+static void feed_bytes(hg_progress *p, const char *in)
+{
+    for (size_t i = 0; in[i]; i++)
+        hg_progress_feed(p, in + i, 1, 1.0);
+}
+
+START_TEST(lost_daemon_box_becomes_one_line_naming_the_host)
+{
+    two_sinks t;
+    const char *how = NULL;
+    open_two(&t);
+    ck_assert_ptr_null(hg_progress_lost_host(t.p, &how));
+    feed_bytes(t.p, "rank 1 step 3\n" BOX_NODE_DIED "rank 2 step 3\n");
+    hg_progress_finish(t.p);
+    ck_assert_str_eq(text(&t.out), "rank 1 step 3\nhgrid: host nsc2 lost: mpirun lost its "
+                                   "daemon on it\nrank 2 step 3\n");
+    ck_assert_str_eq(text(&t.noise), BOX_NODE_DIED);
+    ck_assert_uint_eq(hg_progress_noise_count(t.p), 1);
+    ck_assert_str_eq(hg_progress_lost_host(t.p, &how), "nsc2");
+    ck_assert_str_eq(how, "mpirun lost its daemon on it");
+    close_two(&t);
+}
+END_TEST
+
+START_TEST(daemon_start_boxes_name_the_host_ssh_named)
+{
+    two_sinks t;
+    open_two(&t);
+    feed_bytes(t.p, "ssh: connect to host nsc3 port 22: No route to host\n" BOX_NO_START);
+    hg_progress_finish(t.p);
+    ck_assert_str_eq(text(&t.out), "ssh: connect to host nsc3 port 22: No route to host\n"
+                                   "hgrid: host nsc3 lost: mpirun could not start its daemon "
+                                   "on it\n");
+    ck_assert_str_eq(text(&t.noise), BOX_NO_START);
+    ck_assert_uint_eq(hg_progress_noise_count(t.p), 1);
+    ck_assert_str_eq(hg_progress_lost_host(t.p, NULL), "nsc3");
+    close_two(&t);
+
+    /* No host named anywhere: one line all the same, and no host to blame. */
+    open_two(&t);
+    feed_bytes(t.p, BOX_FAILED);
+    hg_progress_finish(t.p);
+    ck_assert_str_eq(text(&t.out), "hgrid: mpirun could not start its daemon on a host it does "
+                                   "not name (Open MPI's message: --log-dir's mpirun.stderr)\n");
+    ck_assert_str_eq(text(&t.noise), BOX_FAILED);
+    ck_assert_ptr_null(hg_progress_lost_host(t.p, NULL));
+    close_two(&t);
+}
+END_TEST
+
+START_TEST(srun_node_failure_lines_name_the_host)
+{
+    two_sinks t;
+    const char *how = NULL;
+    const char *noise = "srun: error: Node failure on nsc2\n"
+                        "srun: error: Nodes nsc3 are still not ready\n";
+    open_two(&t);
+    feed_bytes(t.p, "a\n");
+    feed_bytes(t.p, noise);
+    feed_bytes(t.p, "srun: error: Node failures are rare\n");
+    hg_progress_finish(t.p);
+    ck_assert_str_eq(text(&t.out), "a\nhgrid: host nsc2 lost: SLURM reported a node failure\n"
+                                   "hgrid: host nsc3 lost: SLURM reported it not ready\n"
+                                   "srun: error: Node failures are rare\n");
+    ck_assert_str_eq(text(&t.noise), noise);
+    ck_assert_uint_eq(hg_progress_noise_count(t.p), 2);
+    /* The first host said is the one kept. */
+    ck_assert_str_eq(hg_progress_lost_host(t.p, &how), "nsc2");
+    ck_assert_str_eq(how, "SLURM reported a node failure");
+    close_two(&t);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("progress");
@@ -525,6 +611,9 @@ int main(void)
     tcase_add_test(tc, a_box_that_passed_hides_no_noise_box);
     tcase_add_test(tc, noise_is_dropped_without_a_sink);
     tcase_add_test(tc, held_dashes_pass_after_a_while);
+    tcase_add_test(tc, lost_daemon_box_becomes_one_line_naming_the_host);
+    tcase_add_test(tc, daemon_start_boxes_name_the_host_ssh_named);
+    tcase_add_test(tc, srun_node_failure_lines_name_the_host);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
