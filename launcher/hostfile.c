@@ -122,7 +122,7 @@ int hg_hostfile_hosts_in(const hg_hostfile *h)
 {
     int n = 0;
     for (int i = 0; i < h->n; i++)
-        n += !h->v[i].out;
+        n += !h->v[i].out && !h->v[i].down;
     return n;
 }
 

@@ -26,7 +26,7 @@ int hg_hostfile_from_nodelist(const char *nodelist, int slots, hg_hostfile **out
 void hg_hostfile_excluded(const hg_hostfile *h, char *buf, size_t len);
 /* Slots of the hosts still in. */
 int hg_hostfile_slots(const hg_hostfile *h);
-/* Hosts not left out. */
+/* Hosts not left out, for good or for this attempt (down at its probe). */
 int hg_hostfile_hosts_in(const hg_hostfile *h);
 /* Leaves host out with why ("rank 5 failed pre-flight in phase gpu"); returns 1 when it
  * was in and is now out, 0 otherwise (unknown, or out already). */

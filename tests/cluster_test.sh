@@ -191,6 +191,40 @@ if ((slurm)); then
         test "$(grep '^rank .* attempt 1 on ' "$T/out" | grep -vc " on $lost\$")" -eq 8
 fi
 
+# --- remote ranks are ranks (issue 24 item 6) -------------------------------------------
+# The same launch over nsc1 (ranks 0-3) and nsc2 (4-7), the launcher on nsc1: the
+# operator's SIGTERM reaches every rank, on both hosts, with the grace; --label and
+# --log-dir hold the remote ranks' lines too, the log files only on the launcher's host;
+# a stall names and frames the stacks of remote ranks as of local ones.
+printf 'nsc1 slots=4\nnsc2 slots=4\n' >"$HGRID_CLUSTER_DIR/hosts8b"
+rm -f "$HGRID_CLUSTER_DIR/running"
+on nsc1 timeout 120 "$LAUNCH" --backend mpi --label --log-dir /tmp/hgc-logs --grace 20 \
+    --hostfile "$HGRID_CLUSTER_DIR/hosts8b" configs/vlm-8gpu-moe.yaml -- sh -c \
+    'trap "echo saving on \$(hostname); sleep 1; echo SAVED; exit 0" TERM
+     echo >>"$0/running"; while :; do sleep 0.1; done' "$HGRID_CLUSTER_DIR" >"$T/out" 2>"$T/err" &
+pid=$!; n=0
+while ((n < 300)) && [[ $(wc -l <"$HGRID_CLUSTER_DIR/running" 2>/dev/null || echo 0) -lt 8 ]]; do
+    sleep 0.1; n=$((n + 1))
+done
+pkill -TERM -f "^$LAUNCH --backend mpi --label --log-dir /tmp/hgc-logs "
+wait "$pid"; rc=$?
+check "remote ranks, SIGTERM: exit 143" test "$rc" -eq 143
+check "remote ranks, SIGTERM: every rank saved, labelled, 4 on nsc2" \
+    test "$(grep -c '^\[[0-7] [a-z_]*\] SAVED$' "$T/out")/$(grep -c '^\[[4-7] language\] saving on nsc2$' "$T/out")" = 8/4
+check "remote ranks: a log file per rank on the launcher's host" \
+    test "$(on nsc1 sh -c 'ls /tmp/hgc-logs/*.stdout | wc -l')" -eq 8
+check "remote ranks: rank 6's log file holds its lines, unlabelled" \
+    test "$(on nsc1 cat /tmp/hgc-logs/rank6-language.stdout)" = "$(printf 'saving on nsc2\nSAVED')"
+check "remote ranks: nothing written on nsc2's /tmp" on nsc2 test ! -e /tmp/hgc-logs
+on nsc1 timeout 120 "$LAUNCH" --backend mpi --stall-timeout 2 --grace 5 \
+    --hostfile "$HGRID_CLUSTER_DIR/hosts8b" configs/vlm-8gpu-moe.yaml -- sh -c \
+    'trap "echo stack of \$RANK on \$(hostname) >&2" USR1; echo "1 stacks $$" >&$HGRID_HEARTBEAT_FD
+     while :; do sleep 0.1; done' >"$T/out" 2>"$T/err"
+rc=$?
+check "remote ranks, stall: exit 5" test "$rc" -eq 5
+check "remote ranks, stall: rank 6's stacks framed, from nsc2" \
+    bash -c 'grep -A1 "^hgrid: rank 6 (language): stacks, dumped on SIGUSR1:$" "$0" | grep -q "^stack of 6 on nsc2$"' "$T/err"
+
 # --- partition, kill, revive ------------------------------------------------------------
 # A process on nsc3 (not this shell's child: its death is not reported here).
 sleeper=$(on nsc3 sh -c 'sleep 300 </dev/null >/dev/null 2>&1 & echo $!')
