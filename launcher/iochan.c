@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "evloop.h"
 #include "intparse.h"
 #include "protocol.h"
 #include "record.h"
@@ -35,7 +36,7 @@
 typedef struct conn {
     int fd;
     hg_record_parser *parser;
-    double since;
+    double since;        /* hg_now() when accepted */
     int rank;            /* -1 until HELLO */
     long pid;
     char host[128];
@@ -311,7 +312,7 @@ void hg_iochan_release_all(hg_iochan *ch)
             send_control(&ch->conns[i], HG_REC_RELEASE, NULL);
 }
 
-static void accept_all(hg_iochan *ch, double now)
+static void accept_all(hg_iochan *ch)
 {
     for (;;) {
         int fd = accept4(ch->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -328,7 +329,7 @@ static void accept_all(hg_iochan *ch, double now)
             ch->cap = cap;
         }
         conn *c = &ch->conns[ch->nconns++];
-        *c = (conn){ .fd = fd, .since = now, .rank = -1, .log = { -1, -1 }, .heard = hg_now() };
+        *c = (conn){ .fd = fd, .since = hg_now(), .rank = -1, .log = { -1, -1 }, .heard = hg_now() };
         c->label_next[0] = c->label_next[1] = 1;
         c->parser = hg_record_parser_new();
         if (!c->parser)
@@ -711,11 +712,11 @@ void hg_iochan_serve(hg_iochan *ch, const struct pollfd *fds, int n, double now)
         conn *c = &ch->conns[i - 1];
         if (c->fd >= 0 && fds[i].fd == c->fd && (fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
             read_conn(ch, c, now);
-        if (c->fd >= 0 && c->rank < 0 && now - c->since > HELLO_S)
+        if (c->fd >= 0 && c->rank < 0 && hg_now() - c->since > HELLO_S)
             conn_close(ch, c);
     }
     if (n > 0 && (fds[0].revents & POLLIN))
-        accept_all(ch, now);
+        accept_all(ch);
     double t = hg_now();
     for (size_t i = 0; ch->dumping > 0 && i < ch->nconns; i++) {
         conn *c = &ch->conns[i];
@@ -834,6 +835,26 @@ void hg_iochan_drop_host(hg_iochan *ch, const char *host)
                 conn_close(ch, c);
         }
     }
+}
+
+double hg_iochan_next_due(const hg_iochan *ch, double stall_s, double silence_s)
+{
+    double due = -1;
+    for (size_t i = 0; ch && i < ch->nconns; i++) {
+        const conn *c = &ch->conns[i];
+        if (c->fd >= 0 && c->rank < 0)
+            due = hg_due_min(due, c->since + HELLO_S + 0.001);
+        if (c->rank < 0 || c->exited)
+            continue;
+        if (stall_s > 0 && c->beats)
+            due = hg_due_min(due, c->beat_at + stall_s);
+        if (silence_s > 0 && c->fd >= 0 && !c->dropped)
+            due = hg_due_min(due, c->heard + silence_s);
+        if (c->dumping)
+            due = hg_due_min(due, c->dump_len ? c->dump_last + HG_STACKS_QUIET_MS / 1000.0
+                                              : c->dump_at + HG_STACKS_WAIT_S);
+    }
+    return due;
 }
 
 void hg_iochan_heard_all(hg_iochan *ch, double now)

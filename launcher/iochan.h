@@ -74,6 +74,11 @@ int hg_iochan_lost_host(const hg_iochan *ch, double now, double silence_s, hg_io
 /* Stops waiting for the host's ranks: their connections are closed and they count as
  * settled. */
 void hg_iochan_drop_host(hg_iochan *ch, const char *host);
+/* When the channel next has something to do or judge by the clock alone (hg_now()
+ * seconds; < 0: nothing): a connection's HELLO running out, a heartbeat's silence
+ * reaching stall_s (0: not watched), a keeper's silence reaching silence_s (0: not
+ * watched), a held stack dump to write. */
+double hg_iochan_next_due(const hg_iochan *ch, double stall_s, double silence_s);
 /* Counts every open connection as heard now: after a time in which the launcher did
  * not read them (its own reader was slow), their silence says nothing. */
 void hg_iochan_heard_all(hg_iochan *ch, double now);

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "evloop.h"
 #include "protocol.h"
 #include "ranklist.h"
 
@@ -165,9 +166,10 @@ void hg_progress_set_noise(hg_progress *p, FILE *sink)
     p->noise = sink;
 }
 
+/* Open MPI writes its process name as "[HOST:%05d]": pid 6367 is "[vm:06367]". */
 void hg_progress_set_launcher_pid(hg_progress *p, long pid)
 {
-    snprintf(p->launcher, sizeof(p->launcher), "[%%h:%ld] ", pid);
+    snprintf(p->launcher, sizeof(p->launcher), "[%%h:%05ld] ", pid);
 }
 
 size_t hg_progress_noise_count(const hg_progress *p)
@@ -714,6 +716,19 @@ void hg_progress_tick(hg_progress *p, double now)
         draw(p);
         fflush(p->out);
     }
+}
+
+double hg_progress_next_due(const hg_progress *p)
+{
+    double due = -1;
+    if (p->ndl)
+        due = hg_due_min(due, p->dl_last + HG_PROGRESS_DEADLINE_QUIET_S);
+    if (p->rule_held || (p->mode == LINE_HOLD && p->held && !(held_may(p) & MAY_STATUS)))
+        due = hg_due_min(due, p->hold_since + HG_PROGRESS_HOLD_S);
+    /* The terminal's line counts the seconds while ranks get ready. */
+    if (p->tty && p->ready > 0 && p->ready < p->world)
+        due = hg_due_min(due, p->now + HG_PROGRESS_REDRAW_S);
+    return due;
 }
 
 int hg_progress_ready(const hg_progress *p) { return p->ready; }

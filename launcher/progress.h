@@ -19,6 +19,8 @@ typedef struct hg_progress hg_progress;
 /* Seconds the start of a line that may still be one of mpirun's messages (a box's line
  * of dashes, a "mpirun: Forwarding" line) is held before hg_progress_tick passes it on. */
 #define HG_PROGRESS_HOLD_S 0.25
+/* How often a terminal's progress line is redrawn while ranks get ready. */
+#define HG_PROGRESS_REDRAW_S 0.1
 
 /* token: this job's status token; NULL or "": no line is a status line. */
 hg_progress *hg_progress_new(FILE *out, int world, int tty, const char *token);
@@ -53,6 +55,9 @@ void hg_progress_tick(hg_progress *p, double now);
 void hg_progress_clear(hg_progress *p);
 
 int hg_progress_ready(const hg_progress *p);
+/* When hg_progress_tick next has work (in tick's time; < 0: none): held deadline lines
+ * or a held line start to release, the terminal's line to redraw. */
+double hg_progress_next_due(const hg_progress *p);
 /* Rank 0's agent said it runs: the job started. */
 int hg_progress_started(const hg_progress *p);
 /* The coordinator announced its decision: 1 go, 0 no-go; -1 not yet. */

@@ -50,6 +50,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "evloop.h"
 #include "intparse.h"
 #include "iochan.h"
 #include "outq.h"
@@ -173,6 +174,8 @@ typedef struct sup {
     char lost_host[128];  /* the host lost, "" none */
     char lost_how[256];   /* how it was lost, in words */
     int *lost_ranks;      /* world-sized, for hg_iochan_lost_host */
+    int sfd;              /* the signalfd */
+    int ix_in[2], ix_out[2]; /* where fill_streams put mpirun's streams and the queues */
     int reading_paused;   /* the ranks' channel was not read (slow reader): silence void */
 } sup;
 
@@ -690,54 +693,123 @@ static void read_mpirun(sup *s, int i, double now)
     }
 }
 
-/* One wait for anything: a signal, mpirun's streams, the ranks' channel, our readers. */
-static int poll_once(sup *s, int sfd, hg_error *err)
+/* The loop's sources (evloop.h), served in this order: the signals, then mpirun's
+ * streams and the user's queues, then the ranks' channel. */
+static int count_signals(void *arg)
 {
-    int nio = s->io ? hg_iochan_nfds(s->io) : 0;
-    struct pollfd *fds = calloc((size_t)(5 + nio), sizeof(*fds));
-    int nf = 0, ix_in[2] = { -1, -1 }, ix_out[2] = { -1, -1 }, ix_io = -1, n;
-    hg_outq *qs[2] = { s->out_q, s->err_q };
-    if (!fds)
-        return hg_error_set(err, HG_ENOMEM, "out of memory");
-    fds[nf++] = (struct pollfd){ sfd, POLLIN, 0 };
-    for (int i = 0; i < 2; i++) {
-        if (want_read(s->mpi[i], qs[i]) || (s->stopping && s->mpi[i] >= 0)) {
-            ix_in[i] = nf;
-            fds[nf++] = (struct pollfd){ s->mpi[i], POLLIN, 0 };
-        }
-        if (hg_outq_pending(qs[i]) > 0) {
-            ix_out[i] = nf;
-            fds[nf++] = (struct pollfd){ hg_outq_fd(qs[i]), POLLOUT, 0 };
-        }
-    }
-    if (s->io) {
-        ix_io = nf;
-        nf += hg_iochan_pollfds(s->io, fds + nf, read_ranks(s));
-    }
-    n = poll(fds, (nfds_t)nf, 100);
-    if (n < 0 && errno != EINTR) {
-        free(fds);
-        return hg_error_set(err, HG_ESYS, "poll: %s", strerror(errno));
-    }
-    double now = hg_now();
-    if (n > 0 && (fds[0].revents & POLLIN)) {
+    (void)arg;
+    return 1;
+}
+
+static int fill_signals(void *arg, struct pollfd *fds)
+{
+    fds[0] = (struct pollfd){ ((sup *)arg)->sfd, POLLIN, 0 };
+    return 1;
+}
+
+static void serve_signals(void *arg, const struct pollfd *fds, int n, double now)
+{
+    sup *s = arg;
+    if (n == 1 && (fds[0].revents & POLLIN)) {
         struct signalfd_siginfo si;
-        while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+        while (read(s->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
             on_signal(s, (int)si.ssi_signo, now);
     }
     /* SIGCHLD coalesces and orphans arrive unannounced: reap on every wake-up. */
     reap(s);
-    for (int i = 0; n > 0 && i < 2; i++) {
-        if (ix_out[i] >= 0 && (fds[ix_out[i]].revents & (POLLOUT | POLLERR | POLLHUP)))
+}
+
+static int count_streams(void *arg)
+{
+    (void)arg;
+    return 4;
+}
+
+static int fill_streams(void *arg, struct pollfd *fds)
+{
+    sup *s = arg;
+    hg_outq *qs[2] = { s->out_q, s->err_q };
+    int nf = 0;
+    for (int i = 0; i < 2; i++) {
+        s->ix_in[i] = s->ix_out[i] = -1;
+        if (want_read(s->mpi[i], qs[i]) || (s->stopping && s->mpi[i] >= 0)) {
+            s->ix_in[i] = nf;
+            fds[nf++] = (struct pollfd){ s->mpi[i], POLLIN, 0 };
+        }
+        if (hg_outq_pending(qs[i]) > 0) {
+            s->ix_out[i] = nf;
+            fds[nf++] = (struct pollfd){ hg_outq_fd(qs[i]), POLLOUT, 0 };
+        }
+    }
+    return nf;
+}
+
+static void serve_streams(void *arg, const struct pollfd *fds, int n, double now)
+{
+    sup *s = arg;
+    hg_outq *qs[2] = { s->out_q, s->err_q };
+    (void)n;
+    for (int i = 0; i < 2; i++) {
+        if (s->ix_out[i] >= 0 && (fds[s->ix_out[i]].revents & (POLLOUT | POLLERR | POLLHUP)))
             hg_outq_write_some(qs[i]);
-        if (ix_in[i] >= 0 && (fds[ix_in[i]].revents & (POLLIN | POLLHUP | POLLERR)))
+        if (s->ix_in[i] >= 0 && (fds[s->ix_in[i]].revents & (POLLIN | POLLHUP | POLLERR)))
             read_mpirun(s, i, now);
     }
+}
+
+static int count_channel(void *arg)
+{
+    sup *s = arg;
+    return s->io ? hg_iochan_nfds(s->io) : 0;
+}
+
+static int fill_channel(void *arg, struct pollfd *fds)
+{
+    sup *s = arg;
+    return s->io ? hg_iochan_pollfds(s->io, fds, read_ranks(s)) : 0;
+}
+
+static void serve_channel(void *arg, const struct pollfd *fds, int n, double now)
+{
+    sup *s = arg;
     if (s->io)
-        hg_iochan_serve(s->io, fds + ix_io, nf - ix_io, now - s->start);
+        hg_iochan_serve(s->io, fds, n, now - s->start);
     hg_progress_tick(s->progress, hg_now() - s->start);
-    free(fds);
-    return 0;
+}
+
+/* When the supervisor next has something to do by the clock alone, if nothing wakes
+ * it before (hg_now() seconds, < 0: nothing): the backstop deadline, the end of a
+ * grace or of mpirun's time after the release, the stop after the stacks, a silence
+ * becoming a stall or a lost host, the channel's and the progress filter's own timed
+ * work, a stream held open after mpirun. Every check this feeds compares with > or >=,
+ * and the wait rounds up, so the wake-up finds it due. */
+static double next_due(const sup *s, double now)
+{
+    const hg_supervise_opts *o = s->o;
+    double due = -1, p = hg_progress_next_due(s->progress);
+    if (!s->child_done && !s->deadline_hit && !s->stop_signal && o->deadline_s > 0
+        && hg_progress_decision(s->progress) < 0)
+        due = hg_due_min(due, s->start + hg_deadline_backstop_s(o->deadline_s) + 0.001);
+    if (s->kill_at > 0)
+        due = hg_due_min(due, s->kill_at);
+    if (s->backstop_at > 0)
+        due = hg_due_min(due, s->backstop_at);
+    if (s->stalled && !s->stopping)
+        due = hg_due_min(due, s->stall_stop_at);
+    if (s->chan_stop && !s->released)
+        due = hg_due_min(due, s->stop_started + 2.001);
+    if (s->quiet_since > 0)
+        due = hg_due_min(due, s->quiet_since + ORPHAN_STREAM_S + 0.001);
+    /* Ranks on this host finishing while mpirun is held: they are mpirun's children,
+     * not ours, and no event says when the last is gone. */
+    if (s->mpirun_stopped)
+        due = hg_due_min(due, now + 0.05);
+    if (s->io)
+        due = hg_due_min(due, hg_iochan_next_due(s->io, s->stall_ranks && !s->stalled ? o->stall_s : 0,
+                                                  s->lost_ranks && !s->js.stopped ? o->host_timeout_s : 0));
+    if (p >= 0)
+        due = hg_due_min(due, s->start + p);
+    return due;
 }
 
 /* Done when mpirun has exited and every stream (mpirun's, the ranks') has ended; after
@@ -880,10 +952,11 @@ out:
 
 int hg_supervise(const hg_supervise_opts *o, hg_attempt *result, hg_error *err)
 {
-    sup s = { .o = o, .io = o->io, .mpi = { -1, -1 } };
+    sup s = { .o = o, .io = o->io, .mpi = { -1, -1 }, .sfd = -1 };
     hg_jobstate_init(&s.js);
     sigset_t mask, oldmask;
-    int sfd = -1, rc = 0;
+    int rc = 0;
+    hg_evloop *loop = NULL;
 
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     /* A reader of our output going away (`| head`) must not kill the supervisor and
@@ -896,13 +969,20 @@ int hg_supervise(const hg_supervise_opts *o, hg_attempt *result, hg_error *err)
     sigaddset(&mask, SIGCHLD);
     if (sigprocmask(SIG_BLOCK, &mask, &oldmask) != 0)
         return hg_error_set(err, HG_ESYS, "sigprocmask: %s", strerror(errno));
-    sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-    if (sfd < 0) {
+    s.sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (s.sfd < 0) {
         rc = hg_error_set(err, HG_ESYS, "signalfd: %s", strerror(errno));
         goto out;
     }
     if ((rc = setup_output(&s, err)) != 0)
         goto out;
+    if (!(loop = hg_evloop_new())
+        || hg_evloop_add(loop, &(hg_evsource){ count_signals, fill_signals, serve_signals, &s }) != 0
+        || hg_evloop_add(loop, &(hg_evsource){ count_streams, fill_streams, serve_streams, &s }) != 0
+        || hg_evloop_add(loop, &(hg_evsource){ count_channel, fill_channel, serve_channel, &s }) != 0) {
+        rc = hg_error_set(err, HG_ENOMEM, "out of memory");
+        goto out;
+    }
     s.start = hg_now();
     if ((rc = start_mpirun(&s, &oldmask, err)) != 0)
         goto out;
@@ -911,9 +991,17 @@ int hg_supervise(const hg_supervise_opts *o, hg_attempt *result, hg_error *err)
     hg_progress_set_launcher_pid(s.progress, (long)s.child);
     while (!finished(&s, hg_now())) {
         check_timers(&s, hg_now());
-        if ((rc = poll_once(&s, sfd, err)) != 0)
+        if (hg_evloop_once(loop, next_due(&s, hg_now())) != 0) {
+            rc = hg_error_set(err, HG_ESYS, "poll: %s", strerror(errno));
             break;
+        }
     }
+#ifdef HG_TEST_HOOKS
+    /* Test builds only: how often the loop woke, and how often for a due time alone. */
+    if (getenv("HGRID_TEST_WAKEUPS"))
+        fprintf(stderr, "hgrid-test: %lu wakeups, %lu timeouts\n", hg_evloop_wakeups(loop),
+                hg_evloop_timeouts(loop));
+#endif
     if (s.mpi[1] >= 0)
         hg_progress_finish(s.progress);
     if (!s.child_done) {
@@ -935,7 +1023,7 @@ int hg_supervise(const hg_supervise_opts *o, hg_attempt *result, hg_error *err)
         next = o->next(o->next_ctx, result, s.err);
     if (next == HG_NEXT_END)
         say_verdict(&s, result);
-    drain_queues(&s, sfd);
+    drain_queues(&s, s.sfd);
 out:
     free(s.lost_ranks);
     free(s.stall_ranks);
@@ -951,8 +1039,9 @@ out:
     for (int i = 0; i < 2; i++)
         if (s.mpi[i] >= 0)
             close(s.mpi[i]);
-    if (sfd >= 0)
-        close(sfd);
+    if (s.sfd >= 0)
+        close(s.sfd);
+    hg_evloop_free(loop);
     /* Signals that came after the job ended were handled by ending it; delivering
      * them now would kill the launcher before it cleans up. */
     struct timespec zero = { 0, 0 };

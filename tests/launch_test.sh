@@ -108,6 +108,14 @@ check "standalone: the plan directory is removed" bash -c "! compgen -G '$T/hgri
 HGRID_RUN_ID=my-run-7 start runid --backend mpi configs/smoke-2gpu.yaml -- bash -c "$ENVPROG"
 finish runid
 check "standalone: HGRID_RUN_ID names the run" test "$RC" -eq 0 -a "$(grep -c ' run=my-run-7 ' "$T/runid.out")" -eq 2 || show runid
+# The launcher sleeps until something is due (launcher/evloop.c), not every 100 ms: a
+# 3 s job of 2 ranks wakes for its events and, by the clock alone, a handful of times
+# (a fixed 100 ms poll: 30 or more).
+HGRID_TEST_WAKEUPS=1 start wake --backend mpi configs/smoke-2gpu.yaml -- sleep 3
+finish wake
+timeouts=$(sed -n 's/^hgrid-test: [0-9]* wakeups, \([0-9]*\) timeouts$/\1/p' "$T/wake.err")
+check "event loop: exit 0, a 3 s job woken by the clock alone at most 10 times (${timeouts:-none})" \
+  test "$RC" -eq 0 -a -n "$timeouts" -a "${timeouts:-99}" -le 10 || show wake
 
 # --- standalone, in-process handoff into the example trainer ---------------------------
 TRAINER=$(dirname "$L")/hgrid-example-trainer
@@ -125,7 +133,7 @@ start bridges --backend mpi "$TWO" -- sh -c 'echo "modules $RANK $HGRID_MODULES"
 finish bridges
 check "bridges: exit 0" test "$RC" -eq 0 || show bridges
 check "bridges: the summary counts the 8 links proved" grep -qE '^hgrid: 14/14 ranks ready in [0-9.]+ s \(.*, bridges [0-9.]+; 3-7 communicators/rank, 8 bridge links verified, mpi backend\)$' "$T/bridges.err"
-check "bridges: rank 0 sends to 6 and 8 (HGRID_PLAN)" has "$T/bridges.out" '"bridges":[{"src":"audio","dest":"language","side":"src","role":"sender","peers":[6,8],"leader":0,"broadcast":[0]}]'
+check "bridges: rank 0 sends to 6 and 8 (HGRID_PLAN)" has "$T/bridges.out" '"bridges":[{"src":"audio","dest":"language","side":"src","role":"sender","peers":[6,8],"leader":0,"broadcast":[0],"group":[0,1,6,8,10,12]}]'
 check "bridges: HGRID_MODULES is each rank's module" bash -c "grep -qx 'modules 1 audio' '$T/bridges.out' && grep -qx 'modules 4 vision' '$T/bridges.out' && grep -qx 'modules 9 language' '$T/bridges.out'"
 check "bridges: nothing left running" none_left bridges
 # A rank that sends nothing across its bridge: its receivers name it within seconds.
