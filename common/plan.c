@@ -440,12 +440,18 @@ static int w_plan_groups(writer *w, const hg_layout *l, int *members)
 }
 
 /* The largest group of any kind: a whole module. */
-static int largest_module_size(const hg_layout *l)
+/* Room for the members of any group the whole plan writes: a module's largest, or a
+ * bridge's own group (its two sides' leaders), which can be larger (two modules of one
+ * rank each make a bridge group of two). */
+static int largest_group_size(const hg_layout *l)
 {
     int maxsize = 1;
     for (size_t i = 0; i < hg_layout_module_count(l); i++)
         if (hg_layout_module(l, i)->size > maxsize)
             maxsize = hg_layout_module(l, i)->size;
+    for (size_t i = 0; i < hg_layout_bridge_count(l); i++)
+        if (hg_bridge_group_size(hg_layout_bridge(l, i)) > maxsize)
+            maxsize = hg_bridge_group_size(hg_layout_bridge(l, i));
     return maxsize;
 }
 
@@ -456,7 +462,7 @@ int hg_plan_write_json_named(const hg_layout *l, const char *config, FILE *out, 
     int rc = 0;
     if (!w)
         return hg_error_set(err, HG_ENOMEM, "out of memory");
-    members = malloc((size_t)largest_module_size(l) * sizeof(int));
+    members = malloc((size_t)largest_group_size(l) * sizeof(int));
     if (!members) {
         rc = hg_error_set(err, HG_ENOMEM, "out of memory");
         goto out;
