@@ -301,6 +301,7 @@ int hg_agent_start(const hg_agent_opts *opts, hg_agent **out, hg_error *err)
         goto fail;
     }
     hg_test_host(a->id.rank, a->id.host, sizeof(a->id.host));
+    hg_test_slow_bootstrap();
     a->run.deadline = a->run.t0 + a->set.timeout_s;
     hg_watchdog_rearm(&a->run.wd, watchdog_deadline(a), a->set.timeout_s);
     backend_rank_fill(a);

@@ -448,9 +448,53 @@ out:
     free(list);
 }
 
+/* A no-go with ranks out of time: the deadline first, then where the time went (the
+ * slowest rank's time in each phase that ran), before the failure lines. A rank that ran
+ * out of time in bridges or verify says its peer "sent nothing" or its step "did not
+ * complete": true of that rank, yet when most of the time went to an earlier phase (64
+ * ranks starting on a few cores), the cause is that phase, not the peer it names; the
+ * line says so, so it is read first. */
+static void print_deadline_cause(const coordinator *c)
+{
+    const hg_agent *a = c->a;
+    double worst[HG_PHASE_TIMED] = { 0 };
+    int late = HG_PHASE_TIMED, big = 0, nphase = hg_layout_bridge_count(a->grid.layout) > 0
+                                                     ? HG_PHASE_TIMED : HG_PHASE_BRIDGES;
+    char line[512];
+    size_t used;
+    for (int i = 0; i < a->id.world; i++) {
+        const hg_record *r = &c->rec[i];
+        if (r->status == REC_MISSING)
+            continue;
+        for (int p = 0; p < HG_PHASE_TIMED; p++)
+            if (r->times[p] > worst[p])
+                worst[p] = r->times[p];
+        if (r->status == REC_FAILED && r->code == HG_ETIMEDOUT && r->phase < late)
+            late = r->phase;
+    }
+    fprintf(stderr, "hgrid: readiness deadline of %d s passed on %d of %d ranks\n",
+            a->set.timeout_s, a->result.decision.ntimedout, a->id.world);
+    used = (size_t)snprintf(line, sizeof(line), "hgrid: where the %d s went (the slowest rank in "
+                            "each phase):", a->set.timeout_s);
+    for (int p = 0; p < nphase && used < sizeof(line); p++) {
+        used += (size_t)snprintf(line + used, sizeof(line) - used, "%s %s %.2f s", p ? "," : "",
+                                 hg_phase_name((hg_phase)p), worst[p]);
+        if (worst[p] > worst[big])
+            big = p;
+    }
+    if (big < late && late < HG_PHASE_TIMED && worst[big] >= 0.5 * a->set.timeout_s
+        && used < sizeof(line))
+        snprintf(line + used, sizeof(line) - used, "; most of it in %s: the ranks below ran out "
+                 "of time in %s, which does not make the peers they name slow",
+                 hg_phase_name((hg_phase)big), hg_phase_name((hg_phase)late));
+    fprintf(stderr, "%s\n", line);
+}
+
 static void print_failures(const coordinator *c)
 {
     const hg_agent *a = c->a;
+    if (a->result.decision.ntimedout)
+        print_deadline_cause(c);
     const hg_record **f = malloc((size_t)(c->failed ? c->failed : 1) * sizeof(*f));
     const hg_record ***groups = malloc((size_t)(c->failed ? c->failed : 1) * sizeof(*groups));
     size_t n = 0, ng = 0;
@@ -484,9 +528,6 @@ static void print_failures(const coordinator *c)
     free(groups);
     fprintf(stderr, "hgrid: no-go: pre-flight failed on %d of %d ranks (%d skipped, %d ready)\n",
             c->failed, a->id.world, c->skipped, c->ready);
-    if (a->result.decision.ntimedout)
-        fprintf(stderr, "hgrid: readiness deadline of %d s passed on %d of %d ranks\n",
-                a->set.timeout_s, a->result.decision.ntimedout, a->id.world);
 }
 
 /* "3, 7-9": the missing ranks, shortened past a few dozen. */

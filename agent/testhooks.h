@@ -35,6 +35,9 @@
  *                                well before the deadline;
  *                                with HGRID_TEST_BRIDGE_MUTE=1 it does not say so either,
  *                                so its peers can name it only at the deadline;
+ *   HGRID_TEST_SLOW_BOOTSTRAP=S  every rank spends S more seconds in phase bootstrap
+ *                                (after MPI_Init), as 64 ranks starting on a few cores
+ *                                do: a deadline that bootstrap ate most of;
  *   HGRID_TEST_HOSTS_OF=N        every rank reports host "testnode<rank / N>" instead of
  *                                its own (nodes of N consecutive ranks): the placement
  *                                check on reported hosts, on one machine.
@@ -154,7 +157,19 @@ static inline void hg_test_host(int rank, char *host, size_t len)
         snprintf(host, len, "testnode%d", rank / n);
 }
 
+/* HGRID_TEST_SLOW_BOOTSTRAP: sleeps that many seconds. */
+static inline void hg_test_slow_bootstrap(void)
+{
+    int s = hg_test_rank("HGRID_TEST_SLOW_BOOTSTRAP");
+    if (s > 0)
+        sleep((unsigned)s);
+}
+
 #else /* the product: no hooks */
+
+static inline void hg_test_slow_bootstrap(void)
+{
+}
 
 static inline void hg_test_host(int rank, char *host, size_t len)
 {

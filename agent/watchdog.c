@@ -17,12 +17,10 @@
 #include "launchenv.h"
 #include "protocol.h"
 
-static const char *const phase_names[] = {
-    [HG_PHASE_BOOTSTRAP] = "bootstrap", [HG_PHASE_GPU] = "gpu",
-    [HG_PHASE_WORLD] = "world",         [HG_PHASE_GROUPS] = "groups",
-    [HG_PHASE_VERIFY] = "verify",       [HG_PHASE_BRIDGES] = "bridges",
-    [HG_PHASE_READINESS] = "readiness", [HG_PHASE_HANDOFF] = "handoff",
-};
+/* protocol.h's list, which the launcher orders deadline lines by. */
+static const char *const phase_names[] = HG_PHASE_NAMES;
+_Static_assert(sizeof(phase_names) / sizeof(phase_names[0]) == HG_PHASE_HANDOFF + 1,
+               "HG_PHASE_NAMES names every hg_phase");
 
 const char *hg_phase_name(hg_phase p)
 {

@@ -45,6 +45,15 @@
 /* The readable deadline line after "hgrid: rank R: " or "hgrid: ranks LIST: ", with
  * ": DETAIL" when there is one: TIMEOUT_S, PHASE. */
 #define HG_DEADLINE_TEXT "readiness deadline of %d s passed in phase %s"
+/* The phases of pre-flight by name, in the order every rank passes them (the agent's
+ * hg_phase, agent/watchdog.h, in the same order): the launcher orders deadline lines by
+ * them, earliest first. Each phase ends in a step every rank takes part in, so ranks
+ * still in an earlier phase at the deadline held up those in a later one. */
+#define HG_PHASE_NAMES { "bootstrap", "gpu", "world", "groups", "verify", "bridges", \
+                         "readiness", "handoff" }
+/* After a deadline line of a later phase than the earliest one reported: the ranks
+ * (printf: RANKS, PHASE) whose lines came first, which are the cause. */
+#define HG_DEADLINE_BEHIND " (a consequence: %s had not finished phase %s)"
 
 /* The ranks' channel (record.h): a standalone launch listens on TCP and puts
  * "PORT HOST ADDR[,ADDR...]" here; each rank's keeper connects (HOST's loopback when it

@@ -205,16 +205,71 @@ static int by_int(const void *x, const void *y)
     return (a > b) - (a < b);
 }
 
-/* A group's lowest rank, after its ranks are sorted; unknown-only groups last. */
-static long group_key(const deadline_group *g)
+static const char *const phase_names[] = HG_PHASE_NAMES;
+#define NPHASES (sizeof(phase_names) / sizeof(phase_names[0]))
+
+/* The position of a cause's phase ("PHASE" or "PHASE: DETAIL") in pre-flight; a phase
+ * this launcher does not know (a newer agent's) comes after every known one. */
+static size_t phase_of(const char *cause)
 {
-    return g->n ? (long)g->ranks[0] : LONG_MAX;
+    size_t len = strcspn(cause, ":");
+    for (size_t i = 0; i < NPHASES; i++)
+        if (strlen(phase_names[i]) == len && strncmp(cause, phase_names[i], len) == 0)
+            return i;
+    return NPHASES;
 }
 
-static int by_first_rank(const void *x, const void *y)
+/* Earliest phase first (those ranks held up the others: the cause), then the lowest
+ * rank, after the groups' ranks are sorted; unknown-only groups last within a phase. */
+static int by_phase_then_rank(const void *x, const void *y)
 {
-    long a = group_key(x), b = group_key(y);
-    return (a > b) - (a < b);
+    const deadline_group *a = x, *b = y;
+    size_t pa = phase_of(a->cause), pb = phase_of(b->cause);
+    long ra = a->n ? (long)a->ranks[0] : LONG_MAX, rb = b->n ? (long)b->ranks[0] : LONG_MAX;
+    if (pa != pb)
+        return pa < pb ? -1 : 1;
+    return (ra > rb) - (ra < rb);
+}
+
+/* "rank 3", "ranks 0-5, 9", "2 ranks (numbers unknown)", "ranks 0-5 and 1 more (number
+ * unknown)": n sorted distinct ranks and unknown more. */
+static void describe_ranks(const int *ranks, size_t n, size_t unknown, char *who, size_t len)
+{
+    char list[1024];
+    hg_ranklist_format(ranks, n, list, sizeof(list));
+    if (n == 0)
+        snprintf(who, len, unknown == 1 ? "rank ?" : "%zu ranks (numbers unknown)", unknown);
+    else
+        snprintf(who, len, "%s %s", n == 1 ? "rank" : "ranks", list);
+    if (n && unknown)
+        snprintf(who + strlen(who), len - strlen(who), " and %zu more (number%s unknown)",
+                 unknown, unknown == 1 ? "" : "s");
+}
+
+/* Who the groups dl[0..k) are together (the earliest phase's, which may differ in
+ * timeout or detail): one list, each rank once. */
+static void describe_groups(const deadline_group *dl, size_t k, char *who, size_t len)
+{
+    size_t total = 0, n = 0, unknown = 0;
+    for (size_t i = 0; i < k; i++) {
+        total += dl[i].n;
+        unknown += dl[i].unknown;
+    }
+    int *all = malloc((total ? total : 1) * sizeof(*all));
+    if (!all) {
+        snprintf(who, len, "the ranks above");
+        return;
+    }
+    for (size_t i = 0; i < k; i++)
+        for (size_t j = 0; j < dl[i].n; j++)
+            all[n++] = dl[i].ranks[j];
+    qsort(all, n, sizeof(*all), by_int);
+    size_t m = 0;
+    for (size_t j = 0; j < n; j++)
+        if (m == 0 || all[j] != all[m - 1])
+            all[m++] = all[j];
+    describe_ranks(all, m, unknown, who, len);
+    free(all);
 }
 
 static void print_deadline(hg_progress *p, int rank, int timeout_s, const char *cause)
@@ -229,7 +284,11 @@ static void print_deadline(hg_progress *p, int rank, int timeout_s, const char *
 }
 
 /* One line per group: "hgrid: ranks 0-5, 9: readiness deadline of 1 s passed in phase
- * bootstrap", as the agent's own line reads for one rank. */
+ * bootstrap", as the agent's own line reads for one rank; the earliest phase first. A
+ * group in a later phase waited for those ranks (every phase ends in a step all ranks
+ * take part in; a rank in bridges or readiness waits for peers or the coordinator), so
+ * its line says so instead of reading as a cause of its own: a bridge peer or the
+ * coordinator is not to blame for ranks that were slow to start. */
 static void flush_deadlines(hg_progress *p)
 {
     if (!p->ndl)
@@ -244,21 +303,23 @@ static void flush_deadlines(hg_progress *p)
                 g->ranks[k++] = g->ranks[j];
         g->n = k;
     }
-    qsort(p->dl, p->ndl, sizeof(*p->dl), by_first_rank);
+    qsort(p->dl, p->ndl, sizeof(*p->dl), by_phase_then_rank);
+    size_t first = phase_of(p->dl[0].cause), nfirst = 0;
+    char cause[1200] = "";
+    while (nfirst < p->ndl && phase_of(p->dl[nfirst].cause) == first)
+        nfirst++;
+    if (nfirst < p->ndl && first < NPHASES)
+        describe_groups(p->dl, nfirst, cause, sizeof(cause));
     hg_progress_clear(p);
     for (size_t i = 0; i < p->ndl; i++) {
         const deadline_group *g = &p->dl[i];
-        char list[1024], who[1100];
-        hg_ranklist_format(g->ranks, g->n, list, sizeof(list));
-        if (g->n == 0)
-            snprintf(who, sizeof(who), g->unknown == 1 ? "rank ?" : "%zu ranks (numbers unknown)",
-                     g->unknown);
-        else
-            snprintf(who, sizeof(who), "%s %s", g->n == 1 ? "rank" : "ranks", list);
-        if (g->n && g->unknown)
-            snprintf(who + strlen(who), sizeof(who) - strlen(who), " and %zu more (number%s "
-                     "unknown)", g->unknown, g->unknown == 1 ? "" : "s");
-        fprintf(p->out, "hgrid: %s: " HG_DEADLINE_TEXT "\n", who, g->timeout_s, g->cause);
+        char who[1100];
+        size_t phase = phase_of(g->cause);
+        describe_ranks(g->ranks, g->n, g->unknown, who, sizeof(who));
+        fprintf(p->out, "hgrid: %s: " HG_DEADLINE_TEXT, who, g->timeout_s, g->cause);
+        if (cause[0] && phase > first && phase < NPHASES)
+            fprintf(p->out, HG_DEADLINE_BEHIND, cause, phase_names[first]);
+        fputc('\n', p->out);
     }
     free_deadlines(p);
     fflush(p->out);

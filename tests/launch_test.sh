@@ -837,8 +837,25 @@ for i in 1 2 3; do
   check "deadline on 64 ranks, run $i: the report counts what was kept out" python3 -c "import json; assert json.load(open('$T/dl64_$i.json'))['launcher_messages'] >= 0"
 done
 
+# Bootstrap eats 6 s of the 8 (HGRID_TEST_SLOW_BOOTSTRAP, as 64 ranks starting on a few
+# cores do) and rank 1 stays mute on its bridge links, so ranks 10 and 12 run out of time
+# in bridges: the deadline and where its time went come first, before their lines.
+HGRID_TEST_SLOW_BOOTSTRAP=6 HGRID_TEST_BRIDGE_SILENT_RANK=1 HGRID_TEST_BRIDGE_MUTE=1 start slowboot --backend mpi --timeout 8 tests/golden/two_encoders14.yaml -- true
+finish slowboot
+check "slow bootstrap, bridges out of time: exit 124" test "$RC" -eq 124 || show slowboot 20
+# cause_first FILE: its first two hgrid lines after progress are the deadline's and where
+# its time went, bootstrap most of it; the ranks' bridges lines come after them.
+cause_first() {
+  local first
+  first=$(grep '^hgrid: ' "$1" | grep -v ' ranks ready, ' | head -2)
+  [ "$(sed -n 1p <<<"$first")" = "hgrid: readiness deadline of 8 s passed on 2 of 14 ranks" ] &&
+    sed -n 2p <<<"$first" | grep -qE '^hgrid: where the 8 s went \(the slowest rank in each phase\): bootstrap [6-9]\.[0-9]{2} s, gpu [0-9.]+ s, world [0-9.]+ s, groups [0-9.]+ s, verify [0-9.]+ s, bridges [0-9.]+ s; most of it in bootstrap: the ranks below ran out of time in bridges, which does not make the peers they name slow$' &&
+    [ "$(grep -c '^hgrid: rank 1[02] (language): bridge audio -> language: rank 1 sent nothing to rank 1[02] within the 8 s init timeout \[phase bridges, host [^]]*\]$' "$1")" -eq 2 ]
+}
+check "slow bootstrap: the deadline and where its time went first, then the ranks' lines" cause_first "$T/slowboot.err" || show slowboot 20
+
 # --- mpirun's own end-of-job boxes and signal lines stay out of the user's streams ------
-for name in failrank abort hang termwork exit7 segv deadline16 deadline64_1 deadline64_2 deadline64_3; do
+for name in failrank abort hang termwork exit7 segv deadline16 deadline64_1 deadline64_2 deadline64_3 slowboot; do
   check "$name: no mpirun end-of-job box or signal line" bash -c "! grep -qE 'Primary job +terminated normally|mpirun detected that|mpirun noticed that|mpirun: Forwarding signal|^-{74}\$' '$T/$name.err'"
 done
 

@@ -283,13 +283,68 @@ START_TEST(deadline_causes_each_get_a_line_at_finish)
             ST "deadline 6 2 readiness\n" ST "deadline 5 1 readiness\n", 3.0);
     ck_assert_str_eq(text(&s), "");
     hg_progress_finish(p);
+    /* The ranks still in bootstrap held up the rest: their line first, the others' as
+     * what followed from it. */
     ck_assert_str_eq(text(&s),
-                     "hgrid: rank 0: readiness deadline of 1 s passed in phase readiness: 1 of 8 "
-                     "ranks never reported (rank 3)\n"
-                     "hgrid: ranks 2, 5: readiness deadline of 1 s passed in phase readiness\n"
-                     "hgrid: rank 6: readiness deadline of 2 s passed in phase readiness\n"
                      "hgrid: 2 ranks (numbers unknown): readiness deadline of 1 s passed in phase "
-                     "bootstrap\n");
+                     "bootstrap\n"
+                     "hgrid: rank 0: readiness deadline of 1 s passed in phase readiness: 1 of 8 "
+                     "ranks never reported (rank 3) (a consequence: 2 ranks (numbers unknown) "
+                     "had not finished phase bootstrap)\n"
+                     "hgrid: ranks 2, 5: readiness deadline of 1 s passed in phase readiness (a "
+                     "consequence: 2 ranks (numbers unknown) had not finished phase bootstrap)\n"
+                     "hgrid: rank 6: readiness deadline of 2 s passed in phase readiness (a "
+                     "consequence: 2 ranks (numbers unknown) had not finished phase bootstrap)\n");
+    close_sink(&s, p);
+}
+END_TEST
+
+/* 64 ranks, most still in bootstrap when the deadline passed: the few that got as far as
+ * bridges (and the coordinator, in readiness) report first, in the order the messages
+ * happen to arrive; the lines still lead with the ranks that were the cause, and the
+ * bridge waiters' line does not read as the bridge's (or its peer's) fault. */
+START_TEST(deadline_lines_put_the_earliest_phase_first)
+{
+    sink s;
+    char line[160];
+    hg_progress *p = open_sink(&s, 64, 0);
+    feed(p, ST "deadline 0 1 readiness: 4 of 64 ranks never reported (ranks 60-63)\n", 2.0);
+    for (int r = 60; r < 64; r++) {
+        snprintf(line, sizeof(line), ST "deadline %d 1 bridges: vision -> language\n", r);
+        feed(p, line, 2.0);
+    }
+    for (int r = 1; r < 60; r++) {
+        snprintf(line, sizeof(line), ST "deadline %d %d bootstrap\n", r, r == 7 ? 2 : 1);
+        feed(p, line, 2.1);
+    }
+    feed(p, ST "deadline -1 1 bootstrap\n", 2.1);
+    hg_progress_finish(p);
+    ck_assert_str_eq(text(&s),
+                     "hgrid: ranks 1-6, 8-59 and 1 more (number unknown): readiness deadline of 1 s "
+                     "passed in phase bootstrap\n"
+                     "hgrid: rank 7: readiness deadline of 2 s passed in phase bootstrap\n"
+                     "hgrid: ranks 60-63: readiness deadline of 1 s passed in phase bridges: vision "
+                     "-> language (a consequence: ranks 1-59 and 1 more (number unknown) had not "
+                     "finished phase bootstrap)\n"
+                     "hgrid: rank 0: readiness deadline of 1 s passed in phase readiness: 4 of 64 "
+                     "ranks never reported (ranks 60-63) (a consequence: ranks 1-59 and 1 more "
+                     "(number unknown) had not finished phase bootstrap)\n");
+    close_sink(&s, p);
+}
+END_TEST
+
+/* All in one phase, or a phase this launcher does not know: nothing is called a
+ * consequence of anything. */
+START_TEST(deadline_lines_of_one_phase_blame_no_one)
+{
+    sink s;
+    hg_progress *p = open_sink(&s, 8, 0);
+    feed(p, ST "deadline 5 1 newphase\n" ST "deadline 3 1 verify\n" ST "deadline 2 1 verify: x\n",
+         1.0);
+    hg_progress_finish(p);
+    ck_assert_str_eq(text(&s), "hgrid: rank 2: readiness deadline of 1 s passed in phase verify: x\n"
+                               "hgrid: rank 3: readiness deadline of 1 s passed in phase verify\n"
+                               "hgrid: rank 5: readiness deadline of 1 s passed in phase newphase\n");
     close_sink(&s, p);
 }
 END_TEST
@@ -604,6 +659,8 @@ int main(void)
     tcase_add_test(tc, held_prefix_is_released_at_end);
     tcase_add_test(tc, deadline_messages_become_one_line);
     tcase_add_test(tc, deadline_causes_each_get_a_line_at_finish);
+    tcase_add_test(tc, deadline_lines_put_the_earliest_phase_first);
+    tcase_add_test(tc, deadline_lines_of_one_phase_blame_no_one);
     tcase_add_test(tc, deadline_unknown_rank_and_late_arrivals);
     tcase_add_test(tc, bogus_deadline_messages_are_ignored);
     tcase_add_test(tc, mpirun_end_of_job_boxes_go_to_the_sink);
