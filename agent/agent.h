@@ -81,9 +81,12 @@ typedef struct hg_run {
 typedef struct hg_results {
     int usage_failed;   /* bootstrap (program step): PROGRAM cannot run: the user's error */
     int device;         /* gpu: the CUDA device this rank bound (bk.device); -1: none */
-    int ncomms;         /* world, groups: communicators this rank built (the world included) */
+    int ncomms;         /* world, groups: communicators this rank built (the world and
+                         * the bridge groups it leads included) */
     int bridge_links;   /* bridges.c: links this rank proved as their sender */
-    int bridge_groups;  /* bridges.c: boundary groups whose broadcast this rank led */
+    int bridge_broadcasts; /* bridges.c: boundary groups whose broadcast this rank led */
+    int bridge_groups;  /* verify.c: bridges' own groups this rank is in and proved */
+    int bridge_groups_first; /* verify.c: those of them whose lowest member it is */
     hg_decision decision; /* readiness.c: rank 0's, on every rank */
 } hg_results;
 
@@ -104,7 +107,8 @@ typedef struct hg_agent {
 int hg_bootstrap(hg_agent *a, hg_error *err);
 
 /* verify.c: one all-reduce per communicator whose sum is known from the layout (each
- * rank adds rank + 1), and every kind's communicator size and rank against the view. */
+ * rank adds rank + 1), and every kind's and bridge group's communicator size and rank
+ * against the view. */
 int hg_verify(hg_agent *a, hg_error *err);
 
 /* bridges.c: proof of this rank's bridges: a broadcast from the leader of each of its

@@ -289,8 +289,36 @@ int hg_ctx_bridge_sized(const hg_ctx *ctx, int i, hg_bridge_info *info, size_t s
     full.peers = b->peers;
     full.nbroadcast = b->nbroadcast;
     full.broadcast = b->broadcast;
+    full.ngroup = b->ngroup;
+    full.group = b->group;
     /* Only what the caller's struct has room for. */
     full.size = size < sizeof(full) ? size : sizeof(full);
     memcpy(info, &full, full.size);
     return 0;
+}
+
+/* The slot of the rank's bridge i's own group: -1 for a member (not a leader). */
+static int bridge_slot(const hg_agent *a, int i)
+{
+    if (i < 0 || i >= a->grid.view.nbridges)
+        return -1;
+    return hg_comm_set_bridge_slot(&a->grid.comms, a->grid.view.bridges[i].bridge);
+}
+
+MPI_Comm hg_ctx_bridge_mpi_comm(const hg_ctx *ctx, int i)
+{
+    const hg_agent *a = AGENT(ctx);
+    int slot = bridge_slot(a, i);
+    if (slot < 0 || a->set.backend != HG_BACKEND_MPI)
+        return MPI_COMM_NULL;
+    return *(MPI_Comm *)hg_agent_comm(a, slot);
+}
+
+struct ncclComm *hg_ctx_bridge_nccl_comm(const hg_ctx *ctx, int i)
+{
+    const hg_agent *a = AGENT(ctx);
+    int slot = bridge_slot(a, i);
+    if (slot < 0 || a->set.backend != HG_BACKEND_NCCL)
+        return NULL;
+    return hg_agent_comm(a, slot);
 }

@@ -1,7 +1,8 @@
 /* The MPI backend: the same groups as the NCCL backend, as MPI communicators, for
  * machines without GPUs (CI) and for CPU-side groups. Not a mock: the world is a
- * duplicate of MPI_COMM_WORLD, every distinct group an MPI_Comm_create_group of it in
- * split order (groups.h), among its members only, verified with
+ * duplicate of MPI_COMM_WORLD, every distinct group (each bridge's own group included)
+ * an MPI_Comm_create_group of it in split order (groups.h), among its members only,
+ * verified with
  * MPI_Allreduce; bridge links are point-to-point messages on that world, boundary
  * broadcasts MPI_Ibcast on the shared tp_cp communicator. All of them return errors
  * (MPI_ERRORS_RETURN) rather than abort the job. Blocking MPI calls cannot be bounded
@@ -75,7 +76,7 @@ static int mpi_groups(hg_backend_rank *b, hg_error *err)
     for (int p = 0; p < cs->nsplits && rc == 0; p++) {
         if (hg_comm_set_color(cs, p) < 0)
             continue; /* shares an earlier communicator, or is in no group here */
-        const hg_rank_group *g = hg_comm_set_group(cs, p / HG_KIND_COUNT, p % HG_KIND_COUNT);
+        const hg_rank_group *g = hg_comm_set_split_group(cs, p);
         MPI_Group group = MPI_GROUP_NULL;
         MPI_Comm c = MPI_COMM_NULL;
         const char *call = "MPI_Group_incl";
@@ -103,8 +104,10 @@ static int mpi_groups(hg_backend_rank *b, hg_error *err)
 static int mpi_allreduce(hg_backend_rank *b, long long mine, long long *sums, hg_error *err)
 {
     mpi_state *s = b->state;
-    /* Slots were made in hg_kind order on every member, so every rank meets its
-     * communicators in one global order and the blocking all-reduces cannot deadlock. */
+    /* Slots were made in split order on every member (kinds, then bridges), so every
+     * rank meets its communicators in one global order and the blocking all-reduces
+     * cannot deadlock: the groups of one position are disjoint, so the members of the
+     * lowest position anyone waits at have all passed the lower ones. */
     for (int i = 0; i < b->nverify; i++) {
         int mrc = MPI_Allreduce(&mine, &sums[i], 1, MPI_LONG_LONG, MPI_SUM, s->comm[i]);
         if (mrc != MPI_SUCCESS) {

@@ -1,7 +1,8 @@
 /* The NCCL backend: GPU binding (common/gpu_choice.h's rules, then a check over the
  * host's ranks that no two share a GPU), the world communicator and one ncclCommSplit
- * per kind where some rank needs a new group, verified with one all-reduce per
- * communicator.
+ * per split position (kind, then each bridge's own group) where some rank needs a new
+ * group, every rank of the world calling each (NCCL_SPLIT_NOCOLOR where it is in no
+ * new group), verified with one all-reduce per communicator.
  *
  * Every communicator is non-blocking (ncclConfig_t.blocking = 0): each call returns at
  * once and the agent polls ncclCommGetAsyncError until it settles or the readiness
@@ -11,8 +12,8 @@
  *
  * Calls are made one at a time and each waits for the last: splits share the world's
  * bootstrap and resources (splitShare = 1), so overlapping them is not safe, and all
- * ranks issue them in hg_kind order, so the verification all-reduces (one CUDA stream
- * per communicator) can never wait on each other in a cycle. */
+ * ranks issue them in split order (groups.h), so the verification all-reduces (one
+ * CUDA stream per communicator) can never wait on each other in a cycle. */
 #include "backend.h"
 
 #include <cuda_runtime.h>

@@ -1,9 +1,11 @@
 /* Bridges in pre-flight (docs/DESIGN.md, "Module graph and bridges"): proof, before go,
- * that every bridge of the layout can carry activations. A bridge needs no
- * communicator of its own: its links run on the world communicator, and its boundary
- * groups are the module's tp_cp groups at that stage (layout.h), whose communicator
- * the rank has already built and verified; so the proof is in two parts, both bounded
- * by the readiness deadline and polled, never blocking:
+ * that every bridge of the layout can carry activations. A bridge's own group (its
+ * leaders, Megatron's bridge_pg) is a communicator of the comm set (groups.h), built
+ * in the groups phase and proved by verify.c's all-reduce like every other; its
+ * boundary groups are the module's tp_cp groups at that stage (layout.h), whose
+ * communicator the rank has already built and verified too. What is left is proved
+ * here, in two parts, both bounded by the readiness deadline and polled, never
+ * blocking:
  *
  *   1. each boundary group broadcasts a known value from its leader over that shared
  *      tp_cp communicator (every member checks it);
@@ -100,7 +102,7 @@ static int prove_broadcasts(hg_agent *a, hg_error *err)
                                 "rank %d over %s gave %lld, expected %lld", a->id.rank, name,
                                 rb->leader, members, got, want);
         if (a->id.rank == rb->leader)
-            a->result.bridge_groups++;
+            a->result.bridge_broadcasts++;
     }
     return 0;
 }

@@ -44,6 +44,8 @@ typedef struct hg_record {
     int32_t rank, status, code, phase, ncomms, local_rank;
     int32_t usage; /* the failure is PROGRAM's (it cannot run): the user's, exit 2 */
     int32_t links; /* bridge links proved with this rank as their sender */
+    int32_t bgroups, bgroups_first; /* bridges' own groups proved with this rank in them,
+                                     * and those whose lowest member it is */
     int32_t roots; /* NCCL bootstrap roots of its world init (0: no NCCL world) */
     int32_t gpu_measured;
     double times[HG_PHASE_TIMED];
@@ -87,6 +89,8 @@ static void fill_record(const hg_agent *a, const hg_error *own, hg_record *r)
     r->local_rank = a->id.local_rank;
     r->usage = own && a->result.usage_failed;
     r->links = a->result.bridge_links;
+    r->bgroups = a->result.bridge_groups;
+    r->bgroups_first = a->result.bridge_groups_first;
     memcpy(r->times, a->run.times, sizeof(r->times));
     r->elapsed = hg_now() - a->run.t0;
     copy_text(r->host, sizeof(r->host), a->id.host);
@@ -100,13 +104,31 @@ static const char *module_of(const hg_agent *a, int rank)
     return mi < 0 ? "?" : hg_layout_module(a->grid.layout, (size_t)mi)->name;
 }
 
-/* ", 3 bridge links sent" (verb), or "" for none when quiet_zero. */
-static const char *links_text(int n, const char *verb, int quiet_zero)
+/* ", 3 bridge links sent" for a rank's line, or "" for none. */
+static const char *links_text(int n)
 {
     static __thread char buf[64];
-    if (n == 0 && quiet_zero)
+    if (n == 0)
         return "";
-    snprintf(buf, sizeof(buf), ", %d bridge link%s %s", n, n == 1 ? "" : "s", verb);
+    snprintf(buf, sizeof(buf), ", %d bridge link%s sent", n, n == 1 ? "" : "s");
+    return buf;
+}
+
+/* ", 2 bridge links and 1 bridge group verified" (verb): the links, then the bridges'
+ * own groups (one per bridge). */
+static void bridges_text(int links, int groups, const char *verb, char *buf, size_t len)
+{
+    snprintf(buf, len, ", %d bridge link%s and %d bridge group%s %s", links, links == 1 ? "" : "s",
+             groups, groups == 1 ? "" : "s", verb);
+}
+
+/* ", 1 bridge group" for a rank's line, or "" for none. */
+static const char *groups_text(int n)
+{
+    static __thread char buf[64];
+    if (n == 0)
+        return "";
+    snprintf(buf, sizeof(buf), ", %d bridge group%s", n, n == 1 ? "" : "s");
     return buf;
 }
 
@@ -134,10 +156,10 @@ static void count_arrival(coordinator *c, const hg_record *r)
         hg_status(HG_STATUS_FAILED, r->rank);
     if (a->opts.verbose)
         fprintf(stderr, "hgrid: rank %d (%s) %s on %s, local rank %d, after %.2f s: bootstrap %.2f, "
-                "gpu %.2f, world %.2f, groups %.2f, verify %.2f, bridges %.2f; %d communicators%s\n",
+                "gpu %.2f, world %.2f, groups %.2f, verify %.2f, bridges %.2f; %d communicators%s%s\n",
                 r->rank, module_of(a, r->rank), status_names[r->status], r->host, r->local_rank,
                 r->elapsed, r->times[0], r->times[1], r->times[2], r->times[3], r->times[4],
-                r->times[5], r->ncomms, links_text(r->links, "sent", 1));
+                r->times[5], r->ncomms, groups_text(r->bgroups), links_text(r->links));
     if (r->status == REC_READY
         && (a->opts.verbose || a->id.world <= PROGRESS_EVERY_RANK || c->ready == a->id.world
             || now - c->last_line >= PROGRESS_INTERVAL_S)) {
@@ -198,7 +220,72 @@ static double gpu_total(const hg_record *r)
     return t;
 }
 
-static json_t *record_json(const hg_agent *a, const hg_record *r)
+/* Every bridge's own group, for the report: members[b][0 .. size[b]), ascending. */
+typedef struct bridge_groups {
+    int n;
+    int **members;
+    int *size;
+} bridge_groups;
+
+static void bridge_groups_free(bridge_groups *bg)
+{
+    for (int i = 0; bg->members && i < bg->n; i++)
+        free(bg->members[i]);
+    free(bg->members);
+    free(bg->size);
+    memset(bg, 0, sizeof(*bg));
+}
+
+/* Returns 0, or -1 out of memory (then the report lists no groups). */
+static int bridge_groups_of(const hg_layout *l, bridge_groups *bg)
+{
+    memset(bg, 0, sizeof(*bg));
+    bg->n = (int)hg_layout_bridge_count(l);
+    if (bg->n == 0)
+        return 0;
+    bg->members = calloc((size_t)bg->n, sizeof(*bg->members));
+    bg->size = calloc((size_t)bg->n, sizeof(*bg->size));
+    if (!bg->members || !bg->size) {
+        bridge_groups_free(bg);
+        return -1;
+    }
+    for (int i = 0; i < bg->n; i++) {
+        const hg_bridge *b = hg_layout_bridge(l, (size_t)i);
+        bg->size[i] = hg_bridge_group_size(b);
+        if (!(bg->members[i] = malloc((size_t)bg->size[i] * sizeof(int)))) {
+            bridge_groups_free(bg);
+            return -1;
+        }
+        hg_bridge_group_members(l, b, bg->members[i]);
+    }
+    return 0;
+}
+
+static int by_int(const void *x, const void *y)
+{
+    int a = *(const int *)x, b = *(const int *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* The bridges' own groups that hold rank (its leaders'), layout order, as JSON arrays. */
+static json_t *rank_bridge_groups(const bridge_groups *bg, int rank)
+{
+    json_t *out = json_array();
+    for (int i = 0; out && i < bg->n; i++) {
+        json_t *m;
+        if (!bsearch(&rank, bg->members[i], (size_t)bg->size[i], sizeof(int), by_int))
+            continue;
+        if (!(m = json_array()) || json_array_append_new(out, m) != 0) {
+            json_decref(out);
+            return NULL;
+        }
+        for (int j = 0; j < bg->size[i]; j++)
+            json_array_append_new(m, json_integer(bg->members[i][j]));
+    }
+    return out;
+}
+
+static json_t *record_json(const hg_agent *a, const bridge_groups *bg, const hg_record *r)
 {
     json_t *times = json_object(), *mem = NULL;
     for (int p = 0; times && p < HG_PHASE_TIMED; p++)
@@ -210,12 +297,15 @@ static json_t *record_json(const hg_agent *a, const hg_record *r)
         json_object_set_new(mem, "total", json_real(gpu_total(r)));
     }
     json_t *entry = hg_report_rank(r->rank, module_of(a, r->rank), status_names[r->status]);
-    json_t *rest = json_pack("{s:s, s:i, s:s, s:i, s:i, s:i, s:o, s:o, s:f, s:s?}",
+    json_t *groups = rank_bridge_groups(bg, r->rank);
+    json_t *rest = json_pack("{s:s, s:i, s:s, s:i, s:i, s:i, s:o, s:i, s:o, s:o, s:f, s:s?}",
                              "host", r->host, "local_rank", r->local_rank, "phase",
                              r->status == REC_MISSING ? "?" : hg_phase_name((hg_phase)r->phase),
                              "communicators", r->ncomms, "nccl_roots", r->roots, "bridge_links",
-                             r->links, "times", times, "gpu_mib", mem ? mem : json_null(),
-                             "elapsed_s", r->elapsed, "error", r->error[0] ? r->error : NULL);
+                             r->links, "bridge_groups", groups ? groups : json_array(),
+                             "bridge_groups_verified", r->bgroups, "times", times, "gpu_mib",
+                             mem ? mem : json_null(), "elapsed_s", r->elapsed, "error",
+                             r->error[0] ? r->error : NULL);
     if (hg_report_add(entry, rest) != 0) {
         json_decref(entry);
         return NULL;
@@ -257,12 +347,17 @@ static int write_report(const coordinator *c, int go)
 {
     const hg_agent *a = c->a;
     json_t *ranks = json_array();
+    bridge_groups bg;
+    (void)bridge_groups_of(a->grid.layout, &bg);
     for (int i = 0; ranks && i < a->id.world; i++)
-        if (json_array_append_new(ranks, record_json(a, &c->rec[i])) != 0)
+        if (json_array_append_new(ranks, record_json(a, &bg, &c->rec[i])) != 0)
             break;
-    int verified = 0;
-    for (int i = 0; i < a->id.world; i++)
+    bridge_groups_free(&bg);
+    int verified = 0, groups_verified = 0;
+    for (int i = 0; i < a->id.world; i++) {
         verified += c->rec[i].status == REC_READY ? c->rec[i].links : 0;
+        groups_verified += c->rec[i].status == REC_READY ? c->rec[i].bgroups_first : 0;
+    }
     budget b = budget_of(c);
     json_t *gpu = b.gpu_lo <= b.gpu_hi ? json_pack("{s:f, s:f}", "min", b.gpu_lo, "max", b.gpu_hi)
                                        : json_null();
@@ -270,13 +365,15 @@ static int write_report(const coordinator *c, int go)
                             hg_preflight_name((hg_preflight)a->set.preflight), b.roots,
                             a->set.timeout_s, go };
     json_t *root = hg_report_new(&head);
-    json_t *rest = json_pack("{s:f, s:i, s:i, s:i, s:i, s:{s:i, s:i}, s:o, s:i, s:i, s:o}",
+    json_t *rest = json_pack("{s:f, s:i, s:i, s:i, s:i, s:{s:i, s:i}, s:o, s:i, s:i, s:i, s:i, "
+                             "s:o}",
                              "elapsed_s", c->elapsed, "ready", c->ready, "failed", c->failed,
                              "skipped", c->skipped, "missing", a->id.world - c->arrived,
                              "communicators_per_rank", "min", b.comms_lo, "max", b.comms_hi,
                              "gpu_mib_per_rank", gpu, "bridge_links",
                              layout_links(a->grid.layout), "bridge_links_verified", verified,
-                             "ranks", ranks);
+                             "bridge_groups", (int)hg_layout_bridge_count(a->grid.layout),
+                             "bridge_groups_verified", groups_verified, "ranks", ranks);
     if (hg_report_add(root, rest) != 0) {
         json_decref(root);
         root = NULL;
@@ -293,31 +390,35 @@ static void announce(const coordinator *c, int go)
 }
 
 /* One line: the slowest rank's time in each phase (bridges, only when the layout has
- * one: proving every bridge's links and boundary broadcasts), communicators per rank,
- * and, when the layout has bridges, how many of their links were proved (each counted
- * once, by its sender). */
+ * one: proving every bridge's links and boundary broadcasts), communicators per rank
+ * (a bridge's own group is one on each of its leaders, unless its members are the
+ * world's), and, when the layout has bridges, how many of their links and their own
+ * groups were proved (each link counted once, by its sender; each group once, by its
+ * lowest member; verify.c proves the groups with their all-reduce). */
 static void print_summary(const coordinator *c)
 {
     const hg_agent *a = c->a;
     double worst[HG_PHASE_TIMED] = { 0 };
-    int links = 0, total = layout_links(a->grid.layout);
+    int links = 0, total = layout_links(a->grid.layout), groups = 0;
+    int ngroups = (int)hg_layout_bridge_count(a->grid.layout);
     budget b = budget_of(c);
-    char comms[32], bridges[64] = "", roots[64] = "", gpu[64] = "", depth[32] = "";
+    char comms[32], bridges[96] = "", roots[64] = "", gpu[64] = "", depth[32] = "";
     char bridge_time[32] = "";
     for (int i = 0; i < a->id.world; i++) {
         for (int p = 0; p < HG_PHASE_TIMED; p++)
             if (c->rec[i].times[p] > worst[p])
                 worst[p] = c->rec[i].times[p];
         links += c->rec[i].links;
+        groups += c->rec[i].bgroups_first;
     }
     if (b.comms_lo == b.comms_hi)
         snprintf(comms, sizeof(comms), "%d", b.comms_lo);
     else
         snprintf(comms, sizeof(comms), "%d-%d", b.comms_lo, b.comms_hi);
     if (total > 0 && a->set.verify && a->set.preflight == HG_PREFLIGHT_FULL)
-        snprintf(bridges, sizeof(bridges), "%s", links_text(links, "verified", 0));
+        bridges_text(links, groups, "verified", bridges, sizeof(bridges));
     else if (total > 0)
-        snprintf(bridges, sizeof(bridges), "%s", links_text(total, "not verified", 0));
+        bridges_text(total, ngroups, "not verified", bridges, sizeof(bridges));
     /* A layout without bridges has no bridges phase: "bridges 0.00" would read as a
      * phase that ran, fast. */
     if (hg_layout_bridge_count(a->grid.layout) > 0)

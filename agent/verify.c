@@ -3,8 +3,10 @@
  * gives its group, in their order, and can move data. Every rank contributes rank + 1
  * to one all-reduce per communicator; the sum over the members is known in advance,
  * and +1 keeps rank 0 visible in it. Then every (module, kind) of the rank (shared
- * communicators included, across the modules of a colocated layout too) has its size
- * and this rank's position checked against the rank's view. The backend runs the
+ * communicators included, across the modules of a colocated layout too) and every
+ * bridge's own group it leads has its size and this rank's position checked against
+ * the rank's view. The bridge groups so proved are counted for readiness (the record's
+ * bridge groups; each counted once in the summary, by its lowest member). The backend runs the
  * all-reduces for all communicators before anything is compared, so a mismatch on one
  * rank never leaves its peers waiting in a collective it skipped. */
 #include "agent.h"
@@ -22,17 +24,19 @@ static long long expected_sum(const hg_comm_set *cs, int slot)
         long long w = cs->views[cs->primary].world_size;
         return w * (w + 1) / 2;
     }
-    g = hg_comm_set_group(cs, cs->slot_view[slot], cs->slot_kind[slot]);
+    g = hg_comm_set_slot_group(cs, slot);
     for (int i = 0; g && i < g->size; i++)
         sum += (long long)g->members[i] + 1;
     return sum;
 }
 
-/* view < 0: the world. */
+/* view < 0: the world; kind < 0 (view not): bridge view's own group. */
 static int check_shape(hg_agent *a, int view, int kind, int slot, hg_error *err)
 {
     const hg_comm_set *cs = &a->grid.comms;
-    const hg_rank_group *g = view < 0 ? NULL : hg_comm_set_group(cs, view, kind);
+    const hg_rank_group *g = view < 0 ? NULL
+                             : kind < 0 ? hg_comm_set_bridge_group(cs, view)
+                                        : hg_comm_set_group(cs, view, kind);
     int want_size = g ? g->size : a->grid.view.world_size;
     int want_pos = g ? g->pos : a->grid.view.rank;
     int count = -1, rank = -1, rc;
@@ -41,8 +45,11 @@ static int check_shape(hg_agent *a, int view, int kind, int slot, hg_error *err)
         return rc;
     if (count == want_size && rank == want_pos)
         return 0;
-    hg_group_describe(&cs->views[view < 0 ? cs->primary : view], view < 0 ? -1 : kind, what,
-                      sizeof(what));
+    if (view >= 0 && kind < 0)
+        hg_comm_set_describe_split(cs, cs->nkind_splits + view, what, sizeof(what));
+    else
+        hg_group_describe(&cs->views[view < 0 ? cs->primary : view], view < 0 ? -1 : kind, what,
+                          sizeof(what));
     return hg_error_set(err, HG_EVERIFY,
                         "rank %d: verify: the %s communicator for %s has %d ranks and this "
                         "rank at position %d; the layout says %d ranks, position %d",
@@ -81,6 +88,17 @@ int hg_verify(hg_agent *a, hg_error *err)
             if (slot >= 0 && (rc = check_shape(a, v, k, slot, err)) != 0)
                 goto out;
         }
+    for (int b = 0; a->bk.nverify == cs->nslots && b < cs->nbridges; b++) {
+        const hg_rank_group *g = hg_comm_set_bridge_group(cs, b);
+        int slot = hg_comm_set_bridge_slot(cs, b);
+        if (!g || slot < 0)
+            continue;
+        if ((rc = check_shape(a, b, -1, slot, err)) != 0)
+            goto out;
+        a->result.bridge_groups++;
+        if (g->pos == 0)
+            a->result.bridge_groups_first++;
+    }
 out:
     free(sums);
     return rc;

@@ -77,6 +77,26 @@ static int allreduce(const hg_ctx *ctx, int m, hg_kind kind, long long mine, lon
     return MPI_Allreduce(&mine, sum, 1, MPI_LONG_LONG, MPI_SUM, c) == MPI_SUCCESS ? 0 : -1;
 }
 
+/* One all-reduce on the rank's bridge i's own group (a leader's; *member 0 otherwise). */
+static int allreduce_bridge(const hg_ctx *ctx, int i, long long mine, long long *sum, int *member)
+{
+    *member = 0;
+#ifdef HG_HAVE_NCCL
+    if (hg_ctx_backend(ctx) == HG_BACKEND_NCCL) {
+        ncclComm_t c = hg_ctx_bridge_nccl_comm(ctx, i);
+        if (!c)
+            return 0;
+        *member = 1;
+        return allreduce_nccl(c, mine, sum);
+    }
+#endif
+    MPI_Comm c = hg_ctx_bridge_mpi_comm(ctx, i);
+    if (c == MPI_COMM_NULL)
+        return 0;
+    *member = 1;
+    return MPI_Allreduce(&mine, sum, 1, MPI_LONG_LONG, MPI_SUM, c) == MPI_SUCCESS ? 0 : -1;
+}
+
 /* Each member adds its rank + 1: the sum over the group's members, as hgrid says they are. */
 static long long expected(const hg_ctx *ctx, int m, hg_kind kind)
 {
@@ -169,6 +189,27 @@ int main(int argc, char **argv)
         for (int j = 0; j < b.nbroadcast; j++)
             printf("%s%d", j ? ", " : "", b.broadcast[j]);
         printf("]\n");
+    }
+    /* A leader's bridges' own groups (Megatron's bridge_pg), in bridge order, which is
+     * every leader's: each all-reduces to the sum over the members hgrid names. */
+    for (int i = 0; i < hg_ctx_bridge_count(ctx); i++) {
+        hg_bridge_info b = HG_BRIDGE_INFO_INIT;
+        long long sum = -1, want = 0;
+        int member = 0;
+        if (hg_ctx_bridge(ctx, i, &b) != 0 || b.role == HG_BRIDGE_MEMBER)
+            continue;
+        if (allreduce_bridge(ctx, i, rank + 1, &sum, &member) != 0 || !member) {
+            printf("trainer: rank %d bridge_group %s -> %s: no communicator\n", rank, b.src, b.dest);
+            bad = 1;
+            continue;
+        }
+        printf("trainer: rank %d bridge_group %s -> %s [", rank, b.src, b.dest);
+        for (int j = 0; j < b.ngroup; j++) {
+            printf("%s%d", j ? ", " : "", b.group[j]);
+            want += b.group[j] + 1;
+        }
+        printf("]: sum %lld expected %lld %s\n", sum, want, sum == want ? "ok" : "MISMATCH");
+        bad |= sum != want;
     }
     printf("trainer: rank %d done: %d communicators, %s\n", rank, hg_ctx_communicators(ctx),
            bad ? "FAILED" : "all kinds ok");

@@ -113,8 +113,11 @@ HG_API struct ncclComm *hg_ctx_module_nccl_comm(const hg_ctx *ctx, int m, hg_kin
  * leader) or only takes part in its boundary group's broadcast, its peers and leader.
  * The boundary group is the module's tp_cp group at that stage: hg_ctx_mpi_comm /
  * hg_ctx_nccl_comm(ctx, HG_KIND_TP_CP) is its communicator, and pre-flight has sent a
- * value over every link and broadcast one over every boundary group. Pointers stay
- * valid until hg_finalize. Start from HG_BRIDGE_INFO_INIT: the struct may grow. */
+ * value over every link and broadcast one over every boundary group. A leader is also
+ * in the bridge's own group (group: both sides' leaders, ascending, as Megatron's
+ * BridgeCommunicator's bridge_pg), whose communicator hg_ctx_bridge_mpi_comm /
+ * hg_ctx_bridge_nccl_comm return and pre-flight all-reduced over. Pointers stay valid
+ * until hg_finalize. Start from HG_BRIDGE_INFO_INIT: the struct may grow. */
 typedef struct hg_bridge_info {
     size_t size;          /* sizeof(hg_bridge_info) as the program saw it */
     const char *src;      /* source module's name */
@@ -127,17 +130,26 @@ typedef struct hg_bridge_info {
     const int *peers;     /*   it receives from; none for a member */
     int nbroadcast;       /* the boundary group, ascending global ranks */
     const int *broadcast;
+    int ngroup;           /* the bridge's own group: every leader of both sides, */
+    const int *group;     /*   ascending global ranks (this rank among them or not) */
 } hg_bridge_info;
 
 #define HG_BRIDGE_INFO_INIT                                                                    \
     { sizeof(hg_bridge_info), NULL, NULL, HG_BRIDGE_ONE_TO_ONE, HG_BRIDGE_SRC,                 \
-      HG_BRIDGE_MEMBER, -1, 0, NULL, 0, NULL }
+      HG_BRIDGE_MEMBER, -1, 0, NULL, 0, NULL, 0, NULL }
 
 HG_API int hg_ctx_bridge_count(const hg_ctx *ctx);
 /* Fills *info for bridge i (of hg_ctx_bridge_count): 0, or HG_EINVAL past the end. The
  * macro passes the size of the program's struct. */
 HG_API int hg_ctx_bridge_sized(const hg_ctx *ctx, int i, hg_bridge_info *info, size_t size);
 #define hg_ctx_bridge(ctx, i, info) hg_ctx_bridge_sized((ctx), (i), (info), sizeof(*(info)))
+/* Bridge i's own group's communicator (i of hg_ctx_bridge_count), for its leaders (a
+ * sender or receiver): the world's when the group is the whole world. MPI_COMM_NULL /
+ * NULL for a member, past the end, or with the other backend; as hg_ctx_mpi_comm /
+ * hg_ctx_nccl_comm otherwise (NCCL: non-blocking). */
+HG_API MPI_Comm hg_ctx_bridge_mpi_comm(const hg_ctx *ctx, int i);
+struct ncclComm; /* ncclComm_t is struct ncclComm * */
+HG_API struct ncclComm *hg_ctx_bridge_nccl_comm(const hg_ctx *ctx, int i);
 
 HG_API hg_backend hg_ctx_backend(const hg_ctx *ctx);
 HG_API int hg_ctx_local_rank(const hg_ctx *ctx);
@@ -162,7 +174,6 @@ HG_API int hg_heartbeat(const hg_ctx *ctx, long step);
  * MPI_ERRORS_RETURN (the agent reports errors rather than abort): check each call's
  * return code, or set MPI_ERRORS_ARE_FATAL on them yourself. */
 HG_API MPI_Comm hg_ctx_mpi_comm(const hg_ctx *ctx, hg_kind kind);
-struct ncclComm; /* ncclComm_t is struct ncclComm * */
 /* NCCL communicators are non-blocking (created with ncclConfig_t.blocking = 0, which
  * is what bounds their init by the deadline, and NCCL fixes it for a communicator's
  * life): every call on them, collectives and group calls included, may return

@@ -64,13 +64,15 @@ count_in() { [[ $(grep -cE -- "$2" "$1") -eq $3 ]]; }
 rc_is() { [[ $rc -eq $1 ]]; }
 faster_than() { awk -v s="$secs" -v m="$1" 'BEGIN { exit !(s < m) }'; }
 
-# The summary's bridge part (readiness.c): ", N bridge link(s) verified", none without links.
+# links_text LINKS GROUPS [VERB]: the summary's bridge part (readiness.c): ", N bridge
+# link(s) and M bridge group(s) verified" (the links, each bridge's own group), none
+# without links.
 links_text() {
-    case $1 in
-    0) ;;
-    1) printf ', 1 bridge link verified' ;;
-    *) printf ', %s bridge links verified' "$1" ;;
-    esac
+    local l=links g=groups
+    ((${1} == 0)) && return
+    ((${1} == 1)) && l=link
+    ((${2} == 1)) && g=group
+    printf ', %s bridge %s and %s bridge %s %s' "$1" "$l" "$2" "$g" "${3:-verified}"
 }
 
 # mpirun NP ARGS...: one job, output to $out, status to $rc, wall seconds to $secs.
@@ -86,15 +88,19 @@ mpi() {
 }
 
 # --- the golden layouts, end to end ------------------------------------------------
-# golden NAME RANKS COMMS LINKS: COMMS is the summary's "communicators/rank" figure: the
-# world plus one per distinct membership (e.g. vlm8_moe: tp, singletons, dp, the module
-# span); LINKS the bridge links the layout has, each proved in pre-flight (the golden's
-# "links").
+# golden NAME RANKS COMMS LINKS GROUPS [DIR]: COMMS is the summary's "communicators/rank"
+# figure: the world plus one per distinct membership (e.g. vlm8_moe: tp, singletons, dp,
+# the module span, and on the bridge's leaders its own group); LINKS the bridge links the
+# layout has, each proved in pre-flight (the golden's "links"); GROUPS its bridges, whose
+# own groups (Megatron's bridge_pg) each leader builds and all-reduces over before go:
+# the report's record of every rank lists the bridge groups it is in (those its plan's
+# "bridge_groups" put it in, none for a rank that leads no bridge) and how many of them
+# the rank proved (bridge_groups_match).
 # Each rank's program first keeps a copy of its HGRID_PLAN (plans_match compares them
 # with the dry-run's) and prints HGRID_MODULES, then becomes hg-rank-check.
 KEEP='cp "$HGRID_PLAN" "$HG_PLANS/rank$RANK.json" && echo "MODULES $RANK $HGRID_MODULES" && exec "$0" "$@"'
 golden() {
-    local name=$1 n=$2 comms=$3 links=$4 G=${5:-$G}
+    local name=$1 n=$2 comms=$3 links=$4 groups=$5 G=${6:-$G}
     rm -rf "$work/plans-$name"
     mkdir -p "$work/plans-$name"
     HG_PLANS=$work/plans-$name mpi "$n" -x HG_PLANS "$AGENT" --backend mpi --report "$work/$name.json" "$G/$name.yaml" -- \
@@ -102,7 +108,7 @@ golden() {
     check "$name: $n ranks exit 0 (${secs} s)" rc_is 0
     check "$name: every rank's groups match the golden" count_is '^rank-check: rank [0-9]+ ok: (20|22) kinds match$' "$n"
     check "$name: no mismatch" lacks 'FAIL'
-    check "$name: summary line, $links bridge links verified" has "^hgrid: $n/$n ranks ready in [0-9]+\.[0-9]{2} s \(bootstrap [0-9.]+, gpu [0-9.]+, world [0-9.]+, groups [0-9.]+, verify [0-9.]+$( ((links)) && echo ', bridges [0-9.]+'); $comms communicators/rank$(links_text "$links"), mpi backend\)$"
+    check "$name: summary line, $links bridge links verified" has "^hgrid: $n/$n ranks ready in [0-9]+\.[0-9]{2} s \(bootstrap [0-9.]+, gpu [0-9.]+, world [0-9.]+, groups [0-9.]+, verify [0-9.]+$( ((links)) && echo ', bridges [0-9.]+'); $comms communicators/rank$(links_text "$links" "$groups"), mpi backend\)$"
     check "$name: no status-channel line without HGRID_STATUS_TOKEN" lacks 'hgrid-status'
     check "$name: one MASTER_PORT on every rank" count_is "^ENV [0-9]+ MASTER_PORT=$(grep -m1 -oE 'MASTER_PORT=[0-9]+' "$out" | cut -d= -f2)$" "$n"
     check "$name: MASTER_ADDR is rank 0's host" count_is "^ENV [0-9]+ MASTER_ADDR=$(hostname)$" "$n"
@@ -110,7 +116,31 @@ golden() {
     check "$name: report: one record per rank" count_in "$work/$name.json" '"status": "ready"' "$n"
     check "$name: the program inherits only fds 0, 1, 2" count_is '^FDS [0-9]+: 0 1 2$' "$n"
     check "$name: every rank's HGRID_PLAN is its dry-run --rank plan (bridges, modules)" plans_match "$name" "$n"
+    check "$name: report: each rank's bridge groups, $groups in all, each proved by its members" bridge_groups_match "$name" "$n" "$groups"
     cp "$out" "$work/$name.out"
+}
+# bridge_groups_match NAME N GROUPS: the report (written by rank 0 from the layout, with
+# the count each rank proved) against every rank's HGRID_PLAN: a rank's "bridge_groups"
+# are the plan's bridge groups holding it, in plan order, and it proved every one of
+# them (its own verify.c count); the report's totals are GROUPS and GROUPS verified.
+bridge_groups_match() {
+    python3 - "$work/$1.json" "$work/plans-$1" "$2" "$3" >>"$out" 2>&1 <<'PY'
+import json, sys
+report, plans, n, groups = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+r = json.load(open(report))
+bad = []
+if (r["bridge_groups"], r["bridge_groups_verified"]) != (groups, groups):
+    bad.append("totals %s/%s, expected %d" % (r["bridge_groups_verified"], r["bridge_groups"], groups))
+for rank in range(n):
+    plan = json.load(open("%s/rank%d.json" % (plans, rank)))
+    want = [b["group"] for b in plan.get("bridge_groups", []) if rank in b["group"]]
+    rec = r["ranks"][rank]
+    if (rec["bridge_groups"], rec["bridge_groups_verified"]) != (want, len(want)):
+        bad.append("rank %d: %s, %d verified; expected %s" % (rank, rec["bridge_groups"],
+                                                               rec["bridge_groups_verified"], want))
+print("bridge_groups_match: " + "; ".join(bad) if bad else "", end="")
+sys.exit(1 if bad else 0)
+PY
 }
 # plans_match NAME N: byte for byte, ranks 0..N-1.
 plans_match() {
@@ -122,24 +152,31 @@ plans_match() {
 }
 # plan_has NAME RANK TEXT: rank RANK's HGRID_PLAN holds TEXT (fixed string).
 plan_has() { grep -qF -- "$3" "$work/plans-$1/rank$2.json"; }
-golden vlm8_moe 8 5 2
-golden expert_tp_differs12 12 3-7 4
-golden enc4_llm_pp4_20 20 5-9 2
+golden vlm8_moe 8 5-6 2 1
+golden expert_tp_differs12 12 4-8 4 1
+golden enc4_llm_pp4_20 20 5-10 2 1
 # Bridges (docs/DESIGN.md, "Module graph and bridges"): two encoders fanning out into the
 # language module, one encoder fanning out 1 -> 4, a pp 2 encoder fanning in 4 -> 2;
 # every link proved in pre-flight. Colocated: both modules on all 8 ranks, identical
 # memberships shared across modules (vision's singleton is language's cp group: 7, not
 # 8; one communicator per (module, kind) would be 32-33).
-golden two_encoders14 14 3-7 8
-golden bridge_fanout12 12 3-5 4
-golden bridge_fanin_pp16 16 5-8 4
-golden colocated8 8 7 0
+golden two_encoders14 14 4-9 8 2
+golden bridge_fanout12 12 3-6 4 1
+golden bridge_fanin_pp16 16 5-9 4 1
+golden colocated8 8 7 0 0
+# The bridges' own groups in the report, as users read them: rank 6 leads language's first
+# replica into both bridges; rank 7 is a member of both boundary groups and leads neither.
+check "two_encoders14: report: rank 6 proved both bridge groups, rank 7 is in none" python3 -c "
+import json, sys
+r = json.load(open('$work/two_encoders14.json'))['ranks']
+sys.exit(not ((r[6]['bridge_groups'], r[6]['bridge_groups_verified']) == ([[0, 1, 6, 8, 10, 12], [3, 5, 6, 8, 10, 12]], 2)
+              and (r[7]['bridge_groups'], r[7]['bridge_groups_verified']) == ([], 0)))"
 # Generalized Tensor Parallelism (issue 20; tests/golden-gtp, Megatron's HyperCommGrid with
 # [tp, gtp_remat, cp, dp, pp] and BridgeCommunicator's one leader per dp x gtp_remat lane):
 # every group and bridge link verified, HGRID_GTP_REMAT_RANK/SIZE checked by hg-rank-check.
-golden gtp_llm_only16 16 10 0 tests/golden-gtp
-golden gtp_vlm12 12 5-8 4 tests/golden-gtp
-golden gtp_fanin20 20 5-9 8 tests/golden-gtp
+golden gtp_llm_only16 16 10 0 0 tests/golden-gtp
+golden gtp_vlm12 12 5-9 4 1 tests/golden-gtp
+golden gtp_fanin20 20 6-10 8 1 tests/golden-gtp
 
 # Bridge roles in HGRID_PLAN, against the golden bridges (Megatron's BridgeCommunicator):
 # two_encoders14: audio leaders 0, 1 and vision leaders 3, 5 each feed two of language's
@@ -199,7 +236,7 @@ check "failure before the bridges: long before the 60 s deadline" faster_than 15
 # verify: false proves nothing, and the summary says so.
 printf 'version: 1\nmodules:\n  - name: enc\n    role: encoder\n    dp: 1\n  - name: language\n    role: language\n    dp: 2\nagent:\n  verify: false\n' >"$work/noverify-bridge.yaml"
 mpi 3 "$AGENT" --backend mpi "$work/noverify-bridge.yaml" -- true
-check "verify off, a 1 -> 2 bridge: exit 0, links not verified" bash -c "[[ $rc -eq 0 ]] && grep -q 'bridges 0\.00; 2-3 communicators/rank, 2 bridge links not verified, mpi backend)$' $out"
+check "verify off, a 1 -> 2 bridge: exit 0, links not verified" bash -c "[[ $rc -eq 0 ]] && grep -q 'bridges 0\.00; 2-3 communicators/rank, 2 bridge links and 1 bridge group not verified, mpi backend)$' $out"
 
 # Environment values, against the layouts by hand (docs/DESIGN.md, "Rank enumeration and groups").
 out=$work/vlm8_moe.out
@@ -262,7 +299,7 @@ check "status channel: a malformed token writes nothing" bash -c "[[ $rc -eq 0 ]
 # One communicator per kind (the split-per-kind path NCCL takes on one GPU), verified.
 HGRID_TEST_NO_SHARE=1 mpi 8 -x HGRID_TEST_NO_SHARE "$AGENT" --backend mpi "$G/vlm8_moe.yaml" -- "$CHECK" "$G/vlm8_moe.json"
 check "no sharing: exit 0" rc_is 0
-check "no sharing: world + one per kind (20 encoder, 22 language)" has "; 21-23 communicators/rank$(links_text 2), mpi backend\)$"
+check "no sharing: world + one per kind (20 encoder, 22 language) + the bridge's group on its leaders" has "; 21-24 communicators/rank$(links_text 2 1), mpi backend\)$"
 
 # Descriptors a library leaves open without close-on-exec during pre-flight (NCCL's RAS
 # sockets; here one /dev/null per rank) are closed at exec: the program sees 0, 1, 2.
@@ -332,7 +369,7 @@ check "no config file on ranks 1-7: still exit 0" rc_is 0
 check "no config file on ranks 1-7: all 8 match" count_is '^rank-check: rank [0-9]+ ok' 8
 mpi 1 "$AGENT" --backend mpi --timeout 30 "$G/vlm8_moe.yaml" -- "$CHECK" "$G/vlm8_moe.json" \
     : -np 7 "$AGENT" --backend nccl "$G/vlm8_moe.yaml" -- "$CHECK" "$G/vlm8_moe.json"
-check "other ranks ask for nccl: rank 0's --backend mpi wins" has "; 5 communicators/rank$(links_text 2), mpi backend\)$"
+check "other ranks ask for nccl: rank 0's --backend mpi wins" has "; 5-6 communicators/rank$(links_text 2 1), mpi backend\)$"
 
 HGRID_TEST_FAIL_RANK=5 mpi 8 -x HGRID_TEST_FAIL_RANK "$AGENT" --backend mpi "$G/vlm8_moe.yaml" -- "$CHECK" "$G/vlm8_moe.json"
 check "injected failure on rank 5: every rank exits 3" rc_is 3
@@ -443,7 +480,8 @@ fi
 # --- in-process: the example trainer links libhgrid and calls hg_init itself --------
 mpi 8 "$TRAINER" --backend mpi "$G/vlm8_moe.yaml"
 check "in-process trainer, 8 ranks under mpirun: exit 0" rc_is 0
-check "in-process trainer: every rank's kinds all-reduce to the plan's sums" count_is '^trainer: rank [0-9]+ done: 5 communicators, all kinds ok$' 8
+check "in-process trainer: every rank's kinds all-reduce to the plan's sums" count_is '^trainer: rank [0-9]+ done: [56] communicators, all kinds ok$' 8
+check "in-process trainer: the bridge's leaders 1, 3, 4, 6 hold its group too" count_is '^trainer: rank [1346] done: 6 communicators, all kinds ok$' 4
 check "in-process trainer: one line per kind (20 + 22 + world each)" count_is '^trainer: rank [0-9]+ [a-z_]+ [a-z_]+: sum [0-9]+ expected [0-9]+ ok$' $((4 * 21 + 4 * 23))
 check "in-process trainer: readiness summary from hg_init" has '^hgrid: 8/8 ranks ready in '
 mpi 20 "$AGENT" --in-process --backend mpi "$G/enc4_llm_pp4_20.yaml" -- "$TRAINER"
@@ -452,7 +490,12 @@ check "in-process, pp 4: all ranks ok" count_is '^trainer: rank [0-9]+ done: [0-
 check "in-process, pp 4: middle stages hold no embedding group" count_is '^trainer: rank [0-9]+ language embd: not a member$' 8
 mpi 14 "$TRAINER" --backend mpi "$G/two_encoders14.yaml"
 check "in-process, two encoders: exit 0, every rank ok" bash -c "[[ $rc -eq 0 ]] && [[ \$(grep -cE '^trainer: rank [0-9]+ done: [0-9]+ communicators, all kinds ok$' $out) -eq 14 ]]"
-check "in-process, two encoders: hg_init proved the 8 bridge links" has "; 3-7 communicators/rank$(links_text 8), mpi backend\)$"
+check "in-process, two encoders: hg_init proved the 8 bridge links and 2 bridge groups" has "; 4-9 communicators/rank$(links_text 8 2), mpi backend\)$"
+# hg_ctx_bridge_mpi_comm: each leader all-reduces over its bridges' own groups; the
+# members of the boundary groups that lead nothing have none.
+check "in-process, two encoders: the audio bridge's 6 leaders reduce over its group" count_is '^trainer: rank (0|1|6|8|10|12) bridge_group audio -> language \[0, 1, 6, 8, 10, 12\]: sum 43 expected 43 ok$' 6
+check "in-process, two encoders: the vision bridge's 6 leaders reduce over its group" count_is '^trainer: rank (3|5|6|8|10|12) bridge_group vision -> language \[3, 5, 6, 8, 10, 12\]: sum 50 expected 50 ok$' 6
+check "in-process, two encoders: no other rank has a bridge group" count_is '^trainer: rank [0-9]+ bridge_group ' 12
 mpi 8 "$AGENT" --in-process --backend mpi "$G/colocated8.yaml" -- "$TRAINER"
 check "in-process, colocated: exit 0, every rank ok" bash -c "[[ $rc -eq 0 ]] && [[ \$(grep -cE '^trainer: rank [0-9]+ done: 7 communicators, all kinds ok$' $out) -eq 8 ]]"
 mpi 2 "$TRAINER" --backend mpi "$G/vlm8_moe.yaml"
@@ -471,18 +514,18 @@ check "exec handoff into hg_init: no Open MPI init failure" lacks 'orte_init|MPI
 SUMMARY_HEAD='^hgrid: 8/8 ranks ready in [0-9]+\.[0-9]{2} s \(bootstrap [0-9.]+, gpu [0-9.]+, world [0-9.]+, groups [0-9.]+, verify [0-9.]+, bridges [0-9.]+; '
 mpi 8 "$AGENT" --backend mpi --preflight world --report "$work/pf-world.json" "$G/vlm8_moe.yaml" -- true
 check "--preflight world: exit 0" rc_is 0
-check "--preflight world: the world alone, bridges not proved, depth named" has "${SUMMARY_HEAD}1 communicator/rank, 2 bridge links not verified, mpi backend, pre-flight world\)$"
+check "--preflight world: the world alone, bridges not proved, depth named" has "${SUMMARY_HEAD}1 communicator/rank$(links_text 2 1 'not verified'), mpi backend, pre-flight world\)$"
 check "--preflight world: groups took no time" has 'groups 0\.00, verify [0-9.]+, bridges 0\.00;'
 check "--preflight world: report says so" bash -c "grep -q '\"preflight\": \"world\"' $work/pf-world.json && grep -q '\"communicators_per_rank\": {' $work/pf-world.json && [[ \$(grep -c '\"communicators\": 1,' $work/pf-world.json) -eq 8 ]]"
 mpi 8 "$AGENT" --backend mpi --preflight none "$G/vlm8_moe.yaml" -- sh -c 'echo "RAN $RANK"'
 check "--preflight none: exit 0, every rank ran" bash -c "[[ $rc -eq 0 ]] && [[ \$(grep -c '^RAN [0-9]' $out) -eq 8 ]]"
-check "--preflight none: no communicator, depth named" has "${SUMMARY_HEAD}0 communicators/rank, 2 bridge links not verified, mpi backend, pre-flight none\)$"
+check "--preflight none: no communicator, depth named" has "${SUMMARY_HEAD}0 communicators/rank$(links_text 2 1 'not verified'), mpi backend, pre-flight none\)$"
 sed 's/^agent:.*//' "$G/vlm8_moe.yaml" >"$work/pf.yaml"
 printf 'agent:\n  preflight: world\n' >>"$work/pf.yaml"
 mpi 8 "$AGENT" --backend mpi "$work/pf.yaml" -- true
-check "agent.preflight: world in the config: the world alone" has "${SUMMARY_HEAD}1 communicator/rank, 2 bridge links not verified, mpi backend, pre-flight world\)$"
+check "agent.preflight: world in the config: the world alone" has "${SUMMARY_HEAD}1 communicator/rank$(links_text 2 1 'not verified'), mpi backend, pre-flight world\)$"
 mpi 8 "$AGENT" --backend mpi --preflight full "$work/pf.yaml" -- true
-check "--preflight full overrides agent.preflight: world" has "${SUMMARY_HEAD}5 communicators/rank, 2 bridge links verified, mpi backend\)$"
+check "--preflight full overrides agent.preflight: world" has "${SUMMARY_HEAD}5-6 communicators/rank$(links_text 2 1), mpi backend\)$"
 HGRID_TEST_FAIL_RANK=3 HGRID_TEST_FAIL_PHASE=world mpi 8 -x HGRID_TEST_FAIL_RANK -x HGRID_TEST_FAIL_PHASE "$AGENT" --backend mpi --preflight world "$G/vlm8_moe.yaml" -- true
 check "--preflight world, rank 3 fails in world: exit 3, named" bash -c "[[ $rc -eq 3 ]] && grep -q '^hgrid: rank 3 (radio_encoder): injected pre-flight failure (HGRID_TEST_FAIL_RANK=3) \[phase world, host ' $out"
 mpi 8 "$TRAINER" --backend mpi "$work/pf.yaml"

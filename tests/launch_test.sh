@@ -132,7 +132,7 @@ TWO=configs/two-encoders-14.yaml
 start bridges --backend mpi "$TWO" -- sh -c 'echo "modules $RANK $HGRID_MODULES"; [ "$RANK" = 0 ] && cat "$HGRID_PLAN"; exit 0'
 finish bridges
 check "bridges: exit 0" test "$RC" -eq 0 || show bridges
-check "bridges: the summary counts the 8 links proved" grep -qE '^hgrid: 14/14 ranks ready in [0-9.]+ s \(.*, bridges [0-9.]+; 3-7 communicators/rank, 8 bridge links verified, mpi backend\)$' "$T/bridges.err"
+check "bridges: the summary counts the 8 links and 2 bridge groups proved" grep -qE '^hgrid: 14/14 ranks ready in [0-9.]+ s \(.*, bridges [0-9.]+; 4-9 communicators/rank, 8 bridge links and 2 bridge groups verified, mpi backend\)$' "$T/bridges.err"
 check "bridges: rank 0 sends to 6 and 8 (HGRID_PLAN)" has "$T/bridges.out" '"bridges":[{"src":"audio","dest":"language","side":"src","role":"sender","peers":[6,8],"leader":0,"broadcast":[0],"group":[0,1,6,8,10,12]}]'
 check "bridges: HGRID_MODULES is each rank's module" bash -c "grep -qx 'modules 1 audio' '$T/bridges.out' && grep -qx 'modules 4 vision' '$T/bridges.out' && grep -qx 'modules 9 language' '$T/bridges.out'"
 check "bridges: nothing left running" none_left bridges

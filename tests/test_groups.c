@@ -64,7 +64,8 @@ static int creates(const hg_comm_set *cs, int s)
 
 /* vlm8_moe rank 4 (language tp2 dp2 ep4): tp = tp_cp = mp [4, 5]; the one-rank groups
  * (cp, pp, expt_tp, expt_dp, embd, pos_embd) one communicator; dp = dp_cp [4, 6]; the
- * module's span (tp_dp, tp_dp_cp, tp_cp_dp_pp, ep, tp_ep, tp_ep_pp) one: 5 with the world. */
+ * module's span (tp_dp, tp_dp_cp, tp_cp_dp_pp, ep, tp_ep, tp_ep_pp) one: 5 with the world;
+ * and, a leader of the layout's one bridge, its own group [1, 3, 4, 6]: 6. */
 START_TEST(shared_slots_of_one_module)
 {
     fixture fx;
@@ -72,9 +73,11 @@ START_TEST(shared_slots_of_one_module)
     const hg_comm_set *cs = &fx.cs;
     ck_assert_int_eq(cs->nviews, 1);
     ck_assert_int_eq(cs->primary, 0);
-    ck_assert_int_eq(cs->nsplits, HG_KIND_COUNT);
+    ck_assert_int_eq(cs->nkind_splits, HG_KIND_COUNT);
+    ck_assert_int_eq(cs->nbridges, 1);
+    ck_assert_int_eq(cs->nsplits, HG_KIND_COUNT + 1);
     ck_assert_int_eq(cs->nwords, 1);
-    ck_assert_int_eq(cs->nslots, 5); /* as before the five GTP kinds */
+    ck_assert_int_eq(cs->nslots, 6); /* as before the five GTP kinds, and the bridge's */
     static const int want[HG_KIND_COUNT] = {
         [HG_KIND_TP] = 1, [HG_KIND_CP] = 2, [HG_KIND_PP] = 2, [HG_KIND_DP] = 3,
         [HG_KIND_DP_CP] = 3, [HG_KIND_TP_CP] = 1, [HG_KIND_MP] = 1, [HG_KIND_TP_DP] = 4,
@@ -92,10 +95,11 @@ START_TEST(shared_slots_of_one_module)
                       hg_kind_name((hg_kind)k), cs->slot[k], want[k]);
         ck_assert_int_eq(hg_comm_set_slot(cs, 0, k), want[k]);
     }
-    /* A slot is made where its first (module, kind) is: tp, cp, dp, tp_dp. */
+    /* A slot is made where its first (module, kind) is: tp, cp, dp, tp_dp; then the
+     * bridge's. */
     for (int s = 0; s < cs->nsplits; s++)
         ck_assert_int_eq(creates(cs, s), s == HG_KIND_TP || s == HG_KIND_CP || s == HG_KIND_DP
-                                             || s == HG_KIND_TP_DP);
+                                             || s == HG_KIND_TP_DP || s == HG_KIND_COUNT);
     ck_assert_int_eq(cs->slot_kind[1], HG_KIND_TP);
     ck_assert_int_eq(cs->slot_kind[2], HG_KIND_CP);
     ck_assert_int_eq(cs->slot_kind[3], HG_KIND_DP);
@@ -245,7 +249,8 @@ START_TEST(no_sharing)
 {
     fixture fx;
     setup_rank(&fx, "vlm8_moe", 4, 0);
-    ck_assert_int_eq(fx.cs.nslots, 1 + HG_KIND_COUNT);
+    ck_assert_int_eq(fx.cs.nslots, 1 + HG_KIND_COUNT + 1); /* and the bridge's group */
+    ck_assert_int_eq(hg_comm_set_bridge_slot(&fx.cs, 0), 1 + HG_KIND_COUNT);
     for (int k = 0; k < HG_KIND_COUNT; k++) {
         ck_assert_int_eq(fx.cs.slot[k], 1 + k);
         ck_assert_int_eq(creates(&fx.cs, k), 1);
@@ -345,6 +350,93 @@ START_TEST(describe_groups)
 }
 END_TEST
 
+/* Each bridge's own group (Megatron's bridge_pg: sorted src | dest leaders) has a split
+ * position after every kind's, in layout bridge order; only its leaders make it there,
+ * every other rank passes no color. two_encoders14: audio -> language [0, 1, 6, 8, 10,
+ * 12], vision -> language [3, 5, 6, 8, 10, 12]. */
+START_TEST(bridge_groups)
+{
+    fixture fx;
+    char buf[256];
+    setup_rank(&fx, "two_encoders14", 6, 1); /* a language leader of both bridges */
+    const hg_comm_set *cs = &fx.cs;
+    int base = cs->nkind_splits;
+    ck_assert_int_eq(cs->nbridges, 2);
+    ck_assert_int_eq(cs->nsplits, HG_KIND_COUNT + 2);
+    for (int b = 0; b < 2; b++) {
+        const hg_rank_group *g = hg_comm_set_bridge_group(cs, b);
+        int slot = hg_comm_set_bridge_slot(cs, b);
+        ck_assert_ptr_nonnull(g);
+        ck_assert_int_eq(g->size, 6);
+        ck_assert_int_eq(g->pos, 2);
+        ck_assert_int_eq(creates(cs, base + b), 1);
+        ck_assert_int_eq(hg_comm_set_color(cs, base + b), b == 0 ? 0 : 3);
+        ck_assert_int_eq(hg_comm_set_key(cs, base + b), 2);
+        ck_assert_int_eq(hg_comm_set_split_slot(cs, base + b), slot);
+        ck_assert_ptr_eq(hg_comm_set_slot_group(cs, slot), g);
+        ck_assert_ptr_eq(hg_comm_set_split_group(cs, base + b), g);
+        ck_assert_int_eq(cs->slot_split[slot], base + b);
+        ck_assert_int_eq(cs->slot_view[slot], -1);
+        ck_assert_int_eq(cs->slot_kind[slot], -1);
+    }
+    ck_assert_int_eq(hg_comm_set_bridge_slot(cs, 1), hg_comm_set_bridge_slot(cs, 0) + 1);
+    ck_assert_int_eq(hg_comm_set_bridge_slot(cs, 1), cs->nslots - 1);
+    hg_comm_set_describe_split(cs, base, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "bridge audio -> language [0, 1, 6, 8, 10, 12]");
+    hg_comm_set_describe_slot(cs, hg_comm_set_bridge_slot(cs, 1), buf, sizeof(buf));
+    ck_assert_str_eq(buf, "bridge vision -> language [3, 5, 6, 8, 10, 12]");
+    ck_assert_ptr_null(hg_comm_set_bridge_group(cs, 2));
+    ck_assert_int_eq(hg_comm_set_bridge_slot(cs, 2), -1);
+    ck_assert_int_eq(hg_comm_set_bridge_slot(cs, -1), -1);
+    teardown(&fx);
+
+    /* A member of both boundary groups, a leader of neither: no color, no slot. */
+    setup_rank(&fx, "two_encoders14", 7, 1);
+    for (int b = 0; b < 2; b++) {
+        ck_assert_ptr_null(hg_comm_set_bridge_group(&fx.cs, b));
+        ck_assert_int_eq(hg_comm_set_bridge_slot(&fx.cs, b), -1);
+        ck_assert_int_eq(hg_comm_set_color(&fx.cs, fx.cs.nkind_splits + b), -1);
+    }
+    teardown(&fx);
+    /* The audio encoder's rank 1 leads the first bridge only. */
+    setup_rank(&fx, "two_encoders14", 1, 1);
+    ck_assert_ptr_nonnull(hg_comm_set_bridge_group(&fx.cs, 0));
+    ck_assert_ptr_null(hg_comm_set_bridge_group(&fx.cs, 1));
+    ck_assert_int_eq(hg_comm_set_bridge_group(&fx.cs, 0)->pos, 1);
+    teardown(&fx);
+}
+END_TEST
+
+/* A bridge's group whose members are the world's (two one-rank modules) is the world. */
+START_TEST(bridge_group_of_the_world)
+{
+    hg_diags *d = NULL;
+    hg_layout *l = layout_of("version: 1\nmodules:\n  - name: enc\n    role: encoder\n    dp: 1\n"
+                             "  - name: language\n    role: language\n    dp: 1\n", 0, &d);
+    hg_rank_view v;
+    hg_comm_set cs;
+    hg_error err;
+    if (!l)
+        diags_dump(d);
+    ck_assert_ptr_nonnull(l);
+    ck_assert_int_eq(hg_rank_view_build(l, 1, &v, &err), 0);
+    ck_assert_int_eq(hg_comm_set_build(&v, 1, &cs, &err), 0);
+    ck_assert_int_eq(cs.nbridges, 1);
+    ck_assert_int_eq(hg_comm_set_bridge_group(&cs, 0)->size, 2);
+    ck_assert_int_eq(hg_comm_set_bridge_slot(&cs, 0), HG_SLOT_WORLD);
+    ck_assert_int_eq(creates(&cs, cs.nkind_splits), 0);
+    ck_assert_int_eq(cs.nslots, 2); /* the world and [1], every group of its module... */
+    hg_comm_set_free(&cs);
+    ck_assert_int_eq(hg_comm_set_build(&v, 0, &cs, &err), 0); /* ...and without sharing */
+    ck_assert_int_eq(hg_comm_set_bridge_slot(&cs, 0), cs.nslots - 1);
+    ck_assert_int_eq(creates(&cs, cs.nkind_splits), 1);
+    hg_comm_set_free(&cs);
+    hg_rank_view_free(&v);
+    hg_layout_free(l);
+    hg_diags_free(d);
+}
+END_TEST
+
 START_TEST(describe_members)
 {
     char buf[256];
@@ -378,6 +470,8 @@ int main(void)
     tcase_add_test(tc, colocated_shares_across_modules);
     tcase_add_test(tc, words_of_a_disjoint_layout);
     tcase_add_test(tc, describe_groups);
+    tcase_add_test(tc, bridge_groups);
+    tcase_add_test(tc, bridge_group_of_the_world);
     tcase_add_test(tc, describe_members);
     suite_add_tcase(s, tc);
     return run_suite(s);

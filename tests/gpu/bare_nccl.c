@@ -230,7 +230,7 @@ static int slot_wrong(const hg_comm_set *cs, const hg_rank_view *plan, ncclComm_
                       long long sum)
 {
     const hg_rank_group *g = slot == HG_SLOT_WORLD ? NULL
-                             : hg_comm_set_group(cs, cs->slot_view[slot], cs->slot_kind[slot]);
+                             : hg_comm_set_slot_group(cs, slot);
     long long want = 0;
     int size = g ? g->size : plan->world_size, pos = g ? g->pos : plan->rank, count = -1, me = -1;
     if (!g)

@@ -101,7 +101,9 @@ $BARE --plan tests/gpu/two-gpu.yaml >"$work/two.json"
 # per_kind CONFIG: the summary's communicators/rank with one communicator per (module,
 # kind) (HGRID_TEST_NO_SHARE=1), from the dry-run's rank plans, so it follows the kinds:
 # the world plus each group the rank is in (a kind that does not apply, or a null group
-# such as embd on a middle stage, makes none); N, or MIN-MAX when the ranks differ.
+# such as embd on a middle stage, makes none), plus the own group of each bridge it
+# leads (its plan's bridge_groups; unshared too, the world's members or not); N, or
+# MIN-MAX when the ranks differ.
 per_kind() {
     python3 - "$B/bin/hgrid-launch" "$1" <<'PY'
 import json, subprocess, sys
@@ -113,7 +115,8 @@ counts = []
 for r in range(plan()["world_size"]):
     p = plan("--rank", str(r))
     views = p.get("modules") or [p]
-    counts.append(1 + sum(g is not None for v in views for g in v["groups"].values()))
+    counts.append(1 + sum(g is not None for v in views for g in v["groups"].values())
+                  + sum(r in b["group"] for b in p.get("bridge_groups", [])))
 lo, hi = min(counts), max(counts)
 print(lo if lo == hi else "%d-%d" % (lo, hi))
 PY
@@ -124,7 +127,7 @@ BRIDGE_PER_KIND=$(per_kind tests/gpu/bridge-2gpu.yaml)
 COLOC_PER_KIND=$(per_kind tests/gpu/colocated-2gpu.yaml)
 say "   one communicator per kind: one-gpu $ONE_PER_KIND, two-gpu $TWO_PER_KIND, bridge $BRIDGE_PER_KIND, colocated $COLOC_PER_KIND"
 
-# exec_mode NAME NP CONFIG PLAN COMMS [ENV...]; $LINKS (", 1 bridge link verified") is
+# exec_mode NAME NP CONFIG PLAN COMMS [ENV...]; $LINKS (", 1 bridge link and 1 bridge group verified") is
 # what the summary says of bridges, nothing when the layout has none.
 exec_mode() {
     local name=$1 np=$2 config=$3 plan=$4 comms=$5
@@ -222,23 +225,24 @@ else
         $BARE --plan configs/smoke-2gpu.yaml >"$work/smoke.json"
         # Encoder and language: with one communicator per kind, the encoder rank passes
         # no color at embd and pos_embd (it has none), the language rank does.
-        LINKS=', 1 bridge link verified' exec_mode "smoke-2gpu per kind" 2 configs/smoke-2gpu.yaml "$work/smoke.json" "$(per_kind configs/smoke-2gpu.yaml)" HGRID_TEST_NO_SHARE=1
+        LINKS=', 1 bridge link and 1 bridge group verified' exec_mode "smoke-2gpu per kind" 2 configs/smoke-2gpu.yaml "$work/smoke.json" "$(per_kind configs/smoke-2gpu.yaml)" HGRID_TEST_NO_SHARE=1
         in_process "smoke-2gpu per kind" 2 configs/smoke-2gpu.yaml HGRID_TEST_NO_SHARE=1
     fi
 
     say "== bridges and colocated layouts, 2 ranks on $ngpu GPUs"
     $BARE --plan tests/gpu/bridge-2gpu.yaml >"$work/bridge.json"
     $BARE --plan tests/gpu/colocated-2gpu.yaml >"$work/coloc.json"
-    # Encoder rank 0 -> language rank 1: one link, proved before go; per kind, the
-    # encoder's kinds and the language's, plus the world (per_kind).
-    LINKS=', 1 bridge link verified' exec_mode "bridge 1 -> 1" 2 tests/gpu/bridge-2gpu.yaml "$work/bridge.json" 2 HGRID_TEST_NO_SHARE=0
-    LINKS=', 1 bridge link verified' exec_mode "bridge 1 -> 1 per kind" 2 tests/gpu/bridge-2gpu.yaml "$work/bridge.json" "$BRIDGE_PER_KIND" HGRID_TEST_NO_SHARE=1
+    # Encoder rank 0 -> language rank 1: one link, proved before go, and the bridge's own
+    # group [0, 1], which is the world's members (shared: 2); per kind, the encoder's
+    # kinds and the language's, plus the world and the bridge's group (per_kind).
+    LINKS=', 1 bridge link and 1 bridge group verified' exec_mode "bridge 1 -> 1" 2 tests/gpu/bridge-2gpu.yaml "$work/bridge.json" 2 HGRID_TEST_NO_SHARE=0
+    LINKS=', 1 bridge link and 1 bridge group verified' exec_mode "bridge 1 -> 1 per kind" 2 tests/gpu/bridge-2gpu.yaml "$work/bridge.json" "$BRIDGE_PER_KIND" HGRID_TEST_NO_SHARE=1
     in_process "bridge 1 -> 1" 2 tests/gpu/bridge-2gpu.yaml HGRID_TEST_NO_SHARE=0
-    check "bridge 1 -> 1: in process, hg_init proved the link" has "^hgrid: 2/2 ranks ready in .*; 2 communicators/rank, 1 bridge link verified, nccl backend$(tail_re 2)\)$"
+    check "bridge 1 -> 1: in process, hg_init proved the link" has "^hgrid: 2/2 ranks ready in .*; 2 communicators/rank, 1 bridge link and 1 bridge group verified, nccl backend$(tail_re 2)\)$"
     in_process "bridge 1 -> 1 per kind" 2 tests/gpu/bridge-2gpu.yaml HGRID_TEST_NO_SHARE=1
     run "$B/bin/hgrid-launch" tests/gpu/bridge-2gpu.yaml -- "$CHECK" "$work/bridge.json"
     show
-    check "bridge 1 -> 1: hgrid-launch, exit 0, the link proved (${secs} s)" bash -c "[[ $rc -eq 0 ]] && grep -qE '^hgrid: 2/2 ranks ready in .*, bridges [0-9.]+; 2 communicators/rank, 1 bridge link verified, nccl backend$(tail_re 2)\)$' $out"
+    check "bridge 1 -> 1: hgrid-launch, exit 0, the link proved (${secs} s)" bash -c "[[ $rc -eq 0 ]] && grep -qE '^hgrid: 2/2 ranks ready in .*, bridges [0-9.]+; 2 communicators/rank, 1 bridge link and 1 bridge group verified, nccl backend$(tail_re 2)\)$' $out"
     # Both modules on both GPUs: vision's tp and language's cp are one communicator (the
     # rank alone), the rest the world: 2; one per (module, kind): the world plus both
     # modules' kinds (per_kind).
@@ -271,9 +275,9 @@ else
         run env "$@" mpirun -np 2 -x HGRID_TEST_NO_SHARE "$AGENT" --backend nccl --preflight "$depth" \
             --report "$work/pf.json" "$config" -- "$CHECK" "$plan"
         case $depth in
-        full) want="; $comms communicators/rank(, 1 bridge link verified)?, nccl backend$(tail_re 2)\)$" ;;
-        world) want="; 1 communicator/rank(, 1 bridge link not verified)?, nccl backend$(tail_re 2), pre-flight world\)$" ;;
-        none) want="; 0 communicators/rank(, 1 bridge link not verified)?, nccl backend, pre-flight none\)$" ;;
+        full) want="; $comms communicators/rank(, 1 bridge link and 1 bridge group verified)?, nccl backend$(tail_re 2)\)$" ;;
+        world) want="; 1 communicator/rank(, 1 bridge link and 1 bridge group not verified)?, nccl backend$(tail_re 2), pre-flight world\)$" ;;
+        none) want="; 0 communicators/rank(, 1 bridge link and 1 bridge group not verified)?, nccl backend, pre-flight none\)$" ;;
         esac
         check "$name, --preflight $depth: exit 0, both handoffs match the plan" bash -c "[[ $rc -eq 0 ]] && [[ \$(grep -cE '^rank-check: rank [0-9]+ ok' $out) -eq 2 ]]"
         check "$name, --preflight $depth: summary ($comms communicators/rank)" has "^hgrid: 2/2 ranks ready in [0-9.]+ s \(.*$want"

@@ -1,9 +1,11 @@
 """hgrid.plan() in every rank of real launches (the test launcher under mpirun, MPI
 backend, exec handoff) of every golden layout of <= 20 ranks: the plan read from
 HGRID_PLAN equals the dry-run's --rank JSON field by field and agrees with the rank's
-environment; and the groups hgrid.torch would create (hgrid._groups.group_spec) are as
-many as the communicators the agent built on that rank (its readiness record), the one
-sharing rule of both (common/groups.c, _groups.py)."""
+environment; and the groups hgrid.torch would create (hgrid._groups.group_spec, and the
+bridges' own groups of bridge_spec that are no module group and not the world) are as
+many as the communicators the agent built on that rank (its readiness record: module
+groups and, on a bridge's leaders, the bridge's group), the one sharing rule of both
+(common/groups.c, _groups.py)."""
 import glob
 import json
 import os
@@ -40,11 +42,19 @@ class Launch(_util.TempDirCase):
         with open(report) as f:
             ranks = json.load(f)["ranks"]
         for r in range(n):
-            spec = _groups.group_spec(hgrid.plan(os.path.join(exp, "%d.json" % r)))
+            p = hgrid.plan(os.path.join(exp, "%d.json" % r))
+            spec = _groups.group_spec(p)
+            # As hgrid.torch creates them: a bridge's group only where it is new.
+            bridges = [m for m in _groups.bridge_spec(p).create
+                       if m not in spec.create and not spec.is_world(m)]
             self.assertEqual(ranks[r]["rank"], r)
-            self.assertEqual(1 + len(spec.create), ranks[r]["communicators"],
-                             "%s rank %d: the default group and %s, the agent built %d "
-                             "communicators" % (name, r, spec.create, ranks[r]["communicators"]))
+            self.assertEqual(1 + len(spec.create) + len(bridges), ranks[r]["communicators"],
+                             "%s rank %d: the default group, %s and the bridge groups %s, the "
+                             "agent built %d communicators" % (name, r, spec.create, bridges,
+                                                               ranks[r]["communicators"]))
+            self.assertEqual(ranks[r]["bridge_groups"],
+                             [list(b.group) for b in p.bridge_groups if r in b.group],
+                             "%s rank %d: the bridge groups in the agent's report" % (name, r))
 
 
 def _make(name, yaml, n):
