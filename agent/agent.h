@@ -42,6 +42,8 @@ typedef struct hg_decision {
     int placement;  /* --strict refused groups across the hosts the ranks reported: 2 */
     int master_port;
     char master_addr[256];
+    char io[1024];      /* relay mode: the output collector's HGRID_IO (collector.h), "": none */
+    char io_token[32];  /* ... and the status token its keepers say in their HELLO */
 } hg_decision;
 
 /* Who and where this rank is: bootstrap.c learns it, nothing changes it after. */

@@ -31,7 +31,9 @@ NCCL_CFLAGS := -DHG_HAVE_NCCL=1 -I$(CUDA_HOME)/include
 NCCL_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lnccl -lcudart
 endif
 AGENT_LIBS := -lpthread $(NCCL_LIBS)
-AGENT_ALL_CFLAGS = $(ALL_CFLAGS) -Iagent $(NCCL_CFLAGS)
+# -Ilauncher: the collector's process (agent/collector_main.c, hgrid-agent only) runs the
+# launcher's channel and output queues, linked from libhgrid_launcher.a.
+AGENT_ALL_CFLAGS = $(ALL_CFLAGS) -Iagent -Ilauncher $(NCCL_CFLAGS)
 # The example sees what a user of the installed library sees: include/ only.
 EXAMPLE_CFLAGS = $(OBJ_CFLAGS) -Iinclude $(NCCL_CFLAGS) $(CPPFLAGS)
 
@@ -41,7 +43,7 @@ SO_LDFLAGS := -shared -Wl,-soname,$(SO_NAME) -Wl,--no-undefined
 
 AGENT_LIB_SRC := agent/agent.c agent/api.c agent/backend.c agent/bootstrap.c agent/verify.c \
     agent/bridges.c agent/readiness.c agent/watchdog.c agent/handoff.c agent/backend_mpi.c agent/status.c \
-    agent/relay.c agent/keeper.c
+    agent/relay.c agent/keeper.c agent/collector.c
 ifeq ($(AGENT_NCCL),1)
 AGENT_LIB_SRC += agent/backend_nccl.c
 endif
@@ -91,9 +93,12 @@ $(1)/lib/$(SO_NAME): $(1)/lib/$(SO_FILE)
 $(call agent_so_of,$(1)): $(1)/lib/$(SO_NAME)
 	ln -sf $(SO_NAME) $$@
 
-$(call agent_bin_of,$(1)): $(1)/agent/main.o $(call agent_a_of,$(1)) $$(FLAGS_STAMP)
+$(call agent_bin_of,$(1)): $(1)/agent/main.o $(1)/agent/collector_main.o $(call agent_a_of,$(1)) \
+    $(call launcher_lib_of,$(1)) $$(FLAGS_STAMP)
 	@mkdir -p $$(@D)
-	$$(MPICC) $$(ALL_LDFLAGS) -o $$@ $(1)/agent/main.o $(call agent_a_of,$(1)) $$(CORE_LIBS) $$(AGENT_LIBS)
+	$$(MPICC) $$(ALL_LDFLAGS) -o $$@ $(1)/agent/main.o $(1)/agent/collector_main.o \
+	    $(call agent_a_of,$(1)) $(call launcher_lib_of,$(1)) $(call agent_a_of,$(1)) $$(CORE_LIBS) \
+	    $$(AGENT_LIBS)
 
 $(call trainer_of,$(1)): $(1)/examples/trainer.o $(call agent_so_of,$(1)) $$(FLAGS_STAMP)
 	@mkdir -p $$(@D)
@@ -106,7 +111,8 @@ $(1)/tests/progs/%: tests/progs/%.c $(call core_lib_of,$(1)) $$(FLAGS_STAMP)
 	$$(CC) $$(ALL_CFLAGS) $(2) -MMD -MP -MT $$@ -MF $$@.d -o $$@ $$< $(call core_lib_of,$(1)) \
 	    $$(ALL_LDFLAGS) $$(CORE_LIBS)
 
--include $(patsubst %.o,%.d,$(call agent_obj_of,$(1)) $(1)/agent/main.o $(1)/examples/trainer.o)
+-include $(patsubst %.o,%.d,$(call agent_obj_of,$(1)) $(1)/agent/main.o $(1)/agent/collector_main.o \
+    $(1)/examples/trainer.o)
 -include $(addsuffix .d,$(call test_progs_of,$(1)))
 endef
 $(eval $(call agent_rules,$(BUILD),))

@@ -222,6 +222,15 @@ int hg_handoff_exec(hg_agent *a, char **argv, hg_error *err)
         hg_agent_free(a, 1);
         return rc;
     }
+    /* Relay mode with rank 0's collector: every rank's keeper connects to it, as to a
+     * standalone launcher (collector.h). */
+    if (a->result.decision.io[0]
+        && (setenv(HG_ENV_IO, a->result.decision.io, 1) != 0
+            || setenv(HG_ENV_STATUS_TOKEN, a->result.decision.io_token, 1) != 0)) {
+        rc = hg_error_set(err, HG_ENOMEM, "rank %d: setenv: %s", rank, strerror(errno));
+        hg_agent_free(a, 1);
+        return rc;
+    }
     char module[64];
     hg_relay_opts relay = { a->opts.label, a->opts.log_dir, rank, module };
     snprintf(module, sizeof(module), "%s", a->grid.view.module.name);

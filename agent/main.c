@@ -36,6 +36,7 @@
 
 #include "agent.h"
 #include "agent_argv.h"
+#include "collector.h"
 #include "config.h"
 #include "diag.h"
 #include "intparse.h"
@@ -197,6 +198,8 @@ int main(int argc, char **argv)
     hg_error err;
     int rc;
 
+    if (argc > 1 && strcmp(argv[1], HG_COLLECTOR_ARG) == 0)
+        return hg_collector_main(argc, argv);
     /* First thing, so the launcher knows an agent ran, even one that then fails. */
     if (hg_launcher_rank() == 0)
         hg_status(HG_STATUS_STARTED);

@@ -27,6 +27,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "collector.h"
 #include "config.h"
 #include "placement.h"
 #include "protocol.h"
@@ -735,6 +736,23 @@ static int free_port(void)
     return port;
 }
 
+/* Relay mode (no standalone launcher named in HGRID_IO): the output collector, whose
+ * address goes out with the go (collector.h). Without it each rank relays its own
+ * output (relay.h), as before. */
+static void start_collector(hg_agent *a)
+{
+    const char *io = getenv(HG_ENV_IO);
+    hg_collector_opts o = { a->id.world, a->opts.label, a->opts.log_dir, a->opts.config_path };
+    hg_decision *d = &a->result.decision;
+    hg_error err;
+    if ((io && *io) || !o.config)
+        return;
+    if (hg_collector_start(&o, d->io, sizeof(d->io), d->io_token, sizeof(d->io_token), &err) != 0) {
+        d->io[0] = d->io_token[0] = '\0';
+        fprintf(stderr, "hgrid: warning: %s; each rank relays its own output\n", err.msg);
+    }
+}
+
 static int coordinate(hg_agent *a, const hg_record *mine, hg_error *err)
 {
     coordinator c;
@@ -792,6 +810,7 @@ static int coordinate(hg_agent *a, const hg_record *mine, hg_error *err)
             fprintf(stderr, "hgrid: warning: could not find a free port on %s; MASTER_PORT=29500\n",
                     a->id.host);
         }
+        start_collector(a);
     }
     free(c.rec);
     return 0;

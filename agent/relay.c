@@ -291,10 +291,7 @@ static _Noreturn void run_relay(stream *st, const char *label)
     }
 }
 
-/* mkdir -p, as the standalone launcher does before mpirun starts: here every rank of
- * the job makes the same directory at the same moment, so a component someone else
- * has just made (EEXIST) is success. Returns 0 or an errno. */
-static int make_dirs(const char *dir)
+int hg_relay_make_dirs(const char *dir)
 {
     char path[4096];
     if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
@@ -321,7 +318,7 @@ int hg_relay_start(const hg_relay_opts *o, hg_error *err)
     char label[128];
 
     snprintf(label, sizeof(label), "[%d %s] ", o->rank, o->module);
-    if (o->log_dir && (rc = make_dirs(o->log_dir)) != 0)
+    if (o->log_dir && (rc = hg_relay_make_dirs(o->log_dir)) != 0)
         return hg_error_set(err, HG_EIO, "rank %d: cannot create the log directory %s: %s",
                             o->rank, o->log_dir, strerror(rc));
     for (int i = 0; i < 2; i++) {

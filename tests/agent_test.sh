@@ -114,7 +114,9 @@ golden() {
     check "$name: MASTER_ADDR is rank 0's host" count_is "^ENV [0-9]+ MASTER_ADDR=$(hostname)$" "$n"
     check "$name: report: go, every rank ready" bash -c "grep -q '\"go\": true' $work/$name.json && grep -q '\"ready\": $n,' $work/$name.json"
     check "$name: report: one record per rank" count_in "$work/$name.json" '"status": "ready"' "$n"
-    check "$name: the program inherits only fds 0, 1, 2" count_is '^FDS [0-9]+: 0 1 2$' "$n"
+    # Relay mode runs PROGRAM under a keeper connected to rank 0's output collector: its
+    # heartbeat pipe (HGRID_HEARTBEAT_FD) is the one descriptor above stderr.
+    check "$name: the program inherits only fds 0, 1, 2 and the heartbeat pipe" count_is '^FDS [0-9]+: 0 1 2 hb$' "$n"
     check "$name: every rank's HGRID_PLAN is its dry-run --rank plan (bridges, modules)" plans_match "$name" "$n"
     check "$name: report: each rank's bridge groups, $groups in all, each proved by its members" bridge_groups_match "$name" "$n" "$groups"
     cp "$out" "$work/$name.out"
@@ -302,10 +304,11 @@ check "no sharing: exit 0" rc_is 0
 check "no sharing: world + one per kind (20 encoder, 22 language) + the bridge's group on its leaders" has "; 21-24 communicators/rank$(links_text 2 1), mpi backend\)$"
 
 # Descriptors a library leaves open without close-on-exec during pre-flight (NCCL's RAS
-# sockets; here one /dev/null per rank) are closed at exec: the program sees 0, 1, 2.
+# sockets; here one /dev/null per rank) are closed at exec: the program sees 0, 1, 2 and
+# its keeper's heartbeat pipe.
 HGRID_TEST_LEAK_FD=1 mpi 8 -x HGRID_TEST_LEAK_FD "$AGENT" --backend mpi "$G/vlm8_moe.yaml" -- "$CHECK" "$G/vlm8_moe.json"
 check "leaked fd in pre-flight: exit 0" rc_is 0
-check "leaked fd in pre-flight: the program inherits only fds 0, 1, 2" count_is '^FDS [0-9]+: 0 1 2$' 8
+check "leaked fd in pre-flight: the program inherits only fds 0, 1, 2 and the heartbeat pipe" count_is '^FDS [0-9]+: 0 1 2 hb$' 8
 
 # --- failures ----------------------------------------------------------------------
 mpi 6 "$AGENT" --backend mpi "$G/vlm8_moe.yaml" -- "$CHECK" "$G/vlm8_moe.json"

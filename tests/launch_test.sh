@@ -728,15 +728,24 @@ rm -rf "$T/hgrid-job-$$-$live_start-abcdef"
 mpirun -np 8 "$L" --backend mpi "$CFG" -- bash -c "$ENVPROG" >"$T/inmpi.out" 2>"$T/inmpi.err"; RC=$?
 check "in mpirun: exit 0" test "$RC" -eq 0 || { RC=$RC; ELAPSED=-; show inmpi; }
 check "in mpirun: environment contract" expect_env "$T/inmpi.out"
-# Relay mode: every rank relays its own program's output to mpirun, whose I/O forwarding
-# reads each rank's stream in pieces of at most 4096 bytes and writes them as they come.
-# stderr is a pipe there: each line whole, under its own label, up to 4096 bytes with it.
-mpirun -np 8 "$L" --backend mpi --label "$CFG" -- sh -c 'python3 "$0" 3000 100 >&2' "$OUTP/lines.py" >"$T/inmpilines.out" 2>"$T/inmpilines.err"; RC=$?
-grep -v '^hgrid: ' "$T/inmpilines.err" >"$T/inmpilines.prog"
-check "in mpirun, 8 x 3,000 labelled lines: exit 0, malformed 0, misplaced 0" test "$RC" -eq 0 -a "$(python3 "$OUTP/check_lines.py" "$T/inmpilines.prog" 8 3000 100 1)" = "malformed 0, misplaced 0, complete yes"
-mpirun -np 8 "$L" --backend mpi --label "$CFG" -- sh -c 'python3 "$0" 40 4000 >&2' "$OUTP/lines.py" >"$T/inmpi4k.out" 2>"$T/inmpi4k.err"; RC=$?
-grep -v '^hgrid: ' "$T/inmpi4k.err" >"$T/inmpi4k.prog"
-check "in mpirun, 4,000-byte labelled lines: malformed 0 of 320" test "$RC" -eq 0 -a "$(python3 "$OUTP/check_lines.py" "$T/inmpi4k.prog" 8 40 4000 1)" = "malformed 0, misplaced 0, complete yes"
+# Relay mode: rank 0's collector is the one writer of every rank's output (agent/
+# collector.h); mpirun's I/O forwarding, which reads each rank's stream in pieces of at
+# most 4096 bytes (stdout from a pseudo-terminal) and interleaves the pieces, carries only
+# rank 0's. Every line whole, under its own label, on both streams and at any length.
+inmpi_lines() { # NAME N WIDTH STREAM(out|err): every rank prints N lines of WIDTH bytes
+  local redirect=; [[ $4 == err ]] && redirect='>&2'
+  mpirun -np 8 --oversubscribe "$L" --backend mpi --label "$CFG" -- sh -c "python3 \"\$0\" $2 $3 $redirect" "$OUTP/lines.py" >"$T/$1.out" 2>"$T/$1.err"; RC=$?
+  grep -v '^hgrid: ' "$T/$1.$4" >"$T/$1.prog"
+  [[ $RC -eq 0 && "$(python3 "$OUTP/check_lines.py" "$T/$1.prog" 8 "$2" "$3" 1)" = "malformed 0, misplaced 0, complete yes" ]]
+}
+check "in mpirun, 8 x 3,000 labelled lines on stdout: exit 0, malformed 0, misplaced 0" inmpi_lines inmpilines 3000 100 out
+check "in mpirun, 8 x 3,000 labelled lines on stderr: exit 0, malformed 0, misplaced 0" inmpi_lines inmpilineserr 3000 100 err
+check "in mpirun, 8 x 40 labelled lines of 100 KB on stdout: all whole" inmpi_lines inmpi100k 40 100000 out
+check "in mpirun, 8 x 40 labelled lines of 100 KB on stderr: all whole" inmpi_lines inmpi100kerr 40 100000 err
+# Rank 0's program ends at once; mpirun still reads its streams, which the collector
+# holds until the other ranks' programs, 2 s later, have written everything.
+mpirun -np 8 "$L" --backend mpi --label "$CFG" -- sh -c '[ "$RANK" = 0 ] && exit 0; sleep 2; python3 "$0" 3000 100' "$OUTP/lines.py" >"$T/inmpilate.out" 2>"$T/inmpilate.err"; RC=$?
+check "in mpirun, rank 0 ends first: the others' 7 x 3,000 lines still arrive whole" test "$RC" -eq 0 -a "$(grep -v '^hgrid: ' "$T/inmpilate.out" | grep -c '^\[[1-7] [a-z_]*\] [1-7]:[0-9]*:[0-9]\{100\}$')" -eq 21000
 mpirun -np 8 "$L" --backend mpi --label "$CFG" -- sh -c 'printf "last words of $RANK"' >"$T/inmpilast.out" 2>"$T/inmpilast.err"; RC=$?
 check "in mpirun: a last line without newline still arrives, labelled" test "$RC" -eq 0 -a "$(grep -oE '\[([0-7]) [a-z_]+\] last words of [0-7]' "$T/inmpilast.out" | sort -u | wc -l)" -eq 8
 logs_made() {
@@ -748,6 +757,12 @@ logs_made() {
 mpirun -np 8 "$L" --backend mpi --log-dir "$T/inmpilogs/new" "$CFG" -- sh -c 'echo "out of $RANK"' >"$T/inmpild.out" 2>"$T/inmpild.err"; RC=$?
 check "in mpirun, --log-dir NEWDIR/NEW: exit 0" test "$RC" -eq 0 || { ELAPSED=-; show inmpild; }
 check "in mpirun, --log-dir NEWDIR/NEW: 16 files, rank 5's byte-exact" logs_made "$T/inmpilogs/new"
+# Byte-exact logs of long lines and a last line without newline, labels on the streams.
+mpirun -np 8 "$L" --backend mpi --label --log-dir "$T/inmpilogs/big" "$CFG" -- sh -c 'python3 "$0" 40 100000; python3 "$0" 300 100 >&2; printf "tail of $RANK"' "$OUTP/lines.py" >"$T/inmpildb.out" 2>"$T/inmpildb.err"; RC=$?
+check "in mpirun, --log-dir with 100 KB lines: rank 5's stdout byte-exact" cmp -s "$T/inmpilogs/big/rank5-language.stdout" <(RANK=5 python3 "$OUTP/lines.py" 40 100000; printf 'tail of 5')
+check "in mpirun, --log-dir with 100 KB lines: rank 5's stderr byte-exact" cmp -s "$T/inmpilogs/big/rank5-language.stderr" <(RANK=5 python3 "$OUTP/lines.py" 300 100)
+grep -v -e '^hgrid: ' -e '^\[[0-7] [a-z_]*\] tail of [0-7]$' "$T/inmpildb.out" >"$T/inmpildb.prog"
+check "in mpirun, --log-dir with 100 KB lines: exit 0, every line whole on stdout" test "$RC" -eq 0 -a "$(python3 "$OUTP/check_lines.py" "$T/inmpildb.prog" 8 40 100000 1)" = "malformed 0, misplaced 0, complete yes" -a "$(grep -c '^\[[0-7] [a-z_]*\] tail of [0-7]$' "$T/inmpildb.out")" -eq 8
 mpirun -np 4 "$L" --backend mpi "$CFG" -- true >"$T/inmpi4.out" 2>"$T/inmpi4.err"; RC=$?
 check "in mpirun, 4 tasks for 8 ranks: exit 2" test "$RC" -eq 2
 check "in mpirun, 4 tasks for 8 ranks: message" has "$T/inmpi4.err" "the mpirun job has 4 tasks but $CFG describes 8 ranks"

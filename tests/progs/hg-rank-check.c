@@ -7,8 +7,9 @@
  *     the plan; LOCAL_RANK < LOCAL_WORLD_SIZE; MASTER_ADDR set; MASTER_PORT a port.
  * Prints `rank-check: rank R ok: K kinds match` and the environment as ENV R NAME=VALUE
  * lines (for the script to assert values), or one line per mismatch and exits 1.
- * First it prints the descriptors it inherited as `FDS R: 0 1 2` (the handoff leaves
- * none above stderr; the script asserts it).
+ * First it prints the descriptors it inherited as `FDS R: 0 1 2 hb` (the handoff leaves
+ * none above stderr but the keeper's heartbeat pipe, shown as `hb` where it is the one
+ * HGRID_HEARTBEAT_FD names; the script asserts it).
  * With HG_EXIT_RANK=R and HG_EXIT_CODE=C, rank R then exits C (exit propagation). */
 #include <dirent.h>
 #include <jansson.h>
@@ -107,9 +108,13 @@ static void print_fds(const char *rank)
             seen[fd < (long)sizeof(seen) ? fd : (long)sizeof(seen) - 1] = 1;
     }
     closedir(d);
+    const char *hb_env = getenv("HGRID_HEARTBEAT_FD");
+    long hb = hb_env && *hb_env ? strtol(hb_env, NULL, 10) : -1;
     printf("FDS %s:", rank);
     for (size_t fd = 0; fd < sizeof(seen); fd++)
-        if (seen[fd])
+        if (seen[fd] && (long)fd == hb)
+            printf(" hb");
+        else if (seen[fd])
             printf(fd + 1 < sizeof(seen) ? " %zu" : " %zu+", fd);
     printf("\n");
 }
