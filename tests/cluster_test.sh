@@ -106,6 +106,14 @@ fi
 # ranks run. The attempt ends within the host timeout plus the grace, naming the host;
 # with a restart and --exclude-failed-hosts the next attempt runs on nsc1 and nsc3.
 printf 'nsc1 slots=4\nnsc2 slots=4\nnsc3 slots=4\n' >"$HGRID_CLUSTER_DIR/hosts12"
+# all_running: waits (30 s at most) until the 8 ranks' programs each wrote their line
+# to the shared $HGRID_CLUSTER_DIR/running.
+all_running() {
+    local n=0
+    while ((n++ < 300)) && [[ $(cat "$HGRID_CLUSTER_DIR/running" 2>/dev/null | wc -l) -lt 8 ]]; do
+        sleep 0.1
+    done
+}
 # lose VERB: runs the launch below on nsc1 and VERBs nsc2 once every rank has said it
 # runs; leaves rc, the elapsed seconds from the loss to the end (lost_s) and $T/out.
 lose() {
@@ -115,10 +123,8 @@ lose() {
         --hostfile "$HGRID_CLUSTER_DIR/hosts12" "$@" configs/vlm-8gpu-moe.yaml -- sh -c \
         'echo "rank $RANK attempt $HGRID_RESTART_COUNT on $(hostname)"; echo >>"$0/running"
          [ "$HGRID_RESTART_COUNT" = 1 ] || sleep 60' "$HGRID_CLUSTER_DIR" >"$T/out" 2>&1 &
-    local pid=$! n=0
-    while ((n < 300)) && [[ $(wc -l <"$HGRID_CLUSTER_DIR/running" 2>/dev/null || echo 0) -lt 8 ]]; do
-        sleep 0.1; n=$((n + 1))
-    done
+    local pid=$!
+    all_running
     local t0; t0=$(date +%s.%N)
     "$C" "$verb" nsc2 >/dev/null
     wait "$pid"; rc=$?
@@ -155,10 +161,8 @@ if ((slurm)); then
     on nsc1 timeout 120 salloc --no-kill -N 3 -n 8 "$LAUNCH" --launcher srun --backend mpi \
         --host-timeout 3 --grace 5 configs/vlm-8gpu-moe.yaml -- sh -c \
         'echo "rank $RANK on $(hostname)"; echo >>"$0/running"; sleep 60' "$HGRID_CLUSTER_DIR" >"$T/out" 2>&1 &
-    pid=$!; n=0
-    while ((n < 300)) && [[ $(wc -l <"$HGRID_CLUSTER_DIR/running" 2>/dev/null || echo 0) -lt 8 ]]; do
-        sleep 0.1; n=$((n + 1))
-    done
+    pid=$!
+    all_running
     "$C" kill nsc2 >/dev/null
     wait "$pid"; rc=$?
     "$C" revive nsc2 >/dev/null
@@ -176,10 +180,8 @@ if ((slurm)); then
         --host-timeout 3 --grace 5 --max-restarts 1 --exclude-failed-hosts configs/vlm-8gpu-moe.yaml -- sh -c \
         'echo "rank $RANK attempt $HGRID_RESTART_COUNT on $(hostname)"; echo >>"$0/running"
          [ "$HGRID_RESTART_COUNT" = 1 ] || sleep 60' "$HGRID_CLUSTER_DIR" >"$T/out" 2>&1 &
-    pid=$!; n=0
-    while ((n < 300)) && [[ $(wc -l <"$HGRID_CLUSTER_DIR/running" 2>/dev/null || echo 0) -lt 8 ]]; do
-        sleep 0.1; n=$((n + 1))
-    done
+    pid=$!
+    all_running
     lost=$(awk '/^rank .* attempt 0 on / && $6 != "nsc1" {print $6; exit}' "$T/out")
     "$C" kill "$lost" >/dev/null
     wait "$pid"; rc=$?
@@ -202,10 +204,8 @@ on nsc1 timeout 120 "$LAUNCH" --backend mpi --label --log-dir /tmp/hgc-logs --gr
     --hostfile "$HGRID_CLUSTER_DIR/hosts8b" configs/vlm-8gpu-moe.yaml -- sh -c \
     'trap "echo saving on \$(hostname); sleep 1; echo SAVED; exit 0" TERM
      echo >>"$0/running"; while :; do sleep 0.1; done' "$HGRID_CLUSTER_DIR" >"$T/out" 2>"$T/err" &
-pid=$!; n=0
-while ((n < 300)) && [[ $(wc -l <"$HGRID_CLUSTER_DIR/running" 2>/dev/null || echo 0) -lt 8 ]]; do
-    sleep 0.1; n=$((n + 1))
-done
+pid=$!
+all_running
 pkill -TERM -f "^$LAUNCH --backend mpi --label --log-dir /tmp/hgc-logs "
 wait "$pid"; rc=$?
 check "remote ranks, SIGTERM: exit 143" test "$rc" -eq 143
