@@ -141,6 +141,36 @@ if [[ -e tests/golden-gtp/gtp_vlm12.yaml ]]; then
     groups "gloo gtp_vlm12 high-priority ep,dp_cp_gtp_remat (ignored)" 12 tests/golden-gtp/gtp_vlm12.yaml "${MPI[@]}"
     unset HGRID_TEST_HIGH_PRIORITY
 fi
+# Megatron's own BridgeCommunicator on hgrid's groups: it creates none itself. Needs
+# Megatron-LM's megatron/core/{hyper_comm_grid,pipeline_parallel/bridge_communicator}.py
+# in .megatron/ (carried, never committed; empty __init__.py files beside them).
+# megatron NAME NP CONFIG [LAUNCH ARGS...]
+megatron() {
+    local name=$1 np=$2 config=$3
+    shift 3
+    skipped "$name" && return
+    rm -rf "$work/g" && mkdir -p "$work/g"
+    "$L" --dry-run --format json "$config" >"$work/whole.json" 2>/dev/null
+    timeout 100 env PYTHONPATH="$PWD/.megatron${PYTHONPATH:+:$PYTHONPATH}" "$L" "$@" "$config" -- \
+        "${PFX[@]}" "$PY" tests/gpu/megatron_bridge.py "$work/g" "$work/whole.json" >"$work/out" 2>&1
+    local rc=$?
+    { echo "\$ $L $* $config -- megatron_bridge.py"; cat "$work/out"; cat "$work/g"/out.* 2>/dev/null; } >>"$log"
+    local good=$(cat "$work/g"/out.* 2>/dev/null | grep -c '^rank [0-9]* ok')
+    if [[ $rc == 0 && $good == "$np" ]]; then
+        ok "$name: $np ranks, Megatron's BridgeCommunicator created no group"
+        say "     $(cat "$work/g/out.0")"
+    else
+        bad "$name: status $rc, $good of $np ranks ok"
+        { cat "$work/g"/out.* 2>/dev/null | grep -v ' ok' | head -5; tail -30 "$work/out"; } | sed 's/^/    | /' | tee -a "$log"
+    fi
+}
+if [[ -e .megatron/megatron/core/pipeline_parallel/bridge_communicator.py ]]; then
+    for y in two_encoders14:14 bridge_fanout12:12 bridge_fanin_pp16:16 vlm8_moe:8; do
+        megatron "megatron gloo ${y%%:*}" "${y##*:}" "tests/golden/${y%%:*}.yaml" "${MPI[@]}"
+    done
+else
+    say "skip megatron: no .megatron/ (Megatron-LM's bridge_communicator.py) carried"
+fi
 train "gloo two_encoders14" 14 tests/golden/two_encoders14.yaml "${MPI[@]}"
 train "gloo colocated8" 8 tests/golden/colocated8.yaml "${MPI[@]}"
 train "gloo vlm8_moe" 8 tests/golden/vlm8_moe.yaml "${MPI[@]}"
