@@ -61,4 +61,11 @@ check "mismatch: said as a mismatch" grep -q ' hgrid: culprit: rank 3 .*: in bro
 hang prebeat prebeat 1 --first-beat-timeout 4
 check "first beat: exit 5, the late ranks said" test "$RC" -eq 5 -a "$(grep -c ' hgrid: ranks 0-3 (language) sent no heartbeat within 4 s of go (--first-beat-timeout)$' "$T/prebeat.err")" -eq 1 || show prebeat
 check "first beat: no stack to be had, said so" grep -q " hgrid: no rank's stack came back (never heartbeat)" "$T/prebeat.err" || show prebeat
+
+# The flight recorder's buffer (protocol.h HG_ENV_TORCH_TRACE_BUFFER): set for each rank,
+# the user's own value kept.
+"$L" --backend mpi configs/smoke-2gpu.yaml -- sh -c 'echo "trace=$TORCH_NCCL_TRACE_BUFFER_SIZE"' >"$T/trace.out" 2>&1
+check "TORCH_NCCL_TRACE_BUFFER_SIZE: 2000 in each rank" test "$(grep -c '^trace=2000$' "$T/trace.out")" -eq 2
+TORCH_NCCL_TRACE_BUFFER_SIZE=17 "$L" --backend mpi configs/smoke-2gpu.yaml -- sh -c 'echo "trace=$TORCH_NCCL_TRACE_BUFFER_SIZE"' >"$T/trace.out" 2>&1
+check "TORCH_NCCL_TRACE_BUFFER_SIZE: the user's value kept" test "$(grep -c '^trace=17$' "$T/trace.out")" -eq 2
 summary
