@@ -465,7 +465,7 @@ int hg_preflight_from_name(const char *name, hg_preflight *out)
 
 static const char *const agent_keys[] = { "backend", "init_timeout_s", "verify", "preflight",
                                           "nccl_ranks_per_root", "max_restarts",
-                                          "stall_timeout_s", NULL };
+                                          "stall_timeout_s", "first_beat_timeout_s", NULL };
 
 static void agent_field(walker *w, const char *key, const yaml_node_t *v, void *ctx)
 {
@@ -497,6 +497,9 @@ static void agent_field(walker *w, const char *key, const yaml_node_t *v, void *
         parse_int(w, v, "agent.max_restarts", 0, HG_MAX_RESTARTS, &cfg->max_restarts);
     } else if (strcmp(key, "stall_timeout_s") == 0) {
         parse_int(w, v, "agent.stall_timeout_s", 0, HG_TIMEOUT_MAX_S, &cfg->stall_timeout_s);
+    } else if (strcmp(key, "first_beat_timeout_s") == 0) {
+        parse_int(w, v, "agent.first_beat_timeout_s", 0, HG_TIMEOUT_MAX_S,
+                  &cfg->first_beat_timeout_s);
     } else if (parse_bool(w, v, "agent.verify", &cfg->verify) == 0) {
         cfg->verify_at = mark_of(v);
     }

@@ -82,6 +82,7 @@ typedef struct hg_config {
     hg_num nccl_ranks_per_root; /* 0: one root; default HG_RANKS_PER_ROOT_DEFAULT */
     hg_num max_restarts;   /* default 0; --max-restarts overrides */
     hg_num stall_timeout_s; /* default 0 (off); --stall-timeout overrides */
+    hg_num first_beat_timeout_s; /* default 0 (off); --first-beat-timeout overrides */
     hg_layout_kind layout; /* default HG_LAYOUT_DISJOINT */
     hg_mark layout_at;
 } hg_config;

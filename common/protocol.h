@@ -173,6 +173,11 @@
  * it and sends its root cause to the launcher (HG_REC_CAUSE, record.h), which prints it
  * after the rank's failure line. Files over HG_ERROR_FILE_MAX bytes are not read. */
 #define HG_ENV_TE_ERROR_FILE "TORCHELASTIC_ERROR_FILE"
+/* PyTorch's NCCL flight recorder: entries kept per process group, so that a hang's
+ * dump says which collective each rank last entered (issue 25). Set in each rank's
+ * env unless the user set it; 2000 is what PyTorch's flight recorder docs use. */
+#define HG_ENV_TORCH_TRACE_BUFFER "TORCH_NCCL_TRACE_BUFFER_SIZE"
+#define HG_TORCH_TRACE_BUFFER_DEFAULT "2000"
 #define HG_ERROR_FILE_FMT "%s/rank%d-error.json"          /* plan dir, rank */
 #define HG_ERROR_FILE_TMP_FMT "%s/hgrid-error-rank%d-XXXXXX.json" /* $TMPDIR, rank */
 #define HG_ERROR_FILE_MAX (4u << 20)

@@ -39,3 +39,16 @@ int hg_report_write(json_t *report, const char *path, FILE *errs)
     json_decref(report);
     return rc ? -1 : 0;
 }
+
+int hg_report_merge(const char *path, const char *key, json_t *value)
+{
+    json_error_t jerr;
+    json_t *root = json_load_file(path, 0, &jerr);
+    int rc = -1;
+    if (root && json_is_object(root) && value && json_object_set(root, key, value) == 0)
+        rc = json_dump_file(root, path, JSON_INDENT(1) | JSON_PRESERVE_ORDER
+                                            | JSON_REAL_PRECISION(6)) == 0 ? 0 : -1;
+    json_decref(root);
+    json_decref(value);
+    return rc;
+}

@@ -32,5 +32,9 @@ int hg_report_add(json_t *obj, json_t *more);
 /* Writes report (NULL: it could not be built) to path, one key per line, reals with 6
  * significant digits, and frees it. Returns 0, or -1 after a warning on errs. */
 int hg_report_write(json_t *report, const char *path, FILE *errs);
+/* Sets key to value (freed) in the report already at path, rewritten whole (the
+ * launcher's additions after the coordinator wrote it). 0, or -1 when there is no
+ * report there or it cannot be rewritten. */
+int hg_report_merge(const char *path, const char *key, json_t *value);
 
 #endif

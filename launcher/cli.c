@@ -73,6 +73,10 @@ void hg_cli_usage(FILE *out)
           "                       end an attempt whose ranks stop sending heartbeats (hgrid.\n"
           "                       heartbeat, hg_heartbeat) for this long, naming them (default:\n"
           "                       agent.stall_timeout_s, 0: off)\n"
+          "  --first-beat-timeout SECONDS\n"
+          "                       end an attempt with a rank that sends no first heartbeat\n"
+          "                       within this long of go (default: agent.first_beat_timeout_s,\n"
+          "                       0: off)\n"
           "  --host-timeout SECONDS\n"
           "                       a host whose ranks' keepers all fall silent for this long,\n"
           "                       or whose connections end without their programs' status,\n"
@@ -161,6 +165,7 @@ static const opt_spec options[] = {
     { "--restart-delay", NULL, 1, MODE_LAUNCH, "it paces the launch's restarts" },
     { "--exclude-failed-hosts", NULL, 0, MODE_LAUNCH, "it picks the hosts of a restart" },
     { "--stall-timeout", NULL, 1, MODE_LAUNCH, "it watches the launch's heartbeats" },
+    { "--first-beat-timeout", NULL, 1, MODE_LAUNCH, "it watches the launch's heartbeats" },
     { "--host-timeout", NULL, 1, MODE_LAUNCH, "it watches the launch's hosts" },
     { "--verbose", "-v", 0, MODE_ANY, NULL },
     { "--help", "-h", 0, MODE_ANY, NULL },
@@ -265,6 +270,11 @@ static int apply_option(hg_cli *c, const char *name, const char *val, hg_error *
             || c->stall_timeout_s > HG_TIMEOUT_MAX_S)
             return hg_error_set(err, HG_EINVAL, "--stall-timeout: expected seconds in 0..%d, got "
                                 "'%s'", HG_TIMEOUT_MAX_S, val);
+    } else if (strcmp(name, "--first-beat-timeout") == 0) {
+        if (parse_pos_int(name, val, 0, &c->first_beat_timeout_s, err) != 0
+            || c->first_beat_timeout_s > HG_TIMEOUT_MAX_S)
+            return hg_error_set(err, HG_EINVAL, "--first-beat-timeout: expected seconds in 0..%d, "
+                                "got '%s'", HG_TIMEOUT_MAX_S, val);
     } else if (strcmp(name, "--host-timeout") == 0) {
         if (parse_pos_int(name, val, 0, &c->host_timeout_s, err) != 0
             || c->host_timeout_s > HG_TIMEOUT_MAX_S)
@@ -304,6 +314,7 @@ int hg_cli_parse(int argc, char **argv, hg_cli *c, hg_error *err)
     c->grace_s = HG_GRACE_DEFAULT_S;
     c->max_restarts = -1;
     c->stall_timeout_s = -1;
+    c->first_beat_timeout_s = -1;
     c->host_timeout_s = HG_HOST_TIMEOUT_S;
     /* The first option of each mode, as written, for the error that it does not apply. */
     const char *launch_only = NULL, *dry_run_only = NULL;

@@ -47,6 +47,9 @@ typedef struct conn {
     double dump_at, dump_last;
     char *dump;
     size_t dump_len, dump_cap;
+    int asked;           /* sent the stacks signal */
+    char *kept;          /* the last dump, whole, for the culprit analysis */
+    size_t kept_len;
     int exited, wstatus, closed;
     int beats;           /* heartbeats seen */
     long stacks_pid;     /* the latest beat's process that dumps its stacks on SIGUSR1, or 0 */
@@ -221,6 +224,7 @@ void hg_iochan_free(hg_iochan *ch)
     for (size_t i = 0; i < ch->nconns; i++) {
         conn_close(ch, &ch->conns[i]);
         free(ch->conns[i].cause);
+        free(ch->conns[i].kept);
     }
     if (ch->listen_fd >= 0)
         close(ch->listen_fd);
@@ -486,6 +490,10 @@ static void dump_flush(hg_iochan *ch, conn *c)
     c->dumping = 0;
     if (c->dump_len == 0 || ch->freeing)
         return;
+    free(c->kept);
+    if ((c->kept = malloc(c->dump_len)))
+        memcpy(c->kept, c->dump, c->dump_len);
+    c->kept_len = c->kept ? c->dump_len : 0;
     char lab[160], head[256], foot[160];
     size_t ll = ch->k.label ? (size_t)snprintf(lab, sizeof(lab), "[%d %s] ", c->rank,
                                                module_of(ch, c->rank))
@@ -917,6 +925,7 @@ int hg_iochan_signal_stacks(hg_iochan *ch, int sig)
             char body[48];
             snprintf(body, sizeof(body), "%d %ld", sig, c->stacks_pid);
             send_control(c, HG_REC_SIGNAL, body);
+            c->asked = 1;
             if (!c->dumping) {
                 c->dumping = 1;
                 ch->dumping++;
@@ -934,4 +943,27 @@ const char *hg_iochan_host(const hg_iochan *ch, int rank)
     if (!ch || rank < 0 || rank >= ch->world || ch->by_rank[rank] < 0)
         return NULL;
     return ch->conns[ch->by_rank[rank]].host;
+}
+
+int hg_iochan_dumps_pending(const hg_iochan *ch)
+{
+    return ch ? ch->dumping : 0;
+}
+
+void hg_iochan_rank_beat(const hg_iochan *ch, int rank, hg_iochan_beat *out)
+{
+    const conn *c = ch && rank >= 0 && rank < ch->world && ch->by_rank[rank] >= 0
+                        ? &ch->conns[ch->by_rank[rank]]
+                        : NULL;
+    *out = (hg_iochan_beat){ .step = -1 };
+    if (!c)
+        return;
+    out->connected = 1;
+    out->exited = c->exited;
+    out->beats = c->beats;
+    out->step = c->beats ? c->step : -1;
+    out->asks_stacks = c->stacks_pid > 0;
+    out->asked = c->asked;
+    out->stacks = c->dumping && c->dump_len ? c->dump : c->kept;
+    out->stacks_len = c->dumping && c->dump_len ? c->dump_len : c->kept_len;
 }

@@ -102,6 +102,20 @@ int hg_iochan_stalled(const hg_iochan *ch, double stall_s, int *ranks, long *ste
 /* Sends sig to the processes whose heartbeats said it dumps their stacks, each alone (not
  * its process group); returns how many. */
 int hg_iochan_signal_stacks(hg_iochan *ch, int sig);
+/* Stack dumps asked for and still being held (not yet written out). */
+int hg_iochan_dumps_pending(const hg_iochan *ch);
+/* What the channel knows of one rank's heartbeats and stacks; a rank that never
+ * connected has connected 0 and step -1. */
+typedef struct hg_iochan_beat {
+    int connected, exited;
+    int beats;            /* heartbeats seen */
+    long step;            /* the latest's step, -1 none */
+    int asks_stacks;      /* its latest heartbeat said it dumps its stacks on SIGUSR1 */
+    int asked;            /* it was sent the stacks signal */
+    const char *stacks;   /* its dump (the part held so far while one is under way), or */
+    size_t stacks_len;    /* ... NULL; valid until the channel next serves */
+} hg_iochan_beat;
+void hg_iochan_rank_beat(const hg_iochan *ch, int rank, hg_iochan_beat *out);
 /* The host a rank's keeper said it runs on, or NULL when it has not connected. */
 const char *hg_iochan_host(const hg_iochan *ch, int rank);
 

@@ -10,8 +10,7 @@
 
 #define MAX_NAMED 8
 
-/* "tp 0 dp 1": the coordinates along the dims of size > 1 ("rank 0" for none). */
-static void coords_text(const hg_rank_view *v, char *buf, size_t len)
+void hg_stall_coords(const hg_rank_view *v, char *buf, size_t len)
 {
     const struct { const char *name; int at, size; } dims[] = {
         { "tp", v->coords.tp, v->module.tp }, { "cp", v->coords.cp, v->module.cp },
@@ -105,7 +104,7 @@ void hg_stall_describe(FILE *out, const hg_layout *l, const hg_stall_facts *f)
         char where[96] = "?";
         const char *module = "?";
         if (i < built) {
-            coords_text(&views[i], where, sizeof(where));
+            hg_stall_coords(&views[i], where, sizeof(where));
             module = views[i].module.name;
         }
         if (i > 0) {

@@ -18,6 +18,10 @@ typedef struct hg_stall_facts {
     int timeout_s;
 } hg_stall_facts;
 
+/* "tp 0 dp 1": a rank's coordinates along the dims of size > 1 ("module rank 0" for
+ * none). */
+void hg_stall_coords(const hg_rank_view *v, char *buf, size_t len);
+
 /* Writes the "hgrid: ..." lines to out. */
 void hg_stall_describe(FILE *out, const hg_layout *l, const hg_stall_facts *f);
 

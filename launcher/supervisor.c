@@ -50,6 +50,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "culprit.h"
 #include "evloop.h"
 #include "intparse.h"
 #include "iochan.h"
@@ -166,13 +167,15 @@ typedef struct sup {
     int *stall_ranks;     /* --stall-timeout with a channel: hg_iochan_stalled's arrays, */
     long *stall_steps, *stall_others; /* world-sized, made once; NULL: stalls not watched */
     double stall_stop_at; /* when to stop the stalled attempt (after the stacks) */
+    int first_beat_checked; /* --first-beat-timeout's deadline was looked at */
+    int first_beat_hit;   /* ... and it made the stall */
     double go_at;         /* when go was seen, 0 none */
     double quiet_since;   /* mpirun is gone since then; streams may still be open */
     hg_jobstate js;       /* the attempt's state and first stop reason */
     hg_job_facts facts;   /* what the verdict was made of (conclude) */
     char missing[256];    /* ranks with no final status, for facts */
     char lost_host[128];  /* the host lost, "" none */
-    char lost_how[256];   /* how it was lost, in words */
+    char lost_how[400];   /* how it was lost, in words */
     int *lost_ranks;      /* world-sized, for hg_iochan_lost_host */
     int sfd;              /* the signalfd */
     int ix_in[2], ix_out[2]; /* where fill_streams put mpirun's streams and the queues */
@@ -419,7 +422,7 @@ static void gather_facts(const sup *s, hg_job_facts *f, char *missing, size_t ml
         .world = o->world,
         .ready = hg_progress_ready(s->progress),
         .deadline_s = o->deadline_s,
-        .stall_s = o->stall_s,
+        .stall_s = s->first_beat_hit ? o->first_beat_s : o->stall_s,
         .operator_signal = s->stop_signal,
         .channel = s->io != NULL,
         .exited = hg_iochan_exited(s->io),
@@ -507,12 +510,73 @@ static void advance_stop(sup *s, double now)
     }
 }
 
-/* Ranks that beat and then went silent for --stall-timeout: named, asked for their
- * stacks, then the attempt is stopped as a failure. */
+static void ranks_by_module(const sup *s, int *r, int n, char *buf, size_t len);
+
+/* Every rank of the stalled attempt still running, classified by its stacks
+ * (culprit.h): the culprits and who waits for them said, and put in the report. */
+static void name_culprits(sup *s)
+{
+    const hg_supervise_opts *o = s->o;
+    hg_hang_rank *in = calloc((size_t)o->world, sizeof(*in));
+    hg_rank_role *roles = calloc((size_t)o->world, sizeof(*roles));
+    int n = 0;
+    for (int r = 0; in && roles && r < o->world; r++) {
+        hg_iochan_beat b;
+        hg_iochan_rank_beat(s->io, r, &b);
+        if (b.exited)
+            continue;
+        const char *why = !b.connected ? "its program never connected"
+                          : !b.beats ? "never heartbeat"
+                          : !b.asks_stacks ? "its heartbeats ask for none (not hgrid.heartbeat)"
+                          : "it did not answer SIGUSR1 (stopped, or blocking it)";
+        in[n++] = (hg_hang_rank){ r, b.step, hg_iochan_host(s->io, r), b.stacks, b.stacks_len,
+                                  b.stacks ? NULL : why };
+    }
+    if (in && roles) {
+        hg_hang_analyse(o->layout, in, n, roles);
+        hg_progress_clear(s->progress);
+        hg_hang_describe(s->err, o->layout, in, roles, n);
+        if (o->report_path
+            && hg_report_merge(o->report_path, "stall",
+                               hg_hang_json(o->layout, in, roles, n,
+                                            s->first_beat_hit ? o->first_beat_s : o->stall_s)) != 0)
+            fprintf(s->err, "hgrid: warning: cannot add the stall to the report %s\n",
+                    o->report_path);
+    }
+    free(in);
+    free(roles);
+}
+
+/* --first-beat-timeout: the ranks still running with no heartbeat at the deadline
+ * after go, into s->stall_ranks; returns how many. Looked at once: a rank that beats
+ * later was still late. */
+static int first_beat_missed(sup *s, double now)
+{
+    const hg_supervise_opts *o = s->o;
+    int n = 0;
+    if (o->first_beat_s <= 0 || !s->stall_ranks || s->first_beat_checked || s->go_at == 0
+        || now < s->go_at + o->first_beat_s)
+        return 0;
+    s->first_beat_checked = 1;
+    for (int r = 0; r < o->world; r++) {
+        hg_iochan_beat b;
+        hg_iochan_rank_beat(s->io, r, &b);
+        if (!b.exited && !b.beats)
+            s->stall_ranks[n++] = r;
+    }
+    return n;
+}
+
+/* Ranks that beat and then went silent for --stall-timeout, or never beat within
+ * --first-beat-timeout of go: named, every rank asked for its stacks; once they are
+ * in (or STACKS_WAIT_S passed) the culprits are named and the attempt is stopped as a
+ * failure. */
 static void check_stall(sup *s, double now)
 {
     const hg_supervise_opts *o = s->o;
-    if (s->stalled && !s->stopping && now >= s->stall_stop_at) {
+    if (s->stalled && !s->stopping
+        && (now >= s->stall_stop_at || hg_iochan_dumps_pending(s->io) == 0)) {
+        name_culprits(s);
         hg_progress_clear(s->progress);
         fprintf(s->err, "hgrid: ending the attempt: every rank gets SIGTERM and %d s to exit\n",
                 o->grace_s);
@@ -520,16 +584,24 @@ static void check_stall(sup *s, double now)
     }
     if (!s->stall_ranks || s->stalled || s->stopping || s->child_done)
         return;
-    int nothers = 0;
-    int n = hg_iochan_stalled(s->io, o->stall_s, s->stall_ranks, s->stall_steps,
-                              s->stall_others, &nothers);
-    if (n > 0) {
-        hg_stall_facts f = { s->stall_ranks, s->stall_steps, n, s->stall_others, nothers,
-                             o->stall_s };
+    int nothers = 0, late = first_beat_missed(s, now);
+    int n = late || o->stall_s <= 0 ? 0 : hg_iochan_stalled(s->io, o->stall_s, s->stall_ranks, s->stall_steps,
+                                         s->stall_others, &nothers);
+    if (n > 0 || late > 0) {
         s->stalled = 1;
         hg_jobstate_stop(&s->js, HG_STOP_STALL, now);
         hg_progress_clear(s->progress);
-        hg_stall_describe(s->err, o->layout, &f);
+        if (late) {
+            char list[300];
+            s->first_beat_hit = 1;
+            ranks_by_module(s, s->stall_ranks, late, list, sizeof(list));
+            fprintf(s->err, "hgrid: rank%s %s sent no heartbeat within %d s of go "
+                    "(--first-beat-timeout)\n", late == 1 ? "" : "s", list, o->first_beat_s);
+        } else {
+            hg_stall_facts f = { s->stall_ranks, s->stall_steps, n, s->stall_others, nothers,
+                                 o->stall_s };
+            hg_stall_describe(s->err, o->layout, &f);
+        }
         int asked = hg_iochan_signal_stacks(s->io, SIGUSR1);
         if (asked)
             fprintf(s->err, "hgrid: asked %d rank%s for their stacks (SIGUSR1: in their stderr%s)\n",
@@ -796,6 +868,9 @@ static double next_due(const sup *s, double now)
         due = hg_due_min(due, s->backstop_at);
     if (s->stalled && !s->stopping)
         due = hg_due_min(due, s->stall_stop_at);
+    if (o->first_beat_s > 0 && s->stall_ranks && !s->first_beat_checked && s->go_at > 0
+        && !s->stalled)
+        due = hg_due_min(due, s->go_at + o->first_beat_s);
     if (s->chan_stop && !s->released)
         due = hg_due_min(due, s->stop_started + 2.001);
     if (s->quiet_since > 0)
@@ -896,7 +971,7 @@ static int setup_output(sup *s, hg_error *err)
     }
     if (s->io && o->host_timeout_s > 0 && !(s->lost_ranks = malloc((size_t)o->world * sizeof(int))))
         return hg_error_set(err, HG_ENOMEM, "out of memory");
-    if (s->io && o->stall_s > 0) {
+    if (s->io && (o->stall_s > 0 || o->first_beat_s > 0)) {
         s->stall_ranks = malloc((size_t)o->world * sizeof(int));
         s->stall_steps = malloc((size_t)o->world * sizeof(long));
         s->stall_others = malloc((size_t)o->world * sizeof(long));

@@ -13,6 +13,7 @@ packages=(
   valgrind procps
   iproute2 iputils-ping util-linux   # the test cluster: ip, tc, ping, unshare, nsenter
   python3 python3-venv              # the Python package's tests (a venv, pip offline)
+  python3-torch                     # tests/hang_test.sh: torch gloo ranks on CPU (/usr/bin/python3)
   libxml2-utils librsvg2-bin        # the layout picture's tests: xmllint, rsvg-convert
 )
 if [[ "${1:-}" == "--with-fuzz" ]]; then

@@ -192,9 +192,11 @@ END_TEST
 START_TEST(good_and_bad_restart_keys)
 {
     hg_config *cfg = parse_ok("version: 1\nmodules:\n  - {name: lm, role: language, dp: 2}\n"
-                              "agent:\n  max_restarts: 3\n  stall_timeout_s: 600\n");
+                              "agent:\n  max_restarts: 3\n  stall_timeout_s: 600\n"
+                              "  first_beat_timeout_s: 900\n");
     ck_assert_num(cfg->max_restarts, 3, 5, 17);
     ck_assert_num(cfg->stall_timeout_s, 600, 6, 20);
+    ck_assert_num(cfg->first_beat_timeout_s, 900, 7, 25);
     hg_config_free(cfg);
     EXPECT("version: 1\nmodules:\n  - {name: lm, role: language, dp: 2}\nagent:\n"
            "  max_restarts: 1001\n  stall_timeout_s: -1\n",
