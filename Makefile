@@ -157,7 +157,7 @@ check-launch: test-programs
 check-hang: test-programs
 	HGRID_LAUNCH=$(CURDIR)/$(TEST_LAUNCH_BIN) bash tests/hang_test.sh
 
-# The test cluster (scripts/cluster, README "Test cluster"): three hosts in namespaces,
+# The test cluster (scripts/cluster, docs/TESTING.md "Test cluster"): three hosts in namespaces,
 # mpirun, hgrid-launch --hostfile and srun across them, partition/kill/slow/revive, and
 # down leaving nothing. Needs root; says why and passes where it cannot run (~40 s).
 check-cluster: $(LAUNCH_BIN) $(AGENT_BIN)
