@@ -14,7 +14,7 @@
 #                    bridge caches' keys against Megatron's formulas re-derived from the
 #                    golden modules on every rank, torch
 #                    too old or missing;
-#   test_package.py  version, plan schema, kinds from the plan, types, exceptions, pip
+#   test_package.py  version, environment names (protocol.h), plan schema, kinds from the plan, types, exceptions, pip
 #                    install into a venv offline.
 # Also runnable alone: HGRID_LAUNCH=build/test/bin/hgrid-launch python3 -m unittest
 # discover -s tests/python (tests that need the launcher skip without it).

@@ -1,7 +1,10 @@
 """The package as a whole: its version is include/hgrid/base.h's (and the wheel's), the
+environment names it reads are the ones common/protocol.h and the exec handoff give, the
 plan schema it reads is common/plan.h's, the plan's kinds are its only table of kinds,
 typed (py.typed, Group.members a tuple), one base exception, and `pip install
 --no-index --no-build-isolation ./python` into a fresh venv (offline)."""
+import ast
+import glob
 import os
 import re
 import subprocess
@@ -17,6 +20,81 @@ import hgrid.torch
 def _read(*path):
     with open(os.path.join(_util.ROOT, *path), encoding="utf-8") as f:
         return f.read()
+
+
+# Environment names the package reads that no C program sets: the user's own settings.
+PYTHON_ONLY_ENV = {"HGRID_TORCH_BACKEND"}
+
+
+def _env_names_read(source):
+    """The environment names a module reads: the string (or the module constant naming
+    it, or each name of a `for NAME in (...)` tuple) given to os.environ.get,
+    os.environ[...], os.getenv or hgrid.torch's _env_int."""
+    tree = ast.parse(source)
+    consts = {t.id: n.value.value for n in tree.body if isinstance(n, ast.Assign)
+              and isinstance(n.value, ast.Constant) and isinstance(n.value.value, str)
+              for t in n.targets if isinstance(t, ast.Name)}
+    loops = {}
+    for n in ast.walk(tree):
+        if (isinstance(n, ast.For) and isinstance(n.target, ast.Name)
+                and isinstance(n.iter, (ast.Tuple, ast.List))):
+            loops.setdefault(n.target.id, set()).update(
+                e.value for e in n.iter.elts if isinstance(e, ast.Constant))
+
+    def names(arg):
+        if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+            return {arg.value}
+        if isinstance(arg, ast.Name) and arg.id in consts:
+            return {consts[arg.id]}
+        if isinstance(arg, ast.Name) and arg.id in loops:
+            return loops[arg.id]
+        return set()  # a parameter (_env_int's own name): its callers are counted
+
+    out = set()
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Call) and n.args:
+            f = ast.unparse(n.func)
+            if f in ("os.environ.get", "os.getenv", "_env_int"):
+                out |= names(n.args[0])
+        elif isinstance(n, ast.Subscript) and ast.unparse(n.value) == "os.environ":
+            out |= names(n.slice)
+    return out
+
+
+class EnvNames(unittest.TestCase):
+    """What python/hgrid reads from the environment is what the C side sets: the names
+    are read from common/protocol.h (HG_ENV_*) and from the exec handoff's own literals
+    (agent/handoff.c: torchrun's RANK, WORLD_SIZE, ...), not copied here."""
+
+    def setUp(self):
+        self.defined = dict(re.findall(r'^#define (HG_ENV_[A-Z_]+) "([A-Z_]+)"',
+                                       _read("common", "protocol.h"), re.M))
+        self.handoff = set(re.findall(r'\b(?:set_int|setenv)\("([A-Z_]+)"',
+                                      _read("agent", "handoff.c")))
+        self.read = set()
+        for f in sorted(glob.glob(os.path.join(_util.PYDIR, "hgrid", "*.py"))):
+            with open(f, encoding="utf-8") as fh:
+                self.read |= _env_names_read(fh.read())
+
+    def test_sources_found(self):
+        # The parsers above found what they look for (else the tests below prove nothing).
+        self.assertIn("HG_ENV_PLAN", self.defined)
+        self.assertIn("RANK", self.handoff)
+        self.assertIn("HGRID_PLAN", self.read)
+        self.assertIn("MASTER_PORT", self.read)
+
+    def test_every_name_read_is_set_by_hgrid(self):
+        given = set(self.defined.values()) | self.handoff
+        self.assertEqual(sorted(self.read - given - PYTHON_ONLY_ENV), [])
+        # A user setting that the C side starts to define is no longer Python's alone.
+        self.assertEqual(sorted(PYTHON_ONLY_ENV & given), [])
+        self.assertEqual(sorted(PYTHON_ONLY_ENV - self.read), [])
+
+    def test_constants_are_protocol_h(self):
+        from hgrid import _heartbeat, _plan
+        self.assertEqual(_plan.ENV, self.defined["HG_ENV_PLAN"])
+        self.assertEqual(_heartbeat.ENV_FD, self.defined["HG_ENV_HEARTBEAT_FD"])
+        self.assertEqual(_heartbeat.ENV_RESTART_COUNT, self.defined["HG_ENV_RESTART_COUNT"])
 
 
 class Package(_util.TempDirCase):
