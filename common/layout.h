@@ -1,10 +1,10 @@
 /* The layout: which ranks each module spans, every process group of every kind, with
  * Megatron HyperCommGrid's membership and order, and the bridges between modules
- * (Megatron BridgeCommunicator). Dense view [tp, cp, dp, pp] and expert view
- * [expert_tp, ep, expert_dp, pp] factor the same span, tp (expert_tp) fastest. Groups,
- * leaders and links are computed on demand, never stored: the whole layout costs
- * O(modules + bridges) memory, and one rank's view O(kinds x group size + its own
- * bridges' peers). */
+ * (Megatron BridgeCommunicator). Dense view [tp, gtp_remat, cp, dp, pp] and expert view
+ * [expert_tp, ep, expert_gtp_remat, expert_dp, pp] factor the same span, tp (expert_tp)
+ * fastest. Groups, leaders and links are computed on demand, never stored: the whole
+ * layout costs O(modules + bridges) memory, and one rank's view O(kinds x group size +
+ * its own bridges' peers). */
 #ifndef HG_LAYOUT_H
 #define HG_LAYOUT_H
 
@@ -154,8 +154,9 @@ void hg_rank_view_free(hg_rank_view *v);
 
 /* ---- Bridges (Megatron BridgeCommunicator) ----
  * One per edge of the module graph (feeds), disjoint layouts only. Both ends have
- * cp = 1 and dp counts dividing each other (validated). Replica r of a side is its
- * module's dp coordinate r; the side has as many leaders as its module's dp. */
+ * cp = 1 and lane counts dividing each other (validated). Replica r of a side is its
+ * module's lane r = g + gtp_remat * d (gtp_remat coordinate g, dp coordinate d); the
+ * side has as many leaders as its module's dp x gtp_remat (dp when gtp_remat is 1). */
 /* hg_bridge_mode, hg_bridge_side and hg_bridge_role are public: hgrid/base.h. */
 /* "one-to-one" | "fan-in" | "fan-out"; "src" | "dest"; "member" | "sender" | "receiver". */
 const char *hg_bridge_mode_name(hg_bridge_mode mode);
@@ -165,7 +166,7 @@ const char *hg_bridge_role_name(hg_bridge_role role);
 typedef struct hg_bridge {
     int src, dest;       /* module indexes */
     hg_bridge_mode mode;
-    int nsrc, ndest;     /* leaders (= dp) on each side: S and D */
+    int nsrc, ndest;     /* leaders (= dp x gtp_remat) on each side: S and D */
     int nlinks;          /* max(S, D): each leader of the larger side has one link */
 } hg_bridge;
 
@@ -178,7 +179,7 @@ const hg_bridge *hg_layout_bridge(const hg_layout *l, size_t i);
  * count), contiguous in plan order. O(1). */
 size_t hg_layout_bridges_from(const hg_layout *l, int module, size_t *first);
 /* Leader of replica r (0 <= r < nsrc or ndest) on one side, a global rank: source, the
- * highest tp, cp, pp coordinates of the replica; destination, the lowest. O(1). */
+ * highest tp, cp, pp coordinates of the replica's lane; destination, the lowest. O(1). */
 int hg_bridge_leader(const hg_layout *l, const hg_bridge *b, hg_bridge_side side, int r);
 /* Boundary broadcast group of replica r on one side: the module's tp_cp group at its
  * last (source) or first (destination) pp stage. Its kind is always HG_KIND_TP_CP; its

@@ -130,15 +130,17 @@
 #define HG_ENV_REPORT "HGRID_REPORT"     /* FILE */
 #define HG_ENV_VERBOSE "HGRID_VERBOSE"   /* on when set and not "0" */
 #define HG_ENV_STRICT "HGRID_STRICT"     /* on when set and not "0" */
-/* What the exec handoff gives the program besides RANK, WORLD_SIZE, LOCAL_RANK,
- * LOCAL_WORLD_SIZE, MASTER_ADDR and MASTER_PORT (torchrun's names; README lists all): */
+/* What the exec handoff gives the program besides torchrun's RANK, WORLD_SIZE,
+ * LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT, GROUP_RANK, GROUP_WORLD_SIZE,
+ * ROLE_RANK and ROLE_WORLD_SIZE, which agent/handoff.c names itself (docs/LAUNCHING.md
+ * lists all; tests/python/test_package.py holds python/hgrid to these names): */
 #define HG_ENV_MODULE "HGRID_MODULE"
 #define HG_ENV_MODULES "HGRID_MODULES" /* the rank's modules, comma-separated, config order */
 #define HG_ENV_ROLE "HGRID_ROLE"
 #define HG_ENV_MODULE_RANK "HGRID_MODULE_RANK"
 #define HG_ENV_MODULE_SIZE "HGRID_MODULE_SIZE"
-#define HG_ENV_DIM_RANK "HGRID_%s_RANK"  /* printf formats over TP, CP, DP, PP, EP, */
-#define HG_ENV_DIM_SIZE "HGRID_%s_SIZE"  /*   EXPT_TP, EXPT_DP */
+#define HG_ENV_DIM_RANK "HGRID_%s_RANK"  /* printf formats over every dim of HG_DIMS */
+#define HG_ENV_DIM_SIZE "HGRID_%s_SIZE"  /*   (TP, ..., GTP_REMAT, EXPT_GTP_REMAT) */
 #define HG_ENV_CUDA_DEVICE "HGRID_CUDA_DEVICE" /* nccl: the GPU bound; unset with mpi */
 
 /* Readiness deadline range, seconds (agent.init_timeout_s, --timeout of both programs). */

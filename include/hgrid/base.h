@@ -88,13 +88,15 @@ typedef enum hg_backend {
     X(GTP_REMAT, gtp_remat, gtp_remat)                                                         \
     X(EXPT_GTP_REMAT, expt_gtp_remat, expert_gtp_remat)
 
-/* Coordinates in the dense view (tp, cp, dp, pp) and the expert view (ep, expert tp,
- * expert dp; pp shared): hg_ctx_coord (hgrid.h). */
+/* Coordinates in the dense view (tp, gtp_remat, cp, dp, pp) and the expert view
+ * (expert tp, ep, expert gtp_remat, expert dp; pp shared): hg_ctx_coord (hgrid.h). */
 #define HG_DIM_ENUM_(NAME, name, module_key) HG_DIM_##NAME,
 typedef enum hg_dim { HG_DIMS(HG_DIM_ENUM_) } hg_dim;
 #undef HG_DIM_ENUM_
 
-/* Group kinds, named and ordered as Megatron's ProcessGroupCollection fields:
+/* Group kinds, named and ordered as Megatron's ProcessGroupCollection fields, the five
+ * of Generalized Tensor Parallelism (gtp_remat ...) appended after them (the plan's "fields"
+ * says which collection field each fills: gtp_remat_dp_cp fills dp_cp_gtp_remat, ...):
  * X(NAME, name) makes HG_KIND_NAME; `name` is the kind's name in the plan. Which dims
  * each spans is common/layout.c's (the plan's "kinds" writes it down); embd and
  * pos_embd are the language module's only. New kinds are added at the end in later
