@@ -267,7 +267,7 @@ else
     say "== pre-flight depth and GPU memory, 2 ranks on $ngpu GPUs"
     # full builds and proves every group and bridge, world the world communicator and one
     # all-reduce, none nothing of NCCL; each hands off the same plan. The summary's time
-    # to ready and the report's GPU memory per rank are printed for the README.
+    # to ready and the report's GPU memory per rank are printed for docs/PERFORMANCE.md.
     # pf NAME CONFIG PLAN DEPTH COMMS [ENV...]
     pf() {
         local name=$1 config=$2 plan=$3 depth=$4 comms=$5 want
