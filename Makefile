@@ -224,8 +224,9 @@ check-abi: all
 clean:
 	rm -rf build build-san build-fuzz
 
-# The flags stamp: every compile and link command of this build, rewritten (new mtime)
-# only when one changes. Written while the makefile is read, so it is current before
+# The flags stamp: every compile and link command of this build, and the sources each
+# library is made of (a file moved out of common/ must leave libhgrid.so, though no
+# object is newer than the library), rewritten (new mtime) only when one changes. Written while the makefile is read, so it is current before
 # any rule looks at it.
 define FLAGS_TEXT
 version $(VERSION)
@@ -236,6 +237,7 @@ test variant $(TEST_DEFS)
 unit tests $(UNIT_DEFS) $(CHECK_LIBS)
 link $(ALL_LDFLAGS) $(CORE_LIBS) $(AGENT_LIBS)
 so $(SO_LDFLAGS)
+sources $(COMMON_SRC) $(LAUNCHER_SRC) $(AGENT_LIB_SRC)
 endef
 ifneq ($(FLAGS_TEXT),$(file <$(FLAGS_STAMP)))
 $(shell mkdir -p $(BUILD))

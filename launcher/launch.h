@@ -10,10 +10,4 @@
  * on error: on success the process has become the agent. */
 int hg_launch(const hg_cli *cli);
 
-/* The agent's argv for this launch (agent path, its options from cli, config, "--",
- * PROGRAM...), as in_job execs it and mpirun gets it: NULL-terminated, or NULL when out
- * of memory. Free it with hg_launch_argv_free. */
-char **hg_launch_agent_argv(const hg_cli *cli, const char *agent, const char *config);
-void hg_launch_argv_free(char **argv);
-
 #endif

@@ -70,6 +70,15 @@ nm -D --defined-only "$SO" | awk '{ print $NF }' | sort -u >"$T/api.got"
 check "the headers declare an API ($(wc -l <"$T/api.want") HG_API functions)" test -s "$T/api.want"
 check "nm -D --defined-only: exactly the HG_API functions" cmp -s "$T/api.want" "$T/api.got" \
   || { echo "    < declared HG_API, not exported; > exported, not declared"; diff "$T/api.want" "$T/api.got" | grep '^[<>]' | sed 's/^/    /'; }
+# The layout picture is the dry run's (launcher/svg.c), not a trainer's: no symbol of it
+# and none of its text in the library. hgrid-launch has both, so the search means something.
+check "nm: the library has its internal symbols (hg_plan_write_json_named)" \
+  bash -c "nm '$SO' | grep -q ' t hg_plan_write_json_named$'"
+check "nm, ar t: no svg symbol or object in libhgrid.so or libhgrid.a" \
+  bash -c "! nm '$SO' | grep -i svg && ! nm '$P/lib/libhgrid.a' 2>/dev/null | grep -i svg && ! ar t '$P/lib/libhgrid.a' | grep -i svg" \
+  || nm "$SO" | grep -i svg | head -3 | sed 's/^/    /'
+check "strings: no SVG namespace in libhgrid.so or libhgrid.a, one in hgrid-launch" \
+  bash -c "! strings -a '$SO' '$P/lib/libhgrid.a' | grep -q 'www.w3.org/2000/svg' && strings -a '$P/bin/hgrid-launch' | grep -q 'www.w3.org/2000/svg'"
 hooks=$(cd "$P" && for f in $(find bin lib -maxdepth 1 -type f | sort); do
   strings -a "$f" | grep -q HGRID_TEST_ && echo "$f"; done | xargs)
 check "strings: no HGRID_TEST_ in any installed binary or library" test -z "$hooks" || echo "    in: $hooks"

@@ -80,13 +80,13 @@ PY
 
 # geometry SVG...: what the picture's geometry gets wrong, one line each (nothing when
 # right): (1) an arrow (a path with a marker, a bridge or a bridge-link) crossing a
-# text's box, the box estimated as the code does (common/svg.h: the glyph widths,
+# text's box, the box estimated as the code does (launcher/svg.h: the glyph widths,
 # ascent and descent; each class's font-size, weight and anchor from the picture's own
 # style sheet; width by the UTF-8 byte count); (2) a boundary outline drawn by several
 # bridges where a bridge's colour shows nowhere (the dashes walked around the outline,
 # the last drawn on top).
 geometry() {
-    python3 - common/svg.h "$@" <<'PY'
+    python3 - launcher/svg.h "$@" <<'PY'
 import math, re, sys, xml.etree.ElementTree as ET
 NS = "{http://www.w3.org/2000/svg}"
 hdr = open(sys.argv[1]).read()
@@ -391,7 +391,7 @@ f=$tmp/geo-large-1024-8.svg
 [ "$(xp "$f" "count($BRIDGE[@data-links='128'])")" = 1 ] || fail "large-1024: no bundled arrow of 128 links"
 [ "$(xp "$f" "count(//*[local-name()='text'][.='128 links'])")" = 1 ] || fail "large-1024: no '128 links'"
 # The README's limit is svg.h's.
-max=$(sed -n 's/^#define HG_SVG_MAX_LINK_ARROWS \([0-9]*\).*/\1/p' common/svg.h)
+max=$(sed -n 's/^#define HG_SVG_MAX_LINK_ARROWS \([0-9]*\).*/\1/p' launcher/svg.h)
 tr '\n' ' ' <README.md | grep -Fq "A bridge of more than $max links" ||
     fail "README.md does not say bundles start above HG_SVG_MAX_LINK_ARROWS ($max) links"
 # two-encoders-14: audio and vision both feed language's 4 receivers; each of those

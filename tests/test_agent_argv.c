@@ -1,6 +1,6 @@
 /* Check suite for common/agent_argv.c: hgrid-agent's command line, as the agent reads
- * it and as hgrid-launch writes it (launcher/launch.c's hg_launch_agent_argv), from one
- * table. The round trips start from a launcher command line and end in the agent's
+ * it and as hgrid-launch writes it (launcher/launch_argv.c's hg_launch_agent_argv), from
+ * one table. The round trips start from a launcher command line and end in the agent's
  * parsed options, so an option renamed or re-shaped on one side fails here. */
 #include <check.h>
 #include <limits.h>
@@ -11,7 +11,7 @@
 
 #include "agent_argv.h"
 #include "cli.h"
-#include "launch.h"
+#include "launch_argv.h"
 #include "protocol.h"
 #include "testutil.h"
 

@@ -1,4 +1,4 @@
-/* The layout picture (common/svg.c) and the coordinates it places ranks by
+/* The layout picture (launcher/svg.c) and the coordinates it places ranks by
  * (hg_module_coords): cells, arrows, highlight, the large form, write errors.
  * tests/svg_test.sh checks every golden layout's picture through xmllint. */
 #include <check.h>

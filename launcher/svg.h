@@ -2,7 +2,8 @@
  * (no scripts, no external fonts) drawn from the same layout code as the JSON plan
  * (plan.h): every rank a cell of its module's grid, bridges as arrows routed around
  * every text (bundled when too many), node boundaries, one highlighted rank. Large
- * layouts draw one cell per tp group instead. */
+ * layouts draw one cell per tp group instead. Only hgrid-launch's dry run draws it, so
+ * it lives in launcher/: common/ goes into libhgrid.so, which trainers load. */
 #ifndef HG_SVG_H
 #define HG_SVG_H
 

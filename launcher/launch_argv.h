@@ -1,0 +1,42 @@
+/* The command lines a launch runs, as argv arrays (nothing goes through a shell): the
+ * agent's, written from its own option table (common/agent_argv.h), and mpirun's or
+ * srun's around it; the agent installed beside hgrid-launch; the line --verbose shows. */
+#ifndef HG_LAUNCH_ARGV_H
+#define HG_LAUNCH_ARGV_H
+
+#include <stddef.h>
+
+#include "cli.h"
+
+/* A NULL-terminated argv being built. An allocation that fails sets `failed` and later
+ * additions do nothing, so a builder checks once, at the end. Zero it to start. */
+typedef struct hg_argv {
+    char **v;
+    size_t n, cap;
+    int failed;
+} hg_argv;
+
+void hg_argv_free(hg_argv *a);
+
+/* The agent's argv for this launch (agent path, its options from cli, config, "--",
+ * PROGRAM...), as in_job execs it and mpirun gets it: NULL-terminated, or NULL when out
+ * of memory. Free it with hg_launch_argv_free. */
+char **hg_launch_agent_argv(const hg_cli *cli, const char *agent, const char *config);
+void hg_launch_argv_free(char **argv);
+
+/* `srun --mpi=pmix -n WORLD ... AGENT-ARGV` into a, leaving out the hosts of `exclude`
+ * (srun --exclude's list; NULL or "" for none). */
+void hg_launch_srun_argv(hg_argv *a, const hg_cli *cli, int world, const char *agent,
+                         const char *config, const char *exclude);
+/* `mpirun -np WORLD ... AGENT-ARGV` into a, with -x for each forwarded environment name. */
+void hg_launch_mpirun_argv(hg_argv *a, const hg_cli *cli, int world, const char *agent,
+                           const char *config);
+
+/* The agent to run: HGRID_AGENT, else hgrid-agent beside this executable, into out.
+ * Returns 0 when it can be executed, else -1 (out names what was tried). */
+int hg_launch_find_agent(char *out, size_t len);
+
+/* "hgrid: running: ARGV" on stderr, each word quoted as a POSIX shell reads it back. */
+void hg_launch_print_argv(char *const *v);
+
+#endif
