@@ -291,8 +291,12 @@ int hg_restart_run(const hg_cli *cli, const hg_config *cfg, const hg_layout *lay
     hg_attempt a = { .failed_rank = -1, .go_s = -1 };
     hg_error err;
     status = 0;
-    if (!log)
+    if (!log) {
+        /* Nothing ran: never say success. */
+        fprintf(stderr, "hgrid-launch: out of memory\n");
+        status = HG_EXIT_NOT_STARTED;
         goto out;
+    }
     if (hg_jobdir_set_run_id() != 0) {
         fprintf(stderr, "hgrid-launch: setenv: %s\n", strerror(errno));
         status = HG_EXIT_NOT_STARTED;
