@@ -41,6 +41,9 @@ static const char *const noise_openers[] = {
     "mpirun detected that one or more processes exited with non-zero status",
     "mpirun noticed that process rank ",
     "mpirun noticed that the job aborted",
+    /* Ranks torn down during their start (a deadline, a failed peer) whose shared-memory
+     * transport finds its segment already removed. */
+    "A system call failed during shared memory initialization that should",
     /* The daemon boxes (daemon_boxes below): one hgrid line each, naming the host. */
     "ORTE was unable to reliably start one or more daemons",
     "An ORTE daemon has unexpectedly failed after launch",

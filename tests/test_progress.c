@@ -414,6 +414,26 @@ static void close_two(two_sinks *t)
     free(t->noise.buf);
 }
 
+/* Seen when 64 ranks were stopped by the readiness deadline while starting. */
+#define BOX_SHM RULE "A system call failed during shared memory initialization that should\n" \
+    "not have.  It is likely that your MPI job will now either abort or\nexperience " \
+    "performance degradation.\n\n  Local host:  vm\n  System call: open(2) \n  Error:       " \
+    "No such file or directory (errno 2)\n" RULE
+
+START_TEST(teardown_shared_memory_box_goes_to_the_sink)
+{
+    two_sinks t;
+    open_two(&t);
+    for (const char *c = BOX_SHM "hgrid: ranks 0-41: readiness deadline of 1 s passed\n"; *c; c++)
+        hg_progress_feed(t.p, c, 1, 1.0);
+    hg_progress_finish(t.p);
+    ck_assert_str_eq(text(&t.out), "hgrid: ranks 0-41: readiness deadline of 1 s passed\n");
+    ck_assert_str_eq(text(&t.noise), BOX_SHM);
+    ck_assert_uint_eq(hg_progress_noise_count(t.p), 1);
+    close_two(&t);
+}
+END_TEST
+
 START_TEST(mpirun_end_of_job_boxes_go_to_the_sink)
 {
     two_sinks t;
@@ -664,6 +684,7 @@ int main(void)
     tcase_add_test(tc, deadline_unknown_rank_and_late_arrivals);
     tcase_add_test(tc, bogus_deadline_messages_are_ignored);
     tcase_add_test(tc, mpirun_end_of_job_boxes_go_to_the_sink);
+    tcase_add_test(tc, teardown_shared_memory_box_goes_to_the_sink);
     tcase_add_test(tc, signal_box_diverted_byte_by_byte);
     tcase_add_test(tc, other_boxes_and_lookalikes_pass_unchanged);
     tcase_add_test(tc, runtime_and_srun_lines_go_to_the_sink);
