@@ -638,6 +638,27 @@ static void ranks_by_module(const sup *s, int *r, int n, char *buf, size_t len)
     }
 }
 
+/* The attempt ends for a lost host, whoever found it: the stop reason set once, its
+ * connections dropped (nothing more is awaited from them), the other ranks given the
+ * grace. `said`: its line was printed already (the progress relay names a host that
+ * mpirun or srun reported), so only the stop is said. */
+static void lose_host(sup *s, const char *host, const char *how, int said, double now)
+{
+    snprintf(s->lost_host, sizeof(s->lost_host), "%s", host);
+    snprintf(s->lost_how, sizeof(s->lost_how), "%s", how ? how : "");
+    hg_jobstate_stop(&s->js, HG_STOP_HOST_LOST, now);
+    if (s->io)
+        hg_iochan_drop_host(s->io, host);
+    if (s->child_done)
+        return;
+    if (said)
+        fprintf(s->err, "hgrid: stopping the other ranks (SIGTERM, %d s to exit)\n", s->o->grace_s);
+    else
+        fprintf(s->err, "hgrid: host %s lost: %s; stopping the other ranks (SIGTERM, %d s to "
+                "exit)\n", s->lost_host, s->lost_how, s->o->grace_s);
+    begin_stop(s, SIGTERM, s->o->grace_s, now);
+}
+
 /* A host whose ranks' keepers all fell silent or reset (iochan.h): named in one line,
  * dropped (nothing more is awaited from it) and the attempt stopped. Silence counts only
  * while the channel is read: a slow reader of ours pauses every keeper alike. */
@@ -648,16 +669,7 @@ static void check_liveness(sup *s, double now)
     /* mpirun or srun said a host is gone (progress.h): a host lost at once, said already
      * by the progress relay's one line, with no wait for its silence. */
     if (gone && !s->js.stopped) {
-        snprintf(s->lost_host, sizeof(s->lost_host), "%s", gone);
-        snprintf(s->lost_how, sizeof(s->lost_how), "%s", how);
-        hg_jobstate_stop(&s->js, HG_STOP_HOST_LOST, now);
-        if (s->io)
-            hg_iochan_drop_host(s->io, gone);
-        if (!s->child_done) {
-            fprintf(s->err, "hgrid: stopping the other ranks (SIGTERM, %d s to exit)\n",
-                    o->grace_s);
-            begin_stop(s, SIGTERM, o->grace_s, now);
-        }
+        lose_host(s, gone, how, 1, now);
         return;
     }
     if (!s->io || o->host_timeout_s <= 0 || !s->lost_ranks || s->js.stopped || s->child_done)
@@ -674,21 +686,16 @@ static void check_liveness(sup *s, double now)
     hg_iochan_lost lost = { .ranks = s->lost_ranks, .cap = o->world };
     if (!hg_iochan_lost_host(s->io, now, o->host_timeout_s, &lost))
         return;
-    char ranks[300];
+    char ranks[300], why[400];
     int n = lost.n;
     ranks_by_module(s, lost.ranks, n, ranks, sizeof(ranks));
-    snprintf(s->lost_host, sizeof(s->lost_host), "%s", lost.host);
     if (lost.reset)
-        snprintf(s->lost_how, sizeof(s->lost_how), "the connection%s of rank%s %s ended without "
-                 "an exit status", n == 1 ? "" : "s", n == 1 ? "" : "s", ranks);
+        snprintf(why, sizeof(why), "the connection%s of rank%s %s ended without an exit status",
+                 n == 1 ? "" : "s", n == 1 ? "" : "s", ranks);
     else
-        snprintf(s->lost_how, sizeof(s->lost_how), "no word from rank%s %s for %d s",
-                 n == 1 ? "" : "s", ranks, o->host_timeout_s);
-    hg_jobstate_stop(&s->js, HG_STOP_HOST_LOST, now);
-    hg_iochan_drop_host(s->io, lost.host);
-    fprintf(s->err, "hgrid: host %s lost: %s; stopping the other ranks (SIGTERM, %d s to "
-            "exit)\n", s->lost_host, s->lost_how, o->grace_s);
-    begin_stop(s, SIGTERM, o->grace_s, now);
+        snprintf(why, sizeof(why), "no word from rank%s %s for %d s", n == 1 ? "" : "s", ranks,
+                 o->host_timeout_s);
+    lose_host(s, lost.host, why, 0, now);
 }
 
 /* The deadlines: the readiness backstop, the grace period, mpirun after the release. */
