@@ -16,6 +16,7 @@
 
 #include "clock.h"
 #include "diag.h"
+#include "dirs.h"
 #include "intparse.h"
 #include "iochan.h"
 #include "layout.h"
@@ -111,7 +112,7 @@ static int setup(collector *c, int report, int label, const char *config, const 
         (void)hg_layout_load(config, 0, &c->cfg, &c->layout, d); /* labels say "?" without */
     hg_diags_free(d);
     if (log_dir && *log_dir) {
-        int e = hg_relay_make_dirs(log_dir);
+        int e = hg_dirs_make(log_dir);
         if (e)
             fprintf(stderr, "hgrid: warning: cannot create the log directory %s: %s\n", log_dir,
                     strerror(e));

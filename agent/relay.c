@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dirs.h"
 #include "intparse.h"
 #include "protocol.h"
 
@@ -291,24 +292,6 @@ static _Noreturn void run_relay(stream *st, const char *label)
     }
 }
 
-int hg_relay_make_dirs(const char *dir)
-{
-    char path[4096];
-    if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
-        return ENAMETOOLONG;
-    for (char *p = path + 1;; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char c = *p;
-        *p = '\0';
-        if (mkdir(path, 0777) != 0 && errno != EEXIST)
-            return errno;
-        *p = c;
-        if (!c)
-            return 0;
-    }
-}
-
 int hg_relay_start(const hg_relay_opts *o, hg_error *err)
 {
     static const char *const names[2] = { "stdout", "stderr" };
@@ -318,7 +301,7 @@ int hg_relay_start(const hg_relay_opts *o, hg_error *err)
     char label[128];
 
     snprintf(label, sizeof(label), "[%d %s] ", o->rank, o->module);
-    if (o->log_dir && (rc = hg_relay_make_dirs(o->log_dir)) != 0)
+    if (o->log_dir && (rc = hg_dirs_make(o->log_dir)) != 0)
         return hg_error_set(err, HG_EIO, "rank %d: cannot create the log directory %s: %s",
                             o->rank, o->log_dir, strerror(rc));
     for (int i = 0; i < 2; i++) {

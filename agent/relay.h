@@ -23,11 +23,6 @@ typedef struct hg_relay_opts {
 void hg_relay_log_path(const char *dir, int rank, const char *module, const char *stream,
                        char *buf, size_t len);
 
-/* mkdir -p, as the standalone launcher does before mpirun starts: here every rank of
- * the job (or the collector, collector.h) makes the same directory at the same moment,
- * so a component someone else has just made (EEXIST) is success. Returns 0 or an errno. */
-int hg_relay_make_dirs(const char *dir);
-
 /* Starts the relay and points this process's descriptors 1 and 2 at it, first making
  * the log directory and its parents where missing (mkdir -p). Returns 0, or HG_EIO (the
  * directory or a log file could not be created) or HG_ESYS with err saying why; the

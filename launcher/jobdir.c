@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dirs.h"
 #include "proc.h"
 #include "protocol.h"
 
@@ -144,25 +145,8 @@ int hg_jobdir_check_writable(const char *path)
 /* mkdir -p, then checks that files can be made there. Returns 0 or an errno. */
 int hg_jobdir_make_log_dir(const char *dir)
 {
-    char *copy = strdup(dir);
     struct stat st;
-    int e = 0;
-    if (!copy)
-        return ENOMEM;
-    for (char *p = copy + 1;; p++) {
-        if (*p == '/' || *p == '\0') {
-            char c = *p;
-            *p = '\0';
-            if (mkdir(copy, 0777) != 0 && errno != EEXIST) {
-                e = errno;
-                break;
-            }
-            *p = c;
-            if (!c)
-                break;
-        }
-    }
-    free(copy);
+    int e = hg_dirs_make(dir);
     if (e)
         return e;
     if (stat(dir, &st) != 0)
