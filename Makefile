@@ -66,7 +66,7 @@ UNIT_DEFS = -Itests -Ilauncher -DHG_SOURCE_DIR='"$(CURDIR)"'
 
 FLAGS_STAMP := $(BUILD)/flags
 
-COMMON_SRC := $(wildcard common/*.c)
+COMMON_SRC := $(wildcard common/*/*.c)
 LAUNCHER_SRC := $(wildcard launcher/*.c)
 
 # Per variant (the product in $(BUILD), the test variant in $(BUILD)/test): objects,

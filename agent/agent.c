@@ -22,8 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "program.h"
-#include "protocol.h"
+#include "util/program.h"
+#include "wire/protocol.h"
 #include "testhooks.h"
 
 

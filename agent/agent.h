@@ -11,9 +11,9 @@
 #include <stdio.h>
 
 #include "backend.h"
-#include "error.h"
-#include "groups.h"
-#include "layout.h"
+#include "util/error.h"
+#include "grid/groups.h"
+#include "grid/layout.h"
 #include "watchdog.h"
 
 
@@ -132,7 +132,7 @@ int hg_agent_start(const hg_agent_opts *opts, hg_agent **out, hg_error *err);
 /* Releases the communicators (failed = 1: abort them, nothing collective), and
  * finalizes MPI when the agent initialized it. */
 void hg_agent_free(hg_agent *a, int failed);
-/* Exit status for a start() failure (common/protocol.h): 2 config/usage (PROGRAM that
+/* Exit status for a start() failure (common/wire/protocol.h): 2 config/usage (PROGRAM that
  * cannot run included), 3 pre-flight, 124 deadline. */
 int hg_agent_exit_status(int rc);
 /* The live communicator of a slot (hg_backend_ops.comm): a pointer to an MPI_Comm with

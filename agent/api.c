@@ -12,9 +12,9 @@
 #include <unistd.h>
 
 #include "agent.h"
-#include "config.h"
-#include "intparse.h"
-#include "protocol.h"
+#include "grid/config.h"
+#include "util/intparse.h"
+#include "wire/protocol.h"
 
 #define AGENT(ctx) ((const hg_agent *)(const void *)(ctx))
 

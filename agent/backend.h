@@ -8,10 +8,10 @@
 
 #include <mpi.h>
 
-#include "clock.h"
-#include "error.h"
-#include "groups.h"
-#include "layout.h"
+#include "util/clock.h"
+#include "util/error.h"
+#include "grid/groups.h"
+#include "grid/layout.h"
 
 /* The run's settings: the config's agent: section under rank 0's command line and
  * environment (bootstrap.c). The agent's own, which a backend may read (nccl: the ranks

@@ -1,4 +1,4 @@
-/* The NCCL backend: GPU binding (common/gpu_choice.h's rules, then a check over the
+/* The NCCL backend: GPU binding (common/util/gpu_choice.h's rules, then a check over the
  * host's ranks that no two share a GPU), the world communicator and one ncclCommSplit
  * per split position (kind, then each bridge's own group) where some rank needs a new
  * group, every rank of the world calling each (NCCL_SPLIT_NOCOLOR where it is in no
@@ -24,8 +24,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gpu_choice.h"
-#include "intparse.h"
+#include "util/gpu_choice.h"
+#include "util/intparse.h"
 
 typedef struct nccl_state {
     /* prewarm(): a GPU context made while MPI_Init runs, so CUDA's start-up cost

@@ -12,10 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "diag.h"
-#include "intparse.h"
-#include "protocol.h"
+#include "grid/config.h"
+#include "util/diag.h"
+#include "util/intparse.h"
+#include "wire/protocol.h"
 
 /* What rank 0 broadcasts before the config bytes. */
 typedef struct cfg_header {

@@ -14,7 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "clock.h"
+#include "util/clock.h"
 
 #define START_WAIT_MS 5000
 #define REPORT_FD 3

@@ -19,7 +19,7 @@
 
 #include <stddef.h>
 
-#include "error.h"
+#include "util/error.h"
 
 #define HG_COLLECTOR_ARG "--hgrid-collector"
 #define HG_COLLECTOR_LATE_S 10.0

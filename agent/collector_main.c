@@ -14,15 +14,15 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "diag.h"
-#include "dirs.h"
-#include "intparse.h"
+#include "util/clock.h"
+#include "util/diag.h"
+#include "util/dirs.h"
+#include "util/intparse.h"
 #include "iochan.h"
-#include "layout.h"
+#include "grid/layout.h"
 #include "outq.h"
 #include "progress.h"
-#include "protocol.h"
+#include "wire/protocol.h"
 #include "relay.h"
 
 /* Bytes waiting for mpirun beyond which the keepers are not read (they then stop

@@ -31,12 +31,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "intparse.h"
+#include "util/intparse.h"
 #include "keeper.h"
-#include "plan.h"
-#include "protocol.h"
+#include "grid/plan.h"
+#include "wire/protocol.h"
 #include "relay.h"
-#include "validate.h"
+#include "grid/validate.h"
 
 
 static int set_int(const char *name, int v)
@@ -240,7 +240,7 @@ int hg_handoff_exec(hg_agent *a, char **argv, hg_error *err)
     if ((rc = hg_output_start(&relay, err)) != 0)
         return rc;
     /* The status channel is the agents' (the keeper and the relay have read the token);
-     * a line the program writes must never pass for one (common/protocol.h). */
+     * a line the program writes must never pass for one (common/wire/protocol.h). */
     unsetenv(HG_ENV_STATUS_TOKEN);
     cloexec_from_3();
     keep_heartbeat_fd();

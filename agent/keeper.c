@@ -34,11 +34,11 @@
 
 #include <jansson.h>
 
-#include "clock.h"
-#include "intparse.h"
-#include "launchenv.h"
-#include "protocol.h"
-#include "record.h"
+#include "util/clock.h"
+#include "util/intparse.h"
+#include "wire/launchenv.h"
+#include "wire/protocol.h"
+#include "wire/record.h"
 #include "relay.h"
 
 #define OUT_HIGH (4u << 20)

@@ -1,7 +1,7 @@
 /* The keeper of one rank under a standalone hgrid-launch: PROGRAM runs as its child, in
  * a process group of its own, with stdout and stderr on pipes to the keeper, which cuts
  * them into whole lines and sends them to the launcher as records over the ranks'
- * channel (common/record.h), with PROGRAM's exit status. The keeper is the process
+ * channel (common/wire/record.h), with PROGRAM's exit status. The keeper is the process
  * mpirun started and waits for: when PROGRAM fails, or the launcher is stopping the
  * job, it holds PROGRAM's status until the launcher releases it, so mpirun's own
  * teardown (SIGKILL a second after the first failure) never cuts short the grace
@@ -11,7 +11,7 @@
 #ifndef HG_KEEPER_H
 #define HG_KEEPER_H
 
-#include "error.h"
+#include "util/error.h"
 #include "relay.h"
 
 /* Connects to the launcher named by HGRID_IO (protocol.h) and introduces this rank.

@@ -2,15 +2,15 @@
  *
  *   hgrid-agent [OPTIONS] CONFIG -- PROGRAM [ARGS...]
  *
- * Its options are common/agent_argv.h's table, which hgrid-launch writes from. Runs the
+ * Its options are common/wire/agent_argv.h's table, which hgrid-launch writes from. Runs the
  * pre-flight of docs/DESIGN.md, "Launch and the agents" (agent.c), then execs PROGRAM
  * with the environment contract (handoff.c). Every rank checks right after bootstrap
- * that it can run PROGRAM (common/program.h), before any GPU work. Rank 0's config
+ * that it can run PROGRAM (common/util/program.h), before any GPU work. Rank 0's config
  * bytes and options win: other ranks never open CONFIG. Under a standalone hgrid-launch
  * (HGRID_STATUS_TOKEN set) rank 0 says "started" on the status channel first thing,
  * before MPI_Init. With --in-process the agent does nothing else itself: it execs
  * PROGRAM at once, before MPI_Init, passing its options in the environment (HG_ENV_*
- * of common/protocol.h: HGRID_CONFIG, HGRID_BACKEND, ...), for a program that links
+ * of common/wire/protocol.h: HGRID_CONFIG, HGRID_BACKEND, ...), for a program that links
  * libhgrid and calls hg_init() itself (hgrid.h; one can also start such a program under
  * mpirun directly).
  *
@@ -20,7 +20,7 @@
  * fine; MPI programs, and anything that calls hg_init(), use --in-process. The handoff
  * sets HGRID_HANDOFF=exec, and hg_init() refuses to run under it with that advice.
  *
- * Exit status (common/protocol.h): 0 or the program's own; 2 usage, invalid config, a
+ * Exit status (common/wire/protocol.h): 0 or the program's own; 2 usage, invalid config, a
  * world size that differs from the layout's, or a PROGRAM that cannot be executed (on
  * any rank: all ranks exit 2, rank 0 names rank, host and path); 3 a pre-flight failure
  * on any rank (all ranks exit 3, rank 0 lists the failed ranks and their reasons, one
@@ -35,19 +35,19 @@
 #include <unistd.h>
 
 #include "agent.h"
-#include "agent_argv.h"
+#include "wire/agent_argv.h"
 #include "collector.h"
-#include "config.h"
-#include "diag.h"
-#include "intparse.h"
+#include "grid/config.h"
+#include "util/diag.h"
+#include "util/intparse.h"
 #include "keeper.h"
-#include "launchenv.h"
-#include "program.h"
-#include "protocol.h"
+#include "wire/launchenv.h"
+#include "util/program.h"
+#include "wire/protocol.h"
 #include "relay.h"
 #include "status.h"
-#include "validate.h"
-#include "version.h"
+#include "grid/validate.h"
+#include "util/version.h"
 
 static void usage(FILE *out)
 {

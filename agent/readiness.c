@@ -28,11 +28,11 @@
 #include <unistd.h>
 
 #include "collector.h"
-#include "config.h"
-#include "placement.h"
-#include "protocol.h"
-#include "ranklist.h"
-#include "report.h"
+#include "grid/config.h"
+#include "grid/placement.h"
+#include "wire/protocol.h"
+#include "util/ranklist.h"
+#include "wire/report.h"
 #include "status.h"
 
 enum { REC_READY = 0, REC_FAILED = 1, REC_SKIPPED = 2, REC_MISSING = 3 };
@@ -675,7 +675,7 @@ static void print_nodes(const hg_record *const *by, int world)
     fprintf(stderr, "%s\n", line);
 }
 
-/* The placement check on the hosts the ranks reported (common/placement.h): tp, cp,
+/* The placement check on the hosts the ranks reported (common/grid/placement.h): tp, cp,
  * ep and expert_tp groups with members on several hosts are warnings, or with --strict
  * a no-go. Returns 1 when the layout is refused. */
 static int check_placement(const coordinator *c)

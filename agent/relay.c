@@ -20,9 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "dirs.h"
-#include "intparse.h"
-#include "protocol.h"
+#include "util/dirs.h"
+#include "util/intparse.h"
+#include "wire/protocol.h"
 
 void hg_relay_log_path(const char *dir, int rank, const char *module, const char *stream,
                        char *buf, size_t len)

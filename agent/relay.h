@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 
-#include "error.h"
+#include "util/error.h"
 
 typedef struct hg_relay_opts {
     int label;            /* prefix lines with "[RANK MODULE] " */

@@ -1,4 +1,4 @@
-/* The agents' side of the status channel (common/protocol.h): lines meant for a
+/* The agents' side of the status channel (common/wire/protocol.h): lines meant for a
  * standalone hgrid-launch only. They are written only when the launcher has put its
  * per-job token in HGRID_STATUS_TOKEN; a user who runs mpirun or srun directly sees
  * none of them, only the readable lines the coordinator prints anyway. Each line goes
@@ -12,8 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "launchenv.h"
-#include "protocol.h"
+#include "wire/launchenv.h"
+#include "wire/protocol.h"
 
 void hg_status(const char *fmt, ...)
 {

@@ -1,4 +1,4 @@
-/* The agents' side of the status channel (common/protocol.h): one line, "hgrid-status
+/* The agents' side of the status channel (common/wire/protocol.h): one line, "hgrid-status
  * TOKEN: MESSAGE", in one write(2) to stderr; nothing unless the launcher put its token
  * in HGRID_STATUS_TOKEN. Only rank 0 (and, before MPI, the agent that knows it is rank
  * 0) writes. Implemented in status.c. */

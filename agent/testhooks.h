@@ -48,7 +48,7 @@
 #define HG_TESTHOOKS_H
 
 #include "backend.h"
-#include "error.h"
+#include "util/error.h"
 
 #ifdef HG_TEST_HOOKS
 
@@ -59,7 +59,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "intparse.h"
+#include "util/intparse.h"
 
 /* The rank (or the 1 of a switch) a hook variable names; -1: none. */
 static inline int hg_test_rank(const char *name)

@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "config.h"
+#include "grid/config.h"
 
 static long long expected_sum(const hg_comm_set *cs, int slot)
 {

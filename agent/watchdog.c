@@ -13,9 +13,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "launchenv.h"
-#include "protocol.h"
+#include "util/clock.h"
+#include "wire/launchenv.h"
+#include "wire/protocol.h"
 
 /* protocol.h's list, which the launcher orders deadline lines by. */
 static const char *const phase_names[] = HG_PHASE_NAMES;

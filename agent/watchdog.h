@@ -1,13 +1,13 @@
 /* The phases of pre-flight, and the watchdog that bounds them (watchdog.c): a thread
  * that ends the rank, naming its phase, when go/no-go has not come by its deadline
- * (the agent sets it past the readiness deadline, common/protocol.h). */
+ * (the agent sets it past the readiness deadline, common/wire/protocol.h). */
 #ifndef HG_WATCHDOG_H
 #define HG_WATCHDOG_H
 
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "error.h"
+#include "util/error.h"
 
 /* Phases a rank passes through; the first HG_PHASE_TIMED are timed and reported. */
 typedef enum hg_phase {
@@ -43,9 +43,9 @@ void hg_watchdog_stop(hg_watchdog *w);
 /* Says the deadline passed and _exit(124)s, so the launcher tears the job down: in one
  * write(2), the line `hgrid: rank R: readiness deadline of S s passed in phase P` (plus
  * ": detail" when given), or under a standalone hgrid-launch (a valid HGRID_STATUS_TOKEN)
- * the status message HG_STATUS_DEADLINE (common/protocol.h), from which the launcher
+ * the status message HG_STATUS_DEADLINE (common/wire/protocol.h), from which the launcher
  * prints one line for all ranks stuck alike. rank < 0: the launcher's rank from the
- * environment (common/launchenv.h), "?" when even that is unknown. */
+ * environment (common/wire/launchenv.h), "?" when even that is unknown. */
 _Noreturn void hg_deadline_exit(int rank, int timeout_s, hg_phase phase, const char *detail);
 
 #endif

@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent_argv.h"
-#include "config.h"
-#include "intparse.h"
-#include "protocol.h"
+#include "wire/agent_argv.h"
+#include "grid/config.h"
+#include "util/intparse.h"
+#include "wire/protocol.h"
 
 void hg_cli_usage(FILE *out)
 {

@@ -4,7 +4,7 @@
 #define HG_CLI_H
 
 #include "dryrun.h"
-#include "error.h"
+#include "util/error.h"
 
 typedef struct hg_cli {
     int help, version, dry_run, verbose, strict;

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "groups.h"
-#include "ranklist.h"
+#include "grid/groups.h"
+#include "util/ranklist.h"
 #include "stall.h"
 
 #define MAX_NAMED 8

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "layout.h"
+#include "grid/layout.h"
 
 #define HG_CULPRIT_TOP 3
 

@@ -9,14 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "diag.h"
-#include "layout.h"
-#include "placement.h"
-#include "plan.h"
-#include "protocol.h"
+#include "grid/config.h"
+#include "util/diag.h"
+#include "grid/layout.h"
+#include "grid/placement.h"
+#include "grid/plan.h"
+#include "wire/protocol.h"
 #include "svg.h"
-#include "validate.h"
+#include "grid/validate.h"
 
 typedef struct dryrun_state {
     const hg_dryrun_opts *opts;

@@ -5,7 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "clock.h"
+#include "util/clock.h"
 
 struct hg_evloop {
     hg_evsource *src;

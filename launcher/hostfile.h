@@ -9,7 +9,7 @@
 
 #include <stdio.h>
 
-#include "error.h"
+#include "util/error.h"
 #include "supervisor.h"
 
 typedef struct hg_hostfile hg_hostfile;

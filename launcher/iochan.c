@@ -1,5 +1,5 @@
 /* The ranks' channel, launcher side. One connection per rank; records are decoded
- * with common/record.c and written in arrival order. Lines stay whole on the user's
+ * with common/wire/record.c and written in arrival order. Lines stay whole on the user's
  * streams: a record goes into its queue in one hg_outq_put, with its label. A rank's
  * partial line (a prompt, a progress bar) stays open on its destination (stdout,
  * stderr, or both when they are one file) until that rank ends it; anything else
@@ -24,11 +24,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
+#include "util/clock.h"
 #include "evloop.h"
-#include "intparse.h"
-#include "protocol.h"
-#include "record.h"
+#include "util/intparse.h"
+#include "wire/protocol.h"
+#include "wire/record.h"
 
 #define HELLO_S 10.0
 #define READ_CHUNK 65536

@@ -1,4 +1,4 @@
-/* The launcher's end of the ranks' channel (common/record.h): a TCP listener that each
+/* The launcher's end of the ranks' channel (common/wire/record.h): a TCP listener that each
  * rank's keeper connects to after go. It is the one writer of the ranks' output: each
  * record reaches the user's stdout or stderr queue whole, in one piece, labelled
  * "[RANK MODULE] " with --label, and byte for byte the rank's --log-dir files; the
@@ -11,8 +11,8 @@
 #include <poll.h>
 #include <stdio.h>
 
-#include "error.h"
-#include "layout.h"
+#include "util/error.h"
+#include "grid/layout.h"
 #include "outq.h"
 #include "progress.h"
 

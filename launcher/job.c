@@ -6,7 +6,7 @@
 #include <limits.h>
 #include <stdlib.h>
 
-#include "intparse.h"
+#include "util/intparse.h"
 
 /* A rank or a task count from the launcher's environment; -1: none. */
 static int env_int(const char *name)

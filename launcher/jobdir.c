@@ -15,9 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "dirs.h"
+#include "util/dirs.h"
 #include "proc.h"
-#include "protocol.h"
+#include "wire/protocol.h"
 
 /* The bytes the launcher validated, for the agents, when CONFIG was a pipe. */
 static char *copy_config(const char *dir, const char *bytes, size_t len)

@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "protocol.h"
+#include "wire/protocol.h"
 
 const char *hg_job_state_name(hg_job_state s)
 {

@@ -15,15 +15,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "diag.h"
+#include "grid/config.h"
+#include "util/diag.h"
 #include "job.h"
 #include "jobdir.h"
 #include "launch_argv.h"
-#include "layout.h"
-#include "placement.h"
-#include "program.h"
-#include "protocol.h"
+#include "grid/layout.h"
+#include "grid/placement.h"
+#include "util/program.h"
+#include "wire/protocol.h"
 #include "restart.h"
 
 /* Reads the config once (a pipe or standard input cannot be read twice) and validates

@@ -6,7 +6,7 @@
 
 #include "cli.h"
 
-/* Returns the exit status (HG_EXIT_* of common/protocol.h). In a job it only returns
+/* Returns the exit status (HG_EXIT_* of common/wire/protocol.h). In a job it only returns
  * on error: on success the process has become the agent. */
 int hg_launch(const hg_cli *cli);
 

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent_argv.h"
-#include "protocol.h"
+#include "wire/agent_argv.h"
+#include "wire/protocol.h"
 
 static void argv_add(hg_argv *a, const char *s)
 {

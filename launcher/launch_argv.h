@@ -1,5 +1,5 @@
 /* The command lines a launch runs, as argv arrays (nothing goes through a shell): the
- * agent's, written from its own option table (common/agent_argv.h), and mpirun's or
+ * agent's, written from its own option table (common/wire/agent_argv.h), and mpirun's or
  * srun's around it; the agent installed beside hgrid-launch; the line --verbose shows. */
 #ifndef HG_LAUNCH_ARGV_H
 #define HG_LAUNCH_ARGV_H

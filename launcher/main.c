@@ -7,9 +7,9 @@
 #include "cli.h"
 #include "dryrun.h"
 #include "launch.h"
-#include "protocol.h"
-#include "validate.h"
-#include "version.h"
+#include "wire/protocol.h"
+#include "grid/validate.h"
+#include "util/version.h"
 
 int main(int argc, char **argv)
 {

@@ -24,8 +24,8 @@
 #include <string.h>
 
 #include "evloop.h"
-#include "protocol.h"
-#include "ranklist.h"
+#include "wire/protocol.h"
+#include "util/ranklist.h"
 
 #define SCAN_MAX 512
 /* Open MPI's show_help boxes: a line of this many dashes above and below the text. */

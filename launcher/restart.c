@@ -15,12 +15,12 @@
 #include <unistd.h>
 
 #include "attempts.h"
-#include "clock.h"
+#include "util/clock.h"
 #include "hostfile.h"
-#include "intparse.h"
+#include "util/intparse.h"
 #include "jobdir.h"
 #include "launch_argv.h"
-#include "protocol.h"
+#include "wire/protocol.h"
 #include "supervisor.h"
 
 /* The attempt number the workload sees, as hgrid and as torchrun name it. */

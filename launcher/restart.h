@@ -8,8 +8,8 @@
 #include <stddef.h>
 
 #include "cli.h"
-#include "config.h"
-#include "layout.h"
+#include "grid/config.h"
+#include "grid/layout.h"
 
 /* Runs the attempts of `agent` on layout (config_path, or the validated bytes when
  * CONFIG was a pipe) and returns the exit status of the last one (protocol.h); adds

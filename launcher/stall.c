@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ranklist.h"
+#include "util/ranklist.h"
 
 #define MAX_NAMED 8
 

@@ -7,7 +7,7 @@
 
 #include <stdio.h>
 
-#include "layout.h"
+#include "grid/layout.h"
 
 typedef struct hg_stall_facts {
     const int *stalled;      /* ranks, ascending */

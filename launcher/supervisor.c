@@ -49,17 +49,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
+#include "util/clock.h"
 #include "culprit.h"
 #include "evloop.h"
-#include "intparse.h"
+#include "util/intparse.h"
 #include "iochan.h"
 #include "outq.h"
 #include "proc.h"
 #include "progress.h"
-#include "protocol.h"
-#include "ranklist.h"
-#include "report.h"
+#include "wire/protocol.h"
+#include "util/ranklist.h"
+#include "wire/report.h"
 #include "stall.h"
 
 #define BACKSTOP_KILL_GRACE_S 5.0

@@ -3,16 +3,16 @@
  * a slow reader, delivers SIGINT/SIGTERM/SIGHUP to the ranks and gives them a grace
  * period before SIGKILL (a second signal kills at once), enforces a backstop deadline,
  * and makes sure nothing it started outlives it. Returns the status the launcher should
- * exit with (common/protocol.h). */
+ * exit with (common/wire/protocol.h). */
 #ifndef HG_SUPERVISOR_H
 #define HG_SUPERVISOR_H
 
 #include <stdio.h>
 
-#include "error.h"
+#include "util/error.h"
 #include "iochan.h"
 #include "jobstate.h"
-#include "layout.h"
+#include "grid/layout.h"
 
 /* How an attempt ended, for the restart loop and the closing lines. */
 typedef struct hg_attempt {

@@ -9,8 +9,8 @@
 
 #include <stdio.h>
 
-#include "error.h"
-#include "layout.h"
+#include "util/error.h"
+#include "grid/layout.h"
 
 /* Up to this many ranks every rank is its own labelled cell; above, one cell per tp
  * group (several tp groups when a module would need more cells than its share of

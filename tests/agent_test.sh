@@ -7,7 +7,7 @@
 # environment and its open descriptors for the checks below; every rank's HGRID_PLAN
 # must equal the dry-run's --rank plan, and its bridge roles the golden bridges'. A
 # rank that sends nothing across a bridge (test hook) must be named, fast. The status channel
-# (common/protocol.h): its lines with HGRID_STATUS_TOKEN, exactly, and none without it.
+# (common/wire/protocol.h): its lines with HGRID_STATUS_TOKEN, exactly, and none without it.
 # Then the failure paths: wrong world size, an invalid config, a program that exits
 # non-zero, a PROGRAM that cannot run (found right after bootstrap, exit 2), configs
 # that differ between ranks, injected failures in each phase, a verification past the
@@ -558,7 +558,7 @@ cli() {
 }
 cli --help
 check "--help: exit 0 and usage" bash -c "[[ $rc -eq 0 ]] && grep -q '^usage: hgrid-agent' $out"
-check "--help: the exit codes of common/protocol.h" bash -c "grep -q '^Exit status: 0 or PROGRAM.s own; 2 usage, invalid config, or PROGRAM cannot be$' $out && grep -q '^executed; 3 pre-flight failed; 124 the readiness deadline passed.$' $out"
+check "--help: the exit codes of common/wire/protocol.h" bash -c "grep -q '^Exit status: 0 or PROGRAM.s own; 2 usage, invalid config, or PROGRAM cannot be$' $out && grep -q '^executed; 3 pre-flight failed; 124 the readiness deadline passed.$' $out"
 check "--help: every option the launcher may pass" bash -c "for o in backend timeout preflight report verbose strict in-process label log-dir; do grep -q \"^  --\$o\" $out || exit 1; done"
 cli --version
 check "--version" bash -c "[[ $rc -eq 0 ]] && grep -qE '^hgrid-agent [0-9]+\.[0-9]+\.[0-9]+$' $out"

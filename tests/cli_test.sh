@@ -53,10 +53,10 @@ want_line "$tmp/out" "       hgrid-launch --dry-run --format megatron [--strict]
 want_line "$tmp/out" "  --strict             layouts the MIMO runtime does not accept are errors"
 end
 
-# The exit codes, as common/protocol.h defines them (the numbers are read from there,
+# The exit codes, as common/wire/protocol.h defines them (the numbers are read from there,
 # not copied), and the 128+N of a signal, as the README's table lists them; the list
 # ends the help.
-exit_code() { sed -n "s/^#define HG_EXIT_$1 \([0-9][0-9]*\).*/\1/p" common/protocol.h; }
+exit_code() { sed -n "s/^#define HG_EXIT_$1 \([0-9][0-9]*\).*/\1/p" common/wire/protocol.h; }
 begin help_exit_codes
 run --help
 want_rc 0
@@ -77,7 +77,7 @@ want=$(printf '%s\n' "Exit status:"
 got=$(sed -n '/^Exit status:$/,$p' "$tmp/out")
 [ "$got" = "$want" ] || fail "exit status list: $(printf '%s' "$got" | head -c 600)"
 # Every code protocol.h defines is listed.
-for name in $(sed -n 's/^#define HG_EXIT_\([A-Z_]*\) .*/\1/p' common/protocol.h); do
+for name in $(sed -n 's/^#define HG_EXIT_\([A-Z_]*\) .*/\1/p' common/wire/protocol.h); do
     grep -Eq "^  $(exit_code "$name") +[a-z]" "$tmp/out" || fail "HG_EXIT_$name not in --help"
 done
 # The README's table lists the same codes.

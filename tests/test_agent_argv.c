@@ -1,4 +1,4 @@
-/* Check suite for common/agent_argv.c: hgrid-agent's command line, as the agent reads
+/* Check suite for common/wire/agent_argv.c: hgrid-agent's command line, as the agent reads
  * it and as hgrid-launch writes it (launcher/launch_argv.c's hg_launch_agent_argv), from
  * one table. The round trips start from a launcher command line and end in the agent's
  * parsed options, so an option renamed or re-shaped on one side fails here. */
@@ -9,10 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent_argv.h"
+#include "wire/agent_argv.h"
 #include "cli.h"
 #include "launch_argv.h"
-#include "protocol.h"
+#include "wire/protocol.h"
 #include "testutil.h"
 
 #define ARGV(...) ((char *[]){ __VA_ARGS__, NULL })

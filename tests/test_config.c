@@ -1,4 +1,4 @@
-/* Config loading (common/config.c): good files parse into the values and marks they
+/* Config loading (common/grid/config.c): good files parse into the values and marks they
  * hold, with the documented defaults; every error path reports its exact message at
  * its exact line:column, and every problem of a file is reported, not just the first. */
 #include <check.h>
@@ -10,9 +10,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "diag.h"
-#include "error.h"
+#include "grid/config.h"
+#include "util/diag.h"
+#include "util/error.h"
 #include "testutil.h"
 
 /* ---- helpers ---- */

@@ -1,9 +1,9 @@
-/* Error codes (include/hgrid/base.h's HG_ERRORS) and hg_error (common/error.c): every
+/* Error codes (include/hgrid/base.h's HG_ERRORS) and hg_error (common/util/error.c): every
  * code keeps its value (public ABI) and its message, and hg_error_set fills a record. */
 #include <check.h>
 #include <string.h>
 
-#include "error.h"
+#include "util/error.h"
 #include "testutil.h"
 
 START_TEST(codes_and_messages)

@@ -4,7 +4,7 @@
 #include <check.h>
 #include <unistd.h>
 
-#include "clock.h"
+#include "util/clock.h"
 #include "evloop.h"
 #include "testutil.h"
 

@@ -1,4 +1,4 @@
-/* GPU choice (common/gpu_choice.c): the device each setup gives (all GPUs visible: the
+/* GPU choice (common/util/gpu_choice.c): the device each setup gives (all GPUs visible: the
  * local rank; one visible: 0), the refusals with their exact messages (no GPU, a driver
  * older than CUDA, a count between one and the ranks of the host, two local ranks on
  * one GPU), and the UUID as nvidia-smi prints it. */
@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "gpu_choice.h"
+#include "util/gpu_choice.h"
 #include "testutil.h"
 
 static hg_gpu_view view(int local_rank, int local_size, int visible, const char *env)

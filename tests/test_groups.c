@@ -1,4 +1,4 @@
-/* Comm sets (common/groups.c): which communicators one rank builds, which (module,
+/* Comm sets (common/grid/groups.c): which communicators one rank builds, which (module,
  * kind) pairs share one, the split color and key of each, and how groups are named in
  * messages. Ranks of the golden layouts (tests/golden), whose groups are Megatron's. */
 #include <check.h>
@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "groups.h"
-#include "layout.h"
+#include "grid/groups.h"
+#include "grid/layout.h"
 #include "testutil.h"
 
 static char *slurp(const char *path)

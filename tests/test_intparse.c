@@ -1,9 +1,9 @@
-/* Check suite for common/intparse.c: integers from command lines and the environment. */
+/* Check suite for common/util/intparse.c: integers from command lines and the environment. */
 #include <check.h>
 #include <limits.h>
 #include <stdlib.h>
 
-#include "intparse.h"
+#include "util/intparse.h"
 #include "testutil.h"
 
 START_TEST(accepts_plain_integers_in_range)

@@ -14,12 +14,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "clock.h"
+#include "util/clock.h"
 #include "iochan.h"
 #include "outq.h"
 #include "progress.h"
-#include "protocol.h"
-#include "record.h"
+#include "wire/protocol.h"
+#include "wire/record.h"
 #include "testutil.h"
 
 #define TOKEN "0123456789abcdef"

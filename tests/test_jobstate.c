@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "jobstate.h"
-#include "protocol.h"
+#include "wire/protocol.h"
 #include "testutil.h"
 
 /* Each row overrides the BASE facts it differs in: the overriding is the point. */

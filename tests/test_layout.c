@@ -1,4 +1,4 @@
-/* Layout (common/layout.c) and plan output (common/plan.c): every golden layout of
+/* Layout (common/grid/layout.c) and plan output (common/grid/plan.c): every golden layout of
  * tests/golden (groups computed by Megatron's own code) is reproduced exactly by the
  * JSON plan; every rank's view agrees with the whole-layout groups; and the group
  * arithmetic agrees with a brute-force reading of HyperCommGrid's definition on many
@@ -10,13 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "diag.h"
-#include "error.h"
-#include "layout.h"
-#include "plan.h"
+#include "grid/config.h"
+#include "util/diag.h"
+#include "util/error.h"
+#include "grid/layout.h"
+#include "grid/plan.h"
 #include "testutil.h"
-#include "validate.h"
+#include "grid/validate.h"
 
 /* The "kinds" of every plan, whole or one rank's: each kind's view and the dims its
  * groups span (layout.c's table, written by plan.c), as python/hgrid reads them. */

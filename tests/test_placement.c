@@ -1,4 +1,4 @@
-/* The placement check (common/placement.c): which tp, cp, ep and expert_tp groups span
+/* The placement check (common/grid/placement.c): which tp, cp, ep and expert_tp groups span
  * nodes, with exact members and nodes, on nodes of consecutive ranks and on nodes the
  * ranks report; the formatted line; the diagnostics at the config's keys, warnings and
  * --strict errors; bad arguments; and a 131,072-rank layout. */
@@ -8,13 +8,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "config.h"
-#include "diag.h"
-#include "error.h"
-#include "layout.h"
-#include "placement.h"
+#include "grid/config.h"
+#include "util/diag.h"
+#include "util/error.h"
+#include "grid/layout.h"
+#include "grid/placement.h"
 #include "testutil.h"
-#include "validate.h"
+#include "grid/validate.h"
 
 /* Parses and validates text as "t.yaml"; both outputs are the caller's. */
 static hg_layout *load(const char *text, hg_config **cfg)

@@ -1,4 +1,4 @@
-/* Plans (common/plan.c), the contract python/hgrid reads: the exact JSON of a small
+/* Plans (common/grid/plan.c), the contract python/hgrid reads: the exact JSON of a small
  * layout's whole plan and of one rank's plan, key order included, and how a plan that
  * cannot be written fails. "kinds" (each kind's view and dims) is checked for its
  * names only: its shape is layout.h's to say. */
@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "error.h"
-#include "layout.h"
-#include "plan.h"
+#include "util/error.h"
+#include "grid/layout.h"
+#include "grid/plan.h"
 #include "testutil.h"
 
 /* One encoder (dp 2) feeding a language module (tp 2): 4 ranks, one fan-in bridge. */

@@ -1,4 +1,4 @@
-/* PROGRAM resolution (common/program.c), against files made in a scratch directory:
+/* PROGRAM resolution (common/util/program.c), against files made in a scratch directory:
  * found on PATH (skipping entries it may not run, as execvp does), an empty entry as
  * the current directory, the default PATH, and every refusal with its exact message:
  * not found, not executable (on PATH and by path), a directory, a missing "#!"
@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "program.h"
+#include "util/program.h"
 #include "testutil.h"
 
 static char dir[256];

@@ -1,16 +1,16 @@
-/* Check suite for common/protocol.h: the facts launcher and agents share that are
+/* Check suite for common/wire/protocol.h: the facts launcher and agents share that are
  * formulas (the deadline's grace, watchdog and backstop), the status messages, the
- * backend names (common/config.h) that configs, both command lines and the environment
+ * backend names (common/grid/config.h) that configs, both command lines and the environment
  * spell, and the one version the programs and the library report. */
 #include <check.h>
 
 #include <string.h>
 
-#include "config.h"
+#include "grid/config.h"
 #include "hgrid/base.h"
-#include "protocol.h"
+#include "wire/protocol.h"
 #include "testutil.h"
-#include "version.h"
+#include "util/version.h"
 
 START_TEST(deadline_grace_is_a_tenth_within_1_to_5_s)
 {

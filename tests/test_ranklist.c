@@ -1,10 +1,10 @@
-/* Rank lists (common/ranklist.c): runs, single ranks, the cut past
+/* Rank lists (common/util/ranklist.c): runs, single ranks, the cut past
  * HG_RANKLIST_MAX_RUNS, and truncation to the buffer. */
 #include <check.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "ranklist.h"
+#include "util/ranklist.h"
 #include "testutil.h"
 
 START_TEST(runs_and_singles)

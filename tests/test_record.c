@@ -1,4 +1,4 @@
-/* Check suite for common/record.h: the ranks' channel framing. Records come back whole
+/* Check suite for common/wire/record.h: the ranks' channel framing. Records come back whole
  * whatever the chunking of the bytes, in order, and a stream that is not records is
  * refused rather than read as one. */
 #include <check.h>
@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "record.h"
+#include "wire/record.h"
 #include "testutil.h"
 
 static size_t frame(unsigned char *buf, int type, int stream, unsigned flags, const char *data,

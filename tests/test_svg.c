@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "layout.h"
+#include "grid/layout.h"
 #include "svg.h"
 #include "testutil.h"
 

@@ -1,4 +1,4 @@
-/* Validation (common/validate.c): each of docs/DESIGN.md's "Validation rules" (1-9)
+/* Validation (common/grid/validate.c): each of docs/DESIGN.md's "Validation rules" (1-9)
  * with a good case, whose resolved numbers are checked, and a bad case, whose exact
  * message and location are checked; rule 8 as a warning and, with HG_VALIDATE_STRICT,
  * as an error. */
@@ -7,12 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "diag.h"
-#include "error.h"
-#include "layout.h"
+#include "grid/config.h"
+#include "util/diag.h"
+#include "util/error.h"
+#include "grid/layout.h"
 #include "testutil.h"
-#include "validate.h"
+#include "grid/validate.h"
 
 /* Asserts the diagnostics are exactly want[] (NULL-terminated), in order. */
 static void check_diags(const hg_diags *d, const char *const *want)

@@ -8,9 +8,9 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "config.h"
-#include "diag.h"
-#include "layout.h"
+#include "grid/config.h"
+#include "util/diag.h"
+#include "grid/layout.h"
 
 #define SRCDIR HG_SOURCE_DIR
 

@@ -98,7 +98,7 @@ typedef enum hg_dim { HG_DIMS(HG_DIM_ENUM_) } hg_dim;
  * of Generalized Tensor Parallelism (gtp_remat ...) appended after them (the plan's "fields"
  * says which collection field each fills: gtp_remat_dp_cp fills dp_cp_gtp_remat, ...):
  * X(NAME, name) makes HG_KIND_NAME; `name` is the kind's name in the plan. Which dims
- * each spans is common/layout.c's (the plan's "kinds" writes it down); embd and
+ * each spans is common/grid/layout.c's (the plan's "kinds" writes it down); embd and
  * pos_embd are the language module's only. New kinds are added at the end in later
  * minor versions: use hg_kind_count() for the library's number. HG_KIND_WORLD names
  * the world communicator. */

@@ -117,7 +117,7 @@ def group_spec(plan: Plan, share_world: bool = True,
     one group, so it is high-priority when any of its kinds is named. Every member
     finds the same kinds giving a membership (below), so the members agree.
 
-    Sharing, the same rule as the agent's (common/groups.c, hg_comm_set_build): a group
+    Sharing, the same rule as the agent's (common/grid/groups.c, hg_comm_set_build): a group
     whose members equal an earlier group's, of any kind of any module of the rank, is
     that group; one whose members are the whole world is the default group. So the rank
     holds the default group plus one group per distinct other membership: the agent's

@@ -1,7 +1,7 @@
 """Heartbeats for hgrid-launch's stall detection (--stall-timeout).
 
 Under a standalone hgrid-launch, HGRID_HEARTBEAT_FD names the write end of a pipe to
-the rank's keeper; each heartbeat is one line "STEP stacks PID" on it (common/protocol.h):
+the rank's keeper; each heartbeat is one line "STEP stacks PID" on it (common/wire/protocol.h):
 at a stall the launcher sends SIGUSR1 to process PID alone, never to its process group.
 The first call registers faulthandler on SIGUSR1, so a stalled rank's threads' stacks
 reach its stderr (and the --log-dir file) before the launcher stops it. Without the

@@ -1,14 +1,14 @@
 """This rank's plan (HGRID_PLAN) as typed objects. Standard library only.
 
 The plan describes itself: its schema version ("hgrid_rank_plan") and its group kinds
-with the dims each spans ("kinds", written by common/plan.c from common/layout.c's
+with the dims each spans ("kinds", written by common/grid/plan.c from common/grid/layout.c's
 table). This package keeps no table of kinds of its own."""
 import json
 import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple, Union
 
-# The plan schema this reader understands: common/plan.h's HG_PLAN_VERSION (tested equal).
+# The plan schema this reader understands: common/grid/plan.h's HG_PLAN_VERSION (tested equal).
 RANK_PLAN_VERSION = 1
 ENV = "HGRID_PLAN"
 

@@ -22,10 +22,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "diag.h"
-#include "error.h"
-#include "layout.h"
+#include "grid/config.h"
+#include "util/diag.h"
+#include "util/error.h"
+#include "grid/layout.h"
 
 static double now(void)
 {

@@ -20,6 +20,6 @@ fuzz-run: $(FUZZ_BIN)
 
 fuzz-build: $(FUZZ_BIN)
 
-$(FUZZ_BIN): tests/fuzz/fuzz_config.c $(wildcard common/*.c common/*.h)
+$(FUZZ_BIN): tests/fuzz/fuzz_config.c $(wildcard common/*/*.c common/*/*.h)
 	@mkdir -p $(FUZZ_DIR)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_config.c $(wildcard common/*.c) -lyaml -ljansson
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_config.c $(wildcard common/*/*.c) -lyaml -ljansson

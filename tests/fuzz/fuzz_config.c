@@ -11,12 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "config.h"
-#include "diag.h"
-#include "error.h"
-#include "layout.h"
-#include "plan.h"
-#include "validate.h"
+#include "grid/config.h"
+#include "util/diag.h"
+#include "util/error.h"
+#include "grid/layout.h"
+#include "grid/plan.h"
+#include "grid/validate.h"
 
 #define FUZZ_MAX_JSON_WORLD 4096
 #define FUZZ_MAX_RANK_WORLD (1 << 18)

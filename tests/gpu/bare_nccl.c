@@ -4,9 +4,9 @@
  *
  * What the floor does, each as hgrid-agent does it (agent/backend_nccl.c, agent.c):
  *   - the CUDA context of its GPU is created in a thread while MPI_Init runs (the
- *     launcher's local-rank hints, common/gpu_choice.h's rule), joined after it;
+ *     launcher's local-rank hints, common/util/gpu_choice.h's rule), joined after it;
  *   - the layout from libhgrid_core, read and built on every rank;
- *   - which communicators: common/groups.c itself (linked below, so the rule has one
+ *   - which communicators: common/grid/groups.c itself (linked below, so the rule has one
  *     home): one per distinct membership, a group equal to the world or to an earlier
  *     group shares it (--per-kind: one per (module, kind)), colocated modules too; one
  *     MPI_Allreduce tells every rank at which split positions anyone needs one (hgrid's
@@ -41,7 +41,7 @@
  *                 cudaFree(0) after it), blocking communicators, all verification
  *                 all-reduces on one blocking stream with cudaStreamSynchronize after
  *                 each (which spins by default), busy polling; the same communicators
- *                 (common/groups.c) as the floor. Its figures against the floor's price
+ *                 (common/grid/groups.c) as the floor. Its figures against the floor's price
  *                 those choices; issue 12 measured it at 2.1x hgrid on 2 GPUs.
  *   --nonblocking with --naive: the same with blocking = 0, polled without backoff
  *                 (the old "bare-nb"). Without --naive it changes nothing: the floor
@@ -64,17 +64,17 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "gpu_choice.h"
-#include "intparse.h"
-#include "layout.h"
-#include "plan.h"
+#include "grid/config.h"
+#include "util/gpu_choice.h"
+#include "util/intparse.h"
+#include "grid/layout.h"
+#include "grid/plan.h"
 
-/* hgrid's own rule of which communicators a rank builds (common/groups.h, in
+/* hgrid's own rule of which communicators a rank builds (common/grid/groups.h, in
  * libhgrid_core), so the floor cannot drift from it. */
-#include "groups.h"
+#include "grid/groups.h"
 /* hgrid's clock and polling pause (hg_now, hg_backoff), the same as the agent's. */
-#include "clock.h"
+#include "util/clock.h"
 
 #define CUDA(call)                                                                       \
     do {                                                                                 \

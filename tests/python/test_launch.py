@@ -5,7 +5,7 @@ environment; and the groups hgrid.torch would create (hgrid._groups.group_spec, 
 bridges' own groups of bridge_spec that are no module group and not the world) are as
 many as the communicators the agent built on that rank (its readiness record: module
 groups and, on a bridge's leaders, the bridge's group), the one sharing rule of both
-(common/groups.c, _groups.py)."""
+(common/grid/groups.c, _groups.py)."""
 import glob
 import json
 import os

@@ -1,6 +1,6 @@
 """The package as a whole: its version is include/hgrid/base.h's (and the wheel's), the
-environment names it reads are the ones common/protocol.h and the exec handoff give, the
-plan schema it reads is common/plan.h's, the plan's kinds are its only table of kinds,
+environment names it reads are the ones common/wire/protocol.h and the exec handoff give, the
+plan schema it reads is common/grid/plan.h's, the plan's kinds are its only table of kinds,
 typed (py.typed, Group.members a tuple), one base exception, and `pip install
 --no-index --no-build-isolation ./python` into a fresh venv (offline)."""
 import ast
@@ -63,12 +63,12 @@ def _env_names_read(source):
 
 class EnvNames(unittest.TestCase):
     """What python/hgrid reads from the environment is what the C side sets: the names
-    are read from common/protocol.h (HG_ENV_*) and from the exec handoff's own literals
+    are read from common/wire/protocol.h (HG_ENV_*) and from the exec handoff's own literals
     (agent/handoff.c: torchrun's RANK, WORLD_SIZE, ...), not copied here."""
 
     def setUp(self):
         self.defined = dict(re.findall(r'^#define (HG_ENV_[A-Z_]+) "([A-Z_]+)"',
-                                       _read("common", "protocol.h"), re.M))
+                                       _read("common", "wire", "protocol.h"), re.M))
         self.handoff = set(re.findall(r'\b(?:set_int|setenv)\("([A-Z_]+)"',
                                       _read("agent", "handoff.c")))
         self.read = set()
@@ -112,7 +112,7 @@ class Package(_util.TempDirCase):
         self.assertEqual(_build_backend._project()[:2], ("hgrid", want))
 
     def test_plan_version_is_plan_h(self):
-        v = re.search(r"^#define HG_PLAN_VERSION (\d+)", _read("common", "plan.h"), re.M)
+        v = re.search(r"^#define HG_PLAN_VERSION (\d+)", _read("common", "grid", "plan.h"), re.M)
         self.assertEqual(hgrid.RANK_PLAN_VERSION, int(v.group(1)))
 
     def test_no_table_of_kinds(self):

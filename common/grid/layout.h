@@ -10,10 +10,10 @@
 
 #include <stddef.h>
 
-#include "config.h"
-#include "diag.h"
-#include "error.h"
-#include "validate.h"
+#include "grid/config.h"
+#include "util/diag.h"
+#include "util/error.h"
+#include "grid/validate.h"
 
 /* hg_kind (the group kinds, named and ordered as Megatron's ProcessGroupCollection
  * fields and the plan JSON; HG_KINDS), hg_kind_name and hg_dim (HG_DIMS) are public:

@@ -8,8 +8,8 @@
 
 #include <stdio.h>
 
-#include "error.h"
-#include "layout.h"
+#include "util/error.h"
+#include "grid/layout.h"
 
 /* The schema version of both JSON plans: the value of "hgrid_plan" (the whole layout)
  * and of "hgrid_rank_plan" (one rank). Keys are only ever added within a version; a

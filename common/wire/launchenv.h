@@ -1,6 +1,6 @@
 /* What a rank learns from its launcher's environment before MPI exists: its rank
  * (mpirun, PMIx, PMI or srun set it) and the status channel's token (a standalone
- * hgrid-launch sets it, common/protocol.h). The agent's start-up and its watchdog both
+ * hgrid-launch sets it, common/wire/protocol.h). The agent's start-up and its watchdog both
  * need them before MPI_Init has told the rank anything. */
 #ifndef HG_LAUNCHENV_H
 #define HG_LAUNCHENV_H

@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#include "error.h"
+#include "util/error.h"
 
 /* execvp's search path when PATH is unset (glibc's, confstr(_CS_PATH)). */
 #define HG_PROGRAM_DEFAULT_PATH "/bin:/usr/bin"

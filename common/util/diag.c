@@ -1,6 +1,6 @@
 /* hg_diags: an append-only list of formatted diagnostics for one file, each kept with
  * its position so a checker that finds problems out of file order can sort its own. */
-#include "diag.h"
+#include "util/diag.h"
 
 #include <stdarg.h>
 #include <stdlib.h>

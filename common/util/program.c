@@ -3,7 +3,7 @@
  * kernel cannot run directly and that has no "#!" line is run by execvp through
  * /bin/sh (ENOEXEC), so only executability and the interpreter are checked, not the
  * format. */
-#include "program.h"
+#include "util/program.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,7 +1,7 @@
 /* What hgrid-launch and the agents must agree on: the exit codes, the status channel,
  * the environment names, the limits both check and the deadline arithmetic. One home
  * for each fact (docs/INTERNALS.md, "One home for each shared fact"): the launcher's
- * --help, the agent's and the tests take them from here. The agent's command line has its own home, common/agent_argv.h. */
+ * --help, the agent's and the tests take them from here. The agent's command line has its own home, common/wire/agent_argv.h. */
 #ifndef HG_PROTOCOL_H
 #define HG_PROTOCOL_H
 

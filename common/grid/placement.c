@@ -2,14 +2,14 @@
  * reused buffer (hg_group_members) and its nodes counted at once, so the check costs
  * O(sum of the checked groups' sizes) = O(kinds x world) time and two buffers of one
  * group's size, plus one stamp per node when the nodes come from the ranks' hosts. */
-#include "placement.h"
+#include "grid/placement.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ranklist.h"
+#include "util/ranklist.h"
 
 /* The kinds whose traffic runs in every layer (tp, cp) or every MoE layer (ep,
  * expt_tp); dp and pp communicate once a step or point to point and may cross nodes. */

@@ -8,7 +8,7 @@
  * outermost, which is the order of their lowest members. Group g's remaining-dim
  * coordinates are g read in that same mixed radix, so any group is computed in
  * O(its size) without enumerating the others. */
-#include "layout.h"
+#include "grid/layout.h"
 
 #include <stdlib.h>
 #include <string.h>

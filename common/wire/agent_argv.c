@@ -1,13 +1,13 @@
 /* The agent's options: the table, a reader and a writer over it. Hand-written rather
  * than getopt_long: the reader is a pure function (getopt keeps its state in globals),
  * and its spelling of an option is exactly the writer's. */
-#include "agent_argv.h"
+#include "wire/agent_argv.h"
 
 #include <string.h>
 
-#include "config.h"
-#include "intparse.h"
-#include "protocol.h"
+#include "grid/config.h"
+#include "util/intparse.h"
+#include "wire/protocol.h"
 
 static const hg_agent_opt_spec specs[HG_AGENT_OPT_COUNT] = {
     [HG_AGENT_OPT_BACKEND] = { "--backend", "B",

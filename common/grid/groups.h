@@ -2,14 +2,14 @@
  * shared where members coincide, across modules too when the layout is colocated, and
  * each bridge's own group), the split color that makes them, and how a group is named
  * in messages. Pure
- * functions of a rank's view (common/layout.h): no MPI, no backend; both backends and
+ * functions of a rank's view (common/grid/layout.h): no MPI, no backend; both backends and
  * the agent use them. Implemented in groups.c. */
 #ifndef HG_GROUPS_H
 #define HG_GROUPS_H
 
 #include <stddef.h>
 
-#include "layout.h"
+#include "grid/layout.h"
 
 /* Slot 0 of a rank's communicators is the world; (module, kind) pairs map onto slots. */
 #define HG_SLOT_WORLD 0

@@ -7,7 +7,7 @@
 
 #include <stdio.h>
 
-#include "error.h"
+#include "util/error.h"
 
 /* The agent's options, in the order --help lists them and the launcher writes them. */
 typedef enum hg_agent_opt {

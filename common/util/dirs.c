@@ -1,4 +1,4 @@
-#include "dirs.h"
+#include "util/dirs.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,13 +1,13 @@
 /* The GPU choice rules of gpu_choice.h and their messages. Messages name the host,
  * the local rank, the visible count and CUDA_VISIBLE_DEVICES, the four facts a user
  * needs to see which launcher setting is wrong. */
-#include "gpu_choice.h"
+#include "util/gpu_choice.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ranklist.h"
+#include "util/ranklist.h"
 
 int hg_gpu_choose(const hg_gpu_view *v, int *device, hg_error *err)
 {

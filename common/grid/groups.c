@@ -24,7 +24,7 @@
  * list on every leader, so they decide alike too: it spans two disjoint modules, so it
  * can equal no module's group, only the world (two modules of one leader each, say),
  * whose slot it then shares; the same rule as hgrid.torch's (_groups.bridge_spec). */
-#include "groups.h"
+#include "grid/groups.h"
 
 #include <stdio.h>
 #include <stdlib.h>

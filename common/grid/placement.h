@@ -8,10 +8,10 @@
 
 #include <stddef.h>
 
-#include "config.h"
-#include "diag.h"
-#include "error.h"
-#include "layout.h"
+#include "grid/config.h"
+#include "util/diag.h"
+#include "util/error.h"
+#include "grid/layout.h"
 
 /* A finding names its first few groups; the rest are counted. */
 #define HG_PLACEMENT_SHOWN 3

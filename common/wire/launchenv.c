@@ -1,12 +1,12 @@
 /* hg_launcher_rank, hg_status_token: read from the environment on every call (a
  * handoff may change it), nothing cached. */
-#include "launchenv.h"
+#include "wire/launchenv.h"
 
 #include <stdlib.h>
 
-#include "config.h"
-#include "intparse.h"
-#include "protocol.h"
+#include "grid/config.h"
+#include "util/intparse.h"
+#include "wire/protocol.h"
 
 int hg_launcher_rank(void)
 {

@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#include "diag.h"
+#include "util/diag.h"
 #include "hgrid/base.h"
 
 #define HG_NAME_MAX 63

@@ -2,7 +2,7 @@
  * so it is streamed: jansson encodes every string and small object, and the integer
  * group arrays are formatted straight into a buffered writer. Nothing larger than one
  * group is ever held, and the bytes are the same on every run. */
-#include "plan.h"
+#include "grid/plan.h"
 
 #include <errno.h>
 #include <jansson.h>

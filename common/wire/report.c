@@ -1,5 +1,5 @@
 /* The readiness report's one writer (report.h). */
-#include "report.h"
+#include "wire/report.h"
 
 json_t *hg_report_new(const hg_report_head *h)
 {

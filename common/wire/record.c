@@ -1,7 +1,7 @@
 /* Record framing. The parser keeps one buffer: records are returned in place, and the
  * consumed head is dropped when the next bytes arrive, so a record's data stays valid
  * until the next feed or next call. */
-#include "record.h"
+#include "wire/record.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -5,7 +5,7 @@
  * blown up by aliases is stopped by HG_MAX_MODULES. Every problem is reported with
  * libyaml's mark of the offending node and the walk goes on, so one run shows them all.
  * Relations between values (divisibility, tiling) are checked in validate.c. */
-#include "config.h"
+#include "grid/config.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -17,8 +17,8 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
-#include "error.h"
-#include "protocol.h"
+#include "util/error.h"
+#include "wire/protocol.h"
 
 #define HG_MAX_MODULES 4096
 

@@ -4,8 +4,8 @@
 #ifndef HG_VALIDATE_H
 #define HG_VALIDATE_H
 
-#include "config.h"
-#include "diag.h"
+#include "grid/config.h"
+#include "util/diag.h"
 
 /* Rule 8 (layouts beyond what the MIMO runtime accepts) is an error, not a warning. */
 #define HG_VALIDATE_STRICT 1u

@@ -1,5 +1,5 @@
 /* hg_error helpers: formatting into a caller's record, messages for codes. */
-#include "error.h"
+#include "util/error.h"
 
 #include <stdarg.h>
 #include <stdio.h>

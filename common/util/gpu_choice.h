@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
+#include "util/error.h"
 
 /* What one rank knows when it picks. */
 typedef struct hg_gpu_view {

@@ -1,5 +1,5 @@
 /* hg_ranklist_format: consecutive ranks collapse into "a-b" runs. */
-#include "ranklist.h"
+#include "util/ranklist.h"
 
 #include <stdio.h>
 

@@ -1,6 +1,6 @@
 /* strtoll with the edges closed: strtoll alone skips leading blanks, takes "12abc" as
  * 12 and an empty string as 0, which would make a typo in an option a silent value. */
-#include "intparse.h"
+#include "util/intparse.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -5,14 +5,14 @@
  * failure left unknown (a module's size, the graph around a cycle) is skipped rather
  * than reported again. Sizes are multiplied in 64 bits and bounded by HG_MAX_WORLD
  * before narrowing. */
-#include "validate.h"
+#include "grid/validate.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "error.h"
+#include "util/error.h"
 
 const char *hg_role_name(hg_role role)
 {
