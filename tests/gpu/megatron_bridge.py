@@ -34,6 +34,9 @@ def grid_of(m):
 
 
 def main():
+    # A hang shows where it is (as torch_groups.py): every thread's stack, then exit.
+    import faulthandler
+    faulthandler.dump_traceback_later(int(os.environ.get("HGRID_TEST_HANG_S", "75")), exit=True)
     out_dir, plan_path = sys.argv[1], sys.argv[2]
     with open(plan_path) as f:
         whole = json.load(f)
