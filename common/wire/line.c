@@ -1,5 +1,5 @@
 /* What a line is (line.h). */
-#include "line.h"
+#include "wire/line.h"
 
 #include <stdio.h>
 #include <string.h>

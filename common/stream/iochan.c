@@ -8,7 +8,7 @@
  * next piece gets its label again. Log files get the bytes exactly, without labels or
  * marks. Connections are found by rank (by_rank), never by pointer: the array grows.
  * A connection that has not said HELLO with this job's token within HELLO_S is dropped. */
-#include "iochan.h"
+#include "stream/iochan.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "util/clock.h"
-#include "evloop.h"
+#include "stream/evloop.h"
 #include "util/intparse.h"
 #include "wire/line.h"
 #include "wire/protocol.h"

@@ -16,14 +16,14 @@
  * A copy of the start of each line (SCAN_MAX bytes), diverted or not, is kept to read
  * mpirun's failure report ("Process name: [[J,S],R]" then "Exit code: N", or "process
  * rank R ... exited on signal N"), which names the first rank to fail. */
-#include "progress.h"
+#include "stream/progress.h"
 
 #include <ctype.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "evloop.h"
+#include "stream/evloop.h"
 #include "wire/line.h"
 #include "wire/protocol.h"
 #include "util/ranklist.h"
