@@ -31,7 +31,7 @@ ARGS=(BUILD="$B" "CPPFLAGS=-I$T/nocheck ${CPPFLAGS:-}" CHECK_LIBS=-lhgrid-no-suc
 
 umake install PREFIX="$P" "${ARGS[@]}" >"$T/install.log" 2>&1; rc=$?
 check "make install without Check: exit 0" test "$rc" -eq 0 || tail -20 "$T/install.log"
-check "make install compiled something" grep -qE ' -c common/config\.c ' "$T/install.log"
+check "make install compiled something" grep -qE ' -c common/grid/config\.c ' "$T/install.log"
 check "make install builds no test (no tests/test_*, no Check library)" \
   bash -c "! grep -E 'tests/test_|hgrid-no-such-check|check\.h' '$T/install.log'"
 check "a user's build: no -Werror" bash -c "! grep -E ' -c .* -Werror|-Werror .* -c ' '$T/install.log'"
@@ -154,6 +154,6 @@ check "make CFLAGS='-O0 -g': all $nobj objects, libraries and programs rebuilt" 
 check "make CFLAGS='-O0 -g': every compile has -O0" bash -c "! grep -E ' -c ' '$T/o0.log' | grep -v -e '-O0 -g'"
 # The check targets default to DEVELOPER=1 (-Werror), a plain build to DEVELOPER=0.
 umake -n check-unit BUILD="$T/dev" >"$T/dev.log" 2>&1
-check "make check-unit compiles with -Werror" grep -qE -- '-Werror .* -c common/config\.c' "$T/dev.log"
+check "make check-unit compiles with -Werror" grep -qE -- '-Werror .* -c common/grid/config\.c' "$T/dev.log"
 
 summary
