@@ -112,6 +112,10 @@ START_TEST(a_line_over_the_max_is_cut_at_the_max)
     ck_assert_uint_eq(hg_line_piece(b, len, &scanned, &flags), HG_LINE_MAX);
     ck_assert_uint_eq(flags, HG_REC_CUT);
     ck_assert_uint_eq(scanned, 0);
+    /* Exactly the max without its newline yet: it waits for the next byte. */
+    ck_assert_uint_eq(hg_line_piece(b, HG_LINE_MAX, &scanned, &flags), 0);
+    ck_assert_uint_eq(scanned, HG_LINE_MAX);
+    scanned = 0;
     /* Exactly the max and its newline: one whole line (the keeper's buffer is max + 1). */
     b[HG_LINE_MAX] = '\n';
     ck_assert_uint_eq(hg_line_piece(b, len, &scanned, &flags), HG_LINE_MAX + 1);
