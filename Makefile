@@ -66,14 +66,19 @@ UNIT_DEFS = -Itests -Ilauncher -DHG_SOURCE_DIR='"$(CURDIR)"'
 
 FLAGS_STAMP := $(BUILD)/flags
 
-COMMON_SRC := $(wildcard common/*/*.c)
+# common/stream/ (the output channel both programs run) is not libhgrid's: its own
+# library, libhgrid_stream.a, linked into hgrid-launch and hgrid-agent only.
+STREAM_SRC := $(wildcard common/stream/*.c)
+COMMON_SRC := $(filter-out $(STREAM_SRC),$(wildcard common/*/*.c))
 LAUNCHER_SRC := $(wildcard launcher/*.c)
 
 # Per variant (the product in $(BUILD), the test variant in $(BUILD)/test): objects,
 # libraries and programs. $(call ..._of,DIR).
 common_obj_of = $(COMMON_SRC:%.c=$(1)/%.o)
+stream_obj_of = $(STREAM_SRC:%.c=$(1)/%.o)
 launcher_obj_of = $(LAUNCHER_SRC:%.c=$(1)/%.o)
 core_lib_of = $(1)/lib/libhgrid_core.a
+stream_lib_of = $(1)/lib/libhgrid_stream.a
 # The launcher's modules without main(), for its unit tests.
 launcher_lib_of = $(1)/lib/libhgrid_launcher.a
 launch_bin_of = $(1)/bin/hgrid-launch
@@ -82,6 +87,7 @@ TEST_BUILD := $(BUILD)/test
 COMMON_OBJ := $(call common_obj_of,$(BUILD))
 LAUNCHER_OBJ := $(call launcher_obj_of,$(BUILD))
 CORE_LIB := $(call core_lib_of,$(BUILD))
+STREAM_LIB := $(call stream_lib_of,$(BUILD))
 LAUNCHER_LIB := $(call launcher_lib_of,$(BUILD))
 LAUNCH_BIN := $(call launch_bin_of,$(BUILD))
 TEST_LAUNCH_BIN := $(call launch_bin_of,$(TEST_BUILD))
@@ -108,25 +114,32 @@ $(call core_lib_of,$(1)): $(call common_obj_of,$(1))
 	rm -f $$@
 	ar rcs $$@ $$^
 
+$(call stream_lib_of,$(1)): $(call stream_obj_of,$(1))
+	@mkdir -p $$(@D)
+	rm -f $$@
+	ar rcs $$@ $$^
+
 $(call launcher_lib_of,$(1)): $(filter-out $(1)/launcher/main.o,$(call launcher_obj_of,$(1)))
 	@mkdir -p $$(@D)
 	rm -f $$@
 	ar rcs $$@ $$^
 
-$(call launch_bin_of,$(1)): $(call launcher_obj_of,$(1)) $(call core_lib_of,$(1)) $$(FLAGS_STAMP)
+$(call launch_bin_of,$(1)): $(call launcher_obj_of,$(1)) $(call stream_lib_of,$(1)) $(call core_lib_of,$(1)) \
+    $$(FLAGS_STAMP)
 	@mkdir -p $$(@D)
-	$$(CC) $$(ALL_LDFLAGS) -o $$@ $(call launcher_obj_of,$(1)) $(call core_lib_of,$(1)) $$(CORE_LIBS)
+	$$(CC) $$(ALL_LDFLAGS) -o $$@ $(call launcher_obj_of,$(1)) $(call stream_lib_of,$(1)) \
+	    $(call core_lib_of,$(1)) $$(CORE_LIBS)
 
--include $(patsubst %.o,%.d,$(call common_obj_of,$(1)) $(call launcher_obj_of,$(1)))
+-include $(patsubst %.o,%.d,$(call common_obj_of,$(1)) $(call stream_obj_of,$(1)) $(call launcher_obj_of,$(1)))
 endef
 $(eval $(call core_rules,$(BUILD),))
 $(eval $(call core_rules,$(TEST_BUILD),$(TEST_DEFS)))
 
 # Check suites of the product's modules (compiled and linked in one step).
-$(BUILD)/tests/test_%: tests/test_%.c $(LAUNCHER_LIB) $(CORE_LIB) $(FLAGS_STAMP)
+$(BUILD)/tests/test_%: tests/test_%.c $(LAUNCHER_LIB) $(STREAM_LIB) $(CORE_LIB) $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(UNIT_DEFS) -MMD -MP -MT $@ -MF $@.d -o $@ $< \
-	    $(LAUNCHER_LIB) $(CORE_LIB) $(ALL_LDFLAGS) $(CORE_LIBS) $(CHECK_LIBS)
+	    $(LAUNCHER_LIB) $(STREAM_LIB) $(CORE_LIB) $(ALL_LDFLAGS) $(CORE_LIBS) $(CHECK_LIBS)
 -include $(UNIT_TESTS:=.d)
 
 include agent/agent.mk
@@ -237,7 +250,7 @@ test variant $(TEST_DEFS)
 unit tests $(UNIT_DEFS) $(CHECK_LIBS)
 link $(ALL_LDFLAGS) $(CORE_LIBS) $(AGENT_LIBS)
 so $(SO_LDFLAGS)
-sources $(COMMON_SRC) $(LAUNCHER_SRC) $(AGENT_LIB_SRC)
+sources $(COMMON_SRC) $(STREAM_SRC) $(LAUNCHER_SRC) $(AGENT_LIB_SRC)
 endef
 ifneq ($(FLAGS_TEXT),$(file <$(FLAGS_STAMP)))
 $(shell mkdir -p $(BUILD))

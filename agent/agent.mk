@@ -31,9 +31,9 @@ NCCL_CFLAGS := -DHG_HAVE_NCCL=1 -I$(CUDA_HOME)/include
 NCCL_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lnccl -lcudart
 endif
 AGENT_LIBS := -lpthread $(NCCL_LIBS)
-# -Ilauncher: the collector's process (agent/collector_main.c, hgrid-agent only) runs the
-# launcher's channel and output queues, linked from libhgrid_launcher.a.
-AGENT_ALL_CFLAGS = $(ALL_CFLAGS) -Iagent -Ilauncher $(NCCL_CFLAGS)
+# The collector's process (agent/collector_main.c, hgrid-agent only) runs the output
+# channel and queues of common/stream/, linked from libhgrid_stream.a, never libhgrid.
+AGENT_ALL_CFLAGS = $(ALL_CFLAGS) -Iagent $(NCCL_CFLAGS)
 # The example sees what a user of the installed library sees: include/ only.
 EXAMPLE_CFLAGS = $(OBJ_CFLAGS) -Iinclude $(NCCL_CFLAGS) $(CPPFLAGS)
 
@@ -94,11 +94,10 @@ $(call agent_so_of,$(1)): $(1)/lib/$(SO_NAME)
 	ln -sf $(SO_NAME) $$@
 
 $(call agent_bin_of,$(1)): $(1)/agent/main.o $(1)/agent/collector_main.o $(call agent_a_of,$(1)) \
-    $(call launcher_lib_of,$(1)) $$(FLAGS_STAMP)
+    $(call stream_lib_of,$(1)) $$(FLAGS_STAMP)
 	@mkdir -p $$(@D)
 	$$(MPICC) $$(ALL_LDFLAGS) -o $$@ $(1)/agent/main.o $(1)/agent/collector_main.o \
-	    $(call agent_a_of,$(1)) $(call launcher_lib_of,$(1)) $(call agent_a_of,$(1)) $$(CORE_LIBS) \
-	    $$(AGENT_LIBS)
+	    $(call stream_lib_of,$(1)) $(call agent_a_of,$(1)) $$(CORE_LIBS) $$(AGENT_LIBS)
 
 $(call trainer_of,$(1)): $(1)/examples/trainer.o $(call agent_so_of,$(1)) $$(FLAGS_STAMP)
 	@mkdir -p $$(@D)

@@ -18,10 +18,10 @@
 #include "util/diag.h"
 #include "util/dirs.h"
 #include "util/intparse.h"
-#include "iochan.h"
+#include "stream/iochan.h"
 #include "grid/layout.h"
-#include "outq.h"
-#include "progress.h"
+#include "stream/outq.h"
+#include "stream/progress.h"
 #include "wire/protocol.h"
 #include "relay.h"
 

@@ -37,6 +37,7 @@
 #include "util/clock.h"
 #include "util/intparse.h"
 #include "wire/launchenv.h"
+#include "wire/line.h"
 #include "wire/protocol.h"
 #include "wire/record.h"
 #include "relay.h"
@@ -220,42 +221,25 @@ static void queuef(keeper *k, int type, const char *fmt, long v)
     queue(k, type, 0, 0, buf, (size_t)n);
 }
 
-/* Whole pieces out of s->line: lines, and redraws ended by a carriage return (one at
- * the end waits for the next byte: it may be a CRLF's); a full buffer without either
- * goes as a CUT piece of HG_LINE_MAX bytes. */
+/* Whole pieces out of s->line (hg_line_piece: lines, redraws, CUT pieces). */
 static void emit_lines(keeper *k, int i)
 {
     kstream *s = &k->st[i];
-    size_t start = 0, j = s->scanned;
-    for (; j < s->len; j++) {
-        char c = s->line[j];
-        if (c == '\n') {
-            queue(k, HG_REC_OUT, i + 1, 0, s->line + start, j + 1 - start);
-            start = j + 1;
-        } else if (c == '\r' && j + 1 < s->len && s->line[j + 1] != '\n') {
-            queue(k, HG_REC_OUT, i + 1, HG_REC_PARTIAL | HG_REC_REDRAW, s->line + start,
-                  j + 1 - start);
-            start = j + 1;
-        } else if (c == '\r' && j + 1 == s->len) {
-            break;
-        }
-    }
-    if (s->len - start > HG_LINE_MAX) {
-        queue(k, HG_REC_OUT, i + 1, HG_REC_CUT, s->line + start, HG_LINE_MAX);
-        start += HG_LINE_MAX;
-        j = start;
+    size_t start = 0, n;
+    unsigned flags;
+    while ((n = hg_line_piece(s->line + start, s->len - start, &s->scanned, &flags)) > 0) {
+        queue(k, HG_REC_OUT, i + 1, flags, s->line + start, n);
+        start += n;
     }
     memmove(s->line, s->line + start, s->len - start);
     s->len -= start;
-    s->scanned = j - start;
 }
 
 static void flush_partial(keeper *k, int i)
 {
     kstream *s = &k->st[i];
     if (s->len > 0)
-        queue(k, HG_REC_OUT, i + 1,
-              HG_REC_PARTIAL | (s->line[s->len - 1] == '\r' ? HG_REC_REDRAW : 0), s->line, s->len);
+        queue(k, HG_REC_OUT, i + 1, hg_line_partial_flags(s->line, s->len), s->line, s->len);
     s->len = 0;
     s->scanned = 0;
 }

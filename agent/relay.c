@@ -22,6 +22,7 @@
 
 #include "util/dirs.h"
 #include "util/intparse.h"
+#include "wire/line.h"
 #include "wire/protocol.h"
 
 void hg_relay_log_path(const char *dir, int rank, const char *module, const char *stream,
@@ -109,8 +110,7 @@ static void emit(stream *s, const char *p, size_t n, const char *label, size_t l
                  const char *status, size_t status_len)
 {
     int ends = n > 0 && p[n - 1] == '\n';
-    int is_status = s->at_line_start && ends && status_len && n > status_len
-                    && memcmp(p, status, status_len) == 0;
+    int is_status = s->at_line_start && ends && hg_line_is_status(p, n, status, status_len);
     size_t lab = s->at_line_start && !is_status ? label_len : 0;
     if (!is_status)
         log_bytes(s, p, n);
@@ -226,11 +226,9 @@ static int now_ms_since(const struct timespec *t0)
 static _Noreturn void run_relay(stream *st, const char *label)
 {
     size_t label_len = label ? strlen(label) : 0;
-    char status[128] = "";
-    const char *token = getenv(HG_ENV_STATUS_TOKEN);
+    char status[HG_LINE_PREFIX_MAX];
+    size_t status_len = hg_line_status_prefix(status, sizeof(status), getenv(HG_ENV_STATUS_TOKEN));
     struct timespec last_bytes;
-    if (token && *token && strlen(token) < 64)
-        snprintf(status, sizeof(status), "%s%s: ", HG_STATUS_PREFIX, token);
     signal(SIGINT, SIG_IGN);
     signal(SIGTERM, SIG_IGN);
     signal(SIGHUP, SIG_IGN);
@@ -281,7 +279,7 @@ static _Noreturn void run_relay(stream *st, const char *label)
             if (got > 0) {
                 clock_gettime(CLOCK_MONOTONIC, &last_bytes);
                 relay_chunk(s, buf, (size_t)got, label, label_len, is_err ? status : "",
-                            is_err ? strlen(status) : 0);
+                            is_err ? status_len : 0);
             } else if (got == 0 || errno != EINTR) {
                 emit_partial(s, label, label_len);
                 flush_batch(s);
@@ -298,9 +296,9 @@ int hg_relay_start(const hg_relay_opts *o, hg_error *err)
     stream st[2] = { { .in = -1, .out = STDOUT_FILENO, .log = -1, .out_ok = 1, .at_line_start = 1 },
                      { .in = -1, .out = STDERR_FILENO, .log = -1, .out_ok = 1, .at_line_start = 1 } };
     int wr[2] = { -1, -1 }, rc = 0;
-    char label[128];
+    char label[HG_LINE_LABEL_MAX];
 
-    snprintf(label, sizeof(label), "[%d %s] ", o->rank, o->module);
+    hg_line_label(label, sizeof(label), o->rank, o->module);
     if (o->log_dir && (rc = hg_dirs_make(o->log_dir)) != 0)
         return hg_error_set(err, HG_EIO, "rank %d: cannot create the log directory %s: %s",
                             o->rank, o->log_dir, strerror(rc));

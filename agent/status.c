@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "wire/launchenv.h"
+#include "wire/line.h"
 #include "wire/protocol.h"
 
 void hg_status(const char *fmt, ...)
@@ -28,9 +29,13 @@ void hg_status(const char *fmt, ...)
     va_end(ap);
     if (n < 0 || (size_t)n >= sizeof(msg))
         return;
-    n = snprintf(line, sizeof(line), HG_STATUS_PREFIX "%s: %s\n", t, msg);
-    if (n < 0 || (size_t)n >= sizeof(line))
+    size_t pl = hg_line_status_prefix(line, sizeof(line), t);
+    if (!pl)
+        return;
+    n = snprintf(line + pl, sizeof(line) - pl, "%s\n", msg);
+    if (n < 0 || (size_t)n >= sizeof(line) - pl)
         return; /* the launcher would not take a longer line for status */
+    n += (int)pl;
     fflush(stderr); /* what stdio still holds came first */
     while (write(STDERR_FILENO, line, (size_t)n) < 0 && errno == EINTR) {
     }

@@ -15,6 +15,7 @@
 
 #include "util/clock.h"
 #include "wire/launchenv.h"
+#include "wire/line.h"
 #include "wire/protocol.h"
 
 /* protocol.h's list, which the launcher orders deadline lines by. */
@@ -32,13 +33,14 @@ const char *hg_phase_name(hg_phase p)
 static int deadline_line(char *line, size_t len, int rank, int timeout_s, hg_phase phase,
                          const char *detail)
 {
-    const char *token = hg_status_token(), *sep = detail ? ": " : "";
-    char who[32];
+    const char *sep = detail ? ": " : "";
+    char who[32], prefix[HG_LINE_PREFIX_MAX];
+    size_t pl = hg_line_status_prefix(prefix, sizeof(prefix), hg_status_token());
     int n;
     detail = detail ? detail : "";
-    if (token) {
-        n = snprintf(line, len, HG_STATUS_PREFIX "%s: " HG_STATUS_DEADLINE "%s%s%s\n", token,
-                     rank, timeout_s, hg_phase_name(phase), sep, detail);
+    if (pl) {
+        n = snprintf(line, len, "%s" HG_STATUS_DEADLINE "%s%s%s\n", prefix, rank, timeout_s,
+                     hg_phase_name(phase), sep, detail);
         if (n > 0 && n <= HG_STATUS_LINE_MAX && (size_t)n < len)
             return n;
         /* Too long for the status channel: the launcher passes the readable line on. */

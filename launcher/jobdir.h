@@ -9,7 +9,7 @@
 #include <stddef.h>
 
 #include "cli.h"
-#include "iochan.h"
+#include "stream/iochan.h"
 
 /* What a standalone launch owns until the job has ended. */
 typedef struct hg_jobdir {

@@ -10,7 +10,7 @@
 #include <stdio.h>
 
 #include "util/error.h"
-#include "iochan.h"
+#include "stream/iochan.h"
 #include "jobstate.h"
 #include "grid/layout.h"
 

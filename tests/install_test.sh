@@ -79,6 +79,14 @@ check "nm, ar t: no svg symbol or object in libhgrid.so or libhgrid.a" \
   || nm "$SO" | grep -i svg | head -3 | sed 's/^/    /'
 check "strings: no SVG namespace in libhgrid.so or libhgrid.a, one in hgrid-launch" \
   bash -c "! strings -a '$SO' '$P/lib/libhgrid.a' | grep -q 'www.w3.org/2000/svg' && strings -a '$P/bin/hgrid-launch' | grep -q 'www.w3.org/2000/svg'"
+# The output channel (common/stream/: libhgrid_stream.a) is the launcher's and the
+# collector's, not a trainer's: none of it in the library, all of it in both programs.
+stream_syms='^hg_(iochan|outq|evloop|progress)_'
+check "nm, ar t: no output channel symbol or object in libhgrid.so or libhgrid.a" \
+  bash -c "! nm '$SO' | awk '{ print \$NF }' | grep -qE '$stream_syms' && ! nm '$P/lib/libhgrid.a' 2>/dev/null | awk '{ print \$NF }' | grep -qE '$stream_syms' && ! ar t '$P/lib/libhgrid.a' | grep -qE '^(iochan|outq|evloop|progress)\.o$'" \
+  || nm "$SO" | awk '{ print $NF }' | grep -E "$stream_syms" | head -3 | sed 's/^/    /'
+check "nm: hgrid-launch and hgrid-agent have the output channel (hg_iochan_listen)" \
+  bash -c "nm '$P/bin/hgrid-launch' | grep -q ' hg_iochan_listen$' && nm '$P/bin/hgrid-agent' | grep -q ' hg_iochan_listen$'"
 hooks=$(cd "$P" && for f in $(find bin lib -maxdepth 1 -type f | sort); do
   strings -a "$f" | grep -q HGRID_TEST_ && echo "$f"; done | xargs)
 check "strings: no HGRID_TEST_ in any installed binary or library" test -z "$hooks" || echo "    in: $hooks"

@@ -108,7 +108,7 @@ check "standalone: the plan directory is removed" bash -c "! compgen -G '$T/hgri
 HGRID_RUN_ID=my-run-7 start runid --backend mpi configs/smoke-2gpu.yaml -- bash -c "$ENVPROG"
 finish runid
 check "standalone: HGRID_RUN_ID names the run" test "$RC" -eq 0 -a "$(grep -c ' run=my-run-7 ' "$T/runid.out")" -eq 2 || show runid
-# The launcher sleeps until something is due (launcher/evloop.c), not every 100 ms: a
+# The launcher sleeps until something is due (common/stream/evloop.c), not every 100 ms: a
 # 3 s job of 2 ranks wakes for its events and, by the clock alone, a handful of times
 # (a fixed 100 ms poll: 30 or more).
 HGRID_TEST_WAKEUPS=1 start wake --backend mpi configs/smoke-2gpu.yaml -- sleep 3

@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "util/clock.h"
-#include "evloop.h"
+#include "stream/evloop.h"
 #include "testutil.h"
 
 typedef struct pipe_src {

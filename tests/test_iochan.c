@@ -15,9 +15,9 @@
 #include <unistd.h>
 
 #include "util/clock.h"
-#include "iochan.h"
-#include "outq.h"
-#include "progress.h"
+#include "stream/iochan.h"
+#include "stream/outq.h"
+#include "stream/progress.h"
 #include "wire/protocol.h"
 #include "wire/record.h"
 #include "testutil.h"

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "outq.h"
+#include "stream/outq.h"
 #include "testutil.h"
 
 /* Writes everything queued to a pipe, reading the other end, and returns the bytes. */

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "progress.h"
+#include "stream/progress.h"
 #include "testutil.h"
 
 typedef struct sink {

@@ -13,8 +13,8 @@
 
 #include "util/error.h"
 #include "grid/layout.h"
-#include "outq.h"
-#include "progress.h"
+#include "stream/outq.h"
+#include "stream/progress.h"
 
 typedef struct hg_iochan hg_iochan;
 

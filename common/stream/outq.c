@@ -4,7 +4,7 @@
  * steady stream costs amortized O(1) per byte. With a spill file, bytes beyond mem_max
  * go to the file's end and come back, in order, SPILL_CHUNK at a time once memory has
  * been written out; while the file holds bytes every new byte goes after them. */
-#include "outq.h"
+#include "stream/outq.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -8,7 +8,7 @@
  * next piece gets its label again. Log files get the bytes exactly, without labels or
  * marks. Connections are found by rank (by_rank), never by pointer: the array grows.
  * A connection that has not said HELLO with this job's token within HELLO_S is dropped. */
-#include "iochan.h"
+#include "stream/iochan.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,8 +25,9 @@
 #include <unistd.h>
 
 #include "util/clock.h"
-#include "evloop.h"
+#include "stream/evloop.h"
 #include "util/intparse.h"
+#include "wire/line.h"
 #include "wire/protocol.h"
 #include "wire/record.h"
 
@@ -40,8 +41,7 @@ typedef struct conn {
     int rank;            /* -1 until HELLO */
     long pid;
     char host[128];
-    int label_next[2];   /* the next piece starts a line or a redraw (labelled) */
-    int cut[2];          /* the last piece was cut at HG_LINE_MAX: the line goes on */
+    hg_line_writer w[2]; /* its stdout and stderr on the user's streams */
     int log[2];
     int dumping;         /* asked for its stacks: stderr is held in dump (D.3) */
     double dump_at, dump_last;
@@ -72,10 +72,8 @@ struct hg_iochan {
     double first_at;     /* hg_now() when it arrived */
     int stop_sig, released;
     /* Per destination (two, or one when stdout and stderr are the same file): the rank
-     * and stream whose partial line is open there (-1: none), and the rank and stream
-     * that wrote there last (-1: the launcher). */
-    int open_rank[2], open_stream[2];
-    int last_rank[2], last_stream[2];
+     * and stream whose partial line is open there. */
+    hg_line_dest dest[2];
     int shared;          /* one destination: slot 0 for both streams */
     int dumping;         /* connections holding a stack dump */
     int freeing;         /* the queues may be gone: put nothing */
@@ -127,7 +125,7 @@ int hg_iochan_listen(hg_iochan **out, int world, hg_error *err)
     for (int r = 0; r < world; r++)
         ch->by_rank[r] = -1;
     for (int i = 0; i < 2; i++)
-        ch->open_rank[i] = ch->last_rank[i] = -1;
+        ch->dest[i] = (hg_line_dest)HG_LINE_DEST_INIT;
     ch->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (ch->listen_fd < 0 || bind(ch->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) != 0
         || listen(ch->listen_fd, world < SOMAXCONN ? world + 8 : SOMAXCONN) != 0
@@ -170,13 +168,13 @@ static conn *conn_of(hg_iochan *ch, int rank)
  * piece there is labelled again. */
 static void end_open(hg_iochan *ch, int slot)
 {
-    int rank = ch->open_rank[slot];
-    if (rank < 0)
+    hg_line_dest *d = &ch->dest[slot];
+    if (d->open_rank < 0)
         return;
-    conn *o = conn_of(ch, rank);
+    conn *o = conn_of(ch, d->open_rank);
     if (o)
-        o->label_next[ch->open_stream[slot]] = 1;
-    ch->open_rank[slot] = -1;
+        hg_line_broken(&o->w[d->open_stream]);
+    d->open_rank = -1;
     if (!ch->freeing && queue_of(ch, slot))
         hg_outq_put(queue_of(ch, slot), "\n", 1);
 }
@@ -188,7 +186,6 @@ static void before_own_write(void *arg)
     hg_iochan *ch = arg;
     int slot = slot_of(ch, 1);
     end_open(ch, slot);
-    ch->last_rank[slot] = -1;
 }
 
 static void dump_flush(hg_iochan *ch, conn *c);
@@ -209,7 +206,7 @@ static void conn_close(hg_iochan *ch, conn *c)
         /* Its program is done: a last line without a newline ends here, not glued to
          * the next rank's. */
         int slot = slot_of(ch, i);
-        if (c->rank >= 0 && ch->open_rank[slot] == c->rank && ch->open_stream[slot] == i)
+        if (c->rank >= 0 && ch->dest[slot].open_rank == c->rank && ch->dest[slot].open_stream == i)
             end_open(ch, slot);
     }
     hg_record_parser_free(c->parser);
@@ -239,7 +236,7 @@ void hg_iochan_attach(hg_iochan *ch, const hg_iochan_sinks *sinks)
     ch->k = *sinks;
     ch->shared = ch->k.out_q && ch->k.err_q && hg_outq_same(ch->k.out_q, ch->k.err_q);
     for (int i = 0; i < 2; i++)
-        ch->open_rank[i] = ch->last_rank[i] = -1;
+        ch->dest[i] = (hg_line_dest)HG_LINE_DEST_INIT;
     if (ch->k.err_q)
         hg_outq_on_own_write(ch->k.err_q, before_own_write, ch);
 }
@@ -334,7 +331,7 @@ static void accept_all(hg_iochan *ch)
         }
         conn *c = &ch->conns[ch->nconns++];
         *c = (conn){ .fd = fd, .since = hg_now(), .rank = -1, .log = { -1, -1 }, .heard = hg_now() };
-        c->label_next[0] = c->label_next[1] = 1;
+        c->w[0] = c->w[1] = (hg_line_writer)HG_LINE_WRITER_INIT;
         c->parser = hg_record_parser_new();
         if (!c->parser)
             conn_close(ch, c);
@@ -393,12 +390,11 @@ static int on_hello(hg_iochan *ch, conn *c, const hg_record *r)
 
 static int is_status(const hg_iochan *ch, const conn *c, const hg_record *r)
 {
-    char prefix[128];
-    int n;
-    if (r->stream != 2 || r->flags || !c->label_next[1] || !ch->k.token)
+    char prefix[HG_LINE_PREFIX_MAX];
+    if (r->stream != 2 || r->flags || !c->w[1].at_start)
         return 0;
-    n = snprintf(prefix, sizeof(prefix), "%s%s: ", HG_STATUS_PREFIX, ch->k.token);
-    return n > 0 && r->len > (size_t)n && memcmp(r->data, prefix, (size_t)n) == 0;
+    size_t n = hg_line_status_prefix(prefix, sizeof(prefix), ch->k.token);
+    return hg_line_is_status(r->data, r->len, prefix, n);
 }
 
 static char *scratch(hg_iochan *ch, size_t n)
@@ -441,26 +437,18 @@ static void put_piece(hg_iochan *ch, conn *c, int i, const char *data, size_t le
     if (!q || ch->freeing)
         return;
     hg_progress_clear(ch->k.progress);
-    int pre_nl = ch->open_rank[slot] >= 0
-                 && (ch->open_rank[slot] != c->rank || ch->open_stream[slot] != i);
+    hg_line_dest *d = &ch->dest[slot];
+    int pre_nl = hg_line_dest_must_break(d, c->rank, i);
     if (pre_nl) {
-        conn *o = conn_of(ch, ch->open_rank[slot]);
+        conn *o = conn_of(ch, d->open_rank);
         if (o)
-            o->label_next[ch->open_stream[slot]] = 1;
+            hg_line_broken(&o->w[d->open_stream]);
     }
-    char head[160];
-    size_t hl = 0;
-    if (!raw && ch->k.label && c->label_next[i])
-        hl = (size_t)snprintf(head, sizeof(head), "[%d %s] ", c->rank, module_of(ch, c->rank));
-    else if (!raw && !ch->k.label && c->cut[i])
-        hl = (size_t)snprintf(head, sizeof(head), HG_LINE_CONT_TAG, c->rank);
-    /* Without labels the pieces name their rank: other ranks' lines may come between. */
-    char mark[96] = "";
-    if ((flags & HG_REC_CUT) && ch->k.label)
-        snprintf(mark, sizeof(mark), "%s", HG_LINE_CUT_MARK);
-    else if (flags & HG_REC_CUT)
-        snprintf(mark, sizeof(mark), HG_LINE_CUT_MARK_RANK, c->rank);
-    size_t ml = strlen(mark), n = (size_t)pre_nl + hl + len + ml;
+    char head[HG_LINE_HEAD_MAX], mark[HG_LINE_TAIL_MAX];
+    size_t hl = raw ? 0 : hg_line_head(&c->w[i], ch->k.label, c->rank, module_of(ch, c->rank),
+                                       head, sizeof(head));
+    size_t ml = hg_line_tail(flags, ch->k.label, c->rank, mark, sizeof(mark));
+    size_t n = (size_t)pre_nl + hl + len + ml;
     char *b = scratch(ch, n);
     if (b) {
         size_t o = 0;
@@ -471,14 +459,8 @@ static void put_piece(hg_iochan *ch, conn *c, int i, const char *data, size_t le
         memcpy(b + o + hl + len, mark, ml);
         hg_outq_put(q, b, n);
     }
-    /* After a carriage return the terminal redraws the same line: it stays open for the
-     * others, and with --label each redraw is labelled. */
-    c->label_next[i] = !(flags & HG_REC_PARTIAL) || (flags & HG_REC_REDRAW);
-    c->cut[i] = !!(flags & HG_REC_CUT);
-    ch->open_rank[slot] = (flags & HG_REC_PARTIAL) ? c->rank : -1;
-    ch->open_stream[slot] = i;
-    ch->last_rank[slot] = c->rank;
-    ch->last_stream[slot] = i;
+    hg_line_wrote(&c->w[i], flags);
+    hg_line_dest_wrote(d, c->rank, i, flags);
 }
 
 /* A stack dump held whole (D.3): one block, headed and closed by the launcher's lines
@@ -494,10 +476,8 @@ static void dump_flush(hg_iochan *ch, conn *c)
     if ((c->kept = malloc(c->dump_len)))
         memcpy(c->kept, c->dump, c->dump_len);
     c->kept_len = c->kept ? c->dump_len : 0;
-    char lab[160], head[256], foot[160];
-    size_t ll = ch->k.label ? (size_t)snprintf(lab, sizeof(lab), "[%d %s] ", c->rank,
-                                               module_of(ch, c->rank))
-                            : 0;
+    char lab[HG_LINE_LABEL_MAX], head[256], foot[160];
+    size_t ll = ch->k.label ? hg_line_label(lab, sizeof(lab), c->rank, module_of(ch, c->rank)) : 0;
     int hn = snprintf(head, sizeof(head), HG_STACKS_HEAD, c->rank, module_of(ch, c->rank));
     int fn = snprintf(foot, sizeof(foot), HG_STACKS_FOOT, c->rank);
     size_t lines = 1;
@@ -521,7 +501,7 @@ static void dump_flush(hg_iochan *ch, conn *c)
         memcpy(b + o, foot, (size_t)fn);
         o += (size_t)fn;
         put_piece(ch, c, 1, b, o, 0, 1);
-        c->label_next[1] = 1;
+        c->w[1].at_start = 1;
         free(b);
     }
     c->dump_len = 0;

@@ -1,6 +1,6 @@
 /* The wait rounds its timeout up to the next millisecond, so a wait never ends just
  * before what it waits for (which would spin until the millisecond passed). */
-#include "evloop.h"
+#include "stream/evloop.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -16,14 +16,15 @@
  * A copy of the start of each line (SCAN_MAX bytes), diverted or not, is kept to read
  * mpirun's failure report ("Process name: [[J,S],R]" then "Exit code: N", or "process
  * rank R ... exited on signal N"), which names the first rank to fail. */
-#include "progress.h"
+#include "stream/progress.h"
 
 #include <ctype.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "evloop.h"
+#include "stream/evloop.h"
+#include "wire/line.h"
 #include "wire/protocol.h"
 #include "util/ranklist.h"
 
@@ -102,7 +103,7 @@ struct hg_progress {
     double now;
     int fail_rank, fail_status, fail_signal, pending_rank;
     char launcher[32];    /* "[%h:PID] ", mpirun's own lines; empty: none */
-    char prefix[64];      /* "hgrid-status TOKEN: "; empty: no status lines */
+    char prefix[HG_LINE_PREFIX_MAX]; /* "hgrid-status TOKEN: "; empty: no status lines */
     size_t prefix_len;
     /* The current line: its start held while it may be a line read here (LINE_HOLD),
      * or on its way to out or the noise sink until its newline. */
@@ -138,10 +139,7 @@ hg_progress *hg_progress_new(FILE *out, int world, int tty, const char *token)
     p->fail_rank = p->pending_rank = -1;
     p->last_plain = -1;
     p->printed_ready = -1;
-    if (token && *token && strlen(token) < sizeof(p->prefix) - 32) {
-        snprintf(p->prefix, sizeof(p->prefix), "%s%s: ", HG_STATUS_PREFIX, token);
-        p->prefix_len = strlen(p->prefix);
-    }
+    p->prefix_len = hg_line_status_prefix(p->prefix, sizeof(p->prefix), token);
     p->mode = LINE_HOLD;
     return p;
 }
