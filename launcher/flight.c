@@ -4,7 +4,8 @@
  * recorders: NCCL's and the one gloo records into) counts with the higher numbers.
  * "Waits in a collective" is a line with entered > completed: such a rank behind in
  * another group is stuck, not a culprit (the waiters of one collective are often behind
- * in their other groups' next one). Work: O(lines x group size), at a stall only. */
+ * in their other groups' next one). Work: a sort of the lines, O(lines log lines x group
+ * size), at a stall only (three times: roles, lines, report). */
 #include "flight.h"
 
 #include <limits.h>
@@ -191,7 +192,7 @@ static void group_name(const hg_layout *l, const hg_flight_line *f, char *buf, s
     }
     if (f->ranks)
         hg_members_describe(f->ranks, f->nranks, members, sizeof(members));
-    snprintf(buf, len, "torch group %s %s", strcmp(f->desc, "undefined") && strcmp(f->desc, "-") ? f->desc : f->pg,
+    snprintf(buf, len, "torch group %.40s %.120s", strcmp(f->desc, "undefined") && strcmp(f->desc, "-") ? f->desc : f->pg,
              f->ranks ? members : "[?]");
 }
 
@@ -200,13 +201,24 @@ static int in_rank(const hg_hang_rank *in, const rec *r)
     return in[r->i].rank;
 }
 
-/* Whether in[i] waits in some collective of any group (entered one it has not finished). */
-static int blocked(const rec *r, int nr, int i)
+/* Groups in member order (element by element, a prefix first; groups without members
+ * after, by torch's name), then by rank: each group's records are one run. */
+static int cmp_rec(const void *a, const void *b)
 {
-    for (int k = 0; k < nr; k++)
-        if (r[k].i == i && r[k].f.entered > r[k].f.completed)
-            return 1;
-    return 0;
+    const rec *x = *(const rec *const *)a, *y = *(const rec *const *)b;
+    if (!x->f.ranks != !y->f.ranks)
+        return x->f.ranks ? -1 : 1;
+    if (!x->f.ranks) {
+        int c = strcmp(x->f.pg, y->f.pg);
+        if (c)
+            return c;
+    }
+    for (int k = 0; x->f.ranks && k < x->f.nranks && k < y->f.nranks; k++)
+        if (x->f.ranks[k] != y->f.ranks[k])
+            return x->f.ranks[k] < y->f.ranks[k] ? -1 : 1;
+    if (x->f.nranks != y->f.nranks)
+        return x->f.nranks < y->f.nranks ? -1 : 1;
+    return (x->i > y->i) - (x->i < y->i);
 }
 
 static int push(int **list, int *n, int v)
@@ -221,34 +233,35 @@ static int push(int **list, int *n, int v)
 
 int hg_flight_diverged(const hg_layout *l, const hg_hang_rank *in, int n, hg_flight_div **out)
 {
-    rec *r = NULL;
+    rec *r = NULL, **by = NULL;
     hg_flight_div *d = NULL;
     int nd = 0, nr = read_all(in, n, &r);
-    char *done = NULL;
+    char *blocked = NULL; /* in[i] waits in some collective: entered one it has not finished */
     *out = NULL;
     if (nr < 0)
         return -1;
-    if (nr && !(done = calloc((size_t)nr, 1)))
+    if (nr && (!(blocked = calloc((size_t)n, 1)) || !(by = malloc((size_t)nr * sizeof(*by)))))
         goto fail;
-    for (int a = 0; a < nr; a++) {
-        if (done[a])
-            continue;
+    for (int k = 0; k < nr; k++) {
+        by[k] = &r[k];
+        blocked[r[k].i] |= r[k].f.entered > r[k].f.completed;
+    }
+    if (nr)
+        qsort(by, (size_t)nr, sizeof(*by), cmp_rec);
+    for (int a = 0, z; a < nr; a = z) {
         long top = -1;
-        int at_top = -1, behind_any = 0;
-        for (int b = a; b < nr; b++)
-            if (same_group(&r[a].f, &r[b].f) && r[b].f.entered > top)
-                top = r[b].f.entered, at_top = b;
+        int at_top = a, behind_any = 0;
+        for (z = a; z < nr && same_group(&by[a]->f, &by[z]->f); z++)
+            if (by[z]->f.entered > top)
+                top = by[z]->f.entered, at_top = z;
         hg_flight_div dv = { .seq = top };
-        for (int b = a; b < nr; b++) {
-            if (!same_group(&r[a].f, &r[b].f))
-                continue;
-            done[b] = 1;
-            if (r[b].f.entered < top && !blocked(r, nr, r[b].i)) {
+        for (int b = a; b < z; b++) {
+            if (by[b]->f.entered < top && !blocked[by[b]->i]) {
                 behind_any = 1;
-                if (push(&dv.behind, &dv.nbehind, in_rank(in, &r[b])))
+                if (push(&dv.behind, &dv.nbehind, in_rank(in, by[b])))
                     goto fail_dv;
-            } else if (r[b].f.entered == top && r[b].f.completed < top
-                       && push(&dv.waiting, &dv.nwaiting, in_rank(in, &r[b]))) {
+            } else if (by[b]->f.entered == top && by[b]->f.completed < top
+                       && push(&dv.waiting, &dv.nwaiting, in_rank(in, by[b]))) {
                 goto fail_dv;
             }
         }
@@ -259,9 +272,9 @@ int hg_flight_diverged(const hg_layout *l, const hg_hang_rank *in, int n, hg_fli
         }
         qsort(dv.behind, (size_t)dv.nbehind, sizeof(int), cmp_int);
         qsort(dv.waiting, (size_t)dv.nwaiting, sizeof(int), cmp_int);
-        const char *colon = strrchr(r[at_top].f.op, ':');
-        snprintf(dv.op, sizeof(dv.op), "%s", colon ? colon + 1 : r[at_top].f.op);
-        group_name(l, &r[a].f, dv.group, sizeof(dv.group));
+        const char *colon = strrchr(by[at_top]->f.op, ':');
+        snprintf(dv.op, sizeof(dv.op), "%s", colon ? colon + 1 : by[at_top]->f.op);
+        group_name(l, &by[a]->f, dv.group, sizeof(dv.group));
         hg_flight_div *g = realloc(d, (size_t)(nd + 1) * sizeof(*d));
         if (!g)
             goto fail_dv;
@@ -276,14 +289,16 @@ fail_dv:
     for (int k = 0; k < nr; k++)
         hg_flight_line_free(&r[k].f);
     free(r);
-    free(done);
+    free(by);
+    free(blocked);
     *out = d;
     return nd;
 fail:
     for (int k = 0; k < nr; k++)
         hg_flight_line_free(&r[k].f);
     free(r);
-    free(done);
+    free(by);
+    free(blocked);
     hg_flight_free(d, nd);
     return -1;
 }
