@@ -116,47 +116,55 @@ def _buffer_size() -> int:
     return 0
 
 
-def dumps() -> List[Dict[str, Any]]:
-    """This process's flight recorder dumps, parsed: NCCL's and the one gloo records
-    into. JSON (no pickle, no stack symbolization, which may want the GIL). [] without
+def _recorders() -> List[Any]:
+    """The dump functions this torch has, each called with no argument: the one gloo
+    records into first (its dump is in-memory only), then NCCL's, which also asks each
+    communicator for its state and so may block on a broken one. [] without
     torch.distributed or the recorder (torch < 2.5 has neither _dump_*_json)."""
     torch = sys.modules.get("torch")  # never import torch on the program's behalf
     c10d = getattr(getattr(torch, "_C", None), "_distributed_c10d", None)
     out = []
-    for name, backend in (("_dump_nccl_trace_json", None), ("_dump_fr_trace_json", "gloo")):
+    for name, backend in (("_dump_fr_trace_json", "gloo"), ("_dump_nccl_trace_json", None)):
         fn = getattr(c10d, name, None)
-        if fn is None:
-            continue
-        raw = None
-        # includeCollectives, onlyActive; newer torch keys the generic recorder by backend.
-        for kw in ([{"backend": backend}] if backend else []) + [{}]:
-            try:
-                raw = fn(True, False, **kw)
-                break
-            except TypeError:
-                continue
-            except Exception:  # a diagnostic: a failing dump must not end the rank
-                break
-        if raw is None:
-            continue
+        if fn is not None:
+            out.append((fn, backend))
+    return [lambda fn=fn, backend=backend: _call(fn, backend) for fn, backend in out]
+
+
+def _call(fn: Any, backend: Optional[str]) -> Optional[Dict[str, Any]]:
+    """One recorder's dump, parsed; JSON (no pickle, no stack symbolization, which may
+    want the GIL); None when it fails (a diagnostic must not end the rank)."""
+    raw = None
+    # includeCollectives, onlyActive; newer torch keys the generic recorder by backend.
+    for kw in ([{"backend": backend}] if backend else []) + [{}]:
         try:
-            out.append(json.loads(raw.decode() if isinstance(raw, bytes) else raw))
-        except ValueError:
+            raw = fn(True, False, **kw)
+            break
+        except TypeError:
             continue
-    return out
+        except Exception:
+            return None
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+    except ValueError:
+        return None
 
 
 def report(fd: int) -> None:
-    """Writes this process's summary lines to fd, in one write."""
+    """Writes this process's summary lines to fd, one write per recorder, each as soon
+    as it is read."""
     world = os.environ.get("WORLD_SIZE", "")
-    text = "".join("".join(lines(summarize(d, _buffer_size(),
-                                           int(world) if world.isdigit() else None)))
-                   for d in dumps())
-    if text:
-        try:
-            os.write(fd, text.encode())
-        except OSError:
-            pass
+    for recorder in _recorders():
+        d = recorder()
+        text = "".join(lines(summarize(d, _buffer_size(),
+                                       int(world) if world.isdigit() else None))) if d else ""
+        if text:
+            try:
+                os.write(fd, text.encode())
+            except OSError:
+                return
 
 
 def _serve(r: int, fd: int) -> None:
