@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "flight.h"
 #include "grid/groups.h"
 #include "util/ranklist.h"
 #include "stall.h"
@@ -190,6 +191,47 @@ static void judge_group(const hg_layout *l, const hg_hang_rank *in, hg_rank_role
     }
 }
 
+static int index_of(const hg_hang_rank *in, int n, int rank)
+{
+    for (int i = 0; i < n; i++)
+        if (in[i].rank == rank)
+            return i;
+    return -1;
+}
+
+/* The flight recorder outranks the stacks (flight.h): with NCCL a rank waiting for a
+ * collective's kernel may be anywhere in Python, and one that never entered it may look
+ * like a waiter in another. Its waiters wait; its ranks behind are culprits, said once
+ * (the first group that has them behind). */
+static void flight_roles(const hg_layout *l, const hg_hang_rank *in, int n, hg_rank_role *roles)
+{
+    hg_flight_div *d;
+    int nd = hg_flight_diverged(l, in, n, &d);
+    for (int k = 0; k < nd; k++)
+        for (int j = 0; j < d[k].nwaiting; j++) {
+            int i = index_of(in, n, d[k].waiting[j]);
+            if (i >= 0 && roles[i].role == HG_HANG_CULPRIT) {
+                roles[i].role = HG_HANG_WAITING;
+                roles[i].why[0] = '\0';
+                snprintf(roles[i].collective, sizeof(roles[i].collective), "%s", d[k].op);
+            }
+        }
+    char *said = calloc((size_t)(n ? n : 1), 1);
+    for (int k = 0; said && k < nd; k++)
+        for (int j = 0; j < d[k].nbehind; j++) {
+            int i = index_of(in, n, d[k].behind[j]);
+            if (i < 0 || said[i])
+                continue;
+            said[i] = 1;
+            roles[i].role = HG_HANG_CULPRIT;
+            roles[i].collective[0] = '\0';
+            snprintf(roles[i].why, sizeof(roles[i].why), "did not enter %.32s #%ld of %.80s (flight recorder)",
+                     d[k].op, d[k].seq, d[k].group);
+        }
+    free(said);
+    hg_flight_free(d, nd > 0 ? nd : 0);
+}
+
 void hg_hang_analyse(const hg_layout *l, const hg_hang_rank *in, int n, hg_rank_role *roles)
 {
     for (int i = 0; i < n; i++)
@@ -228,6 +270,7 @@ void hg_hang_analyse(const hg_layout *l, const hg_hang_rank *in, int n, hg_rank_
         }
     }
 out:
+    flight_roles(l, in, n, roles);
     free(gi);
     free(mi);
     free(m);
@@ -331,6 +374,17 @@ void hg_hang_describe(FILE *out, const hg_layout *l, const hg_hang_rank *in,
                 "the waiters\n", n && in[0].no_stack ? in[0].no_stack : "none asked");
         return;
     }
+    hg_flight_div *d;
+    int nd = hg_flight_diverged(l, in, n, &d);
+    for (int k = 0; k < nd; k++) {
+        char behind[256], waiting[256];
+        hg_ranklist_format(d[k].behind, (size_t)d[k].nbehind, behind, sizeof(behind));
+        hg_ranklist_format(d[k].waiting, (size_t)d[k].nwaiting, waiting, sizeof(waiting));
+        fprintf(out, "hgrid: flight recorder: rank%s %s did not enter %s #%ld of %s; rank%s %s "
+                "wait%s in it\n", d[k].nbehind == 1 ? "" : "s", behind, d[k].op, d[k].seq,
+                d[k].group, d[k].nwaiting == 1 ? "" : "s", waiting, d[k].nwaiting == 1 ? "s" : "");
+    }
+    hg_flight_free(d, nd > 0 ? nd : 0);
     if (!culprits)
         fprintf(out, "hgrid: no culprit found: every rank whose stack came back waits in a "
                 "collective\n");
@@ -370,6 +424,29 @@ void hg_hang_describe(FILE *out, const hg_layout *l, const hg_hang_rank *in,
         int k = ranks_of(in, roles, n, names[c], list, sizeof(list));
         fprintf(out, "hgrid: waiting in %s: %d rank%s (%s)\n", names[c], k, k == 1 ? "" : "s", list);
     }
+}
+
+static json_t *int_array(const int *v, int n)
+{
+    json_t *a = json_array();
+    for (int i = 0; a && i < n; i++)
+        json_array_append_new(a, json_integer(v[i]));
+    return a;
+}
+
+/* [{group, op, seq, behind, waiting}] of the flight recorder's divergences. */
+static json_t *flight_json(const hg_layout *l, const hg_hang_rank *in, int n)
+{
+    hg_flight_div *d;
+    int nd = hg_flight_diverged(l, in, n, &d);
+    json_t *a = nd >= 0 ? json_array() : NULL;
+    for (int k = 0; a && k < nd; k++)
+        json_array_append_new(a, json_pack("{s:s, s:s, s:I, s:o, s:o}", "group", d[k].group, "op",
+                                           d[k].op, "seq", (json_int_t)d[k].seq, "behind",
+                                           int_array(d[k].behind, d[k].nbehind), "waiting",
+                                           int_array(d[k].waiting, d[k].nwaiting)));
+    hg_flight_free(d, nd > 0 ? nd : 0);
+    return a;
 }
 
 json_t *hg_hang_json(const hg_layout *l, const hg_hang_rank *in, const hg_rank_role *roles,
@@ -412,6 +489,11 @@ json_t *hg_hang_json(const hg_layout *l, const hg_hang_rank *in, const hg_rank_r
         json_decref(waiting);
         return NULL;
     }
-    return json_pack("{s:i, s:o, s:o}", "timeout_s", timeout_s, "culprits", culprits, "waiting",
-                     waiting);
+    json_t *stall = json_pack("{s:i, s:o, s:o}", "timeout_s", timeout_s, "culprits", culprits,
+                              "waiting", waiting);
+    json_t *diverged = flight_json(l, in, n);
+    if (stall && diverged && json_array_size(diverged))
+        json_object_set(stall, "diverged", diverged);
+    json_decref(diverged);
+    return stall;
 }

@@ -49,17 +49,21 @@ typedef struct hg_hang_rank {
 
 /* Classifies in[0..n) (ascending ranks) into roles[0..n), then makes a culprit of each
  * waiter whose collective differs from the one most of its group's waiters are in (for
- * every group kind; point-to-point waits are left out: pipeline stages differ). */
+ * every group kind; point-to-point waits are left out: pipeline stages differ). Last,
+ * the flight recorder's lines in the dumps (flight.h), where they show a divergence,
+ * outrank the stacks: those who entered the collective wait, those behind are culprits. */
 void hg_hang_analyse(const hg_layout *l, const hg_hang_rank *in, int n, hg_rank_role *roles);
 
-/* "hgrid: culprit: ..." lines (at most 8 named, then counts), each with its top frames,
+/* "hgrid: flight recorder: ..." lines of the divergences, then "hgrid: culprit: ..."
+ * lines (at most 8 named, then counts), each with its top frames,
  * then the waiters: the groups of each named culprit that wait for it, and the waiters
  * by collective, as rank ranges. */
 void hg_hang_describe(FILE *out, const hg_layout *l, const hg_hang_rank *in,
                       const hg_rank_role *roles, int n);
 
 /* The report's "stall" object: {"timeout_s", "culprits": [{rank, module, coords, host,
- * step, why, frames}], "waiting": [{collective, count, ranks}]}; NULL out of memory. */
+ * step, why, frames}], "waiting": [{collective, count, ranks}]}, and "diverged": [{group,
+ * op, seq, behind, waiting}] when the flight recorder shows one; NULL out of memory. */
 json_t *hg_hang_json(const hg_layout *l, const hg_hang_rank *in, const hg_rank_role *roles,
                      int n, int timeout_s);
 

@@ -3,7 +3,8 @@
 # /usr/bin/python3) all-reduce each step and heartbeat; one rank hangs. For each kind of
 # hang: exit 5, that rank named the culprit, no other rank named, and the culprit's
 # line within the stall timeout + 3 s of the hang's start (the rank writes the time it
-# hangs; the launcher's stderr is stamped line by line as it arrives). The lost host
+# hangs; the launcher's stderr is stamped line by line as it arrives). Then the flight
+# recorder's divergence (a stand-in recorder, torch 1.13 has none). The lost host
 # (a rank dead without exit) is tests/cluster_test.sh's. Skipped, passing, without torch.
 L=$(realpath "${HGRID_LAUNCH:-build/test/bin/hgrid-launch}")
 PY=${HGRID_TORCH_PYTHON:-/usr/bin/python3}
@@ -61,6 +62,19 @@ check "mismatch: said as a mismatch" grep -q ' hgrid: culprit: rank 3 .*: in bro
 hang prebeat prebeat 1 --first-beat-timeout 4
 check "first beat: exit 5, the late ranks said" test "$RC" -eq 5 -a "$(grep -c ' hgrid: ranks 0-3 (language) sent no heartbeat within 4 s of go (--first-beat-timeout)$' "$T/prebeat.err")" -eq 1 || show prebeat
 check "first beat: no stack to be had, said so" grep -q " hgrid: no rank's stack came back (never heartbeat)" "$T/prebeat.err" || show prebeat
+
+# The flight recorder (issue 25; torch 2.5+, a stand-in here: tests/hang/fake_flight.py):
+# rank 2 entered all-reduces #1-#3 and sleeps, the others entered #4 and block outside
+# torch.distributed (as NCCL's waiters may), so the stacks alone would name all four.
+HANG_RANK=2 "$L" --backend mpi --grace 2 --stall-timeout $STALL --report "$T/flight.json" \
+  "$T/dp4.yaml" -- "$PY" tests/hang/fake_flight.py >"$T/flight.out" 2>"$T/flight.err"
+RC=$?
+fshow() { echo "     rc=$RC"; grep -v '^  File ' "$T/flight.err" | tail -25 | sed 's/^/     | /'; }
+check "flight: exit 5" test "$RC" -eq 5 || fshow
+check "flight: the divergence said" grep -qx 'hgrid: flight recorder: rank 2 did not enter all_reduce #4 of language dp \[0, 1, 2, 3\]; ranks 0-1, 3 wait in it' "$T/flight.err" || fshow
+check "flight: rank 2 the one culprit, by the recorder" test "$(grep -c '^hgrid: culprit: ' "$T/flight.err")" -eq 1 -a \
+  "$(grep -c '^hgrid: culprit: rank 2 (language, dp 2) on .*, last step 3: did not enter all_reduce #4 of language dp \[0, 1, 2, 3\] (flight recorder)$' "$T/flight.err")" -eq 1 || fshow
+check "flight: the report's stall.diverged" "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1]))["stall"]["diverged"]; sys.exit(d != [{"group": "language dp [0, 1, 2, 3]", "op": "all_reduce", "seq": 4, "behind": [2], "waiting": [0, 1, 3]}])' "$T/flight.json" || fshow
 
 # The flight recorder's buffer (protocol.h HG_ENV_TORCH_TRACE_BUFFER): set for each rank,
 # the user's own value kept.

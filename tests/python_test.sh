@@ -14,6 +14,8 @@
 #                    bridge caches' keys against Megatron's formulas re-derived from the
 #                    golden modules on every rank, torch
 #                    too old or missing;
+#   test_flight.py   the flight recorder summary (issue 25): torch 2.11-shaped dumps to
+#                    lines, written after the stacks on SIGUSR1; none under torch 1.13;
 #   test_package.py  version, environment names (protocol.h), plan schema, kinds from the plan, types, exceptions, pip
 #                    install into a venv offline.
 # Also runnable alone: HGRID_LAUNCH=build/test/bin/hgrid-launch python3 -m unittest

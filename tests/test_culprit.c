@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "culprit.h"
+#include "flight.h"
 #include "testutil.h"
 
 #define C10D "/usr/lib/python3/dist-packages/torch/distributed/distributed_c10d.py"
@@ -248,6 +249,206 @@ START_TEST(report_object)
 }
 END_TEST
 
+
+/* ---- The flight recorder's lines (flight.h) ---- */
+
+static const struct {
+    const char *line;
+    int ok;
+    const char *pg, *op;
+    long entered, completed;
+    int nranks, last_rank;
+} lines[] = {
+    { "hgrid-flight: pg=1 desc=undefined ranks=1,3,5,7 entered=42 completed=41 op=gloo:all_reduce\n",
+      0, "1", "gloo:all_reduce", 42, 41, 4, 7 },
+    { "hgrid-flight: pg=0 desc=default_pg ranks=3,0 entered=-1 completed=-1 op=-", 0, "0", "-", -1,
+      -1, 2, 3 },
+    { "hgrid-flight: op=x completed=0 entered=1 ranks=- desc=d pg=p\n", 0, "p", "x", 1, 0, 0, -1 },
+    { "hgrid-flight: pg=1 desc=d ranks=1 entered=2 op=x\n", -1, "", "", 0, 0, 0, -1 },
+    { "hgrid-flight: pg=1 desc=d ranks=1,x entered=2 completed=1 op=x\n", -1, "", "", 0, 0, 0, -1 },
+    { "hgrid-flight: pg=1 desc=d ranks=1 entered=-2 completed=1 op=x\n", -1, "", "", 0, 0, 0, -1 },
+    { "hgrid-flight: pg=1 desc=d ranks=1 entered=2x completed=1 op=x\n", -1, "", "", 0, 0, 0, -1 },
+    { "hgrid-flightX pg=1 desc=d ranks=1 entered=2 completed=1 op=x\n", -1, "", "", 0, 0, 0, -1 },
+    { "  File \"/job/train.py\", line 30 in step\n", -1, "", "", 0, 0, 0, -1 },
+};
+
+START_TEST(parse_line_table)
+{
+    hg_flight_line f;
+    const char *t = lines[_i].line;
+    int rc = hg_flight_parse_line(t, strlen(t), &f);
+    ck_assert_msg(rc == lines[_i].ok, "%s: rc %d", t, rc);
+    if (rc == 0) {
+        ck_assert_str_eq(f.pg, lines[_i].pg);
+        ck_assert_str_eq(f.op, lines[_i].op);
+        ck_assert_int_eq(f.entered, lines[_i].entered);
+        ck_assert_int_eq(f.completed, lines[_i].completed);
+        ck_assert_int_eq(f.nranks, lines[_i].nranks);
+        if (f.nranks)
+            ck_assert_int_eq(f.ranks[f.nranks - 1], lines[_i].last_rank);
+        else
+            ck_assert_ptr_null(f.ranks);
+        hg_flight_line_free(&f);
+    }
+}
+END_TEST
+
+/* A dump: stacks, then the recorder's lines (as the rank writes them); kept in a pool
+ * that lives for the test. */
+static const char *dump_of(const char *stacks, const char *flight)
+{
+    static char pool[16][2048];
+    static int next;
+    char *b = pool[next++ % 16];
+    snprintf(b, sizeof(pool[0]), "%s%s", stacks, flight);
+    return b;
+}
+
+/* tp 2, dp 4: tp groups [0, 1], [2, 3], ...; dp groups [0, 2, 4, 6] and [1, 3, 5, 7]. */
+static hg_layout *tp2dp4(void)
+{
+    hg_diags *d;
+    hg_layout *l = layout_of("version: 1\nmodules:\n  - name: language\n    role: language\n"
+                             "    tp: 2\n    dp: 4\n", 0, &d);
+    hg_diags_free(d);
+    ck_assert_ptr_nonnull(l);
+    return l;
+}
+
+#define FL(pg, ranks, e, c) "hgrid-flight: pg=" pg " desc=undefined ranks=" ranks " entered=" #e \
+                            " completed=" #c " op=gloo:all_reduce\n"
+#define DP_EVEN(e, c) FL("1", "0,2,4,6", e, c)
+#define DP_ODD(e, c) FL("2", "1,3,5,7", e, c)
+#define TP(pg, ranks, e, c) FL(pg, ranks, e, c)
+
+/* NCCL's waiters: the collective is a kernel, Python has moved on and blocks elsewhere. */
+static const char SYNC[] =
+    "Current thread 0x00007f2255535040 (most recent call first):\n"
+    "  File \"/job/train.py\", line 33 in step\n";
+
+/* Rank 5 sleeps after dp #41 and tp #10: 1, 3, 7 wait in dp #42; 4 waits in tp #11 for
+ * 5; 0, 2, 6 wait in tp #11 for 1, 3, 7, which are behind in tp but stuck in dp. */
+static void chain(const char **t)
+{
+    t[0] = dump_of(ALL_REDUCE, DP_EVEN(41, 41) TP("3", "0,1", 11, 10));
+    t[1] = dump_of(SYNC, DP_ODD(42, 41) TP("3", "0,1", 10, 10));
+    t[2] = dump_of(ALL_REDUCE, DP_EVEN(41, 41) TP("4", "2,3", 11, 10));
+    t[3] = dump_of(SYNC, DP_ODD(42, 41) TP("4", "2,3", 10, 10));
+    t[4] = dump_of(ALL_REDUCE, DP_EVEN(41, 41) TP("5", "4,5", 11, 10));
+    t[5] = dump_of(DATA_LOADING, DP_ODD(41, 41) TP("5", "4,5", 10, 10));
+    t[6] = dump_of(ALL_REDUCE, DP_EVEN(41, 41) TP("6", "6,7", 11, 10));
+    t[7] = dump_of(SYNC, DP_ODD(42, 41) TP("6", "6,7", 10, 10));
+}
+
+START_TEST(flight_names_the_rank_behind)
+{
+    hg_layout *l = tp2dp4();
+    hg_hang_rank in[8];
+    hg_rank_role r[8];
+    hg_flight_div *d;
+    const char *t[8];
+    chain(t);
+    fill(in, t, 8);
+    int nd = hg_flight_diverged(l, in, 8, &d);
+    ck_assert_int_eq(nd, 2);
+    ck_assert_str_eq(d[0].group, "language dp [1, 3, 5, 7]");
+    ck_assert_str_eq(d[0].op, "all_reduce");
+    ck_assert_int_eq(d[0].seq, 42);
+    ck_assert_int_eq(d[0].nbehind, 1);
+    ck_assert_int_eq(d[0].behind[0], 5);
+    ck_assert_int_eq(d[0].nwaiting, 3);
+    ck_assert_int_eq(d[0].waiting[2], 7);
+    ck_assert_str_eq(d[1].group, "language tp [4, 5]");
+    ck_assert_int_eq(d[1].seq, 11);
+    hg_flight_free(d, nd);
+    hg_hang_analyse(l, in, 8, r);
+    for (int i = 0; i < 8; i++)
+        ck_assert_msg(r[i].role == (i == 5 ? HG_HANG_CULPRIT : HG_HANG_WAITING), "rank %d", i);
+    ck_assert_str_eq(r[5].why, "did not enter all_reduce #42 of language dp [1, 3, 5, 7] "
+                               "(flight recorder)");
+    ck_assert_str_eq(r[1].collective, "all_reduce"); /* from the recorder: its stack is SYNC */
+    ck_assert_str_eq(describe(l, in, r, 8),
+                     "hgrid: flight recorder: rank 5 did not enter all_reduce #42 of language dp "
+                     "[1, 3, 5, 7]; ranks 1, 3, 7 wait in it\n"
+                     "hgrid: flight recorder: rank 5 did not enter all_reduce #11 of language tp "
+                     "[4, 5]; rank 4 waits in it\n"
+                     "hgrid: culprit: rank 5 (language, tp 1 dp 2) on node1, last step 4: did not "
+                     "enter all_reduce #42 of language dp [1, 3, 5, 7] (flight recorder)\n"
+                     "hgrid:   /job/data.py:12 in load_batch\n"
+                     "hgrid:   /job/data.py:20 in __next__\n"
+                     "hgrid:   /job/train.py:28 in step\n"
+                     "hgrid: language tp [4, 5] and dp [1, 3, 5, 7] and tp_dp [0, 1, 2, 3, 4, 5, 6, 7] "
+                     "wait for rank 5\n"
+                     "hgrid: waiting in all_reduce: 7 ranks (0-4, 6-7)\n");
+    json_t *j = hg_hang_json(l, in, r, 8, 2);
+    char *s = json_dumps(json_object_get(j, "diverged"), JSON_PRESERVE_ORDER | JSON_COMPACT);
+    ck_assert_str_eq(s, "[{\"group\":\"language dp [1, 3, 5, 7]\",\"op\":\"all_reduce\",\"seq\":42,"
+                        "\"behind\":[5],\"waiting\":[1,3,7]},{\"group\":\"language tp [4, 5]\","
+                        "\"op\":\"all_reduce\",\"seq\":11,\"behind\":[5],\"waiting\":[4]}]");
+    free(s);
+    json_decref(j);
+    hg_layout_free(l);
+}
+END_TEST
+
+/* Without the recorder's lines the same stacks name the NCCL waiters culprits: the
+ * recorder is what tells them apart. */
+START_TEST(without_flight_stacks_decide)
+{
+    hg_layout *l = tp2dp4();
+    const char *t[8] = { ALL_REDUCE, SYNC, ALL_REDUCE, SYNC, ALL_REDUCE, DATA_LOADING, ALL_REDUCE, SYNC };
+    hg_hang_rank in[8];
+    hg_rank_role r[8];
+    hg_flight_div *d;
+    fill(in, t, 8);
+    ck_assert_int_eq(hg_flight_diverged(l, in, 8, &d), 0);
+    ck_assert_ptr_null(d);
+    hg_hang_analyse(l, in, 8, r);
+    ck_assert_int_eq(r[1].role, HG_HANG_CULPRIT);
+    ck_assert_str_eq(r[5].why, "not in a collective");
+    json_t *j = hg_hang_json(l, in, r, 8, 2);
+    ck_assert_ptr_null(json_object_get(j, "diverged"));
+    json_decref(j);
+    hg_layout_free(l);
+}
+END_TEST
+
+/* Everyone entered the same collective: nothing diverged, whatever completed; a rank
+ * that wrote a group twice (two recorders) counts with its higher numbers; a group
+ * hgrid did not make is named by torch. */
+START_TEST(flight_no_divergence_and_torch_groups)
+{
+    hg_layout *l = dp4();
+    const char *same[4] = { dump_of(ALL_REDUCE, FL("0", "0,1,2,3", 7, 6)),
+                            dump_of(ALL_REDUCE, FL("0", "0,1,2,3", 7, 6)),
+                            dump_of(ALL_REDUCE, FL("0", "0,1,2,3", 6, 6) FL("0", "0,1,2,3", 7, 6)),
+                            dump_of(ALL_REDUCE, FL("0", "0,1,2,3", 7, 7)) };
+    const char *mine[4] = { dump_of(ALL_REDUCE, "hgrid-flight: pg=9 desc=my_pairs ranks=0,2 "
+                                                "entered=3 completed=2 op=nccl:broadcast\n"),
+                            ALL_REDUCE,
+                            dump_of(DATA_LOADING, "hgrid-flight: pg=9 desc=my_pairs ranks=0,2 "
+                                                  "entered=2 completed=2 op=nccl:broadcast\n"),
+                            ALL_REDUCE };
+    hg_hang_rank in[4];
+    hg_flight_div *d;
+    fill(in, same, 4);
+    ck_assert_int_eq(hg_flight_diverged(l, in, 4, &d), 0);
+    fill(in, mine, 4);
+    ck_assert_int_eq(hg_flight_diverged(l, in, 4, &d), 1);
+    ck_assert_str_eq(d[0].group, "torch group my_pairs [0, 2]");
+    ck_assert_str_eq(d[0].op, "broadcast");
+    ck_assert_int_eq(d[0].behind[0], 2);
+    hg_flight_free(d, 1);
+    const char *world[4] = { FL("0", "0,1,2,3", 5, 4), FL("0", "0,1,2,3", 4, 4), FL("0", "0,1,2,3", 5, 4),
+                             FL("0", "0,1,2,3", 5, 4) };
+    fill(in, world, 4);
+    ck_assert_int_eq(hg_flight_diverged(l, in, 4, &d), 1);
+    ck_assert_str_eq(d[0].group, "language dp [0, 1, 2, 3]");
+    hg_flight_free(d, 1);
+    hg_layout_free(l);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("culprit");
@@ -262,5 +463,11 @@ int main(void)
     tcase_add_test(g, no_stack_and_never_beat);
     tcase_add_test(g, report_object);
     suite_add_tcase(s, g);
+    TCase *f = tcase_create("flight");
+    tcase_add_loop_test(f, parse_line_table, 0, (int)(sizeof(lines) / sizeof(lines[0])));
+    tcase_add_test(f, flight_names_the_rank_behind);
+    tcase_add_test(f, without_flight_stacks_decide);
+    tcase_add_test(f, flight_no_divergence_and_torch_groups);
+    suite_add_tcase(s, f);
     return run_suite(s);
 }

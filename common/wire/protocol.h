@@ -93,6 +93,15 @@
 #define HG_STACKS_FOOT "hgrid: rank %d: end of stacks\n"
 #define HG_STACKS_QUIET_MS 500
 #define HG_STACKS_WAIT_S 5.0
+/* Flight recorder summaries (issue 25): after its stacks, a rank whose torch has
+ * PyTorch's flight recorder writes into the same stderr block one line per process group
+ * it recorded (python/hgrid/_flight.py): HG_FLIGHT_TAG, then space-separated KEY=VALUE
+ * fields, values without spaces: pg (torch's group name), desc (its description), ranks
+ * (global ranks, "0,2,4"; "-": unknown), entered (the highest collective sequence number
+ * of the group this rank entered; -1: none), completed (the highest it finished; -1:
+ * none), op (the last entered one's profiling name, "gloo:all_reduce"). Read by
+ * launcher/flight.c. */
+#define HG_FLIGHT_TAG "hgrid-flight:"
 /* Heartbeats (--stall-timeout): under a standalone launch PROGRAM finds the write end of
  * a pipe to its keeper in this descriptor and writes one line per step, "STEP\n" (a
  * decimal integer), or "STEP stacks PID\n" when SIGUSR1 sent to process PID (the one

@@ -7,6 +7,9 @@ The first call registers faulthandler on SIGUSR1, so a stalled rank's threads' s
 reach its stderr (and the --log-dir file) before the launcher stops it. Without the
 variable (no launcher, or srun/mpirun directly) a heartbeat does nothing.
 
+Where torch has PyTorch's flight recorder, the same signal also writes a summary of it
+(_flight.py): which collective of each process group this rank entered last.
+
 SIGUSR1 stays the program's: a handler it set before the first heartbeat (SLURM's
 --signal=USR1@90 checkpointing) still runs, after the stacks (faulthandler's chain). A
 handler it sets later replaces hgrid's: from then on its heartbeats ask for no stacks
@@ -17,6 +20,8 @@ import os
 import signal
 import sys
 from typing import Optional
+
+from . import _flight
 
 ENV_FD = "HGRID_HEARTBEAT_FD"
 ENV_RESTART_COUNT = "HGRID_RESTART_COUNT"
@@ -39,6 +44,8 @@ def _open() -> Optional[int]:
         return None
     _fd = int(value)
     try:
+        # First, so that faulthandler chains to Python's handler (_flight.py says why).
+        _flight.install(sys.stderr.fileno())
         previous = signal.getsignal(signal.SIGUSR1)
         # chain=True re-raises SIGUSR1 to the previous handler after the dump: the
         # program's own (Python's, or one set from C: None), or SIG_IGN. With SIG_DFL

@@ -12,6 +12,11 @@
 #     groups on high-priority streams), one-gpu (1 rank) so on any GPU machine;
 #   - examples/train_torch.py: gloo on two encoders 14, colocated 8, vlm8; nccl on
 #     bridge-2gpu and colocated-2gpu;
+#   - the flight recorder at a stall (issue 25, tests/hang/train.py): gloo on 4 CPU ranks,
+#     rank 2 sleeping instead of all-reducing, --stall-timeout 2: named from the ranks'
+#     flight recorder summaries (the all-reduce it did not enter, of language dp
+#     [0, 1, 2, 3], ranks 0, 1, 3 waiting in it), in the lines and the report's
+#     stall.diverged; one NCCL rank on one GPU: its summary line read;
 #   - scripts/bench-torch-groups: nccl on 2 GPUs and gloo at 32 and 64 ranks (BENCH=0
 #     skips it, BENCH=full adds gloo 128 and tests/golden/big128.yaml).
 #   tests/gpu/torch.sh      (from the repository root or anywhere; TORCH_ONLY=REGEX runs
@@ -175,6 +180,55 @@ train "gloo two_encoders14" 14 tests/golden/two_encoders14.yaml "${MPI[@]}"
 train "gloo colocated8" 8 tests/golden/colocated8.yaml "${MPI[@]}"
 train "gloo vlm8_moe" 8 tests/golden/vlm8_moe.yaml "${MPI[@]}"
 unset HGRID_TORCH_BACKEND
+# The flight recorder at a stall (issue 25). flight NAME NP CONFIG [LAUNCH ARGS...], with
+# HANG* in the environment (tests/hang/train.py): RC, the launcher's stderr in
+# $work/flight.err, the report in $work/flight.json.
+flight() {
+    local name=$1 np=$2 config=$3
+    shift 3
+    timeout 100 env HANG_STEP=3 HANG_MARK="$work/flight.mark" "$L" --grace 2 --stall-timeout 2 \
+        --report "$work/flight.json" "$@" "$config" -- "${PFX[@]}" "$PY" tests/hang/train.py \
+        >"$work/flight.out" 2>"$work/flight.err"
+    RC=$?
+    { echo "\$ $L --stall-timeout 2 $* $config -- $PY tests/hang/train.py (HANG=$HANG HANG_RANK=$HANG_RANK ${HANG_BACKEND:+HANG_BACKEND=$HANG_BACKEND})"
+      cat "$work/flight.err"; } >>"$log"
+}
+flight_show() { echo "     rc=$RC"; grep -v '^  File \|^hgrid:   ' "$work/flight.err" | tail -25 | sed 's/^/    | /' | tee -a "$log"; }
+printf 'version: 1\nmodules:\n  - name: language\n    role: language\n    dp: 4\nagent:\n  backend: mpi\n' >"$work/dp4.yaml"
+if ! skipped "flight gloo"; then
+    HANG=sleep HANG_RANK=2 flight "flight gloo" 4 "$work/dp4.yaml" "${MPI[@]}"
+    fr_div='did not enter [^ ]+ #[0-9]+ of language dp \[0, 1, 2, 3\]'
+    if [[ $RC == 5 ]]; then ok "flight gloo: exit 5 (stalled)"; else bad "flight gloo: status $RC, 5 expected"; flight_show; fi
+    # The ranks whose stacks block (HG_STACKS_HEAD ... FOOT) holds a line of the world group.
+    n=$(awk '/^hgrid: rank [0-9]+ \(language\): stacks, dumped on SIGUSR1:$/ { r = $3 }
+             /^hgrid: rank [0-9]+: end of stacks$/ { r = "" }
+             r != "" && /^hgrid-flight: pg=[^ ]+ desc=[^ ]+ ranks=0,1,2,3 entered=[0-9]+ completed=-?[0-9]+ op=[^ ]+$/ { seen[r] = 1 }
+             END { for (k in seen) c++; print c + 0 }' "$work/flight.err")
+    if [[ $n == 4 ]]; then ok "flight gloo: each of the 4 ranks summarized its recorder in its stacks block"
+    else bad "flight gloo: $n ranks wrote a summary line of the world group in their stacks block, 4 expected"; flight_show; fi
+    if grep -qE "^hgrid: flight recorder: rank 2 $fr_div; ranks 0-1, 3 wait in it\$" "$work/flight.err"; then
+        ok "flight gloo: the divergence said: $(grep '^hgrid: flight recorder: ' "$work/flight.err" | head -1)"
+    else bad "flight gloo: no 'rank 2 did not enter ... of language dp [0, 1, 2, 3]' line"; flight_show; fi
+    if [[ $(grep -c '^hgrid: culprit: ' "$work/flight.err") == 1 ]] &&
+        grep -qE "^hgrid: culprit: rank 2 \(language, dp 2\) on .*: $fr_div \(flight recorder\)\$" "$work/flight.err"; then
+        ok "flight gloo: rank 2 the one culprit, by the flight recorder"
+    else bad "flight gloo: rank 2 not the one culprit named by the flight recorder"; flight_show; fi
+    if "$PY" - "$work/flight.json" <<'PYEOF'
+import json, sys
+d = json.load(open(sys.argv[1]))["stall"]["diverged"]
+sys.exit(not (len(d) == 1 and d[0]["group"] == "language dp [0, 1, 2, 3]" and d[0]["behind"] == [2]
+              and d[0]["waiting"] == [0, 1, 3] and d[0]["seq"] > 0 and d[0]["op"]))
+PYEOF
+    then ok "flight gloo: --report's stall.diverged: $("$PY" -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["stall"]["diverged"]))' "$work/flight.json")"
+    else bad "flight gloo: --report's stall.diverged wrong or missing"; cat "$work/flight.json" 2>/dev/null | head -c 2000 | sed 's/^/    | /' | tee -a "$log"; fi
+fi
+if ((ngpu >= 1)) && ! skipped "flight nccl"; then
+    # One rank: nothing can diverge; what is checked is that NCCL's recorder is read.
+    HANG=sleep HANG_RANK=0 HANG_BACKEND=nccl flight "flight nccl" 1 tests/gpu/one-gpu.yaml
+    if [[ $RC == 5 ]] && grep -qE '^hgrid-flight: pg=[^ ]+ desc=[^ ]+ ranks=0 entered=[1-9][0-9]* completed=[-0-9]+ op=nccl:[^ ]+$' "$work/flight.err"; then
+        ok "flight nccl one-gpu: NCCL's recorder summarized: $(grep -m1 '^hgrid-flight: ' "$work/flight.err")"
+    else bad "flight nccl one-gpu: status $RC (5 expected), or no NCCL summary line"; flight_show; fi
+fi
 if [[ ${BENCH:-1} != 0 ]]; then
     say "== scripts/bench-torch-groups"
     args=()

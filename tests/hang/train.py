@@ -1,6 +1,7 @@
 """A torch gloo trainer for tests/hang_test.sh: every rank heartbeats and all-reduces
 each step; HANG_RANK hangs at HANG_STEP in the way HANG says (sleep, lock, mismatch,
-stop, cloop, prebeat)."""
+stop, cloop, prebeat). HANG_BACKEND=nccl (tests/gpu/torch.sh) all-reduces on the
+rank's GPU instead of gloo on CPU."""
 import ctypes
 import os
 import signal
@@ -52,8 +53,11 @@ def mark():
 if me and hang == "prebeat":
     mark()
     load_batch()
-dist.init_process_group("gloo")
-t = torch.ones(4)
+backend = os.environ.get("HANG_BACKEND", "gloo")
+if backend == "nccl":
+    torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+dist.init_process_group(backend)
+t = torch.ones(4, device="cuda" if backend == "nccl" else "cpu")
 for step in range(1000):
     hgrid.heartbeat(step)
     if me and step == hang_step:
