@@ -23,10 +23,19 @@ typedef struct kind_def {
     unsigned mask; /* bit i: dim i of the view varies within a group */
 } kind_def;
 
-/* Dims of each view, by bit: dense [tp, gtp_remat, cp, dp, pp], expert [expert_tp, ep,
- * expert_gtp_remat, expert_dp, pp]. */
-enum { D_TP = 1u << 0, D_GTP = 1u << 1, D_CP = 1u << 2, D_DP = 1u << 3, D_PP = 1u << 4 };
-enum { E_TP = 1u << 0, E_EP = 1u << 1, E_GTP = 1u << 2, E_DP = 1u << 3, E_PP = 1u << 4 };
+/* Each dim's bit in its view's masks, from its place in the view (dims.h), so a dim put
+ * into the middle of a view moves no kind. */
+#define POS_(D) DPOS_##D,
+enum { HG_DENSE_VIEW(POS_) };
+#undef POS_
+#define POS_(D) EPOS_##D,
+enum { HG_EXPERT_VIEW(POS_) };
+#undef POS_
+enum { D_TP = 1u << DPOS_TP, D_GTP = 1u << DPOS_GTP_REMAT, D_CP = 1u << DPOS_CP,
+       D_DP = 1u << DPOS_DP, D_PP = 1u << DPOS_PP };
+enum { E_TP = 1u << EPOS_EXPT_TP, E_EP = 1u << EPOS_EP, E_GTP = 1u << EPOS_EXPT_GTP_REMAT,
+       E_DP = 1u << EPOS_EXPT_DP, E_PP = 1u << EPOS_PP };
+_Static_assert(DPOS_PP == NV - 1 && EPOS_PP == NV - 1, "pp is every view's last dim");
 
 static const kind_def kinds[HG_KIND_COUNT] = {
     [HG_KIND_TP] = { DENSE, D_TP },
@@ -93,11 +102,13 @@ int hg_kind_fields(hg_kind kind, const char *const **fields)
     return n;
 }
 
-/* The dims of each view, grid order (first fastest). */
+/* The dims of each view, grid order (first fastest): dims.h's views. */
+#define VIEW_DIM_(D) HG_DIM_##D,
 static const hg_dim view_dim[2][HG_VIEW_DIMS] = {
-    [DENSE] = { HG_DIM_TP, HG_DIM_GTP_REMAT, HG_DIM_CP, HG_DIM_DP, HG_DIM_PP },
-    [EXPERT] = { HG_DIM_EXPT_TP, HG_DIM_EP, HG_DIM_EXPT_GTP_REMAT, HG_DIM_EXPT_DP, HG_DIM_PP },
+    [DENSE] = { HG_DENSE_VIEW(VIEW_DIM_) },
+    [EXPERT] = { HG_EXPERT_VIEW(VIEW_DIM_) },
 };
+#undef VIEW_DIM_
 
 #define KIND_NAME_(NAME, name) [HG_KIND_##NAME] = HG_STRINGIFY(name),
 static const char *const kind_names[HG_KIND_COUNT] = { HG_KINDS(KIND_NAME_) };
@@ -124,51 +135,6 @@ const char *hg_kind_view_name(hg_kind kind)
     return kinds[kind].view == DENSE ? "dense" : "expert";
 }
 
-#define DIM_NAME_(NAME, name, module_key) [HG_DIM_##NAME] = HG_STRINGIFY(name),
-static const char *const dim_names[] = { HG_DIMS(DIM_NAME_) };
-#undef DIM_NAME_
-#define DIM_KEY_(NAME, name, module_key) [HG_DIM_##NAME] = HG_STRINGIFY(module_key),
-static const char *const dim_module_keys[] = { HG_DIMS(DIM_KEY_) };
-#undef DIM_KEY_
-#define DIM_ENV_(NAME, name, module_key) [HG_DIM_##NAME] = #NAME,
-static const char *const dim_env_names[] = { HG_DIMS(DIM_ENV_) };
-#undef DIM_ENV_
-
-const char *hg_dim_name(hg_dim dim)
-{
-    return (unsigned)dim < HG_DIM_COUNT ? dim_names[dim] : "?";
-}
-
-const char *hg_dim_module_key(hg_dim dim)
-{
-    return (unsigned)dim < HG_DIM_COUNT ? dim_module_keys[dim] : "?";
-}
-
-const char *hg_dim_env_name(hg_dim dim)
-{
-    return (unsigned)dim < HG_DIM_COUNT ? dim_env_names[dim] : "?";
-}
-
-int hg_coords_dim(const hg_coords *c, hg_dim dim)
-{
-    switch (dim) {
-#define DIM_COORD_(NAME, name, module_key) case HG_DIM_##NAME: return c->name;
-    HG_DIMS(DIM_COORD_)
-#undef DIM_COORD_
-    }
-    return -1;
-}
-
-int hg_module_dim(const hg_module *m, hg_dim dim)
-{
-    switch (dim) {
-#define DIM_SIZE_(NAME, name, module_key) case HG_DIM_##NAME: return m->module_key;
-    HG_DIMS(DIM_SIZE_)
-#undef DIM_SIZE_
-    }
-    return -1;
-}
-
 static int is_embedding_kind(hg_kind kind)
 {
     return kind == HG_KIND_EMBD || kind == HG_KIND_POS_EMBD;
@@ -186,13 +152,8 @@ int hg_kind_applies(const hg_module *m, hg_kind kind)
 
 static void view_dims(const hg_module *m, int view, int dims[NV])
 {
-    if (view == DENSE) {
-        dims[0] = m->tp, dims[1] = m->gtp_remat, dims[2] = m->cp, dims[3] = m->dp;
-        dims[4] = m->pp;
-    } else {
-        dims[0] = m->expert_tp, dims[1] = m->ep, dims[2] = m->expert_gtp_remat;
-        dims[3] = m->expert_dp, dims[4] = m->pp;
-    }
+    for (int i = 0; i < NV; i++)
+        dims[i] = m->dim[view_dim[view][i]];
 }
 
 static void view_strides(const int dims[NV], int strides[NV])
@@ -538,9 +499,13 @@ static void view_coords(const hg_module *m, int local, int view, int c[NV])
 
 static hg_coords coords_of(const int dc[NV], const int ec[NV])
 {
-    return (hg_coords){ .tp = dc[0], .gtp_remat = dc[1], .cp = dc[2], .dp = dc[3],
-                        .pp = dc[4], .expt_tp = ec[0], .ep = ec[1], .expt_gtp_remat = ec[2],
-                        .expt_dp = ec[3] };
+    /* pp, in both views, is the same coordinate either way. */
+    hg_coords c = { .dim = { 0 } };
+    for (int i = 0; i < NV; i++) {
+        c.dim[view_dim[EXPERT][i]] = ec[i];
+        c.dim[view_dim[DENSE][i]] = dc[i];
+    }
+    return c;
 }
 
 void hg_module_coords(const hg_module *m, int rank, hg_coords *out)
