@@ -15,6 +15,13 @@
 enum { HG_DIM_COUNT = 0 HG_DIMS(HG_DIM_ONE_) };
 #undef HG_DIM_ONE_
 
+/* A dim's coordinate name ("tp", ..., "expt_dp"), its module key in the plan and the
+ * config ("tp", ..., "expert_dp") and its part of environment names ("TP", ...,
+ * "EXPT_DP"); "?" for a value that is no dim. */
+const char *hg_dim_name(hg_dim dim);
+const char *hg_dim_module_key(hg_dim dim);
+const char *hg_dim_env_name(hg_dim dim);
+
 /* Each view's dims in grid order, first fastest (Megatron HyperCommGrid's): dense [tp,
  * gtp_remat, cp, dp, pp], expert [expert_tp, ep, expert_gtp_remat, expert_dp, pp]; both
  * views factor the same span and share pp, their last (slowest) dim. gtp_remat sits

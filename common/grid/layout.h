@@ -20,11 +20,7 @@
  * fields and the plan JSON; HG_KINDS), hg_kind_name and hg_dim (HG_DIMS) are public:
  * hgrid/base.h. */
 
-/* A dim's coordinate name ("tp", ..., "expt_dp"), its module key in the plan ("tp", ...,
- * "expert_dp") and its part of environment names ("TP", ..., "EXPT_DP"). */
-const char *hg_dim_name(hg_dim dim);
-const char *hg_dim_module_key(hg_dim dim);
-const char *hg_dim_env_name(hg_dim dim);
+/* hg_dim_name, hg_dim_module_key, hg_dim_env_name: grid/dims.h. */
 
 /* The dims a kind's groups span, in grid order (first fastest), into dims; returns how
  * many (1 to HG_VIEW_DIMS). embd and pos_embd span pp: they hold some ranks of each pp group
