@@ -16,6 +16,13 @@ const hg_dim_info hg_dim_infos[HG_DIM_COUNT] = {
     [HG_DIM_EXPT_GTP_REMAT] = { HG_DIM_GIVEN_MOE, 1, 1, 16, 14, 1 },
 };
 
+#define VIEW_DIM_(D) HG_DIM_##D,
+const hg_dim hg_view_dim[HG_VIEW_COUNT][HG_VIEW_DIMS] = {
+    [HG_VIEW_DENSE] = { HG_DENSE_VIEW(VIEW_DIM_) },
+    [HG_VIEW_EXPERT] = { HG_EXPERT_VIEW(VIEW_DIM_) },
+};
+#undef VIEW_DIM_
+
 #define DIM_NAME_(NAME, name, module_key) [HG_DIM_##NAME] = HG_STRINGIFY(name),
 static const char *const dim_names[] = { HG_DIMS(DIM_NAME_) };
 #undef DIM_NAME_

@@ -36,6 +36,9 @@ enum { HG_VIEW_DIMS = 0 HG_DENSE_VIEW(HG_VIEW_ONE_) };
 _Static_assert(HG_VIEW_DIMS == 0 HG_EXPERT_VIEW(HG_VIEW_ONE_), "both views have as many dims");
 #undef HG_VIEW_ONE_
 
+/* The same as a table: hg_view_dim[view][i] is the view's dim i, grid order. */
+extern const hg_dim hg_view_dim[HG_VIEW_COUNT][HG_VIEW_DIMS];
+
 /* Where a config gives a dim, under its module key (hg_dim_module_key). */
 typedef enum hg_dim_given {
     HG_DIM_GIVEN_MODULE, /* a key of the module's mapping: `tp: 2` */

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { DENSE = 0, EXPERT = 1 };
+enum { DENSE = HG_VIEW_DENSE, EXPERT = HG_VIEW_EXPERT };
 enum { NV = HG_VIEW_DIMS, PP_AXIS = HG_VIEW_DIMS - 1 }; /* pp is every view's last dim */
 
 /* What a kind spans: a view and the dims of that view that vary within a group. Names
@@ -102,14 +102,6 @@ int hg_kind_fields(hg_kind kind, const char *const **fields)
     return n;
 }
 
-/* The dims of each view, grid order (first fastest): dims.h's views. */
-#define VIEW_DIM_(D) HG_DIM_##D,
-static const hg_dim view_dim[2][HG_VIEW_DIMS] = {
-    [DENSE] = { HG_DENSE_VIEW(VIEW_DIM_) },
-    [EXPERT] = { HG_EXPERT_VIEW(VIEW_DIM_) },
-};
-#undef VIEW_DIM_
-
 #define KIND_NAME_(NAME, name) [HG_KIND_##NAME] = HG_STRINGIFY(name),
 static const char *const kind_names[HG_KIND_COUNT] = { HG_KINDS(KIND_NAME_) };
 #undef KIND_NAME_
@@ -126,7 +118,7 @@ int hg_kind_dims(hg_kind kind, hg_dim dims[HG_VIEW_DIMS])
     int n = 0;
     for (int i = 0; i < HG_VIEW_DIMS; i++)
         if (kinds[kind].mask & (1u << i))
-            dims[n++] = view_dim[kinds[kind].view][i];
+            dims[n++] = hg_view_dim[kinds[kind].view][i];
     return n;
 }
 
@@ -153,7 +145,7 @@ int hg_kind_applies(const hg_module *m, hg_kind kind)
 static void view_dims(const hg_module *m, int view, int dims[NV])
 {
     for (int i = 0; i < NV; i++)
-        dims[i] = m->dim[view_dim[view][i]];
+        dims[i] = m->dim[hg_view_dim[view][i]];
 }
 
 static void view_strides(const int dims[NV], int strides[NV])
@@ -502,8 +494,8 @@ static hg_coords coords_of(const int dc[NV], const int ec[NV])
     /* pp, in both views, is the same coordinate either way. */
     hg_coords c = { .dim = { 0 } };
     for (int i = 0; i < NV; i++) {
-        c.dim[view_dim[EXPERT][i]] = ec[i];
-        c.dim[view_dim[DENSE][i]] = dc[i];
+        c.dim[hg_view_dim[EXPERT][i]] = ec[i];
+        c.dim[hg_view_dim[DENSE][i]] = dc[i];
     }
     return c;
 }
