@@ -111,8 +111,9 @@ START_TEST(absent_dims_take_the_table_value)
 }
 END_TEST
 
-/* Each dim is in one place of each view it is a dim of, in at least one view; pp is the
- * last of both; the named fields alias dim[] (the field named by a dim's key or name). */
+/* Each dim has its row, and one place in each view it is a dim of, in at least one view;
+ * pp is the last of both; the named fields alias dim[] (the field named by a dim's key
+ * or name). */
 START_TEST(every_dim_in_a_view)
 {
     int seen[HG_DIM_COUNT] = { 0 };
@@ -126,8 +127,13 @@ START_TEST(every_dim_in_a_view)
         }
         ck_assert_int_eq(hg_view_dim[v][HG_VIEW_DIMS - 1], HG_DIM_PP);
     }
-    for (int d = 0; d < HG_DIM_COUNT; d++)
+    for (int d = 0; d < HG_DIM_COUNT; d++) {
         ck_assert_msg(seen[d] >= 1, "%s is a dim of no view", hg_dim_name((hg_dim)d));
+        /* A dim without its row in hg_dim_infos reads as zeros. */
+        ck_assert_msg(hg_dim_infos[d].module_width > 0 && hg_dim_infos[d].rank_width > 0
+                          && hg_dim_infos[d].gap > 0,
+                      "%s has no row in hg_dim_infos", hg_dim_name((hg_dim)d));
+    }
 
     hg_module m;
     hg_coords c;

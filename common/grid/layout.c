@@ -1,7 +1,8 @@
 /* Layout: rank spans and Megatron HyperCommGrid group enumeration.
  *
- * A module's ranks factor as a 4-dim mixed-radix number in two views, dense
- * [tp, cp, dp, pp] and expert [expert_tp, ep, expert_dp, pp], first dim fastest.
+ * A module's ranks factor as a mixed-radix number in two views (grid/dims.h), dense
+ * [tp, gtp_remat, cp, dp, pp] and expert [expert_tp, ep, expert_gtp_remat, expert_dp,
+ * pp], first dim fastest.
  * A group kind is a view plus a subset of its dims: a group holds the ranks that differ
  * only in those dims. HyperCommGrid sorts a kind's dims into grid order, so members
  * ascend (first dim fastest), and groups are ordered by the remaining dims with pp
@@ -24,45 +25,46 @@ typedef struct kind_def {
 } kind_def;
 
 /* Each dim's bit in its view's masks, from its place in the view (dims.h), so a dim put
- * into the middle of a view moves no kind. */
+ * into the middle of a view changes no kind's line. */
 #define POS_(D) DPOS_##D,
 enum { HG_DENSE_VIEW(POS_) };
 #undef POS_
 #define POS_(D) EPOS_##D,
 enum { HG_EXPERT_VIEW(POS_) };
 #undef POS_
-enum { D_TP = 1u << DPOS_TP, D_GTP = 1u << DPOS_GTP_REMAT, D_CP = 1u << DPOS_CP,
-       D_DP = 1u << DPOS_DP, D_PP = 1u << DPOS_PP };
-enum { E_TP = 1u << EPOS_EXPT_TP, E_EP = 1u << EPOS_EP, E_GTP = 1u << EPOS_EXPT_GTP_REMAT,
-       E_DP = 1u << EPOS_EXPT_DP, E_PP = 1u << EPOS_PP };
+/* A dense (D) or expert (E) dim's bit, by its HG_DIMS name: D(TP), E(EXPT_TP). */
+#define D(NAME) (1u << DPOS_##NAME)
+#define E(NAME) (1u << EPOS_##NAME)
 _Static_assert(DPOS_PP == NV - 1 && EPOS_PP == NV - 1, "pp is every view's last dim");
 
 static const kind_def kinds[HG_KIND_COUNT] = {
-    [HG_KIND_TP] = { DENSE, D_TP },
-    [HG_KIND_CP] = { DENSE, D_CP },
-    [HG_KIND_PP] = { DENSE, D_PP },
-    [HG_KIND_DP] = { DENSE, D_DP },
-    [HG_KIND_DP_CP] = { DENSE, D_CP | D_DP },
-    [HG_KIND_TP_CP] = { DENSE, D_TP | D_CP },
+    [HG_KIND_TP] = { DENSE, D(TP) },
+    [HG_KIND_CP] = { DENSE, D(CP) },
+    [HG_KIND_PP] = { DENSE, D(PP) },
+    [HG_KIND_DP] = { DENSE, D(DP) },
+    [HG_KIND_DP_CP] = { DENSE, D(CP) | D(DP) },
+    [HG_KIND_TP_CP] = { DENSE, D(TP) | D(CP) },
     /* Megatron's mp, tp_dp, tp_dp_cp and tp_cp_dp_pp (intra_dist_opt) span gtp_remat. */
-    [HG_KIND_MP] = { DENSE, D_TP | D_GTP | D_PP },
-    [HG_KIND_TP_DP] = { DENSE, D_TP | D_GTP | D_DP },
-    [HG_KIND_TP_DP_CP] = { DENSE, D_TP | D_GTP | D_CP | D_DP },
-    [HG_KIND_TP_CP_DP_PP] = { DENSE, D_TP | D_GTP | D_CP | D_DP | D_PP },
-    [HG_KIND_EP] = { EXPERT, E_EP },
-    [HG_KIND_EXPT_TP] = { EXPERT, E_TP },
-    [HG_KIND_EXPT_DP] = { EXPERT, E_DP },
-    [HG_KIND_TP_EP] = { EXPERT, E_TP | E_EP },
-    [HG_KIND_TP_EP_PP] = { EXPERT, E_TP | E_EP | E_PP },
+    [HG_KIND_MP] = { DENSE, D(TP) | D(GTP_REMAT) | D(PP) },
+    [HG_KIND_TP_DP] = { DENSE, D(TP) | D(GTP_REMAT) | D(DP) },
+    [HG_KIND_TP_DP_CP] = { DENSE, D(TP) | D(GTP_REMAT) | D(CP) | D(DP) },
+    [HG_KIND_TP_CP_DP_PP] = { DENSE, D(TP) | D(GTP_REMAT) | D(CP) | D(DP) | D(PP) },
+    [HG_KIND_EP] = { EXPERT, E(EP) },
+    [HG_KIND_EXPT_TP] = { EXPERT, E(EXPT_TP) },
+    [HG_KIND_EXPT_DP] = { EXPERT, E(EXPT_DP) },
+    [HG_KIND_TP_EP] = { EXPERT, E(EXPT_TP) | E(EP) },
+    [HG_KIND_TP_EP_PP] = { EXPERT, E(EXPT_TP) | E(EP) | E(PP) },
     /* Derived from the pp groups; see embd_* below. */
-    [HG_KIND_EMBD] = { DENSE, D_PP },
-    [HG_KIND_POS_EMBD] = { DENSE, D_PP },
-    [HG_KIND_GTP_REMAT] = { DENSE, D_GTP },
-    [HG_KIND_GTP_REMAT_DP_CP] = { DENSE, D_GTP | D_CP | D_DP },
-    [HG_KIND_EXPT_GTP_REMAT] = { EXPERT, E_GTP },
-    [HG_KIND_TP_EP_GTP_REMAT_PP] = { EXPERT, E_TP | E_EP | E_GTP | E_PP },
-    [HG_KIND_EP_GTP_REMAT_DP] = { EXPERT, E_GTP | E_DP },
+    [HG_KIND_EMBD] = { DENSE, D(PP) },
+    [HG_KIND_POS_EMBD] = { DENSE, D(PP) },
+    [HG_KIND_GTP_REMAT] = { DENSE, D(GTP_REMAT) },
+    [HG_KIND_GTP_REMAT_DP_CP] = { DENSE, D(GTP_REMAT) | D(CP) | D(DP) },
+    [HG_KIND_EXPT_GTP_REMAT] = { EXPERT, E(EXPT_GTP_REMAT) },
+    [HG_KIND_TP_EP_GTP_REMAT_PP] = { EXPERT, E(EXPT_TP) | E(EP) | E(EXPT_GTP_REMAT) | E(PP) },
+    [HG_KIND_EP_GTP_REMAT_DP] = { EXPERT, E(EXPT_GTP_REMAT) | E(EXPT_DP) },
 };
+#undef D
+#undef E
 
 /* Megatron's ProcessGroupCollection fields each kind fills (pg_collection_from_grid
  * and the MIMO example's topology), the plans' "fields", which python/hgrid reads: the
