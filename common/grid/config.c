@@ -239,26 +239,53 @@ typedef struct module_ctx {
     hg_module_spec *m;
     char where[96];
     int has_name, has_role; /* the key was given, even with a bad value */
+    const char *const *moe_keys;
 } module_ctx;
 
-static const char *const moe_keys[] = { "num_experts", "ep", "expert_tp", "expert_gtp_remat",
-                                        NULL };
+/* The keys of a module's mapping and of its moe mapping as the first release had them,
+ * in the order "did you mean" has always broken ties between equally near keys ('pdp':
+ * 'pp'); keys_with_dims appends every other dim given there (dims.h). */
+static const char *const module_keys_first[] = { "name", "role", "tp", "cp", "pp", "dp",
+                                                 "size", "offset", "moe", "feeds", NULL };
+static const char *const moe_keys_first[] = { "num_experts", "ep", "expert_tp", NULL };
+
+/* out (room for HG_MAX_KEYS + 1): base, then the module key of each dim a config gives
+ * as `given` that base lacks, in HG_DIMS order; NULL-terminated. */
+static void keys_with_dims(const char *const *base, hg_dim_given given, const char **out)
+{
+    size_t n = 0;
+    for (; base[n]; n++)
+        out[n] = base[n];
+    for (int d = 0; d < HG_DIM_COUNT; d++) {
+        if (hg_dim_infos[d].given != given)
+            continue;
+        const char *key = hg_dim_module_key((hg_dim)d);
+        size_t i = 0;
+        while (i < n && strcmp(out[i], key) != 0)
+            i++;
+        if (i == n && n < HG_MAX_KEYS)
+            out[n++] = key;
+    }
+    out[n] = NULL;
+}
+
+/* The dim a config gives as `key` in a mapping of kind `given`, or -1. */
+static int dim_of_key(const char *key, hg_dim_given given)
+{
+    for (int d = 0; d < HG_DIM_COUNT; d++)
+        if (hg_dim_infos[d].given == given && strcmp(key, hg_dim_module_key((hg_dim)d)) == 0)
+            return d;
+    return -1;
+}
 
 static void moe_field(walker *w, const char *key, const yaml_node_t *v, void *ctx)
 {
     hg_module_spec *m = ((module_ctx *)ctx)->m;
-    if (strcmp(key, "num_experts") == 0)
-        parse_int(w, v, "moe.num_experts", 1, HG_MAX_WORLD, &m->num_experts);
-    else if (strcmp(key, "ep") == 0)
-        parse_int(w, v, "moe.ep", 1, HG_MAX_WORLD, &m->ep);
-    else if (strcmp(key, "expert_gtp_remat") == 0)
-        parse_int(w, v, "moe.expert_gtp_remat", 1, HG_MAX_WORLD, &m->expert_gtp_remat);
-    else
-        parse_int(w, v, "moe.expert_tp", 1, HG_MAX_WORLD, &m->expert_tp);
+    int d = dim_of_key(key, HG_DIM_GIVEN_MOE);
+    char what[48];
+    snprintf(what, sizeof(what), "moe.%s", key);
+    parse_int(w, v, what, 1, HG_MAX_WORLD, d < 0 ? &m->num_experts : &m->dim[d]);
 }
-
-static const char *const module_keys[] = { "name", "role", "tp", "cp", "pp", "dp", "size",
-                                           "offset", "moe", "feeds", "gtp_remat", NULL };
 
 static int valid_name(const char *s)
 {
@@ -349,22 +376,16 @@ static void module_field(walker *w, const char *key, const yaml_node_t *v, void 
     } else if (strcmp(key, "moe") == 0) {
         if (expect_mapping(w, v, "moe") == 0) {
             m->moe_at = mark_of(v);
-            walk_mapping(w, v, "moe", moe_keys, moe_field, ctx);
+            walk_mapping(w, v, "moe", ctx->moe_keys, moe_field, ctx);
         }
+    } else if (strcmp(key, "size") == 0) {
+        parse_int(w, v, key, 1, HG_MAX_WORLD, &m->size);
+    } else if (strcmp(key, "offset") == 0) {
+        parse_int(w, v, key, 0, HG_MAX_WORLD, &m->offset);
     } else {
-        static const struct { const char *key; size_t off; long long lo; } nums[] = {
-            { "tp", offsetof(hg_module_spec, tp), 1 },
-            { "cp", offsetof(hg_module_spec, cp), 1 },
-            { "pp", offsetof(hg_module_spec, pp), 1 },
-            { "dp", offsetof(hg_module_spec, dp), 1 },
-            { "size", offsetof(hg_module_spec, size), 1 },
-            { "offset", offsetof(hg_module_spec, offset), 0 },
-            { "gtp_remat", offsetof(hg_module_spec, gtp_remat), 1 },
-        };
-        for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
-            if (strcmp(key, nums[i].key) == 0)
-                parse_int(w, v, key, nums[i].lo, HG_MAX_WORLD,
-                          (hg_num *)((char *)m + nums[i].off));
+        int d = dim_of_key(key, HG_DIM_GIVEN_MODULE);
+        if (d >= 0) /* walk_mapping passes only the keys it was given */
+            parse_int(w, v, key, 1, HG_MAX_WORLD, &m->dim[d]);
     }
 }
 
@@ -389,10 +410,13 @@ static void parse_modules(walker *w, const yaml_node_t *seq, hg_config *cfg)
         return;
     }
     cfg->nmodules = n;
+    const char *module_keys[HG_MAX_KEYS + 1], *moe_keys[HG_MAX_KEYS + 1];
+    keys_with_dims(module_keys_first, HG_DIM_GIVEN_MODULE, module_keys);
+    keys_with_dims(moe_keys_first, HG_DIM_GIVEN_MOE, moe_keys);
     for (size_t i = 0; i < n; i++) {
         const yaml_node_t *mn = yaml_document_get_node(w->doc, seq->data.sequence.items.start[i]);
         hg_module_spec *m = &cfg->modules[i];
-        module_ctx ctx = { .m = m };
+        module_ctx ctx = { .m = m, .moe_keys = moe_keys };
         snprintf(ctx.where, sizeof(ctx.where), "module %zu", i + 1);
         if (!mn)
             continue;
@@ -611,11 +635,9 @@ static void set_module_defaults(hg_config *cfg)
 {
     for (size_t i = 0; i < cfg->nmodules; i++) {
         hg_module_spec *m = &cfg->modules[i];
-        hg_num *ones[] = { &m->tp, &m->cp, &m->pp, &m->ep, &m->expert_tp, &m->gtp_remat,
-                           &m->expert_gtp_remat };
-        for (size_t k = 0; k < sizeof(ones) / sizeof(ones[0]); k++)
-            if (!ones[k]->at.line)
-                ones[k]->v = 1;
+        for (int d = 0; d < HG_DIM_COUNT; d++)
+            if (!m->dim[d].at.line)
+                m->dim[d].v = hg_dim_infos[d].absent;
     }
 }
 

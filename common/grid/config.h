@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 
+#include "grid/dims.h"
 #include "util/diag.h"
 #include "hgrid/base.h"
 
@@ -53,10 +54,15 @@ typedef struct hg_module_spec {
     hg_mark name_at;
     hg_role role;
     hg_mark role_at;
-    hg_num tp, cp, pp, dp, size, offset;
+    /* Every dim as given (line 0: absent), by module key or by hg_dim (grid/dims.h);
+     * the dims that are never given (HG_DIM_RESOLVED) stay absent. */
+    union {
+        hg_num dim[HG_DIM_COUNT];
+        struct { HG_DIMS(HG_DIM_NUM_BY_KEY_) };
+    };
+    hg_num size, offset;
     hg_mark moe_at;
-    hg_num num_experts, ep, expert_tp;
-    hg_num gtp_remat, expert_gtp_remat; /* Megatron's Generalized Tensor Parallelism */
+    hg_num num_experts;
     /* `feeds: [names]`: feeds_at.line == 0 when not given (an encoder then feeds the
      * language module); nfeeds may be 0 (`feeds: []`, no bridge). */
     hg_mark feeds_at;

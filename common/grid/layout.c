@@ -1,7 +1,8 @@
 /* Layout: rank spans and Megatron HyperCommGrid group enumeration.
  *
- * A module's ranks factor as a 4-dim mixed-radix number in two views, dense
- * [tp, cp, dp, pp] and expert [expert_tp, ep, expert_dp, pp], first dim fastest.
+ * A module's ranks factor as a mixed-radix number in two views (grid/dims.h), dense
+ * [tp, gtp_remat, cp, dp, pp] and expert [expert_tp, ep, expert_gtp_remat, expert_dp,
+ * pp], first dim fastest.
  * A group kind is a view plus a subset of its dims: a group holds the ranks that differ
  * only in those dims. HyperCommGrid sorts a kind's dims into grid order, so members
  * ascend (first dim fastest), and groups are ordered by the remaining dims with pp
@@ -13,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { DENSE = 0, EXPERT = 1 };
+enum { DENSE = HG_VIEW_DENSE, EXPERT = HG_VIEW_EXPERT };
 enum { NV = HG_VIEW_DIMS, PP_AXIS = HG_VIEW_DIMS - 1 }; /* pp is every view's last dim */
 
 /* What a kind spans: a view and the dims of that view that vary within a group. Names
@@ -23,37 +24,47 @@ typedef struct kind_def {
     unsigned mask; /* bit i: dim i of the view varies within a group */
 } kind_def;
 
-/* Dims of each view, by bit: dense [tp, gtp_remat, cp, dp, pp], expert [expert_tp, ep,
- * expert_gtp_remat, expert_dp, pp]. */
-enum { D_TP = 1u << 0, D_GTP = 1u << 1, D_CP = 1u << 2, D_DP = 1u << 3, D_PP = 1u << 4 };
-enum { E_TP = 1u << 0, E_EP = 1u << 1, E_GTP = 1u << 2, E_DP = 1u << 3, E_PP = 1u << 4 };
+/* Each dim's bit in its view's masks, from its place in the view (dims.h), so a dim put
+ * into the middle of a view changes no kind's line. */
+#define POS_(D) DPOS_##D,
+enum { HG_DENSE_VIEW(POS_) };
+#undef POS_
+#define POS_(D) EPOS_##D,
+enum { HG_EXPERT_VIEW(POS_) };
+#undef POS_
+/* A dense (D) or expert (E) dim's bit, by its HG_DIMS name: D(TP), E(EXPT_TP). */
+#define D(NAME) (1u << DPOS_##NAME)
+#define E(NAME) (1u << EPOS_##NAME)
+_Static_assert(DPOS_PP == NV - 1 && EPOS_PP == NV - 1, "pp is every view's last dim");
 
 static const kind_def kinds[HG_KIND_COUNT] = {
-    [HG_KIND_TP] = { DENSE, D_TP },
-    [HG_KIND_CP] = { DENSE, D_CP },
-    [HG_KIND_PP] = { DENSE, D_PP },
-    [HG_KIND_DP] = { DENSE, D_DP },
-    [HG_KIND_DP_CP] = { DENSE, D_CP | D_DP },
-    [HG_KIND_TP_CP] = { DENSE, D_TP | D_CP },
+    [HG_KIND_TP] = { DENSE, D(TP) },
+    [HG_KIND_CP] = { DENSE, D(CP) },
+    [HG_KIND_PP] = { DENSE, D(PP) },
+    [HG_KIND_DP] = { DENSE, D(DP) },
+    [HG_KIND_DP_CP] = { DENSE, D(CP) | D(DP) },
+    [HG_KIND_TP_CP] = { DENSE, D(TP) | D(CP) },
     /* Megatron's mp, tp_dp, tp_dp_cp and tp_cp_dp_pp (intra_dist_opt) span gtp_remat. */
-    [HG_KIND_MP] = { DENSE, D_TP | D_GTP | D_PP },
-    [HG_KIND_TP_DP] = { DENSE, D_TP | D_GTP | D_DP },
-    [HG_KIND_TP_DP_CP] = { DENSE, D_TP | D_GTP | D_CP | D_DP },
-    [HG_KIND_TP_CP_DP_PP] = { DENSE, D_TP | D_GTP | D_CP | D_DP | D_PP },
-    [HG_KIND_EP] = { EXPERT, E_EP },
-    [HG_KIND_EXPT_TP] = { EXPERT, E_TP },
-    [HG_KIND_EXPT_DP] = { EXPERT, E_DP },
-    [HG_KIND_TP_EP] = { EXPERT, E_TP | E_EP },
-    [HG_KIND_TP_EP_PP] = { EXPERT, E_TP | E_EP | E_PP },
+    [HG_KIND_MP] = { DENSE, D(TP) | D(GTP_REMAT) | D(PP) },
+    [HG_KIND_TP_DP] = { DENSE, D(TP) | D(GTP_REMAT) | D(DP) },
+    [HG_KIND_TP_DP_CP] = { DENSE, D(TP) | D(GTP_REMAT) | D(CP) | D(DP) },
+    [HG_KIND_TP_CP_DP_PP] = { DENSE, D(TP) | D(GTP_REMAT) | D(CP) | D(DP) | D(PP) },
+    [HG_KIND_EP] = { EXPERT, E(EP) },
+    [HG_KIND_EXPT_TP] = { EXPERT, E(EXPT_TP) },
+    [HG_KIND_EXPT_DP] = { EXPERT, E(EXPT_DP) },
+    [HG_KIND_TP_EP] = { EXPERT, E(EXPT_TP) | E(EP) },
+    [HG_KIND_TP_EP_PP] = { EXPERT, E(EXPT_TP) | E(EP) | E(PP) },
     /* Derived from the pp groups; see embd_* below. */
-    [HG_KIND_EMBD] = { DENSE, D_PP },
-    [HG_KIND_POS_EMBD] = { DENSE, D_PP },
-    [HG_KIND_GTP_REMAT] = { DENSE, D_GTP },
-    [HG_KIND_GTP_REMAT_DP_CP] = { DENSE, D_GTP | D_CP | D_DP },
-    [HG_KIND_EXPT_GTP_REMAT] = { EXPERT, E_GTP },
-    [HG_KIND_TP_EP_GTP_REMAT_PP] = { EXPERT, E_TP | E_EP | E_GTP | E_PP },
-    [HG_KIND_EP_GTP_REMAT_DP] = { EXPERT, E_GTP | E_DP },
+    [HG_KIND_EMBD] = { DENSE, D(PP) },
+    [HG_KIND_POS_EMBD] = { DENSE, D(PP) },
+    [HG_KIND_GTP_REMAT] = { DENSE, D(GTP_REMAT) },
+    [HG_KIND_GTP_REMAT_DP_CP] = { DENSE, D(GTP_REMAT) | D(CP) | D(DP) },
+    [HG_KIND_EXPT_GTP_REMAT] = { EXPERT, E(EXPT_GTP_REMAT) },
+    [HG_KIND_TP_EP_GTP_REMAT_PP] = { EXPERT, E(EXPT_TP) | E(EP) | E(EXPT_GTP_REMAT) | E(PP) },
+    [HG_KIND_EP_GTP_REMAT_DP] = { EXPERT, E(EXPT_GTP_REMAT) | E(EXPT_DP) },
 };
+#undef D
+#undef E
 
 /* Megatron's ProcessGroupCollection fields each kind fills (pg_collection_from_grid
  * and the MIMO example's topology), the plans' "fields", which python/hgrid reads: the
@@ -93,12 +104,6 @@ int hg_kind_fields(hg_kind kind, const char *const **fields)
     return n;
 }
 
-/* The dims of each view, grid order (first fastest). */
-static const hg_dim view_dim[2][HG_VIEW_DIMS] = {
-    [DENSE] = { HG_DIM_TP, HG_DIM_GTP_REMAT, HG_DIM_CP, HG_DIM_DP, HG_DIM_PP },
-    [EXPERT] = { HG_DIM_EXPT_TP, HG_DIM_EP, HG_DIM_EXPT_GTP_REMAT, HG_DIM_EXPT_DP, HG_DIM_PP },
-};
-
 #define KIND_NAME_(NAME, name) [HG_KIND_##NAME] = HG_STRINGIFY(name),
 static const char *const kind_names[HG_KIND_COUNT] = { HG_KINDS(KIND_NAME_) };
 #undef KIND_NAME_
@@ -115,58 +120,13 @@ int hg_kind_dims(hg_kind kind, hg_dim dims[HG_VIEW_DIMS])
     int n = 0;
     for (int i = 0; i < HG_VIEW_DIMS; i++)
         if (kinds[kind].mask & (1u << i))
-            dims[n++] = view_dim[kinds[kind].view][i];
+            dims[n++] = hg_view_dim[kinds[kind].view][i];
     return n;
 }
 
 const char *hg_kind_view_name(hg_kind kind)
 {
     return kinds[kind].view == DENSE ? "dense" : "expert";
-}
-
-#define DIM_NAME_(NAME, name, module_key) [HG_DIM_##NAME] = HG_STRINGIFY(name),
-static const char *const dim_names[] = { HG_DIMS(DIM_NAME_) };
-#undef DIM_NAME_
-#define DIM_KEY_(NAME, name, module_key) [HG_DIM_##NAME] = HG_STRINGIFY(module_key),
-static const char *const dim_module_keys[] = { HG_DIMS(DIM_KEY_) };
-#undef DIM_KEY_
-#define DIM_ENV_(NAME, name, module_key) [HG_DIM_##NAME] = #NAME,
-static const char *const dim_env_names[] = { HG_DIMS(DIM_ENV_) };
-#undef DIM_ENV_
-
-const char *hg_dim_name(hg_dim dim)
-{
-    return (unsigned)dim < HG_DIM_COUNT ? dim_names[dim] : "?";
-}
-
-const char *hg_dim_module_key(hg_dim dim)
-{
-    return (unsigned)dim < HG_DIM_COUNT ? dim_module_keys[dim] : "?";
-}
-
-const char *hg_dim_env_name(hg_dim dim)
-{
-    return (unsigned)dim < HG_DIM_COUNT ? dim_env_names[dim] : "?";
-}
-
-int hg_coords_dim(const hg_coords *c, hg_dim dim)
-{
-    switch (dim) {
-#define DIM_COORD_(NAME, name, module_key) case HG_DIM_##NAME: return c->name;
-    HG_DIMS(DIM_COORD_)
-#undef DIM_COORD_
-    }
-    return -1;
-}
-
-int hg_module_dim(const hg_module *m, hg_dim dim)
-{
-    switch (dim) {
-#define DIM_SIZE_(NAME, name, module_key) case HG_DIM_##NAME: return m->module_key;
-    HG_DIMS(DIM_SIZE_)
-#undef DIM_SIZE_
-    }
-    return -1;
 }
 
 static int is_embedding_kind(hg_kind kind)
@@ -186,13 +146,8 @@ int hg_kind_applies(const hg_module *m, hg_kind kind)
 
 static void view_dims(const hg_module *m, int view, int dims[NV])
 {
-    if (view == DENSE) {
-        dims[0] = m->tp, dims[1] = m->gtp_remat, dims[2] = m->cp, dims[3] = m->dp;
-        dims[4] = m->pp;
-    } else {
-        dims[0] = m->expert_tp, dims[1] = m->ep, dims[2] = m->expert_gtp_remat;
-        dims[3] = m->expert_dp, dims[4] = m->pp;
-    }
+    for (int i = 0; i < NV; i++)
+        dims[i] = m->dim[hg_view_dim[view][i]];
 }
 
 static void view_strides(const int dims[NV], int strides[NV])
@@ -538,9 +493,13 @@ static void view_coords(const hg_module *m, int local, int view, int c[NV])
 
 static hg_coords coords_of(const int dc[NV], const int ec[NV])
 {
-    return (hg_coords){ .tp = dc[0], .gtp_remat = dc[1], .cp = dc[2], .dp = dc[3],
-                        .pp = dc[4], .expt_tp = ec[0], .ep = ec[1], .expt_gtp_remat = ec[2],
-                        .expt_dp = ec[3] };
+    /* pp, in both views, is the same coordinate either way. */
+    hg_coords c = { .dim = { 0 } };
+    for (int i = 0; i < NV; i++) {
+        c.dim[hg_view_dim[EXPERT][i]] = ec[i];
+        c.dim[hg_view_dim[DENSE][i]] = dc[i];
+    }
+    return c;
 }
 
 void hg_module_coords(const hg_module *m, int rank, hg_coords *out)

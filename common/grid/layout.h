@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "grid/config.h"
+#include "grid/dims.h"
 #include "util/diag.h"
 #include "util/error.h"
 #include "grid/validate.h"
@@ -19,20 +20,7 @@
  * fields and the plan JSON; HG_KINDS), hg_kind_name and hg_dim (HG_DIMS) are public:
  * hgrid/base.h. */
 
-/* The number of dims, from HG_DIMS. */
-#define HG_DIM_ONE_(NAME, name, module_key) +1
-enum { HG_DIM_COUNT = 0 HG_DIMS(HG_DIM_ONE_) };
-#undef HG_DIM_ONE_
-
-/* A dim's coordinate name ("tp", ..., "expt_dp"), its module key in the plan ("tp", ...,
- * "expert_dp") and its part of environment names ("TP", ..., "EXPT_DP"). */
-const char *hg_dim_name(hg_dim dim);
-const char *hg_dim_module_key(hg_dim dim);
-const char *hg_dim_env_name(hg_dim dim);
-
-/* Dims per view: dense [tp, gtp_remat, cp, dp, pp], expert [expert_tp, ep,
- * expert_gtp_remat, expert_dp, pp]. */
-#define HG_VIEW_DIMS 5
+/* hg_dim_name, hg_dim_module_key, hg_dim_env_name: grid/dims.h. */
 
 /* The dims a kind's groups span, in grid order (first fastest), into dims; returns how
  * many (1 to HG_VIEW_DIMS). embd and pos_embd span pp: they hold some ranks of each pp group
@@ -82,10 +70,13 @@ const hg_module *hg_layout_module(const hg_layout *l, size_t i);
  * colocated layout every module holds every rank: the language module's index. */
 int hg_layout_module_of(const hg_layout *l, int rank);
 
+/* A rank's coordinate along every dim, both views (pp shared): c.tp, ..., c.expt_dp by
+ * the dims' coordinate names, or c.dim[d] by hg_dim. */
 typedef struct hg_coords {
-    int tp, cp, dp, pp;          /* dense view */
-    int expt_tp, ep, expt_dp;    /* expert view (pp shared) */
-    int gtp_remat, expt_gtp_remat; /* both views' GTP coordinate */
+    union {
+        int dim[HG_DIM_COUNT];
+        struct { HG_DIMS(HG_DIM_FIELD_BY_NAME_) };
+    };
 } hg_coords;
 
 /* A coordinate, and a module's size, along one dim; -1 for no dim. */

@@ -549,56 +549,98 @@ static int w_table(writer *w, const table_col *cols, int ncols, int nrows, table
     return 0;
 }
 
-static const table_col module_cols[] = {
-    { "module", 20, 1, 0 }, { "role", 8, 1, 1 },      { "ranks", 17, 1, 1 },
-    { "size", 5, 0, 1 },    { "tp", 4, 0, 1 },        { "cp", 4, 0, 1 },
-    { "dp", 5, 0, 1 },      { "pp", 4, 0, 1 },        { "ep", 4, 0, 2 },
-    { "expert_tp", 9, 0, 1 }, { "expert_dp", 9, 0, 1 }, { "gtp_remat", 9, 0, 1 },
-    { "expert_gtp_remat", 16, 0, 1 },
+/* The module and rank tables: lead columns, then one per dim shown (HG_DIMS order),
+ * headed by the dim's module key (module table) or coordinate name (rank table). The
+ * quiet dims (dims.h) are shown only when some module has one of them other than 1, so
+ * a layout without them reads as before. */
+typedef struct dim_table {
+    const hg_layout *l;
+    int quiet; /* the quiet dims are shown */
+} dim_table;
+
+static int dim_shown(const dim_table *t, int d)
+{
+    return t->quiet || !hg_dim_infos[d].quiet;
+}
+
+static int quiet_dims_shown(const hg_layout *l)
+{
+    for (size_t i = 0; i < hg_layout_module_count(l); i++)
+        for (int d = 0; d < HG_DIM_COUNT; d++)
+            if (hg_dim_infos[d].quiet && hg_layout_module(l, i)->dim[d] != 1)
+                return 1;
+    return 0;
+}
+
+/* cols gets lead[0 .. nlead), then the dims' columns; returns how many. */
+static int dim_table_cols(const dim_table *t, const table_col *lead, int nlead, int rank_table,
+                          table_col cols[TABLE_MAX_COLS])
+{
+    int n = 0;
+    for (; n < nlead; n++)
+        cols[n] = lead[n];
+    for (int d = 0; d < HG_DIM_COUNT; d++) {
+        const hg_dim_info *in = &hg_dim_infos[d];
+        if (dim_shown(t, d))
+            cols[n++] = (table_col){ rank_table ? hg_dim_name((hg_dim)d)
+                                                : hg_dim_module_key((hg_dim)d),
+                                     rank_table ? in->rank_width : in->module_width, 0,
+                                     in->gap };
+    }
+    return n;
+}
+
+/* cells from `at` on: vals' shown dims. */
+static void dim_cells(const dim_table *t, const int *vals, char cells[][CELL_MAX], int at)
+{
+    for (int d = 0; d < HG_DIM_COUNT; d++)
+        if (dim_shown(t, d))
+            snprintf(cells[at++], CELL_MAX, "%d", vals[d]);
+}
+
+static const table_col module_lead[] = {
+    { "module", 20, 1, 0 }, { "role", 8, 1, 1 }, { "ranks", 17, 1, 1 }, { "size", 5, 0, 1 },
 };
 
 static int module_row(const void *ctx, int row, char cells[][CELL_MAX], hg_error *err)
 {
-    const hg_module *m = hg_layout_module(ctx, (size_t)row);
+    const dim_table *t = ctx;
+    const hg_module *m = hg_layout_module(t->l, (size_t)row);
     (void)err;
     snprintf(cells[0], CELL_MAX, "%s", m->name);
     snprintf(cells[1], CELL_MAX, "%s", hg_role_name(m->role));
     snprintf(cells[2], CELL_MAX, "%d-%d", m->offset, m->offset + m->size - 1);
     snprintf(cells[3], CELL_MAX, "%d", m->size);
-    for (int d = 0; d < HG_DIM_COUNT; d++)
-        snprintf(cells[4 + d], CELL_MAX, "%d", hg_module_dim(m, (hg_dim)d));
+    dim_cells(t, m->dim, cells, 4);
     return 0;
 }
 
-static const table_col rank_cols[] = {
-    { "rank", 5, 1, 0 }, { "module", 20, 1, 1 }, { "tp", 4, 0, 1 },
-    { "cp", 4, 0, 1 },   { "dp", 4, 0, 1 },      { "pp", 4, 0, 1 },
-    { "ep", 4, 0, 2 },   { "expt_tp", 7, 0, 1 }, { "expt_dp", 7, 0, 1 },
-    { "gtp_remat", 9, 0, 1 }, { "expt_gtp_remat", 14, 0, 1 },
+static const table_col rank_lead[] = {
+    { "rank", 5, 1, 0 }, { "module", 20, 1, 1 },
 };
 
-/* The tables' last two columns (HG_DIMS' gtp_remat, expert_gtp_remat) are shown only
- * when some module has GTP, so a layout without it reads as before. */
-static int table_gtp_cols(const hg_layout *l)
+/* Whether some module has Generalized Tensor Parallelism: its bridges' leaders are
+ * per dp x gtp_remat lane. */
+static int layout_has_gtp(const hg_layout *l)
 {
     for (size_t i = 0; i < hg_layout_module_count(l); i++) {
         const hg_module *m = hg_layout_module(l, i);
         if (m->gtp_remat != 1 || m->expert_gtp_remat != 1)
-            return 0;
+            return 1;
     }
-    return -2;
+    return 0;
 }
 
 static int rank_row(const void *ctx, int row, char cells[][CELL_MAX], hg_error *err)
 {
+    const dim_table *t = ctx;
     hg_rank_view p;
-    int rc = hg_rank_view_build(ctx, row, &p, err);
+    int rc = hg_rank_view_build(t->l, row, &p, err);
     if (rc != 0)
         return rc;
     snprintf(cells[0], CELL_MAX, "%d", row);
     snprintf(cells[1], CELL_MAX, "%s", p.module.name);
-    for (int d = 0; d < HG_DIM_COUNT; d++)
-        snprintf(cells[2 + d], CELL_MAX, "%d", hg_coords_dim(&p.coords, (hg_dim)d));
+    dim_cells(t, p.coords.dim, cells, 2);
     hg_rank_view_free(&p);
     return 0;
 }
@@ -681,12 +723,15 @@ int hg_plan_write_table(const hg_layout *l, FILE *out, hg_error *err)
     w_printf(w, "hgrid plan: %d rank%s, %zu module%s%s\n\n", world, world == 1 ? "" : "s", nmod,
              nmod == 1 ? "" : "s",
              colocated ? ", colocated (every module spans every rank)" : "");
-    if ((rc = w_table(w, module_cols, NCOLS(module_cols) + table_gtp_cols(l), (int)nmod, module_row, l, err)) != 0)
+    dim_table dt = { .l = l, .quiet = quiet_dims_shown(l) };
+    table_col cols[TABLE_MAX_COLS];
+    int ncols = dim_table_cols(&dt, module_lead, NCOLS(module_lead), 0, cols);
+    if ((rc = w_table(w, cols, ncols, (int)nmod, module_row, &dt, err)) != 0)
         goto out;
     size_t nb = hg_layout_bridge_count(l);
     if (nb) {
         w_printf(w, "\nbridge%s (leaders per side, one per dp %s):\n", nb == 1 ? "" : "s",
-                 table_gtp_cols(l) == 0 ? "x gtp_remat lane" : "replica");
+                 layout_has_gtp(l) ? "x gtp_remat lane" : "replica");
         if ((rc = w_table(w, bridge_cols, NCOLS(bridge_cols), (int)nb, bridge_row, l, err)) != 0)
             goto out;
     } else if (!colocated && nmod > 1) {
@@ -698,7 +743,8 @@ int hg_plan_write_table(const hg_layout *l, FILE *out, hg_error *err)
                  "rank's view)\n", world);
     } else {
         w_str(w, "\n");
-        if ((rc = w_table(w, rank_cols, NCOLS(rank_cols) + table_gtp_cols(l), world, rank_row, l, err)) != 0)
+        ncols = dim_table_cols(&dt, rank_lead, NCOLS(rank_lead), 1, cols);
+        if ((rc = w_table(w, cols, ncols, world, rank_row, &dt, err)) != 0)
             goto out;
     }
     rc = w_finish(w, err);
@@ -903,20 +949,18 @@ static void w_rank_module(writer *w, const hg_rank_view *p)
 {
     const hg_module *m = &p->module;
     const hg_coords *c = &p->coords;
-    /* gtp_remat is shown where it is not 1, so a layout without GTP reads as before. */
-    if (m->gtp_remat == 1)
-        w_printf(w, "dense:  tp %d/%d  cp %d/%d  dp %d/%d  pp %d/%d\n", c->tp, m->tp, c->cp,
-                 m->cp, c->dp, m->dp, c->pp, m->pp);
-    else
-        w_printf(w, "dense:  tp %d/%d  gtp_remat %d/%d  cp %d/%d  dp %d/%d  pp %d/%d\n", c->tp,
-                 m->tp, c->gtp_remat, m->gtp_remat, c->cp, m->cp, c->dp, m->dp, c->pp, m->pp);
-    if (m->expert_gtp_remat == 1)
-        w_printf(w, "expert: expt_tp %d/%d  ep %d/%d  expt_dp %d/%d  pp %d/%d\n", c->expt_tp,
-                 m->expert_tp, c->ep, m->ep, c->expt_dp, m->expert_dp, c->pp, m->pp);
-    else
-        w_printf(w, "expert: expt_tp %d/%d  ep %d/%d  expt_gtp_remat %d/%d  expt_dp %d/%d  "
-                 "pp %d/%d\n", c->expt_tp, m->expert_tp, c->ep, m->ep, c->expt_gtp_remat,
-                 m->expert_gtp_remat, c->expt_dp, m->expert_dp, c->pp, m->pp);
+    /* Each view's dims in grid order; a quiet dim (dims.h) only where it is not 1, so a
+     * layout without it reads as before. */
+    for (int view = 0; view < HG_VIEW_COUNT; view++) {
+        w_printf(w, "%-8s", view == HG_VIEW_DENSE ? "dense:" : "expert:");
+        for (int i = 0, n = 0; i < HG_VIEW_DIMS; i++) {
+            hg_dim d = hg_view_dim[view][i];
+            if (hg_dim_infos[d].quiet && m->dim[d] == 1)
+                continue;
+            w_printf(w, "%s%s %d/%d", n++ ? "  " : "", hg_dim_name(d), c->dim[d], m->dim[d]);
+        }
+        w_str(w, "\n");
+    }
     /* Group indexes and ranks reach 2^24: widths from the data keep the columns aligned. */
     int gw = 6, rw = 5, kw = 12;
     char num[16];

@@ -35,14 +35,11 @@ static void copy_given_factors(const hg_module_spec *s, hg_module *out)
     memset(out, 0, sizeof(*out));
     snprintf(out->name, sizeof(out->name), "%s", s->name);
     out->role = s->role;
-    out->tp = (int)s->tp.v;
-    out->cp = (int)s->cp.v;
-    out->pp = (int)s->pp.v;
-    out->ep = (int)s->ep.v;
-    out->expert_tp = (int)s->expert_tp.v;
+    /* The dims with a default (dims.h's absent); dp and expert_dp are resolved below. */
+    for (int d = 0; d < HG_DIM_COUNT; d++)
+        if (hg_dim_infos[d].absent)
+            out->dim[d] = (int)s->dim[d].v;
     out->num_experts = (int)s->num_experts.v;
-    out->gtp_remat = (int)s->gtp_remat.v;
-    out->expert_gtp_remat = (int)s->expert_gtp_remat.v;
 }
 
 /* The dense factors but dp as a diagnostic writes them: "tp*cp*pp = 2*1*2", with

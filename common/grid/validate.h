@@ -5,6 +5,7 @@
 #define HG_VALIDATE_H
 
 #include "grid/config.h"
+#include "grid/dims.h"
 #include "util/diag.h"
 
 /* Rule 8 (layouts beyond what the MIMO runtime accepts) is an error, not a warning. */
@@ -15,10 +16,13 @@ typedef struct hg_module {
     char name[HG_NAME_MAX + 1];
     hg_role role;
     int offset, size;
-    int tp, cp, dp, pp;
-    int ep, expert_tp, expert_dp;
+    /* Its size along every dim: m.tp, ..., m.expert_gtp_remat by the dims' module keys,
+     * or m.dim[d] by hg_dim (grid/dims.h). */
+    union {
+        int dim[HG_DIM_COUNT];
+        struct { HG_DIMS(HG_DIM_FIELD_BY_KEY_) };
+    };
     int num_experts; /* 0 when not given */
-    int gtp_remat, expert_gtp_remat; /* dense and expert views' GTP dims (default 1) */
 } hg_module;
 
 /* One edge of the module graph (a bridge of a disjoint layout): src feeds dest. */

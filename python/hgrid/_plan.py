@@ -5,7 +5,7 @@ with the dims each spans ("kinds", written by common/grid/plan.c from common/gri
 table). This package keeps no table of kinds of its own."""
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields as dataclass_fields
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 # The plan schema this reader understands: common/grid/plan.h's HG_PLAN_VERSION (tested equal).
@@ -139,9 +139,13 @@ class Plan:
                        % (self.rank, name, ", ".join(m.module.name for m in self.modules)))
 
 
-MODULE_INT_KEYS = ("offset", "size", "tp", "cp", "dp", "pp", "ep", "expert_tp", "expert_dp")
-# Module keys that older plans lack (then 1).
-MODULE_OPTIONAL_KEYS = ("gtp_remat", "expert_gtp_remat")
+# The plan's module keys are Module's integer fields, so a new dim is one field there
+# (tests/python/test_dims.py checks them against the launcher's plans): those without a
+# default every plan has; those with one (1), plans written before hgrid had them lack.
+MODULE_INT_KEYS = tuple(f.name for f in dataclass_fields(Module) if f.type in (int, "int")
+                        and f.default is MISSING)
+MODULE_OPTIONAL_KEYS = tuple(f.name for f in dataclass_fields(Module) if f.type in (int, "int")
+                             and f.default is not MISSING)
 
 
 class _Reader:
