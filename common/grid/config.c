@@ -18,6 +18,7 @@
 #include <yaml.h>
 
 #include "util/error.h"
+#include "wire/beat.h"
 #include "wire/protocol.h"
 
 #define HG_MAX_MODULES 4096
@@ -465,7 +466,8 @@ int hg_preflight_from_name(const char *name, hg_preflight *out)
 
 static const char *const agent_keys[] = { "backend", "init_timeout_s", "verify", "preflight",
                                           "nccl_ranks_per_root", "max_restarts",
-                                          "stall_timeout_s", "first_beat_timeout_s", NULL };
+                                          "stall_timeout_s", "first_beat_timeout_s", "stragglers",
+                                          NULL };
 
 static void agent_field(walker *w, const char *key, const yaml_node_t *v, void *ctx)
 {
@@ -500,6 +502,16 @@ static void agent_field(walker *w, const char *key, const yaml_node_t *v, void *
     } else if (strcmp(key, "first_beat_timeout_s") == 0) {
         parse_int(w, v, "agent.first_beat_timeout_s", 0, HG_TIMEOUT_MAX_S,
                   &cfg->first_beat_timeout_s);
+    } else if (strcmp(key, "stragglers") == 0) {
+        const char *s = string_value(w, v, "agent.stragglers");
+        if (!s)
+            return;
+        if (hg_stragglers_parse(s, &cfg->straggler_pct, &cfg->straggler_steps) != 0) {
+            ERR_AT(w, v, "agent.stragglers: expected PCT (0..1000), \"PCT:STEPS\" (STEPS 2..%d) "
+                   "or off, got '%.32s'", HG_STRAGGLER_STEPS_MAX, s);
+            return;
+        }
+        cfg->stragglers_at = mark_of(v);
     } else if (parse_bool(w, v, "agent.verify", &cfg->verify) == 0) {
         cfg->verify_at = mark_of(v);
     }
@@ -605,6 +617,8 @@ static void set_config_defaults(hg_config *cfg)
     cfg->verify = 1;
     cfg->preflight = HG_PREFLIGHT_FULL;
     cfg->nccl_ranks_per_root.v = HG_RANKS_PER_ROOT_DEFAULT;
+    cfg->straggler_pct = HG_STRAGGLER_PCT_DEFAULT;
+    cfg->straggler_steps = HG_STRAGGLER_STEPS_DEFAULT;
 }
 
 static void set_module_defaults(hg_config *cfg)

@@ -83,6 +83,9 @@ typedef struct hg_config {
     hg_num max_restarts;   /* default 0; --max-restarts overrides */
     hg_num stall_timeout_s; /* default 0 (off); --stall-timeout overrides */
     hg_num first_beat_timeout_s; /* default 0 (off); --first-beat-timeout overrides */
+    int straggler_pct;     /* agent.stragglers (wire/beat.h): default HG_STRAGGLER_PCT_DEFAULT, */
+    int straggler_steps;   /* ... HG_STRAGGLER_STEPS_DEFAULT; 0 %: off; --stragglers overrides */
+    hg_mark stragglers_at;
     hg_layout_kind layout; /* default HG_LAYOUT_DISJOINT */
     hg_mark layout_at;
 } hg_config;
