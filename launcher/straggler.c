@@ -196,9 +196,9 @@ void hg_straggler_describe(FILE *out, const hg_layout *l, const hg_straggler_eve
     char module[64], coords[96];
     where(l, e->rank, module, sizeof(module), coords, sizeof(coords));
     fprintf(out, "hgrid: rank %d (%s, %s) is a straggler: %d%% slower than the median of "
-            "%s's other %d rank%s over the last %ld steps (%.1f ms vs %.1f ms of compute a "
-            "step)\n", e->rank, module, coords, e->pct, module, e->peers, e->peers == 1 ? "" : "s",
-            e->to - e->from, e->ms, e->peers_ms);
+            "%s's other %d rank%s over steps %ld-%ld (%.1f ms vs %.1f ms of compute a step)\n",
+            e->rank, module, coords, e->pct, module, e->peers, e->peers == 1 ? "" : "s", e->from,
+            e->to, e->ms, e->peers_ms);
 }
 
 json_t *hg_straggler_json(const hg_layout *l, const hg_straggler_event *e)

@@ -74,7 +74,7 @@
 #define LOST_HOST_BACKSTOP_S 3.0
 /* How often the ranks' compute times are compared (--stragglers): heartbeats come
  * every HG_BEAT_FORWARD_MS at most, and a window is tens of steps. */
-#define STRAGGLER_CHECK_S 1.0
+#define STRAGGLER_CHECK_S (HG_BEAT_FORWARD_MS / 1000.0)
 /* After stalled ranks were asked for their stacks, this long before the stop. */
 #define STACKS_WAIT_S 2.0
 /* After mpirun and everything we started are gone, a stream still open can only be
