@@ -10,7 +10,6 @@
 #include "wire/agent_argv.h"
 #include "grid/config.h"
 #include "util/intparse.h"
-#include "wire/beat.h"
 #include "wire/protocol.h"
 
 void hg_cli_usage(FILE *out)

@@ -8,6 +8,7 @@
 
 #include "straggler.h"
 #include "testutil.h"
+#include "grid/config.h"
 #include "wire/beat.h"
 
 #define MAXW 8
@@ -149,7 +150,7 @@ START_TEST(line_and_report)
     hg_straggler_describe(f, l, &e);
     fclose(f);
     ck_assert_str_eq(buf, "hgrid: rank 3 (language, tp 1 dp 1) is a straggler: 9% slower than "
-                          "the median of language's other 3 ranks over the last 21 steps "
+                          "the median of language's other 3 ranks over steps 40-61 "
                           "(12.3 ms vs 11.3 ms of compute a step)\n");
     json_t *j = hg_straggler_json(l, &e);
     char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(4));

@@ -18,7 +18,7 @@
 #include <yaml.h>
 
 #include "util/error.h"
-#include "wire/beat.h"
+#include "util/intparse.h"
 #include "wire/protocol.h"
 
 #define HG_MAX_MODULES 4096
@@ -608,6 +608,29 @@ bad:
     hg_diags_add(diags, HG_DIAG_ERROR, line, col,
                  "the file is not valid UTF-8 (byte 0x%02x at offset %zu)", s[i], i);
     return -1;
+}
+
+int hg_stragglers_parse(const char *s, int *pct, int *steps)
+{
+    if (strcmp(s, "off") == 0) {
+        *pct = 0;
+        *steps = HG_STRAGGLER_STEPS_DEFAULT;
+        return 0;
+    }
+    char head[16];
+    const char *colon = strchr(s, ':');
+    size_t n = colon ? (size_t)(colon - s) : strlen(s);
+    int p, w = HG_STRAGGLER_STEPS_DEFAULT;
+    if (n >= sizeof(head))
+        return -1;
+    memcpy(head, s, n);
+    head[n] = '\0';
+    if (hg_int_parse(head, 0, 1000, &p) != 0
+        || (colon && hg_int_parse(colon + 1, 2, HG_STRAGGLER_STEPS_MAX, &w) != 0))
+        return -1;
+    *pct = p;
+    *steps = w;
+    return 0;
 }
 
 static void set_config_defaults(hg_config *cfg)

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/intparse.h"
 #include "wire/protocol.h"
 
 static int digits(const char *p, const char **end, long long *v)
@@ -59,27 +58,4 @@ int hg_beat_format(const hg_beat *b, char *buf, size_t len)
     if (b->compute_us >= 0 && n >= 0 && (size_t)n < len)
         n += snprintf(buf + n, len - (size_t)n, " " HG_BEAT_COMPUTE " %lld", b->compute_us);
     return n;
-}
-
-int hg_stragglers_parse(const char *s, int *pct, int *steps)
-{
-    if (strcmp(s, "off") == 0) {
-        *pct = 0;
-        *steps = HG_STRAGGLER_STEPS_DEFAULT;
-        return 0;
-    }
-    char head[16];
-    const char *colon = strchr(s, ':');
-    size_t n = colon ? (size_t)(colon - s) : strlen(s);
-    int p, w = HG_STRAGGLER_STEPS_DEFAULT;
-    if (n >= sizeof(head))
-        return -1;
-    memcpy(head, s, n);
-    head[n] = '\0';
-    if (hg_int_parse(head, 0, 1000, &p) != 0
-        || (colon && hg_int_parse(colon + 1, 2, HG_STRAGGLER_STEPS_MAX, &w) != 0))
-        return -1;
-    *pct = p;
-    *steps = w;
-    return 0;
 }

@@ -26,12 +26,4 @@ int hg_beat_parse(const char *line, hg_beat *out);
 /* The line for *b, as hg_beat_parse reads it (no newline); snprintf's return. */
 int hg_beat_format(const hg_beat *b, char *buf, size_t len);
 
-/* The straggler setting (--stragglers, agent.stragglers): "PCT:STEPS", "PCT" (STEPS
- * HG_STRAGGLER_STEPS_DEFAULT) or "off" (and "0"): 0 and *pct (0: off), *steps; -1 for
- * anything else. PCT 1..1000, STEPS 2..HG_STRAGGLER_STEPS_MAX. */
-#define HG_STRAGGLER_PCT_DEFAULT 5
-#define HG_STRAGGLER_STEPS_DEFAULT 20
-#define HG_STRAGGLER_STEPS_MAX 100000
-int hg_stragglers_parse(const char *s, int *pct, int *steps);
-
 #endif
