@@ -1,6 +1,7 @@
 """A torch gloo trainer for tests/hang_test.sh: every rank heartbeats and all-reduces
 each step; HANG_RANK hangs at HANG_STEP in the way HANG says (sleep, lock, mismatch,
-stop, cloop, prebeat)."""
+stop, cloop, prebeat). Its collectives are timed (hgrid.torch.time_collectives, as
+hgrid.torch.init does), so the waiters' stacks hold hgrid's wrapper frame too."""
 import ctypes
 import os
 import signal
@@ -12,6 +13,7 @@ import torch
 import torch.distributed as dist
 
 import hgrid
+import hgrid.torch
 
 rank = int(os.environ["RANK"])
 hang = os.environ.get("HANG", "")
@@ -52,6 +54,7 @@ def mark():
 if me and hang == "prebeat":
     mark()
     load_batch()
+hgrid.torch.time_collectives()
 dist.init_process_group("gloo")
 t = torch.ones(4)
 for step in range(1000):
