@@ -36,6 +36,7 @@
 
 #include "util/clock.h"
 #include "util/intparse.h"
+#include "wire/beat.h"
 #include "wire/launchenv.h"
 #include "wire/line.h"
 #include "wire/protocol.h"
@@ -176,9 +177,9 @@ typedef struct keeper {
     int released, gone, closed_sent;
     double exited_at;
     int beat_fd;      /* PROGRAM's heartbeat pipe (HG_ENV_HEARTBEAT_FD), -1 once closed */
-    char beat_buf[64];
+    char beat_buf[128];
     size_t beat_len;
-    char beat_last[64]; /* the latest whole line, not yet sent when beat_due */
+    char beat_last[128]; /* the latest whole line, not yet sent when beat_due */
     pid_t stacks_pid;   /* the latest line's "stacks PID", 0 when it asked for none */
     int beat_due;
     double beat_sent;
@@ -425,20 +426,12 @@ static void read_beats(keeper *k)
                 k->beat_len = sizeof(k->beat_buf); /* too long: dropped at its newline */
             continue;
         }
-        long step, pid = 0;
-        char rest[16] = "", *end;
+        hg_beat b;
         if (k->beat_len < sizeof(k->beat_buf)) {
             k->beat_buf[k->beat_len] = '\0';
-            step = strtol(k->beat_buf, &end, 10);
-            if (end != k->beat_buf && step >= 0
-                && (*end == '\0' || sscanf(end, " %15s %ld", rest, &pid) >= 1)) {
-                int stacks = strcmp(rest, HG_BEAT_STACKS) == 0 && pid > 0 && pid <= INT_MAX;
-                k->stacks_pid = stacks ? (pid_t)pid : 0;
-                if (stacks)
-                    snprintf(k->beat_last, sizeof(k->beat_last), "%ld %s %ld", step,
-                             HG_BEAT_STACKS, pid);
-                else
-                    snprintf(k->beat_last, sizeof(k->beat_last), "%ld", step);
+            if (hg_beat_parse(k->beat_buf, &b) == 0) {
+                k->stacks_pid = (pid_t)b.stacks_pid;
+                hg_beat_format(&b, k->beat_last, sizeof(k->beat_last));
                 k->beat_due = 1;
             }
         }

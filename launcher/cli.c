@@ -77,6 +77,10 @@ void hg_cli_usage(FILE *out)
           "                       end an attempt with a rank that sends no first heartbeat\n"
           "                       within this long of go (default: agent.first_beat_timeout_s,\n"
           "                       0: off)\n"
+          "  --stragglers PCT[:STEPS]|off\n"
+          "                       name a rank whose compute a step (time outside collectives,\n"
+          "                       hgrid.torch) is PCT %% above its module's median over STEPS\n"
+          "                       steps (default: agent.stragglers, 5:20)\n"
           "  --host-timeout SECONDS\n"
           "                       a host whose ranks' keepers all fall silent for this long,\n"
           "                       or whose connections end without their programs' status,\n"
@@ -166,6 +170,7 @@ static const opt_spec options[] = {
     { "--exclude-failed-hosts", NULL, 0, MODE_LAUNCH, "it picks the hosts of a restart" },
     { "--stall-timeout", NULL, 1, MODE_LAUNCH, "it watches the launch's heartbeats" },
     { "--first-beat-timeout", NULL, 1, MODE_LAUNCH, "it watches the launch's heartbeats" },
+    { "--stragglers", NULL, 1, MODE_LAUNCH, "it watches the launch's heartbeats" },
     { "--host-timeout", NULL, 1, MODE_LAUNCH, "it watches the launch's hosts" },
     { "--verbose", "-v", 0, MODE_ANY, NULL },
     { "--help", "-h", 0, MODE_ANY, NULL },
@@ -275,6 +280,10 @@ static int apply_option(hg_cli *c, const char *name, const char *val, hg_error *
             || c->first_beat_timeout_s > HG_TIMEOUT_MAX_S)
             return hg_error_set(err, HG_EINVAL, "--first-beat-timeout: expected seconds in 0..%d, "
                                 "got '%s'", HG_TIMEOUT_MAX_S, val);
+    } else if (strcmp(name, "--stragglers") == 0) {
+        if (hg_stragglers_parse(val, &c->straggler_pct, &c->straggler_steps) != 0)
+            return hg_error_set(err, HG_EINVAL, "--stragglers: expected PCT (0..1000), PCT:STEPS "
+                                "(STEPS 2..%d) or off, got '%s'", HG_STRAGGLER_STEPS_MAX, val);
     } else if (strcmp(name, "--host-timeout") == 0) {
         if (parse_pos_int(name, val, 0, &c->host_timeout_s, err) != 0
             || c->host_timeout_s > HG_TIMEOUT_MAX_S)
@@ -315,6 +324,7 @@ int hg_cli_parse(int argc, char **argv, hg_cli *c, hg_error *err)
     c->max_restarts = -1;
     c->stall_timeout_s = -1;
     c->first_beat_timeout_s = -1;
+    c->straggler_pct = -1;
     c->host_timeout_s = HG_HOST_TIMEOUT_S;
     /* The first option of each mode, as written, for the error that it does not apply. */
     const char *launch_only = NULL, *dry_run_only = NULL;

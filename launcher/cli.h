@@ -17,6 +17,8 @@ typedef struct hg_cli {
     int exclude_failed_hosts; /* --exclude-failed-hosts (needs --hostfile) */
     int stall_timeout_s;    /* --stall-timeout S; -1: the config's agent.stall_timeout_s */
     int first_beat_timeout_s; /* --first-beat-timeout S; -1: agent.first_beat_timeout_s */
+    int straggler_pct;      /* --stragglers PCT[:STEPS] (0: off); -1: agent.stragglers */
+    int straggler_steps;
     int host_timeout_s;     /* --host-timeout S (HG_HOST_TIMEOUT_S); 0: off */
     int srun_nodes;         /* not an option: an attempt's srun -N once nodes were left
                              * out (the allocation's own count would refuse), 0: none */

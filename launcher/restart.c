@@ -75,6 +75,8 @@ static int run_attempt(const hg_cli *cli, const hg_config *cfg, const hg_layout 
         .stall_s = cli->stall_timeout_s >= 0 ? cli->stall_timeout_s : (int)cfg->stall_timeout_s.v,
         .first_beat_s = cli->first_beat_timeout_s >= 0 ? cli->first_beat_timeout_s
                                                        : (int)cfg->first_beat_timeout_s.v,
+        .straggler_pct = cli->straggler_pct >= 0 ? cli->straggler_pct : cfg->straggler_pct,
+        .straggler_steps = cli->straggler_pct >= 0 ? cli->straggler_steps : cfg->straggler_steps,
         .host_timeout_s = cli->host_timeout_s,
         .launcher = cli->use_srun ? "srun" : "mpirun",
         .next = next,

@@ -61,6 +61,7 @@
 #include "util/ranklist.h"
 #include "wire/report.h"
 #include "stall.h"
+#include "straggler.h"
 
 #define BACKSTOP_KILL_GRACE_S 5.0
 #define QUEUE_HIGH (8u << 20)
@@ -71,6 +72,9 @@
 #define RELEASE_BACKSTOP_S 10.0
 /* ... or this long when a host was lost: mpirun cannot end the job cleanly without it. */
 #define LOST_HOST_BACKSTOP_S 3.0
+/* How often the ranks' compute times are compared (--stragglers): heartbeats come
+ * every HG_BEAT_FORWARD_MS at most, and a window is tens of steps. */
+#define STRAGGLER_CHECK_S (HG_BEAT_FORWARD_MS / 1000.0)
 /* After stalled ranks were asked for their stacks, this long before the stop. */
 #define STACKS_WAIT_S 2.0
 /* After mpirun and everything we started are gone, a stream still open can only be
@@ -169,6 +173,10 @@ typedef struct sup {
     double stall_stop_at; /* when to stop the stalled attempt (after the stacks) */
     int first_beat_checked; /* --first-beat-timeout's deadline was looked at */
     int first_beat_hit;   /* ... and it made the stall */
+    hg_straggler *strag;  /* --stragglers with a channel; NULL: not watched */
+    hg_straggler_event *strag_ev; /* world-sized: one check's namings */
+    json_t *strag_named;  /* every naming of the attempt, for --report's "stragglers" */
+    double strag_at;      /* the next comparison */
     double go_at;         /* when go was seen, 0 none */
     double quiet_since;   /* mpirun is gone since then; streams may still be open */
     hg_jobstate js;       /* the attempt's state and first stop reason */
@@ -610,6 +618,36 @@ static void check_stall(sup *s, double now)
     }
 }
 
+/* Every STRAGGLER_CHECK_S while the attempt runs: the ranks' latest heartbeats into
+ * the detector (straggler.h); each rank it names is said once, and the report gets
+ * every naming so far. */
+static void check_stragglers(sup *s, double now)
+{
+    const hg_supervise_opts *o = s->o;
+    if (!s->strag || s->go_at == 0 || s->stalled || s->stopping || s->child_done
+        || now < s->strag_at)
+        return;
+    s->strag_at = now + STRAGGLER_CHECK_S;
+    for (int r = 0; r < o->world; r++) {
+        hg_iochan_beat b;
+        hg_iochan_rank_beat(s->io, r, &b);
+        if (b.beats && !b.exited)
+            hg_straggler_sample(s->strag, r, b.step, b.compute_us);
+    }
+    int n = hg_straggler_check(s->strag, s->strag_ev, o->world);
+    if (!n)
+        return;
+    hg_progress_clear(s->progress);
+    for (int i = 0; i < n; i++) {
+        hg_straggler_describe(s->err, o->layout, &s->strag_ev[i]);
+        json_array_append_new(s->strag_named, hg_straggler_json(o->layout, &s->strag_ev[i]));
+    }
+    if (o->report_path
+        && hg_report_merge(o->report_path, "stragglers", json_incref(s->strag_named)) != 0)
+        fprintf(s->err, "hgrid: warning: cannot add the stragglers to the report %s\n",
+                o->report_path);
+}
+
 static int read_ranks(const sup *s);
 
 static int cmp_int(const void *a, const void *b)
@@ -720,6 +758,7 @@ static void check_timers(sup *s, double now)
     if (hg_progress_decision(s->progress) == 1)
         hg_jobstate_move(&s->js, HG_JOB_RUNNING);
     check_stall(s, now);
+    check_stragglers(s, now);
     check_liveness(s, now);
     advance_stop(s, now);
     if (!s->chan_stop && s->kill_at > 0 && now >= s->kill_at) {
@@ -880,6 +919,8 @@ static double next_due(const sup *s, double now)
         due = hg_due_min(due, s->go_at + o->first_beat_s);
     if (s->chan_stop && !s->released)
         due = hg_due_min(due, s->stop_started + 2.001);
+    if (s->strag && s->go_at > 0 && !s->stalled && !s->stopping && !s->child_done)
+        due = hg_due_min(due, s->strag_at);
     if (s->quiet_since > 0)
         due = hg_due_min(due, s->quiet_since + ORPHAN_STREAM_S + 0.001);
     /* Ranks on this host finishing while mpirun is held: they are mpirun's children,
@@ -983,6 +1024,18 @@ static int setup_output(sup *s, hg_error *err)
         s->stall_steps = malloc((size_t)o->world * sizeof(long));
         s->stall_others = malloc((size_t)o->world * sizeof(long));
         if (!s->stall_ranks || !s->stall_steps || !s->stall_others)
+            return hg_error_set(err, HG_ENOMEM, "out of memory");
+    }
+    if (s->io && o->straggler_pct > 0) {
+        int *group = malloc((size_t)o->world * sizeof(int));
+        for (int r = 0; group && r < o->world; r++)
+            group[r] = hg_layout_module_of(o->layout, r);
+        s->strag = group ? hg_straggler_new(o->world, group, o->straggler_pct, o->straggler_steps)
+                         : NULL;
+        free(group);
+        s->strag_ev = malloc((size_t)o->world * sizeof(*s->strag_ev));
+        s->strag_named = json_array();
+        if (!s->strag || !s->strag_ev || !s->strag_named)
             return hg_error_set(err, HG_ENOMEM, "out of memory");
     }
     if (s->io) {
@@ -1111,6 +1164,9 @@ out:
     free(s.stall_ranks);
     free(s.stall_steps);
     free(s.stall_others);
+    hg_straggler_free(s.strag);
+    free(s.strag_ev);
+    json_decref(s.strag_named);
     hg_progress_free(s.progress);
     if (s.noise)
         fclose(s.noise);

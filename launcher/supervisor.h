@@ -54,6 +54,8 @@ typedef struct hg_supervise_opts {
     int stall_s;              /* --stall-timeout: 0 none */
     int first_beat_s;         /* --first-beat-timeout: from go to each rank's first
                                * heartbeat; 0 none */
+    int straggler_pct;        /* --stragglers: PCT % (0: off) over STEPS steps */
+    int straggler_steps;
     int host_timeout_s;       /* --host-timeout: 0 none */
     const char *launcher;     /* "mpirun" or "srun": names LOG_DIR/LAUNCHER.stderr */
     hg_next_fn next;          /* NULL: a failed attempt always ends the job */

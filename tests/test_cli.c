@@ -162,6 +162,24 @@ START_TEST(resilience_options)
     expect_error(ARGC(b), b, "--restart-delay: expected seconds in 0..86400, got '-1'");
     char **d = ARGV("--stall-timeout", "1m", "cfg.yaml", "--", "x");
     expect_error(ARGC(d), d, "--stall-timeout: expected seconds in 0..86400, got '1m'");
+    char **s1 = ARGV("--stragglers", "8:40", "cfg.yaml", "--", "x");
+    ck_assert_int_eq(parse(ARGC(s1), s1, &c, &e), 0);
+    ck_assert_int_eq(c.straggler_pct, 8);
+    ck_assert_int_eq(c.straggler_steps, 40);
+    hg_cli_free(&c);
+    char **s2 = ARGV("--stragglers", "off", "cfg.yaml", "--", "x");
+    ck_assert_int_eq(parse(ARGC(s2), s2, &c, &e), 0);
+    ck_assert_int_eq(c.straggler_pct, 0);
+    hg_cli_free(&c);
+    ck_assert_int_eq(parse(ARGC(dflt), dflt, &c, &e), 0);
+    ck_assert_int_eq(c.straggler_pct, -1); /* the config's agent.stragglers */
+    hg_cli_free(&c);
+    char **s3 = ARGV("--stragglers", "5%", "cfg.yaml", "--", "x");
+    expect_error(ARGC(s3), s3, "--stragglers: expected PCT (0..1000), PCT:STEPS (STEPS "
+                               "2..100000) or off, got '5%'");
+    char **s4 = ARGV("--dry-run", "--stragglers", "5", "cfg.yaml");
+    expect_error(ARGC(s4), s4, "--stragglers does not apply to --dry-run (it watches the "
+                               "launch's heartbeats)");
     char **f = ARGV("--launcher", "pbs", "cfg.yaml", "--", "x");
     expect_error(ARGC(f), f, "--launcher: expected mpirun or srun, got 'pbs'");
     char **g = ARGV("--launcher", "srun", "--hostfile", "h", "cfg.yaml", "--", "x");

@@ -197,7 +197,27 @@ START_TEST(good_and_bad_restart_keys)
     ck_assert_num(cfg->max_restarts, 3, 5, 17);
     ck_assert_num(cfg->stall_timeout_s, 600, 6, 20);
     ck_assert_num(cfg->first_beat_timeout_s, 900, 7, 25);
+    ck_assert_int_eq(cfg->straggler_pct, 5); /* the default: 5 % over 20 steps */
+    ck_assert_int_eq(cfg->straggler_steps, 20);
+    ck_assert_int_eq(cfg->stragglers_at.line, 0);
     hg_config_free(cfg);
+    cfg = parse_ok("version: 1\nmodules:\n  - {name: lm, role: language, dp: 2}\n"
+                   "agent:\n  stragglers: \"10:50\"\n");
+    ck_assert_int_eq(cfg->straggler_pct, 10);
+    ck_assert_int_eq(cfg->straggler_steps, 50);
+    ck_assert_mark(cfg->stragglers_at, 5, 15);
+    hg_config_free(cfg);
+    cfg = parse_ok("version: 1\nmodules:\n  - {name: lm, role: language, dp: 2}\n"
+                   "agent:\n  stragglers: off\n");
+    ck_assert_int_eq(cfg->straggler_pct, 0);
+    hg_config_free(cfg);
+    EXPECT("version: 1\nmodules:\n  - {name: lm, role: language, dp: 2}\nagent:\n"
+           "  stragglers: 5%\n",
+           "t.yaml:5:15: error: agent.stragglers: expected PCT (0..1000), \"PCT:STEPS\" (STEPS "
+           "2..100000) or off, got '5%'");
+    EXPECT("version: 1\nmodules:\n  - {name: lm, role: language, dp: 2}\nagent:\n"
+           "  stragglers: [5, 20]\n",
+           "t.yaml:5:15: error: agent.stragglers: expected a string, got a list");
     EXPECT("version: 1\nmodules:\n  - {name: lm, role: language, dp: 2}\nagent:\n"
            "  max_restarts: 1001\n  stall_timeout_s: -1\n",
            "t.yaml:5:17: error: agent.max_restarts: 1001 is too large (at most 1000)",

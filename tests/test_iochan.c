@@ -1,4 +1,4 @@
-/* Check suite for launcher/iochan.h: a harness that plays the ranks' keepers over real
+/* Check suite for common/stream/iochan.h: a harness that plays the ranks' keepers over real
  * loopback connections and reads what reaches the user's streams, byte for byte. */
 #include <check.h>
 

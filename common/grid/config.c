@@ -18,6 +18,7 @@
 #include <yaml.h>
 
 #include "util/error.h"
+#include "util/intparse.h"
 #include "wire/protocol.h"
 
 #define HG_MAX_MODULES 4096
@@ -489,7 +490,8 @@ int hg_preflight_from_name(const char *name, hg_preflight *out)
 
 static const char *const agent_keys[] = { "backend", "init_timeout_s", "verify", "preflight",
                                           "nccl_ranks_per_root", "max_restarts",
-                                          "stall_timeout_s", "first_beat_timeout_s", NULL };
+                                          "stall_timeout_s", "first_beat_timeout_s", "stragglers",
+                                          NULL };
 
 static void agent_field(walker *w, const char *key, const yaml_node_t *v, void *ctx)
 {
@@ -524,6 +526,16 @@ static void agent_field(walker *w, const char *key, const yaml_node_t *v, void *
     } else if (strcmp(key, "first_beat_timeout_s") == 0) {
         parse_int(w, v, "agent.first_beat_timeout_s", 0, HG_TIMEOUT_MAX_S,
                   &cfg->first_beat_timeout_s);
+    } else if (strcmp(key, "stragglers") == 0) {
+        const char *s = string_value(w, v, "agent.stragglers");
+        if (!s)
+            return;
+        if (hg_stragglers_parse(s, &cfg->straggler_pct, &cfg->straggler_steps) != 0) {
+            ERR_AT(w, v, "agent.stragglers: expected PCT (0..1000), \"PCT:STEPS\" (STEPS 2..%d) "
+                   "or off, got '%.32s'", HG_STRAGGLER_STEPS_MAX, s);
+            return;
+        }
+        cfg->stragglers_at = mark_of(v);
     } else if (parse_bool(w, v, "agent.verify", &cfg->verify) == 0) {
         cfg->verify_at = mark_of(v);
     }
@@ -622,6 +634,29 @@ bad:
     return -1;
 }
 
+int hg_stragglers_parse(const char *s, int *pct, int *steps)
+{
+    if (strcmp(s, "off") == 0) {
+        *pct = 0;
+        *steps = HG_STRAGGLER_STEPS_DEFAULT;
+        return 0;
+    }
+    char head[16];
+    const char *colon = strchr(s, ':');
+    size_t n = colon ? (size_t)(colon - s) : strlen(s);
+    int p, w = HG_STRAGGLER_STEPS_DEFAULT;
+    if (n >= sizeof(head))
+        return -1;
+    memcpy(head, s, n);
+    head[n] = '\0';
+    if (hg_int_parse(head, 0, 1000, &p) != 0
+        || (colon && hg_int_parse(colon + 1, 2, HG_STRAGGLER_STEPS_MAX, &w) != 0))
+        return -1;
+    *pct = p;
+    *steps = w;
+    return 0;
+}
+
 static void set_config_defaults(hg_config *cfg)
 {
     cfg->backend = HG_BACKEND_NCCL;
@@ -629,6 +664,8 @@ static void set_config_defaults(hg_config *cfg)
     cfg->verify = 1;
     cfg->preflight = HG_PREFLIGHT_FULL;
     cfg->nccl_ranks_per_root.v = HG_RANKS_PER_ROOT_DEFAULT;
+    cfg->straggler_pct = HG_STRAGGLER_PCT_DEFAULT;
+    cfg->straggler_steps = HG_STRAGGLER_STEPS_DEFAULT;
 }
 
 static void set_module_defaults(hg_config *cfg)

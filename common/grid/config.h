@@ -89,6 +89,9 @@ typedef struct hg_config {
     hg_num max_restarts;   /* default 0; --max-restarts overrides */
     hg_num stall_timeout_s; /* default 0 (off); --stall-timeout overrides */
     hg_num first_beat_timeout_s; /* default 0 (off); --first-beat-timeout overrides */
+    int straggler_pct;     /* agent.stragglers (below): default HG_STRAGGLER_PCT_DEFAULT, */
+    int straggler_steps;   /* ... HG_STRAGGLER_STEPS_DEFAULT; 0 %: off; --stragglers overrides */
+    hg_mark stragglers_at;
     hg_layout_kind layout; /* default HG_LAYOUT_DISJOINT */
     hg_mark layout_at;
 } hg_config;
@@ -96,6 +99,14 @@ typedef struct hg_config {
 /* Parses len bytes of YAML. Every problem goes to diags; returns 0 and sets *out only
  * when there was none. */
 int hg_config_parse(const char *bytes, size_t len, hg_config **out, hg_diags *diags);
+
+/* The straggler setting (--stragglers, agent.stragglers; launcher/straggler.h):
+ * "PCT:STEPS", "PCT" (STEPS HG_STRAGGLER_STEPS_DEFAULT) or "off" (and "0"): 0 and *pct
+ * (0: off), *steps; -1 for anything else. PCT 0..1000, STEPS 2..HG_STRAGGLER_STEPS_MAX. */
+#define HG_STRAGGLER_PCT_DEFAULT 5
+#define HG_STRAGGLER_STEPS_DEFAULT 20
+#define HG_STRAGGLER_STEPS_MAX 100000
+int hg_stragglers_parse(const char *s, int *pct, int *steps);
 
 /* The path that means standard input, and the name diagnostics and plans give it. */
 #define HG_CONFIG_STDIN "-"

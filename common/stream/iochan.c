@@ -27,6 +27,7 @@
 #include "util/clock.h"
 #include "stream/evloop.h"
 #include "util/intparse.h"
+#include "wire/beat.h"
 #include "wire/line.h"
 #include "wire/protocol.h"
 #include "wire/record.h"
@@ -54,6 +55,7 @@ typedef struct conn {
     int beats;           /* heartbeats seen */
     long stacks_pid;     /* the latest beat's process that dumps its stacks on SIGUSR1, or 0 */
     long step;
+    long long compute_us; /* the latest beat's "compute US", -1 none (wire/beat.h) */
     double beat_at;      /* hg_now() of the latest */
     double heard;        /* hg_now() of the latest record or reset, for host liveness */
     int reset;           /* the connection ended without the program's status */
@@ -585,17 +587,18 @@ static void on_exit_record(hg_iochan *ch, conn *c, const hg_record *r)
 
 static void on_beat(conn *c, const hg_record *r)
 {
-    char body[64], rest[16] = "";
-    long step, pid = 0;
+    char body[128];
+    hg_beat b;
     if (r->len >= sizeof(body))
         return;
     memcpy(body, r->data, r->len);
     body[r->len] = '\0';
-    if (sscanf(body, "%ld %15s %ld", &step, rest, &pid) < 1 || step < 0)
+    if (hg_beat_parse(body, &b) != 0)
         return;
     c->beats++;
-    c->step = step;
-    c->stacks_pid = strcmp(rest, HG_BEAT_STACKS) == 0 && pid > 0 ? pid : 0;
+    c->step = b.step;
+    c->stacks_pid = b.stacks_pid;
+    c->compute_us = b.compute_us;
     c->beat_at = hg_now();
 }
 
@@ -935,13 +938,14 @@ void hg_iochan_rank_beat(const hg_iochan *ch, int rank, hg_iochan_beat *out)
     const conn *c = ch && rank >= 0 && rank < ch->world && ch->by_rank[rank] >= 0
                         ? &ch->conns[ch->by_rank[rank]]
                         : NULL;
-    *out = (hg_iochan_beat){ .step = -1 };
+    *out = (hg_iochan_beat){ .step = -1, .compute_us = -1 };
     if (!c)
         return;
     out->connected = 1;
     out->exited = c->exited;
     out->beats = c->beats;
     out->step = c->beats ? c->step : -1;
+    out->compute_us = c->beats ? c->compute_us : -1;
     out->asks_stacks = c->stacks_pid > 0;
     out->asked = c->asked;
     out->stacks = c->dumping && c->dump_len ? c->dump : c->kept;

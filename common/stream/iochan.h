@@ -110,6 +110,7 @@ typedef struct hg_iochan_beat {
     int connected, exited;
     int beats;            /* heartbeats seen */
     long step;            /* the latest's step, -1 none */
+    long long compute_us; /* the latest's compute time so far (wire/beat.h), -1 none */
     int asks_stacks;      /* its latest heartbeat said it dumps its stacks on SIGUSR1 */
     int asked;            /* it was sent the stacks signal */
     const char *stacks;   /* its dump (the part held so far while one is under way), or */

@@ -110,7 +110,8 @@
  * goes to PID alone, never to PROGRAM's process group: a wrapper shell, or a program
  * that has no handler, would die of it. "stacks" without a PID asks for nothing.
  * Unset without a launcher: heartbeats are then no-ops. The keeper passes on the latest
- * line at most every HG_BEAT_FORWARD_MS. */
+ * line at most every HG_BEAT_FORWARD_MS. A line may also say " compute US", the rank's
+ * time outside collectives so far, for the straggler detector (wire/beat.h). */
 #define HG_ENV_HEARTBEAT_FD "HGRID_HEARTBEAT_FD"
 #define HG_BEAT_STACKS "stacks"
 #define HG_BEAT_FORWARD_MS 500

@@ -10,6 +10,15 @@ variable (no launcher, or srun/mpirun directly) a heartbeat does nothing.
 Where torch has PyTorch's flight recorder, the same signal also writes a summary of it
 (_flight.py): which collective of each process group this rank entered last.
 
+With collectives timed (hgrid.torch.time_collectives, which hgrid.torch.init calls),
+a heartbeat also says the rank's compute time so far, "STEP ... compute US": the time
+since its first heartbeat spent outside collectives, in microseconds, for the
+launcher's straggler detector (--stragglers). A synchronous collective makes every
+rank's step as long as the slowest's, so step times cannot tell who is slow; the time
+a rank spends on its own work can. It is a running sum, so the keeper passing on only
+the latest line loses nothing, and a duration on the rank's own clock, so hosts' clocks
+need not agree.
+
 SIGUSR1 stays the program's: a handler it set before the first heartbeat (SLURM's
 --signal=USR1@90 checkpointing) still runs, after the stacks (faulthandler's chain). A
 handler it sets later replaces hgrid's: from then on its heartbeats ask for no stacks
@@ -19,6 +28,8 @@ import faulthandler
 import os
 import signal
 import sys
+import threading
+import time
 from typing import Optional
 
 from . import _flight
@@ -32,6 +43,49 @@ _ready = False
 # the program took SIGUSR1 back. _NOT_OURS: registration failed or never happened.
 _NOT_OURS = object()
 _handler_then: object = _NOT_OURS
+
+
+# Compute time (--stragglers): set by hgrid.torch.time_collectives. Seconds inside timed
+# collectives, counted from the first heartbeat (what came before is start-up).
+_timing = False
+_waited = 0.0
+_first: Optional[float] = None
+_depth = threading.local()  # a collective inside another (all_gather_object) counts once
+
+
+def _start_timing() -> None:
+    global _timing
+    _timing = True
+
+
+def _timed(fn):
+    """fn, with the time inside it counted as waiting, not compute."""
+    import functools
+
+    @functools.wraps(fn)
+    def timed(*args, **kwargs):
+        global _waited
+        depth = getattr(_depth, "n", 0)
+        if depth:
+            return fn(*args, **kwargs)
+        _depth.n = 1
+        t = time.monotonic()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _waited += time.monotonic() - t
+            _depth.n = 0
+    timed._hgrid_timed = True  # type: ignore[attr-defined]
+    return timed
+
+
+def _compute_us() -> int:
+    """Microseconds outside timed collectives since the first heartbeat."""
+    global _first, _waited
+    now = time.monotonic()
+    if _first is None:
+        _first, _waited = now, 0.0
+    return max(0, int((now - _first - _waited) * 1e6))
 
 
 def _open() -> Optional[int]:
@@ -78,11 +132,11 @@ def heartbeat(step: int) -> None:
     fd = _open()
     if fd is None:
         return
+    line = b"%d stacks %d" % (step, os.getpid()) if _stacks() else b"%d" % step
+    if _timing:
+        line += b" compute %d" % _compute_us()
     try:
-        if _stacks():
-            os.write(fd, b"%d stacks %d\n" % (step, os.getpid()))
-        else:
-            os.write(fd, b"%d\n" % step)
+        os.write(fd, line + b"\n")
     except OSError:
         pass  # the keeper is gone: the job is ending, and saying so is the keeper's
 

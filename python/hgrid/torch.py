@@ -8,6 +8,7 @@
     groups.bridges                       # the plan's bridges that touch this rank
     groups.bridge_caches                 # every bridge's groups, by Megatron's cache keys
     groups.destroy()
+    hgrid.torch.time_collectives()       # for --stragglers without init() (torch < 2.1)
 
 Only this rank's groups are created, each with new_group(ranks,
 use_local_synchronization=True), identical memberships once (across modules too).
@@ -20,7 +21,7 @@ import warnings
 from datetime import timedelta
 from typing import Any, Dict, Iterable, List, Optional, Set, Tuple, Type, Union
 
-from . import _groups
+from . import _groups, _heartbeat
 from ._plan import HgridError, Plan, plan as _read_plan
 
 # The oldest torch hgrid.torch works with: new_group(..., use_local_synchronization=True)
@@ -221,10 +222,56 @@ def _check_group_counts(torch, dist):
             "hgrid.torch.init before creating other groups" % (lo - 1, hi - 1, n - 1))
 
 
+# torch.distributed's collectives and point-to-point calls: the time a rank spends in
+# them is waiting (for the slowest peer), not compute (--stragglers, _heartbeat.py).
+COLLECTIVES = (
+    "all_reduce", "all_reduce_coalesced", "all_gather", "all_gather_into_tensor",
+    "_all_gather_base", "all_gather_coalesced", "all_gather_object", "reduce_scatter",
+    "reduce_scatter_tensor", "_reduce_scatter_base", "broadcast", "broadcast_object_list",
+    "reduce", "gather", "gather_object", "scatter", "scatter_object_list", "all_to_all",
+    "all_to_all_single", "barrier", "monitored_barrier", "send", "recv", "isend", "irecv",
+    "batch_isend_irecv",
+)
+
+
+def time_collectives(dist: Any = None) -> List[str]:
+    """Times torch.distributed's collectives (COLLECTIVES, those this torch has), so that
+    hgrid.heartbeat() says the rank's compute time, its time outside them, for
+    hgrid-launch's straggler detector (--stragglers). Replaces the functions in
+    torch.distributed and torch.distributed.distributed_c10d (calls through the module,
+    `dist.all_reduce(...)`, are timed; a name imported before, `from torch.distributed
+    import all_reduce`, is not). Idempotent; returns the names timed. init() calls it.
+
+    What is measured is host time inside the call. A blocking call (gloo, MPI, a
+    barrier) waits there for its peers: measured. An async call (async_op=True, isend,
+    irecv, batch_isend_irecv) returns at once and its work.wait() is not timed, so the
+    wait counts as compute; and NCCL's calls return once the collective is queued on
+    the GPU, so a rank waits for a slow peer at its next synchronisation (.item(),
+    the optimizer), which counts as compute too: under NCCL a straggler whose GPU is
+    slow is not told apart (docs/HANGS.md)."""
+    if dist is None:
+        dist = _import_torch()[1]
+    c10d = getattr(dist, "distributed_c10d", None)
+    done = []
+    for name in COLLECTIVES:
+        fn = getattr(dist, name, None)
+        if fn is None or not callable(fn):
+            continue
+        if not getattr(fn, "_hgrid_timed", False):
+            timed = _heartbeat._timed(fn)
+            setattr(dist, name, timed)
+            if c10d is not None and getattr(c10d, name, None) is fn:
+                setattr(c10d, name, timed)
+        done.append(name)
+    _heartbeat._start_timing()
+    return done
+
+
 def init(plan: Union[Plan, str, "os.PathLike[str]", None] = None, backend: Optional[str] = None,
          timeout: Optional[timedelta] = None, megatron: Optional[bool] = None,
          share_world: bool = True,
-         high_priority_stream_groups: Optional[Iterable[str]] = None) -> Groups:
+         high_priority_stream_groups: Optional[Iterable[str]] = None,
+         stragglers: bool = True) -> Groups:
     """init_process_group from the torchrun-style env (RANK, WORLD_SIZE, MASTER_ADDR,
     MASTER_PORT, LOCAL_RANK) unless already initialized: `backend`, else
     $HGRID_TORCH_BACKEND, else nccl when CUDA is available and gloo otherwise; nccl is
@@ -237,10 +284,13 @@ def init(plan: Union[Plan, str, "os.PathLike[str]", None] = None, backend: Optio
     "dp_cp", "intra_dist_opt", ...) whose groups are created with
     ProcessGroupNCCL.Options(is_high_priority_stream=True), as Megatron's; the same list
     on every rank. Ignored on gloo (said in Groups.notes and, on rank 0, a warning).
+    stragglers: time the collectives (time_collectives) when under hgrid-launch.
     Without torch: HgridTorchError, saying which torch is needed."""
     torch, dist = _import_torch()
 
     check_torch(dist)
+    if stragglers and os.environ.get(_heartbeat.ENV_FD):
+        time_collectives(dist)
     p = plan if isinstance(plan, Plan) else _read_plan(plan)
     kw = {} if timeout is None else {"timeout": timeout}
     hp_kinds, hp_names = high_priority_kinds(p, high_priority_stream_groups)

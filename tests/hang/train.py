@@ -1,7 +1,8 @@
 """A torch gloo trainer for tests/hang_test.sh: every rank heartbeats and all-reduces
 each step; HANG_RANK hangs at HANG_STEP in the way HANG says (sleep, lock, mismatch,
 stop, cloop, prebeat). HANG_BACKEND=nccl (tests/gpu/torch.sh) all-reduces on the
-rank's GPU instead of gloo on CPU."""
+rank's GPU instead of gloo on CPU. Its collectives are timed (hgrid.torch.time_collectives,
+as hgrid.torch.init does), so the waiters' stacks hold hgrid's wrapper frame too."""
 import ctypes
 import os
 import signal
@@ -13,6 +14,7 @@ import torch
 import torch.distributed as dist
 
 import hgrid
+import hgrid.torch
 
 rank = int(os.environ["RANK"])
 hang = os.environ.get("HANG", "")
@@ -56,6 +58,7 @@ if me and hang == "prebeat":
 backend = os.environ.get("HANG_BACKEND", "gloo")
 if backend == "nccl":
     torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+hgrid.torch.time_collectives()
 dist.init_process_group(backend)
 t = torch.ones(4, device="cuda" if backend == "nccl" else "cpu")
 for step in range(1000):

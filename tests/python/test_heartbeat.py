@@ -128,5 +128,72 @@ class Heartbeat(unittest.TestCase):
         self.assertEqual(out.stdout, b"2\n")
 
 
+# A stand-in for torch.distributed: its collectives sleep (the wait for a slow peer);
+# all_gather_object calls all_gather through the module's globals, as torch's does.
+FAKE_C10D = """
+import time
+def all_reduce(t, group=None, async_op=False):
+    time.sleep(0.3)
+def all_gather(out, t, group=None, async_op=False):
+    time.sleep(0.3)
+def all_gather_object(out, obj, group=None):
+    all_gather(out, obj)
+"""
+COMPUTE = ("import os, sys, time, types, hgrid, hgrid.torch\n"
+           "c10d = types.ModuleType('c10d')\nexec(%r, c10d.__dict__)\n"
+           "dist = types.ModuleType('dist')\ndist.distributed_c10d = c10d\n"
+           "for n in ('all_reduce', 'all_gather', 'all_gather_object'):\n"
+           "    setattr(dist, n, getattr(c10d, n))\n"
+           "print(sorted(hgrid.torch.time_collectives(dist)))\n"
+           "assert hgrid.torch.time_collectives(dist) and dist.all_reduce._hgrid_timed\n"
+           "hgrid.heartbeat(0)\ntime.sleep(0.2)\ndist.all_reduce(None)\nhgrid.heartbeat(1)\n"
+           "time.sleep(0.2)\ndist.all_gather_object([], None)\nhgrid.heartbeat(2)\n" % FAKE_C10D)
+
+
+class Compute(unittest.TestCase):
+    """--stragglers: with the collectives timed, each heartbeat says the compute time
+    so far (microseconds outside collectives since the first heartbeat)."""
+
+    def test_compute_leaves_out_the_collectives(self):
+        r, w = os.pipe()
+        try:
+            out = _python(COMPUTE, {"HGRID_HEARTBEAT_FD": str(w)}, pass_fds=(w,))
+            os.close(w)
+            w = -1
+            self.assertEqual(out.returncode, 0, out.stderr)
+            self.assertEqual(out.stdout, b"['all_gather', 'all_gather_object', 'all_reduce']\n")
+            lines = os.read(r, 4096).decode().splitlines()
+        finally:
+            os.close(r)
+            if w >= 0:
+                os.close(w)
+        self.assertEqual(len(lines), 3, lines)
+        us = []
+        for i, line in enumerate(lines):
+            f = line.split()
+            self.assertEqual((f[0], f[1], f[3]), (str(i), "stacks", "compute"), line)
+            us.append(int(f[4]))
+        self.assertEqual(us[0], 0)
+        # 0.2 s of compute, then 0.3 s in a collective: only the 0.2 s counts (a loaded
+        # machine may stretch the sleep, never by the whole collective).
+        self.assertTrue(190000 <= us[1] < 290000, us)
+        # all_gather_object's inner all_gather is not counted twice: compute grows.
+        self.assertTrue(190000 <= us[2] - us[1] < 290000, us)
+
+    def test_untimed_heartbeats_say_no_compute(self):
+        r, w = os.pipe()
+        try:
+            out = _python("import hgrid\nhgrid.heartbeat(4)\n", {"HGRID_HEARTBEAT_FD": str(w)},
+                          pass_fds=(w,))
+            os.close(w)
+            w = -1
+            self.assertEqual(out.returncode, 0, out.stderr)
+            self.assertNotIn(b"compute", os.read(r, 4096))
+        finally:
+            os.close(r)
+            if w >= 0:
+                os.close(w)
+
+
 if __name__ == "__main__":
     unittest.main()
