@@ -154,7 +154,8 @@ static int set_env(const hg_agent *a, const char *plan_path)
     bad |= setenv(HG_ENV_TE_ROLE_NAME, HG_TE_ROLE_NAME, 1);
     bad |= setenv(HG_ENV_TE_RUN_ID, run_id(), 1);
     bad |= set_error_file(a);
-    bad |= setenv(HG_ENV_TORCH_TRACE_BUFFER, HG_TORCH_TRACE_BUFFER_DEFAULT, 0);
+    if (!getenv(HG_ENV_TORCH_FR_BUFFER) && !getenv(HG_ENV_TORCH_TRACE_BUFFER))
+        bad |= setenv(HG_ENV_TORCH_FR_BUFFER, HG_TORCH_FR_BUFFER_DEFAULT, 1);
     bad |= set_modules(a);
     for (int d = 0; d < HG_DIM_COUNT; d++) { /* HGRID_TP_RANK, ..., base.h's HG_DIMS */
         char name[32];

@@ -76,10 +76,17 @@ check "flight: rank 2 the one culprit, by the recorder" test "$(grep -c '^hgrid:
   "$(grep -c '^hgrid: culprit: rank 2 (language, dp 2) on .*, last step 3: did not enter all_reduce #4 of language dp \[0, 1, 2, 3\] (flight recorder)$' "$T/flight.err")" -eq 1 || fshow
 check "flight: the report's stall.diverged" "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1]))["stall"]["diverged"]; sys.exit(d != [{"group": "language dp [0, 1, 2, 3]", "op": "all_reduce", "seq": 4, "behind": [2], "waiting": [0, 1, 3]}])' "$T/flight.json" || fshow
 
-# The flight recorder's buffer (protocol.h HG_ENV_TORCH_TRACE_BUFFER): set for each rank,
-# the user's own value kept.
-"$L" --backend mpi configs/smoke-2gpu.yaml -- sh -c 'echo "trace=$TORCH_NCCL_TRACE_BUFFER_SIZE"' >"$T/trace.out" 2>&1
-check "TORCH_NCCL_TRACE_BUFFER_SIZE: 2000 in each rank" test "$(grep -c '^trace=2000$' "$T/trace.out")" -eq 2
-TORCH_NCCL_TRACE_BUFFER_SIZE=17 "$L" --backend mpi configs/smoke-2gpu.yaml -- sh -c 'echo "trace=$TORCH_NCCL_TRACE_BUFFER_SIZE"' >"$T/trace.out" 2>&1
-check "TORCH_NCCL_TRACE_BUFFER_SIZE: the user's value kept" test "$(grep -c '^trace=17$' "$T/trace.out")" -eq 2
+# The flight recorder's buffer (protocol.h HG_ENV_TORCH_FR_BUFFER): set for each rank under
+# its new name only (torch 2.11 warns on every rank about the old one), the user's own
+# value kept under either name.
+show_fr='echo "fr=${TORCH_FR_BUFFER_SIZE-unset} old=${TORCH_NCCL_TRACE_BUFFER_SIZE-unset}"'
+"$L" --backend mpi configs/smoke-2gpu.yaml -- sh -c "$show_fr" >"$T/trace.out" 2>&1
+check "TORCH_FR_BUFFER_SIZE: 2000 in each rank, the deprecated name unset" \
+  test "$(grep -c '^fr=2000 old=unset$' "$T/trace.out")" -eq 2 || cat "$T/trace.out"
+TORCH_NCCL_TRACE_BUFFER_SIZE=17 "$L" --backend mpi configs/smoke-2gpu.yaml -- sh -c "$show_fr" >"$T/trace.out" 2>&1
+check "TORCH_NCCL_TRACE_BUFFER_SIZE: the user's value kept, no second name added" \
+  test "$(grep -c '^fr=unset old=17$' "$T/trace.out")" -eq 2 || cat "$T/trace.out"
+TORCH_FR_BUFFER_SIZE=0 "$L" --backend mpi configs/smoke-2gpu.yaml -- sh -c "$show_fr" >"$T/trace.out" 2>&1
+check "TORCH_FR_BUFFER_SIZE: the user's 0 (off) kept" \
+  test "$(grep -c '^fr=0 old=unset$' "$T/trace.out")" -eq 2 || cat "$T/trace.out"
 summary

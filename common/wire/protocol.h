@@ -185,11 +185,16 @@
  * it and sends its root cause to the launcher (HG_REC_CAUSE, record.h), which prints it
  * after the rank's failure line. Files over HG_ERROR_FILE_MAX bytes are not read. */
 #define HG_ENV_TE_ERROR_FILE "TORCHELASTIC_ERROR_FILE"
-/* PyTorch's NCCL flight recorder: entries kept per process group, so that a hang's
- * dump says which collective each rank last entered (issue 25). Set in each rank's
- * env unless the user set it; 2000 is what PyTorch's flight recorder docs use. */
+/* PyTorch's flight recorder: entries kept per process group, so that a hang's dump
+ * says which collective each rank last entered (issue 25). HG_ENV_TORCH_FR_BUFFER is set
+ * in each rank's env to 2000 (what PyTorch's flight recorder docs use) unless the user
+ * set it or its older name HG_ENV_TORCH_TRACE_BUFFER. Only the new name: torch 2.11
+ * warns on every rank that the old one is deprecated, even beside the new; a torch too
+ * old for the new name (the recorder was NCCL's alone then) needs the old name set by
+ * the user (docs/HANGS.md). */
+#define HG_ENV_TORCH_FR_BUFFER "TORCH_FR_BUFFER_SIZE"
 #define HG_ENV_TORCH_TRACE_BUFFER "TORCH_NCCL_TRACE_BUFFER_SIZE"
-#define HG_TORCH_TRACE_BUFFER_DEFAULT "2000"
+#define HG_TORCH_FR_BUFFER_DEFAULT "2000"
 #define HG_ERROR_FILE_FMT "%s/rank%d-error.json"          /* plan dir, rank */
 #define HG_ERROR_FILE_TMP_FMT "%s/hgrid-error-rank%d-XXXXXX.json" /* $TMPDIR, rank */
 #define HG_ERROR_FILE_MAX (4u << 20)

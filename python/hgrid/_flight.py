@@ -25,8 +25,8 @@ import threading
 from typing import Any, Dict, Iterable, List, Mapping, Optional
 
 TAG = "hgrid-flight:"  # protocol.h HG_FLIGHT_TAG
-# The recorder's size: TORCH_FR_BUFFER_SIZE, and TORCH_NCCL_TRACE_BUFFER_SIZE (protocol.h
-# HG_ENV_TORCH_TRACE_BUFFER, which the exec handoff sets) as torch reads them.
+# The recorder's size: TORCH_FR_BUFFER_SIZE (protocol.h HG_ENV_TORCH_FR_BUFFER, which the
+# exec handoff sets) and its old name TORCH_NCCL_TRACE_BUFFER_SIZE, as torch reads them.
 _BUFFER_ENVS = ("TORCH_FR_BUFFER_SIZE", "TORCH_NCCL_TRACE_BUFFER_SIZE")
 
 # The dump's fields, as torch 2.11 writes them (torch/csrc/distributed/c10d/
