@@ -34,7 +34,7 @@ static int set_restart_env(int attempt, int max_restarts)
 }
 
 /* One attempt: prepare, start mpirun under the supervisor, clean up. Fills *a. */
-static int run_attempt(const hg_cli *cli, const hg_config *cfg, const hg_layout *layout,
+static int run_attempt(const hg_cli *cli, const hg_setting_values *set, const hg_layout *layout,
                        const char *agent, const char *config_path, const char *bytes, size_t len,
                        const char *exclude, hg_next_fn next, void *next_ctx, hg_attempt *a)
 {
@@ -60,22 +60,20 @@ static int run_attempt(const hg_cli *cli, const hg_config *cfg, const hg_layout 
     hg_supervise_opts o = {
         .argv = argv.v,
         .world = world,
-        .deadline_s = cli->timeout_s, /* hg_launch filled it from the config if not given */
-        .grace_s = cli->grace_s,
+        .deadline_s = set->v[HG_SET_TIMEOUT],
+        .grace_s = set->v[HG_SET_GRACE],
         .layout = layout,
         .verbose = cli->verbose,
         .token = getenv(HG_ENV_STATUS_TOKEN),
         .report_path = f.report,
-        .backend = hg_backend_name(cli->backend != HG_BACKEND_FROM_CONFIG ? (hg_backend)cli->backend
-                                                                           : cfg->backend),
+        .backend = hg_backend_name((hg_backend)set->v[HG_SET_BACKEND]),
         .io = f.io,
         .in_process = cli->in_process,
-        .label = cli->label,
+        .label = set->v[HG_SET_LABEL],
         .log_dir = f.log_dir,
-        .stall_s = cli->stall_timeout_s >= 0 ? cli->stall_timeout_s : (int)cfg->stall_timeout_s.v,
-        .first_beat_s = cli->first_beat_timeout_s >= 0 ? cli->first_beat_timeout_s
-                                                       : (int)cfg->first_beat_timeout_s.v,
-        .host_timeout_s = cli->host_timeout_s,
+        .stall_s = set->v[HG_SET_STALL_TIMEOUT],
+        .first_beat_s = set->v[HG_SET_FIRST_BEAT_TIMEOUT],
+        .host_timeout_s = set->v[HG_SET_HOST_TIMEOUT],
         .launcher = cli->use_srun ? "srun" : "mpirun",
         .next = next,
         .next_ctx = next_ctx,
@@ -149,7 +147,7 @@ typedef struct restart_plan {
     const hg_cli *cli;
     hg_hostfile *hosts;  /* --exclude-failed-hosts, else NULL */
     const char *report;  /* the attempt's readiness report, to read its failures from */
-    int world, attempt, max;
+    int world, attempt, max, delay_s;
     int restart;         /* another attempt follows */
     int no_hosts;        /* the job ends: too few hosts are left */
     int *advised;        /* the --no-kill advice was given (once a launch) */
@@ -178,7 +176,7 @@ static hg_next next_attempt(void *ctx, const hg_attempt *a, FILE *out)
             return HG_NEXT_ENDED;
         }
     }
-    say_attempt(out, r->attempt, a, r->max - r->attempt, r->cli->restart_delay_s);
+    say_attempt(out, r->attempt, a, r->max - r->attempt, r->delay_s);
     r->restart = 1;
     return HG_NEXT_RESTART;
 }
@@ -281,10 +279,10 @@ static int load_hosts(const hg_cli *cli, int world, hg_hostfile **hosts, hg_erro
 /* Outside any job: attempts, each with a fresh plan directory, channel, token and
  * MASTER_PORT, until one succeeds, one fails for a reason a restart cannot help, the
  * operator stops it, or --max-restarts are spent. The status is the last attempt's. */
-int hg_restart_run(const hg_cli *cli, const hg_config *cfg, const hg_layout *layout,
+int hg_restart_run(const hg_cli *cli, const hg_setting_values *set, const hg_layout *layout,
                    const char *agent, const char *config_path, const char *bytes, size_t len)
 {
-    int max = cli->max_restarts >= 0 ? cli->max_restarts : (int)cfg->max_restarts.v;
+    int max = set->v[HG_SET_MAX_RESTARTS];
     int world = hg_layout_world_size(layout), status, attempt, advised = 0;
     hg_attempts *log = hg_attempts_new();
     hg_hostfile *hosts = NULL;
@@ -319,7 +317,7 @@ int hg_restart_run(const hg_cli *cli, const hg_config *cfg, const hg_layout *lay
         hg_cli acli = *cli;
         char hostfile[PATH_MAX] = "", report[PATH_MAX] = "", log_dir[PATH_MAX] = "";
         restart_plan plan = { cli, cli->exclude_failed_hosts ? hosts : NULL, NULL, world, attempt,
-                              max, 0, 0, &advised };
+                              max, set->v[HG_SET_RESTART_DELAY], 0, 0, &advised };
         if (set_restart_env(attempt, max) != 0) {
             fprintf(stderr, "hgrid-launch: setenv: %s\n", strerror(errno));
             status = HG_EXIT_NOT_STARTED;
@@ -335,7 +333,7 @@ int hg_restart_run(const hg_cli *cli, const hg_config *cfg, const hg_layout *lay
             status = attempt_log_dir(&acli, max, attempt, log_dir, sizeof(log_dir));
         if (status == 0) {
             plan.report = acli.report;
-            status = run_attempt(&acli, cfg, layout, agent, config_path, bytes, len,
+            status = run_attempt(&acli, set, layout, agent, config_path, bytes, len,
                                  cli->use_srun ? hostfile : NULL, next_attempt, &plan, &a);
             hg_attempts_add(log, &a, start, hg_now());
         }
@@ -347,7 +345,7 @@ int hg_restart_run(const hg_cli *cli, const hg_config *cfg, const hg_layout *lay
             status = HG_EXIT_NO_HOSTS;
         if (!plan.restart)
             break;
-        int sig = restart_pause(cli->restart_delay_s);
+        int sig = restart_pause(set->v[HG_SET_RESTART_DELAY]);
         if (sig) {
             fprintf(stderr, "hgrid: %s received: no restart\n", strsignal(sig));
             status = 128 + sig;
