@@ -60,7 +60,7 @@ void hg_cli_usage(FILE *out)
           "  --grace SECONDS      after Ctrl-C/SIGTERM, time the workload gets before SIGKILL\n",
           out);
     fprintf(out, "                       (default %d; a second signal kills at once)\n",
-            HG_GRACE_DEFAULT_S);
+            hg_setting_get(HG_SET_GRACE)->def);
     fputs("Resilience (not with --dry-run):\n"
           "  --max-restarts N     start a failed job again, up to N times, each attempt with\n"
           "                       a full pre-flight (default: agent.max_restarts, 0); the\n"
@@ -81,10 +81,10 @@ void hg_cli_usage(FILE *out)
           "                       0: off)\n"
           "  --host-timeout SECONDS\n"
           "                       a host whose ranks' keepers all fall silent for this long,\n"
-          "                       or whose connections end without their programs' status,\n"
-          "                       is lost: the attempt ends naming it, exit 7 (default 10;\n"
-          "                       0: off)\n",
+          "                       or whose connections end without their programs' status,\n",
           out);
+    fprintf(out, "                       is lost: the attempt ends naming it, exit %d (default %d;\n"
+            "                       0: off)\n", HG_EXIT_LOST, hg_setting_get(HG_SET_HOST_TIMEOUT)->def);
     fputs("General:\n"
           "  -v, --verbose        print the mpirun command line and every rank's readiness\n"
           "  -h, --help           this text\n"
