@@ -249,7 +249,7 @@ void hg_cli_settings(const hg_cli *c, int given[HG_NSETTINGS])
         given[i] = HG_SETTING_UNSET;
     for (size_t i = 0; i < NCLI_FIELDS; i++) {
         const cli_field *f = &cli_fields[i];
-        int v = *field_int((hg_cli *)c, f);
+        int v = *(const int *)(const void *)((const char *)c + f->off);
         given[f->id] = f->unset != HG_SETTING_UNSET && v == f->unset ? HG_SETTING_UNSET : v;
     }
 }
