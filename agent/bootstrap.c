@@ -179,8 +179,7 @@ int hg_bootstrap(hg_agent *a, hg_error *err)
     /* Rank 0's command line and environment over the config (the one merge). */
     int given[HG_NSETTINGS];
     hg_setting_values set;
-    for (int i = 0; i < HG_NSETTINGS; i++)
-        given[i] = HG_SETTING_UNSET;
+    hg_settings_none_given(given);
     if (h.backend >= 0)
         given[HG_SET_BACKEND] = h.backend;
     if (h.timeout_s > 0)

@@ -83,8 +83,10 @@ void hg_cli_usage(FILE *out)
           "                       a host whose ranks' keepers all fall silent for this long,\n"
           "                       or whose connections end without their programs' status,\n",
           out);
-    fprintf(out, "                       is lost: the attempt ends naming it, exit %d (default %d;\n"
-            "                       0: off)\n", HG_EXIT_LOST, hg_setting_get(HG_SET_HOST_TIMEOUT)->def);
+    fprintf(out,
+            "                       is lost: the attempt ends naming it, exit %d (default %d;\n"
+            "                       0: off)\n",
+            HG_EXIT_LOST, hg_setting_get(HG_SET_HOST_TIMEOUT)->def);
     fputs("General:\n"
           "  -v, --verbose        print the mpirun command line and every rank's readiness\n"
           "  -h, --help           this text\n"
@@ -245,8 +247,7 @@ static int *field_int(hg_cli *c, const cli_field *f)
 
 void hg_cli_settings(const hg_cli *c, int given[HG_NSETTINGS])
 {
-    for (int i = 0; i < HG_NSETTINGS; i++)
-        given[i] = HG_SETTING_UNSET;
+    hg_settings_none_given(given);
     for (size_t i = 0; i < NCLI_FIELDS; i++) {
         const cli_field *f = &cli_fields[i];
         int v = *(const int *)(const void *)((const char *)c + f->off);

@@ -24,8 +24,9 @@ typedef struct hg_jobdir {
 } hg_jobdir;
 
 /* Makes a fresh status token, the plan directory, the config copy (config_path NULL:
- * bytes), absolute --report/--log-dir and the channel for world ranks. Returns 0 or the exit status, having said why on stderr; f is then partly
- * filled, and hg_jobdir_free frees it either way. */
+ * bytes), absolute --report/--log-dir and the channel for world ranks. Returns 0 or the
+ * exit status, having said why on stderr; f is then partly filled, and hg_jobdir_free
+ * frees it either way. */
 int hg_jobdir_prepare(const hg_cli *cli, int world, const char *config_path, const char *bytes,
                       size_t len, hg_jobdir *f);
 /* The attempt's names in the ranks' environment: HGRID_STATUS_TOKEN, HGRID_PLAN_DIR,

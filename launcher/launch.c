@@ -153,9 +153,9 @@ static int preflight_local(const hg_cli *cli)
 }
 
 /* Outside any job: what can be known wrong is checked once, then the attempts run. */
-static int launch_standalone(const hg_cli *cli, const hg_setting_values *set, const hg_layout *layout,
-                             const char *agent, const char *config_path, const char *bytes,
-                             size_t len)
+static int launch_standalone(const hg_cli *cli, const hg_setting_values *set,
+                             const hg_layout *layout, const char *agent, const char *config_path,
+                             const char *bytes, size_t len)
 {
     int status;
     /* mpirun looks up ssh and its own helpers on PATH; under `env -i` use execvp's. */

@@ -223,8 +223,9 @@ START_TEST(merge_puts_given_over_config_over_default)
     hg_config *cfg = config_of("agent:\n  init_timeout_s: 60\n  stall_timeout_s: 7\n"
                                "  backend: mpi\n");
     int given[HG_NSETTINGS];
+    hg_settings_none_given(given);
     for (int i = 0; i < HG_NSETTINGS; i++)
-        given[i] = HG_SETTING_UNSET;
+        ck_assert_int_eq(given[i], HG_SETTING_UNSET);
     given[HG_SET_TIMEOUT] = 30;
     given[HG_SET_GRACE] = 5;
     given[HG_SET_RANKS_PER_ROOT] = 0; /* 0 is a value, not "not given" */

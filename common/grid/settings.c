@@ -91,6 +91,12 @@ static int config_value(const hg_config *cfg, hg_setting_id id)
     }
 }
 
+void hg_settings_none_given(int given[HG_NSETTINGS])
+{
+    for (int i = 0; i < HG_NSETTINGS; i++)
+        given[i] = HG_SETTING_UNSET;
+}
+
 void hg_settings_merge(const int *given, const hg_config *cfg, hg_setting_values *out)
 {
     for (int i = 0; i < HG_NSETTINGS; i++) {

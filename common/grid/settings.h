@@ -130,6 +130,9 @@ typedef struct hg_setting_values {
     hg_setting_from from[HG_NSETTINGS];
 } hg_setting_values;
 
+/* given[] with nothing given. */
+void hg_settings_none_given(int given[HG_NSETTINGS]);
+
 struct hg_config;
 /* The one merge: each setting is given[id] when given (not HG_SETTING_UNSET; the
  * command line's, or the environment's where that is the rule), else the config's value
