@@ -284,8 +284,14 @@ int hg_agent_start(const hg_agent_opts *opts, hg_agent **out, hg_error *err)
     a->result.device = a->bk.device = -1;
     a->id.rank = -1;
     /* Until the config says otherwise, the watchdog allows the config's own default
-     * (hgrid-launch passes the config's as --timeout). */
-    a->set.timeout_s = opts->timeout_s > 0 ? opts->timeout_s : HG_TIMEOUT_DEFAULT_S;
+     * (hgrid-launch passes the config's as --timeout): the merge without a config. */
+    int given[HG_NSETTINGS];
+    hg_setting_values early;
+    hg_settings_none_given(given);
+    if (opts->timeout_s > 0)
+        given[HG_SET_TIMEOUT] = opts->timeout_s;
+    hg_settings_merge(given, NULL, &early);
+    a->set.timeout_s = early.v[HG_SET_TIMEOUT];
     a->run.deadline = a->run.t0 + a->set.timeout_s;
     if ((rc = hg_watchdog_start(&a->run.wd, watchdog_deadline(a), a->set.timeout_s, err)) != 0) {
         free(a);

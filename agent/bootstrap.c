@@ -77,9 +77,10 @@ static char *read_on_root(hg_agent *a, cfg_header *h, hg_diags *diags)
     h->preflight = a->opts.preflight;
     const char *rpr = getenv(HG_ENV_RANKS_PER_ROOT);
     int k = -1;
-    if (rpr && *rpr && hg_int_parse(rpr, 0, HG_MAX_WORLD, &k) != 0)
-        fprintf(stderr, "hgrid: warning: %s=%s is not a number of ranks in 0..%d; using "
-                "agent.nccl_ranks_per_root\n", HG_ENV_RANKS_PER_ROOT, rpr, HG_MAX_WORLD);
+    const hg_setting *s = hg_setting_get(HG_SET_RANKS_PER_ROOT);
+    if (rpr && *rpr && hg_int_parse(rpr, s->min, s->max, &k) != 0)
+        fprintf(stderr, "hgrid: warning: %s=%s is not %s in %d..%d; using agent.%s\n",
+                s->env, rpr, s->expected, s->min, s->max, s->key);
     h->ranks_per_root = k;
     h->len = hg_config_read_file(a->opts.config_path, &bytes, &len, diags) == 0 ? (int64_t)len : -1;
     return bytes;
@@ -175,11 +176,24 @@ int hg_bootstrap(hg_agent *a, hg_error *err)
             fprintf(stderr, "hgrid: %s\n", err->msg);
         goto out;
     }
-    a->set.backend = h.backend >= 0 ? h.backend : (int)cfg->backend;
-    a->set.timeout_s = h.timeout_s > 0 ? h.timeout_s : (int)cfg->init_timeout_s.v;
-    a->set.verify = cfg->verify;
-    a->set.preflight = h.preflight >= 0 ? h.preflight : (int)cfg->preflight;
-    a->set.nccl_ranks_per_root = h.ranks_per_root >= 0 ? h.ranks_per_root : (int)cfg->nccl_ranks_per_root.v;
+    /* Rank 0's command line and environment over the config (the one merge). */
+    int given[HG_NSETTINGS];
+    hg_setting_values set;
+    hg_settings_none_given(given);
+    if (h.backend >= 0)
+        given[HG_SET_BACKEND] = h.backend;
+    if (h.timeout_s > 0)
+        given[HG_SET_TIMEOUT] = h.timeout_s;
+    if (h.preflight >= 0)
+        given[HG_SET_PREFLIGHT] = h.preflight;
+    if (h.ranks_per_root >= 0)
+        given[HG_SET_RANKS_PER_ROOT] = h.ranks_per_root;
+    hg_settings_merge(given, cfg, &set);
+    a->set.backend = set.v[HG_SET_BACKEND];
+    a->set.timeout_s = set.v[HG_SET_TIMEOUT];
+    a->set.verify = set.v[HG_SET_VERIFY];
+    a->set.preflight = set.v[HG_SET_PREFLIGHT];
+    a->set.nccl_ranks_per_root = set.v[HG_SET_RANKS_PER_ROOT];
     a->opts.share = h.share;
     a->opts.strict = h.strict;
     /* An in-process program gets hgrid's communicators (hgrid.h): they are the handoff. */
@@ -188,7 +202,8 @@ int hg_bootstrap(hg_agent *a, hg_error *err)
                           "handoff; an in-process program (hg_init) uses hgrid's communicators, "
                           "which only the full pre-flight builds", a->opts.config_path,
                           hg_preflight_name((hg_preflight)a->set.preflight),
-                          h.preflight >= 0 ? "--preflight" : "agent.preflight");
+                          set.from[HG_SET_PREFLIGHT] == HG_FROM_GIVEN ? "--preflight"
+                                                                      : "agent.preflight");
         if (a->id.rank == 0)
             fprintf(stderr, "hgrid: %s\n", err->msg);
         goto out;

@@ -4,11 +4,13 @@
 #include "cli.h"
 
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "wire/agent_argv.h"
 #include "grid/config.h"
+#include "grid/settings.h"
 #include "util/intparse.h"
 #include "wire/protocol.h"
 
@@ -58,7 +60,7 @@ void hg_cli_usage(FILE *out)
           "  --grace SECONDS      after Ctrl-C/SIGTERM, time the workload gets before SIGKILL\n",
           out);
     fprintf(out, "                       (default %d; a second signal kills at once)\n",
-            HG_GRACE_DEFAULT_S);
+            hg_setting_get(HG_SET_GRACE)->def);
     fputs("Resilience (not with --dry-run):\n"
           "  --max-restarts N     start a failed job again, up to N times, each attempt with\n"
           "                       a full pre-flight (default: agent.max_restarts, 0); the\n"
@@ -83,10 +85,12 @@ void hg_cli_usage(FILE *out)
           "                       steps (default: agent.stragglers, 5:20)\n"
           "  --host-timeout SECONDS\n"
           "                       a host whose ranks' keepers all fall silent for this long,\n"
-          "                       or whose connections end without their programs' status,\n"
-          "                       is lost: the attempt ends naming it, exit 7 (default 10;\n"
-          "                       0: off)\n",
+          "                       or whose connections end without their programs' status,\n",
           out);
+    fprintf(out,
+            "                       is lost: the attempt ends naming it, exit %d (default %d;\n"
+            "                       0: off)\n",
+            HG_EXIT_LOST, hg_setting_get(HG_SET_HOST_TIMEOUT)->def);
     fputs("General:\n"
           "  -v, --verbose        print the mpirun command line and every rank's readiness\n"
           "  -h, --help           this text\n"
@@ -178,6 +182,11 @@ static const opt_spec options[] = {
 };
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
 
+const char *hg_cli_option(size_t i)
+{
+    return i < NOPTIONS ? options[i].name : NULL;
+}
+
 /* The option named by arg ("--name" or "--name=value", or a short alias), or NULL. */
 static const opt_spec *find_option(const char *arg)
 {
@@ -202,22 +211,84 @@ static int nonempty(const char *opt, const char *val, const char *expected, hg_e
     return hg_error_set(err, HG_EINVAL, "%s: expected %s, got ''", opt, expected);
 }
 
+/* Where hg_cli keeps each setting that has an option, and what the field holds when
+ * the option was not given: a setting the config also sets waits for the merge
+ * (hg_cli_settings says it is not given), the others hold the table's default. */
+typedef struct cli_field {
+    hg_setting_id id;
+    size_t off;
+    int unset; /* HG_SETTING_UNSET: always given (a flag, or a default of its own) */
+} cli_field;
+
+static const cli_field cli_fields[] = {
+    { HG_SET_BACKEND, offsetof(hg_cli, backend), HG_BACKEND_FROM_CONFIG },
+    { HG_SET_TIMEOUT, offsetof(hg_cli, timeout_s), 0 },
+    { HG_SET_PREFLIGHT, offsetof(hg_cli, preflight), -1 },
+    { HG_SET_IN_PROCESS, offsetof(hg_cli, in_process), HG_SETTING_UNSET },
+    { HG_SET_LABEL, offsetof(hg_cli, label), HG_SETTING_UNSET },
+    { HG_SET_GRACE, offsetof(hg_cli, grace_s), HG_SETTING_UNSET },
+    { HG_SET_MAX_RESTARTS, offsetof(hg_cli, max_restarts), -1 },
+    { HG_SET_RESTART_DELAY, offsetof(hg_cli, restart_delay_s), HG_SETTING_UNSET },
+    { HG_SET_STALL_TIMEOUT, offsetof(hg_cli, stall_timeout_s), -1 },
+    { HG_SET_FIRST_BEAT_TIMEOUT, offsetof(hg_cli, first_beat_timeout_s), -1 },
+    { HG_SET_HOST_TIMEOUT, offsetof(hg_cli, host_timeout_s), HG_SETTING_UNSET },
+    { HG_SET_VERBOSE, offsetof(hg_cli, verbose), HG_SETTING_UNSET },
+    { HG_SET_STRICT, offsetof(hg_cli, strict), HG_SETTING_UNSET },
+};
+#define NCLI_FIELDS (sizeof(cli_fields) / sizeof(cli_fields[0]))
+
+static const cli_field *cli_field_of(hg_setting_id id)
+{
+    for (size_t i = 0; i < NCLI_FIELDS; i++)
+        if (cli_fields[i].id == id)
+            return &cli_fields[i];
+    return NULL;
+}
+
+static int *field_int(hg_cli *c, const cli_field *f)
+{
+    return (int *)(void *)((char *)c + f->off);
+}
+
+void hg_cli_settings(const hg_cli *c, int given[HG_NSETTINGS])
+{
+    hg_settings_none_given(given);
+    for (size_t i = 0; i < NCLI_FIELDS; i++) {
+        const cli_field *f = &cli_fields[i];
+        int v = *(const int *)(const void *)((const char *)c + f->off);
+        given[f->id] = f->unset != HG_SETTING_UNSET && v == f->unset ? HG_SETTING_UNSET : v;
+    }
+}
+
+/* A setting of the table (settings.h): its value, range-checked there. */
+static int apply_setting(hg_cli *c, const hg_setting *s, const char *val, hg_error *err)
+{
+    if (s->kind == HG_SETTING_PATH) {
+        const char **p = hg_setting_id_of(s) == HG_SET_REPORT ? &c->report : &c->log_dir;
+        *p = val;
+        return nonempty(s->option, val, s->expected, err);
+    }
+    const cli_field *f = cli_field_of(hg_setting_id_of(s));
+    if (!f)
+        return 0; /* a table option hg_cli does not hold: test_settings.c fails first */
+    if (s->kind == HG_SETTING_FLAG) {
+        *field_int(c, f) = 1;
+        return 0;
+    }
+    return hg_setting_parse(s, s->option, val, field_int(c, f), err);
+}
+
 /* Sets what an option says. A single-valued option given again replaces the earlier
  * value (the last one counts, as with most command lines and their wrapper scripts). */
 static int apply_option(hg_cli *c, const char *name, const char *val, hg_error *err)
 {
+    const hg_setting *s = hg_setting_by_option(name);
+    if (s)
+        return apply_setting(c, s, val, err);
     if (strcmp(name, "--dry-run") == 0)
         c->dry_run = 1;
-    else if (strcmp(name, "--strict") == 0)
-        c->strict = 1;
-    else if (strcmp(name, "--in-process") == 0)
-        c->in_process = 1;
-    else if (strcmp(name, "--label") == 0)
-        c->label = 1;
     else if (strcmp(name, "--exclude-failed-hosts") == 0)
         c->exclude_failed_hosts = 1;
-    else if (strcmp(name, "--verbose") == 0)
-        c->verbose = 1;
     else if (strcmp(name, "--help") == 0)
         c->help = 1;
     else if (strcmp(name, "--version") == 0)
@@ -236,67 +307,16 @@ static int apply_option(hg_cli *c, const char *name, const char *val, hg_error *
                                 "--format: expected table, json, megatron or svg, got '%s'", val);
     } else if (strcmp(name, "--rank") == 0) {
         return parse_pos_int(name, val, 0, &c->rank, err);
-    } else if (strcmp(name, "--backend") == 0) {
-        hg_backend b;
-        if (hg_backend_from_name(val, &b) != 0)
-            return hg_error_set(err, HG_EINVAL, "--backend: expected nccl or mpi, got '%s'", val);
-        c->backend = b;
-    } else if (strcmp(name, "--timeout") == 0) {
-        /* The same range as agent.init_timeout_s, so the agents accept it too. */
-        if (parse_pos_int(name, val, HG_TIMEOUT_MIN_S, &c->timeout_s, err) != 0
-            || c->timeout_s > HG_TIMEOUT_MAX_S)
-            return hg_error_set(err, HG_EINVAL, "--timeout: expected seconds in %d..%d, got '%s'",
-                                HG_TIMEOUT_MIN_S, HG_TIMEOUT_MAX_S, val);
-    } else if (strcmp(name, "--preflight") == 0) {
-        hg_preflight p;
-        if (hg_preflight_from_name(val, &p) != 0)
-            return hg_error_set(err, HG_EINVAL, "--preflight: expected full, world or none, got "
-                                "'%s'", val);
-        c->preflight = p;
-    } else if (strcmp(name, "--grace") == 0) {
-        if (parse_pos_int(name, val, 0, &c->grace_s, err) != 0 || c->grace_s > HG_TIMEOUT_MAX_S)
-            return hg_error_set(err, HG_EINVAL, "--grace: expected seconds in 0..%d, got '%s'",
-                                HG_TIMEOUT_MAX_S, val);
     } else if (strcmp(name, "--launcher") == 0) {
         if (strcmp(val, "mpirun") != 0 && strcmp(val, "srun") != 0)
             return hg_error_set(err, HG_EINVAL, "--launcher: expected mpirun or srun, got '%s'", val);
         c->use_srun = strcmp(val, "srun") == 0;
-    } else if (strcmp(name, "--max-restarts") == 0) {
-        if (parse_pos_int(name, val, 0, &c->max_restarts, err) != 0 || c->max_restarts > HG_MAX_RESTARTS)
-            return hg_error_set(err, HG_EINVAL, "--max-restarts: expected a count in 0..%d, got "
-                                "'%s'", HG_MAX_RESTARTS, val);
-    } else if (strcmp(name, "--restart-delay") == 0) {
-        if (parse_pos_int(name, val, 0, &c->restart_delay_s, err) != 0
-            || c->restart_delay_s > HG_TIMEOUT_MAX_S)
-            return hg_error_set(err, HG_EINVAL, "--restart-delay: expected seconds in 0..%d, got "
-                                "'%s'", HG_TIMEOUT_MAX_S, val);
-    } else if (strcmp(name, "--stall-timeout") == 0) {
-        if (parse_pos_int(name, val, 0, &c->stall_timeout_s, err) != 0
-            || c->stall_timeout_s > HG_TIMEOUT_MAX_S)
-            return hg_error_set(err, HG_EINVAL, "--stall-timeout: expected seconds in 0..%d, got "
-                                "'%s'", HG_TIMEOUT_MAX_S, val);
-    } else if (strcmp(name, "--first-beat-timeout") == 0) {
-        if (parse_pos_int(name, val, 0, &c->first_beat_timeout_s, err) != 0
-            || c->first_beat_timeout_s > HG_TIMEOUT_MAX_S)
-            return hg_error_set(err, HG_EINVAL, "--first-beat-timeout: expected seconds in 0..%d, "
-                                "got '%s'", HG_TIMEOUT_MAX_S, val);
     } else if (strcmp(name, "--stragglers") == 0) {
         if (hg_stragglers_parse(val, &c->straggler_pct, &c->straggler_steps) != 0)
             return hg_error_set(err, HG_EINVAL, "--stragglers: expected PCT (0..1000), PCT:STEPS "
                                 "(STEPS 2..%d) or off, got '%s'", HG_STRAGGLER_STEPS_MAX, val);
-    } else if (strcmp(name, "--host-timeout") == 0) {
-        if (parse_pos_int(name, val, 0, &c->host_timeout_s, err) != 0
-            || c->host_timeout_s > HG_TIMEOUT_MAX_S)
-            return hg_error_set(err, HG_EINVAL, "--host-timeout: expected seconds in 0..%d, got "
-                                "'%s'", HG_TIMEOUT_MAX_S, val);
     } else if (strcmp(name, "--gpus-per-node") == 0) {
         return parse_pos_int(name, val, 1, &c->gpus_per_node, err);
-    } else if (strcmp(name, "--log-dir") == 0) {
-        c->log_dir = val;
-        return nonempty(name, val, "a directory", err);
-    } else if (strcmp(name, "--report") == 0) {
-        c->report = val;
-        return nonempty(name, val, "a file name", err);
     } else if (strcmp(name, "--hostfile") == 0) {
         c->hostfile = val;
         return nonempty(name, val, "a file name", err);
@@ -316,16 +336,14 @@ int hg_cli_parse(int argc, char **argv, hg_cli *c, hg_error *err)
 {
     memset(c, 0, sizeof(*c));
     c->rank = -1;
-    c->backend = HG_BACKEND_FROM_CONFIG;
-    c->preflight = -1;
     c->mpirun = "mpirun";
     c->srun = "srun";
-    c->grace_s = HG_GRACE_DEFAULT_S;
-    c->max_restarts = -1;
-    c->stall_timeout_s = -1;
-    c->first_beat_timeout_s = -1;
+    /* The fields of the table's settings: not given, or the table's default. */
+    for (size_t k = 0; k < NCLI_FIELDS; k++) {
+        const cli_field *f = &cli_fields[k];
+        *field_int(c, f) = f->unset != HG_SETTING_UNSET ? f->unset : hg_setting_get(f->id)->def;
+    }
     c->straggler_pct = -1;
-    c->host_timeout_s = HG_HOST_TIMEOUT_S;
     /* The first option of each mode, as written, for the error that it does not apply. */
     const char *launch_only = NULL, *dry_run_only = NULL;
     const opt_spec *launch_spec = NULL;

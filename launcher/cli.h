@@ -4,6 +4,7 @@
 #define HG_CLI_H
 
 #include "dryrun.h"
+#include "grid/settings.h"
 #include "util/error.h"
 
 typedef struct hg_cli {
@@ -44,6 +45,12 @@ typedef struct hg_cli {
 /* Returns 0, or HG_EINVAL with err->msg saying what is wrong. */
 int hg_cli_parse(int argc, char **argv, hg_cli *cli, hg_error *err);
 void hg_cli_free(hg_cli *cli);
+/* The settings (grid/settings.h) the command line gave, HG_SETTING_UNSET for the rest:
+ * hg_settings_merge's given[]. */
+void hg_cli_settings(const hg_cli *cli, int given[HG_NSETTINGS]);
 void hg_cli_usage(FILE *out);
+/* The i-th option the parser knows ("--timeout"), in --help's order; NULL past the
+ * last. tests/test_settings.c holds it, --help and the settings table to each other. */
+const char *hg_cli_option(size_t i);
 
 #endif

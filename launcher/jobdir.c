@@ -107,7 +107,7 @@ static char *make_plan_dir(void)
     if (asprintf(&dir, "%s/" PLAN_DIR_PREFIX "%ld-%llu-XXXXXX", tmp, (long)getpid(),
                  proc_start_time((long)getpid())) < 0)
         return NULL;
-    if (!mkdtemp(dir) || setenv(HG_ENV_PLAN_DIR, dir, 1) != 0) {
+    if (!mkdtemp(dir)) {
         free(dir);
         return NULL;
     }
@@ -157,10 +157,9 @@ int hg_jobdir_make_log_dir(const char *dir)
 }
 
 /* A fresh random token per job for the status channel (protocol.h). */
-static int set_status_token(void)
+static void make_status_token(char hex[HG_STATUS_TOKEN_LEN + 1])
 {
     unsigned char r[HG_STATUS_TOKEN_LEN / 2];
-    char hex[HG_STATUS_TOKEN_LEN + 1];
     if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -170,18 +169,18 @@ static int set_status_token(void)
     }
     for (size_t i = 0; i < sizeof(r); i++)
         snprintf(hex + 2 * i, 3, "%02x", r[i]);
-    return setenv(HG_ENV_STATUS_TOKEN, hex, 1);
 }
 
 /* The job's id for TORCHELASTIC_RUN_ID (protocol.h), the same in every attempt: the
  * user's HGRID_RUN_ID, else a random UUID, as torchrun --standalone makes. */
-int hg_jobdir_set_run_id(void)
+void hg_jobdir_run_id(char *id, size_t len)
 {
     unsigned char r[16];
-    char id[40];
     const char *have = getenv(HG_ENV_RUN_ID);
-    if (have && *have)
-        return 0;
+    if (have && *have) {
+        snprintf(id, len, "%s", have);
+        return;
+    }
     if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -192,10 +191,16 @@ int hg_jobdir_set_run_id(void)
     }
     r[6] = (unsigned char)((r[6] & 0x0f) | 0x40); /* version 4 */
     r[8] = (unsigned char)((r[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-    snprintf(id, sizeof(id), "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+    snprintf(id, len, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
              r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12],
              r[13], r[14], r[15]);
-    return setenv(HG_ENV_RUN_ID, id, 1);
+}
+
+void hg_jobdir_env(const hg_jobdir *f, hg_childenv *env)
+{
+    hg_childenv_set(env, HG_ENV_STATUS_TOKEN, f->token, 1);
+    hg_childenv_set(env, HG_ENV_PLAN_DIR, f->plan_dir, 1);
+    hg_childenv_set(env, HG_ENV_IO, hg_iochan_address(f->io), 1);
 }
 
 void hg_jobdir_free(hg_jobdir *f)
@@ -222,16 +227,14 @@ static char *absolute(const char *path)
 }
 
 /* Token, plan directory, config, paths and the ranks' channel, before mpirun's command
- * line (HGRID_IO and the token travel with every HGRID_* name). Returns 0 or the exit
+ * line (hg_jobdir_env puts HGRID_IO, the token and the plan directory in mpirun's
+ * environment, whence they travel with every HGRID_* name). Returns 0 or the exit
  * status, having said why. */
 int hg_jobdir_prepare(const hg_cli *cli, int world, const char *config_path, const char *bytes,
                        size_t len, hg_jobdir *f)
 {
     hg_error err;
-    if (set_status_token() != 0) {
-        fprintf(stderr, "hgrid-launch: setenv: %s\n", strerror(errno));
-        return HG_EXIT_NOT_STARTED;
-    }
+    make_status_token(f->token);
     if (!(f->plan_dir = make_plan_dir())) {
         fprintf(stderr, "hgrid-launch: the job could not be started: cannot create a plan "
                 "directory in %s: %s\n", hg_jobdir_tmp(), strerror(errno));

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "grid/config.h"
+#include "grid/settings.h"
 #include "util/diag.h"
 #include "job.h"
 #include "jobdir.h"
@@ -152,9 +153,9 @@ static int preflight_local(const hg_cli *cli)
 }
 
 /* Outside any job: what can be known wrong is checked once, then the attempts run. */
-static int launch_standalone(const hg_cli *cli, const hg_config *cfg, const hg_layout *layout,
-                             const char *agent, const char *config_path, const char *bytes,
-                             size_t len)
+static int launch_standalone(const hg_cli *cli, const hg_setting_values *set,
+                             const hg_layout *layout, const char *agent, const char *config_path,
+                             const char *bytes, size_t len)
 {
     int status;
     /* mpirun looks up ssh and its own helpers on PATH; under `env -i` use execvp's. */
@@ -162,7 +163,7 @@ static int launch_standalone(const hg_cli *cli, const hg_config *cfg, const hg_l
         setenv("PATH", "/usr/local/bin:/usr/bin:/bin", 1);
     if ((status = preflight_local(cli)) != 0)
         return status;
-    return hg_restart_run(cli, cfg, layout, agent, config_path, bytes, len);
+    return hg_restart_run(cli, set, layout, agent, config_path, bytes, len);
 }
 
 /* A launcher started with a standard stream closed would hand that descriptor number
@@ -216,13 +217,21 @@ int hg_launch(const hg_cli *cli)
     /* The agents get the deadline on their command line even when it is the config's:
      * their watchdog runs from before MPI_Init, long before rank 0's config reaches
      * them, and MPI_Init alone can outlast the default at thousands of ranks. */
+    int given[HG_NSETTINGS];
+    hg_setting_values set;
+    hg_cli_settings(cli, given);
+    hg_settings_merge(given, cfg, &set);
     hg_cli eff = *cli;
-    if (!eff.timeout_s)
-        eff.timeout_s = (int)cfg->init_timeout_s.v;
+    eff.timeout_s = set.v[HG_SET_TIMEOUT];
+    /* --stragglers is a pair, so no row of the settings table: merged here, the same rule. */
+    if (eff.straggler_pct < 0) {
+        eff.straggler_pct = cfg ? cfg->straggler_pct : HG_STRAGGLER_PCT_DEFAULT;
+        eff.straggler_steps = cfg ? cfg->straggler_steps : HG_STRAGGLER_STEPS_DEFAULT;
+    }
     if (job.kind != HG_JOB_NONE)
         status = in_job(&eff, &job, layout, agent, config);
     else
-        status = launch_standalone(&eff, cfg, layout, agent, config, bytes, len);
+        status = launch_standalone(&eff, &set, layout, agent, config, bytes, len);
 out:
     free(config);
     free(bytes);

@@ -163,10 +163,9 @@ static int forwarded(const char *name, size_t len)
     return 0;
 }
 
-static void forward_env(hg_argv *a)
+static void forward_env(hg_argv *a, const hg_childenv *env)
 {
-    extern char **environ;
-    for (char **e = environ; *e; e++) {
+    for (char **e = env->v; e && *e; e++) {
         const char *eq = strchr(*e, '=');
         if (!eq || !forwarded(*e, (size_t)(eq - *e)))
             continue;
@@ -210,7 +209,7 @@ void hg_launch_srun_argv(hg_argv *a, const hg_cli *cli, int world, const char *a
 
 /* `mpirun -np WORLD [its options] hgrid-agent [the agent's] CONFIG -- PROGRAM`. */
 void hg_launch_mpirun_argv(hg_argv *a, const hg_cli *cli, int world, const char *agent,
-                        const char *config)
+                        const char *config, const hg_childenv *env)
 {
     argv_add(a, cli->mpirun);
     argv_add(a, "-np");
@@ -235,7 +234,7 @@ void hg_launch_mpirun_argv(hg_argv *a, const hg_cli *cli, int world, const char 
         argv_add(a, "--bind-to");
         argv_add(a, "none");
     }
-    forward_env(a);
+    forward_env(a, env);
     for (int i = 0; i < cli->nmpi_args; i++)
         argv_add(a, cli->mpi_args[i]);
     agent_args(a, cli, agent, config);

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 
+#include "childenv.h"
 #include "cli.h"
 
 /* A NULL-terminated argv being built. An allocation that fails sets `failed` and later
@@ -28,9 +29,10 @@ void hg_launch_argv_free(char **argv);
  * (srun --exclude's list; NULL or "" for none). */
 void hg_launch_srun_argv(hg_argv *a, const hg_cli *cli, int world, const char *agent,
                          const char *config, const char *exclude);
-/* `mpirun -np WORLD ... AGENT-ARGV` into a, with -x for each forwarded environment name. */
+/* `mpirun -np WORLD ... AGENT-ARGV` into a, with -x for each name of env (mpirun's
+ * environment, childenv.h) that is forwarded to every host. */
 void hg_launch_mpirun_argv(hg_argv *a, const hg_cli *cli, int world, const char *agent,
-                           const char *config);
+                           const char *config, const hg_childenv *env);
 
 /* The agent to run: HGRID_AGENT, else hgrid-agent beside this executable, into out.
  * Returns 0 when it can be executed, else -1 (out names what was tried). */

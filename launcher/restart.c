@@ -23,20 +23,26 @@
 #include "wire/protocol.h"
 #include "supervisor.h"
 
-/* The attempt number the workload sees, as hgrid and as torchrun name it. */
-static int set_restart_env(int attempt, int max_restarts)
+/* An attempt's environment before its job directory: this process's, the job's run id
+ * and the attempt number the workload sees, as hgrid and as torchrun name it. */
+static void attempt_env(hg_childenv *env, const char *run_id, int attempt, int max_restarts)
 {
+    extern char **environ;
     char n[16], m[16];
     snprintf(n, sizeof(n), "%d", attempt);
     snprintf(m, sizeof(m), "%d", max_restarts);
-    return setenv(HG_ENV_RESTART_COUNT, n, 1) | setenv(HG_ENV_TE_RESTART_COUNT, n, 1)
-           | setenv(HG_ENV_TE_MAX_RESTARTS, m, 1);
+    hg_childenv_copy(env, environ);
+    hg_childenv_set(env, HG_ENV_RUN_ID, run_id, 1);
+    hg_childenv_set(env, HG_ENV_RESTART_COUNT, n, 1);
+    hg_childenv_set(env, HG_ENV_TE_RESTART_COUNT, n, 1);
+    hg_childenv_set(env, HG_ENV_TE_MAX_RESTARTS, m, 1);
 }
 
 /* One attempt: prepare, start mpirun under the supervisor, clean up. Fills *a. */
-static int run_attempt(const hg_cli *cli, const hg_config *cfg, const hg_layout *layout,
+static int run_attempt(const hg_cli *cli, const hg_setting_values *set, const hg_layout *layout,
                        const char *agent, const char *config_path, const char *bytes, size_t len,
-                       const char *exclude, hg_next_fn next, void *next_ctx, hg_attempt *a)
+                       const char *exclude, hg_childenv *env, hg_next_fn next, void *next_ctx,
+                       hg_attempt *a)
 {
     int world = hg_layout_world_size(layout);
     hg_jobdir f = { 0 };
@@ -46,12 +52,17 @@ static int run_attempt(const hg_cli *cli, const hg_config *cfg, const hg_layout 
                        .failed_rank = -1, .go_s = -1 };
     if ((a->status = hg_jobdir_prepare(cli, world, config_path, bytes, len, &f)) != 0)
         goto out;
+    hg_jobdir_env(&f, env);
+    /* Each rank's grace is the launcher's, given before the keepers are released; what
+     * Open MPI tears down after that has exited already, and its own second between
+     * SIGTERM and SIGKILL (per kill round) only delays the end. A user's value stands. */
+    hg_childenv_set(env, "OMPI_MCA_odls_base_sigkill_timeout", "0", 0);
     if (cli->use_srun)
         hg_launch_srun_argv(&argv, cli, world, agent, f.config, exclude);
     else
-        hg_launch_mpirun_argv(&argv, cli, world, agent, f.config);
+        hg_launch_mpirun_argv(&argv, cli, world, agent, f.config, env);
     a->status = HG_EXIT_NOT_STARTED;
-    if (argv.failed) {
+    if (argv.failed || env->failed) {
         fprintf(stderr, "hgrid-launch: out of memory\n");
         goto out;
     }
@@ -59,25 +70,24 @@ static int run_attempt(const hg_cli *cli, const hg_config *cfg, const hg_layout 
         hg_launch_print_argv(argv.v);
     hg_supervise_opts o = {
         .argv = argv.v,
+        .envp = env->v,
         .world = world,
-        .deadline_s = cli->timeout_s, /* hg_launch filled it from the config if not given */
-        .grace_s = cli->grace_s,
+        .deadline_s = set->v[HG_SET_TIMEOUT],
+        .grace_s = set->v[HG_SET_GRACE],
         .layout = layout,
         .verbose = cli->verbose,
-        .token = getenv(HG_ENV_STATUS_TOKEN),
+        .token = f.token,
         .report_path = f.report,
-        .backend = hg_backend_name(cli->backend != HG_BACKEND_FROM_CONFIG ? (hg_backend)cli->backend
-                                                                           : cfg->backend),
+        .backend = hg_backend_name((hg_backend)set->v[HG_SET_BACKEND]),
         .io = f.io,
         .in_process = cli->in_process,
-        .label = cli->label,
+        .label = set->v[HG_SET_LABEL],
         .log_dir = f.log_dir,
-        .stall_s = cli->stall_timeout_s >= 0 ? cli->stall_timeout_s : (int)cfg->stall_timeout_s.v,
-        .first_beat_s = cli->first_beat_timeout_s >= 0 ? cli->first_beat_timeout_s
-                                                       : (int)cfg->first_beat_timeout_s.v,
-        .straggler_pct = cli->straggler_pct >= 0 ? cli->straggler_pct : cfg->straggler_pct,
-        .straggler_steps = cli->straggler_pct >= 0 ? cli->straggler_steps : cfg->straggler_steps,
-        .host_timeout_s = cli->host_timeout_s,
+        .stall_s = set->v[HG_SET_STALL_TIMEOUT],
+        .first_beat_s = set->v[HG_SET_FIRST_BEAT_TIMEOUT],
+        .host_timeout_s = set->v[HG_SET_HOST_TIMEOUT],
+        .straggler_pct = cli->straggler_pct, /* merged by hg_launch */
+        .straggler_steps = cli->straggler_steps,
         .launcher = cli->use_srun ? "srun" : "mpirun",
         .next = next,
         .next_ctx = next_ctx,
@@ -151,7 +161,7 @@ typedef struct restart_plan {
     const hg_cli *cli;
     hg_hostfile *hosts;  /* --exclude-failed-hosts, else NULL */
     const char *report;  /* the attempt's readiness report, to read its failures from */
-    int world, attempt, max;
+    int world, attempt, max, delay_s;
     int restart;         /* another attempt follows */
     int no_hosts;        /* the job ends: too few hosts are left */
     int *advised;        /* the --no-kill advice was given (once a launch) */
@@ -180,7 +190,7 @@ static hg_next next_attempt(void *ctx, const hg_attempt *a, FILE *out)
             return HG_NEXT_ENDED;
         }
     }
-    say_attempt(out, r->attempt, a, r->max - r->attempt, r->cli->restart_delay_s);
+    say_attempt(out, r->attempt, a, r->max - r->attempt, r->delay_s);
     r->restart = 1;
     return HG_NEXT_RESTART;
 }
@@ -283,15 +293,16 @@ static int load_hosts(const hg_cli *cli, int world, hg_hostfile **hosts, hg_erro
 /* Outside any job: attempts, each with a fresh plan directory, channel, token and
  * MASTER_PORT, until one succeeds, one fails for a reason a restart cannot help, the
  * operator stops it, or --max-restarts are spent. The status is the last attempt's. */
-int hg_restart_run(const hg_cli *cli, const hg_config *cfg, const hg_layout *layout,
+int hg_restart_run(const hg_cli *cli, const hg_setting_values *set, const hg_layout *layout,
                    const char *agent, const char *config_path, const char *bytes, size_t len)
 {
-    int max = cli->max_restarts >= 0 ? cli->max_restarts : (int)cfg->max_restarts.v;
+    int max = set->v[HG_SET_MAX_RESTARTS];
     int world = hg_layout_world_size(layout), status, attempt, advised = 0;
     hg_attempts *log = hg_attempts_new();
     hg_hostfile *hosts = NULL;
     hg_attempt a = { .failed_rank = -1, .go_s = -1 };
     hg_error err;
+    char run_id[256];
     status = 0;
     if (!log) {
         /* Nothing ran: never say success. */
@@ -299,11 +310,7 @@ int hg_restart_run(const hg_cli *cli, const hg_config *cfg, const hg_layout *lay
         status = HG_EXIT_NOT_STARTED;
         goto out;
     }
-    if (hg_jobdir_set_run_id() != 0) {
-        fprintf(stderr, "hgrid-launch: setenv: %s\n", strerror(errno));
-        status = HG_EXIT_NOT_STARTED;
-        goto out;
-    }
+    hg_jobdir_run_id(run_id, sizeof(run_id));
     /* With a hostfile the hosts are probed before each attempt (a down spare must not
      * stop the job), --exclude-failed-hosts or not; under SLURM only to leave hosts out. */
     if ((cli->hostfile || cli->exclude_failed_hosts) && load_hosts(cli, world, &hosts, &err) != 0) {
@@ -321,12 +328,9 @@ int hg_restart_run(const hg_cli *cli, const hg_config *cfg, const hg_layout *lay
         hg_cli acli = *cli;
         char hostfile[PATH_MAX] = "", report[PATH_MAX] = "", log_dir[PATH_MAX] = "";
         restart_plan plan = { cli, cli->exclude_failed_hosts ? hosts : NULL, NULL, world, attempt,
-                              max, 0, 0, &advised };
-        if (set_restart_env(attempt, max) != 0) {
-            fprintf(stderr, "hgrid-launch: setenv: %s\n", strerror(errno));
-            status = HG_EXIT_NOT_STARTED;
-            break;
-        }
+                              max, set->v[HG_SET_RESTART_DELAY], 0, 0, &advised };
+        hg_childenv env;
+        attempt_env(&env, run_id, attempt, max);
         double start = hg_now();
         status = hosts ? prepare_hosts(&acli, hosts, world, attempt, hostfile, report,
                                        sizeof(hostfile)) : 0;
@@ -337,10 +341,11 @@ int hg_restart_run(const hg_cli *cli, const hg_config *cfg, const hg_layout *lay
             status = attempt_log_dir(&acli, max, attempt, log_dir, sizeof(log_dir));
         if (status == 0) {
             plan.report = acli.report;
-            status = run_attempt(&acli, cfg, layout, agent, config_path, bytes, len,
-                                 cli->use_srun ? hostfile : NULL, next_attempt, &plan, &a);
+            status = run_attempt(&acli, set, layout, agent, config_path, bytes, len,
+                                 cli->use_srun ? hostfile : NULL, &env, next_attempt, &plan, &a);
             hg_attempts_add(log, &a, start, hg_now());
         }
+        hg_childenv_free(&env);
         if (hostfile[0] && !cli->use_srun)
             unlink(hostfile);
         if (report[0])
@@ -349,7 +354,7 @@ int hg_restart_run(const hg_cli *cli, const hg_config *cfg, const hg_layout *lay
             status = HG_EXIT_NO_HOSTS;
         if (!plan.restart)
             break;
-        int sig = restart_pause(cli->restart_delay_s);
+        int sig = restart_pause(set->v[HG_SET_RESTART_DELAY]);
         if (sig) {
             fprintf(stderr, "hgrid: %s received: no restart\n", strsignal(sig));
             status = 128 + sig;

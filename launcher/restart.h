@@ -8,13 +8,14 @@
 #include <stddef.h>
 
 #include "cli.h"
-#include "grid/config.h"
+#include "grid/settings.h"
 #include "grid/layout.h"
 
 /* Runs the attempts of `agent` on layout (config_path, or the validated bytes when
  * CONFIG was a pipe) and returns the exit status of the last one (protocol.h); adds
- * the attempts to --report. The pre-flight checks (hg_launch) have passed. */
-int hg_restart_run(const hg_cli *cli, const hg_config *cfg, const hg_layout *layout,
+ * the attempts to --report. The pre-flight checks (hg_launch) have passed; set is the
+ * command line merged over the config (hg_settings_merge). */
+int hg_restart_run(const hg_cli *cli, const hg_setting_values *set, const hg_layout *layout,
                    const char *agent, const char *config_path, const char *bytes, size_t len);
 
 #endif

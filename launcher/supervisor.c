@@ -304,11 +304,7 @@ static void child_exec(const hg_supervise_opts *o, int outfd, int errfd, int exe
     signal(SIGCHLD, SIG_DFL);
     signal(SIGPIPE, SIG_DFL);
     sigprocmask(SIG_SETMASK, oldmask, NULL);
-    /* Each rank's grace is the launcher's, given before the keepers are released; what
-     * Open MPI tears down after that has exited already, and its own second between
-     * SIGTERM and SIGKILL (per kill round) only delays the end. A user's value stands. */
-    setenv("OMPI_MCA_odls_base_sigkill_timeout", "0", 0);
-    execvp(o->argv[0], o->argv);
+    execvpe(o->argv[0], o->argv, o->envp ? o->envp : environ);
 fail:
     e = errno;
     (void)!write(execfd, &e, sizeof(e));

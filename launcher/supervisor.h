@@ -38,6 +38,7 @@ typedef hg_next (*hg_next_fn)(void *ctx, const hg_attempt *a, FILE *out);
 
 typedef struct hg_supervise_opts {
     char *const *argv;        /* argv[0] is looked up on PATH */
+    char *const *envp;        /* argv[0]'s environment (childenv.h); NULL: this process's */
     int world;
     int deadline_s;           /* all ranks ready within this, or exit 124; 0: none */
     int grace_s;              /* stop signal to SIGKILL */

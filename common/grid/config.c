@@ -19,7 +19,6 @@
 
 #include "util/error.h"
 #include "util/intparse.h"
-#include "wire/protocol.h"
 
 #define HG_MAX_MODULES 4096
 
@@ -493,6 +492,15 @@ static const char *const agent_keys[] = { "backend", "init_timeout_s", "verify",
                                           "stall_timeout_s", "first_beat_timeout_s", "stragglers",
                                           NULL };
 
+/* An integer launch setting under `agent:`, its range the settings table's. */
+static void setting_int(walker *w, const yaml_node_t *v, hg_setting_id id, hg_num *out)
+{
+    const hg_setting *s = hg_setting_get(id);
+    char what[64];
+    snprintf(what, sizeof(what), "agent.%s", s->key);
+    parse_int(w, v, what, s->min, s->max, out);
+}
+
 static void agent_field(walker *w, const char *key, const yaml_node_t *v, void *ctx)
 {
     hg_config *cfg = ctx;
@@ -506,8 +514,7 @@ static void agent_field(walker *w, const char *key, const yaml_node_t *v, void *
         }
         cfg->backend_at = mark_of(v);
     } else if (strcmp(key, "init_timeout_s") == 0) {
-        parse_int(w, v, "agent.init_timeout_s", HG_TIMEOUT_MIN_S, HG_TIMEOUT_MAX_S,
-                  &cfg->init_timeout_s);
+        setting_int(w, v, HG_SET_TIMEOUT, &cfg->init_timeout_s);
     } else if (strcmp(key, "preflight") == 0) {
         const char *s = string_value(w, v, "agent.preflight");
         if (!s)
@@ -518,14 +525,13 @@ static void agent_field(walker *w, const char *key, const yaml_node_t *v, void *
         }
         cfg->preflight_at = mark_of(v);
     } else if (strcmp(key, "nccl_ranks_per_root") == 0) {
-        parse_int(w, v, "agent.nccl_ranks_per_root", 0, HG_MAX_WORLD, &cfg->nccl_ranks_per_root);
+        setting_int(w, v, HG_SET_RANKS_PER_ROOT, &cfg->nccl_ranks_per_root);
     } else if (strcmp(key, "max_restarts") == 0) {
-        parse_int(w, v, "agent.max_restarts", 0, HG_MAX_RESTARTS, &cfg->max_restarts);
+        setting_int(w, v, HG_SET_MAX_RESTARTS, &cfg->max_restarts);
     } else if (strcmp(key, "stall_timeout_s") == 0) {
-        parse_int(w, v, "agent.stall_timeout_s", 0, HG_TIMEOUT_MAX_S, &cfg->stall_timeout_s);
+        setting_int(w, v, HG_SET_STALL_TIMEOUT, &cfg->stall_timeout_s);
     } else if (strcmp(key, "first_beat_timeout_s") == 0) {
-        parse_int(w, v, "agent.first_beat_timeout_s", 0, HG_TIMEOUT_MAX_S,
-                  &cfg->first_beat_timeout_s);
+        setting_int(w, v, HG_SET_FIRST_BEAT_TIMEOUT, &cfg->first_beat_timeout_s);
     } else if (strcmp(key, "stragglers") == 0) {
         const char *s = string_value(w, v, "agent.stragglers");
         if (!s)
@@ -659,11 +665,16 @@ int hg_stragglers_parse(const char *s, int *pct, int *steps)
 
 static void set_config_defaults(hg_config *cfg)
 {
-    cfg->backend = HG_BACKEND_NCCL;
-    cfg->init_timeout_s.v = HG_TIMEOUT_DEFAULT_S;
-    cfg->verify = 1;
-    cfg->preflight = HG_PREFLIGHT_FULL;
-    cfg->nccl_ranks_per_root.v = HG_RANKS_PER_ROOT_DEFAULT;
+    /* The settings table's defaults, so that a config read alone (the dry-run's plan)
+     * says what a launch without options would use. */
+    cfg->backend = (hg_backend)hg_setting_get(HG_SET_BACKEND)->def;
+    cfg->init_timeout_s.v = hg_setting_get(HG_SET_TIMEOUT)->def;
+    cfg->verify = hg_setting_get(HG_SET_VERIFY)->def;
+    cfg->preflight = (hg_preflight)hg_setting_get(HG_SET_PREFLIGHT)->def;
+    cfg->nccl_ranks_per_root.v = hg_setting_get(HG_SET_RANKS_PER_ROOT)->def;
+    cfg->max_restarts.v = hg_setting_get(HG_SET_MAX_RESTARTS)->def;
+    cfg->stall_timeout_s.v = hg_setting_get(HG_SET_STALL_TIMEOUT)->def;
+    cfg->first_beat_timeout_s.v = hg_setting_get(HG_SET_FIRST_BEAT_TIMEOUT)->def;
     cfg->straggler_pct = HG_STRAGGLER_PCT_DEFAULT;
     cfg->straggler_steps = HG_STRAGGLER_STEPS_DEFAULT;
 }

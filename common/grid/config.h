@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "grid/dims.h"
+#include "grid/settings.h"
 #include "util/diag.h"
 #include "hgrid/base.h"
 
@@ -40,9 +41,6 @@ typedef enum { HG_PREFLIGHT_FULL, HG_PREFLIGHT_WORLD, HG_PREFLIGHT_NONE } hg_pre
 const char *hg_preflight_name(hg_preflight p);
 /* The depth called name: 0 and *out, or -1. */
 int hg_preflight_from_name(const char *name, hg_preflight *out);
-
-/* agent.nccl_ranks_per_root's default: PyTorch's and XLA's (NCCL's multi-root init). */
-#define HG_RANKS_PER_ROOT_DEFAULT 128
 
 /* Top-level `layout:` (docs/DESIGN.md, "Colocated layouts"); hg_layout_kind (disjoint |
  * colocated) is public: hgrid/base.h. Its name: "disjoint" | "colocated"; "?" otherwise. */
@@ -80,7 +78,7 @@ typedef struct hg_config {
     hg_num micro_batch_size, global_batch_size;
     hg_backend backend;
     hg_mark backend_at;
-    hg_num init_timeout_s; /* default HG_TIMEOUT_DEFAULT_S (protocol.h) */
+    hg_num init_timeout_s; /* default HG_TIMEOUT_DEFAULT_S (grid/settings.h) */
     int verify;            /* default 1 */
     hg_mark verify_at;
     hg_preflight preflight; /* default HG_PREFLIGHT_FULL */

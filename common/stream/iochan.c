@@ -81,6 +81,7 @@ struct hg_iochan {
     int freeing;         /* the queues may be gone: put nothing */
     char *scratch;
     size_t scratch_cap;
+    char address[2560];  /* HGRID_IO's value: "PORT HOST ADDR[,ADDR...]" */
 };
 
 /* Every IPv4 address of an interface that is up, loopback left out (keepers on this
@@ -112,7 +113,7 @@ int hg_iochan_listen(hg_iochan **out, int world, hg_error *err)
 {
     struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY) };
     socklen_t sl = sizeof(sa);
-    char host[256], addrs[2048], env[2560];
+    char host[256], addrs[2048];
     hg_iochan *ch = calloc(1, sizeof(*ch));
     *out = NULL;
     if (!ch)
@@ -140,14 +141,21 @@ int hg_iochan_listen(hg_iochan **out, int world, hg_error *err)
         snprintf(host, sizeof(host), "localhost");
     host[sizeof(host) - 1] = '\0';
     local_addrs(addrs, sizeof(addrs));
-    snprintf(env, sizeof(env), "%d %s %s", ntohs(sa.sin_port), host, addrs);
-    if (setenv(HG_ENV_IO, env, 1) != 0) {
+    snprintf(ch->address, sizeof(ch->address), "%d %s %s", ntohs(sa.sin_port), host, addrs);
+    /* Also in this environment, for callers that read it there (tests/test_iochan.c);
+     * the launch gives it to mpirun from hg_iochan_address (childenv.h). */
+    if (setenv(HG_ENV_IO, ch->address, 1) != 0) {
         int rc = hg_error_set(err, HG_ENOMEM, "setenv: %s", strerror(errno));
         hg_iochan_free(ch);
         return rc;
     }
     *out = ch;
     return 0;
+}
+
+const char *hg_iochan_address(const hg_iochan *ch)
+{
+    return ch->address;
 }
 
 static int slot_of(const hg_iochan *ch, int stream)

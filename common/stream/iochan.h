@@ -18,9 +18,10 @@
 
 typedef struct hg_iochan hg_iochan;
 
-/* Listens on every interface and sets HGRID_IO (protocol.h) in this environment, so
- * that the mpirun started next passes it to every rank. */
+/* Listens on every interface; hg_iochan_address is then HGRID_IO's value (protocol.h)
+ * for the ranks' environment (also set in this one, as before). */
 int hg_iochan_listen(hg_iochan **out, int world, hg_error *err);
+const char *hg_iochan_address(const hg_iochan *ch);
 void hg_iochan_free(hg_iochan *ch);
 
 typedef struct hg_iochan_sinks {

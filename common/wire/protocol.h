@@ -5,6 +5,11 @@
 #ifndef HG_PROTOCOL_H
 #define HG_PROTOCOL_H
 
+/* The launch settings' ranges, defaults and environment names (HG_TIMEOUT_*_S,
+ * HG_GRACE_DEFAULT_S, HG_HOST_TIMEOUT_S, HG_MAX_RESTARTS, HG_ENV_TIMEOUT, ...): one
+ * declaration each, in the settings table. */
+#include "grid/settings.h"
+
 /* Exit codes of hgrid-launch and hgrid-agent. Anything else is the workload's own
  * status (a workload rank killed by signal N gives 128+N, as in a shell), or 128+N
  * when the launcher itself was stopped by signal N. */
@@ -70,10 +75,9 @@
 #define HG_LINE_MAX (1u << 20)
 /* Host liveness: each keeper sends a record at least this often, whatever its program
  * does, and the launcher holds a host lost when every rank on it that still owes its
- * status has been silent for the host timeout (--host-timeout, default below), or its
+ * status has been silent for the host timeout (--host-timeout, HG_HOST_TIMEOUT_S), or its
  * connection ended without that status. */
 #define HG_ALIVE_INTERVAL_MS 1000
-#define HG_HOST_TIMEOUT_S 10
 #define HG_LINE_CUT_MARK " [hgrid: line continues]\n"
 #define HG_PARTIAL_FLUSH_MS 250
 /* Without --label, where other ranks' lines may come between a cut line's pieces, the
@@ -130,16 +134,10 @@
 #define HG_ENV_HANDOFF "HGRID_HANDOFF"   /* how the agent started the program: */
 #define HG_HANDOFF_EXEC "exec"           /*   exec handoff, MPI finalized in that process */
 #define HG_HANDOFF_IN_PROCESS "in-process" /* --in-process: it calls hg_init() itself */
-/* What `hgrid-agent --in-process` passes on to the program's hg_init(): */
+/* What `hgrid-agent --in-process` passes on to the program's hg_init(): CONFIG here,
+ * the settings' names (HGRID_BACKEND, HGRID_TIMEOUT, HGRID_REPORT, HGRID_VERBOSE,
+ * HGRID_STRICT; HGRID_NCCL_RANKS_PER_ROOT) with their settings in grid/settings.h. */
 #define HG_ENV_CONFIG "HGRID_CONFIG"     /* CONFIG */
-#define HG_ENV_BACKEND "HGRID_BACKEND"   /* nccl or mpi (hg_backend_name) */
-/* Overrides agent.nccl_ranks_per_root (0: one root), as TORCH_NCCL_RANKS_PER_ROOT does
- * PyTorch's; rank 0's value counts. */
-#define HG_ENV_RANKS_PER_ROOT "HGRID_NCCL_RANKS_PER_ROOT"
-#define HG_ENV_TIMEOUT "HGRID_TIMEOUT"   /* seconds, HG_TIMEOUT_MIN_S..HG_TIMEOUT_MAX_S */
-#define HG_ENV_REPORT "HGRID_REPORT"     /* FILE */
-#define HG_ENV_VERBOSE "HGRID_VERBOSE"   /* on when set and not "0" */
-#define HG_ENV_STRICT "HGRID_STRICT"     /* on when set and not "0" */
 /* What the exec handoff gives the program besides torchrun's RANK, WORLD_SIZE,
  * LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT, GROUP_RANK, GROUP_WORLD_SIZE,
  * ROLE_RANK and ROLE_WORLD_SIZE, which agent/handoff.c names itself (docs/LAUNCHING.md
@@ -153,14 +151,9 @@
 #define HG_ENV_DIM_SIZE "HGRID_%s_SIZE"  /*   (TP, ..., GTP_REMAT, EXPT_GTP_REMAT) */
 #define HG_ENV_CUDA_DEVICE "HGRID_CUDA_DEVICE" /* nccl: the GPU bound; unset with mpi */
 
-/* Readiness deadline range, seconds (agent.init_timeout_s, --timeout of both programs). */
-#define HG_TIMEOUT_MIN_S 1
-#define HG_TIMEOUT_MAX_S 86400
-#define HG_TIMEOUT_DEFAULT_S 120
-
-/* Restarts of a failed job (--max-restarts, agent.max_restarts): at most this many. The
- * workload learns its attempt from HGRID_RESTART_COUNT and torchrun's names. */
-#define HG_MAX_RESTARTS 1000
+/* Restarts of a failed job (--max-restarts, agent.max_restarts: at most HG_MAX_RESTARTS,
+ * grid/settings.h). The workload learns its attempt from HGRID_RESTART_COUNT and
+ * torchrun's names. */
 #define HG_ENV_RESTART_COUNT "HGRID_RESTART_COUNT"
 #define HG_ENV_TE_RESTART_COUNT "TORCHELASTIC_RESTART_COUNT"
 #define HG_ENV_TE_MAX_RESTARTS "TORCHELASTIC_MAX_RESTARTS"
@@ -198,9 +191,6 @@
 #define HG_ERROR_FILE_FMT "%s/rank%d-error.json"          /* plan dir, rank */
 #define HG_ERROR_FILE_TMP_FMT "%s/hgrid-error-rank%d-XXXXXX.json" /* $TMPDIR, rank */
 #define HG_ERROR_FILE_MAX (4u << 20)
-
-/* Seconds a stopping workload gets between the forwarded signal and SIGKILL. */
-#define HG_GRACE_DEFAULT_S 30
 
 /* Past the readiness deadline T (seconds, counted by each agent from its own start),
  * three parties give up in turn, each g = clamp(T / 10, 1, 5) seconds after the last:
