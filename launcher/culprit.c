@@ -276,19 +276,6 @@ out:
     free(m);
 }
 
-static void rank_words(const hg_layout *l, int rank, char *module, size_t ml, char *coords,
-                       size_t cl)
-{
-    hg_rank_view v;
-    snprintf(module, ml, "?");
-    snprintf(coords, cl, "?");
-    if (hg_rank_view_build(l, rank, &v, NULL) != 0)
-        return;
-    snprintf(module, ml, "%s", v.module.name);
-    hg_stall_coords(&v, coords, cl);
-    hg_rank_view_free(&v);
-}
-
 static int is_waiting(const hg_hang_rank *in, const hg_rank_role *roles, int n, int rank)
 {
     for (int i = 0; i < n; i++)
@@ -394,7 +381,7 @@ void hg_hang_describe(FILE *out, const hg_layout *l, const hg_hang_rank *in,
         if (r->role != HG_HANG_CULPRIT)
             continue;
         named++;
-        rank_words(l, in[i].rank, module, sizeof(module), coords, sizeof(coords));
+        hg_stall_rank_words(l, in[i].rank, module, sizeof(module), coords, sizeof(coords));
         if (in[i].step >= 0)
             snprintf(step, sizeof(step), "last step %ld", in[i].step);
         fprintf(out, "hgrid: culprit: rank %d (%s, %s) on %s, %s: %s\n", in[i].rank, module,
@@ -458,7 +445,7 @@ json_t *hg_hang_json(const hg_layout *l, const hg_hang_rank *in, const hg_rank_r
         char module[64], coords[96], groups[512];
         if (r->role != HG_HANG_CULPRIT)
             continue;
-        rank_words(l, in[i].rank, module, sizeof(module), coords, sizeof(coords));
+        hg_stall_rank_words(l, in[i].rank, module, sizeof(module), coords, sizeof(coords));
         json_t *frames = json_array();
         for (int f = 0; frames && f < r->nframes; f++) {
             char fr[320];

@@ -27,6 +27,19 @@ void hg_stall_coords(const hg_rank_view *v, char *buf, size_t len)
         snprintf(buf, len, "module rank %d", v->module_rank);
 }
 
+void hg_stall_rank_words(const hg_layout *l, int rank, char *module, size_t mlen, char *coords,
+                         size_t clen)
+{
+    hg_rank_view v;
+    snprintf(module, mlen, "?");
+    snprintf(coords, clen, "?");
+    if (hg_rank_view_build(l, rank, &v, NULL) != 0)
+        return;
+    snprintf(module, mlen, "%s", v.module.name);
+    hg_stall_coords(&v, coords, clen);
+    hg_rank_view_free(&v);
+}
+
 static void others_text(const hg_stall_facts *f, char *buf, size_t len)
 {
     long lo = f->others[0], hi = f->others[0];

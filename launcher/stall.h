@@ -22,6 +22,11 @@ typedef struct hg_stall_facts {
  * none). */
 void hg_stall_coords(const hg_rank_view *v, char *buf, size_t len);
 
+/* A rank's module name and hg_stall_coords, "?" for each when its view cannot be built
+ * (out of memory): the words of every line that names one rank. */
+void hg_stall_rank_words(const hg_layout *l, int rank, char *module, size_t mlen, char *coords,
+                         size_t clen);
+
 /* Writes the "hgrid: ..." lines to out. */
 void hg_stall_describe(FILE *out, const hg_layout *l, const hg_stall_facts *f);
 

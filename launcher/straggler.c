@@ -178,23 +178,10 @@ int hg_straggler_check(hg_straggler *d, hg_straggler_event *out, int max)
     return named;
 }
 
-static void where(const hg_layout *l, int rank, char *module, size_t mlen, char *coords,
-                  size_t clen)
-{
-    hg_rank_view v;
-    snprintf(module, mlen, "?");
-    snprintf(coords, clen, "?");
-    if (hg_rank_view_build(l, rank, &v, NULL) != 0)
-        return;
-    snprintf(module, mlen, "%s", v.module.name);
-    hg_stall_coords(&v, coords, clen);
-    hg_rank_view_free(&v);
-}
-
 void hg_straggler_describe(FILE *out, const hg_layout *l, const hg_straggler_event *e)
 {
     char module[64], coords[96];
-    where(l, e->rank, module, sizeof(module), coords, sizeof(coords));
+    hg_stall_rank_words(l, e->rank, module, sizeof(module), coords, sizeof(coords));
     fprintf(out, "hgrid: rank %d (%s, %s) is a straggler: %d%% slower than the median of "
             "%s's other %d rank%s over steps %ld-%ld (%.1f ms vs %.1f ms of compute a step)\n",
             e->rank, module, coords, e->pct, module, e->peers, e->peers == 1 ? "" : "s", e->from,
@@ -204,7 +191,7 @@ void hg_straggler_describe(FILE *out, const hg_layout *l, const hg_straggler_eve
 json_t *hg_straggler_json(const hg_layout *l, const hg_straggler_event *e)
 {
     char module[64], coords[96];
-    where(l, e->rank, module, sizeof(module), coords, sizeof(coords));
+    hg_stall_rank_words(l, e->rank, module, sizeof(module), coords, sizeof(coords));
     return json_pack("{s:i, s:s, s:s, s:i, s:f, s:f, s:i, s:I, s:I}", "rank", e->rank,
                      "module", module, "coords", coords, "slower_pct", e->pct,
                      "compute_ms", e->ms, "peers_median_ms", e->peers_ms, "peers", e->peers,
