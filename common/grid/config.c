@@ -444,48 +444,6 @@ static void batch_field(walker *w, const char *key, const yaml_node_t *v, void *
         parse_int(w, v, "batch.global_batch_size", 1, INT_MAX, &cfg->global_batch_size);
 }
 
-static const char *const backend_names[] = { [HG_BACKEND_NCCL] = "nccl", [HG_BACKEND_MPI] = "mpi" };
-#define NBACKENDS (sizeof(backend_names) / sizeof(backend_names[0]))
-
-/* The index of name in names[0 .. n), or -1 (name NULL included). */
-static int name_index(const char *const *names, size_t n, const char *name)
-{
-    for (size_t i = 0; name && i < n; i++)
-        if (strcmp(name, names[i]) == 0)
-            return (int)i;
-    return -1;
-}
-
-const char *hg_backend_name(hg_backend backend)
-{
-    return (unsigned)backend < NBACKENDS ? backend_names[backend] : "?";
-}
-
-int hg_backend_from_name(const char *name, hg_backend *out)
-{
-    int i = name_index(backend_names, NBACKENDS, name);
-    if (i >= 0)
-        *out = (hg_backend)i;
-    return i < 0 ? -1 : 0;
-}
-
-static const char *const preflight_names[] = { [HG_PREFLIGHT_FULL] = "full",
-                                                [HG_PREFLIGHT_WORLD] = "world",
-                                                [HG_PREFLIGHT_NONE] = "none" };
-#define NPREFLIGHTS (sizeof(preflight_names) / sizeof(preflight_names[0]))
-
-const char *hg_preflight_name(hg_preflight p)
-{
-    return (unsigned)p < NPREFLIGHTS ? preflight_names[p] : "?";
-}
-
-int hg_preflight_from_name(const char *name, hg_preflight *out)
-{
-    int i = name_index(preflight_names, NPREFLIGHTS, name);
-    if (i >= 0)
-        *out = (hg_preflight)i;
-    return i < 0 ? -1 : 0;
-}
 
 static const char *const agent_keys[] = { "backend", "init_timeout_s", "verify", "preflight",
                                           "nccl_ranks_per_root", "max_restarts",
@@ -954,4 +912,37 @@ void hg_config_free(hg_config *cfg)
     }
     free(cfg->modules);
     free(cfg);
+}
+
+/* The config's value of a setting that has a key (the default where the file did not
+ * set it: config.c takes the defaults from the table). */
+static int config_value(const hg_config *cfg, hg_setting_id id)
+{
+    switch (id) {
+    case HG_SET_BACKEND: return (int)cfg->backend;
+    case HG_SET_TIMEOUT: return (int)cfg->init_timeout_s.v;
+    case HG_SET_PREFLIGHT: return (int)cfg->preflight;
+    case HG_SET_VERIFY: return cfg->verify;
+    case HG_SET_RANKS_PER_ROOT: return (int)cfg->nccl_ranks_per_root.v;
+    case HG_SET_MAX_RESTARTS: return (int)cfg->max_restarts.v;
+    case HG_SET_STALL_TIMEOUT: return (int)cfg->stall_timeout_s.v;
+    case HG_SET_FIRST_BEAT_TIMEOUT: return (int)cfg->first_beat_timeout_s.v;
+    default: return hg_setting_get(id)->def; /* no key: unreachable for a complete table */
+    }
+}
+
+void hg_settings_merge(const int *given, const hg_config *cfg, hg_setting_values *out)
+{
+    for (int i = 0; i < HG_NSETTINGS; i++) {
+        if (given && given[i] != HG_SETTING_UNSET) {
+            out->v[i] = given[i];
+            out->from[i] = HG_FROM_GIVEN;
+        } else if (cfg && hg_setting_get((hg_setting_id)i)->key) {
+            out->v[i] = config_value(cfg, (hg_setting_id)i);
+            out->from[i] = HG_FROM_CONFIG;
+        } else {
+            out->v[i] = hg_setting_get((hg_setting_id)i)->def;
+            out->from[i] = HG_FROM_DEFAULT;
+        }
+    }
 }

@@ -13,8 +13,7 @@
 
 #define HG_NAME_MAX 63
 #define HG_CONFIG_MAX_BYTES (1024 * 1024)
-/* The largest job hgrid plans for; keeps every product of sizes inside int. */
-#define HG_MAX_WORLD (1 << 24)
+/* HG_MAX_WORLD, the largest job hgrid plans for: grid/settings.h. */
 
 typedef struct hg_mark {
     int line, col; /* 1-based; line == 0: the key was not given */
@@ -25,22 +24,7 @@ typedef struct hg_num {
     hg_mark at;
 } hg_num;
 
-/* hg_role and hg_backend are public: hgrid/base.h. */
-
-/* A backend's name as configs, command lines and the environment spell it: "nccl",
- * "mpi"; "?" for a value that is no backend. */
-const char *hg_backend_name(hg_backend backend);
-/* The backend called name: 0 and *out, or -1 when no backend has that name. */
-int hg_backend_from_name(const char *name, hg_backend *out);
-
-/* `agent.preflight`: how much the agents prove before go. FULL: every group and bridge;
- * WORLD: the world communicator and one all-reduce over it (a dead GPU or link still
- * fails before go, for one communicator's cost); NONE: bootstrap, GPU check, plan. */
-typedef enum { HG_PREFLIGHT_FULL, HG_PREFLIGHT_WORLD, HG_PREFLIGHT_NONE } hg_preflight;
-/* "full" | "world" | "none"; "?" for a value that is none of them. */
-const char *hg_preflight_name(hg_preflight p);
-/* The depth called name: 0 and *out, or -1. */
-int hg_preflight_from_name(const char *name, hg_preflight *out);
+/* hg_backend and hg_preflight, and their names: grid/settings.h. */
 
 /* Top-level `layout:` (docs/DESIGN.md, "Colocated layouts"); hg_layout_kind (disjoint |
  * colocated) is public: hgrid/base.h. Its name: "disjoint" | "colocated"; "?" otherwise. */
@@ -123,5 +107,11 @@ void hg_config_free(hg_config *cfg);
 /* Levenshtein distance of two names of at most 32 bytes (SIZE_MAX when longer): "did
  * you mean" suggestions. */
 size_t hg_name_distance(const char *a, const char *b);
+
+/* The one merge: each setting is given[id] when given (not HG_SETTING_UNSET; the
+ * command line's, or the environment's where that is the rule), else the config's value
+ * when it has a key and cfg is not NULL (the config holds the default when the file did
+ * not set the key), else the default. given may be NULL: nothing given. */
+void hg_settings_merge(const int *given, const hg_config *cfg, hg_setting_values *out);
 
 #endif

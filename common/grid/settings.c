@@ -1,9 +1,9 @@
-/* The settings table (settings.h) and the one merge of given, config and default. */
+/* The settings table (settings.h), and the names of its ENUM values. The merge with a
+ * config is grid/config.c's (hg_settings_merge), which knows the config's fields. */
 #include "grid/settings.h"
 
 #include <string.h>
 
-#include "grid/config.h"
 #include "util/intparse.h"
 
 #define HG_SETTING_ROW(ID, NAME, OPTION, KEY, ENV, KIND, MIN, MAX, DEF, EXPECTED, DOC) \
@@ -37,8 +37,50 @@ const hg_setting *hg_setting_by_key(const char *key)
     return NULL;
 }
 
-/* An ENUM's value by name: the names are the config's (grid/config.c), which configs,
- * both command lines and the environment spell alike. */
+static const char *const backend_names[] = { [HG_BACKEND_NCCL] = "nccl", [HG_BACKEND_MPI] = "mpi" };
+#define NBACKENDS (sizeof(backend_names) / sizeof(backend_names[0]))
+
+/* The index of name in names[0 .. n), or -1 (name NULL included). */
+static int name_index(const char *const *names, size_t n, const char *name)
+{
+    for (size_t i = 0; name && i < n; i++)
+        if (strcmp(name, names[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
+const char *hg_backend_name(hg_backend backend)
+{
+    return (unsigned)backend < NBACKENDS ? backend_names[backend] : "?";
+}
+
+int hg_backend_from_name(const char *name, hg_backend *out)
+{
+    int i = name_index(backend_names, NBACKENDS, name);
+    if (i >= 0)
+        *out = (hg_backend)i;
+    return i < 0 ? -1 : 0;
+}
+
+static const char *const preflight_names[] = { [HG_PREFLIGHT_FULL] = "full",
+                                                [HG_PREFLIGHT_WORLD] = "world",
+                                                [HG_PREFLIGHT_NONE] = "none" };
+#define NPREFLIGHTS (sizeof(preflight_names) / sizeof(preflight_names[0]))
+
+const char *hg_preflight_name(hg_preflight p)
+{
+    return (unsigned)p < NPREFLIGHTS ? preflight_names[p] : "?";
+}
+
+int hg_preflight_from_name(const char *name, hg_preflight *out)
+{
+    int i = name_index(preflight_names, NPREFLIGHTS, name);
+    if (i >= 0)
+        *out = (hg_preflight)i;
+    return i < 0 ? -1 : 0;
+}
+
+/* An ENUM's value by name, as configs, both command lines and the environment spell it. */
 static int enum_from_name(hg_setting_id id, const char *text, int *out)
 {
     if (id == HG_SET_BACKEND) {
@@ -74,41 +116,8 @@ int hg_setting_parse(const hg_setting *s, const char *who, const char *text, int
     return 0;
 }
 
-/* The config's value of a setting that has a key (the default where the file did not
- * set it: config.c takes the defaults from the table). */
-static int config_value(const hg_config *cfg, hg_setting_id id)
-{
-    switch (id) {
-    case HG_SET_BACKEND: return (int)cfg->backend;
-    case HG_SET_TIMEOUT: return (int)cfg->init_timeout_s.v;
-    case HG_SET_PREFLIGHT: return (int)cfg->preflight;
-    case HG_SET_VERIFY: return cfg->verify;
-    case HG_SET_RANKS_PER_ROOT: return (int)cfg->nccl_ranks_per_root.v;
-    case HG_SET_MAX_RESTARTS: return (int)cfg->max_restarts.v;
-    case HG_SET_STALL_TIMEOUT: return (int)cfg->stall_timeout_s.v;
-    case HG_SET_FIRST_BEAT_TIMEOUT: return (int)cfg->first_beat_timeout_s.v;
-    default: return table[id].def; /* no key: unreachable for a complete table */
-    }
-}
-
 void hg_settings_none_given(int given[HG_NSETTINGS])
 {
     for (int i = 0; i < HG_NSETTINGS; i++)
         given[i] = HG_SETTING_UNSET;
-}
-
-void hg_settings_merge(const int *given, const hg_config *cfg, hg_setting_values *out)
-{
-    for (int i = 0; i < HG_NSETTINGS; i++) {
-        if (given && given[i] != HG_SETTING_UNSET) {
-            out->v[i] = given[i];
-            out->from[i] = HG_FROM_GIVEN;
-        } else if (cfg && table[i].key) {
-            out->v[i] = config_value(cfg, (hg_setting_id)i);
-            out->from[i] = HG_FROM_CONFIG;
-        } else {
-            out->v[i] = table[i].def;
-            out->from[i] = HG_FROM_DEFAULT;
-        }
-    }
 }

@@ -1,7 +1,7 @@
 /* The launch settings, one declaration each (NCCL's NCCL_PARAM is the model): the
  * setting's name, hgrid-launch's option, the config's key under `agent:`, the
  * environment name, range, default, the words of its range error and one line of doc.
- * hg_settings_merge is the one place where a value given on a command line (or in the
+ * hg_settings_merge (grid/config.h) is the one place where a value given on a command line (or in the
  * environment) is chosen over the config's, and the config's over the default. It sits
  * in grid/ because the config (grid/config.c) takes its keys, ranges and defaults here. */
 #ifndef HG_SETTINGS_H
@@ -9,6 +9,7 @@
 
 #include <limits.h>
 
+#include "hgrid/base.h"
 #include "util/error.h"
 
 /* The numbers other headers and messages name (protocol.h includes this header). */
@@ -40,6 +41,26 @@ typedef enum {
     HG_SETTING_FLAG, /* 0 or 1: an option without a value, a config boolean */
     HG_SETTING_PATH,
 } hg_setting_kind;
+
+/* The largest job hgrid plans for; keeps every product of sizes inside int. */
+#define HG_MAX_WORLD (1 << 24)
+
+/* hg_role and hg_backend are public: hgrid/base.h. */
+
+/* A backend's name as configs, command lines and the environment spell it: "nccl",
+ * "mpi"; "?" for a value that is no backend. */
+const char *hg_backend_name(hg_backend backend);
+/* The backend called name: 0 and *out, or -1 when no backend has that name. */
+int hg_backend_from_name(const char *name, hg_backend *out);
+
+/* `agent.preflight`: how much the agents prove before go. FULL: every group and bridge;
+ * WORLD: the world communicator and one all-reduce over it (a dead GPU or link still
+ * fails before go, for one communicator's cost); NONE: bootstrap, GPU check, plan. */
+typedef enum { HG_PREFLIGHT_FULL, HG_PREFLIGHT_WORLD, HG_PREFLIGHT_NONE } hg_preflight;
+/* "full" | "world" | "none"; "?" for a value that is none of them. */
+const char *hg_preflight_name(hg_preflight p);
+/* The depth called name: 0 and *out, or -1. */
+int hg_preflight_from_name(const char *name, hg_preflight *out);
 
 /* X(ID, name, option, key, env, kind, min, max, default, expected, doc):
  * option, key, env NULL where the setting has none; expected: the words of the range
@@ -133,11 +154,6 @@ typedef struct hg_setting_values {
 /* given[] with nothing given. */
 void hg_settings_none_given(int given[HG_NSETTINGS]);
 
-struct hg_config;
-/* The one merge: each setting is given[id] when given (not HG_SETTING_UNSET; the
- * command line's, or the environment's where that is the rule), else the config's value
- * when it has a key and cfg is not NULL (the config holds the default when the file did
- * not set the key), else the default. given may be NULL: nothing given. */
-void hg_settings_merge(const int *given, const struct hg_config *cfg, hg_setting_values *out);
+/* The one merge with a config, hg_settings_merge: grid/config.h. */
 
 #endif
