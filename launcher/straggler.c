@@ -36,6 +36,7 @@ typedef struct entry {
 struct hg_straggler {
     int world, pct, steps, spacing;
     int *group;
+    int *members;         /* members[g]: how many ranks group g has (g < world) */
     rank_state *r;
     entry *order;         /* ranks with a window, by (group, mean): a check's scratch */
 };
@@ -53,11 +54,18 @@ hg_straggler *hg_straggler_new(int world, const int *group, int pct, int steps)
     d->group = malloc((size_t)world * sizeof(int));
     d->r = calloc((size_t)world, sizeof(rank_state));
     d->order = malloc((size_t)world * sizeof(entry));
-    if (!d->group || !d->r || !d->order) {
+    d->members = calloc((size_t)world, sizeof(int));
+    if (!d->group || !d->r || !d->order || !d->members) {
         hg_straggler_free(d);
         return NULL;
     }
     memcpy(d->group, group, (size_t)world * sizeof(int));
+    for (int r = 0; r < world; r++) {
+        if (d->group[r] >= world) /* a group id past the ranks: compared with none */
+            d->group[r] = -1;
+        if (d->group[r] >= 0)
+            d->members[d->group[r]]++;
+    }
     return d;
 }
 
@@ -68,6 +76,7 @@ void hg_straggler_free(hg_straggler *d)
     free(d->group);
     free(d->r);
     free(d->order);
+    free(d->members);
     free(d);
 }
 
@@ -155,7 +164,9 @@ int hg_straggler_check(hg_straggler *d, hg_straggler_event *out, int max)
     for (int lo = 0, hi; lo < n; lo = hi) {
         for (hi = lo; hi < n && d->order[hi].group == d->order[lo].group; hi++)
             ;
-        if (hi - lo < 2)
+        /* Every member's window, or none: heartbeats arrive with lag, and a median of the
+         * first one or two to report is no median of the module. */
+        if (hi - lo < 2 || hi - lo < d->members[d->order[lo].group])
             continue;
         for (int i = lo; i < hi; i++) {
             rank_state *s = &d->r[d->order[i].rank];

@@ -4,9 +4,11 @@
  * (hgrid.torch times torch.distributed's calls; wire/beat.h "compute US", a running
  * sum). Over a window of at least `steps` steps, a rank whose compute a step is pct %
  * or more above the median of its peers' (the other ranks of its group: its module)
- * is named, once; it is named again only after it recovers (below pct / 2 %, so noise
- * at the threshold does not name it over and over) and falls behind again. Compute
- * times are durations on each rank's own clock: no clock sync across hosts.
+ * is named, once, when every rank of its group has such a window (heartbeats arrive
+ * with lag: a median of the first to report is none, and a group with a rank that says
+ * no compute is not compared); it is named again only after it recovers (below pct / 2
+ * %, so noise at the threshold does not name it over and over) and falls behind again.
+ * Compute times are durations on each rank's own clock: no clock sync across hosts.
  *
  * Pure: samples in, events out; the supervisor feeds it the ranks' latest heartbeats. */
 #ifndef HG_STRAGGLER_H

@@ -111,6 +111,31 @@ START_TEST(table)
 }
 END_TEST
 
+/* Heartbeats arrive with lag (each keeper forwards its latest every 0.5 s): a group is
+ * compared only when every member's window is full, so a rank is never named against
+ * the one or two peers that happened to report first (found by the straggler test on a
+ * loaded machine: "the median of language's other 1 rank"). */
+START_TEST(compared_only_when_every_peer_has_a_window)
+{
+    int group[4] = { 0, 0, 0, 0 };
+    hg_straggler *d = hg_straggler_new(4, group, 5, 20);
+    hg_straggler_event ev[4];
+    ck_assert_ptr_nonnull(d);
+    for (int step = 0; step <= 20; step++)
+        for (int r = 0; r < 4; r++)
+            if (r != 3 || step <= 10)
+                hg_straggler_sample(d, r, step, (long long)step * (r == 2 ? 23000 : 20000));
+    ck_assert_int_eq(hg_straggler_check(d, ev, 4), 0);
+    for (int step = 11; step <= 20; step++)
+        hg_straggler_sample(d, 3, step, (long long)step * 20000);
+    ck_assert_int_eq(hg_straggler_check(d, ev, 4), 1);
+    ck_assert_int_eq(ev[0].rank, 2);
+    ck_assert_int_eq(ev[0].peers, 3);
+    ck_assert_int_eq(ev[0].pct, 15);
+    hg_straggler_free(d);
+}
+END_TEST
+
 /* A rank whose steps go back (its program started over in place) starts over: no
  * window spanning the two runs, so no naming from the jump in its sum. */
 START_TEST(step_going_back_starts_over)
@@ -236,6 +261,7 @@ int main(void)
     Suite *s = suite_create("straggler");
     TCase *tc = tcase_create("detect");
     tcase_add_loop_test(tc, table, 0, (int)(sizeof(cases) / sizeof(cases[0])));
+    tcase_add_test(tc, compared_only_when_every_peer_has_a_window);
     tcase_add_test(tc, step_going_back_starts_over);
     tcase_add_test(tc, line_and_report);
     suite_add_tcase(s, tc);
