@@ -187,10 +187,13 @@ def broadcast_key(groups: Iterable[Iterable[int]]) -> str:
 @dataclass
 class BridgeSpec:
     """What one rank creates and hands to Megatron for the bridges. `create`: the bridge
-    groups this rank leads (is a member of), plan order, each once. `caches`: {cache name:
+    groups this rank leads (is a member of), plan order, each once. `every`: every bridge
+    group of the layout, plan order, each once: the same list on every rank, the
+    new_group calls each rank makes (bridge_spec says why). `caches`: {cache name:
     {key: members, or None where this rank is in no group of the key}}, every bridge of
     the layout."""
     create: List[Members] = field(default_factory=list)
+    every: List[Members] = field(default_factory=list)
     caches: Dict[str, Dict[str, Optional[Members]]] = field(default_factory=dict)
 
 
@@ -199,13 +202,20 @@ def bridge_spec(plan: Plan) -> BridgeSpec:
     before it had them). Only leaders are in a bridge's own group; the boundary groups are
     the modules' tp_cp groups at the boundary stage, which group_spec already creates.
 
-    Bridge groups are created after every module group, in plan (bridge) order: a leader
-    of several bridges creates them in that order, as every other leader does, so no two
-    leaders wait on each other (with local synchronization only members take part)."""
+    Bridge groups are created after every module group, in plan (bridge) order, and not
+    with local synchronization: that names a group by its members and by how many groups
+    the creating rank already has, and a bridge group joins the leaders of two modules,
+    whose ranks have made different numbers of module groups (two_encoders14: audio's
+    leaders 2, language's 6 before [0, 1, 6, 8, 10, 12]), so its members would wait under
+    different names forever. Every rank calls new_group for every group of `every`
+    instead (a non-member gets NON_GROUP_MEMBER and creates nothing): torch names those
+    by its count of such calls, the same on every rank."""
     spec = BridgeSpec(caches={BRIDGE_CACHE: {}, BROADCAST_CACHE: {}})
     me = plan.rank
     for b in plan.bridge_groups:
         mine = tuple(b.group) if me in b.group else None
+        if tuple(b.group) not in spec.every:
+            spec.every.append(tuple(b.group))
         spec.caches[BRIDGE_CACHE][bridge_key(b.group)] = mine
         if mine is not None and mine not in spec.create:
             spec.create.append(mine)

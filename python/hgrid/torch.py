@@ -11,7 +11,9 @@
     hgrid.torch.time_collectives()       # for --stragglers without init() (torch < 2.1)
 
 Only this rank's groups are created, each with new_group(ranks,
-use_local_synchronization=True), identical memberships once (across modules too).
+use_local_synchronization=True), identical memberships once (across modules too); the
+bridges' own groups are the exception: every rank calls new_group(ranks) for each of
+them, non-members creating nothing (_groups.bridge_spec says why).
 torch is imported when init() is called, never by `import hgrid.torch`.
 """
 import dataclasses
@@ -348,12 +350,20 @@ def init(plan: Union[Plan, str, "os.PathLike[str]", None] = None, backend: Optio
                 opts["pg_options"] = nccl_options.Options(is_high_priority_stream=True)
             created[members] = dist.new_group(ranks=list(members),
                                               use_local_synchronization=True, **kw, **opts)
-        # The bridges' own groups after every module group (_groups.bridge_spec says why);
-        # their boundary groups are tp_cp groups, created above.
-        for members in bspec.create:
-            if members not in created and not spec.is_world(members):
-                created[members] = dist.new_group(ranks=list(members),
-                                                  use_local_synchronization=True, **kw)
+        # The bridges' own groups after every module group, by every rank, without local
+        # synchronization (_groups.bridge_spec says why); their boundary groups are tp_cp
+        # groups, created above. A bridge group joins two modules of disjoint ranks, so
+        # it is no module group; were it one, the member keeps the first.
+        for members in bspec.every:
+            if spec.is_world(members):
+                continue
+            pg = dist.new_group(ranks=list(members), **kw)
+            if p.rank not in members:
+                continue
+            if members in created:
+                dist.destroy_process_group(pg)
+            else:
+                created[members] = pg
     except BaseException:
         for pg in created.values():
             try:

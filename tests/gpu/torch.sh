@@ -32,7 +32,7 @@ export OMPI_MCA_rmaps_base_oversubscribe=1 OMP_NUM_THREADS=1 HGRID_TEST_HANG_S=$
 export PYTHONPATH=$PWD/python${PYTHONPATH:+:$PYTHONPATH}
 PY=${PYTHON:-python3}
 say "== $("$PY" -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available(), torch.cuda.device_count(), "GPU(s)")' 2>&1 | tail -1)"
-if ! make -j"$(nproc)" NCCL=1 "CPPFLAGS=${CPPFLAGS:-}" "LDFLAGS=${LDFLAGS:-}" \
+if ! make -j"$(nproc)" NCCL=${NCCL:-1} "CPPFLAGS=${CPPFLAGS:-}" "LDFLAGS=${LDFLAGS:-}" \
     build/bin/hgrid-launch build/bin/hgrid-agent >>"$log" 2>&1; then
     tail -20 "$log"; say "torch: build failed"; exit 1
 fi

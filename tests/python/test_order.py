@@ -1,6 +1,7 @@
 """Local synchronization names a group by its members and the creating rank's count of
 groups so far: every member must create each group as its same n-th one, or they wait
-under different names forever (hgrid/_groups.py). Checked for every rank of every
+under different names forever (hgrid/_groups.py); the bridge groups, made by every rank
+without it, the same list on every rank. Checked for every rank of every
 golden layout, big128 included, a 64-rank MoE layout with pp 2, and the gtp_remat
 layouts of tests/golden-gtp: their dry-run plans, and plans built here from the golden
 files' group lists (the launcher not needed) with the kinds in Megatron's order and in
@@ -33,8 +34,15 @@ class CreationOrder(_util.TempDirCase):
     def check(self, yaml, n):
         _util.need_launch(self)
         _util.rank_plans(yaml, n, self.tmp)
-        self.check_specs([_groups.group_spec(hgrid.plan(os.path.join(self.tmp, "%d.json" % r)))
-                          for r in range(n)])
+        plans = [hgrid.plan(os.path.join(self.tmp, "%d.json" % r)) for r in range(n)]
+        at = self.check_specs([_groups.group_spec(p) for p in plans])
+        # The bridge groups: not local synchronization, which would name each by its
+        # members' counts of groups, unequal across the two modules (two_encoders14:
+        # 2 and 6); every rank creates every one, in the same order, so the list is the
+        # same on every rank, and none is a module group (their ranks are two modules').
+        every = [_groups.bridge_spec(p).every for p in plans]
+        self.assertEqual(every, [every[0]] * n)
+        self.assertEqual([m for m in every[0] if m in at], [])
 
     def check_built(self, golden, order, high_priority=()):
         plans = [hgrid.load_plan(p) for p in _util.gtp_rank_plans(golden, order)]

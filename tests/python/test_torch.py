@@ -268,6 +268,8 @@ class TorchLogic(_Plans):
                                      "%s rank %d" % (f, r))
                     self.assertEqual(spec.create, [tuple(b.group) for b in p.bridge_groups
                                                    if r in b.group])
+                    self.assertEqual(spec.every, [tuple(sorted(b["src_leaders"] + b["dest_leaders"]))
+                                                  for b in golden["bridges"]])
                     checked += 1
         self.assertGreater(checked, 100)
 
@@ -343,8 +345,13 @@ class FakeTorch(_Plans):
         gr = ht.init(self.r9, megatron=False)
         made = [c for c in dist.calls if c[0] == "new_group"]
         self.assertEqual(dist.calls[0], ("init", "gloo", 9, 14, ()))
-        self.assertEqual([c[1] for c in made], g.group_spec(self.r9).create)
-        self.assertEqual({c[2] for c in made}, {True})
+        # Its module groups with local synchronization; then, though it leads no bridge,
+        # every bridge group of the layout without it (as every rank: _groups.bridge_spec).
+        self.assertEqual([c[1] for c in made], g.group_spec(self.r9).create
+                         + [(0, 1, 6, 8, 10, 12), (3, 5, 6, 8, 10, 12)])
+        self.assertEqual([c[2] for c in made], [True] * len(g.group_spec(self.r9).create)
+                         + [False, False])
+        self.assertEqual(len(gr.created), len(g.group_spec(self.r9).create))
         self.assertEqual(gr.pgc.tp, ("pg", tuple(self.r9.groups["tp"].members)))
         self.assertEqual(gr.pgc.embd, ("pg", tuple(self.r9.groups["embd"].members)))
         self.assertEqual(gr.pgc.fields, g.group_spec(self.r9).field_names)
@@ -352,7 +359,7 @@ class FakeTorch(_Plans):
         gr.destroy()
         destroys = [c[1] for c in dist.calls if c[0] == "destroy"]
         self.assertIsNone(destroys[-1])
-        self.assertEqual(len(destroys), len(made) + 1)
+        self.assertEqual(len(destroys), len(g.group_spec(self.r9).create) + 1)
 
     def test_bridge_groups_handed_to_megatron(self):
         # Rank 8 of two-encoders-14 leads both bridges: it creates their groups after its
@@ -365,6 +372,7 @@ class FakeTorch(_Plans):
         made = [c[1] for c in dist.calls if c[0] == "new_group"]
         self.assertEqual(made, g.group_spec(p).create + [(0, 1, 6, 8, 10, 12),
                                                          (3, 5, 6, 8, 10, 12)])
+        self.assertEqual([c[2] for c in dist.calls if c[0] == "new_group"][-2:], [False, False])
         self.assertEqual(B._bridge_pg_cache, {
             "[0, 1, 6, 8, 10, 12]": ("pg", (0, 1, 6, 8, 10, 12)),
             "[3, 5, 6, 8, 10, 12]": ("pg", (3, 5, 6, 8, 10, 12))})
@@ -429,7 +437,7 @@ class FakeTorch(_Plans):
                           high_priority_stream_groups=["dp", "intra_dist_opt"])
         hp = {c[1] for c in dist.calls if c[0] == "new_group" and c[3]}
         self.assertEqual(hp, {self.r9.groups["dp"].members, self.r9.groups["tp_cp_dp_pp"].members})
-        self.assertEqual(len([c for c in dist.calls if c[0] == "new_group"]),
+        self.assertEqual(len([c for c in dist.calls if c[0] == "new_group" and c[2]]),
                          len(g.group_spec(self.r9).create))
         self.assertEqual(gr.notes, [])
 
