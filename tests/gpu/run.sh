@@ -63,10 +63,42 @@ export TMPDIR=$work
 out=$work/out
 rc=0
 
+# A case that outlives RUN_LIMIT (60 s: the slowest passing case takes 14) is a hang:
+# what is still running, and where each process and thread waits, goes to the log
+# before it is stopped (status 124), so one GPU run says where (the exec handoff with
+# per-kind communicators hung past the program's exit on an H100 once).
+RUN_LIMIT=${RUN_LIMIT:-60}
+snapshot() {
+    local p t
+    echo "== still running after ${RUN_LIMIT} s:"
+    ps -eo pid,ppid,stat,wchan:24,etime,args --forest | grep -v ' ps -eo ' | grep -E -A12 'mpirun|hgrid|hg-rank' | cut -c1-220
+    for p in $(pgrep -f 'hgrid-agent|hg-rank-check|hgrid-example-trainer|mpirun|orted'); do
+        echo "-- $p $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-160)"
+        for t in /proc/$p/task/*; do
+            echo "   task ${t##*/}: $(cut -d' ' -f3 "$t/stat" 2>/dev/null) $(cat "$t/wchan" 2>/dev/null) $(cat "$t/comm" 2>/dev/null)"
+        done
+        ls -l "/proc/$p/fd" 2>/dev/null | awk 'NR > 1 { print "   fd", $9, $11 }'
+    done
+}
 run() {
-    local t0=$(date +%s.%N)
-    timeout 180 "$@" >"$out" 2>&1
-    rc=$?
+    local t0=$(date +%s.%N) pid waited=0
+    "$@" >"$out" 2>&1 &
+    pid=$!
+    while kill -0 "$pid" 2>/dev/null && ((waited < RUN_LIMIT * 10)); do
+        sleep 0.1
+        ((++waited))
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        snapshot >>"$out" 2>&1
+        kill -TERM "$pid" 2>/dev/null
+        sleep 5
+        kill -KILL "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+        rc=124
+    else
+        wait "$pid"
+        rc=$?
+    fi
     secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
     { echo "\$ $*"; cat "$out"; echo "(status $rc, $secs s)"; } >>"$log"
 }
