@@ -6,13 +6,11 @@
 #ifndef HG_CHILDENV_H
 #define HG_CHILDENV_H
 
-#include <stddef.h>
+#include "strv.h"
 
-typedef struct hg_childenv {
-    char **v;   /* "NAME=VALUE" strings, NULL-terminated: execve's envp */
-    size_t n, cap;
-    int failed; /* out of memory at some step: the array is incomplete */
-} hg_childenv;
+/* "NAME=VALUE" strings, NULL-terminated: execve's envp (strv.h); `failed`: out of
+ * memory at some step, the array is incomplete. */
+typedef hg_strv hg_childenv;
 
 /* A copy of from (NULL-terminated "NAME=VALUE" strings, e.g. environ). */
 void hg_childenv_copy(hg_childenv *e, char *const *from);
@@ -21,6 +19,9 @@ void hg_childenv_copy(hg_childenv *e, char *const *from);
 void hg_childenv_set(hg_childenv *e, const char *name, const char *value, int overwrite);
 /* NAME's value, or NULL. */
 const char *hg_childenv_get(const hg_childenv *e, const char *name);
-void hg_childenv_free(hg_childenv *e);
+static inline void hg_childenv_free(hg_childenv *e)
+{
+    hg_strv_free(e);
+}
 
 #endif

@@ -14,24 +14,8 @@
 
 static void argv_add(hg_argv *a, const char *s)
 {
-    if (a->failed)
-        return;
-    if (a->n + 2 > a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 32;
-        char **v = realloc(a->v, cap * sizeof(*v));
-        if (!v) {
-            a->failed = 1;
-            return;
-        }
-        a->v = v;
-        a->cap = cap;
-    }
-    a->v[a->n] = strdup(s);
-    if (!a->v[a->n]) {
-        a->failed = 1;
-        return;
-    }
-    a->v[++a->n] = NULL;
+    if (!a->failed)
+        hg_strv_push(a, strdup(s));
 }
 
 static void argv_addf(hg_argv *a, const char *fmt, int v)
@@ -39,13 +23,6 @@ static void argv_addf(hg_argv *a, const char *fmt, int v)
     char buf[64];
     snprintf(buf, sizeof(buf), fmt, v);
     argv_add(a, buf);
-}
-
-void hg_argv_free(hg_argv *a)
-{
-    for (size_t i = 0; i < a->n; i++)
-        free(a->v[i]);
-    free(a->v);
 }
 
 int hg_launch_find_agent(char *out, size_t len)

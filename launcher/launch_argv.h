@@ -8,16 +8,15 @@
 
 #include "childenv.h"
 #include "cli.h"
+#include "strv.h"
 
-/* A NULL-terminated argv being built. An allocation that fails sets `failed` and later
- * additions do nothing, so a builder checks once, at the end. Zero it to start. */
-typedef struct hg_argv {
-    char **v;
-    size_t n, cap;
-    int failed;
-} hg_argv;
+/* A NULL-terminated argv being built (strv.h). */
+typedef hg_strv hg_argv;
 
-void hg_argv_free(hg_argv *a);
+static inline void hg_argv_free(hg_argv *a)
+{
+    hg_strv_free(a);
+}
 
 /* The agent's argv for this launch (agent path, its options from cli, config, "--",
  * PROGRAM...), as in_job execs it and mpirun gets it: NULL-terminated, or NULL when out
